@@ -1,0 +1,1 @@
+//! Benchmark support code; the criterion benches live in `benches/`.

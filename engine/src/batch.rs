@@ -1,0 +1,390 @@
+//! Timeline batches: the unit of data every operator passes on.
+//!
+//! A [`TimelineBatch`] is one Arrow [`RecordBatch`] with the columns
+//! `series_id: UInt32`, `time: Timestamp(ns)`, `value: Float64` (nullable),
+//! sorted by `(series_id run, time)`: the rows of one timeline are contiguous
+//! and strictly increasing in time. Next to the record batch it keeps the start
+//! offset of each timeline run and a shared handle to the [`SeriesRegistry`].
+//!
+//! ```text
+//!   offsets: [0,          3,        5]   (+ num_rows)
+//!   series_id  7  7  7  |  9  9  |  12 ...
+//!   time       0 10 20  |  0 10  |  30
+//!   value     .. .. ..  | .. ..  |  ..
+//! ```
+//!
+//! A timeline may continue in the next batch (its id is then the last run of
+//! one batch and the first run of the next); operators must handle that.
+//! Runs are ordered as the producer chose (ascending id for plain scans, by
+//! group key for ordered scans), not necessarily by id.
+
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::{Array, ArrayRef, Float64Array, TimestampNanosecondArray, UInt32Array};
+use arrow::buffer::{NullBuffer, ScalarBuffer};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{EngineError, Result};
+use crate::registry::SeriesRegistry;
+
+/// Default number of rows per batch produced by scans and operators.
+pub const DEFAULT_BATCH_SIZE: usize = 4096;
+
+/// The Arrow schema shared by every timeline batch.
+pub fn timeline_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    Arc::clone(SCHEMA.get_or_init(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("series_id", DataType::UInt32, false),
+            Field::new(
+                "time",
+                DataType::Timestamp(TimeUnit::Nanosecond, None),
+                false,
+            ),
+            Field::new("value", DataType::Float64, true),
+        ]))
+    }))
+}
+
+/// Many timelines in one Arrow record batch; see the module docs.
+#[derive(Debug, Clone)]
+pub struct TimelineBatch {
+    batch: RecordBatch,
+    /// Start row of each timeline run, followed by `num_rows`.
+    offsets: Arc<[u32]>,
+    registry: Arc<SeriesRegistry>,
+}
+
+/// A borrowed view of one timeline run inside a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeline<'a> {
+    /// Series id (index into the batch's registry).
+    pub series_id: u32,
+    /// Timestamps in ns, strictly increasing.
+    pub times: &'a [i64],
+    /// Values; a slot is meaningful only where [`Timeline::is_valid`] holds.
+    pub values: &'a [f64],
+    nulls: Option<&'a NullBuffer>,
+    offset: usize,
+}
+
+impl Timeline<'_> {
+    /// Number of points in this run.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// True when the run holds no points.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// True when point `i` has a (possibly NaN) value, false when it is null.
+    #[inline]
+    pub fn is_valid(&self, i: usize) -> bool {
+        self.nulls.is_none_or(|n| n.is_valid(self.offset + i))
+    }
+
+    /// True when no point of the run is null.
+    pub fn all_valid(&self) -> bool {
+        match self.nulls {
+            None => true,
+            Some(n) => (0..self.len()).all(|i| n.is_valid(self.offset + i)),
+        }
+    }
+
+    /// The value of point `i`, `None` when null.
+    #[inline]
+    pub fn value(&self, i: usize) -> Option<f64> {
+        self.is_valid(i).then(|| self.values[i])
+    }
+}
+
+impl TimelineBatch {
+    /// Wraps a record batch with the timeline schema, checking that each
+    /// timeline run is strictly increasing in time.
+    pub fn try_new(batch: RecordBatch, registry: Arc<SeriesRegistry>) -> Result<Self> {
+        if batch.schema() != timeline_schema() {
+            return Err(EngineError::InvalidArgument(format!(
+                "timeline batch has schema {:?}, expected (series_id, time, value)",
+                batch.schema()
+            )));
+        }
+        let ids = batch.column(0).as_any().downcast_ref::<UInt32Array>();
+        let times = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<TimestampNanosecondArray>();
+        let (Some(ids), Some(times)) = (ids, times) else {
+            return Err(EngineError::InvalidArgument(
+                "timeline batch columns have the wrong types".into(),
+            ));
+        };
+        let ids = ids.values();
+        let times = times.values();
+        let mut offsets = Vec::new();
+        for i in 0..ids.len() {
+            if i == 0 || ids[i] != ids[i - 1] {
+                if ids[i] as usize >= registry.len() {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "series id {} at row {i} is not in the registry ({} series)",
+                        ids[i],
+                        registry.len()
+                    )));
+                }
+                offsets.push(i as u32);
+            } else if times[i] <= times[i - 1] {
+                return Err(EngineError::InvalidArgument(format!(
+                    "timeline {} is not strictly increasing in time at row {i} ({} after {})",
+                    ids[i],
+                    times[i],
+                    times[i - 1]
+                )));
+            }
+        }
+        offsets.push(ids.len() as u32);
+        Ok(TimelineBatch {
+            batch,
+            offsets: offsets.into(),
+            registry,
+        })
+    }
+
+    /// Builds a batch from columns (validated like [`TimelineBatch::try_new`]).
+    pub fn from_columns(
+        series_ids: Vec<u32>,
+        times: Vec<i64>,
+        values: Vec<f64>,
+        nulls: Option<NullBuffer>,
+        registry: Arc<SeriesRegistry>,
+    ) -> Result<Self> {
+        let ids: ArrayRef = Arc::new(UInt32Array::new(ScalarBuffer::from(series_ids), None));
+        let times: ArrayRef = Arc::new(TimestampNanosecondArray::new(
+            ScalarBuffer::from(times),
+            None,
+        ));
+        let values: ArrayRef = Arc::new(Float64Array::new(ScalarBuffer::from(values), nulls));
+        let batch = RecordBatch::try_new(timeline_schema(), vec![ids, times, values])?;
+        Self::try_new(batch, registry)
+    }
+
+    /// An empty batch over `registry`.
+    pub fn empty(registry: Arc<SeriesRegistry>) -> Self {
+        TimelineBatch {
+            batch: RecordBatch::new_empty(timeline_schema()),
+            offsets: vec![0u32].into(),
+            registry,
+        }
+    }
+
+    /// The underlying Arrow record batch.
+    pub fn record_batch(&self) -> &RecordBatch {
+        &self.batch
+    }
+
+    /// The registry the series ids refer to.
+    pub fn registry(&self) -> &Arc<SeriesRegistry> {
+        &self.registry
+    }
+
+    /// Number of points.
+    pub fn num_rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// True when the batch holds no points.
+    pub fn is_empty(&self) -> bool {
+        self.num_rows() == 0
+    }
+
+    /// Number of timeline runs.
+    pub fn num_timelines(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The `series_id` column as a slice.
+    pub fn series_ids(&self) -> &[u32] {
+        self.batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .expect("validated at construction")
+            .values()
+    }
+
+    /// The `time` column as a slice of ns timestamps.
+    pub fn times(&self) -> &[i64] {
+        self.batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<TimestampNanosecondArray>()
+            .expect("validated at construction")
+            .values()
+    }
+
+    /// The `value` column.
+    pub fn values(&self) -> &Float64Array {
+        self.batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("validated at construction")
+    }
+
+    /// Timeline run `i` (0-based, in batch order).
+    pub fn timeline(&self, i: usize) -> Timeline<'_> {
+        let (start, end) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        let values = self.values();
+        Timeline {
+            series_id: self.series_ids()[start],
+            times: &self.times()[start..end],
+            values: &values.values()[start..end],
+            nulls: values.nulls(),
+            offset: start,
+        }
+    }
+
+    /// Iterates the timeline runs in batch order.
+    pub fn timelines(&self) -> impl Iterator<Item = Timeline<'_>> {
+        (0..self.num_timelines()).map(move |i| self.timeline(i))
+    }
+
+    /// Bytes held by the arrays of this batch.
+    pub fn memory_size(&self) -> usize {
+        self.batch.get_array_memory_size() + self.offsets.len() * 4
+    }
+}
+
+/// Appends points timeline by timeline and cuts [`TimelineBatch`]es.
+#[derive(Debug)]
+pub struct TimelineBatchBuilder {
+    registry: Arc<SeriesRegistry>,
+    series_ids: Vec<u32>,
+    times: Vec<i64>,
+    values: Vec<f64>,
+    validity: Vec<bool>,
+    has_nulls: bool,
+}
+
+impl TimelineBatchBuilder {
+    /// A builder over `registry` with room for `capacity` points.
+    pub fn new(registry: Arc<SeriesRegistry>, capacity: usize) -> Self {
+        TimelineBatchBuilder {
+            registry,
+            series_ids: Vec::with_capacity(capacity),
+            times: Vec::with_capacity(capacity),
+            values: Vec::with_capacity(capacity),
+            validity: Vec::with_capacity(capacity),
+            has_nulls: false,
+        }
+    }
+
+    /// Appends one point; `None` is a null value.
+    #[inline]
+    pub fn push(&mut self, series_id: u32, time: i64, value: Option<f64>) {
+        self.series_ids.push(series_id);
+        self.times.push(time);
+        self.values.push(value.unwrap_or(0.0));
+        self.validity.push(value.is_some());
+        self.has_nulls |= value.is_none();
+    }
+
+    /// Appends a run of non-null points of one series.
+    pub fn push_slice(&mut self, series_id: u32, times: &[i64], values: &[f64]) {
+        debug_assert_eq!(times.len(), values.len());
+        self.series_ids
+            .extend(std::iter::repeat_n(series_id, times.len()));
+        self.times.extend_from_slice(times);
+        self.values.extend_from_slice(values);
+        self.validity.extend(std::iter::repeat_n(true, times.len()));
+    }
+
+    /// Number of points appended since the last [`finish`](Self::finish).
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// True when nothing was appended since the last finish.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// The registry the builder's batches refer to.
+    pub fn registry(&self) -> &Arc<SeriesRegistry> {
+        &self.registry
+    }
+
+    /// Cuts a batch of everything appended so far and resets the builder.
+    pub fn finish(&mut self) -> Result<TimelineBatch> {
+        let cap = self.times.capacity();
+        let nulls = if self.has_nulls {
+            Some(NullBuffer::from(std::mem::take(&mut self.validity)))
+        } else {
+            self.validity.clear();
+            None
+        };
+        self.has_nulls = false;
+        let batch = TimelineBatch::from_columns(
+            std::mem::replace(&mut self.series_ids, Vec::with_capacity(cap)),
+            std::mem::replace(&mut self.times, Vec::with_capacity(cap)),
+            std::mem::replace(&mut self.values, Vec::with_capacity(cap)),
+            nulls,
+            Arc::clone(&self.registry),
+        );
+        self.validity = Vec::with_capacity(cap);
+        batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::SeriesInfo;
+
+    fn registry(n: usize) -> Arc<SeriesRegistry> {
+        Arc::new(SeriesRegistry::new(
+            (0..n)
+                .map(|i| SeriesInfo::new("m", &[("host", &format!("h{i}"))], "v"))
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn runs_are_split_on_series_change() {
+        let mut b = TimelineBatchBuilder::new(registry(3), 8);
+        b.push_slice(2, &[0, 10, 20], &[1.0, 2.0, 3.0]);
+        b.push(0, 5, None);
+        b.push(0, 6, Some(f64::NAN));
+        let batch = b.finish().unwrap();
+        assert_eq!(batch.num_rows(), 5);
+        assert_eq!(batch.num_timelines(), 2);
+        let t0 = batch.timeline(0);
+        assert_eq!((t0.series_id, t0.times), (2, &[0i64, 10, 20][..]));
+        let t1 = batch.timeline(1);
+        assert_eq!(t1.series_id, 0);
+        assert_eq!(t1.value(0), None);
+        assert!(t1.value(1).unwrap().is_nan());
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn unsorted_time_is_rejected() {
+        let err = TimelineBatch::from_columns(
+            vec![0, 0],
+            vec![10, 10],
+            vec![1.0, 2.0],
+            None,
+            registry(1),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not strictly increasing"), "{err}");
+    }
+
+    #[test]
+    fn unknown_series_is_rejected() {
+        let err = TimelineBatch::from_columns(vec![4], vec![1], vec![1.0], None, registry(1))
+            .unwrap_err();
+        assert!(err.to_string().contains("not in the registry"), "{err}");
+    }
+}

@@ -1,0 +1,191 @@
+//! The storage adapter contract that `ScanOp` reads through.
+//!
+//! An adapter turns a [`ScanRequest`] (measurement, field, tag predicate, time
+//! range, optional group order) into a [`SeriesScan`]: a registry of the
+//! series it will deliver plus a stream of [`TimelineBatch`]es. It declares
+//! what it can do in [`Capabilities`]; the planner pushes work down only as far
+//! as those allow, and `ScanOp` applies the rest. An adapter may always return
+//! *more* than asked (unpruned times, unfiltered series) when it does not
+//! declare the capability, never less.
+//!
+//! Contract for every scan:
+//! - the registry numbers series in ascending [`SeriesInfo`](crate::registry::SeriesInfo) order
+//!   (measurement, tags, field), so ascending id is the canonical order;
+//! - each timeline is delivered once, time-sorted, one value per timestamp
+//!   (the last write wins), possibly split across consecutive batches;
+//! - without a group order, timelines come in ascending id; with one (and the
+//!   capability), in ascending `(group key, id)` as [`crate::group`] defines it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::batch::TimelineBatch;
+use crate::error::Result;
+use crate::predicate::TagPredicate;
+use crate::registry::SeriesRegistry;
+use crate::spec::GroupBy;
+
+/// A half-open time range `[start, end)` in ns; `None` is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub start: Option<i64>,
+    /// Exclusive end.
+    pub end: Option<i64>,
+}
+
+impl TimeRange {
+    /// The unbounded range.
+    pub const ALL: TimeRange = TimeRange {
+        start: None,
+        end: None,
+    };
+
+    /// `[start, end)`.
+    pub fn new(start: i64, end: i64) -> Self {
+        TimeRange {
+            start: Some(start),
+            end: Some(end),
+        }
+    }
+
+    /// True when `t` lies in the range.
+    #[inline]
+    pub fn contains(&self, t: i64) -> bool {
+        self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t < e)
+    }
+
+    /// True when both ends are set.
+    pub fn is_bounded(&self) -> bool {
+        self.start.is_some() && self.end.is_some()
+    }
+
+    /// True when the range can hold no timestamp.
+    pub fn is_empty(&self) -> bool {
+        matches!((self.start, self.end), (Some(s), Some(e)) if s >= e)
+    }
+
+    /// The intersection of two ranges.
+    pub fn intersect(&self, other: &TimeRange) -> TimeRange {
+        let max = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let min = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        TimeRange {
+            start: max(self.start, other.start),
+            end: min(self.end, other.end),
+        }
+    }
+
+    /// Fills unbounded ends from the data span `[min, max]` (inclusive), the
+    /// rule of DESIGN §3 for queries without a time bound.
+    pub fn resolve(&self, span: Option<(i64, i64)>) -> Option<(i64, i64)> {
+        let (lo, hi) = match span {
+            Some((lo, hi)) => (Some(lo), Some(hi.saturating_add(1))),
+            None => (None, None),
+        };
+        let start = self.start.or(lo)?;
+        let end = self.end.or(hi)?;
+        Some((start, end))
+    }
+}
+
+impl fmt::Display for TimeRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let end = |v: Option<i64>| v.map_or_else(|| "∞".to_string(), |v| v.to_string());
+        let start = self
+            .start
+            .map_or_else(|| "-∞".to_string(), |v| v.to_string());
+        write!(f, "[{start}, {})", end(self.end))
+    }
+}
+
+/// What an adapter can do itself, declared once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// It returns only points inside the requested time range.
+    pub time_pruning: bool,
+    /// It returns only series matching the tag predicate.
+    pub tag_pushdown: bool,
+    /// It can deliver timelines ordered by a requested group key.
+    pub ordered_by_group: bool,
+}
+
+impl Capabilities {
+    /// Every capability.
+    pub const ALL: Capabilities = Capabilities {
+        time_pruning: true,
+        tag_pushdown: true,
+        ordered_by_group: true,
+    };
+    /// No capability: the adapter returns every series of the measurement and
+    /// field, with all their points, in id order.
+    pub const NONE: Capabilities = Capabilities {
+        time_pruning: false,
+        tag_pushdown: false,
+        ordered_by_group: false,
+    };
+}
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    /// Measurement name.
+    pub measurement: String,
+    /// Field name.
+    pub field: String,
+    /// Tag predicate (honoured when the adapter has `tag_pushdown`).
+    pub predicate: TagPredicate,
+    /// Time range (honoured when the adapter has `time_pruning`).
+    pub range: TimeRange,
+    /// When set (and the adapter has `ordered_by_group`), deliver timelines in
+    /// ascending `(group, id)` order as [`crate::group::Grouping`] numbers groups.
+    pub group_order: Option<GroupBy>,
+}
+
+impl ScanRequest {
+    /// A request for every point of `measurement`/`field`.
+    pub fn new(measurement: &str, field: &str) -> Self {
+        ScanRequest {
+            measurement: measurement.to_string(),
+            field: field.to_string(),
+            predicate: TagPredicate::True,
+            range: TimeRange::ALL,
+            group_order: None,
+        }
+    }
+}
+
+/// An open scan: its series and its batches.
+#[async_trait]
+pub trait SeriesScan: Send {
+    /// The series this scan delivers (ids are dense and key-sorted).
+    fn registry(&self) -> &Arc<SeriesRegistry>;
+
+    /// The next batch of at most `max_rows` rows (it may be shorter), or `None`.
+    async fn next_batch(&mut self, max_rows: usize) -> Result<Option<TimelineBatch>>;
+}
+
+/// A source of timelines: the in-memory store, TSM files, a remote service.
+#[async_trait]
+pub trait StorageAdapter: Send + Sync + fmt::Debug {
+    /// Short name for EXPLAIN (`memory`, `tsm`).
+    fn name(&self) -> &str;
+
+    /// What this adapter does itself.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Starts a scan.
+    async fn scan(&self, request: &ScanRequest) -> Result<Box<dyn SeriesScan>>;
+
+    /// The smallest and largest timestamp (inclusive) of the points matching
+    /// the request, always applying its predicate and range; `None` if no
+    /// point matches. Used to resolve unbounded query ranges for fills.
+    async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>>;
+}

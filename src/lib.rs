@@ -1,0 +1,2 @@
+//! tsq facade.
+pub use tsq_engine as engine;

@@ -1,0 +1,2 @@
+//! The `tsq` command.
+fn main() {}

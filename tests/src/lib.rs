@@ -1,0 +1,1 @@
+//! End-to-end and differential tests for tsq live in `tests/tests/`.
