@@ -11,6 +11,7 @@
 //! The planner (`tsq-planner`) builds DAGs of these operators from queries;
 //! they can also be built by hand, as the crate's doctests show.
 
+pub mod accumulator;
 pub mod batch;
 pub mod context;
 pub mod error;

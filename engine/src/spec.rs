@@ -425,3 +425,42 @@ mod tests {
         assert_eq!(format_duration(1_500_000_000), "1500ms");
     }
 }
+
+/// Which cross-timeline aggregation operator runs a pipeline (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggStrategy {
+    /// `PipeAggOp`: streaming, one accumulator per (group, bucket).
+    Pipe,
+    /// `GroupedAggOp`: input ordered by group, one group materialized at a time.
+    Grouped,
+    /// `MTAggOp`: every timeline materialized, then interpolated.
+    MT,
+}
+
+impl fmt::Display for AggStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AggStrategy::Pipe => "PipeAggOp",
+            AggStrategy::Grouped => "GroupedAggOp",
+            AggStrategy::MT => "MTAggOp",
+        })
+    }
+}
+
+/// One single-field pipeline, fully resolved by the planner:
+/// scan → [downsample] → [rate] → [aggregate across timelines].
+#[derive(Debug, Clone)]
+pub struct PipelineSpec {
+    /// What to read (measurement, field, tag predicate, time range, order).
+    pub scan: crate::storage::ScanRequest,
+    /// `SAMPLE BY`, if any.
+    pub downsample: Option<Downsample>,
+    /// `rate(...)`, if any.
+    pub rate: Option<RateOptions>,
+    /// The cross-timeline aggregator; `None` returns the timelines themselves.
+    pub aggregate: Option<Aggregator>,
+    /// Grouping for the aggregator.
+    pub group_by: GroupBy,
+    /// Name of the output column (`sum(usage)` or the alias).
+    pub output_name: String,
+}

@@ -1,0 +1,346 @@
+//! Incremental aggregation state, shared by every operator that aggregates:
+//! `DsAggOp` (slots = buckets of one timeline), `PipeAggOp` (slots =
+//! group × bucket) and the interpolating `GroupedAggOp` / `MTAggOp` (slots =
+//! timestamps of one group).
+//!
+//! State is struct-of-arrays, one entry per slot. The aggregator is matched
+//! once per call and the per-point loop is monomorphized over a [`Kernel`], so
+//! the hot loop is a tight loop over the value slice with no dynamic call and
+//! no hashing per point.
+//!
+//! NaN and null handling (DESIGN §3): NaN and null inputs are skipped; a slot
+//! whose inputs were all NaN (or a mix of NaN and null) yields NaN, a slot
+//! whose inputs were all null yields null, and a slot with no input yields no
+//! row. `first` / `last` keep the first / last non-NaN value in arrival order
+//! (time within a bucket, ascending series id across timelines).
+
+use crate::batch::Timeline;
+use crate::error::{EngineError, Result};
+use crate::spec::Aggregator;
+
+const SEEN: u8 = 1;
+const SEEN_NAN: u8 = 2;
+
+/// One aggregate per slot, updated one value at a time.
+#[derive(Debug, Clone)]
+pub struct Accumulators {
+    agg: Aggregator,
+    /// Non-NaN, non-null values seen.
+    n: Vec<u32>,
+    flags: Vec<u8>,
+    /// sum / min / max / running mean / first / last, by aggregator.
+    a: Vec<f64>,
+    /// Welford's M2 for `dev`; unused otherwise.
+    b: Vec<f64>,
+}
+
+/// The per-value update of one aggregator, monomorphized into the loops.
+pub trait Kernel {
+    /// Initial value of state `a`.
+    const INIT: f64;
+    /// Folds the non-NaN value `v` into `(a, b)`; `n` is the count before it.
+    fn update(a: &mut f64, b: &mut f64, n: u32, v: f64);
+}
+
+macro_rules! kernel {
+    ($name:ident, $init:expr, |$a:ident, $b:ident, $n:ident, $v:ident| $body:block) => {
+        /// Kernel type (see [`Kernel`]).
+        #[derive(Debug)]
+        pub struct $name;
+        impl Kernel for $name {
+            const INIT: f64 = $init;
+            #[inline(always)]
+            #[allow(unused_variables)]
+            fn update($a: &mut f64, $b: &mut f64, $n: u32, $v: f64) $body
+        }
+    };
+}
+
+kernel!(SumK, 0.0, |a, b, n, v| { *a += v });
+kernel!(MinK, f64::INFINITY, |a, b, n, v| {
+    if v < *a {
+        *a = v
+    }
+});
+kernel!(MaxK, f64::NEG_INFINITY, |a, b, n, v| {
+    if v > *a {
+        *a = v
+    }
+});
+kernel!(CountK, 0.0, |a, b, n, v| {});
+kernel!(FirstK, 0.0, |a, b, n, v| {
+    if n == 0 {
+        *a = v
+    }
+});
+kernel!(LastK, 0.0, |a, b, n, v| { *a = v });
+kernel!(DevK, 0.0, |a, b, n, v| {
+    // Welford: a = running mean, b = M2.
+    let n1 = (n + 1) as f64;
+    let delta = v - *a;
+    *a += delta / n1;
+    *b += delta * (v - *a);
+});
+
+impl Accumulators {
+    /// `slots` empty accumulators for `agg`; fails for the percentiles, which
+    /// are not incremental.
+    pub fn new(agg: Aggregator, slots: usize) -> Result<Self> {
+        if !agg.is_incremental() {
+            return Err(EngineError::InvalidArgument(format!(
+                "{agg} is not incremental and cannot be accumulated"
+            )));
+        }
+        let mut acc = Accumulators {
+            agg,
+            n: Vec::new(),
+            flags: Vec::new(),
+            a: Vec::new(),
+            b: Vec::new(),
+        };
+        acc.resize(slots);
+        Ok(acc)
+    }
+
+    /// The aggregator.
+    pub fn aggregator(&self) -> Aggregator {
+        self.agg
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        self.n.len()
+    }
+
+    /// True when there are no slots.
+    pub fn is_empty(&self) -> bool {
+        self.n.is_empty()
+    }
+
+    fn init(&self) -> f64 {
+        match self.agg {
+            Aggregator::Min | Aggregator::MimMin => MinK::INIT,
+            Aggregator::Max | Aggregator::MimMax => MaxK::INIT,
+            _ => 0.0,
+        }
+    }
+
+    /// Grows (new slots empty) or truncates to `slots`.
+    pub fn resize(&mut self, slots: usize) {
+        let init = self.init();
+        self.n.resize(slots, 0);
+        self.flags.resize(slots, 0);
+        self.a.resize(slots, init);
+        if self.agg == Aggregator::Dev {
+            self.b.resize(slots, 0.0);
+        }
+    }
+
+    /// Empties every slot, keeping the allocation.
+    pub fn reset(&mut self) {
+        let init = self.init();
+        self.n.fill(0);
+        self.flags.fill(0);
+        self.a.fill(init);
+        self.b.fill(0.0);
+    }
+
+    /// Bytes held by the state.
+    pub fn memory_size(&self) -> usize {
+        self.n.capacity() * 4 + self.flags.capacity() + (self.a.capacity() + self.b.capacity()) * 8
+    }
+
+    /// Folds one value into `slot`.
+    #[inline]
+    pub fn update(&mut self, slot: usize, value: f64) {
+        self.update_timeline_with(
+            &[value],
+            None::<&Timeline<'_>>,
+            #[inline(always)]
+            |_| slot,
+        )
+    }
+
+    /// Records a null input in `slot` (it yields null if nothing else comes).
+    #[inline]
+    pub fn update_null(&mut self, slot: usize) {
+        self.flags[slot] |= SEEN;
+    }
+
+    /// Folds point `i` of `timeline` into slot `slot_of(i)`, for every point.
+    /// `slot_of` must return slots `< len()`.
+    pub fn update_timeline<F: Fn(usize) -> usize>(&mut self, timeline: &Timeline<'_>, slot_of: F) {
+        self.update_timeline_with(timeline.values, Some(timeline), slot_of)
+    }
+
+    fn update_timeline_with<F: Fn(usize) -> usize>(
+        &mut self,
+        values: &[f64],
+        timeline: Option<&Timeline<'_>>,
+        slot_of: F,
+    ) {
+        use Aggregator::*;
+        match self.agg {
+            Sum | Avg | ZimSum | PfSum => self.run::<SumK, F>(values, timeline, slot_of),
+            Min | MimMin => self.run::<MinK, F>(values, timeline, slot_of),
+            Max | MimMax => self.run::<MaxK, F>(values, timeline, slot_of),
+            Count => self.run::<CountK, F>(values, timeline, slot_of),
+            First => self.run::<FirstK, F>(values, timeline, slot_of),
+            Last => self.run::<LastK, F>(values, timeline, slot_of),
+            Dev => self.run::<DevK, F>(values, timeline, slot_of),
+            Percentile(_) => unreachable!("rejected in Accumulators::new"),
+        }
+    }
+
+    #[inline(always)]
+    fn run<K: Kernel, F: Fn(usize) -> usize>(
+        &mut self,
+        values: &[f64],
+        timeline: Option<&Timeline<'_>>,
+        slot_of: F,
+    ) {
+        let all_valid = timeline.is_none_or(|t| t.all_valid());
+        let mut dummy = 0.0;
+        let dev = !self.b.is_empty();
+        for (i, &v) in values.iter().enumerate() {
+            let s = slot_of(i);
+            if !all_valid && !timeline.is_some_and(|t| t.is_valid(i)) {
+                self.flags[s] |= SEEN;
+                continue;
+            }
+            if v.is_nan() {
+                self.flags[s] |= SEEN | SEEN_NAN;
+                continue;
+            }
+            self.flags[s] |= SEEN;
+            let b = if dev { &mut self.b[s] } else { &mut dummy };
+            K::update(&mut self.a[s], b, self.n[s], v);
+            self.n[s] += 1;
+        }
+    }
+
+    /// True when `slot` received any input (so it yields a row).
+    #[inline]
+    pub fn has_input(&self, slot: usize) -> bool {
+        self.flags[slot] & SEEN != 0
+    }
+
+    /// The aggregate of `slot`: `None` without input, `Some(None)` for null.
+    pub fn result(&self, slot: usize) -> Option<Option<f64>> {
+        let flags = self.flags[slot];
+        if flags & SEEN == 0 {
+            return None;
+        }
+        let n = self.n[slot];
+        if n == 0 {
+            return Some((flags & SEEN_NAN != 0).then_some(f64::NAN));
+        }
+        let a = self.a[slot];
+        Some(Some(match self.agg {
+            Aggregator::Avg => a / n as f64,
+            Aggregator::Count => n as f64,
+            Aggregator::Dev => (self.b[slot] / n as f64).sqrt(),
+            _ => a,
+        }))
+    }
+}
+
+/// The `q`-quantile (`0 < q <= 1`) of `values` by the estimator OpenTSDB
+/// uses (Apache Commons Math `Percentile`, legacy estimation): position
+/// `q * (n + 1)`, linear between the neighbouring order statistics, clamped
+/// to the smallest / largest value. NaN values are skipped; `None` when no
+/// value is left. Reorders `values`.
+pub fn percentile(values: &mut Vec<f64>, q: f64) -> Option<f64> {
+    values.retain(|v| !v.is_nan());
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    if n == 1 {
+        return Some(values[0]);
+    }
+    let pos = q * (n as f64 + 1.0);
+    if pos < 1.0 {
+        return Some(values[0]);
+    }
+    if pos >= n as f64 {
+        return Some(values[n - 1]);
+    }
+    let fpos = pos.floor();
+    let lower = values[fpos as usize - 1];
+    let upper = values[fpos as usize];
+    Some(lower + (pos - fpos) * (upper - lower))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(agg: Aggregator, vals: &[f64]) -> Option<Option<f64>> {
+        let mut acc = Accumulators::new(agg, 1).unwrap();
+        for &v in vals {
+            acc.update(0, v);
+        }
+        acc.result(0)
+    }
+
+    #[test]
+    fn incremental_aggregates_by_hand() {
+        let v = [2.0, f64::NAN, 4.0, 9.0];
+        assert_eq!(run(Aggregator::Sum, &v), Some(Some(15.0)));
+        assert_eq!(run(Aggregator::Avg, &v), Some(Some(5.0)));
+        assert_eq!(run(Aggregator::Min, &v), Some(Some(2.0)));
+        assert_eq!(run(Aggregator::Max, &v), Some(Some(9.0)));
+        assert_eq!(run(Aggregator::Count, &v), Some(Some(3.0)));
+        assert_eq!(
+            run(Aggregator::First, &[f64::NAN, 7.0, 8.0]),
+            Some(Some(7.0))
+        );
+        assert_eq!(
+            run(Aggregator::Last, &[7.0, 8.0, f64::NAN]),
+            Some(Some(8.0))
+        );
+        // population stddev of 2, 4, 9: mean 5, squares 9 + 1 + 16 = 26, /3
+        let dev = run(Aggregator::Dev, &v).unwrap().unwrap();
+        assert!((dev - (26.0f64 / 3.0).sqrt()).abs() < 1e-12, "{dev}");
+        assert_eq!(run(Aggregator::Dev, &[3.0]), Some(Some(0.0)));
+    }
+
+    #[test]
+    fn nan_null_and_empty_slots() {
+        assert!(run(Aggregator::Sum, &[f64::NAN, f64::NAN])
+            .unwrap()
+            .unwrap()
+            .is_nan());
+        assert!(run(Aggregator::Count, &[f64::NAN])
+            .unwrap()
+            .unwrap()
+            .is_nan());
+        assert_eq!(run(Aggregator::Sum, &[]), None);
+        let mut acc = Accumulators::new(Aggregator::Max, 2).unwrap();
+        acc.update_null(1);
+        assert_eq!(acc.result(1), Some(None));
+        acc.update(1, f64::NAN);
+        assert!(acc.result(1).unwrap().unwrap().is_nan());
+        acc.update(1, -3.0);
+        assert_eq!(acc.result(1), Some(Some(-3.0)));
+        assert_eq!(acc.result(0), None);
+        acc.reset();
+        assert_eq!(acc.result(1), None);
+    }
+
+    #[test]
+    fn percentiles_follow_commons_math_legacy() {
+        // n = 4, p50: pos = 2.5 -> 2 + 0.5 * (3 - 2)
+        assert_eq!(percentile(&mut vec![4.0, 1.0, 3.0, 2.0], 0.5), Some(2.5));
+        // p90 of 1..=4: pos = 4.5 >= n -> max
+        assert_eq!(percentile(&mut vec![1.0, 2.0, 3.0, 4.0], 0.9), Some(4.0));
+        // p75 of 1..=4: pos = 3.75 -> 3 + 0.75
+        assert_eq!(percentile(&mut vec![1.0, 2.0, 3.0, 4.0], 0.75), Some(3.75));
+        // p50 of 10, 20, 30: pos = 2 -> 20
+        assert_eq!(percentile(&mut vec![30.0, 10.0, 20.0], 0.5), Some(20.0));
+        assert_eq!(percentile(&mut vec![f64::NAN], 0.5), None);
+        assert!(Accumulators::new(Aggregator::Percentile(500), 1).is_err());
+    }
+}
