@@ -188,4 +188,19 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
     /// the request, always applying its predicate and range; `None` if no
     /// point matches. Used to resolve unbounded query ranges for fills.
     async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>>;
+
+    /// Names of all measurements, sorted.
+    async fn measurements(&self) -> Result<Vec<String>>;
+
+    /// Field names of `measurement`, sorted (empty if it does not exist).
+    async fn fields(&self, measurement: &str) -> Result<Vec<String>>;
+
+    /// Tag keys used by any series of `measurement`, sorted.
+    async fn tag_keys(&self, measurement: &str) -> Result<Vec<String>>;
+
+    /// Values of tag `key` among the series of `measurement`, sorted.
+    async fn tag_values(&self, measurement: &str, key: &str) -> Result<Vec<String>>;
+
+    /// Number of series (timelines: tag set × field) of `measurement`.
+    async fn series_count(&self, measurement: &str) -> Result<usize>;
 }
