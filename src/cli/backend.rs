@@ -1,0 +1,135 @@
+//! What the CLI needs from the engine, as two small traits, plus the result
+//! and error types the commands print.
+//!
+//! Commands depend on [`QueryEngine`] (run one statement, cancel it, read the
+//! catalog) and [`Ingest`] (write line protocol), never on the planner or the
+//! store directly; the implementations over `tsq_planner::Session` and
+//! `tsq_storage::tsm::Store` live in `wiring.rs`, and tests can plug in fakes.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use tsq_engine::{CancellationToken, StorageAdapter};
+
+/// The CLI's result alias.
+pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+/// Everything a command can fail with; [`CliError::exit_code`] maps it to the
+/// process exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A query that does not parse or plan, with its 1-based position inside
+    /// the statement text.
+    #[error("{kind} error at {line}:{column}: {message}")]
+    Query {
+        /// `parse` or `plan`.
+        kind: String,
+        /// 1-based line inside the statement.
+        line: usize,
+        /// 1-based column (characters) inside the line.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The query failed while running (cancelled, out of memory, storage).
+    #[error("{0}")]
+    Execution(String),
+    /// Reading or writing data failed (files, the store).
+    #[error("{0}")]
+    Data(String),
+    /// The command line or a REPL command is wrong.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    /// 2 for usage errors, 1 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// What a statement returned.
+#[derive(Debug, Clone)]
+pub enum OutputKind {
+    /// A result table.
+    Rows {
+        /// Its schema (also for zero batches).
+        schema: SchemaRef,
+        /// Its rows.
+        batches: Vec<RecordBatch>,
+    },
+    /// EXPLAIN / EXPLAIN ANALYZE text.
+    Explain(String),
+}
+
+/// One statement's output plus the notices the planner attached (for example
+/// "measurement `cpux` does not exist").
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// Rows or plan text.
+    pub kind: OutputKind,
+    /// Notices to show on stderr.
+    pub notices: Vec<String>,
+}
+
+/// Runs statements; implemented over the planner's `Session`.
+#[async_trait]
+pub trait QueryEngine: Send + Sync {
+    /// Runs one statement (without its trailing `;`).
+    async fn execute(&self, sql: &str) -> Result<QueryResult>;
+
+    /// The token that cancels the statement currently running.
+    fn cancel_token(&self) -> CancellationToken;
+
+    /// The storage behind the session, for `\d`.
+    fn catalog(&self) -> Arc<dyn StorageAdapter>;
+}
+
+/// Timestamp precision of imported line protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Precision {
+    /// Nanoseconds (the default).
+    #[default]
+    Ns,
+    /// Microseconds.
+    Us,
+    /// Milliseconds.
+    Ms,
+    /// Seconds.
+    S,
+}
+
+/// A rejected line of line protocol (positions are 1-based, relative to the
+/// text handed to [`Ingest::write_lines`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineIssue {
+    /// Line number.
+    pub line: usize,
+    /// Column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What one [`Ingest::write_lines`] call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Points written (acknowledged).
+    pub points: u64,
+    /// Series that did not exist before.
+    pub series_created: u64,
+    /// Lines rejected; the valid lines around them were written.
+    pub errors: Vec<LineIssue>,
+}
+
+/// Writes line protocol; implemented over the TSM `Store`.
+pub trait Ingest {
+    /// Writes every valid line of `text`, reporting the invalid ones.
+    fn write_lines(&self, text: &str, precision: Precision) -> Result<WriteSummary>;
+}

@@ -1,0 +1,114 @@
+//! Prints errors like a compiler: the message, where it is, the offending
+//! line of the query and a caret under the column.
+//!
+//! ```text
+//! error: plan error: FILL needs SAMPLE BY
+//!  --> query:1:33
+//!   |
+//! 1 | SELECT avg(v) FROM m FILL(zero)
+//!   |                      ^
+//! ```
+
+use crate::cli::backend::CliError;
+use crate::cli::statements::Statement;
+
+/// Renders `error` raised by `stmt` of the script called `source_name`.
+/// Positioned errors get the source line and a caret; the position is
+/// reported against the whole script (statement start + offset).
+pub fn render_error(error: &CliError, stmt: Option<&Statement<'_>>, source_name: &str) -> String {
+    match (error, stmt) {
+        (
+            CliError::Query {
+                kind,
+                line,
+                column,
+                message,
+            },
+            Some(stmt),
+        ) => render_positioned(&format!("{kind} error: {message}"), stmt, *line, *column, source_name),
+        _ => format!("error: {error}\n"),
+    }
+}
+
+/// The message, a `-->` location line and the caret under `line:column` of
+/// the statement (both 1-based, relative to the statement text).
+fn render_positioned(
+    message: &str,
+    stmt: &Statement<'_>,
+    line: usize,
+    column: usize,
+    source_name: &str,
+) -> String {
+    let lines: Vec<&str> = stmt.text.lines().collect();
+    let index = line.clamp(1, lines.len().max(1)) - 1;
+    let text = lines.get(index).copied().unwrap_or("");
+    // Columns on the statement's first line are shifted by where it starts.
+    let script_line = stmt.line + index;
+    let script_column = if index == 0 { stmt.column + column - 1 } else { column };
+    let gutter = script_line.to_string();
+    let pad = " ".repeat(gutter.len());
+    let caret_pad: String = text
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!(
+        "error: {message}\n{pad}--> {source_name}:{script_line}:{script_column}\n{pad} |\n\
+         {gutter} | {text}\n{pad} | {caret_pad}^\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query_error(line: usize, column: usize) -> CliError {
+        CliError::Query {
+            kind: "plan".into(),
+            line,
+            column,
+            message: "FILL needs SAMPLE BY".into(),
+        }
+    }
+
+    #[test]
+    fn caret_sits_under_the_column() {
+        let stmt = Statement {
+            text: "SELECT avg(v) FROM m FILL(zero)",
+            line: 1,
+            column: 1,
+        };
+        // "SELECT avg(v) FROM m " is 21 characters: FILL starts in column 22.
+        let got = render_error(&query_error(1, 22), Some(&stmt), "query");
+        let expected = "error: plan error: FILL needs SAMPLE BY\n \
+                        --> query:1:22\n  |\n\
+                        1 | SELECT avg(v) FROM m FILL(zero)\n  \
+                        |                      ^\n";
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn positions_are_shifted_to_the_script() {
+        // The statement starts at line 9, column 5 of the script; its second
+        // line is script line 10, and columns there are not shifted.
+        let stmt = Statement {
+            text: "SELECT v\nFROM m WHERE",
+            line: 9,
+            column: 5,
+        };
+        let got = render_error(&query_error(2, 8), Some(&stmt), "q.sql");
+        let expected = "error: plan error: FILL needs SAMPLE BY\n  \
+                        --> q.sql:10:8\n   |\n\
+                        10 | FROM m WHERE\n   \
+                        |        ^\n";
+        assert_eq!(got, expected);
+        let first = render_error(&query_error(1, 3), Some(&stmt), "q.sql");
+        assert!(first.contains("--> q.sql:9:7\n"), "{first}");
+    }
+
+    #[test]
+    fn other_errors_are_one_line() {
+        let got = render_error(&CliError::Execution("query cancelled".into()), None, "query");
+        assert_eq!(got, "error: query cancelled\n");
+    }
+}

@@ -1,0 +1,94 @@
+//! Backslash commands of the REPL (`\timing`, `\format`, `\d`, `\chart`,
+//! `\help`, `\q`), parsed into [`MetaCommand`].
+
+use crate::cli::format::OutputFormat;
+
+/// A parsed backslash command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaCommand {
+    /// `\timing [on|off]`: set, or toggle without argument.
+    Timing(Option<bool>),
+    /// `\format table|csv|json|ndjson`; without argument shows the current one.
+    Format(Option<OutputFormat>),
+    /// `\d` (measurements) or `\d <measurement>` (its tags, fields, series).
+    Describe(Option<String>),
+    /// `\chart`: draw the last result.
+    Chart,
+    /// `\help` or `\?`.
+    Help,
+    /// `\q` or `\quit`.
+    Quit,
+}
+
+/// The text `\help` prints.
+pub const HELP: &str = "\
+Statements end with `;` and may span several lines (Ctrl-C cancels a running query).
+  SELECT ... ;                 run a query (see docs/query-language.md)
+  EXPLAIN SELECT ... ;         show the operator tree and why each operator was chosen
+  EXPLAIN ANALYZE SELECT ... ; run it and show rows, batches, time and memory per operator
+Commands:
+  \\d                  list measurements
+  \\d <measurement>    its tag keys, fields and series count
+  \\format [table|csv|json|ndjson]   output format (no argument: show it)
+  \\timing [on|off]    print how long each statement took
+  \\chart              draw the last result as a line chart
+  \\help               this text
+  \\q                  quit (or Ctrl-D)
+";
+
+/// Parses a line starting with `\`.
+pub fn parse_meta(line: &str) -> Result<MetaCommand, String> {
+    let line = line.trim().trim_end_matches(';');
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or("");
+    let arg = words.next();
+    if let Some(extra) = words.next() {
+        return Err(format!("{name}: unexpected argument '{extra}'"));
+    }
+    let cmd = match (name, arg) {
+        ("\\timing", None) => MetaCommand::Timing(None),
+        ("\\timing", Some("on")) => MetaCommand::Timing(Some(true)),
+        ("\\timing", Some("off")) => MetaCommand::Timing(Some(false)),
+        ("\\timing", Some(other)) => return Err(format!("\\timing: expected on or off, got '{other}'")),
+        ("\\format", None) => MetaCommand::Format(None),
+        ("\\format", Some(f)) => MetaCommand::Format(Some(f.parse().map_err(|e| format!("\\format: {e}"))?)),
+        ("\\d", m) => MetaCommand::Describe(m.map(str::to_string)),
+        ("\\chart", None) => MetaCommand::Chart,
+        ("\\help" | "\\?" | "\\h", None) => MetaCommand::Help,
+        ("\\q" | "\\quit", None) => MetaCommand::Quit,
+        ("\\chart" | "\\help" | "\\?" | "\\h" | "\\q" | "\\quit", Some(a)) => {
+            return Err(format!("{name}: unexpected argument '{a}'"))
+        }
+        _ => return Err(format!("unknown command '{name}' (\\help lists the commands)")),
+    };
+    Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(parse_meta("\\timing"), Ok(MetaCommand::Timing(None)));
+        assert_eq!(parse_meta(" \\timing off "), Ok(MetaCommand::Timing(Some(false))));
+        assert_eq!(parse_meta("\\format csv"), Ok(MetaCommand::Format(Some(OutputFormat::Csv))));
+        assert_eq!(parse_meta("\\format"), Ok(MetaCommand::Format(None)));
+        assert_eq!(parse_meta("\\d"), Ok(MetaCommand::Describe(None)));
+        assert_eq!(parse_meta("\\d cpu;"), Ok(MetaCommand::Describe(Some("cpu".into()))));
+        assert_eq!(parse_meta("\\chart"), Ok(MetaCommand::Chart));
+        assert_eq!(parse_meta("\\?"), Ok(MetaCommand::Help));
+        assert_eq!(parse_meta("\\q"), Ok(MetaCommand::Quit));
+    }
+
+    #[test]
+    fn rejects_bad_commands_with_a_reason() {
+        assert_eq!(
+            parse_meta("\\format xml"),
+            Err("\\format: unknown format 'xml' (expected table, csv, json or ndjson)".into())
+        );
+        assert_eq!(parse_meta("\\timing maybe"), Err("\\timing: expected on or off, got 'maybe'".into()));
+        assert_eq!(parse_meta("\\q now"), Err("\\q: unexpected argument 'now'".into()));
+        assert_eq!(parse_meta("\\x"), Err("unknown command '\\x' (\\help lists the commands)".into()));
+    }
+}

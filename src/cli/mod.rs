@@ -1,0 +1,23 @@
+//! The pieces of the `tsq` command, one job per file.
+//!
+//! `main.rs` parses the command line ([`args`]) and dispatches to the
+//! commands: [`import`], [`demo_cmd`], [`query_cmd`] and the [`repl`]. They
+//! talk to the engine only through the two small traits of [`backend`]
+//! ([`backend::QueryEngine`], [`backend::Ingest`]); [`wiring`] implements them
+//! over the planner's `Session` and the TSM `Store`. Results are printed by
+//! [`format`] (table, CSV, JSON, NDJSON) and [`chart`], errors by
+//! [`error_render`].
+
+
+pub mod backend;
+pub mod chart;
+
+pub mod describe;
+pub mod error_render;
+pub mod format;
+
+pub mod meta;
+
+
+pub mod runner;
+pub mod statements;

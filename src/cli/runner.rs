@@ -1,0 +1,203 @@
+//! Runs statements and backslash commands and prints what they return.
+//!
+//! The REPL, `tsq query` and scripts all go through [`Runner`]: it executes a
+//! statement on the tokio runtime (as its own task, so that Ctrl-C can set
+//! the session's cancellation token while the query computes), prints notices
+//! to stderr, rows in the current [`OutputFormat`], EXPLAIN text as is, errors
+//! like a compiler, and keeps the last result for `\chart`.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::runtime::Handle;
+
+use crate::cli::backend::{CliError, OutputKind, QueryEngine, QueryResult, Result};
+use crate::cli::chart::{render_chart, series_from_result, ChartOptions};
+use crate::cli::describe::{describe_measurement, list_measurements, Listing};
+use crate::cli::error_render::render_error;
+use crate::cli::format::{write_rows, OutputFormat, TableOptions};
+use crate::cli::meta::{MetaCommand, HELP};
+use crate::cli::statements::{split_statements, Statement};
+
+/// What a backslash command asks of the loop that runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep reading.
+    Continue,
+    /// Leave the REPL.
+    Quit,
+}
+
+/// Executes statements on one engine and prints their results.
+pub struct Runner {
+    engine: Arc<dyn QueryEngine>,
+    runtime: Handle,
+    /// Output format of result rows.
+    pub format: OutputFormat,
+    /// Print each statement's elapsed time.
+    pub timing: bool,
+    /// Limits for tables (the terminal size in the REPL).
+    pub table: TableOptions,
+    /// Ctrl-C cancels the running statement instead of ending the process.
+    pub catch_ctrl_c: bool,
+    /// Name of the input in error locations (`query`, a file name, `stdin`).
+    pub source_name: String,
+    last: Option<QueryResult>,
+}
+
+impl Runner {
+    /// A runner printing tables without limits, Ctrl-C not caught.
+    pub fn new(engine: Arc<dyn QueryEngine>, runtime: Handle) -> Self {
+        Runner {
+            engine,
+            runtime,
+            format: OutputFormat::Table,
+            timing: false,
+            table: TableOptions::default(),
+            catch_ctrl_c: false,
+            source_name: "query".to_string(),
+            last: None,
+        }
+    }
+
+    /// Runs every statement of `script`; false if any failed (the others
+    /// still run).
+    pub fn run_script(&mut self, script: &str, out: &mut dyn Write, err: &mut dyn Write) -> bool {
+        let mut ok = true;
+        for stmt in split_statements(script) {
+            ok &= self.run_statement(&stmt, out, err);
+        }
+        ok
+    }
+
+    /// Runs one statement and prints its result or its error.
+    pub fn run_statement(&mut self, stmt: &Statement<'_>, out: &mut dyn Write, err: &mut dyn Write) -> bool {
+        let started = Instant::now();
+        let result = self.execute(stmt.text).and_then(|r| self.print_result(r, out, err));
+        if self.timing {
+            let _ = writeln!(out, "Time: {:.3} ms", started.elapsed().as_secs_f64() * 1e3);
+        }
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                let _ = write!(err, "{}", render_error(&e, Some(stmt), &self.source_name));
+                false
+            }
+        }
+    }
+
+    /// Executes `sql` as a task of the runtime; with `catch_ctrl_c`, a Ctrl-C
+    /// meanwhile cancels it through the session's token.
+    fn execute(&self, sql: &str) -> Result<QueryResult> {
+        let engine = Arc::clone(&self.engine);
+        let token = engine.cancel_token();
+        let sql = sql.to_string();
+        let task = self.runtime.spawn(async move { engine.execute(&sql).await });
+        let joined = if self.catch_ctrl_c {
+            self.runtime.block_on(async move {
+                tokio::pin!(task);
+                tokio::select! {
+                    r = &mut task => r,
+                    _ = tokio::signal::ctrl_c() => {
+                        token.cancel();
+                        task.await
+                    }
+                }
+            })
+        } else {
+            self.runtime.block_on(task)
+        };
+        joined.map_err(|e| CliError::Execution(format!("the query task failed: {e}")))?
+    }
+
+    fn print_result(&mut self, result: QueryResult, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+        for notice in &result.notices {
+            let _ = writeln!(err, "notice: {notice}");
+        }
+        match &result.kind {
+            OutputKind::Rows { schema, batches } => {
+                write_rows(out, self.format, schema, batches, &self.table).map_err(io_error)?
+            }
+            OutputKind::Explain(text) => {
+                let newline = if text.ends_with('\n') { "" } else { "\n" };
+                write!(out, "{text}{newline}").map_err(io_error)?
+            }
+        }
+        self.last = Some(result);
+        Ok(())
+    }
+
+    /// Runs a backslash command; errors are printed, not returned.
+    pub fn run_meta(&mut self, cmd: MetaCommand, out: &mut dyn Write, err: &mut dyn Write) -> Flow {
+        let result = match cmd {
+            MetaCommand::Quit => return Flow::Quit,
+            MetaCommand::Help => write!(out, "{HELP}").map_err(io_error),
+            MetaCommand::Timing(on) => {
+                self.timing = on.unwrap_or(!self.timing);
+                let state = if self.timing { "on" } else { "off" };
+                writeln!(out, "Timing is {state}.").map_err(io_error)
+            }
+            MetaCommand::Format(None) => writeln!(out, "Output format is {}.", self.format).map_err(io_error),
+            MetaCommand::Format(Some(f)) => {
+                self.format = f;
+                writeln!(out, "Output format is {f}.").map_err(io_error)
+            }
+            MetaCommand::Describe(m) => self.describe(m.as_deref(), out),
+            MetaCommand::Chart => self.chart(out),
+        };
+        if let Err(e) = result {
+            let _ = write!(err, "{}", render_error(&e, None, &self.source_name));
+        }
+        Flow::Continue
+    }
+
+    fn describe(&self, measurement: Option<&str>, out: &mut dyn Write) -> Result<()> {
+        let adapter = self.engine.catalog();
+        let listings: Vec<Listing> = self.runtime.block_on(async {
+            match measurement {
+                None => list_measurements(adapter.as_ref()).await,
+                Some(m) => describe_measurement(adapter.as_ref(), m).await,
+            }
+        })?;
+        for listing in listings {
+            if !listing.title.is_empty() {
+                writeln!(out, "{}", listing.title).map_err(io_error)?;
+            }
+            let batch = listing.batch;
+            write_rows(out, OutputFormat::Table, &batch.schema(), &[batch.clone()], &TableOptions::default())
+                .map_err(io_error)?;
+        }
+        Ok(())
+    }
+
+    fn chart(&self, out: &mut dyn Write) -> Result<()> {
+        let Some(QueryResult {
+            kind: OutputKind::Rows { schema, batches },
+            ..
+        }) = &self.last
+        else {
+            return Err(CliError::Usage("\\chart draws the last result: run a query first".into()));
+        };
+        let series = series_from_result(schema, batches).map_err(CliError::Usage)?;
+        let (cols, rows) = terminal_size();
+        let options = ChartOptions {
+            width: cols.saturating_sub(12).clamp(10, 200),
+            height: rows.saturating_sub(8).clamp(4, 24),
+            color: std::io::stdout().is_terminal(),
+        };
+        let text = render_chart(&series, &options).map_err(CliError::Usage)?;
+        write!(out, "{text}").map_err(io_error)
+    }
+}
+
+/// Columns and rows of the terminal on stdout (80 × 24 when it is not one).
+pub fn terminal_size() -> (usize, usize) {
+    console::Term::stdout()
+        .size_checked()
+        .map_or((80, 24), |(rows, cols)| (cols as usize, rows as usize))
+}
+
+fn io_error(e: std::io::Error) -> CliError {
+    CliError::Data(format!("cannot write the output: {e}"))
+}
