@@ -229,8 +229,7 @@ impl Iterator for DemoGenerator {
             return None;
         }
         let host = self.next_host;
-        let time =
-            self.config.start + self.next_step as i64 * INTERVAL_SECONDS * 1_000_000_000;
+        let time = self.config.start + self.next_step as i64 * INTERVAL_SECONDS * 1_000_000_000;
         let values = &mut self.state[host];
         if self.next_step > 0 {
             for v in values.iter_mut() {
@@ -356,11 +355,18 @@ mod tests {
         assert_eq!(generator.fill_chunk(2, &mut text), 2);
         let first = text.lines().next().unwrap();
         let (series, rest) = first.split_once(' ').unwrap();
-        let tags: Vec<&str> = series.split(',').skip(1).map(|t| t.split('=').next().unwrap()).collect();
+        let tags: Vec<&str> = series
+            .split(',')
+            .skip(1)
+            .map(|t| t.split('=').next().unwrap())
+            .collect();
         assert_eq!(tags, TAG_KEYS);
         assert!(series.contains(",hostname=host_0,"));
         let (fields, time) = rest.split_once(' ').unwrap();
-        let names: Vec<&str> = fields.split(',').map(|f| f.split('=').next().unwrap()).collect();
+        let names: Vec<&str> = fields
+            .split(',')
+            .map(|f| f.split('=').next().unwrap())
+            .collect();
         assert_eq!(names, FIELDS);
         assert_eq!(time, DEFAULT_START.to_string());
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
+use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter};
 
 /// The CLI's result alias.
@@ -89,6 +90,13 @@ pub trait QueryEngine: Send + Sync {
 
     /// The storage behind the session, for `\d`.
     fn catalog(&self) -> Arc<dyn StorageAdapter>;
+
+    /// Forces the cross-timeline aggregation operator for the following
+    /// statements (`None`: the planner chooses).
+    fn set_strategy(&self, strategy: Option<AggStrategy>);
+
+    /// The forced operator, if any.
+    fn strategy(&self) -> Option<AggStrategy>;
 }
 
 /// Timestamp precision of imported line protocol.

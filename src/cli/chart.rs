@@ -42,7 +42,10 @@ pub struct ChartOptions {
 
 /// The lines of a result: its first timestamp column is x, its text columns
 /// form the group, every float column is a value. Nulls and NaNs are skipped.
-pub fn series_from_result(schema: &Schema, batches: &[RecordBatch]) -> Result<Vec<ChartSeries>, String> {
+pub fn series_from_result(
+    schema: &Schema,
+    batches: &[RecordBatch],
+) -> Result<Vec<ChartSeries>, String> {
     let fields = schema.fields();
     let time = fields
         .iter()
@@ -66,7 +69,13 @@ pub fn series_from_result(schema: &Schema, batches: &[RecordBatch]) -> Result<Ve
             };
             let group: Vec<String> = tags
                 .iter()
-                .map(|&i| format!("{}={}", fields[i].name(), cell(batch.column(i).as_ref(), row).text()))
+                .map(|&i| {
+                    format!(
+                        "{}={}",
+                        fields[i].name(),
+                        cell(batch.column(i).as_ref(), row).text()
+                    )
+                })
                 .collect();
             for &v in &values {
                 let mut label = group.join(",");
@@ -74,7 +83,10 @@ pub fn series_from_result(schema: &Schema, batches: &[RecordBatch]) -> Result<Ve
                     label = format!("{label} {}", fields[v].name()).trim().to_string();
                 }
                 let slot = *index.entry(label.clone()).or_insert_with(|| {
-                    out.push(ChartSeries { label, points: Vec::new() });
+                    out.push(ChartSeries {
+                        label,
+                        points: Vec::new(),
+                    });
                     out.len() - 1
                 });
                 if let Cell::Float(x) = cell(batch.column(v).as_ref(), row) {
@@ -174,7 +186,13 @@ pub fn render_chart(series: &[ChartSeries], options: &ChartOptions) -> Result<St
     }
     let (w, h) = (options.width.max(1), options.height.max(1));
     let (dots_x, dots_y) = ((2 * w - 1) as f64, (4 * h - 1) as f64);
-    let to_x = |t: i64| if t1 == t0 { 0 } else { ((t - t0) as f64 / (t1 - t0) as f64 * dots_x).round() as i64 };
+    let to_x = |t: i64| {
+        if t1 == t0 {
+            0
+        } else {
+            ((t - t0) as f64 / (t1 - t0) as f64 * dots_x).round() as i64
+        }
+    };
     let to_y = |v: f64| {
         let up = if v1 == v0 { 0.5 } else { (v - v0) / (v1 - v0) };
         (dots_y - (up * dots_y).round()) as i64
@@ -191,7 +209,13 @@ pub fn render_chart(series: &[ChartSeries], options: &ChartOptions) -> Result<St
 }
 
 /// Axes, labels and legend around the canvas.
-fn layout(canvas: &Canvas, series: &[ChartSeries], t: (i64, i64), v: (f64, f64), color: bool) -> String {
+fn layout(
+    canvas: &Canvas,
+    series: &[ChartSeries],
+    t: (i64, i64),
+    v: (f64, f64),
+    color: bool,
+) -> String {
     let (top, bottom) = (format!("{:.2}", v.1), format!("{:.2}", v.0));
     let lw = top.len().max(bottom.len());
     let mut out = String::new();
@@ -235,7 +259,11 @@ mod tests {
             label: "host=a".into(),
             points: (0..4).map(|i| (i * 10 * S, i as f64)).collect(),
         }];
-        let options = ChartOptions { width: 4, height: 2, color: false };
+        let options = ChartOptions {
+            width: 4,
+            height: 2,
+            color: false,
+        };
         let expected = "\
 3.00 ┤  ⡠⠊
 0.00 ┤⡠⠊
@@ -252,10 +280,20 @@ mod tests {
         // = 1 in a 1-row chart, x = 0 (a single timestamp). Bit (row 1, col 0)
         // is 0x02 = ⠂; the second line draws the same dot.
         let series = [
-            ChartSeries { label: "a".into(), points: vec![(5, 2.0)] },
-            ChartSeries { label: "b".into(), points: vec![(5, 2.0)] },
+            ChartSeries {
+                label: "a".into(),
+                points: vec![(5, 2.0)],
+            },
+            ChartSeries {
+                label: "b".into(),
+                points: vec![(5, 2.0)],
+            },
         ];
-        let options = ChartOptions { width: 2, height: 1, color: false };
+        let options = ChartOptions {
+            width: 2,
+            height: 1,
+            color: false,
+        };
         let got = render_chart(&series, &options).unwrap();
         assert_eq!(got.lines().next().unwrap(), "2.00 ┤⠂");
         assert!(got.ends_with("── a\n── b\n"));
@@ -263,8 +301,15 @@ mod tests {
 
     #[test]
     fn colour_wraps_cells_and_legend() {
-        let series = [ChartSeries { label: "x".into(), points: vec![(0, 1.0)] }];
-        let options = ChartOptions { width: 1, height: 1, color: true };
+        let series = [ChartSeries {
+            label: "x".into(),
+            points: vec![(0, 1.0)],
+        }];
+        let options = ChartOptions {
+            width: 1,
+            height: 1,
+            color: true,
+        };
         let got = render_chart(&series, &options).unwrap();
         assert!(got.starts_with("1.00 ┤\x1b[31m⠂\x1b[0m\n"), "{got:?}");
         assert!(got.ends_with("\x1b[31m──\x1b[0m x\n"));
@@ -279,10 +324,24 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ChartSeries { label: "host=a".into(), points: vec![(1_704_067_200 * S, 1.5)] },
-                ChartSeries { label: "host=b,\"c\"".into(), points: vec![] },
+                ChartSeries {
+                    label: "host=a".into(),
+                    points: vec![(1_704_067_200 * S, 1.5)]
+                },
+                ChartSeries {
+                    label: "host=b,\"c\"".into(),
+                    points: vec![]
+                },
             ]
         );
-        assert!(render_chart(&[], &ChartOptions { width: 3, height: 3, color: false }).is_err());
+        assert!(render_chart(
+            &[],
+            &ChartOptions {
+                width: 3,
+                height: 3,
+                color: false
+            }
+        )
+        .is_err());
     }
 }

@@ -25,7 +25,8 @@ fn table(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
         .map(|(name, a)| Field::new(*name, a.data_type().clone(), false))
         .collect();
     let arrays = columns.into_iter().map(|(_, a)| a).collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| CliError::Data(e.to_string()))
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .map_err(|e| CliError::Data(e.to_string()))
 }
 
 fn data_error(e: impl std::fmt::Display) -> CliError {
@@ -40,7 +41,10 @@ pub async fn list_measurements(adapter: &dyn StorageAdapter) -> Result<Vec<Listi
         counts.push(adapter.series_count(m).await.map_err(data_error)? as u64);
     }
     let batch = table(vec![
-        ("measurement", Arc::new(StringArray::from(names)) as ArrayRef),
+        (
+            "measurement",
+            Arc::new(StringArray::from(names)) as ArrayRef,
+        ),
         ("series", Arc::new(UInt64Array::from(counts))),
     ])?;
     Ok(vec![Listing {
@@ -51,24 +55,39 @@ pub async fn list_measurements(adapter: &dyn StorageAdapter) -> Result<Vec<Listi
 
 /// `\d <measurement>`: its series count, tag keys (with how many values
 /// each has) and fields.
-pub async fn describe_measurement(adapter: &dyn StorageAdapter, measurement: &str) -> Result<Vec<Listing>> {
+pub async fn describe_measurement(
+    adapter: &dyn StorageAdapter,
+    measurement: &str,
+) -> Result<Vec<Listing>> {
     let fields = adapter.fields(measurement).await.map_err(data_error)?;
     if fields.is_empty() {
         return Err(CliError::Data(format!(
             "no measurement '{measurement}' (\\d lists the measurements)"
         )));
     }
-    let series = adapter.series_count(measurement).await.map_err(data_error)?;
+    let series = adapter
+        .series_count(measurement)
+        .await
+        .map_err(data_error)?;
     let keys = adapter.tag_keys(measurement).await.map_err(data_error)?;
     let mut values = Vec::with_capacity(keys.len());
     for k in &keys {
-        values.push(adapter.tag_values(measurement, k).await.map_err(data_error)?.len() as u64);
+        values.push(
+            adapter
+                .tag_values(measurement, k)
+                .await
+                .map_err(data_error)?
+                .len() as u64,
+        );
     }
     let tags = table(vec![
         ("tag", Arc::new(StringArray::from(keys)) as ArrayRef),
         ("values", Arc::new(UInt64Array::from(values))),
     ])?;
-    let field_table = table(vec![("field", Arc::new(StringArray::from(fields)) as ArrayRef)])?;
+    let field_table = table(vec![(
+        "field",
+        Arc::new(StringArray::from(fields)) as ArrayRef,
+    )])?;
     Ok(vec![
         Listing {
             title: format!("measurement {measurement}: {series} series"),

@@ -25,7 +25,13 @@ pub fn render_error(error: &CliError, stmt: Option<&Statement<'_>>, source_name:
                 message,
             },
             Some(stmt),
-        ) => render_positioned(&format!("{kind} error: {message}"), stmt, *line, *column, source_name),
+        ) => render_positioned(
+            &format!("{kind} error: {message}"),
+            stmt,
+            *line,
+            *column,
+            source_name,
+        ),
         _ => format!("error: {error}\n"),
     }
 }
@@ -44,7 +50,11 @@ fn render_positioned(
     let text = lines.get(index).copied().unwrap_or("");
     // Columns on the statement's first line are shifted by where it starts.
     let script_line = stmt.line + index;
-    let script_column = if index == 0 { stmt.column + column - 1 } else { column };
+    let script_column = if index == 0 {
+        stmt.column + column - 1
+    } else {
+        column
+    };
     let gutter = script_line.to_string();
     let pad = " ".repeat(gutter.len());
     let caret_pad: String = text
@@ -108,7 +118,11 @@ mod tests {
 
     #[test]
     fn other_errors_are_one_line() {
-        let got = render_error(&CliError::Execution("query cancelled".into()), None, "query");
+        let got = render_error(
+            &CliError::Execution("query cancelled".into()),
+            None,
+            "query",
+        );
         assert_eq!(got, "error: query cancelled\n");
     }
 }

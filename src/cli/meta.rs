@@ -1,6 +1,8 @@
 //! Backslash commands of the REPL (`\timing`, `\format`, `\d`, `\chart`,
 //! `\help`, `\q`), parsed into [`MetaCommand`].
 
+use tsq_engine::spec::AggStrategy;
+
 use crate::cli::format::OutputFormat;
 
 /// A parsed backslash command.
@@ -12,6 +14,9 @@ pub enum MetaCommand {
     Format(Option<OutputFormat>),
     /// `\d` (measurements) or `\d <measurement>` (its tags, fields, series).
     Describe(Option<String>),
+    /// `\strategy [auto|pipe|grouped|mt]`: force the cross-timeline
+    /// aggregation operator (`Some(None)` is `auto`); without argument shows it.
+    Strategy(Option<Option<AggStrategy>>),
     /// `\chart`: draw the last result.
     Chart,
     /// `\help` or `\?`.
@@ -31,6 +36,7 @@ Commands:
   \\d <measurement>    its tag keys, fields and series count
   \\format [table|csv|json|ndjson]   output format (no argument: show it)
   \\timing [on|off]    print how long each statement took
+  \\strategy [auto|pipe|grouped|mt]  force the aggregation operator (auto: the planner's choice)
   \\chart              draw the last result as a line chart
   \\help               this text
   \\q                  quit (or Ctrl-D)
@@ -49,9 +55,15 @@ pub fn parse_meta(line: &str) -> Result<MetaCommand, String> {
         ("\\timing", None) => MetaCommand::Timing(None),
         ("\\timing", Some("on")) => MetaCommand::Timing(Some(true)),
         ("\\timing", Some("off")) => MetaCommand::Timing(Some(false)),
-        ("\\timing", Some(other)) => return Err(format!("\\timing: expected on or off, got '{other}'")),
+        ("\\timing", Some(other)) => {
+            return Err(format!("\\timing: expected on or off, got '{other}'"))
+        }
         ("\\format", None) => MetaCommand::Format(None),
-        ("\\format", Some(f)) => MetaCommand::Format(Some(f.parse().map_err(|e| format!("\\format: {e}"))?)),
+        ("\\format", Some(f)) => {
+            MetaCommand::Format(Some(f.parse().map_err(|e| format!("\\format: {e}"))?))
+        }
+        ("\\strategy", None) => MetaCommand::Strategy(None),
+        ("\\strategy", Some(s)) => MetaCommand::Strategy(Some(parse_strategy(s)?)),
         ("\\d", m) => MetaCommand::Describe(m.map(str::to_string)),
         ("\\chart", None) => MetaCommand::Chart,
         ("\\help" | "\\?" | "\\h", None) => MetaCommand::Help,
@@ -59,9 +71,26 @@ pub fn parse_meta(line: &str) -> Result<MetaCommand, String> {
         ("\\chart" | "\\help" | "\\?" | "\\h" | "\\q" | "\\quit", Some(a)) => {
             return Err(format!("{name}: unexpected argument '{a}'"))
         }
-        _ => return Err(format!("unknown command '{name}' (\\help lists the commands)")),
+        _ => {
+            return Err(format!(
+                "unknown command '{name}' (\\help lists the commands)"
+            ))
+        }
     };
     Ok(cmd)
+}
+
+/// `auto` (the planner decides), `pipe`, `grouped` or `mt`.
+pub fn parse_strategy(s: &str) -> Result<Option<AggStrategy>, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "auto" => Ok(None),
+        "pipe" => Ok(Some(AggStrategy::Pipe)),
+        "grouped" => Ok(Some(AggStrategy::Grouped)),
+        "mt" => Ok(Some(AggStrategy::MT)),
+        other => Err(format!(
+            "unknown strategy '{other}' (expected auto, pipe, grouped or mt)"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -71,12 +100,30 @@ mod tests {
     #[test]
     fn parses_every_command() {
         assert_eq!(parse_meta("\\timing"), Ok(MetaCommand::Timing(None)));
-        assert_eq!(parse_meta(" \\timing off "), Ok(MetaCommand::Timing(Some(false))));
-        assert_eq!(parse_meta("\\format csv"), Ok(MetaCommand::Format(Some(OutputFormat::Csv))));
+        assert_eq!(
+            parse_meta(" \\timing off "),
+            Ok(MetaCommand::Timing(Some(false)))
+        );
+        assert_eq!(
+            parse_meta("\\format csv"),
+            Ok(MetaCommand::Format(Some(OutputFormat::Csv)))
+        );
         assert_eq!(parse_meta("\\format"), Ok(MetaCommand::Format(None)));
         assert_eq!(parse_meta("\\d"), Ok(MetaCommand::Describe(None)));
-        assert_eq!(parse_meta("\\d cpu;"), Ok(MetaCommand::Describe(Some("cpu".into()))));
+        assert_eq!(
+            parse_meta("\\d cpu;"),
+            Ok(MetaCommand::Describe(Some("cpu".into())))
+        );
         assert_eq!(parse_meta("\\chart"), Ok(MetaCommand::Chart));
+        assert_eq!(parse_meta("\\strategy"), Ok(MetaCommand::Strategy(None)));
+        assert_eq!(
+            parse_meta("\\strategy auto"),
+            Ok(MetaCommand::Strategy(Some(None)))
+        );
+        assert_eq!(
+            parse_meta("\\strategy MT"),
+            Ok(MetaCommand::Strategy(Some(Some(AggStrategy::MT))))
+        );
         assert_eq!(parse_meta("\\?"), Ok(MetaCommand::Help));
         assert_eq!(parse_meta("\\q"), Ok(MetaCommand::Quit));
     }
@@ -87,8 +134,21 @@ mod tests {
             parse_meta("\\format xml"),
             Err("\\format: unknown format 'xml' (expected table, csv, json or ndjson)".into())
         );
-        assert_eq!(parse_meta("\\timing maybe"), Err("\\timing: expected on or off, got 'maybe'".into()));
-        assert_eq!(parse_meta("\\q now"), Err("\\q: unexpected argument 'now'".into()));
-        assert_eq!(parse_meta("\\x"), Err("unknown command '\\x' (\\help lists the commands)".into()));
+        assert_eq!(
+            parse_meta("\\timing maybe"),
+            Err("\\timing: expected on or off, got 'maybe'".into())
+        );
+        assert_eq!(
+            parse_meta("\\strategy fast"),
+            Err("unknown strategy 'fast' (expected auto, pipe, grouped or mt)".into())
+        );
+        assert_eq!(
+            parse_meta("\\q now"),
+            Err("\\q: unexpected argument 'now'".into())
+        );
+        assert_eq!(
+            parse_meta("\\x"),
+            Err("unknown command '\\x' (\\help lists the commands)".into())
+        );
     }
 }

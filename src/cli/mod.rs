@@ -8,16 +8,18 @@
 //! [`format`] (table, CSV, JSON, NDJSON) and [`chart`], errors by
 //! [`error_render`].
 
-
+pub mod args;
 pub mod backend;
 pub mod chart;
 
+pub mod demo_cmd;
 pub mod describe;
 pub mod error_render;
 pub mod format;
 
+pub mod import;
 pub mod meta;
 
-
+pub mod repl;
 pub mod runner;
 pub mod statements;

@@ -72,9 +72,16 @@ impl Runner {
     }
 
     /// Runs one statement and prints its result or its error.
-    pub fn run_statement(&mut self, stmt: &Statement<'_>, out: &mut dyn Write, err: &mut dyn Write) -> bool {
+    pub fn run_statement(
+        &mut self,
+        stmt: &Statement<'_>,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> bool {
         let started = Instant::now();
-        let result = self.execute(stmt.text).and_then(|r| self.print_result(r, out, err));
+        let result = self
+            .execute(stmt.text)
+            .and_then(|r| self.print_result(r, out, err));
         if self.timing {
             let _ = writeln!(out, "Time: {:.3} ms", started.elapsed().as_secs_f64() * 1e3);
         }
@@ -93,7 +100,9 @@ impl Runner {
         let engine = Arc::clone(&self.engine);
         let token = engine.cancel_token();
         let sql = sql.to_string();
-        let task = self.runtime.spawn(async move { engine.execute(&sql).await });
+        let task = self
+            .runtime
+            .spawn(async move { engine.execute(&sql).await });
         let joined = if self.catch_ctrl_c {
             self.runtime.block_on(async move {
                 tokio::pin!(task);
@@ -111,7 +120,12 @@ impl Runner {
         joined.map_err(|e| CliError::Execution(format!("the query task failed: {e}")))?
     }
 
-    fn print_result(&mut self, result: QueryResult, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    fn print_result(
+        &mut self,
+        result: QueryResult,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<()> {
         for notice in &result.notices {
             let _ = writeln!(err, "notice: {notice}");
         }
@@ -138,10 +152,22 @@ impl Runner {
                 let state = if self.timing { "on" } else { "off" };
                 writeln!(out, "Timing is {state}.").map_err(io_error)
             }
-            MetaCommand::Format(None) => writeln!(out, "Output format is {}.", self.format).map_err(io_error),
+            MetaCommand::Format(None) => {
+                writeln!(out, "Output format is {}.", self.format).map_err(io_error)
+            }
             MetaCommand::Format(Some(f)) => {
                 self.format = f;
                 writeln!(out, "Output format is {f}.").map_err(io_error)
+            }
+            MetaCommand::Strategy(set) => {
+                if let Some(strategy) = set {
+                    self.engine.set_strategy(strategy);
+                }
+                let shown = self
+                    .engine
+                    .strategy()
+                    .map_or("auto (the planner chooses)".to_string(), |s| s.to_string());
+                writeln!(out, "Aggregation strategy is {shown}.").map_err(io_error)
             }
             MetaCommand::Describe(m) => self.describe(m.as_deref(), out),
             MetaCommand::Chart => self.chart(out),
@@ -165,8 +191,14 @@ impl Runner {
                 writeln!(out, "{}", listing.title).map_err(io_error)?;
             }
             let batch = listing.batch;
-            write_rows(out, OutputFormat::Table, &batch.schema(), &[batch.clone()], &TableOptions::default())
-                .map_err(io_error)?;
+            write_rows(
+                out,
+                OutputFormat::Table,
+                &batch.schema(),
+                std::slice::from_ref(&batch),
+                &TableOptions::default(),
+            )
+            .map_err(io_error)?;
         }
         Ok(())
     }
@@ -177,7 +209,9 @@ impl Runner {
             ..
         }) = &self.last
         else {
-            return Err(CliError::Usage("\\chart draws the last result: run a query first".into()));
+            return Err(CliError::Usage(
+                "\\chart draws the last result: run a query first".into(),
+            ));
         };
         let series = series_from_result(schema, batches).map_err(CliError::Usage)?;
         let (cols, rows) = terminal_size();

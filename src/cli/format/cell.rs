@@ -1,7 +1,9 @@
 //! How one value of a result column is spelt, shared by every format.
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampNanosecondType, UInt64Type};
+use arrow::datatypes::{
+    DataType, Float64Type, Int64Type, TimeUnit, TimestampNanosecondType, UInt64Type,
+};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use chrono::{DateTime, SecondsFormat};
 
@@ -52,9 +54,7 @@ pub fn cell(array: &dyn Array, row: usize) -> Cell<'_> {
         DataType::Utf8 => Cell::Text(array.as_string::<i32>().value(row)),
         DataType::Float64 => Cell::Float(array.as_primitive::<Float64Type>().value(row)),
         DataType::Int64 => Cell::Number(array.as_primitive::<Int64Type>().value(row).to_string()),
-        DataType::UInt64 => {
-            Cell::Number(array.as_primitive::<UInt64Type>().value(row).to_string())
-        }
+        DataType::UInt64 => Cell::Number(array.as_primitive::<UInt64Type>().value(row).to_string()),
         _ => Cell::Other(
             ArrayFormatter::try_new(array, &FormatOptions::default())
                 .map(|f| f.value(row).to_string())
@@ -88,10 +88,22 @@ mod tests {
     #[test]
     fn time_keeps_only_needed_digits() {
         // 1_704_067_200 s is 2024-01-01T00:00:00Z.
-        assert_eq!(format_time(1_704_067_200_000_000_000), "2024-01-01T00:00:00Z");
-        assert_eq!(format_time(1_704_067_210_500_000_000), "2024-01-01T00:00:10.500Z");
-        assert_eq!(format_time(1_704_067_200_000_001_000), "2024-01-01T00:00:00.000001Z");
-        assert_eq!(format_time(1_704_067_200_000_000_001), "2024-01-01T00:00:00.000000001Z");
+        assert_eq!(
+            format_time(1_704_067_200_000_000_000),
+            "2024-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            format_time(1_704_067_210_500_000_000),
+            "2024-01-01T00:00:10.500Z"
+        );
+        assert_eq!(
+            format_time(1_704_067_200_000_001_000),
+            "2024-01-01T00:00:00.000001Z"
+        );
+        assert_eq!(
+            format_time(1_704_067_200_000_000_001),
+            "2024-01-01T00:00:00.000000001Z"
+        );
         assert_eq!(format_time(-1), "1969-12-31T23:59:59.999999999Z");
     }
 

@@ -27,7 +27,11 @@ fn json_string(s: &str) -> String {
 
 /// Every row as a one-line JSON object.
 fn objects(schema: &Schema, batches: &[RecordBatch]) -> Vec<String> {
-    let keys: Vec<String> = schema.fields().iter().map(|f| json_string(f.name())).collect();
+    let keys: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| json_string(f.name()))
+        .collect();
     let mut out = Vec::new();
     for batch in batches {
         for row in 0..batch.num_rows() {
@@ -58,7 +62,11 @@ pub fn write_json(out: &mut dyn Write, schema: &Schema, batches: &[RecordBatch])
 }
 
 /// Writes one object per line.
-pub fn write_ndjson(out: &mut dyn Write, schema: &Schema, batches: &[RecordBatch]) -> io::Result<()> {
+pub fn write_ndjson(
+    out: &mut dyn Write,
+    schema: &Schema,
+    batches: &[RecordBatch],
+) -> io::Result<()> {
     for row in objects(schema, batches) {
         writeln!(out, "{row}")?;
     }
@@ -90,7 +98,10 @@ mod tests {
         let (schema, batches) = sample();
         let mut out = Vec::new();
         write_ndjson(&mut out, &schema, &batches).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), format!("{}\n", ROWS.join("\n")));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{}\n", ROWS.join("\n"))
+        );
     }
 
     #[test]

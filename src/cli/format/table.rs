@@ -109,13 +109,19 @@ pub fn write_table(
     writeln!(out, "({} {noun})", grid.total_rows)?;
     if grid.rows.len() < grid.total_rows {
         let hidden = grid.total_rows - grid.rows.len();
-        writeln!(out, "({hidden} more rows not shown; \\format csv prints them all)")?;
+        writeln!(
+            out,
+            "({hidden} more rows not shown; \\format csv prints them all)"
+        )?;
     }
     if shown < grid.header.len() {
         let names = grid.header[shown..].join(", ");
         let n = grid.header.len() - shown;
         let noun = if n == 1 { "column" } else { "columns" };
-        writeln!(out, "({n} {noun} not shown, too wide for the terminal: {names})")?;
+        writeln!(
+            out,
+            "({n} {noun} not shown, too wide for the terminal: {names})"
+        )?;
     }
     Ok(())
 }

@@ -1,0 +1,104 @@
+//! The command line (clap): `tsq [--data DIR]` opens the REPL, and the
+//! subcommands `demo`, `import` and `query`. Usage errors exit with 2.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::cli::backend::Precision;
+use crate::cli::format::OutputFormat;
+
+/// tsq: a vectorized, pipelined time-series query engine.
+///
+/// Without a subcommand, opens the REPL on `--data DIR` (statements end with
+/// `;`; `\help` lists the commands). With stdin not a terminal, runs the
+/// statements read from it and exits.
+#[derive(Debug, Parser)]
+#[command(name = "tsq", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory of the store.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Output format of result rows.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Force the aggregation operator: auto, pipe, grouped or mt.
+    #[arg(long, global = true, value_name = "STRATEGY", value_parser = crate::cli::meta::parse_strategy)]
+    pub strategy: Option<Option<tsq_engine::spec::AggStrategy>>,
+    /// What to do (default: the REPL).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a TSBS cpu-only-shaped dataset once (default DIR ./tsq-demo-data), then open the REPL.
+    Demo {
+        /// Number of hosts (10 series each).
+        #[arg(long, default_value_t = 100)]
+        hosts: usize,
+        /// Hours of data (360 points per series per hour).
+        #[arg(long, default_value_t = 12)]
+        hours: u64,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Only generate; do not open the REPL.
+        #[arg(long)]
+        no_repl: bool,
+    },
+    /// Import line protocol files (`-` reads stdin).
+    Import {
+        /// Timestamp precision of the input.
+        #[arg(long, value_enum, default_value_t = Precision::Ns)]
+        precision: Precision,
+        /// Files to import (`-` for stdin).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+    /// Run a query (or a `;`-separated script with -f) and print the result.
+    Query {
+        /// A script file of `;`-separated statements.
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            conflicts_with = "query"
+        )]
+        file: Option<PathBuf>,
+        /// The query text.
+        #[arg(required_unless_present = "file")]
+        query: Option<String>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_a_query_command() {
+        let cli = Cli::parse_from(["tsq", "query", "--data", "d", "--format", "csv", "SELECT 1"]);
+        assert_eq!(cli.data, Some(PathBuf::from("d")));
+        assert_eq!(cli.format, OutputFormat::Csv);
+        assert!(
+            matches!(cli.command, Some(Command::Query { query: Some(q), file: None }) if q == "SELECT 1")
+        );
+    }
+
+    #[test]
+    fn usage_errors_exit_with_2() {
+        let err = Cli::try_parse_from(["tsq", "query", "--data", "d"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let err = Cli::try_parse_from(["tsq", "import", "--precision", "h", "f"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+}
