@@ -141,3 +141,23 @@ pub trait Ingest {
     /// Writes every valid line of `text`, reporting the invalid ones.
     fn write_lines(&self, text: &str, precision: Precision) -> Result<WriteSummary>;
 }
+
+/// An opened data directory: a writer and a query engine over the same store.
+pub struct Backend {
+    /// Writes into the store.
+    pub ingest: Box<dyn Ingest>,
+    /// Queries the store.
+    pub engine: Arc<dyn QueryEngine>,
+}
+
+/// How a command opens its data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the directory if needed (`import`, `demo`).
+    Create,
+    /// The directory must exist (`query`, the REPL).
+    Existing,
+}
+
+/// Opens a data directory; `main` passes the implementation of `wiring.rs`.
+pub type Opener = dyn Fn(&std::path::Path, OpenMode) -> Result<Backend>;

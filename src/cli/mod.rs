@@ -8,6 +8,7 @@
 //! [`format`] (table, CSV, JSON, NDJSON) and [`chart`], errors by
 //! [`error_render`].
 
+pub mod app;
 pub mod args;
 pub mod backend;
 pub mod chart;
@@ -23,3 +24,5 @@ pub mod meta;
 pub mod repl;
 pub mod runner;
 pub mod statements;
+
+pub use format::TableOptions;

@@ -98,18 +98,20 @@ impl Runner {
     /// meanwhile cancels it through the session's token.
     fn execute(&self, sql: &str) -> Result<QueryResult> {
         let engine = Arc::clone(&self.engine);
-        let token = engine.cancel_token();
         let sql = sql.to_string();
         let task = self
             .runtime
             .spawn(async move { engine.execute(&sql).await });
+        // The token is fetched when Ctrl-C arrives: the session hands a
+        // fresh one to each query that starts after a cancellation.
+        let engine = Arc::clone(&self.engine);
         let joined = if self.catch_ctrl_c {
             self.runtime.block_on(async move {
                 tokio::pin!(task);
                 tokio::select! {
                     r = &mut task => r,
                     _ = tokio::signal::ctrl_c() => {
-                        token.cancel();
+                        engine.cancel_token().cancel();
                         task.await
                     }
                 }

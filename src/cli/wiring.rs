@@ -1,0 +1,148 @@
+//! The CLI's traits over the real engine: [`Ingest`] over the TSM
+//! `Store`, [`QueryEngine`] over the planner's `Session` on a `TsmAdapter`.
+//! Everything else in the CLI only sees the traits of `backend.rs`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use tsq_engine::spec::AggStrategy;
+use tsq_engine::{CancellationToken, StorageAdapter};
+use tsq_planner::{QueryKind, QueryOutput, Session, SessionConfig, TsqError};
+use tsq_storage::line_protocol::Precision as LineProtocolPrecision;
+use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
+
+use crate::cli::backend::{
+    Backend, CliError, Ingest, LineIssue, OpenMode, OutputKind, Precision, QueryEngine, QueryResult, Result,
+    WriteSummary,
+};
+
+/// Opens the store in `dir` and a session over it.
+pub fn open(dir: &Path, mode: OpenMode) -> Result<Backend> {
+    if mode == OpenMode::Existing && !dir.is_dir() {
+        let d = dir.display();
+        return Err(CliError::Data(format!(
+            "no data directory at {d} (create one with `tsq import --data {d} FILE` or `tsq demo --data {d}`)"
+        )));
+    }
+    let (store, report) = Store::open(dir, StoreOptions::default())
+        .map_err(|e| CliError::Data(format!("cannot open the store in {}: {e}", dir.display())))?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let store = Arc::new(store);
+    let adapter: Arc<dyn StorageAdapter> = Arc::new(TsmAdapter::new(Arc::clone(&store)));
+    Ok(Backend {
+        ingest: Box::new(StoreIngest(store)),
+        engine: Arc::new(SessionEngine::new(adapter, SessionConfig::default())),
+    })
+}
+
+/// [`Ingest`] over a TSM store.
+struct StoreIngest(Arc<Store>);
+
+impl Ingest for StoreIngest {
+    fn write_lines(&self, text: &str, precision: Precision) -> Result<WriteSummary> {
+        let precision = match precision {
+            Precision::Ns => LineProtocolPrecision::Nanoseconds,
+            Precision::Us => LineProtocolPrecision::Microseconds,
+            Precision::Ms => LineProtocolPrecision::Milliseconds,
+            Precision::S => LineProtocolPrecision::Seconds,
+        };
+        let report = self
+            .0
+            .write_lines(text, precision)
+            .map_err(|e| CliError::Data(format!("write failed: {e}")))?;
+        Ok(WriteSummary {
+            points: report.points_written as u64,
+            series_created: report.series_created as u64,
+            errors: report
+                .errors
+                .into_iter()
+                .map(|e| LineIssue {
+                    line: e.line,
+                    column: e.column,
+                    message: e.message,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// [`QueryEngine`] over a planner session; `\strategy` swaps in a session
+/// with another configuration.
+pub struct SessionEngine {
+    adapter: Arc<dyn StorageAdapter>,
+    session: Mutex<Arc<Session>>,
+}
+
+impl SessionEngine {
+    /// A session over `adapter`.
+    pub fn new(adapter: Arc<dyn StorageAdapter>, config: SessionConfig) -> Self {
+        let session = Session::new(Arc::clone(&adapter), config);
+        SessionEngine {
+            adapter,
+            session: Mutex::new(Arc::new(session)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Arc<Session>> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn session(&self) -> Arc<Session> {
+        Arc::clone(&self.lock())
+    }
+}
+
+#[async_trait]
+impl QueryEngine for SessionEngine {
+    async fn execute(&self, sql: &str) -> Result<QueryResult> {
+        let output = self.session().execute(sql).await.map_err(query_error)?;
+        Ok(query_result(output))
+    }
+
+    fn cancel_token(&self) -> CancellationToken {
+        self.session().cancel_token()
+    }
+
+    fn catalog(&self) -> Arc<dyn StorageAdapter> {
+        Arc::clone(&self.adapter)
+    }
+
+    fn set_strategy(&self, strategy: Option<AggStrategy>) {
+        let mut session = self.lock();
+        let mut config = session.config().clone();
+        config.force_strategy = strategy;
+        *session = Arc::new(Session::new(Arc::clone(&self.adapter), config));
+    }
+
+    fn strategy(&self) -> Option<AggStrategy> {
+        self.session().config().force_strategy
+    }
+}
+
+fn query_result(output: QueryOutput) -> QueryResult {
+    let kind = match output.kind {
+        QueryKind::Rows { schema, batches } => OutputKind::Rows { schema, batches },
+        QueryKind::Explain(text) => OutputKind::Explain(text),
+    };
+    QueryResult {
+        kind,
+        notices: output.notices,
+    }
+}
+
+fn query_error(e: TsqError) -> CliError {
+    let positioned = |kind: &str, line: u64, column: u64, message: String| CliError::Query {
+        kind: kind.to_string(),
+        line: line as usize,
+        column: column as usize,
+        message,
+    };
+    match e {
+        TsqError::Parse { line, column, message } => positioned("parse", line, column, message),
+        TsqError::Plan { line, column, message } => positioned("plan", line, column, message),
+        other => CliError::Execution(other.to_string()),
+    }
+}
