@@ -205,4 +205,6 @@ fn state_mut(state: &mut Option<Downsampler>) -> Result<&mut Downsampler> {
 }
 
 #[cfg(test)]
+mod oracle_tests;
+#[cfg(test)]
 mod tests;
