@@ -234,6 +234,7 @@ pub(crate) mod test_support {
     use crate::error::Result;
     use crate::operator::{collect, Operator};
     use crate::registry::{SeriesInfo, SeriesRegistry};
+    use crate::spec::Aggregator;
 
     /// One row: (series or group id, time, value).
     pub(crate) type Row = (u32, i64, Option<f64>);
@@ -281,6 +282,129 @@ pub(crate) mod test_support {
             }
         }
         Ok(rows)
+    }
+
+    /// Every aggregator, in a fixed order, for tests that cover them all.
+    pub(crate) fn all_aggregators() -> Vec<Aggregator> {
+        use Aggregator::*;
+        vec![
+            Sum,
+            Avg,
+            Min,
+            Max,
+            Dev,
+            Count,
+            ZimSum,
+            MimMin,
+            MimMax,
+            First,
+            Last,
+            PfSum,
+            Percentile(500),
+            Percentile(900),
+        ]
+    }
+
+    /// Misaligned input for the interpolating aggregators, grouped by `dc`
+    /// (group 0 = dc=a: series 0 and 1; group 1 = dc=b: series 2), in
+    /// ordered-by-group order.
+    ///
+    /// ```text
+    ///   T        0    5   10   20   30   40
+    ///   s0 (a)  1.0   .    .  3.0  5.0    .
+    ///   s1 (a)    .   .  4.0    .  8.0  2.0
+    ///   s2 (b)    .  7.0   .    .    .    .
+    /// ```
+    pub(crate) fn misaligned() -> (Arc<SeriesRegistry>, Vec<Row>) {
+        let reg = registry(&[("a", "1"), ("a", "2"), ("b", "3")]);
+        let rows = vec![
+            (0, 0, Some(1.0)),
+            (0, 20, Some(3.0)),
+            (0, 30, Some(5.0)),
+            (1, 10, Some(4.0)),
+            (1, 30, Some(8.0)),
+            (1, 40, Some(2.0)),
+            (2, 5, Some(7.0)),
+        ];
+        (reg, rows)
+    }
+
+    /// Hand-worked results of every aggregator on [`misaligned`], group a at
+    /// T = 0, 10, 20, 30, 40 (group b is always its single point 7.0 at 5,
+    /// count 1, dev 0).
+    ///
+    /// Contributions in group a (s0's lerp at 10: 1 + (3 - 1) * 10 / 20 = 2;
+    /// s1's lerp at 20: 4 + (8 - 4) * 10 / 20 = 6; s1 has nothing at 0, s0
+    /// nothing at 40):
+    /// ```text
+    ///   T    0      10         20         30      40
+    ///   lerp [1]    [2, 4]     [3, 6]     [5, 8]  [2]
+    ///   zim  [1]    [0, 4]     [3, 0]     [5, 8]  [2]
+    ///   prev [1]    [1, 4]     [3, 4]     [5, 8]  [2]
+    ///   none [1]    [4]        [3]        [5, 8]  [2]
+    /// ```
+    pub(crate) fn misaligned_expected(agg: Aggregator) -> Vec<Row> {
+        use Aggregator::*;
+        let a: [f64; 5] = match agg {
+            Sum => [1.0, 6.0, 9.0, 13.0, 2.0],
+            Avg => [1.0, 3.0, 4.5, 6.5, 2.0],
+            Min => [1.0, 2.0, 3.0, 5.0, 2.0],
+            Max => [1.0, 4.0, 6.0, 8.0, 2.0],
+            // [2, 4]: mean 3, sqrt((1 + 1) / 2) = 1; [3, 6] and [5, 8]: 1.5
+            Dev => [0.0, 1.0, 1.5, 1.5, 0.0],
+            // only points present: s1 at 10, s0 at 20, both at 30
+            Count => [1.0, 1.0, 1.0, 2.0, 1.0],
+            ZimSum => [1.0, 4.0, 3.0, 13.0, 2.0],
+            // mim*: the missing timeline is ignored
+            MimMin => [1.0, 4.0, 3.0, 5.0, 2.0],
+            MimMax => [1.0, 4.0, 3.0, 8.0, 2.0],
+            // zim contributions: s0's 0 comes first at 10, s1's 0 last at 20
+            First => [1.0, 0.0, 3.0, 5.0, 2.0],
+            Last => [1.0, 4.0, 0.0, 8.0, 2.0],
+            PfSum => [1.0, 5.0, 7.0, 13.0, 2.0],
+            // p50 of two: pos 1.5 -> lower + 0.5 * (upper - lower)
+            Percentile(500) => [1.0, 3.0, 4.5, 6.5, 2.0],
+            // p90 of two: pos 2.7 >= 2 -> the larger
+            Percentile(900) => [1.0, 4.0, 6.0, 8.0, 2.0],
+            Percentile(_) => unreachable!("not in all_aggregators"),
+        };
+        let dev_or_count = match agg {
+            Dev => 0.0,
+            Count => 1.0,
+            _ => 7.0,
+        };
+        let mut rows: Vec<Row> = [0, 10, 20, 30, 40]
+            .iter()
+            .zip(a)
+            .map(|(&t, v)| (0, t, Some(v)))
+            .collect();
+        rows.push((1, 5, Some(dev_or_count)));
+        rows
+    }
+
+    /// NaN and null input grouped by `dc` (a: series 0 and 3; b: series 1
+    /// and 2), in ordered-by-group order.
+    ///
+    /// ```text
+    ///   T        0     5    10    15    20
+    ///   s0 (a)  NaN    .     .     .   4.0
+    ///   s3 (a)    .    .   1.0     .     .
+    ///   s1 (b)  1.0    .  null     .   3.0
+    ///   s2 (b)    .  null    .   6.0     .
+    /// ```
+    pub(crate) fn nan_null() -> (Arc<SeriesRegistry>, Vec<Row>) {
+        let reg = registry(&[("a", "1"), ("b", "2"), ("b", "3"), ("a", "4")]);
+        let rows = vec![
+            (0, 0, Some(f64::NAN)),
+            (0, 20, Some(4.0)),
+            (3, 10, Some(1.0)),
+            (1, 0, Some(1.0)),
+            (1, 10, None),
+            (1, 20, Some(3.0)),
+            (2, 5, None),
+            (2, 15, Some(6.0)),
+        ];
+        (reg, rows)
     }
 
     /// Asserts rows equal, NaN equal to NaN and values within 1e-12.

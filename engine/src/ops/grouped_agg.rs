@@ -238,3 +238,176 @@ impl Operator for GroupedAggOp {
         vec![self.input.as_ref()]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::materialize::test_support::*;
+    use crate::ops::values::ValuesOp;
+
+    fn by_dc() -> GroupBy {
+        GroupBy::Tags(vec!["dc".into()])
+    }
+
+    fn op(reg: &Arc<SeriesRegistry>, rows: &[Row], chunk: usize, agg: Aggregator) -> GroupedAggOp {
+        let input = Box::new(ValuesOp::new(batches(reg, rows, chunk)));
+        GroupedAggOp::new(input, agg, by_dc(), format!("{agg}(u)"))
+    }
+
+    fn run_agg(reg: &Arc<SeriesRegistry>, rows: &[Row], agg: Aggregator) -> Result<Vec<Row>> {
+        run(&mut op(reg, rows, 4096, agg), &TaskContext::default())
+    }
+
+    #[test]
+    fn every_aggregator_by_hand_at_every_batch_size() {
+        let (reg, rows) = misaligned();
+        for agg in all_aggregators() {
+            for chunk in [1, 3, 4096] {
+                for batch_size in [1, 7, 4096] {
+                    let ctx = TaskContext::with_batch_size(batch_size);
+                    let got = run(&mut op(&reg, &rows, chunk, agg), &ctx).unwrap();
+                    assert_rows(&got, &misaligned_expected(agg));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nan_and_null_inputs() {
+        let (reg, rows) = nan_null();
+        let nan = f64::NAN;
+        // a at 10: s0's lerp from NaN is NaN (skipped), s3 gives 1.
+        // b at 5 and 10: only nulls (s1's lerp next to its null, s2's null).
+        let sum = run_agg(&reg, &rows, Aggregator::Sum).unwrap();
+        assert_rows(
+            &sum,
+            &[
+                (0, 0, Some(nan)),
+                (0, 10, Some(1.0)),
+                (0, 20, Some(4.0)),
+                (1, 0, Some(1.0)),
+                (1, 5, None),
+                (1, 10, None),
+                (1, 15, Some(6.0)),
+                (1, 20, Some(3.0)),
+            ],
+        );
+        let p50 = run_agg(&reg, &rows, Aggregator::Percentile(500)).unwrap();
+        assert_rows(&p50, &sum);
+        // count: a at 0 saw only NaN -> NaN; b at 5 / 10 saw only a null.
+        let count = run_agg(&reg, &rows, Aggregator::Count).unwrap();
+        assert_rows(
+            &count,
+            &[
+                (0, 0, Some(nan)),
+                (0, 10, Some(1.0)),
+                (0, 20, Some(1.0)),
+                (1, 0, Some(1.0)),
+                (1, 5, None),
+                (1, 10, None),
+                (1, 15, Some(1.0)),
+                (1, 20, Some(1.0)),
+            ],
+        );
+        // pfsum at b 5: s1's previous 1.0 + s2's null -> 1; at 10: s1's null
+        // and s2's previous (null) -> null; at 15: s1's previous (null) + 6.
+        let pfsum = run_agg(&reg, &rows, Aggregator::PfSum).unwrap();
+        assert_rows(
+            &pfsum,
+            &[
+                (0, 0, Some(nan)),
+                (0, 10, Some(1.0)),
+                (0, 20, Some(4.0)),
+                (1, 0, Some(1.0)),
+                (1, 5, Some(1.0)),
+                (1, 10, None),
+                (1, 15, Some(6.0)),
+                (1, 20, Some(3.0)),
+            ],
+        );
+    }
+
+    #[test]
+    fn empty_input_and_one_point() {
+        let (reg, _) = misaligned();
+        let ctx = TaskContext::default();
+        let mut none = GroupedAggOp::new(
+            Box::new(ValuesOp::empty()),
+            Aggregator::Sum,
+            by_dc(),
+            "s".into(),
+        );
+        assert_eq!(run(&mut none, &ctx).unwrap(), vec![]);
+        let empty = ValuesOp::new(vec![TimelineBatch::empty(Arc::clone(&reg))]);
+        let mut op = GroupedAggOp::new(Box::new(empty), Aggregator::Sum, by_dc(), "s".into());
+        assert_eq!(run(&mut op, &ctx).unwrap(), vec![]);
+        let one = run_agg(&reg, &[(1, 42, Some(2.5))], Aggregator::Dev).unwrap();
+        assert_rows(&one, &[(0, 42, Some(0.0))]);
+    }
+
+    #[test]
+    fn unordered_input_is_an_error() {
+        let (reg, rows) = misaligned();
+        // group b (series 2) before group a
+        let mut swapped = vec![rows[6]];
+        swapped.extend_from_slice(&rows[..6]);
+        let err = run_agg(&reg, &swapped, Aggregator::Sum)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GroupedAggOp"), "{err}");
+        assert!(
+            err.contains("input is not ordered by group key (group dc=a after dc=b)"),
+            "{err}"
+        );
+        // group a comes back after b, across batches
+        let mut back = rows.clone();
+        back.push((0, 50, Some(1.0)));
+        let mut op = op(&reg, &back, 2, Aggregator::Sum);
+        let err = run(&mut op, &TaskContext::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("(group dc=a after dc=b)"), "{err}");
+        // series 1 before series 0 within group a
+        let mut desc = rows[3..6].to_vec();
+        desc.extend_from_slice(&rows[..3]);
+        let err = run_agg(&reg, &desc, Aggregator::Sum)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not ordered by series id within group dc=a"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn memory_budget_names_the_operator() {
+        let (reg, rows) = misaligned();
+        let ctx = TaskContext::default().with_memory_budget(64);
+        let err = run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err();
+        match err {
+            EngineError::ResourcesExhausted { operator, hint, .. } => {
+                assert_eq!(operator, "GroupedAggOp");
+                assert!(
+                    hint.contains("narrow the time range or tag filter"),
+                    "{hint}"
+                );
+            }
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+    }
+
+    #[test]
+    fn display_and_metrics() {
+        let (reg, rows) = misaligned();
+        let mut op = op(&reg, &rows, 3, Aggregator::Percentile(990));
+        assert_eq!(
+            op.display(),
+            "GroupedAggOp: agg=p99 group_by=[dc] interpolation=lerp"
+        );
+        let out = run(&mut op, &TaskContext::with_batch_size(4)).unwrap();
+        let m = op.metrics();
+        assert_eq!((m.rows_in, m.rows_out, m.batches_out), (7, 6, 2));
+        assert_eq!(out.len(), 6);
+        assert!(m.peak_bytes > 0);
+    }
+}
