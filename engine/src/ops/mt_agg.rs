@@ -253,3 +253,147 @@ impl Operator for MTAggOp {
         vec![self.input.as_ref()]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::materialize::test_support::*;
+    use crate::ops::values::ValuesOp;
+
+    fn by_dc() -> GroupBy {
+        GroupBy::Tags(vec!["dc".into()])
+    }
+
+    /// `rows` sorted by series id, as a plain scan delivers them.
+    fn by_id(rows: &[Row]) -> Vec<Row> {
+        let mut rows = rows.to_vec();
+        rows.sort_by_key(|r| (r.0, r.1));
+        rows
+    }
+
+    fn op(reg: &Arc<SeriesRegistry>, rows: &[Row], chunk: usize, agg: Aggregator) -> MTAggOp {
+        let input = Box::new(ValuesOp::new(batches(reg, rows, chunk)));
+        MTAggOp::new(input, agg, by_dc(), format!("{agg}(u)"))
+    }
+
+    fn run_agg(reg: &Arc<SeriesRegistry>, rows: &[Row], agg: Aggregator) -> Result<Vec<Row>> {
+        run(&mut op(reg, rows, 4096, agg), &TaskContext::default())
+    }
+
+    #[test]
+    fn every_aggregator_by_hand_at_every_batch_size() {
+        let (reg, rows) = misaligned();
+        // Group b's series first: MTAggOp does not need group order.
+        let mut rows_b_first = vec![rows[6]];
+        rows_b_first.extend_from_slice(&rows[..6]);
+        for agg in all_aggregators() {
+            for input in [&rows, &rows_b_first] {
+                for chunk in [1, 3, 4096] {
+                    for batch_size in [1, 7, 4096] {
+                        let ctx = TaskContext::with_batch_size(batch_size);
+                        let got = run(&mut op(&reg, input, chunk, agg), &ctx).unwrap();
+                        assert_rows(&got, &misaligned_expected(agg));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nan_and_null_inputs_in_series_id_order() {
+        let (reg, rows) = nan_null();
+        let rows = by_id(&rows);
+        let nan = f64::NAN;
+        // Same contributions as in GroupedAggOp's test: a at 0 only NaN, a at
+        // 10 NaN (lerp from NaN) and 1; b at 5 and 10 only nulls.
+        let sum = run_agg(&reg, &rows, Aggregator::Sum).unwrap();
+        let expected = [
+            (0, 0, Some(nan)),
+            (0, 10, Some(1.0)),
+            (0, 20, Some(4.0)),
+            (1, 0, Some(1.0)),
+            (1, 5, None),
+            (1, 10, None),
+            (1, 15, Some(6.0)),
+            (1, 20, Some(3.0)),
+        ];
+        assert_rows(&sum, &expected);
+        // mimmax: s0 contributes nothing at 10, s1 nothing at 5 and 15.
+        let mimmax = run_agg(&reg, &rows, Aggregator::MimMax).unwrap();
+        assert_rows(&mimmax, &expected);
+        // p90 at a 10: [NaN, 1] -> NaN skipped -> 1.
+        let p90 = run_agg(&reg, &rows, Aggregator::Percentile(900)).unwrap();
+        assert_rows(&p90, &expected);
+        // first at b 5: s1's zim 0.0 comes before s2's null.
+        let first = run_agg(&reg, &rows, Aggregator::First).unwrap();
+        assert_eq!(first[4], (1, 5, Some(0.0)));
+    }
+
+    #[test]
+    fn empty_input_and_one_point() {
+        let (reg, _) = misaligned();
+        let ctx = TaskContext::default();
+        let mut none = MTAggOp::new(
+            Box::new(ValuesOp::empty()),
+            Aggregator::Sum,
+            by_dc(),
+            "s".into(),
+        );
+        assert_eq!(run(&mut none, &ctx).unwrap(), vec![]);
+        let empty = ValuesOp::new(vec![TimelineBatch::empty(Arc::clone(&reg))]);
+        let mut op = MTAggOp::new(Box::new(empty), Aggregator::Sum, by_dc(), "s".into());
+        assert_eq!(run(&mut op, &ctx).unwrap(), vec![]);
+        let one = run_agg(&reg, &[(2, -7, Some(2.5))], Aggregator::Percentile(500)).unwrap();
+        assert_rows(&one, &[(1, -7, Some(2.5))]);
+    }
+
+    #[test]
+    fn a_timeline_in_two_separate_runs_is_an_error() {
+        let (reg, rows) = misaligned();
+        let mut split = rows.clone();
+        split.push((0, 50, Some(1.0)));
+        let err = run_agg(&reg, &split, Aggregator::Sum)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MTAggOp"), "{err}");
+        assert!(
+            err.contains("timeline cpu,dc=a,host=1#u arrives in two separate runs"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn memory_budget_names_the_operator_and_suggests_a_fill() {
+        let (reg, rows) = misaligned();
+        let ctx = TaskContext::default().with_memory_budget(100);
+        let err = run(&mut op(&reg, &rows, 1, Aggregator::Avg), &ctx).unwrap_err();
+        match err {
+            EngineError::ResourcesExhausted { operator, hint, .. } => {
+                assert_eq!(operator, "MTAggOp");
+                assert!(hint.contains("SAMPLE BY <interval> FILL(zero)"), "{hint}");
+            }
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+    }
+
+    #[test]
+    fn display_and_metrics() {
+        let (reg, rows) = misaligned();
+        let mut op = MTAggOp::new(
+            Box::new(ValuesOp::new(batches(&reg, &rows, 2))),
+            Aggregator::Sum,
+            GroupBy::All,
+            "sum(u)".into(),
+        );
+        assert_eq!(
+            op.display(),
+            "MTAggOp: agg=sum group_by=* interpolation=lerp"
+        );
+        // Every timeline its own group: its own points back.
+        let out = run(&mut op, &TaskContext::with_batch_size(3)).unwrap();
+        assert_rows(&out, &rows);
+        let m = op.metrics();
+        assert_eq!((m.rows_in, m.rows_out, m.batches_out), (7, 7, 3));
+        assert!(m.peak_bytes >= 7 * crate::materialize::BYTES_PER_POINT);
+    }
+}

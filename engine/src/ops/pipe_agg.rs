@@ -278,3 +278,213 @@ impl Operator for PipeAggOp {
         vec![self.input.as_ref()]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::materialize::test_support::*;
+    use crate::ops::mt_agg::MTAggOp;
+    use crate::ops::values::ValuesOp;
+
+    const GRID: BucketGrid = BucketGrid {
+        start: 0,
+        width: 10,
+        count: 4,
+    };
+
+    fn by_dc() -> GroupBy {
+        GroupBy::Tags(vec!["dc".into()])
+    }
+
+    /// Downsampled, filled input on `GRID`: group a = series 0 and 1,
+    /// group b = series 2.
+    ///
+    /// ```text
+    ///   T        0     10     20     30
+    ///   s0 (a)  1.0   2.0    3.0    4.0
+    ///   s1 (a)    .  10.0    NaN   null
+    ///   s2 (b)  5.0   null     .      .
+    /// ```
+    fn aligned() -> (Arc<SeriesRegistry>, Vec<Row>) {
+        let reg = registry(&[("a", "1"), ("a", "2"), ("b", "3")]);
+        let rows = vec![
+            (0, 0, Some(1.0)),
+            (0, 10, Some(2.0)),
+            (0, 20, Some(3.0)),
+            (0, 30, Some(4.0)),
+            (1, 10, Some(10.0)),
+            (1, 20, Some(f64::NAN)),
+            (1, 30, None),
+            (2, 0, Some(5.0)),
+            (2, 10, None),
+        ];
+        (reg, rows)
+    }
+
+    /// Group a at 0, 10, 20, 30 from [1], [2, 10], [3, NaN], [4, null]
+    /// (NaN and null skipped); group b: [5] at 0, only a null at 10.
+    fn aligned_expected(agg: Aggregator) -> Vec<Row> {
+        use Aggregator::*;
+        let a: [f64; 4] = match agg {
+            Sum | ZimSum | PfSum => [1.0, 12.0, 3.0, 4.0],
+            Avg => [1.0, 6.0, 3.0, 4.0],
+            Min | MimMin | First => [1.0, 2.0, 3.0, 4.0],
+            Max | MimMax | Last => [1.0, 10.0, 3.0, 4.0],
+            // [2, 10]: mean 6, sqrt((16 + 16) / 2) = 4
+            Dev => [0.0, 4.0, 0.0, 0.0],
+            Count => [1.0, 2.0, 1.0, 1.0],
+            Percentile(_) => unreachable!("not incremental"),
+        };
+        let b = match agg {
+            Dev => 0.0,
+            Count => 1.0,
+            _ => 5.0,
+        };
+        let mut rows: Vec<Row> = [0, 10, 20, 30]
+            .iter()
+            .zip(a)
+            .map(|(&t, v)| (0, t, Some(v)))
+            .collect();
+        rows.extend([(1, 0, Some(b)), (1, 10, None)]);
+        rows
+    }
+
+    fn op(reg: &Arc<SeriesRegistry>, rows: &[Row], chunk: usize, agg: Aggregator) -> PipeAggOp {
+        let input = Box::new(ValuesOp::new(batches(reg, rows, chunk)));
+        PipeAggOp::new(input, agg, by_dc(), GRID, format!("{agg}(u)")).unwrap()
+    }
+
+    fn incremental() -> Vec<Aggregator> {
+        all_aggregators()
+            .into_iter()
+            .filter(|a| a.is_incremental())
+            .collect()
+    }
+
+    #[test]
+    fn every_aggregator_by_hand_at_every_batch_size() {
+        let (reg, rows) = aligned();
+        for agg in incremental() {
+            for chunk in [1, 3, 4096] {
+                for batch_size in [1, 7, 4096] {
+                    let ctx = TaskContext::with_batch_size(batch_size);
+                    let got = run(&mut op(&reg, &rows, chunk, agg), &ctx).unwrap();
+                    assert_rows(&got, &aligned_expected(agg));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn same_results_as_mt_agg_on_aligned_input() {
+        let (reg, rows) = aligned();
+        for agg in incremental() {
+            let ctx = TaskContext::with_batch_size(3);
+            let pipe = run(&mut op(&reg, &rows, 2, agg), &ctx).unwrap();
+            let input = Box::new(ValuesOp::new(batches(&reg, &rows, 2)));
+            let mut mt = MTAggOp::new(input, agg, by_dc(), "x".into());
+            assert_rows(&pipe, &run(&mut mt, &ctx).unwrap());
+        }
+    }
+
+    #[test]
+    fn sample_by_all_has_one_bucket() {
+        let reg = registry(&[("a", "1"), ("b", "2"), ("a", "3")]);
+        // SAMPLE BY ALL over [5, 100): every timeline one point at 5.
+        let grid = BucketGrid {
+            start: 5,
+            width: 95,
+            count: 1,
+        };
+        let rows = [(0, 5, Some(1.5)), (1, 5, Some(4.0)), (2, 5, Some(2.5))];
+        let input = Box::new(ValuesOp::new(batches(&reg, &rows, 1)));
+        let mut op =
+            PipeAggOp::new(input, Aggregator::Sum, GroupBy::None, grid, "s".into()).unwrap();
+        // 1.5 + 4 + 2.5
+        let got = run(&mut op, &TaskContext::default()).unwrap();
+        assert_rows(&got, &[(0, 5, Some(8.0))]);
+    }
+
+    #[test]
+    fn empty_input_and_one_point() {
+        let (reg, _) = aligned();
+        let ctx = TaskContext::default();
+        let mut none = PipeAggOp::new(
+            Box::new(ValuesOp::empty()),
+            Aggregator::Sum,
+            by_dc(),
+            GRID,
+            "s".into(),
+        )
+        .unwrap();
+        assert_eq!(run(&mut none, &ctx).unwrap(), vec![]);
+        let one = run(
+            &mut op(&reg, &[(2, 30, Some(-1.0))], 1, Aggregator::Min),
+            &ctx,
+        )
+        .unwrap();
+        assert_rows(&one, &[(1, 30, Some(-1.0))]);
+    }
+
+    #[test]
+    fn off_grid_points_and_percentiles_are_rejected() {
+        let (reg, _) = aligned();
+        let ctx = TaskContext::default();
+        for t in [15, -10, 40] {
+            let err = run(
+                &mut op(&reg, &[(1, t, Some(1.0))], 1, Aggregator::Sum),
+                &ctx,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("PipeAggOp")
+                    && err.contains(&format!("series cpu,dc=a,host=2#u has a point at {t}")),
+                "{err}"
+            );
+        }
+        let err = PipeAggOp::new(
+            Box::new(ValuesOp::empty()),
+            Aggregator::Percentile(500),
+            GroupBy::None,
+            GRID,
+            "p".into(),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("p50 is not"), "{err}");
+    }
+
+    #[test]
+    fn memory_is_reserved_per_group_and_bucket() {
+        let (reg, rows) = aligned();
+        // 2 groups x 4 buckets x 13 bytes (sum) = 104 bytes
+        let ctx = TaskContext::default().with_memory_budget(103);
+        let err = run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err();
+        match err {
+            EngineError::ResourcesExhausted {
+                operator,
+                requested,
+                ..
+            } => assert_eq!((operator.as_str(), requested), ("PipeAggOp", 104)),
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+        let ctx = TaskContext::default().with_memory_budget(104);
+        let mut op = op(&reg, &rows, 1, Aggregator::Sum);
+        run(&mut op, &ctx).unwrap();
+        assert_eq!(op.metrics().peak_bytes, 104);
+        assert_eq!(ctx.memory.used(), 0);
+    }
+
+    #[test]
+    fn display_and_metrics() {
+        let (reg, rows) = aligned();
+        let grid = BucketGrid { count: 60, ..GRID };
+        let input = Box::new(ValuesOp::new(batches(&reg, &rows, 4)));
+        let mut op = PipeAggOp::new(input, Aggregator::Sum, by_dc(), grid, "s".into()).unwrap();
+        assert_eq!(op.display(), "PipeAggOp: agg=sum group_by=[dc] buckets=60");
+        run(&mut op, &TaskContext::with_batch_size(4)).unwrap();
+        let m = op.metrics();
+        assert_eq!((m.rows_in, m.rows_out, m.batches_out), (9, 6, 2));
+    }
+}
