@@ -429,3 +429,161 @@ impl Sink for PercentileSlots {
         self.null_seen[slot] = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::batch::{TimelineBatch, TimelineBatchBuilder};
+    use crate::materialize::test_support::{all_aggregators, assert_rows, registry, Row};
+    use crate::memory::MemoryPool;
+
+    /// Builds one batch holding `timelines` (series id = position).
+    fn batch(timelines: &[Vec<(i64, Option<f64>)>]) -> TimelineBatch {
+        let tags: Vec<(&str, &str)> = timelines.iter().map(|_| ("a", "h")).collect();
+        let mut b = TimelineBatchBuilder::new(registry(&tags), 16);
+        for (id, tl) in timelines.iter().enumerate() {
+            for &(t, v) in tl {
+                b.push(id as u32, t, v);
+            }
+        }
+        b.finish().unwrap()
+    }
+
+    fn aggregate(agg: &mut InterpolatingAggregator, batch: &TimelineBatch) -> Vec<Row> {
+        let tls: Vec<Timeline<'_>> = batch.timelines().collect();
+        let mut rows = Vec::new();
+        agg.aggregate(&tls, |t, v| {
+            rows.push((0, t, v));
+            Ok(())
+        })
+        .unwrap();
+        rows
+    }
+
+    /// The slow reference: at each union timestamp, every timeline's
+    /// contribution found by search, folded by a fresh one-slot aggregate.
+    fn reference(agg: Aggregator, timelines: &[Vec<(i64, Option<f64>)>]) -> Vec<Row> {
+        let union: BTreeSet<i64> = timelines.iter().flatten().map(|p| p.0).collect();
+        let mut rows = Vec::new();
+        for t in union {
+            let mut contributions: Vec<Option<f64>> = Vec::new();
+            for tl in timelines.iter().filter(|tl| !tl.is_empty()) {
+                let pos = tl.partition_point(|p| p.0 < t);
+                if pos < tl.len() && tl[pos].0 == t {
+                    contributions.push(tl[pos].1);
+                } else if pos > 0 && pos < tl.len() {
+                    let ((t0, v0), (t1, v1)) = (tl[pos - 1], tl[pos]);
+                    match agg.interpolation() {
+                        Interpolation::Lerp => contributions.push(match (v0, v1) {
+                            (Some(a), Some(b)) => {
+                                Some(a + (b - a) * (t - t0) as f64 / (t1 - t0) as f64)
+                            }
+                            _ => None,
+                        }),
+                        Interpolation::Zim => contributions.push(Some(0.0)),
+                        Interpolation::Prev => contributions.push(v0),
+                        _ => {}
+                    }
+                }
+            }
+            let value = match agg.quantile() {
+                Some(q) => {
+                    let mut vals: Vec<f64> = contributions.iter().flatten().copied().collect();
+                    let any = !vals.is_empty();
+                    match percentile(&mut vals, q) {
+                        Some(v) => Some(Some(v)),
+                        None if any => Some(Some(f64::NAN)),
+                        None => (!contributions.is_empty()).then_some(None),
+                    }
+                }
+                None => {
+                    let mut acc = Accumulators::new(agg, 1).unwrap();
+                    for c in &contributions {
+                        match c {
+                            Some(v) => acc.update(0, *v),
+                            None => acc.update_null(0),
+                        }
+                    }
+                    acc.result(0)
+                }
+            };
+            if let Some(v) = value {
+                rows.push((0, t, v));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn lerp_at_a_misaligned_timestamp() {
+        // s0: (0, 1), (30, 4); s1: (10, 100). At 10: 1 + (4 - 1) * 10 / 30 = 2.
+        let b = batch(&[
+            vec![(0, Some(1.0)), (30, Some(4.0))],
+            vec![(10, Some(100.0))],
+        ]);
+        let pool = MemoryPool::unbounded();
+        let mut agg = InterpolatingAggregator::new(Aggregator::Sum, pool.reservation("T", ""));
+        let rows = aggregate(&mut agg, &b);
+        assert_rows(
+            &rows,
+            &[(0, 0, Some(1.0)), (0, 10, Some(102.0)), (0, 30, Some(4.0))],
+        );
+    }
+
+    #[test]
+    fn scratch_is_reserved_reused_and_bounded_by_the_budget() {
+        let big = batch(&[
+            (0..40).map(|t| (t * 2, Some(t as f64))).collect(),
+            (0..40).map(|t| (t * 2 + 1, Some(1.0))).collect(),
+        ]);
+        let pool = MemoryPool::unbounded();
+        let mut agg = InterpolatingAggregator::new(Aggregator::Dev, pool.reservation("T", ""));
+        assert_eq!(aggregate(&mut agg, &big).len(), 80);
+        let held = agg.reserved();
+        // union 80 x 8 + slots 40 x 8 + accumulators 80 x (4 + 1 + 8 + 8)
+        assert_eq!(held, 640 + 320 + 80 * 21);
+        assert_eq!(pool.used(), held);
+        let small = batch(&[vec![(5, Some(1.0))]]);
+        assert_rows(&aggregate(&mut agg, &small), &[(0, 5, Some(0.0))]);
+        assert_eq!(agg.reserved(), held, "reused, not grown");
+        let tight = MemoryPool::new(1000);
+        let mut agg =
+            InterpolatingAggregator::new(Aggregator::Percentile(500), tight.reservation("T", ""));
+        let tls: Vec<Timeline<'_>> = big.timelines().collect();
+        let err = agg.aggregate(&tls, |_, _| Ok(())).unwrap_err();
+        assert!(
+            matches!(err, crate::error::EngineError::ResourcesExhausted { .. }),
+            "{err}"
+        );
+    }
+
+    fn timelines_strategy() -> impl Strategy<Value = Vec<Vec<(i64, Option<f64>)>>> {
+        let value = prop_oneof![
+            6 => (-4i32..5).prop_map(|v| Some(v as f64)),
+            1 => Just(Some(f64::NAN)),
+            1 => Just(None),
+        ];
+        let timeline = proptest::collection::btree_map(0i64..30, value, 0..10)
+            .prop_map(|m| m.into_iter().collect::<Vec<_>>());
+        proptest::collection::vec(timeline, 1..5)
+    }
+
+    proptest! {
+        #[test]
+        fn matches_the_slow_reference(timelines in timelines_strategy()) {
+            let b = batch(&timelines);
+            let pool = MemoryPool::unbounded();
+            for agg in all_aggregators() {
+                let mut op = InterpolatingAggregator::new(agg, pool.reservation("T", ""));
+                // twice: the second run reuses the scratch space
+                for _ in 0..2 {
+                    assert_rows(&aggregate(&mut op, &b), &reference(agg, &timelines));
+                }
+            }
+        }
+    }
+}
