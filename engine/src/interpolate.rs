@@ -99,6 +99,16 @@ impl InterpolatingAggregator {
         self.reservation.peak()
     }
 
+    /// Frees the scratch space and its reservation (after the last group).
+    pub fn release(&mut self) {
+        self.union = Vec::new();
+        self.point_slots = Vec::new();
+        self.acc = None;
+        self.acc_slots = 0;
+        self.pct = PercentileSlots::default();
+        self.reservation.free();
+    }
+
     /// Aggregates the timelines of one group, given in ascending series id,
     /// calling `emit(time, value)` for each output row in time order (a null
     /// value is `None`).

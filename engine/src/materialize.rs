@@ -34,6 +34,10 @@ pub struct TimelineGatherer {
     values: Vec<f64>,
     validity: Vec<bool>,
     has_nulls: bool,
+    /// Bytes of points handed over by `finish` and not yet released.
+    handed_over: usize,
+    /// Bytes reserved through `reserve_extra` and not yet released.
+    extra: usize,
     reservation: MemoryReservation,
 }
 
@@ -48,6 +52,8 @@ impl TimelineGatherer {
             values: Vec::new(),
             validity: Vec::new(),
             has_nulls: false,
+            handed_over: 0,
+            extra: 0,
             reservation,
         }
     }
@@ -104,8 +110,9 @@ impl TimelineGatherer {
             return Ok(());
         }
         let new_cap = needed.max(cap.saturating_mul(2));
+        let bytes = new_cap.saturating_mul(BYTES_PER_POINT);
         self.reservation
-            .try_resize(new_cap.saturating_mul(BYTES_PER_POINT))?;
+            .try_resize(bytes.saturating_add(self.handed_over + self.extra))?;
         let more = new_cap - self.len();
         self.series_ids.reserve_exact(more);
         self.times.reserve_exact(more);
@@ -118,6 +125,7 @@ impl TimelineGatherer {
     /// per timeline) and starts empty again. The memory stays reserved until
     /// [`release`](Self::release): the batch still holds it.
     pub fn finish(&mut self, registry: &Arc<SeriesRegistry>) -> Result<TimelineBatch> {
+        self.handed_over += self.times.capacity() * BYTES_PER_POINT;
         let validity = std::mem::take(&mut self.validity);
         let nulls = self.has_nulls.then(|| validity.into());
         self.has_nulls = false;
@@ -133,7 +141,9 @@ impl TimelineGatherer {
     /// Grows the reservation by `bytes` for state the owner keeps next to
     /// the gathered points (e.g. an index over them).
     pub fn reserve_extra(&mut self, bytes: usize) -> Result<()> {
-        self.reservation.try_grow(bytes)
+        self.reservation.try_grow(bytes)?;
+        self.extra += bytes;
+        Ok(())
     }
 
     /// Releases the memory of the points handed over by the last finish
@@ -455,7 +465,6 @@ mod tests {
             }
         }
         assert_eq!(g.last(), Some((1, 1)));
-        assert!(pool.used() >= 4 * BYTES_PER_POINT);
         let batch = g.finish(&reg).unwrap();
         assert_eq!(batch.num_timelines(), 2);
         let t0 = batch.timeline(0);
@@ -464,10 +473,18 @@ mod tests {
             (t0.value(0), t0.value(1), t0.value(2)),
             (Some(1.0), None, Some(3.0))
         );
+        // 4 points: capacity 2 (first run) -> 4 (doubled)
+        assert_eq!(pool.used(), 4 * BYTES_PER_POINT);
+        assert!(g.is_empty());
+        // Gathering again keeps the handed-over points reserved.
+        g.push(&parts[1].timeline(1)).unwrap();
+        assert_eq!(pool.used(), 5 * BYTES_PER_POINT);
         drop(batch);
         g.release();
+        assert_eq!(pool.used(), BYTES_PER_POINT);
+        g.finish(&reg).unwrap();
+        g.release();
         assert_eq!(pool.used(), 0);
-        assert!(g.is_empty());
     }
 
     #[test]

@@ -218,6 +218,7 @@ impl Operator for GroupedAggOp {
                         state.out.flush()?;
                         let peak = state.gatherer.peak() + state.aggregator.peak();
                         self.metrics.record_bytes(peak);
+                        state.aggregator.release();
                     }
                 }
             }

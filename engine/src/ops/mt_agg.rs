@@ -167,6 +167,7 @@ impl MTAggOp {
             o.out.flush()?;
             o.order = Vec::new();
             o.gathered = TimelineBatch::empty(Arc::clone(o.gathered.registry()));
+            o.aggregator.release();
             if let Some(g) = self.gatherer.as_mut() {
                 g.release();
             }

@@ -177,7 +177,9 @@ impl PipeAggOp {
         }
         if state.emit_cursor == state.acc.len() {
             state.out.flush()?;
-            state.acc.resize(0);
+            // Everything is emitted: free the accumulators.
+            state.acc = Accumulators::new(self.agg, 0)?;
+            state.emit_cursor = 0;
             state.reservation.free();
         }
         Ok(())
