@@ -417,6 +417,28 @@ pub(crate) mod test_support {
         (reg, rows)
     }
 
+    /// Opens `op`, takes one batch, cancels the query and drains `op`:
+    /// it must stop with `Cancelled` rather than finish.
+    pub(crate) fn assert_stops_when_cancelled(op: &mut dyn Operator) {
+        let ctx = TaskContext::with_batch_size(1);
+        futures::executor::block_on(async {
+            op.open(&ctx).await.unwrap();
+            assert!(op.next().await.unwrap().is_some());
+            ctx.cancel.cancel();
+            loop {
+                match op.next().await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("{} finished after cancel", op.name()),
+                    Err(e) => {
+                        assert!(matches!(e, crate::error::EngineError::Cancelled), "{e}");
+                        break;
+                    }
+                }
+            }
+            op.close().await.unwrap();
+        });
+    }
+
     /// Asserts rows equal, NaN equal to NaN and values within 1e-12.
     pub(crate) fn assert_rows(actual: &[Row], expected: &[Row]) {
         let same = actual.len() == expected.len()

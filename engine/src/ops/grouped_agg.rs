@@ -411,4 +411,10 @@ mod tests {
         assert_eq!(out.len(), 6);
         assert!(m.peak_bytes > 0);
     }
+
+    #[test]
+    fn stops_when_cancelled() {
+        let (reg, rows) = misaligned();
+        assert_stops_when_cancelled(&mut op(&reg, &rows, 1, Aggregator::Sum));
+    }
 }

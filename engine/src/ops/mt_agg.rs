@@ -397,4 +397,10 @@ mod tests {
         assert_eq!((m.rows_in, m.rows_out, m.batches_out), (7, 7, 3));
         assert!(m.peak_bytes >= 7 * crate::materialize::BYTES_PER_POINT);
     }
+
+    #[test]
+    fn stops_when_cancelled() {
+        let (reg, rows) = misaligned();
+        assert_stops_when_cancelled(&mut op(&reg, &rows, 4096, Aggregator::Sum));
+    }
 }

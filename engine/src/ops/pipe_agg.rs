@@ -489,4 +489,10 @@ mod tests {
         let m = op.metrics();
         assert_eq!((m.rows_in, m.rows_out, m.batches_out), (9, 6, 2));
     }
+
+    #[test]
+    fn stops_when_cancelled() {
+        let (reg, rows) = aligned();
+        assert_stops_when_cancelled(&mut op(&reg, &rows, 4096, Aggregator::Sum));
+    }
 }
