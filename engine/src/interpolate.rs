@@ -164,9 +164,12 @@ impl InterpolatingAggregator {
         let points: usize = timelines.iter().map(|t| t.len()).sum();
         let longest = timelines.iter().map(|t| t.len()).max().unwrap_or(0);
         self.reserve_vectors(points, longest)?;
-        if let [single] = timelines {
-            self.union.extend_from_slice(single.times);
-            return Ok(());
+        // Fast path: timelines on the same timestamps (aligned input).
+        if let Some((first, rest)) = timelines.split_first() {
+            if rest.iter().all(|tl| tl.times == first.times) {
+                self.union.extend_from_slice(first.times);
+                return Ok(());
+            }
         }
         for tl in timelines {
             self.union.extend_from_slice(tl.times);
@@ -582,7 +585,33 @@ mod tests {
         proptest::collection::vec(timeline, 1..5)
     }
 
+    /// Timelines on one shared set of timestamps (the fast path).
+    fn aligned_strategy() -> impl Strategy<Value = Vec<Vec<(i64, Option<f64>)>>> {
+        (
+            timelines_strategy(),
+            proptest::collection::btree_set(0i64..30, 1..8),
+        )
+            .prop_map(|(tls, times)| {
+                tls.iter()
+                    .map(|tl| {
+                        let vals = tl.iter().map(|p| p.1).chain(std::iter::repeat(Some(1.5)));
+                        times.iter().copied().zip(vals).collect()
+                    })
+                    .collect()
+            })
+    }
+
     proptest! {
+        #[test]
+        fn matches_the_slow_reference_on_aligned_timelines(timelines in aligned_strategy()) {
+            let b = batch(&timelines);
+            let pool = MemoryPool::unbounded();
+            for agg in all_aggregators() {
+                let mut op = InterpolatingAggregator::new(agg, pool.reservation("T", ""));
+                assert_rows(&aggregate(&mut op, &b), &reference(agg, &timelines));
+            }
+        }
+
         #[test]
         fn matches_the_slow_reference(timelines in timelines_strategy()) {
             let b = batch(&timelines);
