@@ -495,4 +495,24 @@ mod tests {
         let (reg, rows) = aligned();
         assert_stops_when_cancelled(&mut op(&reg, &rows, 4096, Aggregator::Sum));
     }
+
+    #[test]
+    fn batches_over_another_registry_are_rejected() {
+        let (reg, rows) = aligned();
+        let other = registry(&[("a", "1"), ("a", "2"), ("b", "3")]);
+        let mut input = batches(&reg, &rows[..2], 4096);
+        input.extend(batches(&other, &rows[2..], 4096));
+        let mut op = PipeAggOp::new(
+            Box::new(ValuesOp::new(input)),
+            Aggregator::Sum,
+            by_dc(),
+            GRID,
+            "s".into(),
+        )
+        .unwrap();
+        let err = run(&mut op, &TaskContext::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("different series registries"), "{err}");
+    }
 }
