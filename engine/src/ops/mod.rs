@@ -6,6 +6,9 @@
 //! - [`rate::RateOp`]: per-timeline rate of change (`rate(...)`).
 
 pub mod ds_agg;
+pub mod grouped_agg;
+pub mod mt_agg;
+pub mod pipe_agg;
 pub mod rate;
 pub mod scan;
 pub mod values;
