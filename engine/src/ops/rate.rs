@@ -16,11 +16,12 @@
 //! where tsq divides nanosecond differences by 1e9 and works in `f64`.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::batch::{Timeline, TimelineBatch, TimelineBatchBuilder};
-use crate::context::TaskContext;
+use crate::context::{CancellationToken, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
@@ -43,7 +44,7 @@ pub struct RateOp {
     input: Box<dyn Operator>,
     opts: RateOptions,
     batch_size: usize,
-    cancel: Option<crate::context::CancellationToken>,
+    cancel: Option<CancellationToken>,
     carry: Option<Carry>,
     ready: VecDeque<TimelineBatch>,
     metrics: OperatorMetrics,
@@ -76,7 +77,7 @@ impl RateOp {
     /// `batch_size` rows.
     fn rate_batch(&mut self, batch: &TimelineBatch) -> Result<()> {
         let cap = batch.num_rows().min(self.batch_size);
-        let mut out = TimelineBatchBuilder::new(std::sync::Arc::clone(batch.registry()), cap);
+        let mut out = TimelineBatchBuilder::new(Arc::clone(batch.registry()), cap);
         for tl in batch.timelines() {
             let prev = self
                 .carry
@@ -201,8 +202,6 @@ impl Operator for RateOp {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::operator::collect;
     use crate::ops::values::ValuesOp;
