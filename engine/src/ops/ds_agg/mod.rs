@@ -66,6 +66,11 @@ impl DsAggOp {
         range: Option<(i64, i64)>,
     ) -> Result<Self> {
         let buckets = match (range, ds.interval) {
+            (Some((start, end)), Interval::All) if end.checked_sub(start).is_none() => {
+                return Err(EngineError::InvalidArgument(format!(
+                    "DsAggOp: SAMPLE BY ALL over [{start}, {end}) spans more than 2^63 ns"
+                )))
+            }
             (Some((start, end)), _) => Buckets::Grid(ds.grid(start, end)?),
             (None, _) if ds.fill != FillPolicy::None => {
                 return Err(EngineError::InvalidArgument(format!(

@@ -387,6 +387,11 @@ fn constructor_checks_the_range_requirement() {
     assert!(err.to_string().contains("SAMPLE BY ALL"), "{err}");
     assert!(new(ds(-5, Aggregator::Sum, FillPolicy::None), None).is_err());
     assert!(new(ds(-5, Aggregator::Sum, FillPolicy::None), Some((0, 9))).is_err());
+    let wide = new(
+        ds(0, Aggregator::Sum, FillPolicy::None),
+        Some((i64::MIN, 1)),
+    );
+    assert!(wide.unwrap_err().to_string().contains("spans more than"));
     let op = new(ds(60_000_000_000, Aggregator::Avg, FillPolicy::None), None).unwrap();
     assert_eq!(op.display(), "DsAggOp: interval=1m agg=avg fill=none");
 }
