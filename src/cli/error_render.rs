@@ -12,10 +12,14 @@
 use crate::cli::backend::CliError;
 use crate::cli::statements::Statement;
 
-/// Renders `error` raised by `stmt` of the script called `source_name`.
-/// Positioned errors get the source line and a caret; the position is
-/// reported against the whole script (statement start + offset).
-pub fn render_error(error: &CliError, stmt: Option<&Statement<'_>>, source_name: &str) -> String {
+/// Renders `error` raised by `stmt` of `source`, the script called
+/// `source_name`. Positioned errors get the script line and a caret; the
+/// position is reported against the whole script (statement start + offset).
+pub fn render_error(
+    error: &CliError,
+    stmt: Option<(&Statement<'_>, &str)>,
+    source_name: &str,
+) -> String {
     match (error, stmt) {
         (
             CliError::Query {
@@ -24,8 +28,9 @@ pub fn render_error(error: &CliError, stmt: Option<&Statement<'_>>, source_name:
                 column,
                 message,
             },
-            Some(stmt),
+            Some((stmt, source)),
         ) => render_positioned(
+            source,
             &format!("{kind} error: {message}"),
             stmt,
             *line,
@@ -39,27 +44,27 @@ pub fn render_error(error: &CliError, stmt: Option<&Statement<'_>>, source_name:
 /// The message, a `-->` location line and the caret under `line:column` of
 /// the statement (both 1-based, relative to the statement text).
 fn render_positioned(
+    source: &str,
     message: &str,
     stmt: &Statement<'_>,
     line: usize,
     column: usize,
     source_name: &str,
 ) -> String {
-    let lines: Vec<&str> = stmt.text.lines().collect();
-    let index = line.clamp(1, lines.len().max(1)) - 1;
-    let text = lines.get(index).copied().unwrap_or("");
+    let index = line.clamp(1, stmt.text.lines().count().max(1)) - 1;
     // Columns on the statement's first line are shifted by where it starts.
     let script_line = stmt.line + index;
     let script_column = if index == 0 {
-        stmt.column + column - 1
+        stmt.column + column.max(1) - 1
     } else {
         column
     };
+    let text = source.lines().nth(script_line - 1).unwrap_or("");
     let gutter = script_line.to_string();
     let pad = " ".repeat(gutter.len());
     let caret_pad: String = text
         .chars()
-        .take(column.saturating_sub(1))
+        .take(script_column.saturating_sub(1))
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     format!(
@@ -89,7 +94,7 @@ mod tests {
             column: 1,
         };
         // "SELECT avg(v) FROM m " is 21 characters: FILL starts in column 22.
-        let got = render_error(&query_error(1, 22), Some(&stmt), "query");
+        let got = render_error(&query_error(1, 22), Some((&stmt, stmt.text)), "query");
         let expected = "error: plan error: FILL needs SAMPLE BY\n \
                         --> query:1:22\n  |\n\
                         1 | SELECT avg(v) FROM m FILL(zero)\n  \
@@ -106,13 +111,19 @@ mod tests {
             line: 9,
             column: 5,
         };
-        let got = render_error(&query_error(2, 8), Some(&stmt), "q.sql");
+        let source = format!("{}    SELECT v\nFROM m WHERE", "\n".repeat(8));
+        let got = render_error(&query_error(2, 8), Some((&stmt, &source)), "q.sql");
         let expected = "error: plan error: FILL needs SAMPLE BY\n  \
                         --> q.sql:10:8\n   |\n\
                         10 | FROM m WHERE\n   \
                         |        ^\n";
         assert_eq!(got, expected);
-        let first = render_error(&query_error(1, 3), Some(&stmt), "q.sql");
+        // On the first line, column 3 of the statement is column 7 of the script.
+        let first = render_error(&query_error(1, 3), Some((&stmt, &source)), "q.sql");
+        assert!(
+            first.ends_with("9 |     SELECT v\n  |       ^\n"),
+            "{first}"
+        );
         assert!(first.contains("--> q.sql:9:7\n"), "{first}");
     }
 

@@ -22,6 +22,8 @@ pub mod import;
 pub mod meta;
 
 pub mod repl;
+#[cfg(test)]
+mod repl_tests;
 pub mod runner;
 pub mod statements;
 

@@ -116,11 +116,11 @@ pub fn run_repl(
         if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
             source.add_history(line.trim());
             match parse_meta(&line) {
-                Ok(cmd) => {
-                    if runner.run_meta(cmd, out, err) == Flow::Quit {
-                        return ok;
-                    }
-                }
+                Ok(cmd) => match runner.run_meta(cmd, out, err) {
+                    Flow::Quit => return ok,
+                    Flow::Failed => ok = false,
+                    Flow::Continue => {}
+                },
                 Err(message) => {
                     let _ = writeln!(err, "error: {message}");
                     ok = false;

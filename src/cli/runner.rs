@@ -25,6 +25,8 @@ use crate::cli::statements::{split_statements, Statement};
 pub enum Flow {
     /// Keep reading.
     Continue,
+    /// The command failed (its error is printed); keep reading.
+    Failed,
     /// Leave the REPL.
     Quit,
 }
@@ -66,15 +68,16 @@ impl Runner {
     pub fn run_script(&mut self, script: &str, out: &mut dyn Write, err: &mut dyn Write) -> bool {
         let mut ok = true;
         for stmt in split_statements(script) {
-            ok &= self.run_statement(&stmt, out, err);
+            ok &= self.run_statement(&stmt, script, out, err);
         }
         ok
     }
 
-    /// Runs one statement and prints its result or its error.
+    /// Runs one statement of `script` and prints its result or its error.
     pub fn run_statement(
         &mut self,
         stmt: &Statement<'_>,
+        script: &str,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> bool {
@@ -88,7 +91,11 @@ impl Runner {
         match result {
             Ok(()) => true,
             Err(e) => {
-                let _ = write!(err, "{}", render_error(&e, Some(stmt), &self.source_name));
+                let _ = write!(
+                    err,
+                    "{}",
+                    render_error(&e, Some((stmt, script)), &self.source_name)
+                );
                 false
             }
         }
@@ -176,6 +183,7 @@ impl Runner {
         };
         if let Err(e) = result {
             let _ = write!(err, "{}", render_error(&e, None, &self.source_name));
+            return Flow::Failed;
         }
         Flow::Continue
     }

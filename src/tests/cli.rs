@@ -1,1 +1,317 @@
-//! placeholder
+//! End-to-end tests of the `tsq` binary: import with bad lines, queries in
+//! every format, the REPL driven through stdin, error rendering and exit
+//! codes, and the demo dataset's counts.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Three good points per host over 0 s, 10 s, 20 s (b misses 20 s), and two
+/// bad lines (line 4: a float that is not one; line 6: no field set).
+const SAMPLE: &str = "\
+# two hosts, 10 s apart
+m,host=a usage=1 1704067200000000000
+m,host=b usage=3 1704067200000000000
+m,host=a usage=oops 1704067205000000000
+m,host=a usage=2 1704067210000000000
+m,host=b
+m,host=b usage=5 1704067210000000000
+m,host=a usage=4 1704067220000000000
+";
+
+/// Max per host and 10 s bucket over [0 s, 30 s), empty buckets null.
+const QUERY: &str = "SELECT host, max(usage) FROM m \
+    WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:00:30Z' \
+    GROUP BY host SAMPLE BY 10s max FILL(null)";
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary in `cwd` with `args`, feeding `stdin`.
+fn tsq(cwd: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tsq"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tsq");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// A temp dir with SAMPLE imported into `data/`.
+fn imported() -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sample.lp"), SAMPLE).unwrap();
+    let out = tsq(dir.path(), &["import", "--data", "data", "sample.lp"], "");
+    (dir, out)
+}
+
+/// The import summary without its timing: "imported ... from 1 file".
+fn summary_head(stdout: &str) -> &str {
+    stdout.split(" in ").next().unwrap()
+}
+
+#[test]
+fn import_keeps_good_lines_and_reports_bad_ones() {
+    let (_dir, out) = imported();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    // 6 valid lines → 6 points in 2 series (m,host=a#usage and m,host=b#usage).
+    assert_eq!(
+        summary_head(&out.stdout),
+        "imported 6 points (2 new series) from 1 file"
+    );
+    assert!(
+        out.stdout
+            .trim_end()
+            .ends_with("points/s); 2 lines rejected"),
+        "{}",
+        out.stdout
+    );
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(lines[0].starts_with("sample.lp:4:"), "{}", out.stderr);
+    assert!(lines[1].starts_with("sample.lp:6:"), "{}", out.stderr);
+    insta::assert_snapshot!("import_errors", out.stderr);
+}
+
+#[test]
+fn query_prints_every_format() {
+    let (dir, _) = imported();
+    let run = |format: &str| {
+        let out = tsq(
+            dir.path(),
+            &["query", "--data", "data", "--format", format, QUERY],
+            "",
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    // a: max 1, 2, 4 in the buckets at 0, 10, 20 s; b: 3, 5, then an empty
+    // bucket at 20 s, null under FILL(null). Rows ordered by host, then time.
+    let csv = "time,host,max(usage)\n\
+               2024-01-01T00:00:00Z,a,1\n\
+               2024-01-01T00:00:10Z,a,2\n\
+               2024-01-01T00:00:20Z,a,4\n\
+               2024-01-01T00:00:00Z,b,3\n\
+               2024-01-01T00:00:10Z,b,5\n\
+               2024-01-01T00:00:20Z,b,\n";
+    assert_eq!(run("csv"), csv);
+    let ndjson = run("ndjson");
+    assert_eq!(
+        ndjson.lines().last().unwrap(),
+        r#"{"time":"2024-01-01T00:00:20Z","host":"b","max(usage)":null}"#
+    );
+    insta::assert_snapshot!("query_table", run("table"));
+    insta::assert_snapshot!("query_json", run("json"));
+    insta::assert_snapshot!("query_ndjson", ndjson);
+}
+
+#[test]
+fn nan_fill_is_written_nan() {
+    let (dir, _) = imported();
+    let query = QUERY.replace("FILL(null)", "FILL(nan)");
+    let out = tsq(
+        dir.path(),
+        &["query", "--data", "data", "--format", "csv", &query],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.lines().last().unwrap(),
+        "2024-01-01T00:00:20Z,b,NaN"
+    );
+    let out = tsq(
+        dir.path(),
+        &["query", "--data", "data", "--format", "json", &query],
+        "",
+    );
+    assert!(
+        out.stdout.contains(r#""max(usage)":"NaN""#),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn every_strategy_gives_the_same_rows() {
+    let (dir, _) = imported();
+    // No SAMPLE BY: sum across hosts at each timestamp, interpolated (lerp).
+    // At 20 s only a has a point and b's span ended at 10 s, so the sum is 4;
+    // at 0 s 1 + 3 = 4; at 10 s 2 + 5 = 7.
+    let query = "SELECT sum(usage) FROM m";
+    let expected =
+        "time,sum(usage)\n2024-01-01T00:00:00Z,4\n2024-01-01T00:00:10Z,7\n2024-01-01T00:00:20Z,4\n";
+    for strategy in ["auto", "grouped", "mt"] {
+        let args = [
+            "query",
+            "--data",
+            "data",
+            "--format",
+            "csv",
+            "--strategy",
+            strategy,
+            query,
+        ];
+        let out = tsq(dir.path(), &args, "");
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, expected),
+            "{strategy}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn script_files_run_every_statement() {
+    let (dir, _) = imported();
+    let script = format!("-- two statements\n{QUERY};\nSELECT usage FROM m WHERE host = 'b';\n");
+    std::fs::write(dir.path().join("q.sql"), script).unwrap();
+    let out = tsq(
+        dir.path(),
+        &["query", "--data", "data", "--format", "csv", "-f", "q.sql"],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The raw select returns b's two points after the 7 lines of the first.
+    let tail: Vec<&str> = out.stdout.lines().skip(7).collect();
+    assert_eq!(
+        tail,
+        [
+            "time,host,usage",
+            "2024-01-01T00:00:00Z,b,3",
+            "2024-01-01T00:00:10Z,b,5"
+        ]
+    );
+}
+
+#[test]
+fn repl_reads_statements_and_commands_from_stdin() {
+    let (dir, _) = imported();
+    let input = "\\format csv\nSELECT host, max(usage) FROM m\n  GROUP BY host SAMPLE BY ALL max;\n\\d\n\\d m\n\\strategy mt\n\\q\nSELECT 1;\n";
+    let out = tsq(dir.path(), &["--data", "data"], input);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("repl_session", out.stdout);
+}
+
+#[test]
+fn repl_reports_errors_and_keeps_going() {
+    let (dir, _) = imported();
+    let input = "SELECT max(usage) FROM m FILL(zero);\n\\format xml\nSELECT max(usage) AS top FROM m SAMPLE BY ALL max;\n";
+    let out = tsq(dir.path(), &["--data", "data", "--format", "csv"], input);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "time,top\n2024-01-01T00:00:00Z,5\n");
+    insta::assert_snapshot!("repl_errors", out.stderr);
+}
+
+#[test]
+fn query_errors_render_with_a_caret_and_exit_1() {
+    let (dir, _) = imported();
+    let query = "SELECT max(usage)\nFROM m FILL(zero)";
+    let out = tsq(dir.path(), &["query", "--data", "data", query], "");
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+    assert!(out.stderr.contains(" --> query:"), "{}", out.stderr);
+    assert!(
+        out.stderr.lines().any(|l| l.trim_end().ends_with('^')),
+        "{}",
+        out.stderr
+    );
+    insta::assert_snapshot!("query_error", out.stderr);
+}
+
+#[test]
+fn exit_codes() {
+    let (dir, _) = imported();
+    let code = |args: &[&str]| tsq(dir.path(), args, "").code;
+    assert_eq!(
+        code(&[
+            "query",
+            "--data",
+            "data",
+            "SELECT max(usage) FROM m SAMPLE BY ALL max"
+        ]),
+        0
+    );
+    assert_eq!(code(&["query", "--data", "missing", "SELECT 1"]), 1);
+    assert_eq!(code(&["query", "SELECT x FROM m"]), 2);
+    assert_eq!(
+        code(&[
+            "query",
+            "--data",
+            "data",
+            "--format",
+            "xml",
+            "SELECT x FROM m"
+        ]),
+        2
+    );
+    assert_eq!(
+        code(&["import", "--data", "data", "--precision", "h", "sample.lp"]),
+        2
+    );
+    assert_eq!(code(&["frobnicate"]), 2);
+    assert_eq!(code(&["import", "--data", "data", "no-such-file.lp"]), 1);
+}
+
+#[test]
+fn demo_writes_the_documented_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "demo",
+        "--data",
+        "demo",
+        "--hosts",
+        "2",
+        "--hours",
+        "1",
+        "--no-repl",
+    ];
+    let out = tsq(dir.path(), &args, "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // 2 hosts × 10 fields = 20 series; 1 h / 10 s = 360 points each → 7200.
+    assert_eq!(
+        summary_head(&out.stdout),
+        "imported 7200 points (20 new series)"
+    );
+    let again = tsq(dir.path(), &args, "");
+    assert!(
+        again.stdout.starts_with("reusing the demo data"),
+        "{}",
+        again.stdout
+    );
+    let script = "\\d cpu\nSELECT hostname, count(usage_idle) FROM cpu GROUP BY hostname SAMPLE BY ALL count;\n";
+    let out = tsq(dir.path(), &["--data", "demo", "--format", "csv"], script);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("measurement cpu: 20 series\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.ends_with(
+            "time,hostname,count(usage_idle)\n\
+             2024-01-01T00:00:00Z,host_0,360\n\
+             2024-01-01T00:00:00Z,host_1,360\n"
+        ),
+        "{}",
+        out.stdout
+    );
+}
