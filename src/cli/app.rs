@@ -109,8 +109,8 @@ fn read_script(path: &Path) -> Result<String, CliError> {
 
 /// A runner with the command line's format and strategy.
 fn runner(cli: &Cli, backend: &Backend, runtime: &Runtime) -> Runner {
-    if let Some(strategy) = cli.strategy {
-        backend.engine.set_strategy(strategy);
+    if let Some(choice) = cli.strategy {
+        backend.engine.set_strategy(choice.0);
     }
     let mut runner = Runner::new(
         std::sync::Arc::clone(&backend.engine),

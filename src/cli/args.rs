@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use tsq_engine::spec::AggStrategy;
 
 use crate::cli::backend::Precision;
 use crate::cli::format::OutputFormat;
@@ -23,11 +24,19 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     /// Force the aggregation operator: auto, pipe, grouped or mt.
-    #[arg(long, global = true, value_name = "STRATEGY", value_parser = crate::cli::meta::parse_strategy)]
-    pub strategy: Option<Option<tsq_engine::spec::AggStrategy>>,
+    #[arg(long, global = true, value_name = "STRATEGY", value_parser = parse_strategy_choice)]
+    pub strategy: Option<StrategyChoice>,
     /// What to do (default: the REPL).
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The value of `--strategy`: a forced operator, or `None` for `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrategyChoice(pub Option<AggStrategy>);
+
+fn parse_strategy_choice(s: &str) -> Result<StrategyChoice, String> {
+    crate::cli::meta::parse_strategy(s).map(StrategyChoice)
 }
 
 /// The subcommands.
@@ -92,6 +101,14 @@ mod tests {
         assert!(
             matches!(cli.command, Some(Command::Query { query: Some(q), file: None }) if q == "SELECT 1")
         );
+    }
+
+    #[test]
+    fn parses_a_strategy() {
+        let cli = Cli::parse_from(["tsq", "--strategy", "mt"]);
+        assert_eq!(cli.strategy, Some(StrategyChoice(Some(AggStrategy::MT))));
+        let cli = Cli::parse_from(["tsq", "--strategy", "auto"]);
+        assert_eq!(cli.strategy, Some(StrategyChoice(None)));
     }
 
     #[test]

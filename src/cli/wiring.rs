@@ -13,8 +13,8 @@ use tsq_storage::line_protocol::Precision as LineProtocolPrecision;
 use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
 
 use crate::cli::backend::{
-    Backend, CliError, Ingest, LineIssue, OpenMode, OutputKind, Precision, QueryEngine, QueryResult, Result,
-    WriteSummary,
+    Backend, CliError, Ingest, LineIssue, OpenMode, OutputKind, Precision, QueryEngine,
+    QueryResult, Result, WriteSummary,
 };
 
 /// Opens the store in `dir` and a session over it.
@@ -141,8 +141,16 @@ fn query_error(e: TsqError) -> CliError {
         message,
     };
     match e {
-        TsqError::Parse { line, column, message } => positioned("parse", line, column, message),
-        TsqError::Plan { line, column, message } => positioned("plan", line, column, message),
+        TsqError::Parse {
+            line,
+            column,
+            message,
+        } => positioned("parse", line, column, message),
+        TsqError::Plan {
+            line,
+            column,
+            message,
+        } => positioned("plan", line, column, message),
         other => CliError::Execution(other.to_string()),
     }
 }

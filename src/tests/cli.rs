@@ -72,10 +72,10 @@ fn summary_head(stdout: &str) -> &str {
 fn import_keeps_good_lines_and_reports_bad_ones() {
     let (_dir, out) = imported();
     assert_eq!(out.code, 1, "{}", out.stderr);
-    // 6 valid lines → 6 points in 2 series (m,host=a#usage and m,host=b#usage).
+    // 5 valid lines (2, 3, 5, 7, 8) → 5 points in 2 series (host a and b).
     assert_eq!(
         summary_head(&out.stdout),
-        "imported 6 points (2 new series) from 1 file"
+        "imported 5 points (2 new series) from 1 file"
     );
     assert!(
         out.stdout
@@ -297,7 +297,9 @@ fn demo_writes_the_documented_counts() {
         "{}",
         again.stdout
     );
-    let script = "\\d cpu\nSELECT hostname, count(usage_idle) FROM cpu GROUP BY hostname SAMPLE BY ALL count;\n";
+    // SAMPLE BY ALL count gives each series' point count; the sum across the
+    // one series of each group keeps it.
+    let script = "\\d cpu\nSELECT hostname, sum(usage_idle) AS points FROM cpu GROUP BY hostname SAMPLE BY ALL count;\n";
     let out = tsq(dir.path(), &["--data", "demo", "--format", "csv"], script);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -307,7 +309,7 @@ fn demo_writes_the_documented_counts() {
     );
     assert!(
         out.stdout.ends_with(
-            "time,hostname,count(usage_idle)\n\
+            "time,hostname,points\n\
              2024-01-01T00:00:00Z,host_0,360\n\
              2024-01-01T00:00:00Z,host_1,360\n"
         ),
