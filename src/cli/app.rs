@@ -21,7 +21,7 @@ use crate::demo::DemoConfig;
 pub const DEFAULT_DEMO_DIR: &str = "./tsq-demo-data";
 
 /// Rows a REPL table shows before it says how many more there are.
-const REPL_MAX_ROWS: usize = 1000;
+const REPL_MAX_ROWS: usize = 100;
 
 /// Runs the command; returns the process exit code.
 pub fn run(cli: Cli, open: &Opener) -> i32 {

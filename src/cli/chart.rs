@@ -150,22 +150,30 @@ impl Canvas {
         }
     }
 
-    /// Row `r` as text (trailing blanks trimmed).
+    /// Row `r` as text (trailing blanks trimmed); with `color`, each run of
+    /// characters of one line is wrapped in that line's colour.
     fn row(&self, r: usize, color: bool) -> String {
         let mut s = String::new();
+        let mut open: Option<usize> = None;
         for &(bits, owner) in &self.cells[r * self.width..(r + 1) * self.width] {
-            let ch = if bits == 0 {
-                ' '
-            } else {
-                char::from_u32(0x2800 + u32::from(bits)).unwrap_or('?')
-            };
-            if color && bits != 0 {
-                s.push_str(&format!("\x1b[{}m{ch}\x1b[0m", ansi(owner)));
-            } else {
-                s.push(ch);
+            if bits == 0 {
+                s.push(' ');
+                continue;
             }
+            if color && open != Some(owner) {
+                if open.is_some() {
+                    s.push_str("\x1b[0m");
+                }
+                s.push_str(&format!("\x1b[{}m", ansi(owner)));
+                open = Some(owner);
+            }
+            s.push(char::from_u32(0x2800 + u32::from(bits)).unwrap_or('?'));
         }
-        s.trim_end().to_string()
+        let mut s = s.trim_end().to_string();
+        if open.is_some() {
+            s.push_str("\x1b[0m");
+        }
+        s
     }
 }
 
@@ -313,6 +321,30 @@ mod tests {
         let got = render_chart(&series, &options).unwrap();
         assert!(got.starts_with("1.00 ┤\x1b[31m⠂\x1b[0m\n"), "{got:?}");
         assert!(got.ends_with("\x1b[31m──\x1b[0m x\n"));
+    }
+
+    #[test]
+    fn each_line_keeps_its_colour() {
+        // Width 2 = 4 dots: t = 0 → x 0 (cell 0, left column), t = 1 → x 3
+        // (cell 1, right column); one value → y 1: bits 0x02 ⠂ and 0x10 ⠐.
+        let series = [
+            ChartSeries {
+                label: "a".into(),
+                points: vec![(0, 1.0)],
+            },
+            ChartSeries {
+                label: "b".into(),
+                points: vec![(1, 1.0)],
+            },
+        ];
+        let options = ChartOptions {
+            width: 2,
+            height: 1,
+            color: true,
+        };
+        let got = render_chart(&series, &options).unwrap();
+        let first = got.lines().next().unwrap();
+        assert_eq!(first, "1.00 ┤\x1b[31m⠂\x1b[0m\x1b[32m⠐\x1b[0m");
     }
 
     #[test]

@@ -228,7 +228,7 @@ impl Runner {
         let options = ChartOptions {
             width: cols.saturating_sub(12).clamp(10, 200),
             height: rows.saturating_sub(8).clamp(4, 24),
-            color: std::io::stdout().is_terminal(),
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         };
         let text = render_chart(&series, &options).map_err(CliError::Usage)?;
         write!(out, "{text}").map_err(io_error)
