@@ -1,12 +1,12 @@
 //! The pieces of the `tsq` command, one job per file.
 //!
-//! `main.rs` parses the command line ([`args`]) and dispatches to the
-//! commands: [`import`], [`demo_cmd`], [`query_cmd`] and the [`repl`]. They
-//! talk to the engine only through the two small traits of [`backend`]
-//! ([`backend::QueryEngine`], [`backend::Ingest`]); [`wiring`] implements them
-//! over the planner's `Session` and the TSM `Store`. Results are printed by
-//! [`format`] (table, CSV, JSON, NDJSON) and [`chart`], errors by
-//! [`error_render`].
+//! `main.rs` parses the command line ([`args`]) and [`app`] dispatches to the
+//! commands: [`import`], [`demo_cmd`], queries and the [`repl`], which run
+//! statements through a [`runner::Runner`]. They talk to the engine only
+//! through the small traits of [`backend`] ([`backend::QueryEngine`],
+//! [`backend::Ingest`]); `wiring.rs` implements them over the planner's
+//! `Session` and the TSM `Store`. Results are printed by [`mod@format`]
+//! (table, CSV, JSON, NDJSON) and [`chart`], errors by [`error_render`].
 
 pub mod app;
 pub mod args;
