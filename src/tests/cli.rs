@@ -238,6 +238,33 @@ fn query_errors_render_with_a_caret_and_exit_1() {
 }
 
 #[test]
+fn import_reads_stdin_with_a_precision() {
+    let (dir, _) = imported();
+    // 1704067230 s = 2024-01-01T00:00:30Z.
+    let out = tsq(
+        dir.path(),
+        &["import", "--data", "data", "--precision", "s", "-"],
+        "m,host=c usage=7 1704067230\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        summary_head(&out.stdout),
+        "imported 1 points (1 new series) from 1 file"
+    );
+    let query = "SELECT usage FROM m WHERE host = 'c'";
+    let out = tsq(
+        dir.path(),
+        &["query", "--data", "data", "--format", "csv", query],
+        "",
+    );
+    assert_eq!(
+        out.stdout, "time,host,usage\n2024-01-01T00:00:30Z,c,7\n",
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn exit_codes() {
     let (dir, _) = imported();
     let code = |args: &[&str]| tsq(dir.path(), args, "").code;
@@ -268,6 +295,18 @@ fn exit_codes() {
         2
     );
     assert_eq!(code(&["frobnicate"]), 2);
+    // Forcing PipeAggOp where interpolation is needed is a plan error.
+    assert_eq!(
+        code(&[
+            "query",
+            "--data",
+            "data",
+            "--strategy",
+            "pipe",
+            "SELECT sum(usage) FROM m"
+        ]),
+        1
+    );
     assert_eq!(code(&["import", "--data", "data", "no-such-file.lp"]), 1);
 }
 
