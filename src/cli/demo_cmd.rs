@@ -35,7 +35,8 @@ every 10 s from 2024-01-01T00:00:00Z. Try (\\help for more, \\chart after a quer
   SELECT hostname, avg(usage_system) FROM cpu WHERE hostname IN ('host_0', 'host_1') GROUP BY hostname SAMPLE BY 30m;
   -- MTAggOp (no SAMPLE BY and a percentile, forced through the materializing path)
   \\strategy mt
-  SELECT p99(usage_idle) FROM cpu WHERE hostname ~ 'host_1.$' AND time < '2024-01-01T00:05:00Z';
+  SELECT p99(usage_idle) FROM cpu WHERE hostname ~ '^host_[0-4]$' AND time < '2024-01-01T00:05:00Z';
+  \\strategy auto
   EXPLAIN SELECT avg(usage_user) FROM cpu GROUP BY region SAMPLE BY 1h FILL(zero);
 ";
 
