@@ -120,6 +120,25 @@ async fn raw_sum_interpolates_between_points() {
     s.aggregate = Some(Aggregator::Count);
     let expected: Vec<Row> = times.iter().map(|&t| row(k, t, 1.0)).collect();
     check(&s, &cpu(), &expected).await;
+    // pfsum: the missing timeline contributes its previous value.
+    let by_hand = |agg: Aggregator, values: [f64; 6]| {
+        let rows: Vec<Row> = times
+            .iter()
+            .zip(values)
+            .map(|(&t, v)| row(k, t, v))
+            .collect();
+        let mut s = s.clone();
+        s.aggregate = Some(agg);
+        (s, rows)
+    };
+    // 2: 1 + 10; 5: 3 + 10; 10: 5 + 10; 12: 5 + 20.
+    let (pf, expected) = by_hand(Aggregator::PfSum, [1.0, 11.0, 13.0, 15.0, 25.0, 7.0]);
+    check(&pf, &cpu(), &expected).await;
+    // first / last: the missing timeline contributes 0 (host 1 has the lower id).
+    let (first, expected) = by_hand(Aggregator::First, [1.0, 0.0, 3.0, 5.0, 0.0, 7.0]);
+    check(&first, &cpu(), &expected).await;
+    let (last, expected) = by_hand(Aggregator::Last, [1.0, 10.0, 0.0, 0.0, 20.0, 7.0]);
+    check(&last, &cpu(), &expected).await;
 }
 
 #[tokio::test]
