@@ -52,6 +52,7 @@ pub mod error;
 pub mod group;
 pub mod interpolate;
 pub mod materialize;
+pub mod materialized;
 pub mod memory;
 pub mod metrics;
 pub mod operator;
