@@ -1,1 +1,6 @@
-//! placeholder
+//! # tsq-storage
+//!
+//! Storage adapters for the tsq engine: the TSM engine ([`tsm`]) with its
+//! `StorageAdapter` implementation.
+
+pub mod tsm;
