@@ -4,19 +4,27 @@
 //! [`store::Store`] is the engine; [`adapter::TsmAdapter`] exposes it to the
 //! query engine as a `StorageAdapter`.
 
+pub mod adapter;
 pub(crate) mod bytes;
 pub mod cache;
+pub mod compact;
 #[path = "raw_codec.rs"]
 pub mod encoding;
 pub mod error;
 pub mod file;
 pub mod index;
 pub mod key;
+pub mod maint;
+pub mod shard;
+pub mod store;
 pub mod tombstone;
 pub mod value;
+pub mod view;
 pub mod wal;
 
+pub use adapter::TsmAdapter;
 pub use error::{Result, TsmError};
+pub use store::{OpenReport, Store, StoreOptions};
 
 /// A fresh, empty directory under the system temp dir for one test.
 #[cfg(test)]
