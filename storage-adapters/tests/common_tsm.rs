@@ -9,6 +9,9 @@ use tsq_engine::{ScanRequest, SeriesInfo, StorageAdapter};
 use tsq_storage::tsm::value::Values;
 use tsq_storage::tsm::wal::SeriesPoints;
 
+/// Series key → its points, as a scan returned them.
+pub type Timelines = BTreeMap<String, Vec<(i64, f64)>>;
+
 /// A fresh directory for one test.
 pub fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tsq-it-{}-{name}", std::process::id()));
@@ -31,10 +34,10 @@ pub async fn scan_all(
     a: &dyn StorageAdapter,
     req: &ScanRequest,
     batch: usize,
-) -> tsq_engine::Result<(BTreeMap<String, Vec<(i64, f64)>>, Vec<String>)> {
+) -> tsq_engine::Result<(Timelines, Vec<String>)> {
     let mut scan = a.scan(req).await?;
     let reg = std::sync::Arc::clone(scan.registry());
-    let mut out: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut out = Timelines::new();
     let mut order: Vec<String> = Vec::new();
     while let Some(b) = scan.next_batch(batch).await? {
         assert!(b.num_rows() <= batch);

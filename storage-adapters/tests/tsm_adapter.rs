@@ -7,7 +7,7 @@ mod common_tsm;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common_tsm::{dir, pts, scan_all};
+use common_tsm::{dir, pts, scan_all, Timelines};
 use tsq_engine::group::Grouping;
 use tsq_engine::{
     GroupBy, Pattern, ScanRequest, SeriesInfo, SeriesRegistry, StorageAdapter, TagPredicate as P,
@@ -41,7 +41,7 @@ fn series(rng: &mut Rng) -> SeriesInfo {
     }
 }
 
-fn expected(r: &Reference, req: &ScanRequest) -> (BTreeMap<String, Vec<(i64, f64)>>, Vec<String>) {
+fn expected(r: &Reference, req: &ScanRequest) -> (Timelines, Vec<String>) {
     let matching: Vec<SeriesInfo> = r
         .keys()
         .filter(|s| *s.field == *req.field && req.predicate.matches(s))

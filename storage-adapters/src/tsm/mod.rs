@@ -24,7 +24,7 @@ pub mod wal;
 
 pub use adapter::TsmAdapter;
 pub use error::{Result, TsmError};
-pub use store::{OpenReport, Store, StoreOptions};
+pub use store::{OpenReport, SeriesWrite, Store, StoreOptions};
 
 /// A fresh, empty directory under the system temp dir for one test.
 #[cfg(test)]

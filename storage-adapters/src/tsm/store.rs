@@ -68,6 +68,20 @@ pub struct OpenReport {
     pub warnings: Vec<String>,
 }
 
+/// Outcome of [`Store::write_series`].
+#[derive(Debug, Default)]
+pub struct SeriesWrite {
+    /// Points durably written.
+    pub points_written: usize,
+    /// Series created by this write.
+    pub series_created: usize,
+    /// Rejected series (position in the batch) and why, e.g. a type conflict.
+    pub rejected: Vec<(usize, TsmError)>,
+}
+
+/// Per shard start: (series key, times, values) runs to write.
+type ShardRuns = HashMap<i64, Vec<(String, Vec<i64>, Values)>>;
+
 pub(crate) struct Writer {
     pub(crate) wal: Wal,
     pub(crate) next_gen: u64,
@@ -174,10 +188,7 @@ impl Store {
     /// returns, then cached. Series whose field type conflicts with the stored
     /// one are rejected as a whole and reported; the rest are written.
     /// Returns `(points written, series created, rejected series with reason)`.
-    pub fn write_series(
-        &self,
-        batch: Vec<SeriesPoints>,
-    ) -> Result<(usize, usize, Vec<(usize, TsmError)>)> {
+    pub fn write_series(&self, batch: Vec<SeriesPoints>) -> Result<SeriesWrite> {
         self.inner.write_series(batch)
     }
 
@@ -260,10 +271,7 @@ impl Inner {
         self.index.write().expect("index lock").sync()
     }
 
-    pub(crate) fn write_series(
-        &self,
-        batch: Vec<SeriesPoints>,
-    ) -> Result<(usize, usize, Vec<(usize, TsmError)>)> {
+    pub(crate) fn write_series(&self, batch: Vec<SeriesPoints>) -> Result<SeriesWrite> {
         let mut w = lock(&self.writer);
         let mut accepted = Vec::with_capacity(batch.len());
         let mut ids = Vec::with_capacity(batch.len());
@@ -284,7 +292,11 @@ impl Inner {
             index.sync()?;
         }
         if accepted.is_empty() {
-            return Ok((0, created, rejected));
+            return Ok(SeriesWrite {
+                points_written: 0,
+                series_created: created,
+                rejected,
+            });
         }
         let entry = WalEntry::Write(accepted);
         w.wal.append(&entry)?;
@@ -302,7 +314,11 @@ impl Inner {
         if over {
             self.snapshot(&mut w)?;
         }
-        Ok((points, created, rejected))
+        Ok(SeriesWrite {
+            points_written: points,
+            series_created: created,
+            rejected,
+        })
     }
 
     /// Writes the cache into one level-1 file per shard, swaps them in,
@@ -316,7 +332,7 @@ impl Inner {
         let gen = w.next_gen;
         w.next_gen += 1;
         let dur = nanos(self.options.shard_duration);
-        let mut by_shard: HashMap<i64, Vec<(String, Vec<i64>, Values)>> = HashMap::new();
+        let mut by_shard = ShardRuns::new();
         {
             let index = self.index.read().expect("index lock");
             for (id, times, values) in snap {
@@ -390,13 +406,7 @@ impl Inner {
     }
 }
 
-fn split_by_shard(
-    key: String,
-    times: Vec<i64>,
-    values: Values,
-    dur: i64,
-    out: &mut HashMap<i64, Vec<(String, Vec<i64>, Values)>>,
-) {
+fn split_by_shard(key: String, times: Vec<i64>, values: Values, dur: i64, out: &mut ShardRuns) {
     let first = shard_start(times[0], dur);
     if shard_start(times[times.len() - 1], dur) == first {
         out.entry(first).or_default().push((key, times, values));
