@@ -282,3 +282,51 @@ async fn unflushed_points_are_replayed_from_the_wal() {
     assert_eq!(read(&a, "v").await, vec![(5, 0.5)]);
     assert_eq!(a.series_count("cpu").await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn queries_see_whole_writes_while_writes_snapshots_and_compactions_run() {
+    let d = dir("concurrent");
+    let options = StoreOptions {
+        cache_snapshot_bytes: 16 << 10,
+        compaction_fanout: 2,
+        background_interval: Some(Duration::from_millis(20)),
+        ..Default::default()
+    };
+    let a = open(&d, options);
+    let store = Arc::clone(a.store());
+    let writer = std::thread::spawn(move || {
+        for b in 0..150i64 {
+            // each write adds 20 points to each of 4 series
+            let batch = (0..4)
+                .map(|s| {
+                    let p: Vec<(i64, f64)> = (0..20)
+                        .map(|i| (b * 20 + i, (s * 1000 + b) as f64))
+                        .collect();
+                    pts("cpu", &[("host", &format!("h{s}"))], "v", &p)
+                })
+                .collect();
+            store.write_series(batch).unwrap();
+        }
+    });
+    let mut scans = 0;
+    while !writer.is_finished() || scans == 0 {
+        let (got, _) = scan_all(&a, &ScanRequest::new("cpu", "v"), 333)
+            .await
+            .unwrap();
+        let lens: Vec<usize> = got.values().map(Vec::len).collect();
+        // A consistent view holds the same whole writes for every series.
+        assert!(lens.windows(2).all(|w| w[0] == w[1]), "torn view: {lens:?}");
+        assert!(
+            lens.iter().all(|n| n % 20 == 0),
+            "partial write visible: {lens:?}"
+        );
+        scans += 1;
+    }
+    writer.join().unwrap();
+    let (got, _) = scan_all(&a, &ScanRequest::new("cpu", "v"), 1000)
+        .await
+        .unwrap();
+    assert_eq!(got["cpu,host=h3#v"].len(), 150 * 20);
+    assert_eq!(got["cpu,host=h3#v"][2999], (2999, 3149.0));
+    assert!(scans > 1);
+}
