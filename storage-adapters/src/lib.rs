@@ -1,1 +1,4 @@
-//! placeholder
+//! tsq storage adapters: the TSM storage engine (block encodings, files, WAL, cache, index) and the
+//! InfluxDB line-protocol parser that feeds its write path.
+
+pub mod tsm;
