@@ -1,6 +1,4 @@
-//! # tsq-storage
-//!
-//! Storage adapters for the tsq engine: the TSM engine ([`tsm`]) with its
-//! `StorageAdapter` implementation.
+//! tsq storage adapters: the TSM storage engine (block encodings, files, WAL, cache, index) and the
+//! InfluxDB line-protocol parser that feeds its write path.
 
 pub mod tsm;

@@ -8,7 +8,6 @@ pub mod adapter;
 pub(crate) mod bytes;
 pub mod cache;
 pub mod compact;
-#[path = "raw_codec.rs"]
 pub mod encoding;
 pub mod error;
 pub mod file;
