@@ -1,0 +1,198 @@
+//! Measures the TSM engine: bytes per point on disk for (1) regular 10 s
+//! gauge series with two-decimal values and (2) a TSBS-like `cpu` dataset
+//! (100 hosts × 10 integer fields 0..100 random walk, 10 tags), and import
+//! throughput through `Store::write_series` (one WAL fsync per write call).
+//! Run in release: `cargo run --release -p tsq-storage --example tsm_measure`.
+//! The numbers are quoted in docs/storage.md.
+
+use std::path::Path;
+use std::time::Instant;
+
+use tsq_engine::SeriesInfo;
+use tsq_storage::tsm::value::Values;
+use tsq_storage::tsm::wal::SeriesPoints;
+use tsq_storage::tsm::{Store, StoreOptions};
+
+const TEN_S: i64 = 10_000_000_000;
+const T0: i64 = 1_700_000_000_000_000_000;
+
+/// xorshift64 pseudo-random numbers.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [-1, 1).
+    fn step(&mut self) -> f64 {
+        (self.next() % 2001) as f64 / 1000.0 - 1.0
+    }
+}
+
+fn tsm_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for shard in std::fs::read_dir(dir.join("shards")).unwrap() {
+        for f in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let f = f.unwrap();
+            if f.file_name().to_string_lossy().ends_with(".tsm") {
+                total += f.metadata().unwrap().len();
+            }
+        }
+    }
+    total
+}
+
+fn fresh(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("tsq-measure-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn report(name: &str, dir: &Path, store: &Store, points: u64, write_secs: f64) {
+    let t = Instant::now();
+    store.flush().unwrap();
+    let flush = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let merges = store.compact().unwrap();
+    let compact = t.elapsed().as_secs_f64();
+    let bytes = tsm_bytes(dir);
+    println!(
+        "{name}: {points} points, import {:.0} points/s ({write_secs:.2} s incl. WAL fsyncs and snapshots), \
+         final flush {flush:.2} s, {merges} compactions in {compact:.2} s, TSM {bytes} bytes = {:.3} bytes/point",
+        points as f64 / write_secs,
+        bytes as f64 / points as f64
+    );
+}
+
+/// 100 gauge series, one day at 10 s, values with two decimals.
+fn gauge() {
+    let dir = fresh("gauge");
+    let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
+    let (series, steps, per_write) = (100, 8640, 100);
+    let mut rng = Rng(42);
+    let mut level: Vec<f64> = (0..series).map(|s| 20.0 + s as f64).collect();
+    let t = Instant::now();
+    for chunk in 0..steps / per_write {
+        let batch = (0..series)
+            .map(|s| {
+                let times = (0..per_write)
+                    .map(|i| T0 + (chunk * per_write + i) as i64 * TEN_S)
+                    .collect();
+                let values = (0..per_write)
+                    .map(|_| {
+                        level[s] = ((level[s] + rng.step() / 2.0) * 100.0).round() / 100.0;
+                        level[s]
+                    })
+                    .collect();
+                let host = format!("host_{s}");
+                SeriesPoints {
+                    series: SeriesInfo::new("gauge", &[("host", &host)], "value"),
+                    times,
+                    values: Values::Float(values),
+                }
+            })
+            .collect();
+        store.write_series(batch).unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    report(
+        "gauge 10s two-decimal",
+        &dir,
+        &store,
+        (series * steps) as u64,
+        secs,
+    );
+}
+
+/// TSBS-like cpu: 100 hosts × 10 integer fields, 10 tags, one day at 10 s.
+fn tsbs_cpu() {
+    let dir = fresh("tsbs");
+    let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
+    let fields = [
+        "usage_user",
+        "usage_system",
+        "usage_idle",
+        "usage_nice",
+        "usage_iowait",
+        "usage_irq",
+        "usage_softirq",
+        "usage_steal",
+        "usage_guest",
+        "usage_guest_nice",
+    ];
+    let (hosts, steps, per_write) = (100usize, 8640usize, 10usize);
+    let regions = ["us-east-1", "us-west-1", "eu-central-1", "ap-southeast-2"];
+    let tags: Vec<Vec<(String, String)>> = (0..hosts)
+        .map(|h| {
+            let region = regions[h % regions.len()];
+            vec![
+                ("arch".into(), ["x64", "x86"][h % 2].into()),
+                (
+                    "datacenter".into(),
+                    format!("{region}{}", ["a", "b", "c"][h % 3]),
+                ),
+                ("hostname".into(), format!("host_{h}")),
+                (
+                    "os".into(),
+                    ["Ubuntu16.04LTS", "Ubuntu15.10", "Ubuntu16.10"][h % 3].into(),
+                ),
+                ("rack".into(), (h % 100).to_string()),
+                ("region".into(), region.into()),
+                ("service".into(), (h % 20).to_string()),
+                (
+                    "service_environment".into(),
+                    ["production", "staging", "test"][h % 3].into(),
+                ),
+                ("service_version".into(), (h % 2).to_string()),
+                ("team".into(), ["SF", "NYC", "LON", "CHI"][h % 4].into()),
+            ]
+        })
+        .collect();
+    let mut rng = Rng(7);
+    let mut level: Vec<f64> = (0..hosts * fields.len())
+        .map(|i| (i * 37 % 100) as f64)
+        .collect();
+    let t = Instant::now();
+    for chunk in 0..steps / per_write {
+        let mut batch = Vec::with_capacity(hosts * fields.len());
+        for (h, host_tags) in tags.iter().enumerate() {
+            let tag_refs: Vec<(&str, &str)> = host_tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            for (f, field) in fields.iter().enumerate() {
+                let l = &mut level[h * fields.len() + f];
+                let times = (0..per_write)
+                    .map(|i| T0 + (chunk * per_write + i) as i64 * TEN_S)
+                    .collect();
+                let values = (0..per_write)
+                    .map(|_| {
+                        *l = (*l + rng.step() * 5.0).clamp(0.0, 100.0);
+                        l.round() as i64
+                    })
+                    .collect();
+                batch.push(SeriesPoints {
+                    series: SeriesInfo::new("cpu", &tag_refs, field),
+                    times,
+                    values: Values::Integer(values),
+                });
+            }
+        }
+        store.write_series(batch).unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    report(
+        "TSBS-like cpu (integers)",
+        &dir,
+        &store,
+        (hosts * fields.len() * steps) as u64,
+        secs,
+    );
+}
+
+fn main() {
+    gauge();
+    tsbs_cpu();
+}
