@@ -11,13 +11,15 @@
 //! to nanoseconds. Blank lines and `#` comments are skipped, `\r\n` line endings are accepted.
 //! A line cannot span several lines: a newline inside a string value ends the line.
 //!
-//! [`parse_lines`] keeps every valid line and reports each invalid one with its line and column.
+//! [`parse_lines`] keeps every valid line and reports each invalid one with its line and column;
+//! a [`Line`] displays as line protocol again.
 
 mod parser;
 mod scanner;
 #[cfg(test)]
 mod tests;
 mod value;
+mod writer;
 
 use std::fmt;
 use std::str::FromStr;
@@ -84,7 +86,7 @@ pub enum FieldValue {
     String(String),
 }
 
-/// One parsed point.
+/// One parsed point. Its `Display` writes it back as line protocol with nanosecond timestamps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
     /// Measurement name, escapes removed.
