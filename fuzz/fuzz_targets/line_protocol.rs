@@ -17,14 +17,21 @@ fuzz_target!(|data: &[u8]| {
     }
     for line in &out.lines {
         assert!(!line.fields.is_empty());
-        assert!(line.tags.windows(2).all(|w| w[0].0 < w[1].0), "tags sorted and unique");
+        assert!(
+            line.tags.windows(2).all(|w| w[0].0 < w[1].0),
+            "tags sorted and unique"
+        );
         let written = line.to_string();
         let again = parse_line(&written, 1, Precision::Nanoseconds)
             .unwrap_or_else(|e| panic!("{written:?}: {e}"))
             .expect("a written line is not blank");
         assert_eq!(line, &again, "{written:?}");
     }
-    for p in [Precision::Microseconds, Precision::Milliseconds, Precision::Seconds] {
+    for p in [
+        Precision::Microseconds,
+        Precision::Milliseconds,
+        Precision::Seconds,
+    ] {
         let _ = parse_lines(text, p);
     }
 });
