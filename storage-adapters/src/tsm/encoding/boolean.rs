@@ -120,6 +120,16 @@ mod tests {
         assert_eq!(out, vec![true]);
     }
 
+    #[test]
+    fn more_than_max_values_is_unencodable() {
+        let too_many = vec![false; crate::tsm::encoding::MAX_VALUES + 1];
+        let err = encode(&too_many, &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "boolean encoding: 1048577 values exceed the per-block limit of 1048576"
+        );
+    }
+
     proptest! {
         #[test]
         fn round_trips_any_booleans(src in proptest::collection::vec(any::<bool>(), 0..300)) {

@@ -19,8 +19,10 @@
 //! | booleans   | [`boolean`]   | bit-packed 1                                          |
 //! | strings    | [`string`]    | snappy-compressed length-prefixed values 1           |
 //!
-//! Decoders never panic on hostile input, report the byte offset where a block went wrong, never
-//! produce more than [`MAX_VALUES`] values per block and leave `dst` as it was when they fail.
+//! Encoders append to `dst` and fail only for input they cannot represent (more than
+//! [`MAX_VALUES`] values). Decoders append to `dst`, never panic on hostile input, report the byte
+//! offset where a block went wrong, never produce more than [`MAX_VALUES`] values per block (so
+//! memory stays bounded) and leave `dst` as it was when they fail.
 
 pub mod boolean;
 pub mod float;
