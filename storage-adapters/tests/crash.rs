@@ -1,5 +1,5 @@
 //! Crash test: a writer process (this test binary re-run with
-//! `TSQ_CRASH_WRITER=<dir>`) imports batches and prints `ACK <id>` after each
+//! `TSQ_CRASH_WRITER=<dir>`) imports line-protocol batches and prints `ACK <id>` after each
 //! acknowledged write; the parent SIGKILLs it mid-import, reopens the store
 //! and checks that every acknowledged point is there with its value. Three
 //! rounds on the same directory, with snapshots and background compaction
@@ -12,8 +12,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common_tsm::{dir, pts, scan_all};
+use common_tsm::{dir, scan_all};
 use tsq_engine::ScanRequest;
+use tsq_storage::line_protocol::Precision;
 use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
 
 const SERIES: i64 = 20;
@@ -36,16 +37,20 @@ fn value(b: i64, s: i64, i: i64) -> f64 {
 fn run_writer(dir: &str, start: i64) {
     let (store, _) = Store::open(std::path::Path::new(dir), options()).unwrap();
     for b in start.. {
-        let batch = (0..SERIES)
-            .map(|s| {
-                let host = format!("h{s:02}");
-                let p: Vec<(i64, f64)> = (0..POINTS)
-                    .map(|i| (b * POINTS + i, value(b, s, i)))
-                    .collect();
-                pts("crash", &[("host", &host)], "v", &p)
-            })
-            .collect();
-        store.write_series(batch).unwrap();
+        // One batch of line protocol: SERIES hosts × POINTS timestamps.
+        let mut text = String::new();
+        for s in 0..SERIES {
+            for i in 0..POINTS {
+                text.push_str(&format!(
+                    "crash,host=h{s:02} v={} {}\n",
+                    value(b, s, i),
+                    b * POINTS + i
+                ));
+            }
+        }
+        let report = store.write_lines(&text, Precision::Nanoseconds).unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert_eq!(report.points_written, (SERIES * POINTS) as usize);
         println!("ACK {b}");
     }
 }

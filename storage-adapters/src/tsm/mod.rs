@@ -12,6 +12,7 @@ pub mod encoding;
 pub mod error;
 pub mod file;
 pub mod index;
+pub mod ingest;
 pub mod key;
 pub mod maint;
 pub mod shard;
@@ -23,6 +24,7 @@ pub mod wal;
 
 pub use adapter::TsmAdapter;
 pub use error::{Result, TsmError};
+pub use ingest::WriteReport;
 pub use store::{OpenReport, SeriesWrite, Store, StoreOptions};
 
 /// A fresh, empty directory under the system temp dir for one test.
