@@ -144,8 +144,8 @@ impl StorageAdapter for TsmAdapter {
     }
 
     async fn fields(&self, measurement: &str) -> Result<Vec<String>> {
-        let index = self.store.inner.index.read().expect("index lock");
-        Ok(index
+        Ok(self
+            .store
             .fields(measurement)
             .into_iter()
             .map(|(f, _)| f)
@@ -153,33 +153,15 @@ impl StorageAdapter for TsmAdapter {
     }
 
     async fn tag_keys(&self, measurement: &str) -> Result<Vec<String>> {
-        Ok(self
-            .store
-            .inner
-            .index
-            .read()
-            .expect("index lock")
-            .tag_keys(measurement))
+        Ok(self.store.tag_keys(measurement))
     }
 
     async fn tag_values(&self, measurement: &str, key: &str) -> Result<Vec<String>> {
-        Ok(self
-            .store
-            .inner
-            .index
-            .read()
-            .expect("index lock")
-            .tag_values(measurement, key))
+        Ok(self.store.tag_values(measurement, key))
     }
 
     async fn series_count(&self, measurement: &str) -> Result<usize> {
-        Ok(self
-            .store
-            .inner
-            .index
-            .read()
-            .expect("index lock")
-            .series_count(measurement))
+        Ok(self.store.series_count(measurement))
     }
 }
 

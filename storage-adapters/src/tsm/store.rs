@@ -424,3 +424,47 @@ fn split_by_shard(key: String, times: Vec<i64>, values: Values, dur: i64, out: &
         start = end;
     }
 }
+
+/// Catalog questions answered from the series index.
+impl Store {
+    /// Measurement names, sorted.
+    pub fn measurements(&self) -> Vec<String> {
+        self.inner.index.read().expect("index lock").measurements()
+    }
+
+    /// Fields of `measurement` with their stored types, sorted by name.
+    pub fn fields(&self, measurement: &str) -> Vec<(String, super::value::FieldType)> {
+        self.inner
+            .index
+            .read()
+            .expect("index lock")
+            .fields(measurement)
+    }
+
+    /// Tag keys of `measurement`, sorted.
+    pub fn tag_keys(&self, measurement: &str) -> Vec<String> {
+        self.inner
+            .index
+            .read()
+            .expect("index lock")
+            .tag_keys(measurement)
+    }
+
+    /// Values of tag `key` in `measurement`, sorted.
+    pub fn tag_values(&self, measurement: &str, key: &str) -> Vec<String> {
+        self.inner
+            .index
+            .read()
+            .expect("index lock")
+            .tag_values(measurement, key)
+    }
+
+    /// Number of series (tag set × field) of `measurement`.
+    pub fn series_count(&self, measurement: &str) -> usize {
+        self.inner
+            .index
+            .read()
+            .expect("index lock")
+            .series_count(measurement)
+    }
+}

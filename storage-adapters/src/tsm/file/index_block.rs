@@ -1,7 +1,7 @@
 //! The index section of a TSM file: one entry per series key, sorted by key.
 //!
 //! ```text
-//! entry := u16 BE key length | key bytes | type byte | u16 BE block count
+//! entry := u16 BE key length | key bytes | type byte | u32 BE block count
 //!          | block count × (i64 BE min time | i64 BE max time | u64 BE offset | u32 BE size)
 //! ```
 //! The footer after it stores the index offset and the index CRC32, so a
@@ -47,7 +47,7 @@ pub fn encode_index(entries: &[IndexEntry], dst: &mut Vec<u8>) {
         dst.extend_from_slice(&(e.key.len() as u16).to_be_bytes());
         dst.extend_from_slice(e.key.as_bytes());
         dst.push(e.ty as u8);
-        dst.extend_from_slice(&(e.blocks.len() as u16).to_be_bytes());
+        dst.extend_from_slice(&(e.blocks.len() as u32).to_be_bytes());
         for b in &e.blocks {
             dst.extend_from_slice(&b.min.to_be_bytes());
             dst.extend_from_slice(&b.max.to_be_bytes());
@@ -68,7 +68,7 @@ pub fn decode_index(buf: &[u8]) -> Result<Vec<IndexEntry>, String> {
             .map_err(|_| format!("key at index byte {at} is not UTF-8"))?;
         let ty = FieldType::from_code(c.u8()?)
             .ok_or_else(|| format!("bad type for key at index byte {at}"))?;
-        let count = u16::from_be_bytes([c.u8()?, c.u8()?]) as usize;
+        let count = c.u32()? as usize;
         let mut blocks = Vec::with_capacity(count.min(buf.len() / 28));
         for _ in 0..count {
             blocks.push(BlockMeta {
@@ -104,8 +104,8 @@ mod tests {
         };
         let mut b = Vec::new();
         encode_index(std::slice::from_ref(&e), &mut b);
-        // 2 (key len) + 3 (key) + 1 (type) + 2 (count) + 28 (one block) = 36
-        assert_eq!(b.len(), 36);
+        // 2 (key len) + 3 (key) + 1 (type) + 4 (count) + 28 (one block) = 38
+        assert_eq!(b.len(), 38);
         assert_eq!(&b[..6], &[0, 3, b'm', b'#', b'f', 1]);
         assert_eq!(decode_index(&b).unwrap(), vec![e]);
         assert!(decode_index(&b[..20]).unwrap_err().contains("truncated"));

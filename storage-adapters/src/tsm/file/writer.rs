@@ -48,6 +48,13 @@ impl TsmWriter {
         if times.is_empty() {
             return Ok(());
         }
+        if key.len() > usize::from(u16::MAX) {
+            return Err(TsmError::Invalid(format!(
+                "series key of {} bytes exceeds the TSM limit of 65535: '{}...'",
+                key.len(),
+                key.chars().take(64).collect::<String>()
+            )));
+        }
         if self.index.last().is_some_and(|e| e.key.as_str() >= key) {
             return Err(TsmError::Invalid(format!(
                 "TSM keys out of order at '{key}'"

@@ -111,6 +111,13 @@ impl SeriesIndex {
                 });
             }
         }
+        if key.len() > usize::from(u16::MAX) {
+            return Err(TsmError::Invalid(format!(
+                "series key of {} bytes exceeds the limit of 65535 bytes: '{}...'",
+                key.len(),
+                key.chars().take(64).collect::<String>()
+            )));
+        }
         self.log.append(s, ty)?;
         Ok((self.add(s.clone(), ty), true))
     }
@@ -212,6 +219,15 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "field type conflict for series 'cpu,host=z#usage': stored as float, written as string"
+        );
+        let huge = SeriesInfo::new("m", &[("k", &"x".repeat(70_000))], "f");
+        let err = idx
+            .get_or_create(&huge, FieldType::Float)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("series key of 70006 bytes exceeds the limit"),
+            "{err}"
         );
         idx.sync().unwrap();
         drop(idx);
