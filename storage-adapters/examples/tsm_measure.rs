@@ -1,17 +1,22 @@
 //! Measures the TSM engine: bytes per point on disk for (1) regular 10 s
 //! gauge series with two-decimal values and (2) a TSBS-like `cpu` dataset
 //! (100 hosts × 10 integer fields 0..100 random walk, 10 tags), and import
-//! throughput through `Store::write_series` (one WAL fsync per write call).
+//! throughput through `Store::write_series` (one WAL fsync per write call) and
+//! through `Store::write_lines` (line-protocol parsing included), and scan
+//! throughput through `TsmAdapter`.
 //! Run in release: `cargo run --release -p tsq-storage --example tsm_measure`.
 //! The numbers are quoted in docs/storage.md.
 
 use std::path::Path;
 use std::time::Instant;
 
-use tsq_engine::SeriesInfo;
+use std::sync::Arc;
+
+use tsq_engine::{ScanRequest, SeriesInfo, StorageAdapter};
+use tsq_storage::line_protocol::{parse_lines, Precision};
 use tsq_storage::tsm::value::Values;
 use tsq_storage::tsm::wal::SeriesPoints;
-use tsq_storage::tsm::{Store, StoreOptions};
+use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
 
 const TEN_S: i64 = 10_000_000_000;
 const T0: i64 = 1_700_000_000_000_000_000;
@@ -192,7 +197,97 @@ fn tsbs_cpu() {
     );
 }
 
+/// The TSBS-like cpu data as line protocol (6 hours), imported with
+/// `write_lines` in bodies of 1000 lines (10 000 points), then scanned.
+fn tsbs_lines() {
+    let dir = fresh("tsbs-lines");
+    let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
+    let fields = [
+        "usage_user",
+        "usage_system",
+        "usage_idle",
+        "usage_nice",
+        "usage_iowait",
+        "usage_irq",
+        "usage_softirq",
+        "usage_steal",
+        "usage_guest",
+        "usage_guest_nice",
+    ];
+    let (hosts, steps) = (100usize, 2160usize);
+    let mut rng = Rng(11);
+    let mut level: Vec<f64> = (0..hosts * fields.len())
+        .map(|i| (i * 37 % 100) as f64)
+        .collect();
+    let mut bodies = Vec::new();
+    for chunk in 0..steps / 10 {
+        let mut text = String::with_capacity(1000 * 400);
+        for step in chunk * 10..chunk * 10 + 10 {
+            for h in 0..hosts {
+                text.push_str(&format!(
+                    "cpu,arch=x64,datacenter=eu-central-1a,hostname=host_{h},os=Ubuntu16.04LTS,rack={},region=eu-central-1,\
+                     service={},service_environment=production,service_version=0,team=LON ",
+                    h % 100,
+                    h % 20
+                ));
+                for (f, field) in fields.iter().enumerate() {
+                    let l = &mut level[h * fields.len() + f];
+                    *l = (*l + rng.step() * 5.0).clamp(0.0, 100.0);
+                    let sep = if f == 0 { "" } else { "," };
+                    text.push_str(&format!("{sep}{field}={}i", l.round() as i64));
+                }
+                text.push_str(&format!(" {}\n", T0 + step as i64 * TEN_S));
+            }
+        }
+        bodies.push(text);
+    }
+    let bytes: usize = bodies.iter().map(String::len).sum();
+    let t = Instant::now();
+    let parsed: usize = bodies
+        .iter()
+        .map(|b| parse_lines(b, Precision::Nanoseconds).lines.len())
+        .sum();
+    let parse_secs = t.elapsed().as_secs_f64();
+    println!(
+        "  parsing alone: {parsed} lines in {parse_secs:.2} s = {:.0} lines/s, {:.1} MB/s",
+        parsed as f64 / parse_secs,
+        bytes as f64 / parse_secs / 1e6
+    );
+    let t = Instant::now();
+    let mut points = 0;
+    for body in &bodies {
+        let r = store.write_lines(body, Precision::Nanoseconds).unwrap();
+        assert!(r.errors.is_empty());
+        points += r.points_written;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "TSBS-like cpu via write_lines: {points} points ({bytes} bytes of line protocol), import {:.0} points/s, {:.1} MB/s",
+        points as f64 / secs,
+        bytes as f64 / secs / 1e6
+    );
+    store.flush().unwrap();
+    store.compact().unwrap();
+    let adapter = TsmAdapter::new(Arc::new(store));
+    let t = Instant::now();
+    let mut rows = 0;
+    futures::executor::block_on(async {
+        for field in fields {
+            let mut scan = adapter.scan(&ScanRequest::new("cpu", field)).await.unwrap();
+            while let Some(b) = scan.next_batch(4096).await.unwrap() {
+                rows += b.num_rows();
+            }
+        }
+    });
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "TSBS-like cpu full scan through TsmAdapter: {rows} points, {:.0} points/s",
+        rows as f64 / secs
+    );
+}
+
 fn main() {
     gauge();
     tsbs_cpu();
+    tsbs_lines();
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use tsq_engine::SeriesInfo;
 
 use super::error::Result;
-use super::key::series_key;
+use super::key::{key_prefix, push_field};
 use super::maint::now_ns;
 use super::store::Store;
 use super::value::{FieldType, Values};
@@ -92,27 +92,38 @@ impl Store {
         let mut runs: Vec<Run> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
         let mut errors = Vec::new();
+        let mut key = String::new();
         for (no, line) in lines {
             let t = line.timestamp.unwrap_or(now);
-            let tags: Vec<(&str, &str)> = line
-                .tags
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
+            let prefix = key_prefix(
+                &line.measurement,
+                line.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
             for (field, value) in &line.fields {
-                let series = SeriesInfo::new(&line.measurement, &tags, field);
-                let key = series_key(&series);
-                let i = *by_key.entry(key).or_insert_with(|| {
-                    runs.push(Run {
-                        points: SeriesPoints {
-                            series,
-                            times: Vec::new(),
-                            values: Values::empty(field_type(value)),
-                        },
-                        lines: Vec::new(),
-                    });
-                    runs.len() - 1
-                });
+                key.clear();
+                key.push_str(&prefix);
+                push_field(&mut key, field);
+                let i = match by_key.get(key.as_str()) {
+                    Some(&i) => i,
+                    None => {
+                        let tags: Vec<(&str, &str)> = line
+                            .tags
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .collect();
+                        let series = SeriesInfo::new(&line.measurement, &tags, field);
+                        runs.push(Run {
+                            points: SeriesPoints {
+                                series,
+                                times: Vec::new(),
+                                values: Values::empty(field_type(value)),
+                            },
+                            lines: Vec::new(),
+                        });
+                        by_key.insert(key.clone(), runs.len() - 1);
+                        runs.len() - 1
+                    }
+                };
                 let run = &mut runs[i];
                 if push_value(&mut run.points.values, value) {
                     run.points.times.push(t);

@@ -20,17 +20,35 @@ fn escape_into(out: &mut String, s: &str) {
 
 /// The unambiguous text key of a series.
 pub fn series_key(s: &SeriesInfo) -> String {
+    let mut out = key_prefix(
+        &s.measurement,
+        s.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+    );
+    push_field(&mut out, &s.field);
+    out
+}
+
+/// The key up to (not including) the field: `measurement,k1=v1,...`, for
+/// tags already sorted by key.
+pub(crate) fn key_prefix<'a>(
+    measurement: &str,
+    tags: impl Iterator<Item = (&'a str, &'a str)>,
+) -> String {
     let mut out = String::with_capacity(64);
-    escape_into(&mut out, &s.measurement);
-    for (k, v) in &s.tags {
+    escape_into(&mut out, measurement);
+    for (k, v) in tags {
         out.push(',');
         escape_into(&mut out, k);
         out.push('=');
         escape_into(&mut out, v);
     }
-    out.push('#');
-    escape_into(&mut out, &s.field);
     out
+}
+
+/// Completes a [`key_prefix`] with `#field`.
+pub(crate) fn push_field(prefix: &mut String, field: &str) {
+    prefix.push('#');
+    escape_into(prefix, field);
 }
 
 /// Appends the binary form of `s`.
