@@ -4,6 +4,7 @@
 //! throughput through `Store::write_series` (one WAL fsync per write call) and
 //! through `Store::write_lines` (line-protocol parsing included), and scan
 //! throughput through `TsmAdapter`.
+//! Parquet+zstd sizes of the same data are printed for comparison.
 //! Run in release: `cargo run --release -p tsq-storage --example tsm_measure`.
 //! The numbers are quoted in docs/storage.md.
 
@@ -11,6 +12,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, DictionaryArray, Float64Array, Int32Array, Int64Array, StringArray,
+    TimestampNanosecondArray,
+};
+use arrow::datatypes::Int32Type;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
 
 use tsq_engine::{ScanRequest, SeriesInfo, StorageAdapter};
 use tsq_storage::line_protocol::{parse_lines, Precision};
@@ -75,9 +86,10 @@ fn report(name: &str, dir: &Path, store: &Store, points: u64, write_secs: f64) {
 fn gauge() {
     let dir = fresh("gauge");
     let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
-    let (series, steps, per_write) = (100, 8640, 100);
+    let (series, steps, per_write) = (100, 8640, 96);
     let mut rng = Rng(42);
     let mut level: Vec<f64> = (0..series).map(|s| 20.0 + s as f64).collect();
+    let mut kept: Vec<Vec<f64>> = vec![Vec::new(); series];
     let t = Instant::now();
     for chunk in 0..steps / per_write {
         let batch = (0..series)
@@ -85,12 +97,13 @@ fn gauge() {
                 let times = (0..per_write)
                     .map(|i| T0 + (chunk * per_write + i) as i64 * TEN_S)
                     .collect();
-                let values = (0..per_write)
+                let values: Vec<f64> = (0..per_write)
                     .map(|_| {
                         level[s] = ((level[s] + rng.step() / 2.0) * 100.0).round() / 100.0;
                         level[s]
                     })
                     .collect();
+                kept[s].extend_from_slice(&values);
                 let host = format!("host_{s}");
                 SeriesPoints {
                     series: SeriesInfo::new("gauge", &[("host", &host)], "value"),
@@ -108,6 +121,21 @@ fn gauge() {
         &store,
         (series * steps) as u64,
         secs,
+    );
+    // Parquet: host (dictionary), time, value; sorted by host then time.
+    let n = series * steps;
+    let hosts: Vec<String> = (0..series).map(|s| format!("host_{s}")).collect();
+    let host_keys: Vec<i32> = (0..n).map(|i| (i / steps) as i32).collect();
+    let times: Vec<i64> = (0..n).map(|i| T0 + (i % steps) as i64 * TEN_S).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("host", dict(host_keys, &hosts)),
+        ("time", Arc::new(TimestampNanosecondArray::from(times))),
+        ("value", Arc::new(Float64Array::from(kept.concat()))),
+    ];
+    let bytes = parquet_bytes("gauge", columns);
+    println!(
+        "  Parquet+zstd of the same data: {bytes} bytes = {:.3} bytes/point",
+        bytes as f64 / n as f64
     );
 }
 
@@ -159,6 +187,7 @@ fn tsbs_cpu() {
     let mut level: Vec<f64> = (0..hosts * fields.len())
         .map(|i| (i * 37 % 100) as f64)
         .collect();
+    let mut kept: Vec<Vec<i64>> = vec![Vec::new(); hosts * fields.len()];
     let t = Instant::now();
     for chunk in 0..steps / per_write {
         let mut batch = Vec::with_capacity(hosts * fields.len());
@@ -172,12 +201,13 @@ fn tsbs_cpu() {
                 let times = (0..per_write)
                     .map(|i| T0 + (chunk * per_write + i) as i64 * TEN_S)
                     .collect();
-                let values = (0..per_write)
+                let values: Vec<i64> = (0..per_write)
                     .map(|_| {
                         *l = (*l + rng.step() * 5.0).clamp(0.0, 100.0);
                         l.round() as i64
                     })
                     .collect();
+                kept[h * fields.len() + f].extend_from_slice(&values);
                 batch.push(SeriesPoints {
                     series: SeriesInfo::new("cpu", &tag_refs, field),
                     times,
@@ -195,6 +225,55 @@ fn tsbs_cpu() {
         (hosts * fields.len() * steps) as u64,
         secs,
     );
+    // Parquet: one row per (host, time) with 10 tag columns (dictionary) and 10 field
+    // columns, sorted by host then time (TSBS's wide layout, the best order for Parquet).
+    let rows = hosts * steps;
+    let mut columns: Vec<(&str, ArrayRef)> = Vec::new();
+    for (ti, (name, _)) in tags[0].iter().enumerate() {
+        let mut distinct: Vec<String> = tags.iter().map(|t| t[ti].1.clone()).collect();
+        distinct.sort();
+        distinct.dedup();
+        let keys: Vec<i32> = (0..rows)
+            .map(|r| distinct.binary_search(&tags[r / steps][ti].1).unwrap() as i32)
+            .collect();
+        columns.push((name.as_str(), dict(keys, &distinct)));
+    }
+    let times: Vec<i64> = (0..rows).map(|r| T0 + (r % steps) as i64 * TEN_S).collect();
+    columns.push(("time", Arc::new(TimestampNanosecondArray::from(times))));
+    for (f, field) in fields.iter().enumerate() {
+        let v: Vec<i64> = (0..hosts)
+            .flat_map(|h| kept[h * fields.len() + f].iter().copied())
+            .collect();
+        columns.push((field, Arc::new(Int64Array::from(v))));
+    }
+    let bytes = parquet_bytes("tsbs", columns);
+    let points = rows * fields.len();
+    println!(
+        "  Parquet+zstd of the same data: {bytes} bytes = {:.3} bytes/point",
+        bytes as f64 / points as f64
+    );
+}
+
+/// A dictionary column of `keys` into `values`.
+fn dict(keys: Vec<i32>, values: &[String]) -> ArrayRef {
+    let values: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+    Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values).unwrap())
+}
+
+/// Size of a Parquet file (zstd default level, default dictionary encoding) holding `columns`.
+fn parquet_bytes(name: &str, columns: Vec<(&str, ArrayRef)>) -> u64 {
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let path = std::env::temp_dir().join(format!("tsq-measure-{name}.parquet"));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let file = std::fs::File::create(&path).unwrap();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    let _ = std::fs::remove_file(&path);
+    len
 }
 
 /// The TSBS-like cpu data as line protocol (6 hours), imported with
