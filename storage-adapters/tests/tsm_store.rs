@@ -330,3 +330,29 @@ async fn queries_see_whole_writes_while_writes_snapshots_and_compactions_run() {
     assert_eq!(got["cpu,host=h3#v"][2999], (2999, 3149.0));
     assert!(scans > 1);
 }
+
+#[tokio::test]
+async fn empty_and_mismatched_runs_are_not_written() {
+    let d = dir("empty_runs");
+    let a = open(&d, StoreOptions::default());
+    let mut bad = pts("cpu", &[], "v", &[(1, 1.0)]);
+    bad.times.push(2); // 2 timestamps, 1 value
+    let out = a
+        .store()
+        .write_series(vec![
+            pts("cpu", &[], "e", &[]),
+            bad,
+            pts("cpu", &[], "v", &[(3, 3.0)]),
+        ])
+        .unwrap();
+    assert_eq!((out.points_written, out.series_created), (1, 1));
+    assert_eq!(out.rejected.len(), 1);
+    assert_eq!(out.rejected[0].0, 1);
+    assert_eq!(
+        out.rejected[0].1.to_string(),
+        "invalid argument: 2 timestamps but 1 values"
+    );
+    a.store().flush().unwrap();
+    assert_eq!(read(&a, "v").await, vec![(3, 3.0)]);
+    assert_eq!(a.fields("cpu").await.unwrap(), vec!["v"]);
+}

@@ -102,3 +102,73 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsm::test_dir;
+    use crate::tsm::value::Values;
+
+    fn file(
+        dir: &std::path::Path,
+        min_gen: u64,
+        max_gen: u64,
+        level: u8,
+        t: i64,
+        v: f64,
+    ) -> Arc<TsmReader> {
+        let path = dir.join(
+            FileId {
+                min_gen,
+                max_gen,
+                level,
+            }
+            .file_name(),
+        );
+        let mut w = TsmWriter::create(&path).unwrap();
+        w.write_series("k#f", &[t, 100], &Values::Float(vec![v, v]))
+            .unwrap();
+        w.finish().unwrap();
+        Arc::new(TsmReader::open(&path).unwrap())
+    }
+
+    #[test]
+    fn plans_consecutive_same_level_runs_and_merges_newest_last() {
+        let dir = test_dir("compact_plan");
+        // levels by generation: 2, 1, 1, 2, 1, 1, 1
+        let files = vec![
+            file(&dir, 1, 4, 2, 1, 1.0),
+            file(&dir, 5, 5, 1, 2, 5.0),
+            file(&dir, 6, 6, 1, 3, 6.0),
+            file(&dir, 7, 10, 2, 4, 7.0),
+            file(&dir, 11, 11, 1, 5, 11.0),
+            file(&dir, 12, 12, 1, 6, 12.0),
+            file(&dir, 13, 13, 1, 7, 13.0),
+        ];
+        let ids = |run: &[Arc<TsmReader>]| run.iter().map(|f| f.id().min_gen).collect::<Vec<_>>();
+        // fanout 2: first run of two equal levels is gens 5, 6
+        assert_eq!(ids(plan(&files, 2).unwrap()), vec![5, 6]);
+        // fanout 3: gens 5, 6 are only two in a row; 11, 12, 13 qualify
+        assert_eq!(ids(plan(&files, 3).unwrap()), vec![11, 12, 13]);
+        assert!(plan(&files, 4).is_none());
+        let level4 = vec![file(&dir, 20, 21, 4, 1, 0.0), file(&dir, 22, 23, 4, 1, 0.0)];
+        assert!(plan(&level4, 2).is_none(), "level 4 is final");
+        // merging gens 11..13: every file has a point at t=100, the newest (13.0) wins
+        let out = dir.join(
+            FileId {
+                min_gen: 11,
+                max_gen: 13,
+                level: 2,
+            }
+            .file_name(),
+        );
+        assert!(merge(&files[4..], &out).unwrap());
+        let merged = TsmReader::open(&out).unwrap();
+        let (t, v) = merged
+            .read_series("k#f", i64::MIN, i64::MAX)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t, vec![5, 6, 7, 100]);
+        assert_eq!(v, Values::Float(vec![11.0, 12.0, 13.0, 13.0]));
+    }
+}

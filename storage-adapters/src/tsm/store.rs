@@ -280,6 +280,15 @@ impl Inner {
         {
             let mut index = self.index.write().expect("index lock");
             for (i, sp) in batch.into_iter().enumerate() {
+                if sp.times.len() != sp.values.len() {
+                    let n = (sp.times.len(), sp.values.len());
+                    let msg = format!("{} timestamps but {} values", n.0, n.1);
+                    rejected.push((i, TsmError::Invalid(msg)));
+                    continue;
+                }
+                if sp.times.is_empty() {
+                    continue;
+                }
                 match index.get_or_create(&sp.series, sp.values.field_type()) {
                     Ok((id, new)) => {
                         created += usize::from(new);
@@ -335,7 +344,7 @@ impl Inner {
         let mut by_shard = ShardRuns::new();
         {
             let index = self.index.read().expect("index lock");
-            for (id, times, values) in snap {
+            for (id, times, values) in snap.into_iter().filter(|s| !s.1.is_empty()) {
                 let key = index.series(id).map(|s| s.2.to_string()).ok_or_else(|| {
                     TsmError::Invalid(format!("cached series id {id} is not in the index"))
                 })?;
