@@ -356,3 +356,42 @@ async fn empty_and_mismatched_runs_are_not_written() {
     assert_eq!(read(&a, "v").await, vec![(3, 3.0)]);
     assert_eq!(a.fields("cpu").await.unwrap(), vec!["v"]);
 }
+
+#[tokio::test]
+async fn a_file_with_a_damaged_index_is_skipped_with_a_warning() {
+    let d = dir("bad_index");
+    let hour = 3_600_000_000_000i64;
+    let options = || StoreOptions {
+        shard_duration: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let a = open(&d, options());
+    // two shards -> two files
+    a.store()
+        .write_series(vec![pts("cpu", &[], "v", &[(1, 1.0), (hour + 1, 2.0)])])
+        .unwrap();
+    a.store().flush().unwrap();
+    let victim = a
+        .store()
+        .file_set()
+        .files()
+        .next()
+        .unwrap()
+        .path()
+        .to_path_buf();
+    drop(a);
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let n = bytes.len();
+    bytes[n - 13] ^= 0xFF; // last index byte, just before the 12-byte footer
+    std::fs::write(&victim, &bytes).unwrap();
+    let (store, report) = Store::open(&d, options()).unwrap();
+    assert_eq!(report.warnings.len(), 1);
+    assert!(
+        report.warnings[0].contains("index checksum mismatch"),
+        "{:?}",
+        report.warnings
+    );
+    assert!(report.warnings[0].contains(&victim.display().to_string()));
+    let a = TsmAdapter::new(Arc::new(store));
+    assert_eq!(read(&a, "v").await, vec![(hour + 1, 2.0)]);
+}

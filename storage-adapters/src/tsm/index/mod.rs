@@ -244,5 +244,14 @@ mod tests {
         );
         assert_eq!(idx.series_count("cpu"), 2);
         assert_eq!(idx.series_count("nope"), 0);
+        drop(idx);
+        // A torn last record (3 bytes cut) loses that series only, with a warning.
+        let len = std::fs::metadata(&path).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(len - 3).unwrap();
+        let (idx, w) = SeriesIndex::open(&path).unwrap();
+        assert!(w.unwrap().contains("truncated"));
+        assert_eq!(idx.len(), 2);
+        assert_eq!(idx.id_of("mem#free"), None);
     }
 }
