@@ -1,6 +1,7 @@
 //! Differential test: the same scans through `TsmAdapter` and through a
 //! reference (points kept in a `BTreeMap`, last write wins) must return the
-//! same timelines in the same order, the same time spans and catalog.
+//! same timelines in the same order, the same time spans and catalog; the
+//! engine's `MemoryAdapter` loaded with the same points is a second oracle.
 
 mod common_tsm;
 
@@ -13,6 +14,7 @@ use tsq_engine::{
     GroupBy, Pattern, ScanRequest, SeriesInfo, SeriesRegistry, StorageAdapter, TagPredicate as P,
     TimeRange,
 };
+use tsq_storage::memory::MemoryAdapter;
 use tsq_storage::tsm::value::Values;
 use tsq_storage::tsm::wal::SeriesPoints;
 use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
@@ -152,6 +154,17 @@ async fn tsm_adapter_matches_a_btreemap_reference() {
         Some(GroupBy::All),
         Some(GroupBy::Tags(vec!["host".into(), "dc".into()])),
     ];
+    // The engine's MemoryAdapter holding the final reference state is a second oracle.
+    let mem = MemoryAdapter::new();
+    for (si, p) in &r {
+        let tags: Vec<(&str, &str)> = si
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        let points: Vec<(i64, f64)> = p.iter().map(|(t, v)| (*t, *v)).collect();
+        mem.insert(&si.measurement, &tags, &si.field, &points);
+    }
     let mut checked = 0;
     for field in ["u", "s"] {
         for p in &preds {
@@ -167,6 +180,8 @@ async fn tsm_adapter_matches_a_btreemap_reference() {
                     for batch in [1000, 97] {
                         let got = scan_all(&a, &req, batch).await.unwrap();
                         assert_eq!(got, want, "{p} {range} {g:?} batch {batch}");
+                        let from_mem = scan_all(&mem, &req, batch).await.unwrap();
+                        assert_eq!(got, from_mem, "memory: {p} {range} {g:?} batch {batch}");
                     }
                     let span = want.0.values().flat_map(|v| v.iter().map(|p| p.0)).fold(
                         None,
@@ -175,6 +190,11 @@ async fn tsm_adapter_matches_a_btreemap_reference() {
                         },
                     );
                     assert_eq!(a.time_span(&req).await.unwrap(), span, "{p} {range}");
+                    assert_eq!(
+                        mem.time_span(&req).await.unwrap(),
+                        span,
+                        "memory: {p} {range}"
+                    );
                     checked += 1;
                 }
             }
