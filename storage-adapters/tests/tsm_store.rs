@@ -395,3 +395,10 @@ async fn a_file_with_a_damaged_index_is_skipped_with_a_warning() {
     let a = TsmAdapter::new(Arc::new(store));
     assert_eq!(read(&a, "v").await, vec![(hour + 1, 2.0)]);
 }
+
+#[test]
+fn store_and_adapter_are_send_and_sync() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Store>();
+    shareable::<TsmAdapter>();
+}
