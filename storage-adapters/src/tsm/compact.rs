@@ -1,6 +1,7 @@
 //! Compaction: merges `fanout` consecutive files of one level (in generation
 //! order, so "newer wins" is preserved) into one file of the next level, up to
-//! level 4. Tombstones are applied while merging and the output has none. The
+//! level 4; `fanout` level-4 files merge into one level-4 file (a full
+//! compaction), so deleted points do not linger there forever. Tombstones are applied while merging and the output has none. The
 //! output is written under a temporary name and renamed; the file-set swap
 //! replaces the inputs in the *current* set (snapshots may have added files
 //! meanwhile), and the inputs are deleted once no query holds them.
@@ -19,13 +20,13 @@ use super::value::merge_chunks;
 /// Highest compaction level.
 pub const MAX_LEVEL: u8 = 4;
 
-/// The first run of `fanout` consecutive files sharing a level below
-/// [`MAX_LEVEL`], if any (`files` ascending by generation).
+/// The first run of `fanout` consecutive files sharing a level, if any
+/// (`files` ascending by generation).
 pub fn plan(files: &[Arc<TsmReader>], fanout: usize) -> Option<&[Arc<TsmReader>]> {
     (0..files.len().saturating_sub(fanout - 1)).find_map(|i| {
         let run = &files[i..i + fanout];
         let level = run[0].id().level;
-        (level < MAX_LEVEL && run.iter().all(|f| f.id().level == level)).then_some(run)
+        run.iter().all(|f| f.id().level == level).then_some(run)
     })
 }
 
@@ -82,7 +83,7 @@ impl Inner {
             let id = FileId {
                 min_gen: inputs.iter().map(|f| f.id().min_gen).min().unwrap_or(0),
                 max_gen: inputs.iter().map(|f| f.id().max_gen).max().unwrap_or(0),
-                level: inputs[0].id().level + 1,
+                level: (inputs[0].id().level + 1).min(MAX_LEVEL),
             };
             let path = shard_dir(&self.dir, start).join(id.file_name());
             let output = if merge(&inputs, &path)? {
@@ -152,7 +153,11 @@ mod tests {
         assert_eq!(ids(plan(&files, 3).unwrap()), vec![11, 12, 13]);
         assert!(plan(&files, 4).is_none());
         let level4 = vec![file(&dir, 20, 21, 4, 1, 0.0), file(&dir, 22, 23, 4, 1, 0.0)];
-        assert!(plan(&level4, 2).is_none(), "level 4 is final");
+        assert_eq!(
+            ids(plan(&level4, 2).unwrap()),
+            vec![20, 22],
+            "level 4 merges into level 4"
+        );
         // merging gens 11..13: every file has a point at t=100, the newest (13.0) wins
         let out = dir.join(
             FileId {
