@@ -148,7 +148,10 @@ fn import_one(
                     .map(|e| (first + e.line - 1, e.column, e.message)),
             );
             issues.sort_by_key(|i| (i.0, i.1));
-            summary.rejected += issues.len();
+            // A line may have several errors (one per bad field): count lines.
+            let mut lines: Vec<usize> = issues.iter().map(|i| i.0).collect();
+            lines.dedup();
+            summary.rejected += lines.len();
             for (line, column, message) in issues.drain(..) {
                 let _ = writeln!(err, "{name}:{line}:{column}: {message}");
             }
@@ -168,7 +171,8 @@ mod tests {
     use super::*;
     use crate::cli::backend::{LineIssue, WriteSummary};
 
-    /// Records chunks; rejects lines containing `bad` at column 2, counts
+    /// Records chunks; rejects lines containing `bad` at column 2 (and
+    /// `twice` also at column 9), counts
     /// one point and one new series per other non-empty line.
     #[derive(Default)]
     struct Recorder(RefCell<Vec<String>>);
@@ -184,6 +188,13 @@ mod tests {
                         column: 2,
                         message: "no".into(),
                     });
+                    if line.contains("twice") {
+                        summary.errors.push(LineIssue {
+                            line: i + 1,
+                            column: 9,
+                            message: "again".into(),
+                        });
+                    }
                 } else if !line.is_empty() {
                     summary.points += 1;
                     summary.series_created += 1;
@@ -196,7 +207,7 @@ mod tests {
     #[test]
     fn reports_bad_lines_with_file_positions() {
         let ingest = Recorder::default();
-        let input: &[u8] = b"m v=1 1\nbad\nm v=2 2\n\xff\xfe\nbad again";
+        let input: &[u8] = b"m v=1 1\nbad\nm v=2 2\n\xff\xfe\nbad twice";
         let mut summary = ImportSummary::default();
         let mut err = Vec::new();
         import_one(
@@ -208,10 +219,11 @@ mod tests {
             &mut err,
         )
         .unwrap();
-        // Lines 2 and 5 are rejected by the store, line 4 is not UTF-8 (byte 1).
+        // Lines 2 and 5 (twice) are rejected by the store, line 4 is not
+        // UTF-8 (byte 1): four messages, three lines.
         assert_eq!(
             String::from_utf8(err).unwrap(),
-            "f.lp:2:2: no\nf.lp:4:1: invalid UTF-8\nf.lp:5:2: no\n"
+            "f.lp:2:2: no\nf.lp:4:1: invalid UTF-8\nf.lp:5:2: no\nf.lp:5:9: again\n"
         );
         assert_eq!(
             (summary.points, summary.series, summary.rejected),
@@ -220,7 +232,7 @@ mod tests {
         // One chunk, the invalid line replaced by an empty one.
         assert_eq!(
             *ingest.0.borrow(),
-            vec!["m v=1 1\nbad\nm v=2 2\n\nbad again".to_string()]
+            vec!["m v=1 1\nbad\nm v=2 2\n\nbad twice".to_string()]
         );
     }
 
