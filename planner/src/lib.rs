@@ -1,1 +1,15 @@
-//! placeholder
+//! # tsq-planner
+//!
+//! From query text to results: the SQL-ish language of DESIGN §2 (parsed
+//! with sqlparser through a custom dialect, plus hand-parsed `SAMPLE BY`,
+//! `FILL`, `ORDER BY`, `LIMIT`), the logical plan, the optimizer's named
+//! rules (time-range and tag-predicate pushdown, one pipeline per aggregate,
+//! the choice of aggregation operator of DESIGN §4), physical planning onto
+//! engine pipelines, `EXPLAIN [ANALYZE]`, and the [`Session`] API.
+
+pub mod ast;
+pub mod error;
+pub mod parser;
+
+pub use error::{Pos, Result, TsqError};
+pub use parser::{parse_script, parse_statement};
