@@ -5,11 +5,17 @@
 //! `FILL`, `ORDER BY`, `LIMIT`), the logical plan, the optimizer's named
 //! rules (time-range and tag-predicate pushdown, one pipeline per aggregate,
 //! the choice of aggregation operator of DESIGN §4), physical planning onto
-//! engine pipelines, `EXPLAIN [ANALYZE]`, and the [`Session`] API.
+//! engine pipelines, `EXPLAIN [ANALYZE]`, and the `Session` API.
 
 pub mod ast;
+mod build;
 pub mod error;
+pub mod logical;
+pub mod optimizer;
 pub mod parser;
+pub mod plan;
 
 pub use error::{Pos, Result, TsqError};
+pub use logical::plan_query;
 pub use parser::{parse_script, parse_statement};
+pub use plan::{Catalog, LogicalPlan};

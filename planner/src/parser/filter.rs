@@ -14,25 +14,25 @@ use crate::ast::{Filter, TagOp, TagTest, TimeBound, TimeOp};
 use crate::error::{Pos, Result, TsqError};
 
 /// Converts a `WHERE` expression.
-pub(super) fn convert(e: &Expr, start: Pos) -> Result<Filter> {
+pub(super) fn convert(e: &Expr, start: Pos, now: i64) -> Result<Filter> {
     let pos = pos_of(e, start);
     match e {
-        Expr::Nested(inner) => convert(inner, start),
+        Expr::Nested(inner) => convert(inner, start, now),
         Expr::BinaryOp { left, op, right } => match op {
             BinaryOperator::And => Ok(Filter::And(
-                Box::new(convert(left, start)?),
-                Box::new(convert(right, start)?),
+                Box::new(convert(left, start, now)?),
+                Box::new(convert(right, start, now)?),
             )),
             BinaryOperator::Or => Ok(Filter::Or(
-                Box::new(convert(left, start)?),
-                Box::new(convert(right, start)?),
+                Box::new(convert(left, start, now)?),
+                Box::new(convert(right, start, now)?),
             )),
-            _ => comparison(left, op, right, pos),
+            _ => comparison(left, op, right, pos, now),
         },
         Expr::UnaryOp {
             op: UnaryOperator::Not,
             expr,
-        } => Ok(Filter::Not(Box::new(convert(expr, start)?), pos)),
+        } => Ok(Filter::Not(Box::new(convert(expr, start, now)?), pos)),
         Expr::InList {
             expr,
             list,
@@ -75,7 +75,13 @@ fn is_time(e: &Expr) -> bool {
     matches!(e, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("time"))
 }
 
-fn comparison(left: &Expr, op: &BinaryOperator, right: &Expr, pos: Pos) -> Result<Filter> {
+fn comparison(
+    left: &Expr,
+    op: &BinaryOperator,
+    right: &Expr,
+    pos: Pos,
+    now: i64,
+) -> Result<Filter> {
     if is_time(left) || is_time(right) {
         let (value, top) = if is_time(left) {
             (right, time_op(op, false))
@@ -95,7 +101,7 @@ fn comparison(left: &Expr, op: &BinaryOperator, right: &Expr, pos: Pos) -> Resul
         };
         return Ok(Filter::Time(TimeBound {
             op: top,
-            value: instant(value, pos)?,
+            value: instant(value, pos, now)?,
             pos: at,
         }));
     }
@@ -157,8 +163,9 @@ fn string_value(e: &Expr, key: &str, pos: Pos) -> Result<String> {
     }
 }
 
-/// The current time in ns since the epoch.
-fn now() -> i64 {
+/// The current time in ns since the epoch (read once per statement, so
+/// every `now()` of a statement is the same instant).
+pub(super) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)
@@ -166,10 +173,10 @@ fn now() -> i64 {
 
 /// Evaluates an instant: an RFC 3339 string, integer ns, `now()`, or an
 /// instant plus or minus a duration.
-fn instant(e: &Expr, pos: Pos) -> Result<i64> {
+fn instant(e: &Expr, pos: Pos, now: i64) -> Result<i64> {
     let at = pos_of(e, pos);
     match e {
-        Expr::Nested(inner) => instant(inner, at),
+        Expr::Nested(inner) => instant(inner, at, now),
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => parse_timestamp(s).ok_or_else(|| {
                 TsqError::parse(
@@ -180,9 +187,9 @@ fn instant(e: &Expr, pos: Pos) -> Result<i64> {
             Value::Number(n, _) => n.parse::<i64>().or_else(|_| duration_number(n, at)),
             _ => Err(TsqError::parse(at, format!("bad timestamp {e}"))),
         },
-        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("now") => Ok(now()),
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("now") => Ok(now),
         Expr::BinaryOp { left, op, right } => {
-            let base = instant(left, at)?;
+            let base = instant(left, at, now)?;
             let d = duration(right, pos_of(right.as_ref(), at))?;
             let r = match op {
                 BinaryOperator::Plus => base.checked_add(d),

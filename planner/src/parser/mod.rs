@@ -66,7 +66,7 @@ fn parse_tokens(st: tokens::StatementTokens, script: &str, lines: &LineIndex) ->
             format!("unexpected '{}'", next.token),
         ));
     }
-    let mut query = select::convert(&sql, start)?;
+    let mut query = select::convert(&sql, start, filter::now())?;
     if let Some(pos) = st.group_all {
         query.group_by = Some(crate::ast::GroupByClause::All(pos));
     }

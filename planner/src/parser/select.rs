@@ -33,7 +33,7 @@ pub(super) fn name(ident: &Ident) -> Name {
 }
 
 /// Converts a parsed `SELECT` into a [`Query`] (tail clauses left empty).
-pub(super) fn convert(q: &sqlparser::ast::Query, start: Pos) -> Result<Query> {
+pub(super) fn convert(q: &sqlparser::ast::Query, start: Pos, now: i64) -> Result<Query> {
     if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
         return Err(TsqError::parse(start, "unsupported clause in query"));
     }
@@ -52,7 +52,7 @@ pub(super) fn convert(q: &sqlparser::ast::Query, start: Pos) -> Result<Query> {
     let filter = select
         .selection
         .as_ref()
-        .map(|e| super::filter::convert(e, start))
+        .map(|e| super::filter::convert(e, start, now))
         .transpose()?;
     Ok(Query {
         projections,
