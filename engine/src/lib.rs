@@ -16,6 +16,8 @@ pub mod batch;
 pub mod context;
 pub mod error;
 pub mod group;
+pub mod interpolate;
+pub mod materialize;
 pub mod memory;
 pub mod metrics;
 pub mod operator;

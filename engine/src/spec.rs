@@ -448,7 +448,7 @@ impl fmt::Display for AggStrategy {
 }
 
 /// One single-field pipeline, fully resolved by the planner:
-/// scan → [downsample] → [rate] → [aggregate across timelines].
+/// scan → (downsample) → (rate) → (aggregate across timelines).
 #[derive(Debug, Clone)]
 pub struct PipelineSpec {
     /// What to read (measurement, field, tag predicate, time range, order).

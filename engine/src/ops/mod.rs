@@ -2,4 +2,7 @@
 //!
 //! - [`values::ValuesOp`]: emits given batches (tests, benches).
 
+pub mod grouped_agg;
+pub mod mt_agg;
+pub mod pipe_agg;
 pub mod values;

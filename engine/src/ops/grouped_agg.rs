@@ -1,0 +1,420 @@
+//! `GroupedAggOp`: the cross-timeline aggregator for input ordered by group
+//! (DESIGN §4), used when interpolation may be needed or the aggregator is
+//! not incremental and the scan can deliver timelines group by group.
+//!
+//! ```text
+//!   input (ordered by group id, then series id; a timeline may span batches)
+//!   g0:s1 g0:s4 | g0:s4 g1:s2 ...
+//!   └── gathered ──┘ └─ g1 arrives: aggregate g0 (interpolating), emit, release
+//! ```
+//!
+//! At most one group is materialized at a time, under a memory reservation.
+//! Input that is not ordered by group (a lower group id, or a group coming
+//! back) is an execution error, never a wrong answer.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::batch::{Timeline, TimelineBatch};
+use crate::context::TaskContext;
+use crate::error::{EngineError, Result};
+use crate::group::Grouping;
+use crate::interpolate::{interpolation_name, InterpolatingAggregator};
+use crate::materialize::{group_label, RowBatcher, TimelineGatherer};
+use crate::metrics::OperatorMetrics;
+use crate::operator::Operator;
+use crate::registry::SeriesRegistry;
+use crate::spec::{Aggregator, GroupBy};
+
+const NAME: &str = "GroupedAggOp";
+const HINT: &str = "it holds every point of one group at a time: narrow the time range or tag \
+                    filter, or raise the memory budget";
+
+/// Interpolating aggregation across timelines, one group at a time; see the
+/// module docs.
+pub struct GroupedAggOp {
+    input: Box<dyn Operator>,
+    agg: Aggregator,
+    group_by: GroupBy,
+    output_name: String,
+    ctx: Option<TaskContext>,
+    state: Option<State>,
+    input_done: bool,
+    metrics: OperatorMetrics,
+}
+
+/// Built from the first input batch.
+struct State {
+    registry: Arc<SeriesRegistry>,
+    grouping: Grouping,
+    /// The group being gathered.
+    current: Option<u32>,
+    gatherer: TimelineGatherer,
+    aggregator: InterpolatingAggregator,
+    out: RowBatcher,
+}
+
+impl GroupedAggOp {
+    /// Aggregates `input` (ordered by group of `group_by`) across timelines
+    /// with `agg`; the output field is `output_name`.
+    pub fn new(
+        input: Box<dyn Operator>,
+        agg: Aggregator,
+        group_by: GroupBy,
+        output_name: String,
+    ) -> Self {
+        GroupedAggOp {
+            input,
+            agg,
+            group_by,
+            output_name,
+            ctx: None,
+            state: None,
+            input_done: false,
+            metrics: OperatorMetrics::default(),
+        }
+    }
+
+    fn init_state(&self, registry: &Arc<SeriesRegistry>) -> State {
+        let ctx = self
+            .ctx
+            .as_ref()
+            .expect("GroupedAggOp::next called before open");
+        let grouping = Grouping::new(registry, &self.group_by, &self.output_name);
+        let out = RowBatcher::new(Arc::clone(grouping.groups()), ctx.batch_size);
+        State {
+            registry: Arc::clone(registry),
+            grouping,
+            current: None,
+            gatherer: TimelineGatherer::new(NAME, ctx.memory.reservation(NAME, HINT)),
+            aggregator: InterpolatingAggregator::new(self.agg, ctx.memory.reservation(NAME, HINT)),
+            out,
+        }
+    }
+
+    /// Gathers the timelines of `batch`, aggregating each group it finishes.
+    fn consume(&mut self, batch: &TimelineBatch) -> Result<()> {
+        if self.state.is_none() {
+            self.state = Some(self.init_state(batch.registry()));
+        }
+        let state = self.state.as_mut().expect("initialized above");
+        if !Arc::ptr_eq(&state.registry, batch.registry()) {
+            return Err(EngineError::execution(
+                NAME,
+                "input batches refer to different series registries",
+            ));
+        }
+        for tl in batch.timelines() {
+            let group = state.grouping.group_of(tl.series_id);
+            match state.current {
+                Some(cur) if group == cur => state.check_series_order(&tl)?,
+                Some(cur) if group < cur => {
+                    let groups = state.grouping.groups();
+                    return Err(EngineError::execution(
+                        NAME,
+                        format!(
+                            "input is not ordered by group key (group {} after {})",
+                            group_label(groups, group),
+                            group_label(groups, cur)
+                        ),
+                    ));
+                }
+                Some(_) => {
+                    self.ctx.as_ref().map_or(Ok(()), |c| c.cancel.check())?;
+                    state.finish_group()?;
+                }
+                None => {}
+            }
+            state.current = Some(group);
+            state.gatherer.push(&tl)?;
+        }
+        self.metrics
+            .record_bytes(state.gatherer.reserved() + state.aggregator.reserved());
+        Ok(())
+    }
+}
+
+impl State {
+    /// Within a group, timelines must come in ascending series id (a run
+    /// of the same id continues the previous timeline).
+    fn check_series_order(&self, tl: &Timeline<'_>) -> Result<()> {
+        match self.gatherer.last() {
+            Some((last, _)) if tl.series_id < last => Err(EngineError::execution(
+                NAME,
+                format!(
+                    "input is not ordered by series id within group {} (series {} after {})",
+                    group_label(self.grouping.groups(), self.current.unwrap_or(0)),
+                    tl.series_id,
+                    last
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Aggregates the gathered group into output rows and releases it.
+    fn finish_group(&mut self) -> Result<()> {
+        let Some(group) = self.current.take() else {
+            return Ok(());
+        };
+        let gathered = self.gatherer.finish(&self.registry)?;
+        let timelines: Vec<Timeline<'_>> = gathered.timelines().collect();
+        let out = &mut self.out;
+        self.aggregator
+            .aggregate(&timelines, |t, v| out.push(group, t, v))?;
+        drop(timelines);
+        drop(gathered);
+        self.gatherer.release();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Operator for GroupedAggOp {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn display(&self) -> String {
+        format!(
+            "GroupedAggOp: agg={} group_by={} interpolation={}",
+            self.agg,
+            self.group_by,
+            interpolation_name(self.agg.interpolation())
+        )
+    }
+
+    async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
+        self.ctx = Some(ctx.clone());
+        self.state = None;
+        self.input_done = false;
+        self.input.open(ctx).await
+    }
+
+    async fn next(&mut self) -> Result<Option<TimelineBatch>> {
+        loop {
+            if let Some(batch) = self.state.as_mut().and_then(|s| s.out.pop()) {
+                self.metrics.record_out(batch.num_rows());
+                return Ok(Some(batch));
+            }
+            if self.input_done {
+                return Ok(None);
+            }
+            let batch = self.input.next().await?;
+            if let Some(ctx) = &self.ctx {
+                ctx.cancel.check()?;
+            }
+            let started = self.metrics.start();
+            match batch {
+                Some(b) => {
+                    self.metrics.record_in(b.num_rows());
+                    self.consume(&b)?;
+                }
+                None => {
+                    self.input_done = true;
+                    if let Some(state) = self.state.as_mut() {
+                        state.finish_group()?;
+                        state.out.flush()?;
+                        let peak = state.gatherer.peak() + state.aggregator.peak();
+                        self.metrics.record_bytes(peak);
+                        state.aggregator.release();
+                    }
+                }
+            }
+            self.metrics.stop(started);
+        }
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        self.state = None;
+        self.input.close().await
+    }
+
+    fn metrics(&self) -> &OperatorMetrics {
+        &self.metrics
+    }
+
+    fn children(&self) -> Vec<&dyn Operator> {
+        vec![self.input.as_ref()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::materialize::test_support::*;
+    use crate::ops::values::ValuesOp;
+
+    fn by_dc() -> GroupBy {
+        GroupBy::Tags(vec!["dc".into()])
+    }
+
+    fn op(reg: &Arc<SeriesRegistry>, rows: &[Row], chunk: usize, agg: Aggregator) -> GroupedAggOp {
+        let input = Box::new(ValuesOp::new(batches(reg, rows, chunk)));
+        GroupedAggOp::new(input, agg, by_dc(), format!("{agg}(u)"))
+    }
+
+    fn run_agg(reg: &Arc<SeriesRegistry>, rows: &[Row], agg: Aggregator) -> Result<Vec<Row>> {
+        run(&mut op(reg, rows, 4096, agg), &TaskContext::default())
+    }
+
+    #[test]
+    fn every_aggregator_by_hand_at_every_batch_size() {
+        let (reg, rows) = misaligned();
+        for agg in all_aggregators() {
+            for chunk in [1, 3, 4096] {
+                for batch_size in [1, 7, 4096] {
+                    let ctx = TaskContext::with_batch_size(batch_size);
+                    let got = run(&mut op(&reg, &rows, chunk, agg), &ctx).unwrap();
+                    assert_rows(&got, &misaligned_expected(agg));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nan_and_null_inputs() {
+        let (reg, rows) = nan_null();
+        let nan = f64::NAN;
+        // a at 10: s0's lerp from NaN is NaN (skipped), s3 gives 1.
+        // b at 5 and 10: only nulls (s1's lerp next to its null, s2's null).
+        let sum = run_agg(&reg, &rows, Aggregator::Sum).unwrap();
+        assert_rows(
+            &sum,
+            &[
+                (0, 0, Some(nan)),
+                (0, 10, Some(1.0)),
+                (0, 20, Some(4.0)),
+                (1, 0, Some(1.0)),
+                (1, 5, None),
+                (1, 10, None),
+                (1, 15, Some(6.0)),
+                (1, 20, Some(3.0)),
+            ],
+        );
+        let p50 = run_agg(&reg, &rows, Aggregator::Percentile(500)).unwrap();
+        assert_rows(&p50, &sum);
+        // count: a at 0 saw only NaN -> NaN; b at 5 / 10 saw only a null.
+        let count = run_agg(&reg, &rows, Aggregator::Count).unwrap();
+        assert_rows(
+            &count,
+            &[
+                (0, 0, Some(nan)),
+                (0, 10, Some(1.0)),
+                (0, 20, Some(1.0)),
+                (1, 0, Some(1.0)),
+                (1, 5, None),
+                (1, 10, None),
+                (1, 15, Some(1.0)),
+                (1, 20, Some(1.0)),
+            ],
+        );
+        // pfsum at b 5: s1's previous 1.0 + s2's null -> 1; at 10: s1's null
+        // and s2's previous (null) -> null; at 15: s1's previous (null) + 6.
+        let pfsum = run_agg(&reg, &rows, Aggregator::PfSum).unwrap();
+        assert_rows(
+            &pfsum,
+            &[
+                (0, 0, Some(nan)),
+                (0, 10, Some(1.0)),
+                (0, 20, Some(4.0)),
+                (1, 0, Some(1.0)),
+                (1, 5, Some(1.0)),
+                (1, 10, None),
+                (1, 15, Some(6.0)),
+                (1, 20, Some(3.0)),
+            ],
+        );
+    }
+
+    #[test]
+    fn empty_input_and_one_point() {
+        let (reg, _) = misaligned();
+        let ctx = TaskContext::default();
+        let mut none = GroupedAggOp::new(
+            Box::new(ValuesOp::empty()),
+            Aggregator::Sum,
+            by_dc(),
+            "s".into(),
+        );
+        assert_eq!(run(&mut none, &ctx).unwrap(), vec![]);
+        let empty = ValuesOp::new(vec![TimelineBatch::empty(Arc::clone(&reg))]);
+        let mut op = GroupedAggOp::new(Box::new(empty), Aggregator::Sum, by_dc(), "s".into());
+        assert_eq!(run(&mut op, &ctx).unwrap(), vec![]);
+        let one = run_agg(&reg, &[(1, 42, Some(2.5))], Aggregator::Dev).unwrap();
+        assert_rows(&one, &[(0, 42, Some(0.0))]);
+    }
+
+    #[test]
+    fn unordered_input_is_an_error() {
+        let (reg, rows) = misaligned();
+        // group b (series 2) before group a
+        let mut swapped = vec![rows[6]];
+        swapped.extend_from_slice(&rows[..6]);
+        let err = run_agg(&reg, &swapped, Aggregator::Sum)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GroupedAggOp"), "{err}");
+        assert!(
+            err.contains("input is not ordered by group key (group dc=a after dc=b)"),
+            "{err}"
+        );
+        // group a comes back after b, across batches
+        let mut back = rows.clone();
+        back.push((0, 50, Some(1.0)));
+        let mut op = op(&reg, &back, 2, Aggregator::Sum);
+        let err = run(&mut op, &TaskContext::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("(group dc=a after dc=b)"), "{err}");
+        // series 1 before series 0 within group a
+        let mut desc = rows[3..6].to_vec();
+        desc.extend_from_slice(&rows[..3]);
+        let err = run_agg(&reg, &desc, Aggregator::Sum)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not ordered by series id within group dc=a"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn memory_budget_names_the_operator() {
+        let (reg, rows) = misaligned();
+        let ctx = TaskContext::default().with_memory_budget(64);
+        let err = run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err();
+        match err {
+            EngineError::ResourcesExhausted { operator, hint, .. } => {
+                assert_eq!(operator, "GroupedAggOp");
+                assert!(
+                    hint.contains("narrow the time range or tag filter"),
+                    "{hint}"
+                );
+            }
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+    }
+
+    #[test]
+    fn display_and_metrics() {
+        let (reg, rows) = misaligned();
+        let mut op = op(&reg, &rows, 3, Aggregator::Percentile(990));
+        assert_eq!(
+            op.display(),
+            "GroupedAggOp: agg=p99 group_by=[dc] interpolation=lerp"
+        );
+        let out = run(&mut op, &TaskContext::with_batch_size(4)).unwrap();
+        let m = op.metrics();
+        assert_eq!((m.rows_in, m.rows_out, m.batches_out), (7, 6, 2));
+        assert_eq!(out.len(), 6);
+        assert!(m.peak_bytes > 0);
+    }
+
+    #[test]
+    fn stops_when_cancelled() {
+        let (reg, rows) = misaligned();
+        assert_stops_when_cancelled(&mut op(&reg, &rows, 1, Aggregator::Sum));
+    }
+}

@@ -1,0 +1,518 @@
+//! `PipeAggOp`: the streaming cross-timeline aggregator (DESIGN §4).
+//!
+//! Valid when no interpolation can be needed: every input timestamp is a
+//! bucket start of the query's [`BucketGrid`] (downsampled input with a fill
+//! other than `none`, or `SAMPLE BY ALL`), and the aggregator is incremental.
+//! The planner guarantees both; the operator checks the first and fails
+//! with an execution error naming the series and timestamp otherwise.
+//!
+//! ```text
+//!   slot = group * buckets + (t - grid.start) / grid.width
+//!
+//!   input batch ──▶ per timeline: group looked up once, grid check,
+//!                   Accumulators::update_timeline(slot_of)   ──▶ batch dropped
+//!   end of input ──▶ slots with input, in (group, bucket) order ──▶ output
+//! ```
+//!
+//! State is one accumulator per (group, bucket), reserved before it is
+//! allocated: memory is O(groups × buckets), independent of the points
+//! scanned. Within a slot, values arrive in input order, which is ascending
+//! series id for a plain scan (this decides `first` / `last`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::accumulator::Accumulators;
+use crate::batch::{Timeline, TimelineBatch};
+use crate::context::TaskContext;
+use crate::error::{EngineError, Result};
+use crate::group::Grouping;
+use crate::materialize::RowBatcher;
+use crate::memory::MemoryReservation;
+use crate::metrics::OperatorMetrics;
+use crate::operator::Operator;
+use crate::registry::SeriesRegistry;
+use crate::spec::{Aggregator, BucketGrid, GroupBy};
+
+const NAME: &str = "PipeAggOp";
+
+/// Streaming aggregation across timelines on grid-aligned input; see the
+/// module docs.
+pub struct PipeAggOp {
+    input: Box<dyn Operator>,
+    agg: Aggregator,
+    group_by: GroupBy,
+    grid: BucketGrid,
+    output_name: String,
+    ctx: Option<TaskContext>,
+    state: Option<State>,
+    input_done: bool,
+    metrics: OperatorMetrics,
+}
+
+/// Built from the first input batch.
+struct State {
+    registry: Arc<SeriesRegistry>,
+    grouping: Grouping,
+    acc: Accumulators,
+    reservation: MemoryReservation,
+    out: RowBatcher,
+    /// Next slot to emit once the input is exhausted.
+    emit_cursor: usize,
+}
+
+impl PipeAggOp {
+    /// Aggregates `input` across timelines with `agg`, grouped by
+    /// `group_by`, on the buckets of `grid`; the output field is
+    /// `output_name`. Fails for a non-incremental aggregator (percentiles).
+    pub fn new(
+        input: Box<dyn Operator>,
+        agg: Aggregator,
+        group_by: GroupBy,
+        grid: BucketGrid,
+        output_name: String,
+    ) -> Result<Self> {
+        if !agg.is_incremental() {
+            return Err(EngineError::InvalidArgument(format!(
+                "PipeAggOp needs an incremental aggregator, {agg} is not (use GroupedAggOp or MTAggOp)"
+            )));
+        }
+        if grid.width <= 0 {
+            return Err(EngineError::InvalidArgument(format!(
+                "PipeAggOp needs a bucket width > 0, got {}",
+                grid.width
+            )));
+        }
+        Ok(PipeAggOp {
+            input,
+            agg,
+            group_by,
+            grid,
+            output_name,
+            ctx: None,
+            state: None,
+            input_done: false,
+            metrics: OperatorMetrics::default(),
+        })
+    }
+
+    fn ctx(&self) -> &TaskContext {
+        self.ctx
+            .as_ref()
+            .expect("PipeAggOp::next called before open")
+    }
+
+    /// Builds the grouping and the accumulators for the registry of the
+    /// first batch, reserving their memory first.
+    fn init_state(&self, registry: &Arc<SeriesRegistry>) -> Result<State> {
+        let ctx = self.ctx();
+        let grouping = Grouping::new(registry, &self.group_by, &self.output_name);
+        let slots = grouping
+            .num_groups()
+            .checked_mul(self.grid.count)
+            .ok_or_else(|| EngineError::execution(NAME, "number of groups × buckets overflows"))?;
+        let mut reservation = ctx.memory.reservation(
+            NAME,
+            "it keeps one accumulator per group and bucket: use fewer groups or a wider \
+             SAMPLE BY interval, narrow the time range, or raise the memory budget",
+        );
+        let per_slot = 4 + 1 + 8 + if self.agg == Aggregator::Dev { 8 } else { 0 };
+        reservation.try_grow(slots.saturating_mul(per_slot))?;
+        let acc = Accumulators::new(self.agg, slots)?;
+        reservation.try_resize(acc.memory_size())?;
+        let out = RowBatcher::new(Arc::clone(grouping.groups()), ctx.batch_size);
+        Ok(State {
+            registry: Arc::clone(registry),
+            grouping,
+            acc,
+            reservation,
+            out,
+            emit_cursor: 0,
+        })
+    }
+
+    /// Folds every timeline of `batch` into the accumulators.
+    fn consume(&mut self, batch: &TimelineBatch) -> Result<()> {
+        if self.state.is_none() {
+            self.state = Some(self.init_state(batch.registry())?);
+        }
+        let state = self.state.as_mut().expect("initialized above");
+        if !Arc::ptr_eq(&state.registry, batch.registry()) {
+            return Err(EngineError::execution(
+                NAME,
+                "input batches refer to different series registries",
+            ));
+        }
+        let grid = self.grid;
+        for tl in batch.timelines() {
+            check_on_grid(&tl, &grid, &state.registry)?;
+            let base = state.grouping.group_of(tl.series_id) as usize * grid.count;
+            let times = tl.times;
+            state.acc.update_timeline(&tl, |i| {
+                base + ((times[i] - grid.start) / grid.width) as usize
+            });
+        }
+        self.metrics.record_bytes(state.reservation.peak());
+        Ok(())
+    }
+
+    /// Emits slots with input, from the cursor, until a batch is ready or
+    /// every slot was visited (then the last short batch is cut).
+    fn emit(&mut self) -> Result<()> {
+        let Some(state) = self.state.as_mut() else {
+            return Ok(());
+        };
+        let count = self.grid.count;
+        while !state.out.has_ready() && state.emit_cursor < state.acc.len() {
+            let slot = state.emit_cursor;
+            if slot % count == 0 {
+                self.ctx.as_ref().map_or(Ok(()), |c| c.cancel.check())?;
+            }
+            if let Some(v) = state.acc.result(slot) {
+                let (group, bucket) = (slot / count, slot % count);
+                state.out.push(group as u32, self.grid.time(bucket), v)?;
+            }
+            state.emit_cursor += 1;
+        }
+        if state.emit_cursor == state.acc.len() {
+            state.out.flush()?;
+            // Everything is emitted: free the accumulators.
+            state.acc = Accumulators::new(self.agg, 0)?;
+            state.emit_cursor = 0;
+            state.reservation.free();
+        }
+        Ok(())
+    }
+}
+
+/// Fails unless every timestamp of `tl` is a bucket start of `grid`.
+fn check_on_grid(tl: &Timeline<'_>, grid: &BucketGrid, registry: &SeriesRegistry) -> Result<()> {
+    let (start, width) = (grid.start, grid.width);
+    let last = if grid.count == 0 {
+        i64::MIN
+    } else {
+        grid.time(grid.count - 1)
+    };
+    let off = tl
+        .times
+        .iter()
+        .position(|&t| t < start || t > last || (t - start) % width != 0);
+    match off {
+        None => Ok(()),
+        Some(i) => {
+            let series = registry
+                .get(tl.series_id)
+                .map_or_else(|| tl.series_id.to_string(), |s| s.key());
+            Err(EngineError::execution(
+                NAME,
+                format!(
+                    "series {series} has a point at {} that is not a bucket start of the grid \
+                     (start {start}, width {width}ns, {} buckets); PipeAggOp needs input \
+                     downsampled with a fill other than none",
+                    tl.times[i], grid.count
+                ),
+            ))
+        }
+    }
+}
+
+#[async_trait]
+impl Operator for PipeAggOp {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn display(&self) -> String {
+        format!(
+            "PipeAggOp: agg={} group_by={} buckets={}",
+            self.agg, self.group_by, self.grid.count
+        )
+    }
+
+    async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
+        self.ctx = Some(ctx.clone());
+        self.state = None;
+        self.input_done = false;
+        self.input.open(ctx).await
+    }
+
+    async fn next(&mut self) -> Result<Option<TimelineBatch>> {
+        loop {
+            if let Some(batch) = self.state.as_mut().and_then(|s| s.out.pop()) {
+                self.metrics.record_out(batch.num_rows());
+                return Ok(Some(batch));
+            }
+            if self.input_done {
+                let started = self.metrics.start();
+                self.emit()?;
+                self.metrics.stop(started);
+                let ready = self.state.as_ref().is_some_and(|s| s.out.has_ready());
+                if !ready {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let batch = self.input.next().await?;
+            self.ctx().cancel.check()?;
+            let started = self.metrics.start();
+            match batch {
+                Some(b) => {
+                    self.metrics.record_in(b.num_rows());
+                    self.consume(&b)?;
+                }
+                None => self.input_done = true,
+            }
+            self.metrics.stop(started);
+        }
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        self.state = None;
+        self.input.close().await
+    }
+
+    fn metrics(&self) -> &OperatorMetrics {
+        &self.metrics
+    }
+
+    fn children(&self) -> Vec<&dyn Operator> {
+        vec![self.input.as_ref()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::materialize::test_support::*;
+    use crate::ops::mt_agg::MTAggOp;
+    use crate::ops::values::ValuesOp;
+
+    const GRID: BucketGrid = BucketGrid {
+        start: 0,
+        width: 10,
+        count: 4,
+    };
+
+    fn by_dc() -> GroupBy {
+        GroupBy::Tags(vec!["dc".into()])
+    }
+
+    /// Downsampled, filled input on `GRID`: group a = series 0 and 1,
+    /// group b = series 2.
+    ///
+    /// ```text
+    ///   T        0     10     20     30
+    ///   s0 (a)  1.0   2.0    3.0    4.0
+    ///   s1 (a)    .  10.0    NaN   null
+    ///   s2 (b)  5.0   null     .      .
+    /// ```
+    fn aligned() -> (Arc<SeriesRegistry>, Vec<Row>) {
+        let reg = registry(&[("a", "1"), ("a", "2"), ("b", "3")]);
+        let rows = vec![
+            (0, 0, Some(1.0)),
+            (0, 10, Some(2.0)),
+            (0, 20, Some(3.0)),
+            (0, 30, Some(4.0)),
+            (1, 10, Some(10.0)),
+            (1, 20, Some(f64::NAN)),
+            (1, 30, None),
+            (2, 0, Some(5.0)),
+            (2, 10, None),
+        ];
+        (reg, rows)
+    }
+
+    /// Group a at 0, 10, 20, 30 from [1], [2, 10], [3, NaN], [4, null]
+    /// (NaN and null skipped); group b: [5] at 0, only a null at 10.
+    fn aligned_expected(agg: Aggregator) -> Vec<Row> {
+        use Aggregator::*;
+        let a: [f64; 4] = match agg {
+            Sum | ZimSum | PfSum => [1.0, 12.0, 3.0, 4.0],
+            Avg => [1.0, 6.0, 3.0, 4.0],
+            Min | MimMin | First => [1.0, 2.0, 3.0, 4.0],
+            Max | MimMax | Last => [1.0, 10.0, 3.0, 4.0],
+            // [2, 10]: mean 6, sqrt((16 + 16) / 2) = 4
+            Dev => [0.0, 4.0, 0.0, 0.0],
+            Count => [1.0, 2.0, 1.0, 1.0],
+            Percentile(_) => unreachable!("not incremental"),
+        };
+        let b = match agg {
+            Dev => 0.0,
+            Count => 1.0,
+            _ => 5.0,
+        };
+        let mut rows: Vec<Row> = [0, 10, 20, 30]
+            .iter()
+            .zip(a)
+            .map(|(&t, v)| (0, t, Some(v)))
+            .collect();
+        rows.extend([(1, 0, Some(b)), (1, 10, None)]);
+        rows
+    }
+
+    fn op(reg: &Arc<SeriesRegistry>, rows: &[Row], chunk: usize, agg: Aggregator) -> PipeAggOp {
+        let input = Box::new(ValuesOp::new(batches(reg, rows, chunk)));
+        PipeAggOp::new(input, agg, by_dc(), GRID, format!("{agg}(u)")).unwrap()
+    }
+
+    fn incremental() -> Vec<Aggregator> {
+        all_aggregators()
+            .into_iter()
+            .filter(|a| a.is_incremental())
+            .collect()
+    }
+
+    #[test]
+    fn every_aggregator_by_hand_at_every_batch_size() {
+        let (reg, rows) = aligned();
+        for agg in incremental() {
+            for chunk in [1, 3, 4096] {
+                for batch_size in [1, 7, 4096] {
+                    let ctx = TaskContext::with_batch_size(batch_size);
+                    let got = run(&mut op(&reg, &rows, chunk, agg), &ctx).unwrap();
+                    assert_rows(&got, &aligned_expected(agg));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn same_results_as_mt_agg_on_aligned_input() {
+        let (reg, rows) = aligned();
+        for agg in incremental() {
+            let ctx = TaskContext::with_batch_size(3);
+            let pipe = run(&mut op(&reg, &rows, 2, agg), &ctx).unwrap();
+            let input = Box::new(ValuesOp::new(batches(&reg, &rows, 2)));
+            let mut mt = MTAggOp::new(input, agg, by_dc(), "x".into());
+            assert_rows(&pipe, &run(&mut mt, &ctx).unwrap());
+        }
+    }
+
+    #[test]
+    fn sample_by_all_has_one_bucket() {
+        let reg = registry(&[("a", "1"), ("b", "2"), ("a", "3")]);
+        // SAMPLE BY ALL over [5, 100): every timeline one point at 5.
+        let grid = BucketGrid {
+            start: 5,
+            width: 95,
+            count: 1,
+        };
+        let rows = [(0, 5, Some(1.5)), (1, 5, Some(4.0)), (2, 5, Some(2.5))];
+        let input = Box::new(ValuesOp::new(batches(&reg, &rows, 1)));
+        let mut op =
+            PipeAggOp::new(input, Aggregator::Sum, GroupBy::None, grid, "s".into()).unwrap();
+        // 1.5 + 4 + 2.5
+        let got = run(&mut op, &TaskContext::default()).unwrap();
+        assert_rows(&got, &[(0, 5, Some(8.0))]);
+    }
+
+    #[test]
+    fn empty_input_and_one_point() {
+        let (reg, _) = aligned();
+        let ctx = TaskContext::default();
+        let mut none = PipeAggOp::new(
+            Box::new(ValuesOp::empty()),
+            Aggregator::Sum,
+            by_dc(),
+            GRID,
+            "s".into(),
+        )
+        .unwrap();
+        assert_eq!(run(&mut none, &ctx).unwrap(), vec![]);
+        let one = run(
+            &mut op(&reg, &[(2, 30, Some(-1.0))], 1, Aggregator::Min),
+            &ctx,
+        )
+        .unwrap();
+        assert_rows(&one, &[(1, 30, Some(-1.0))]);
+    }
+
+    #[test]
+    fn off_grid_points_and_percentiles_are_rejected() {
+        let (reg, _) = aligned();
+        let ctx = TaskContext::default();
+        for t in [15, -10, 40] {
+            let err = run(
+                &mut op(&reg, &[(1, t, Some(1.0))], 1, Aggregator::Sum),
+                &ctx,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("PipeAggOp")
+                    && err.contains(&format!("series cpu,dc=a,host=2#u has a point at {t}")),
+                "{err}"
+            );
+        }
+        let err = PipeAggOp::new(
+            Box::new(ValuesOp::empty()),
+            Aggregator::Percentile(500),
+            GroupBy::None,
+            GRID,
+            "p".into(),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("p50 is not"), "{err}");
+    }
+
+    #[test]
+    fn memory_is_reserved_per_group_and_bucket() {
+        let (reg, rows) = aligned();
+        // 2 groups x 4 buckets x 13 bytes (sum) = 104 bytes
+        let ctx = TaskContext::default().with_memory_budget(103);
+        let err = run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err();
+        match err {
+            EngineError::ResourcesExhausted {
+                operator,
+                requested,
+                ..
+            } => assert_eq!((operator.as_str(), requested), ("PipeAggOp", 104)),
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+        let ctx = TaskContext::default().with_memory_budget(104);
+        let mut op = op(&reg, &rows, 1, Aggregator::Sum);
+        run(&mut op, &ctx).unwrap();
+        assert_eq!(op.metrics().peak_bytes, 104);
+        assert_eq!(ctx.memory.used(), 0);
+    }
+
+    #[test]
+    fn display_and_metrics() {
+        let (reg, rows) = aligned();
+        let grid = BucketGrid { count: 60, ..GRID };
+        let input = Box::new(ValuesOp::new(batches(&reg, &rows, 4)));
+        let mut op = PipeAggOp::new(input, Aggregator::Sum, by_dc(), grid, "s".into()).unwrap();
+        assert_eq!(op.display(), "PipeAggOp: agg=sum group_by=[dc] buckets=60");
+        run(&mut op, &TaskContext::with_batch_size(4)).unwrap();
+        let m = op.metrics();
+        assert_eq!((m.rows_in, m.rows_out, m.batches_out), (9, 6, 2));
+    }
+
+    #[test]
+    fn stops_when_cancelled() {
+        let (reg, rows) = aligned();
+        assert_stops_when_cancelled(&mut op(&reg, &rows, 4096, Aggregator::Sum));
+    }
+
+    #[test]
+    fn batches_over_another_registry_are_rejected() {
+        let (reg, rows) = aligned();
+        let other = registry(&[("a", "1"), ("a", "2"), ("b", "3")]);
+        let mut input = batches(&reg, &rows[..2], 4096);
+        input.extend(batches(&other, &rows[2..], 4096));
+        let mut op = PipeAggOp::new(
+            Box::new(ValuesOp::new(input)),
+            Aggregator::Sum,
+            by_dc(),
+            GRID,
+            "s".into(),
+        )
+        .unwrap();
+        let err = run(&mut op, &TaskContext::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("different series registries"), "{err}");
+    }
+}
