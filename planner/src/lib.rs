@@ -19,3 +19,10 @@ pub use error::{Pos, Result, TsqError};
 pub use logical::plan_query;
 pub use parser::{parse_script, parse_statement};
 pub use plan::{Catalog, LogicalPlan};
+pub mod explain;
+pub mod physical;
+pub mod result;
+pub mod session;
+mod stream;
+
+pub use session::{QueryKind, QueryOutput, RecordBatchStream, Session, SessionConfig};
