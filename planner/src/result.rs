@@ -220,16 +220,16 @@ fn to_batch(
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(1 + n_tags + n_values);
     let times: TimestampNanosecondArray = rows.iter().map(|r| Some(r.time)).collect();
     columns.push(Arc::new(times.with_timezone("UTC")));
-    for t in 0..n_tags {
+    columns.extend((0..n_tags).map(|t| -> ArrayRef {
         let tags: StringArray = rows
             .iter()
             .map(|r| Some(keys[r.group][t].as_str()))
             .collect();
-        columns.push(Arc::new(tags));
-    }
-    for v in 0..n_values {
+        Arc::new(tags)
+    }));
+    columns.extend((0..n_values).map(|v| -> ArrayRef {
         let values: Float64Array = rows.iter().map(|r| r.values[v]).collect();
-        columns.push(Arc::new(values));
-    }
+        Arc::new(values)
+    }));
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
