@@ -77,28 +77,18 @@ fn flatten_and(f: Filter, out: &mut Vec<Filter>) {
     }
 }
 
-/// The range `time <op> value` allows.
+/// The range `time <op> value` allows (`v + 1` past `i64::MAX` is unbounded).
 fn bound(b: &TimeBound) -> TimeRange {
     let v = b.value;
-    let next = v.saturating_add(1);
+    let next = v.checked_add(1);
+    let range = |start, end| TimeRange { start, end };
     match b.op {
-        TimeOp::GtEq => TimeRange {
-            start: Some(v),
-            end: None,
-        },
-        TimeOp::Gt => TimeRange {
-            start: Some(next),
-            end: None,
-        },
-        TimeOp::Lt => TimeRange {
-            start: None,
-            end: Some(v),
-        },
-        TimeOp::LtEq => TimeRange {
-            start: None,
-            end: Some(next),
-        },
-        TimeOp::Eq => TimeRange::new(v, next),
+        TimeOp::GtEq => range(Some(v), None),
+        TimeOp::Gt if next.is_none() => range(Some(v), Some(v)),
+        TimeOp::Gt => range(next, None),
+        TimeOp::Lt => range(None, Some(v)),
+        TimeOp::LtEq => range(None, next),
+        TimeOp::Eq => range(Some(v), next),
     }
 }
 
