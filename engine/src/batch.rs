@@ -101,6 +101,20 @@ impl Timeline<'_> {
     }
 }
 
+impl<'a> Timeline<'a> {
+    /// Points `start..end` of this run, as a run of the same series (for
+    /// operators that fold a run segment by segment).
+    pub fn slice(&self, start: usize, end: usize) -> Timeline<'a> {
+        Timeline {
+            series_id: self.series_id,
+            times: &self.times[start..end],
+            values: &self.values[start..end],
+            nulls: self.nulls,
+            offset: self.offset + start,
+        }
+    }
+}
+
 impl TimelineBatch {
     /// Wraps a record batch with the timeline schema, checking that each
     /// timeline run is strictly increasing in time.

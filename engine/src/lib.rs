@@ -8,8 +8,42 @@
 //! `PipeAggOp`, `GroupedAggOp`, `MTAggOp`), and the materialized executor that
 //! serves as benchmark baseline and test oracle.
 //!
-//! The planner (`tsq-planner`) builds DAGs of these operators from queries;
-//! they can also be built by hand, as the crate's doctests show.
+//! The planner (`tsq-planner`) builds DAGs of these operators from queries
+//! (through [`build_pipeline`]); they can also be built by hand:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tsq_engine::ops::{ds_agg::DsAggOp, pipe_agg::PipeAggOp, values::ValuesOp};
+//! use tsq_engine::*;
+//!
+//! const S: i64 = 1_000_000_000; // one second in ns
+//! let registry = Arc::new(SeriesRegistry::new(vec![
+//!     SeriesInfo::new("cpu", &[("host", "a")], "usage"),
+//!     SeriesInfo::new("cpu", &[("host", "b")], "usage"),
+//! ]));
+//! let mut input = TimelineBatchBuilder::new(Arc::clone(&registry), 8);
+//! input.push_slice(0, &[0, 10 * S], &[1.0, 3.0]); // host=a
+//! input.push_slice(1, &[0, 20 * S], &[5.0, 7.0]); // host=b
+//! let input = input.finish()?;
+//!
+//! // SELECT sum(usage) FROM cpu WHERE time >= 0 AND time < 30s SAMPLE BY 10s avg FILL(zero)
+//! let ds = Downsample { interval: Interval::Every(10 * S), agg: Aggregator::Avg, fill: FillPolicy::Value(0.0) };
+//! let range = (0, 30 * S);
+//! let scan = Box::new(ValuesOp::new(vec![input]));
+//! let downsample = Box::new(DsAggOp::new(scan, ds, Some(range))?);
+//! let grid = ds.grid(range.0, range.1)?;
+//! let mut root = PipeAggOp::new(downsample, Aggregator::Sum, GroupBy::None, grid, "sum(usage)".into())?;
+//!
+//! let out = futures::executor::block_on(collect(&mut root, &TaskContext::default()))?;
+//! // a: 1, 3, 0 (filled)   b: 5, 0 (filled), 7   →   sum: 6, 3, 7
+//! assert_eq!(out[0].times(), &[0, 10 * S, 20 * S]);
+//! assert_eq!(out[0].values().values(), &[6.0, 3.0, 7.0]);
+//! assert_eq!(
+//!     format_tree(&root),
+//!     "PipeAggOp: agg=sum group_by=[] buckets=3\n  DsAggOp: interval=10s agg=avg fill=zero\n    ValuesOp: batches=1\n"
+//! );
+//! # Ok::<(), EngineError>(())
+//! ```
 
 pub mod accumulator;
 pub mod batch;
@@ -22,6 +56,7 @@ pub mod memory;
 pub mod metrics;
 pub mod operator;
 pub mod ops;
+pub mod pipeline;
 pub mod predicate;
 pub mod registry;
 pub mod spec;
@@ -32,6 +67,7 @@ pub use context::{CancellationToken, TaskContext};
 pub use error::{EngineError, Result};
 pub use metrics::OperatorMetrics;
 pub use operator::{collect, format_tree, format_tree_with_metrics, into_stream, Operator};
+pub use pipeline::{build_pipeline, check_strategy};
 pub use predicate::{Pattern, TagPredicate};
 pub use registry::{SeriesInfo, SeriesRegistry};
 pub use spec::{

@@ -1,1 +1,6 @@
-//! placeholder
+//! tsq storage adapters: implementations of `tsq_engine::StorageAdapter`.
+//!
+//! - [`memory::MemoryAdapter`]: an in-memory store with every capability (or
+//!   fewer, on request), used by tests, examples and benchmarks.
+
+pub mod memory;

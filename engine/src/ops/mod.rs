@@ -1,8 +1,14 @@
 //! The operators, one per file. Each implements [`Operator`](crate::Operator).
 //!
 //! - [`values::ValuesOp`]: emits given batches (tests, benches).
+//! - [`scan::ScanOp`]: reads a storage adapter, filtering what it did not.
+//! - [`ds_agg::DsAggOp`]: per-timeline downsample and fill (`SAMPLE BY`).
+//! - [`rate::RateOp`]: per-timeline rate of change (`rate(...)`).
 
+pub mod ds_agg;
 pub mod grouped_agg;
 pub mod mt_agg;
 pub mod pipe_agg;
+pub mod rate;
+pub mod scan;
 pub mod values;

@@ -15,6 +15,8 @@ use crate::operator::Operator;
 #[derive(Debug, Default)]
 pub struct ValuesOp {
     batches: VecDeque<TimelineBatch>,
+    /// Number of batches given at construction (for a stable display).
+    total: usize,
     ctx: Option<TaskContext>,
     metrics: OperatorMetrics,
 }
@@ -23,6 +25,7 @@ impl ValuesOp {
     /// An operator that will emit `batches`.
     pub fn new(batches: Vec<TimelineBatch>) -> Self {
         ValuesOp {
+            total: batches.len(),
             batches: batches.into(),
             ..Self::default()
         }
@@ -41,7 +44,7 @@ impl Operator for ValuesOp {
     }
 
     fn display(&self) -> String {
-        format!("ValuesOp: batches={}", self.batches.len())
+        format!("ValuesOp: batches={}", self.total)
     }
 
     async fn open(&mut self, ctx: &TaskContext) -> Result<()> {

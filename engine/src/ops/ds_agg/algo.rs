@@ -1,0 +1,157 @@
+//! The downsampling loop of `DsAggOp`: walks each timeline run of a batch,
+//! cuts it into per-bucket segments arithmetically, folds each segment into
+//! the open bucket and hands finished buckets to the [`Filler`].
+//!
+//! State carried between batches is one open bucket and the filler's last
+//! bucket, for the one timeline that may continue in the next batch. Every
+//! other timeline of a batch is finished (and its rows queued) at once.
+
+use std::sync::Arc;
+
+use crate::batch::{Timeline, TimelineBatch};
+use crate::error::{EngineError, Result};
+use crate::registry::SeriesRegistry;
+
+use super::bucket::{BucketAgg, Buckets};
+use super::fill::Filler;
+use super::sink::Sink;
+
+/// Per-timeline downsample + fill state machine.
+#[derive(Debug)]
+pub(super) struct Downsampler {
+    buckets: Buckets,
+    /// Resolved query range `[start, end)`, if given.
+    range: Option<(i64, i64)>,
+    agg: BucketAgg,
+    filler: Filler,
+    /// The timeline being downsampled.
+    current: Option<u32>,
+    /// Its open bucket: `(key, stamp)`.
+    open: Option<(i64, i64)>,
+    /// Output rows.
+    pub(super) sink: Sink,
+}
+
+impl Downsampler {
+    /// A downsampler emitting batches of at most `batch_size` rows.
+    pub(super) fn new(
+        buckets: Buckets,
+        range: Option<(i64, i64)>,
+        agg: BucketAgg,
+        filler: Filler,
+        batch_size: usize,
+    ) -> Self {
+        Downsampler {
+            buckets,
+            range,
+            agg,
+            filler,
+            current: None,
+            open: None,
+            sink: Sink::new(batch_size),
+        }
+    }
+
+    /// Downsamples every timeline run of `batch`.
+    pub(super) fn push_batch(&mut self, batch: &TimelineBatch) -> Result<()> {
+        self.sink.use_registry(batch.registry())?;
+        for tl in batch.timelines() {
+            self.push_run(&tl, batch.registry())?;
+        }
+        Ok(())
+    }
+
+    /// Ends the last timeline and queues every remaining row.
+    pub(super) fn finish(&mut self) -> Result<()> {
+        self.end_timeline()?;
+        self.sink.flush()
+    }
+
+    /// Bytes held by the open bucket and the rows being built.
+    pub(super) fn memory_size(&self) -> usize {
+        self.agg.memory_size() + self.sink.memory_size()
+    }
+
+    fn push_run(&mut self, tl: &Timeline<'_>, registry: &Arc<SeriesRegistry>) -> Result<()> {
+        if self.current != Some(tl.series_id) {
+            self.end_timeline()?;
+            self.current = Some(tl.series_id);
+        }
+        self.check_range(tl, registry)?;
+        let mut i = 0;
+        while i < tl.len() {
+            let t = tl.times[i];
+            let bucket = self.buckets.locate(t).ok_or_else(|| {
+                point_error(
+                    registry,
+                    tl.series_id,
+                    t,
+                    "has no representable bucket start",
+                )
+            })?;
+            // Times are sorted: the bucket's points are the run up to its end.
+            let j = match bucket.end {
+                Some(end) => i + tl.times[i..].partition_point(|&x| x < end),
+                None => tl.len(),
+            };
+            if self.open.is_some_and(|(key, _)| key != bucket.key) {
+                self.close_bucket()?;
+            }
+            self.open = Some((bucket.key, bucket.stamp));
+            self.agg.fold(&tl.slice(i, j));
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// Errors on the first point of the run outside the query range.
+    fn check_range(&self, tl: &Timeline<'_>, registry: &Arc<SeriesRegistry>) -> Result<()> {
+        let (Some((start, end)), Some(&first), Some(&last)) =
+            (self.range, tl.times.first(), tl.times.last())
+        else {
+            return Ok(());
+        };
+        let bad = if first < start {
+            first
+        } else if last >= end {
+            tl.times[tl.times.partition_point(|&t| t < end)]
+        } else {
+            return Ok(());
+        };
+        let what = format!("is outside the query range [{start}, {end})");
+        Err(point_error(registry, tl.series_id, bad, &what))
+    }
+
+    /// Emits the open bucket (with the fill before it).
+    fn close_bucket(&mut self) -> Result<()> {
+        let (Some((key, stamp)), Some(series)) = (self.open.take(), self.current) else {
+            return Ok(());
+        };
+        match self.agg.take() {
+            Some(value) => self
+                .filler
+                .bucket(series, key, stamp, value, &mut self.sink),
+            None => Ok(()),
+        }
+    }
+
+    /// Emits the current timeline's open bucket and trailing fill.
+    fn end_timeline(&mut self) -> Result<()> {
+        self.close_bucket()?;
+        match self.current.take() {
+            Some(series) => self.filler.end(series, &mut self.sink),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An execution error about the point of `series` at `time`.
+fn point_error(registry: &SeriesRegistry, series: u32, time: i64, what: &str) -> EngineError {
+    let key = registry
+        .get(series)
+        .map_or_else(|| format!("series id {series}"), |s| s.key());
+    EngineError::execution(
+        "DsAggOp",
+        format!("point of series {key} at time {time} {what}"),
+    )
+}

@@ -1,0 +1,133 @@
+//! Bucket arithmetic and the aggregate of the one open bucket of `DsAggOp`.
+//!
+//! [`Buckets`] maps a timestamp to its bucket arithmetically (no hashing):
+//! on the query's [`BucketGrid`] when a range is known, else on epoch-aligned
+//! buckets of the interval. [`BucketAgg`] folds the contiguous segment of a
+//! timeline that falls in one bucket, with the shared incremental
+//! [`Accumulators`] or, for percentiles, by keeping the bucket's raw values.
+
+use crate::accumulator::{percentile, Accumulators};
+use crate::batch::Timeline;
+use crate::error::Result;
+use crate::spec::{Aggregator, BucketGrid};
+
+/// A bucket located for a timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Bucket {
+    /// Bucket number: grid index, or `t.div_euclid(d)` without a grid.
+    pub(super) key: i64,
+    /// Bucket start, the timestamp of the output point.
+    pub(super) stamp: i64,
+    /// Exclusive end; `None` when it lies beyond `i64::MAX`.
+    pub(super) end: Option<i64>,
+}
+
+/// How timestamps map to buckets.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Buckets {
+    /// Buckets of the resolved query range (needed for fills and `ALL`).
+    Grid(BucketGrid),
+    /// Epoch-aligned buckets of this width in ns, no range known.
+    Epoch(i64),
+}
+
+impl Buckets {
+    /// The bucket holding `t`; `None` when its start is not representable
+    /// (a timestamp within one interval of `i64::MIN`). For a grid, `t` must
+    /// not lie before the grid start (the range check guarantees it).
+    #[inline]
+    pub(super) fn locate(&self, t: i64) -> Option<Bucket> {
+        let (key, stamp, width) = match *self {
+            Buckets::Grid(g) => {
+                let key = (t as i128 - g.start as i128) / g.width as i128;
+                let stamp = g.start as i128 + key * g.width as i128;
+                (key as i64, stamp as i64, g.width)
+            }
+            Buckets::Epoch(d) => {
+                let key = t.div_euclid(d);
+                (key, key.checked_mul(d)?, d)
+            }
+        };
+        Some(Bucket {
+            key,
+            stamp,
+            end: stamp.checked_add(width),
+        })
+    }
+}
+
+/// The aggregate of one bucket, reset after each result.
+#[derive(Debug)]
+pub(super) enum BucketAgg {
+    /// Every aggregator but the percentiles: one accumulator slot.
+    Incremental(Accumulators),
+    /// Percentiles: the bucket's non-null values (NaN included).
+    Percentile {
+        /// The quantile in `(0, 1]`.
+        q: f64,
+        /// Non-null values of the bucket so far.
+        values: Vec<f64>,
+        /// True once the bucket received any point, null or not.
+        seen: bool,
+    },
+}
+
+impl BucketAgg {
+    /// An empty bucket aggregate for `agg`.
+    pub(super) fn new(agg: Aggregator) -> Result<Self> {
+        Ok(match agg.quantile() {
+            Some(q) => BucketAgg::Percentile {
+                q,
+                values: Vec::new(),
+                seen: false,
+            },
+            None => BucketAgg::Incremental(Accumulators::new(agg, 1)?),
+        })
+    }
+
+    /// Folds every point of `segment` (all in the open bucket).
+    pub(super) fn fold(&mut self, segment: &Timeline<'_>) {
+        match self {
+            BucketAgg::Incremental(acc) => acc.update_timeline(segment, |_| 0),
+            BucketAgg::Percentile { values, seen, .. } => {
+                *seen |= !segment.is_empty();
+                if segment.all_valid() {
+                    values.extend_from_slice(segment.values);
+                } else {
+                    let valid = (0..segment.len()).filter(|&i| segment.is_valid(i));
+                    values.extend(valid.map(|i| segment.values[i]));
+                }
+            }
+        }
+    }
+
+    /// The bucket's result (`None` without points, `Some(None)` for null),
+    /// emptying the bucket. NaN / null rules are the accumulator's: all NaN
+    /// (or NaN and null) gives NaN, all null gives null.
+    pub(super) fn take(&mut self) -> Option<Option<f64>> {
+        match self {
+            BucketAgg::Incremental(acc) => {
+                let result = acc.result(0);
+                acc.reset();
+                result
+            }
+            BucketAgg::Percentile { q, values, seen } => {
+                if !std::mem::take(seen) {
+                    return None;
+                }
+                let any_value = !values.is_empty();
+                let result = percentile(values, *q);
+                values.clear();
+                Some(result.or(any_value.then_some(f64::NAN)))
+            }
+        }
+    }
+
+    /// Bytes held.
+    pub(super) fn memory_size(&self) -> usize {
+        match self {
+            BucketAgg::Incremental(acc) => acc.memory_size(),
+            BucketAgg::Percentile { values, .. } => values.capacity() * 8,
+        }
+    }
+}

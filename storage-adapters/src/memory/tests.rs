@@ -1,0 +1,186 @@
+//! Unit tests of the in-memory adapter: overwrites, pruning, predicates,
+//! ordered scans, batch splitting, capabilities switched off, catalog.
+
+use super::*;
+use tsq_engine::{GroupBy, TagPredicate};
+
+/// Drains a scan at `max_rows`, returning `(series key, times, values)` runs
+/// in delivery order (runs split across batches are joined) and the batch sizes.
+async fn drain(
+    adapter: &MemoryAdapter,
+    req: &ScanRequest,
+    max_rows: usize,
+) -> (Vec<(String, Vec<i64>, Vec<f64>)>, Vec<usize>) {
+    let mut scan = adapter.scan(req).await.unwrap();
+    let registry = Arc::clone(scan.registry());
+    let mut runs: Vec<(String, Vec<i64>, Vec<f64>)> = Vec::new();
+    let mut sizes = Vec::new();
+    let mut last_id = None;
+    while let Some(b) = scan.next_batch(max_rows).await.unwrap() {
+        sizes.push(b.num_rows());
+        for tl in b.timelines() {
+            if last_id != Some(tl.series_id) {
+                let key = registry.get(tl.series_id).unwrap().key();
+                runs.push((key, Vec::new(), Vec::new()));
+                last_id = Some(tl.series_id);
+            }
+            let run = runs.last_mut().unwrap();
+            run.1.extend_from_slice(tl.times);
+            run.2.extend_from_slice(tl.values);
+        }
+    }
+    (runs, sizes)
+}
+
+fn sample() -> MemoryAdapter {
+    let m = MemoryAdapter::new();
+    m.insert(
+        "cpu",
+        &[("host", "b"), ("dc", "x")],
+        "u",
+        &[(10, 1.0), (20, 2.0), (30, 3.0)],
+    );
+    m.insert(
+        "cpu",
+        &[("host", "a"), ("dc", "y")],
+        "u",
+        &[(15, 4.0), (25, 5.0)],
+    );
+    m.insert("cpu", &[("host", "c"), ("dc", "x")], "u", &[(5, 6.0)]);
+    m.insert("cpu", &[("host", "a"), ("dc", "y")], "sys", &[(1, 9.0)]);
+    m.insert("mem", &[("host", "a")], "free", &[(1, 1.0)]);
+    m
+}
+
+#[tokio::test]
+async fn later_write_wins_across_and_within_calls() {
+    let m = MemoryAdapter::new();
+    m.insert("m", &[], "v", &[(30, 1.0), (10, 2.0), (30, 3.0)]);
+    m.insert("m", &[], "v", &[(20, 4.0), (10, 5.0)]);
+    let (runs, _) = drain(&m, &ScanRequest::new("m", "v"), 100).await;
+    // t=10: 2.0 overwritten by 5.0; t=30: 1.0 then 3.0 in the same call → 3.0.
+    assert_eq!(
+        runs,
+        vec![("m#v".into(), vec![10, 20, 30], vec![5.0, 4.0, 3.0])]
+    );
+    assert_eq!(m.num_points(), 3);
+}
+
+#[tokio::test]
+async fn time_range_is_pruned_half_open() {
+    let m = sample();
+    let mut req = ScanRequest::new("cpu", "u");
+    req.range = TimeRange::new(15, 30);
+    let (runs, _) = drain(&m, &req, 100).await;
+    // [15, 30): host=a keeps 15,25; host=b keeps 20; host=c (t=5) has nothing.
+    assert_eq!(
+        runs,
+        vec![
+            ("cpu,dc=x,host=b#u".into(), vec![20], vec![2.0]),
+            ("cpu,dc=y,host=a#u".into(), vec![15, 25], vec![4.0, 5.0]),
+        ]
+    );
+    assert_eq!(m.time_span(&req).await.unwrap(), Some((15, 25)));
+    req.range = TimeRange::new(100, 200);
+    assert_eq!(m.time_span(&req).await.unwrap(), None);
+    assert_eq!(
+        m.time_span(&ScanRequest::new("cpu", "u")).await.unwrap(),
+        Some((5, 30))
+    );
+}
+
+#[tokio::test]
+async fn predicate_selects_series_and_registry_is_key_sorted() {
+    let m = sample();
+    let mut req = ScanRequest::new("cpu", "u");
+    req.predicate = TagPredicate::Eq("dc".into(), "x".into());
+    let scan = m.scan(&req).await.unwrap();
+    let keys: Vec<String> = scan.registry().iter().map(|(_, s)| s.key()).collect();
+    assert_eq!(keys, vec!["cpu,dc=x,host=b#u", "cpu,dc=x,host=c#u"]);
+    // time_span applies the predicate: min(10, 5), max(30, 5).
+    assert_eq!(m.time_span(&req).await.unwrap(), Some((5, 30)));
+}
+
+#[tokio::test]
+async fn ordered_scan_follows_group_order() {
+    let m = sample();
+    let mut req = ScanRequest::new("cpu", "u");
+    req.group_order = Some(GroupBy::Tags(vec!["host".into()]));
+    let (runs, _) = drain(&m, &req, 100).await;
+    let keys: Vec<&str> = runs.iter().map(|r| r.0.as_str()).collect();
+    // ids: 0 = dc=x,host=b; 1 = dc=x,host=c; 2 = dc=y,host=a → by host: a, b, c.
+    assert_eq!(
+        keys,
+        vec![
+            "cpu,dc=y,host=a#u",
+            "cpu,dc=x,host=b#u",
+            "cpu,dc=x,host=c#u"
+        ]
+    );
+    req.group_order = None;
+    let (runs, _) = drain(&m, &req, 100).await;
+    let keys: Vec<&str> = runs.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "cpu,dc=x,host=b#u",
+            "cpu,dc=x,host=c#u",
+            "cpu,dc=y,host=a#u"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn batches_split_timelines_at_max_rows() {
+    let m = sample();
+    let (runs, sizes) = drain(&m, &ScanRequest::new("cpu", "u"), 2).await;
+    // 3 + 1 + 2 = 6 rows in batches of 2; b's run is split over two batches.
+    assert_eq!(sizes, vec![2, 2, 2]);
+    assert_eq!(
+        runs[0],
+        (
+            "cpu,dc=x,host=b#u".into(),
+            vec![10, 20, 30],
+            vec![1.0, 2.0, 3.0]
+        )
+    );
+    assert_eq!(runs.len(), 3);
+}
+
+#[tokio::test]
+async fn capabilities_off_return_everything_in_id_order() {
+    let m = sample().with_capabilities(Capabilities::NONE);
+    assert_eq!(m.capabilities(), Capabilities::NONE);
+    let mut req = ScanRequest::new("cpu", "u");
+    req.predicate = TagPredicate::Eq("dc".into(), "y".into());
+    req.range = TimeRange::new(15, 16);
+    req.group_order = Some(GroupBy::Tags(vec!["host".into()]));
+    let (runs, _) = drain(&m, &req, 100).await;
+    let keys: Vec<&str> = runs.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "cpu,dc=x,host=b#u",
+            "cpu,dc=x,host=c#u",
+            "cpu,dc=y,host=a#u"
+        ]
+    );
+    assert_eq!(runs[0].1, vec![10, 20, 30]);
+    // time_span always applies predicate and range: only host=a's t=15.
+    assert_eq!(m.time_span(&req).await.unwrap(), Some((15, 15)));
+}
+
+#[tokio::test]
+async fn catalog_lists_names_sorted() {
+    let m = sample();
+    assert_eq!(m.measurements().await.unwrap(), vec!["cpu", "mem"]);
+    assert_eq!(m.fields("cpu").await.unwrap(), vec!["sys", "u"]);
+    assert_eq!(m.tag_keys("cpu").await.unwrap(), vec!["dc", "host"]);
+    assert_eq!(
+        m.tag_values("cpu", "host").await.unwrap(),
+        vec!["a", "b", "c"]
+    );
+    assert_eq!(m.series_count("cpu").await.unwrap(), 4);
+    assert_eq!(m.series_count("nope").await.unwrap(), 0);
+    assert!(m.fields("nope").await.unwrap().is_empty());
+}
