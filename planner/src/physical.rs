@@ -29,20 +29,15 @@ impl std::fmt::Debug for PhysicalPlan {
 }
 
 /// Builds the operator tree of every pipeline of `plan`.
-pub fn build_physical(
+pub async fn build_physical(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
 ) -> Result<PhysicalPlan> {
-    let pipelines = plan
-        .pipelines
-        .iter()
-        .map(|p| {
-            Ok((
-                p.output,
-                build_pipeline(&p.spec, Arc::clone(adapter), p.strategy)?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut pipelines = Vec::with_capacity(plan.pipelines.len());
+    for p in &plan.pipelines {
+        let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy).await?;
+        pipelines.push((p.output, root));
+    }
     Ok(PhysicalPlan { pipelines })
 }
 

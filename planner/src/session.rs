@@ -137,7 +137,7 @@ impl Session {
         let (plan, _) = self.plan(&statement).await?;
         let ctx = self.context();
         if statement.explain.is_none() && crate::stream::streamable(&plan) {
-            return crate::stream::stream_single(&plan, &self.adapter, ctx);
+            return crate::stream::stream_single(&plan, &self.adapter, ctx).await;
         }
         let batches = match self.run_statement(&statement).await?.kind {
             QueryKind::Rows { batches, .. } => batches,
@@ -195,7 +195,7 @@ impl Session {
 
     async fn run_statement(&self, statement: &Statement) -> Result<QueryOutput> {
         let (plan, catalog) = self.plan(statement).await?;
-        let mut physical = build_physical(&plan, &self.adapter)?;
+        let mut physical = build_physical(&plan, &self.adapter).await?;
         let notices = plan.notices.clone();
         if statement.explain == Some(ExplainMode::Plan) {
             let text = explain(&plan, &catalog, &physical);

@@ -23,13 +23,13 @@ pub(crate) fn streamable(plan: &LogicalPlan) -> bool {
 }
 
 /// Streams the single pipeline of `plan`.
-pub(crate) fn stream_single(
+pub(crate) async fn stream_single(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
     ctx: TaskContext,
 ) -> Result<RecordBatchStream> {
     let p = &plan.pipelines[0];
-    let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy)?;
+    let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy).await?;
     let tags = plan.tag_columns.clone();
     let schema = result_schema(&tags, &[plan.outputs[p.output].name.clone()]);
     let stream = into_stream(root, ctx).filter_map(move |batch| {
