@@ -75,6 +75,25 @@ async fn sample_by_all_one_row_per_host() {
 }
 
 #[tokio::test]
+async fn group_by_star_has_every_tag_column() {
+    let s = session(Capabilities::ALL, None);
+    let out = s
+        .execute("SELECT max(usage) FROM cpu GROUP BY * SAMPLE BY ALL")
+        .await
+        .unwrap();
+    assert_eq!(columns(&out), ["time", "dc", "host", "max(usage)"]);
+    // one bucket per timeline at the span start 0, downsampled with the
+    // default avg: a = (1+2+3)/3 = 2, b = (10+30)/2 = 20, c = 100; each group
+    // holds one timeline, so max changes nothing
+    assert_eq!(rows(&out), ["0|eu|a|2", "0|eu|b|20", "0|us|c|100"]);
+    let out = s
+        .execute("SELECT max(usage) FROM cpu GROUP BY * SAMPLE BY ALL max")
+        .await
+        .unwrap();
+    assert_eq!(rows(&out), ["0|eu|a|3", "0|eu|b|30", "0|us|c|100"]);
+}
+
+#[tokio::test]
 async fn two_fields_full_outer_join() {
     let s = session(Capabilities::ALL, None);
     let out = s

@@ -177,6 +177,12 @@ fn instant(e: &Expr, pos: Pos, now: i64) -> Result<i64> {
     let at = pos_of(e, pos);
     match e {
         Expr::Nested(inner) => instant(inner, at, now),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => instant(expr, at, now)?
+            .checked_neg()
+            .ok_or_else(|| TsqError::parse(at, "time arithmetic overflows")),
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => parse_timestamp(s).ok_or_else(|| {
                 TsqError::parse(

@@ -99,6 +99,10 @@ fn time_bounds_and_positions() {
     assert_eq!((bounds[2].0, bounds[2].2, bounds[2].3), (TimeOp::Gt, 2, 7));
     // `5 <= time` is `time >= 5`
     assert_eq!((bounds[3].0, bounds[3].1), (TimeOp::GtEq, 5));
+    let q = parse_statement("SELECT v FROM m WHERE time >= -(1s)")
+        .unwrap()
+        .query;
+    assert!(matches!(q.filter, Some(Filter::Time(t)) if t.value == -1_000_000_000));
 }
 
 #[test]
