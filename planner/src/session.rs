@@ -151,7 +151,7 @@ impl Session {
         Ok(Box::pin(futures::stream::iter(batches.into_iter().map(Ok))).boxed())
     }
 
-    /// Parses nothing: plans `statement` against the adapter's catalog.
+    /// Plans a parsed statement against the adapter's catalog (no execution).
     pub async fn plan(&self, statement: &Statement) -> Result<(LogicalPlan, Catalog)> {
         let catalog = self.catalog(&statement.query.measurement.value).await?;
         let plan = plan_query(&statement.query, &catalog, self.config.force_strategy)?;

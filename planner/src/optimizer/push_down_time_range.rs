@@ -49,22 +49,35 @@ impl OptimizerRule for PushDownTimeRange {
             .into_iter()
             .reduce(|a, b| Filter::And(Box::new(a), Box::new(b)));
         plan.range = range;
+        let shown = show(&range);
         let note = if range == TimeRange::ALL {
             "no time bound: the scan reads every point (fills span the data)".to_string()
         } else if ctx.catalog.capabilities.time_pruning {
             format!(
-                "range {range} pushed into the scan: adapter '{}' prunes by time",
+                "range {shown} pushed into the scan: adapter '{}' prunes by time",
                 ctx.catalog.adapter
             )
         } else {
             format!(
-                "range {range} set on the scan: adapter '{}' cannot prune by time, ScanOp drops points outside it",
+                "range {shown} set on the scan: adapter '{}' cannot prune by time, ScanOp drops points outside it",
                 ctx.catalog.adapter
             )
         };
         plan.decide(self.name(), note);
         Ok(())
     }
+}
+
+/// `[start, end)` in RFC 3339 (UTC) where the ends are set.
+fn show(range: &TimeRange) -> String {
+    let end = |v: Option<i64>, open: &str| match v {
+        None => open.to_string(),
+        Some(ns) => arrow::temporal_conversions::timestamp_ns_to_datetime(ns).map_or_else(
+            || ns.to_string(),
+            |d| d.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string(),
+        ),
+    };
+    format!("[{}, {})", end(range.start, "-∞"), end(range.end, "∞"))
 }
 
 fn flatten_and(f: Filter, out: &mut Vec<Filter>) {
