@@ -52,6 +52,7 @@ pub mod error;
 pub mod group;
 pub mod interpolate;
 pub mod materialize;
+pub mod materialized;
 pub mod memory;
 pub mod metrics;
 pub mod operator;
@@ -71,6 +72,7 @@ pub use pipeline::{build_pipeline, check_strategy};
 pub use predicate::{Pattern, TagPredicate};
 pub use registry::{SeriesInfo, SeriesRegistry};
 pub use spec::{
-    Aggregator, BucketGrid, Downsample, FillPolicy, GroupBy, Interpolation, Interval, RateOptions,
+    AggStrategy, Aggregator, BucketGrid, Downsample, FillPolicy, GroupBy, Interpolation, Interval,
+    PipelineSpec, RateOptions,
 };
 pub use storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange};

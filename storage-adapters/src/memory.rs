@@ -69,6 +69,27 @@ impl Points {
 }
 
 /// An in-memory time-series store; see the module docs.
+///
+/// ```
+/// use tsq_engine::{ScanRequest, StorageAdapter, TimeRange};
+/// use tsq_storage::memory::MemoryAdapter;
+///
+/// let store = MemoryAdapter::new();
+/// store.insert("cpu", &[("host", "a")], "usage", &[(10, 1.0), (20, 2.0), (30, 3.0)]);
+/// store.insert("cpu", &[("host", "a")], "usage", &[(20, 5.0)]); // overwrites t=20
+///
+/// let mut request = ScanRequest::new("cpu", "usage");
+/// request.range = TimeRange::new(15, 40);
+/// futures::executor::block_on(async {
+///     let mut scan = store.scan(&request).await?;
+///     let batch = scan.next_batch(1024).await?.expect("one batch");
+///     assert_eq!(batch.times(), &[20, 30]);
+///     assert_eq!(batch.values().values(), &[5.0, 3.0]);
+///     assert_eq!(store.time_span(&request).await?, Some((20, 30)));
+///     Ok::<(), tsq_engine::EngineError>(())
+/// })?;
+/// # Ok::<(), tsq_engine::EngineError>(())
+/// ```
 #[derive(Debug)]
 pub struct MemoryAdapter {
     series: RwLock<BTreeMap<SeriesInfo, Arc<Points>>>,

@@ -1,0 +1,84 @@
+//! Deterministic synthetic datasets for the benchmarks, loaded into the
+//! in-memory adapter.
+
+use tsq_storage::memory::MemoryAdapter;
+
+/// One second in nanoseconds.
+pub const SECOND: i64 = 1_000_000_000;
+
+/// A small, fast, seeded generator (splitmix64) so datasets are identical on
+/// every run and machine.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A float uniform in `[0, 1)`.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Shape of a generated gauge dataset: `timelines` series of measurement
+/// `m`, field `v`, tags `host=h<i>` and `grp=g<i % groups>`, one point every
+/// `interval_s` seconds over `window_s` seconds starting at 0, random-walk
+/// values with two decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaugeShape {
+    /// Number of timelines.
+    pub timelines: usize,
+    /// Seconds between points.
+    pub interval_s: i64,
+    /// Length of the window in seconds.
+    pub window_s: i64,
+    /// Number of distinct `grp` tag values.
+    pub groups: usize,
+}
+
+impl GaugeShape {
+    /// Points per timeline.
+    pub fn points_per_timeline(&self) -> usize {
+        (self.window_s / self.interval_s) as usize
+    }
+
+    /// Total points.
+    pub fn points(&self) -> usize {
+        self.timelines * self.points_per_timeline()
+    }
+}
+
+/// Generates `shape` into a new in-memory adapter.
+pub fn gauge_dataset(shape: GaugeShape, seed: u64) -> MemoryAdapter {
+    let adapter = MemoryAdapter::new();
+    let mut rng = SplitMix64::new(seed);
+    let n = shape.points_per_timeline();
+    let mut points = Vec::with_capacity(n);
+    for i in 0..shape.timelines {
+        points.clear();
+        let mut v = 50.0 + rng.next_f64() * 10.0;
+        for k in 0..n {
+            v = (v + (rng.next_f64() - 0.5) * 2.0).clamp(0.0, 100.0);
+            points.push((
+                k as i64 * shape.interval_s * SECOND,
+                (v * 100.0).round() / 100.0,
+            ));
+        }
+        let host = format!("h{i:05}");
+        let grp = format!("g{:02}", i % shape.groups.max(1));
+        adapter.insert("m", &[("host", &host), ("grp", &grp)], "v", &points);
+    }
+    adapter
+}

@@ -1,0 +1,101 @@
+//! Runs a case through the pipelined engine or the materialized executor and
+//! records what the comparison table reports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tsq_engine::{
+    build_pipeline, collect, materialized, AggStrategy, PipelineSpec, Result, StorageAdapter,
+    TaskContext, TimelineBatch,
+};
+
+use crate::measure::{median, peak_rss_bytes, reset_peak_rss, time_runs};
+
+/// Which executor ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The operator pipeline with this aggregation operator.
+    Pipelined(AggStrategy),
+    /// The materialized executor (the old architecture).
+    Materialized,
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Engine::Pipelined(s) => write!(f, "pipelined ({s})"),
+            Engine::Materialized => f.write_str("materialized"),
+        }
+    }
+}
+
+/// One measured run.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// Which executor.
+    pub engine: Engine,
+    /// Median wall time.
+    pub median: Duration,
+    /// Output rows.
+    pub rows: usize,
+    /// Peak bytes reserved by operators (0 for the materialized executor,
+    /// which does not account).
+    pub engine_peak_bytes: usize,
+    /// Growth of the process's peak RSS over the RSS before the run.
+    pub rss_peak_bytes: Option<usize>,
+}
+
+/// Runs `spec` once on `engine`, returning its output.
+pub fn run_once(
+    engine: Engine,
+    spec: &PipelineSpec,
+    adapter: &Arc<dyn StorageAdapter>,
+    ctx: &TaskContext,
+) -> Result<Vec<TimelineBatch>> {
+    futures::executor::block_on(async {
+        match engine {
+            Engine::Pipelined(strategy) => {
+                let mut root = build_pipeline(spec, Arc::clone(adapter), strategy).await?;
+                collect(root.as_mut(), ctx).await
+            }
+            Engine::Materialized => {
+                materialized::execute(spec, adapter.as_ref(), ctx.batch_size).await
+            }
+        }
+    })
+}
+
+/// Runs `spec` `runs` times on `engine` and measures it.
+pub fn measure(
+    engine: Engine,
+    spec: &PipelineSpec,
+    adapter: &Arc<dyn StorageAdapter>,
+    runs: usize,
+) -> Result<Measurement> {
+    let before = crate::measure::current_rss_bytes();
+    let reset = reset_peak_rss();
+    let mut engine_peak = 0;
+    let (mut times, out) = time_runs(runs, || {
+        let ctx = TaskContext::default();
+        let out = run_once(engine, spec, adapter, &ctx);
+        engine_peak = engine_peak.max(ctx.memory.peak());
+        out
+    });
+    let out = out?;
+    let rss_peak = match (reset, before, peak_rss_bytes()) {
+        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before)),
+        _ => None,
+    };
+    Ok(Measurement {
+        engine,
+        median: median(&mut times),
+        rows: out.iter().map(TimelineBatch::num_rows).sum(),
+        engine_peak_bytes: engine_peak,
+        rss_peak_bytes: rss_peak,
+    })
+}
+
+/// Sums an in-memory `f64` slice: the ceiling any aggregation can approach.
+pub fn slice_sum(values: &[f64]) -> f64 {
+    values.iter().sum()
+}
