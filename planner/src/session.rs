@@ -84,7 +84,7 @@ pub type RecordBatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Se
 pub struct Session {
     adapter: Arc<dyn StorageAdapter>,
     config: SessionConfig,
-    cancel: Mutex<CancellationToken>,
+    cancel: Arc<Mutex<CancellationToken>>,
 }
 
 impl Session {
@@ -93,7 +93,7 @@ impl Session {
         Session {
             adapter,
             config,
-            cancel: Mutex::new(CancellationToken::new()),
+            cancel: Arc::new(Mutex::new(CancellationToken::new())),
         }
     }
 
@@ -108,7 +108,9 @@ impl Session {
     }
 
     /// The token that cancels the running query. Fetch it when Ctrl-C
-    /// arrives: a query that starts after a cancellation gets a fresh token.
+    /// arrives: once a query has stopped, a cancelled token is replaced by a
+    /// fresh one for the next query (a token cancelled while no query runs
+    /// stops the next query).
     pub fn cancel_token(&self) -> CancellationToken {
         self.cancel.lock().map(|t| t.clone()).unwrap_or_default()
     }
@@ -137,7 +139,13 @@ impl Session {
         let (plan, _) = self.plan(&statement).await?;
         let ctx = self.context();
         if statement.explain.is_none() && crate::stream::streamable(&plan) {
-            return crate::stream::stream_single(&plan, &self.adapter, ctx).await;
+            let stream = crate::stream::stream_single(&plan, &self.adapter, ctx).await?;
+            let cancel = Arc::clone(&self.cancel);
+            return Ok(Box::pin(stream.inspect(move |item| {
+                if item.is_err() {
+                    reset_cancelled(&cancel);
+                }
+            })));
         }
         let batches = match self.run_statement(&statement).await?.kind {
             QueryKind::Rows { batches, .. } => batches,
@@ -175,21 +183,12 @@ impl Session {
         })
     }
 
-    /// A fresh context for one query.
+    /// A fresh context for one query, sharing the session's current token.
     fn context(&self) -> TaskContext {
-        let cancel = match self.cancel.lock() {
-            Ok(mut t) => {
-                if t.is_cancelled() {
-                    *t = CancellationToken::new();
-                }
-                t.clone()
-            }
-            Err(_) => CancellationToken::new(),
-        };
         TaskContext {
             batch_size: self.config.batch_size.max(1),
             memory: MemoryPool::new(self.config.memory_budget),
-            cancel,
+            cancel: self.cancel_token(),
         }
     }
 
@@ -205,7 +204,9 @@ impl Session {
             });
         }
         let ctx = self.context();
-        let (schema, batches) = run(&plan, &mut physical, &ctx).await?;
+        let result = run(&plan, &mut physical, &ctx).await;
+        reset_cancelled(&self.cancel);
+        let (schema, batches) = result?;
         let kind = if statement.explain == Some(ExplainMode::Analyze) {
             let rows = batches.iter().map(|b| b.num_rows()).sum();
             QueryKind::Explain(explain_analyze(
@@ -219,5 +220,15 @@ impl Session {
             QueryKind::Rows { schema, batches }
         };
         Ok(QueryOutput { kind, notices })
+    }
+}
+
+/// After a query: a cancelled token is replaced, so that one Ctrl-C stops
+/// one query.
+fn reset_cancelled(cancel: &Mutex<CancellationToken>) {
+    if let Ok(mut t) = cancel.lock() {
+        if t.is_cancelled() {
+            *t = CancellationToken::new();
+        }
     }
 }
