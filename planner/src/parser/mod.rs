@@ -58,7 +58,9 @@ fn parse_tokens(st: tokens::StatementTokens, script: &str, lines: &LineIndex) ->
         .find(|t| !tokens::is_blank(t))
         .map_or(st.end, |t| t.span.start.into());
     let mut parser = Parser::new(&TsqDialect).with_tokens_with_locations(st.head);
-    let sql = parser.parse_query().map_err(|e| parser_error(e, start))?;
+    let sql = parser
+        .parse_query()
+        .map_err(|e| parser_error(e, start, st.end))?;
     let next = parser.peek_token();
     if next.token != Token::EOF {
         return Err(TsqError::parse(
@@ -79,8 +81,9 @@ fn parse_tokens(st: tokens::StatementTokens, script: &str, lines: &LineIndex) ->
 }
 
 /// Maps a sqlparser error to a parse error, recovering its position from the
-/// message (`... at Line: 1, Column: 20`).
-fn parser_error(e: ParserError, fallback: Pos) -> TsqError {
+/// message (`... at Line: 1, Column: 20`); an error at the end of the input
+/// points just past the statement's last token, others at its start.
+fn parser_error(e: ParserError, start: Pos, end: Pos) -> TsqError {
     let message = match e {
         ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
         ParserError::RecursionLimitExceeded => "query nested too deeply".to_string(),
@@ -93,7 +96,12 @@ fn parser_error(e: ParserError, fallback: Pos) -> TsqError {
             }
         }
     }
-    TsqError::parse(fallback, message)
+    let at = if message.ends_with("found: EOF") {
+        end
+    } else {
+        start
+    };
+    TsqError::parse(at, message)
 }
 
 /// Byte offsets of line starts, to cut statement texts out of the script.
