@@ -1,0 +1,17 @@
+//! Fuzzes the timestamp block decoder: it must never panic, and whatever it accepts must survive
+//! an encode/decode round trip.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tsq_storage::tsm::encoding::timestamp;
+
+fuzz_target!(|data: &[u8]| {
+    let mut values = Vec::new();
+    if timestamp::decode(data, &mut values).is_ok() {
+        let mut block = Vec::new();
+        timestamp::encode(&values, &mut block).expect("decoded timestamps re-encode");
+        let mut again = Vec::new();
+        timestamp::decode(&block, &mut again).expect("re-encoded block decodes");
+        assert_eq!(values, again);
+    }
+});

@@ -1,0 +1,233 @@
+//! [`TsmAdapter`]: the TSM store as a `tsq_engine::StorageAdapter` with every
+//! capability. A scan answers the tag predicate from the inverted index,
+//! numbers the matching series in `SeriesInfo` order (`SeriesRegistry::sorted`),
+//! orders them by `Grouping::scan_order` when a group order is requested, takes
+//! one consistent [`View`] and then decodes series by series, reading only the
+//! blocks that overlap the time range. Integer, unsigned and boolean fields are
+//! read as f64; a string field is an error.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tsq_engine::batch::TimelineBatchBuilder;
+use tsq_engine::group::Grouping;
+use tsq_engine::{
+    Capabilities, EngineError, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan,
+    StorageAdapter, TimelineBatch,
+};
+
+use super::store::Store;
+use super::value::FieldType;
+use super::view::View;
+
+/// A `StorageAdapter` over a [`Store`].
+#[derive(Debug, Clone)]
+pub struct TsmAdapter {
+    store: Arc<Store>,
+}
+
+/// One series of a scan: registry id, store id, text key, type.
+#[derive(Debug, Clone)]
+struct Planned {
+    reg_id: u32,
+    store_id: u32,
+    key: String,
+    ty: FieldType,
+}
+
+impl TsmAdapter {
+    /// Wraps a store.
+    pub fn new(store: Arc<Store>) -> Self {
+        TsmAdapter { store }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The series of `req` in delivery order, their registry, and `[min, max]`.
+    fn plan(&self, req: &ScanRequest) -> Result<(Arc<SeriesRegistry>, Vec<Planned>, i64, i64)> {
+        let index = self.store.inner.index.read().expect("index lock");
+        let ty = index
+            .fields(&req.measurement)
+            .into_iter()
+            .find(|(f, _)| *f == req.field);
+        if let Some((_, FieldType::String)) = ty {
+            return Err(EngineError::InvalidArgument(format!(
+                "field '{}' of measurement '{}' is a string field; only numeric fields can be queried",
+                req.field, req.measurement
+            )));
+        }
+        let ids = index.select(&req.measurement, &req.field, &req.predicate);
+        let infos: Vec<SeriesInfo> = ids
+            .iter()
+            .filter_map(|&id| index.series(id).map(|s| s.0.clone()))
+            .collect();
+        let (registry, order) = SeriesRegistry::sorted(infos);
+        let mut planned: Vec<Planned> = order
+            .iter()
+            .enumerate()
+            .filter_map(|(reg_id, &i)| {
+                let (_, ty, key) = index.series(ids[i])?;
+                Some(Planned {
+                    reg_id: reg_id as u32,
+                    store_id: ids[i],
+                    key: key.to_string(),
+                    ty,
+                })
+            })
+            .collect();
+        if let Some(by) = &req.group_order {
+            let grouping = Grouping::new(&registry, by, &req.field);
+            let by_reg = planned.clone();
+            planned = grouping
+                .scan_order()
+                .into_iter()
+                .map(|r| by_reg[r as usize].clone())
+                .collect();
+        }
+        let min = req.range.start.unwrap_or(i64::MIN);
+        let max = req.range.end.map_or(i64::MAX, |e| e.saturating_sub(1));
+        Ok((Arc::new(registry), planned, min, max))
+    }
+}
+
+#[async_trait]
+impl StorageAdapter for TsmAdapter {
+    fn name(&self) -> &str {
+        "tsm"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    async fn scan(&self, request: &ScanRequest) -> Result<Box<dyn SeriesScan>> {
+        let (registry, planned, min, max) = self.plan(request)?;
+        let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
+        let view = self.store.inner.view(&ids, min, max);
+        Ok(Box::new(TsmScan {
+            registry,
+            view,
+            planned,
+            next: 0,
+            empty: request.range.is_empty(),
+            pending: None,
+        }))
+    }
+
+    async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>> {
+        if request.range.is_empty() {
+            return Ok(None);
+        }
+        let (_, planned, min, max) = self.plan(request)?;
+        let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
+        let view = self.store.inner.view(&ids, min, max);
+        let mut span: Option<(i64, i64)> = None;
+        for p in &planned {
+            if let Some((lo, hi)) = view.span(p.store_id, &p.key)? {
+                span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            }
+        }
+        Ok(span)
+    }
+
+    async fn measurements(&self) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .inner
+            .index
+            .read()
+            .expect("index lock")
+            .measurements())
+    }
+
+    async fn fields(&self, measurement: &str) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .fields(measurement)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect())
+    }
+
+    async fn tag_keys(&self, measurement: &str) -> Result<Vec<String>> {
+        Ok(self.store.tag_keys(measurement))
+    }
+
+    async fn tag_values(&self, measurement: &str, key: &str) -> Result<Vec<String>> {
+        Ok(self.store.tag_values(measurement, key))
+    }
+
+    async fn series_count(&self, measurement: &str) -> Result<usize> {
+        Ok(self.store.series_count(measurement))
+    }
+}
+
+/// An open scan: reads one series at a time from its view.
+struct TsmScan {
+    registry: Arc<SeriesRegistry>,
+    view: View,
+    planned: Vec<Planned>,
+    next: usize,
+    empty: bool,
+    /// The series being emitted: registry id, times, values, rows already sent.
+    pending: Option<(u32, Vec<i64>, Vec<f64>, usize)>,
+}
+
+impl TsmScan {
+    /// Loads the next series that has points in range into `pending`.
+    fn load_next(&mut self) -> Result<bool> {
+        while self.next < self.planned.len() && !self.empty {
+            let p = &self.planned[self.next];
+            self.next += 1;
+            let Some((times, values)) = self.view.read(p.store_id, &p.key, p.ty)? else {
+                continue;
+            };
+            let values = values.to_f64().ok_or_else(|| {
+                EngineError::InvalidArgument(format!(
+                    "series '{}' holds strings; only numeric fields can be queried",
+                    p.key
+                ))
+            })?;
+            self.pending = Some((p.reg_id, times, values, 0));
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+#[async_trait]
+impl SeriesScan for TsmScan {
+    fn registry(&self) -> &Arc<SeriesRegistry> {
+        &self.registry
+    }
+
+    async fn next_batch(&mut self, max_rows: usize) -> Result<Option<TimelineBatch>> {
+        let max_rows = max_rows.max(1);
+        let mut builder = TimelineBatchBuilder::new(Arc::clone(&self.registry), max_rows);
+        while builder.len() < max_rows {
+            if self.pending.is_none() && !self.load_next()? {
+                break;
+            }
+            let Some((id, times, values, sent)) = self.pending.as_mut() else {
+                break;
+            };
+            let take = (max_rows - builder.len()).min(times.len() - *sent);
+            builder.push_slice(
+                *id,
+                &times[*sent..*sent + take],
+                &values[*sent..*sent + take],
+            );
+            *sent += take;
+            if *sent == times.len() {
+                self.pending = None;
+            }
+        }
+        if builder.is_empty() {
+            return Ok(None);
+        }
+        builder.finish().map(Some)
+    }
+}

@@ -1,0 +1,179 @@
+//! Compaction: merges `fanout` consecutive files of one level (in generation
+//! order, so "newer wins" is preserved) into one file of the next level, up to
+//! level 4; `fanout` level-4 files merge into one level-4 file (a full
+//! compaction), so deleted points do not linger there forever. Tombstones are applied while merging and the output has none. The
+//! output is written under a temporary name and renamed; the file-set swap
+//! replaces the inputs in the *current* set (snapshots may have added files
+//! meanwhile), and the inputs are deleted once no query holds them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::error::Result;
+use super::file::reader::TsmReader;
+use super::file::writer::TsmWriter;
+use super::file::FileId;
+use super::shard::shard_dir;
+use super::store::{lock, Inner, Store};
+use super::value::merge_chunks;
+
+/// Highest compaction level.
+pub const MAX_LEVEL: u8 = 4;
+
+/// The first run of `fanout` consecutive files sharing a level, if any
+/// (`files` ascending by generation).
+pub fn plan(files: &[Arc<TsmReader>], fanout: usize) -> Option<&[Arc<TsmReader>]> {
+    (0..files.len().saturating_sub(fanout - 1)).find_map(|i| {
+        let run = &files[i..i + fanout];
+        let level = run[0].id().level;
+        run.iter().all(|f| f.id().level == level).then_some(run)
+    })
+}
+
+/// Merges `inputs` (oldest first) into the file `out`; false when every
+/// point was deleted and no file was written.
+pub fn merge(inputs: &[Arc<TsmReader>], out: &std::path::Path) -> Result<bool> {
+    let keys: BTreeSet<&str> = inputs
+        .iter()
+        .flat_map(|f| f.index().iter().map(|e| e.key.as_str()))
+        .collect();
+    let mut w = TsmWriter::create(out)?;
+    for key in keys {
+        let mut chunks = Vec::new();
+        let mut ty = None;
+        for f in inputs {
+            if let Some(e) = f.entry(key) {
+                ty = Some(e.ty);
+                chunks.extend(f.read_series(key, i64::MIN, i64::MAX)?);
+            }
+        }
+        let Some(ty) = ty else { continue };
+        let (times, values) = merge_chunks(chunks, ty);
+        w.write_series(key, &times, &values)?;
+    }
+    if w.is_empty() {
+        drop(w);
+        let _ = std::fs::remove_file(out.with_extension("tsm.tmp"));
+        return Ok(false);
+    }
+    w.finish()?;
+    Ok(true)
+}
+
+impl Store {
+    /// Runs compactions until no level has `fanout` mergeable files; returns
+    /// how many merges were done.
+    pub fn compact(&self) -> Result<usize> {
+        self.inner.compact_all()
+    }
+}
+
+impl Inner {
+    pub(crate) fn compact_all(&self) -> Result<usize> {
+        let _m = lock(&self.maint);
+        let mut done = 0;
+        loop {
+            let files = Arc::clone(&self.state.read().expect("state lock").files);
+            let job = files.shards().find_map(|(start, fs)| {
+                plan(fs, self.options.compaction_fanout).map(|run| (start, run.to_vec()))
+            });
+            let Some((start, inputs)) = job else {
+                return Ok(done);
+            };
+            let id = FileId {
+                min_gen: inputs.iter().map(|f| f.id().min_gen).min().unwrap_or(0),
+                max_gen: inputs.iter().map(|f| f.id().max_gen).max().unwrap_or(0),
+                level: (inputs[0].id().level + 1).min(MAX_LEVEL),
+            };
+            let path = shard_dir(&self.dir, start).join(id.file_name());
+            let output = if merge(&inputs, &path)? {
+                Some(Arc::new(TsmReader::open(&path)?))
+            } else {
+                None
+            };
+            let removed: Vec<FileId> = inputs.iter().map(|f| f.id()).collect();
+            {
+                let mut state = self.state.write().expect("state lock");
+                state.files = Arc::new(state.files.with_replaced(start, &removed, output));
+            }
+            for f in &inputs {
+                f.retire();
+            }
+            done += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsm::test_dir;
+    use crate::tsm::value::Values;
+
+    fn file(
+        dir: &std::path::Path,
+        min_gen: u64,
+        max_gen: u64,
+        level: u8,
+        t: i64,
+        v: f64,
+    ) -> Arc<TsmReader> {
+        let path = dir.join(
+            FileId {
+                min_gen,
+                max_gen,
+                level,
+            }
+            .file_name(),
+        );
+        let mut w = TsmWriter::create(&path).unwrap();
+        w.write_series("k#f", &[t, 100], &Values::Float(vec![v, v]))
+            .unwrap();
+        w.finish().unwrap();
+        Arc::new(TsmReader::open(&path).unwrap())
+    }
+
+    #[test]
+    fn plans_consecutive_same_level_runs_and_merges_newest_last() {
+        let dir = test_dir("compact_plan");
+        // levels by generation: 2, 1, 1, 2, 1, 1, 1
+        let files = vec![
+            file(&dir, 1, 4, 2, 1, 1.0),
+            file(&dir, 5, 5, 1, 2, 5.0),
+            file(&dir, 6, 6, 1, 3, 6.0),
+            file(&dir, 7, 10, 2, 4, 7.0),
+            file(&dir, 11, 11, 1, 5, 11.0),
+            file(&dir, 12, 12, 1, 6, 12.0),
+            file(&dir, 13, 13, 1, 7, 13.0),
+        ];
+        let ids = |run: &[Arc<TsmReader>]| run.iter().map(|f| f.id().min_gen).collect::<Vec<_>>();
+        // fanout 2: first run of two equal levels is gens 5, 6
+        assert_eq!(ids(plan(&files, 2).unwrap()), vec![5, 6]);
+        // fanout 3: gens 5, 6 are only two in a row; 11, 12, 13 qualify
+        assert_eq!(ids(plan(&files, 3).unwrap()), vec![11, 12, 13]);
+        assert!(plan(&files, 4).is_none());
+        let level4 = vec![file(&dir, 20, 21, 4, 1, 0.0), file(&dir, 22, 23, 4, 1, 0.0)];
+        assert_eq!(
+            ids(plan(&level4, 2).unwrap()),
+            vec![20, 22],
+            "level 4 merges into level 4"
+        );
+        // merging gens 11..13: every file has a point at t=100, the newest (13.0) wins
+        let out = dir.join(
+            FileId {
+                min_gen: 11,
+                max_gen: 13,
+                level: 2,
+            }
+            .file_name(),
+        );
+        assert!(merge(&files[4..], &out).unwrap());
+        let merged = TsmReader::open(&out).unwrap();
+        let (t, v) = merged
+            .read_series("k#f", i64::MIN, i64::MAX)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t, vec![5, 6, 7, 100]);
+        assert_eq!(v, Values::Float(vec![11.0, 12.0, 13.0, 13.0]));
+    }
+}

@@ -1,0 +1,261 @@
+//! Float blocks: Facebook Gorilla XOR compression, bit-exact for every f64 (NaN payloads, ±inf, -0.0).
+//!
+//! Each value is XORed with the previous one. A zero XOR costs one `0` bit. Otherwise `10` reuses the
+//! previous window of meaningful bits when the new XOR's leading and trailing zeros cover it, and
+//! `11` opens a new window: 5 bits of leading zeros (capped at 31), 6 bits of meaningful-bit count
+//! (64 stored as 0), then the meaningful bits.
+//!
+//! ```text
+//! header 0x10 | uvarint count | first value (64 bits) | per further value: 0 | 10 bits | 11 lead len bits | zero padding
+//! ```
+//! Unlike InfluxDB the count is stored up front instead of an end-marker NaN, so every NaN round-trips.
+
+use super::bits::{BitReader, BitWriter};
+use super::bytes::{put_uvarint, ByteReader};
+use super::{
+    check_count, check_encode_len, decode_atomically, header_kind, read_header, EncodingError,
+    Result,
+};
+
+const BLOCK: &str = "float";
+/// Encoding type: Gorilla XOR.
+const GORILLA: u8 = 1;
+
+/// Appends the encoded block for `src` to `dst`.
+pub fn encode(src: &[f64], dst: &mut Vec<u8>) -> Result<()> {
+    check_encode_len(BLOCK, src.len())?;
+    dst.push(GORILLA << 4);
+    put_uvarint(dst, src.len() as u64);
+    let Some(first) = src.first() else {
+        return Ok(());
+    };
+    let mut w = BitWriter::new(dst);
+    let mut prev = first.to_bits();
+    w.write_bits(prev, 64);
+    // The current window (leading zeros, trailing zeros); none before the first `11`.
+    let mut window: Option<(u32, u32)> = None;
+    for v in &src[1..] {
+        let bits = v.to_bits();
+        let xor = bits ^ prev;
+        prev = bits;
+        if xor == 0 {
+            w.write_bit(false);
+            continue;
+        }
+        let leading = xor.leading_zeros().min(31);
+        let trailing = xor.trailing_zeros();
+        match window {
+            Some((l, t)) if leading >= l && trailing >= t => {
+                w.write_bits(0b10, 2);
+                w.write_bits(xor >> t, 64 - l - t);
+            }
+            _ => {
+                let sig = 64 - leading - trailing;
+                w.write_bits(0b11, 2);
+                w.write_bits(u64::from(leading), 5);
+                w.write_bits(u64::from(sig & 63), 6);
+                w.write_bits(xor >> trailing, sig);
+                window = Some((leading, trailing));
+            }
+        }
+    }
+    w.finish();
+    Ok(())
+}
+
+/// Appends the floats held by the block `src` to `dst` (unchanged on error).
+pub fn decode(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
+    decode_atomically(dst, |dst| decode_block(src, dst))
+}
+
+fn decode_block(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
+    let header = read_header(BLOCK, src)?;
+    let kind = header_kind(header);
+    if kind != GORILLA || header & 0x0f != 0 {
+        return Err(EncodingError::UnknownEncoding {
+            block: BLOCK,
+            kind,
+            header,
+        });
+    }
+    let mut bytes = ByteReader::new(BLOCK, src, 1);
+    let count = bytes.read_uvarint()?;
+    let count_at = 1;
+    if count == 0 {
+        return bytes.expect_end();
+    }
+    let count = check_count(BLOCK, count, count_at, src.len())?;
+    let mut r = BitReader::new(bytes);
+    // Every value after the first takes at least one bit.
+    if r.remaining() < 64 + (count - 1) {
+        return Err(r.bytes().corrupt(
+            count_at,
+            format!(
+                "count {count} needs more bits than the {} present",
+                r.remaining()
+            ),
+        ));
+    }
+    dst.reserve(count);
+    let mut prev = r.read_bits(64)?;
+    dst.push(f64::from_bits(prev));
+    let mut window: Option<(u32, u32)> = None;
+    for _ in 1..count {
+        prev ^= read_xor(&mut r, &mut window)?;
+        dst.push(f64::from_bits(prev));
+    }
+    r.expect_end()
+}
+
+/// Reads one value's XOR with its predecessor, updating the window on a `11` control.
+fn read_xor(r: &mut BitReader<'_>, window: &mut Option<(u32, u32)>) -> Result<u64> {
+    if !r.read_bit()? {
+        return Ok(0);
+    }
+    let at = r.byte_pos();
+    if !r.read_bit()? {
+        let (l, t) =
+            window.ok_or_else(|| r.bytes().corrupt(at, "window reused before one was set"))?;
+        return Ok(r.read_bits(64 - l - t)? << t);
+    }
+    let leading = r.read_bits(5)? as u32;
+    let sig = match r.read_bits(6)? as u32 {
+        0 => 64,
+        n => n,
+    };
+    if leading + sig > 64 {
+        return Err(r.bytes().corrupt(
+            at,
+            format!("window of {leading} leading zeros and {sig} bits exceeds 64"),
+        ));
+    }
+    let trailing = 64 - leading - sig;
+    *window = Some((leading, trailing));
+    Ok(r.read_bits(sig)? << trailing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(src: &[f64]) -> Vec<u8> {
+        let mut block = Vec::new();
+        encode(src, &mut block).unwrap();
+        let mut out = Vec::new();
+        decode(&block, &mut out).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&out), bits(src));
+        block
+    }
+
+    #[test]
+    fn repeated_value_costs_one_bit() {
+        // 1.0 = 0x3ff0_0000_0000_0000, then a `0` bit padded to the byte 0x00.
+        let block = round_trip(&[1.0, 1.0]);
+        assert_eq!(block, [0x10, 2, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x00]);
+    }
+
+    #[test]
+    fn new_window_is_written_in_full() {
+        // 1.0 ^ 2.0 = 0x3ff0.. ^ 0x4000.. = 0x7ff0_0000_0000_0000: 1 leading zero, 52 trailing, 11 bits.
+        // Bits: 11 | 00001 | 001011 | 11111111111 = 1100_0010 0101_1111 1111_1111 → c2 5f ff.
+        let block = round_trip(&[1.0, 2.0]);
+        assert_eq!(
+            block,
+            [0x10, 2, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xc2, 0x5f, 0xff]
+        );
+    }
+
+    #[test]
+    fn special_values_are_bit_exact() {
+        let odd_nan = f64::from_bits(0x7ff8_0000_0000_0001);
+        round_trip(&[
+            f64::NAN,
+            -0.0,
+            0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            odd_nan,
+            f64::MIN_POSITIVE,
+        ]);
+        round_trip(&[f64::MAX, f64::MIN, 5e-324, -5e-324]);
+        assert_eq!(round_trip(&[]), [0x10, 0]);
+        round_trip(&[-0.0]);
+    }
+
+    #[test]
+    fn bytes_per_point_for_two_decimal_gauges() {
+        // A random walk of two-decimal readings around 50.00 (deterministic LCG).
+        let mut state = 12345u64;
+        let mut cents = 5000i64;
+        let gauge: Vec<f64> = (0..1000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                cents += (state >> 33) as i64 % 21 - 10;
+                cents as f64 / 100.0
+            })
+            .collect();
+        let block = round_trip(&gauge);
+        let constant = round_trip(&[21.5; 1000]);
+        println!(
+            "floats, 1000 two-decimal gauge readings: {} bytes ({:.3} bytes/point); constant: {} bytes ({:.3} bytes/point)",
+            block.len(),
+            block.len() as f64 / 1000.0,
+            constant.len(),
+            constant.len() as f64 / 1000.0
+        );
+        // 1 header + 2 count + 8 first + 999 zero bits (125 bytes) = 136.
+        assert_eq!(constant.len(), 136);
+        assert!(block.len() < 8000, "{} bytes", block.len());
+    }
+
+    #[test]
+    fn corrupt_blocks_are_errors() {
+        let mut out = vec![9.0];
+        let err = decode(&[0x10, 2, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0], &mut out).unwrap_err();
+        assert!(err.to_string().contains("count 2 needs more bits"), "{err}");
+        let err = decode(&[0x10, 1, 0x3f, 0xf0, 0], &mut out).unwrap_err();
+        assert!(err.to_string().contains("count 1 needs more bits"), "{err}");
+        // `10` with no window set yet.
+        let err = decode(&[0x10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x80], &mut out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "float block: window reused before one was set at byte 10 of 11"
+        );
+        // `11`, then 31 leading zeros and 60 bits: 91 > 64.
+        let err = decode(
+            &[0x10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xf0, 0, 0, 0, 0],
+            &mut out,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("exceeds 64"), "{err}");
+        // Good block with its last meaningful bits cut off.
+        let err = decode(
+            &[0x10, 2, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xc2, 0x5f],
+            &mut out,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "float block: truncated at byte 11 of 12");
+        let err = decode(&[0x20, 0], &mut out).unwrap_err();
+        assert!(matches!(
+            err,
+            EncodingError::UnknownEncoding { kind: 2, .. }
+        ));
+        assert_eq!(out, vec![9.0]);
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_any_floats(src in proptest::collection::vec(
+            prop_oneof![
+                any::<u64>().prop_map(f64::from_bits),
+                (-10_000i64..10_000).prop_map(|c| c as f64 / 100.0),
+                Just(f64::NAN), Just(-0.0), Just(f64::INFINITY), Just(f64::NEG_INFINITY),
+            ], 0..300)) {
+            round_trip(&src);
+        }
+    }
+}

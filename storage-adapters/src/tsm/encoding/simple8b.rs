@@ -1,0 +1,176 @@
+//! Simple-8b: packs runs of small unsigned integers (each below 2^60) into 64-bit words.
+//!
+//! Each word spends its top 4 bits on a selector that says how many values the other 60 bits hold
+//! and how wide each one is. The encoder takes the densest selector whose count of upcoming values
+//! all fit, so a block needs no explicit length: decoding every word yields exactly the input.
+//!
+//! ```text
+//! selector  0    1    2   3   4   5   6   7   8   9   10  11  12  13  14  15
+//! values    240  120  60  30  20  15  12  10  8   7   6   5   4   3   2   1
+//! bits      0    0    1   2   3   4   5   6   7   8   10  12  15  20  30  60
+//! ```
+//! Selectors 0 and 1 store runs of the value 1 (no payload bits), as in InfluxDB. Values are packed
+//! from the low bits of the word up.
+
+use super::{EncodingError, Result};
+
+/// The largest value Simple-8b can store (2^60 - 1).
+pub const MAX_VALUE: u64 = (1 << 60) - 1;
+
+/// (values per word, bits per value) for each selector.
+const SELECTORS: [(usize, u32); 16] = [
+    (240, 0),
+    (120, 0),
+    (60, 1),
+    (30, 2),
+    (20, 3),
+    (15, 4),
+    (12, 5),
+    (10, 6),
+    (8, 7),
+    (7, 8),
+    (6, 10),
+    (5, 12),
+    (4, 15),
+    (3, 20),
+    (2, 30),
+    (1, 60),
+];
+
+/// Appends the Simple-8b words for `src` to `dst`; fails if a value exceeds [`MAX_VALUE`].
+pub fn encode_all(src: &[u64], dst: &mut Vec<u64>) -> Result<()> {
+    if let Some(pos) = src.iter().position(|&v| v > MAX_VALUE) {
+        return Err(EncodingError::Unencodable {
+            block: "simple8b",
+            message: format!("value {} at index {pos} exceeds 2^60 - 1", src[pos]),
+        });
+    }
+    let mut rest = src;
+    while !rest.is_empty() {
+        let (word, used) = pack_one(rest);
+        dst.push(word);
+        rest = &rest[used..];
+    }
+    Ok(())
+}
+
+/// Packs as many leading values of `src` as the densest fitting selector allows into one word.
+/// Every value must be at most [`MAX_VALUE`]; selector 15 always fits one value.
+fn pack_one(src: &[u64]) -> (u64, usize) {
+    for (selector, &(n, bits)) in SELECTORS.iter().enumerate() {
+        if src.len() < n {
+            continue;
+        }
+        let chunk = &src[..n];
+        let fits = if bits == 0 {
+            chunk.iter().all(|&v| v == 1)
+        } else {
+            chunk.iter().all(|&v| v >> bits == 0)
+        };
+        if fits {
+            let mut word = (selector as u64) << 60;
+            for (i, &v) in chunk.iter().enumerate().filter(|_| bits > 0) {
+                word |= v << (i as u32 * bits);
+            }
+            return (word, n);
+        }
+    }
+    // Unreachable for valid input: selector 15 packs any single value up to MAX_VALUE.
+    ((15u64 << 60) | (src[0] & MAX_VALUE), 1)
+}
+
+/// Number of values a word holds, from its selector.
+pub fn count(word: u64) -> usize {
+    SELECTORS[(word >> 60) as usize].0
+}
+
+/// Appends every value held by `words` to `dst`. Every selector is valid, so this cannot fail;
+/// it produces at most 240 values per word.
+pub fn decode_all(words: &[u64], dst: &mut Vec<u64>) {
+    for &word in words {
+        let (n, bits) = SELECTORS[(word >> 60) as usize];
+        if bits == 0 {
+            dst.extend(std::iter::repeat_n(1, n));
+            continue;
+        }
+        let mask = (1u64 << bits) - 1;
+        dst.extend((0..n as u32).map(|i| (word >> (i * bits)) & mask));
+    }
+}
+
+/// Appends `words` to `dst` as big-endian bytes, the form blocks store them in.
+pub(crate) fn write_words(words: &[u64], dst: &mut Vec<u8>) {
+    dst.reserve(words.len() * 8);
+    for w in words {
+        dst.extend_from_slice(&w.to_be_bytes());
+    }
+}
+
+/// Reads big-endian words from `bytes`; the caller has checked the length is a multiple of 8.
+pub(crate) fn read_words(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            u64::from_be_bytes(w)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn packs_small_values_into_one_word() {
+        // Five values below 2^12 but not all below 2^10: selector 11 (5 x 12 bits).
+        // word = 11<<60 | 1 | 2<<12 | 3<<24 | 4<<36 | 4000<<48
+        let src = [1, 2, 3, 4, 4000];
+        let mut words = Vec::new();
+        encode_all(&src, &mut words).unwrap();
+        let expected = (11u64 << 60) | 1 | (2 << 12) | (3 << 24) | (4 << 36) | (4000 << 48);
+        assert_eq!(words, vec![expected]);
+        let mut out = Vec::new();
+        decode_all(&words, &mut out);
+        assert_eq!(out, src);
+    }
+
+    #[test]
+    fn runs_of_ones_use_selector_zero() {
+        // 240 ones fill selector 0; the remaining 3 ones take selector 13 (3 x 20 bits).
+        let src = vec![1u64; 243];
+        let mut words = Vec::new();
+        encode_all(&src, &mut words).unwrap();
+        assert_eq!(words, vec![0, (13u64 << 60) | 1 | (1 << 20) | (1 << 40)]);
+        assert_eq!(count(words[0]), 240);
+        let mut out = Vec::new();
+        decode_all(&words, &mut out);
+        assert_eq!(out, src);
+    }
+
+    #[test]
+    fn rejects_values_of_60_bits_or_more() {
+        let err = encode_all(&[5, 1 << 60], &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "simple8b encoding: value 1152921504606846976 at index 1 exceeds 2^60 - 1"
+        );
+        let mut words = Vec::new();
+        encode_all(&[MAX_VALUE], &mut words).unwrap();
+        assert_eq!(words, vec![u64::MAX]);
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(src in proptest::collection::vec(
+            prop_oneof![0u64..4, 0u64..1000, 0..=MAX_VALUE], 0..600)) {
+            let mut words = Vec::new();
+            encode_all(&src, &mut words).unwrap();
+            let mut out = Vec::new();
+            decode_all(&words, &mut out);
+            prop_assert_eq!(out, src);
+        }
+    }
+}

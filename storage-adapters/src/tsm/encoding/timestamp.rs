@@ -1,0 +1,144 @@
+//! Timestamp blocks: nanosecond times, normally sorted, stored as deltas.
+//!
+//! All deltas equal → run length (first time, delta, count); otherwise the deltas are divided by the
+//! largest power of ten (up to 10^12) that divides them all (a 10 s series stores 1 instead of
+//! 10^10), zigzagged and Simple-8b packed; raw 8-byte values when a delta does not fit in 60 bits.
+//! The layouts are described in the shared delta codec; the header's low four bits hold the scale
+//! exponent. Unsorted input round-trips too (deltas wrap), and decoding never panics.
+
+use super::{decode_atomically, delta, Result};
+
+const BLOCK: &str = "timestamp";
+
+/// Appends the encoded block for `src` to `dst`.
+pub fn encode(src: &[i64], dst: &mut Vec<u8>) -> Result<()> {
+    delta::encode(BLOCK, src, true, dst)
+}
+
+/// Appends the timestamps held by the block `src` to `dst` (unchanged on error).
+pub fn decode(src: &[u8], dst: &mut Vec<i64>) -> Result<()> {
+    decode_atomically(dst, |dst| delta::decode(BLOCK, src, true, dst))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::EncodingError;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(src: &[i64]) -> Vec<u8> {
+        let mut block = Vec::new();
+        encode(src, &mut block).unwrap();
+        let mut out = vec![7];
+        decode(&block, &mut out).unwrap();
+        assert_eq!(out[0], 7, "decode appends");
+        assert_eq!(&out[1..], src);
+        block
+    }
+
+    #[test]
+    fn regular_series_is_run_length_encoded() {
+        // Times 1e9, 1e9+10e9, 1e9+20e9: delta 10^10 → k = 10, scaled delta 1, zigzag 2, count 3.
+        let block = round_trip(&[1_000_000_000, 11_000_000_000, 21_000_000_000]);
+        let mut expected = vec![0x2a];
+        expected.extend_from_slice(&1_000_000_000i64.to_be_bytes());
+        expected.extend_from_slice(&[2, 3]);
+        assert_eq!(block, expected);
+    }
+
+    #[test]
+    fn irregular_series_is_scaled_and_packed() {
+        // Deltas 1000 and 3000 → k = 3, scaled 1 and 3, zigzag 2 and 6.
+        // Two codes: the densest selector holding exactly 2 values is 14 (2 x 30 bits).
+        let block = round_trip(&[5, 1005, 4005]);
+        let mut expected = vec![0x13];
+        expected.extend_from_slice(&5i64.to_be_bytes());
+        expected.extend_from_slice(&((14u64 << 60) | 2 | (6 << 30)).to_be_bytes());
+        assert_eq!(block, expected);
+    }
+
+    #[test]
+    fn huge_deltas_fall_back_to_raw() {
+        let block = round_trip(&[i64::MIN, i64::MAX, 0]);
+        assert_eq!(block[0], 0x00);
+        assert_eq!(block.len(), 1 + 3 * 8);
+    }
+
+    #[test]
+    fn empty_and_single_values() {
+        assert_eq!(round_trip(&[]), vec![0x00]);
+        let mut expected = vec![0x10];
+        expected.extend_from_slice(&(-42i64).to_be_bytes());
+        assert_eq!(round_trip(&[-42]), expected);
+    }
+
+    #[test]
+    fn bytes_per_point_for_a_regular_10s_series() {
+        let times: Vec<i64> = (0..1000)
+            .map(|i| 1_700_000_000_000_000_000 + i * 10_000_000_000)
+            .collect();
+        let block = round_trip(&times);
+        // Header 1 + first 8 + varint delta 1 + varint count 1000 (2 bytes) = 12 bytes.
+        assert_eq!(block.len(), 12);
+        // With one 1 s jitter the series no longer is a run: k = 9, codes 20 (10 s) and 22 (11 s).
+        let mut jittered = times.clone();
+        for t in &mut jittered[500..] {
+            *t += 1_000_000_000;
+        }
+        let packed = round_trip(&jittered);
+        println!(
+            "timestamps, 1000 points every 10 s: {} bytes ({:.4} bytes/point); with one jitter: {} bytes ({:.4} bytes/point)",
+            block.len(),
+            block.len() as f64 / 1000.0,
+            packed.len(),
+            packed.len() as f64 / 1000.0
+        );
+        assert!(packed.len() < 1000, "{} bytes", packed.len());
+    }
+
+    #[test]
+    fn corrupt_blocks_are_errors() {
+        let mut out = vec![1, 2];
+        let err = decode(&[], &mut out).unwrap_err();
+        assert_eq!(err.to_string(), "timestamp block: truncated at byte 0 of 0");
+        let err = decode(&[0x30], &mut out).unwrap_err();
+        assert!(matches!(
+            err,
+            EncodingError::UnknownEncoding { kind: 3, .. }
+        ));
+        let err = decode(&[0x10, 0, 0, 0], &mut out).unwrap_err();
+        assert_eq!(err.to_string(), "timestamp block: truncated at byte 1 of 4");
+        // Raw block with one and a half values.
+        let err = decode(&[0x00, 0, 0, 0, 0, 0, 0, 0, 1, 9, 9, 9, 9], &mut out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "timestamp block: truncated at byte 9 of 13"
+        );
+        // Run length with a count of zero, and one claiming 2^40 values.
+        let mut rle = vec![0x20, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        let mut zero = rle.clone();
+        zero.push(0);
+        assert!(decode(&zero, &mut out).is_err());
+        rle.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
+        let err = decode(&rle, &mut out).unwrap_err();
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
+        assert_eq!(out, vec![1, 2], "dst unchanged on error");
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_any_times(src in proptest::collection::vec(any::<i64>(), 0..300)) {
+            round_trip(&src);
+        }
+
+        #[test]
+        fn round_trips_sorted_regularish_times(
+            start in any::<i64>(),
+            steps in proptest::collection::vec(prop_oneof![Just(10_000_000_000i64), 0i64..5_000, Just(1_000_000)], 0..300),
+        ) {
+            let mut t = start;
+            let src: Vec<i64> = steps.iter().map(|s| { t = t.wrapping_add(*s); t }).collect();
+            round_trip(&src);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The TSM engine's error type and `Result` alias. Every message names the
+//! file and byte offset where that applies; [`TsmError`] converts into the
+//! engine's `EngineError::Storage` at the adapter boundary.
+
+use std::path::{Path, PathBuf};
+
+/// Result alias of the TSM engine.
+pub type Result<T, E = TsmError> = std::result::Result<T, E>;
+
+/// Everything the TSM store can report.
+#[derive(Debug, thiserror::Error)]
+pub enum TsmError {
+    /// An operating-system I/O call failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file's bytes do not decode (checksum mismatch, truncation, bad magic...).
+    #[error("corrupt file {path} at offset {offset}: {message}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the damaged record or block.
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A field was written with a type other than the one it already has.
+    #[error("field type conflict for series '{key}': stored as {stored}, written as {written}")]
+    TypeConflict {
+        /// Series key.
+        key: String,
+        /// Type already stored.
+        stored: &'static str,
+        /// Type of the new write.
+        written: &'static str,
+    },
+    /// A caller passed something the store cannot handle.
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+}
+
+impl TsmError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        TsmError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A corruption error in `path` at `offset`.
+    pub fn corrupt(path: &Path, offset: u64, message: impl Into<String>) -> Self {
+        TsmError::Corrupt {
+            path: path.to_path_buf(),
+            offset,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TsmError> for tsq_engine::EngineError {
+    fn from(e: TsmError) -> Self {
+        tsq_engine::EngineError::Storage(e.to_string())
+    }
+}
+
+/// Extension to attach a path to `std::io::Result`s.
+pub(crate) trait IoContext<T> {
+    /// Maps an I/O error into [`TsmError::Io`] naming `path`.
+    fn at(self, path: &Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: &Path) -> Result<T> {
+        self.map_err(|e| TsmError::io(path, e))
+    }
+}

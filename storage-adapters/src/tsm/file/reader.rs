@@ -1,0 +1,260 @@
+//! Reads one TSM file. Opening reads only the footer and the index (CRC
+//! checked); blocks are fetched one at a time with positioned reads
+//! (`FileExt::read_at`), so a query never loads a whole file. Tombstones of the
+//! file are kept beside the index and applied to every decoded block. When the
+//! file is retired (compaction, retention) it is marked and deleted once the
+//! last reader drops it.
+
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
+
+use super::block::decode_block;
+use super::index_block::{decode_index, BlockMeta, IndexEntry};
+use super::{FileId, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
+use crate::tsm::error::{IoContext, Result, TsmError};
+use crate::tsm::tombstone::{self, Tombstone};
+use crate::tsm::value::{merge_chunks, Values};
+
+/// An open TSM file.
+#[derive(Debug)]
+pub struct TsmReader {
+    path: PathBuf,
+    id: FileId,
+    file: File,
+    size: u64,
+    index: Vec<IndexEntry>,
+    tombstones: RwLock<Vec<Tombstone>>,
+    retired: AtomicBool,
+}
+
+impl TsmReader {
+    /// Opens `path` (named as [`FileId::file_name`]), reading its index.
+    pub fn open(path: &Path) -> Result<TsmReader> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let id =
+            FileId::parse(name).ok_or_else(|| TsmError::corrupt(path, 0, "not a TSM file name"))?;
+        let file = File::open(path).at(path)?;
+        let size = file.metadata().at(path)?.len();
+        if size < HEADER_LEN + FOOTER_LEN {
+            return Err(TsmError::corrupt(
+                path,
+                0,
+                format!("file of {size} bytes is too short"),
+            ));
+        }
+        let mut header = [0u8; HEADER_LEN as usize];
+        file.read_exact_at(&mut header, 0).at(path)?;
+        if &header[..4] != MAGIC || header[4] != VERSION {
+            return Err(TsmError::corrupt(path, 0, "bad magic or version"));
+        }
+        let mut footer = [0u8; FOOTER_LEN as usize];
+        file.read_exact_at(&mut footer, size - FOOTER_LEN)
+            .at(path)?;
+        let index_at = u64::from_be_bytes(footer[..8].try_into().expect("8 bytes"));
+        let crc = u32::from_be_bytes(footer[8..].try_into().expect("4 bytes"));
+        if index_at < HEADER_LEN || index_at > size - FOOTER_LEN {
+            return Err(TsmError::corrupt(
+                path,
+                size - FOOTER_LEN,
+                format!("index offset {index_at} out of range"),
+            ));
+        }
+        let mut idx = vec![0u8; (size - FOOTER_LEN - index_at) as usize];
+        file.read_exact_at(&mut idx, index_at).at(path)?;
+        if crc32fast::hash(&idx) != crc {
+            return Err(TsmError::corrupt(path, index_at, "index checksum mismatch"));
+        }
+        let index = decode_index(&idx).map_err(|m| TsmError::corrupt(path, index_at, m))?;
+        let tombstones = RwLock::new(tombstone::load(path)?);
+        Ok(TsmReader {
+            path: path.to_path_buf(),
+            id,
+            file,
+            size,
+            index,
+            tombstones,
+            retired: AtomicBool::new(false),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Generations and level.
+    pub fn id(&self) -> FileId {
+        self.id
+    }
+
+    /// File size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The whole index, sorted by key.
+    pub fn index(&self) -> &[IndexEntry] {
+        &self.index
+    }
+
+    /// The index entry of `key`.
+    pub fn entry(&self, key: &str) -> Option<&IndexEntry> {
+        self.index
+            .binary_search_by(|e| e.key.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.index[i])
+    }
+
+    /// Reads and decodes one block (CRC checked), without tombstones.
+    pub fn read_block(&self, entry: &IndexEntry, b: &BlockMeta) -> Result<(Vec<i64>, Values)> {
+        if b.offset + u64::from(b.size) > self.size {
+            return Err(TsmError::corrupt(
+                &self.path,
+                b.offset,
+                "block extends past the end of the file",
+            ));
+        }
+        let mut buf = vec![0u8; b.size as usize];
+        self.file.read_exact_at(&mut buf, b.offset).at(&self.path)?;
+        decode_block(&buf, entry.ty, &self.path, b.offset)
+    }
+
+    /// Time ranges deleted from series `key` in this file.
+    pub fn deleted_ranges(&self, key: &str) -> Vec<(i64, i64)> {
+        let t = self.tombstones.read().expect("tombstone lock");
+        t.iter()
+            .filter(|t| t.key == key)
+            .map(|t| (t.min, t.max))
+            .collect()
+    }
+
+    /// The points of `key` with `min <= t <= max`, tombstones applied, read
+    /// only from the blocks that overlap the range.
+    pub fn read_series(&self, key: &str, min: i64, max: i64) -> Result<Option<(Vec<i64>, Values)>> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        let deleted = self.deleted_ranges(key);
+        let mut chunks = Vec::new();
+        for b in entry.blocks.iter().filter(|b| b.max >= min && b.min <= max) {
+            let (t, v) = self.read_block(entry, b)?;
+            let lo = t.partition_point(|&x| x < min);
+            let hi = t.partition_point(|&x| x <= max);
+            let (t, v) = if lo == 0 && hi == t.len() {
+                (t, v)
+            } else {
+                (t[lo..hi].to_vec(), v.slice(lo, hi))
+            };
+            chunks.push(tombstone::apply(t, v, &deleted));
+        }
+        if chunks.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(merge_chunks(chunks, entry.ty)))
+    }
+
+    /// Records deletes against this file (durably) and applies them at once.
+    pub fn add_tombstones(&self, stones: Vec<Tombstone>) -> Result<()> {
+        if stones.is_empty() {
+            return Ok(());
+        }
+        tombstone::append(&self.path, &stones)?;
+        self.tombstones
+            .write()
+            .expect("tombstone lock")
+            .extend(stones);
+        Ok(())
+    }
+
+    /// True when any tombstone is recorded.
+    pub fn has_tombstones(&self) -> bool {
+        !self.tombstones.read().expect("tombstone lock").is_empty()
+    }
+
+    /// Marks the file for deletion when the last holder drops it.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for TsmReader {
+    fn drop(&mut self) {
+        if self.retired.load(Ordering::SeqCst) {
+            let _ = fs::remove_file(&self.path);
+            let _ = fs::remove_file(tombstone::tombstone_path(&self.path));
+            if let Some(dir) = self.path.parent() {
+                // Succeeds only when the shard directory is now empty.
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsm::file::writer::TsmWriter;
+    use crate::tsm::test_dir;
+
+    #[test]
+    fn write_read_prune_and_corrupt() {
+        let dir = test_dir("reader");
+        let path = dir.join(
+            FileId {
+                min_gen: 1,
+                max_gen: 1,
+                level: 1,
+            }
+            .file_name(),
+        );
+        let mut w = TsmWriter::create(&path).unwrap();
+        // 2500 points -> blocks of 1000, 1000, 500 points
+        let times: Vec<i64> = (0..2500).map(|i| i * 10).collect();
+        let vals = Values::Float((0..2500).map(|i| i as f64 / 4.0).collect());
+        w.write_series("a#v", &times, &vals).unwrap();
+        w.write_series("b#v", &[5, 6], &Values::Integer(vec![50, 60]))
+            .unwrap();
+        w.finish().unwrap();
+        let r = TsmReader::open(&path).unwrap();
+        let a = r.entry("a#v").unwrap();
+        assert_eq!(a.blocks.len(), 3);
+        assert_eq!((a.blocks[1].min, a.blocks[1].max), (10_000, 19_990));
+        assert_eq!(a.blocks[0].offset, HEADER_LEN);
+        // range 19_990..=20_010 touches blocks 1 and 2: points at 19990, 20000, 20010
+        let (t, v) = r.read_series("a#v", 19_990, 20_010).unwrap().unwrap();
+        assert_eq!(t, vec![19_990, 20_000, 20_010]);
+        assert_eq!(v, Values::Float(vec![499.75, 500.0, 500.25]));
+        r.add_tombstones(vec![Tombstone {
+            key: "b#v".into(),
+            min: 6,
+            max: 6,
+        }])
+        .unwrap();
+        assert_eq!(r.read_series("b#v", 0, 10).unwrap().unwrap().0, vec![5]);
+        let off = r.entry("b#v").unwrap().blocks[0].offset;
+        drop(r);
+        let reopened = TsmReader::open(&path).unwrap();
+        assert_eq!(
+            reopened.read_series("b#v", 0, 10).unwrap().unwrap().0,
+            vec![5]
+        );
+        drop(reopened);
+        // Flip one byte inside the block of series "b#v".
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[off as usize + 6] ^= 0x40;
+        fs::write(&path, &bytes).unwrap();
+        let r = TsmReader::open(&path).unwrap();
+        let err = r.read_series("b#v", 0, 10).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "corrupt file {} at offset {off}: block checksum mismatch",
+                path.display()
+            )
+        );
+        assert_eq!(r.read_series("a#v", 0, 0).unwrap().unwrap().0, vec![0]);
+    }
+}

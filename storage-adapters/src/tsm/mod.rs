@@ -1,0 +1,37 @@
+//! The TSM storage engine (DESIGN §5, after InfluxDB 1.x): line protocol →
+//! WAL → in-memory cache → immutable TSM files per time shard, merged by
+//! compaction, with an inverted series index, tombstones and retention.
+//! [`store::Store`] is the engine; [`adapter::TsmAdapter`] exposes it to the
+//! query engine as a `StorageAdapter`.
+
+pub mod adapter;
+pub(crate) mod bytes;
+pub mod cache;
+pub mod compact;
+pub mod encoding;
+pub mod error;
+pub mod file;
+pub mod index;
+pub mod ingest;
+pub mod key;
+pub mod maint;
+pub mod shard;
+pub mod store;
+pub mod tombstone;
+pub mod value;
+pub mod view;
+pub mod wal;
+
+pub use adapter::TsmAdapter;
+pub use error::{Result, TsmError};
+pub use ingest::WriteReport;
+pub use store::{OpenReport, SeriesWrite, Store, StoreOptions};
+
+/// A fresh, empty directory under the system temp dir for one test.
+#[cfg(test)]
+pub(crate) fn test_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tsq-unit-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create test dir");
+    dir
+}

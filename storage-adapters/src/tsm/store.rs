@@ -1,0 +1,479 @@
+//! The TSM store: ties WAL, cache, series index and time-sharded TSM files
+//! together (DESIGN §5).
+//!
+//! ```text
+//! write ──► index (new series logged) ──► WAL append + fsync (= ack) ──► cache
+//!                                                        │ cache > snapshot size
+//!                                                        ▼
+//!                    level-1 TSM file per shard ──► FileSet swap ──► old WAL segments removed
+//! ```
+//! Writers are serialized by one mutex; readers take a [`View`](super::view::View)
+//! (the current `Arc<FileSet>` plus a copy of the cached points they need)
+//! under a short read lock, so queries run while writes happen. Compaction,
+//! deletes and retention take a second `maint` mutex (after the writer one)
+//! so they never interleave.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::cache::Cache;
+use super::error::{IoContext, Result, TsmError};
+use super::file::reader::TsmReader;
+use super::file::writer::TsmWriter;
+use super::file::FileId;
+use super::index::SeriesIndex;
+use super::shard::{self, shard_dir, shard_start, FileSet};
+use super::tombstone::Tombstone;
+use super::value::Values;
+use super::wal::{SeriesPoints, Wal, WalEntry};
+
+/// Tuning of a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Snapshot the cache into TSM files once it holds more than this.
+    pub cache_snapshot_bytes: usize,
+    /// Width of a time shard (default one day).
+    pub shard_duration: Duration,
+    /// Keep points this long; `None` keeps everything.
+    pub retention: Option<Duration>,
+    /// Number of same-level files merged into one of the next level.
+    pub compaction_fanout: usize,
+    /// Run compaction (and retention) on a background thread at this period.
+    pub background_interval: Option<Duration>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_snapshot_bytes: 25 << 20,
+            shard_duration: Duration::from_secs(86_400),
+            retention: None,
+            compaction_fanout: 4,
+            background_interval: None,
+        }
+    }
+}
+
+/// What [`Store::open`] found.
+#[derive(Debug, Clone, Default)]
+pub struct OpenReport {
+    /// WAL entries replayed into the cache.
+    pub wal_entries_replayed: usize,
+    /// Recoverable problems: truncated WAL tails, skipped files.
+    pub warnings: Vec<String>,
+}
+
+/// Outcome of [`Store::write_series`].
+#[derive(Debug, Default)]
+pub struct SeriesWrite {
+    /// Points durably written.
+    pub points_written: usize,
+    /// Series created by this write.
+    pub series_created: usize,
+    /// Rejected series (position in the batch) and why, e.g. a type conflict.
+    pub rejected: Vec<(usize, TsmError)>,
+}
+
+/// Per shard start: (series key, times, values) runs to write.
+type ShardRuns = HashMap<i64, Vec<(String, Vec<i64>, Values)>>;
+
+pub(crate) struct Writer {
+    pub(crate) wal: Wal,
+    pub(crate) next_gen: u64,
+}
+
+pub(crate) struct State {
+    pub(crate) cache: Cache,
+    pub(crate) files: Arc<FileSet>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) options: StoreOptions,
+    pub(crate) writer: Mutex<Writer>,
+    pub(crate) maint: Mutex<()>,
+    pub(crate) index: RwLock<SeriesIndex>,
+    pub(crate) state: RwLock<State>,
+}
+
+/// A TSM store rooted at one directory; `Send + Sync`, share it with `Arc`.
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+    background: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.inner.dir.display())
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Saturating ns of a duration.
+pub(crate) fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX).max(1)
+}
+
+impl Store {
+    /// Opens (creating) the store in `dir`: loads the series index and the TSM
+    /// files, replays the WAL into the cache. Torn WAL tails are truncated and
+    /// reported in the [`OpenReport`], never a failure.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport)> {
+        if options.compaction_fanout < 2 {
+            return Err(TsmError::Invalid(
+                "compaction_fanout must be at least 2".into(),
+            ));
+        }
+        fs::create_dir_all(dir).at(dir)?;
+        let mut report = OpenReport::default();
+        let (index, w) = SeriesIndex::open(&dir.join("series.log"))?;
+        report.warnings.extend(w);
+        let files = shard::load(dir, &mut report.warnings)?;
+        let (wal, entries, w) = Wal::open(&dir.join("wal"))?;
+        report.warnings.extend(w);
+        let next_gen = files.max_gen() + 1;
+        let inner = Arc::new(Inner {
+            dir: dir.to_path_buf(),
+            options,
+            writer: Mutex::new(Writer { wal, next_gen }),
+            maint: Mutex::new(()),
+            index: RwLock::new(index),
+            state: RwLock::new(State {
+                cache: Cache::new(),
+                files: Arc::new(files),
+            }),
+        });
+        report.wal_entries_replayed = entries.len();
+        inner.replay(entries, &mut report.warnings)?;
+        {
+            let mut w = lock(&inner.writer);
+            if inner.state.read().expect("state lock").cache.size_bytes()
+                > inner.options.cache_snapshot_bytes
+            {
+                inner.snapshot(&mut w)?;
+            }
+        }
+        for w in &report.warnings {
+            eprintln!("tsq-storage warning: {w}");
+        }
+        let store = Store {
+            inner,
+            background: Mutex::new(None),
+        };
+        if let Some(period) = store.inner.options.background_interval {
+            store.start_background(period);
+        }
+        Ok((store, report))
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Its options.
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    /// Writes points grouped by series: logged (one fsync) before this
+    /// returns, then cached. Series whose field type conflicts with the stored
+    /// one are rejected as a whole and reported; the rest are written.
+    /// Returns `(points written, series created, rejected series with reason)`.
+    pub fn write_series(&self, batch: Vec<SeriesPoints>) -> Result<SeriesWrite> {
+        self.inner.write_series(batch)
+    }
+
+    /// Snapshots the cache into level-1 TSM files now (no-op when empty).
+    pub fn flush(&self) -> Result<()> {
+        let mut w = lock(&self.inner.writer);
+        self.inner.snapshot(&mut w)
+    }
+
+    /// Bytes of points held in the cache.
+    pub fn cache_bytes(&self) -> usize {
+        self.inner
+            .state
+            .read()
+            .expect("state lock")
+            .cache
+            .size_bytes()
+    }
+
+    /// The current set of TSM files.
+    pub fn file_set(&self) -> Arc<FileSet> {
+        Arc::clone(&self.inner.state.read().expect("state lock").files)
+    }
+
+    fn start_background(&self, period: Duration) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let inner = Arc::clone(&self.inner);
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::spawn(move || {
+            let tick = Duration::from_millis(50).min(period);
+            let mut waited = Duration::ZERO;
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(tick);
+                waited += tick;
+                if waited < period {
+                    continue;
+                }
+                waited = Duration::ZERO;
+                if let Err(e) = inner.compact_all() {
+                    eprintln!("tsq-storage: background compaction failed: {e}");
+                }
+                if let Err(e) = inner.enforce_retention(super::maint::now_ns()) {
+                    eprintln!("tsq-storage: background retention failed: {e}");
+                }
+            }
+        });
+        *lock(&self.background) = Some((stop, handle));
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = lock(&self.background).take() {
+            stop.store(true, Ordering::SeqCst);
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Inner {
+    fn replay(&self, entries: Vec<WalEntry>, warnings: &mut Vec<String>) -> Result<()> {
+        for entry in entries {
+            match entry {
+                WalEntry::Write(batch) => {
+                    let mut index = self.index.write().expect("index lock");
+                    let mut state = self.state.write().expect("state lock");
+                    for sp in batch {
+                        match index.get_or_create(&sp.series, sp.values.field_type()) {
+                            Ok((id, _)) => state.cache.insert(id, &sp.times, &sp.values),
+                            Err(e) => warnings.push(format!("WAL replay skipped points: {e}")),
+                        }
+                    }
+                }
+                WalEntry::Delete { series, min, max } => {
+                    let keys: Vec<String> = series.iter().map(super::key::series_key).collect();
+                    self.apply_delete(&keys, min, max)?;
+                }
+            }
+        }
+        self.index.write().expect("index lock").sync()
+    }
+
+    pub(crate) fn write_series(&self, batch: Vec<SeriesPoints>) -> Result<SeriesWrite> {
+        let mut w = lock(&self.writer);
+        let mut accepted = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut rejected = Vec::new();
+        let mut created = 0;
+        {
+            let mut index = self.index.write().expect("index lock");
+            for (i, sp) in batch.into_iter().enumerate() {
+                if sp.times.len() != sp.values.len() {
+                    let n = (sp.times.len(), sp.values.len());
+                    let msg = format!("{} timestamps but {} values", n.0, n.1);
+                    rejected.push((i, TsmError::Invalid(msg)));
+                    continue;
+                }
+                if sp.times.is_empty() {
+                    continue;
+                }
+                match index.get_or_create(&sp.series, sp.values.field_type()) {
+                    Ok((id, new)) => {
+                        created += usize::from(new);
+                        ids.push(id);
+                        accepted.push(sp);
+                    }
+                    Err(e) => rejected.push((i, e)),
+                }
+            }
+            index.sync()?;
+        }
+        if accepted.is_empty() {
+            return Ok(SeriesWrite {
+                points_written: 0,
+                series_created: created,
+                rejected,
+            });
+        }
+        let entry = WalEntry::Write(accepted);
+        w.wal.append(&entry)?;
+        let WalEntry::Write(accepted) = entry else {
+            unreachable!("built above")
+        };
+        let points = accepted.iter().map(|s| s.times.len()).sum();
+        let over = {
+            let mut state = self.state.write().expect("state lock");
+            for (id, sp) in ids.iter().zip(&accepted) {
+                state.cache.insert(*id, &sp.times, &sp.values);
+            }
+            state.cache.size_bytes() > self.options.cache_snapshot_bytes
+        };
+        if over {
+            self.snapshot(&mut w)?;
+        }
+        Ok(SeriesWrite {
+            points_written: points,
+            series_created: created,
+            rejected,
+        })
+    }
+
+    /// Writes the cache into one level-1 file per shard, swaps them in,
+    /// clears the cache and drops the WAL segments they cover.
+    pub(crate) fn snapshot(&self, w: &mut Writer) -> Result<()> {
+        let snap = self.state.read().expect("state lock").cache.snapshot();
+        if snap.is_empty() {
+            return Ok(());
+        }
+        let seq = w.wal.rotate()?;
+        let gen = w.next_gen;
+        w.next_gen += 1;
+        let dur = nanos(self.options.shard_duration);
+        let mut by_shard = ShardRuns::new();
+        {
+            let index = self.index.read().expect("index lock");
+            for (id, times, values) in snap.into_iter().filter(|s| !s.1.is_empty()) {
+                let key = index.series(id).map(|s| s.2.to_string()).ok_or_else(|| {
+                    TsmError::Invalid(format!("cached series id {id} is not in the index"))
+                })?;
+                split_by_shard(key, times, values, dur, &mut by_shard);
+            }
+        }
+        let mut added = Vec::new();
+        for (start, mut series) in by_shard {
+            series.sort_by(|a, b| a.0.cmp(&b.0));
+            let dir = shard_dir(&self.dir, start);
+            fs::create_dir_all(&dir).at(&dir)?;
+            let path = dir.join(
+                FileId {
+                    min_gen: gen,
+                    max_gen: gen,
+                    level: 1,
+                }
+                .file_name(),
+            );
+            let mut writer = TsmWriter::create(&path)?;
+            for (key, times, values) in &series {
+                writer.write_series(key, times, values)?;
+            }
+            writer.finish()?;
+            added.push((start, Arc::new(TsmReader::open(&path)?)));
+        }
+        {
+            let mut state = self.state.write().expect("state lock");
+            let mut files = (*state.files).clone();
+            for (start, r) in added {
+                files = files.with_added(start, r);
+            }
+            state.files = Arc::new(files);
+            state.cache.clear();
+        }
+        w.wal.remove_before(seq)
+    }
+
+    /// Adds tombstones for `keys` in `[min, max]` to every file holding them.
+    pub(crate) fn apply_delete(&self, keys: &[String], min: i64, max: i64) -> Result<()> {
+        let files = Arc::clone(&self.state.read().expect("state lock").files);
+        for f in files.files() {
+            let stones: Vec<Tombstone> = keys
+                .iter()
+                .filter(|k| {
+                    f.entry(k)
+                        .and_then(|e| e.span())
+                        .is_some_and(|(lo, hi)| lo <= max && hi >= min)
+                })
+                .map(|k| Tombstone {
+                    key: k.clone(),
+                    min,
+                    max,
+                })
+                .collect();
+            f.add_tombstones(stones)?;
+        }
+        let ids: Vec<u32> = {
+            let index = self.index.read().expect("index lock");
+            keys.iter().filter_map(|k| index.id_of(k)).collect()
+        };
+        self.state
+            .write()
+            .expect("state lock")
+            .cache
+            .delete(&ids, min, max);
+        Ok(())
+    }
+}
+
+fn split_by_shard(key: String, times: Vec<i64>, values: Values, dur: i64, out: &mut ShardRuns) {
+    let first = shard_start(times[0], dur);
+    if shard_start(times[times.len() - 1], dur) == first {
+        out.entry(first).or_default().push((key, times, values));
+        return;
+    }
+    let mut start = 0;
+    while start < times.len() {
+        let shard = shard_start(times[start], dur);
+        let end = times.partition_point(|&t| t < shard.saturating_add(dur));
+        out.entry(shard).or_default().push((
+            key.clone(),
+            times[start..end].to_vec(),
+            values.slice(start, end),
+        ));
+        start = end;
+    }
+}
+
+/// Catalog questions answered from the series index.
+impl Store {
+    /// Measurement names, sorted.
+    pub fn measurements(&self) -> Vec<String> {
+        self.inner.index.read().expect("index lock").measurements()
+    }
+
+    /// Fields of `measurement` with their stored types, sorted by name.
+    pub fn fields(&self, measurement: &str) -> Vec<(String, super::value::FieldType)> {
+        self.inner
+            .index
+            .read()
+            .expect("index lock")
+            .fields(measurement)
+    }
+
+    /// Tag keys of `measurement`, sorted.
+    pub fn tag_keys(&self, measurement: &str) -> Vec<String> {
+        self.inner
+            .index
+            .read()
+            .expect("index lock")
+            .tag_keys(measurement)
+    }
+
+    /// Values of tag `key` in `measurement`, sorted.
+    pub fn tag_values(&self, measurement: &str, key: &str) -> Vec<String> {
+        self.inner
+            .index
+            .read()
+            .expect("index lock")
+            .tag_values(measurement, key)
+    }
+
+    /// Number of series (tag set × field) of `measurement`.
+    pub fn series_count(&self, measurement: &str) -> usize {
+        self.inner
+            .index
+            .read()
+            .expect("index lock")
+            .series_count(measurement)
+    }
+}

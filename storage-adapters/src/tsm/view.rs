@@ -1,0 +1,127 @@
+//! A read view: the consistent snapshot a query reads from — the `Arc` of the
+//! file set and a copy of the cached points of the series it asked for, both
+//! taken under one read lock. Reading a series merges its chunks oldest first
+//! (files by generation, then the cache), so the newest write of a timestamp
+//! wins.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::error::Result;
+use super::file::index_block::BlockMeta;
+use super::file::reader::TsmReader;
+use super::shard::FileSet;
+use super::store::{nanos, Inner};
+use super::value::{merge_chunks, FieldType, Values};
+
+/// Files and cached points as of the moment the view was taken.
+#[derive(Debug)]
+pub struct View {
+    files: Arc<FileSet>,
+    cache: HashMap<u32, (Vec<i64>, Values)>,
+    spans: HashMap<u32, (i64, i64)>,
+    shard_ns: i64,
+    min: i64,
+    max: i64,
+}
+
+impl Inner {
+    /// A view of series `ids` restricted to `[min, max]`.
+    pub(crate) fn view(&self, ids: &[u32], min: i64, max: i64) -> View {
+        let state = self.state.read().expect("state lock");
+        let mut cache = HashMap::new();
+        let mut spans = HashMap::new();
+        for &id in ids {
+            if let Some(points) = state.cache.read(id, min, max) {
+                spans.insert(id, (points.0[0], points.0[points.0.len() - 1]));
+                cache.insert(id, points);
+            }
+        }
+        View {
+            files: Arc::clone(&state.files),
+            cache,
+            spans,
+            shard_ns: nanos(self.options.shard_duration),
+            min,
+            max,
+        }
+    }
+}
+
+impl View {
+    /// The points of series `id` (text key `key`, type `ty`) in the view's range.
+    pub fn read(&self, id: u32, key: &str, ty: FieldType) -> Result<Option<(Vec<i64>, Values)>> {
+        let mut chunks = Vec::new();
+        for files in self.files.overlapping(self.min, self.max, self.shard_ns) {
+            for f in files {
+                if let Some(c) = f.read_series(key, self.min, self.max)? {
+                    chunks.push(c);
+                }
+            }
+        }
+        if let Some(c) = self.cache.get(&id) {
+            chunks.push(c.clone());
+        }
+        let (t, v) = merge_chunks(chunks, ty);
+        Ok((!t.is_empty()).then_some((t, v)))
+    }
+
+    /// Smallest and largest timestamp of series `id` in the view's range,
+    /// from block min/max where a block lies inside the range and has no
+    /// tombstones, decoding only the edge blocks otherwise.
+    pub fn span(&self, id: u32, key: &str) -> Result<Option<(i64, i64)>> {
+        let mut span = self.spans.get(&id).copied();
+        for files in self.files.overlapping(self.min, self.max, self.shard_ns) {
+            for f in files {
+                if let Some((lo, hi)) = self.file_span(f, key)? {
+                    span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+                }
+            }
+        }
+        Ok(span)
+    }
+
+    fn file_span(&self, f: &TsmReader, key: &str) -> Result<Option<(i64, i64)>> {
+        let Some(entry) = f.entry(key) else {
+            return Ok(None);
+        };
+        let deleted = f.deleted_ranges(key);
+        let blocks: Vec<&BlockMeta> = entry
+            .blocks
+            .iter()
+            .filter(|b| b.max >= self.min && b.min <= self.max)
+            .collect();
+        let exact = |b: &BlockMeta| deleted.is_empty() && b.min >= self.min && b.max <= self.max;
+        let mut lo = None;
+        for b in &blocks {
+            lo = if exact(b) {
+                Some(b.min)
+            } else {
+                self.edge(f, key, b)?.map(|(l, _)| l)
+            };
+            if lo.is_some() {
+                break;
+            }
+        }
+        let Some(lo) = lo else {
+            return Ok(None);
+        };
+        for b in blocks.iter().rev() {
+            let hi = if exact(b) {
+                Some(b.max)
+            } else {
+                self.edge(f, key, b)?.map(|(_, h)| h)
+            };
+            if let Some(hi) = hi {
+                return Ok(Some((lo, hi)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn edge(&self, f: &TsmReader, key: &str, b: &BlockMeta) -> Result<Option<(i64, i64)>> {
+        let (lo, hi) = (b.min.max(self.min), b.max.min(self.max));
+        Ok(f.read_series(key, lo, hi)?
+            .and_then(|(t, _)| Some((*t.first()?, *t.last()?))))
+    }
+}
