@@ -30,7 +30,12 @@ fuzz_target!(|data: &[u8]| {
     for st in statements {
         for caps in [Capabilities::ALL, Capabilities::NONE] {
             for exists in [true, false] {
-                for force in [None, Some(AggStrategy::Pipe), Some(AggStrategy::Grouped), Some(AggStrategy::MT)] {
+                for force in [
+                    None,
+                    Some(AggStrategy::Pipe),
+                    Some(AggStrategy::Grouped),
+                    Some(AggStrategy::MT),
+                ] {
                     let _ = plan_query(&st.query, &catalog(caps, exists), force);
                 }
             }
