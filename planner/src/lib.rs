@@ -6,6 +6,31 @@
 //! rules (time-range and tag-predicate pushdown, one pipeline per aggregate,
 //! the choice of aggregation operator of DESIGN §4), physical planning onto
 //! engine pipelines, `EXPLAIN [ANALYZE]`, and the `Session` API.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tsq_planner::{QueryKind, Session, SessionConfig};
+//! use tsq_storage::memory::MemoryAdapter;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = MemoryAdapter::new();
+//! store.insert("cpu", &[("host", "a")], "usage", &[(0, 1.0), (60_000_000_000, 3.0)]);
+//! store.insert("cpu", &[("host", "b")], "usage", &[(0, 5.0)]);
+//! let session = Session::new(Arc::new(store), SessionConfig::default());
+//! let out = session
+//!     .execute("SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)")
+//!     .await
+//!     .unwrap();
+//! // bucket 0: 1 + 5 = 6; bucket 1m: 3 + 0 (b filled with zero) = 3
+//! assert_eq!(out.num_rows(), 2);
+//! let explain = session
+//!     .execute("EXPLAIN SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)")
+//!     .await
+//!     .unwrap();
+//! let QueryKind::Explain(text) = explain.kind else { unreachable!() };
+//! assert!(text.contains("choose_aggregation: sum(usage): PipeAggOp"));
+//! # });
+//! ```
 
 pub mod ast;
 mod build;
