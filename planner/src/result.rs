@@ -60,12 +60,28 @@ impl Column {
     }
 }
 
-/// One result row before it is cut into batches.
-#[derive(Debug, Clone)]
+/// One result row before it is cut into batches; its values are
+/// `cells[at * width .. (at + 1) * width]` of the joined table (one flat
+/// vector for every row, no allocation per row).
+#[derive(Debug, Clone, Copy)]
 struct Row {
     group: usize,
     time: i64,
-    values: Vec<Option<f64>>,
+    at: usize,
+}
+
+/// The rows of the full outer join and their value cells.
+#[derive(Debug, Default)]
+struct Joined {
+    rows: Vec<Row>,
+    cells: Vec<Option<f64>>,
+    width: usize,
+}
+
+impl Joined {
+    fn value(&self, row: &Row, column: usize) -> Option<f64> {
+        self.cells[row.at * self.width + column]
+    }
 }
 
 /// Collects pipeline outputs and produces the joined result.
@@ -116,23 +132,18 @@ impl ResultBuilder {
         batch_size: usize,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let keys: Vec<Vec<String>> = self.groups.keys().cloned().collect();
-        let mut rows = Vec::new();
+        let mut joined = Joined {
+            width: self.value_columns.len(),
+            ..Joined::default()
+        };
         for (g, cols) in self.groups.values_mut().enumerate() {
             cols.iter_mut().for_each(Column::sort);
-            merge_group(g, cols, &mut rows);
+            merge_group(g, cols, &mut joined);
         }
+        let mut rows = std::mem::take(&mut joined.rows);
         if !order_by.is_empty() {
-            let cmp = |a: &Row, b: &Row| {
-                compare(
-                    a,
-                    b,
-                    order_by,
-                    &keys,
-                    &self.tag_columns,
-                    &self.value_columns,
-                )
-            };
-            rows.sort_by(cmp);
+            let names = (&self.tag_columns[..], &self.value_columns[..]);
+            rows.sort_by(|a, b| compare(a, b, order_by, &keys, names, &joined));
         }
         if let Some(n) = limit {
             rows.truncate(n);
@@ -140,22 +151,14 @@ impl ResultBuilder {
         let schema = result_schema(&self.tag_columns, &self.value_columns);
         let batches = rows
             .chunks(batch_size.max(1))
-            .map(|chunk| {
-                to_batch(
-                    &schema,
-                    chunk,
-                    &keys,
-                    self.tag_columns.len(),
-                    self.value_columns.len(),
-                )
-            })
+            .map(|chunk| to_batch(&schema, chunk, &keys, self.tag_columns.len(), &joined))
             .collect::<Result<Vec<_>>>()?;
         Ok((schema, batches))
     }
 }
 
 /// Full outer join of the time-sorted columns of one group.
-fn merge_group(group: usize, cols: &[Column], rows: &mut Vec<Row>) {
+fn merge_group(group: usize, cols: &[Column], out: &mut Joined) {
     let mut at = vec![0usize; cols.len()];
     loop {
         let next = cols
@@ -164,18 +167,20 @@ fn merge_group(group: usize, cols: &[Column], rows: &mut Vec<Row>) {
             .filter_map(|(c, &i)| c.times.get(i).copied())
             .min();
         let Some(time) = next else { return };
-        let mut values = vec![None; cols.len()];
-        for (k, c) in cols.iter().enumerate() {
-            if c.times.get(at[k]) == Some(&time) {
-                values[k] = c.values[at[k]];
-                at[k] += 1;
-            }
-        }
-        rows.push(Row {
+        let row = Row {
             group,
             time,
-            values,
-        });
+            at: out.rows.len(),
+        };
+        for (k, c) in cols.iter().enumerate() {
+            if c.times.get(at[k]) == Some(&time) {
+                out.cells.push(c.values[at[k]]);
+                at[k] += 1;
+            } else {
+                out.cells.push(None);
+            }
+        }
+        out.rows.push(row);
     }
 }
 
@@ -184,8 +189,8 @@ fn compare(
     b: &Row,
     order_by: &[OrderItem],
     keys: &[Vec<String>],
-    tags: &[String],
-    values: &[String],
+    (tags, values): (&[String], &[String]),
+    joined: &Joined,
 ) -> Ordering {
     for item in order_by {
         let name = item.column.value.as_str();
@@ -195,7 +200,7 @@ fn compare(
             keys[a.group][t].cmp(&keys[b.group][t])
         } else if let Some(v) = values.iter().position(|v| v == name) {
             // nulls first, then by total order (NaN last)
-            match (a.values[v], b.values[v]) {
+            match (joined.value(a, v), joined.value(b, v)) {
                 (Some(x), Some(y)) => x.total_cmp(&y),
                 (x, y) => x.is_some().cmp(&y.is_some()),
             }
@@ -215,9 +220,9 @@ fn to_batch(
     rows: &[Row],
     keys: &[Vec<String>],
     n_tags: usize,
-    n_values: usize,
+    joined: &Joined,
 ) -> Result<RecordBatch> {
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(1 + n_tags + n_values);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(1 + n_tags + joined.width);
     let times: TimestampNanosecondArray = rows.iter().map(|r| Some(r.time)).collect();
     columns.push(Arc::new(times.with_timezone("UTC")));
     columns.extend((0..n_tags).map(|t| -> ArrayRef {
@@ -227,8 +232,8 @@ fn to_batch(
             .collect();
         Arc::new(tags)
     }));
-    columns.extend((0..n_values).map(|v| -> ArrayRef {
-        let values: Float64Array = rows.iter().map(|r| r.values[v]).collect();
+    columns.extend((0..joined.width).map(|v| -> ArrayRef {
+        let values: Float64Array = rows.iter().map(|r| joined.value(r, v)).collect();
         Arc::new(values)
     }));
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
