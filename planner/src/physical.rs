@@ -1,7 +1,8 @@
 //! Physical planning and execution: one engine pipeline per value column
 //! (`tsq_engine::pipeline::build_pipeline`), run one after the other under
 //! the query's [`TaskContext`] (memory budget, cancellation), their outputs
-//! joined by [`ResultBuilder`].
+//! joined by [`ResultBuilder`]. The points held for the join are reserved
+//! against the query's memory budget as `ResultJoin`.
 
 use std::sync::Arc;
 
@@ -13,6 +14,9 @@ use tsq_engine::{collect, Operator, StorageAdapter, TaskContext};
 use crate::error::Result;
 use crate::plan::LogicalPlan;
 use crate::result::ResultBuilder;
+
+/// Bytes the join holds per point: an `i64` time and an `Option<f64>`.
+const ROW_BYTES: usize = 8 + 16;
 
 /// The operator trees of a plan, one per value column, in output order.
 pub struct PhysicalPlan {
@@ -50,9 +54,15 @@ pub async fn run(
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let names = plan.outputs.iter().map(|o| o.name.clone()).collect();
     let mut builder = ResultBuilder::new(plan.tag_columns.clone(), names);
+    let mut reservation = ctx.memory.reservation(
+        "ResultJoin",
+        "return fewer rows: narrow the time range or the tag predicate, or add SAMPLE BY",
+    );
     for (output, root) in &mut physical.pipelines {
         ctx.cancel.check()?;
         for batch in collect(root.as_mut(), ctx).await? {
+            // time + value (+ null flag) per point held until the join
+            reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
             builder.add(*output, &batch);
         }
     }

@@ -247,6 +247,28 @@ async fn tiny_memory_budget_stops_mt_agg() {
 }
 
 #[tokio::test]
+async fn result_join_counts_against_the_budget() {
+    // a raw select buffers nothing in its operators; the join holds the 6
+    // usage points at 24 bytes each = 144 bytes > 48
+    let s = tsq_planner::Session::new(
+        common::adapter(Capabilities::ALL),
+        tsq_planner::SessionConfig {
+            memory_budget: 48,
+            ..Default::default()
+        },
+    );
+    let err = s
+        .execute("SELECT usage FROM cpu")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("memory budget exceeded in ResultJoin"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn one_cancel_stops_one_query() {
     let s = session(Capabilities::ALL, None);
     s.cancel_token().cancel();
