@@ -10,3 +10,4 @@ pub mod cases;
 pub mod data;
 pub mod measure;
 pub mod runner;
+pub mod suite;

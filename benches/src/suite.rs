@@ -1,0 +1,146 @@
+//! The comparison suite behind `tsq bench`: every case on every engine,
+//! results checked equal before the timings count, printed as a table with
+//! the ratio of each engine's median time to the best one of its case.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tsq_engine::{AggStrategy, EngineError, Result, StorageAdapter, TaskContext, TimelineBatch};
+
+use crate::cases::{seed_case_1, seed_case_2, Case};
+use crate::data::gauge_dataset;
+use crate::runner::{measure, run_once, slice_sum, Engine, Measurement};
+
+/// One case's measurements.
+#[derive(Debug, Clone)]
+pub struct CaseReport {
+    /// The case's name.
+    pub name: String,
+    /// Points the case scans.
+    pub points: usize,
+    /// One entry per engine.
+    pub runs: Vec<Measurement>,
+}
+
+/// The suite's cases at `scale` (1.0 = the seed sizes).
+pub fn cases(scale: f64) -> Vec<Case> {
+    let timelines = ((1000.0 * scale).round() as usize).max(1);
+    vec![seed_case_1(timelines), seed_case_2()]
+}
+
+/// Runs every case on the pipelined engine (PipeAggOp, MTAggOp) and the
+/// materialized executor, `runs` times each.
+pub fn run(scale: f64, runs: usize) -> Result<Vec<CaseReport>> {
+    let mut reports = Vec::new();
+    for case in cases(scale) {
+        let adapter: Arc<dyn StorageAdapter> = Arc::new(gauge_dataset(case.shape, 42));
+        let engines = [
+            Engine::Pipelined(AggStrategy::Pipe),
+            Engine::Pipelined(AggStrategy::MT),
+            Engine::Materialized,
+        ];
+        check_equal(&case, &adapter, &engines)?;
+        let mut measured = Vec::new();
+        for engine in engines {
+            measured.push(measure(engine, &case.spec, &adapter, runs)?);
+        }
+        reports.push(CaseReport {
+            name: case.name.to_string(),
+            points: case.shape.points(),
+            runs: measured,
+        });
+    }
+    Ok(reports)
+}
+
+/// Fails unless every engine returns the same rows (values within 1e-9).
+fn check_equal(case: &Case, adapter: &Arc<dyn StorageAdapter>, engines: &[Engine]) -> Result<()> {
+    let ctx = TaskContext::default();
+    let rows = |e: Engine| -> Result<Vec<(u32, i64, Option<f64>)>> {
+        Ok(flatten(&run_once(e, &case.spec, adapter, &ctx)?))
+    };
+    let reference = rows(engines[0])?;
+    for &engine in &engines[1..] {
+        let other = rows(engine)?;
+        let same = other.len() == reference.len()
+            && other.iter().zip(&reference).all(|(a, b)| {
+                a.0 == b.0
+                    && a.1 == b.1
+                    && match (a.2, b.2) {
+                        (Some(x), Some(y)) => {
+                            (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-9 * x.abs().max(1.0)
+                        }
+                        (x, y) => x.is_none() && y.is_none(),
+                    }
+            });
+        if !same {
+            return Err(EngineError::execution(
+                "bench",
+                format!("{engine} and {} disagree on {}", engines[0], case.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn flatten(batches: &[TimelineBatch]) -> Vec<(u32, i64, Option<f64>)> {
+    let mut out = Vec::new();
+    for b in batches {
+        for tl in b.timelines() {
+            for i in 0..tl.len() {
+                out.push((tl.series_id, tl.times[i], tl.value(i)));
+            }
+        }
+    }
+    out
+}
+
+/// The time a plain sum over `points` in-memory `f64`s takes (median of
+/// `runs`): the ceiling for aggregation throughput.
+pub fn slice_sum_ceiling(points: usize, runs: usize) -> Duration {
+    let values: Vec<f64> = (0..points).map(|i| i as f64).collect();
+    let (mut times, _) =
+        crate::measure::time_runs(runs, || std::hint::black_box(slice_sum(&values)));
+    crate::measure::median(&mut times)
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The reports as a text table: case, engine, median, points/s, engine
+/// peak, RSS peak, ratio to the best engine of the case.
+pub fn format_table(reports: &[CaseReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| case | engine | median | points/s | engine peak | RSS peak | ratio to best |\n|---|---|---|---|---|---|---|"
+    );
+    for r in reports {
+        let best = r.runs.iter().map(|m| m.median).min().unwrap_or_default();
+        for m in &r.runs {
+            let secs = m.median.as_secs_f64().max(1e-12);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.3} ms | {:.1} M | {} | {} | {:.2}x |",
+                r.name,
+                m.engine,
+                secs * 1e3,
+                r.points as f64 / secs / 1e6,
+                mib(m.engine_peak_bytes),
+                m.rss_peak_bytes.map_or_else(|| "n/a".to_string(), mib),
+                secs / best.as_secs_f64().max(1e-12)
+            );
+        }
+        let ceiling = slice_sum_ceiling(r.points, 5);
+        let _ = writeln!(
+            out,
+            "| {} | ceiling: plain f64 slice sum | {:.3} ms | {:.1} M | - | - | - |",
+            r.name,
+            ceiling.as_secs_f64() * 1e3,
+            r.points as f64 / ceiling.as_secs_f64().max(1e-12) / 1e6
+        );
+    }
+    out
+}

@@ -1,0 +1,224 @@
+//! The parsed form of a statement (DESIGN §2), before any catalog lookup:
+//! what the user wrote, with the position of every construct so that the
+//! planner can name it in errors. The parser builds it; the logical planner
+//! (`plan.rs`) checks it against the catalog.
+
+use tsq_engine::{Aggregator, FillPolicy, Interval, RateOptions};
+
+use crate::error::Pos;
+
+/// A name with the position where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Name {
+    /// The name as written (identifiers unquoted).
+    pub value: String,
+    /// Where it starts.
+    pub pos: Pos,
+}
+
+/// One statement of a script.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// `EXPLAIN` / `EXPLAIN ANALYZE` prefix, if any.
+    pub explain: Option<ExplainMode>,
+    /// The query.
+    pub query: Query,
+    /// The statement's text (without the trailing `;`).
+    pub text: String,
+}
+
+/// What `EXPLAIN` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExplainMode {
+    /// The plan, without running it.
+    Plan,
+    /// Run the query and print per-operator metrics.
+    Analyze,
+}
+
+/// `SELECT ... FROM ... [WHERE] [GROUP BY] [SAMPLE BY] [ORDER BY] [LIMIT]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The select list.
+    pub projections: Vec<Projection>,
+    /// `FROM <measurement>`.
+    pub measurement: Name,
+    /// `WHERE`, if any.
+    pub filter: Option<Filter>,
+    /// `GROUP BY`, if any.
+    pub group_by: Option<GroupByClause>,
+    /// `SAMPLE BY`, if any.
+    pub sample_by: Option<SampleBy>,
+    /// `FILL(...)` written without `SAMPLE BY` (a plan error, kept to report it).
+    pub orphan_fill: Option<Pos>,
+    /// `ORDER BY` items.
+    pub order_by: Vec<OrderItem>,
+    /// `LIMIT n`.
+    pub limit: Option<usize>,
+}
+
+/// One item of the select list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Projection {
+    /// A bare name: a tag column or, without aggregates, a raw field.
+    Column(Name),
+    /// `<agg>(<expr>) [AS alias]`.
+    Aggregate {
+        /// The aggregator.
+        agg: Aggregator,
+        /// Where the aggregator name is.
+        pos: Pos,
+        /// Its argument.
+        expr: ValueExpr,
+        /// `AS alias`.
+        alias: Option<String>,
+    },
+    /// `rate(...) [AS alias]` without an aggregator: raw rates per timeline.
+    Rate {
+        /// The rate expression.
+        expr: ValueExpr,
+        /// `AS alias`.
+        alias: Option<String>,
+    },
+}
+
+/// A field, or the rate of a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueExpr {
+    /// A field.
+    Field(Name),
+    /// `rate(field, ...)`.
+    Rate {
+        /// The field.
+        field: Name,
+        /// Counter options.
+        options: RateOptions,
+        /// Where `rate` is.
+        pos: Pos,
+    },
+}
+
+impl ValueExpr {
+    /// The field read.
+    pub fn field(&self) -> &Name {
+        match self {
+            ValueExpr::Field(f) | ValueExpr::Rate { field: f, .. } => f,
+        }
+    }
+
+    /// The rate options, if this is a rate.
+    pub fn rate(&self) -> Option<RateOptions> {
+        match self {
+            ValueExpr::Field(_) => None,
+            ValueExpr::Rate { options, .. } => Some(*options),
+        }
+    }
+
+    /// The expression's text, as output column names use it.
+    pub fn text(&self) -> String {
+        match self {
+            ValueExpr::Field(f) => f.value.clone(),
+            ValueExpr::Rate { field, .. } => format!("rate({})", field.value),
+        }
+    }
+}
+
+/// A `WHERE` expression over tags and time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// Both.
+    And(Box<Filter>, Box<Filter>),
+    /// Either.
+    Or(Box<Filter>, Box<Filter>),
+    /// Negation (position of `NOT`).
+    Not(Box<Filter>, Pos),
+    /// A test on one tag.
+    Tag(TagTest),
+    /// A bound on time.
+    Time(TimeBound),
+}
+
+/// A test on one tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagTest {
+    /// The tag key.
+    pub key: Name,
+    /// The test.
+    pub op: TagOp,
+}
+
+/// A tag comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TagOp {
+    /// `= 'v'`.
+    Eq(String),
+    /// `!= 'v'` / `<> 'v'`.
+    NotEq(String),
+    /// `IN (...)`.
+    In(Vec<String>),
+    /// `NOT IN (...)`.
+    NotIn(Vec<String>),
+    /// `LIKE 'p'` (negated for `NOT LIKE`).
+    Like(String, bool),
+    /// `~ 're'` (negated for `!~`).
+    Regex(String, bool),
+}
+
+/// A comparison of `time` with an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBound {
+    /// The comparison, with `time` on the left.
+    pub op: TimeOp,
+    /// The instant in ns since the epoch.
+    pub value: i64,
+    /// Where `time` is.
+    pub pos: Pos,
+}
+
+/// `time <op> instant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeOp {
+    /// `>=`.
+    GtEq,
+    /// `>`.
+    Gt,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    LtEq,
+    /// `=`.
+    Eq,
+}
+
+/// `GROUP BY`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupByClause {
+    /// `GROUP BY tagk, ...`.
+    Tags(Vec<Name>),
+    /// `GROUP BY *`.
+    All(Pos),
+}
+
+/// `SAMPLE BY <interval> [<agg>] [FILL(<policy>)]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleBy {
+    /// Bucket width.
+    pub interval: Interval,
+    /// Aggregator inside a bucket (default avg).
+    pub agg: Aggregator,
+    /// Fill policy (default none).
+    pub fill: FillPolicy,
+    /// Where `SAMPLE` is.
+    pub pos: Pos,
+    /// Where `FILL` is, if written.
+    pub fill_pos: Option<Pos>,
+}
+
+/// One `ORDER BY` item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderItem {
+    /// The output column (`time`, a tag, an aggregate's name).
+    pub column: Name,
+    /// `DESC`.
+    pub descending: bool,
+}

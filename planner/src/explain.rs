@@ -1,0 +1,83 @@
+//! `EXPLAIN` and `EXPLAIN ANALYZE` text: a header with the adapter's
+//! capabilities and each optimizer rule's decision (which aggregation
+//! operator was chosen, by which rule, and why), then the operator tree of
+//! every pipeline — plain, or with per-operator metrics after a run, plus
+//! the total rows and the query's peak memory.
+
+use std::fmt::Write as _;
+
+use tsq_engine::{format_tree, format_tree_with_metrics};
+
+use crate::physical::PhysicalPlan;
+use crate::plan::{Catalog, LogicalPlan};
+
+/// The EXPLAIN text of a plan that was not run.
+pub fn explain(plan: &LogicalPlan, catalog: &Catalog, physical: &PhysicalPlan) -> String {
+    let mut out = header(plan, catalog);
+    for (k, (output, root)) in physical.pipelines.iter().enumerate() {
+        pipeline_title(&mut out, plan, k, *output);
+        out.push_str(&indent(&format_tree(root.as_ref())));
+    }
+    notices(&mut out, plan);
+    out
+}
+
+/// The EXPLAIN ANALYZE text of a plan that ran.
+pub fn explain_analyze(
+    plan: &LogicalPlan,
+    catalog: &Catalog,
+    physical: &PhysicalPlan,
+    total_rows: usize,
+    peak_bytes: usize,
+) -> String {
+    let mut out = header(plan, catalog);
+    for (k, (output, root)) in physical.pipelines.iter().enumerate() {
+        pipeline_title(&mut out, plan, k, *output);
+        out.push_str(&indent(&format_tree_with_metrics(root.as_ref())));
+    }
+    let _ = writeln!(out, "total rows: {total_rows}");
+    let _ = writeln!(out, "peak memory: {peak_bytes} bytes");
+    notices(&mut out, plan);
+    out
+}
+
+fn header(plan: &LogicalPlan, catalog: &Catalog) -> String {
+    let c = catalog.capabilities;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "adapter: {} (time_pruning={} tag_pushdown={} ordered_by_group={})",
+        catalog.adapter, c.time_pruning, c.tag_pushdown, c.ordered_by_group
+    );
+    let _ = writeln!(out, "columns: {}", plan.column_names().join(", "));
+    out.push_str("rules:\n");
+    for d in &plan.decisions {
+        let _ = writeln!(out, "  {}: {}", d.rule, d.note);
+    }
+    out
+}
+
+fn pipeline_title(out: &mut String, plan: &LogicalPlan, k: usize, output: usize) {
+    let p = &plan.pipelines[k];
+    let strategy = match p.spec.aggregate {
+        Some(_) => p.strategy.to_string(),
+        None => "raw".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "pipeline {} of {}: {} [{strategy}]",
+        k + 1,
+        plan.pipelines.len(),
+        plan.outputs[output].name
+    );
+}
+
+fn indent(tree: &str) -> String {
+    tree.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn notices(out: &mut String, plan: &LogicalPlan) {
+    for n in &plan.notices {
+        let _ = writeln!(out, "notice: {n}");
+    }
+}

@@ -1,0 +1,80 @@
+//! Rule `split_fields`: one engine pipeline (scan → downsample → rate →
+//! aggregate) per value column, each reading one field. Columns that read
+//! the same field with the same downsample could share the scan and the
+//! downsample; they do not yet, and the rule says so.
+
+use tsq_engine::spec::{AggStrategy, PipelineSpec};
+use tsq_engine::ScanRequest;
+
+use super::{OptimizerRule, RuleContext};
+use crate::error::Result;
+use crate::plan::{LogicalPlan, PlannedPipeline};
+
+/// See the module docs.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitFields;
+
+impl OptimizerRule for SplitFields {
+    fn name(&self) -> &'static str {
+        "split_fields"
+    }
+
+    fn apply(&self, plan: &mut LogicalPlan, _ctx: &RuleContext<'_>) -> Result<()> {
+        let pipelines: Vec<PlannedPipeline> = plan
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| PlannedPipeline {
+                output: i,
+                strategy: AggStrategy::Pipe,
+                spec: PipelineSpec {
+                    scan: ScanRequest {
+                        measurement: plan.measurement.clone(),
+                        field: o.field.clone(),
+                        predicate: plan.predicate.clone(),
+                        range: plan.range,
+                        group_order: None,
+                    },
+                    downsample: plan.downsample,
+                    rate: o.rate,
+                    aggregate: o.aggregate,
+                    group_by: plan.group_by.clone(),
+                    output_name: o.name.clone(),
+                },
+            })
+            .collect();
+        let mut note = match pipelines.len() {
+            1 => "1 value column: 1 pipeline".to_string(),
+            n => format!("{n} value columns: {n} pipelines, joined on (group, time)"),
+        };
+        let shared = shared_scans(plan);
+        if !shared.is_empty() {
+            note.push_str(&format!(
+                "; {} read the same field with the same downsample but share nothing yet",
+                shared.join(", ")
+            ));
+        }
+        plan.pipelines = pipelines;
+        plan.decide(self.name(), note);
+        Ok(())
+    }
+}
+
+/// Column names of groups of columns that read the same field and rate.
+fn shared_scans(plan: &LogicalPlan) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, a) in plan.outputs.iter().enumerate() {
+        let same: Vec<&str> = plan.outputs[i..]
+            .iter()
+            .filter(|b| b.field == a.field && b.rate == a.rate)
+            .map(|b| b.name.as_str())
+            .collect();
+        let first_of_group = !plan.outputs[..i]
+            .iter()
+            .any(|b| b.field == a.field && b.rate == a.rate);
+        if same.len() > 1 && first_of_group {
+            out.push(format!("[{}]", same.join(", ")));
+        }
+    }
+    out
+}

@@ -1,0 +1,260 @@
+//! Optimizer rule tests over a hand-made catalog: pushdowns, pipelines and
+//! the operator choice of DESIGN §4, and the plan errors with positions.
+
+use tsq_engine::spec::AggStrategy;
+use tsq_engine::{Capabilities, TimeRange};
+
+use crate::logical::plan_query;
+use crate::parser::parse_statement;
+use crate::plan::{Catalog, LogicalPlan};
+
+fn catalog(caps: Capabilities) -> Catalog {
+    Catalog {
+        adapter: "memory".into(),
+        capabilities: caps,
+        measurement_exists: true,
+        fields: vec!["bytes".into(), "usage".into()],
+        tag_keys: vec!["dc".into(), "host".into()],
+    }
+}
+
+fn plan_with(
+    q: &str,
+    caps: Capabilities,
+    force: Option<AggStrategy>,
+) -> crate::Result<LogicalPlan> {
+    let st = parse_statement(q)?;
+    plan_query(&st.query, &catalog(caps), force)
+}
+
+fn plan(q: &str) -> LogicalPlan {
+    plan_with(q, Capabilities::ALL, None).unwrap()
+}
+
+fn strategies(q: &str, caps: Capabilities) -> Vec<AggStrategy> {
+    plan_with(q, caps, None)
+        .unwrap()
+        .pipelines
+        .iter()
+        .map(|p| p.strategy)
+        .collect()
+}
+
+fn err(q: &str) -> String {
+    plan_with(q, Capabilities::ALL, None)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn time_range_is_intersection_of_top_level_bounds() {
+    let p = plan(
+        "SELECT sum(usage) FROM cpu WHERE time >= 10 AND host = 'a' AND time < 50 AND time <= 40",
+    );
+    // [10, ∞) ∩ (-∞, 50) ∩ (-∞, 41) = [10, 41)
+    assert_eq!(p.range, TimeRange::new(10, 41));
+    assert_eq!(p.predicate.to_string(), "host = 'a'");
+    assert_eq!(p.pipelines[0].spec.scan.range, TimeRange::new(10, 41));
+    let p = plan("SELECT sum(usage) FROM cpu WHERE time > 10 AND time = 11");
+    assert_eq!(p.range, TimeRange::new(11, 12));
+    let p = plan("SELECT sum(usage) FROM cpu WHERE time >= now() - 1h AND time < now()");
+    let (s, e) = (p.range.start.unwrap(), p.range.end.unwrap());
+    assert_eq!(e - s, 3_600_000_000_000);
+}
+
+#[test]
+fn tag_predicate_keeps_structure() {
+    let p = plan("SELECT sum(usage) FROM cpu WHERE (host = 'a' OR host ~ '^b') AND NOT dc IN ('x') AND dc NOT LIKE 'y%'");
+    assert_eq!(
+        p.predicate.to_string(),
+        "((host = 'a' OR host ~ '^b') AND NOT dc IN ('x') AND NOT dc LIKE 'y%')"
+    );
+    assert!(
+        p.decisions[1].note.contains("pushed into the scan"),
+        "{:?}",
+        p.decisions
+    );
+    let p = plan_with(
+        "SELECT sum(usage) FROM cpu WHERE host = 'a'",
+        Capabilities::NONE,
+        None,
+    )
+    .unwrap();
+    assert!(
+        p.decisions[1]
+            .note
+            .contains("ScanOp drops the other series"),
+        "{:?}",
+        p.decisions
+    );
+}
+
+#[test]
+fn operator_choice_follows_design_4() {
+    use AggStrategy::*;
+    let all = Capabilities::ALL;
+    let none = Capabilities::NONE;
+    let cases: [(&str, AggStrategy, AggStrategy); 12] = [
+        // no SAMPLE BY: interpolation
+        ("SELECT sum(usage) FROM cpu", Grouped, MT),
+        // FILL(none) with an interval: interpolation
+        ("SELECT sum(usage) FROM cpu SAMPLE BY 1m", Grouped, MT),
+        ("SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)", Pipe, Pipe),
+        ("SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(null)", Pipe, Pipe),
+        ("SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(previous)", Pipe, Pipe),
+        ("SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(linear)", Pipe, Pipe),
+        // SAMPLE BY ALL never interpolates, even with FILL(none)
+        ("SELECT sum(usage) FROM cpu SAMPLE BY ALL", Pipe, Pipe),
+        // percentiles are never incremental
+        ("SELECT p99(usage) FROM cpu SAMPLE BY 1m FILL(zero)", Grouped, MT),
+        ("SELECT median(usage) FROM cpu SAMPLE BY ALL", Grouped, MT),
+        // counter rate that drops resets removes interior points
+        ("SELECT sum(rate(bytes, counter => true, drop_resets => true)) FROM cpu SAMPLE BY 1m FILL(zero)", Grouped, MT),
+        ("SELECT sum(rate(bytes, counter => true)) FROM cpu SAMPLE BY 1m FILL(zero)", Pipe, Pipe),
+        ("SELECT count(usage) FROM cpu GROUP BY host SAMPLE BY 10s FILL(nan)", Pipe, Pipe),
+    ];
+    for (q, with_all, with_none) in cases {
+        assert_eq!(strategies(q, all), [with_all], "{q}");
+        assert_eq!(strategies(q, none), [with_none], "{q}");
+    }
+    let p = plan("SELECT sum(usage), p99(usage) FROM cpu GROUP BY host SAMPLE BY 1m FILL(zero)");
+    assert_eq!(
+        p.pipelines.iter().map(|p| p.strategy).collect::<Vec<_>>(),
+        [Pipe, Grouped]
+    );
+    assert_eq!(
+        p.pipelines[1].spec.scan.group_order,
+        Some(tsq_engine::GroupBy::Tags(vec!["host".into()]))
+    );
+    assert_eq!(p.pipelines[0].spec.scan.group_order, None);
+    assert!(
+        p.decisions[2].note.contains("share nothing yet"),
+        "{:?}",
+        p.decisions
+    );
+}
+
+#[test]
+fn forced_strategy_is_checked() {
+    let q = "SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)";
+    for s in [AggStrategy::Pipe, AggStrategy::Grouped, AggStrategy::MT] {
+        let p = plan_with(q, Capabilities::ALL, Some(s)).unwrap();
+        assert_eq!(p.pipelines[0].strategy, s);
+    }
+    let e = plan_with(
+        "SELECT sum(usage) FROM cpu",
+        Capabilities::ALL,
+        Some(AggStrategy::Pipe),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "plan error at 1:8: cannot force PipeAggOp for sum(usage): PipeAggOp cannot interpolate (without SAMPLE BY, timelines are aggregated at every timestamp any of them has)"
+    );
+    let e = plan_with(q, Capabilities::NONE, Some(AggStrategy::Grouped)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "plan error at 1:8: cannot force GroupedAggOp for sum(usage): adapter 'memory' cannot deliver timelines ordered by group"
+    );
+}
+
+#[test]
+fn result_columns() {
+    let p = plan("SELECT dc, host, sum(usage) AS s, max(rate(bytes)) FROM cpu GROUP BY host, dc SAMPLE BY 1m");
+    assert_eq!(
+        p.column_names(),
+        ["time", "host", "dc", "s", "max(rate(bytes))"]
+    );
+    let p = plan("SELECT avg(usage) FROM cpu GROUP BY *");
+    assert_eq!(p.column_names(), ["time", "dc", "host", "avg(usage)"]);
+    let p = plan("SELECT usage, rate(bytes) FROM cpu");
+    assert!(p.raw);
+    assert_eq!(
+        p.column_names(),
+        ["time", "dc", "host", "usage", "rate(bytes)"]
+    );
+}
+
+#[test]
+fn plan_errors_name_what_and_where() {
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu FILL(zero)"),
+        "plan error at 1:28: FILL needs SAMPLE BY"
+    );
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu GROUP BY hots"),
+        "plan error at 1:37: unknown tag 'hots' in measurement 'cpu' (tags: dc, host)"
+    );
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu GROUP BY usage"),
+        "plan error at 1:37: 'usage' is a field of 'cpu', not a tag"
+    );
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu WHERE bytes = 'x'"),
+        "plan error at 1:34: 'bytes' is a field of 'cpu', not a tag"
+    );
+    assert_eq!(
+        err("SELECT sum(host) FROM cpu"),
+        "plan error at 1:12: 'host' is a tag of 'cpu', not a field"
+    );
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu WHERE host = 'a' OR time > 5"),
+        "plan error at 1:48: OR across time and tag predicates cannot be pushed down: join time bounds to the rest of WHERE with AND"
+    );
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu WHERE NOT time > 5"),
+        "plan error at 1:38: a time bound inside NOT cannot be pushed down: write the opposite bound (time < x instead of NOT time >= x)"
+    );
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu WHERE time >= 50 AND time < 50"),
+        "plan error at 1:34: empty time range [50, 50): the time bounds exclude every instant"
+    );
+    assert_eq!(
+        err("SELECT host, sum(usage) FROM cpu"),
+        "plan error at 1:8: tag 'host' is selected but not grouped: add it to GROUP BY"
+    );
+    assert_eq!(
+        err("SELECT usage, sum(usage) FROM cpu"),
+        "plan error at 1:8: raw field 'usage' cannot be selected next to aggregates; aggregate it, e.g. avg(usage)"
+    );
+    assert_eq!(
+        err("SELECT sum(usage), sum(usage) FROM cpu"),
+        "plan error at 1:20: duplicate result column 'sum(usage)': give it another name with AS"
+    );
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu ORDER BY usage"),
+        "plan error at 1:37: ORDER BY column 'usage' is not in the result (columns: time, sum(usage))"
+    );
+    assert_eq!(
+        err("SELECT usage FROM cpu GROUP BY host"),
+        "plan error at 1:32: GROUP BY needs an aggregate such as avg(<field>)"
+    );
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu WHERE host ~ '('"),
+        "plan error at 1:34: invalid regular expression '(': regex parse error:\n    (\n    ^\nerror: unclosed group"
+    );
+    assert_eq!(
+        err("SELECT host FROM cpu"),
+        "plan error at 1:18: nothing to compute: select a field or an aggregate such as avg(<field>)"
+    );
+}
+
+#[test]
+fn missing_measurement_and_field_are_notices() {
+    let mut cat = catalog(Capabilities::ALL);
+    let st = parse_statement("SELECT sum(nope), sum(usage) FROM cpu").unwrap();
+    let p = plan_query(&st.query, &cat, None).unwrap();
+    assert_eq!(
+        p.notices,
+        ["field 'nope' does not exist in measurement 'cpu': column 'sum(nope)' is empty"]
+    );
+    cat.measurement_exists = false;
+    cat.fields.clear();
+    cat.tag_keys.clear();
+    let st = parse_statement("SELECT sum(v) FROM gone GROUP BY host").unwrap();
+    let p = plan_query(&st.query, &cat, None).unwrap();
+    assert_eq!(
+        p.notices,
+        ["measurement 'gone' does not exist: the result is empty"]
+    );
+}

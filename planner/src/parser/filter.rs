@@ -1,0 +1,239 @@
+//! `WHERE` → [`Filter`]: tag tests (`=`, `!=`/`<>`, `IN`, `NOT IN`, `LIKE`,
+//! `~`, `!~`) and time bounds (`time >= '2024-01-01T00:00:00Z'`,
+//! `time < 1700000000000000000`, `time > now() - 1h`) joined by
+//! `AND`/`OR`/`NOT`. Whether the combination can be pushed down is decided
+//! by the optimizer rules, not here.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
+
+use super::literal::{parse_duration, parse_timestamp, DURATION_HELP};
+use super::select::{name, pos_of};
+use crate::ast::{Filter, TagOp, TagTest, TimeBound, TimeOp};
+use crate::error::{Pos, Result, TsqError};
+
+/// Converts a `WHERE` expression.
+pub(super) fn convert(e: &Expr, start: Pos, now: i64) -> Result<Filter> {
+    let pos = pos_of(e, start);
+    match e {
+        Expr::Nested(inner) => convert(inner, start, now),
+        Expr::BinaryOp { left, op, right } => match op {
+            BinaryOperator::And => Ok(Filter::And(
+                Box::new(convert(left, start, now)?),
+                Box::new(convert(right, start, now)?),
+            )),
+            BinaryOperator::Or => Ok(Filter::Or(
+                Box::new(convert(left, start, now)?),
+                Box::new(convert(right, start, now)?),
+            )),
+            _ => comparison(left, op, right, pos, now),
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => Ok(Filter::Not(Box::new(convert(expr, start, now)?), pos)),
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
+            let key = tag_name(expr, pos)?;
+            let values = list
+                .iter()
+                .map(|v| string_value(v, &key.value, pos))
+                .collect::<Result<Vec<_>>>()?;
+            let op = if *negated {
+                TagOp::NotIn(values)
+            } else {
+                TagOp::In(values)
+            };
+            Ok(Filter::Tag(TagTest { key, op }))
+        }
+        Expr::Like {
+            negated,
+            any: false,
+            expr,
+            pattern,
+            escape_char: None,
+        } => {
+            let key = tag_name(expr, pos)?;
+            let p = string_value(pattern, &key.value, pos)?;
+            Ok(Filter::Tag(TagTest {
+                key,
+                op: TagOp::Like(p, *negated),
+            }))
+        }
+        other => Err(TsqError::parse(
+            pos,
+            format!("unsupported condition '{other}': expected a tag test or a time bound"),
+        )),
+    }
+}
+
+fn is_time(e: &Expr) -> bool {
+    matches!(e, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("time"))
+}
+
+fn comparison(
+    left: &Expr,
+    op: &BinaryOperator,
+    right: &Expr,
+    pos: Pos,
+    now: i64,
+) -> Result<Filter> {
+    if is_time(left) || is_time(right) {
+        let (value, top) = if is_time(left) {
+            (right, time_op(op, false))
+        } else {
+            (left, time_op(op, true))
+        };
+        let Some(top) = top else {
+            return Err(TsqError::parse(
+                pos,
+                format!("time can be compared with >=, >, <, <= or =, not {op}"),
+            ));
+        };
+        let at = if is_time(left) {
+            pos
+        } else {
+            pos_of(right, pos)
+        };
+        return Ok(Filter::Time(TimeBound {
+            op: top,
+            value: instant(value, pos, now)?,
+            pos: at,
+        }));
+    }
+    let key = tag_name(left, pos)?;
+    let value = || string_value(right, &key.value, pos);
+    let op = match op {
+        BinaryOperator::Eq => TagOp::Eq(value()?),
+        BinaryOperator::NotEq => TagOp::NotEq(value()?),
+        BinaryOperator::PGRegexMatch => TagOp::Regex(value()?, false),
+        BinaryOperator::PGRegexNotMatch => TagOp::Regex(value()?, true),
+        other => {
+            return Err(TsqError::parse(
+                pos,
+                format!(
+                    "tags can be tested with =, !=, <>, IN, NOT IN, LIKE, ~ or !~, not {other}"
+                ),
+            ))
+        }
+    };
+    Ok(Filter::Tag(TagTest { key, op }))
+}
+
+/// `time op x` as written, or flipped when `time` is on the right.
+fn time_op(op: &BinaryOperator, flipped: bool) -> Option<TimeOp> {
+    use BinaryOperator as B;
+    Some(match (op, flipped) {
+        (B::GtEq, false) | (B::LtEq, true) => TimeOp::GtEq,
+        (B::Gt, false) | (B::Lt, true) => TimeOp::Gt,
+        (B::Lt, false) | (B::Gt, true) => TimeOp::Lt,
+        (B::LtEq, false) | (B::GtEq, true) => TimeOp::LtEq,
+        (B::Eq, _) => TimeOp::Eq,
+        _ => return None,
+    })
+}
+
+fn tag_name(e: &Expr, pos: Pos) -> Result<crate::ast::Name> {
+    match e {
+        Expr::Identifier(ident) => Ok(name(ident)),
+        other => Err(TsqError::parse(
+            pos_of(other, pos),
+            format!("expected a tag name, found '{other}'"),
+        )),
+    }
+}
+
+fn string_value(e: &Expr, key: &str, pos: Pos) -> Result<String> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Ok(s.clone()),
+            _ => Err(TsqError::parse(
+                pos_of(e, pos),
+                format!("tag {key} is compared with a string in single quotes, found {e}"),
+            )),
+        },
+        _ => Err(TsqError::parse(
+            pos_of(e, pos),
+            format!("tag {key} is compared with a string in single quotes, found {e}"),
+        )),
+    }
+}
+
+/// The current time in ns since the epoch (read once per statement, so
+/// every `now()` of a statement is the same instant).
+pub(super) fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// Evaluates an instant: an RFC 3339 string, integer ns, `now()`, or an
+/// instant plus or minus a duration.
+fn instant(e: &Expr, pos: Pos, now: i64) -> Result<i64> {
+    let at = pos_of(e, pos);
+    match e {
+        Expr::Nested(inner) => instant(inner, at, now),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => instant(expr, at, now)?
+            .checked_neg()
+            .ok_or_else(|| TsqError::parse(at, "time arithmetic overflows")),
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => parse_timestamp(s).ok_or_else(|| {
+                TsqError::parse(
+                    at,
+                    format!("bad timestamp '{s}': expected RFC 3339 like '2024-01-01T00:00:00Z' or integer nanoseconds"),
+                )
+            }),
+            Value::Number(n, _) => n.parse::<i64>().or_else(|_| duration_number(n, at)),
+            _ => Err(TsqError::parse(at, format!("bad timestamp {e}"))),
+        },
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("now") => Ok(now),
+        Expr::BinaryOp { left, op, right } => {
+            let base = instant(left, at, now)?;
+            let d = duration(right, pos_of(right.as_ref(), at))?;
+            let r = match op {
+                BinaryOperator::Plus => base.checked_add(d),
+                BinaryOperator::Minus => base.checked_sub(d),
+                other => {
+                    return Err(TsqError::parse(
+                        at,
+                        format!("time arithmetic takes + or -, not {other}"),
+                    ))
+                }
+            };
+            r.ok_or_else(|| TsqError::parse(at, "time arithmetic overflows"))
+        }
+        other => Err(TsqError::parse(
+            at,
+            format!("bad timestamp '{other}': expected RFC 3339 string, integer ns or now() - <duration>"),
+        )),
+    }
+}
+
+fn duration_number(n: &str, at: Pos) -> Result<i64> {
+    parse_duration(n)
+        .ok_or_else(|| TsqError::parse(at, format!("bad duration '{n}': {DURATION_HELP}")))
+}
+
+/// A duration: `1h` or `'1h'`.
+fn duration(e: &Expr, at: Pos) -> Result<i64> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) | Value::SingleQuotedString(n) => duration_number(n, at),
+            _ => Err(TsqError::parse(
+                at,
+                format!("bad duration '{e}': {DURATION_HELP}"),
+            )),
+        },
+        _ => Err(TsqError::parse(
+            at,
+            format!("bad duration '{e}': {DURATION_HELP}"),
+        )),
+    }
+}

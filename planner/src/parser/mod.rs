@@ -1,0 +1,135 @@
+//! The parser: query text → [`Statement`]s.
+//!
+//! ```text
+//!   script ──tokenize (sqlparser Tokenizer, TsqDialect)──▶ tokens
+//!          ──split on ';', peel EXPLAIN, cut tail──▶ head | tail
+//!   head ──sqlparser Parser::parse_query──▶ sqlparser AST ──select.rs──▶ Query
+//!   tail ──tail.rs (SAMPLE BY / FILL / ORDER BY / LIMIT)──▶ Query
+//! ```
+//!
+//! The SQL part (`SELECT ... FROM ... WHERE ... GROUP BY ...`) is parsed by
+//! sqlparser through [`TsqDialect`]; the clauses that are not SQL are parsed
+//! here from the same token stream, so every error carries the line and
+//! column of the script.
+
+mod dialect;
+mod filter;
+mod literal;
+mod select;
+mod tail;
+mod tokens;
+
+pub use dialect::TsqDialect;
+
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
+
+use crate::ast::Statement;
+use crate::error::{Pos, Result, TsqError};
+
+/// Parses a `;`-separated script into its statements (empty ones skipped).
+pub fn parse_script(script: &str) -> Result<Vec<Statement>> {
+    let tokens = tokens::tokenize(script)?;
+    let lines = LineIndex::new(script);
+    tokens::split_statements(tokens)
+        .into_iter()
+        .map(|st| parse_tokens(st, script, &lines))
+        .collect()
+}
+
+/// Parses exactly one statement (a trailing `;` is allowed).
+pub fn parse_statement(text: &str) -> Result<Statement> {
+    let mut all = parse_script(text)?;
+    match all.len() {
+        1 => Ok(all.remove(0)),
+        0 => Err(TsqError::parse(Pos::new(1, 1), "empty query")),
+        _ => Err(TsqError::parse(
+            Pos::new(1, 1),
+            format!("expected one statement, found {}", all.len()),
+        )),
+    }
+}
+
+fn parse_tokens(st: tokens::StatementTokens, script: &str, lines: &LineIndex) -> Result<Statement> {
+    let text = lines.slice(script, st.start, st.end).to_string();
+    let start = st
+        .head
+        .iter()
+        .find(|t| !tokens::is_blank(t))
+        .map_or(st.end, |t| t.span.start.into());
+    let mut parser = Parser::new(&TsqDialect).with_tokens_with_locations(st.head);
+    let sql = parser
+        .parse_query()
+        .map_err(|e| parser_error(e, start, st.end))?;
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(TsqError::parse(
+            next.span.start.into(),
+            format!("unexpected '{}'", next.token),
+        ));
+    }
+    let mut query = select::convert(&sql, start, filter::now())?;
+    if let Some(pos) = st.group_all {
+        query.group_by = Some(crate::ast::GroupByClause::All(pos));
+    }
+    tail::parse(&st.tail, st.end, &mut query)?;
+    Ok(Statement {
+        explain: st.explain,
+        query,
+        text,
+    })
+}
+
+/// Maps a sqlparser error to a parse error, recovering its position from the
+/// message (`... at Line: 1, Column: 20`); an error at the end of the input
+/// points just past the statement's last token, others at its start.
+fn parser_error(e: ParserError, start: Pos, end: Pos) -> TsqError {
+    let message = match e {
+        ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
+        ParserError::RecursionLimitExceeded => "query nested too deeply".to_string(),
+    };
+    if let Some(at) = message.rfind(" at Line: ") {
+        let loc = &message[at + " at Line: ".len()..];
+        if let Some((line, col)) = loc.split_once(", Column: ") {
+            if let (Ok(line), Ok(col)) = (line.trim().parse(), col.trim().parse()) {
+                return TsqError::parse(Pos::new(line, col), message[..at].to_string());
+            }
+        }
+    }
+    let at = if message.ends_with("found: EOF") {
+        end
+    } else {
+        start
+    };
+    TsqError::parse(at, message)
+}
+
+/// Byte offsets of line starts, to cut statement texts out of the script.
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex(starts)
+    }
+
+    fn offset(&self, text: &str, pos: Pos) -> usize {
+        let Some(&line_start) = self.0.get(pos.line.saturating_sub(1) as usize) else {
+            return text.len();
+        };
+        let col = pos.column.saturating_sub(1) as usize;
+        text[line_start..]
+            .char_indices()
+            .nth(col)
+            .map_or(text.len(), |(i, _)| line_start + i)
+    }
+
+    fn slice<'a>(&self, text: &'a str, start: Pos, end: Pos) -> &'a str {
+        let (a, b) = (self.offset(text, start), self.offset(text, end));
+        text.get(a..b.max(a)).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests;

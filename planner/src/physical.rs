@@ -1,0 +1,70 @@
+//! Physical planning and execution: one engine pipeline per value column
+//! (`tsq_engine::pipeline::build_pipeline`), run one after the other under
+//! the query's [`TaskContext`] (memory budget, cancellation), their outputs
+//! joined by [`ResultBuilder`]. The points held for the join are reserved
+//! against the query's memory budget as `ResultJoin`.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use tsq_engine::pipeline::build_pipeline;
+use tsq_engine::{collect, Operator, StorageAdapter, TaskContext};
+
+use crate::error::Result;
+use crate::plan::LogicalPlan;
+use crate::result::ResultBuilder;
+
+/// Bytes the join holds per point: an `i64` time and an `Option<f64>`.
+const ROW_BYTES: usize = 8 + 16;
+
+/// The operator trees of a plan, one per value column, in output order.
+pub struct PhysicalPlan {
+    /// `(output index, root operator)`.
+    pub pipelines: Vec<(usize, Box<dyn Operator>)>,
+}
+
+impl std::fmt::Debug for PhysicalPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.pipelines.iter().map(|(i, op)| (i, op.display())))
+            .finish()
+    }
+}
+
+/// Builds the operator tree of every pipeline of `plan`.
+pub async fn build_physical(
+    plan: &LogicalPlan,
+    adapter: &Arc<dyn StorageAdapter>,
+) -> Result<PhysicalPlan> {
+    let mut pipelines = Vec::with_capacity(plan.pipelines.len());
+    for p in &plan.pipelines {
+        let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy).await?;
+        pipelines.push((p.output, root));
+    }
+    Ok(PhysicalPlan { pipelines })
+}
+
+/// Runs every pipeline to the end and joins their outputs. The operators
+/// stay in `physical` with their metrics (for EXPLAIN ANALYZE).
+pub async fn run(
+    plan: &LogicalPlan,
+    physical: &mut PhysicalPlan,
+    ctx: &TaskContext,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let names = plan.outputs.iter().map(|o| o.name.clone()).collect();
+    let mut builder = ResultBuilder::new(plan.tag_columns.clone(), names);
+    let mut reservation = ctx.memory.reservation(
+        "ResultJoin",
+        "return fewer rows: narrow the time range or the tag predicate, or add SAMPLE BY",
+    );
+    for (output, root) in &mut physical.pipelines {
+        ctx.cancel.check()?;
+        for batch in collect(root.as_mut(), ctx).await? {
+            // time + value (+ null flag) per point held until the join
+            reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
+            builder.add(*output, &batch);
+        }
+    }
+    builder.finish(&plan.order_by, plan.limit, ctx.batch_size)
+}

@@ -1,0 +1,132 @@
+//! The logical plan: a checked query, resolved against the catalog, that the
+//! optimizer rules rewrite step by step (pushdowns, one pipeline per value
+//! column, the aggregation operator of each), recording why for EXPLAIN.
+//!
+//! ```text
+//!   Query ──build.rs (catalog checks)──▶ LogicalPlan { filter: Some(..), pipelines: [] }
+//!         ──push_down_time_range──▶ range set
+//!         ──push_down_tag_predicate──▶ predicate set, filter: None
+//!         ──split_fields──▶ one PlannedPipeline per value column
+//!         ──choose_aggregation──▶ strategy per pipeline
+//! ```
+
+use tsq_engine::spec::{AggStrategy, PipelineSpec};
+use tsq_engine::{
+    Aggregator, Capabilities, Downsample, GroupBy, RateOptions, TagPredicate, TimeRange,
+};
+
+use crate::ast::{Filter, OrderItem};
+use crate::error::Pos;
+
+/// What the planner knows about the measurement and the adapter.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// Adapter name (`memory`, `tsm`).
+    pub adapter: String,
+    /// What the adapter can do.
+    pub capabilities: Capabilities,
+    /// False when the measurement does not exist.
+    pub measurement_exists: bool,
+    /// Field names of the measurement, sorted.
+    pub fields: Vec<String>,
+    /// Tag keys of the measurement, sorted.
+    pub tag_keys: Vec<String>,
+}
+
+impl Catalog {
+    /// True when `name` is a tag key of the measurement.
+    pub fn is_tag(&self, name: &str) -> bool {
+        self.tag_keys.iter().any(|t| t == name)
+    }
+
+    /// True when `name` is a field of the measurement.
+    pub fn is_field(&self, name: &str) -> bool {
+        self.fields.iter().any(|f| f == name)
+    }
+}
+
+/// One result value column and how it is computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// Column name: the alias, else the text (`sum(usage)`, `p99(rate(bytes))`).
+    pub name: String,
+    /// The field read.
+    pub field: String,
+    /// `rate(...)` options, if any.
+    pub rate: Option<RateOptions>,
+    /// The cross-timeline aggregator; `None` for raw selects.
+    pub aggregate: Option<Aggregator>,
+    /// Where the column was written.
+    pub pos: Pos,
+}
+
+/// A pipeline the physical planner will build.
+#[derive(Debug, Clone)]
+pub struct PlannedPipeline {
+    /// Index of the output column it computes.
+    pub output: usize,
+    /// The engine specification.
+    pub spec: PipelineSpec,
+    /// The aggregation operator (set by `choose_aggregation`).
+    pub strategy: AggStrategy,
+}
+
+/// Why a rule decided what it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The rule's name.
+    pub rule: &'static str,
+    /// One sentence.
+    pub note: String,
+}
+
+/// A query resolved against the catalog.
+#[derive(Debug, Clone)]
+pub struct LogicalPlan {
+    /// `FROM`.
+    pub measurement: String,
+    /// The `WHERE` expression not yet pushed into the scan.
+    pub filter: Option<Filter>,
+    /// The time range of the scan.
+    pub range: TimeRange,
+    /// The tag predicate of the scan.
+    pub predicate: TagPredicate,
+    /// Grouping of the aggregates (`GroupBy::All` for raw selects).
+    pub group_by: GroupBy,
+    /// The tag columns of the result, in order.
+    pub tag_columns: Vec<String>,
+    /// `SAMPLE BY`.
+    pub downsample: Option<Downsample>,
+    /// The value columns of the result.
+    pub outputs: Vec<Output>,
+    /// True for selects without aggregates (raw points per timeline).
+    pub raw: bool,
+    /// The pipelines (set by `split_fields`).
+    pub pipelines: Vec<PlannedPipeline>,
+    /// `ORDER BY`.
+    pub order_by: Vec<OrderItem>,
+    /// `LIMIT`.
+    pub limit: Option<usize>,
+    /// Messages for the user that are not errors (missing measurement...).
+    pub notices: Vec<String>,
+    /// What each rule decided, in order.
+    pub decisions: Vec<Decision>,
+}
+
+impl LogicalPlan {
+    /// Records a rule's decision.
+    pub fn decide(&mut self, rule: &'static str, note: impl Into<String>) {
+        self.decisions.push(Decision {
+            rule,
+            note: note.into(),
+        });
+    }
+
+    /// Names of all result columns: `time`, tags, values.
+    pub fn column_names(&self) -> Vec<String> {
+        let mut names = vec!["time".to_string()];
+        names.extend(self.tag_columns.iter().cloned());
+        names.extend(self.outputs.iter().map(|o| o.name.clone()));
+        names
+    }
+}

@@ -1,0 +1,234 @@
+//! The library API: a [`Session`] over one storage adapter runs statements
+//! (`execute`), `;`-separated scripts (`execute_script`) and streams results
+//! (`stream`), under the settings of a [`SessionConfig`] (batch size, memory
+//! budget per query, an optional forced aggregation operator). Ctrl-C
+//! handlers cancel the running query through [`Session::cancel_token`].
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use futures::{Stream, StreamExt};
+use tsq_engine::memory::{MemoryPool, DEFAULT_MEMORY_BUDGET};
+use tsq_engine::spec::AggStrategy;
+use tsq_engine::{CancellationToken, StorageAdapter, TaskContext, DEFAULT_BATCH_SIZE};
+
+use crate::ast::{ExplainMode, Statement};
+use crate::error::Result;
+use crate::explain::{explain, explain_analyze};
+use crate::logical::plan_query;
+use crate::physical::{build_physical, run};
+use crate::plan::{Catalog, LogicalPlan};
+
+/// Settings of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Target rows per batch (results never depend on it).
+    pub batch_size: usize,
+    /// Memory budget of each query in bytes (default 2 GiB).
+    pub memory_budget: usize,
+    /// Run every aggregate through this operator instead of the optimizer's
+    /// choice (a plan error where the operator would give wrong results).
+    pub force_strategy: Option<AggStrategy>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            batch_size: DEFAULT_BATCH_SIZE,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            force_strategy: None,
+        }
+    }
+}
+
+/// What a statement returned.
+#[derive(Debug, Clone)]
+pub enum QueryKind {
+    /// Result rows.
+    Rows {
+        /// `time`, tag columns, value columns.
+        schema: SchemaRef,
+        /// The rows, in order.
+        batches: Vec<RecordBatch>,
+    },
+    /// The text of `EXPLAIN` / `EXPLAIN ANALYZE`.
+    Explain(String),
+}
+
+/// The output of one statement.
+#[derive(Debug, Clone)]
+pub struct QueryOutput {
+    /// Rows or EXPLAIN text.
+    pub kind: QueryKind,
+    /// Messages that are not errors (a missing measurement or field...).
+    pub notices: Vec<String>,
+}
+
+impl QueryOutput {
+    /// Total number of result rows (0 for EXPLAIN).
+    pub fn num_rows(&self) -> usize {
+        match &self.kind {
+            QueryKind::Rows { batches, .. } => batches.iter().map(|b| b.num_rows()).sum(),
+            QueryKind::Explain(_) => 0,
+        }
+    }
+}
+
+/// A stream of result batches.
+pub type RecordBatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>;
+
+/// Runs statements against one storage adapter.
+#[derive(Debug)]
+pub struct Session {
+    adapter: Arc<dyn StorageAdapter>,
+    config: SessionConfig,
+    cancel: Arc<Mutex<CancellationToken>>,
+}
+
+impl Session {
+    /// A session over `adapter`.
+    pub fn new(adapter: Arc<dyn StorageAdapter>, config: SessionConfig) -> Self {
+        Session {
+            adapter,
+            config,
+            cancel: Arc::new(Mutex::new(CancellationToken::new())),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Changes the settings for the next statements.
+    pub fn set_config(&mut self, config: SessionConfig) {
+        self.config = config;
+    }
+
+    /// The token that cancels the running query. Fetch it when Ctrl-C
+    /// arrives: once a query has stopped, a cancelled token is replaced by a
+    /// fresh one for the next query (a token cancelled while no query runs
+    /// stops the next query).
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Runs exactly one statement.
+    pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
+        let statement = crate::parser::parse_statement(sql)?;
+        self.run_statement(&statement).await
+    }
+
+    /// Runs the `;`-separated statements of `script` in order, stopping at
+    /// the first error.
+    pub async fn execute_script(&self, script: &str) -> Result<Vec<QueryOutput>> {
+        let mut out = Vec::new();
+        for statement in crate::parser::parse_script(script)? {
+            out.push(self.run_statement(&statement).await?);
+        }
+        Ok(out)
+    }
+
+    /// Runs one query and streams its batches. Queries with one value
+    /// column and no `ORDER BY`/`LIMIT` stream straight from the pipeline;
+    /// the others are joined first. EXPLAIN is not streamable.
+    pub async fn stream(&self, sql: &str) -> Result<RecordBatchStream> {
+        let statement = crate::parser::parse_statement(sql)?;
+        let (plan, _) = self.plan(&statement).await?;
+        let ctx = self.context();
+        if statement.explain.is_none() && crate::stream::streamable(&plan) {
+            let stream = crate::stream::stream_single(&plan, &self.adapter, ctx).await?;
+            let cancel = Arc::clone(&self.cancel);
+            return Ok(Box::pin(stream.inspect(move |item| {
+                if item.is_err() {
+                    reset_cancelled(&cancel);
+                }
+            })));
+        }
+        let batches = match self.run_statement(&statement).await?.kind {
+            QueryKind::Rows { batches, .. } => batches,
+            QueryKind::Explain(text) => {
+                return Err(crate::error::TsqError::plan(
+                    crate::error::Pos::new(1, 1),
+                    format!("EXPLAIN cannot be streamed; use execute:\n{text}"),
+                ))
+            }
+        };
+        Ok(Box::pin(futures::stream::iter(batches.into_iter().map(Ok))).boxed())
+    }
+
+    /// Plans a parsed statement against the adapter's catalog (no execution).
+    pub async fn plan(&self, statement: &Statement) -> Result<(LogicalPlan, Catalog)> {
+        let catalog = self.catalog(&statement.query.measurement.value).await?;
+        let plan = plan_query(&statement.query, &catalog, self.config.force_strategy)?;
+        Ok((plan, catalog))
+    }
+
+    async fn catalog(&self, measurement: &str) -> Result<Catalog> {
+        let a = &self.adapter;
+        let exists = a.measurements().await?.iter().any(|m| m == measurement);
+        let (fields, tag_keys) = if exists {
+            (a.fields(measurement).await?, a.tag_keys(measurement).await?)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Ok(Catalog {
+            adapter: a.name().to_string(),
+            capabilities: a.capabilities(),
+            measurement_exists: exists,
+            fields,
+            tag_keys,
+        })
+    }
+
+    /// A fresh context for one query, sharing the session's current token.
+    fn context(&self) -> TaskContext {
+        TaskContext {
+            batch_size: self.config.batch_size.max(1),
+            memory: MemoryPool::new(self.config.memory_budget),
+            cancel: self.cancel_token(),
+        }
+    }
+
+    async fn run_statement(&self, statement: &Statement) -> Result<QueryOutput> {
+        let (plan, catalog) = self.plan(statement).await?;
+        let mut physical = build_physical(&plan, &self.adapter).await?;
+        let notices = plan.notices.clone();
+        if statement.explain == Some(ExplainMode::Plan) {
+            let text = explain(&plan, &catalog, &physical);
+            return Ok(QueryOutput {
+                kind: QueryKind::Explain(text),
+                notices,
+            });
+        }
+        let ctx = self.context();
+        let result = run(&plan, &mut physical, &ctx).await;
+        reset_cancelled(&self.cancel);
+        let (schema, batches) = result?;
+        let kind = if statement.explain == Some(ExplainMode::Analyze) {
+            let rows = batches.iter().map(|b| b.num_rows()).sum();
+            QueryKind::Explain(explain_analyze(
+                &plan,
+                &catalog,
+                &physical,
+                rows,
+                ctx.memory.peak(),
+            ))
+        } else {
+            QueryKind::Rows { schema, batches }
+        };
+        Ok(QueryOutput { kind, notices })
+    }
+}
+
+/// After a query: a cancelled token is replaced, so that one Ctrl-C stops
+/// one query.
+fn reset_cancelled(cancel: &Mutex<CancellationToken>) {
+    if let Ok(mut t) = cancel.lock() {
+        if t.is_cancelled() {
+            *t = CancellationToken::new();
+        }
+    }
+}

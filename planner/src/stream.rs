@@ -1,0 +1,65 @@
+//! Streaming results: a query with a single value column and no
+//! `ORDER BY`/`LIMIT` needs no join, so each timeline batch the pipeline
+//! emits is turned into a result batch as it arrives (the pipeline already
+//! emits groups in key order, each time-sorted).
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, StringArray, TimestampNanosecondArray};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use futures::StreamExt;
+use tsq_engine::pipeline::build_pipeline;
+use tsq_engine::{into_stream, StorageAdapter, TaskContext, TimelineBatch};
+
+use crate::error::{Result, TsqError};
+use crate::plan::LogicalPlan;
+use crate::result::result_schema;
+use crate::session::RecordBatchStream;
+
+/// True when `plan` can stream without a join or a sort.
+pub(crate) fn streamable(plan: &LogicalPlan) -> bool {
+    plan.pipelines.len() == 1 && plan.order_by.is_empty() && plan.limit.is_none()
+}
+
+/// Streams the single pipeline of `plan`.
+pub(crate) async fn stream_single(
+    plan: &LogicalPlan,
+    adapter: &Arc<dyn StorageAdapter>,
+    ctx: TaskContext,
+) -> Result<RecordBatchStream> {
+    let p = &plan.pipelines[0];
+    let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy).await?;
+    let tags = plan.tag_columns.clone();
+    let schema = result_schema(&tags, &[plan.outputs[p.output].name.clone()]);
+    let stream = into_stream(root, ctx).filter_map(move |batch| {
+        let out = match batch {
+            Ok(b) if b.is_empty() => None,
+            Ok(b) => Some(convert(&schema, &tags, &b)),
+            Err(e) => Some(Err(TsqError::from(e))),
+        };
+        futures::future::ready(out)
+    });
+    Ok(Box::pin(stream))
+}
+
+/// One timeline batch as result rows.
+fn convert(schema: &SchemaRef, tags: &[String], batch: &TimelineBatch) -> Result<RecordBatch> {
+    let registry = batch.registry();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(2 + tags.len());
+    let times = TimestampNanosecondArray::from(batch.times().to_vec()).with_timezone("UTC");
+    columns.push(Arc::new(times));
+    for key in tags {
+        let mut values: Vec<&str> = Vec::with_capacity(batch.num_rows());
+        for tl in batch.timelines() {
+            let v = registry
+                .get(tl.series_id)
+                .and_then(|s| s.tag(key))
+                .unwrap_or("");
+            values.extend(std::iter::repeat_n(v, tl.len()));
+        }
+        columns.push(Arc::new(StringArray::from(values)));
+    }
+    columns.push(Arc::new(batch.values().clone()));
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
