@@ -4,7 +4,7 @@
 //! commands: [`import`], [`demo_cmd`], queries and the [`repl`], which run
 //! statements through a [`runner::Runner`]. They talk to the engine only
 //! through the small traits of [`backend`] ([`backend::QueryEngine`],
-//! [`backend::Ingest`]); `wiring.rs` implements them over the planner's
+//! [`backend::Ingest`]); [`wiring`] implements them over the planner's
 //! `Session` and the TSM `Store`. Results are printed by [`mod@format`]
 //! (table, CSV, JSON, NDJSON) and [`chart`], errors by [`error_render`].
 
@@ -26,5 +26,6 @@ pub mod repl;
 mod repl_tests;
 pub mod runner;
 pub mod statements;
+pub mod wiring;
 
 pub use format::TableOptions;
