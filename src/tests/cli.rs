@@ -265,6 +265,29 @@ fn import_reads_stdin_with_a_precision() {
 }
 
 #[test]
+fn explain_and_explain_analyze_run_as_queries() {
+    let (dir, _) = imported();
+    let explain = tsq(
+        dir.path(),
+        &["query", "--data", "data", &format!("EXPLAIN {QUERY}")],
+        "",
+    );
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    // FILL(null) emits every bucket: no interpolation, max is incremental.
+    assert!(
+        explain.stdout.contains("PipeAggOp: agg=max"),
+        "{}",
+        explain.stdout
+    );
+    let analyze = format!("EXPLAIN ANALYZE {QUERY}");
+    let out = tsq(dir.path(), &["query", "--data", "data", &analyze], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // 3 buckets × 2 hosts = 6 result rows.
+    assert!(out.stdout.contains("total rows: 6"), "{}", out.stdout);
+    assert!(out.stdout.contains("metrics=[rows_in="), "{}", out.stdout);
+}
+
+#[test]
 fn exit_codes() {
     let (dir, _) = imported();
     let code = |args: &[&str]| tsq(dir.path(), args, "").code;
