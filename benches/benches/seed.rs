@@ -14,7 +14,13 @@ use tsq_engine::{AggStrategy, StorageAdapter, TaskContext};
 fn seed_cases(c: &mut Criterion) {
     for case in [seed_case_1(1000), seed_case_2()] {
         let adapter: Arc<dyn StorageAdapter> = Arc::new(gauge_dataset(case.shape, 42));
-        let mut group = c.benchmark_group(case.name.split(':').next().unwrap_or(case.name));
+        let mut group = c.benchmark_group(
+            case.name
+                .split(':')
+                .next()
+                .unwrap_or(&case.name)
+                .to_string(),
+        );
         group.throughput(Throughput::Elements(case.shape.points() as u64));
         group.sample_size(10);
         for engine in [Engine::Pipelined(AggStrategy::Pipe), Engine::Materialized] {

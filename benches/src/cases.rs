@@ -14,7 +14,7 @@ use crate::data::{GaugeShape, SECOND};
 #[derive(Debug, Clone)]
 pub struct Case {
     /// Short name for tables.
-    pub name: &'static str,
+    pub name: String,
     /// The dataset.
     pub shape: GaugeShape,
     /// The query, as the planner would resolve it.
@@ -47,7 +47,7 @@ pub fn seed_case_1(timelines: usize) -> Case {
         groups: 10,
     };
     Case {
-        name: "seed1: 1000 timelines, 5s, 1h, 1m avg fill(zero), sum by grp",
+        name: format!("seed1: {timelines} timelines, 5s, 1h, 1m avg fill(zero), sum by grp"),
         shape,
         spec: downsample_sum(&shape, GroupBy::Tags(vec!["grp".into()])),
     }
@@ -62,7 +62,7 @@ pub fn seed_case_2() -> Case {
         groups: 1,
     };
     Case {
-        name: "seed2: 1 timeline, 1s, 10h, 1m avg fill(zero), sum",
+        name: "seed2: 1 timeline, 1s, 10h, 1m avg fill(zero), sum".into(),
         shape,
         spec: downsample_sum(&shape, GroupBy::None),
     }

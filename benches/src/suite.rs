@@ -46,7 +46,7 @@ pub fn run(scale: f64, runs: usize) -> Result<Vec<CaseReport>> {
             measured.push(measure(engine, &case.spec, &adapter, runs)?);
         }
         reports.push(CaseReport {
-            name: case.name.to_string(),
+            name: case.name.clone(),
             points: case.shape.points(),
             runs: measured,
         });

@@ -79,6 +79,19 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             let ok = runner.run_script(&text, &mut io::stdout().lock(), &mut io::stderr());
             Ok(if ok { 0 } else { 1 })
         }),
+        Some(Command::Bench { scale, runs }) => {
+            if !(scale.is_finite() && *scale > 0.0) {
+                return fail(&CliError::Usage(format!(
+                    "--scale must be positive, got {scale}"
+                )));
+            }
+            tsq_benches::suite::run(*scale, *runs)
+                .map(|reports| {
+                    print!("{}", tsq_benches::suite::format_table(&reports));
+                    0
+                })
+                .map_err(|e| CliError::Data(e.to_string()))
+        }
     };
     result.unwrap_or_else(|e| fail(&e))
 }

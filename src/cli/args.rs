@@ -80,6 +80,16 @@ pub enum Command {
         #[arg(required_unless_present = "file")]
         query: Option<String>,
     },
+    /// Run the comparison benchmarks (pipelined vs materialized) on freshly
+    /// generated in-memory data and print a table (see docs/benchmarks.md).
+    Bench {
+        /// Dataset scale: 1.0 is the seed cases' size (1000 timelines for case 1).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Runs per engine; the table reports the median.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 #[cfg(test)]
