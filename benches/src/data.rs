@@ -6,8 +6,9 @@ use tsq_storage::memory::MemoryAdapter;
 /// One second in nanoseconds.
 pub const SECOND: i64 = 1_000_000_000;
 
-/// A small, fast, seeded generator (splitmix64) so datasets are identical on
-/// every run and machine.
+/// The splitmix64 generator (Steele, Lea, Flood 2014): tiny, fast and seeded,
+/// so datasets are identical on every run and machine. Shared with the demo
+/// dataset of the `tsq` command.
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);
 
@@ -26,9 +27,14 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    /// A float uniform in `[0, 1)`.
+    /// A uniform float in `[0, 1)` (53 random bits).
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A uniform index in `[0, n)`; `n` must be positive.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 }
 
