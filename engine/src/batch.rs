@@ -20,6 +20,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use arrow::array::BooleanBufferBuilder;
 use arrow::array::{Array, ArrayRef, Float64Array, TimestampNanosecondArray, UInt32Array};
 use arrow::buffer::{NullBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -271,14 +272,20 @@ impl TimelineBatch {
 }
 
 /// Appends points timeline by timeline and cuts [`TimelineBatch`]es.
+///
+/// The builder tracks timeline runs as it goes, so `finish` needs no second
+/// pass over the rows (the run structure is re-validated only in debug
+/// builds), and it allocates a validity bitmap only once a null is pushed.
 #[derive(Debug)]
 pub struct TimelineBatchBuilder {
     registry: Arc<SeriesRegistry>,
     series_ids: Vec<u32>,
     times: Vec<i64>,
     values: Vec<f64>,
-    validity: Vec<bool>,
-    has_nulls: bool,
+    /// Validity bits, created at the first null.
+    validity: Option<BooleanBufferBuilder>,
+    /// Start row of each run so far.
+    offsets: Vec<u32>,
 }
 
 impl TimelineBatchBuilder {
@@ -289,29 +296,53 @@ impl TimelineBatchBuilder {
             series_ids: Vec::with_capacity(capacity),
             times: Vec::with_capacity(capacity),
             values: Vec::with_capacity(capacity),
-            validity: Vec::with_capacity(capacity),
-            has_nulls: false,
+            validity: None,
+            offsets: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn note_run(&mut self, series_id: u32) {
+        if self.series_ids.last() != Some(&series_id) {
+            self.offsets.push(self.series_ids.len() as u32);
         }
     }
 
     /// Appends one point; `None` is a null value.
     #[inline]
     pub fn push(&mut self, series_id: u32, time: i64, value: Option<f64>) {
+        self.note_run(series_id);
+        match (value, &mut self.validity) {
+            (Some(_), None) => {}
+            (Some(_), Some(bits)) => bits.append(true),
+            (None, validity) => {
+                let bits = validity.get_or_insert_with(|| {
+                    let mut bits = BooleanBufferBuilder::new(self.values.capacity());
+                    bits.append_n(self.values.len(), true);
+                    bits
+                });
+                bits.append(false);
+            }
+        }
         self.series_ids.push(series_id);
         self.times.push(time);
         self.values.push(value.unwrap_or(0.0));
-        self.validity.push(value.is_some());
-        self.has_nulls |= value.is_none();
     }
 
     /// Appends a run of non-null points of one series.
     pub fn push_slice(&mut self, series_id: u32, times: &[i64], values: &[f64]) {
         debug_assert_eq!(times.len(), values.len());
+        if times.is_empty() {
+            return;
+        }
+        self.note_run(series_id);
         self.series_ids
             .extend(std::iter::repeat_n(series_id, times.len()));
         self.times.extend_from_slice(times);
         self.values.extend_from_slice(values);
-        self.validity.extend(std::iter::repeat_n(true, times.len()));
+        if let Some(bits) = &mut self.validity {
+            bits.append_n(times.len(), true);
+        }
     }
 
     /// Number of points appended since the last [`finish`](Self::finish).
@@ -332,22 +363,41 @@ impl TimelineBatchBuilder {
     /// Cuts a batch of everything appended so far and resets the builder.
     pub fn finish(&mut self) -> Result<TimelineBatch> {
         let cap = self.times.capacity();
-        let nulls = if self.has_nulls {
-            Some(NullBuffer::from(std::mem::take(&mut self.validity)))
-        } else {
-            self.validity.clear();
-            None
-        };
-        self.has_nulls = false;
-        let batch = TimelineBatch::from_columns(
-            std::mem::replace(&mut self.series_ids, Vec::with_capacity(cap)),
-            std::mem::replace(&mut self.times, Vec::with_capacity(cap)),
-            std::mem::replace(&mut self.values, Vec::with_capacity(cap)),
-            nulls,
-            Arc::clone(&self.registry),
-        );
-        self.validity = Vec::with_capacity(cap);
-        batch
+        let nulls = self
+            .validity
+            .take()
+            .map(|mut bits| NullBuffer::new(bits.finish()));
+        let mut offsets = std::mem::take(&mut self.offsets);
+        offsets.push(self.times.len() as u32);
+        let series_ids = std::mem::replace(&mut self.series_ids, Vec::with_capacity(cap));
+        let times = std::mem::replace(&mut self.times, Vec::with_capacity(cap));
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
+        if let Some(&bad) = series_ids.iter().max() {
+            if bad as usize >= self.registry.len() {
+                return Err(EngineError::InvalidArgument(format!(
+                    "series id {bad} is not in the registry ({} series)",
+                    self.registry.len()
+                )));
+            }
+        }
+        let ids: ArrayRef = Arc::new(UInt32Array::new(ScalarBuffer::from(series_ids), None));
+        let times: ArrayRef = Arc::new(TimestampNanosecondArray::new(
+            ScalarBuffer::from(times),
+            None,
+        ));
+        let values: ArrayRef = Arc::new(Float64Array::new(ScalarBuffer::from(values), nulls));
+        let batch = RecordBatch::try_new(timeline_schema(), vec![ids, times, values])?;
+        if cfg!(debug_assertions) {
+            // Full validation (time order within runs) in debug builds.
+            let checked = TimelineBatch::try_new(batch, Arc::clone(&self.registry))?;
+            debug_assert_eq!(&checked.offsets[..], &offsets[..]);
+            return Ok(checked);
+        }
+        Ok(TimelineBatch {
+            batch,
+            offsets: offsets.into(),
+            registry: Arc::clone(&self.registry),
+        })
     }
 }
 
