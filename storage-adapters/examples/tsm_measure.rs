@@ -139,22 +139,25 @@ fn gauge() {
     );
 }
 
+/// The ten fields of TSBS `cpu-only`.
+const CPU_FIELDS: [&str; 10] = [
+    "usage_user",
+    "usage_system",
+    "usage_idle",
+    "usage_nice",
+    "usage_iowait",
+    "usage_irq",
+    "usage_softirq",
+    "usage_steal",
+    "usage_guest",
+    "usage_guest_nice",
+];
+
 /// TSBS-like cpu: 100 hosts × 10 integer fields, 10 tags, one day at 10 s.
 fn tsbs_cpu() {
     let dir = fresh("tsbs");
     let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
-    let fields = [
-        "usage_user",
-        "usage_system",
-        "usage_idle",
-        "usage_nice",
-        "usage_iowait",
-        "usage_irq",
-        "usage_softirq",
-        "usage_steal",
-        "usage_guest",
-        "usage_guest_nice",
-    ];
+    let fields = CPU_FIELDS;
     let (hosts, steps, per_write) = (100usize, 8640usize, 10usize);
     let regions = ["us-east-1", "us-west-1", "eu-central-1", "ap-southeast-2"];
     let tags: Vec<Vec<(String, String)>> = (0..hosts)
@@ -281,18 +284,7 @@ fn parquet_bytes(name: &str, columns: Vec<(&str, ArrayRef)>) -> u64 {
 fn tsbs_lines() {
     let dir = fresh("tsbs-lines");
     let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
-    let fields = [
-        "usage_user",
-        "usage_system",
-        "usage_idle",
-        "usage_nice",
-        "usage_iowait",
-        "usage_irq",
-        "usage_softirq",
-        "usage_steal",
-        "usage_guest",
-        "usage_guest_nice",
-    ];
+    let fields = CPU_FIELDS;
     let (hosts, steps) = (100usize, 2160usize);
     let mut rng = Rng(11);
     let mut level: Vec<f64> = (0..hosts * fields.len())
