@@ -1,7 +1,14 @@
 //! Deterministic synthetic datasets for the benchmarks, loaded into the
 //! in-memory adapter.
 
+use std::path::Path;
+use std::sync::Arc;
+
+use tsq_engine::{EngineError, Result, SeriesInfo};
 use tsq_storage::memory::MemoryAdapter;
+use tsq_storage::tsm::value::Values;
+use tsq_storage::tsm::wal::SeriesPoints;
+use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
 
 /// One second in nanoseconds.
 pub const SECOND: i64 = 1_000_000_000;
@@ -66,25 +73,67 @@ impl GaugeShape {
     }
 }
 
+/// One generated timeline: its `(tag, value)` pairs and its points.
+pub type GaugeSeries = (Vec<(String, String)>, Vec<(i64, f64)>);
+
+/// The timelines of `shape`, deterministic for `seed`.
+pub fn gauge_series(shape: GaugeShape, seed: u64) -> Vec<GaugeSeries> {
+    let mut rng = SplitMix64::new(seed);
+    let n = shape.points_per_timeline();
+    (0..shape.timelines)
+        .map(|i| {
+            let mut v = 50.0 + rng.next_f64() * 10.0;
+            let points = (0..n)
+                .map(|k| {
+                    v = (v + (rng.next_f64() - 0.5) * 2.0).clamp(0.0, 100.0);
+                    (
+                        k as i64 * shape.interval_s * SECOND,
+                        (v * 100.0).round() / 100.0,
+                    )
+                })
+                .collect();
+            let tags = vec![
+                ("host".to_string(), format!("h{i:05}")),
+                (
+                    "grp".to_string(),
+                    format!("g{:02}", i % shape.groups.max(1)),
+                ),
+            ];
+            (tags, points)
+        })
+        .collect()
+}
+
 /// Generates `shape` into a new in-memory adapter.
 pub fn gauge_dataset(shape: GaugeShape, seed: u64) -> MemoryAdapter {
     let adapter = MemoryAdapter::new();
-    let mut rng = SplitMix64::new(seed);
-    let n = shape.points_per_timeline();
-    let mut points = Vec::with_capacity(n);
-    for i in 0..shape.timelines {
-        points.clear();
-        let mut v = 50.0 + rng.next_f64() * 10.0;
-        for k in 0..n {
-            v = (v + (rng.next_f64() - 0.5) * 2.0).clamp(0.0, 100.0);
-            points.push((
-                k as i64 * shape.interval_s * SECOND,
-                (v * 100.0).round() / 100.0,
-            ));
-        }
-        let host = format!("h{i:05}");
-        let grp = format!("g{:02}", i % shape.groups.max(1));
-        adapter.insert("m", &[("host", &host), ("grp", &grp)], "v", &points);
+    for (tags, points) in gauge_series(shape, seed) {
+        let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        adapter.insert("m", &tags, "v", &points);
     }
     adapter
+}
+
+/// Generates `shape` into a fresh TSM store in `dir` (which must not hold
+/// one), snapshots the cache to TSM files and compacts them, so queries read
+/// compressed blocks from disk rather than the cache.
+pub fn tsm_gauge_dataset(shape: GaugeShape, seed: u64, dir: &Path) -> Result<TsmAdapter> {
+    let storage = |e: tsq_storage::tsm::TsmError| EngineError::Storage(e.to_string());
+    let (store, _) = Store::open(dir, StoreOptions::default()).map_err(storage)?;
+    let batch: Vec<SeriesPoints> = gauge_series(shape, seed)
+        .into_iter()
+        .map(|(tags, points)| {
+            let tags: Vec<(&str, &str)> =
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            SeriesPoints {
+                series: SeriesInfo::new("m", &tags, "v"),
+                times: points.iter().map(|p| p.0).collect(),
+                values: Values::Float(points.iter().map(|p| p.1).collect()),
+            }
+        })
+        .collect();
+    store.write_series(batch).map_err(storage)?;
+    store.flush().map_err(storage)?;
+    store.compact().map_err(storage)?;
+    Ok(TsmAdapter::new(Arc::new(store)))
 }

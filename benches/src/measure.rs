@@ -1,31 +1,79 @@
-//! Measurement helpers: wall time and the process's peak resident memory.
+//! Measurement helpers: wall time and peak memory.
 //!
 //! Peak memory comes from two sources: the engine's own accounting
-//! (`MemoryPool::peak`, bytes reserved by operators) and the process's
-//! high-water mark (`VmHWM` in `/proc/self/status`), which is reset before
-//! each run by writing `5` to `/proc/self/clear_refs` (Linux ≥ 4.0).
+//! (`MemoryPool::peak`, bytes reserved by operators) and the process's heap,
+//! counted by [`CountingAlloc`] when a binary installs it as its global
+//! allocator (`tsq` and `tsq-bench` do). The heap peak of a run is the most
+//! bytes live at once during the run minus the bytes live when it started,
+//! so memory the process already held (the dataset) is not counted. The
+//! process's RSS high-water mark is not used: memory freed earlier stays
+//! resident in the allocator and hides later growth.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Resets the process's peak-RSS counter; false where unsupported.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static USED: AtomicBool = AtomicBool::new(false);
+
+/// The system allocator, counting live and peak heap bytes. Install it with
+/// `#[global_allocator] static ALLOC: CountingAlloc = CountingAlloc;`.
+#[derive(Debug)]
+pub struct CountingAlloc;
+
+impl CountingAlloc {
+    #[inline]
+    fn grew(bytes: usize) {
+        let live = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+    }
 }
 
-/// The process's peak resident set size in bytes since the last reset.
-pub fn peak_rss_bytes() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+// SAFETY: every call is forwarded to `System` unchanged; only counters are
+// updated around it.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        USED.store(true, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            Self::grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            Self::grew(new_size);
+        }
+        p
+    }
 }
 
-/// The process's current resident set size in bytes.
-pub fn current_rss_bytes() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+/// Starts a heap-peak measurement: returns the bytes live now, or `None`
+/// when [`CountingAlloc`] is not the global allocator.
+pub fn start_heap_peak() -> Option<usize> {
+    if !USED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let live = LIVE.load(Ordering::Relaxed);
+    PEAK.store(live, Ordering::Relaxed);
+    Some(live)
+}
+
+/// Most heap bytes live since [`start_heap_peak`] returned `base`, above `base`.
+pub fn heap_peak_since(base: usize) -> usize {
+    PEAK.load(Ordering::Relaxed).saturating_sub(base)
 }
 
 /// The median of `times` (which it sorts).

@@ -9,7 +9,7 @@ use tsq_engine::{
     TaskContext, TimelineBatch,
 };
 
-use crate::measure::{median, peak_rss_bytes, reset_peak_rss, time_runs};
+use crate::measure::{heap_peak_since, median, start_heap_peak, time_runs};
 
 /// Which executor ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +41,9 @@ pub struct Measurement {
     /// Peak bytes reserved by operators (0 for the materialized executor,
     /// which does not account).
     pub engine_peak_bytes: usize,
-    /// Growth of the process's peak RSS over the RSS before the run.
-    pub rss_peak_bytes: Option<usize>,
+    /// Most heap bytes the runs allocated above what was live before them
+    /// (`None` without [`CountingAlloc`](crate::measure::CountingAlloc)).
+    pub heap_peak_bytes: Option<usize>,
 }
 
 /// Runs `spec` once on `engine`, returning its output.
@@ -72,8 +73,7 @@ pub fn measure(
     adapter: &Arc<dyn StorageAdapter>,
     runs: usize,
 ) -> Result<Measurement> {
-    let before = crate::measure::current_rss_bytes();
-    let reset = reset_peak_rss();
+    let base = start_heap_peak();
     let mut engine_peak = 0;
     let (mut times, out) = time_runs(runs, || {
         let ctx = TaskContext::default();
@@ -81,17 +81,14 @@ pub fn measure(
         engine_peak = engine_peak.max(ctx.memory.peak());
         out
     });
+    let heap_peak = base.map(heap_peak_since);
     let out = out?;
-    let rss_peak = match (reset, before, peak_rss_bytes()) {
-        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before)),
-        _ => None,
-    };
     Ok(Measurement {
         engine,
         median: median(&mut times),
         rows: out.iter().map(TimelineBatch::num_rows).sum(),
         engine_peak_bytes: engine_peak,
-        rss_peak_bytes: rss_peak,
+        heap_peak_bytes: heap_peak,
     })
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tsq_engine::{AggStrategy, EngineError, Result, StorageAdapter, TaskContext, TimelineBatch};
 
 use crate::cases::{seed_case_1, seed_case_2, Case};
-use crate::data::gauge_dataset;
+use crate::data::{gauge_dataset, tsm_gauge_dataset};
 use crate::runner::{measure, run_once, slice_sum, Engine, Measurement};
 
 /// One case's measurements.
@@ -29,29 +29,55 @@ pub fn cases(scale: f64) -> Vec<Case> {
     vec![seed_case_1(timelines), seed_case_2()]
 }
 
-/// Runs every case on the pipelined engine (PipeAggOp, MTAggOp) and the
+/// Runs every case, on the in-memory adapter and on a TSM store written to a
+/// temporary directory, on the pipelined engine (PipeAggOp, MTAggOp) and the
 /// materialized executor, `runs` times each.
 pub fn run(scale: f64, runs: usize) -> Result<Vec<CaseReport>> {
     let mut reports = Vec::new();
     for case in cases(scale) {
-        let adapter: Arc<dyn StorageAdapter> = Arc::new(gauge_dataset(case.shape, 42));
-        let engines = [
-            Engine::Pipelined(AggStrategy::Pipe),
-            Engine::Pipelined(AggStrategy::MT),
-            Engine::Materialized,
-        ];
-        check_equal(&case, &adapter, &engines)?;
-        let mut measured = Vec::new();
-        for engine in engines {
-            measured.push(measure(engine, &case.spec, &adapter, runs)?);
+        let dir = std::env::temp_dir().join(format!("tsq-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let tsm = tsm_gauge_dataset(case.shape, 42, &dir);
+        let adapters: Vec<(&str, Arc<dyn StorageAdapter>)> = match tsm {
+            Ok(tsm) => vec![
+                ("memory", Arc::new(gauge_dataset(case.shape, 42))),
+                ("tsm", Arc::new(tsm)),
+            ],
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        for (label, adapter) in adapters {
+            reports.push(run_case(&case, label, &adapter, runs)?);
         }
-        reports.push(CaseReport {
-            name: case.name.clone(),
-            points: case.shape.points(),
-            runs: measured,
-        });
+        let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(reports)
+}
+
+/// One case on one adapter, every engine.
+fn run_case(
+    case: &Case,
+    label: &str,
+    adapter: &Arc<dyn StorageAdapter>,
+    runs: usize,
+) -> Result<CaseReport> {
+    let engines = [
+        Engine::Pipelined(AggStrategy::Pipe),
+        Engine::Pipelined(AggStrategy::MT),
+        Engine::Materialized,
+    ];
+    check_equal(case, adapter, &engines)?;
+    let mut measured = Vec::new();
+    for engine in engines {
+        measured.push(measure(engine, &case.spec, adapter, runs)?);
+    }
+    Ok(CaseReport {
+        name: format!("{} [{label}]", case.name),
+        points: case.shape.points(),
+        runs: measured,
+    })
 }
 
 /// Fails unless every engine returns the same rows (values within 1e-9).
@@ -110,12 +136,12 @@ fn mib(bytes: usize) -> String {
 }
 
 /// The reports as a text table: case, engine, median, points/s, engine
-/// peak, RSS peak, ratio to the best engine of the case.
+/// peak, heap peak, ratio to the best engine of the case.
 pub fn format_table(reports: &[CaseReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| case | engine | median | points/s | engine peak | RSS peak | ratio to best |\n|---|---|---|---|---|---|---|"
+        "| case | engine | median | points/s | engine peak | heap peak | ratio to best |\n|---|---|---|---|---|---|---|"
     );
     for r in reports {
         let best = r.runs.iter().map(|m| m.median).min().unwrap_or_default();
@@ -129,7 +155,7 @@ pub fn format_table(reports: &[CaseReport]) -> String {
                 secs * 1e3,
                 r.points as f64 / secs / 1e6,
                 mib(m.engine_peak_bytes),
-                m.rss_peak_bytes.map_or_else(|| "n/a".to_string(), mib),
+                m.heap_peak_bytes.map_or_else(|| "n/a".to_string(), mib),
                 secs / best.as_secs_f64().max(1e-12)
             );
         }

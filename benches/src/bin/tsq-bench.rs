@@ -1,6 +1,9 @@
 //! `tsq-bench [SCALE] [RUNS]`: runs the comparison suite once on freshly
 //! generated data and prints the table (see docs/benchmarks.md).
 
+#[global_allocator]
+static ALLOC: tsq_benches::measure::CountingAlloc = tsq_benches::measure::CountingAlloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let scale: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1.0);
