@@ -10,4 +10,5 @@ pub mod cases;
 pub mod data;
 pub mod measure;
 pub mod runner;
+pub mod scaling;
 pub mod suite;

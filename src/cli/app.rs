@@ -79,7 +79,17 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             let ok = runner.run_script(&text, &mut io::stdout().lock(), &mut io::stderr());
             Ok(if ok { 0 } else { 1 })
         }),
-        Some(Command::Bench { scale, runs }) => {
+        Some(Command::Bench {
+            scaling: true,
+            runs,
+            ..
+        }) => tsq_benches::scaling::run(&[1_000_000, 10_000_000, 100_000_000], *runs)
+            .map(|rows| {
+                print!("{}", tsq_benches::scaling::format_table(&rows));
+                0
+            })
+            .map_err(|e| CliError::Data(e.to_string())),
+        Some(Command::Bench { scale, runs, .. }) => {
             if !(scale.is_finite() && *scale > 0.0) {
                 return fail(&CliError::Usage(format!(
                     "--scale must be positive, got {scale}"

@@ -89,6 +89,10 @@ pub enum Command {
         /// Runs per engine; the table reports the median.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Instead of the suite, run the scaling series: seed case 1's query
+        /// over 1M, 10M and 100M points (needs about 6 GiB of memory).
+        #[arg(long)]
+        scaling: bool,
     },
 }
 
