@@ -25,7 +25,7 @@ use crate::accumulator::{percentile, Accumulators};
 use crate::batch::Timeline;
 use crate::error::Result;
 use crate::memory::MemoryReservation;
-use crate::spec::{Aggregator, Interpolation};
+use crate::spec::{Aggregator, GroupBy, Interpolation};
 
 /// Aggregates the timelines of one group at a time, reusing its scratch
 /// space across groups; every scratch byte is reserved before it is
@@ -267,6 +267,16 @@ pub fn interpolation_name(interp: Interpolation) -> &'static str {
         Interpolation::Prev => "prev",
         Interpolation::None => "none",
     }
+}
+
+/// The EXPLAIN line of an interpolating aggregation operator
+/// (`GroupedAggOp` / `MTAggOp`): name, aggregator, grouping and the
+/// aggregator's interpolation rule.
+pub fn display_line(name: &str, agg: Aggregator, group_by: &GroupBy) -> String {
+    format!(
+        "{name}: agg={agg} group_by={group_by} interpolation={}",
+        interpolation_name(agg.interpolation())
+    )
 }
 
 /// Feeds the contributions of one non-empty timeline: walks the union from

@@ -20,7 +20,7 @@ use crate::batch::{Timeline, TimelineBatch};
 use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
 use crate::group::Grouping;
-use crate::interpolate::{interpolation_name, InterpolatingAggregator};
+use crate::interpolate::{display_line, InterpolatingAggregator};
 use crate::materialize::{RowBatcher, TimelineGatherer};
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
@@ -186,12 +186,7 @@ impl Operator for MTAggOp {
     }
 
     fn display(&self) -> String {
-        format!(
-            "MTAggOp: agg={} group_by={} interpolation={}",
-            self.agg,
-            self.group_by,
-            interpolation_name(self.agg.interpolation())
-        )
+        display_line(NAME, self.agg, &self.group_by)
     }
 
     async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
