@@ -18,7 +18,7 @@ use crate::ast::{ExplainMode, Statement};
 use crate::error::Result;
 use crate::explain::{explain, explain_analyze};
 use crate::logical::plan_query;
-use crate::physical::{build_physical, run};
+use crate::physical::{build_physical, run, run_materialized};
 use crate::plan::{Catalog, LogicalPlan};
 
 /// Settings of a session.
@@ -31,6 +31,22 @@ pub struct SessionConfig {
     /// Run every aggregate through this operator instead of the optimizer's
     /// choice (a plan error where the operator would give wrong results).
     pub force_strategy: Option<AggStrategy>,
+    /// Which executor runs the planned pipelines: the operator pipelines
+    /// (the default), or the materialized executor that the benchmarks
+    /// compare against (same plan, same results, whole timelines in memory).
+    pub executor: Executor,
+}
+
+/// The executor that runs a plan's pipelines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Executor {
+    /// Open/Next/Close operator pipelines over batches of timelines.
+    #[default]
+    Pipelined,
+    /// `tsq_engine::materialized::execute`: reads every timeline whole, then
+    /// downsamples and aggregates. EXPLAIN still shows the operator tree the
+    /// pipelined executor would run.
+    Materialized,
 }
 
 impl Default for SessionConfig {
@@ -39,6 +55,7 @@ impl Default for SessionConfig {
             batch_size: DEFAULT_BATCH_SIZE,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             force_strategy: None,
+            executor: Executor::Pipelined,
         }
     }
 }
@@ -138,7 +155,10 @@ impl Session {
         let statement = crate::parser::parse_statement(sql)?;
         let (plan, _) = self.plan(&statement).await?;
         let ctx = self.context();
-        if statement.explain.is_none() && crate::stream::streamable(&plan) {
+        if statement.explain.is_none()
+            && self.config.executor == Executor::Pipelined
+            && crate::stream::streamable(&plan)
+        {
             let stream = crate::stream::stream_single(&plan, &self.adapter, ctx).await?;
             let cancel = Arc::clone(&self.cancel);
             return Ok(Box::pin(stream.inspect(move |item| {
@@ -204,7 +224,12 @@ impl Session {
             });
         }
         let ctx = self.context();
-        let result = run(&plan, &mut physical, &ctx).await;
+        let result = match self.config.executor {
+            Executor::Materialized if statement.explain.is_none() => {
+                run_materialized(&plan, &self.adapter, &ctx).await
+            }
+            _ => run(&plan, &mut physical, &ctx).await,
+        };
         reset_cancelled(&self.cancel);
         let (schema, batches) = result?;
         let kind = if statement.explain == Some(ExplainMode::Analyze) {
