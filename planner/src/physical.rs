@@ -54,13 +54,23 @@ pub async fn run_materialized(
     ctx: &TaskContext,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let mut builder = result_builder(plan);
+    let mut reservation = join_reservation(ctx);
     for p in &plan.pipelines {
         ctx.cancel.check()?;
         for batch in materialized::execute(&p.spec, adapter.as_ref(), ctx.batch_size).await? {
+            reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
             builder.add(p.output, &batch);
         }
     }
     builder.finish(&plan.order_by, plan.limit, ctx.batch_size)
+}
+
+/// The reservation for the points the result join holds.
+fn join_reservation(ctx: &TaskContext) -> tsq_engine::memory::MemoryReservation {
+    ctx.memory.reservation(
+        "ResultJoin",
+        "return fewer rows: narrow the time range or the tag predicate, or add SAMPLE BY",
+    )
 }
 
 fn result_builder(plan: &LogicalPlan) -> ResultBuilder {
@@ -76,10 +86,7 @@ pub async fn run(
     ctx: &TaskContext,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let mut builder = result_builder(plan);
-    let mut reservation = ctx.memory.reservation(
-        "ResultJoin",
-        "return fewer rows: narrow the time range or the tag predicate, or add SAMPLE BY",
-    );
+    let mut reservation = join_reservation(ctx);
     for (output, root) in &mut physical.pipelines {
         ctx.cancel.check()?;
         for batch in collect(root.as_mut(), ctx).await? {

@@ -93,6 +93,15 @@ impl QueryOutput {
     }
 }
 
+/// What running one statement cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Most bytes reserved at once from the query's memory pool (operators
+    /// and the result join; 0 for EXPLAIN, and the materialized executor
+    /// accounts only for the join).
+    pub memory_peak: usize,
+}
+
 /// A stream of result batches.
 pub type RecordBatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>;
 
@@ -136,6 +145,14 @@ impl Session {
     pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
         let statement = crate::parser::parse_statement(sql)?;
         self.run_statement(&statement).await
+    }
+
+    /// Runs exactly one statement and also reports what it cost: the most
+    /// bytes its operators (or the result join) reserved at once from the
+    /// query's memory pool. The benchmarks read memory this way.
+    pub async fn execute_with_stats(&self, sql: &str) -> Result<(QueryOutput, QueryStats)> {
+        let statement = crate::parser::parse_statement(sql)?;
+        self.run_statement_with_stats(&statement).await
     }
 
     /// Runs the `;`-separated statements of `script` in order, stopping at
@@ -213,15 +230,23 @@ impl Session {
     }
 
     async fn run_statement(&self, statement: &Statement) -> Result<QueryOutput> {
+        Ok(self.run_statement_with_stats(statement).await?.0)
+    }
+
+    async fn run_statement_with_stats(
+        &self,
+        statement: &Statement,
+    ) -> Result<(QueryOutput, QueryStats)> {
         let (plan, catalog) = self.plan(statement).await?;
         let mut physical = build_physical(&plan, &self.adapter).await?;
         let notices = plan.notices.clone();
         if statement.explain == Some(ExplainMode::Plan) {
             let text = explain(&plan, &catalog, &physical);
-            return Ok(QueryOutput {
+            let output = QueryOutput {
                 kind: QueryKind::Explain(text),
                 notices,
-            });
+            };
+            return Ok((output, QueryStats::default()));
         }
         let ctx = self.context();
         let result = match self.config.executor {
@@ -244,7 +269,10 @@ impl Session {
         } else {
             QueryKind::Rows { schema, batches }
         };
-        Ok(QueryOutput { kind, notices })
+        let stats = QueryStats {
+            memory_peak: ctx.memory.peak(),
+        };
+        Ok((QueryOutput { kind, notices }, stats))
     }
 }
 
