@@ -10,6 +10,7 @@ use tsq_engine::{
 };
 
 use crate::measure::{heap_peak_since, median, start_heap_peak, time_runs};
+use crate::report::EngineResult;
 
 /// Which executor ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,19 @@ pub struct Measurement {
     /// Most heap bytes the runs allocated above what was live before them
     /// (`None` without [`CountingAlloc`](crate::measure::CountingAlloc)).
     pub heap_peak_bytes: Option<usize>,
+}
+
+impl From<Measurement> for EngineResult {
+    fn from(m: Measurement) -> Self {
+        EngineResult {
+            engine: m.engine.to_string(),
+            median: m.median,
+            rows: m.rows,
+            // The materialized executor does no accounting.
+            engine_peak: (m.engine != Engine::Materialized).then_some(m.engine_peak_bytes),
+            heap_peak: m.heap_peak_bytes,
+        }
+    }
 }
 
 /// Runs `spec` once on `engine`, returning its output.

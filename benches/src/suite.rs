@@ -2,7 +2,6 @@
 //! results checked equal before the timings count, printed as a table with
 //! the ratio of each engine's median time to the best one of its case.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,18 +9,8 @@ use tsq_engine::{AggStrategy, EngineError, Result, StorageAdapter, TaskContext, 
 
 use crate::cases::{seed_case_1, seed_case_2, Case};
 use crate::data::{gauge_dataset, tsm_gauge_dataset};
-use crate::runner::{measure, run_once, slice_sum, Engine, Measurement};
-
-/// One case's measurements.
-#[derive(Debug, Clone)]
-pub struct CaseReport {
-    /// The case's name.
-    pub name: String,
-    /// Points the case scans.
-    pub points: usize,
-    /// One entry per engine.
-    pub runs: Vec<Measurement>,
-}
+use crate::report::Report;
+use crate::runner::{measure, run_once, slice_sum, Engine};
 
 /// The suite's cases at `scale` (1.0 = the seed sizes).
 pub fn cases(scale: f64) -> Vec<Case> {
@@ -32,7 +21,7 @@ pub fn cases(scale: f64) -> Vec<Case> {
 /// Runs every case, on the in-memory adapter and on a TSM store written to a
 /// temporary directory, on the pipelined engine (PipeAggOp, MTAggOp) and the
 /// materialized executor, `runs` times each.
-pub fn run(scale: f64, runs: usize) -> Result<Vec<CaseReport>> {
+pub fn run(scale: f64, runs: usize) -> Result<Vec<Report>> {
     let mut reports = Vec::new();
     for case in cases(scale) {
         let dir = std::env::temp_dir().join(format!("tsq-bench-{}", std::process::id()));
@@ -62,21 +51,22 @@ fn run_case(
     label: &str,
     adapter: &Arc<dyn StorageAdapter>,
     runs: usize,
-) -> Result<CaseReport> {
+) -> Result<Report> {
     let engines = [
         Engine::Pipelined(AggStrategy::Pipe),
         Engine::Pipelined(AggStrategy::MT),
         Engine::Materialized,
     ];
     check_equal(case, adapter, &engines)?;
-    let mut measured = Vec::new();
+    let mut results = Vec::new();
     for engine in engines {
-        measured.push(measure(engine, &case.spec, adapter, runs)?);
+        results.push(measure(engine, &case.spec, adapter, runs)?.into());
     }
-    Ok(CaseReport {
-        name: format!("{} [{label}]", case.name),
+    Ok(Report {
+        case: format!("{} [{label}]", case.name),
         points: case.shape.points(),
-        runs: measured,
+        results,
+        ceiling: Some(slice_sum_ceiling(case.shape.points(), runs.max(5))),
     })
 }
 
@@ -129,44 +119,4 @@ pub fn slice_sum_ceiling(points: usize, runs: usize) -> Duration {
     let (mut times, _) =
         crate::measure::time_runs(runs, || std::hint::black_box(slice_sum(&values)));
     crate::measure::median(&mut times)
-}
-
-fn mib(bytes: usize) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-/// The reports as a text table: case, engine, median, points/s, engine
-/// peak, heap peak, ratio to the best engine of the case.
-pub fn format_table(reports: &[CaseReport]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "| case | engine | median | points/s | engine peak | heap peak | ratio to best |\n|---|---|---|---|---|---|---|"
-    );
-    for r in reports {
-        let best = r.runs.iter().map(|m| m.median).min().unwrap_or_default();
-        for m in &r.runs {
-            let secs = m.median.as_secs_f64().max(1e-12);
-            let _ = writeln!(
-                out,
-                "| {} | {} | {:.3} ms | {:.1} M | {} | {} | {:.2}x |",
-                r.name,
-                m.engine,
-                secs * 1e3,
-                r.points as f64 / secs / 1e6,
-                mib(m.engine_peak_bytes),
-                m.heap_peak_bytes.map_or_else(|| "n/a".to_string(), mib),
-                secs / best.as_secs_f64().max(1e-12)
-            );
-        }
-        let ceiling = slice_sum_ceiling(r.points, 5);
-        let _ = writeln!(
-            out,
-            "| {} | ceiling: plain f64 slice sum | {:.3} ms | {:.1} M | - | - | - |",
-            r.name,
-            ceiling.as_secs_f64() * 1e3,
-            r.points as f64 / ceiling.as_secs_f64().max(1e-12) / 1e6
-        );
-    }
-    out
 }

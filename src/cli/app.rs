@@ -10,6 +10,7 @@ use tokio::runtime::Runtime;
 
 use crate::cli::args::{Cli, Command};
 use crate::cli::backend::{Backend, CliError, OpenMode, Opener};
+use crate::cli::bench_cmd::BenchOptions;
 use crate::cli::demo_cmd::{ensure_demo_data, BANNER};
 use crate::cli::import::import;
 use crate::cli::repl::{run_repl, EditorSource, ReaderSource, HISTORY_FILE};
@@ -80,27 +81,18 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             Ok(if ok { 0 } else { 1 })
         }),
         Some(Command::Bench {
-            scaling: true,
+            scale,
             runs,
-            ..
-        }) => tsq_benches::scaling::run(&[1_000_000, 10_000_000, 100_000_000], *runs)
-            .map(|rows| {
-                print!("{}", tsq_benches::scaling::format_table(&rows));
-                0
-            })
-            .map_err(|e| CliError::Data(e.to_string())),
-        Some(Command::Bench { scale, runs, .. }) => {
-            if !(scale.is_finite() && *scale > 0.0) {
-                return fail(&CliError::Usage(format!(
-                    "--scale must be positive, got {scale}"
-                )));
-            }
-            tsq_benches::suite::run(*scale, *runs)
-                .map(|reports| {
-                    print!("{}", tsq_benches::suite::format_table(&reports));
-                    0
-                })
-                .map_err(|e| CliError::Data(e.to_string()))
+            scaling,
+            suite,
+        }) => {
+            let options = BenchOptions {
+                scale: *scale,
+                runs: *runs,
+                scaling: *scaling,
+                suite: *suite,
+            };
+            crate::cli::bench_cmd::run(&options, cli.format)
         }
     };
     result.unwrap_or_else(|e| fail(&e))

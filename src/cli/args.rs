@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use tsq_engine::spec::AggStrategy;
 
 use crate::cli::backend::Precision;
+use crate::cli::bench_cmd::Suite;
 use crate::cli::format::OutputFormat;
 
 /// tsq: a vectorized, pipelined time-series query engine.
@@ -80,10 +81,13 @@ pub enum Command {
         #[arg(required_unless_present = "file")]
         query: Option<String>,
     },
-    /// Run the comparison benchmarks (pipelined vs materialized) on freshly
-    /// generated in-memory data and print a table (see docs/benchmarks.md).
+    /// Run the comparison benchmarks (pipelined vs materialized, and
+    /// DataFusion when built with `--features datafusion`) on freshly
+    /// generated data and print a table, or JSON with `--format json` (see
+    /// docs/benchmarks.md).
     Bench {
-        /// Dataset scale: 1.0 is the seed cases' size (1000 timelines for case 1).
+        /// Dataset scale: 1.0 is the seed cases' size (1000 timelines for
+        /// case 1) and 100 hosts × 12 h for the TSBS queries.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         /// Runs per engine; the table reports the median.
@@ -93,6 +97,9 @@ pub enum Command {
         /// over 1M, 10M and 100M points (needs about 6 GiB of memory).
         #[arg(long)]
         scaling: bool,
+        /// Which suites to run.
+        #[arg(long, value_enum, default_value_t = Suite::All)]
+        suite: Suite,
     },
 }
 

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod args;
 pub mod backend;
+pub mod bench_cmd;
 pub mod chart;
 
 pub mod demo_cmd;

@@ -9,7 +9,7 @@ fn main() {
     let scale: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let runs: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
     match tsq_benches::suite::run(scale, runs) {
-        Ok(reports) => print!("{}", tsq_benches::suite::format_table(&reports)),
+        Ok(reports) => print!("{}", tsq_benches::report::format_table(&reports)),
         Err(e) => {
             eprintln!("tsq-bench: {e}");
             std::process::exit(1);

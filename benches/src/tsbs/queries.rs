@@ -1,0 +1,280 @@
+//! The TSBS `cpu-only` query set, each query written twice: in tsq's
+//! language and as the equivalent SQL over the wide `cpu` table (for
+//! DataFusion). The parameters TSBS draws at random (hosts, windows) are
+//! fixed here so every run asks the same questions: the first hosts, and
+//! windows starting at the data's first timestamp, clamped to the data.
+//!
+//! TSBS's InfluxQL uses `GROUP BY time(...)` whose default fill is `null`:
+//! tsq's `FILL(null)` is the faithful translation. On the gap-free demo data
+//! every bucket holds points, so the SQL (which emits no row for an empty
+//! bucket) returns the same rows.
+
+use crate::demo::{DemoConfig, FIELDS, INTERVAL_SECONDS, TAG_KEYS};
+
+const SECOND: i64 = 1_000_000_000;
+const HOUR: i64 = 3600 * SECOND;
+const BUCKET_1M: &str = "date_bin(INTERVAL '1 minute', time, TIMESTAMP '1970-01-01T00:00:00')";
+const BUCKET_1H: &str = "date_bin(INTERVAL '1 hour', time, TIMESTAMP '1970-01-01T00:00:00')";
+
+/// One benchmark query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsbsQuery {
+    /// The TSBS name (`single-groupby-1-1-1`, …).
+    pub name: &'static str,
+    /// What it asks, in words.
+    pub about: String,
+    /// The query in tsq's language.
+    pub tsq: String,
+    /// The same question as SQL over the table `cpu`.
+    pub sql: String,
+    /// Points the query has to read (hosts × fields × timestamps in its window).
+    pub points: usize,
+}
+
+/// Where the queries look in a dataset.
+struct Frame {
+    start: i64,
+    end: i64,
+    hosts: usize,
+}
+
+impl Frame {
+    fn window(&self, hours: i64) -> (i64, i64) {
+        (self.start, (self.start + hours * HOUR).min(self.end))
+    }
+
+    fn steps(&self, from: i64, to: i64) -> usize {
+        ((to - from) / (INTERVAL_SECONDS * SECOND)).max(0) as usize
+    }
+
+    fn host_list(&self, n: usize) -> Vec<String> {
+        (0..n.min(self.hosts))
+            .map(|h| format!("'host_{h}'"))
+            .collect()
+    }
+}
+
+/// An instant as tsq's RFC 3339 literal and as a SQL timestamp literal.
+fn instant(ns: i64) -> (String, String) {
+    let secs = ns.div_euclid(SECOND);
+    let nanos = ns.rem_euclid(SECOND) as u32;
+    let t = chrono::DateTime::from_timestamp(secs, nanos).unwrap_or_default();
+    let text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    (format!("'{text}Z'"), format!("TIMESTAMP '{text}'"))
+}
+
+fn time_filter(from: i64, to: i64) -> (String, String) {
+    let ((a, sa), (b, sb)) = (instant(from), instant(to));
+    (
+        format!("time >= {a} AND time < {b}"),
+        format!("time >= {sa} AND time < {sb}"),
+    )
+}
+
+fn aggs(agg: &str, fields: &[&str]) -> String {
+    let items: Vec<String> = fields.iter().map(|f| format!("{agg}({f})")).collect();
+    items.join(", ")
+}
+
+/// The TSBS queries over the data of `config` (at least one host and one hour).
+pub fn queries(config: &DemoConfig) -> Vec<TsbsQuery> {
+    let frame = Frame {
+        start: config.start,
+        end: config.end(),
+        hosts: config.hosts,
+    };
+    vec![
+        single_groupby(&frame, 1, 1, "single-groupby-1-1-1"),
+        single_groupby(&frame, 5, 8, "single-groupby-5-8-1"),
+        double_groupby(&frame, 1, "double-groupby-1"),
+        double_groupby(&frame, FIELDS.len(), "double-groupby-all"),
+        cpu_max_all(&frame, 8),
+        high_cpu(&frame),
+        lastpoint(&frame),
+        groupby_orderby_limit(&frame),
+    ]
+}
+
+/// Max of `metrics` fields over `hosts` hosts, per minute, for one hour.
+fn single_groupby(frame: &Frame, metrics: usize, hosts: usize, name: &'static str) -> TsbsQuery {
+    let fields = &FIELDS[..metrics];
+    let list = frame.host_list(hosts);
+    let (from, to) = frame.window(1);
+    let (tf, sf) = time_filter(from, to);
+    let hosts_sql = list.join(", ");
+    TsbsQuery {
+        name,
+        about: format!("max of {metrics} metric(s) over {} host(s), per minute, 1 h", list.len()),
+        tsq: format!(
+            "SELECT {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {tf} SAMPLE BY 1m max FILL(null)",
+            aggs("max", fields)
+        ),
+        sql: format!(
+            "SELECT {BUCKET_1M} AS time, {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {sf} GROUP BY 1",
+            aggs("max", fields)
+        ),
+        points: list.len() * metrics * frame.steps(from, to),
+    }
+}
+
+/// Mean of `metrics` fields per host per hour over 12 hours.
+fn double_groupby(frame: &Frame, metrics: usize, name: &'static str) -> TsbsQuery {
+    let fields = &FIELDS[..metrics];
+    let (from, to) = frame.window(12);
+    let (tf, sf) = time_filter(from, to);
+    TsbsQuery {
+        name,
+        about: format!("mean of {metrics} metric(s) per host per hour, 12 h"),
+        tsq: format!(
+            "SELECT {} FROM cpu WHERE {tf} GROUP BY hostname SAMPLE BY 1h avg FILL(null)",
+            aggs("avg", fields)
+        ),
+        sql: format!(
+            "SELECT {BUCKET_1H} AS time, hostname, {} FROM cpu WHERE {sf} GROUP BY 1, 2",
+            aggs("avg", fields)
+        ),
+        points: frame.hosts * metrics * frame.steps(from, to),
+    }
+}
+
+/// Max of every metric over `hosts` hosts, per hour, for 8 hours.
+fn cpu_max_all(frame: &Frame, hosts: usize) -> TsbsQuery {
+    let list = frame.host_list(hosts);
+    let hosts_sql = list.join(", ");
+    let (from, to) = frame.window(8);
+    let (tf, sf) = time_filter(from, to);
+    TsbsQuery {
+        name: "cpu-max-all-8",
+        about: format!("max of all 10 metrics over {} hosts, per hour, 8 h", list.len()),
+        tsq: format!(
+            "SELECT {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {tf} SAMPLE BY 1h max FILL(null)",
+            aggs("max", &FIELDS)
+        ),
+        sql: format!(
+            "SELECT {BUCKET_1H} AS time, {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {sf} GROUP BY 1",
+            aggs("max", &FIELDS)
+        ),
+        points: list.len() * FIELDS.len() * frame.steps(from, to),
+    }
+}
+
+/// Every reading of one host where `usage_user > 90`, over 12 hours.
+fn high_cpu(frame: &Frame) -> TsbsQuery {
+    let (from, to) = frame.window(12);
+    let (tf, sf) = time_filter(from, to);
+    let fields = FIELDS.join(", ");
+    TsbsQuery {
+        name: "high-cpu-1",
+        about: "all readings of one host with usage_user > 90, 12 h".into(),
+        tsq: format!("SELECT {fields} FROM cpu WHERE hostname = 'host_0' AND usage_user > 90 AND {tf}"),
+        sql: format!(
+            "SELECT time, {}, {fields} FROM cpu WHERE hostname = 'host_0' AND usage_user > 90 AND {sf}",
+            TAG_KEYS.join(", ")
+        ),
+        points: FIELDS.len() * frame.steps(from, to),
+    }
+}
+
+/// The last value of every metric of every host. tsq's `SAMPLE BY ALL`
+/// stamps its one bucket with the start of the range, so the SQL does too.
+fn lastpoint(frame: &Frame) -> TsbsQuery {
+    let (a, sa) = instant(frame.start);
+    let last: Vec<String> = FIELDS
+        .iter()
+        .map(|f| format!("last_value({f} ORDER BY time) AS \"last({f})\""))
+        .collect();
+    TsbsQuery {
+        name: "lastpoint",
+        about: "the last reading of every metric of every host".into(),
+        tsq: format!(
+            "SELECT {} FROM cpu WHERE time >= {a} GROUP BY hostname SAMPLE BY ALL last",
+            aggs("last", &FIELDS)
+        ),
+        sql: format!(
+            "SELECT {sa} AS time, hostname, {} FROM cpu WHERE time >= {sa} GROUP BY hostname",
+            last.join(", ")
+        ),
+        points: frame.hosts * FIELDS.len() * frame.steps(frame.start, frame.end),
+    }
+}
+
+/// The last five minutes before the middle of the data, max across every
+/// host per minute, newest first.
+fn groupby_orderby_limit(frame: &Frame) -> TsbsQuery {
+    let mid = frame.start + (frame.end - frame.start) / 2 / (60 * SECOND) * (60 * SECOND);
+    let (m, sm) = instant(mid);
+    TsbsQuery {
+        name: "groupby-orderby-limit",
+        about: "max per minute across all hosts before a time, last 5 minutes".into(),
+        tsq: format!(
+            "SELECT max(usage_user) FROM cpu WHERE time < {m} SAMPLE BY 1m max FILL(null) ORDER BY time DESC LIMIT 5"
+        ),
+        sql: format!(
+            "SELECT {BUCKET_1M} AS time, max(usage_user) FROM cpu WHERE time < {sm} GROUP BY 1 ORDER BY 1 DESC LIMIT 5"
+        ),
+        points: frame.hosts * frame.steps(frame.start, mid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::DEFAULT_START;
+
+    #[test]
+    fn single_groupby_text_and_points() {
+        let config = DemoConfig {
+            hosts: 10,
+            hours: 12,
+            seed: 1,
+            start: DEFAULT_START,
+        };
+        let q = &queries(&config)[0];
+        assert_eq!(
+            q.tsq,
+            "SELECT max(usage_user) FROM cpu WHERE hostname IN ('host_0') AND \
+             time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z' \
+             SAMPLE BY 1m max FILL(null)"
+        );
+        // 1 host × 1 field × 360 timestamps in one hour
+        assert_eq!(q.points, 360);
+        let q = &queries(&config)[1];
+        // 8 hosts × 5 fields × 360
+        assert_eq!(q.points, 14_400);
+    }
+
+    #[test]
+    fn windows_are_clamped_to_the_data() {
+        let config = DemoConfig {
+            hosts: 4,
+            hours: 2,
+            seed: 1,
+            start: DEFAULT_START,
+        };
+        let all = queries(&config);
+        let names: Vec<&str> = all.iter().map(|q| q.name).collect();
+        assert_eq!(
+            names,
+            [
+                "single-groupby-1-1-1",
+                "single-groupby-5-8-1",
+                "double-groupby-1",
+                "double-groupby-all",
+                "cpu-max-all-8",
+                "high-cpu-1",
+                "lastpoint",
+                "groupby-orderby-limit"
+            ]
+        );
+        // double-groupby-1 wants 12 h; the data has 2: 4 hosts × 1 × 720
+        assert_eq!(all[2].points, 2880);
+        assert!(all[2].tsq.contains("time < '2024-01-01T02:00:00Z'"));
+        // cpu-max-all-8 with 4 hosts: 4 × 10 × 720
+        assert_eq!(all[4].points, 28_800);
+        // groupby-orderby-limit stops at the middle (1 h): 4 hosts × 360
+        assert_eq!(all[7].points, 1440);
+        assert!(all[7]
+            .sql
+            .contains("time < TIMESTAMP '2024-01-01T01:00:00'"));
+    }
+}

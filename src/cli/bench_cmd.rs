@@ -1,0 +1,153 @@
+//! `tsq bench`: generates fresh data, runs the benchmark suites (the HiTSDB
+//! seed cases, the TSBS queries on the demo dataset, or the scaling series),
+//! checks every engine's results equal, and prints one table per suite
+//! (`--format table`, markdown) or one JSON document (`--format json`).
+//! DataFusion joins the TSBS suite when the binary is built with
+//! `--features datafusion`.
+
+use crate::cli::backend::CliError;
+use crate::cli::format::OutputFormat;
+use tsq_benches::report::{format_table, to_json, Report};
+
+/// Which suites to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Suite {
+    /// The seed cases, then the TSBS queries.
+    #[default]
+    All,
+    /// HiTSDB's two seed cases, in memory and on TSM.
+    Seed,
+    /// The TSBS `cpu-only` queries on the `tsq demo` dataset.
+    Tsbs,
+}
+
+/// What `tsq bench` was asked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BenchOptions {
+    /// Dataset scale (1.0 = the seed sizes; 100 hosts for TSBS).
+    pub scale: f64,
+    /// Runs per engine.
+    pub runs: usize,
+    /// Run the 1M/10M/100M scaling series instead of the suites.
+    pub scaling: bool,
+    /// Which suites.
+    pub suite: Suite,
+}
+
+/// Runs the benchmarks and prints them in `format` to stdout.
+pub fn run(options: &BenchOptions, format: OutputFormat) -> Result<i32, CliError> {
+    if !(options.scale.is_finite() && options.scale > 0.0) {
+        return Err(CliError::Usage(format!(
+            "--scale must be positive, got {}",
+            options.scale
+        )));
+    }
+    if !matches!(format, OutputFormat::Table | OutputFormat::Json) {
+        return Err(CliError::Usage(
+            "tsq bench prints --format table or --format json".into(),
+        ));
+    }
+    let data = |e: tsq_engine::EngineError| CliError::Data(e.to_string());
+    let mut sections: Vec<(&str, Vec<Report>)> = Vec::new();
+    if options.scaling {
+        let sizes = [1_000_000, 10_000_000, 100_000_000];
+        sections.push((
+            "scaling",
+            tsq_benches::scaling::run(&sizes, options.runs).map_err(data)?,
+        ));
+    } else {
+        if options.suite != Suite::Tsbs {
+            let reports = tsq_benches::suite::run(options.scale, options.runs).map_err(data)?;
+            sections.push(("seed", reports));
+        }
+        if options.suite != Suite::Seed {
+            let reports = tsq_benches::tsbs::run(options.scale, options.runs).map_err(data)?;
+            sections.push(("tsbs", reports));
+        }
+    }
+    if !tsq_benches::HAS_DATAFUSION && sections.iter().any(|(name, _)| *name == "tsbs") {
+        eprintln!(
+            "note: DataFusion is not in this build; `cargo run --release --features datafusion -- bench` adds it"
+        );
+    }
+    print!("{}", render(&sections, format));
+    Ok(0)
+}
+
+/// The sections as markdown tables under `## name` headings, or as one
+/// JSON object keyed by section name.
+fn render(sections: &[(&str, Vec<Report>)], format: OutputFormat) -> String {
+    if format == OutputFormat::Json {
+        let object: serde_json::Map<String, serde_json::Value> = sections
+            .iter()
+            .map(|(name, reports)| (name.to_string(), to_json(reports)))
+            .collect();
+        return serde_json::to_string_pretty(&object).unwrap_or_default() + "\n";
+    }
+    let tables: Vec<String> = sections
+        .iter()
+        .map(|(name, reports)| format!("## {name}\n\n{}", format_table(reports)))
+        .collect();
+    tables.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tsq_benches::report::EngineResult;
+
+    fn reports() -> Vec<Report> {
+        vec![Report {
+            case: "lastpoint".into(),
+            points: 1000,
+            results: vec![EngineResult {
+                engine: "tsq pipelined".into(),
+                median: Duration::from_millis(2),
+                rows: 4,
+                engine_peak: Some(0),
+                heap_peak: None,
+            }],
+            ceiling: None,
+        }]
+    }
+
+    #[test]
+    fn tables_have_a_heading_per_suite() {
+        let text = render(
+            &[("seed", reports()), ("tsbs", reports())],
+            OutputFormat::Table,
+        );
+        assert!(text.starts_with("## seed\n\n| case |"), "{text}");
+        assert!(text.contains("\n## tsbs\n\n| case |"), "{text}");
+        // 1000 points in 2 ms = 0.5 M/s
+        assert!(text
+            .contains("| lastpoint | tsq pipelined | 2.000 ms | 0.5 M | 0.0 MiB | n/a | 1.00x |"));
+    }
+
+    #[test]
+    fn json_is_keyed_by_suite() {
+        let text = render(&[("tsbs", reports())], OutputFormat::Json);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["tsbs"][0]["case"], "lastpoint");
+        assert_eq!(v["tsbs"][0]["engines"][0]["rows"], 4);
+    }
+
+    #[test]
+    fn bad_options_are_usage_errors() {
+        let mut o = BenchOptions {
+            scale: 0.0,
+            runs: 1,
+            scaling: false,
+            suite: Suite::Seed,
+        };
+        let e = run(&o, OutputFormat::Table).unwrap_err();
+        assert_eq!(e.to_string(), "--scale must be positive, got 0");
+        o.scale = 1.0;
+        let e = run(&o, OutputFormat::Csv).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "tsq bench prints --format table or --format json"
+        );
+    }
+}
