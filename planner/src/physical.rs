@@ -52,8 +52,7 @@ pub async fn run(
     physical: &mut PhysicalPlan,
     ctx: &TaskContext,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let names = plan.outputs.iter().map(|o| o.name.clone()).collect();
-    let mut builder = ResultBuilder::new(plan.tag_columns.clone(), names);
+    let mut builder = ResultBuilder::for_plan(plan);
     let mut reservation = ctx.memory.reservation(
         "ResultJoin",
         "return fewer rows: narrow the time range or the tag predicate, or add SAMPLE BY",
