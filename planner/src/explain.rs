@@ -52,10 +52,7 @@ fn header(plan: &LogicalPlan, catalog: &Catalog) -> String {
     );
     let _ = writeln!(out, "columns: {}", plan.column_names().join(", "));
     if let Some(filter) = plan.value_filter_text() {
-        let _ = writeln!(
-            out,
-            "value filter: {filter} (on the joined rows, before ORDER BY/LIMIT)"
-        );
+        let _ = writeln!(out, "value filter: {filter}");
     }
     out.push_str("rules:\n");
     for d in &plan.decisions {
