@@ -8,6 +8,7 @@
 
 pub mod cases;
 pub mod data;
+pub mod demo;
 pub mod measure;
 pub mod runner;
 pub mod scaling;

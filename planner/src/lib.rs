@@ -50,4 +50,6 @@ pub mod result;
 pub mod session;
 mod stream;
 
-pub use session::{QueryKind, QueryOutput, RecordBatchStream, Session, SessionConfig};
+pub use session::{
+    Executor, QueryKind, QueryOutput, QueryStats, RecordBatchStream, Session, SessionConfig,
+};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tsq_engine::pipeline::build_pipeline;
-use tsq_engine::{collect, Operator, StorageAdapter, TaskContext};
+use tsq_engine::{collect, materialized, Operator, StorageAdapter, TaskContext};
 
 use crate::error::Result;
 use crate::plan::LogicalPlan;
@@ -45,6 +45,38 @@ pub async fn build_physical(
     Ok(PhysicalPlan { pipelines })
 }
 
+/// Runs every pipeline's spec through the materialized executor instead of
+/// the operators, and joins the outputs exactly as [`run`] does: the
+/// baseline of the benchmarks, reachable from the library and the REPL.
+pub async fn run_materialized(
+    plan: &LogicalPlan,
+    adapter: &Arc<dyn StorageAdapter>,
+    ctx: &TaskContext,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let mut builder = result_builder(plan);
+    let mut reservation = join_reservation(ctx);
+    for p in &plan.pipelines {
+        ctx.cancel.check()?;
+        for batch in materialized::execute(&p.spec, adapter.as_ref(), ctx.batch_size).await? {
+            reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
+            builder.add(p.output, &batch);
+        }
+    }
+    builder.finish(&plan.order_by, plan.limit, ctx.batch_size)
+}
+
+/// The reservation for the points the result join holds.
+fn join_reservation(ctx: &TaskContext) -> tsq_engine::memory::MemoryReservation {
+    ctx.memory.reservation(
+        "ResultJoin",
+        "return fewer rows: narrow the time range or the tag predicate, or add SAMPLE BY",
+    )
+}
+
+fn result_builder(plan: &LogicalPlan) -> ResultBuilder {
+    ResultBuilder::for_plan(plan)
+}
+
 /// Runs every pipeline to the end and joins their outputs. The operators
 /// stay in `physical` with their metrics (for EXPLAIN ANALYZE).
 pub async fn run(
@@ -52,11 +84,8 @@ pub async fn run(
     physical: &mut PhysicalPlan,
     ctx: &TaskContext,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let mut builder = ResultBuilder::for_plan(plan);
-    let mut reservation = ctx.memory.reservation(
-        "ResultJoin",
-        "return fewer rows: narrow the time range or the tag predicate, or add SAMPLE BY",
-    );
+    let mut builder = result_builder(plan);
+    let mut reservation = join_reservation(ctx);
     for (output, root) in &mut physical.pipelines {
         ctx.cancel.check()?;
         for batch in collect(root.as_mut(), ctx).await? {

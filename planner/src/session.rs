@@ -18,7 +18,7 @@ use crate::ast::{ExplainMode, Statement};
 use crate::error::Result;
 use crate::explain::{explain, explain_analyze};
 use crate::logical::plan_query;
-use crate::physical::{build_physical, run};
+use crate::physical::{build_physical, run, run_materialized};
 use crate::plan::{Catalog, LogicalPlan};
 
 /// Settings of a session.
@@ -31,6 +31,22 @@ pub struct SessionConfig {
     /// Run every aggregate through this operator instead of the optimizer's
     /// choice (a plan error where the operator would give wrong results).
     pub force_strategy: Option<AggStrategy>,
+    /// Which executor runs the planned pipelines: the operator pipelines
+    /// (the default), or the materialized executor that the benchmarks
+    /// compare against (same plan, same results, whole timelines in memory).
+    pub executor: Executor,
+}
+
+/// The executor that runs a plan's pipelines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Executor {
+    /// Open/Next/Close operator pipelines over batches of timelines.
+    #[default]
+    Pipelined,
+    /// `tsq_engine::materialized::execute`: reads every timeline whole, then
+    /// downsamples and aggregates. EXPLAIN still shows the operator tree the
+    /// pipelined executor would run.
+    Materialized,
 }
 
 impl Default for SessionConfig {
@@ -39,6 +55,7 @@ impl Default for SessionConfig {
             batch_size: DEFAULT_BATCH_SIZE,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             force_strategy: None,
+            executor: Executor::Pipelined,
         }
     }
 }
@@ -74,6 +91,15 @@ impl QueryOutput {
             QueryKind::Explain(_) => 0,
         }
     }
+}
+
+/// What running one statement cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Most bytes reserved at once from the query's memory pool (operators
+    /// and the result join; 0 for EXPLAIN, and the materialized executor
+    /// accounts only for the join).
+    pub memory_peak: usize,
 }
 
 /// A stream of result batches.
@@ -121,6 +147,14 @@ impl Session {
         self.run_statement(&statement).await
     }
 
+    /// Runs exactly one statement and also reports what it cost: the most
+    /// bytes its operators (or the result join) reserved at once from the
+    /// query's memory pool. The benchmarks read memory this way.
+    pub async fn execute_with_stats(&self, sql: &str) -> Result<(QueryOutput, QueryStats)> {
+        let statement = crate::parser::parse_statement(sql)?;
+        self.run_statement_with_stats(&statement).await
+    }
+
     /// Runs the `;`-separated statements of `script` in order, stopping at
     /// the first error.
     pub async fn execute_script(&self, script: &str) -> Result<Vec<QueryOutput>> {
@@ -138,7 +172,10 @@ impl Session {
         let statement = crate::parser::parse_statement(sql)?;
         let (plan, _) = self.plan(&statement).await?;
         let ctx = self.context();
-        if statement.explain.is_none() && crate::stream::streamable(&plan) {
+        if statement.explain.is_none()
+            && self.config.executor == Executor::Pipelined
+            && crate::stream::streamable(&plan)
+        {
             let stream = crate::stream::stream_single(&plan, &self.adapter, ctx).await?;
             let cancel = Arc::clone(&self.cancel);
             return Ok(Box::pin(stream.inspect(move |item| {
@@ -193,18 +230,31 @@ impl Session {
     }
 
     async fn run_statement(&self, statement: &Statement) -> Result<QueryOutput> {
+        Ok(self.run_statement_with_stats(statement).await?.0)
+    }
+
+    async fn run_statement_with_stats(
+        &self,
+        statement: &Statement,
+    ) -> Result<(QueryOutput, QueryStats)> {
         let (plan, catalog) = self.plan(statement).await?;
         let mut physical = build_physical(&plan, &self.adapter).await?;
         let notices = plan.notices.clone();
         if statement.explain == Some(ExplainMode::Plan) {
             let text = explain(&plan, &catalog, &physical);
-            return Ok(QueryOutput {
+            let output = QueryOutput {
                 kind: QueryKind::Explain(text),
                 notices,
-            });
+            };
+            return Ok((output, QueryStats::default()));
         }
         let ctx = self.context();
-        let result = run(&plan, &mut physical, &ctx).await;
+        let result = match self.config.executor {
+            Executor::Materialized if statement.explain.is_none() => {
+                run_materialized(&plan, &self.adapter, &ctx).await
+            }
+            _ => run(&plan, &mut physical, &ctx).await,
+        };
         reset_cancelled(&self.cancel);
         let (schema, batches) = result?;
         let kind = if statement.explain == Some(ExplainMode::Analyze) {
@@ -219,7 +269,10 @@ impl Session {
         } else {
             QueryKind::Rows { schema, batches }
         };
-        Ok(QueryOutput { kind, notices })
+        let stats = QueryStats {
+            memory_peak: ctx.memory.peak(),
+        };
+        Ok((QueryOutput { kind, notices }, stats))
     }
 }
 

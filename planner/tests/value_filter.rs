@@ -1,7 +1,7 @@
 //! Value comparisons in `WHERE` (`usage_user > 90`, TSBS high-cpu-1) over a
 //! small hand-made data set: which joined rows survive, worked out by hand,
-//! through `execute` and `stream`, at several batch sizes and with and
-//! without adapter capabilities.
+//! through `execute` and `stream`, at several batch sizes, with and without
+//! adapter capabilities, and through the materialized executor.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::{columns, rows};
 use futures::StreamExt;
 use tsq_engine::{Capabilities, StorageAdapter};
-use tsq_planner::{QueryKind, QueryOutput, Session, SessionConfig};
+use tsq_planner::{Executor, QueryKind, QueryOutput, Session, SessionConfig};
 use tsq_storage::memory::MemoryAdapter;
 
 /// The data set (times in ns; `-` = no point):
@@ -60,10 +60,15 @@ fn adapter(caps: Capabilities) -> Arc<dyn StorageAdapter> {
 }
 
 fn session(caps: Capabilities, batch_size: usize) -> Session {
+    session_on(caps, batch_size, Executor::Pipelined)
+}
+
+fn session_on(caps: Capabilities, batch_size: usize, executor: Executor) -> Session {
     Session::new(
         adapter(caps),
         SessionConfig {
             batch_size,
+            executor,
             ..SessionConfig::default()
         },
     )
@@ -90,19 +95,18 @@ async fn streamed(s: &Session, q: &str) -> Vec<String> {
 }
 
 /// Runs `q` through `execute` and `stream`, at batch sizes 1, 2 and the
-/// default, with every adapter capability and with none: all must give
-/// `expected`.
+/// default, with every adapter capability and with none, on both executors:
+/// all must give `expected`.
 async fn check(q: &str, expected: &[&str]) {
-    for caps in [Capabilities::ALL, Capabilities::NONE] {
-        for batch_size in [1, 2, 4096] {
-            let s = session(caps, batch_size);
-            let out = s.execute(q).await.unwrap();
-            assert_eq!(rows(&out), expected, "{q} (batch {batch_size})");
-            assert_eq!(
-                streamed(&s, q).await,
-                expected,
-                "{q} streamed (batch {batch_size})"
-            );
+    for executor in [Executor::Pipelined, Executor::Materialized] {
+        for caps in [Capabilities::ALL, Capabilities::NONE] {
+            for batch_size in [1, 2, 4096] {
+                let s = session_on(caps, batch_size, executor);
+                let how = format!("{q} ({executor:?}, batch {batch_size})");
+                let out = s.execute(q).await.unwrap();
+                assert_eq!(rows(&out), expected, "{how}");
+                assert_eq!(streamed(&s, q).await, expected, "{how} streamed");
+            }
         }
     }
 }
