@@ -121,6 +121,7 @@ impl ResultBuilder {
         let names = plan.outputs.iter().map(|o| o.name.clone()).collect();
         let mut builder = ResultBuilder::new(plan.tag_columns.clone(), names);
         builder.visible = plan.visible_outputs().count();
+        debug_assert!(plan.outputs[builder.visible..].iter().all(|o| o.hidden));
         builder.filters = plan.value_filters.clone();
         builder
     }
