@@ -123,7 +123,7 @@ impl ValueExpr {
     }
 }
 
-/// A `WHERE` expression over tags and time.
+/// A `WHERE` expression over tags, time and field values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     /// Both.
@@ -136,6 +136,95 @@ pub enum Filter {
     Tag(TagTest),
     /// A bound on time.
     Time(TimeBound),
+    /// A comparison of a name with a number (a field's value; the planner
+    /// rejects tags), or of a name with a string under `<`, `<=`, `>`, `>=`
+    /// (kept so that the planner can say whether a field or a tag was meant).
+    Value(ValueTest),
+}
+
+/// `name <op> operand`, normalized so that the name is on the left
+/// (`90 < usage` is `usage > 90`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueTest {
+    /// The name compared (a field, if the comparison is valid).
+    pub field: Name,
+    /// The comparison, with the name on the left.
+    pub op: ValueOp,
+    /// What the name is compared with.
+    pub operand: Operand,
+    /// Where the operand is.
+    pub operand_pos: Pos,
+}
+
+/// The right-hand side of a [`ValueTest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    /// A finite number (integer, decimal or scientific, optionally negative).
+    Number(f64),
+    /// A string in single quotes (an error for a field; for a tag, an
+    /// operator tags do not have).
+    String(String),
+}
+
+/// A comparison operator of a value test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueOp {
+    /// `=`.
+    Eq,
+    /// `!=` or `<>`.
+    NotEq,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    LtEq,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    GtEq,
+}
+
+impl ValueOp {
+    /// The operator with its operands swapped: `a < b` is `b > a`.
+    pub fn mirrored(self) -> Self {
+        match self {
+            ValueOp::Lt => ValueOp::Gt,
+            ValueOp::LtEq => ValueOp::GtEq,
+            ValueOp::Gt => ValueOp::Lt,
+            ValueOp::GtEq => ValueOp::LtEq,
+            same => same,
+        }
+    }
+
+    /// `x <op> v` under IEEE 754: every comparison with NaN is false
+    /// except `!=`, which is true.
+    pub fn holds(self, x: f64, v: f64) -> bool {
+        match self {
+            ValueOp::Eq => x == v,
+            ValueOp::NotEq => x != v,
+            ValueOp::Lt => x < v,
+            ValueOp::LtEq => x <= v,
+            ValueOp::Gt => x > v,
+            ValueOp::GtEq => x >= v,
+        }
+    }
+
+    /// The operator as written in the language (`<>` shows as `!=`).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ValueOp::Eq => "=",
+            ValueOp::NotEq => "!=",
+            ValueOp::Lt => "<",
+            ValueOp::LtEq => "<=",
+            ValueOp::Gt => ">",
+            ValueOp::GtEq => ">=",
+        }
+    }
+}
+
+impl std::fmt::Display for ValueOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.symbol())
+    }
 }
 
 /// A test on one tag.

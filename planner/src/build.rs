@@ -1,8 +1,10 @@
 //! Query → [`LogicalPlan`]: checks the statement against the catalog
 //! (tags are tags, fields are fields, aggregates are not mixed with raw
 //! fields, `FILL` has a `SAMPLE BY`, `ORDER BY` names a result column) and
-//! resolves the result columns. Pushdowns and pipelines are left to the
-//! optimizer rules.
+//! resolves the result columns; value comparisons are taken out of `WHERE`
+//! by [`values`]. Pushdowns and pipelines are left to the optimizer rules.
+
+mod values;
 
 use tsq_engine::{Downsample, GroupBy, TagPredicate, TimeRange};
 
@@ -16,6 +18,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         return Err(TsqError::plan(pos, "FILL needs SAMPLE BY"));
     }
     let m = &query.measurement.value;
+    let (filter, value_tests) = values::split(query.filter.clone(), catalog, m)?;
     let mut notices = Vec::new();
     if !catalog.measurement_exists {
         notices.push(format!(
@@ -26,7 +29,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         .projections
         .iter()
         .any(|p| matches!(p, Projection::Aggregate { .. }));
-    let outputs = outputs(query, catalog, raw)?;
+    let mut outputs = outputs(query, catalog, raw)?;
     for o in &outputs {
         if catalog.measurement_exists && !catalog.is_field(&o.field) {
             notices.push(format!(
@@ -35,6 +38,15 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
             ));
         }
     }
+    let value_filters = values::resolve(
+        &value_tests,
+        raw,
+        query.sample_by.is_some(),
+        catalog,
+        m,
+        &mut outputs,
+        &mut notices,
+    )?;
     let (group_by, tag_columns) = grouping(query, catalog, raw)?;
     check_selected_tags(query, catalog, &group_by, raw)?;
     let downsample = query.sample_by.map(|s| Downsample {
@@ -44,13 +56,14 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
     });
     let plan = LogicalPlan {
         measurement: m.clone(),
-        filter: query.filter.clone(),
+        filter,
         range: TimeRange::ALL,
         predicate: TagPredicate::True,
         group_by,
         tag_columns,
         downsample,
         outputs,
+        value_filters,
         raw,
         pipelines: Vec::new(),
         order_by: query.order_by.clone(),
@@ -150,6 +163,7 @@ fn outputs(query: &Query, catalog: &Catalog, raw: bool) -> Result<Vec<Output>> {
             rate: expr.rate(),
             aggregate: agg,
             pos,
+            hidden: false,
         });
     }
     if out.is_empty() {

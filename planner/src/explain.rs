@@ -1,5 +1,6 @@
 //! `EXPLAIN` and `EXPLAIN ANALYZE` text: a header with the adapter's
-//! capabilities and each optimizer rule's decision (which aggregation
+//! capabilities, the result columns, the value filter (if any) and each
+//! optimizer rule's decision (which aggregation
 //! operator was chosen, by which rule, and why), then the operator tree of
 //! every pipeline — plain, or with per-operator metrics after a run, plus
 //! the total rows and the query's peak memory.
@@ -50,6 +51,9 @@ fn header(plan: &LogicalPlan, catalog: &Catalog) -> String {
         catalog.adapter, c.time_pruning, c.tag_pushdown, c.ordered_by_group
     );
     let _ = writeln!(out, "columns: {}", plan.column_names().join(", "));
+    if let Some(filter) = plan.value_filter_text() {
+        let _ = writeln!(out, "value filter: {filter}");
+    }
     out.push_str("rules:\n");
     for d in &plan.decisions {
         let _ = writeln!(out, "  {}: {}", d.rule, d.note);
@@ -63,12 +67,18 @@ fn pipeline_title(out: &mut String, plan: &LogicalPlan, k: usize, output: usize)
         Some(_) => p.strategy.to_string(),
         None => "raw".to_string(),
     };
+    let o = &plan.outputs[output];
+    let hidden = if o.hidden {
+        " (read for the value filter, not in the result)"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "pipeline {} of {}: {} [{strategy}]",
+        "pipeline {} of {}: {} [{strategy}]{hidden}",
         k + 1,
         plan.pipelines.len(),
-        plan.outputs[output].name
+        o.name
     );
 }
 

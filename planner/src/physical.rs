@@ -74,8 +74,7 @@ fn join_reservation(ctx: &TaskContext) -> tsq_engine::memory::MemoryReservation 
 }
 
 fn result_builder(plan: &LogicalPlan) -> ResultBuilder {
-    let names = plan.outputs.iter().map(|o| o.name.clone()).collect();
-    ResultBuilder::new(plan.tag_columns.clone(), names)
+    ResultBuilder::for_plan(plan)
 }
 
 /// Runs every pipeline to the end and joins their outputs. The operators

@@ -3,7 +3,8 @@
 //! column, the aggregation operator of each), recording why for EXPLAIN.
 //!
 //! ```text
-//!   Query ──build.rs (catalog checks)──▶ LogicalPlan { filter: Some(..), pipelines: [] }
+//!   Query ──build.rs (catalog checks, value comparisons taken out of WHERE)
+//!         ──▶ LogicalPlan { filter: Some(..), value_filters, pipelines: [] }
 //!         ──push_down_time_range──▶ range set
 //!         ──push_down_tag_predicate──▶ predicate set, filter: None
 //!         ──split_fields──▶ one PlannedPipeline per value column
@@ -15,7 +16,7 @@ use tsq_engine::{
     Aggregator, Capabilities, Downsample, GroupBy, RateOptions, TagPredicate, TimeRange,
 };
 
-use crate::ast::{Filter, OrderItem};
+use crate::ast::{Filter, OrderItem, ValueOp};
 use crate::error::Pos;
 
 /// What the planner knows about the measurement and the adapter.
@@ -58,6 +59,24 @@ pub struct Output {
     pub aggregate: Option<Aggregator>,
     /// Where the column was written.
     pub pos: Pos,
+    /// True for a field read only for a value filter: it is joined with the
+    /// other columns, then dropped from the result. Hidden outputs come
+    /// after every visible one.
+    pub hidden: bool,
+}
+
+/// A value comparison of `WHERE` (`usage > 90`), applied to the joined rows
+/// before `ORDER BY` and `LIMIT`: a row is kept when its value of the
+/// compared field satisfies it. Null never does; NaN follows IEEE 754 (only
+/// `!=` holds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValueFilter {
+    /// Index of the output holding the compared field's values.
+    pub output: usize,
+    /// The comparison, with the field on the left.
+    pub op: ValueOp,
+    /// The number compared with.
+    pub value: f64,
 }
 
 /// A pipeline the physical planner will build.
@@ -97,8 +116,11 @@ pub struct LogicalPlan {
     pub tag_columns: Vec<String>,
     /// `SAMPLE BY`.
     pub downsample: Option<Downsample>,
-    /// The value columns of the result.
+    /// The value columns of the result, then the hidden ones read only for
+    /// `value_filters`.
     pub outputs: Vec<Output>,
+    /// The value comparisons of `WHERE` (all joined by `AND`).
+    pub value_filters: Vec<ValueFilter>,
     /// True for selects without aggregates (raw points per timeline).
     pub raw: bool,
     /// The pipelines (set by `split_fields`).
@@ -122,11 +144,28 @@ impl LogicalPlan {
         });
     }
 
-    /// Names of all result columns: `time`, tags, values.
+    /// Names of all result columns: `time`, tags, values (hidden outputs
+    /// are not result columns).
     pub fn column_names(&self) -> Vec<String> {
         let mut names = vec!["time".to_string()];
         names.extend(self.tag_columns.iter().cloned());
-        names.extend(self.outputs.iter().map(|o| o.name.clone()));
+        names.extend(self.visible_outputs().map(|o| o.name.clone()));
         names
+    }
+
+    /// The outputs that are result columns.
+    pub fn visible_outputs(&self) -> impl Iterator<Item = &Output> {
+        self.outputs.iter().filter(|o| !o.hidden)
+    }
+
+    /// The value filters as `WHERE` would write them
+    /// (`usage_user > 90 AND usage_system < 5`); `None` without any.
+    pub fn value_filter_text(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .value_filters
+            .iter()
+            .map(|f| format!("{} {} {}", self.outputs[f.output].field, f.op, f.value))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" AND "))
     }
 }

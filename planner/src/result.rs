@@ -1,8 +1,10 @@
 //! Result assembly: the outputs of the pipelines (one per value column) are
 //! joined into the result schema of DESIGN §2 — `time` (ns, UTC), the tag
 //! columns, one Float64 column per value — by a full outer join on
-//! (group key, time), ordered by group key then time unless `ORDER BY` says
-//! otherwise, with `LIMIT` applied after ordering.
+//! (group key, time), filtered by the value comparisons of `WHERE`, ordered
+//! by group key then time unless `ORDER BY` says otherwise, with `LIMIT`
+//! applied after ordering. Hidden columns (fields read only for a value
+//! filter) take part in the join and the filter, then are dropped.
 //!
 //! Each pipeline's timelines are appended per group key as flat columns
 //! (group lookups once per timeline); the join is then a merge of the
@@ -19,6 +21,11 @@ use tsq_engine::TimelineBatch;
 
 use crate::ast::OrderItem;
 use crate::error::Result;
+use crate::plan::{LogicalPlan, ValueFilter};
+
+mod filter;
+
+pub(crate) use filter::retain;
 
 /// The Arrow schema of a result: `time`, tag columns, value columns.
 pub fn result_schema(tag_columns: &[String], value_columns: &[String]) -> SchemaRef {
@@ -88,18 +95,35 @@ impl Joined {
 #[derive(Debug)]
 pub struct ResultBuilder {
     tag_columns: Vec<String>,
+    /// Every joined column: the result's value columns, then hidden ones.
     value_columns: Vec<String>,
+    /// How many of `value_columns` are in the result.
+    visible: usize,
+    filters: Vec<ValueFilter>,
     groups: BTreeMap<Vec<String>, Vec<Column>>,
 }
 
 impl ResultBuilder {
-    /// A builder for these tag and value columns.
+    /// A builder for these tag and value columns (no value filter).
     pub fn new(tag_columns: Vec<String>, value_columns: Vec<String>) -> Self {
         ResultBuilder {
             tag_columns,
+            visible: value_columns.len(),
             value_columns,
+            filters: Vec::new(),
             groups: BTreeMap::new(),
         }
+    }
+
+    /// A builder for the outputs of `plan` (hidden ones included) that
+    /// applies its value filters.
+    pub fn for_plan(plan: &LogicalPlan) -> Self {
+        let names = plan.outputs.iter().map(|o| o.name.clone()).collect();
+        let mut builder = ResultBuilder::new(plan.tag_columns.clone(), names);
+        builder.visible = plan.visible_outputs().count();
+        debug_assert!(plan.outputs[builder.visible..].iter().all(|o| o.hidden));
+        builder.filters = plan.value_filters.clone();
+        builder
     }
 
     /// Adds a batch produced by the pipeline of value column `output`.
@@ -141,20 +165,35 @@ impl ResultBuilder {
             merge_group(g, cols, &mut joined);
         }
         let mut rows = std::mem::take(&mut joined.rows);
+        apply_filters(&mut rows, &self.filters, &joined);
         if !order_by.is_empty() {
-            let names = (&self.tag_columns[..], &self.value_columns[..]);
+            let names = (&self.tag_columns[..], &self.value_columns[..self.visible]);
             rows.sort_by(|a, b| compare(a, b, order_by, &keys, names, &joined));
         }
         if let Some(n) = limit {
             rows.truncate(n);
         }
-        let schema = result_schema(&self.tag_columns, &self.value_columns);
+        let schema = result_schema(&self.tag_columns, &self.value_columns[..self.visible]);
+        let widths = (self.tag_columns.len(), self.visible);
         let batches = rows
             .chunks(batch_size.max(1))
-            .map(|chunk| to_batch(&schema, chunk, &keys, self.tag_columns.len(), &joined))
+            .map(|chunk| to_batch(&schema, chunk, &keys, widths, &joined))
             .collect::<Result<Vec<_>>>()?;
         Ok((schema, batches))
     }
+}
+
+/// Keeps the rows that pass every value filter.
+fn apply_filters(rows: &mut Vec<Row>, filters: &[ValueFilter], joined: &Joined) {
+    if filters.is_empty() {
+        return;
+    }
+    let mut keep = vec![true; rows.len()];
+    for f in filters {
+        retain(&mut keep, rows.iter().map(|r| joined.value(r, f.output)), f);
+    }
+    let mut flags = keep.into_iter();
+    rows.retain(|_| flags.next().unwrap_or(false));
 }
 
 /// Full outer join of the time-sorted columns of one group.
@@ -219,10 +258,10 @@ fn to_batch(
     schema: &SchemaRef,
     rows: &[Row],
     keys: &[Vec<String>],
-    n_tags: usize,
+    (n_tags, n_values): (usize, usize),
     joined: &Joined,
 ) -> Result<RecordBatch> {
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(1 + n_tags + joined.width);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(1 + n_tags + n_values);
     let times: TimestampNanosecondArray = rows.iter().map(|r| Some(r.time)).collect();
     columns.push(Arc::new(times.with_timezone("UTC")));
     columns.extend((0..n_tags).map(|t| -> ArrayRef {
@@ -232,7 +271,7 @@ fn to_batch(
             .collect();
         Arc::new(tags)
     }));
-    columns.extend((0..joined.width).map(|v| -> ArrayRef {
+    columns.extend((0..n_values).map(|v| -> ArrayRef {
         let values: Float64Array = rows.iter().map(|r| joined.value(r, v)).collect();
         Arc::new(values)
     }));

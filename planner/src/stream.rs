@@ -1,11 +1,14 @@
 //! Streaming results: a query with a single value column and no
 //! `ORDER BY`/`LIMIT` needs no join, so each timeline batch the pipeline
 //! emits is turned into a result batch as it arrives (the pipeline already
-//! emits groups in key order, each time-sorted).
+//! emits groups in key order, each time-sorted). Value filters on that one
+//! column are applied batch by batch; a filter on another field needs a
+//! hidden column, hence a second pipeline and the join.
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, StringArray, TimestampNanosecondArray};
+use arrow::array::{ArrayRef, BooleanArray, StringArray, TimestampNanosecondArray};
+use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
@@ -13,13 +16,20 @@ use tsq_engine::pipeline::build_pipeline;
 use tsq_engine::{into_stream, StorageAdapter, TaskContext, TimelineBatch};
 
 use crate::error::{Result, TsqError};
-use crate::plan::LogicalPlan;
-use crate::result::result_schema;
+use crate::plan::{LogicalPlan, ValueFilter};
+use crate::result::{result_schema, retain};
 use crate::session::RecordBatchStream;
 
-/// True when `plan` can stream without a join or a sort.
+/// True when `plan` can stream without a join or a sort (every value filter
+/// is on the one column).
 pub(crate) fn streamable(plan: &LogicalPlan) -> bool {
-    plan.pipelines.len() == 1 && plan.order_by.is_empty() && plan.limit.is_none()
+    plan.pipelines.len() == 1
+        && plan.order_by.is_empty()
+        && plan.limit.is_none()
+        && plan
+            .value_filters
+            .iter()
+            .all(|f| f.output == plan.pipelines[0].output)
 }
 
 /// Streams the single pipeline of `plan`.
@@ -32,15 +42,31 @@ pub(crate) async fn stream_single(
     let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy).await?;
     let tags = plan.tag_columns.clone();
     let schema = result_schema(&tags, &[plan.outputs[p.output].name.clone()]);
+    let filters = plan.value_filters.clone();
     let stream = into_stream(root, ctx).filter_map(move |batch| {
         let out = match batch {
             Ok(b) if b.is_empty() => None,
-            Ok(b) => Some(convert(&schema, &tags, &b)),
+            Ok(b) => match convert(&schema, &tags, &b).and_then(|r| keep(r, &b, &filters)) {
+                Ok(r) if r.num_rows() == 0 => None,
+                other => Some(other),
+            },
             Err(e) => Some(Err(TsqError::from(e))),
         };
         futures::future::ready(out)
     });
     Ok(Box::pin(stream))
+}
+
+/// The rows of `rows` (converted from `batch`) whose value passes every filter.
+fn keep(rows: RecordBatch, batch: &TimelineBatch, filters: &[ValueFilter]) -> Result<RecordBatch> {
+    if filters.is_empty() {
+        return Ok(rows);
+    }
+    let mut mask = vec![true; batch.num_rows()];
+    for f in filters {
+        retain(&mut mask, batch.values().iter(), f);
+    }
+    Ok(filter_record_batch(&rows, &BooleanArray::from(mask))?)
 }
 
 /// One timeline batch as result rows.

@@ -31,7 +31,7 @@ async fn errors_name_what_and_where() {
         ),
         (
             "SELECT sum(usage) FROM cpu\nWHERE bytes = 'x'",
-            "plan error at 2:7: 'bytes' is a field of 'cpu', not a tag".into(),
+            "plan error at 2:7: field 'bytes' of 'cpu' is compared with a string: compare a field with a number, e.g. bytes > 90".into(),
         ),
         (
             "SELECT sum(rate(rate(usage))) FROM cpu",
@@ -71,7 +71,7 @@ async fn errors_name_what_and_where() {
         ),
         (
             "SELECT sum(usage) FROM cpu WHERE host > 'a'",
-            "parse error at 1:34: tags can be tested with =, !=, <>, IN, NOT IN, LIKE, ~ or !~, not >".into(),
+            "plan error at 1:34: tags can be tested with =, !=, <>, IN, NOT IN, LIKE, ~ or !~, not >".into(),
         ),
         (
             "SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero",
@@ -84,6 +84,30 @@ async fn errors_name_what_and_where() {
         (
             "SELECT rate(usage, wrap => true) FROM cpu",
             "plan error at 1:20: unknown rate option 'wrap' (expected one of counter, counter_max, reset_value, drop_resets)".into(),
+        ),
+        (
+            "SELECT usage FROM cpu\nWHERE host = 'a'\n  OR usage > 90",
+            "plan error at 3:6: a value comparison must be joined with AND at the top of WHERE (it filters rows; it cannot be combined with OR/NOT)".into(),
+        ),
+        (
+            "SELECT usage FROM cpu WHERE NOT (90 <= usage)",
+            "plan error at 1:40: a value comparison must be joined with AND at the top of WHERE (it filters rows; it cannot be combined with OR/NOT)".into(),
+        ),
+        (
+            "SELECT max(usage) FROM cpu\nWHERE usage > 90 GROUP BY host",
+            "plan error at 2:7: value comparisons are supported in raw selects only".into(),
+        ),
+        (
+            "SELECT usage FROM cpu WHERE usage > 'high'",
+            "plan error at 1:29: field 'usage' of 'cpu' is compared with a string: compare a field with a number, e.g. usage > 90".into(),
+        ),
+        (
+            "SELECT usage FROM cpu WHERE host = 3",
+            "plan error at 1:36: tag host is compared with a string in single quotes, found 3".into(),
+        ),
+        (
+            "SELECT usage FROM cpu WHERE usage > 9O",
+            "parse error at 1:37: bad number '9O': expected an integer or a decimal such as 90, -1.5 or 2e3".into(),
         ),
         (
             "SELECT * FROM cpu",

@@ -1,8 +1,8 @@
 //! EXPLAIN snapshots for a catalogue of queries covering every aggregation
 //! operator choice of DESIGN §4 (including the subtle cases: SAMPLE BY ALL,
 //! FILL(previous/linear), counter rates that drop resets, percentiles),
-//! every pushdown under full and reduced adapter capabilities, and forced
-//! strategies. Review changed `.snap` files by eye.
+//! every pushdown under full and reduced adapter capabilities, forced
+//! strategies, and value filters (with a hidden column). Review changed `.snap` files by eye.
 
 mod common;
 
@@ -98,6 +98,13 @@ const CASES: &[(&str, Capabilities, Option<AggStrategy>, &str)] = &[
     ("time_only_fill_none_mt", TIME_ONLY, None, "SELECT sum(usage) FROM cpu WHERE time >= 0 AND host = 'a' SAMPLE BY 1m"),
     ("tags_only_percentile_mt", TAGS_ONLY, None, "SELECT p50(usage) FROM cpu WHERE time < 100 AND dc = 'eu' GROUP BY host"),
     ("order_only_grouped", ORDER_ONLY, None, "SELECT last(usage) FROM cpu WHERE host != 'b' GROUP BY dc"),
+    (
+        "value_filter_hidden_field",
+        ALL,
+        None,
+        "SELECT usage FROM cpu WHERE host = 'a' AND bytes > 10 AND usage <= 2.5 AND time >= 0",
+    ),
+    ("value_filter_no_pushdown", NONE, None, "SELECT usage FROM cpu WHERE -1 < usage ORDER BY usage DESC LIMIT 2"),
     ("forced_mt", ALL, Some(AggStrategy::MT), "SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)"),
     ("forced_grouped", ALL, Some(AggStrategy::Grouped), "SELECT sum(usage) FROM cpu GROUP BY host SAMPLE BY 1m FILL(zero)"),
     ("forced_pipe_sample_all", ALL, Some(AggStrategy::Pipe), "SELECT first(usage) FROM cpu SAMPLE BY ALL"),

@@ -68,6 +68,12 @@ fn convert(f: &Filter, check: &dyn Fn(&Name) -> Result<()>) -> Result<TagPredica
                 "time bound left in the tag predicate",
             ))
         }
+        Filter::Value(t) => {
+            return Err(TsqError::plan(
+                t.field.pos,
+                "value comparison left in the tag predicate",
+            ))
+        }
     })
 }
 

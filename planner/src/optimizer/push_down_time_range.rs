@@ -109,7 +109,7 @@ fn bound(b: &TimeBound) -> TimeRange {
 fn time_inside(f: &Filter) -> Option<Pos> {
     match f {
         Filter::Time(b) => Some(b.pos),
-        Filter::Tag(_) => None,
+        Filter::Tag(_) | Filter::Value(_) => None,
         Filter::Not(inner, _) => time_inside(inner),
         Filter::And(a, b) | Filter::Or(a, b) => time_inside(a).or_else(|| time_inside(b)),
     }
@@ -136,7 +136,7 @@ fn check_no_time(f: &Filter) -> Result<()> {
                 ))
             }
             Filter::And(a, b) => node = if time_inside(a).is_some() { a } else { b },
-            Filter::Time(_) | Filter::Tag(_) => return Ok(()),
+            Filter::Time(_) | Filter::Tag(_) | Filter::Value(_) => return Ok(()),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Rule `split_fields`: one engine pipeline (scan → downsample → rate →
-//! aggregate) per value column, each reading one field. Columns that read
+//! aggregate) per value column, each reading one field, plus one per field
+//! read only for a value filter (a hidden column, dropped after the join). Columns that read
 //! the same field with the same downsample could share the scan and the
 //! downsample; they do not yet, and the rule says so.
 
@@ -43,10 +44,7 @@ impl OptimizerRule for SplitFields {
                 },
             })
             .collect();
-        let mut note = match pipelines.len() {
-            1 => "1 value column: 1 pipeline".to_string(),
-            n => format!("{n} value columns: {n} pipelines, joined on (group, time)"),
-        };
+        let mut note = pipeline_count(plan);
         let shared = shared_scans(plan);
         if !shared.is_empty() {
             note.push_str(&format!(
@@ -57,6 +55,33 @@ impl OptimizerRule for SplitFields {
         plan.pipelines = pipelines;
         plan.decide(self.name(), note);
         Ok(())
+    }
+}
+
+/// `2 value columns: 2 pipelines, joined on (group, time)`, naming the
+/// fields read only for the value filter.
+fn pipeline_count(plan: &LogicalPlan) -> String {
+    let hidden: Vec<&str> = plan
+        .outputs
+        .iter()
+        .filter(|o| o.hidden)
+        .map(|o| o.field.as_str())
+        .collect();
+    let n = plan.outputs.len();
+    let visible = n - hidden.len();
+    let columns = if visible == 1 {
+        "1 value column".to_string()
+    } else {
+        format!("{visible} value columns")
+    };
+    match (n, hidden.len()) {
+        (1, _) => format!("{columns}: 1 pipeline"),
+        (_, 0) => format!("{columns}: {n} pipelines, joined on (group, time)"),
+        (_, h) => format!(
+            "{columns} and {h} field{} read only for the value filter ({}): {n} pipelines, joined on (group, time)",
+            if h == 1 { "" } else { "s" },
+            hidden.join(", ")
+        ),
     }
 }
 

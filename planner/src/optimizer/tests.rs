@@ -4,6 +4,7 @@
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{Capabilities, TimeRange};
 
+use crate::ast::ValueOp;
 use crate::logical::plan_query;
 use crate::parser::parse_statement;
 use crate::plan::{Catalog, LogicalPlan};
@@ -191,7 +192,7 @@ fn plan_errors_name_what_and_where() {
     );
     assert_eq!(
         err("SELECT sum(usage) FROM cpu WHERE bytes = 'x'"),
-        "plan error at 1:34: 'bytes' is a field of 'cpu', not a tag"
+        "plan error at 1:34: field 'bytes' of 'cpu' is compared with a string: compare a field with a number, e.g. bytes > 90"
     );
     assert_eq!(
         err("SELECT sum(host) FROM cpu"),
@@ -256,5 +257,125 @@ fn missing_measurement_and_field_are_notices() {
     assert_eq!(
         p.notices,
         ["measurement 'gone' does not exist: the result is empty"]
+    );
+}
+
+#[test]
+fn value_comparisons_become_filters_over_hidden_columns() {
+    let p = plan(
+        "SELECT usage FROM cpu WHERE host = 'a' AND bytes > 90 AND time >= 10 AND 0.5 >= usage",
+    );
+    // `usage` is selected (output 0); `bytes` is not, so it is read by a
+    // hidden output 1; `0.5 >= usage` is `usage <= 0.5`
+    assert_eq!(p.column_names(), ["time", "dc", "host", "usage"]);
+    assert_eq!(p.outputs.len(), 2);
+    assert_eq!(
+        (p.outputs[1].field.as_str(), p.outputs[1].hidden),
+        ("bytes", true)
+    );
+    assert!(!p.outputs[0].hidden);
+    assert_eq!(
+        p.value_filter_text().as_deref(),
+        Some("bytes > 90 AND usage <= 0.5")
+    );
+    assert_eq!(
+        p.value_filters
+            .iter()
+            .map(|f| (f.output, f.op, f.value))
+            .collect::<Vec<_>>(),
+        [(1, ValueOp::Gt, 90.0), (0, ValueOp::LtEq, 0.5)]
+    );
+    // the rest of WHERE is pushed down as before
+    assert_eq!(p.predicate.to_string(), "host = 'a'");
+    assert_eq!((p.range.start, p.range.end), (Some(10), None));
+    assert_eq!(p.pipelines.len(), 2);
+    assert_eq!(p.pipelines[1].spec.scan.field, "bytes");
+    assert_eq!(p.pipelines[1].spec.scan.predicate.to_string(), "host = 'a'");
+    assert_eq!(
+        p.decisions[2].note,
+        "1 value column and 1 field read only for the value filter (bytes): 2 pipelines, joined on (group, time)"
+    );
+    // two comparisons on one field share its column; none adds a pipeline
+    let p = plan("SELECT usage FROM cpu WHERE usage > 1 AND usage < 5");
+    assert_eq!(p.outputs.len(), 1);
+    assert_eq!(p.pipelines.len(), 1);
+    assert_eq!(
+        p.value_filter_text().as_deref(),
+        Some("usage > 1 AND usage < 5")
+    );
+    assert_eq!(p.decisions[2].note, "1 value column: 1 pipeline");
+}
+
+#[test]
+fn value_comparison_on_missing_field_is_a_notice() {
+    let p = plan("SELECT usage FROM cpu WHERE nope >= -1");
+    assert_eq!(
+        p.notices,
+        ["field 'nope' does not exist in measurement 'cpu': the value comparison nope >= -1 matches no row, the result is empty"]
+    );
+    assert_eq!(p.outputs[1].field, "nope");
+    assert!(p.outputs[1].hidden);
+}
+
+#[test]
+fn value_comparison_plan_errors() {
+    let placement = "a value comparison must be joined with AND at the top of WHERE (it filters rows; it cannot be combined with OR/NOT)";
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE host = 'a' OR usage > 90"),
+        format!("plan error at 1:43: {placement}")
+    );
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE NOT usage > 90"),
+        format!("plan error at 1:33: {placement}")
+    );
+    // mirrored: the position is the field's: `time` at 29, `(` at 29 + 13 = 42,
+    // the inner `(` at 42 + 16 = 58, `90 < ` spans 59..63, `usage` at 64
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE time > 0 AND (host = 'a' AND (90 < usage OR dc = 'x'))"),
+        format!("plan error at 1:64: {placement}")
+    );
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu WHERE usage > 90"),
+        "plan error at 1:34: value comparisons are supported in raw selects only"
+    );
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE usage > 90 SAMPLE BY 1m"),
+        "plan error at 1:29: value comparisons are supported in raw selects without SAMPLE BY only (it is ambiguous whether they filter the points or the downsampled values)"
+    );
+    assert_eq!(
+        err("SELECT usage, rate(bytes) FROM cpu WHERE usage > 90"),
+        "plan error at 1:42: value comparisons are supported next to plain fields only, not next to rate(bytes) at 1:20 (it is ambiguous whether they filter before or after the rate)"
+    );
+    // a tag compared with a number, as before value comparisons existed
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE host = 5"),
+        "plan error at 1:36: tag host is compared with a string in single quotes, found 5"
+    );
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE host <> -1.5"),
+        "plan error at 1:38: tag host is compared with a string in single quotes, found -1.5"
+    );
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE 5 < host"),
+        "plan error at 1:33: tags can be tested with =, !=, <>, IN, NOT IN, LIKE, ~ or !~, not >"
+    );
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE host > 'a'"),
+        "plan error at 1:29: tags can be tested with =, !=, <>, IN, NOT IN, LIKE, ~ or !~, not >"
+    );
+    // a field compared with a string
+    let field = "field 'bytes' of 'cpu' is compared with a string: compare a field with a number, e.g. bytes > 90";
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE bytes >= '90'"),
+        format!("plan error at 1:29: {field}")
+    );
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE host = 'a' OR bytes IN ('1')"),
+        format!("plan error at 1:43: {field}")
+    );
+    // the tag/field errors come before the placement error
+    assert_eq!(
+        err("SELECT sum(usage) FROM cpu WHERE NOT host = 1"),
+        "plan error at 1:45: tag host is compared with a string in single quotes, found 1"
     );
 }

@@ -1,8 +1,9 @@
 //! `WHERE` → [`Filter`]: tag tests (`=`, `!=`/`<>`, `IN`, `NOT IN`, `LIKE`,
-//! `~`, `!~`) and time bounds (`time >= '2024-01-01T00:00:00Z'`,
-//! `time < 1700000000000000000`, `time > now() - 1h`) joined by
-//! `AND`/`OR`/`NOT`. Whether the combination can be pushed down is decided
-//! by the optimizer rules, not here.
+//! `~`, `!~`), time bounds (`time >= '2024-01-01T00:00:00Z'`,
+//! `time < 1700000000000000000`, `time > now() - 1h`) and value comparisons
+//! (`usage > 90`, `-1.5 <= usage`) joined by `AND`/`OR`/`NOT`. Whether a name
+//! is a tag or a field, and whether the combination can be pushed down or
+//! applied, is decided by the planner, not here.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,7 +11,7 @@ use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
 
 use super::literal::{parse_duration, parse_timestamp, DURATION_HELP};
 use super::select::{name, pos_of};
-use crate::ast::{Filter, TagOp, TagTest, TimeBound, TimeOp};
+use crate::ast::{Filter, Operand, TagOp, TagTest, TimeBound, TimeOp, ValueOp, ValueTest};
 use crate::error::{Pos, Result, TsqError};
 
 /// Converts a `WHERE` expression.
@@ -66,7 +67,7 @@ pub(super) fn convert(e: &Expr, start: Pos, now: i64) -> Result<Filter> {
         }
         other => Err(TsqError::parse(
             pos,
-            format!("unsupported condition '{other}': expected a tag test or a time bound"),
+            format!("unsupported condition '{other}': expected a tag test, a time bound or a value comparison"),
         )),
     }
 }
@@ -105,7 +106,19 @@ fn comparison(
             pos: at,
         }));
     }
+    if let Some(test) = value_test(left, op, right, pos)? {
+        return Ok(Filter::Value(test));
+    }
     let key = tag_name(left, pos)?;
+    if let Some(vop) = value_op(op).filter(|o| !matches!(o, ValueOp::Eq | ValueOp::NotEq)) {
+        return Err(TsqError::parse(
+            pos_of(right, pos),
+            format!(
+                "a value comparison compares a field with a number (e.g. {} {vop} 90), found '{right}'",
+                key.value
+            ),
+        ));
+    }
     let value = || string_value(right, &key.value, pos);
     let op = match op {
         BinaryOperator::Eq => TagOp::Eq(value()?),
@@ -122,6 +135,93 @@ fn comparison(
         }
     };
     Ok(Filter::Tag(TagTest { key, op }))
+}
+
+/// `name op number`, `number op name` (mirrored to `name op' number`), or
+/// `name op 'string'` with an ordering operator; `None` for anything else
+/// (a tag test, or an error the tag path reports).
+fn value_test(
+    left: &Expr,
+    op: &BinaryOperator,
+    right: &Expr,
+    pos: Pos,
+) -> Result<Option<ValueTest>> {
+    let Some(op) = value_op(op) else {
+        return Ok(None);
+    };
+    let test = |ident: &sqlparser::ast::Ident, op, operand, at| ValueTest {
+        field: name(ident),
+        op,
+        operand,
+        operand_pos: at,
+    };
+    match (left, right) {
+        (Expr::Identifier(i), e) => {
+            let at = pos_of(e, pos);
+            if let Some(n) = number(e, at)? {
+                return Ok(Some(test(i, op, Operand::Number(n), at)));
+            }
+            let ordering = !matches!(op, ValueOp::Eq | ValueOp::NotEq);
+            match e {
+                Expr::Value(v) if ordering => match &v.value {
+                    Value::SingleQuotedString(s) => {
+                        Ok(Some(test(i, op, Operand::String(s.clone()), at)))
+                    }
+                    _ => Ok(None),
+                },
+                _ => Ok(None),
+            }
+        }
+        (e, Expr::Identifier(i)) => {
+            let at = pos_of(e, pos);
+            Ok(number(e, at)?.map(|n| test(i, op.mirrored(), Operand::Number(n), at)))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn value_op(op: &BinaryOperator) -> Option<ValueOp> {
+    use BinaryOperator as B;
+    Some(match op {
+        B::Eq => ValueOp::Eq,
+        B::NotEq => ValueOp::NotEq,
+        B::Lt => ValueOp::Lt,
+        B::LtEq => ValueOp::LtEq,
+        B::Gt => ValueOp::Gt,
+        B::GtEq => ValueOp::GtEq,
+        _ => return None,
+    })
+}
+
+/// A numeric literal, optionally signed: `None` when `e` is not one, an
+/// error when it looks like one but is not a finite number (`90s`, `1e999`).
+fn number(e: &Expr, at: Pos) -> Result<Option<f64>> {
+    let (negative, inner) = match e {
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => (true, expr.as_ref()),
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => (false, expr.as_ref()),
+        other => (false, other),
+    };
+    let Expr::Value(v) = inner else {
+        return Ok(None);
+    };
+    let Value::Number(text, _) = &v.value else {
+        return Ok(None);
+    };
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() => Ok(Some(if negative { -n } else { n })),
+        _ => Err(TsqError::parse(
+            at,
+            format!(
+                "bad number '{text}': expected an integer or a decimal such as 90, -1.5 or 2e3"
+            ),
+        )),
+    }
 }
 
 /// `time op x` as written, or flipped when `time` is on the right.

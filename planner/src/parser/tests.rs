@@ -3,7 +3,9 @@
 use tsq_engine::{Aggregator, FillPolicy, Interval};
 
 use super::*;
-use crate::ast::{ExplainMode, Filter, GroupByClause, Projection, TagOp, TimeOp, ValueExpr};
+use crate::ast::{
+    ExplainMode, Filter, GroupByClause, Operand, Projection, TagOp, TimeOp, ValueExpr, ValueOp,
+};
 
 fn err(q: &str) -> String {
     parse_statement(q).unwrap_err().to_string()
@@ -161,10 +163,6 @@ fn errors_name_what_and_where() {
         "parse error at 1:25: unexpected 'SAMPLE' (clauses go in the order SAMPLE BY, FILL, ORDER BY, LIMIT)"
     );
     assert_eq!(
-        err("SELECT v FROM m WHERE host = 5"),
-        "parse error at 1:30: tag host is compared with a string in single quotes, found 5"
-    );
-    assert_eq!(
         err("SELECT sum(v) FROM m SAMPLE BY 1m median2"),
         format!(
             "plan error at 1:35: unknown aggregator 'median2' (expected one of {})",
@@ -189,4 +187,155 @@ fn orphan_fill_is_recorded() {
         .unwrap()
         .query;
     assert_eq!(q.orphan_fill, Some(Pos::new(1, 36)));
+}
+
+/// The value tests of a `WHERE` joined by `AND`, as
+/// `(name, op, operand, name column, operand column)`.
+fn value_tests(q: &str) -> Vec<(String, ValueOp, Operand, u64, u64)> {
+    fn walk(f: &Filter, out: &mut Vec<(String, ValueOp, Operand, u64, u64)>) {
+        match f {
+            Filter::And(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Filter::Value(t) => out.push((
+                t.field.value.clone(),
+                t.op,
+                t.operand.clone(),
+                t.field.pos.column,
+                t.operand_pos.column,
+            )),
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        parse_statement(q).unwrap().query.filter.as_ref().unwrap(),
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn value_comparisons_every_operator_both_forms() {
+    use Operand::Number as N;
+    use ValueOp::*;
+    // columns: `SELECT v FROM m WHERE ` is 22 characters, so the first
+    // condition starts at 23
+    let got = value_tests(
+        "SELECT v FROM m WHERE u = 1 AND u != 2 AND u <> 3 AND u < 4 AND u <= 5 AND u > 6 AND u >= 7",
+    );
+    assert_eq!(
+        got,
+        [
+            ("u".into(), Eq, N(1.0), 23, 27),
+            ("u".into(), NotEq, N(2.0), 33, 38),
+            ("u".into(), NotEq, N(3.0), 44, 49),
+            ("u".into(), Lt, N(4.0), 55, 59),
+            ("u".into(), LtEq, N(5.0), 65, 70),
+            ("u".into(), Gt, N(6.0), 76, 80),
+            ("u".into(), GtEq, N(7.0), 86, 91),
+        ]
+    );
+    // mirrored: `1 = u` is `u = 1`, `4 < u` is `u > 4`, `5 <= u` is `u >= 5`,
+    // `6 > u` is `u < 6`, `7 >= u` is `u <= 7`; positions stay where written
+    let got = value_tests(
+        "SELECT v FROM m WHERE 1 = u AND 2 != u AND 3 <> u AND 4 < u AND 5 <= u AND 6 > u AND 7 >= u",
+    );
+    assert_eq!(
+        got,
+        [
+            ("u".into(), Eq, N(1.0), 27, 23),
+            ("u".into(), NotEq, N(2.0), 38, 33),
+            ("u".into(), NotEq, N(3.0), 49, 44),
+            ("u".into(), Gt, N(4.0), 59, 55),
+            ("u".into(), GtEq, N(5.0), 70, 65),
+            ("u".into(), Lt, N(6.0), 80, 76),
+            ("u".into(), LtEq, N(7.0), 91, 86),
+        ]
+    );
+}
+
+#[test]
+fn value_comparison_numbers() {
+    use Operand::Number as N;
+    let one = |cond: &str| {
+        let got = value_tests(&format!("SELECT v FROM m WHERE {cond}"));
+        assert_eq!(got.len(), 1, "{cond}");
+        (got[0].1, got[0].2.clone())
+    };
+    assert_eq!(one("usage_user > 90"), (ValueOp::Gt, N(90.0)));
+    assert_eq!(one("usage_user > -90"), (ValueOp::Gt, N(-90.0)));
+    assert_eq!(one("usage_user > - 4"), (ValueOp::Gt, N(-4.0)));
+    assert_eq!(one("usage_user > +3"), (ValueOp::Gt, N(3.0)));
+    assert_eq!(one("usage_user <= 90.25"), (ValueOp::LtEq, N(90.25)));
+    assert_eq!(one("usage_user <> .5"), (ValueOp::NotEq, N(0.5)));
+    // 1e3 = 1000, 1.5e-3 = 0.0015
+    assert_eq!(one("usage_user >= 1e3"), (ValueOp::GtEq, N(1000.0)));
+    assert_eq!(one("usage_user < 1.5e-3"), (ValueOp::Lt, N(0.0015)));
+    // `-2.5 <= x` is `x >= -2.5`
+    assert_eq!(one("-2.5 <= usage_user"), (ValueOp::GtEq, N(-2.5)));
+    assert_eq!(one("\"my field\" = 0"), (ValueOp::Eq, N(0.0)));
+    let got = value_tests("SELECT v FROM m WHERE \"my field\" = 0");
+    assert_eq!(got[0].0, "my field");
+    // a string under an ordering operator is kept for the planner to judge
+    assert_eq!(
+        one("usage_user > 'x'"),
+        (ValueOp::Gt, Operand::String("x".into()))
+    );
+}
+
+#[test]
+fn value_comparisons_mix_with_tags_and_time() {
+    let q = parse_statement(
+        "SELECT usage_user FROM cpu WHERE hostname = 'host_3' AND (usage_user > 90 OR NOT 1 > usage_system) AND time >= 0",
+    )
+    .unwrap()
+    .query;
+    let Some(Filter::And(left, time)) = &q.filter else {
+        panic!("{:?}", q.filter)
+    };
+    assert!(matches!(time.as_ref(), Filter::Time(_)));
+    let Filter::And(tag, or) = left.as_ref() else {
+        panic!("{left:?}")
+    };
+    assert!(matches!(tag.as_ref(), Filter::Tag(t) if t.op == TagOp::Eq("host_3".into())));
+    let Filter::Or(a, b) = or.as_ref() else {
+        panic!("{or:?}")
+    };
+    assert!(matches!(a.as_ref(), Filter::Value(t) if t.op == ValueOp::Gt));
+    // `1 > usage_system` is `usage_system < 1`
+    assert!(
+        matches!(b.as_ref(), Filter::Not(inner, _) if matches!(inner.as_ref(), Filter::Value(t) if t.op == ValueOp::Lt && t.field.value == "usage_system" && t.operand == Operand::Number(1.0)))
+    );
+    // `time` stays a time bound, on either side
+    let q = parse_statement("SELECT v FROM m WHERE 5 < time")
+        .unwrap()
+        .query;
+    assert!(matches!(q.filter, Some(Filter::Time(t)) if t.op == TimeOp::Gt && t.value == 5));
+}
+
+#[test]
+fn value_comparison_parse_errors() {
+    assert_eq!(
+        err("SELECT v FROM m WHERE v > 90s"),
+        "parse error at 1:27: bad number '90s': expected an integer or a decimal such as 90, -1.5 or 2e3"
+    );
+    // 1e999 overflows f64 to infinity
+    assert_eq!(
+        err("SELECT v FROM m\nWHERE v > 1e999"),
+        "parse error at 2:11: bad number '1e999': expected an integer or a decimal such as 90, -1.5 or 2e3"
+    );
+    assert_eq!(
+        err("SELECT v FROM m WHERE v > w"),
+        "parse error at 1:27: a value comparison compares a field with a number (e.g. v > 90), found 'w'"
+    );
+    assert_eq!(
+        err("SELECT v FROM m WHERE v >= abs(3)"),
+        "parse error at 1:28: a value comparison compares a field with a number (e.g. v >= 90), found 'abs(3)'"
+    );
+    assert_eq!(
+        err("SELECT v FROM m WHERE 1 > 2"),
+        "parse error at 1:23: expected a tag name, found '1'"
+    );
 }
