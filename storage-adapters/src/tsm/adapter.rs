@@ -16,6 +16,7 @@ use tsq_engine::{
     StorageAdapter, TimelineBatch,
 };
 
+use super::file::block_buf::BlockBuf;
 use super::store::Store;
 use super::value::FieldType;
 use super::view::View;
@@ -113,6 +114,9 @@ impl StorageAdapter for TsmAdapter {
             planned,
             next: 0,
             empty: request.range.is_empty(),
+            buf: BlockBuf::new(),
+            times: Vec::new(),
+            values: Vec::new(),
             pending: None,
         }))
     }
@@ -165,34 +169,51 @@ impl StorageAdapter for TsmAdapter {
     }
 }
 
-/// An open scan: reads one series at a time from its view.
+/// An open scan: reads one series at a time from its view, decoding its
+/// blocks into two vectors reused from series to series, through one reused
+/// read buffer.
 struct TsmScan {
     registry: Arc<SeriesRegistry>,
     view: View,
     planned: Vec<Planned>,
     next: usize,
     empty: bool,
-    /// The series being emitted: registry id, times, values, rows already sent.
-    pending: Option<(u32, Vec<i64>, Vec<f64>, usize)>,
+    buf: BlockBuf,
+    /// Times and values of the series being emitted.
+    times: Vec<i64>,
+    values: Vec<f64>,
+    /// The series being emitted: registry id, rows already sent.
+    pending: Option<(u32, usize)>,
 }
 
 impl TsmScan {
-    /// Loads the next series that has points in range into `pending`.
+    /// Loads the next series that has points in range into `times` /
+    /// `values` and `pending`.
     fn load_next(&mut self) -> Result<bool> {
         while self.next < self.planned.len() && !self.empty {
             let p = &self.planned[self.next];
             self.next += 1;
-            let Some((times, values)) = self.view.read(p.store_id, &p.key, p.ty)? else {
+            if p.ty == FieldType::String {
+                if self.view.read(p.store_id, &p.key, p.ty)?.is_some() {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "series '{}' holds strings; only numeric fields can be queried",
+                        p.key
+                    )));
+                }
                 continue;
-            };
-            let values = values.to_f64().ok_or_else(|| {
-                EngineError::InvalidArgument(format!(
-                    "series '{}' holds strings; only numeric fields can be queried",
-                    p.key
-                ))
-            })?;
-            self.pending = Some((p.reg_id, times, values, 0));
-            return Ok(true);
+            }
+            let found = self.view.read_f64(
+                p.store_id,
+                &p.key,
+                p.ty,
+                &mut self.buf,
+                &mut self.times,
+                &mut self.values,
+            )?;
+            if found {
+                self.pending = Some((p.reg_id, 0));
+                return Ok(true);
+            }
         }
         Ok(false)
     }
@@ -211,17 +232,17 @@ impl SeriesScan for TsmScan {
             if self.pending.is_none() && !self.load_next()? {
                 break;
             }
-            let Some((id, times, values, sent)) = self.pending.as_mut() else {
+            let Some((id, sent)) = self.pending.as_mut() else {
                 break;
             };
-            let take = (max_rows - builder.len()).min(times.len() - *sent);
+            let take = (max_rows - builder.len()).min(self.times.len() - *sent);
             builder.push_slice(
                 *id,
-                &times[*sent..*sent + take],
-                &values[*sent..*sent + take],
+                &self.times[*sent..*sent + take],
+                &self.values[*sent..*sent + take],
             );
             *sent += take;
-            if *sent == times.len() {
+            if *sent == self.times.len() {
                 self.pending = None;
             }
         }

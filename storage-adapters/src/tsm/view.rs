@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::error::Result;
+use super::error::{Result, TsmError};
+use super::file::block_buf::BlockBuf;
 use super::file::index_block::BlockMeta;
 use super::file::reader::TsmReader;
 use super::shard::FileSet;
@@ -64,6 +65,54 @@ impl View {
         }
         let (t, v) = merge_chunks(chunks, ty);
         Ok((!t.is_empty()).then_some((t, v)))
+    }
+
+    /// The points of series `id` in the view's range as f64 (integers and
+    /// booleans converted), written to `times` / `values` (cleared first);
+    /// false when it has none. When only files hold the series, without
+    /// tombstones and with blocks in time order, each block decodes straight
+    /// into the two vectors through `buf`; otherwise this is [`read`]
+    /// converted, with the same result.
+    ///
+    /// [`read`]: View::read
+    pub fn read_f64(
+        &self,
+        id: u32,
+        key: &str,
+        ty: FieldType,
+        buf: &mut BlockBuf,
+        times: &mut Vec<i64>,
+        values: &mut Vec<f64>,
+    ) -> Result<bool> {
+        times.clear();
+        values.clear();
+        if ty != FieldType::String && !self.cache.contains_key(&id) {
+            let mut fast = true;
+            'files: for files in self.files.overlapping(self.min, self.max, self.shard_ns) {
+                for f in files {
+                    if !f.append_series_f64(key, self.min, self.max, buf, times, values)? {
+                        fast = false;
+                        break 'files;
+                    }
+                }
+            }
+            if fast {
+                return Ok(!times.is_empty());
+            }
+            times.clear();
+            values.clear();
+        }
+        let Some((t, v)) = self.read(id, key, ty)? else {
+            return Ok(false);
+        };
+        let v = v.to_f64().ok_or_else(|| {
+            TsmError::Invalid(format!(
+                "series '{key}' holds strings; only numeric fields can be queried"
+            ))
+        })?;
+        times.extend_from_slice(&t);
+        values.extend_from_slice(&v);
+        Ok(true)
     }
 
     /// Smallest and largest timestamp of series `id` in the view's range,

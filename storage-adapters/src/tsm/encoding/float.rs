@@ -13,8 +13,8 @@
 use super::bits::{BitReader, BitWriter};
 use super::bytes::{put_uvarint, ByteReader};
 use super::{
-    check_count, check_encode_len, decode_atomically, header_kind, read_header, EncodingError,
-    Result,
+    check_count, check_encode_len, decode_atomically, gorilla, header_kind, read_header,
+    EncodingError, Result, MAX_VALUES,
 };
 
 const BLOCK: &str = "float";
@@ -64,7 +64,38 @@ pub fn encode(src: &[f64], dst: &mut Vec<u8>) -> Result<()> {
 }
 
 /// Appends the floats held by the block `src` to `dst` (unchanged on error).
+///
+/// Runs the word-at-a-time decoder of [`gorilla`](super::gorilla); when it
+/// rejects the block, the bit-by-bit reference decoder runs to name the
+/// error and its byte offset.
 pub fn decode(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
+    let start = dst.len();
+    if decode_fast(src, dst) {
+        return Ok(());
+    }
+    dst.truncate(start);
+    decode_reference(src, dst)
+}
+
+/// The fast path: true when `src` is a valid block, its values appended.
+fn decode_fast(src: &[u8], dst: &mut Vec<f64>) -> bool {
+    if src.first() != Some(&(GORILLA << 4)) {
+        return false;
+    }
+    let mut bytes = ByteReader::new(BLOCK, src, 1);
+    let Ok(count) = bytes.read_uvarint() else {
+        return false;
+    };
+    match usize::try_from(count) {
+        Ok(0) => bytes.rest().is_empty(),
+        Ok(n) if n <= MAX_VALUES => gorilla::decode_values(bytes.rest(), n, dst),
+        _ => false,
+    }
+}
+
+/// The bit-by-bit reference decoder: the specification the fast path is
+/// tested against, and the source of every error message.
+pub(super) fn decode_reference(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
     decode_atomically(dst, |dst| decode_block(src, dst))
 }
 

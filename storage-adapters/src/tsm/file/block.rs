@@ -42,21 +42,7 @@ pub fn decode_block(
     offset: u64,
 ) -> Result<(Vec<i64>, Values)> {
     let bad = |m: String| TsmError::corrupt(path, offset, format!("block: {m}"));
-    let mut c = Cursor::new(buf);
-    let crc = c.u32().map_err(bad)?;
-    if crc32fast::hash(&buf[4..]) != crc {
-        return Err(TsmError::corrupt(path, offset, "block checksum mismatch"));
-    }
-    let code = c.u8().map_err(bad)?;
-    if code != ty as u8 {
-        return Err(bad(format!(
-            "type {code} where the index says {}",
-            ty.name()
-        )));
-    }
-    let n = c.len(1).map_err(bad)?;
-    let ts = c.take(n).map_err(bad)?;
-    let rest = &buf[c.pos()..];
+    let (ts, rest) = open_block(buf, ty, path, offset)?;
     let mut times = Vec::new();
     timestamp::decode(ts, &mut times).map_err(|e| bad(format!("timestamps: {e}")))?;
     let mut values = Values::empty(ty);
@@ -75,14 +61,100 @@ pub fn decode_block(
         }
     };
     r.map_err(|e| bad(format!("values: {e}")))?;
-    if values.len() != times.len() {
+    check_lengths(times.len(), values.len(), path, offset)?;
+    Ok((times, values))
+}
+
+/// Decodes a numeric block like [`decode_block`] (same checks, same errors),
+/// appending its times to `times` and its values, as f64, to `values`: the
+/// scan path, which decodes floats straight into the caller's vectors.
+/// Integers, unsigned integers and booleans (as 0/1) are converted; a string
+/// block is an error. Both vectors are left as they were on error.
+pub fn decode_block_f64(
+    buf: &[u8],
+    ty: FieldType,
+    path: &Path,
+    offset: u64,
+    times: &mut Vec<i64>,
+    values: &mut Vec<f64>,
+) -> Result<()> {
+    let (t0, v0) = (times.len(), values.len());
+    let r = decode_f64_parts(buf, ty, path, offset, times, values)
+        .and_then(|()| check_lengths(times.len() - t0, values.len() - v0, path, offset));
+    if r.is_err() {
+        times.truncate(t0);
+        values.truncate(v0);
+    }
+    r
+}
+
+fn decode_f64_parts(
+    buf: &[u8],
+    ty: FieldType,
+    path: &Path,
+    offset: u64,
+    times: &mut Vec<i64>,
+    values: &mut Vec<f64>,
+) -> Result<()> {
+    let bad = |m: String| TsmError::corrupt(path, offset, format!("block: {m}"));
+    let (ts, rest) = open_block(buf, ty, path, offset)?;
+    timestamp::decode(ts, times).map_err(|e| bad(format!("timestamps: {e}")))?;
+    if ty == FieldType::Float {
+        return float::decode(rest, values).map_err(|e| bad(format!("values: {e}")));
+    }
+    let mut typed = Values::empty(ty);
+    let r = match &mut typed {
+        Values::Integer(v) => integer::decode(rest, v),
+        Values::Unsigned(v) => integer::decode_unsigned(rest, v),
+        Values::Boolean(v) => boolean::decode(rest, v),
+        _ => {
+            return Err(bad(format!(
+                "{} values cannot be read as numbers",
+                ty.name()
+            )))
+        }
+    };
+    r.map_err(|e| bad(format!("values: {e}")))?;
+    values.extend(typed.to_f64().unwrap_or_default());
+    Ok(())
+}
+
+/// Checks the CRC and the type byte of a block; returns its encoded
+/// timestamps and its encoded values.
+fn open_block<'a>(
+    buf: &'a [u8],
+    ty: FieldType,
+    path: &Path,
+    offset: u64,
+) -> Result<(&'a [u8], &'a [u8])> {
+    let bad = |m: String| TsmError::corrupt(path, offset, format!("block: {m}"));
+    let mut c = Cursor::new(buf);
+    let crc = c.u32().map_err(bad)?;
+    if crc32fast::hash(&buf[4..]) != crc {
+        return Err(TsmError::corrupt(path, offset, "block checksum mismatch"));
+    }
+    let code = c.u8().map_err(bad)?;
+    if code != ty as u8 {
         return Err(bad(format!(
-            "{} timestamps but {} values",
-            times.len(),
-            values.len()
+            "type {code} where the index says {}",
+            ty.name()
         )));
     }
-    Ok((times, values))
+    let n = c.len(1).map_err(bad)?;
+    let ts = c.take(n).map_err(bad)?;
+    Ok((ts, &buf[c.pos()..]))
+}
+
+/// The error for a block whose columns differ in length.
+fn check_lengths(times: usize, values: usize, path: &Path, offset: u64) -> Result<()> {
+    if times == values {
+        return Ok(());
+    }
+    Err(TsmError::corrupt(
+        path,
+        offset,
+        format!("block: {times} timestamps but {values} values"),
+    ))
 }
 
 #[cfg(test)]

@@ -8,15 +8,19 @@
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
-use super::block::decode_block;
+use super::block::{decode_block, decode_block_f64};
+use super::block_buf::BlockBuf;
 use super::index_block::{decode_index, BlockMeta, IndexEntry};
 use super::{FileId, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
 use crate::tsm::error::{IoContext, Result, TsmError};
 use crate::tsm::tombstone::{self, Tombstone};
-use crate::tsm::value::{merge_chunks, Values};
+use crate::tsm::value::{merge_chunks, FieldType, Values};
+
+/// Source of [`TsmReader`] serial numbers; 0 is never handed out.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 /// An open TSM file.
 #[derive(Debug)]
@@ -25,6 +29,11 @@ pub struct TsmReader {
     id: FileId,
     file: File,
     size: u64,
+    /// Offset of the index: blocks lie before it.
+    index_at: u64,
+    /// Unique among the readers of this process, so a [`BlockBuf`] knows
+    /// whose bytes it holds.
+    serial: u64,
     index: Vec<IndexEntry>,
     tombstones: RwLock<Vec<Tombstone>>,
     retired: AtomicBool,
@@ -74,6 +83,8 @@ impl TsmReader {
             id,
             file,
             size,
+            index_at,
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             index,
             tombstones,
             retired: AtomicBool::new(false),
@@ -120,6 +131,82 @@ impl TsmReader {
         let mut buf = vec![0u8; b.size as usize];
         self.file.read_exact_at(&mut buf, b.offset).at(&self.path)?;
         decode_block(&buf, entry.ty, &self.path, b.offset)
+    }
+
+    /// The bytes of block `b`, from `buf` when it already holds them, else
+    /// read into it (with read-ahead while reads move forward, see
+    /// [`BlockBuf`]).
+    pub fn block_bytes<'a>(&self, b: &BlockMeta, buf: &'a mut BlockBuf) -> Result<&'a [u8]> {
+        let end = b.offset + u64::from(b.size);
+        if end > self.size {
+            return Err(TsmError::corrupt(
+                &self.path,
+                b.offset,
+                "block extends past the end of the file",
+            ));
+        }
+        if !buf.holds(self.serial, b.offset, end) {
+            let window = buf.next_window(self.serial, b.offset) as u64;
+            let limit = self.index_at.max(end);
+            let len = window.min(limit - b.offset).max(u64::from(b.size));
+            buf.file = 0;
+            buf.data.resize(len as usize, 0);
+            self.file
+                .read_exact_at(&mut buf.data, b.offset)
+                .at(&self.path)?;
+            buf.file = self.serial;
+            buf.at = b.offset;
+            buf.window = window as usize;
+        }
+        buf.next = end;
+        Ok(buf.slice(b.offset, end))
+    }
+
+    /// The scan fast path: appends the points of `key` with
+    /// `min <= t <= max` to `times` / `values` (as f64), decoding each block
+    /// straight into them through `buf`. Returns false, having possibly
+    /// appended some points, when the fast path does not apply: the series
+    /// has tombstones here, or a block's points do not all come after those
+    /// already in `times` (overlap needs the merging path, [`read_series`]).
+    ///
+    /// [`read_series`]: TsmReader::read_series
+    pub fn append_series_f64(
+        &self,
+        key: &str,
+        min: i64,
+        max: i64,
+        buf: &mut BlockBuf,
+        times: &mut Vec<i64>,
+        values: &mut Vec<f64>,
+    ) -> Result<bool> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(true);
+        };
+        if entry.ty == FieldType::String || self.has_deletes(key) {
+            return Ok(false);
+        }
+        for b in entry.blocks.iter().filter(|b| b.max >= min && b.min <= max) {
+            let before = times.len();
+            let bytes = self.block_bytes(b, buf)?;
+            decode_block_f64(bytes, entry.ty, &self.path, b.offset, times, values)?;
+            let added = &times[before..];
+            let lo = before + added.partition_point(|&x| x < min);
+            let hi = before + added.partition_point(|&x| x <= max);
+            times.truncate(hi);
+            values.truncate(hi);
+            times.drain(before..lo);
+            values.drain(before..lo);
+            if before > 0 && times.len() > before && times[before] <= times[before - 1] {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// True when a tombstone of this file names `key`.
+    fn has_deletes(&self, key: &str) -> bool {
+        let t = self.tombstones.read().expect("tombstone lock");
+        !t.is_empty() && t.iter().any(|t| t.key == key)
     }
 
     /// Time ranges deleted from series `key` in this file.

@@ -1,0 +1,130 @@
+//! The fast path of the float codec: decodes a Gorilla bit stream 64 bits at
+//! a time instead of bit by bit.
+//!
+//! Each value costs one unaligned 9-byte big-endian load ([`peek`]) for its
+//! control bits and one for its meaningful bits, a few shifts and a store into
+//! the output slice. Bounds are checked once per block, not per read: loads
+//! past the end of the stream read zero bits, and the block is rejected after
+//! the loop when the bit position ran past the end. This decoder only says
+//! *whether* a block is valid; on any failure `float::decode` reruns the
+//! bit-by-bit reference decoder, which names the error and its byte offset,
+//! so both accept exactly the same blocks with the same values (the
+//! differential tests in `float.rs` pin this).
+
+/// Appends the `count >= 1` values of the Gorilla stream `bits` (the block
+/// bytes after the count) to `dst`; false when the stream is not a valid
+/// block, in which case `dst` may hold garbage past its old length and the
+/// caller must truncate it.
+pub(super) fn decode_values(bits: &[u8], count: usize, dst: &mut Vec<f64>) -> bool {
+    let nbits = bits.len() * 8;
+    // Every value after the first takes at least one bit.
+    if count == 0 || nbits < 64 + (count - 1) {
+        return false;
+    }
+    let start = dst.len();
+    dst.resize(start + count, 0.0);
+    let out = &mut dst[start..];
+    let mut prev = peek(bits, 0);
+    out[0] = f64::from_bits(prev);
+    let mut pos = 64usize;
+    // The current window; `sig == 0` until the first `11` control sets one.
+    let (mut lead, mut sig) = (0u32, 0u32);
+    for slot in &mut out[1..] {
+        let control = peek(bits, pos);
+        if control >> 63 == 0 {
+            pos += 1;
+        } else if control >> 62 == 0b10 {
+            if sig == 0 {
+                return false;
+            }
+            prev ^= (peek(bits, pos + 2) >> (64 - sig)) << (64 - lead - sig);
+            pos += 2 + sig as usize;
+        } else {
+            lead = ((control >> 57) & 31) as u32;
+            sig = match ((control >> 51) & 63) as u32 {
+                0 => 64,
+                n => n,
+            };
+            if lead + sig > 64 {
+                return false;
+            }
+            prev ^= (peek(bits, pos + 13) >> (64 - sig)) << (64 - lead - sig);
+            pos += 13 + sig as usize;
+        }
+        *slot = f64::from_bits(prev);
+    }
+    ends_cleanly(bits, pos)
+}
+
+/// True when at most 7 bits follow `pos` and they are zero padding.
+fn ends_cleanly(bits: &[u8], pos: usize) -> bool {
+    let nbits = bits.len() * 8;
+    if pos > nbits || nbits - pos >= 8 {
+        return false;
+    }
+    let left = nbits - pos;
+    let last = bits.last().copied().unwrap_or(0);
+    left == 0 || last & ((1u8 << left) - 1) == 0
+}
+
+/// The 64 bits of `bits` starting at bit `pos` (most significant first),
+/// with zero bits past the end of the slice.
+#[inline(always)]
+fn peek(bits: &[u8], pos: usize) -> u64 {
+    let at = pos >> 3;
+    match bits.get(at..at + 9) {
+        Some(&[b0, b1, b2, b3, b4, b5, b6, b7, b8]) => {
+            let word = u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
+            join(word, b8, (pos & 7) as u32)
+        }
+        _ => peek_tail(bits, pos),
+    }
+}
+
+/// [`peek`] near the end of the slice, padding with zero bytes.
+#[cold]
+fn peek_tail(bits: &[u8], pos: usize) -> u64 {
+    let at = pos >> 3;
+    let mut buf = [0u8; 9];
+    if let Some(rest) = bits.get(at..) {
+        let n = rest.len().min(9);
+        buf[..n].copy_from_slice(&rest[..n]);
+    }
+    let [b0, b1, b2, b3, b4, b5, b6, b7, b8] = buf;
+    join(
+        u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
+        b8,
+        (pos & 7) as u32,
+    )
+}
+
+/// `word` shifted left by `shift < 8` bits, filled from the top of `next`.
+#[inline(always)]
+fn join(word: u64, next: u8, shift: u32) -> u64 {
+    (word << shift) | (u64::from(next) >> (8 - shift))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peek_reads_across_bytes_and_pads_with_zeros() {
+        let bits = [0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xfe];
+        assert_eq!(peek(&bits, 0), 0xabcd_ef01_2345_6789);
+        // Shifted by 4: the low nibble of 0xfe fills the bottom.
+        assert_eq!(peek(&bits, 4), 0xbcde_f012_3456_789f);
+        // Bit 68 starts in the last byte (0xfe, low nibble 0xe); the rest is zero.
+        assert_eq!(peek(&bits, 68), 0xe000_0000_0000_0000);
+        assert_eq!(peek(&bits, 200), 0);
+    }
+
+    #[test]
+    fn rejects_streams_shorter_than_the_count() {
+        // 8 bytes hold the first value but not a second value's control bit.
+        assert!(!decode_values(&[0; 8], 2, &mut Vec::new()));
+        let mut out = vec![7.5];
+        assert!(decode_values(&[0; 8], 1, &mut out));
+        assert_eq!(out, vec![7.5, 0.0]);
+    }
+}

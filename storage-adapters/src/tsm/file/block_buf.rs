@@ -1,0 +1,85 @@
+//! [`BlockBuf`]: the one reusable read buffer of a scan. A scan reads many
+//! small blocks, usually in file order (series keys sort the way scans visit
+//! them), so one positioned read per block would spend most of its time in
+//! system calls. The buffer remembers which file range it holds and, while
+//! reads keep moving forward through one file, reads ahead in a window that
+//! doubles from [`MIN_WINDOW`] up to [`MAX_WINDOW`]; a backward jump or a new
+//! file starts again with a read of just the block. TSM files never change
+//! once written, so bytes read ahead stay valid for as long as the file is
+//! open. Every block is still CRC-checked when decoded.
+
+/// Read-ahead after the first forward step within a file.
+pub const MIN_WINDOW: usize = 16 << 10;
+/// Largest read-ahead window.
+pub const MAX_WINDOW: usize = 256 << 10;
+
+/// Bytes of one file range, reused across block reads (see the module docs).
+#[derive(Debug, Default)]
+pub struct BlockBuf {
+    /// Serial number of the reader whose bytes `data` holds; 0 for none.
+    pub(super) file: u64,
+    /// File offset of `data[0]`.
+    pub(super) at: u64,
+    /// The bytes held.
+    pub(super) data: Vec<u8>,
+    /// File offset just past the last block served.
+    pub(super) next: u64,
+    /// Current read-ahead window in bytes (0 before the first forward step).
+    pub(super) window: usize,
+}
+
+impl BlockBuf {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        BlockBuf::default()
+    }
+
+    /// True when the buffer holds bytes `start..end` of file `file`.
+    pub(super) fn holds(&self, file: u64, start: u64, end: u64) -> bool {
+        self.file == file && start >= self.at && end <= self.at + self.data.len() as u64
+    }
+
+    /// The window for a miss at `start` in file `file`: doubled while reads
+    /// move forward through the same file, none otherwise.
+    pub(super) fn next_window(&self, file: u64, start: u64) -> usize {
+        if self.file == file && start >= self.next {
+            (self.window * 2).clamp(MIN_WINDOW, MAX_WINDOW)
+        } else {
+            0
+        }
+    }
+
+    /// The bytes `start..end` of the held range; the caller checked
+    /// [`holds`](Self::holds).
+    pub(super) fn slice(&self, start: u64, end: u64) -> &[u8] {
+        &self.data[(start - self.at) as usize..(end - self.at) as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_grows_only_while_reading_forward_in_one_file() {
+        let mut b = BlockBuf::new();
+        // Nothing held: the first read of file 7 gets no read-ahead.
+        assert_eq!(b.next_window(7, 100), 0);
+        b.file = 7;
+        b.at = 100;
+        b.data = vec![0; 50];
+        b.next = 150;
+        assert!(b.holds(7, 100, 150));
+        assert!(!b.holds(7, 100, 151));
+        assert!(!b.holds(8, 100, 150));
+        // Forward in the same file: 0 doubles to 0, clamped up to MIN_WINDOW.
+        assert_eq!(b.next_window(7, 150), MIN_WINDOW);
+        b.window = MIN_WINDOW;
+        assert_eq!(b.next_window(7, 400), 2 * MIN_WINDOW);
+        b.window = MAX_WINDOW;
+        assert_eq!(b.next_window(7, 400), MAX_WINDOW);
+        // Backwards, or another file: back to just the block.
+        assert_eq!(b.next_window(7, 120), 0);
+        assert_eq!(b.next_window(9, 400), 0);
+    }
+}
