@@ -1,9 +1,9 @@
 //! The fast path of the float codec: decodes a Gorilla bit stream 64 bits at
 //! a time instead of bit by bit.
 //!
-//! Each value costs one unaligned 9-byte big-endian load ([`peek`]) for its
-//! control bits and one for its meaningful bits, a few shifts and a store into
-//! the output slice. Bounds are checked once per block, not per read: loads
+//! Each value costs one unaligned 9-byte big-endian load ([`peek`]) that
+//! holds its control bits and, unless the window is very wide, its
+//! meaningful bits too; then a few shifts and a store into the output slice. Bounds are checked once per block, not per read: loads
 //! past the end of the stream read zero bits, and the block is rejected after
 //! the loop when the bit position ran past the end. This decoder only says
 //! *whether* a block is valid; on any failure `float::decode` reruns the
@@ -37,7 +37,14 @@ pub(super) fn decode_values(bits: &[u8], count: usize, dst: &mut Vec<f64>) -> bo
             if sig == 0 {
                 return false;
             }
-            prev ^= (peek(bits, pos + 2) >> (64 - sig)) << (64 - lead - sig);
+            // The meaningful bits follow the 2 control bits inside `control`
+            // unless the window is wider than 62 bits.
+            let meaningful = if sig <= 62 {
+                (control << 2) >> (64 - sig)
+            } else {
+                peek(bits, pos + 2) >> (64 - sig)
+            };
+            prev ^= meaningful << (64 - lead - sig);
             pos += 2 + sig as usize;
         } else {
             lead = ((control >> 57) & 31) as u32;
@@ -48,7 +55,12 @@ pub(super) fn decode_values(bits: &[u8], count: usize, dst: &mut Vec<f64>) -> bo
             if lead + sig > 64 {
                 return false;
             }
-            prev ^= (peek(bits, pos + 13) >> (64 - sig)) << (64 - lead - sig);
+            let meaningful = if sig <= 51 {
+                (control << 13) >> (64 - sig)
+            } else {
+                peek(bits, pos + 13) >> (64 - sig)
+            };
+            prev ^= meaningful << (64 - lead - sig);
             pos += 13 + sig as usize;
         }
         *slot = f64::from_bits(prev);

@@ -26,6 +26,9 @@ pub struct BlockBuf {
     pub(super) next: u64,
     /// Current read-ahead window in bytes (0 before the first forward step).
     pub(super) window: usize,
+    /// Reader serial and index position of the last index entry looked up,
+    /// for [`TsmReader::entry_near`](super::reader::TsmReader::entry_near).
+    pub(super) entry_hint: (u64, usize),
 }
 
 impl BlockBuf {

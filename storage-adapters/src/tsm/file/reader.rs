@@ -119,6 +119,23 @@ impl TsmReader {
             .map(|i| &self.index[i])
     }
 
+    /// The index entry of `key`, trying the entry after `hint` first: a
+    /// scan visits series in key order, so this usually costs one key
+    /// comparison instead of a binary search. `hint` (this reader's serial
+    /// and an index position) is updated to the entry found.
+    pub fn entry_near(&self, key: &str, hint: &mut (u64, usize)) -> Option<&IndexEntry> {
+        let guess = if hint.0 == self.serial { hint.1 + 1 } else { 0 };
+        let at = match self.index.get(guess) {
+            Some(e) if e.key == key => guess,
+            _ => self
+                .index
+                .binary_search_by(|e| e.key.as_str().cmp(key))
+                .ok()?,
+        };
+        *hint = (self.serial, at);
+        self.index.get(at)
+    }
+
     /// Reads and decodes one block (CRC checked), without tombstones.
     pub fn read_block(&self, entry: &IndexEntry, b: &BlockMeta) -> Result<(Vec<i64>, Values)> {
         if b.offset + u64::from(b.size) > self.size {
@@ -179,7 +196,7 @@ impl TsmReader {
         times: &mut Vec<i64>,
         values: &mut Vec<f64>,
     ) -> Result<bool> {
-        let Some(entry) = self.entry(key) else {
+        let Some(entry) = self.entry_near(key, &mut buf.entry_hint) else {
             return Ok(true);
         };
         if entry.ty == FieldType::String || self.has_deletes(key) {
