@@ -1,6 +1,7 @@
 //! [`TsmAdapter`]: the TSM store as a `tsq_engine::StorageAdapter` with every
 //! capability. A scan answers the tag predicate from the inverted index,
-//! numbers the matching series in `SeriesInfo` order (`SeriesRegistry::sorted`),
+//! numbers the matching series in `SeriesInfo` order (the order of
+//! `SeriesRegistry::sorted`, kept by the index so no scan sorts),
 //! orders them by `Grouping::scan_order` when a group order is requested, takes
 //! one consistent [`View`] and then decodes series by series, reading only the
 //! blocks that overlap the time range. Integer, unsigned and boolean fields are
@@ -61,24 +62,22 @@ impl TsmAdapter {
             )));
         }
         let ids = index.select(&req.measurement, &req.field, &req.predicate);
-        let infos: Vec<SeriesInfo> = ids
-            .iter()
-            .filter_map(|&id| index.series(id).map(|s| s.0.clone()))
-            .collect();
-        let (registry, order) = SeriesRegistry::sorted(infos);
-        let mut planned: Vec<Planned> = order
-            .iter()
-            .enumerate()
-            .filter_map(|(reg_id, &i)| {
-                let (_, ty, key) = index.series(ids[i])?;
-                Some(Planned {
-                    reg_id: reg_id as u32,
-                    store_id: ids[i],
+        // Already in `SeriesRegistry::sorted` order, every id with a series.
+        let ids = index.in_series_order(&req.measurement, &ids);
+        let mut infos: Vec<SeriesInfo> = Vec::with_capacity(ids.len());
+        let mut planned: Vec<Planned> = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            if let Some((info, ty, key)) = index.series(id) {
+                planned.push(Planned {
+                    reg_id: infos.len() as u32,
+                    store_id: id,
                     key: key.to_string(),
                     ty,
-                })
-            })
-            .collect();
+                });
+                infos.push(info.clone());
+            }
+        }
+        let registry = SeriesRegistry::new(infos);
         if let Some(by) = &req.group_order {
             let grouping = Grouping::new(&registry, by, &req.field);
             let by_reg = planned.clone();

@@ -1,9 +1,10 @@
 //! The fast path of the float codec: decodes a Gorilla bit stream 64 bits at
 //! a time instead of bit by bit.
 //!
-//! Each value costs one unaligned 9-byte big-endian load ([`peek`]) that
-//! holds its control bits and, unless the window is very wide, its
-//! meaningful bits too; then a few shifts and a store into the output slice. Bounds are checked once per block, not per read: loads
+//! A value that reuses the window costs one unaligned 8-byte big-endian load
+//! ([`peek57`]) that holds its control bits and, unless the window is wider
+//! than 55 bits, its meaningful bits too; then a few shifts and a store into
+//! the output slice. Bounds are checked once per block, not per read: loads
 //! past the end of the stream read zero bits, and the block is rejected after
 //! the loop when the bit position ran past the end. This decoder only says
 //! *whether* a block is valid; on any failure `float::decode` reruns the
@@ -27,27 +28,28 @@ pub(super) fn decode_values(bits: &[u8], count: usize, dst: &mut Vec<f64>) -> bo
     let mut prev = peek(bits, 0);
     out[0] = f64::from_bits(prev);
     let mut pos = 64usize;
-    // The current window; `sig == 0` until the first `11` control sets one.
-    let (mut lead, mut sig) = (0u32, 0u32);
+    // The current window: meaningful bits `sig` (0 until the first `11`
+    // control sets one) and trailing zeros `trail`.
+    let (mut sig, mut trail) = (0u32, 0u32);
     for slot in &mut out[1..] {
-        let control = peek(bits, pos);
+        let control = peek57(bits, pos);
         if control >> 63 == 0 {
             pos += 1;
         } else if control >> 62 == 0b10 {
-            if sig == 0 {
-                return false;
-            }
-            // The meaningful bits follow the 2 control bits inside `control`
-            // unless the window is wider than 62 bits.
-            let meaningful = if sig <= 62 {
+            // `1 <= sig <= 55`: the meaningful bits follow the 2 control
+            // bits within the 57 bits of `control`.
+            let meaningful = if sig.wrapping_sub(1) < 55 {
                 (control << 2) >> (64 - sig)
+            } else if sig == 0 {
+                return false;
             } else {
                 peek(bits, pos + 2) >> (64 - sig)
             };
-            prev ^= meaningful << (64 - lead - sig);
+            prev ^= meaningful << trail;
             pos += 2 + sig as usize;
         } else {
-            lead = ((control >> 57) & 31) as u32;
+            let control = peek(bits, pos);
+            let lead = ((control >> 57) & 31) as u32;
             sig = match ((control >> 51) & 63) as u32 {
                 0 => 64,
                 n => n,
@@ -55,12 +57,13 @@ pub(super) fn decode_values(bits: &[u8], count: usize, dst: &mut Vec<f64>) -> bo
             if lead + sig > 64 {
                 return false;
             }
+            trail = 64 - lead - sig;
             let meaningful = if sig <= 51 {
                 (control << 13) >> (64 - sig)
             } else {
                 peek(bits, pos + 13) >> (64 - sig)
             };
-            prev ^= meaningful << (64 - lead - sig);
+            prev ^= meaningful << trail;
             pos += 13 + sig as usize;
         }
         *slot = f64::from_bits(prev);
@@ -88,6 +91,20 @@ fn peek(bits: &[u8], pos: usize) -> u64 {
         Some(&[b0, b1, b2, b3, b4, b5, b6, b7, b8]) => {
             let word = u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
             join(word, b8, (pos & 7) as u32)
+        }
+        _ => peek_tail(bits, pos),
+    }
+}
+
+/// At least the 57 bits of `bits` starting at bit `pos` (most significant
+/// first; the low `pos % 8` bits are zero), with zero bits past the end of
+/// the slice: one 8-byte load, for reads that need no more.
+#[inline(always)]
+fn peek57(bits: &[u8], pos: usize) -> u64 {
+    let at = pos >> 3;
+    match bits.get(at..at + 8) {
+        Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) => {
+            u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]) << (pos & 7)
         }
         _ => peek_tail(bits, pos),
     }
@@ -129,6 +146,10 @@ mod tests {
         // Bit 68 starts in the last byte (0xfe, low nibble 0xe); the rest is zero.
         assert_eq!(peek(&bits, 68), 0xe000_0000_0000_0000);
         assert_eq!(peek(&bits, 200), 0);
+        // 57 bits are exact: peek57 differs from peek only in the low `pos % 8` bits.
+        assert_eq!(peek57(&bits, 4), 0xbcde_f012_3456_7890);
+        assert_eq!(peek57(&bits, 8), 0xcdef_0123_4567_89fe);
+        assert_eq!(peek57(&bits, 68), 0xe000_0000_0000_0000);
     }
 
     #[test]
