@@ -200,6 +200,61 @@ mod tests {
         assert_eq!(words, vec![u64::MAX]);
     }
 
+    #[test]
+    fn decodes_every_selector_boundary_exactly() {
+        let mut out = vec![9];
+        // Selector 0: 240 ones; selector 1: 120 ones (no payload bits).
+        decode_all(&[0, 1 << 60], &mut out);
+        assert_eq!(out.len(), 1 + 240 + 120);
+        assert!(out[1..].iter().all(|&v| v == 1));
+        assert_eq!(out[0], 9, "decode appends");
+        // Selector 2: 60 one-bit values, 0b101 sets values 0 and 2.
+        let mut out = Vec::new();
+        decode_all(&[(2 << 60) | 0b101], &mut out);
+        assert_eq!(out.len(), 60);
+        assert_eq!(&out[..4], &[1, 0, 1, 0]);
+        assert_eq!(out.iter().sum::<u64>(), 2);
+        // Selector 14: 2 x 30 bits; selector 15: one 60-bit value.
+        let mut out = Vec::new();
+        let top30 = (1 << 30) - 1;
+        decode_all(
+            &[(14 << 60) | 5 | (top30 << 30), (15 << 60) | MAX_VALUE],
+            &mut out,
+        );
+        assert_eq!(out, vec![5, top30, MAX_VALUE]);
+        // Selector 13: 3 x 20 bits, the last one all ones.
+        let mut out = Vec::new();
+        decode_all(&[(13 << 60) | 7 | (0xf_ffff << 40)], &mut out);
+        assert_eq!(out, vec![7, 0, 0xf_ffff]);
+    }
+
+    #[test]
+    fn unpack_maps_codes_in_order_and_fills_a_shorter_slice_with_a_prefix() {
+        // Selector 11: 5 x 12 bits holding 1, 2, 3, 4, 4000; map keeps a running sum.
+        let word = (11u64 << 60) | 1 | (2 << 12) | (3 << 24) | (4 << 36) | (4000 << 48);
+        let mut sum = 0;
+        let mut out = [0u64; 5];
+        unpack(word, &mut out, |c| {
+            sum += c;
+            sum
+        });
+        // 1, 1+2, 1+2+3, 1+2+3+4, 10+4000
+        assert_eq!(out, [1, 3, 6, 10, 4010]);
+        let mut short = [0u64; 2];
+        unpack(word, &mut short, |c| c);
+        assert_eq!(short, [1, 2]);
+        let mut ones = [0u64; 3];
+        unpack(1 << 60, &mut ones, |c| c * 7);
+        assert_eq!(ones, [7, 7, 7]);
+    }
+
+    #[test]
+    fn words_are_read_big_endian() {
+        let bytes = [0x10, 0, 0, 0, 0, 0, 0, 0x2a, 0xff, 0, 0, 0, 0, 0, 0, 1];
+        let words: Vec<u64> = super::words(&bytes).collect();
+        assert_eq!(words, vec![(1 << 60) | 42, 0xff00_0000_0000_0001]);
+    }
+
     proptest! {
         #[test]
         fn round_trips(src in proptest::collection::vec(

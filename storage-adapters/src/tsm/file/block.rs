@@ -186,4 +186,85 @@ mod tests {
             );
         }
     }
+    #[test]
+    fn f64_decoding_matches_typed_decoding_and_keeps_errors() {
+        let p = Path::new("x.tsm");
+        for values in [
+            Values::Float(vec![1.5, -0.0, f64::NAN]),
+            Values::Integer(vec![-7, 0, 9]),
+            Values::Unsigned(vec![0, 7, u64::MAX]),
+            Values::Boolean(vec![true, false, true]),
+        ] {
+            let mut b = Vec::new();
+            encode_block(&[10, 20, 30], &values, &mut b).unwrap();
+            let ty = values.field_type();
+            // Appends after what is there.
+            let (mut t, mut v) = (vec![1], vec![0.5]);
+            decode_block_f64(&b, ty, p, 0, &mut t, &mut v).unwrap();
+            assert_eq!(t, vec![1, 10, 20, 30]);
+            let want = values.to_f64().unwrap();
+            let bits = |x: &[f64]| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&v[1..]), bits(&want), "{ty:?}");
+            // A flipped bit: checksum error naming file and offset, vectors unchanged.
+            let mut flipped = b.clone();
+            flipped[6] ^= 0x10;
+            let err = decode_block_f64(&flipped, ty, p, 77, &mut t, &mut v).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "corrupt file x.tsm at offset 77: block checksum mismatch"
+            );
+            assert_eq!((t.len(), v.len()), (4, 4));
+            // Truncated with a valid CRC: an error, never a panic.
+            for cut in 0..b.len() {
+                let mut short = b[..cut].to_vec();
+                if short.len() >= 4 {
+                    let crc = crc32fast::hash(&short[4..]);
+                    short[..4].copy_from_slice(&crc.to_be_bytes());
+                }
+                let err = decode_block_f64(&short, ty, p, 5, &mut t, &mut v).unwrap_err();
+                assert!(
+                    err.to_string()
+                        .starts_with("corrupt file x.tsm at offset 5: block"),
+                    "{err}"
+                );
+                assert_eq!((t.len(), v.len()), (4, 4));
+            }
+        }
+        // Wrong type, and a string block.
+        let mut b = Vec::new();
+        encode_block(&[1], &Values::Float(vec![2.0]), &mut b).unwrap();
+        let err = decode_block_f64(&b, FieldType::Integer, p, 9, &mut vec![], &mut vec![]);
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "corrupt file x.tsm at offset 9: block: type 0 where the index says integer"
+        );
+        let mut b = Vec::new();
+        encode_block(&[1], &Values::String(vec!["a".into()]), &mut b).unwrap();
+        let err = decode_block_f64(&b, FieldType::String, p, 9, &mut vec![], &mut vec![]);
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "corrupt file x.tsm at offset 9: block: string values cannot be read as numbers"
+        );
+    }
+
+    #[test]
+    fn columns_of_different_lengths_are_an_error() {
+        // Two timestamps but one float, CRC made valid by hand.
+        let mut ts = Vec::new();
+        timestamp::encode(&[1, 2], &mut ts).unwrap();
+        let mut b = vec![0, 0, 0, 0, FieldType::Float as u8];
+        put_uvarint(&mut b, ts.len() as u64);
+        b.extend_from_slice(&ts);
+        float::encode(&[3.0], &mut b).unwrap();
+        let crc = crc32fast::hash(&b[4..]);
+        b[..4].copy_from_slice(&crc.to_be_bytes());
+        let p = Path::new("y.tsm");
+        let want = "corrupt file y.tsm at offset 3: block: 2 timestamps but 1 values";
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        let err = decode_block_f64(&b, FieldType::Float, p, 3, &mut t, &mut v).unwrap_err();
+        assert_eq!(err.to_string(), want);
+        assert!(t.is_empty() && v.is_empty());
+        let err = decode_block(&b, FieldType::Float, p, 3).unwrap_err();
+        assert_eq!(err.to_string(), want);
+    }
 }

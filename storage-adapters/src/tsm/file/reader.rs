@@ -361,4 +361,172 @@ mod tests {
         );
         assert_eq!(r.read_series("a#v", 0, 0).unwrap().unwrap().0, vec![0]);
     }
+    fn write_file(name: &str, series: &[(&str, Vec<i64>, Values)]) -> std::path::PathBuf {
+        let dir = test_dir(name);
+        let path = dir.join(
+            FileId {
+                min_gen: 1,
+                max_gen: 1,
+                level: 1,
+            }
+            .file_name(),
+        );
+        let mut w = TsmWriter::create(&path).unwrap();
+        for (key, times, values) in series {
+            w.write_series(key, times, values).unwrap();
+        }
+        w.finish().unwrap();
+        path
+    }
+
+    /// `read_series` converted to f64: what the fast path must return.
+    fn slow(r: &TsmReader, key: &str, min: i64, max: i64) -> (Vec<i64>, Vec<f64>) {
+        r.read_series(key, min, max)
+            .unwrap()
+            .map_or((vec![], vec![]), |(t, v)| (t, v.to_f64().unwrap()))
+    }
+
+    #[test]
+    fn fast_series_reads_match_read_series() {
+        // 40 series "s00#v".."s39#v" of 2100 points (blocks of 1000, 1000,
+        // 100), times 0, 7, 14, ..; series i holds i + t / 7 as floats, odd
+        // ones as integers.
+        let series: Vec<(String, Vec<i64>, Values)> = (0..40)
+            .map(|i| {
+                let times: Vec<i64> = (0..2100).map(|k| k * 7).collect();
+                let values = if i % 2 == 0 {
+                    Values::Float((0..2100).map(|k| f64::from(i + k)).collect())
+                } else {
+                    Values::Integer((0..2100).map(|k| i64::from(i + k)).collect())
+                };
+                (format!("s{i:02}#v"), times, values)
+            })
+            .collect();
+        let refs: Vec<(&str, Vec<i64>, Values)> = series
+            .iter()
+            .map(|(k, t, v)| (k.as_str(), t.clone(), v.clone()))
+            .collect();
+        let r = TsmReader::open(&write_file("reader_fast", &refs)).unwrap();
+        let ranges = [
+            (i64::MIN, i64::MAX),
+            (0, 0),
+            (6_993, 7_007), // the points 6993, 7000, 7007 straddle blocks 0 and 1
+            (13_995, 20_000),
+            (-10, -1),
+            (14_693, i64::MAX), // the last point only
+        ];
+        // Key order (read-ahead grows), then reverse order (no read-ahead).
+        let mut buf = BlockBuf::new();
+        let orders: [Vec<usize>; 2] = [(0..40).collect(), (0..40).rev().collect()];
+        for order in &orders {
+            for &(min, max) in &ranges {
+                for &i in order {
+                    let key = &series[i].0;
+                    let (mut t, mut v) = (Vec::new(), Vec::new());
+                    assert!(r
+                        .append_series_f64(key, min, max, &mut buf, &mut t, &mut v)
+                        .unwrap());
+                    assert_eq!((t, v), slow(&r, key, min, max), "{key} {min}..={max}");
+                }
+            }
+        }
+        // Straddling range by hand: series 3 (integers) at k = 999, 1000, 1001.
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        r.append_series_f64("s03#v", 6_993, 7_007, &mut buf, &mut t, &mut v)
+            .unwrap();
+        assert_eq!(
+            (t, v),
+            (vec![6_993, 7_000, 7_007], vec![1002.0, 1003.0, 1004.0])
+        );
+        // A missing key appends nothing and is not a failure of the fast path.
+        let (mut t, mut v) = (vec![-1], vec![0.0]);
+        assert!(r
+            .append_series_f64("zz#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+        assert_eq!(t, vec![-1]);
+    }
+
+    #[test]
+    fn fast_series_reads_decline_tombstones_and_overlap() {
+        let times: Vec<i64> = (0..5).collect();
+        let vals = Values::Float(vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+        let path = write_file(
+            "reader_decline",
+            &[("a#v", times.clone(), vals.clone()), ("b#v", times, vals)],
+        );
+        let r = TsmReader::open(&path).unwrap();
+        let mut buf = BlockBuf::new();
+        // Points already in the output at or after t = 0: the block does not
+        // come after them, so the merging path must run.
+        let (mut t, mut v) = (vec![0], vec![9.0]);
+        assert!(!r
+            .append_series_f64("a#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+        let (mut t, mut v) = (vec![-1], vec![9.0]);
+        assert!(r
+            .append_series_f64("a#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+        assert_eq!(t, vec![-1, 0, 1, 2, 3, 4]);
+        r.add_tombstones(vec![Tombstone {
+            key: "b#v".into(),
+            min: 2,
+            max: 2,
+        }])
+        .unwrap();
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        assert!(!r
+            .append_series_f64("b#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+        assert!(r
+            .append_series_f64("a#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+    }
+
+    #[test]
+    fn fast_series_reads_report_corrupt_blocks_with_file_and_offset() {
+        let times: Vec<i64> = (0..3).collect();
+        let path = write_file(
+            "reader_corrupt",
+            &[("a#v", times, Values::Float(vec![1.0, 2.0, 3.0]))],
+        );
+        let off = TsmReader::open(&path).unwrap().entry("a#v").unwrap().blocks[0].offset;
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[off as usize + 9] ^= 0x01;
+        fs::write(&path, &bytes).unwrap();
+        let r = TsmReader::open(&path).unwrap();
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        let err = r
+            .append_series_f64("a#v", 0, 9, &mut BlockBuf::new(), &mut t, &mut v)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "corrupt file {} at offset {off}: block checksum mismatch",
+                path.display()
+            )
+        );
+        assert!(t.is_empty() && v.is_empty());
+    }
+
+    #[test]
+    fn hinted_entry_lookup_finds_every_key_in_any_order() {
+        let series: Vec<(String, Vec<i64>, Values)> = (0..9)
+            .map(|i| (format!("k{i}#v"), vec![i], Values::Float(vec![0.0])))
+            .collect();
+        let refs: Vec<(&str, Vec<i64>, Values)> = series
+            .iter()
+            .map(|(k, t, v)| (k.as_str(), t.clone(), v.clone()))
+            .collect();
+        let r = TsmReader::open(&write_file("reader_hint", &refs)).unwrap();
+        let mut hint = (0, 0);
+        for i in [0, 1, 2, 7, 3, 3, 8, 0] {
+            let key = format!("k{i}#v");
+            assert_eq!(r.entry_near(&key, &mut hint).unwrap().key, key);
+            assert_eq!(hint.1, i as usize);
+        }
+        assert!(r.entry_near("k9#v", &mut hint).is_none());
+        // A hint from another reader is ignored.
+        let mut foreign = (u64::MAX, 4);
+        assert_eq!(r.entry_near("k0#v", &mut foreign).unwrap().key, "k0#v");
+    }
 }
