@@ -2,9 +2,10 @@
 //! small blocks, usually in file order (series keys sort the way scans visit
 //! them), so one positioned read per block would spend most of its time in
 //! system calls. The buffer remembers which file range it holds and, while
-//! reads keep moving forward through one file, reads ahead in a window that
-//! doubles from [`MIN_WINDOW`] up to [`MAX_WINDOW`]; a backward jump or a new
-//! file starts again with a read of just the block. TSM files never change
+//! each read continues where the held bytes end, reads ahead in a window that
+//! doubles from [`MIN_WINDOW`] up to [`MAX_WINDOW`]; a backward jump, a long
+//! skip forward (a sparse selection) or a new file starts again with a read
+//! of just the block. TSM files never change
 //! once written, so bytes read ahead stay valid for as long as the file is
 //! open. Every block is still CRC-checked when decoded.
 
@@ -42,11 +43,19 @@ impl BlockBuf {
         self.file == file && start >= self.at && end <= self.at + self.data.len() as u64
     }
 
-    /// The window for a miss at `start` in file `file`: doubled while reads
-    /// move forward through the same file, none otherwise.
+    /// The window for a miss at `start` in file `file`: doubled when the
+    /// read continues where the held bytes end (a dense forward scan), kept
+    /// when it skips less than one window forward, none otherwise (another
+    /// file, a backward jump, or a sparse scan that would waste read-ahead).
     pub(super) fn next_window(&self, file: u64, start: u64) -> usize {
-        if self.file == file && start >= self.next {
+        if self.file != file || start < self.next {
+            return 0;
+        }
+        let held_end = self.at + self.data.len() as u64;
+        if start <= held_end {
             (self.window * 2).clamp(MIN_WINDOW, MAX_WINDOW)
+        } else if start - held_end <= self.window as u64 {
+            self.window
         } else {
             0
         }
@@ -64,7 +73,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn window_grows_only_while_reading_forward_in_one_file() {
+    fn window_grows_only_while_reading_forward_densely_in_one_file() {
         let mut b = BlockBuf::new();
         // Nothing held: the first read of file 7 gets no read-ahead.
         assert_eq!(b.next_window(7, 100), 0);
@@ -75,14 +84,23 @@ mod tests {
         assert!(b.holds(7, 100, 150));
         assert!(!b.holds(7, 100, 151));
         assert!(!b.holds(8, 100, 150));
-        // Forward in the same file: 0 doubles to 0, clamped up to MIN_WINDOW.
+        // Continuing at the end of the held bytes: 0 doubles to 0, clamped up
+        // to MIN_WINDOW; a jump past them with no window: none.
         assert_eq!(b.next_window(7, 150), MIN_WINDOW);
+        assert_eq!(b.next_window(7, 151), 0);
+        // With a window, bytes 100..100 + MIN_WINDOW held.
         b.window = MIN_WINDOW;
-        assert_eq!(b.next_window(7, 400), 2 * MIN_WINDOW);
+        b.data = vec![0; MIN_WINDOW];
+        let end = 100 + MIN_WINDOW as u64;
+        assert_eq!(b.next_window(7, end - 10), 2 * MIN_WINDOW);
+        assert_eq!(b.next_window(7, end), 2 * MIN_WINDOW);
+        // A skip of at most one window keeps it; a longer one drops it.
+        assert_eq!(b.next_window(7, end + MIN_WINDOW as u64), MIN_WINDOW);
+        assert_eq!(b.next_window(7, end + MIN_WINDOW as u64 + 1), 0);
         b.window = MAX_WINDOW;
-        assert_eq!(b.next_window(7, 400), MAX_WINDOW);
+        assert_eq!(b.next_window(7, end), MAX_WINDOW);
         // Backwards, or another file: back to just the block.
         assert_eq!(b.next_window(7, 120), 0);
-        assert_eq!(b.next_window(9, 400), 0);
+        assert_eq!(b.next_window(9, end), 0);
     }
 }
