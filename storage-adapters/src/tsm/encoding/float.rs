@@ -65,7 +65,7 @@ pub fn encode(src: &[f64], dst: &mut Vec<u8>) -> Result<()> {
 
 /// Appends the floats held by the block `src` to `dst` (unchanged on error).
 ///
-/// Runs the word-at-a-time decoder of [`gorilla`](super::gorilla); when it
+/// Runs the word-at-a-time decoder of the `gorilla` module; when it
 /// rejects the block, the bit-by-bit reference decoder runs to name the
 /// error and its byte offset.
 pub fn decode(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
