@@ -1,6 +1,7 @@
 //! [`TsmAdapter`]: the TSM store as a `tsq_engine::StorageAdapter` with every
 //! capability. A scan answers the tag predicate from the inverted index,
-//! numbers the matching series in `SeriesInfo` order (`SeriesRegistry::sorted`),
+//! numbers the matching series in `SeriesInfo` order (the order of
+//! `SeriesRegistry::sorted`, kept by the index so no scan sorts),
 //! orders them by `Grouping::scan_order` when a group order is requested, takes
 //! one consistent [`View`] and then decodes series by series, reading only the
 //! blocks that overlap the time range. Integer, unsigned and boolean fields are
@@ -16,6 +17,7 @@ use tsq_engine::{
     StorageAdapter, TimelineBatch,
 };
 
+use super::file::block_buf::BlockBuf;
 use super::store::Store;
 use super::value::FieldType;
 use super::view::View;
@@ -60,24 +62,22 @@ impl TsmAdapter {
             )));
         }
         let ids = index.select(&req.measurement, &req.field, &req.predicate);
-        let infos: Vec<SeriesInfo> = ids
-            .iter()
-            .filter_map(|&id| index.series(id).map(|s| s.0.clone()))
-            .collect();
-        let (registry, order) = SeriesRegistry::sorted(infos);
-        let mut planned: Vec<Planned> = order
-            .iter()
-            .enumerate()
-            .filter_map(|(reg_id, &i)| {
-                let (_, ty, key) = index.series(ids[i])?;
-                Some(Planned {
-                    reg_id: reg_id as u32,
-                    store_id: ids[i],
+        // Already in `SeriesRegistry::sorted` order, every id with a series.
+        let ids = index.in_series_order(&req.measurement, &ids);
+        let mut infos: Vec<SeriesInfo> = Vec::with_capacity(ids.len());
+        let mut planned: Vec<Planned> = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            if let Some((info, ty, key)) = index.series(id) {
+                planned.push(Planned {
+                    reg_id: infos.len() as u32,
+                    store_id: id,
                     key: key.to_string(),
                     ty,
-                })
-            })
-            .collect();
+                });
+                infos.push(info.clone());
+            }
+        }
+        let registry = SeriesRegistry::new(infos);
         if let Some(by) = &req.group_order {
             let grouping = Grouping::new(&registry, by, &req.field);
             let by_reg = planned.clone();
@@ -113,6 +113,9 @@ impl StorageAdapter for TsmAdapter {
             planned,
             next: 0,
             empty: request.range.is_empty(),
+            buf: BlockBuf::new(),
+            times: Vec::new(),
+            values: Vec::new(),
             pending: None,
         }))
     }
@@ -165,34 +168,51 @@ impl StorageAdapter for TsmAdapter {
     }
 }
 
-/// An open scan: reads one series at a time from its view.
+/// An open scan: reads one series at a time from its view, decoding its
+/// blocks into two vectors reused from series to series, through one reused
+/// read buffer.
 struct TsmScan {
     registry: Arc<SeriesRegistry>,
     view: View,
     planned: Vec<Planned>,
     next: usize,
     empty: bool,
-    /// The series being emitted: registry id, times, values, rows already sent.
-    pending: Option<(u32, Vec<i64>, Vec<f64>, usize)>,
+    buf: BlockBuf,
+    /// Times and values of the series being emitted.
+    times: Vec<i64>,
+    values: Vec<f64>,
+    /// The series being emitted: registry id, rows already sent.
+    pending: Option<(u32, usize)>,
 }
 
 impl TsmScan {
-    /// Loads the next series that has points in range into `pending`.
+    /// Loads the next series that has points in range into `times` /
+    /// `values` and `pending`.
     fn load_next(&mut self) -> Result<bool> {
         while self.next < self.planned.len() && !self.empty {
             let p = &self.planned[self.next];
             self.next += 1;
-            let Some((times, values)) = self.view.read(p.store_id, &p.key, p.ty)? else {
+            if p.ty == FieldType::String {
+                if self.view.read(p.store_id, &p.key, p.ty)?.is_some() {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "series '{}' holds strings; only numeric fields can be queried",
+                        p.key
+                    )));
+                }
                 continue;
-            };
-            let values = values.to_f64().ok_or_else(|| {
-                EngineError::InvalidArgument(format!(
-                    "series '{}' holds strings; only numeric fields can be queried",
-                    p.key
-                ))
-            })?;
-            self.pending = Some((p.reg_id, times, values, 0));
-            return Ok(true);
+            }
+            let found = self.view.read_f64(
+                p.store_id,
+                &p.key,
+                p.ty,
+                &mut self.buf,
+                &mut self.times,
+                &mut self.values,
+            )?;
+            if found {
+                self.pending = Some((p.reg_id, 0));
+                return Ok(true);
+            }
         }
         Ok(false)
     }
@@ -211,17 +231,17 @@ impl SeriesScan for TsmScan {
             if self.pending.is_none() && !self.load_next()? {
                 break;
             }
-            let Some((id, times, values, sent)) = self.pending.as_mut() else {
+            let Some((id, sent)) = self.pending.as_mut() else {
                 break;
             };
-            let take = (max_rows - builder.len()).min(times.len() - *sent);
+            let take = (max_rows - builder.len()).min(self.times.len() - *sent);
             builder.push_slice(
                 *id,
-                &times[*sent..*sent + take],
-                &values[*sent..*sent + take],
+                &self.times[*sent..*sent + take],
+                &self.values[*sent..*sent + take],
             );
             *sent += take;
-            if *sent == times.len() {
+            if *sent == self.times.len() {
                 self.pending = None;
             }
         }

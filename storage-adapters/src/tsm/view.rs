@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::error::Result;
+use super::error::{Result, TsmError};
+use super::file::block_buf::BlockBuf;
 use super::file::index_block::BlockMeta;
 use super::file::reader::TsmReader;
 use super::shard::FileSet;
@@ -64,6 +65,54 @@ impl View {
         }
         let (t, v) = merge_chunks(chunks, ty);
         Ok((!t.is_empty()).then_some((t, v)))
+    }
+
+    /// The points of series `id` in the view's range as f64 (integers and
+    /// booleans converted), written to `times` / `values` (cleared first);
+    /// false when it has none. When only files hold the series, without
+    /// tombstones and with blocks in time order, each block decodes straight
+    /// into the two vectors through `buf`; otherwise this is [`read`]
+    /// converted, with the same result.
+    ///
+    /// [`read`]: View::read
+    pub fn read_f64(
+        &self,
+        id: u32,
+        key: &str,
+        ty: FieldType,
+        buf: &mut BlockBuf,
+        times: &mut Vec<i64>,
+        values: &mut Vec<f64>,
+    ) -> Result<bool> {
+        times.clear();
+        values.clear();
+        if ty != FieldType::String && !self.cache.contains_key(&id) {
+            let mut fast = true;
+            'files: for files in self.files.overlapping(self.min, self.max, self.shard_ns) {
+                for f in files {
+                    if !f.append_series_f64(key, self.min, self.max, buf, times, values)? {
+                        fast = false;
+                        break 'files;
+                    }
+                }
+            }
+            if fast {
+                return Ok(!times.is_empty());
+            }
+            times.clear();
+            values.clear();
+        }
+        let Some((t, v)) = self.read(id, key, ty)? else {
+            return Ok(false);
+        };
+        let v = v.to_f64().ok_or_else(|| {
+            TsmError::Invalid(format!(
+                "series '{key}' holds strings; only numeric fields can be queried"
+            ))
+        })?;
+        times.extend_from_slice(&t);
+        values.extend_from_slice(&v);
+        Ok(true)
     }
 
     /// Smallest and largest timestamp of series `id` in the view's range,
@@ -123,5 +172,89 @@ impl View {
         let (lo, hi) = (b.min.max(self.min), b.max.min(self.max));
         Ok(f.read_series(key, lo, hi)?
             .and_then(|(t, _)| Some((*t.first()?, *t.last()?))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tsq_engine::{SeriesInfo, TagPredicate, TimeRange};
+
+    use super::*;
+    use crate::tsm::test_dir;
+    use crate::tsm::wal::SeriesPoints;
+    use crate::tsm::{Store, StoreOptions};
+
+    fn points(host: &str, times: &[i64], values: Values) -> SeriesPoints {
+        SeriesPoints {
+            series: SeriesInfo::new("m", &[("host", host)], "v"),
+            times: times.to_vec(),
+            values,
+        }
+    }
+
+    #[test]
+    fn f64_reads_match_merged_reads_on_every_path() {
+        let dir = test_dir("view_f64");
+        let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
+        let f = |v: &[f64]| Values::Float(v.to_vec());
+        // a: two files overlapping at t = 2 (the newer 20.0 wins) plus cached
+        // points; b: one file only (fast path); c: a tombstone hides t = 1.
+        store
+            .write_series(vec![
+                points("a", &[1, 2], f(&[1.0, 2.0])),
+                points("b", &[1, 2, 3], f(&[7.0, 8.0, 9.0])),
+                points("c", &[1, 2], f(&[5.0, 6.0])),
+            ])
+            .unwrap();
+        store.flush().unwrap();
+        store
+            .write_series(vec![points("a", &[2, 3], f(&[20.0, 30.0]))])
+            .unwrap();
+        store.flush().unwrap();
+        store
+            .write_series(vec![points("a", &[4], f(&[40.0]))])
+            .unwrap();
+        let host_c = TagPredicate::Eq("host".into(), "c".into());
+        store.delete("m", &host_c, TimeRange::new(1, 2)).unwrap();
+        // The paths are really taken: two files, c's tombstone, a cached point.
+        let files: Vec<_> = store.file_set().files().cloned().collect();
+        assert_eq!(files.len(), 2);
+        assert!(files[0].has_tombstones());
+        assert!(store.cache_bytes() > 0);
+        let index = store.inner.index.read().unwrap();
+        let series: Vec<(u32, String)> = ["a", "b", "c"]
+            .iter()
+            .map(|h| {
+                let key = format!("m,host={h}#v");
+                (index.id_of(&key).unwrap(), key)
+            })
+            .collect();
+        drop(index);
+        let ids: Vec<u32> = series.iter().map(|s| s.0).collect();
+        let expected: [(Vec<i64>, Vec<f64>); 3] = [
+            (vec![1, 2, 3, 4], vec![1.0, 20.0, 30.0, 40.0]),
+            (vec![1, 2, 3], vec![7.0, 8.0, 9.0]),
+            (vec![2], vec![6.0]),
+        ];
+        let (mut t, mut v) = (vec![99], vec![99.0]);
+        let mut buf = BlockBuf::new();
+        for (min, max) in [(i64::MIN, i64::MAX), (2, 3), (5, 9)] {
+            let view = store.inner.view(&ids, min, max);
+            for ((id, key), (et, ev)) in series.iter().zip(&expected) {
+                let found = view
+                    .read_f64(*id, key, FieldType::Float, &mut buf, &mut t, &mut v)
+                    .unwrap();
+                let keep: Vec<usize> = (0..et.len())
+                    .filter(|&i| et[i] >= min && et[i] <= max)
+                    .collect();
+                let want_t: Vec<i64> = keep.iter().map(|&i| et[i]).collect();
+                let want_v: Vec<f64> = keep.iter().map(|&i| ev[i]).collect();
+                assert_eq!(found, !want_t.is_empty(), "{key} {min}..={max}");
+                assert_eq!((&t, &v), (&want_t, &want_v), "{key} {min}..={max}");
+                let merged = view.read(*id, key, FieldType::Float).unwrap();
+                let merged = merged.map_or((vec![], vec![]), |(t, v)| (t, v.to_f64().unwrap()));
+                assert_eq!(merged, (want_t, want_v), "{key} {min}..={max}");
+            }
+        }
     }
 }

@@ -150,10 +150,12 @@ fn decode_raw<T: Word>(reader: ByteReader<'_>, dst: &mut Vec<T>) -> Result<()> {
         reader.pos(),
         reader.len(),
     )?;
-    dst.extend(simple8b::read_words(body).into_iter().map(T::from_bits));
+    dst.extend(simple8b::words(body).map(T::from_bits));
     Ok(())
 }
 
+/// Simple-8b packed deltas, unpacked word by word straight into `dst` with a running sum (no
+/// intermediate vector of words or codes).
 fn decode_packed<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>) -> Result<()> {
     let first = reader.read_u64_be()?;
     let body = reader.rest();
@@ -161,24 +163,27 @@ fn decode_packed<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>
     if whole != body.len() {
         return Err(reader.truncated(reader.pos() + whole));
     }
-    let words = simple8b::read_words(body);
-    let count = 1 + words
-        .iter()
-        .map(|&w| simple8b::count(w) as u64)
+    let count = 1 + simple8b::words(body)
+        .map(|w| simple8b::count(w) as u64)
         .sum::<u64>();
-    check_count(reader.block(), count, reader.pos(), reader.len())?;
-    let mut codes = Vec::with_capacity(count as usize);
-    simple8b::decode_all(&words, &mut codes);
-    dst.reserve(count as usize);
-    dst.push(T::from_bits(first));
+    let count = check_count(reader.block(), count, reader.pos(), reader.len())?;
+    let start = dst.len();
+    dst.resize(start + count, T::from_bits(first));
     let mut acc = first;
-    for code in codes {
-        acc = acc.wrapping_add(zigzag_decode(code).wrapping_mul(div) as u64);
-        dst.push(T::from_bits(acc));
+    let mut at = start + 1;
+    for word in simple8b::words(body) {
+        let n = simple8b::count(word);
+        simple8b::unpack(word, &mut dst[at..at + n], |code| {
+            acc = acc.wrapping_add(zigzag_decode(code).wrapping_mul(div) as u64);
+            T::from_bits(acc)
+        });
+        at += n;
     }
     Ok(())
 }
 
+/// A run: `first`, then `count - 1` equal steps, generated 64 at a time into a stack buffer (a
+/// plain induction variable, which the compiler vectorizes into additions) and appended from it.
 fn decode_rle<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>) -> Result<()> {
     let first = reader.read_u64_be()?;
     let delta = zigzag_decode(reader.read_uvarint()?).wrapping_mul(div) as u64;
@@ -191,10 +196,14 @@ fn decode_rle<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>) -
     reader.expect_end()?;
     dst.reserve(count);
     let mut acc = first;
-    dst.push(T::from_bits(acc));
-    for _ in 1..count {
-        acc = acc.wrapping_add(delta);
-        dst.push(T::from_bits(acc));
+    const CHUNK: usize = 64;
+    let mut chunk = [0u64; CHUNK];
+    for n in (0..count).step_by(CHUNK).map(|at| (count - at).min(CHUNK)) {
+        for slot in &mut chunk[..n] {
+            *slot = acc;
+            acc = acc.wrapping_add(delta);
+        }
+        dst.extend(chunk[..n].iter().map(|&bits| T::from_bits(bits)));
     }
     Ok(())
 }

@@ -13,8 +13,8 @@
 use super::bits::{BitReader, BitWriter};
 use super::bytes::{put_uvarint, ByteReader};
 use super::{
-    check_count, check_encode_len, decode_atomically, header_kind, read_header, EncodingError,
-    Result,
+    check_count, check_encode_len, decode_atomically, gorilla, header_kind, read_header,
+    EncodingError, Result, MAX_VALUES,
 };
 
 const BLOCK: &str = "float";
@@ -64,7 +64,38 @@ pub fn encode(src: &[f64], dst: &mut Vec<u8>) -> Result<()> {
 }
 
 /// Appends the floats held by the block `src` to `dst` (unchanged on error).
+///
+/// Runs the word-at-a-time decoder of the `gorilla` module; when it
+/// rejects the block, the bit-by-bit reference decoder runs to name the
+/// error and its byte offset.
 pub fn decode(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
+    let start = dst.len();
+    if decode_fast(src, dst) {
+        return Ok(());
+    }
+    dst.truncate(start);
+    decode_reference(src, dst)
+}
+
+/// The fast path: true when `src` is a valid block, its values appended.
+fn decode_fast(src: &[u8], dst: &mut Vec<f64>) -> bool {
+    if src.first() != Some(&(GORILLA << 4)) {
+        return false;
+    }
+    let mut bytes = ByteReader::new(BLOCK, src, 1);
+    let Ok(count) = bytes.read_uvarint() else {
+        return false;
+    };
+    match usize::try_from(count) {
+        Ok(0) => bytes.rest().is_empty(),
+        Ok(n) if n <= MAX_VALUES => gorilla::decode_values(bytes.rest(), n, dst),
+        _ => false,
+    }
+}
+
+/// The bit-by-bit reference decoder: the specification the fast path is
+/// tested against, and the source of every error message.
+pub(super) fn decode_reference(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
     decode_atomically(dst, |dst| decode_block(src, dst))
 }
 
@@ -247,7 +278,130 @@ mod tests {
         assert_eq!(out, vec![9.0]);
     }
 
+    /// Runs the fast and the reference decoder on `src`: both accept or both
+    /// reject it, with bit-identical values. Returns the values when valid.
+    fn differential(src: &[u8]) -> Option<Vec<u64>> {
+        let mut fast = vec![1.25];
+        let fast_ok = decode_fast(src, &mut fast);
+        let mut reference = vec![1.25];
+        let reference_ok = decode_reference(src, &mut reference).is_ok();
+        assert_eq!(fast_ok, reference_ok, "block {src:02x?}");
+        let mut public = vec![1.25];
+        assert_eq!(decode(src, &mut public).is_ok(), reference_ok);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&public), bits(&reference));
+        if !fast_ok {
+            assert_eq!(bits(&public), vec![1.25f64.to_bits()], "unchanged on error");
+            return None;
+        }
+        assert_eq!(bits(&fast), bits(&reference));
+        Some(bits(&fast[1..]))
+    }
+
+    #[test]
+    fn fast_path_decodes_exact_values_at_the_boundaries() {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let cases: Vec<Vec<f64>> = vec![
+            // A single value: only the first 64 bits.
+            vec![42.5],
+            vec![f64::NAN],
+            vec![-0.0],
+            // -0.0 after 0.0: XOR 0x8000_0000_0000_0000, 0 leading zeros, 1 bit.
+            vec![0.0, -0.0, 0.0],
+            // 0.0 then 0x8000_0000_0000_0001: 0 leading, 0 trailing, a
+            // 64-bit window stored as 0 and read with a second load.
+            vec![0.0, f64::from_bits(0x8000_0000_0000_0001), 0.0],
+            // Windows of 56..=62 bits reused with `10` (wider than 55 bits:
+            // the second load of the reuse path).
+            vec![
+                0.0,
+                f64::from_bits(0x00ff_ffff_ffff_ff01),
+                0.0,
+                f64::from_bits(0x00ff_ffff_ffff_ff01),
+            ],
+            // Repeats cost `0` bits, including a NaN payload.
+            vec![f64::from_bits(0x7ff8_0000_0000_0001); 5],
+            vec![f64::INFINITY, f64::NEG_INFINITY, f64::MIN_POSITIVE, 5e-324],
+        ];
+        for values in cases {
+            let mut block = Vec::new();
+            encode(&values, &mut block).unwrap();
+            assert_eq!(differential(&block), Some(bits(&values)), "{values:?}");
+        }
+        // The 64-bit window block by hand: header, count 3, 64 bits of 0.0,
+        // then `11` 00000 000000 (64 stored as 0) + the 64 bits of
+        // 0x8000_0000_0000_0001, then the same XOR back to 0.0 fits the
+        // window: `10` + 64 bits. 2 + 5 + 6 + 64 + 2 + 64 = 143 bits = 18 bytes;
+        // the byte after the first value is 11 00000 0(0) = 0b1100_0000.
+        let mut block = Vec::new();
+        encode(
+            &[0.0, f64::from_bits(0x8000_0000_0000_0001), 0.0],
+            &mut block,
+        )
+        .unwrap();
+        assert_eq!(block.len(), 1 + 1 + 8 + 143_usize.div_ceil(8));
+        assert_eq!(block[10], 0b1100_0000);
+    }
+
+    #[test]
+    fn fast_path_rejects_what_the_reference_rejects() {
+        // Each corrupt block of `corrupt_blocks_are_errors`, through both.
+        for block in [
+            &[0x10, 2, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0][..],
+            &[0x10, 1, 0x3f, 0xf0, 0],
+            &[0x10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x80],
+            &[0x10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xf0, 0, 0, 0, 0],
+            &[0x10, 2, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xc2, 0x5f],
+            &[0x20, 0],
+            &[0x10, 0, 0],
+            &[0x10],
+            &[],
+        ] {
+            assert_eq!(differential(block), None, "{block:02x?}");
+        }
+        // Trailing zero byte after a valid block: 8 leftover bits.
+        assert_eq!(differential(&[0x10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+        // Non-zero padding: [1.0, 1.0] ends in a `0` bit then 7 padding bits.
+        assert_eq!(
+            differential(&[0x10, 2, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x01]),
+            None
+        );
+        assert_eq!(
+            differential(&[0x10, 2, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x00]),
+            Some(vec![1.0f64.to_bits(); 2])
+        );
+    }
+
     proptest! {
+        #[test]
+        fn fast_and_reference_decoders_agree_on_damaged_blocks(
+            src in proptest::collection::vec(
+                prop_oneof![
+                    any::<u64>().prop_map(f64::from_bits),
+                    (-10_000i64..10_000).prop_map(|c| c as f64 / 100.0),
+                    Just(f64::NAN), Just(-0.0),
+                ], 1..200),
+            flips in proptest::collection::vec((any::<usize>(), 0u8..8), 0..3),
+            cut in any::<usize>(),
+            extra in proptest::option::of(any::<u8>()),
+        ) {
+            let mut block = Vec::new();
+            encode(&src, &mut block).unwrap();
+            let bits: Vec<u64> = src.iter().map(|x| x.to_bits()).collect();
+            prop_assert_eq!(differential(&block), Some(bits));
+            let mut damaged = block.clone();
+            for (at, bit) in flips {
+                let i = at % damaged.len();
+                damaged[i] ^= 1 << bit;
+            }
+            differential(&damaged);
+            differential(&block[..cut % (block.len() + 1)]);
+            if let Some(b) = extra {
+                damaged.push(b);
+                differential(&damaged);
+            }
+        }
+
         #[test]
         fn round_trips_any_floats(src in proptest::collection::vec(
             prop_oneof![

@@ -34,6 +34,7 @@ pub mod timestamp;
 mod bits;
 mod bytes;
 mod delta;
+mod gorilla;
 
 use thiserror::Error;
 

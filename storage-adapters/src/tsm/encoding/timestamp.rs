@@ -97,6 +97,72 @@ mod tests {
     }
 
     #[test]
+    fn run_length_blocks_decode_exactly_across_chunks_and_wrap() {
+        // first -5, delta 3 (zigzag 6), count 130 = varint [0x82, 0x01]: the run
+        // spans three 64-value chunks; value i is -5 + 3 * i.
+        let mut block = vec![0x20];
+        block.extend_from_slice(&(-5i64).to_be_bytes());
+        block.extend_from_slice(&[6, 0x82, 0x01]);
+        let mut out = vec![1];
+        decode(&block, &mut out).unwrap();
+        let expected: Vec<i64> = (0..130).map(|i| -5 + 3 * i).collect();
+        assert_eq!(&out[1..], &expected[..]);
+        assert_eq!((out[1], out[65], out[130]), (-5, 187, 382));
+        // A single-value run, and one that wraps past i64::MAX:
+        // MAX - 1, MAX, then MIN (delta 1 = zigzag 2).
+        let mut single = vec![0x20];
+        single.extend_from_slice(&42i64.to_be_bytes());
+        single.extend_from_slice(&[2, 1]);
+        let mut out = Vec::new();
+        decode(&single, &mut out).unwrap();
+        assert_eq!(out, vec![42]);
+        let mut wrap = vec![0x20];
+        wrap.extend_from_slice(&(i64::MAX - 1).to_be_bytes());
+        wrap.extend_from_slice(&[2, 3]);
+        let mut out = Vec::new();
+        decode(&wrap, &mut out).unwrap();
+        assert_eq!(out, vec![i64::MAX - 1, i64::MAX, i64::MIN]);
+    }
+
+    #[test]
+    fn packed_blocks_decode_runs_of_ones_and_wide_selectors_exactly() {
+        // k = 3 (header 0x13): codes are scaled by 1000. First 1_000_000, then
+        // selector 0 (240 codes 1 = zigzag -1: -1000 each), then selector 15
+        // with code 4 (zigzag +2: +2000).
+        let mut block = vec![0x13];
+        block.extend_from_slice(&1_000_000i64.to_be_bytes());
+        block.extend_from_slice(&0u64.to_be_bytes());
+        block.extend_from_slice(&((15u64 << 60) | 4).to_be_bytes());
+        let mut out = Vec::new();
+        decode(&block, &mut out).unwrap();
+        assert_eq!(out.len(), 1 + 240 + 1);
+        let expected: Vec<i64> = (0..=240).map(|i| 1_000_000 - 1000 * i).collect();
+        assert_eq!(&out[..241], &expected[..]);
+        // 1_000_000 - 240_000 = 760_000, then + 2000.
+        assert_eq!(out[241], 762_000);
+        // Selector 1 (120 ones, -1 each) then selector 14 with codes 2 and 6
+        // (+1, +3): 1 + 120 + 2 values ending at 5 - 120 + 1 + 3 = -111.
+        let mut block = vec![0x10];
+        block.extend_from_slice(&5i64.to_be_bytes());
+        block.extend_from_slice(&(1u64 << 60).to_be_bytes());
+        block.extend_from_slice(&((14u64 << 60) | 2 | (6 << 30)).to_be_bytes());
+        let mut out = Vec::new();
+        decode(&block, &mut out).unwrap();
+        assert_eq!(out.len(), 123);
+        assert_eq!(
+            (out[0], out[120], out[121], out[122]),
+            (5, -115, -114, -111)
+        );
+        // A packed block whose word is cut short: the error names the offset.
+        let err = decode(&block[..block.len() - 3], &mut out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "timestamp block: truncated at byte 17 of 22"
+        );
+        assert_eq!(out.len(), 123, "dst unchanged on error");
+    }
+
+    #[test]
     fn corrupt_blocks_are_errors() {
         let mut out = vec![1, 2];
         let err = decode(&[], &mut out).unwrap_err();

@@ -42,21 +42,7 @@ pub fn decode_block(
     offset: u64,
 ) -> Result<(Vec<i64>, Values)> {
     let bad = |m: String| TsmError::corrupt(path, offset, format!("block: {m}"));
-    let mut c = Cursor::new(buf);
-    let crc = c.u32().map_err(bad)?;
-    if crc32fast::hash(&buf[4..]) != crc {
-        return Err(TsmError::corrupt(path, offset, "block checksum mismatch"));
-    }
-    let code = c.u8().map_err(bad)?;
-    if code != ty as u8 {
-        return Err(bad(format!(
-            "type {code} where the index says {}",
-            ty.name()
-        )));
-    }
-    let n = c.len(1).map_err(bad)?;
-    let ts = c.take(n).map_err(bad)?;
-    let rest = &buf[c.pos()..];
+    let (ts, rest) = open_block(buf, ty, path, offset)?;
     let mut times = Vec::new();
     timestamp::decode(ts, &mut times).map_err(|e| bad(format!("timestamps: {e}")))?;
     let mut values = Values::empty(ty);
@@ -75,14 +61,100 @@ pub fn decode_block(
         }
     };
     r.map_err(|e| bad(format!("values: {e}")))?;
-    if values.len() != times.len() {
+    check_lengths(times.len(), values.len(), path, offset)?;
+    Ok((times, values))
+}
+
+/// Decodes a numeric block like [`decode_block`] (same checks, same errors),
+/// appending its times to `times` and its values, as f64, to `values`: the
+/// scan path, which decodes floats straight into the caller's vectors.
+/// Integers, unsigned integers and booleans (as 0/1) are converted; a string
+/// block is an error. Both vectors are left as they were on error.
+pub fn decode_block_f64(
+    buf: &[u8],
+    ty: FieldType,
+    path: &Path,
+    offset: u64,
+    times: &mut Vec<i64>,
+    values: &mut Vec<f64>,
+) -> Result<()> {
+    let (t0, v0) = (times.len(), values.len());
+    let r = decode_f64_parts(buf, ty, path, offset, times, values)
+        .and_then(|()| check_lengths(times.len() - t0, values.len() - v0, path, offset));
+    if r.is_err() {
+        times.truncate(t0);
+        values.truncate(v0);
+    }
+    r
+}
+
+fn decode_f64_parts(
+    buf: &[u8],
+    ty: FieldType,
+    path: &Path,
+    offset: u64,
+    times: &mut Vec<i64>,
+    values: &mut Vec<f64>,
+) -> Result<()> {
+    let bad = |m: String| TsmError::corrupt(path, offset, format!("block: {m}"));
+    let (ts, rest) = open_block(buf, ty, path, offset)?;
+    timestamp::decode(ts, times).map_err(|e| bad(format!("timestamps: {e}")))?;
+    if ty == FieldType::Float {
+        return float::decode(rest, values).map_err(|e| bad(format!("values: {e}")));
+    }
+    let mut typed = Values::empty(ty);
+    let r = match &mut typed {
+        Values::Integer(v) => integer::decode(rest, v),
+        Values::Unsigned(v) => integer::decode_unsigned(rest, v),
+        Values::Boolean(v) => boolean::decode(rest, v),
+        _ => {
+            return Err(bad(format!(
+                "{} values cannot be read as numbers",
+                ty.name()
+            )))
+        }
+    };
+    r.map_err(|e| bad(format!("values: {e}")))?;
+    values.extend(typed.to_f64().unwrap_or_default());
+    Ok(())
+}
+
+/// Checks the CRC and the type byte of a block; returns its encoded
+/// timestamps and its encoded values.
+fn open_block<'a>(
+    buf: &'a [u8],
+    ty: FieldType,
+    path: &Path,
+    offset: u64,
+) -> Result<(&'a [u8], &'a [u8])> {
+    let bad = |m: String| TsmError::corrupt(path, offset, format!("block: {m}"));
+    let mut c = Cursor::new(buf);
+    let crc = c.u32().map_err(bad)?;
+    if crc32fast::hash(&buf[4..]) != crc {
+        return Err(TsmError::corrupt(path, offset, "block checksum mismatch"));
+    }
+    let code = c.u8().map_err(bad)?;
+    if code != ty as u8 {
         return Err(bad(format!(
-            "{} timestamps but {} values",
-            times.len(),
-            values.len()
+            "type {code} where the index says {}",
+            ty.name()
         )));
     }
-    Ok((times, values))
+    let n = c.len(1).map_err(bad)?;
+    let ts = c.take(n).map_err(bad)?;
+    Ok((ts, &buf[c.pos()..]))
+}
+
+/// The error for a block whose columns differ in length.
+fn check_lengths(times: usize, values: usize, path: &Path, offset: u64) -> Result<()> {
+    if times == values {
+        return Ok(());
+    }
+    Err(TsmError::corrupt(
+        path,
+        offset,
+        format!("block: {times} timestamps but {values} values"),
+    ))
 }
 
 #[cfg(test)]
@@ -113,5 +185,86 @@ mod tests {
                 "corrupt file x.tsm at offset 77: block checksum mismatch"
             );
         }
+    }
+    #[test]
+    fn f64_decoding_matches_typed_decoding_and_keeps_errors() {
+        let p = Path::new("x.tsm");
+        for values in [
+            Values::Float(vec![1.5, -0.0, f64::NAN]),
+            Values::Integer(vec![-7, 0, 9]),
+            Values::Unsigned(vec![0, 7, u64::MAX]),
+            Values::Boolean(vec![true, false, true]),
+        ] {
+            let mut b = Vec::new();
+            encode_block(&[10, 20, 30], &values, &mut b).unwrap();
+            let ty = values.field_type();
+            // Appends after what is there.
+            let (mut t, mut v) = (vec![1], vec![0.5]);
+            decode_block_f64(&b, ty, p, 0, &mut t, &mut v).unwrap();
+            assert_eq!(t, vec![1, 10, 20, 30]);
+            let want = values.to_f64().unwrap();
+            let bits = |x: &[f64]| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&v[1..]), bits(&want), "{ty:?}");
+            // A flipped bit: checksum error naming file and offset, vectors unchanged.
+            let mut flipped = b.clone();
+            flipped[6] ^= 0x10;
+            let err = decode_block_f64(&flipped, ty, p, 77, &mut t, &mut v).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "corrupt file x.tsm at offset 77: block checksum mismatch"
+            );
+            assert_eq!((t.len(), v.len()), (4, 4));
+            // Truncated with a valid CRC: an error, never a panic.
+            for cut in 0..b.len() {
+                let mut short = b[..cut].to_vec();
+                if short.len() >= 4 {
+                    let crc = crc32fast::hash(&short[4..]);
+                    short[..4].copy_from_slice(&crc.to_be_bytes());
+                }
+                let err = decode_block_f64(&short, ty, p, 5, &mut t, &mut v).unwrap_err();
+                assert!(
+                    err.to_string()
+                        .starts_with("corrupt file x.tsm at offset 5: block"),
+                    "{err}"
+                );
+                assert_eq!((t.len(), v.len()), (4, 4));
+            }
+        }
+        // Wrong type, and a string block.
+        let mut b = Vec::new();
+        encode_block(&[1], &Values::Float(vec![2.0]), &mut b).unwrap();
+        let err = decode_block_f64(&b, FieldType::Integer, p, 9, &mut vec![], &mut vec![]);
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "corrupt file x.tsm at offset 9: block: type 0 where the index says integer"
+        );
+        let mut b = Vec::new();
+        encode_block(&[1], &Values::String(vec!["a".into()]), &mut b).unwrap();
+        let err = decode_block_f64(&b, FieldType::String, p, 9, &mut vec![], &mut vec![]);
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "corrupt file x.tsm at offset 9: block: string values cannot be read as numbers"
+        );
+    }
+
+    #[test]
+    fn columns_of_different_lengths_are_an_error() {
+        // Two timestamps but one float, CRC made valid by hand.
+        let mut ts = Vec::new();
+        timestamp::encode(&[1, 2], &mut ts).unwrap();
+        let mut b = vec![0, 0, 0, 0, FieldType::Float as u8];
+        put_uvarint(&mut b, ts.len() as u64);
+        b.extend_from_slice(&ts);
+        float::encode(&[3.0], &mut b).unwrap();
+        let crc = crc32fast::hash(&b[4..]);
+        b[..4].copy_from_slice(&crc.to_be_bytes());
+        let p = Path::new("y.tsm");
+        let want = "corrupt file y.tsm at offset 3: block: 2 timestamps but 1 values";
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        let err = decode_block_f64(&b, FieldType::Float, p, 3, &mut t, &mut v).unwrap_err();
+        assert_eq!(err.to_string(), want);
+        assert!(t.is_empty() && v.is_empty());
+        let err = decode_block(&b, FieldType::Float, p, 3).unwrap_err();
+        assert_eq!(err.to_string(), want);
     }
 }

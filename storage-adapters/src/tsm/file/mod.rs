@@ -13,6 +13,7 @@
 //! range and compaction level: `{min gen:010}-{max gen:010}-{level}.tsm`.
 
 pub mod block;
+pub mod block_buf;
 pub mod index_block;
 pub mod reader;
 pub mod writer;

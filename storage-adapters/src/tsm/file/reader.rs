@@ -8,15 +8,19 @@
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
-use super::block::decode_block;
+use super::block::{decode_block, decode_block_f64};
+use super::block_buf::BlockBuf;
 use super::index_block::{decode_index, BlockMeta, IndexEntry};
 use super::{FileId, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
 use crate::tsm::error::{IoContext, Result, TsmError};
 use crate::tsm::tombstone::{self, Tombstone};
-use crate::tsm::value::{merge_chunks, Values};
+use crate::tsm::value::{merge_chunks, FieldType, Values};
+
+/// Source of [`TsmReader`] serial numbers; 0 is never handed out.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 /// An open TSM file.
 #[derive(Debug)]
@@ -25,6 +29,11 @@ pub struct TsmReader {
     id: FileId,
     file: File,
     size: u64,
+    /// Offset of the index: blocks lie before it.
+    index_at: u64,
+    /// Unique among the readers of this process, so a [`BlockBuf`] knows
+    /// whose bytes it holds.
+    serial: u64,
     index: Vec<IndexEntry>,
     tombstones: RwLock<Vec<Tombstone>>,
     retired: AtomicBool,
@@ -74,6 +83,8 @@ impl TsmReader {
             id,
             file,
             size,
+            index_at,
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             index,
             tombstones,
             retired: AtomicBool::new(false),
@@ -108,6 +119,23 @@ impl TsmReader {
             .map(|i| &self.index[i])
     }
 
+    /// The index entry of `key`, trying the entry after `hint` first: a
+    /// scan visits series in key order, so this usually costs one key
+    /// comparison instead of a binary search. `hint` (this reader's serial
+    /// and an index position) is updated to the entry found.
+    pub fn entry_near(&self, key: &str, hint: &mut (u64, usize)) -> Option<&IndexEntry> {
+        let guess = if hint.0 == self.serial { hint.1 + 1 } else { 0 };
+        let at = match self.index.get(guess) {
+            Some(e) if e.key == key => guess,
+            _ => self
+                .index
+                .binary_search_by(|e| e.key.as_str().cmp(key))
+                .ok()?,
+        };
+        *hint = (self.serial, at);
+        self.index.get(at)
+    }
+
     /// Reads and decodes one block (CRC checked), without tombstones.
     pub fn read_block(&self, entry: &IndexEntry, b: &BlockMeta) -> Result<(Vec<i64>, Values)> {
         if b.offset + u64::from(b.size) > self.size {
@@ -120,6 +148,82 @@ impl TsmReader {
         let mut buf = vec![0u8; b.size as usize];
         self.file.read_exact_at(&mut buf, b.offset).at(&self.path)?;
         decode_block(&buf, entry.ty, &self.path, b.offset)
+    }
+
+    /// The bytes of block `b`, from `buf` when it already holds them, else
+    /// read into it (with read-ahead while reads move forward, see
+    /// [`BlockBuf`]).
+    pub fn block_bytes<'a>(&self, b: &BlockMeta, buf: &'a mut BlockBuf) -> Result<&'a [u8]> {
+        let end = b.offset + u64::from(b.size);
+        if end > self.size {
+            return Err(TsmError::corrupt(
+                &self.path,
+                b.offset,
+                "block extends past the end of the file",
+            ));
+        }
+        if !buf.holds(self.serial, b.offset, end) {
+            let window = buf.next_window(self.serial, b.offset) as u64;
+            let limit = self.index_at.max(end);
+            let len = window.min(limit - b.offset).max(u64::from(b.size));
+            buf.file = 0;
+            buf.data.resize(len as usize, 0);
+            self.file
+                .read_exact_at(&mut buf.data, b.offset)
+                .at(&self.path)?;
+            buf.file = self.serial;
+            buf.at = b.offset;
+            buf.window = window as usize;
+        }
+        buf.next = end;
+        Ok(buf.slice(b.offset, end))
+    }
+
+    /// The scan fast path: appends the points of `key` with
+    /// `min <= t <= max` to `times` / `values` (as f64), decoding each block
+    /// straight into them through `buf`. Returns false, having possibly
+    /// appended some points, when the fast path does not apply: the series
+    /// has tombstones here, or a block's points do not all come after those
+    /// already in `times` (overlap needs the merging path, [`read_series`]).
+    ///
+    /// [`read_series`]: TsmReader::read_series
+    pub fn append_series_f64(
+        &self,
+        key: &str,
+        min: i64,
+        max: i64,
+        buf: &mut BlockBuf,
+        times: &mut Vec<i64>,
+        values: &mut Vec<f64>,
+    ) -> Result<bool> {
+        let Some(entry) = self.entry_near(key, &mut buf.entry_hint) else {
+            return Ok(true);
+        };
+        if entry.ty == FieldType::String || self.has_deletes(key) {
+            return Ok(false);
+        }
+        for b in entry.blocks.iter().filter(|b| b.max >= min && b.min <= max) {
+            let before = times.len();
+            let bytes = self.block_bytes(b, buf)?;
+            decode_block_f64(bytes, entry.ty, &self.path, b.offset, times, values)?;
+            let added = &times[before..];
+            let lo = before + added.partition_point(|&x| x < min);
+            let hi = before + added.partition_point(|&x| x <= max);
+            times.truncate(hi);
+            values.truncate(hi);
+            times.drain(before..lo);
+            values.drain(before..lo);
+            if before > 0 && times.len() > before && times[before] <= times[before - 1] {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// True when a tombstone of this file names `key`.
+    fn has_deletes(&self, key: &str) -> bool {
+        let t = self.tombstones.read().expect("tombstone lock");
+        !t.is_empty() && t.iter().any(|t| t.key == key)
     }
 
     /// Time ranges deleted from series `key` in this file.
@@ -256,5 +360,173 @@ mod tests {
             )
         );
         assert_eq!(r.read_series("a#v", 0, 0).unwrap().unwrap().0, vec![0]);
+    }
+    fn write_file(name: &str, series: &[(&str, Vec<i64>, Values)]) -> std::path::PathBuf {
+        let dir = test_dir(name);
+        let path = dir.join(
+            FileId {
+                min_gen: 1,
+                max_gen: 1,
+                level: 1,
+            }
+            .file_name(),
+        );
+        let mut w = TsmWriter::create(&path).unwrap();
+        for (key, times, values) in series {
+            w.write_series(key, times, values).unwrap();
+        }
+        w.finish().unwrap();
+        path
+    }
+
+    /// `read_series` converted to f64: what the fast path must return.
+    fn slow(r: &TsmReader, key: &str, min: i64, max: i64) -> (Vec<i64>, Vec<f64>) {
+        r.read_series(key, min, max)
+            .unwrap()
+            .map_or((vec![], vec![]), |(t, v)| (t, v.to_f64().unwrap()))
+    }
+
+    #[test]
+    fn fast_series_reads_match_read_series() {
+        // 40 series "s00#v".."s39#v" of 2100 points (blocks of 1000, 1000,
+        // 100), times 0, 7, 14, ..; series i holds i + t / 7 as floats, odd
+        // ones as integers.
+        let series: Vec<(String, Vec<i64>, Values)> = (0..40)
+            .map(|i| {
+                let times: Vec<i64> = (0..2100).map(|k| k * 7).collect();
+                let values = if i % 2 == 0 {
+                    Values::Float((0..2100).map(|k| f64::from(i + k)).collect())
+                } else {
+                    Values::Integer((0..2100).map(|k| i64::from(i + k)).collect())
+                };
+                (format!("s{i:02}#v"), times, values)
+            })
+            .collect();
+        let refs: Vec<(&str, Vec<i64>, Values)> = series
+            .iter()
+            .map(|(k, t, v)| (k.as_str(), t.clone(), v.clone()))
+            .collect();
+        let r = TsmReader::open(&write_file("reader_fast", &refs)).unwrap();
+        let ranges = [
+            (i64::MIN, i64::MAX),
+            (0, 0),
+            (6_993, 7_007), // the points 6993, 7000, 7007 straddle blocks 0 and 1
+            (13_995, 20_000),
+            (-10, -1),
+            (14_693, i64::MAX), // the last point only
+        ];
+        // Key order (read-ahead grows), then reverse order (no read-ahead).
+        let mut buf = BlockBuf::new();
+        let orders: [Vec<usize>; 2] = [(0..40).collect(), (0..40).rev().collect()];
+        for order in &orders {
+            for &(min, max) in &ranges {
+                for &i in order {
+                    let key = &series[i].0;
+                    let (mut t, mut v) = (Vec::new(), Vec::new());
+                    assert!(r
+                        .append_series_f64(key, min, max, &mut buf, &mut t, &mut v)
+                        .unwrap());
+                    assert_eq!((t, v), slow(&r, key, min, max), "{key} {min}..={max}");
+                }
+            }
+        }
+        // Straddling range by hand: series 3 (integers) at k = 999, 1000, 1001.
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        r.append_series_f64("s03#v", 6_993, 7_007, &mut buf, &mut t, &mut v)
+            .unwrap();
+        assert_eq!(
+            (t, v),
+            (vec![6_993, 7_000, 7_007], vec![1002.0, 1003.0, 1004.0])
+        );
+        // A missing key appends nothing and is not a failure of the fast path.
+        let (mut t, mut v) = (vec![-1], vec![0.0]);
+        assert!(r
+            .append_series_f64("zz#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+        assert_eq!(t, vec![-1]);
+    }
+
+    #[test]
+    fn fast_series_reads_decline_tombstones_and_overlap() {
+        let times: Vec<i64> = (0..5).collect();
+        let vals = Values::Float(vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+        let path = write_file(
+            "reader_decline",
+            &[("a#v", times.clone(), vals.clone()), ("b#v", times, vals)],
+        );
+        let r = TsmReader::open(&path).unwrap();
+        let mut buf = BlockBuf::new();
+        // Points already in the output at or after t = 0: the block does not
+        // come after them, so the merging path must run.
+        let (mut t, mut v) = (vec![0], vec![9.0]);
+        assert!(!r
+            .append_series_f64("a#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+        let (mut t, mut v) = (vec![-1], vec![9.0]);
+        assert!(r
+            .append_series_f64("a#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+        assert_eq!(t, vec![-1, 0, 1, 2, 3, 4]);
+        r.add_tombstones(vec![Tombstone {
+            key: "b#v".into(),
+            min: 2,
+            max: 2,
+        }])
+        .unwrap();
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        assert!(!r
+            .append_series_f64("b#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+        assert!(r
+            .append_series_f64("a#v", 0, 9, &mut buf, &mut t, &mut v)
+            .unwrap());
+    }
+
+    #[test]
+    fn fast_series_reads_report_corrupt_blocks_with_file_and_offset() {
+        let times: Vec<i64> = (0..3).collect();
+        let path = write_file(
+            "reader_corrupt",
+            &[("a#v", times, Values::Float(vec![1.0, 2.0, 3.0]))],
+        );
+        let off = TsmReader::open(&path).unwrap().entry("a#v").unwrap().blocks[0].offset;
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[off as usize + 9] ^= 0x01;
+        fs::write(&path, &bytes).unwrap();
+        let r = TsmReader::open(&path).unwrap();
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        let err = r
+            .append_series_f64("a#v", 0, 9, &mut BlockBuf::new(), &mut t, &mut v)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "corrupt file {} at offset {off}: block checksum mismatch",
+                path.display()
+            )
+        );
+        assert!(t.is_empty() && v.is_empty());
+    }
+
+    #[test]
+    fn hinted_entry_lookup_finds_every_key_in_any_order() {
+        let series: Vec<(String, Vec<i64>, Values)> = (0..9)
+            .map(|i| (format!("k{i}#v"), vec![i], Values::Float(vec![0.0])))
+            .collect();
+        let refs: Vec<(&str, Vec<i64>, Values)> = series
+            .iter()
+            .map(|(k, t, v)| (k.as_str(), t.clone(), v.clone()))
+            .collect();
+        let r = TsmReader::open(&write_file("reader_hint", &refs)).unwrap();
+        let mut hint = (0, 0);
+        for i in [0, 1, 2, 7, 3, 3, 8, 0] {
+            let key = format!("k{i}#v");
+            assert_eq!(r.entry_near(&key, &mut hint).unwrap().key, key);
+            assert_eq!(hint.1, i as usize);
+        }
+        assert!(r.entry_near("k9#v", &mut hint).is_none());
+        // A hint from another reader is ignored.
+        let mut foreign = (u64::MAX, 4);
+        assert_eq!(r.entry_near("k0#v", &mut foreign).unwrap().key, "k0#v");
     }
 }

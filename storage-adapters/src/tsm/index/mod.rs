@@ -6,11 +6,12 @@
 //! of the REPL (measurements, tag keys and values, fields with types, series
 //! counts).
 
+pub mod order;
 pub mod posting;
 pub mod select;
 pub mod series_log;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,6 +31,9 @@ struct Measurement {
     fields: BTreeMap<Arc<str>, (FieldType, PostingList)>,
     /// tag key → tag value → series ids
     tags: BTreeMap<Arc<str>, BTreeMap<Arc<str>, PostingList>>,
+    /// Every series of the measurement in `SeriesInfo` order (the order of
+    /// scan registries), kept so a scan need not sort ([`order`]).
+    sorted: BTreeSet<(SeriesInfo, u32)>,
 }
 
 /// The series index of a store.
@@ -65,6 +69,7 @@ impl SeriesIndex {
             .entry(Arc::clone(&s.measurement))
             .or_default();
         m.all.push(id);
+        m.sorted.insert((s.clone(), id));
         m.fields
             .entry(Arc::clone(&s.field))
             .or_insert_with(|| (ty, PostingList::new()))

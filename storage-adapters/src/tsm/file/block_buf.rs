@@ -1,0 +1,106 @@
+//! [`BlockBuf`]: the one reusable read buffer of a scan. A scan reads many
+//! small blocks, usually in file order (series keys sort the way scans visit
+//! them), so one positioned read per block would spend most of its time in
+//! system calls. The buffer remembers which file range it holds and, while
+//! each read continues where the held bytes end, reads ahead in a window that
+//! doubles from [`MIN_WINDOW`] up to [`MAX_WINDOW`]; a backward jump, a long
+//! skip forward (a sparse selection) or a new file starts again with a read
+//! of just the block. TSM files never change
+//! once written, so bytes read ahead stay valid for as long as the file is
+//! open. Every block is still CRC-checked when decoded.
+
+/// Read-ahead after the first forward step within a file.
+pub const MIN_WINDOW: usize = 16 << 10;
+/// Largest read-ahead window.
+pub const MAX_WINDOW: usize = 256 << 10;
+
+/// Bytes of one file range, reused across block reads (see the module docs).
+#[derive(Debug, Default)]
+pub struct BlockBuf {
+    /// Serial number of the reader whose bytes `data` holds; 0 for none.
+    pub(super) file: u64,
+    /// File offset of `data[0]`.
+    pub(super) at: u64,
+    /// The bytes held.
+    pub(super) data: Vec<u8>,
+    /// File offset just past the last block served.
+    pub(super) next: u64,
+    /// Current read-ahead window in bytes (0 before the first forward step).
+    pub(super) window: usize,
+    /// Reader serial and index position of the last index entry looked up,
+    /// for [`TsmReader::entry_near`](super::reader::TsmReader::entry_near).
+    pub(super) entry_hint: (u64, usize),
+}
+
+impl BlockBuf {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        BlockBuf::default()
+    }
+
+    /// True when the buffer holds bytes `start..end` of file `file`.
+    pub(super) fn holds(&self, file: u64, start: u64, end: u64) -> bool {
+        self.file == file && start >= self.at && end <= self.at + self.data.len() as u64
+    }
+
+    /// The window for a miss at `start` in file `file`: doubled when the
+    /// read continues where the held bytes end (a dense forward scan), kept
+    /// when it skips less than one window forward, none otherwise (another
+    /// file, a backward jump, or a sparse scan that would waste read-ahead).
+    pub(super) fn next_window(&self, file: u64, start: u64) -> usize {
+        if self.file != file || start < self.next {
+            return 0;
+        }
+        let held_end = self.at + self.data.len() as u64;
+        if start <= held_end {
+            (self.window * 2).clamp(MIN_WINDOW, MAX_WINDOW)
+        } else if start - held_end <= self.window as u64 {
+            self.window
+        } else {
+            0
+        }
+    }
+
+    /// The bytes `start..end` of the held range; the caller checked
+    /// [`holds`](Self::holds).
+    pub(super) fn slice(&self, start: u64, end: u64) -> &[u8] {
+        &self.data[(start - self.at) as usize..(end - self.at) as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_grows_only_while_reading_forward_densely_in_one_file() {
+        let mut b = BlockBuf::new();
+        // Nothing held: the first read of file 7 gets no read-ahead.
+        assert_eq!(b.next_window(7, 100), 0);
+        b.file = 7;
+        b.at = 100;
+        b.data = vec![0; 50];
+        b.next = 150;
+        assert!(b.holds(7, 100, 150));
+        assert!(!b.holds(7, 100, 151));
+        assert!(!b.holds(8, 100, 150));
+        // Continuing at the end of the held bytes: 0 doubles to 0, clamped up
+        // to MIN_WINDOW; a jump past them with no window: none.
+        assert_eq!(b.next_window(7, 150), MIN_WINDOW);
+        assert_eq!(b.next_window(7, 151), 0);
+        // With a window, bytes 100..100 + MIN_WINDOW held.
+        b.window = MIN_WINDOW;
+        b.data = vec![0; MIN_WINDOW];
+        let end = 100 + MIN_WINDOW as u64;
+        assert_eq!(b.next_window(7, end - 10), 2 * MIN_WINDOW);
+        assert_eq!(b.next_window(7, end), 2 * MIN_WINDOW);
+        // A skip of at most one window keeps it; a longer one drops it.
+        assert_eq!(b.next_window(7, end + MIN_WINDOW as u64), MIN_WINDOW);
+        assert_eq!(b.next_window(7, end + MIN_WINDOW as u64 + 1), 0);
+        b.window = MAX_WINDOW;
+        assert_eq!(b.next_window(7, end), MAX_WINDOW);
+        // Backwards, or another file: back to just the block.
+        assert_eq!(b.next_window(7, 120), 0);
+        assert_eq!(b.next_window(9, end), 0);
+    }
+}

@@ -1,0 +1,96 @@
+//! Series in registry order. A scan numbers its series in `SeriesInfo` order
+//! (`SeriesRegistry::sorted`); sorting a large selection by `SeriesInfo`
+//! costs many string comparisons per query, so each measurement keeps its
+//! series in that order ([`SeriesIndex::in_series_order`] walks it) and only
+//! small selections are sorted directly.
+
+use std::cmp::Ordering;
+
+use super::SeriesIndex;
+
+/// A selection at least `1 / WALK_FRACTION` of its measurement's series is
+/// put in order by walking the measurement's ordered set; smaller ones are
+/// sorted.
+const WALK_FRACTION: usize = 16;
+
+impl SeriesIndex {
+    /// The series `ids` of `measurement` (distinct, e.g. from
+    /// [`select`](SeriesIndex::select)) ordered by `SeriesInfo`: the order
+    /// `SeriesRegistry::sorted` gives. Ids without a series are dropped.
+    pub fn in_series_order(&self, measurement: &str, ids: &[u32]) -> Vec<u32> {
+        let mut known: Vec<u32> = ids
+            .iter()
+            .copied()
+            .filter(|&id| self.series(id).is_some())
+            .collect();
+        if let Some(m) = self.measurements.get(measurement) {
+            if known.len() * WALK_FRACTION >= m.sorted.len() {
+                let mut wanted = vec![false; self.len()];
+                for &id in &known {
+                    wanted[id as usize] = true;
+                }
+                let walked: Vec<u32> = m
+                    .sorted
+                    .iter()
+                    .map(|(_, id)| *id)
+                    .filter(|&id| wanted[id as usize])
+                    .collect();
+                if walked.len() == known.len() {
+                    return walked;
+                }
+            }
+        }
+        known.sort_by(|&a, &b| self.compare(a, b));
+        known
+    }
+
+    /// `SeriesInfo` order of two existing series.
+    fn compare(&self, a: u32, b: u32) -> Ordering {
+        let info = |id: u32| self.series(id).map(|s| s.0);
+        info(a).cmp(&info(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tsq_engine::{SeriesInfo, SeriesRegistry};
+
+    use crate::tsm::index::SeriesIndex;
+    use crate::tsm::test_dir;
+    use crate::tsm::value::FieldType;
+
+    #[test]
+    fn walked_and_sorted_orders_match_the_registry_order() {
+        let dir = test_dir("index_order");
+        let (mut index, _) = SeriesIndex::open(&dir.join("series.log")).unwrap();
+        // 40 series created in an order unrelated to SeriesInfo order: host
+        // h(39 - i), grp g(i % 3); plus one series of another measurement.
+        let mut infos = Vec::new();
+        for i in 0..40 {
+            let host = format!("h{:02}", 39 - i);
+            let grp = format!("g{}", i % 3);
+            let s = SeriesInfo::new("cpu", &[("host", &host), ("grp", &grp)], "v");
+            index.get_or_create(&s, FieldType::Float).unwrap();
+            infos.push(s);
+        }
+        let other = SeriesInfo::new("mem", &[("host", "h00")], "v");
+        index.get_or_create(&other, FieldType::Float).unwrap();
+        // Expected: what SeriesRegistry::sorted does with the same infos.
+        let expect = |ids: &[u32]| -> Vec<u32> {
+            let chosen: Vec<SeriesInfo> = ids.iter().map(|&i| infos[i as usize].clone()).collect();
+            let (_, order) = SeriesRegistry::sorted(chosen);
+            order.iter().map(|&k| ids[k]).collect()
+        };
+        // All 40 (walked), then 2 of 40 (2 * 16 < 40: sorted directly).
+        let all: Vec<u32> = (0..40).collect();
+        let walked = index.in_series_order("cpu", &all);
+        assert_eq!(walked, expect(&all));
+        // grp g0 < g1 < g2 first; g0 holds i = 0, 3, .., 39 whose hosts
+        // descend as i grows, so the first is i = 39 (host h00).
+        assert_eq!(walked[0], 39);
+        assert_eq!(index.in_series_order("cpu", &[5, 30]), expect(&[5, 30]));
+        // Ids without a series are dropped; an unknown measurement still sorts.
+        assert_eq!(index.in_series_order("cpu", &[7, 999]), vec![7]);
+        assert_eq!(index.in_series_order("nope", &[2, 1]), expect(&[2, 1]));
+    }
+}
