@@ -10,6 +10,9 @@ fn main() {
     let config = tsq_benches::tsbs::config(scale);
     for q in tsq_benches::tsbs::queries::queries(&config) {
         println!("### {}\n\n{} ({} points).\n", q.name, q.about, q.points);
-        println!("```sql\n-- tsq\n{};\n-- DataFusion\n{};\n```\n", q.tsq, q.sql);
+        println!(
+            "```sql\n-- tsq\n{};\n-- DataFusion\n{};\n```\n",
+            q.tsq, q.sql
+        );
     }
 }

@@ -94,3 +94,38 @@ pub fn time_runs<T>(runs: usize, mut f: impl FnMut() -> T) -> (Vec<Duration>, T)
     }
     (times, last.expect("at least one run"))
 }
+
+/// The process's resident-set high-water mark (`VmHWM` of
+/// `/proc/self/status`) in bytes, where the OS reports it. It covers the
+/// whole run (data generation included) and never goes down, so it bounds
+/// every engine's peak from above; the per-engine heap peak is finer.
+pub fn process_peak_rss() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_hwm(&status)
+}
+
+/// The `VmHWM:` line of a `/proc/<pid>/status` text, in bytes.
+fn parse_vm_hwm(status: &str) -> Option<usize> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: usize = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod rss_tests {
+    use super::*;
+
+    #[test]
+    fn vm_hwm_is_read_in_bytes() {
+        let status = "Name:\ttsq\nVmPeak:\t  200 kB\nVmHWM:\t    1536 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(parse_vm_hwm(status), Some(1536 * 1024));
+        assert_eq!(parse_vm_hwm("VmRSS: 5 kB\n"), None);
+        assert_eq!(parse_vm_hwm("VmHWM: lots\n"), None);
+    }
+}

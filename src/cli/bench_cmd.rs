@@ -70,25 +70,36 @@ pub fn run(options: &BenchOptions, format: OutputFormat) -> Result<i32, CliError
             "note: DataFusion is not in this build; `cargo run --release --features datafusion -- bench` adds it"
         );
     }
-    print!("{}", render(&sections, format));
+    let rss = tsq_benches::measure::process_peak_rss();
+    print!("{}", render(&sections, rss, format));
     Ok(0)
 }
 
 /// The sections as markdown tables under `## name` headings, or as one
 /// JSON object keyed by section name.
-fn render(sections: &[(&str, Vec<Report>)], format: OutputFormat) -> String {
+/// `rss` is the process's resident-set high-water mark, printed after the
+/// tables (a `process_peak_rss_bytes` key in JSON).
+fn render(sections: &[(&str, Vec<Report>)], rss: Option<usize>, format: OutputFormat) -> String {
     if format == OutputFormat::Json {
-        let object: serde_json::Map<String, serde_json::Value> = sections
+        let mut object: serde_json::Map<String, serde_json::Value> = sections
             .iter()
             .map(|(name, reports)| (name.to_string(), to_json(reports)))
             .collect();
+        object.insert("process_peak_rss_bytes".into(), rss.into());
         return serde_json::to_string_pretty(&object).unwrap_or_default() + "\n";
     }
     let tables: Vec<String> = sections
         .iter()
         .map(|(name, reports)| format!("## {name}\n\n{}", format_table(reports)))
         .collect();
-    tables.join("\n")
+    let rss = rss.map_or_else(
+        || "not reported by this OS".to_string(),
+        |b| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    );
+    format!(
+        "{}\nProcess peak RSS (VmHWM, whole run): {rss}\n",
+        tables.join("\n")
+    )
 }
 
 #[cfg(test)]
@@ -116,6 +127,7 @@ mod tests {
     fn tables_have_a_heading_per_suite() {
         let text = render(
             &[("seed", reports()), ("tsbs", reports())],
+            Some(3 << 20),
             OutputFormat::Table,
         );
         assert!(text.starts_with("## seed\n\n| case |"), "{text}");
@@ -123,14 +135,19 @@ mod tests {
         // 1000 points in 2 ms = 0.5 M/s
         assert!(text
             .contains("| lastpoint | tsq pipelined | 2.000 ms | 0.5 M | 0.0 MiB | n/a | 1.00x |"));
+        assert!(
+            text.ends_with("\nProcess peak RSS (VmHWM, whole run): 3.0 MiB\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn json_is_keyed_by_suite() {
-        let text = render(&[("tsbs", reports())], OutputFormat::Json);
+        let text = render(&[("tsbs", reports())], None, OutputFormat::Json);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["tsbs"][0]["case"], "lastpoint");
         assert_eq!(v["tsbs"][0]["engines"][0]["rows"], 4);
+        assert!(v["process_peak_rss_bytes"].is_null());
     }
 
     #[test]
