@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tsq_engine::pipeline::build_pipeline;
-use tsq_engine::{collect, materialized, Operator, StorageAdapter, TaskContext};
+use tsq_engine::{collect, materialized, Operator, StorageAdapter, TaskContext, TimelineBatch};
 
 use crate::error::Result;
 use crate::plan::LogicalPlan;
@@ -78,21 +78,81 @@ fn result_builder(plan: &LogicalPlan) -> ResultBuilder {
 }
 
 /// Runs every pipeline to the end and joins their outputs. The operators
-/// stay in `physical` with their metrics (for EXPLAIN ANALYZE).
+/// stay in `physical` with their metrics (for EXPLAIN ANALYZE). With
+/// `threads > 1` and several pipelines (several value columns), the
+/// pipelines are dealt round-robin to up to `threads` scoped threads, each
+/// running its share one after the other; the join is the same.
 pub async fn run(
     plan: &LogicalPlan,
     physical: &mut PhysicalPlan,
     ctx: &TaskContext,
+    threads: usize,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let mut builder = result_builder(plan);
     let mut reservation = join_reservation(ctx);
-    for (output, root) in &mut physical.pipelines {
-        ctx.cancel.check()?;
-        for batch in collect(root.as_mut(), ctx).await? {
-            // time + value (+ null flag) per point held until the join
-            reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
-            builder.add(*output, &batch);
+    let threads = threads.clamp(1, physical.pipelines.len().max(1));
+    if threads == 1 {
+        for (output, root) in &mut physical.pipelines {
+            ctx.cancel.check()?;
+            for batch in collect(root.as_mut(), ctx).await? {
+                // time + value (+ null flag) per point held until the join
+                reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
+                builder.add(*output, &batch);
+            }
+        }
+    } else {
+        for (output, batches) in collect_parallel(&mut physical.pipelines, ctx, threads)? {
+            for batch in batches {
+                reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
+                builder.add(output, &batch);
+            }
         }
     }
     builder.finish(&plan.order_by, plan.limit, ctx.batch_size)
+}
+
+/// Output batches of one pipeline, by output index.
+type PipelineOutput = (usize, Vec<TimelineBatch>);
+
+/// Runs `pipelines` on `threads` scoped threads (pipeline `i` on thread
+/// `i % threads`) and returns their outputs in pipeline order. The first
+/// error (in pipeline order) wins; a failing pipeline does not stop the
+/// others early, but cancellation does.
+fn collect_parallel(
+    pipelines: &mut [(usize, Box<dyn Operator>)],
+    ctx: &TaskContext,
+    threads: usize,
+) -> Result<Vec<PipelineOutput>> {
+    let mut shares: Vec<Vec<(usize, &mut (usize, Box<dyn Operator>))>> =
+        (0..threads).map(|_| Vec::new()).collect();
+    for (i, p) in pipelines.iter_mut().enumerate() {
+        shares[i % threads].push((i, p));
+    }
+    let mut results: Vec<(usize, Result<PipelineOutput>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                scope.spawn(move || {
+                    let mut out = Vec::with_capacity(share.len());
+                    for (i, (output, root)) in share {
+                        let run = match ctx.cancel.check() {
+                            Ok(()) => futures::executor::block_on(collect(root.as_mut(), ctx)),
+                            Err(e) => Err(e),
+                        };
+                        out.push((i, run.map(|b| (*output, b)).map_err(Into::into)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }

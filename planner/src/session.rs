@@ -35,6 +35,10 @@ pub struct SessionConfig {
     /// (the default), or the materialized executor that the benchmarks
     /// compare against (same plan, same results, whole timelines in memory).
     pub executor: Executor,
+    /// Threads that run the pipelines of one query (one pipeline per value
+    /// column) side by side; 1 runs them one after the other. Default: the
+    /// machine's available parallelism.
+    pub threads: usize,
 }
 
 /// The executor that runs a plan's pipelines.
@@ -56,6 +60,7 @@ impl Default for SessionConfig {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             force_strategy: None,
             executor: Executor::Pipelined,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -253,7 +258,7 @@ impl Session {
             Executor::Materialized if statement.explain.is_none() => {
                 run_materialized(&plan, &self.adapter, &ctx).await
             }
-            _ => run(&plan, &mut physical, &ctx).await,
+            _ => run(&plan, &mut physical, &ctx, self.config.threads).await,
         };
         reset_cancelled(&self.cancel);
         let (schema, batches) = result?;

@@ -65,3 +65,40 @@ async fn materialized_streams_the_same_rows() {
     // host b has two usage points
     assert_eq!(n, 2);
 }
+
+fn threaded(threads: usize, memory_budget: usize) -> Session {
+    Session::new(
+        adapter(Capabilities::ALL),
+        SessionConfig {
+            threads,
+            memory_budget,
+            ..SessionConfig::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn parallel_pipelines_give_the_rows_of_sequential_ones() {
+    // three value columns = three pipelines, dealt to up to four threads
+    let q = "SELECT sum(usage) AS s, max(usage) AS hi, count(bytes) AS n FROM cpu \
+             GROUP BY host SAMPLE BY 20ns FILL(zero)";
+    let one = rows(&threaded(1, 1 << 30).execute(q).await.unwrap());
+    for threads in [2, 3, 4] {
+        let many = rows(&threaded(threads, 1 << 30).execute(q).await.unwrap());
+        assert_eq!(many, one, "threads = {threads}");
+    }
+    // host a, bucket 0: usage 1, 2 -> avg 1.5 (sum and max of one timeline);
+    // bytes has one point (5, 50) -> count 1 (with the usage fill span [0, 20])
+    assert_eq!(one[0], "0|a|1.5|1.5|1");
+}
+
+#[tokio::test]
+async fn parallel_pipelines_report_errors_and_cancellation() {
+    let q = "SELECT sum(usage), p99(usage) FROM cpu GROUP BY host SAMPLE BY 10ns FILL(zero)";
+    let err = threaded(2, 16).execute(q).await.unwrap_err().to_string();
+    assert!(err.contains("memory budget"), "{err}");
+    let s = threaded(2, 1 << 30);
+    s.cancel_token().cancel();
+    let err = s.execute(q).await.unwrap_err().to_string();
+    assert!(err.contains("cancel"), "{err}");
+}
