@@ -219,6 +219,106 @@ impl Accumulators {
         }
     }
 
+    /// Folds every point of `segment` into the one slot `slot`, in order.
+    ///
+    /// The same result as [`update_timeline`](Self::update_timeline) with a
+    /// constant slot, bit for bit (values are folded one after the other in
+    /// the same order), but the slot's state stays in registers for the whole
+    /// segment and the null bitmap is not read when the segment has no null.
+    pub fn fold_segment(&mut self, slot: usize, segment: &Timeline<'_>) {
+        self.fold_until(slot, segment, None, !segment.all_valid());
+    }
+
+    /// Folds the leading points of `segment` with a time before `end`
+    /// (`None`: every point) into `slot`, in order, and returns how many it
+    /// folded: the kernel `DsAggOp` runs per bucket, which finds the bucket's
+    /// end and aggregates its points in one pass over the time-sorted run.
+    /// `has_nulls` false promises that no point of `segment` is null, so the
+    /// bitmap is not read; true reads it per point.
+    pub fn fold_until(
+        &mut self,
+        slot: usize,
+        segment: &Timeline<'_>,
+        end: Option<i64>,
+        has_nulls: bool,
+    ) -> usize {
+        use Aggregator::*;
+        // Inclusive last time, so that `None` can be i64::MAX.
+        let last = end.map_or(i64::MAX, |e| e.saturating_sub(1));
+        if end.is_some_and(|e| e == i64::MIN) {
+            return 0;
+        }
+        match (self.agg, has_nulls) {
+            (Sum | Avg | ZimSum | PfSum, false) => self.fold::<SumK, false>(slot, segment, last),
+            (Sum | Avg | ZimSum | PfSum, true) => self.fold::<SumK, true>(slot, segment, last),
+            (Min | MimMin, false) => self.fold::<MinK, false>(slot, segment, last),
+            (Min | MimMin, true) => self.fold::<MinK, true>(slot, segment, last),
+            (Max | MimMax, false) => self.fold::<MaxK, false>(slot, segment, last),
+            (Max | MimMax, true) => self.fold::<MaxK, true>(slot, segment, last),
+            (Count, false) => self.fold::<CountK, false>(slot, segment, last),
+            (Count, true) => self.fold::<CountK, true>(slot, segment, last),
+            (First, false) => self.fold::<FirstK, false>(slot, segment, last),
+            (First, true) => self.fold::<FirstK, true>(slot, segment, last),
+            (Last, false) => self.fold::<LastK, false>(slot, segment, last),
+            (Last, true) => self.fold::<LastK, true>(slot, segment, last),
+            (Dev, false) => self.fold::<DevK, false>(slot, segment, last),
+            (Dev, true) => self.fold::<DevK, true>(slot, segment, last),
+            (Percentile(_), _) => unreachable!("rejected in Accumulators::new"),
+        }
+    }
+
+    /// The loop of [`fold_until`](Self::fold_until) for one kernel.
+    #[inline(always)]
+    fn fold<K: Kernel, const NULLS: bool>(
+        &mut self,
+        s: usize,
+        segment: &Timeline<'_>,
+        last: i64,
+    ) -> usize {
+        let dev = !self.b.is_empty();
+        let (mut a, mut b, mut n) = (self.a[s], if dev { self.b[s] } else { 0.0 }, self.n[s]);
+        let mut nan = false;
+        let mut k = 0;
+        for (&t, &v) in segment.times.iter().zip(segment.values) {
+            if t > last {
+                break;
+            }
+            if NULLS && !segment.is_valid(k) {
+                k += 1;
+                continue;
+            }
+            k += 1;
+            if v.is_nan() {
+                nan = true;
+                continue;
+            }
+            K::update(&mut a, &mut b, n, v);
+            n += 1;
+        }
+        if k > 0 {
+            self.a[s] = a;
+            if dev {
+                self.b[s] = b;
+            }
+            self.n[s] = n;
+            self.flags[s] |= SEEN | if nan { SEEN_NAN } else { 0 };
+        }
+        k
+    }
+
+    /// The aggregate of `slot` (as [`result`](Self::result)), emptying it.
+    #[inline]
+    pub fn take(&mut self, slot: usize) -> Option<Option<f64>> {
+        let result = self.result(slot);
+        self.n[slot] = 0;
+        self.flags[slot] = 0;
+        self.a[slot] = self.init();
+        if let Some(b) = self.b.get_mut(slot) {
+            *b = 0.0;
+        }
+        result
+    }
+
     /// True when `slot` received any input (so it yields a row).
     #[inline]
     pub fn has_input(&self, slot: usize) -> bool {

@@ -91,7 +91,11 @@ impl Timeline<'_> {
     pub fn all_valid(&self) -> bool {
         match self.nulls {
             None => true,
-            Some(n) => (0..self.len()).all(|i| n.is_valid(self.offset + i)),
+            Some(n) if n.null_count() == 0 => true,
+            Some(n) => {
+                let start = n.offset() + self.offset;
+                n.buffer().count_set_bits_offset(start, self.len()) == self.len()
+            }
         }
     }
 
@@ -184,6 +188,40 @@ impl TimelineBatch {
         Self::try_new(batch, registry)
     }
 
+    /// Wraps ready Arrow buffers without copying them: `offsets` are the
+    /// start rows of the timeline runs followed by the number of rows, as
+    /// the producer knows them (zero-copy scans of the in-memory adapter).
+    ///
+    /// Checked here, in O(runs): the column lengths, the offsets (from 0,
+    /// strictly increasing, ending at the row count), that each run starts
+    /// and ends with the same id and the next run starts with another, and
+    /// that the ids are in the registry. That every row of a run has its id
+    /// and that times increase within runs is the caller's guarantee, as for
+    /// [`TimelineBatchBuilder::push_slice`]; it is checked in debug builds.
+    pub fn from_sorted_runs(
+        series_ids: ScalarBuffer<u32>,
+        times: ScalarBuffer<i64>,
+        values: ScalarBuffer<f64>,
+        offsets: Vec<u32>,
+        registry: Arc<SeriesRegistry>,
+    ) -> Result<Self> {
+        check_runs(&series_ids, times.len(), values.len(), &offsets, &registry)?;
+        let ids: ArrayRef = Arc::new(UInt32Array::new(series_ids, None));
+        let times: ArrayRef = Arc::new(TimestampNanosecondArray::new(times, None));
+        let values: ArrayRef = Arc::new(Float64Array::new(values, None));
+        let batch = RecordBatch::try_new(timeline_schema(), vec![ids, times, values])?;
+        if cfg!(debug_assertions) {
+            let checked = TimelineBatch::try_new(batch, Arc::clone(&registry))?;
+            debug_assert_eq!(&checked.offsets[..], &offsets[..]);
+            return Ok(checked);
+        }
+        Ok(TimelineBatch {
+            batch,
+            offsets: offsets.into(),
+            registry,
+        })
+    }
+
     /// An empty batch over `registry`.
     pub fn empty(registry: Arc<SeriesRegistry>) -> Self {
         TimelineBatch {
@@ -269,6 +307,50 @@ impl TimelineBatch {
     pub fn memory_size(&self) -> usize {
         self.batch.get_array_memory_size() + self.offsets.len() * 4
     }
+}
+
+/// Checks the run structure given to [`TimelineBatch::from_sorted_runs`].
+fn check_runs(
+    ids: &[u32],
+    num_times: usize,
+    num_values: usize,
+    offsets: &[u32],
+    registry: &SeriesRegistry,
+) -> Result<()> {
+    let rows = ids.len();
+    if num_times != rows || num_values != rows {
+        return Err(EngineError::InvalidArgument(format!(
+            "timeline batch columns differ in length: {rows} ids, {num_times} times, \
+             {num_values} values"
+        )));
+    }
+    let bad = |what: String| Err(EngineError::InvalidArgument(what));
+    if offsets.first() != Some(&0) || offsets.last() != Some(&(rows as u32)) {
+        return bad(format!(
+            "timeline batch offsets must run from 0 to {rows}, got {offsets:?}"
+        ));
+    }
+    for (r, w) in offsets.windows(2).enumerate() {
+        let (start, end) = (w[0] as usize, w[1] as usize);
+        if end <= start {
+            return bad(format!(
+                "timeline run {r} is empty or reversed ({start}..{end})"
+            ));
+        }
+        let id = ids[start];
+        if id as usize >= registry.len() {
+            return bad(format!(
+                "series id {id} at row {start} is not in the registry ({} series)",
+                registry.len()
+            ));
+        }
+        if ids[end - 1] != id || (end < rows && ids[end] == id) {
+            return bad(format!(
+                "timeline run {r} ({start}..{end}) does not hold exactly one series id"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Appends points timeline by timeline and cuts [`TimelineBatch`]es.
