@@ -79,6 +79,12 @@ impl Points {
     /// The index range of the points inside `range` (binary search).
     fn bounds(&self, range: &TimeRange) -> (usize, usize) {
         let times = self.times();
+        let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+            return (0, 0);
+        };
+        if range.contains(first) && range.contains(last) {
+            return (0, times.len()); // the common case, without a search
+        }
         let lo = range.start.map_or(0, |s| times.partition_point(|&t| t < s));
         let hi = range
             .end
@@ -118,16 +124,29 @@ impl Points {
 struct Series {
     map: BTreeMap<SeriesInfo, Arc<Points>>,
     dirty: BTreeSet<(String, String)>,
+    /// The consolidated `(measurement, field)` pairs that were not written since.
+    blocks: BTreeMap<(String, String), Arc<Block>>,
+}
+
+/// Every timeline of one measurement + field, laid out back to back.
+#[derive(Debug)]
+struct Block {
+    /// The timelines in series-key order: the registry of a scan of all of
+    /// them, shared by every such scan.
+    registry: Arc<SeriesRegistry>,
+    /// Their points, by id.
+    points: Vec<Arc<Points>>,
+    /// The id of each row of the block: the `series_id` column of a
+    /// zero-copy batch of a scan that uses `registry`.
+    ids: ScalarBuffer<u32>,
 }
 
 impl Series {
     /// Lays the timelines of `measurement` + `field` back to back in one
     /// block, in series-key order, and points each timeline at its slice.
     fn consolidate(&mut self, measurement: &str, field: &str) {
-        if !self
-            .dirty
-            .remove(&(measurement.to_string(), field.to_string()))
-        {
+        let key = (measurement.to_string(), field.to_string());
+        if !self.dirty.remove(&key) {
             return;
         }
         let of = |s: &SeriesInfo| &*s.measurement == measurement && &*s.field == field;
@@ -138,21 +157,33 @@ impl Series {
             .map(|(_, p)| p.len)
             .sum();
         let (mut times, mut values) = (Vec::with_capacity(total), Vec::with_capacity(total));
-        for (_, p) in self.map.iter().filter(|(s, _)| of(s)) {
+        let mut ids: Vec<u32> = Vec::with_capacity(total);
+        let mut infos = Vec::new();
+        for (s, p) in self.map.iter().filter(|(s, _)| of(s)) {
             times.extend_from_slice(p.times());
             values.extend_from_slice(p.values());
+            ids.resize(ids.len() + p.len, infos.len() as u32);
+            infos.push(s.clone());
         }
-        let block = Points::own(times, values);
+        let whole = Points::own(times, values);
+        let mut points = Vec::with_capacity(infos.len());
         let mut start = 0;
         for (_, p) in self.map.iter_mut().filter(|(s, _)| of(s)) {
             let len = p.len;
             *p = Arc::new(Points {
                 start,
                 len,
-                ..block.clone()
+                ..whole.clone()
             });
+            points.push(Arc::clone(p));
             start += len;
         }
+        let block = Block {
+            registry: Arc::new(SeriesRegistry::new(infos)),
+            points,
+            ids: ids.into(),
+        };
+        self.blocks.insert(key, Arc::new(block));
     }
 }
 
@@ -229,9 +260,9 @@ impl MemoryAdapter {
         let mut series = self.write();
         let entry = series.map.entry(key).or_default();
         *entry = Arc::new(entry.merged(&deduped));
-        series
-            .dirty
-            .insert((measurement.to_string(), field.to_string()));
+        let key = (measurement.to_string(), field.to_string());
+        series.blocks.remove(&key);
+        series.dirty.insert(key);
     }
 
     /// Total number of points stored, over every series.
@@ -249,13 +280,15 @@ impl MemoryAdapter {
         self.series.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Consolidates `measurement` + `field` if it was written since the last
-    /// time (see the module docs).
-    fn consolidate(&self, measurement: &str, field: &str) {
+    /// The block of `measurement` + `field`, consolidated first if it was
+    /// written since the last time (see the module docs); `None` when it has
+    /// no series.
+    fn block(&self, measurement: &str, field: &str) -> Option<Arc<Block>> {
         let key = (measurement.to_string(), field.to_string());
         if self.read().dirty.contains(&key) {
             self.write().consolidate(measurement, field);
         }
+        self.read().blocks.get(&key).map(Arc::clone)
     }
 
     /// The series of measurement + field, filtered by the predicate when
@@ -310,6 +343,9 @@ struct MemoryScan {
     next: usize,
     /// The pieces of the batch being cut (reused).
     pieces: Vec<Piece>,
+    /// The block's `series_id` column, when the scan's registry is the
+    /// block's (every series of the measurement + field).
+    block_ids: Option<ScalarBuffer<u32>>,
 }
 
 impl MemoryScan {
@@ -348,15 +384,25 @@ impl MemoryScan {
         let first = self.pieces[0];
         let points = &self.runs[first.run].points;
         let at = points.start + first.lo;
-        let mut ids = Vec::with_capacity(rows);
         let mut offsets = Vec::with_capacity(self.pieces.len() + 1);
+        let mut row = 0;
         for p in &self.pieces {
-            offsets.push(ids.len() as u32);
-            ids.resize(ids.len() + (p.hi - p.lo), self.runs[p.run].id);
+            offsets.push(row as u32);
+            row += p.hi - p.lo;
         }
         offsets.push(rows as u32);
+        let ids = match &self.block_ids {
+            Some(ids) => ids.slice(at, rows),
+            None => {
+                let mut ids = Vec::with_capacity(rows);
+                for p in &self.pieces {
+                    ids.resize(ids.len() + (p.hi - p.lo), self.runs[p.run].id);
+                }
+                ids.into()
+            }
+        };
         TimelineBatch::from_sorted_runs(
-            ids.into(),
+            ids,
             points.times.slice(at, rows),
             points.values.slice(at, rows),
             offsets,
@@ -407,13 +453,24 @@ impl StorageAdapter for MemoryAdapter {
 
     async fn scan(&self, request: &ScanRequest) -> Result<Box<dyn SeriesScan>> {
         let caps = self.capabilities;
-        self.consolidate(&request.measurement, &request.field);
-        let selected = self.select(request, caps.tag_pushdown);
-        let (infos, points): (Vec<SeriesInfo>, Vec<Arc<Points>>) = selected.into_iter().unzip();
-        // The map iterates in `SeriesInfo` order, the registry's canonical
-        // order, so position = id and no sort is needed.
-        debug_assert!(infos.windows(2).all(|w| w[0] < w[1]));
-        let registry = SeriesRegistry::new(infos);
+        let block = self.block(&request.measurement, &request.field);
+        let every_series = !caps.tag_pushdown || request.predicate.is_true();
+        let (registry, points, block_ids) = match block {
+            // Every series of the block: its registry, ids and all, is ours.
+            Some(b) if every_series => (
+                Arc::clone(&b.registry),
+                b.points.clone(),
+                Some(b.ids.clone()),
+            ),
+            _ => {
+                let selected = self.select(request, caps.tag_pushdown);
+                let (infos, points): (Vec<SeriesInfo>, Vec<_>) = selected.into_iter().unzip();
+                // The map iterates in `SeriesInfo` order, the registry's
+                // canonical order, so position = id and no sort is needed.
+                debug_assert!(infos.windows(2).all(|w| w[0] < w[1]));
+                (Arc::new(SeriesRegistry::new(infos)), points, None)
+            }
+        };
         let ids: Vec<u32> = match (&request.group_order, caps.ordered_by_group) {
             (Some(by), true) => Grouping::new(&registry, by, "").scan_order(),
             _ => (0..registry.len() as u32).collect(),
@@ -432,10 +489,11 @@ impl StorageAdapter for MemoryAdapter {
             })
             .collect();
         Ok(Box::new(MemoryScan {
-            registry: Arc::new(registry),
+            registry,
             runs,
             next: 0,
             pieces: Vec::new(),
+            block_ids,
         }))
     }
 
