@@ -430,6 +430,105 @@ mod tests {
         assert_eq!(acc.result(1), None);
     }
 
+    use crate::batch::TimelineBatch;
+    use crate::registry::{SeriesInfo, SeriesRegistry};
+    use arrow::buffer::NullBuffer;
+    use std::sync::Arc;
+
+    /// One timeline `times`/`values`, `None` values null.
+    fn timeline(times: &[i64], values: &[Option<f64>]) -> TimelineBatch {
+        let registry = Arc::new(SeriesRegistry::new(vec![SeriesInfo::new("m", &[], "v")]));
+        let nulls = NullBuffer::from(values.iter().map(Option::is_some).collect::<Vec<_>>());
+        let vals = values.iter().map(|v| v.unwrap_or(0.0)).collect();
+        TimelineBatch::from_columns(
+            vec![0; times.len()],
+            times.to_vec(),
+            vals,
+            Some(nulls),
+            registry,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fold_until_stops_at_the_bucket_end() {
+        // Buckets [0, 10) and [10, 20): 1, NaN | 2, 4 (t = 10 is the boundary).
+        let batch = timeline(
+            &[0, 5, 10, 15],
+            &[Some(1.0), Some(f64::NAN), Some(2.0), Some(4.0)],
+        );
+        let tl = batch.timeline(0);
+        let mut acc = Accumulators::new(Aggregator::Sum, 2).unwrap();
+        assert_eq!(acc.fold_until(0, &tl, Some(10), false), 2);
+        assert_eq!(acc.fold_until(1, &tl.slice(2, 4), Some(20), false), 2);
+        // 1 (NaN skipped); 2 + 4
+        assert_eq!(
+            (acc.result(0), acc.result(1)),
+            (Some(Some(1.0)), Some(Some(6.0)))
+        );
+        // A point at the end itself is not folded; no end folds to i64::MAX.
+        let edge = timeline(&[i64::MAX - 1, i64::MAX], &[Some(3.0), Some(5.0)]);
+        assert_eq!(
+            acc.fold_until(0, &edge.timeline(0), Some(i64::MAX), false),
+            1
+        );
+        assert_eq!(acc.fold_until(1, &edge.timeline(0), None, false), 2);
+        // slot 0: 1 + 3; slot 1: 6 + 3 + 5
+        assert_eq!(
+            (acc.take(0), acc.take(1)),
+            (Some(Some(4.0)), Some(Some(14.0)))
+        );
+        assert_eq!((acc.result(0), acc.result(1)), (None, None));
+    }
+
+    #[test]
+    fn fold_until_reads_nulls_only_when_told() {
+        let batch = timeline(&[0, 1, 2, 3], &[None, Some(f64::NAN), None, None]);
+        let tl = batch.timeline(0);
+        let mut acc = Accumulators::new(Aggregator::Max, 2).unwrap();
+        // null, NaN -> NaN; null, null -> null
+        assert_eq!(acc.fold_until(0, &tl.slice(0, 2), None, true), 2);
+        assert_eq!(acc.fold_until(1, &tl.slice(2, 4), None, true), 2);
+        assert!(acc.result(0).unwrap().unwrap().is_nan());
+        assert_eq!(acc.result(1), Some(None));
+        // Without the bitmap, the nulls' slots (0.0) count: max(0, 0) = 0.
+        acc.reset();
+        assert_eq!(acc.fold_until(1, &tl.slice(2, 4), None, false), 2);
+        assert_eq!(acc.result(1), Some(Some(0.0)));
+    }
+
+    #[test]
+    fn fold_segment_equals_one_update_per_point() {
+        // A timeline spread over three segments, as over three batches.
+        let values = [
+            Some(2.0),
+            None,
+            Some(f64::NAN),
+            Some(4.0),
+            Some(9.0),
+            Some(-1.0),
+        ];
+        let batch = timeline(&[0, 1, 2, 3, 4, 5], &values);
+        let tl = batch.timeline(0);
+        for agg in crate::materialize::test_support::all_aggregators() {
+            let Ok(mut one) = Accumulators::new(agg, 1) else {
+                continue; // percentiles
+            };
+            let mut seg = one.clone();
+            for v in values {
+                match v {
+                    Some(v) => one.update(0, v),
+                    None => one.update_null(0),
+                }
+            }
+            for (a, b) in [(0, 2), (2, 3), (3, 6)] {
+                seg.fold_segment(0, &tl.slice(a, b));
+            }
+            let bits = |r: Option<Option<f64>>| r.map(|v| v.map(f64::to_bits));
+            assert_eq!(bits(seg.result(0)), bits(one.result(0)), "{agg}");
+        }
+    }
+
     #[test]
     fn percentiles_follow_commons_math_legacy() {
         // n = 4, p50: pos = 2.5 -> 2 + 0.5 * (3 - 2)

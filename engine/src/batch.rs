@@ -528,6 +528,73 @@ mod tests {
     }
 
     #[test]
+    fn sorted_runs_are_wrapped_and_checked() {
+        let ok = TimelineBatch::from_sorted_runs(
+            vec![1, 1, 0].into(),
+            vec![5, 6, 1].into(),
+            vec![1.0, 2.0, 3.0].into(),
+            vec![0, 2, 3],
+            registry(2),
+        )
+        .unwrap();
+        assert_eq!(ok.num_timelines(), 2);
+        assert_eq!(
+            (ok.timeline(1).series_id, ok.timeline(1).times),
+            (0, &[1i64][..])
+        );
+        let bad = |ids: Vec<u32>, times: Vec<i64>, offsets: Vec<u32>| {
+            let values = vec![0.0; times.len()];
+            TimelineBatch::from_sorted_runs(
+                ids.into(),
+                times.into(),
+                values.into(),
+                offsets,
+                registry(2),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let err = bad(vec![1, 1, 0], vec![5, 6, 1], vec![0, 3]);
+        assert!(
+            err.contains("run 0 (0..3) does not hold exactly one"),
+            "{err}"
+        );
+        let err = bad(vec![1, 1], vec![5, 6], vec![0, 1, 2]);
+        assert!(
+            err.contains("run 0 (0..1) does not hold exactly one"),
+            "{err}"
+        );
+        let err = bad(vec![4], vec![5], vec![0, 1]);
+        assert!(
+            err.contains("series id 4 at row 0 is not in the registry"),
+            "{err}"
+        );
+        let err = bad(vec![0, 0], vec![5, 6], vec![0, 1]);
+        assert!(err.contains("must run from 0 to 2"), "{err}");
+        let err = bad(vec![0, 0], vec![5, 6], vec![0, 0, 2]);
+        assert!(err.contains("run 0 is empty"), "{err}");
+        let err = bad(vec![0, 0], vec![5], vec![0, 2]);
+        assert!(err.contains("2 ids, 1 times"), "{err}");
+    }
+
+    #[test]
+    fn all_valid_looks_at_the_run_only() {
+        // rows: s0 = [1, null], s1 = [3, 4]
+        let nulls = NullBuffer::from(vec![true, false, true, true]);
+        let batch = TimelineBatch::from_columns(
+            vec![0, 0, 1, 1],
+            vec![1, 2, 1, 2],
+            vec![1.0, 0.0, 3.0, 4.0],
+            Some(nulls),
+            registry(2),
+        )
+        .unwrap();
+        let (t0, t1) = (batch.timeline(0), batch.timeline(1));
+        assert!(!t0.all_valid() && t0.slice(0, 1).all_valid());
+        assert!(t1.all_valid() && !t0.slice(1, 2).all_valid());
+    }
+
+    #[test]
     fn unknown_series_is_rejected() {
         let err = TimelineBatch::from_columns(vec![4], vec![1], vec![1.0], None, registry(1))
             .unwrap_err();

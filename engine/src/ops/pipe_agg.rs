@@ -417,6 +417,25 @@ mod tests {
     }
 
     #[test]
+    fn grid_buckets_add_along_runs_and_divide_after_gaps() {
+        let mut out = Vec::new();
+        // GRID: 0, 10, 20, 30
+        assert_eq!(grid_buckets(&[0, 10, 20, 30], &GRID, &mut out), Ok(()));
+        assert_eq!(out, [0, 1, 2, 3]);
+        assert_eq!(grid_buckets(&[10, 30], &GRID, &mut out), Ok(()));
+        assert_eq!(out, [1, 3]);
+        // 25 is off the grid after a gap; 40 is one width after the last bucket.
+        assert_eq!(grid_buckets(&[0, 10, 25], &GRID, &mut out), Err(2));
+        assert_eq!(grid_buckets(&[20, 30, 40], &GRID, &mut out), Err(2));
+        assert_eq!(grid_buckets(&[-10], &GRID, &mut out), Err(0));
+        let shifted = BucketGrid { start: -5, ..GRID };
+        assert_eq!(grid_buckets(&[-5, 5, 25], &shifted, &mut out), Ok(()));
+        assert_eq!(out, [0, 1, 3]);
+        let empty = BucketGrid { count: 0, ..GRID };
+        assert_eq!(grid_buckets(&[0], &empty, &mut out), Err(0));
+    }
+
+    #[test]
     fn sample_by_all_has_one_bucket() {
         let reg = registry(&[("a", "1"), ("b", "2"), ("a", "3")]);
         // SAMPLE BY ALL over [5, 100): every timeline one point at 5.

@@ -165,3 +165,38 @@ impl BucketAgg {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_is_locate_for_the_next_bucket() {
+        let grid = Buckets::Grid(BucketGrid {
+            start: -5,
+            width: 10,
+            count: 4,
+        });
+        let b0 = grid.locate(-5).unwrap();
+        // [-5, 5) then [5, 15): 5 and 14 are in the next bucket, 15 is not.
+        assert_eq!(grid.after(b0, 5), grid.locate(5));
+        assert_eq!(grid.after(b0, 14), grid.locate(14));
+        assert_eq!(grid.after(b0, 15), None);
+        let epoch = Buckets::Epoch(10);
+        let b = epoch.locate(-1).unwrap(); // [-10, 0)
+        assert_eq!(epoch.after(b, 0), epoch.locate(0));
+        assert_eq!(epoch.after(b, 0).unwrap().stamp, 0);
+    }
+
+    #[test]
+    fn segment_end_finds_the_first_time_at_or_after_the_end() {
+        let times = [0, 1, 2, 3, 10, 11, 30];
+        // 0..4 below 10: the galloping steps 1, 2, 4 overshoot to index 7.
+        assert_eq!(segment_end(&times, 10), 4);
+        assert_eq!(segment_end(&times, 4), 4);
+        assert_eq!(segment_end(&times, 1), 1);
+        assert_eq!(segment_end(&times, 31), 7);
+        assert_eq!(segment_end(&times, 30), 6);
+        assert_eq!(segment_end(&[5], 6), 1);
+    }
+}
