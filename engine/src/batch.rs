@@ -391,7 +391,7 @@ impl TimelineBatchBuilder {
     }
 
     /// Appends one point; `None` is a null value.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, series_id: u32, time: i64, value: Option<f64>) {
         self.note_run(series_id);
         match (value, &mut self.validity) {

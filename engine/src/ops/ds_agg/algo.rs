@@ -136,6 +136,7 @@ impl Downsampler {
     }
 
     /// Emits the open bucket (with the fill before it).
+    #[inline]
     fn close_bucket(&mut self) -> Result<()> {
         let (Some((key, stamp)), Some(series)) = (self.open.take(), self.current) else {
             return Ok(());

@@ -142,6 +142,7 @@ impl BucketAgg {
     /// The bucket's result (`None` without points, `Some(None)` for null),
     /// emptying the bucket. NaN / null rules are the accumulator's: all NaN
     /// (or NaN and null) gives NaN, all null gives null.
+    #[inline]
     pub(super) fn take(&mut self) -> Option<Option<f64>> {
         match self {
             BucketAgg::Incremental(acc) => acc.take(0),
