@@ -298,9 +298,21 @@ impl TimelineBatch {
         }
     }
 
-    /// Iterates the timeline runs in batch order.
+    /// Iterates the timeline runs in batch order (the columns are looked up
+    /// once, not per run).
     pub fn timelines(&self) -> impl Iterator<Item = Timeline<'_>> {
-        (0..self.num_timelines()).map(move |i| self.timeline(i))
+        let (ids, times, values) = (self.series_ids(), self.times(), self.values());
+        let (nulls, slots) = (values.nulls(), values.values());
+        self.offsets.windows(2).map(move |w| {
+            let (start, end) = (w[0] as usize, w[1] as usize);
+            Timeline {
+                series_id: ids[start],
+                times: &times[start..end],
+                values: &slots[start..end],
+                nulls,
+                offset: start,
+            }
+        })
     }
 
     /// Bytes held by the arrays of this batch.
