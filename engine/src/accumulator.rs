@@ -219,6 +219,106 @@ impl Accumulators {
         }
     }
 
+    /// Folds every point of `segment` into the one slot `slot`, in order.
+    ///
+    /// The same result as [`update_timeline`](Self::update_timeline) with a
+    /// constant slot, bit for bit (values are folded one after the other in
+    /// the same order), but the slot's state stays in registers for the whole
+    /// segment and the null bitmap is not read when the segment has no null.
+    pub fn fold_segment(&mut self, slot: usize, segment: &Timeline<'_>) {
+        self.fold_until(slot, segment, None, !segment.all_valid());
+    }
+
+    /// Folds the leading points of `segment` with a time before `end`
+    /// (`None`: every point) into `slot`, in order, and returns how many it
+    /// folded: the kernel `DsAggOp` runs per bucket, which finds the bucket's
+    /// end and aggregates its points in one pass over the time-sorted run.
+    /// `has_nulls` false promises that no point of `segment` is null, so the
+    /// bitmap is not read; true reads it per point.
+    pub fn fold_until(
+        &mut self,
+        slot: usize,
+        segment: &Timeline<'_>,
+        end: Option<i64>,
+        has_nulls: bool,
+    ) -> usize {
+        use Aggregator::*;
+        // Inclusive last time, so that `None` can be i64::MAX.
+        let last = end.map_or(i64::MAX, |e| e.saturating_sub(1));
+        if end.is_some_and(|e| e == i64::MIN) {
+            return 0;
+        }
+        match (self.agg, has_nulls) {
+            (Sum | Avg | ZimSum | PfSum, false) => self.fold::<SumK, false>(slot, segment, last),
+            (Sum | Avg | ZimSum | PfSum, true) => self.fold::<SumK, true>(slot, segment, last),
+            (Min | MimMin, false) => self.fold::<MinK, false>(slot, segment, last),
+            (Min | MimMin, true) => self.fold::<MinK, true>(slot, segment, last),
+            (Max | MimMax, false) => self.fold::<MaxK, false>(slot, segment, last),
+            (Max | MimMax, true) => self.fold::<MaxK, true>(slot, segment, last),
+            (Count, false) => self.fold::<CountK, false>(slot, segment, last),
+            (Count, true) => self.fold::<CountK, true>(slot, segment, last),
+            (First, false) => self.fold::<FirstK, false>(slot, segment, last),
+            (First, true) => self.fold::<FirstK, true>(slot, segment, last),
+            (Last, false) => self.fold::<LastK, false>(slot, segment, last),
+            (Last, true) => self.fold::<LastK, true>(slot, segment, last),
+            (Dev, false) => self.fold::<DevK, false>(slot, segment, last),
+            (Dev, true) => self.fold::<DevK, true>(slot, segment, last),
+            (Percentile(_), _) => unreachable!("rejected in Accumulators::new"),
+        }
+    }
+
+    /// The loop of [`fold_until`](Self::fold_until) for one kernel.
+    #[inline(always)]
+    fn fold<K: Kernel, const NULLS: bool>(
+        &mut self,
+        s: usize,
+        segment: &Timeline<'_>,
+        last: i64,
+    ) -> usize {
+        let dev = !self.b.is_empty();
+        let (mut a, mut b, mut n) = (self.a[s], if dev { self.b[s] } else { 0.0 }, self.n[s]);
+        let mut nan = false;
+        let mut k = 0;
+        for (&t, &v) in segment.times.iter().zip(segment.values) {
+            if t > last {
+                break;
+            }
+            if NULLS && !segment.is_valid(k) {
+                k += 1;
+                continue;
+            }
+            k += 1;
+            if v.is_nan() {
+                nan = true;
+                continue;
+            }
+            K::update(&mut a, &mut b, n, v);
+            n += 1;
+        }
+        if k > 0 {
+            self.a[s] = a;
+            if dev {
+                self.b[s] = b;
+            }
+            self.n[s] = n;
+            self.flags[s] |= SEEN | if nan { SEEN_NAN } else { 0 };
+        }
+        k
+    }
+
+    /// The aggregate of `slot` (as [`result`](Self::result)), emptying it.
+    #[inline]
+    pub fn take(&mut self, slot: usize) -> Option<Option<f64>> {
+        let result = self.result(slot);
+        self.n[slot] = 0;
+        self.flags[slot] = 0;
+        self.a[slot] = self.init();
+        if let Some(b) = self.b.get_mut(slot) {
+            *b = 0.0;
+        }
+        result
+    }
+
     /// True when `slot` received any input (so it yields a row).
     #[inline]
     pub fn has_input(&self, slot: usize) -> bool {
@@ -328,6 +428,105 @@ mod tests {
         assert_eq!(acc.result(0), None);
         acc.reset();
         assert_eq!(acc.result(1), None);
+    }
+
+    use crate::batch::TimelineBatch;
+    use crate::registry::{SeriesInfo, SeriesRegistry};
+    use arrow::buffer::NullBuffer;
+    use std::sync::Arc;
+
+    /// One timeline `times`/`values`, `None` values null.
+    fn timeline(times: &[i64], values: &[Option<f64>]) -> TimelineBatch {
+        let registry = Arc::new(SeriesRegistry::new(vec![SeriesInfo::new("m", &[], "v")]));
+        let nulls = NullBuffer::from(values.iter().map(Option::is_some).collect::<Vec<_>>());
+        let vals = values.iter().map(|v| v.unwrap_or(0.0)).collect();
+        TimelineBatch::from_columns(
+            vec![0; times.len()],
+            times.to_vec(),
+            vals,
+            Some(nulls),
+            registry,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fold_until_stops_at_the_bucket_end() {
+        // Buckets [0, 10) and [10, 20): 1, NaN | 2, 4 (t = 10 is the boundary).
+        let batch = timeline(
+            &[0, 5, 10, 15],
+            &[Some(1.0), Some(f64::NAN), Some(2.0), Some(4.0)],
+        );
+        let tl = batch.timeline(0);
+        let mut acc = Accumulators::new(Aggregator::Sum, 2).unwrap();
+        assert_eq!(acc.fold_until(0, &tl, Some(10), false), 2);
+        assert_eq!(acc.fold_until(1, &tl.slice(2, 4), Some(20), false), 2);
+        // 1 (NaN skipped); 2 + 4
+        assert_eq!(
+            (acc.result(0), acc.result(1)),
+            (Some(Some(1.0)), Some(Some(6.0)))
+        );
+        // A point at the end itself is not folded; no end folds to i64::MAX.
+        let edge = timeline(&[i64::MAX - 1, i64::MAX], &[Some(3.0), Some(5.0)]);
+        assert_eq!(
+            acc.fold_until(0, &edge.timeline(0), Some(i64::MAX), false),
+            1
+        );
+        assert_eq!(acc.fold_until(1, &edge.timeline(0), None, false), 2);
+        // slot 0: 1 + 3; slot 1: 6 + 3 + 5
+        assert_eq!(
+            (acc.take(0), acc.take(1)),
+            (Some(Some(4.0)), Some(Some(14.0)))
+        );
+        assert_eq!((acc.result(0), acc.result(1)), (None, None));
+    }
+
+    #[test]
+    fn fold_until_reads_nulls_only_when_told() {
+        let batch = timeline(&[0, 1, 2, 3], &[None, Some(f64::NAN), None, None]);
+        let tl = batch.timeline(0);
+        let mut acc = Accumulators::new(Aggregator::Max, 2).unwrap();
+        // null, NaN -> NaN; null, null -> null
+        assert_eq!(acc.fold_until(0, &tl.slice(0, 2), None, true), 2);
+        assert_eq!(acc.fold_until(1, &tl.slice(2, 4), None, true), 2);
+        assert!(acc.result(0).unwrap().unwrap().is_nan());
+        assert_eq!(acc.result(1), Some(None));
+        // Without the bitmap, the nulls' slots (0.0) count: max(0, 0) = 0.
+        acc.reset();
+        assert_eq!(acc.fold_until(1, &tl.slice(2, 4), None, false), 2);
+        assert_eq!(acc.result(1), Some(Some(0.0)));
+    }
+
+    #[test]
+    fn fold_segment_equals_one_update_per_point() {
+        // A timeline spread over three segments, as over three batches.
+        let values = [
+            Some(2.0),
+            None,
+            Some(f64::NAN),
+            Some(4.0),
+            Some(9.0),
+            Some(-1.0),
+        ];
+        let batch = timeline(&[0, 1, 2, 3, 4, 5], &values);
+        let tl = batch.timeline(0);
+        for agg in crate::materialize::test_support::all_aggregators() {
+            let Ok(mut one) = Accumulators::new(agg, 1) else {
+                continue; // percentiles
+            };
+            let mut seg = one.clone();
+            for v in values {
+                match v {
+                    Some(v) => one.update(0, v),
+                    None => one.update_null(0),
+                }
+            }
+            for (a, b) in [(0, 2), (2, 3), (3, 6)] {
+                seg.fold_segment(0, &tl.slice(a, b));
+            }
+            let bits = |r: Option<Option<f64>>| r.map(|v| v.map(f64::to_bits));
+            assert_eq!(bits(seg.result(0)), bits(one.result(0)), "{agg}");
+        }
     }
 
     #[test]

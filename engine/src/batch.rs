@@ -91,7 +91,11 @@ impl Timeline<'_> {
     pub fn all_valid(&self) -> bool {
         match self.nulls {
             None => true,
-            Some(n) => (0..self.len()).all(|i| n.is_valid(self.offset + i)),
+            Some(n) if n.null_count() == 0 => true,
+            Some(n) => {
+                let start = n.offset() + self.offset;
+                n.buffer().count_set_bits_offset(start, self.len()) == self.len()
+            }
         }
     }
 
@@ -184,6 +188,40 @@ impl TimelineBatch {
         Self::try_new(batch, registry)
     }
 
+    /// Wraps ready Arrow buffers without copying them: `offsets` are the
+    /// start rows of the timeline runs followed by the number of rows, as
+    /// the producer knows them (zero-copy scans of the in-memory adapter).
+    ///
+    /// Checked here, in O(runs): the column lengths, the offsets (from 0,
+    /// strictly increasing, ending at the row count), that each run starts
+    /// and ends with the same id and the next run starts with another, and
+    /// that the ids are in the registry. That every row of a run has its id
+    /// and that times increase within runs is the caller's guarantee, as for
+    /// [`TimelineBatchBuilder::push_slice`]; it is checked in debug builds.
+    pub fn from_sorted_runs(
+        series_ids: ScalarBuffer<u32>,
+        times: ScalarBuffer<i64>,
+        values: ScalarBuffer<f64>,
+        offsets: Vec<u32>,
+        registry: Arc<SeriesRegistry>,
+    ) -> Result<Self> {
+        check_runs(&series_ids, times.len(), values.len(), &offsets, &registry)?;
+        let ids: ArrayRef = Arc::new(UInt32Array::new(series_ids, None));
+        let times: ArrayRef = Arc::new(TimestampNanosecondArray::new(times, None));
+        let values: ArrayRef = Arc::new(Float64Array::new(values, None));
+        let batch = RecordBatch::try_new(timeline_schema(), vec![ids, times, values])?;
+        if cfg!(debug_assertions) {
+            let checked = TimelineBatch::try_new(batch, Arc::clone(&registry))?;
+            debug_assert_eq!(&checked.offsets[..], &offsets[..]);
+            return Ok(checked);
+        }
+        Ok(TimelineBatch {
+            batch,
+            offsets: offsets.into(),
+            registry,
+        })
+    }
+
     /// An empty batch over `registry`.
     pub fn empty(registry: Arc<SeriesRegistry>) -> Self {
         TimelineBatch {
@@ -260,15 +298,71 @@ impl TimelineBatch {
         }
     }
 
-    /// Iterates the timeline runs in batch order.
+    /// Iterates the timeline runs in batch order (the columns are looked up
+    /// once, not per run).
     pub fn timelines(&self) -> impl Iterator<Item = Timeline<'_>> {
-        (0..self.num_timelines()).map(move |i| self.timeline(i))
+        let (ids, times, values) = (self.series_ids(), self.times(), self.values());
+        let (nulls, slots) = (values.nulls(), values.values());
+        self.offsets.windows(2).map(move |w| {
+            let (start, end) = (w[0] as usize, w[1] as usize);
+            Timeline {
+                series_id: ids[start],
+                times: &times[start..end],
+                values: &slots[start..end],
+                nulls,
+                offset: start,
+            }
+        })
     }
 
     /// Bytes held by the arrays of this batch.
     pub fn memory_size(&self) -> usize {
         self.batch.get_array_memory_size() + self.offsets.len() * 4
     }
+}
+
+/// Checks the run structure given to [`TimelineBatch::from_sorted_runs`].
+fn check_runs(
+    ids: &[u32],
+    num_times: usize,
+    num_values: usize,
+    offsets: &[u32],
+    registry: &SeriesRegistry,
+) -> Result<()> {
+    let rows = ids.len();
+    if num_times != rows || num_values != rows {
+        return Err(EngineError::InvalidArgument(format!(
+            "timeline batch columns differ in length: {rows} ids, {num_times} times, \
+             {num_values} values"
+        )));
+    }
+    let bad = |what: String| Err(EngineError::InvalidArgument(what));
+    if offsets.first() != Some(&0) || offsets.last() != Some(&(rows as u32)) {
+        return bad(format!(
+            "timeline batch offsets must run from 0 to {rows}, got {offsets:?}"
+        ));
+    }
+    for (r, w) in offsets.windows(2).enumerate() {
+        let (start, end) = (w[0] as usize, w[1] as usize);
+        if end <= start {
+            return bad(format!(
+                "timeline run {r} is empty or reversed ({start}..{end})"
+            ));
+        }
+        let id = ids[start];
+        if id as usize >= registry.len() {
+            return bad(format!(
+                "series id {id} at row {start} is not in the registry ({} series)",
+                registry.len()
+            ));
+        }
+        if ids[end - 1] != id || (end < rows && ids[end] == id) {
+            return bad(format!(
+                "timeline run {r} ({start}..{end}) does not hold exactly one series id"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Appends points timeline by timeline and cuts [`TimelineBatch`]es.
@@ -309,7 +403,7 @@ impl TimelineBatchBuilder {
     }
 
     /// Appends one point; `None` is a null value.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, series_id: u32, time: i64, value: Option<f64>) {
         self.note_run(series_id);
         match (value, &mut self.validity) {
@@ -443,6 +537,73 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("not strictly increasing"), "{err}");
+    }
+
+    #[test]
+    fn sorted_runs_are_wrapped_and_checked() {
+        let ok = TimelineBatch::from_sorted_runs(
+            vec![1, 1, 0].into(),
+            vec![5, 6, 1].into(),
+            vec![1.0, 2.0, 3.0].into(),
+            vec![0, 2, 3],
+            registry(2),
+        )
+        .unwrap();
+        assert_eq!(ok.num_timelines(), 2);
+        assert_eq!(
+            (ok.timeline(1).series_id, ok.timeline(1).times),
+            (0, &[1i64][..])
+        );
+        let bad = |ids: Vec<u32>, times: Vec<i64>, offsets: Vec<u32>| {
+            let values = vec![0.0; times.len()];
+            TimelineBatch::from_sorted_runs(
+                ids.into(),
+                times.into(),
+                values.into(),
+                offsets,
+                registry(2),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let err = bad(vec![1, 1, 0], vec![5, 6, 1], vec![0, 3]);
+        assert!(
+            err.contains("run 0 (0..3) does not hold exactly one"),
+            "{err}"
+        );
+        let err = bad(vec![1, 1], vec![5, 6], vec![0, 1, 2]);
+        assert!(
+            err.contains("run 0 (0..1) does not hold exactly one"),
+            "{err}"
+        );
+        let err = bad(vec![4], vec![5], vec![0, 1]);
+        assert!(
+            err.contains("series id 4 at row 0 is not in the registry"),
+            "{err}"
+        );
+        let err = bad(vec![0, 0], vec![5, 6], vec![0, 1]);
+        assert!(err.contains("must run from 0 to 2"), "{err}");
+        let err = bad(vec![0, 0], vec![5, 6], vec![0, 0, 2]);
+        assert!(err.contains("run 0 is empty"), "{err}");
+        let err = bad(vec![0, 0], vec![5], vec![0, 2]);
+        assert!(err.contains("2 ids, 1 times"), "{err}");
+    }
+
+    #[test]
+    fn all_valid_looks_at_the_run_only() {
+        // rows: s0 = [1, null], s1 = [3, 4]
+        let nulls = NullBuffer::from(vec![true, false, true, true]);
+        let batch = TimelineBatch::from_columns(
+            vec![0, 0, 1, 1],
+            vec![1, 2, 1, 2],
+            vec![1.0, 0.0, 3.0, 4.0],
+            Some(nulls),
+            registry(2),
+        )
+        .unwrap();
+        let (t0, t1) = (batch.timeline(0), batch.timeline(1));
+        assert!(!t0.all_valid() && t0.slice(0, 1).all_valid());
+        assert!(t1.all_valid() && !t0.slice(1, 2).all_valid());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The in-memory storage adapter: every timeline held as two sorted vectors
-//! (`times`, `values`) behind one `RwLock`.
+//! The in-memory storage adapter: every timeline held as sorted `times` and
+//! `values` column buffers behind one `RwLock`.
 //!
 //! [`MemoryAdapter`] implements [`StorageAdapter`] with every capability (time
 //! pruning by binary search, tag pushdown, ordered-by-group scans). Tests of
@@ -8,13 +8,30 @@
 //! is off is then really not exercised (all series, all points, id order), so
 //! the engine has to do that work itself.
 //!
-//! A scan snapshots the matching series (`Arc` clones of their point vectors)
-//! under the read lock, so later writes do not disturb it, and then cuts
-//! batches of at most `max_rows` rows without holding the lock.
+//! Layout: a write gives the timeline its own pair of buffers and marks its
+//! measurement + field as dirty. The next scan of that measurement + field
+//! first *consolidates* it: one `times` and one `values` Arrow buffer holding
+//! all its timelines back to back in series-key order, the layout of a
+//! [`TimelineBatch`]; each timeline keeps a slice of them.
+//!
+//! ```text
+//!   block.times   | h=a: 0 10 20 | h=b: 0 10 | h=c: 5 15 25 35 |
+//!   batch 1 (max_rows 4)  ───────────────┘ ids: a a a b   (times, values
+//!   batch 2 ───────────────────────────────────┘  b c c c    are slices)
+//! ```
+//!
+//! A scan snapshots the matching series (`Arc` clones of their points) under
+//! the read lock, so later writes do not disturb it, and then cuts batches of
+//! at most `max_rows` rows without holding the lock. When the rows of a batch
+//! lie back to back in one block (every series of a time range that covers
+//! them, in id order), the batch's `time` and `value` columns are zero-copy
+//! slices of the block and only the `series_id` column is written; otherwise
+//! the rows are copied, as for timelines cut by the time range.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use arrow::buffer::ScalarBuffer;
 use async_trait::async_trait;
 use tsq_engine::group::Grouping;
 use tsq_engine::{
@@ -22,29 +39,63 @@ use tsq_engine::{
     TimeRange, TimelineBatch, TimelineBatchBuilder,
 };
 
-/// The points of one timeline, sorted by time, one value per timestamp.
+/// The points of one timeline, sorted by time, one value per timestamp: rows
+/// `start..start + len` of a pair of column buffers, its own or the block of
+/// its measurement + field.
 #[derive(Debug, Clone, Default)]
 struct Points {
-    times: Vec<i64>,
-    values: Vec<f64>,
+    times: ScalarBuffer<i64>,
+    values: ScalarBuffer<f64>,
+    start: usize,
+    len: usize,
 }
 
 impl Points {
+    /// A timeline holding its own buffers.
+    fn own(times: Vec<i64>, values: Vec<f64>) -> Self {
+        Points {
+            len: times.len(),
+            times: times.into(),
+            values: values.into(),
+            start: 0,
+        }
+    }
+
+    fn times(&self) -> &[i64] {
+        &self.times[self.start..self.start + self.len]
+    }
+
+    fn values(&self) -> &[f64] {
+        &self.values[self.start..self.start + self.len]
+    }
+
+    /// True when `self` and `other` are slices of the same buffers.
+    fn same_block(&self, other: &Points) -> bool {
+        self.times.inner().as_ptr() == other.times.inner().as_ptr()
+            && self.times.len() == other.times.len()
+            && self.values.inner().as_ptr() == other.values.inner().as_ptr()
+    }
+
     /// The index range of the points inside `range` (binary search).
     fn bounds(&self, range: &TimeRange) -> (usize, usize) {
-        let lo = range
-            .start
-            .map_or(0, |s| self.times.partition_point(|&t| t < s));
+        let times = self.times();
+        let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+            return (0, 0);
+        };
+        if range.contains(first) && range.contains(last) {
+            return (0, times.len()); // the common case, without a search
+        }
+        let lo = range.start.map_or(0, |s| times.partition_point(|&t| t < s));
         let hi = range
             .end
-            .map_or(self.times.len(), |e| self.times.partition_point(|&t| t < e));
+            .map_or(times.len(), |e| times.partition_point(|&t| t < e));
         (lo, hi.max(lo))
     }
 
-    /// Merges sorted, deduplicated `new` points in; `new` wins on a tie.
-    fn merge(&mut self, new: &[(i64, f64)]) {
-        let old_t = std::mem::take(&mut self.times);
-        let old_v = std::mem::take(&mut self.values);
+    /// These points with sorted, deduplicated `new` points merged in (`new`
+    /// wins on a tie), in buffers of their own.
+    fn merged(&self, new: &[(i64, f64)]) -> Points {
+        let (old_t, old_v) = (self.times(), self.values());
         let n = old_t.len() + new.len();
         let (mut times, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut i, mut j) = (0, 0);
@@ -63,8 +114,76 @@ impl Points {
                 i += 1;
             }
         }
-        self.times = times;
-        self.values = values;
+        Points::own(times, values)
+    }
+}
+
+/// The series map plus the `(measurement, field)` pairs written since they
+/// were last consolidated.
+#[derive(Debug, Default)]
+struct Series {
+    map: BTreeMap<SeriesInfo, Arc<Points>>,
+    dirty: BTreeSet<(String, String)>,
+    /// The consolidated `(measurement, field)` pairs that were not written since.
+    blocks: BTreeMap<(String, String), Arc<Block>>,
+}
+
+/// Every timeline of one measurement + field, laid out back to back.
+#[derive(Debug)]
+struct Block {
+    /// The timelines in series-key order: the registry of a scan of all of
+    /// them, shared by every such scan.
+    registry: Arc<SeriesRegistry>,
+    /// Their points, by id.
+    points: Vec<Arc<Points>>,
+    /// The id of each row of the block: the `series_id` column of a
+    /// zero-copy batch of a scan that uses `registry`.
+    ids: ScalarBuffer<u32>,
+}
+
+impl Series {
+    /// Lays the timelines of `measurement` + `field` back to back in one
+    /// block, in series-key order, and points each timeline at its slice.
+    fn consolidate(&mut self, measurement: &str, field: &str) {
+        let key = (measurement.to_string(), field.to_string());
+        if !self.dirty.remove(&key) {
+            return;
+        }
+        let of = |s: &SeriesInfo| &*s.measurement == measurement && &*s.field == field;
+        let total: usize = self
+            .map
+            .iter()
+            .filter(|(s, _)| of(s))
+            .map(|(_, p)| p.len)
+            .sum();
+        let (mut times, mut values) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        let mut ids: Vec<u32> = Vec::with_capacity(total);
+        let mut infos = Vec::new();
+        for (s, p) in self.map.iter().filter(|(s, _)| of(s)) {
+            times.extend_from_slice(p.times());
+            values.extend_from_slice(p.values());
+            ids.resize(ids.len() + p.len, infos.len() as u32);
+            infos.push(s.clone());
+        }
+        let whole = Points::own(times, values);
+        let mut points = Vec::with_capacity(infos.len());
+        let mut start = 0;
+        for (_, p) in self.map.iter_mut().filter(|(s, _)| of(s)) {
+            let len = p.len;
+            *p = Arc::new(Points {
+                start,
+                len,
+                ..whole.clone()
+            });
+            points.push(Arc::clone(p));
+            start += len;
+        }
+        let block = Block {
+            registry: Arc::new(SeriesRegistry::new(infos)),
+            points,
+            ids: ids.into(),
+        };
+        self.blocks.insert(key, Arc::new(block));
     }
 }
 
@@ -92,7 +211,7 @@ impl Points {
 /// ```
 #[derive(Debug)]
 pub struct MemoryAdapter {
-    series: RwLock<BTreeMap<SeriesInfo, Arc<Points>>>,
+    series: RwLock<Series>,
     capabilities: Capabilities,
 }
 
@@ -106,7 +225,7 @@ impl MemoryAdapter {
     /// An empty store with every capability.
     pub fn new() -> Self {
         MemoryAdapter {
-            series: RwLock::new(BTreeMap::new()),
+            series: RwLock::new(Series::default()),
             capabilities: Capabilities::ALL,
         }
     }
@@ -138,30 +257,45 @@ impl MemoryAdapter {
             }
         }
         let key = SeriesInfo::new(measurement, tags, field);
-        let mut map = self.write();
-        let entry = map.entry(key).or_default();
-        Arc::make_mut(entry).merge(&deduped);
+        let mut series = self.write();
+        let entry = series.map.entry(key).or_default();
+        *entry = Arc::new(entry.merged(&deduped));
+        let key = (measurement.to_string(), field.to_string());
+        series.blocks.remove(&key);
+        series.dirty.insert(key);
     }
 
     /// Total number of points stored, over every series.
     pub fn num_points(&self) -> usize {
-        self.read().values().map(|p| p.times.len()).sum()
+        self.read().map.values().map(|p| p.len).sum()
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<SeriesInfo, Arc<Points>>> {
+    fn read(&self) -> RwLockReadGuard<'_, Series> {
         // A panic while holding the lock cannot leave the map half-updated
-        // (merge replaces the vectors at the end), so a poisoned lock is usable.
+        // (a series is replaced by a finished one), so a poisoned lock is usable.
         self.series.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<SeriesInfo, Arc<Points>>> {
+    fn write(&self) -> RwLockWriteGuard<'_, Series> {
         self.series.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The block of `measurement` + `field`, consolidated first if it was
+    /// written since the last time (see the module docs); `None` when it has
+    /// no series.
+    fn block(&self, measurement: &str, field: &str) -> Option<Arc<Block>> {
+        let key = (measurement.to_string(), field.to_string());
+        if self.read().dirty.contains(&key) {
+            self.write().consolidate(measurement, field);
+        }
+        self.read().blocks.get(&key).map(Arc::clone)
     }
 
     /// The series of measurement + field, filtered by the predicate when
     /// `filter` is set, in `SeriesInfo` order.
     fn select(&self, request: &ScanRequest, filter: bool) -> Vec<(SeriesInfo, Arc<Points>)> {
         self.read()
+            .map
             .iter()
             .filter(|(s, _)| {
                 &*s.measurement == request.measurement.as_str()
@@ -175,6 +309,7 @@ impl MemoryAdapter {
     /// Applies `f` to every series of `measurement`.
     fn of_measurement<T>(&self, measurement: &str, mut f: impl FnMut(&SeriesInfo) -> T) -> Vec<T> {
         self.read()
+            .map
             .keys()
             .filter(|s| &*s.measurement == measurement)
             .map(&mut f)
@@ -191,6 +326,14 @@ struct Run {
     hi: usize,
 }
 
+/// Rows `lo..hi` of run `run`, one piece of the batch being cut.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    run: usize,
+    lo: usize,
+    hi: usize,
+}
+
 /// An open scan over a snapshot of the store.
 #[derive(Debug)]
 struct MemoryScan {
@@ -198,6 +341,85 @@ struct MemoryScan {
     runs: Vec<Run>,
     /// Next run to deliver.
     next: usize,
+    /// The pieces of the batch being cut (reused).
+    pieces: Vec<Piece>,
+    /// The block's `series_id` column, when the scan's registry is the
+    /// block's (every series of the measurement + field).
+    block_ids: Option<ScalarBuffer<u32>>,
+}
+
+impl MemoryScan {
+    /// Takes the next pieces, at most `max_rows` rows in all.
+    fn take_pieces(&mut self, max_rows: usize) -> usize {
+        self.pieces.clear();
+        let mut rows = 0;
+        while rows < max_rows && self.next < self.runs.len() {
+            let run = &mut self.runs[self.next];
+            let take = (run.hi - run.lo).min(max_rows - rows);
+            self.pieces.push(Piece {
+                run: self.next,
+                lo: run.lo,
+                hi: run.lo + take,
+            });
+            run.lo += take;
+            rows += take;
+            if run.lo == run.hi {
+                self.next += 1;
+            }
+        }
+        rows
+    }
+
+    /// True when every piece follows the previous one in the same block.
+    fn contiguous(&self) -> bool {
+        self.pieces.windows(2).all(|w| {
+            let (a, b) = (&self.runs[w[0].run].points, &self.runs[w[1].run].points);
+            a.same_block(b) && a.start + w[0].hi == b.start + w[1].lo
+        })
+    }
+
+    /// The pieces as one batch whose time and value columns are slices of
+    /// their block (they must be [`contiguous`](Self::contiguous)).
+    fn slice_batch(&self, rows: usize) -> Result<TimelineBatch> {
+        let first = self.pieces[0];
+        let points = &self.runs[first.run].points;
+        let at = points.start + first.lo;
+        let mut offsets = Vec::with_capacity(self.pieces.len() + 1);
+        let mut row = 0;
+        for p in &self.pieces {
+            offsets.push(row as u32);
+            row += p.hi - p.lo;
+        }
+        offsets.push(rows as u32);
+        let ids = match &self.block_ids {
+            Some(ids) => ids.slice(at, rows),
+            None => {
+                let mut ids = Vec::with_capacity(rows);
+                for p in &self.pieces {
+                    ids.resize(ids.len() + (p.hi - p.lo), self.runs[p.run].id);
+                }
+                ids.into()
+            }
+        };
+        TimelineBatch::from_sorted_runs(
+            ids,
+            points.times.slice(at, rows),
+            points.values.slice(at, rows),
+            offsets,
+            Arc::clone(&self.registry),
+        )
+    }
+
+    /// The pieces copied into a new batch.
+    fn copy_batch(&self, rows: usize) -> Result<TimelineBatch> {
+        let mut builder = TimelineBatchBuilder::new(Arc::clone(&self.registry), rows);
+        for p in &self.pieces {
+            let run = &self.runs[p.run];
+            let (times, values) = (run.points.times(), run.points.values());
+            builder.push_slice(run.id, &times[p.lo..p.hi], &values[p.lo..p.hi]);
+        }
+        builder.finish()
+    }
 }
 
 #[async_trait]
@@ -207,26 +429,15 @@ impl SeriesScan for MemoryScan {
     }
 
     async fn next_batch(&mut self, max_rows: usize) -> Result<Option<TimelineBatch>> {
-        let max_rows = max_rows.max(1);
-        let mut builder = TimelineBatchBuilder::new(Arc::clone(&self.registry), max_rows);
-        while builder.len() < max_rows && self.next < self.runs.len() {
-            let run = &mut self.runs[self.next];
-            let take = (run.hi - run.lo).min(max_rows - builder.len());
-            let (lo, hi) = (run.lo, run.lo + take);
-            builder.push_slice(
-                run.id,
-                &run.points.times[lo..hi],
-                &run.points.values[lo..hi],
-            );
-            run.lo = hi;
-            if run.lo == run.hi {
-                self.next += 1;
-            }
-        }
-        if builder.is_empty() {
+        let rows = self.take_pieces(max_rows.max(1));
+        if rows == 0 {
             return Ok(None);
         }
-        builder.finish().map(Some)
+        if self.contiguous() {
+            self.slice_batch(rows).map(Some)
+        } else {
+            self.copy_batch(rows).map(Some)
+        }
     }
 }
 
@@ -242,9 +453,24 @@ impl StorageAdapter for MemoryAdapter {
 
     async fn scan(&self, request: &ScanRequest) -> Result<Box<dyn SeriesScan>> {
         let caps = self.capabilities;
-        let selected = self.select(request, caps.tag_pushdown);
-        let (infos, points): (Vec<SeriesInfo>, Vec<Arc<Points>>) = selected.into_iter().unzip();
-        let (registry, order) = SeriesRegistry::sorted(infos);
+        let block = self.block(&request.measurement, &request.field);
+        let every_series = !caps.tag_pushdown || request.predicate.is_true();
+        let (registry, points, block_ids) = match block {
+            // Every series of the block: its registry, ids and all, is ours.
+            Some(b) if every_series => (
+                Arc::clone(&b.registry),
+                b.points.clone(),
+                Some(b.ids.clone()),
+            ),
+            _ => {
+                let selected = self.select(request, caps.tag_pushdown);
+                let (infos, points): (Vec<SeriesInfo>, Vec<_>) = selected.into_iter().unzip();
+                // The map iterates in `SeriesInfo` order, the registry's
+                // canonical order, so position = id and no sort is needed.
+                debug_assert!(infos.windows(2).all(|w| w[0] < w[1]));
+                (Arc::new(SeriesRegistry::new(infos)), points, None)
+            }
+        };
         let ids: Vec<u32> = match (&request.group_order, caps.ordered_by_group) {
             (Some(by), true) => Grouping::new(&registry, by, "").scan_order(),
             _ => (0..registry.len() as u32).collect(),
@@ -257,15 +483,17 @@ impl StorageAdapter for MemoryAdapter {
         let runs = ids
             .into_iter()
             .filter_map(|id| {
-                let points = Arc::clone(&points[order[id as usize]]);
+                let points = Arc::clone(&points[id as usize]);
                 let (lo, hi) = points.bounds(&range);
                 (lo < hi).then_some(Run { id, points, lo, hi })
             })
             .collect();
         Ok(Box::new(MemoryScan {
-            registry: Arc::new(registry),
+            registry,
             runs,
             next: 0,
+            pieces: Vec::new(),
+            block_ids,
         }))
     }
 
@@ -274,7 +502,7 @@ impl StorageAdapter for MemoryAdapter {
         for (_, points) in self.select(request, true) {
             let (lo, hi) = points.bounds(&request.range);
             if lo < hi {
-                let (first, last) = (points.times[lo], points.times[hi - 1]);
+                let (first, last) = (points.times()[lo], points.times()[hi - 1]);
                 span = Some(span.map_or((first, last), |(a, b)| (a.min(first), b.max(last))));
             }
         }
@@ -284,6 +512,7 @@ impl StorageAdapter for MemoryAdapter {
     async fn measurements(&self) -> Result<Vec<String>> {
         let names: BTreeSet<String> = self
             .read()
+            .map
             .keys()
             .map(|s| s.measurement.to_string())
             .collect();

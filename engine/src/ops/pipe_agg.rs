@@ -58,6 +58,8 @@ struct State {
     acc: Accumulators,
     reservation: MemoryReservation,
     out: RowBatcher,
+    /// Grid bucket of each point of the timeline being folded (reused).
+    buckets: Vec<usize>,
     /// Next slot to emit once the input is exhausted.
     emit_cursor: usize,
 }
@@ -128,6 +130,7 @@ impl PipeAggOp {
             acc,
             reservation,
             out,
+            buckets: Vec::new(),
             emit_cursor: 0,
         })
     }
@@ -146,12 +149,12 @@ impl PipeAggOp {
         }
         let grid = self.grid;
         for tl in batch.timelines() {
-            check_on_grid(&tl, &grid, &state.registry)?;
+            if let Err(i) = grid_buckets(tl.times, &grid, &mut state.buckets) {
+                return Err(off_grid(&tl, i, &grid, &state.registry));
+            }
             let base = state.grouping.group_of(tl.series_id) as usize * grid.count;
-            let times = tl.times;
-            state.acc.update_timeline(&tl, |i| {
-                base + ((times[i] - grid.start) / grid.width) as usize
-            });
+            let buckets = &state.buckets;
+            state.acc.update_timeline(&tl, |i| base + buckets[i]);
         }
         self.metrics.record_bytes(state.reservation.peak());
         Ok(())
@@ -186,35 +189,59 @@ impl PipeAggOp {
     }
 }
 
-/// Fails unless every timestamp of `tl` is a bucket start of `grid`.
-fn check_on_grid(tl: &Timeline<'_>, grid: &BucketGrid, registry: &SeriesRegistry) -> Result<()> {
-    let (start, width) = (grid.start, grid.width);
-    let last = if grid.count == 0 {
+/// Writes the grid bucket of each of `times` (one timeline, increasing)
+/// into `out`; `Err(i)` when `times[i]` is not a bucket start of `grid`.
+///
+/// A point one width after the previous one is in the next bucket, found by
+/// an addition; only the first point and the points after a gap pay for the
+/// division and the remainder check.
+fn grid_buckets(
+    times: &[i64],
+    grid: &BucketGrid,
+    out: &mut Vec<usize>,
+) -> std::result::Result<(), usize> {
+    let (start, width, count) = (grid.start, grid.width, grid.count);
+    let last = if count == 0 {
         i64::MIN
     } else {
-        grid.time(grid.count - 1)
+        grid.time(count - 1)
     };
-    let off = tl
-        .times
-        .iter()
-        .position(|&t| t < start || t > last || (t - start) % width != 0);
-    match off {
-        None => Ok(()),
-        Some(i) => {
-            let series = registry
-                .get(tl.series_id)
-                .map_or_else(|| tl.series_id.to_string(), |s| s.key());
-            Err(EngineError::execution(
-                NAME,
-                format!(
-                    "series {series} has a point at {} that is not a bucket start of the grid \
-                     (start {start}, width {width}ns, {} buckets); PipeAggOp needs input \
-                     downsampled with a fill other than none",
-                    tl.times[i], grid.count
-                ),
-            ))
+    out.clear();
+    let mut expect = None;
+    let mut k = 0usize;
+    for (i, &t) in times.iter().enumerate() {
+        if expect == Some(t) && k + 1 < count {
+            k += 1;
+        } else if t < start || t > last || (t - start) % width != 0 {
+            return Err(i);
+        } else {
+            k = ((t - start) / width) as usize;
         }
+        out.push(k);
+        expect = t.checked_add(width);
     }
+    Ok(())
+}
+
+/// The error for point `i` of `tl`, which is not a bucket start of `grid`.
+fn off_grid(
+    tl: &Timeline<'_>,
+    i: usize,
+    grid: &BucketGrid,
+    registry: &SeriesRegistry,
+) -> EngineError {
+    let series = registry
+        .get(tl.series_id)
+        .map_or_else(|| tl.series_id.to_string(), |s| s.key());
+    EngineError::execution(
+        NAME,
+        format!(
+            "series {series} has a point at {} that is not a bucket start of the grid \
+             (start {}, width {}ns, {} buckets); PipeAggOp needs input \
+             downsampled with a fill other than none",
+            tl.times[i], grid.start, grid.width, grid.count
+        ),
+    )
 }
 
 #[async_trait]
@@ -387,6 +414,25 @@ mod tests {
             let mut mt = MTAggOp::new(input, agg, by_dc(), "x".into());
             assert_rows(&pipe, &run(&mut mt, &ctx).unwrap());
         }
+    }
+
+    #[test]
+    fn grid_buckets_add_along_runs_and_divide_after_gaps() {
+        let mut out = Vec::new();
+        // GRID: 0, 10, 20, 30
+        assert_eq!(grid_buckets(&[0, 10, 20, 30], &GRID, &mut out), Ok(()));
+        assert_eq!(out, [0, 1, 2, 3]);
+        assert_eq!(grid_buckets(&[10, 30], &GRID, &mut out), Ok(()));
+        assert_eq!(out, [1, 3]);
+        // 25 is off the grid after a gap; 40 is one width after the last bucket.
+        assert_eq!(grid_buckets(&[0, 10, 25], &GRID, &mut out), Err(2));
+        assert_eq!(grid_buckets(&[20, 30, 40], &GRID, &mut out), Err(2));
+        assert_eq!(grid_buckets(&[-10], &GRID, &mut out), Err(0));
+        let shifted = BucketGrid { start: -5, ..GRID };
+        assert_eq!(grid_buckets(&[-5, 5, 25], &shifted, &mut out), Ok(()));
+        assert_eq!(out, [0, 1, 3]);
+        let empty = BucketGrid { count: 0, ..GRID };
+        assert_eq!(grid_buckets(&[0], &empty, &mut out), Err(0));
     }
 
     #[test]

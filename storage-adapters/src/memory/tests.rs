@@ -184,3 +184,89 @@ async fn catalog_lists_names_sorted() {
     assert_eq!(m.series_count("nope").await.unwrap(), 0);
     assert!(m.fields("nope").await.unwrap().is_empty());
 }
+
+/// Series `h=a` (3 points), `h=b` (2), `h=c` (4) of `m#v`, in key order.
+fn three_series() -> MemoryAdapter {
+    let m = MemoryAdapter::new();
+    m.insert(
+        "m",
+        &[("h", "c")],
+        "v",
+        &[(5, 7.0), (15, 8.0), (25, 9.0), (35, 10.0)],
+    );
+    m.insert("m", &[("h", "a")], "v", &[(0, 1.0), (10, 2.0), (20, 3.0)]);
+    m.insert("m", &[("h", "b")], "v", &[(0, 4.0), (10, 5.0)]);
+    m
+}
+
+#[tokio::test]
+async fn full_scans_slice_the_consolidated_block() {
+    let m = three_series();
+    let mut scan = m.scan(&ScanRequest::new("m", "v")).await.unwrap();
+    let mut batches = Vec::new();
+    while let Some(b) = scan.next_batch(4).await.unwrap() {
+        batches.push(b);
+    }
+    // 9 rows in key order a a a b | b c c c | c, cut at 4 rows.
+    let ids: Vec<Vec<u32>> = batches.iter().map(|b| b.series_ids().to_vec()).collect();
+    assert_eq!(ids, vec![vec![0, 0, 0, 1], vec![1, 2, 2, 2], vec![2]]);
+    assert_eq!(batches[1].times(), &[10, 5, 15, 25]);
+    assert_eq!(batches[1].values().values(), &[5.0, 7.0, 8.0, 9.0]);
+    assert_eq!(batches[1].num_timelines(), 2);
+    // Zero-copy: the batches are consecutive windows of one buffer per column.
+    let (t0, t1) = (batches[0].times().as_ptr(), batches[1].times().as_ptr());
+    assert_eq!(t1, t0.wrapping_add(4));
+    let (v1, v2) = (
+        batches[1].values().values().as_ptr(),
+        batches[2].values().values().as_ptr(),
+    );
+    assert_eq!(v2, v1.wrapping_add(4));
+    let (i0, i2) = (
+        batches[0].series_ids().as_ptr(),
+        batches[2].series_ids().as_ptr(),
+    );
+    assert_eq!(i2, i0.wrapping_add(8));
+}
+
+#[tokio::test]
+async fn a_write_after_a_scan_is_seen_by_the_next_scan_only() {
+    let m = three_series();
+    let req = ScanRequest::new("m", "v");
+    let mut open = m.scan(&req).await.unwrap();
+    // Overwrites h=b at 10 and adds a point: h=b leaves the block.
+    m.insert("m", &[("h", "b")], "v", &[(10, 50.0), (20, 60.0)]);
+    let old = open.next_batch(100).await.unwrap().unwrap();
+    assert_eq!(
+        old.values().values(),
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 8.0, 9.0, 10.0]
+    );
+    let (runs, sizes) = drain(&m, &req, 100).await;
+    assert_eq!(
+        runs[1],
+        ("m,h=b#v".into(), vec![0, 10, 20], vec![4.0, 50.0, 60.0])
+    );
+    assert_eq!((runs.len(), sizes), (3, vec![10]));
+    assert_eq!(m.num_points(), 10);
+}
+
+#[tokio::test]
+async fn cut_and_filtered_scans_copy_with_their_own_ids() {
+    let m = three_series();
+    // [10, 30) cuts every timeline: the rows are not back to back any more.
+    let mut req = ScanRequest::new("m", "v");
+    req.range = TimeRange::new(10, 30);
+    let mut scan = m.scan(&req).await.unwrap();
+    let b = scan.next_batch(100).await.unwrap().unwrap();
+    assert_eq!(b.series_ids(), &[0, 0, 1, 2, 2]);
+    assert_eq!(b.times(), &[10, 20, 10, 15, 25]);
+    assert_eq!(b.values().values(), &[2.0, 3.0, 5.0, 8.0, 9.0]);
+    // h != 'a': a registry of two series, renumbered 0 and 1, rows b b c c c c
+    // still back to back in the block but with ids of their own.
+    let mut req = ScanRequest::new("m", "v");
+    req.predicate = TagPredicate::NotEq("h".into(), "a".into());
+    let mut scan = m.scan(&req).await.unwrap();
+    assert_eq!(scan.registry().len(), 2);
+    let b = scan.next_batch(100).await.unwrap().unwrap();
+    assert_eq!(b.series_ids(), &[0, 0, 1, 1, 1, 1]);
+    assert_eq!(b.values().values(), &[4.0, 5.0, 7.0, 8.0, 9.0, 10.0]);
+}

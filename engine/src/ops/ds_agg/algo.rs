@@ -12,7 +12,7 @@ use crate::batch::{Timeline, TimelineBatch};
 use crate::error::{EngineError, Result};
 use crate::registry::SeriesRegistry;
 
-use super::bucket::{BucketAgg, Buckets};
+use super::bucket::{segment_end, Bucket, BucketAgg, Buckets};
 use super::fill::Filler;
 use super::sink::Sink;
 
@@ -78,28 +78,41 @@ impl Downsampler {
             self.current = Some(tl.series_id);
         }
         self.check_range(tl, registry)?;
+        let has_nulls = !tl.all_valid();
         let mut i = 0;
+        let mut prev: Option<Bucket> = None;
         while i < tl.len() {
             let t = tl.times[i];
-            let bucket = self.buckets.locate(t).ok_or_else(|| {
-                point_error(
-                    registry,
-                    tl.series_id,
-                    t,
-                    "has no representable bucket start",
-                )
-            })?;
-            // Times are sorted: the bucket's points are the run up to its end.
-            let j = match bucket.end {
-                Some(end) => i + tl.times[i..].partition_point(|&x| x < end),
-                None => tl.len(),
+            // The next bucket is found by addition; division only after a gap.
+            let next = prev.and_then(|b| self.buckets.after(b, t));
+            let bucket = match next {
+                Some(b) => b,
+                None => self.buckets.locate(t).ok_or_else(|| {
+                    point_error(
+                        registry,
+                        tl.series_id,
+                        t,
+                        "has no representable bucket start",
+                    )
+                })?,
             };
+            prev = Some(bucket);
             if self.open.is_some_and(|(key, _)| key != bucket.key) {
                 self.close_bucket()?;
             }
             self.open = Some((bucket.key, bucket.stamp));
-            self.agg.fold(&tl.slice(i, j));
-            i = j;
+            // Times are sorted: the bucket's points are the run up to its end.
+            let rest = tl.slice(i, tl.len());
+            i += match &mut self.agg {
+                BucketAgg::Incremental(acc) => acc.fold_until(0, &rest, bucket.end, has_nulls),
+                agg => {
+                    let n = bucket
+                        .end
+                        .map_or(rest.len(), |e| segment_end(rest.times, e));
+                    agg.fold(&rest.slice(0, n));
+                    n
+                }
+            };
         }
         Ok(())
     }
@@ -123,6 +136,7 @@ impl Downsampler {
     }
 
     /// Emits the open bucket (with the fill before it).
+    #[inline]
     fn close_bucket(&mut self) -> Result<()> {
         let (Some((key, stamp)), Some(series)) = (self.open.take(), self.current) else {
             return Ok(());

@@ -56,6 +56,44 @@ impl Buckets {
     }
 }
 
+impl Buckets {
+    /// The bucket right after `prev` when it holds `t`, found without a
+    /// division; `None` otherwise (then [`Buckets::locate`] finds it). Buckets
+    /// are contiguous and all as wide, so this is exactly what `locate(t)`
+    /// returns for such a `t`.
+    #[inline]
+    pub(super) fn after(&self, prev: Bucket, t: i64) -> Option<Bucket> {
+        let width = match *self {
+            Buckets::Grid(g) => g.width,
+            Buckets::Epoch(d) => d,
+        };
+        let stamp = prev.end?;
+        let end = stamp.checked_add(width);
+        (t >= stamp && end.is_none_or(|e| t < e)).then_some(Bucket {
+            key: prev.key.checked_add(1)?,
+            stamp,
+            end,
+        })
+    }
+}
+
+/// The index of the first of `times` (sorted, `times[0] < end`) at or after
+/// `end`: an exponential search from the front, then a binary search in the
+/// last step, so a short bucket costs a few comparisons however long the
+/// rest of the timeline is.
+#[inline]
+pub(super) fn segment_end(times: &[i64], end: i64) -> usize {
+    debug_assert!(times.first().is_some_and(|&t| t < end));
+    let mut lo = 0;
+    let mut step = 1;
+    while lo + step < times.len() && times[lo + step] < end {
+        lo += step;
+        step *= 2;
+    }
+    let hi = (lo + step).min(times.len());
+    lo + times[lo..hi].partition_point(|&x| x < end)
+}
+
 /// The aggregate of one bucket, reset after each result.
 #[derive(Debug)]
 pub(super) enum BucketAgg {
@@ -88,7 +126,7 @@ impl BucketAgg {
     /// Folds every point of `segment` (all in the open bucket).
     pub(super) fn fold(&mut self, segment: &Timeline<'_>) {
         match self {
-            BucketAgg::Incremental(acc) => acc.update_timeline(segment, |_| 0),
+            BucketAgg::Incremental(acc) => acc.fold_segment(0, segment),
             BucketAgg::Percentile { values, seen, .. } => {
                 *seen |= !segment.is_empty();
                 if segment.all_valid() {
@@ -104,13 +142,10 @@ impl BucketAgg {
     /// The bucket's result (`None` without points, `Some(None)` for null),
     /// emptying the bucket. NaN / null rules are the accumulator's: all NaN
     /// (or NaN and null) gives NaN, all null gives null.
+    #[inline]
     pub(super) fn take(&mut self) -> Option<Option<f64>> {
         match self {
-            BucketAgg::Incremental(acc) => {
-                let result = acc.result(0);
-                acc.reset();
-                result
-            }
+            BucketAgg::Incremental(acc) => acc.take(0),
             BucketAgg::Percentile { q, values, seen } => {
                 if !std::mem::take(seen) {
                     return None;
@@ -129,5 +164,40 @@ impl BucketAgg {
             BucketAgg::Incremental(acc) => acc.memory_size(),
             BucketAgg::Percentile { values, .. } => values.capacity() * 8,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_is_locate_for_the_next_bucket() {
+        let grid = Buckets::Grid(BucketGrid {
+            start: -5,
+            width: 10,
+            count: 4,
+        });
+        let b0 = grid.locate(-5).unwrap();
+        // [-5, 5) then [5, 15): 5 and 14 are in the next bucket, 15 is not.
+        assert_eq!(grid.after(b0, 5), grid.locate(5));
+        assert_eq!(grid.after(b0, 14), grid.locate(14));
+        assert_eq!(grid.after(b0, 15), None);
+        let epoch = Buckets::Epoch(10);
+        let b = epoch.locate(-1).unwrap(); // [-10, 0)
+        assert_eq!(epoch.after(b, 0), epoch.locate(0));
+        assert_eq!(epoch.after(b, 0).unwrap().stamp, 0);
+    }
+
+    #[test]
+    fn segment_end_finds_the_first_time_at_or_after_the_end() {
+        let times = [0, 1, 2, 3, 10, 11, 30];
+        // 0..4 below 10: the galloping steps 1, 2, 4 overshoot to index 7.
+        assert_eq!(segment_end(&times, 10), 4);
+        assert_eq!(segment_end(&times, 4), 4);
+        assert_eq!(segment_end(&times, 1), 1);
+        assert_eq!(segment_end(&times, 31), 7);
+        assert_eq!(segment_end(&times, 30), 6);
+        assert_eq!(segment_end(&[5], 6), 1);
     }
 }

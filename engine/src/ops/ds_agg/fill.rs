@@ -39,6 +39,7 @@ impl Filler {
     }
 
     /// Emits the fill before bucket `key` (stamped `stamp`), then the bucket.
+    #[inline]
     pub(super) fn bucket(
         &mut self,
         series: u32,

@@ -41,7 +41,7 @@ impl Sink {
     }
 
     /// Appends one point (`None` is null); a full batch is queued.
-    #[inline]
+    #[inline(always)]
     pub(super) fn push(&mut self, series_id: u32, time: i64, value: Option<f64>) -> Result<()> {
         let Some(b) = self.builder.as_mut() else {
             return Err(crate::error::EngineError::execution(

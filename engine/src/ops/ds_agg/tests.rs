@@ -432,3 +432,55 @@ async fn cancellation_stops_the_operator() {
     assert!(matches!(op.next().await, Err(EngineError::Cancelled)));
     op.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn consecutive_buckets_gaps_nulls_and_nan_across_batches() {
+    // Buckets found by addition (0 -> 10 -> 20) and by division after the
+    // gap (20 -> 50), with null-only and NaN-only buckets, over every cut.
+    let input = [
+        (0, 0, Some(1.0)),
+        (0, 5, None),
+        (0, 9, Some(3.0)),
+        (0, 10, NAN),
+        (0, 20, Some(4.0)),
+        (0, 29, Some(6.0)),
+        (0, 50, None),
+        (0, 61, Some(8.0)),
+        (1, 0, Some(7.0)),
+    ];
+    let expected = [
+        (0, 0, Some(2.0)),  // (1 + 3) / 2, null skipped
+        (0, 10, NAN),       // NaN only
+        (0, 20, Some(5.0)), // (4 + 6) / 2
+        (0, 50, None),      // null only
+        (0, 60, Some(8.0)),
+        (1, 0, Some(7.0)),
+    ];
+    check(
+        ds(10, Aggregator::Avg, FillPolicy::None),
+        None,
+        &input,
+        &expected,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn buckets_next_to_i64_max() {
+    // d = 10: bucket ...790 ends at ...800; bucket ...800 would end past
+    // i64::MAX, so it takes every later point.
+    let m = i64::MAX; // ...807
+    let input = [
+        (0, m - 12, Some(5.0)),
+        (0, m - 6, Some(1.0)),
+        (0, m, Some(3.0)),
+    ];
+    let expected = [(0, m - 17, Some(5.0)), (0, m - 7, Some(2.0))];
+    check(
+        ds(10, Aggregator::Avg, FillPolicy::None),
+        None,
+        &input,
+        &expected,
+    )
+    .await;
+}
