@@ -34,6 +34,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use arrow::buffer::ScalarBuffer;
 use async_trait::async_trait;
 use tsq_engine::group::Grouping;
+use tsq_engine::registry::TagPairs;
 use tsq_engine::{
     Capabilities, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan, StorageAdapter,
     TimeRange, TimelineBatch, TimelineBatchBuilder,
@@ -509,45 +510,52 @@ impl StorageAdapter for MemoryAdapter {
         Ok(span)
     }
 
+    // The catalog calls run once per statement: they collect borrowed names
+    // into sets and allocate only the distinct ones (formatting every tag of
+    // every series dominated small queries over many series).
     async fn measurements(&self) -> Result<Vec<String>> {
-        let names: BTreeSet<String> = self
-            .read()
-            .map
-            .keys()
-            .map(|s| s.measurement.to_string())
-            .collect();
-        Ok(names.into_iter().collect())
+        let guard = self.read();
+        let names: BTreeSet<&str> = guard.map.keys().map(|s| &*s.measurement).collect();
+        Ok(names.into_iter().map(str::to_string).collect())
     }
 
     async fn fields(&self, measurement: &str) -> Result<Vec<String>> {
-        let set: BTreeSet<String> = self
-            .of_measurement(measurement, |s| s.field.to_string())
-            .into_iter()
+        let guard = self.read();
+        let set: BTreeSet<&str> = guard
+            .map
+            .keys()
+            .filter(|s| &*s.measurement == measurement)
+            .map(|s| &*s.field)
             .collect();
-        Ok(set.into_iter().collect())
+        Ok(set.into_iter().map(str::to_string).collect())
     }
 
     async fn tag_keys(&self, measurement: &str) -> Result<Vec<String>> {
-        let set: BTreeSet<String> = self
-            .of_measurement(measurement, |s| {
-                s.tags
-                    .iter()
-                    .map(|(k, _)| k.to_string())
-                    .collect::<Vec<_>>()
-            })
-            .into_iter()
-            .flatten()
-            .collect();
-        Ok(set.into_iter().collect())
+        let guard = self.read();
+        let mut set: BTreeSet<&str> = BTreeSet::new();
+        let mut previous: Option<&TagPairs> = None;
+        for s in guard.map.keys().filter(|s| &*s.measurement == measurement) {
+            // Neighbouring series mostly share their key set: skip repeats.
+            let same = previous.is_some_and(|p| {
+                p.len() == s.tags.len() && p.iter().zip(&s.tags).all(|(a, b)| a.0 == b.0)
+            });
+            if !same {
+                set.extend(s.tags.iter().map(|(k, _)| &**k));
+                previous = Some(&s.tags);
+            }
+        }
+        Ok(set.into_iter().map(str::to_string).collect())
     }
 
     async fn tag_values(&self, measurement: &str, key: &str) -> Result<Vec<String>> {
-        let set: BTreeSet<String> = self
-            .of_measurement(measurement, |s| s.tag(key).map(str::to_string))
-            .into_iter()
-            .flatten()
+        let guard = self.read();
+        let set: BTreeSet<&str> = guard
+            .map
+            .keys()
+            .filter(|s| &*s.measurement == measurement)
+            .filter_map(|s| s.tag(key))
             .collect();
-        Ok(set.into_iter().collect())
+        Ok(set.into_iter().map(str::to_string).collect())
     }
 
     async fn series_count(&self, measurement: &str) -> Result<usize> {

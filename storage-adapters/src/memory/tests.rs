@@ -270,3 +270,19 @@ async fn cut_and_filtered_scans_copy_with_their_own_ids() {
     assert_eq!(b.series_ids(), &[0, 0, 1, 1, 1, 1]);
     assert_eq!(b.values().values(), &[4.0, 5.0, 7.0, 8.0, 9.0, 10.0]);
 }
+
+#[tokio::test]
+async fn tag_keys_are_the_union_over_series_with_different_key_sets() {
+    // In series-key order: cpu,dc=x,host=a; cpu,dc=x,host=b (same keys as
+    // the previous series, skipped); cpu,host=c (a subset); cpu,host=d,rack=r
+    // (a new key). Union: dc, host, rack. mem's key `zone` is not cpu's.
+    let m = MemoryAdapter::new();
+    m.insert("cpu", &[("dc", "x"), ("host", "a")], "u", &[(1, 1.0)]);
+    m.insert("cpu", &[("dc", "x"), ("host", "b")], "u", &[(1, 1.0)]);
+    m.insert("cpu", &[("host", "c")], "u", &[(1, 1.0)]);
+    m.insert("cpu", &[("host", "d"), ("rack", "r")], "u", &[(1, 1.0)]);
+    m.insert("mem", &[("zone", "z")], "u", &[(1, 1.0)]);
+    assert_eq!(m.tag_keys("cpu").await.unwrap(), vec!["dc", "host", "rack"]);
+    assert_eq!(m.tag_keys("mem").await.unwrap(), vec!["zone"]);
+    assert!(m.tag_keys("nope").await.unwrap().is_empty());
+}
