@@ -24,7 +24,9 @@ impl Grouping {
     /// Groups the series of `registry` by `by`. Each group is described by a
     /// [`SeriesInfo`] with the group's tags and `output_field` as its field.
     pub fn new(registry: &SeriesRegistry, by: &GroupBy, output_field: &str) -> Self {
-        let mut keys: BTreeMap<TagPairs, Vec<u32>> = BTreeMap::new();
+        // Keys borrow the registry's strings: nothing is allocated per
+        // series, only once per group below.
+        let mut keys: BTreeMap<Vec<(&str, &str)>, Vec<u32>> = BTreeMap::new();
         let mut measurement: Arc<str> = Arc::from("");
         for (id, s) in registry.iter() {
             if id == 0 {
@@ -34,16 +36,20 @@ impl Grouping {
         }
         let mut group_of = vec![0u32; registry.len()];
         let mut groups = Vec::with_capacity(keys.len());
+        let field: Arc<str> = Arc::from(output_field);
         for (gid, (key, members)) in keys.into_iter().enumerate() {
             for id in members {
                 group_of[id as usize] = gid as u32;
             }
-            let mut tags = key;
+            let mut tags: TagPairs = key
+                .into_iter()
+                .map(|(k, v)| (Arc::from(k), Arc::from(v)))
+                .collect();
             tags.sort();
             groups.push(SeriesInfo {
                 measurement: Arc::clone(&measurement),
                 tags,
-                field: Arc::from(output_field),
+                field: Arc::clone(&field),
             });
         }
         Grouping {
@@ -77,14 +83,15 @@ impl Grouping {
     }
 }
 
-/// The group key of one series: `(tag, value)` pairs in `GROUP BY` order.
-fn group_key(s: &SeriesInfo, by: &GroupBy) -> TagPairs {
+/// The group key of one series: `(tag, value)` pairs in `GROUP BY` order,
+/// borrowed from the series and from `by`.
+fn group_key<'a>(s: &'a SeriesInfo, by: &'a GroupBy) -> Vec<(&'a str, &'a str)> {
     match by {
         GroupBy::None => Vec::new(),
-        GroupBy::All => s.tags.clone(),
+        GroupBy::All => s.tags.iter().map(|(k, v)| (&**k, &**v)).collect(),
         GroupBy::Tags(tags) => tags
             .iter()
-            .map(|t| (Arc::from(t.as_str()), Arc::from(s.tag(t).unwrap_or(""))))
+            .map(|t| (t.as_str(), s.tag(t).unwrap_or("")))
             .collect(),
     }
 }

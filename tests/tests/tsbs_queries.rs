@@ -4,12 +4,16 @@
 //! before any of their timings mean anything. Row counts are worked out from
 //! the dataset's shape.
 
+use std::sync::Arc;
+
 use tsq_benches::demo::{DemoConfig, DEFAULT_START};
 use tsq_benches::df::DataFusionEngine;
 use tsq_benches::tsbs::dataset::TsbsData;
-use tsq_benches::tsbs::engines::QueryEngine;
+use tsq_benches::tsbs::engines::{QueryEngine, TsqEngine};
 use tsq_benches::tsbs::queries::queries;
 use tsq_benches::tsbs::{check_query, engines};
+use tsq_engine::StorageAdapter;
+use tsq_planner::Executor;
 
 fn data() -> TsbsData {
     TsbsData::generate(DemoConfig {
@@ -25,8 +29,11 @@ fn every_engine_answers_every_tsbs_query_alike() {
     let data = data();
     let mut all: Vec<Box<dyn QueryEngine>> = engines(&data).unwrap();
     // the feature is on in this crate: tsq pipelined, tsq materialized,
-    // DataFusion on one thread (and on every core when there are several)
+    // DataFusion on one thread (and each on every core when there are several)
     assert!(all.len() >= 3);
+    // whatever the machine: pipelines on 3 threads, DataFusion on 3 partitions
+    let adapter: Arc<dyn StorageAdapter> = Arc::new(data.memory_adapter());
+    all.push(Box::new(TsqEngine::new(adapter, Executor::Pipelined, 3)));
     all.push(Box::new(DataFusionEngine::new(&data, 3).unwrap()));
     let mut counts = Vec::new();
     for q in queries(&data.config) {

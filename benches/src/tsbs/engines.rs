@@ -26,18 +26,24 @@ pub trait QueryEngine {
 pub struct TsqEngine {
     session: Session,
     executor: Executor,
+    threads: usize,
 }
 
 impl TsqEngine {
-    /// A session over `adapter` running plans on `executor`.
-    pub fn new(adapter: Arc<dyn StorageAdapter>, executor: Executor) -> Self {
+    /// A session over `adapter` running plans on `executor`, the pipelines
+    /// of a query on up to `threads` threads (the materialized executor
+    /// always runs them one after the other).
+    pub fn new(adapter: Arc<dyn StorageAdapter>, executor: Executor, threads: usize) -> Self {
+        let threads = threads.max(1);
         let config = SessionConfig {
             executor,
+            threads,
             ..SessionConfig::default()
         };
         TsqEngine {
             session: Session::new(adapter, config),
             executor,
+            threads,
         }
     }
 }
@@ -45,7 +51,8 @@ impl TsqEngine {
 impl QueryEngine for TsqEngine {
     fn label(&self) -> String {
         match self.executor {
-            Executor::Pipelined => "tsq pipelined".into(),
+            Executor::Pipelined if self.threads == 1 => "tsq pipelined (1 thread)".into(),
+            Executor::Pipelined => format!("tsq pipelined ({} threads)", self.threads),
             Executor::Materialized => "tsq materialized".into(),
         }
     }

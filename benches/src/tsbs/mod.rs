@@ -32,20 +32,26 @@ pub fn config(scale: f64) -> DemoConfig {
     }
 }
 
-/// The engines available in this build over `data`: tsq's two executors,
-/// and DataFusion on one thread and on every core with the `datafusion`
+/// The engines available in this build over `data`: tsq's pipelined engine
+/// on one thread and on every core, its materialized executor, and
+/// DataFusion on one thread and on every core with the `datafusion`
 /// feature.
 pub fn engines(data: &TsbsData) -> Result<Vec<Box<dyn QueryEngine>>> {
     let adapter: Arc<dyn StorageAdapter> = Arc::new(data.memory_adapter());
-    #[allow(unused_mut)]
-    let mut engines: Vec<Box<dyn QueryEngine>> = vec![
-        Box::new(TsqEngine::new(Arc::clone(&adapter), Executor::Pipelined)),
-        Box::new(TsqEngine::new(adapter, Executor::Materialized)),
-    ];
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut engines: Vec<Box<dyn QueryEngine>> = vec![Box::new(TsqEngine::new(
+        Arc::clone(&adapter),
+        Executor::Pipelined,
+        1,
+    ))];
+    if cores > 1 {
+        let parallel = TsqEngine::new(Arc::clone(&adapter), Executor::Pipelined, cores);
+        engines.push(Box::new(parallel));
+    }
+    engines.push(Box::new(TsqEngine::new(adapter, Executor::Materialized, 1)));
     #[cfg(feature = "datafusion")]
     {
         use crate::df::DataFusionEngine;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         engines.push(Box::new(DataFusionEngine::new(data, 1)?));
         if cores > 1 {
             engines.push(Box::new(DataFusionEngine::new(data, cores)?));
