@@ -114,17 +114,19 @@ pub async fn run(
 /// Output batches of one pipeline, by output index.
 type PipelineOutput = (usize, Vec<TimelineBatch>);
 
+/// A pipeline of the plan: `(output index, root operator)`.
+type Pipeline = (usize, Box<dyn Operator>);
+
 /// Runs `pipelines` on `threads` scoped threads (pipeline `i` on thread
 /// `i % threads`) and returns their outputs in pipeline order. The first
 /// error (in pipeline order) wins; a failing pipeline does not stop the
 /// others early, but cancellation does.
 fn collect_parallel(
-    pipelines: &mut [(usize, Box<dyn Operator>)],
+    pipelines: &mut [Pipeline],
     ctx: &TaskContext,
     threads: usize,
 ) -> Result<Vec<PipelineOutput>> {
-    let mut shares: Vec<Vec<(usize, &mut (usize, Box<dyn Operator>))>> =
-        (0..threads).map(|_| Vec::new()).collect();
+    let mut shares: Vec<Vec<(usize, &mut Pipeline)>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, p) in pipelines.iter_mut().enumerate() {
         shares[i % threads].push((i, p));
     }
