@@ -117,7 +117,11 @@ type PipelineOutput = (usize, Vec<TimelineBatch>);
 /// A pipeline of the plan: `(output index, root operator)`.
 type Pipeline = (usize, Box<dyn Operator>);
 
-/// Runs `pipelines` on `threads` scoped threads (pipeline `i` on thread
+fn pipelines_len<T>(shares: &[Vec<T>]) -> usize {
+    shares.iter().map(Vec::len).sum()
+}
+
+/// Runs `pipelines` as `threads` tasks on rayon's pool (pipeline `i` in task
 /// `i % threads`) and returns their outputs in pipeline order. The first
 /// error (in pipeline order) wins; a failing pipeline does not stop the
 /// others early, but cancellation does.
@@ -130,31 +134,31 @@ fn collect_parallel(
     for (i, p) in pipelines.iter_mut().enumerate() {
         shares[i % threads].push((i, p));
     }
-    let mut results: Vec<(usize, Result<PipelineOutput>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|share| {
-                scope.spawn(move || {
-                    let mut out = Vec::with_capacity(share.len());
-                    for (i, (output, root)) in share {
-                        let run = match ctx.cancel.check() {
-                            Ok(()) => futures::executor::block_on(collect(root.as_mut(), ctx)),
-                            Err(e) => Err(e),
-                        };
-                        out.push((i, run.map(|b| (*output, b)).map_err(Into::into)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+    // rayon's pool keeps its threads (and their allocator arenas) warm
+    // across queries; a fresh thread per query cost more than small
+    // pipelines take.
+    let results = std::sync::Mutex::new(Vec::with_capacity(pipelines_len(&shares)));
+    rayon::scope(|scope| {
+        for share in shares {
+            let results = &results;
+            scope.spawn(move |_| {
+                for (i, (output, root)) in share {
+                    let run = match ctx.cancel.check() {
+                        Ok(()) => futures::executor::block_on(collect(root.as_mut(), ctx)),
+                        Err(e) => Err(e),
+                    };
+                    let run = run.map(|b| (*output, b)).map_err(Into::into);
+                    results
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push((i, run));
+                }
+            });
+        }
     });
+    let mut results: Vec<(usize, Result<PipelineOutput>)> = results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
 }
