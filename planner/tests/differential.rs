@@ -6,24 +6,11 @@ mod common;
 
 use std::sync::Arc;
 
-use common::rows;
+use common::{rows, Lcg};
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{Capabilities, StorageAdapter};
 use tsq_planner::{Session, SessionConfig};
 use tsq_storage::memory::MemoryAdapter;
-
-/// A tiny deterministic generator (64-bit LCG, high bits).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
 
 fn random_adapter(seed: u64, caps: Capabilities) -> Arc<dyn StorageAdapter> {
     let mut rng = Lcg(seed);

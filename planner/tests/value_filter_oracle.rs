@@ -9,24 +9,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::rows;
+use common::{rows, Lcg};
 use futures::StreamExt;
 use tsq_engine::{Capabilities, StorageAdapter};
 use tsq_planner::{Executor, QueryKind, QueryOutput, Session, SessionConfig};
 use tsq_storage::memory::MemoryAdapter;
-
-/// A tiny deterministic generator (64-bit LCG, high bits).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
 
 /// `host → time → (u, s)`: each field has a point at a time with
 /// probability 3/4; one value in 16 is NaN, the others integers in [0, 100).

@@ -103,3 +103,18 @@ pub fn explain_text(out: &QueryOutput) -> &str {
         other => panic!("expected EXPLAIN text, got {other:?}"),
     }
 }
+
+/// A tiny deterministic generator (64-bit LCG, high bits) for the seeded
+/// random data sets of the differential tests.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next number in `0..n`.
+    pub fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
