@@ -379,3 +379,65 @@ fn demo_writes_the_documented_counts() {
         out.stdout
     );
 }
+
+#[test]
+fn bench_prints_both_suites_as_json_and_rejects_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    // 0.05: seed case 1 with 50 timelines, TSBS with 5 hosts × 12 h
+    let out = tsq(
+        dir.path(),
+        &[
+            "bench", "--scale", "0.05", "--runs", "1", "--format", "json",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // seed cases 1 and 2, each in memory and on TSM
+    let seed = v["seed"].as_array().unwrap();
+    assert_eq!(seed.len(), 4);
+    assert!(seed[0]["case"]
+        .as_str()
+        .unwrap()
+        .starts_with("seed1: 50 timelines"));
+    // 50 timelines × 720 points
+    assert_eq!(seed[0]["points"], 36_000);
+    let tsbs = v["tsbs"].as_array().unwrap();
+    let names: Vec<&str> = tsbs.iter().map(|c| c["case"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "single-groupby-1-1-1",
+            "single-groupby-5-8-1",
+            "double-groupby-1",
+            "double-groupby-all",
+            "cpu-max-all-8",
+            "high-cpu-1",
+            "lastpoint",
+            "groupby-orderby-limit"
+        ]
+    );
+    for case in tsbs {
+        let engines = case["engines"].as_array().unwrap();
+        let labels: Vec<&str> = engines
+            .iter()
+            .map(|e| e["engine"].as_str().unwrap())
+            .collect();
+        assert!(labels.contains(&"tsq pipelined (1 thread)"), "{labels:?}");
+        assert!(labels.contains(&"tsq materialized"), "{labels:?}");
+        // the best engine's ratio is exactly 1, every median is positive
+        let best = engines.iter().map(|e| e["ratio_to_best"].as_f64().unwrap());
+        assert_eq!(best.fold(f64::INFINITY, f64::min), 1.0);
+        assert!(engines
+            .iter()
+            .all(|e| e["median_seconds"].as_f64().unwrap() > 0.0));
+    }
+    // lastpoint: one row per host
+    assert_eq!(tsbs[6]["engines"][0]["rows"], 5);
+
+    let out = tsq(dir.path(), &["bench", "--format", "csv"], "");
+    assert_eq!(out.code, 2);
+    assert!(out
+        .stderr
+        .contains("tsq bench prints --format table or --format json"));
+}
