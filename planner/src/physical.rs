@@ -80,8 +80,8 @@ fn result_builder(plan: &LogicalPlan) -> ResultBuilder {
 /// Runs every pipeline to the end and joins their outputs. The operators
 /// stay in `physical` with their metrics (for EXPLAIN ANALYZE). With
 /// `threads > 1` and several pipelines (several value columns), the
-/// pipelines are dealt round-robin to up to `threads` scoped threads, each
-/// running its share one after the other; the join is the same.
+/// pipelines are dealt round-robin to up to `threads` tasks on rayon's pool,
+/// each running its share one after the other; the join is the same.
 pub async fn run(
     plan: &LogicalPlan,
     physical: &mut PhysicalPlan,
@@ -117,10 +117,6 @@ type PipelineOutput = (usize, Vec<TimelineBatch>);
 /// A pipeline of the plan: `(output index, root operator)`.
 type Pipeline = (usize, Box<dyn Operator>);
 
-fn pipelines_len<T>(shares: &[Vec<T>]) -> usize {
-    shares.iter().map(Vec::len).sum()
-}
-
 /// Runs `pipelines` as `threads` tasks on rayon's pool (pipeline `i` in task
 /// `i % threads`) and returns their outputs in pipeline order. The first
 /// error (in pipeline order) wins; a failing pipeline does not stop the
@@ -130,6 +126,7 @@ fn collect_parallel(
     ctx: &TaskContext,
     threads: usize,
 ) -> Result<Vec<PipelineOutput>> {
+    let count = pipelines.len();
     let mut shares: Vec<Vec<(usize, &mut Pipeline)>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, p) in pipelines.iter_mut().enumerate() {
         shares[i % threads].push((i, p));
@@ -137,7 +134,7 @@ fn collect_parallel(
     // rayon's pool keeps its threads (and their allocator arenas) warm
     // across queries; a fresh thread per query cost more than small
     // pipelines take.
-    let results = std::sync::Mutex::new(Vec::with_capacity(pipelines_len(&shares)));
+    let results = std::sync::Mutex::new(Vec::with_capacity(count));
     rayon::scope(|scope| {
         for share in shares {
             let results = &results;

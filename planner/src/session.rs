@@ -36,8 +36,10 @@ pub struct SessionConfig {
     /// compare against (same plan, same results, whole timelines in memory).
     pub executor: Executor,
     /// Threads that run the pipelines of one query (one pipeline per value
-    /// column) side by side; 1 runs them one after the other. Default: the
-    /// machine's available parallelism.
+    /// column) side by side, as tasks on rayon's pool driven with
+    /// `futures::executor::block_on`; 1 runs them one after the other on
+    /// the caller's task. Default: the machine's available parallelism. Set
+    /// 1 for an adapter whose scans need to run inside a tokio runtime.
     pub threads: usize,
 }
 
