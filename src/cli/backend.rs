@@ -13,6 +13,7 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter};
+use tsq_planner::Executor;
 
 /// The CLI's result alias.
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -97,6 +98,12 @@ pub trait QueryEngine: Send + Sync {
 
     /// The forced operator, if any.
     fn strategy(&self) -> Option<AggStrategy>;
+
+    /// Runs the following statements on `executor`.
+    fn set_executor(&self, executor: Executor);
+
+    /// The executor statements run on.
+    fn executor(&self) -> Executor;
 }
 
 /// Timestamp precision of imported line protocol.

@@ -1,7 +1,8 @@
 //! Backslash commands of the REPL (`\timing`, `\format`, `\d`, `\chart`,
-//! `\help`, `\q`), parsed into [`MetaCommand`].
+//! `\strategy`, `\executor`, `\help`, `\q`), parsed into [`MetaCommand`].
 
 use tsq_engine::spec::AggStrategy;
+use tsq_planner::Executor;
 
 use crate::cli::format::OutputFormat;
 
@@ -17,6 +18,10 @@ pub enum MetaCommand {
     /// `\strategy [auto|pipe|grouped|mt]`: force the cross-timeline
     /// aggregation operator (`Some(None)` is `auto`); without argument shows it.
     Strategy(Option<Option<AggStrategy>>),
+    /// `\executor [pipelined|materialized]`: run the following statements
+    /// through the operator pipelines or the materialized executor (the
+    /// benchmarks' baseline); without argument shows it.
+    Executor(Option<Executor>),
     /// `\chart`: draw the last result.
     Chart,
     /// `\help` or `\?`.
@@ -37,6 +42,7 @@ Commands:
   \\format [table|csv|json|ndjson]   output format (no argument: show it)
   \\timing [on|off]    print how long each statement took
   \\strategy [auto|pipe|grouped|mt]  force the aggregation operator (auto: the planner's choice)
+  \\executor [pipelined|materialized]  run queries through the operators or the materialized baseline
   \\chart              draw the last result as a line chart
   \\help               this text
   \\q                  quit (or Ctrl-D)
@@ -64,6 +70,8 @@ pub fn parse_meta(line: &str) -> Result<MetaCommand, String> {
         }
         ("\\strategy", None) => MetaCommand::Strategy(None),
         ("\\strategy", Some(s)) => MetaCommand::Strategy(Some(parse_strategy(s)?)),
+        ("\\executor", None) => MetaCommand::Executor(None),
+        ("\\executor", Some(e)) => MetaCommand::Executor(Some(parse_executor(e)?)),
         ("\\d", m) => MetaCommand::Describe(m.map(str::to_string)),
         ("\\chart", None) => MetaCommand::Chart,
         ("\\help" | "\\?" | "\\h", None) => MetaCommand::Help,
@@ -78,6 +86,17 @@ pub fn parse_meta(line: &str) -> Result<MetaCommand, String> {
         }
     };
     Ok(cmd)
+}
+
+/// `pipelined` or `materialized`.
+pub fn parse_executor(s: &str) -> Result<Executor, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "pipelined" => Ok(Executor::Pipelined),
+        "materialized" => Ok(Executor::Materialized),
+        other => Err(format!(
+            "unknown executor '{other}' (expected pipelined or materialized)"
+        )),
+    }
 }
 
 /// `auto` (the planner decides), `pipe`, `grouped` or `mt`.
@@ -149,6 +168,19 @@ mod tests {
         assert_eq!(
             parse_meta("\\x"),
             Err("unknown command '\\x' (\\help lists the commands)".into())
+        );
+    }
+
+    #[test]
+    fn executor_command() {
+        assert_eq!(parse_meta("\\executor"), Ok(MetaCommand::Executor(None)));
+        assert_eq!(
+            parse_meta("\\executor Materialized"),
+            Ok(MetaCommand::Executor(Some(Executor::Materialized)))
+        );
+        assert_eq!(
+            parse_meta("\\executor fast"),
+            Err("unknown executor 'fast' (expected pipelined or materialized)".into())
         );
     }
 }

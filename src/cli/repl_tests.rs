@@ -11,6 +11,7 @@ use tsq_engine::spec::AggStrategy;
 use tsq_engine::{
     CancellationToken, Capabilities, EngineError, ScanRequest, SeriesScan, StorageAdapter,
 };
+use tsq_planner::Executor;
 
 use crate::cli::backend::{CliError, OutputKind, QueryEngine, QueryResult, Result};
 use crate::cli::repl::{run_repl, ReaderSource};
@@ -64,6 +65,7 @@ impl StorageAdapter for FakeCatalog {
 struct FakeEngine {
     seen: Mutex<Vec<String>>,
     strategy: Mutex<Option<AggStrategy>>,
+    executor: Mutex<Executor>,
 }
 
 fn two_rows() -> OutputKind {
@@ -120,6 +122,12 @@ impl QueryEngine for FakeEngine {
     }
     fn strategy(&self) -> Option<AggStrategy> {
         *self.strategy.lock().unwrap()
+    }
+    fn set_executor(&self, executor: Executor) {
+        *self.executor.lock().unwrap() = executor;
+    }
+    fn executor(&self) -> Executor {
+        *self.executor.lock().unwrap()
     }
 }
 
@@ -179,7 +187,7 @@ fn errors_point_at_the_statement_in_the_input() {
 #[test]
 fn commands_describe_chart_and_quit() {
     let input =
-        "\\d\n\\d m\n\\d nothing\nrows;\n\\chart\n\\strategy grouped\n\\timing on\n\\q\nrows;\n";
+        "\\d\n\\d m\n\\d nothing\nrows;\n\\chart\n\\strategy grouped\n\\executor materialized\n\\executor\n\\timing on\n\\q\nrows;\n";
     let (ok, out, err, seen) = drive(input);
     assert!(!ok, "the failed \\d counts as an error");
     assert_eq!(seen, ["rows"], "nothing runs after \\q");
@@ -206,7 +214,12 @@ fn commands_describe_chart_and_quit() {
     assert!(out.starts_with(describe), "{out}");
     assert!(out.contains("── host=a\n"), "{out}");
     assert!(
-        out.ends_with("Aggregation strategy is GroupedAggOp.\nTiming is on.\n"),
+        out.ends_with(concat!(
+            "Aggregation strategy is GroupedAggOp.\n",
+            "Executor is materialized (whole timelines in memory).\n",
+            "Executor is materialized (whole timelines in memory).\n",
+            "Timing is on.\n"
+        )),
         "{out}"
     );
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::runtime::Handle;
+use tsq_planner::Executor;
 
 use crate::cli::backend::{CliError, OutputKind, QueryEngine, QueryResult, Result};
 use crate::cli::chart::{render_chart, series_from_result, ChartOptions};
@@ -177,6 +178,16 @@ impl Runner {
                     .strategy()
                     .map_or("auto (the planner chooses)".to_string(), |s| s.to_string());
                 writeln!(out, "Aggregation strategy is {shown}.").map_err(io_error)
+            }
+            MetaCommand::Executor(set) => {
+                if let Some(executor) = set {
+                    self.engine.set_executor(executor);
+                }
+                let shown = match self.engine.executor() {
+                    Executor::Pipelined => "pipelined (the operators)",
+                    Executor::Materialized => "materialized (whole timelines in memory)",
+                };
+                writeln!(out, "Executor is {shown}.").map_err(io_error)
             }
             MetaCommand::Describe(m) => self.describe(m.as_deref(), out),
             MetaCommand::Chart => self.chart(out),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter};
-use tsq_planner::{QueryKind, QueryOutput, Session, SessionConfig, TsqError};
+use tsq_planner::{Executor, QueryKind, QueryOutput, Session, SessionConfig, TsqError};
 use tsq_storage::line_protocol::Precision as LineProtocolPrecision;
 use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
 
@@ -119,6 +119,17 @@ impl QueryEngine for SessionEngine {
 
     fn strategy(&self) -> Option<AggStrategy> {
         self.session().config().force_strategy
+    }
+
+    fn set_executor(&self, executor: Executor) {
+        let mut session = self.lock();
+        let mut config = session.config().clone();
+        config.executor = executor;
+        *session = Arc::new(Session::new(Arc::clone(&self.adapter), config));
+    }
+
+    fn executor(&self) -> Executor {
+        self.session().config().executor
     }
 }
 

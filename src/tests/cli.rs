@@ -180,6 +180,22 @@ fn every_strategy_gives_the_same_rows() {
 }
 
 #[test]
+fn the_materialized_executor_gives_the_same_rows_in_the_repl() {
+    let (dir, _) = imported();
+    // The lerp sum of every_strategy_gives_the_same_rows, run once on each
+    // executor in one REPL session: 4, 7, 4 both times.
+    let rows = "2024-01-01T00:00:00Z,4\n2024-01-01T00:00:10Z,7\n2024-01-01T00:00:20Z,4\n";
+    let input = "\\format csv\nSELECT sum(usage) FROM m;\n\\executor materialized\nSELECT sum(usage) FROM m;\n";
+    let out = tsq(dir.path(), &["--data", "data"], input);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let expected = format!(
+        "Output format is csv.\ntime,sum(usage)\n{rows}\
+         Executor is materialized (whole timelines in memory).\ntime,sum(usage)\n{rows}"
+    );
+    assert!(out.stdout.ends_with(&expected), "{}", out.stdout);
+}
+
+#[test]
 fn script_files_run_every_statement() {
     let (dir, _) = imported();
     let script = format!("-- two statements\n{QUERY};\nSELECT usage FROM m WHERE host = 'b';\n");
