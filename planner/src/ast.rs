@@ -142,6 +142,25 @@ pub enum Filter {
     Value(ValueTest),
 }
 
+impl Filter {
+    /// The operands of the top-level `AND`s, left to right (the filter
+    /// itself when it is not an `AND`).
+    pub fn into_conjuncts(self) -> Vec<Filter> {
+        fn walk(f: Filter, out: &mut Vec<Filter>) {
+            match f {
+                Filter::And(a, b) => {
+                    walk(*a, out);
+                    walk(*b, out);
+                }
+                other => out.push(other),
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+}
+
 /// `name <op> operand`, normalized so that the name is on the left
 /// (`90 < usage` is `usage > 90`).
 #[derive(Debug, Clone, PartialEq)]

@@ -34,8 +34,7 @@ pub(super) fn split(
     if first_value_test(&filter).is_none() {
         return Ok((Some(filter), Vec::new()));
     }
-    let mut conjuncts = Vec::new();
-    flatten_and(filter, &mut conjuncts);
+    let conjuncts = filter.into_conjuncts();
     let mut tests = Vec::new();
     let mut rest = Vec::new();
     for c in conjuncts {
@@ -189,15 +188,5 @@ fn first_value_test(f: &Filter) -> Option<&ValueTest> {
         Filter::Tag(_) | Filter::Time(_) => None,
         Filter::Not(inner, _) => first_value_test(inner),
         Filter::And(a, b) | Filter::Or(a, b) => first_value_test(a).or_else(|| first_value_test(b)),
-    }
-}
-
-fn flatten_and(f: Filter, out: &mut Vec<Filter>) {
-    match f {
-        Filter::And(a, b) => {
-            flatten_and(*a, out);
-            flatten_and(*b, out);
-        }
-        other => out.push(other),
     }
 }

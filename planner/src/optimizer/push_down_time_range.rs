@@ -20,10 +20,11 @@ impl OptimizerRule for PushDownTimeRange {
     }
 
     fn apply(&self, plan: &mut LogicalPlan, ctx: &RuleContext<'_>) -> Result<()> {
-        let mut conjuncts = Vec::new();
-        if let Some(f) = plan.filter.take() {
-            flatten_and(f, &mut conjuncts);
-        }
+        let conjuncts = plan
+            .filter
+            .take()
+            .map(Filter::into_conjuncts)
+            .unwrap_or_default();
         let mut range = TimeRange::ALL;
         let mut first: Option<Pos> = None;
         let mut rest = Vec::new();
@@ -78,16 +79,6 @@ fn show(range: &TimeRange) -> String {
         ),
     };
     format!("[{}, {})", end(range.start, "-∞"), end(range.end, "∞"))
-}
-
-fn flatten_and(f: Filter, out: &mut Vec<Filter>) {
-    match f {
-        Filter::And(a, b) => {
-            flatten_and(*a, out);
-            flatten_and(*b, out);
-        }
-        other => out.push(other),
-    }
 }
 
 /// The range `time <op> value` allows (`v + 1` past `i64::MAX` is unbounded).
