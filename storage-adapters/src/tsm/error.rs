@@ -28,6 +28,15 @@ pub enum TsmError {
         /// What is wrong.
         message: String,
     },
+    /// A file written in a format this build does not read (an older
+    /// record framing, see `docs/storage.md`).
+    #[error("unsupported file {path}: {message}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// Which format it is and what to do.
+        message: String,
+    },
     /// A field was written with a type other than the one it already has.
     #[error("field type conflict for series '{key}': stored as {stored}, written as {written}")]
     TypeConflict {

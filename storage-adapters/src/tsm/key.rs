@@ -80,6 +80,48 @@ pub(crate) fn decode_series(c: &mut Cursor<'_>) -> Result<SeriesInfo, String> {
     })
 }
 
+/// Parses a text key written by [`series_key`] back into its series (used
+/// to rebuild the series index from TSM file indexes).
+pub fn parse_series_key(key: &str) -> Result<SeriesInfo, String> {
+    // Split on unescaped separators, unescaping as we go.
+    let mut parts: Vec<(char, String)> = vec![('^', String::new())];
+    let mut chars = key.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let e = chars
+                    .next()
+                    .ok_or_else(|| format!("series key '{key}' ends in an escape"))?;
+                parts.last_mut().expect("never empty").1.push(e);
+            }
+            ',' | '=' | '#' => parts.push((c, String::new())),
+            _ => parts.last_mut().expect("never empty").1.push(c),
+        }
+    }
+    let bad = || format!("malformed series key '{key}'");
+    let (field_sep, field) = parts.pop().ok_or_else(bad)?;
+    if field_sep != '#' || parts.len() % 2 == 0 {
+        return Err(bad());
+    }
+    let measurement = &parts[0].1;
+    let mut tags = Vec::with_capacity(parts.len() / 2);
+    for pair in parts[1..].chunks(2) {
+        if pair[0].0 != ',' || pair[1].0 != '=' {
+            return Err(bad());
+        }
+        tags.push((Arc::from(pair[0].1.as_str()), Arc::from(pair[1].1.as_str())));
+    }
+    let sorted = tags.windows(2).all(|w| w[0].0 < w[1].0);
+    if !sorted {
+        return Err(format!("series key '{key}' has unsorted or repeated tags"));
+    }
+    Ok(SeriesInfo {
+        measurement: Arc::from(measurement.as_str()),
+        tags,
+        field: Arc::from(field.as_str()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +134,18 @@ mod tests {
         encode_series(&mut b, &s);
         let back = decode_series(&mut Cursor::new(&b)).unwrap();
         assert_eq!(back, s);
+        let key = series_key(&s);
+        assert_eq!(parse_series_key(&key).unwrap(), s);
+        let plain = SeriesInfo::new("mem", &[], "free");
+        assert_eq!(parse_series_key("mem#free").unwrap(), plain);
+        assert_eq!(
+            parse_series_key("cpu,host#f").unwrap_err(),
+            "malformed series key 'cpu,host#f'"
+        );
+        assert_eq!(
+            parse_series_key("cpu,b=1,a=2#f").unwrap_err(),
+            "series key 'cpu,b=1,a=2#f' has unsorted or repeated tags"
+        );
+        assert!(parse_series_key("cpu").is_err());
     }
 }

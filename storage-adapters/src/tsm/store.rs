@@ -134,9 +134,8 @@ impl Store {
         }
         fs::create_dir_all(dir).at(dir)?;
         let mut report = OpenReport::default();
-        let (index, w) = SeriesIndex::open(&dir.join("series.log"))?;
-        report.warnings.extend(w);
         let files = shard::load(dir, &mut report.warnings)?;
+        let index = super::recover::open_index(dir, &files, &mut report.warnings)?;
         let (wal, entries, w) = Wal::open(&dir.join("wal"))?;
         report.warnings.extend(w);
         let next_gen = files.max_gen() + 1;

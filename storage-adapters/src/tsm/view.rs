@@ -134,7 +134,7 @@ impl View {
         let Some(entry) = f.entry(key) else {
             return Ok(None);
         };
-        let deleted = f.deleted_ranges(key);
+        let deleted = f.deleted_ranges(key)?;
         let blocks: Vec<&BlockMeta> = entry
             .blocks
             .iter()

@@ -1,12 +1,13 @@
 //! The write-ahead log: the durability half of the write path.
 //!
-//! A WAL is a directory of numbered segment files (`00000001.wal`, ...). Each
-//! record is `[u32 BE payload length][u32 BE CRC32 of payload][payload]`; a
-//! payload is one write call (the points of every series it touched) or one
-//! delete. [`Wal::append`] writes a record and `fsync`s the segment before it
+//! A WAL is a directory of numbered segment files (`00000001.wal`, ...) of
+//! records framed by [`framing`] (marker, length, checksums); a payload is
+//! one write call (the points of every series it touched) or one delete.
+//! [`Wal::append`] writes a record and `fsync`s the segment before it
 //! returns: that is the acknowledgement. On open every segment is replayed in
-//! order; a torn or corrupt record truncates its segment at that offset with a
-//! warning (the bytes after it were never acknowledged). Snapshots call
+//! order; a damaged record is skipped with a warning and the records after it
+//! are recovered; a torn tail (a write that never returned) is truncated.
+//! Snapshots call
 //! [`Wal::rotate`] so the closed segments hold exactly what the snapshot
 //! covers, then [`Wal::remove_before`] once the TSM file is durable.
 
@@ -18,6 +19,7 @@ use tsq_engine::SeriesInfo;
 
 use super::bytes::{put_str, put_uvarint, Cursor};
 use super::error::{IoContext, Result};
+use super::framing::{self, Frame};
 use super::key::{decode_series, encode_series};
 use super::value::{FieldType, Values};
 
@@ -82,7 +84,10 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>> {
 
 impl Wal {
     /// Opens the WAL in `dir`, returning it, every intact entry in log order
-    /// and one warning per truncated segment.
+    /// and one warning per damaged range or torn tail. A damaged record is
+    /// skipped and the records after it are replayed; only a torn tail (an
+    /// incomplete last record, a write that was never acknowledged) is cut
+    /// off the segment. Segments in an older record format are refused.
     pub fn open(dir: &Path) -> Result<(Wal, Vec<WalEntry>, Vec<String>)> {
         fs::create_dir_all(dir).at(dir)?;
         let mut entries = Vec::new();
@@ -91,16 +96,9 @@ impl Wal {
         for &seq in &seqs {
             let path = segment_path(dir, seq);
             let bytes = fs::read(&path).at(&path)?;
-            let (good, warning) = read_segment(&bytes, &mut entries);
-            if let Some(w) = warning {
-                warnings.push(format!(
-                    "WAL segment {}: {w}; truncated at byte {good} of {}",
-                    path.display(),
-                    bytes.len()
-                ));
-                let f = OpenOptions::new().write(true).open(&path).at(&path)?;
-                f.set_len(good as u64).at(&path)?;
-                f.sync_all().at(&path)?;
+            framing::check_version(&bytes, framing::WAL, &path)?;
+            if let Some(torn_at) = read_segment(&path, &bytes, &mut entries, &mut warnings) {
+                truncate(&path, torn_at)?;
             }
         }
         let seq = seqs.last().map_or(1, |s| s + 1);
@@ -129,10 +127,8 @@ impl Wal {
     /// durable.
     pub fn append(&mut self, entry: &WalEntry) -> Result<()> {
         let payload = encode_entry(entry);
-        let mut rec = Vec::with_capacity(payload.len() + 8);
-        rec.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        rec.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
-        rec.extend_from_slice(&payload);
+        let mut rec = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
+        framing::put_record(&mut rec, framing::WAL, &payload);
         self.file.write_all(&rec).at(&self.path)?;
         self.file.sync_data().at(&self.path)?;
         self.size += rec.len() as u64;
@@ -161,34 +157,47 @@ impl Wal {
     }
 }
 
-/// Decodes records from `bytes` into `out`; returns the length of the intact
-/// prefix and, if the segment ends in a torn or corrupt record, why.
-fn read_segment(bytes: &[u8], out: &mut Vec<WalEntry>) -> (usize, Option<String>) {
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let mut c = Cursor::new(&bytes[pos..]);
-        let header = c.u32().and_then(|len| Ok((len, c.u32()?)));
-        let Ok((len, crc)) = header else {
-            return (pos, Some(format!("torn record header at byte {pos}")));
-        };
-        let Ok(payload) = c.take(len as usize) else {
-            return (
-                pos,
-                Some(format!(
-                    "torn record at byte {pos} ({len} payload bytes announced)"
+/// Decodes the records of segment `path` into `out`, skipping damaged
+/// ones with a warning naming the byte range; returns the offset of a torn
+/// tail to cut off, if any.
+fn read_segment(
+    path: &Path,
+    bytes: &[u8],
+    out: &mut Vec<WalEntry>,
+    warnings: &mut Vec<String>,
+) -> Option<usize> {
+    let seg = path.display();
+    for frame in framing::scan(bytes, framing::WAL) {
+        match frame {
+            Frame::Record { at, payload } => match decode_entry(payload) {
+                Ok(e) => out.push(e),
+                Err(m) => warnings.push(format!(
+                    "WAL segment {seg}: skipped bytes {at}..{} (undecodable record: {m})",
+                    at + framing::HEADER_LEN + payload.len()
                 )),
-            );
-        };
-        if crc32fast::hash(payload) != crc {
-            return (pos, Some(format!("CRC mismatch in record at byte {pos}")));
+            },
+            Frame::Damaged { at, end, reason } => warnings.push(format!(
+                "WAL segment {seg}: skipped bytes {at}..{end} ({reason}); \
+                 the records after them were recovered"
+            )),
+            Frame::TornTail { at, reason } => {
+                warnings.push(format!(
+                    "WAL segment {seg}: torn record at byte {at} ({reason}); \
+                     truncated at byte {at} of {}",
+                    bytes.len()
+                ));
+                return Some(at);
+            }
         }
-        match decode_entry(payload) {
-            Ok(e) => out.push(e),
-            Err(m) => return (pos, Some(format!("undecodable record at byte {pos}: {m}"))),
-        }
-        pos += 8 + len as usize;
     }
-    (pos, None)
+    None
+}
+
+/// Cuts segment `path` to `len` bytes, durably.
+fn truncate(path: &Path, len: usize) -> Result<()> {
+    let f = OpenOptions::new().write(true).open(path).at(path)?;
+    f.set_len(len as u64).at(path)?;
+    f.sync_all().at(path)
 }
 
 fn encode_entry(entry: &WalEntry) -> Vec<u8> {
@@ -342,22 +351,52 @@ mod tests {
     }
 
     #[test]
-    fn flipped_byte_fails_the_crc() {
-        let dir = test_dir("wal_crc");
+    fn a_damaged_record_is_skipped_and_the_rest_recovered() {
+        let dir = test_dir("wal_skip");
         let (mut wal, _, _) = Wal::open(&dir).unwrap();
-        wal.append(&write(1.0)).unwrap();
+        for i in 0..5 {
+            wal.append(&write(f64::from(i))).unwrap();
+        }
         let path = wal.path.clone();
         drop(wal);
-        let mut bytes = fs::read(&path).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 0xFF;
+        let clean = fs::read(&path).unwrap();
+        // Five records of equal size; record 2 spans [2 * rec, 3 * rec).
+        let rec = clean.len() / 5;
+        let want: Vec<WalEntry> = [0.0, 1.0, 3.0, 4.0].into_iter().map(write).collect();
+        for i in 2 * rec..3 * rec {
+            let mut bytes = clean.clone();
+            bytes[i] ^= 0x01;
+            let (mut got, mut warnings) = (Vec::new(), Vec::new());
+            let torn = read_segment(&path, &bytes, &mut got, &mut warnings);
+            assert_eq!(torn, None, "flip at byte {i}");
+            assert_eq!(got, want, "flip at byte {i}");
+            let range = format!("skipped bytes {}..{} (", 2 * rec, 3 * rec);
+            assert_eq!(warnings.len(), 1, "flip at byte {i}: {warnings:?}");
+            assert!(warnings[0].contains(&range), "{}", warnings[0]);
+        }
+        // Through open: the segment is kept as it is (not truncated).
+        let mut bytes = clean.clone();
+        bytes[2 * rec + 5] ^= 0xFF; // a length byte
         fs::write(&path, &bytes).unwrap();
         let (_, e, w) = Wal::open(&dir).unwrap();
-        assert!(e.is_empty());
+        assert_eq!(e, want);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with(&format!("WAL segment {}: skipped bytes", path.display())));
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn version_1_segments_are_refused() {
+        let dir = test_dir("wal_v1");
+        let payload = encode_entry(&write(1.0));
+        let mut old = (payload.len() as u32).to_be_bytes().to_vec();
+        old.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
+        old.extend_from_slice(&payload);
+        fs::write(segment_path(&dir, 1), &old).unwrap();
+        let err = Wal::open(&dir).unwrap_err().to_string();
         assert!(
-            w[0].contains("CRC mismatch in record at byte 0"),
-            "{}",
-            w[0]
+            err.contains("00000001.wal: WAL segment written in record format version 1"),
+            "{err}"
         );
     }
 }

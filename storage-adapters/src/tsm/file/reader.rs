@@ -16,7 +16,7 @@ use super::block_buf::BlockBuf;
 use super::index_block::{decode_index, BlockMeta, IndexEntry};
 use super::{FileId, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
 use crate::tsm::error::{IoContext, Result, TsmError};
-use crate::tsm::tombstone::{self, Tombstone};
+use crate::tsm::tombstone::{self, Tombstone, Tombstones};
 use crate::tsm::value::{merge_chunks, FieldType, Values};
 
 /// Source of [`TsmReader`] serial numbers; 0 is never handed out.
@@ -35,7 +35,7 @@ pub struct TsmReader {
     /// whose bytes it holds.
     serial: u64,
     index: Vec<IndexEntry>,
-    tombstones: RwLock<Vec<Tombstone>>,
+    tombstones: RwLock<Tombstones>,
     retired: AtomicBool,
 }
 
@@ -77,7 +77,7 @@ impl TsmReader {
             return Err(TsmError::corrupt(path, index_at, "index checksum mismatch"));
         }
         let index = decode_index(&idx).map_err(|m| TsmError::corrupt(path, index_at, m))?;
-        let tombstones = RwLock::new(tombstone::load(path)?);
+        let tombstones = RwLock::new(Tombstones::load(path)?);
         Ok(TsmReader {
             path: path.to_path_buf(),
             id,
@@ -223,16 +223,13 @@ impl TsmReader {
     /// True when a tombstone of this file names `key`.
     fn has_deletes(&self, key: &str) -> bool {
         let t = self.tombstones.read().expect("tombstone lock");
-        !t.is_empty() && t.iter().any(|t| t.key == key)
+        t.may_name(key)
     }
 
-    /// Time ranges deleted from series `key` in this file.
-    pub fn deleted_ranges(&self, key: &str) -> Vec<(i64, i64)> {
-        let t = self.tombstones.read().expect("tombstone lock");
-        t.iter()
-            .filter(|t| t.key == key)
-            .map(|t| (t.min, t.max))
-            .collect()
+    /// Time ranges deleted from series `key` in this file; fails when the
+    /// tombstone file is damaged (a delete may be missing).
+    pub fn deleted_ranges(&self, key: &str) -> Result<Vec<(i64, i64)>> {
+        self.tombstones.read().expect("tombstone lock").ranges(key)
     }
 
     /// The points of `key` with `min <= t <= max`, tombstones applied, read
@@ -241,7 +238,7 @@ impl TsmReader {
         let Some(entry) = self.entry(key) else {
             return Ok(None);
         };
-        let deleted = self.deleted_ranges(key);
+        let deleted = self.deleted_ranges(key)?;
         let mut chunks = Vec::new();
         for b in entry.blocks.iter().filter(|b| b.max >= min && b.min <= max) {
             let (t, v) = self.read_block(entry, b)?;

@@ -4,7 +4,8 @@
 //! memory as hash maps and delta-varint [`posting::PostingList`]s. It answers
 //! tag predicates with set operations ([`select`]) and the catalog questions
 //! of the REPL (measurements, tag keys and values, fields with types, series
-//! counts).
+//! counts). A damaged log is rebuilt from the TSM files' keys
+//! ([`SeriesIndex::rebuild`]).
 
 pub mod order;
 pub mod posting;
@@ -20,7 +21,7 @@ use tsq_engine::SeriesInfo;
 use self::posting::PostingList;
 use self::series_log::SeriesLog;
 use super::error::{Result, TsmError};
-use super::key::series_key;
+use super::key::{parse_series_key, series_key};
 use super::value::FieldType;
 
 /// Posting lists of one measurement.
@@ -43,22 +44,93 @@ pub struct SeriesIndex {
     series: Vec<(SeriesInfo, FieldType, String)>,
     by_key: HashMap<String, u32>,
     measurements: BTreeMap<Arc<str>, Measurement>,
+    /// The log failed a checksum at open: series may be missing until
+    /// [`SeriesIndex::rebuild`] runs.
+    damaged: bool,
+}
+
+/// What [`SeriesIndex::rebuild`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// Series the index already held (ids unchanged).
+    pub kept: usize,
+    /// Series added from the keys given (TSM file indexes).
+    pub added: usize,
+    /// Keys that could not be added, with the reason.
+    pub skipped: Vec<String>,
 }
 
 impl SeriesIndex {
-    /// Opens the index persisted at `path`; the warning reports a cut tail.
+    /// Opens the index persisted at `path`; the warning reports a cut tail
+    /// or damaged records (then [`SeriesIndex::log_damaged`] is true).
     pub fn open(path: &Path) -> Result<(SeriesIndex, Option<String>)> {
-        let (log, (series, warning)) = SeriesLog::open(path)?;
+        let (log, contents) = SeriesLog::open(path)?;
         let mut index = SeriesIndex {
             log,
-            series: Vec::with_capacity(series.len()),
-            by_key: HashMap::with_capacity(series.len()),
+            series: Vec::with_capacity(contents.series.len()),
+            by_key: HashMap::with_capacity(contents.series.len()),
             measurements: BTreeMap::new(),
+            damaged: contents.damaged,
         };
-        for (s, ty) in series {
-            index.add(s, ty);
+        for (s, ty) in contents.series {
+            if !index.by_key.contains_key(&series_key(&s)) {
+                index.add(s, ty);
+            }
         }
-        Ok((index, warning))
+        Ok((index, contents.warning))
+    }
+
+    /// True when the log failed a checksum at open and has not been rebuilt.
+    pub fn log_damaged(&self) -> bool {
+        self.damaged
+    }
+
+    /// Rebuilds the index: adds every series of `keys` (text key and type,
+    /// as listed by TSM file indexes) it does not hold, after the series it
+    /// holds (whose ids do not change), then rewrites the series log from
+    /// scratch (see [`SeriesLog::rewrite`]). Series known only to the WAL are
+    /// added when the WAL is replayed. A key that does not parse or whose
+    /// type conflicts with its measurement's field is skipped and reported.
+    pub fn rebuild<'a>(
+        &mut self,
+        keys: impl IntoIterator<Item = (&'a str, FieldType)>,
+    ) -> Result<RebuildReport> {
+        let mut report = RebuildReport {
+            kept: self.series.len(),
+            ..RebuildReport::default()
+        };
+        for (key, ty) in keys {
+            if self.by_key.contains_key(key) {
+                continue;
+            }
+            let s = match parse_series_key(key) {
+                Ok(s) => s,
+                Err(m) => {
+                    report.skipped.push(m);
+                    continue;
+                }
+            };
+            let stored = self
+                .measurements
+                .get(s.measurement.as_ref())
+                .and_then(|m| m.fields.get(s.field.as_ref()))
+                .map(|f| f.0);
+            match stored {
+                Some(t) if t != ty => report.skipped.push(format!(
+                    "series '{key}' is {} in a TSM file but its field is {}",
+                    ty.name(),
+                    t.name()
+                )),
+                _ => {
+                    self.add(s, ty);
+                    report.added += 1;
+                }
+            }
+        }
+        let path = self.log.path().to_path_buf();
+        self.log = SeriesLog::rewrite(&path, self.series.iter().map(|(s, t, _)| (s, *t)))?;
+        self.damaged = false;
+        Ok(report)
     }
 
     fn add(&mut self, s: SeriesInfo, ty: FieldType) -> u32 {

@@ -1,8 +1,12 @@
 //! The series log: the persisted half of the inverted index. Each series is
-//! appended once when it is created, as `[u32 BE length][u32 BE CRC32][field
-//! type byte][binary series]`; its position in the log is its dense id. At
-//! open the log is read back (not rebuilt from TSM data); a torn tail is
-//! truncated with a warning — those series are re-created from the WAL.
+//! appended once when it is created, as a record framed by
+//! [`framing`](crate::tsm::framing) holding `[field type byte][binary
+//! series]`; its position among the intact records is its dense id (ids live
+//! only in memory: the WAL and TSM files name series by key). At open a torn
+//! tail is truncated with a warning (a series whose append never returned
+//! has no data anywhere); any other damage marks the log damaged so the store
+//! rebuilds it ([`SeriesLog::rewrite`]) from the intact records and the TSM
+//! files' keys.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -11,7 +15,8 @@ use std::path::{Path, PathBuf};
 use tsq_engine::SeriesInfo;
 
 use crate::tsm::bytes::Cursor;
-use crate::tsm::error::{IoContext, Result};
+use crate::tsm::error::{IoContext, Result, TsmError};
+use crate::tsm::framing::{self, Frame};
 use crate::tsm::key::{decode_series, encode_series};
 use crate::tsm::value::FieldType;
 
@@ -23,42 +28,61 @@ pub struct SeriesLog {
     dirty: bool,
 }
 
-/// Series of a log in id order, and a warning when its tail was cut.
-pub type LogContents = (Vec<(SeriesInfo, FieldType)>, Option<String>);
+/// What [`SeriesLog::open`] read.
+#[derive(Debug, Default)]
+pub struct LogContents {
+    /// Series of the intact records, in log order.
+    pub series: Vec<(SeriesInfo, FieldType)>,
+    /// What was wrong, if anything (torn tail or damaged records).
+    pub warning: Option<String>,
+    /// True when a record other than a torn tail failed its checksum or did
+    /// not decode: series may be missing and the log must be rebuilt.
+    pub damaged: bool,
+}
 
 impl SeriesLog {
-    /// Opens (creating) the log at `path` and reads every intact entry.
+    /// Opens (creating) the log at `path` and reads every intact record.
+    /// A log in an older record format is refused.
     pub fn open(path: &Path) -> Result<(SeriesLog, LogContents)> {
         let bytes = match fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(crate::tsm::TsmError::io(path, e)),
+            Err(e) => return Err(TsmError::io(path, e)),
         };
-        let mut series = Vec::new();
-        let mut pos = 0;
-        let mut warning = None;
-        while pos < bytes.len() {
-            match read_record(&bytes[pos..]) {
-                Ok((s, n)) => {
-                    series.push(s);
-                    pos += n;
+        framing::check_version(&bytes, framing::SERIES_LOG, path)?;
+        let mut contents = LogContents::default();
+        let mut problems = Vec::new();
+        let mut torn_at = None;
+        for frame in framing::scan(&bytes, framing::SERIES_LOG) {
+            match frame {
+                Frame::Record { at, payload } => match decode_record(payload) {
+                    Ok(s) => contents.series.push(s),
+                    Err(m) => problems.push(format!("undecodable record at byte {at}: {m}")),
+                },
+                Frame::Damaged { at, end, reason } => {
+                    problems.push(format!("bytes {at}..{end} damaged ({reason})"));
                 }
-                Err(m) => {
-                    warning = Some(format!(
-                        "series log {}: {m} at byte {pos}; truncated",
-                        path.display()
-                    ));
-                    break;
+                Frame::TornTail { at, reason } => {
+                    problems.push(format!("torn record at byte {at} ({reason}), truncated"));
+                    torn_at = Some(at);
                 }
             }
+        }
+        contents.damaged = problems.iter().any(|p| !p.starts_with("torn"));
+        if !problems.is_empty() {
+            contents.warning = Some(format!(
+                "series log {}: {}",
+                path.display(),
+                problems.join("; ")
+            ));
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .at(path)?;
-        if warning.is_some() {
-            file.set_len(pos as u64).at(path)?;
+        if let Some(at) = torn_at {
+            file.set_len(at as u64).at(path)?;
             file.sync_all().at(path)?;
         }
         let log = SeriesLog {
@@ -66,17 +90,48 @@ impl SeriesLog {
             file,
             dirty: false,
         };
-        Ok((log, (series, warning)))
+        Ok((log, contents))
+    }
+
+    /// Replaces the log at `path` with one holding `series` in order:
+    /// written to `<path>.tmp`, fsynced, renamed over `path`, and the
+    /// directory fsynced, so a crash leaves the old log or the new one.
+    pub fn rewrite<'a>(
+        path: &Path,
+        series: impl IntoIterator<Item = (&'a SeriesInfo, FieldType)>,
+    ) -> Result<SeriesLog> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let mut buf = Vec::new();
+        for (s, ty) in series {
+            put(&mut buf, s, ty);
+        }
+        let mut f = File::create(&tmp).at(&tmp)?;
+        f.write_all(&buf).at(&tmp)?;
+        f.sync_all().at(&tmp)?;
+        drop(f);
+        fs::rename(&tmp, path).at(path)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
+        }
+        let file = OpenOptions::new().append(true).open(path).at(path)?;
+        Ok(SeriesLog {
+            path: path.to_path_buf(),
+            file,
+            dirty: false,
+        })
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Appends one series (made durable by [`SeriesLog::sync`]).
     pub fn append(&mut self, s: &SeriesInfo, ty: FieldType) -> Result<()> {
-        let mut payload = vec![ty as u8];
-        encode_series(&mut payload, s);
-        let mut rec = Vec::with_capacity(payload.len() + 8);
-        rec.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        rec.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
-        rec.extend_from_slice(&payload);
+        let mut rec = Vec::new();
+        put(&mut rec, s, ty);
         self.file.write_all(&rec).at(&self.path)?;
         self.dirty = true;
         Ok(())
@@ -92,16 +147,18 @@ impl SeriesLog {
     }
 }
 
-fn read_record(b: &[u8]) -> Result<((SeriesInfo, FieldType), usize), String> {
-    let mut c = Cursor::new(b);
-    let len = c.u32()? as usize;
-    let crc = c.u32()?;
-    let payload = c.take(len)?;
-    if crc32fast::hash(payload) != crc {
-        return Err("CRC mismatch".into());
-    }
+fn put(out: &mut Vec<u8>, s: &SeriesInfo, ty: FieldType) {
+    let mut payload = vec![ty as u8];
+    encode_series(&mut payload, s);
+    framing::put_record(out, framing::SERIES_LOG, &payload);
+}
+
+fn decode_record(payload: &[u8]) -> Result<(SeriesInfo, FieldType), String> {
     let mut p = Cursor::new(payload);
     let ty = FieldType::from_code(p.u8()?).ok_or("unknown field type")?;
     let s = decode_series(&mut p)?;
-    Ok(((s, ty), 8 + len))
+    if !p.is_done() {
+        return Err(format!("{} trailing bytes", payload.len() - p.pos()));
+    }
+    Ok((s, ty))
 }

@@ -1,0 +1,72 @@
+//! Rebuilding the series index (`docs/storage.md`, "Recovery"). Every TSM
+//! file's index lists the text keys and types of its series, and the WAL
+//! names the series of every write it holds, so the series log can always be
+//! rebuilt: at open when the log failed a checksum (or is missing while TSM
+//! files exist), and on demand through [`Store::rebuild_index`] (`tsq
+//! repair`). Series ids are in-memory positions only, so the rebuild at open,
+//! which runs before the WAL is replayed, may renumber freely; an open
+//! store's rebuild keeps every id it has handed out.
+
+use std::path::Path;
+
+use super::error::Result;
+use super::index::{RebuildReport, SeriesIndex};
+use super::shard::FileSet;
+use super::store::{lock, Store};
+
+/// Opens the series index of the store in `dir`, rebuilding it from `files`
+/// (with a warning) when its log is damaged, or missing while files exist.
+pub(crate) fn open_index(
+    dir: &Path,
+    files: &FileSet,
+    warnings: &mut Vec<String>,
+) -> Result<SeriesIndex> {
+    let path = dir.join("series.log");
+    let (mut index, warning) = SeriesIndex::open(&path)?;
+    warnings.extend(warning);
+    let lost = index.is_empty() && files.files().next().is_some();
+    if index.log_damaged() || lost {
+        let report = rebuild_from(&mut index, files)?;
+        warnings.push(format!(
+            "series log {} {}; rebuilt it: {} series kept, {} recovered from TSM file \
+             indexes{}",
+            path.display(),
+            if lost { "was empty" } else { "was damaged" },
+            report.kept,
+            report.added,
+            skipped_note(&report)
+        ));
+    }
+    Ok(index)
+}
+
+fn rebuild_from(index: &mut SeriesIndex, files: &FileSet) -> Result<RebuildReport> {
+    index.rebuild(
+        files
+            .files()
+            .flat_map(|f| f.index().iter().map(|e| (e.key.as_str(), e.ty))),
+    )
+}
+
+fn skipped_note(report: &RebuildReport) -> String {
+    if report.skipped.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {} keys skipped: {}",
+        report.skipped.len(),
+        report.skipped.join("; ")
+    )
+}
+
+impl Store {
+    /// Rebuilds the series index and rewrites `series.log` from the series
+    /// the store knows plus every key of its TSM files (ids already handed
+    /// out do not change). Writes wait while it runs.
+    pub fn rebuild_index(&self) -> Result<RebuildReport> {
+        let _w = lock(&self.inner.writer);
+        let files = self.file_set();
+        let mut index = self.inner.index.write().expect("index lock");
+        rebuild_from(&mut index, &files)
+    }
+}
