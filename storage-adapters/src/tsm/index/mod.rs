@@ -331,4 +331,69 @@ mod tests {
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.id_of("mem#free"), None);
     }
+
+    #[test]
+    fn a_damaged_log_is_flagged_and_rebuild_restores_every_series() {
+        let dir = test_dir("index_rebuild");
+        let path = dir.join("series.log");
+        let (mut idx, _) = SeriesIndex::open(&path).unwrap();
+        let names = ["a", "b", "c"];
+        for n in names {
+            let s = SeriesInfo::new("cpu", &[("host", n)], "v");
+            idx.get_or_create(&s, FieldType::Float).unwrap();
+        }
+        idx.sync().unwrap();
+        drop(idx);
+        // Damage the middle record's payload: "a" and "c" survive.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let third = bytes.len() / 3;
+        bytes[third + 20] ^= 0x80;
+        std::fs::write(&path, &bytes).unwrap();
+        let (mut idx, w) = SeriesIndex::open(&path).unwrap();
+        let w = w.unwrap();
+        assert!(
+            w.contains(&format!("bytes {third}..{} damaged", 2 * third)),
+            "{w}"
+        );
+        assert!(idx.log_damaged());
+        assert_eq!(idx.tag_values("cpu", "host"), vec!["a", "c"]);
+        // The TSM keys bring "b" back (after the kept series), skip the
+        // known ones and report what does not fit.
+        let keys = [
+            ("cpu,host=a#v", FieldType::Float),
+            ("cpu,host=b#v", FieldType::Float),
+            ("cpu,host=d#v", FieldType::Integer),
+            ("cpu,host", FieldType::Float),
+        ];
+        let report = idx.rebuild(keys).unwrap();
+        assert_eq!((report.kept, report.added), (2, 1));
+        assert_eq!(
+            report.skipped,
+            vec![
+                "series 'cpu,host=d#v' is integer in a TSM file but its field is float",
+                "malformed series key 'cpu,host'"
+            ]
+        );
+        assert!(!idx.log_damaged());
+        assert_eq!(
+            (
+                idx.id_of("cpu,host=a#v"),
+                idx.id_of("cpu,host=c#v"),
+                idx.id_of("cpu,host=b#v")
+            ),
+            (Some(0), Some(1), Some(2))
+        );
+        drop(idx);
+        // The rewritten log reads back whole, same ids, and takes appends.
+        let (mut idx, w) = SeriesIndex::open(&path).unwrap();
+        assert_eq!(w, None);
+        assert_eq!(idx.id_of("cpu,host=b#v"), Some(2));
+        let e = SeriesInfo::new("cpu", &[("host", "e")], "v");
+        assert_eq!(idx.get_or_create(&e, FieldType::Float).unwrap(), (3, true));
+        idx.sync().unwrap();
+        drop(idx);
+        let (idx, w) = SeriesIndex::open(&path).unwrap();
+        assert_eq!((w, idx.len()), (None, 4));
+        assert!(!dir.join("series.log.tmp").exists());
+    }
 }
