@@ -31,22 +31,29 @@ pub(crate) const HEADER_LEN: usize = 16;
 pub(crate) struct Kind {
     magic: [u8; 4],
     name: &'static str,
+    /// What to do with a file of an older version.
+    upgrade: &'static str,
 }
 
 /// WAL segment records.
 pub(crate) const WAL: Kind = Kind {
     magic: [0xD7, b'Q', b'W', VERSION],
     name: "WAL segment",
+    upgrade:
+        "open the store once with the tsq that wrote it and let it snapshot (flush) the \
+              cache, which removes the segment, or delete the segment and lose its unflushed points",
 };
 /// Series log records.
 pub(crate) const SERIES_LOG: Kind = Kind {
     magic: [0xD7, b'Q', b'S', VERSION],
     name: "series log",
+    upgrade: "delete it: the next open rebuilds it from the TSM files and the WAL",
 };
 /// Tombstone file records.
 pub(crate) const TOMBSTONE: Kind = Kind {
     magic: [0xD7, b'Q', b'T', VERSION],
     name: "tombstone file",
+    upgrade: "compact the shard with the tsq that wrote it, which applies and removes tombstones",
 };
 
 /// Appends one framed record holding `payload` to `out`.
@@ -197,8 +204,8 @@ pub(crate) fn check_version(bytes: &[u8], kind: Kind, path: &Path) -> Result<()>
             path: path.to_path_buf(),
             message: format!(
                 "{} written in record format version 1 by an older tsq; this build reads \
-                 version {VERSION} only (export the data with the older tsq and import it again)",
-                kind.name
+                 version {VERSION} only ({})",
+                kind.name, kind.upgrade
             ),
         });
     }
@@ -316,6 +323,10 @@ mod tests {
             err.starts_with(
                 "unsupported file /d/series.log: series log written in record format version 1"
             ),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("(delete it: the next open rebuilds it from the TSM files and the WAL)"),
             "{err}"
         );
         assert!(check_version(&file(&[b"x"]), WAL, p).is_ok());

@@ -100,7 +100,7 @@ pub fn parse_series_key(key: &str) -> Result<SeriesInfo, String> {
     }
     let bad = || format!("malformed series key '{key}'");
     let (field_sep, field) = parts.pop().ok_or_else(bad)?;
-    if field_sep != '#' || parts.len() % 2 == 0 {
+    if field_sep != '#' || parts.len().is_multiple_of(2) {
         return Err(bad());
     }
     let measurement = &parts[0].1;

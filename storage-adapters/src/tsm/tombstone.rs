@@ -230,7 +230,10 @@ mod tests {
             max: 20,
         };
         append(&tsm, std::slice::from_ref(&t)).unwrap();
-        assert_eq!(Tombstones::load(&tsm).unwrap().stones(), &[t.clone()]);
+        assert_eq!(
+            Tombstones::load(&tsm).unwrap().stones(),
+            std::slice::from_ref(&t)
+        );
         let (ts, vs) = apply(
             vec![5, 10, 15, 20, 25],
             Values::Integer(vec![1, 2, 3, 4, 5]),
