@@ -123,9 +123,11 @@ pub(crate) fn nanos(d: Duration) -> i64 {
 }
 
 impl Store {
-    /// Opens (creating) the store in `dir`: loads the series index and the TSM
-    /// files, replays the WAL into the cache. Torn WAL tails are truncated and
-    /// reported in the [`OpenReport`], never a failure.
+    /// Opens (creating) the store in `dir`: loads the TSM files and the series
+    /// index (rebuilt from the files' keys when `series.log` is damaged),
+    /// replays the WAL into the cache. Damaged WAL records are skipped, torn
+    /// WAL tails truncated, both reported in the [`OpenReport`], never a
+    /// failure (`docs/storage.md`, "Recovery").
     pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport)> {
         if options.compaction_fanout < 2 {
             return Err(TsmError::Invalid(
