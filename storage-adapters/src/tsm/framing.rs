@@ -166,7 +166,7 @@ pub(crate) fn scan(bytes: &[u8], kind: Kind) -> Vec<Frame<'_>> {
                 let reason = if bytes.len() - at < HEADER_LEN {
                     format!("{} of {HEADER_LEN} header bytes", bytes.len() - at)
                 } else {
-                    format!("payload cut short ({} bytes left)", bytes.len() - at)
+                    format!("payload cut short, {} bytes left", bytes.len() - at)
                 };
                 frames.push(Frame::TornTail { at, reason });
                 break;

@@ -34,6 +34,15 @@ pub fn tombstone_path(tsm: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// Reads the tombstones of the TSM file `tsm` (none when there is no
+/// sidecar), failing when the sidecar is damaged. For checks; readers keep a
+/// [`Tombstones`] so that only reads of the file fail.
+pub fn load(tsm: &Path) -> Result<Vec<Tombstone>> {
+    let t = Tombstones::load(tsm)?;
+    t.check()?;
+    Ok(t.stones)
+}
+
 /// Why a tombstone file cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Damage {
@@ -264,6 +273,7 @@ mod tests {
             let want = format!("corrupt file {} at offset {at}: damaged", path.display());
             assert!(err.starts_with(&want), "flip at {i}: {err}");
             assert!(stones.may_name("other") && !stones.is_empty());
+            assert_eq!(load(&tsm).unwrap_err().to_string(), err);
         }
         // A torn tail is a delete that never returned: ignored, and cut off
         // before the next append.

@@ -90,17 +90,7 @@ impl Wal {
     /// off the segment. Segments in an older record format are refused.
     pub fn open(dir: &Path) -> Result<(Wal, Vec<WalEntry>, Vec<String>)> {
         fs::create_dir_all(dir).at(dir)?;
-        let mut entries = Vec::new();
-        let mut warnings = Vec::new();
-        let seqs = list_segments(dir)?;
-        for &seq in &seqs {
-            let path = segment_path(dir, seq);
-            let bytes = fs::read(&path).at(&path)?;
-            framing::check_version(&bytes, framing::WAL, &path)?;
-            if let Some(torn_at) = read_segment(&path, &bytes, &mut entries, &mut warnings) {
-                truncate(&path, torn_at)?;
-            }
-        }
+        let (seqs, entries, warnings) = read_segments(dir, true)?;
         let seq = seqs.last().map_or(1, |s| s + 1);
         let wal = Wal::create_segment(dir, seq)?;
         Ok((wal, entries, warnings))
@@ -157,9 +147,54 @@ impl Wal {
     }
 }
 
+/// Reads every segment of the WAL in `dir` as [`Wal::open`] does, without
+/// changing anything (no truncation, no new segment): the intact entries in
+/// log order and the warnings. For read-only opens and checks.
+pub fn read_all(dir: &Path) -> Result<(Vec<WalEntry>, Vec<String>)> {
+    if !dir.exists() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (_, entries, warnings) = read_segments(dir, false)?;
+    Ok((entries, warnings))
+}
+
+/// Replays every segment of `dir`; cuts torn tails off when `truncate_torn`.
+/// Returns the segment numbers, the entries and the warnings.
+fn read_segments(
+    dir: &Path,
+    truncate_torn: bool,
+) -> Result<(Vec<u64>, Vec<WalEntry>, Vec<String>)> {
+    let mut entries = Vec::new();
+    let mut warnings = Vec::new();
+    let seqs = list_segments(dir)?;
+    for &seq in &seqs {
+        let path = segment_path(dir, seq);
+        let bytes = fs::read(&path).at(&path)?;
+        framing::check_version(&bytes, framing::WAL, &path)?;
+        let Some(torn_at) = read_segment(&path, &bytes, &mut entries, &mut warnings) else {
+            continue;
+        };
+        let seg = path.display();
+        if truncate_torn {
+            truncate(&path, torn_at)?;
+            warnings.push(format!(
+                "WAL segment {seg}: torn record at byte {torn_at}; truncated at byte \
+                 {torn_at} of {}",
+                bytes.len()
+            ));
+        } else {
+            warnings.push(format!(
+                "WAL segment {seg}: torn record at byte {torn_at} of {} (left in place)",
+                bytes.len()
+            ));
+        }
+    }
+    Ok((seqs, entries, warnings))
+}
+
 /// Decodes the records of segment `path` into `out`, skipping damaged
 /// ones with a warning naming the byte range; returns the offset of a torn
-/// tail to cut off, if any.
+/// tail, if any.
 fn read_segment(
     path: &Path,
     bytes: &[u8],
@@ -176,18 +211,17 @@ fn read_segment(
                     at + framing::HEADER_LEN + payload.len()
                 )),
             },
-            Frame::Damaged { at, end, reason } => warnings.push(format!(
-                "WAL segment {seg}: skipped bytes {at}..{end} ({reason}); \
-                 the records after them were recovered"
-            )),
-            Frame::TornTail { at, reason } => {
+            Frame::Damaged { at, end, reason } => {
+                let after = if end < bytes.len() {
+                    "; the records after them were recovered"
+                } else {
+                    ""
+                };
                 warnings.push(format!(
-                    "WAL segment {seg}: torn record at byte {at} ({reason}); \
-                     truncated at byte {at} of {}",
-                    bytes.len()
+                    "WAL segment {seg}: skipped bytes {at}..{end} ({reason}){after}"
                 ));
-                return Some(at);
             }
+            Frame::TornTail { at, .. } => return Some(at),
         }
     }
     None
@@ -342,6 +376,16 @@ mod tests {
         // Chop 3 bytes off the second record: it is torn.
         let f = OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(full - 3).unwrap();
+        // Reading without opening changes nothing.
+        let (e, w) = read_all(&dir).unwrap();
+        assert_eq!(e, vec![write(1.0)]);
+        assert!(
+            w[0].ends_with(&format!("of {} (left in place)", full - 3)),
+            "{}",
+            w[0]
+        );
+        assert_eq!(fs::metadata(&path).unwrap().len(), full - 3);
+        assert_eq!(list_segments(&dir).unwrap(), vec![1]);
         let (_, e, w) = Wal::open(&dir).unwrap();
         assert_eq!(e, vec![write(1.0)]);
         assert_eq!(w.len(), 1);

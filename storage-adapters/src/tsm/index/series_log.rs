@@ -38,12 +38,39 @@ pub struct LogContents {
     /// True when a record other than a torn tail failed its checksum or did
     /// not decode: series may be missing and the log must be rebuilt.
     pub damaged: bool,
+    /// Offset of a torn tail (an incomplete last record), if any.
+    pub torn_at: Option<u64>,
 }
 
 impl SeriesLog {
-    /// Opens (creating) the log at `path` and reads every intact record.
-    /// A log in an older record format is refused.
+    /// Opens (creating) the log at `path` and reads every intact record
+    /// ([`SeriesLog::read`]); a torn tail is cut off.
     pub fn open(path: &Path) -> Result<(SeriesLog, LogContents)> {
+        let mut contents = SeriesLog::read(path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .at(path)?;
+        if let Some(at) = contents.torn_at {
+            file.set_len(at).at(path)?;
+            file.sync_all().at(path)?;
+            if let Some(w) = &mut contents.warning {
+                w.push_str(", truncated");
+            }
+        }
+        let log = SeriesLog {
+            path: path.to_path_buf(),
+            file,
+            dirty: false,
+        };
+        Ok((log, contents))
+    }
+
+    /// Reads every intact record of the log at `path` without changing
+    /// anything (a missing log reads as empty). A log in an older record
+    /// format is refused.
+    pub fn read(path: &Path) -> Result<LogContents> {
         let bytes = match fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -52,23 +79,25 @@ impl SeriesLog {
         framing::check_version(&bytes, framing::SERIES_LOG, path)?;
         let mut contents = LogContents::default();
         let mut problems = Vec::new();
-        let mut torn_at = None;
         for frame in framing::scan(&bytes, framing::SERIES_LOG) {
             match frame {
                 Frame::Record { at, payload } => match decode_record(payload) {
                     Ok(s) => contents.series.push(s),
-                    Err(m) => problems.push(format!("undecodable record at byte {at}: {m}")),
+                    Err(m) => {
+                        contents.damaged = true;
+                        problems.push(format!("undecodable record at byte {at}: {m}"));
+                    }
                 },
                 Frame::Damaged { at, end, reason } => {
+                    contents.damaged = true;
                     problems.push(format!("bytes {at}..{end} damaged ({reason})"));
                 }
                 Frame::TornTail { at, reason } => {
-                    problems.push(format!("torn record at byte {at} ({reason}), truncated"));
-                    torn_at = Some(at);
+                    problems.push(format!("torn record at byte {at} ({reason})"));
+                    contents.torn_at = Some(at as u64);
                 }
             }
         }
-        contents.damaged = problems.iter().any(|p| !p.starts_with("torn"));
         if !problems.is_empty() {
             contents.warning = Some(format!(
                 "series log {}: {}",
@@ -76,21 +105,7 @@ impl SeriesLog {
                 problems.join("; ")
             ));
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .at(path)?;
-        if let Some(at) = torn_at {
-            file.set_len(at as u64).at(path)?;
-            file.sync_all().at(path)?;
-        }
-        let log = SeriesLog {
-            path: path.to_path_buf(),
-            file,
-            dirty: false,
-        };
-        Ok((log, contents))
+        Ok(contents)
     }
 
     /// Replaces the log at `path` with one holding `series` in order:
