@@ -220,7 +220,8 @@ impl TsmReader {
         Ok(true)
     }
 
-    /// True when a tombstone of this file names `key`.
+    /// True when a tombstone of this file may name `key` (always when the
+    /// tombstone file is damaged, so the checked path is taken).
     fn has_deletes(&self, key: &str) -> bool {
         let t = self.tombstones.read().expect("tombstone lock");
         t.may_name(key)
