@@ -356,3 +356,113 @@ fn to_batch(
     }));
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use tsq_engine::{SeriesInfo, SeriesRegistry};
+
+    use super::*;
+    use crate::ast::Name;
+    use crate::error::Pos;
+
+    /// `n` points of series 0 (host `h`) from time `start`, value
+    /// `(t * 7919) % 100_003`.
+    fn batch(registry: &Arc<SeriesRegistry>, start: i64, n: usize) -> TimelineBatch {
+        let times: Vec<i64> = (start..start + n as i64).collect();
+        let values = times
+            .iter()
+            .map(|t| ((t * 7919) % 100_003) as f64)
+            .collect();
+        TimelineBatch::from_columns(vec![0; n], times, values, None, Arc::clone(registry)).unwrap()
+    }
+
+    fn order_by_desc(column: &str) -> Vec<OrderItem> {
+        vec![OrderItem {
+            column: Name {
+                value: column.into(),
+                pos: Pos::new(1, 1),
+            },
+            descending: true,
+        }]
+    }
+
+    #[test]
+    fn order_by_limit_keeps_a_top_k_not_every_row() {
+        let registry = Arc::new(SeriesRegistry::new(vec![SeriesInfo::new(
+            "cpu",
+            &[("host", "h")],
+            "v",
+        )]));
+        let pool = MemoryPool::new(usize::MAX);
+        let cols = (vec!["host".to_string()], vec!["v".to_string()]);
+        let order = order_by_desc("v");
+        let mut b = ResultBuilder::with(cols.0, cols.1, Vec::new(), &order, Some(5), &pool);
+        let total = 200_000;
+        for start in (0..total).step_by(4096) {
+            let n = 4096.min(total - start) as usize;
+            b.add(0, &batch(&registry, start, n)).unwrap();
+        }
+        let (_, batches) = b.finish(1024).unwrap();
+        // the naive reference: every (value, time), best five by value desc
+        let mut all: Vec<(f64, i64)> = (0..total)
+            .map(|t| (((t * 7919) % 100_003) as f64, t))
+            .collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let want: Vec<(f64, i64)> = all[..5].to_vec();
+        let got: Vec<(f64, i64)> = batches
+            .iter()
+            .flat_map(|rb| {
+                let t = rb
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<TimestampNanosecondArray>()
+                    .unwrap();
+                let v = rb
+                    .column(2)
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .unwrap();
+                (0..rb.num_rows())
+                    .map(|i| (v.value(i), t.value(i)))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(got, want);
+        // at most 2 × 1024 rows of 48 bytes (+ one key) were ever held; all
+        // 200,000 rows would be 9.6 MB
+        assert!(pool.peak() < 2 * 1024 * 48 * 2, "peak {}", pool.peak());
+        assert_eq!(pool.used(), 0);
+    }
+
+    #[test]
+    fn the_join_reserves_what_it_holds_and_fails_over_budget() {
+        let registry = Arc::new(SeriesRegistry::new(vec![SeriesInfo::new(
+            "cpu",
+            &[("host", "h")],
+            "v",
+        )]));
+        // 100,000 points of one column without a limit: 24 bytes each in
+        // the column, then 48 per joined row: over a 2 MB budget
+        let pool = MemoryPool::new(2 << 20);
+        let mut b = ResultBuilder::new(vec!["host".into()], vec!["v".into()], &pool);
+        let mut failed = None;
+        for start in (0..100_000).step_by(4096) {
+            if let Err(e) = b.add(0, &batch(&registry, start, 4096)) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let err = match failed {
+            Some(e) => e,
+            None => b.finish(4096).unwrap_err(),
+        };
+        match err {
+            crate::TsqError::Execution(tsq_engine::EngineError::ResourcesExhausted {
+                operator,
+                budget,
+                ..
+            }) => assert_eq!((operator.as_str(), budget), (RESULT_JOIN, 2 << 20)),
+            other => panic!("{other:?}"),
+        }
+    }
+}

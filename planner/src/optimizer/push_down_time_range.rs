@@ -68,7 +68,7 @@ impl OptimizerRule for PushDownTimeRange {
 }
 
 /// `[start, end)` in RFC 3339 (UTC) where the ends are set.
-fn show(range: &TimeRange) -> String {
+pub(crate) fn show(range: &TimeRange) -> String {
     let end = |v: Option<i64>, open: &str| match v {
         None => open.to_string(),
         Some(ns) => arrow::temporal_conversions::timestamp_ns_to_datetime(ns).map_or_else(
