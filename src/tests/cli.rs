@@ -574,3 +574,37 @@ fn repl_set_changes_the_memory_budget_and_the_bucket_limit() {
         out.stderr
     );
 }
+
+#[test]
+fn where_clauses_of_2500_and_100000_terms_run_on_the_runtime_workers() {
+    let (dir, _) = imported();
+    for n in [2_500, 100_000] {
+        // `host = 'x0' OR ...` with `host = 'b'` among them; then
+        // `host != 'x0' AND ...`, which every host passes
+        let mut ors: Vec<String> = (0..n).map(|i| format!("host = 'x{i}'")).collect();
+        ors[5] = "host = 'b'".into();
+        let ands: Vec<String> = (0..n).map(|i| format!("host != 'x{i}'")).collect();
+        let script = format!(
+            "SELECT max(usage) FROM m WHERE {} SAMPLE BY ALL max;\n\
+             SELECT max(usage) FROM m WHERE {} GROUP BY host SAMPLE BY ALL max;\n",
+            ors.join(" OR "),
+            ands.join(" AND ")
+        );
+        std::fs::write(dir.path().join("deep.sql"), script).unwrap();
+        let out = tsq(
+            dir.path(),
+            &[
+                "query", "--data", "data", "--format", "csv", "-f", "deep.sql",
+            ],
+            "",
+        );
+        assert_eq!(out.code, 0, "n={n}: {}", out.stderr);
+        // b's max is 5; a's 4 (the bad line 4 was rejected), b's 5
+        assert_eq!(
+            out.stdout,
+            "time,max(usage)\n2024-01-01T00:00:00Z,5\n\
+             time,host,max(usage)\n2024-01-01T00:00:00Z,a,4\n2024-01-01T00:00:00Z,b,5\n",
+            "n={n}"
+        );
+    }
+}
