@@ -37,11 +37,19 @@ pub fn parse_script(script: &str) -> Result<Vec<Statement>> {
         .collect()
 }
 
-/// Statements with at most this many head tokens parse on the caller's stack.
+/// Statements with at most this many head tokens, and runs of at most
+/// [`SMALL_RUN_TOKENS`], parse on the caller's stack.
 const SMALL_STATEMENT_TOKENS: usize = 4_096;
+
+/// See [`SMALL_STATEMENT_TOKENS`].
+const SMALL_RUN_TOKENS: usize = 256;
 
 /// Stack bytes reserved per head token of a long statement.
 const STACK_PER_TOKEN: usize = 256;
+
+/// Stack bytes reserved per token of the longest run (sqlparser's spans,
+/// display and drop take a frame per operator of a chain).
+const STACK_PER_RUN_TOKEN: usize = 2 << 10;
 
 /// Longest statement head accepted, in tokens (whitespace included).
 pub const MAX_STATEMENT_TOKENS: usize = 4_000_000;
@@ -49,11 +57,13 @@ pub const MAX_STATEMENT_TOKENS: usize = 4_000_000;
 /// Parses one statement; a long one on a thread whose stack grows with its
 /// length. sqlparser builds `a OR b OR ...` as a left-deep tree and, when it
 /// fails part way, drops that tree recursively inside the parser: a stack
-/// frame per operator. Our own conversion and drop are loops (see
-/// [`filter::convert`]), so only that failure path needs the room.
+/// frame per operator. Our own conversion and drop of `AND` / `OR` chains
+/// are loops (see [`filter::convert`]); other chains of operators are
+/// bounded by [`tokens::MAX_RUN_TOKENS`] and get stack for their depth.
 fn parse_sized(st: tokens::StatementTokens, script: &str, lines: &LineIndex) -> Result<Statement> {
     let n = st.head.len();
-    if n <= SMALL_STATEMENT_TOKENS {
+    let run = tokens::longest_run(&st.head)?;
+    if n <= SMALL_STATEMENT_TOKENS && run <= SMALL_RUN_TOKENS {
         return parse_tokens(st, script, lines);
     }
     if n > MAX_STATEMENT_TOKENS {
@@ -67,7 +77,7 @@ fn parse_sized(st: tokens::StatementTokens, script: &str, lines: &LineIndex) -> 
         ));
     }
     let start = st.start;
-    let stack = (2 << 20) + n * STACK_PER_TOKEN;
+    let stack = (2 << 20) + n * STACK_PER_TOKEN + run * STACK_PER_RUN_TOKEN;
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("tsq-parse".into())

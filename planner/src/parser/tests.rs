@@ -448,11 +448,34 @@ fn deep_parentheses_hit_the_recursion_limit_not_the_stack() {
 #[test]
 fn long_time_arithmetic_is_evaluated_in_a_loop() {
     let v = on_small_stack(|| {
-        let q = format!("SELECT v FROM m WHERE time >= 0{}", " + 1s".repeat(100_000));
+        // 9,990 `+ 1s`: a run of 19,988 tokens (with `SELECT v FROM m WHERE
+        // time >= 0`), just under the limit
+        let q = format!("SELECT v FROM m WHERE time >= 0{}", " + 1s".repeat(9_990));
         match parse_statement(&q).unwrap().query.filter {
             Some(Filter::Time(t)) => t.value,
             other => panic!("{other:?}"),
         }
     });
-    assert_eq!(v, 100_000 * 1_000_000_000);
+    assert_eq!(v, 9_990 * 1_000_000_000);
+}
+
+#[test]
+fn long_chains_outside_where_fail_cleanly() {
+    let errors = on_small_stack(|| {
+        let chain = vec!["usage"; 100_000].join(" + ");
+        [
+            format!("SELECT {chain} FROM m"),
+            format!("SELECT max({chain}) FROM m"),
+            format!("SELECT max(usage) FROM m GROUP BY {chain}"),
+            format!("SELECT max(usage) FROM m WHERE host = 'a' AND usage > {chain}"),
+            format!(
+                "SELECT max(usage) FROM m WHERE {}",
+                vec!["host = 'a'"; 50_000].join(" = ")
+            ),
+        ]
+        .map(|q| parse_statement(&q).unwrap_err().to_string())
+    });
+    for e in &errors {
+        assert!(e.starts_with("parse error at 1:"), "{e}");
+    }
 }
