@@ -26,7 +26,9 @@ pub enum EngineError {
     /// An operator would have held more memory than the query's budget.
     #[error(
         "memory budget exceeded in {operator}: it needed {requested} more bytes while holding {held} \
-         (query budget {budget} bytes, {used} in use). {hint}"
+         (query budget {budget} bytes, {used} in use). {hint}. The budget is set with \
+         --memory-budget on `tsq query` and `tsq repl`, `\\set memory_budget` in the REPL, or \
+         SessionConfig::memory_budget"
     )]
     ResourcesExhausted {
         /// The operator that asked for memory.

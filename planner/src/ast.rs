@@ -126,10 +126,12 @@ impl ValueExpr {
 /// A `WHERE` expression over tags, time and field values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
-    /// Both.
-    And(Box<Filter>, Box<Filter>),
-    /// Either.
-    Or(Box<Filter>, Box<Filter>),
+    /// Every operand holds (at least two, none of them an `And`: chains
+    /// such as `a AND b AND c` are one flat node, so a query's length never
+    /// becomes the depth of a tree).
+    And(Vec<Filter>),
+    /// Some operand holds (at least two, none of them an `Or`).
+    Or(Vec<Filter>),
     /// Negation (position of `NOT`).
     Not(Box<Filter>, Pos),
     /// A test on one tag.
@@ -146,18 +148,38 @@ impl Filter {
     /// The operands of the top-level `AND`s, left to right (the filter
     /// itself when it is not an `AND`).
     pub fn into_conjuncts(self) -> Vec<Filter> {
-        fn walk(f: Filter, out: &mut Vec<Filter>) {
-            match f {
-                Filter::And(a, b) => {
-                    walk(*a, out);
-                    walk(*b, out);
-                }
-                other => out.push(other),
+        match self {
+            Filter::And(items) => items,
+            other => vec![other],
+        }
+    }
+
+    /// The `AND` of `items`, flattened (an `And` operand gives its own
+    /// operands); `None` without items, the item itself when there is one.
+    pub fn and(items: Vec<Filter>) -> Option<Filter> {
+        Self::join(items, true)
+    }
+
+    /// The `OR` of `items`, flattened like [`Filter::and`].
+    pub fn or(items: Vec<Filter>) -> Option<Filter> {
+        Self::join(items, false)
+    }
+
+    fn join(items: Vec<Filter>, and: bool) -> Option<Filter> {
+        let mut flat = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Filter::And(inner) if and => flat.extend(inner),
+                Filter::Or(inner) if !and => flat.extend(inner),
+                other => flat.push(other),
             }
         }
-        let mut out = Vec::new();
-        walk(self, &mut out);
-        out
+        match flat.len() {
+            0 => None,
+            1 => flat.pop(),
+            _ if and => Some(Filter::And(flat)),
+            _ => Some(Filter::Or(flat)),
+        }
     }
 }
 

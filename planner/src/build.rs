@@ -62,6 +62,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         group_by,
         tag_columns,
         downsample,
+        sample_by_pos: query.sample_by.map(|s| s.pos),
         outputs,
         value_filters,
         raw,

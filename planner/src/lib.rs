@@ -33,6 +33,7 @@
 //! ```
 
 pub mod ast;
+mod bucket_limit;
 mod build;
 pub mod error;
 pub mod logical;
@@ -40,6 +41,7 @@ pub mod optimizer;
 pub mod parser;
 pub mod plan;
 
+pub use bucket_limit::DEFAULT_MAX_BUCKETS;
 pub use error::{Pos, Result, TsqError};
 pub use logical::plan_query;
 pub use parser::{parse_script, parse_statement};

@@ -1,22 +1,22 @@
 //! Physical planning and execution: one engine pipeline per value column
 //! (`tsq_engine::pipeline::build_pipeline`), run one after the other under
 //! the query's [`TaskContext`] (memory budget, cancellation), their outputs
-//! joined by [`ResultBuilder`]. The points held for the join are reserved
-//! against the query's memory budget as `ResultJoin`.
+//! joined by [`ResultBuilder`]. Each batch is handed to the join as the
+//! pipeline emits it; what the join holds is reserved against the query's
+//! memory budget as `ResultJoin` (and so are the batches that pipelines run
+//! in parallel hold until the join takes them).
 
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use tsq_engine::memory::MemoryReservation;
 use tsq_engine::pipeline::build_pipeline;
-use tsq_engine::{collect, materialized, Operator, StorageAdapter, TaskContext, TimelineBatch};
+use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext, TimelineBatch};
 
 use crate::error::Result;
 use crate::plan::LogicalPlan;
-use crate::result::ResultBuilder;
-
-/// Bytes the join holds per point: an `i64` time and an `Option<f64>`.
-const ROW_BYTES: usize = 8 + 16;
+use crate::result::{join_reservation, ResultBuilder};
 
 /// The operator trees of a plan, one per value column, in output order.
 pub struct PhysicalPlan {
@@ -53,28 +53,14 @@ pub async fn run_materialized(
     adapter: &Arc<dyn StorageAdapter>,
     ctx: &TaskContext,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let mut builder = result_builder(plan);
-    let mut reservation = join_reservation(ctx);
+    let mut builder = ResultBuilder::for_plan(plan, &ctx.memory);
     for p in &plan.pipelines {
         ctx.cancel.check()?;
         for batch in materialized::execute(&p.spec, adapter.as_ref(), ctx.batch_size).await? {
-            reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
-            builder.add(p.output, &batch);
+            builder.add(p.output, &batch)?;
         }
     }
-    builder.finish(&plan.order_by, plan.limit, ctx.batch_size)
-}
-
-/// The reservation for the points the result join holds.
-fn join_reservation(ctx: &TaskContext) -> tsq_engine::memory::MemoryReservation {
-    ctx.memory.reservation(
-        "ResultJoin",
-        "return fewer rows: narrow the time range or the tag predicate, or add SAMPLE BY",
-    )
-}
-
-fn result_builder(plan: &LogicalPlan) -> ResultBuilder {
-    ResultBuilder::for_plan(plan)
+    builder.finish(ctx.batch_size)
 }
 
 /// Runs every pipeline to the end and joins their outputs. The operators
@@ -88,31 +74,46 @@ pub async fn run(
     ctx: &TaskContext,
     threads: usize,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let mut builder = result_builder(plan);
-    let mut reservation = join_reservation(ctx);
+    let mut builder = ResultBuilder::for_plan(plan, &ctx.memory);
     let threads = threads.clamp(1, physical.pipelines.len().max(1));
     if threads == 1 {
         for (output, root) in &mut physical.pipelines {
             ctx.cancel.check()?;
-            for batch in collect(root.as_mut(), ctx).await? {
-                // time + value (+ null flag) per point held until the join
-                reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
-                builder.add(*output, &batch);
-            }
+            drain_into(root.as_mut(), *output, &mut builder, ctx).await?;
         }
     } else {
-        for (output, batches) in collect_parallel(&mut physical.pipelines, ctx, threads)? {
+        for (output, batches, held) in collect_parallel(&mut physical.pipelines, ctx, threads)? {
             for batch in batches {
-                reservation.try_grow(batch.num_rows() * ROW_BYTES)?;
-                builder.add(output, &batch);
+                builder.add(output, &batch)?;
             }
+            drop(held);
         }
     }
-    builder.finish(&plan.order_by, plan.limit, ctx.batch_size)
+    builder.finish(ctx.batch_size)
 }
 
-/// Output batches of one pipeline, by output index.
-type PipelineOutput = (usize, Vec<TimelineBatch>);
+/// Opens `root`, hands each batch to the join as it comes, and closes it.
+async fn drain_into(
+    root: &mut dyn Operator,
+    output: usize,
+    builder: &mut ResultBuilder,
+    ctx: &TaskContext,
+) -> Result<()> {
+    root.open(ctx).await?;
+    let drained: Result<()> = async {
+        while let Some(batch) = root.next().await? {
+            builder.add(output, &batch)?;
+        }
+        Ok(())
+    }
+    .await;
+    let closed = root.close().await;
+    drained?;
+    Ok(closed?)
+}
+
+/// Output batches of one pipeline, by output index, and their reservation.
+type PipelineOutput = (usize, Vec<TimelineBatch>, MemoryReservation);
 
 /// A pipeline of the plan: `(output index, root operator)`.
 type Pipeline = (usize, Box<dyn Operator>);
@@ -141,10 +142,10 @@ fn collect_parallel(
             scope.spawn(move |_| {
                 for (i, (output, root)) in share {
                     let run = match ctx.cancel.check() {
-                        Ok(()) => futures::executor::block_on(collect(root.as_mut(), ctx)),
+                        Ok(()) => futures::executor::block_on(collect_reserved(root.as_mut(), ctx)),
                         Err(e) => Err(e),
                     };
-                    let run = run.map(|b| (*output, b)).map_err(Into::into);
+                    let run = run.map(|(b, r)| (*output, b, r)).map_err(Into::into);
                     results
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -158,4 +159,24 @@ fn collect_parallel(
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Like [`tsq_engine::collect`], reserving each batch as it is held.
+async fn collect_reserved(
+    root: &mut dyn Operator,
+    ctx: &TaskContext,
+) -> tsq_engine::Result<(Vec<TimelineBatch>, MemoryReservation)> {
+    let mut held = join_reservation(&ctx.memory);
+    root.open(ctx).await?;
+    let mut out = Vec::new();
+    let drained = async {
+        while let Some(batch) = root.next().await? {
+            held.try_grow(batch.memory_size())?;
+            out.push(batch);
+        }
+        Ok(())
+    }
+    .await;
+    let closed = root.close().await;
+    drained.and(closed).map(|_| (out, held))
 }

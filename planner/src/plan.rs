@@ -116,6 +116,8 @@ pub struct LogicalPlan {
     pub tag_columns: Vec<String>,
     /// `SAMPLE BY`.
     pub downsample: Option<Downsample>,
+    /// Where `SAMPLE BY` is written, if it is.
+    pub sample_by_pos: Option<Pos>,
     /// The value columns of the result, then the hidden ones read only for
     /// `value_filters`.
     pub outputs: Vec<Output>,

@@ -8,15 +8,20 @@
 //!
 //! Each pipeline's timelines are appended per group key as flat columns
 //! (group lookups once per timeline); the join is then a merge of the
-//! time-sorted columns of each group.
+//! time-sorted columns of each group into [`Rows`], which filters and, under
+//! a `LIMIT`, keeps only the best rows (a top-k). With one joined column and
+//! a `LIMIT` every point is a whole row, so the points are ranked as they
+//! arrive and no column is held at all. Every buffer that grows with the
+//! rows or groups (columns, keys, joined rows, output batches) is reserved on
+//! the query's memory budget as `ResultJoin`.
 
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, StringArray, TimestampNanosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
+use tsq_engine::memory::{MemoryPool, MemoryReservation};
 use tsq_engine::TimelineBatch;
 
 use crate::ast::OrderItem;
@@ -24,6 +29,9 @@ use crate::error::Result;
 use crate::plan::{LogicalPlan, ValueFilter};
 
 mod filter;
+mod rows;
+
+use rows::{Row, RowOrder, Rows};
 
 pub(crate) use filter::retain;
 
@@ -47,6 +55,19 @@ pub fn result_schema(tag_columns: &[String], value_columns: &[String]) -> Schema
     Arc::new(Schema::new(fields))
 }
 
+/// The name the result's reservations carry in a budget error.
+pub(crate) const RESULT_JOIN: &str = "ResultJoin";
+
+/// What the user can change when the result does not fit.
+pub(crate) const RESULT_JOIN_HINT: &str = "it holds the rows of the result until they are \
+    joined, ordered and limited: return fewer rows (narrow the time range or the tag \
+    predicate, add SAMPLE BY, or add a LIMIT)";
+
+/// A new reservation of the result join on `pool`.
+pub(crate) fn join_reservation(pool: &Arc<MemoryPool>) -> MemoryReservation {
+    pool.reservation(RESULT_JOIN, RESULT_JOIN_HINT)
+}
+
 /// The points of one value column inside one group.
 #[derive(Debug, Clone, Default)]
 struct Column {
@@ -55,40 +76,38 @@ struct Column {
 }
 
 impl Column {
-    /// Sorts by time when runs of several timelines were appended out of order.
-    fn sort(&mut self) {
+    /// Bytes held.
+    fn bytes(&self) -> usize {
+        self.times.capacity() * 8 + self.values.capacity() * 16
+    }
+
+    /// Sorts by time when runs of several timelines were appended out of
+    /// order; the index and the copies are reserved while they live.
+    fn sort(&mut self, reservation: &mut MemoryReservation) -> Result<()> {
         if self.times.windows(2).all(|w| w[0] < w[1]) {
-            return;
+            return Ok(());
         }
+        let scratch = self.times.len() * (8 + 8 + 16);
+        reservation.try_grow(scratch)?;
         let mut idx: Vec<usize> = (0..self.times.len()).collect();
         idx.sort_by_key(|&i| self.times[i]);
         self.times = idx.iter().map(|&i| self.times[i]).collect();
         self.values = idx.iter().map(|&i| self.values[i]).collect();
+        reservation.shrink(scratch);
+        Ok(())
     }
 }
 
-/// One result row before it is cut into batches; its values are
-/// `cells[at * width .. (at + 1) * width]` of the joined table (one flat
-/// vector for every row, no allocation per row).
-#[derive(Debug, Clone, Copy)]
-struct Row {
-    group: usize,
-    time: i64,
-    at: usize,
-}
-
-/// The rows of the full outer join and their value cells.
+/// Group keys numbered in order of arrival (the ranked path).
 #[derive(Debug, Default)]
-struct Joined {
-    rows: Vec<Row>,
-    cells: Vec<Option<f64>>,
-    width: usize,
+struct KeyIndex {
+    keys: Vec<Vec<String>>,
+    index: HashMap<Vec<String>, usize>,
 }
 
-impl Joined {
-    fn value(&self, row: &Row, column: usize) -> Option<f64> {
-        self.cells[row.at * self.width + column]
-    }
+/// Bytes a group key holds (strings, the vector, a map entry).
+fn key_bytes(key: &[String]) -> usize {
+    key.iter().map(|s| s.capacity() + 24).sum::<usize>() + 24 + 64
 }
 
 /// Collects pipeline outputs and produces the joined result.
@@ -99,159 +118,219 @@ pub struct ResultBuilder {
     value_columns: Vec<String>,
     /// How many of `value_columns` are in the result.
     visible: usize,
-    filters: Vec<ValueFilter>,
     groups: BTreeMap<Vec<String>, Vec<Column>>,
+    /// The joined rows: filled at `finish`, or as points arrive when
+    /// `ranked` is set.
+    rows: Rows,
+    /// Set when every point is a whole row (one joined column) and a
+    /// `LIMIT` ranks them: points go straight into `rows`.
+    ranked: Option<KeyIndex>,
+    /// Bytes of the columns and keys.
+    reservation: MemoryReservation,
 }
 
 impl ResultBuilder {
-    /// A builder for these tag and value columns (no value filter).
-    pub fn new(tag_columns: Vec<String>, value_columns: Vec<String>) -> Self {
-        ResultBuilder {
-            tag_columns,
-            visible: value_columns.len(),
-            value_columns,
-            filters: Vec::new(),
-            groups: BTreeMap::new(),
-        }
+    /// A builder for these tag and value columns (no value filter, natural
+    /// order, no limit) reserving on `pool`.
+    pub fn new(
+        tag_columns: Vec<String>,
+        value_columns: Vec<String>,
+        pool: &Arc<MemoryPool>,
+    ) -> Self {
+        Self::with(tag_columns, value_columns, Vec::new(), &[], None, pool)
     }
 
     /// A builder for the outputs of `plan` (hidden ones included) that
-    /// applies its value filters.
-    pub fn for_plan(plan: &LogicalPlan) -> Self {
+    /// applies its value filters, `ORDER BY` and `LIMIT`.
+    pub fn for_plan(plan: &LogicalPlan, pool: &Arc<MemoryPool>) -> Self {
         let names = plan.outputs.iter().map(|o| o.name.clone()).collect();
-        let mut builder = ResultBuilder::new(plan.tag_columns.clone(), names);
-        builder.visible = plan.visible_outputs().count();
+        let mut builder = ResultBuilder::with(
+            plan.tag_columns.clone(),
+            names,
+            plan.value_filters.clone(),
+            &plan.order_by,
+            plan.limit,
+            pool,
+        );
+        builder.set_visible(plan.visible_outputs().count(), &plan.order_by);
         debug_assert!(plan.outputs[builder.visible..].iter().all(|o| o.hidden));
-        builder.filters = plan.value_filters.clone();
         builder
     }
 
-    /// Adds a batch produced by the pipeline of value column `output`.
-    pub fn add(&mut self, output: usize, batch: &TimelineBatch) {
-        let registry = Arc::clone(batch.registry());
+    fn with(
+        tag_columns: Vec<String>,
+        value_columns: Vec<String>,
+        filters: Vec<ValueFilter>,
+        order_by: &[OrderItem],
+        limit: Option<usize>,
+        pool: &Arc<MemoryPool>,
+    ) -> Self {
+        let width = value_columns.len();
+        let order = RowOrder::new(order_by, &tag_columns, &value_columns);
+        let rows = Rows::new(width, filters, order, limit, join_reservation(pool));
+        ResultBuilder {
+            visible: width,
+            ranked: (width == 1 && limit.is_some()).then(KeyIndex::default),
+            tag_columns,
+            value_columns,
+            groups: BTreeMap::new(),
+            rows,
+            reservation: join_reservation(pool),
+        }
+    }
+
+    /// Only the first `visible` value columns are in the result (and can be
+    /// ordered by).
+    fn set_visible(&mut self, visible: usize, order_by: &[OrderItem]) {
+        self.visible = visible;
+        let order = RowOrder::new(order_by, &self.tag_columns, &self.value_columns[..visible]);
+        self.rows.set_order(order);
+    }
+
+    /// The group key of series `id` of `batch`.
+    fn key_of(&self, batch: &TimelineBatch, id: u32) -> Vec<String> {
+        match batch.registry().get(id) {
+            Some(info) => self
+                .tag_columns
+                .iter()
+                .map(|k| info.tag(k).unwrap_or("").to_string())
+                .collect(),
+            None => vec![String::new(); self.tag_columns.len()],
+        }
+    }
+
+    /// Adds a batch produced by the pipeline of value column `output`,
+    /// reserving what it holds.
+    pub fn add(&mut self, output: usize, batch: &TimelineBatch) -> Result<()> {
+        if self.ranked.is_some() {
+            return self.rank(batch);
+        }
         let n = self.value_columns.len();
         for tl in batch.timelines() {
-            let key: Vec<String> = match registry.get(tl.series_id) {
-                Some(info) => self
-                    .tag_columns
-                    .iter()
-                    .map(|k| info.tag(k).unwrap_or("").to_string())
-                    .collect(),
-                None => vec![String::new(); self.tag_columns.len()],
+            let key = self.key_of(batch, tl.series_id);
+            let grown = if let Some(cols) = self.groups.get_mut(&key) {
+                let col = &mut cols[output];
+                let before = col.bytes();
+                col.times.extend_from_slice(tl.times);
+                col.values.extend((0..tl.len()).map(|i| tl.value(i)));
+                col.bytes() - before
+            } else {
+                let mut cols = vec![Column::default(); n];
+                cols[output].times.extend_from_slice(tl.times);
+                cols[output]
+                    .values
+                    .extend((0..tl.len()).map(|i| tl.value(i)));
+                let bytes = key_bytes(&key)
+                    + cols.iter().map(Column::bytes).sum::<usize>()
+                    + n * std::mem::size_of::<Column>();
+                self.groups.insert(key, cols);
+                bytes
             };
-            let col = &mut self
-                .groups
-                .entry(key)
-                .or_insert_with(|| vec![Column::default(); n])[output];
-            col.times.extend_from_slice(tl.times);
-            col.values.extend((0..tl.len()).map(|i| tl.value(i)));
+            self.reservation.try_grow(grown)?;
         }
+        Ok(())
+    }
+
+    /// The ranked path: every point is a row, ranked as it arrives.
+    fn rank(&mut self, batch: &TimelineBatch) -> Result<()> {
+        for tl in batch.timelines() {
+            let key = self.key_of(batch, tl.series_id);
+            let Some(ranked) = self.ranked.as_mut() else {
+                return Ok(());
+            };
+            let group = match ranked.index.get(&key) {
+                Some(&g) => g,
+                None => {
+                    self.reservation.try_grow(2 * key_bytes(&key))?;
+                    let g = ranked.keys.len();
+                    ranked.keys.push(key.clone());
+                    ranked.index.insert(key, g);
+                    g
+                }
+            };
+            for i in 0..tl.len() {
+                self.rows
+                    .push(group, tl.times[i], &[tl.value(i)], &ranked.keys)?;
+            }
+        }
+        Ok(())
     }
 
     /// Joins, orders, limits and cuts the result into batches.
-    pub fn finish(
-        mut self,
-        order_by: &[OrderItem],
-        limit: Option<usize>,
-        batch_size: usize,
-    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let keys: Vec<Vec<String>> = self.groups.keys().cloned().collect();
-        let mut joined = Joined {
-            width: self.value_columns.len(),
-            ..Joined::default()
+    pub fn finish(mut self, batch_size: usize) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let keys = match self.ranked.take() {
+            Some(ranked) => {
+                self.rows.finish(&ranked.keys, false);
+                ranked.keys
+            }
+            None => self.join()?,
         };
-        for (g, cols) in self.groups.values_mut().enumerate() {
-            cols.iter_mut().for_each(Column::sort);
-            merge_group(g, cols, &mut joined);
-        }
-        let mut rows = std::mem::take(&mut joined.rows);
-        apply_filters(&mut rows, &self.filters, &joined);
-        if !order_by.is_empty() {
-            let names = (&self.tag_columns[..], &self.value_columns[..self.visible]);
-            rows.sort_by(|a, b| compare(a, b, order_by, &keys, names, &joined));
-        }
-        if let Some(n) = limit {
-            rows.truncate(n);
-        }
         let schema = result_schema(&self.tag_columns, &self.value_columns[..self.visible]);
         let widths = (self.tag_columns.len(), self.visible);
-        let batches = rows
-            .chunks(batch_size.max(1))
-            .map(|chunk| to_batch(&schema, chunk, &keys, widths, &joined))
-            .collect::<Result<Vec<_>>>()?;
+        let mut batches = Vec::new();
+        for chunk in self.rows.rows.chunks(batch_size.max(1)) {
+            let batch = to_batch(&schema, chunk, &keys, widths, &self.rows)?;
+            // the output is held until the whole result is returned
+            self.reservation.try_grow(batch.get_array_memory_size())?;
+            batches.push(batch);
+        }
         Ok((schema, batches))
     }
+
+    /// Merges every group's columns into `rows` in group key order,
+    /// releasing each group's columns once merged; returns the keys.
+    fn join(&mut self) -> Result<Vec<Vec<String>>> {
+        let mut keys = Vec::with_capacity(self.groups.len());
+        let mut cells = vec![None; self.value_columns.len()];
+        for (key, mut cols) in std::mem::take(&mut self.groups) {
+            let held = cols.iter().map(Column::bytes).sum::<usize>();
+            if self.rows.full_in_natural_order() {
+                self.reservation.shrink(held);
+                continue;
+            }
+            keys.push(key);
+            for col in &mut cols {
+                col.sort(&mut self.reservation)?;
+            }
+            merge_group(keys.len() - 1, &cols, &mut cells, &mut self.rows, &keys)?;
+            drop(cols);
+            self.reservation.shrink(held);
+        }
+        self.rows.finish(&keys, true);
+        Ok(keys)
+    }
 }
 
-/// Keeps the rows that pass every value filter.
-fn apply_filters(rows: &mut Vec<Row>, filters: &[ValueFilter], joined: &Joined) {
-    if filters.is_empty() {
-        return;
-    }
-    let mut keep = vec![true; rows.len()];
-    for f in filters {
-        retain(&mut keep, rows.iter().map(|r| joined.value(r, f.output)), f);
-    }
-    let mut flags = keep.into_iter();
-    rows.retain(|_| flags.next().unwrap_or(false));
-}
-
-/// Full outer join of the time-sorted columns of one group.
-fn merge_group(group: usize, cols: &[Column], out: &mut Joined) {
+/// Full outer join of the time-sorted columns of one group into `rows`
+/// (stopping once a natural-order `LIMIT` is reached).
+fn merge_group(
+    group: usize,
+    cols: &[Column],
+    cells: &mut [Option<f64>],
+    rows: &mut Rows,
+    keys: &[Vec<String>],
+) -> Result<()> {
     let mut at = vec![0usize; cols.len()];
-    loop {
+    while !rows.full_in_natural_order() {
         let next = cols
             .iter()
             .zip(&at)
             .filter_map(|(c, &i)| c.times.get(i).copied())
             .min();
-        let Some(time) = next else { return };
-        let row = Row {
-            group,
-            time,
-            at: out.rows.len(),
+        let Some(time) = next else {
+            return Ok(());
         };
         for (k, c) in cols.iter().enumerate() {
             if c.times.get(at[k]) == Some(&time) {
-                out.cells.push(c.values[at[k]]);
+                cells[k] = c.values[at[k]];
                 at[k] += 1;
             } else {
-                out.cells.push(None);
+                cells[k] = None;
             }
         }
-        out.rows.push(row);
+        rows.push(group, time, cells, keys)?;
     }
-}
-
-fn compare(
-    a: &Row,
-    b: &Row,
-    order_by: &[OrderItem],
-    keys: &[Vec<String>],
-    (tags, values): (&[String], &[String]),
-    joined: &Joined,
-) -> Ordering {
-    for item in order_by {
-        let name = item.column.value.as_str();
-        let o = if name == "time" {
-            a.time.cmp(&b.time)
-        } else if let Some(t) = tags.iter().position(|t| t == name) {
-            keys[a.group][t].cmp(&keys[b.group][t])
-        } else if let Some(v) = values.iter().position(|v| v == name) {
-            // nulls first, then by total order (NaN last)
-            match (joined.value(a, v), joined.value(b, v)) {
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                (x, y) => x.is_some().cmp(&y.is_some()),
-            }
-        } else {
-            Ordering::Equal
-        };
-        let o = if item.descending { o.reverse() } else { o };
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    (a.group, a.time).cmp(&(b.group, b.time))
+    Ok(())
 }
 
 fn to_batch(
@@ -259,7 +338,7 @@ fn to_batch(
     rows: &[Row],
     keys: &[Vec<String>],
     (n_tags, n_values): (usize, usize),
-    joined: &Joined,
+    joined: &Rows,
 ) -> Result<RecordBatch> {
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(1 + n_tags + n_values);
     let times: TimestampNanosecondArray = rows.iter().map(|r| Some(r.time)).collect();
@@ -276,4 +355,114 @@ fn to_batch(
         Arc::new(values)
     }));
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use tsq_engine::{SeriesInfo, SeriesRegistry};
+
+    use super::*;
+    use crate::ast::Name;
+    use crate::error::Pos;
+
+    /// `n` points of series 0 (host `h`) from time `start`, value
+    /// `(t * 7919) % 100_003`.
+    fn batch(registry: &Arc<SeriesRegistry>, start: i64, n: usize) -> TimelineBatch {
+        let times: Vec<i64> = (start..start + n as i64).collect();
+        let values = times
+            .iter()
+            .map(|t| ((t * 7919) % 100_003) as f64)
+            .collect();
+        TimelineBatch::from_columns(vec![0; n], times, values, None, Arc::clone(registry)).unwrap()
+    }
+
+    fn order_by_desc(column: &str) -> Vec<OrderItem> {
+        vec![OrderItem {
+            column: Name {
+                value: column.into(),
+                pos: Pos::new(1, 1),
+            },
+            descending: true,
+        }]
+    }
+
+    #[test]
+    fn order_by_limit_keeps_a_top_k_not_every_row() {
+        let registry = Arc::new(SeriesRegistry::new(vec![SeriesInfo::new(
+            "cpu",
+            &[("host", "h")],
+            "v",
+        )]));
+        let pool = MemoryPool::new(usize::MAX);
+        let cols = (vec!["host".to_string()], vec!["v".to_string()]);
+        let order = order_by_desc("v");
+        let mut b = ResultBuilder::with(cols.0, cols.1, Vec::new(), &order, Some(5), &pool);
+        let total = 200_000;
+        for start in (0..total).step_by(4096) {
+            let n = 4096.min(total - start) as usize;
+            b.add(0, &batch(&registry, start, n)).unwrap();
+        }
+        let (_, batches) = b.finish(1024).unwrap();
+        // the naive reference: every (value, time), best five by value desc
+        let mut all: Vec<(f64, i64)> = (0..total)
+            .map(|t| (((t * 7919) % 100_003) as f64, t))
+            .collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let want: Vec<(f64, i64)> = all[..5].to_vec();
+        let got: Vec<(f64, i64)> = batches
+            .iter()
+            .flat_map(|rb| {
+                let t = rb
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<TimestampNanosecondArray>()
+                    .unwrap();
+                let v = rb
+                    .column(2)
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .unwrap();
+                (0..rb.num_rows())
+                    .map(|i| (v.value(i), t.value(i)))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(got, want);
+        // at most 2 × 1024 rows of 48 bytes (+ one key) were ever held; all
+        // 200,000 rows would be 9.6 MB
+        assert!(pool.peak() < 2 * 1024 * 48 * 2, "peak {}", pool.peak());
+        assert_eq!(pool.used(), 0);
+    }
+
+    #[test]
+    fn the_join_reserves_what_it_holds_and_fails_over_budget() {
+        let registry = Arc::new(SeriesRegistry::new(vec![SeriesInfo::new(
+            "cpu",
+            &[("host", "h")],
+            "v",
+        )]));
+        // 100,000 points of one column without a limit: 24 bytes each in
+        // the column, then 48 per joined row: over a 2 MB budget
+        let pool = MemoryPool::new(2 << 20);
+        let mut b = ResultBuilder::new(vec!["host".into()], vec!["v".into()], &pool);
+        let mut failed = None;
+        for start in (0..100_000).step_by(4096) {
+            if let Err(e) = b.add(0, &batch(&registry, start, 4096)) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let err = match failed {
+            Some(e) => e,
+            None => b.finish(4096).unwrap_err(),
+        };
+        match err {
+            crate::TsqError::Execution(tsq_engine::EngineError::ResourcesExhausted {
+                operator,
+                budget,
+                ..
+            }) => assert_eq!((operator.as_str(), budget), (RESULT_JOIN, 2 << 20)),
+            other => panic!("{other:?}"),
+        }
+    }
 }

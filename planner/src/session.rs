@@ -15,6 +15,7 @@ use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter, TaskContext, DEFAULT_BATCH_SIZE};
 
 use crate::ast::{ExplainMode, Statement};
+use crate::bucket_limit::check_bucket_limit;
 use crate::error::Result;
 use crate::explain::{explain, explain_analyze};
 use crate::logical::plan_query;
@@ -26,8 +27,16 @@ use crate::plan::{Catalog, LogicalPlan};
 pub struct SessionConfig {
     /// Target rows per batch (results never depend on it).
     pub batch_size: usize,
-    /// Memory budget of each query in bytes (default 2 GiB).
+    /// Memory budget of each query in bytes (default 2 GiB). Every buffer
+    /// that grows with the data (operator state, fills, the result join,
+    /// ordering and limits) is reserved against it; over it the query stops
+    /// with `memory budget exceeded in <operator>`.
     pub memory_budget: usize,
+    /// Most `SAMPLE BY` buckets a query may make per timeline (its resolved
+    /// time range divided by the interval; default
+    /// [`DEFAULT_MAX_BUCKETS`](crate::DEFAULT_MAX_BUCKETS)). Over it the
+    /// query is refused before it runs, with a plan error at `SAMPLE BY`.
+    pub max_buckets: u64,
     /// Run every aggregate through this operator instead of the optimizer's
     /// choice (a plan error where the operator would give wrong results).
     pub force_strategy: Option<AggStrategy>,
@@ -60,6 +69,7 @@ impl Default for SessionConfig {
         SessionConfig {
             batch_size: DEFAULT_BATCH_SIZE,
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            max_buckets: crate::bucket_limit::DEFAULT_MAX_BUCKETS,
             force_strategy: None,
             executor: Executor::Pipelined,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -203,10 +213,12 @@ impl Session {
         Ok(Box::pin(futures::stream::iter(batches.into_iter().map(Ok))).boxed())
     }
 
-    /// Plans a parsed statement against the adapter's catalog (no execution).
+    /// Plans a parsed statement against the adapter's catalog (no execution),
+    /// refusing one that would make more than `max_buckets` buckets.
     pub async fn plan(&self, statement: &Statement) -> Result<(LogicalPlan, Catalog)> {
         let catalog = self.catalog(&statement.query.measurement.value).await?;
         let plan = plan_query(&statement.query, &catalog, self.config.force_strategy)?;
+        check_bucket_limit(&plan, &self.adapter, self.config.max_buckets).await?;
         Ok((plan, catalog))
     }
 

@@ -95,7 +95,9 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             crate::cli::bench_cmd::run(&options, cli.format)
         }
     };
-    result.unwrap_or_else(|e| fail(&e))
+    let code = result.unwrap_or_else(|e| fail(&e));
+    crate::cli::runner::report_peak_rss();
+    code
 }
 
 /// `--data`, or a clap usage error (exit code 2) when it is missing.
@@ -122,10 +124,17 @@ fn read_script(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| CliError::Data(format!("{}: {e}", path.display())))
 }
 
-/// A runner with the command line's format and strategy.
+/// A runner with the command line's format, strategy and limits.
 fn runner(cli: &Cli, backend: &Backend, runtime: &Runtime) -> Runner {
     if let Some(choice) = cli.strategy {
         backend.engine.set_strategy(choice.0);
+    }
+    if let Some(mut limits) = backend.engine.limits() {
+        limits.memory_budget = cli.memory_budget.unwrap_or(limits.memory_budget);
+        limits.max_buckets = cli.max_buckets.unwrap_or(limits.max_buckets);
+        if let Err(e) = backend.engine.set_limits(limits) {
+            let _ = fail(&e);
+        }
     }
     let mut runner = Runner::new(
         std::sync::Arc::clone(&backend.engine),

@@ -27,6 +27,14 @@ pub struct Cli {
     /// Force the aggregation operator: auto, pipe, grouped or mt.
     #[arg(long, global = true, value_name = "STRATEGY", value_parser = parse_strategy_choice)]
     pub strategy: Option<StrategyChoice>,
+    /// Memory budget of each query (`512MiB`, `2GiB`, `1GB`, plain bytes;
+    /// default 2GiB): over it a query stops with "memory budget exceeded".
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_byte_size)]
+    pub memory_budget: Option<usize>,
+    /// Most SAMPLE BY buckets per timeline a query may make (default
+    /// 10000000): over it the query is refused before it runs.
+    #[arg(long, global = true, value_name = "N")]
+    pub max_buckets: Option<u64>,
     /// What to do (default: the REPL).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -38,6 +46,56 @@ pub struct StrategyChoice(pub Option<AggStrategy>);
 
 fn parse_strategy_choice(s: &str) -> Result<StrategyChoice, String> {
     crate::cli::meta::parse_strategy(s).map(StrategyChoice)
+}
+
+/// A size in bytes: a number (bytes) with an optional unit, binary (`KiB`,
+/// `MiB`, `GiB`, `TiB`, also `K`, `M`, `G`, `T`) or decimal (`KB`, `MB`,
+/// `GB`, `TB`), case-insensitive, with optional space: `512MiB`, `2 GiB`,
+/// `1.5GB`, `1048576`.
+pub fn parse_byte_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let scale: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => {
+            return Err(format!(
+                "bad size '{text}': unknown unit '{unit}' (expected B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"
+            ))
+        }
+    };
+    let bad = || {
+        format!("bad size '{text}': expected a number of bytes such as 512MiB, 2GiB or 1073741824")
+    };
+    let bytes = if number.contains('.') {
+        let x: f64 = number.parse().map_err(|_| bad())?;
+        let b = (x * scale as f64).round();
+        if !(b.is_finite() && b >= 0.0 && b <= usize::MAX as f64) {
+            return Err(bad());
+        }
+        b as u64
+    } else {
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        n.checked_mul(scale).ok_or_else(bad)?
+    };
+    let bytes = usize::try_from(bytes).map_err(|_| bad())?;
+    if bytes == 0 {
+        return Err(format!(
+            "bad size '{text}': the budget must be more than 0 bytes"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// The subcommands.
@@ -130,6 +188,37 @@ mod tests {
         assert_eq!(cli.strategy, Some(StrategyChoice(Some(AggStrategy::MT))));
         let cli = Cli::parse_from(["tsq", "--strategy", "auto"]);
         assert_eq!(cli.strategy, Some(StrategyChoice(None)));
+    }
+
+    #[test]
+    fn parses_a_memory_budget_before_or_after_the_subcommand() {
+        let cli = Cli::parse_from(["tsq", "query", "--memory-budget", "64MiB", "SELECT 1"]);
+        assert_eq!(cli.memory_budget, Some(64 << 20));
+        let cli = Cli::parse_from(["tsq", "--memory-budget", "2GiB", "--max-buckets", "1000"]);
+        assert_eq!(
+            (cli.memory_budget, cli.max_buckets),
+            (Some(2 << 30), Some(1000))
+        );
+        let err = Cli::try_parse_from(["tsq", "--memory-budget", "lots"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn byte_sizes_with_and_without_units() {
+        assert_eq!(parse_byte_size("1048576"), Ok(1_048_576));
+        assert_eq!(parse_byte_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_byte_size("2 gib"), Ok(2 << 30));
+        assert_eq!(parse_byte_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_byte_size("1.5KiB"), Ok(1536));
+        assert_eq!(parse_byte_size("64k"), Ok(65_536));
+        assert!(parse_byte_size("0").unwrap_err().contains("more than 0"));
+        assert!(parse_byte_size("5 parsecs")
+            .unwrap_err()
+            .contains("unknown unit 'parsecs'"));
+        assert!(parse_byte_size("MiB")
+            .unwrap_err()
+            .starts_with("bad size 'MiB'"));
+        assert!(parse_byte_size("99999999999TiB").is_err());
     }
 
     #[test]

@@ -104,6 +104,28 @@ pub trait QueryEngine: Send + Sync {
 
     /// The executor statements run on.
     fn executor(&self) -> Executor;
+
+    /// Sets the per-query limits of the following statements (an engine
+    /// without limits says so).
+    fn set_limits(&self, _limits: QueryLimits) -> Result<()> {
+        Err(CliError::Usage(
+            "this engine has no query limits to set".into(),
+        ))
+    }
+
+    /// The per-query limits, if the engine has any.
+    fn limits(&self) -> Option<QueryLimits> {
+        None
+    }
+}
+
+/// Per-query resource limits (`--memory-budget`, `--max-buckets`, `\set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Memory budget of each query in bytes.
+    pub memory_budget: usize,
+    /// Most `SAMPLE BY` buckets per timeline.
+    pub max_buckets: u64,
 }
 
 /// Timestamp precision of imported line protocol.

@@ -1,5 +1,6 @@
 //! Backslash commands of the REPL (`\timing`, `\format`, `\d`, `\chart`,
-//! `\strategy`, `\executor`, `\help`, `\q`), parsed into [`MetaCommand`].
+//! `\strategy`, `\executor`, `\set`, `\help`, `\q`), parsed into
+//! [`MetaCommand`].
 
 use tsq_engine::spec::AggStrategy;
 use tsq_planner::Executor;
@@ -22,12 +23,24 @@ pub enum MetaCommand {
     /// through the operator pipelines or the materialized executor (the
     /// benchmarks' baseline); without argument shows it.
     Executor(Option<Executor>),
+    /// `\set <name> <value>`: change a per-query limit; `\set` alone shows
+    /// them.
+    Set(Option<Setting>),
     /// `\chart`: draw the last result.
     Chart,
     /// `\help` or `\?`.
     Help,
     /// `\q` or `\quit`.
     Quit,
+}
+
+/// A per-query limit `\set` changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// `\set memory_budget 1GiB`: the memory budget of each query.
+    MemoryBudget(usize),
+    /// `\set max_buckets 1000000`: most `SAMPLE BY` buckets per timeline.
+    MaxBuckets(u64),
 }
 
 /// The text `\help` prints.
@@ -43,6 +56,8 @@ Commands:
   \\timing [on|off]    print how long each statement took
   \\strategy [auto|pipe|grouped|mt]  force the aggregation operator (auto: the planner's choice)
   \\executor [pipelined|materialized]  run queries through the operators or the materialized baseline
+  \\set memory_budget SIZE   memory budget of each query (512MiB, 2GiB, bytes)
+  \\set max_buckets N        most SAMPLE BY buckets per timeline (\\set alone shows both)
   \\chart              draw the last result as a line chart
   \\help               this text
   \\q                  quit (or Ctrl-D)
@@ -51,6 +66,12 @@ Commands:
 /// Parses a line starting with `\`.
 pub fn parse_meta(line: &str) -> Result<MetaCommand, String> {
     let line = line.trim().trim_end_matches(';');
+    if let Some(rest) = line
+        .strip_prefix("\\set")
+        .filter(|r| r.is_empty() || r.starts_with(char::is_whitespace))
+    {
+        return parse_set(rest.trim()).map(MetaCommand::Set);
+    }
     let mut words = line.split_whitespace();
     let name = words.next().unwrap_or("");
     let arg = words.next();
@@ -86,6 +107,32 @@ pub fn parse_meta(line: &str) -> Result<MetaCommand, String> {
         }
     };
     Ok(cmd)
+}
+
+/// The arguments of `\set`: nothing, or a name and a value.
+fn parse_set(args: &str) -> Result<Option<Setting>, String> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    let (name, value) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(format!("\\set {name}: a value is needed"));
+    }
+    match name {
+        "memory_budget" => crate::cli::args::parse_byte_size(value)
+            .map(|b| Some(Setting::MemoryBudget(b)))
+            .map_err(|e| format!("\\set memory_budget: {e}")),
+        "max_buckets" => match value.replace('_', "").parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(Setting::MaxBuckets(n))),
+            _ => Err(format!(
+                "\\set max_buckets: expected a positive whole number, got '{value}'"
+            )),
+        },
+        other => Err(format!(
+            "\\set: unknown setting '{other}' (expected memory_budget or max_buckets)"
+        )),
+    }
 }
 
 /// `pipelined` or `materialized`.
@@ -168,6 +215,39 @@ mod tests {
         assert_eq!(
             parse_meta("\\x"),
             Err("unknown command '\\x' (\\help lists the commands)".into())
+        );
+    }
+
+    #[test]
+    fn set_command() {
+        assert_eq!(parse_meta("\\set"), Ok(MetaCommand::Set(None)));
+        assert_eq!(
+            parse_meta("\\set memory_budget 1GiB"),
+            Ok(MetaCommand::Set(Some(Setting::MemoryBudget(1 << 30))))
+        );
+        assert_eq!(
+            parse_meta("\\set memory_budget 2 GiB;"),
+            Ok(MetaCommand::Set(Some(Setting::MemoryBudget(2 << 30))))
+        );
+        assert_eq!(
+            parse_meta("\\set max_buckets 1_000_000"),
+            Ok(MetaCommand::Set(Some(Setting::MaxBuckets(1_000_000))))
+        );
+        assert_eq!(
+            parse_meta("\\set max_buckets -1"),
+            Err("\\set max_buckets: expected a positive whole number, got '-1'".into())
+        );
+        assert_eq!(
+            parse_meta("\\set memory_budget"),
+            Err("\\set memory_budget: a value is needed".into())
+        );
+        assert_eq!(
+            parse_meta("\\set colour blue"),
+            Err("\\set: unknown setting 'colour' (expected memory_budget or max_buckets)".into())
+        );
+        assert_eq!(
+            parse_meta("\\settle"),
+            Err("unknown command '\\settle' (\\help lists the commands)".into())
         );
     }
 

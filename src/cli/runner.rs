@@ -18,7 +18,7 @@ use crate::cli::chart::{render_chart, series_from_result, ChartOptions};
 use crate::cli::describe::{describe_measurement, list_measurements, Listing};
 use crate::cli::error_render::render_error;
 use crate::cli::format::{write_rows, OutputFormat, TableOptions};
-use crate::cli::meta::{MetaCommand, HELP};
+use crate::cli::meta::{MetaCommand, Setting, HELP};
 use crate::cli::statements::{split_statements, Statement};
 
 /// What a backslash command asks of the loop that runs it.
@@ -189,6 +189,7 @@ impl Runner {
                 };
                 writeln!(out, "Executor is {shown}.").map_err(io_error)
             }
+            MetaCommand::Set(setting) => self.set(setting, out),
             MetaCommand::Describe(m) => self.describe(m.as_deref(), out),
             MetaCommand::Chart => self.chart(out),
         };
@@ -197,6 +198,33 @@ impl Runner {
             return Flow::Failed;
         }
         Flow::Continue
+    }
+
+    /// `\set`: changes a limit (if given), then shows both.
+    fn set(&self, setting: Option<Setting>, out: &mut dyn Write) -> Result<()> {
+        if let Some(setting) = setting {
+            let Some(mut limits) = self.engine.limits() else {
+                return Err(CliError::Usage(
+                    "this engine has no query limits to set".into(),
+                ));
+            };
+            match setting {
+                Setting::MemoryBudget(b) => limits.memory_budget = b,
+                Setting::MaxBuckets(n) => limits.max_buckets = n,
+            }
+            self.engine.set_limits(limits)?;
+        }
+        match self.engine.limits() {
+            Some(l) => writeln!(
+                out,
+                "memory_budget is {} ({} bytes); max_buckets is {}.",
+                show_bytes(l.memory_budget),
+                l.memory_budget,
+                l.max_buckets
+            )
+            .map_err(io_error),
+            None => writeln!(out, "This engine has no query limits.").map_err(io_error),
+        }
     }
 
     fn describe(&self, measurement: Option<&str>, out: &mut dyn Write) -> Result<()> {
@@ -251,6 +279,31 @@ pub fn terminal_size() -> (usize, usize) {
     console::Term::stdout()
         .size_checked()
         .map_or((80, 24), |(rows, cols)| (cols as usize, rows as usize))
+}
+
+/// Bytes in the largest binary unit that divides them (`1GiB`, `1536KiB`).
+fn show_bytes(bytes: usize) -> String {
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes}B")
+}
+
+/// With `TSQ_REPORT_PEAK_RSS` set, prints the process's peak resident set
+/// size (`VmHWM` of /proc/self/status) to stderr: the tests of the memory
+/// budget read it at exit. Silent where /proc is not available.
+pub fn report_peak_rss() {
+    if std::env::var_os("TSQ_REPORT_PEAK_RSS").is_none() {
+        return;
+    }
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return;
+    };
+    if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+        eprintln!("tsq peak RSS: {}", line["VmHWM:".len()..].trim());
+    }
 }
 
 fn io_error(e: std::io::Error) -> CliError {

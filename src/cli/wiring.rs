@@ -14,7 +14,7 @@ use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
 
 use crate::cli::backend::{
     Backend, CliError, Ingest, LineIssue, OpenMode, OutputKind, Precision, QueryEngine,
-    QueryResult, Result, WriteSummary,
+    QueryLimits, QueryResult, Result, WriteSummary,
 };
 
 /// Opens the store in `dir` and a session over it.
@@ -130,6 +130,24 @@ impl QueryEngine for SessionEngine {
 
     fn executor(&self) -> Executor {
         self.session().config().executor
+    }
+
+    fn set_limits(&self, limits: QueryLimits) -> Result<()> {
+        let mut session = self.lock();
+        let mut config = session.config().clone();
+        config.memory_budget = limits.memory_budget;
+        config.max_buckets = limits.max_buckets;
+        *session = Arc::new(Session::new(Arc::clone(&self.adapter), config));
+        Ok(())
+    }
+
+    fn limits(&self) -> Option<QueryLimits> {
+        let session = self.session();
+        let config = session.config();
+        Some(QueryLimits {
+            memory_budget: config.memory_budget,
+            max_buckets: config.max_buckets,
+        })
     }
 }
 

@@ -457,3 +457,154 @@ fn bench_prints_both_suites_as_json_and_rejects_csv() {
         .stderr
         .contains("tsq bench prints --format table or --format json"));
 }
+
+/// Runs `tsq query --data data --format csv` with `args` and
+/// `TSQ_REPORT_PEAK_RSS=1`; returns the output and the peak RSS in bytes
+/// the binary printed at exit.
+fn query_with_peak_rss(cwd: &Path, args: &[&str]) -> (Output, u64) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tsq"))
+        .args(["query", "--data", "data", "--format", "csv"])
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("TSQ_REPORT_PEAK_RSS", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tsq");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let kib: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("tsq peak RSS: "))
+        .and_then(|v| v.trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS line in {stderr}"));
+    let output = Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr,
+    };
+    (output, kib * 1024)
+}
+
+/// `SAMPLE BY 1ns` with `fill` over ten years from 2024-01-01, `tail` after.
+fn ten_years_at_1ns(fill: &str, tail: &str) -> String {
+    format!(
+        "SELECT sum(usage) AS s FROM m WHERE time >= '2024-01-01T00:00:00Z' \
+         AND time < '2034-01-01T00:00:00Z' SAMPLE BY 1ns sum FILL({fill}) {tail}"
+    )
+}
+
+#[test]
+fn sample_by_1ns_over_ten_years_stays_within_the_memory_budget() {
+    let (dir, _) = imported();
+    let budget: u64 = 64 << 20;
+    let ceiling = budget * 3 / 2 + (100 << 20);
+    for fill in ["zero", "linear", "previous"] {
+        for tail in ["LIMIT 5", "ORDER BY s DESC LIMIT 3"] {
+            let q = ten_years_at_1ns(fill, tail);
+            // refused before it runs by the bucket limit...
+            let (out, rss) = query_with_peak_rss(dir.path(), &["--memory-budget", "64MiB", &q]);
+            assert_eq!(out.code, 1, "{}", out.stderr);
+            assert!(
+                out.stderr.contains(
+                    "would make 315619200000000000 buckets per timeline, more than the limit of 10000000"
+                ),
+                "{}",
+                out.stderr
+            );
+            assert!(rss <= ceiling, "{q}: peak RSS {rss}");
+            // ...and without it, stopped by the budget
+            let args = [
+                "--memory-budget",
+                "64MiB",
+                "--max-buckets",
+                "1000000000000000000",
+                &q,
+            ];
+            let (out, rss) = query_with_peak_rss(dir.path(), &args);
+            assert_eq!(out.code, 1, "{}", out.stderr);
+            assert!(
+                out.stderr.contains("memory budget exceeded in")
+                    && out.stderr.contains("query budget 67108864 bytes")
+                    && out.stderr.contains("--memory-budget"),
+                "{}",
+                out.stderr
+            );
+            assert!(rss <= ceiling, "{q}: peak RSS {rss} over {ceiling}");
+        }
+    }
+}
+
+#[test]
+fn a_query_that_fits_the_budget_gives_exact_rows() {
+    let (dir, _) = imported();
+    // 30,000 buckets of 1 ms over [0 s, 30 s), zero-filled; sums over the
+    // hosts: 1 + 3 = 4 at 0 s, 2 + 5 = 7 at 10 s, 4 at 20 s, 0 elsewhere.
+    // Top three by s, ties by time.
+    let q = "SELECT sum(usage) AS s FROM m WHERE time >= '2024-01-01T00:00:00Z' \
+             AND time < '2024-01-01T00:00:30Z' SAMPLE BY 1ms sum FILL(zero) \
+             ORDER BY s DESC LIMIT 3";
+    let (out, rss) = query_with_peak_rss(dir.path(), &["--memory-budget", "64MiB", q]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "time,s\n2024-01-01T00:00:10Z,7\n2024-01-01T00:00:00Z,4\n2024-01-01T00:00:20Z,4\n"
+    );
+    assert!(rss <= (64 << 20) * 3 / 2 + (100 << 20), "peak RSS {rss}");
+}
+
+#[test]
+fn repl_set_changes_the_memory_budget_and_the_bucket_limit() {
+    let (dir, _) = imported();
+    let input = "\\set memory_budget 1MiB\n\\set max_buckets 20000\n\\set\n\
+                 SELECT sum(usage) AS s FROM m WHERE time >= '2024-01-01T00:00:00Z' \
+                 AND time < '2024-01-01T00:00:30Z' SAMPLE BY 1ms sum FILL(zero);\n";
+    let out = tsq(dir.path(), &["--data", "data", "--format", "csv"], input);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "memory_budget is 1MiB (1048576 bytes); max_buckets is 10000000.\n\
+         memory_budget is 1MiB (1048576 bytes); max_buckets is 20000.\n\
+         memory_budget is 1MiB (1048576 bytes); max_buckets is 20000.\n"
+    );
+    // 30,000 buckets of 1 ms in 30 s: over the limit of 20,000
+    assert!(
+        out.stderr
+            .contains("would make 30000 buckets per timeline, more than the limit of 20000"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn where_clauses_of_2500_and_100000_terms_run_on_the_runtime_workers() {
+    let (dir, _) = imported();
+    for n in [2_500, 100_000] {
+        // `host = 'x0' OR ...` with `host = 'b'` among them; then
+        // `host != 'x0' AND ...`, which every host passes
+        let mut ors: Vec<String> = (0..n).map(|i| format!("host = 'x{i}'")).collect();
+        ors[5] = "host = 'b'".into();
+        let ands: Vec<String> = (0..n).map(|i| format!("host != 'x{i}'")).collect();
+        let script = format!(
+            "SELECT max(usage) FROM m WHERE {} SAMPLE BY ALL max;\n\
+             SELECT max(usage) FROM m WHERE {} GROUP BY host SAMPLE BY ALL max;\n",
+            ors.join(" OR "),
+            ands.join(" AND ")
+        );
+        std::fs::write(dir.path().join("deep.sql"), script).unwrap();
+        let out = tsq(
+            dir.path(),
+            &[
+                "query", "--data", "data", "--format", "csv", "-f", "deep.sql",
+            ],
+            "",
+        );
+        assert_eq!(out.code, 0, "n={n}: {}", out.stderr);
+        // b's max is 5; a's 4 (the bad line 4 was rejected), b's 5
+        assert_eq!(
+            out.stdout,
+            "time,max(usage)\n2024-01-01T00:00:00Z,5\n\
+             time,host,max(usage)\n2024-01-01T00:00:00Z,a,4\n2024-01-01T00:00:00Z,b,5\n",
+            "n={n}"
+        );
+    }
+}

@@ -51,9 +51,7 @@ pub(super) fn split(
             }
         }
     }
-    let rest = rest
-        .into_iter()
-        .reduce(|a, b| Filter::And(Box::new(a), Box::new(b)));
+    let rest = Filter::and(rest);
     Ok((rest, tests))
 }
 
@@ -130,10 +128,9 @@ fn check_placement(t: &ValueTest, raw: bool, sampled: bool, outputs: &[Output]) 
 /// a field compared with a string, anywhere in `f`.
 fn check_names(f: &Filter, catalog: &Catalog, measurement: &str) -> Result<()> {
     match f {
-        Filter::And(a, b) | Filter::Or(a, b) => {
-            check_names(a, catalog, measurement)?;
-            check_names(b, catalog, measurement)
-        }
+        Filter::And(items) | Filter::Or(items) => items
+            .iter()
+            .try_for_each(|i| check_names(i, catalog, measurement)),
         Filter::Not(inner, _) => check_names(inner, catalog, measurement),
         Filter::Time(_) => Ok(()),
         Filter::Tag(t) => {
@@ -187,6 +184,6 @@ fn first_value_test(f: &Filter) -> Option<&ValueTest> {
         Filter::Value(t) => Some(t),
         Filter::Tag(_) | Filter::Time(_) => None,
         Filter::Not(inner, _) => first_value_test(inner),
-        Filter::And(a, b) | Filter::Or(a, b) => first_value_test(a).or_else(|| first_value_test(b)),
+        Filter::And(items) | Filter::Or(items) => items.iter().find_map(first_value_test),
     }
 }

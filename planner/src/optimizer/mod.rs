@@ -9,7 +9,7 @@
 
 mod choose_aggregation;
 mod push_down_tag_predicate;
-mod push_down_time_range;
+pub(crate) mod push_down_time_range;
 mod split_fields;
 
 pub use choose_aggregation::ChooseAggregation;

@@ -46,16 +46,22 @@ impl OptimizerRule for PushDownTagPredicate {
 /// Converts a time-free filter, checking each key with `check`.
 fn convert(f: &Filter, check: &dyn Fn(&Name) -> Result<()>) -> Result<TagPredicate> {
     Ok(match f {
-        Filter::And(a, b) => convert(a, check)?.and(convert(b, check)?),
-        Filter::Or(a, b) => {
-            let mut items = Vec::new();
-            for side in [a, b] {
-                match convert(side, check)? {
-                    TagPredicate::Or(inner) => items.extend(inner),
-                    p => items.push(p),
+        Filter::And(items) => {
+            let mut all = TagPredicate::True;
+            for item in items {
+                all = all.and(convert(item, check)?);
+            }
+            all
+        }
+        Filter::Or(items) => {
+            let mut any = Vec::with_capacity(items.len());
+            for item in items {
+                match convert(item, check)? {
+                    TagPredicate::Or(inner) => any.extend(inner),
+                    p => any.push(p),
                 }
             }
-            TagPredicate::Or(items)
+            TagPredicate::Or(any)
         }
         Filter::Not(inner, _) => TagPredicate::Not(Box::new(convert(inner, check)?)),
         Filter::Tag(t) => {

@@ -46,9 +46,7 @@ impl OptimizerRule for PushDownTimeRange {
                 format!("empty time range {range}: the time bounds exclude every instant"),
             ));
         }
-        plan.filter = rest
-            .into_iter()
-            .reduce(|a, b| Filter::And(Box::new(a), Box::new(b)));
+        plan.filter = Filter::and(rest);
         plan.range = range;
         let shown = show(&range);
         let note = if range == TimeRange::ALL {
@@ -70,7 +68,7 @@ impl OptimizerRule for PushDownTimeRange {
 }
 
 /// `[start, end)` in RFC 3339 (UTC) where the ends are set.
-fn show(range: &TimeRange) -> String {
+pub(crate) fn show(range: &TimeRange) -> String {
     let end = |v: Option<i64>, open: &str| match v {
         None => open.to_string(),
         Some(ns) => arrow::temporal_conversions::timestamp_ns_to_datetime(ns).map_or_else(
@@ -102,7 +100,7 @@ fn time_inside(f: &Filter) -> Option<Pos> {
         Filter::Time(b) => Some(b.pos),
         Filter::Tag(_) | Filter::Value(_) => None,
         Filter::Not(inner, _) => time_inside(inner),
-        Filter::And(a, b) | Filter::Or(a, b) => time_inside(a).or_else(|| time_inside(b)),
+        Filter::And(items) | Filter::Or(items) => items.iter().find_map(time_inside),
     }
 }
 
@@ -126,7 +124,10 @@ fn check_no_time(f: &Filter) -> Result<()> {
                     "OR across time and tag predicates cannot be pushed down: join time bounds to the rest of WHERE with AND",
                 ))
             }
-            Filter::And(a, b) => node = if time_inside(a).is_some() { a } else { b },
+            Filter::And(items) => match items.iter().find(|i| time_inside(i).is_some()) {
+                Some(item) => node = item,
+                None => return Ok(()),
+            },
             Filter::Time(_) | Filter::Tag(_) | Filter::Value(_) => return Ok(()),
         }
     }

@@ -15,21 +15,24 @@ use crate::ast::{Filter, Operand, TagOp, TagTest, TimeBound, TimeOp, ValueOp, Va
 use crate::error::{Pos, Result, TsqError};
 
 /// Converts a `WHERE` expression.
+///
+/// sqlparser builds `a OR b OR c ...` as a left-deep tree, as deep as the
+/// chain is long; [`chain`] walks such a spine in a loop into one n-ary
+/// node, so no recursion here grows with the length of a query (only with
+/// its nesting of parentheses and `NOT`, which sqlparser's recursion limit
+/// bounds).
 pub(super) fn convert(e: &Expr, start: Pos, now: i64) -> Result<Filter> {
-    let pos = pos_of(e, start);
+    let mut e = e;
+    while let Expr::Nested(inner) = e {
+        e = inner;
+    }
+    let pos = expr_pos(e, start);
     match e {
-        Expr::Nested(inner) => convert(inner, start, now),
-        Expr::BinaryOp { left, op, right } => match op {
-            BinaryOperator::And => Ok(Filter::And(
-                Box::new(convert(left, start, now)?),
-                Box::new(convert(right, start, now)?),
-            )),
-            BinaryOperator::Or => Ok(Filter::Or(
-                Box::new(convert(left, start, now)?),
-                Box::new(convert(right, start, now)?),
-            )),
-            _ => comparison(left, op, right, pos, now),
-        },
+        Expr::BinaryOp {
+            op: op @ (BinaryOperator::And | BinaryOperator::Or),
+            ..
+        } => chain(e, op, start, now),
+        Expr::BinaryOp { left, op, right } => comparison(left, op, right, pos, now),
         Expr::UnaryOp {
             op: UnaryOperator::Not,
             expr,
@@ -67,8 +70,94 @@ pub(super) fn convert(e: &Expr, start: Pos, now: i64) -> Result<Filter> {
         }
         other => Err(TsqError::parse(
             pos,
-            format!("unsupported condition '{other}': expected a tag test, a time bound or a value comparison"),
+            format!(
+                "unsupported condition '{}': expected a tag test, a time bound or a value comparison",
+                shown(other)
+            ),
         )),
+    }
+}
+
+/// The operands of the `op` chain rooted at `e` (`AND` or `OR`), found by
+/// walking its left spine in a loop, converted into one n-ary node.
+fn chain(e: &Expr, op: &BinaryOperator, start: Pos, now: i64) -> Result<Filter> {
+    let mut operands = Vec::new();
+    let mut node = e;
+    loop {
+        match node {
+            Expr::BinaryOp { left, op: o, right } if o == op => {
+                operands.push(right.as_ref());
+                node = left;
+            }
+            Expr::Nested(inner) if matches!(inner.as_ref(), Expr::BinaryOp { op: o, .. } if o == op) =>
+            {
+                node = inner;
+            }
+            other => {
+                operands.push(other);
+                break;
+            }
+        }
+    }
+    operands.reverse();
+    let items = operands
+        .into_iter()
+        .map(|o| convert(o, start, now))
+        .collect::<Result<Vec<_>>>()?;
+    let joined = if *op == BinaryOperator::And {
+        Filter::and(items)
+    } else {
+        Filter::or(items)
+    };
+    joined.ok_or_else(|| TsqError::parse(start, "empty condition"))
+}
+
+/// Where `e` starts: the start of its leftmost leaf, found in a loop (the
+/// `Spanned` span of a binary expression recurses through both sides).
+pub(super) fn expr_pos(e: &Expr, fallback: Pos) -> Pos {
+    let mut node = e;
+    loop {
+        node = match node {
+            Expr::BinaryOp { left, .. } => left,
+            Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => inner,
+            leaf => return pos_of(leaf, fallback),
+        };
+    }
+}
+
+/// `e` as SQL text for an error message, or a placeholder when it is too
+/// large to print (its `Display` recurses through the whole tree).
+fn shown(e: &Expr) -> String {
+    const MAX_NODES: usize = 64;
+    let mut stack = vec![e];
+    let mut seen = 0;
+    while let Some(node) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return "(an expression too long to show)".to_string();
+        }
+        match node {
+            Expr::BinaryOp { left, right, .. } => stack.extend([left.as_ref(), right.as_ref()]),
+            Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => stack.push(inner),
+            _ => {}
+        }
+    }
+    e.to_string()
+}
+
+/// Drops a sqlparser expression without recursion: dropping a left-deep
+/// chain of 100,000 `OR`s the derived way needs one stack frame per level.
+pub(super) fn drop_expr(e: Expr) {
+    let mut stack = vec![e];
+    while let Some(node) = stack.pop() {
+        match node {
+            Expr::BinaryOp { left, right, .. } => {
+                stack.push(*left);
+                stack.push(*right);
+            }
+            Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => stack.push(*inner),
+            leaf => drop(leaf),
+        }
     }
 }
 
@@ -98,7 +187,7 @@ fn comparison(
         let at = if is_time(left) {
             pos
         } else {
-            pos_of(right, pos)
+            expr_pos(right, pos)
         };
         return Ok(Filter::Time(TimeBound {
             op: top,
@@ -112,10 +201,11 @@ fn comparison(
     let key = tag_name(left, pos)?;
     if let Some(vop) = value_op(op).filter(|o| !matches!(o, ValueOp::Eq | ValueOp::NotEq)) {
         return Err(TsqError::parse(
-            pos_of(right, pos),
+            expr_pos(right, pos),
             format!(
-                "a value comparison compares a field with a number (e.g. {} {vop} 90), found '{right}'",
-                key.value
+                "a value comparison compares a field with a number (e.g. {} {vop} 90), found '{}'",
+                key.value,
+                shown(right)
             ),
         ));
     }
@@ -157,7 +247,7 @@ fn value_test(
     };
     match (left, right) {
         (Expr::Identifier(i), e) => {
-            let at = pos_of(e, pos);
+            let at = expr_pos(e, pos);
             if let Some(n) = number(e, at)? {
                 return Ok(Some(test(i, op, Operand::Number(n), at)));
             }
@@ -173,7 +263,7 @@ fn value_test(
             }
         }
         (e, Expr::Identifier(i)) => {
-            let at = pos_of(e, pos);
+            let at = expr_pos(e, pos);
             Ok(number(e, at)?.map(|n| test(i, op.mirrored(), Operand::Number(n), at)))
         }
         _ => Ok(None),
@@ -241,8 +331,8 @@ fn tag_name(e: &Expr, pos: Pos) -> Result<crate::ast::Name> {
     match e {
         Expr::Identifier(ident) => Ok(name(ident)),
         other => Err(TsqError::parse(
-            pos_of(other, pos),
-            format!("expected a tag name, found '{other}'"),
+            expr_pos(other, pos),
+            format!("expected a tag name, found '{}'", shown(other)),
         )),
     }
 }
@@ -252,13 +342,19 @@ fn string_value(e: &Expr, key: &str, pos: Pos) -> Result<String> {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => Ok(s.clone()),
             _ => Err(TsqError::parse(
-                pos_of(e, pos),
-                format!("tag {key} is compared with a string in single quotes, found {e}"),
+                expr_pos(e, pos),
+                format!(
+                    "tag {key} is compared with a string in single quotes, found {}",
+                    shown(e)
+                ),
             )),
         },
         _ => Err(TsqError::parse(
-            pos_of(e, pos),
-            format!("tag {key} is compared with a string in single quotes, found {e}"),
+            expr_pos(e, pos),
+            format!(
+                "tag {key} is compared with a string in single quotes, found {}",
+                shown(e)
+            ),
         )),
     }
 }
@@ -274,7 +370,7 @@ pub(super) fn now() -> i64 {
 /// Evaluates an instant: an RFC 3339 string, integer ns, `now()`, or an
 /// instant plus or minus a duration.
 fn instant(e: &Expr, pos: Pos, now: i64) -> Result<i64> {
-    let at = pos_of(e, pos);
+    let at = expr_pos(e, pos);
     match e {
         Expr::Nested(inner) => instant(inner, at, now),
         Expr::UnaryOp {
@@ -291,27 +387,37 @@ fn instant(e: &Expr, pos: Pos, now: i64) -> Result<i64> {
                 )
             }),
             Value::Number(n, _) => n.parse::<i64>().or_else(|_| duration_number(n, at)),
-            _ => Err(TsqError::parse(at, format!("bad timestamp {e}"))),
+            _ => Err(TsqError::parse(at, format!("bad timestamp {}", shown(e)))),
         },
         Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("now") => Ok(now),
-        Expr::BinaryOp { left, op, right } => {
-            let base = instant(left, at, now)?;
-            let d = duration(right, pos_of(right.as_ref(), at))?;
-            let r = match op {
-                BinaryOperator::Plus => base.checked_add(d),
-                BinaryOperator::Minus => base.checked_sub(d),
-                other => {
-                    return Err(TsqError::parse(
-                        at,
-                        format!("time arithmetic takes + or -, not {other}"),
-                    ))
-                }
-            };
-            r.ok_or_else(|| TsqError::parse(at, "time arithmetic overflows"))
+        Expr::BinaryOp { .. } => {
+            // `now() - 1h - 1h ...` is a left-deep chain: walk it in a loop.
+            let mut terms = Vec::new();
+            let mut node = e;
+            while let Expr::BinaryOp { left, op, right } = node {
+                terms.push((op, right.as_ref()));
+                node = left;
+            }
+            let mut base = instant(node, at, now)?;
+            for (op, right) in terms.into_iter().rev() {
+                let d = duration(right, expr_pos(right, at))?;
+                let r = match op {
+                    BinaryOperator::Plus => base.checked_add(d),
+                    BinaryOperator::Minus => base.checked_sub(d),
+                    other => {
+                        return Err(TsqError::parse(
+                            at,
+                            format!("time arithmetic takes + or -, not {other}"),
+                        ))
+                    }
+                };
+                base = r.ok_or_else(|| TsqError::parse(at, "time arithmetic overflows"))?;
+            }
+            Ok(base)
         }
         other => Err(TsqError::parse(
             at,
-            format!("bad timestamp '{other}': expected RFC 3339 string, integer ns or now() - <duration>"),
+            format!("bad timestamp '{}': expected RFC 3339 string, integer ns or now() - <duration>", shown(other)),
         )),
     }
 }
@@ -328,12 +434,12 @@ fn duration(e: &Expr, at: Pos) -> Result<i64> {
             Value::Number(n, _) | Value::SingleQuotedString(n) => duration_number(n, at),
             _ => Err(TsqError::parse(
                 at,
-                format!("bad duration '{e}': {DURATION_HELP}"),
+                format!("bad duration '{}': {DURATION_HELP}", shown(e)),
             )),
         },
         _ => Err(TsqError::parse(
             at,
-            format!("bad duration '{e}': {DURATION_HELP}"),
+            format!("bad duration '{}': {DURATION_HELP}", shown(e)),
         )),
     }
 }

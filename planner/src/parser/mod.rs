@@ -33,8 +33,66 @@ pub fn parse_script(script: &str) -> Result<Vec<Statement>> {
     let lines = LineIndex::new(script);
     tokens::split_statements(tokens)
         .into_iter()
-        .map(|st| parse_tokens(st, script, &lines))
+        .map(|st| parse_sized(st, script, &lines))
         .collect()
+}
+
+/// Statements with at most this many head tokens, and runs of at most
+/// [`SMALL_RUN_TOKENS`], parse on the caller's stack.
+const SMALL_STATEMENT_TOKENS: usize = 4_096;
+
+/// See [`SMALL_STATEMENT_TOKENS`].
+const SMALL_RUN_TOKENS: usize = 256;
+
+/// Stack bytes reserved per head token of a long statement.
+const STACK_PER_TOKEN: usize = 256;
+
+/// Stack bytes reserved per token of the longest run (sqlparser's spans,
+/// display and drop take a frame per operator of a chain).
+const STACK_PER_RUN_TOKEN: usize = 2 << 10;
+
+/// Longest statement head accepted, in tokens (whitespace included).
+pub const MAX_STATEMENT_TOKENS: usize = 4_000_000;
+
+/// Parses one statement; a long one on a thread whose stack grows with its
+/// length. sqlparser builds `a OR b OR ...` as a left-deep tree and, when it
+/// fails part way, drops that tree recursively inside the parser: a stack
+/// frame per operator. Our own conversion and drop of `AND` / `OR` chains
+/// are loops (see [`filter::convert`]); other chains of operators are
+/// bounded by [`tokens::MAX_RUN_TOKENS`] and get stack for their depth.
+fn parse_sized(st: tokens::StatementTokens, script: &str, lines: &LineIndex) -> Result<Statement> {
+    let n = st.head.len();
+    let run = tokens::longest_run(&st.head)?;
+    if n <= SMALL_STATEMENT_TOKENS && run <= SMALL_RUN_TOKENS {
+        return parse_tokens(st, script, lines);
+    }
+    if n > MAX_STATEMENT_TOKENS {
+        return Err(TsqError::parse(
+            st.start,
+            format!(
+                "statement too long: {n} tokens before SAMPLE BY/FILL/ORDER BY/LIMIT, at most \
+                 {MAX_STATEMENT_TOKENS}: use IN ('a', 'b', ...) or a regex instead of a long \
+                 chain of OR"
+            ),
+        ));
+    }
+    let start = st.start;
+    let stack = (2 << 20) + n * STACK_PER_TOKEN + run * STACK_PER_RUN_TOKEN;
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("tsq-parse".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, || parse_tokens(st, script, lines));
+        match worker {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err(TsqError::parse(start, "the parser thread panicked"))),
+            Err(e) => Err(TsqError::parse(
+                start,
+                format!("cannot start a parser thread with a {stack}-byte stack: {e}"),
+            )),
+        }
+    })
 }
 
 /// Parses exactly one statement (a trailing `;` is allowed).
@@ -58,9 +116,11 @@ fn parse_tokens(st: tokens::StatementTokens, script: &str, lines: &LineIndex) ->
         .find(|t| !tokens::is_blank(t))
         .map_or(st.end, |t| t.span.start.into());
     let mut parser = Parser::new(&TsqDialect).with_tokens_with_locations(st.head);
-    let sql = parser
-        .parse_query()
-        .map_err(|e| parser_error(e, start, st.end))?;
+    let sql = SqlQuery(
+        parser
+            .parse_query()
+            .map_err(|e| parser_error(e, start, st.end))?,
+    );
     let next = parser.peek_token();
     if next.token != Token::EOF {
         return Err(TsqError::parse(
@@ -68,7 +128,7 @@ fn parse_tokens(st: tokens::StatementTokens, script: &str, lines: &LineIndex) ->
             format!("unexpected '{}'", next.token),
         ));
     }
-    let mut query = select::convert(&sql, start, filter::now())?;
+    let mut query = select::convert(&sql.0, start, filter::now())?;
     if let Some(pos) = st.group_all {
         query.group_by = Some(crate::ast::GroupByClause::All(pos));
     }
@@ -78,6 +138,20 @@ fn parse_tokens(st: tokens::StatementTokens, script: &str, lines: &LineIndex) ->
         query,
         text,
     })
+}
+
+/// A parsed sqlparser query whose `WHERE` is dropped without recursion (see
+/// [`filter::drop_expr`]) on every path out of [`parse_tokens`].
+struct SqlQuery(Box<sqlparser::ast::Query>);
+
+impl Drop for SqlQuery {
+    fn drop(&mut self) {
+        if let sqlparser::ast::SetExpr::Select(select) = self.0.body.as_mut() {
+            if let Some(e) = select.selection.take() {
+                filter::drop_expr(e);
+            }
+        }
+    }
 }
 
 /// Maps a sqlparser error to a parse error, recovering its position from the

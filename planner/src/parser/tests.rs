@@ -52,13 +52,12 @@ fn full_query() {
         other => panic!("{other:?}"),
     }
     match q.filter.as_ref().unwrap() {
-        Filter::Or(a, b) => {
-            assert!(
-                matches!(a.as_ref(), Filter::Tag(t) if t.op == TagOp::Regex("x".into(), false))
-            );
-            assert!(
-                matches!(b.as_ref(), Filter::And(_, n) if matches!(n.as_ref(), Filter::Not(..)))
-            );
+        Filter::Or(items) => {
+            let [a, b] = &items[..] else {
+                panic!("{items:?}")
+            };
+            assert!(matches!(a, Filter::Tag(t) if t.op == TagOp::Regex("x".into(), false)));
+            assert!(matches!(b, Filter::And(v) if matches!(v[..], [_, Filter::Not(..)])));
         }
         other => panic!("{other:?}"),
     }
@@ -87,10 +86,7 @@ fn time_bounds_and_positions() {
     let mut bounds = Vec::new();
     fn walk(f: &Filter, out: &mut Vec<(TimeOp, i64, u64, u64)>) {
         match f {
-            Filter::And(a, b) => {
-                walk(a, out);
-                walk(b, out);
-            }
+            Filter::And(items) => items.iter().for_each(|i| walk(i, out)),
             Filter::Time(t) => out.push((t.op, t.value, t.pos.line, t.pos.column)),
             _ => panic!(),
         }
@@ -194,10 +190,7 @@ fn orphan_fill_is_recorded() {
 fn value_tests(q: &str) -> Vec<(String, ValueOp, Operand, u64, u64)> {
     fn walk(f: &Filter, out: &mut Vec<(String, ValueOp, Operand, u64, u64)>) {
         match f {
-            Filter::And(a, b) => {
-                walk(a, out);
-                walk(b, out);
-            }
+            Filter::And(items) => items.iter().for_each(|i| walk(i, out)),
             Filter::Value(t) => out.push((
                 t.field.value.clone(),
                 t.op,
@@ -292,21 +285,23 @@ fn value_comparisons_mix_with_tags_and_time() {
     )
     .unwrap()
     .query;
-    let Some(Filter::And(left, time)) = &q.filter else {
+    // one flat AND of three operands
+    let Some(Filter::And(items)) = &q.filter else {
         panic!("{:?}", q.filter)
     };
-    assert!(matches!(time.as_ref(), Filter::Time(_)));
-    let Filter::And(tag, or) = left.as_ref() else {
-        panic!("{left:?}")
+    let [tag, or, time] = &items[..] else {
+        panic!("{items:?}")
     };
-    assert!(matches!(tag.as_ref(), Filter::Tag(t) if t.op == TagOp::Eq("host_3".into())));
-    let Filter::Or(a, b) = or.as_ref() else {
+    assert!(matches!(time, Filter::Time(_)));
+    assert!(matches!(tag, Filter::Tag(t) if t.op == TagOp::Eq("host_3".into())));
+    let Filter::Or(ors) = or else {
         panic!("{or:?}")
     };
-    assert!(matches!(a.as_ref(), Filter::Value(t) if t.op == ValueOp::Gt));
+    let [a, b] = &ors[..] else { panic!("{ors:?}") };
+    assert!(matches!(a, Filter::Value(t) if t.op == ValueOp::Gt));
     // `1 > usage_system` is `usage_system < 1`
     assert!(
-        matches!(b.as_ref(), Filter::Not(inner, _) if matches!(inner.as_ref(), Filter::Value(t) if t.op == ValueOp::Lt && t.field.value == "usage_system" && t.operand == Operand::Number(1.0)))
+        matches!(b, Filter::Not(inner, _) if matches!(inner.as_ref(), Filter::Value(t) if t.op == ValueOp::Lt && t.field.value == "usage_system" && t.operand == Operand::Number(1.0)))
     );
     // `time` stays a time bound, on either side
     let q = parse_statement("SELECT v FROM m WHERE 5 < time")
@@ -338,4 +333,149 @@ fn value_comparison_parse_errors() {
         err("SELECT v FROM m WHERE 1 > 2"),
         "parse error at 1:23: expected a tag name, found '1'"
     );
+}
+
+/// `host = 'h0' <op> host = 'h1' <op> ...` with `n` terms.
+fn chain_query(n: usize, op: &str) -> String {
+    let terms: Vec<String> = (0..n).map(|i| format!("host = 'h{i}'")).collect();
+    format!("SELECT v FROM m WHERE {}", terms.join(op))
+}
+
+/// Runs `f` on a thread with the default 2 MiB stack of spawned threads
+/// (and of tokio's workers), where the CLI runs queries.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn hundred_thousand_or_terms_become_one_flat_node() {
+    let n = on_small_stack(|| {
+        let q = parse_statement(&chain_query(100_000, " OR "))
+            .unwrap()
+            .query;
+        let Some(Filter::Or(items)) = q.filter else {
+            panic!("not an OR")
+        };
+        // every operand in order, each a plain tag test
+        let in_order = items
+            .iter()
+            .enumerate()
+            .all(|(i, f)| matches!(f, Filter::Tag(t) if t.op == TagOp::Eq(format!("h{i}"))));
+        (items.len(), in_order)
+    });
+    assert_eq!(n, (100_000, true));
+}
+
+#[test]
+fn hundred_thousand_and_terms_and_mixed_chains_parse() {
+    let (and, mixed) = on_small_stack(|| {
+        let and = parse_statement(&chain_query(100_000, " AND "))
+            .unwrap()
+            .query;
+        // a AND b OR c AND d OR ...: one OR of 50,000 two-operand ANDs
+        let terms: Vec<String> = (0..100_000)
+            .map(|i| format!("host = 'h{i}'"))
+            .collect::<Vec<_>>()
+            .chunks(2)
+            .map(|c| c.join(" AND "))
+            .collect();
+        let mixed2 = parse_statement(&format!("SELECT v FROM m WHERE {}", terms.join(" OR ")))
+            .unwrap()
+            .query;
+        let and_len = match and.filter {
+            Some(Filter::And(items)) => items.len(),
+            _ => 0,
+        };
+        let shape = match mixed2.filter {
+            Some(Filter::Or(items)) => (
+                items.len(),
+                items
+                    .iter()
+                    .all(|i| matches!(i, Filter::And(v) if v.len() == 2)),
+            ),
+            _ => (0, false),
+        };
+        (and_len, shape)
+    });
+    assert_eq!(and, 100_000);
+    assert_eq!(mixed, (50_000, true));
+}
+
+#[test]
+fn a_long_chain_with_an_error_at_the_end_fails_cleanly() {
+    let errors = on_small_stack(|| {
+        // a syntax error after 100,000 terms (sqlparser drops what it built)
+        let syntax = parse_statement(&format!("{} OR", chain_query(100_000, " OR ")))
+            .unwrap_err()
+            .to_string();
+        // an unsupported operand at the end of the chain
+        let unsupported =
+            parse_statement(&format!("{} OR host IS NULL", chain_query(100_000, " OR ")))
+                .unwrap_err()
+                .to_string();
+        // trailing tokens after a valid chain
+        let trailing = parse_statement(&format!("{} )", chain_query(100_000, " OR ")))
+            .unwrap_err()
+            .to_string();
+        (syntax, unsupported, trailing)
+    });
+    assert!(errors.0.contains("Expected: an expression"), "{}", errors.0);
+    assert!(
+        errors.1.contains("unsupported condition 'host IS NULL'"),
+        "{}",
+        errors.1
+    );
+    assert!(errors.2.contains("unexpected ')'"), "{}", errors.2);
+}
+
+#[test]
+fn deep_parentheses_hit_the_recursion_limit_not_the_stack() {
+    let err = on_small_stack(|| {
+        let open = "(".repeat(5_000);
+        let close = ")".repeat(5_000);
+        parse_statement(&format!("SELECT v FROM m WHERE {open}host = 'a'{close}"))
+            .unwrap_err()
+            .to_string()
+    });
+    assert!(err.contains("nested too deeply"), "{err}");
+}
+
+#[test]
+fn long_time_arithmetic_is_evaluated_in_a_loop() {
+    let v = on_small_stack(|| {
+        // 9,990 `+ 1s`: a run of 19,988 tokens (with `SELECT v FROM m WHERE
+        // time >= 0`), just under the limit
+        let q = format!("SELECT v FROM m WHERE time >= 0{}", " + 1s".repeat(9_990));
+        match parse_statement(&q).unwrap().query.filter {
+            Some(Filter::Time(t)) => t.value,
+            other => panic!("{other:?}"),
+        }
+    });
+    assert_eq!(v, 9_990 * 1_000_000_000);
+}
+
+#[test]
+fn long_chains_outside_where_fail_cleanly() {
+    let errors = on_small_stack(|| {
+        let chain = vec!["usage"; 100_000].join(" + ");
+        [
+            format!("SELECT {chain} FROM m"),
+            format!("SELECT max({chain}) FROM m"),
+            format!("SELECT max(usage) FROM m GROUP BY {chain}"),
+            format!("SELECT max(usage) FROM m WHERE host = 'a' AND usage > {chain}"),
+            format!(
+                "SELECT max(usage) FROM m WHERE {}",
+                vec!["host = 'a'"; 50_000].join(" = ")
+            ),
+        ]
+        .map(|q| parse_statement(&q).unwrap_err().to_string())
+    });
+    for e in &errors {
+        assert!(e.starts_with("parse error at 1:"), "{e}");
+    }
 }

@@ -182,6 +182,56 @@ fn tail_start(tokens: &[TokenWithSpan]) -> usize {
     tokens.len()
 }
 
+/// Longest run of tokens allowed between two `AND`s, `OR`s or commas at one
+/// level of parentheses (a parenthesized group counts as one token).
+pub(crate) const MAX_RUN_TOKENS: usize = 20_000;
+
+/// The longest such run in `head` (see [`MAX_RUN_TOKENS`]). sqlparser
+/// builds a run of binary operators (`a + b + c ...`) as a left-deep tree
+/// whose depth is the run's length, and walks it recursively (its spans,
+/// its display, its drop); `AND` / `OR` chains are walked in loops by our
+/// conversion, so they do not count. Errors at the token that makes a run
+/// too long.
+pub(crate) fn longest_run(head: &[TokenWithSpan]) -> Result<usize> {
+    let mut runs = vec![0usize];
+    let mut longest = 0;
+    for t in head.iter().filter(|t| !is_blank(t)) {
+        let separator = matches!(t.token, Token::Comma)
+            || is_keyword(t, Keyword::AND)
+            || is_keyword(t, Keyword::OR);
+        match t.token {
+            Token::LParen => {
+                runs.push(0);
+                continue;
+            }
+            Token::RParen if runs.len() > 1 => {
+                runs.pop();
+            }
+            _ if separator => {
+                if let Some(run) = runs.last_mut() {
+                    *run = 0;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(run) = runs.last_mut() {
+            *run += 1;
+            longest = longest.max(*run);
+            if *run > MAX_RUN_TOKENS {
+                return Err(TsqError::parse(
+                    t.span.start.into(),
+                    format!(
+                        "expression too long: more than {MAX_RUN_TOKENS} tokens without AND, OR \
+                         or a comma between them (a chain of operators nests that deep)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(longest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,7 @@ impl Downsampler {
         range: Option<(i64, i64)>,
         agg: BucketAgg,
         filler: Filler,
-        batch_size: usize,
+        sink: Sink,
     ) -> Self {
         Downsampler {
             buckets,
@@ -48,7 +48,7 @@ impl Downsampler {
             filler,
             current: None,
             open: None,
-            sink: Sink::new(batch_size),
+            sink,
         }
     }
 

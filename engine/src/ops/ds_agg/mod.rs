@@ -21,6 +21,7 @@ use crate::spec::{Downsample, FillPolicy, Interval};
 use algo::Downsampler;
 use bucket::{BucketAgg, Buckets};
 use fill::Filler;
+use sink::Sink;
 
 /// Downsamples each timeline into buckets and fills the empty ones.
 ///
@@ -112,7 +113,7 @@ impl DsAggOp {
         };
         state.push_batch(batch)?;
         res.try_resize(state.memory_size())?;
-        self.metrics.record_bytes(res.peak());
+        self.metrics.record_bytes(res.peak() + state.sink.peak());
         Ok(())
     }
 }
@@ -139,17 +140,23 @@ impl Operator for DsAggOp {
         };
         let filler = Filler::new(self.ds.fill, grid);
         let agg = BucketAgg::new(self.ds.agg)?;
+        let queued = ctx.memory.reservation(
+            "DsAggOp",
+            "DsAggOp queues the rows of a fill until they are passed on, and FILL emits \
+             every bucket of the range: use a wider SAMPLE BY interval, a shorter time \
+             range, FILL(none), or raise the memory budget",
+        );
         self.state = Some(Downsampler::new(
             self.buckets,
             self.range,
             agg,
             filler,
-            ctx.batch_size,
+            Sink::new(ctx.batch_size, queued),
         ));
         self.reservation = Some(ctx.memory.reservation(
             "DsAggOp",
             "DsAggOp holds the open bucket of one timeline; a percentile holds all its raw \
-             values: use a shorter SAMPLE BY interval or raise the memory limit",
+             values: use a shorter SAMPLE BY interval or raise the memory budget",
         ));
         self.cancel = Some(ctx.cancel.clone());
         self.input_done = false;

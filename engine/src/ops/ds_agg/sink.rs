@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::batch::{TimelineBatch, TimelineBatchBuilder};
 use crate::error::Result;
+use crate::memory::MemoryReservation;
 use crate::registry::SeriesRegistry;
 
 /// Rows being built plus finished batches waiting to be emitted.
@@ -15,15 +16,19 @@ pub(super) struct Sink {
     builder: Option<TimelineBatchBuilder>,
     max_rows: usize,
     ready: VecDeque<TimelineBatch>,
+    /// Holds the bytes of the queued batches.
+    reservation: MemoryReservation,
 }
 
 impl Sink {
-    /// A sink cutting batches of at most `max_rows` (at least 1) rows.
-    pub(super) fn new(max_rows: usize) -> Self {
+    /// A sink cutting batches of at most `max_rows` (at least 1) rows,
+    /// reserving the queued ones on `reservation`.
+    pub(super) fn new(max_rows: usize, reservation: MemoryReservation) -> Self {
         Sink {
             builder: None,
             max_rows: max_rows.max(1),
             ready: VecDeque::new(),
+            reservation,
         }
     }
 
@@ -51,7 +56,8 @@ impl Sink {
         };
         b.push(series_id, time, value);
         if b.len() >= self.max_rows {
-            self.ready.push_back(b.finish()?);
+            let batch = b.finish()?;
+            self.queue(batch)?;
         }
         Ok(())
     }
@@ -59,14 +65,29 @@ impl Sink {
     /// Queues the rows appended so far, if any.
     pub(super) fn flush(&mut self) -> Result<()> {
         if let Some(b) = self.builder.as_mut().filter(|b| !b.is_empty()) {
-            self.ready.push_back(b.finish()?);
+            let batch = b.finish()?;
+            self.queue(batch)?;
         }
         Ok(())
     }
 
-    /// The next finished batch.
+    /// Reserves a finished batch, then queues it.
+    fn queue(&mut self, batch: TimelineBatch) -> Result<()> {
+        self.reservation.try_grow(batch.memory_size())?;
+        self.ready.push_back(batch);
+        Ok(())
+    }
+
+    /// The next finished batch, released from the reservation.
     pub(super) fn pop(&mut self) -> Option<TimelineBatch> {
-        self.ready.pop_front()
+        let batch = self.ready.pop_front()?;
+        self.reservation.shrink(batch.memory_size());
+        Some(batch)
+    }
+
+    /// Most bytes the queued batches held at once.
+    pub(super) fn peak(&self) -> usize {
+        self.reservation.peak()
     }
 
     /// Bytes held by the rows being built (about 17 per row); finished
