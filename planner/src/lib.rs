@@ -57,3 +57,4 @@ pub use query::{Query, QueryStream};
 pub use session::{
     Executor, QueryKind, QueryOutput, QueryStats, RecordBatchStream, Session, SessionConfig,
 };
+pub use stream::timelines_to_record_batches;
