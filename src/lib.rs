@@ -17,6 +17,14 @@ pub mod cli;
 pub mod database;
 pub mod demo;
 
+#[doc = include_str!("../docs/library.md")]
+pub mod guide {}
+
+/// The query language (`docs/query-language.md`); its Rust example runs as
+/// a doctest.
+#[doc = include_str!("../docs/query-language.md")]
+pub mod query_language {}
+
 pub use database::{Database, DatabaseError, DatabaseOptions};
 pub use tsq_planner::{Query, QueryStream, Session, SessionConfig, TsqError};
 pub use tsq_storage::line_protocol::Precision;
