@@ -261,8 +261,8 @@ fn timeout_on_the_callers_runtime_returns_promptly() {
         .unwrap();
     rt.block_on(async {
         let (s, batches) = slow_session(200, Delay::Blocking(5 * MS), 2);
-        let started = Instant::now();
         let q = s.sql("SELECT usage, bytes FROM cpu").await.unwrap();
+        let started = Instant::now();
         let out = tokio::time::timeout(20 * MS, q.collect()).await;
         let took = started.elapsed();
         assert!(out.is_err(), "the query finished within 20 ms");
