@@ -5,10 +5,27 @@
 //! deterministic TSBS-shaped demo data generator ([`demo`], reused by the
 //! benchmarks), and the pieces of the `tsq` command ([`cli`]: output
 //! formats, the chart, the REPL, import).
+//!
+//! A service starts from [`Database`]: open a store (or one in memory),
+//! write line protocol, query through a [`Session`]. See `docs/library.md`.
 
 pub use tsq_engine as engine;
 pub use tsq_planner as planner;
 pub use tsq_storage as storage;
 
 pub mod cli;
+pub mod database;
 pub mod demo;
+
+#[doc = include_str!("../docs/library.md")]
+pub mod guide {}
+
+/// The query language (`docs/query-language.md`); its Rust example runs as
+/// a doctest.
+#[doc = include_str!("../docs/query-language.md")]
+pub mod query_language {}
+
+pub use database::{Database, DatabaseError, DatabaseOptions};
+pub use tsq_planner::{Query, QueryStream, Session, SessionConfig, TsqError};
+pub use tsq_storage::line_protocol::Precision;
+pub use tsq_storage::tsm::WriteReport;

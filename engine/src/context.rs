@@ -10,8 +10,19 @@ use crate::memory::{MemoryPool, DEFAULT_MEMORY_BUDGET};
 
 /// A flag shared by the caller and every operator of a query; operators check
 /// it once per batch and stop with [`EngineError::Cancelled`] when it is set.
+///
+/// A token made with [`child`](Self::child) is also cancelled when its
+/// parent is: the planner gives every query its own child of the session's
+/// token, so cancelling the query stops that query only, while cancelling
+/// the session's token stops every query of the session.
 #[derive(Debug, Clone, Default)]
-pub struct CancellationToken(Arc<AtomicBool>);
+pub struct CancellationToken(Arc<TokenState>);
+
+#[derive(Debug, Default)]
+struct TokenState {
+    cancelled: AtomicBool,
+    parent: Option<CancellationToken>,
+}
 
 impl CancellationToken {
     /// A token that is not cancelled.
@@ -19,14 +30,25 @@ impl CancellationToken {
         Self::default()
     }
 
-    /// Asks the query to stop.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+    /// A new token that is cancelled when `self` is (or when it is itself
+    /// cancelled); cancelling it leaves `self` untouched.
+    pub fn child(&self) -> Self {
+        CancellationToken(Arc::new(TokenState {
+            cancelled: AtomicBool::new(false),
+            parent: Some(self.clone()),
+        }))
     }
 
-    /// True once [`cancel`](Self::cancel) was called.
+    /// Asks the query to stop.
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    /// True once [`cancel`](Self::cancel) was called on this token or on
+    /// one of its parents.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.cancelled.load(Ordering::Relaxed)
+            || self.0.parent.as_ref().is_some_and(|p| p.is_cancelled())
     }
 
     /// `Err(Cancelled)` once cancelled.
@@ -74,5 +96,24 @@ impl TaskContext {
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.memory = MemoryPool::new(bytes);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_follows_parent_but_not_the_reverse() {
+        let session = CancellationToken::new();
+        let a = session.child();
+        let b = session.child();
+        a.cancel();
+        assert!(a.is_cancelled());
+        assert!(!b.is_cancelled());
+        assert!(!session.is_cancelled());
+        session.cancel();
+        assert!(b.is_cancelled());
+        assert!(matches!(b.check(), Err(EngineError::Cancelled)));
     }
 }

@@ -7,6 +7,11 @@
 //! query stops with [`EngineError::ResourcesExhausted`] naming the operator,
 //! the bytes, and what the user can change, instead of the process running
 //! out of memory.
+//!
+//! A pool can have a parent ([`MemoryPool::with_parent`]): every byte
+//! reserved from the child is also reserved from the parent, so a database
+//! bounds the memory of all its queries together while each query keeps its
+//! own budget.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,6 +27,7 @@ pub struct MemoryPool {
     budget: usize,
     used: AtomicUsize,
     peak: AtomicUsize,
+    parent: Option<Arc<MemoryPool>>,
 }
 
 impl MemoryPool {
@@ -31,7 +37,54 @@ impl MemoryPool {
             budget,
             used: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            parent: None,
         })
+    }
+
+    /// A pool allowing `budget` bytes whose reservations also count against
+    /// `parent` (and fail when the parent is full).
+    pub fn with_parent(budget: usize, parent: Arc<MemoryPool>) -> Arc<Self> {
+        Arc::new(MemoryPool {
+            budget,
+            used: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            parent: Some(parent),
+        })
+    }
+
+    /// Adds `bytes` here and in every parent, or nothing: on failure, the
+    /// bytes in use and the budget of the pool that was full.
+    fn try_add(&self, bytes: usize) -> std::result::Result<(), (usize, usize)> {
+        let mut used = self.used.load(Ordering::Relaxed);
+        loop {
+            let new = used.saturating_add(bytes);
+            if new > self.budget {
+                return Err((used, self.budget));
+            }
+            match self
+                .used
+                .compare_exchange_weak(used, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => used = actual,
+            }
+        }
+        if let Some(parent) = &self.parent {
+            if let Err(full) = parent.try_add(bytes) {
+                self.used.fetch_sub(bytes, Ordering::Relaxed);
+                return Err(full);
+            }
+        }
+        self.peak.fetch_max(used + bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Releases `bytes` here and in every parent.
+    fn release(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+        if let Some(parent) = &self.parent {
+            parent.release(bytes);
+        }
     }
 
     /// A pool with no practical limit.
@@ -90,30 +143,15 @@ impl MemoryReservation {
 
     /// Reserves `bytes` more, or fails without reserving anything.
     pub fn try_grow(&mut self, bytes: usize) -> Result<()> {
-        let pool = &self.pool;
-        let mut used = pool.used.load(Ordering::Relaxed);
-        loop {
-            let new = used.saturating_add(bytes);
-            if new > pool.budget {
-                return Err(EngineError::ResourcesExhausted {
-                    operator: self.operator.clone(),
-                    requested: bytes,
-                    held: self.size,
-                    used,
-                    budget: pool.budget,
-                    hint: self.hint.clone(),
-                });
-            }
-            match pool
-                .used
-                .compare_exchange_weak(used, new, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    pool.peak.fetch_max(new, Ordering::Relaxed);
-                    break;
-                }
-                Err(actual) => used = actual,
-            }
+        if let Err((used, budget)) = self.pool.try_add(bytes) {
+            return Err(EngineError::ResourcesExhausted {
+                operator: self.operator.clone(),
+                requested: bytes,
+                held: self.size,
+                used,
+                budget,
+                hint: self.hint.clone(),
+            });
         }
         self.size += bytes;
         self.peak = self.peak.max(self.size);
@@ -133,7 +171,7 @@ impl MemoryReservation {
     /// Releases `bytes` (at most what is held).
     pub fn shrink(&mut self, bytes: usize) {
         let bytes = bytes.min(self.size);
-        self.pool.used.fetch_sub(bytes, Ordering::Relaxed);
+        self.pool.release(bytes);
         self.size -= bytes;
     }
 
@@ -171,5 +209,28 @@ mod tests {
         assert_eq!(pool.used(), 60);
         a.try_resize(10).unwrap();
         assert_eq!((pool.used(), pool.peak(), a.peak()), (10, 100, 60));
+    }
+
+    #[test]
+    fn child_pools_share_their_parent() {
+        let shared = MemoryPool::new(100);
+        let q1 = MemoryPool::with_parent(80, Arc::clone(&shared));
+        let q2 = MemoryPool::with_parent(80, Arc::clone(&shared));
+        let mut a = q1.reservation("MTAggOp", "");
+        a.try_grow(70).unwrap();
+        let mut b = q2.reservation("GroupedAggOp", "");
+        // q2 alone has room (40 <= 80), the shared pool does not (70 + 40 > 100)
+        let err = b.try_grow(40).unwrap_err();
+        let EngineError::ResourcesExhausted { used, budget, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!((used, budget), (70, 100));
+        assert_eq!((q2.used(), shared.used()), (0, 70));
+        b.try_grow(30).unwrap();
+        assert_eq!(shared.used(), 100);
+        // the query budget still applies on its own
+        assert!(a.try_grow(11).is_err());
+        drop(a);
+        assert_eq!((q1.used(), shared.used(), shared.peak()), (0, 30, 100));
     }
 }

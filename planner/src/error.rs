@@ -63,8 +63,14 @@ pub enum TsqError {
         message: String,
     },
     /// An operator failed while the query ran (memory budget, cancellation...).
-    #[error("{0}")]
+    /// The engine's error is kept whole: match it, or walk
+    /// [`source`](std::error::Error::source) to the Arrow error under it.
+    #[error(transparent)]
     Execution(EngineError),
+    /// The query ran longer than the timeout given to
+    /// `Query::with_timeout`, and was stopped.
+    #[error("query timed out after {0:?}")]
+    Timeout(std::time::Duration),
     /// The storage adapter failed.
     #[error("{0}")]
     Storage(String),
@@ -87,6 +93,28 @@ impl TsqError {
             column: pos.column,
             message: message.into(),
         }
+    }
+}
+
+impl TsqError {
+    /// True when the query was stopped on purpose: cancelled (a dropped
+    /// stream or future, `Query::cancel`, the session's token) or timed
+    /// out.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            TsqError::Execution(EngineError::Cancelled) | TsqError::Timeout(_)
+        )
+    }
+
+    /// True when the query stopped because it would have held more memory
+    /// than its budget (or the database's shared pool) allows; the message
+    /// names the operator and what to change.
+    pub fn is_resources_exhausted(&self) -> bool {
+        matches!(
+            self,
+            TsqError::Execution(EngineError::ResourcesExhausted { .. })
+        )
     }
 }
 
@@ -115,5 +143,26 @@ mod tests {
         assert_eq!(e.to_string(), "plan error at 1:34: FILL needs SAMPLE BY");
         let e = TsqError::from(EngineError::Storage("bad block at offset 7".into()));
         assert_eq!(e.to_string(), "storage error: bad block at offset 7");
+    }
+
+    #[test]
+    fn classifies_cancellation_and_budget() {
+        assert!(TsqError::from(EngineError::Cancelled).is_cancelled());
+        assert!(TsqError::Timeout(std::time::Duration::from_millis(5)).is_cancelled());
+        assert!(!TsqError::plan(Pos::new(1, 1), "x").is_cancelled());
+        let budget = EngineError::ResourcesExhausted {
+            operator: "MTAggOp".into(),
+            requested: 8,
+            held: 0,
+            used: 0,
+            budget: 4,
+            hint: String::new(),
+        };
+        let e = TsqError::from(budget);
+        assert!(e.is_resources_exhausted() && !e.is_cancelled());
+        let arrow = arrow::error::ArrowError::ComputeError("boom".into());
+        let e = TsqError::from(arrow);
+        let source = std::error::Error::source(&e).expect("arrow error kept as source");
+        assert_eq!(source.to_string(), "Compute error: boom");
     }
 }

@@ -48,10 +48,15 @@ pub use parser::{parse_script, parse_statement};
 pub use plan::{Catalog, LogicalPlan};
 pub mod explain;
 pub mod physical;
+pub mod query;
 pub mod result;
 pub mod session;
 mod stream;
 
+mod dedicated;
+
+pub use query::{Query, QueryStream};
 pub use session::{
     Executor, QueryKind, QueryOutput, QueryStats, RecordBatchStream, Session, SessionConfig,
 };
+pub use stream::timelines_to_record_batches;

@@ -66,8 +66,9 @@ pub async fn run_materialized(
 /// Runs every pipeline to the end and joins their outputs. The operators
 /// stay in `physical` with their metrics (for EXPLAIN ANALYZE). With
 /// `threads > 1` and several pipelines (several value columns), the
-/// pipelines are dealt round-robin to up to `threads` tasks on rayon's pool,
-/// each running its share one after the other; the join is the same.
+/// pipelines are dealt round-robin to up to `threads` tasks on the dedicated
+/// runtime (`docs/library.md`, "Async"), each running its share one after
+/// the other; the join is the same.
 pub async fn run(
     plan: &LogicalPlan,
     physical: &mut PhysicalPlan,
@@ -82,7 +83,9 @@ pub async fn run(
             drain_into(root.as_mut(), *output, &mut builder, ctx).await?;
         }
     } else {
-        for (output, batches, held) in collect_parallel(&mut physical.pipelines, ctx, threads)? {
+        for (output, batches, held) in
+            collect_parallel(&mut physical.pipelines, ctx, threads).await?
+        {
             for batch in batches {
                 builder.add(output, &batch)?;
             }
@@ -93,6 +96,9 @@ pub async fn run(
 }
 
 /// Opens `root`, hands each batch to the join as it comes, and closes it.
+/// After each batch the task yields to its runtime, so that one pipeline
+/// holds a worker for one batch's work at a time and timers (a query's
+/// timeout) and other queries get their turn (`docs/library.md`, "Async").
 async fn drain_into(
     root: &mut dyn Operator,
     output: usize,
@@ -103,6 +109,7 @@ async fn drain_into(
     let drained: Result<()> = async {
         while let Some(batch) = root.next().await? {
             builder.add(output, &batch)?;
+            tokio::task::yield_now().await;
         }
         Ok(())
     }
@@ -118,47 +125,65 @@ type PipelineOutput = (usize, Vec<TimelineBatch>, MemoryReservation);
 /// A pipeline of the plan: `(output index, root operator)`.
 type Pipeline = (usize, Box<dyn Operator>);
 
-/// Runs `pipelines` as `threads` tasks on rayon's pool (pipeline `i` in task
-/// `i % threads`) and returns their outputs in pipeline order. The first
+/// What one task hands back per pipeline: its position, the pipeline (with
+/// its metrics) and what it produced (with the reservation that holds it).
+type Ran = (
+    usize,
+    Pipeline,
+    tsq_engine::Result<(Vec<TimelineBatch>, MemoryReservation)>,
+);
+
+/// Runs `pipelines` as `threads` tasks on the dedicated runtime (pipeline
+/// `i` in task `i % threads`) and returns their outputs in pipeline order;
+/// the pipelines are put back in `pipelines` for EXPLAIN ANALYZE. The first
 /// error (in pipeline order) wins; a failing pipeline does not stop the
-/// others early, but cancellation does.
-fn collect_parallel(
-    pipelines: &mut [Pipeline],
+/// others early, but cancellation does. The tasks are tokio tasks, so an
+/// adapter that awaits tokio timers works here too.
+async fn collect_parallel(
+    pipelines: &mut Vec<Pipeline>,
     ctx: &TaskContext,
     threads: usize,
 ) -> Result<Vec<PipelineOutput>> {
-    let count = pipelines.len();
-    let mut shares: Vec<Vec<(usize, &mut Pipeline)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, p) in pipelines.iter_mut().enumerate() {
+    let mut shares: Vec<Vec<(usize, Pipeline)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, p) in std::mem::take(pipelines).into_iter().enumerate() {
         shares[i % threads].push((i, p));
     }
-    // rayon's pool keeps its threads (and their allocator arenas) warm
-    // across queries; a fresh thread per query cost more than small
-    // pipelines take.
-    let results = std::sync::Mutex::new(Vec::with_capacity(count));
-    rayon::scope(|scope| {
-        for share in shares {
-            let results = &results;
-            scope.spawn(move |_| {
-                for (i, (output, root)) in share {
+    let runtime = crate::dedicated::handle()?;
+    let tasks: Vec<_> = shares
+        .into_iter()
+        .map(|share| {
+            let ctx = ctx.clone();
+            runtime.spawn(async move {
+                let mut ran: Vec<Ran> = Vec::with_capacity(share.len());
+                for (i, (output, mut root)) in share {
                     let run = match ctx.cancel.check() {
-                        Ok(()) => futures::executor::block_on(collect_reserved(root.as_mut(), ctx)),
+                        Ok(()) => collect_reserved(root.as_mut(), &ctx).await,
                         Err(e) => Err(e),
                     };
-                    let run = run.map(|(b, r)| (*output, b, r)).map_err(Into::into);
-                    results
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .push((i, run));
+                    ran.push((i, (output, root), run));
                 }
-            });
+                ran
+            })
+        })
+        .collect();
+    let mut ran = Vec::new();
+    let mut failed = None;
+    for task in tasks {
+        match task.await {
+            Ok(share) => ran.extend(share),
+            Err(e) => failed = Some(crate::dedicated::join_error(e)),
         }
-    });
-    let mut results: Vec<(usize, Result<PipelineOutput>)> = results
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    }
+    ran.sort_by_key(|(i, _, _)| *i);
+    let mut outputs = Vec::with_capacity(ran.len());
+    for (_, pipeline, run) in ran {
+        outputs.push(run.map(|(b, r)| (pipeline.0, b, r)).map_err(Into::into));
+        pipelines.push(pipeline);
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    outputs.into_iter().collect()
 }
 
 /// Like [`tsq_engine::collect`], reserving each batch as it is held.
@@ -173,6 +198,7 @@ async fn collect_reserved(
         while let Some(batch) = root.next().await? {
             held.try_grow(batch.memory_size())?;
             out.push(batch);
+            tokio::task::yield_now().await;
         }
         Ok(())
     }

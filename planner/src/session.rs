@@ -1,8 +1,10 @@
-//! The library API: a [`Session`] over one storage adapter runs statements
-//! (`execute`), `;`-separated scripts (`execute_script`) and streams results
-//! (`stream`), under the settings of a [`SessionConfig`] (batch size, memory
-//! budget per query, an optional forced aggregation operator). Ctrl-C
-//! handlers cancel the running query through [`Session::cancel_token`].
+//! The library API: a [`Session`] over one storage adapter turns statements
+//! into [`Query`] objects (`sql`) to collect, stream or explain, and keeps
+//! the one-call forms (`execute`, `execute_script`, `stream`), under the
+//! settings of a [`SessionConfig`] (batch size, memory budget per query,
+//! threads, an optional forced aggregation operator). Every query has its
+//! own cancellation token; [`Session::cancel_token`] stops every query of
+//! the session at once (what a Ctrl-C handler wants).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -12,18 +14,30 @@ use arrow::record_batch::RecordBatch;
 use futures::{Stream, StreamExt};
 use tsq_engine::memory::{MemoryPool, DEFAULT_MEMORY_BUDGET};
 use tsq_engine::spec::AggStrategy;
-use tsq_engine::{CancellationToken, StorageAdapter, TaskContext, DEFAULT_BATCH_SIZE};
+use tsq_engine::{CancellationToken, StorageAdapter, DEFAULT_BATCH_SIZE};
 
 use crate::ast::{ExplainMode, Statement};
 use crate::bucket_limit::check_bucket_limit;
 use crate::error::Result;
-use crate::explain::{explain, explain_analyze};
 use crate::logical::plan_query;
-use crate::physical::{build_physical, run, run_materialized};
 use crate::plan::{Catalog, LogicalPlan};
+use crate::query::{Query, QueryEnv, QueryStream};
 
-/// Settings of a session.
+/// Settings of a session. Build one with [`SessionConfig::new`] and the
+/// `with_*` methods; more settings may come, so it cannot be written as a
+/// struct literal outside this crate.
+///
+/// ```
+/// use tsq_planner::SessionConfig;
+///
+/// let config = SessionConfig::new()
+///     .with_batch_size(1024)
+///     .with_memory_budget(64 << 20)
+///     .with_threads(2);
+/// assert_eq!((config.batch_size, config.memory_budget, config.threads), (1024, 64 << 20, 2));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionConfig {
     /// Target rows per batch (results never depend on it).
     pub batch_size: usize,
@@ -44,11 +58,11 @@ pub struct SessionConfig {
     /// (the default), or the materialized executor that the benchmarks
     /// compare against (same plan, same results, whole timelines in memory).
     pub executor: Executor,
-    /// Threads that run the pipelines of one query (one pipeline per value
-    /// column) side by side, as tasks on rayon's pool driven with
-    /// `futures::executor::block_on`; 1 runs them one after the other on
-    /// the caller's task. Default: the machine's available parallelism. Set
-    /// 1 for an adapter whose scans need to run inside a tokio runtime.
+    /// Pipelines of one query (one pipeline per value column) run side by
+    /// side, as tasks on the dedicated runtime; 1 runs them one after the
+    /// other. Default: the machine's available parallelism. Every query
+    /// runs on the dedicated runtime whatever this is, so adapters that
+    /// await tokio timers work at every thread count.
     pub threads: usize,
 }
 
@@ -74,6 +88,51 @@ impl Default for SessionConfig {
             executor: Executor::Pipelined,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
+    }
+}
+
+impl SessionConfig {
+    /// The default settings (same as [`Default`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Target rows per batch (at least 1 is used).
+    pub fn with_batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = rows;
+        self
+    }
+
+    /// Memory budget of each query, in bytes.
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// Pipelines of one query run side by side (at least 1 is used).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Forces every aggregate through `strategy` (`None`: the optimizer's
+    /// choice).
+    pub fn with_force_strategy(mut self, strategy: Option<AggStrategy>) -> Self {
+        self.force_strategy = strategy;
+        self
+    }
+
+    /// Which executor runs the pipelines.
+    pub fn with_executor(mut self, executor: Executor) -> Self {
+        self.executor = executor;
+        self
+    }
+
+    /// Most `SAMPLE BY` buckets one timeline range may make before the
+    /// query is refused at planning (`docs/semantics.md` §5).
+    pub fn with_max_buckets(mut self, buckets: u64) -> Self {
+        self.max_buckets = buckets;
+        self
     }
 }
 
@@ -122,12 +181,14 @@ pub struct QueryStats {
 /// A stream of result batches.
 pub type RecordBatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>;
 
-/// Runs statements against one storage adapter.
+/// Runs statements against one storage adapter. Share it with `Arc`: its
+/// queries are independent of each other.
 #[derive(Debug)]
 pub struct Session {
     adapter: Arc<dyn StorageAdapter>,
     config: SessionConfig,
     cancel: Arc<Mutex<CancellationToken>>,
+    shared_memory: Option<Arc<MemoryPool>>,
 }
 
 impl Session {
@@ -137,7 +198,16 @@ impl Session {
             adapter,
             config,
             cancel: Arc::new(Mutex::new(CancellationToken::new())),
+            shared_memory: None,
         }
+    }
+
+    /// This session with every query's reservations also counted against
+    /// `pool` (a database's pool, shared by all its sessions), on top of the
+    /// per-query budget of the config.
+    pub fn with_shared_memory(mut self, pool: Arc<MemoryPool>) -> Self {
+        self.shared_memory = Some(pool);
+        self
     }
 
     /// The settings.
@@ -150,7 +220,8 @@ impl Session {
         self.config = config;
     }
 
-    /// The token that cancels the running query. Fetch it when Ctrl-C
+    /// The token that cancels every running query of this session (each
+    /// query also has its own: [`Query::cancel`]). Fetch it when Ctrl-C
     /// arrives: once a query has stopped, a cancelled token is replaced by a
     /// fresh one for the next query (a token cancelled while no query runs
     /// stops the next query).
@@ -158,10 +229,29 @@ impl Session {
         self.cancel.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
+    /// Parses and plans exactly one statement into a [`Query`] (no
+    /// execution yet).
+    pub async fn sql(&self, sql: &str) -> Result<Query> {
+        let statement = crate::parser::parse_statement(sql)?;
+        self.query(statement).await
+    }
+
+    /// Plans a parsed statement into a [`Query`]. Planning reads the
+    /// adapter's catalog; it runs on the dedicated runtime like execution.
+    pub async fn query(&self, statement: Statement) -> Result<Query> {
+        let adapter = Arc::clone(&self.adapter);
+        let config = self.config.clone();
+        let planned = crate::dedicated::handle()?.spawn(async move {
+            let (plan, catalog) = plan_statement(&adapter, &statement, &config).await?;
+            Ok::<_, crate::error::TsqError>((statement, plan, catalog))
+        });
+        let (statement, plan, catalog) = planned.await.map_err(crate::dedicated::join_error)??;
+        Ok(Query::new(self.env(), statement, plan, catalog))
+    }
+
     /// Runs exactly one statement.
     pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
-        let statement = crate::parser::parse_statement(sql)?;
-        self.run_statement(&statement).await
+        Ok(self.execute_with_stats(sql).await?.0)
     }
 
     /// Runs exactly one statement and also reports what it cost: the most
@@ -169,7 +259,7 @@ impl Session {
     /// query's memory pool. The benchmarks read memory this way.
     pub async fn execute_with_stats(&self, sql: &str) -> Result<(QueryOutput, QueryStats)> {
         let statement = crate::parser::parse_statement(sql)?;
-        self.run_statement_with_stats(&statement).await
+        self.run_statement(statement).await
     }
 
     /// Runs the `;`-separated statements of `script` in order, stopping at
@@ -177,130 +267,85 @@ impl Session {
     pub async fn execute_script(&self, script: &str) -> Result<Vec<QueryOutput>> {
         let mut out = Vec::new();
         for statement in crate::parser::parse_script(script)? {
-            out.push(self.run_statement(&statement).await?);
+            out.push(self.run_statement(statement).await?.0);
         }
         Ok(out)
     }
 
-    /// Runs one query and streams its batches. Queries with one value
-    /// column and no `ORDER BY`/`LIMIT` stream straight from the pipeline;
-    /// the others are joined first. EXPLAIN is not streamable.
-    pub async fn stream(&self, sql: &str) -> Result<RecordBatchStream> {
-        let statement = crate::parser::parse_statement(sql)?;
-        let (plan, _) = self.plan(&statement).await?;
-        let ctx = self.context();
-        if statement.explain.is_none()
-            && self.config.executor == Executor::Pipelined
-            && crate::stream::streamable(&plan)
-        {
-            let stream = crate::stream::stream_single(&plan, &self.adapter, ctx).await?;
-            let cancel = Arc::clone(&self.cancel);
-            return Ok(Box::pin(stream.inspect(move |item| {
-                if item.is_err() {
-                    reset_cancelled(&cancel);
-                }
-            })));
-        }
-        let batches = match self.run_statement(&statement).await?.kind {
-            QueryKind::Rows { batches, .. } => batches,
-            QueryKind::Explain(text) => {
-                return Err(crate::error::TsqError::plan(
-                    crate::error::Pos::new(1, 1),
-                    format!("EXPLAIN cannot be streamed; use execute:\n{text}"),
-                ))
-            }
-        };
-        Ok(Box::pin(futures::stream::iter(batches.into_iter().map(Ok))).boxed())
+    /// Runs one query and streams its batches (`sql(..)` then
+    /// [`Query::stream`]). Queries with one value column and no
+    /// `ORDER BY`/`LIMIT` stream straight from the pipeline; the others are
+    /// joined first. An EXPLAIN statement streams its text as a `plan`
+    /// column.
+    pub async fn stream(&self, sql: &str) -> Result<QueryStream> {
+        self.sql(sql).await?.stream().await
     }
 
     /// Plans a parsed statement against the adapter's catalog (no execution),
     /// refusing one that would make more than `max_buckets` buckets.
     pub async fn plan(&self, statement: &Statement) -> Result<(LogicalPlan, Catalog)> {
-        let catalog = self.catalog(&statement.query.measurement.value).await?;
-        let plan = plan_query(&statement.query, &catalog, self.config.force_strategy)?;
-        check_bucket_limit(&plan, &self.adapter, self.config.max_buckets).await?;
-        Ok((plan, catalog))
+        plan_statement(&self.adapter, statement, &self.config).await
     }
 
-    async fn catalog(&self, measurement: &str) -> Result<Catalog> {
-        let a = &self.adapter;
-        let exists = a.measurements().await?.iter().any(|m| m == measurement);
-        let (fields, tag_keys) = if exists {
-            (a.fields(measurement).await?, a.tag_keys(measurement).await?)
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        Ok(Catalog {
-            adapter: a.name().to_string(),
-            capabilities: a.capabilities(),
-            measurement_exists: exists,
-            fields,
-            tag_keys,
-        })
-    }
-
-    /// A fresh context for one query, sharing the session's current token.
-    fn context(&self) -> TaskContext {
-        TaskContext {
-            batch_size: self.config.batch_size.max(1),
-            memory: MemoryPool::new(self.config.memory_budget),
-            cancel: self.cancel_token(),
+    fn env(&self) -> QueryEnv {
+        QueryEnv {
+            adapter: Arc::clone(&self.adapter),
+            config: self.config.clone(),
+            session_cancel: Arc::clone(&self.cancel),
+            shared_memory: self.shared_memory.clone(),
         }
     }
 
-    async fn run_statement(&self, statement: &Statement) -> Result<QueryOutput> {
-        Ok(self.run_statement_with_stats(statement).await?.0)
-    }
-
-    async fn run_statement_with_stats(
-        &self,
-        statement: &Statement,
-    ) -> Result<(QueryOutput, QueryStats)> {
-        let (plan, catalog) = self.plan(statement).await?;
-        let mut physical = build_physical(&plan, &self.adapter).await?;
-        let notices = plan.notices.clone();
-        if statement.explain == Some(ExplainMode::Plan) {
-            let text = explain(&plan, &catalog, &physical);
-            let output = QueryOutput {
-                kind: QueryKind::Explain(text),
-                notices,
-            };
-            return Ok((output, QueryStats::default()));
-        }
-        let ctx = self.context();
-        let result = match self.config.executor {
-            Executor::Materialized if statement.explain.is_none() => {
-                run_materialized(&plan, &self.adapter, &ctx).await
+    async fn run_statement(&self, statement: Statement) -> Result<(QueryOutput, QueryStats)> {
+        let query = self.query(statement).await?;
+        let notices = query.notices().to_vec();
+        let (kind, memory_peak) = match query.explain_mode() {
+            Some(mode) => {
+                let (text, peak) = query
+                    .explain_with_peak(mode == ExplainMode::Analyze)
+                    .await?;
+                (QueryKind::Explain(text), peak)
             }
-            _ => run(&plan, &mut physical, &ctx, self.config.threads).await,
+            None => {
+                let mut stream = query.joined().stream().await?;
+                let mut batches = Vec::new();
+                while let Some(batch) = stream.next().await {
+                    batches.push(batch?);
+                }
+                let schema = stream.schema();
+                let kind = QueryKind::Rows { schema, batches };
+                (kind, stream.memory_peak())
+            }
         };
-        reset_cancelled(&self.cancel);
-        let (schema, batches) = result?;
-        let kind = if statement.explain == Some(ExplainMode::Analyze) {
-            let rows = batches.iter().map(|b| b.num_rows()).sum();
-            QueryKind::Explain(explain_analyze(
-                &plan,
-                &catalog,
-                &physical,
-                rows,
-                ctx.memory.peak(),
-            ))
-        } else {
-            QueryKind::Rows { schema, batches }
-        };
-        let stats = QueryStats {
-            memory_peak: ctx.memory.peak(),
-        };
+        let stats = QueryStats { memory_peak };
         Ok((QueryOutput { kind, notices }, stats))
     }
 }
 
-/// After a query: a cancelled token is replaced, so that one Ctrl-C stops
-/// one query.
-fn reset_cancelled(cancel: &Mutex<CancellationToken>) {
-    if let Ok(mut t) = cancel.lock() {
-        if t.is_cancelled() {
-            *t = CancellationToken::new();
-        }
-    }
+/// Plans `statement` against the catalog of `adapter`.
+async fn plan_statement(
+    adapter: &Arc<dyn StorageAdapter>,
+    statement: &Statement,
+    config: &SessionConfig,
+) -> Result<(LogicalPlan, Catalog)> {
+    let catalog = catalog(adapter, &statement.query.measurement.value).await?;
+    let plan = plan_query(&statement.query, &catalog, config.force_strategy)?;
+    check_bucket_limit(&plan, adapter, config.max_buckets).await?;
+    Ok((plan, catalog))
+}
+
+async fn catalog(a: &Arc<dyn StorageAdapter>, measurement: &str) -> Result<Catalog> {
+    let exists = a.measurements().await?.iter().any(|m| m == measurement);
+    let (fields, tag_keys) = if exists {
+        (a.fields(measurement).await?, a.tag_keys(measurement).await?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(Catalog {
+        adapter: a.name().to_string(),
+        capabilities: a.capabilities(),
+        measurement_exists: exists,
+        fields,
+        tag_keys,
+    })
 }

@@ -31,11 +31,9 @@ fn adapter() -> Arc<dyn StorageAdapter> {
 fn session(budget: usize, max_buckets: u64) -> Session {
     Session::new(
         adapter(),
-        SessionConfig {
-            memory_budget: budget,
-            max_buckets,
-            ..SessionConfig::default()
-        },
+        SessionConfig::new()
+            .with_memory_budget(budget)
+            .with_max_buckets(max_buckets),
     )
 }
 

@@ -75,11 +75,9 @@ async fn every_path_gives_the_same_rows() {
             };
             assert!(!reference.is_empty(), "seed {seed}: {q} returned nothing");
             for s in strategies {
-                let config = SessionConfig {
-                    force_strategy: Some(s),
-                    batch_size: 1 + seed as usize * 3,
-                    ..SessionConfig::default()
-                };
+                let config = SessionConfig::new()
+                    .with_force_strategy(Some(s))
+                    .with_batch_size(1 + seed as usize * 3);
                 let session = Session::new(random_adapter(seed, Capabilities::ALL), config);
                 let got = rows(&session.execute(q).await.unwrap());
                 assert!(

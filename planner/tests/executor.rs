@@ -11,10 +11,7 @@ use tsq_planner::{Executor, Session, SessionConfig};
 fn session(executor: Executor) -> Session {
     Session::new(
         adapter(Capabilities::ALL),
-        SessionConfig {
-            executor,
-            ..SessionConfig::default()
-        },
+        SessionConfig::new().with_executor(executor),
     )
 }
 
@@ -69,11 +66,9 @@ async fn materialized_streams_the_same_rows() {
 fn threaded(threads: usize, memory_budget: usize) -> Session {
     Session::new(
         adapter(Capabilities::ALL),
-        SessionConfig {
-            threads,
-            memory_budget,
-            ..SessionConfig::default()
-        },
+        SessionConfig::new()
+            .with_threads(threads)
+            .with_memory_budget(memory_budget),
     )
 }
 

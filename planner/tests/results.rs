@@ -229,10 +229,7 @@ async fn stream_matches_execute() {
 async fn tiny_memory_budget_stops_mt_agg() {
     let s = tsq_planner::Session::new(
         common::adapter(Capabilities::NONE),
-        tsq_planner::SessionConfig {
-            memory_budget: 16,
-            ..Default::default()
-        },
+        tsq_planner::SessionConfig::new().with_memory_budget(16),
     );
     let err = s
         .execute("SELECT p99(usage) FROM cpu")
@@ -252,10 +249,7 @@ async fn result_join_counts_against_the_budget() {
     // usage points at 24 bytes each = 144 bytes > 48
     let s = tsq_planner::Session::new(
         common::adapter(Capabilities::ALL),
-        tsq_planner::SessionConfig {
-            memory_budget: 48,
-            ..Default::default()
-        },
+        tsq_planner::SessionConfig::new().with_memory_budget(48),
     );
     let err = s
         .execute("SELECT usage FROM cpu")

@@ -66,11 +66,9 @@ fn session(caps: Capabilities, batch_size: usize) -> Session {
 fn session_on(caps: Capabilities, batch_size: usize, executor: Executor) -> Session {
     Session::new(
         adapter(caps),
-        SessionConfig {
-            batch_size,
-            executor,
-            ..SessionConfig::default()
-        },
+        SessionConfig::new()
+            .with_batch_size(batch_size)
+            .with_executor(executor),
     )
 }
 

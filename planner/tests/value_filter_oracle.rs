@@ -166,11 +166,9 @@ async fn value_filters_match_the_oracle() {
             assert!(!expected.is_empty(), "seed {seed}: {q} keeps nothing");
             for executor in [Executor::Pipelined, Executor::Materialized] {
                 for caps in [Capabilities::ALL, Capabilities::NONE] {
-                    let config = SessionConfig {
-                        batch_size: 1 + seed as usize * 5,
-                        executor,
-                        ..SessionConfig::default()
-                    };
+                    let config = SessionConfig::new()
+                        .with_batch_size(1 + seed as usize * 5)
+                        .with_executor(executor);
                     let s = Session::new(adapter(&table, caps), config);
                     let how = format!("seed {seed}, {executor:?}: {q}");
                     assert_eq!(&rows(&s.execute(q).await.unwrap()), expected, "{how}");

@@ -35,11 +35,9 @@ impl TsqEngine {
     /// always runs them one after the other).
     pub fn new(adapter: Arc<dyn StorageAdapter>, executor: Executor, threads: usize) -> Self {
         let threads = threads.max(1);
-        let config = SessionConfig {
-            executor,
-            threads,
-            ..SessionConfig::default()
-        };
+        let config = SessionConfig::new()
+            .with_executor(executor)
+            .with_threads(threads);
         TsqEngine {
             session: Session::new(adapter, config),
             executor,

@@ -48,10 +48,7 @@ pub fn adapter(caps: Capabilities) -> Arc<dyn StorageAdapter> {
 pub fn session(caps: Capabilities, force: Option<AggStrategy>) -> Session {
     Session::new(
         adapter(caps),
-        SessionConfig {
-            force_strategy: force,
-            ..SessionConfig::default()
-        },
+        SessionConfig::new().with_force_strategy(force),
     )
 }
 
