@@ -39,7 +39,8 @@ struct Measurement {
 /// The series index of a store.
 #[derive(Debug)]
 pub struct SeriesIndex {
-    log: SeriesLog,
+    /// `None` when opened read-only: series are then only added in memory.
+    log: Option<SeriesLog>,
     series: Vec<(SeriesInfo, FieldType, String)>,
     by_key: HashMap<String, u32>,
     measurements: BTreeMap<Arc<str>, Measurement>,
@@ -48,7 +49,20 @@ pub struct SeriesIndex {
 impl SeriesIndex {
     /// Opens the index persisted at `path`; the warning reports a cut tail.
     pub fn open(path: &Path) -> Result<(SeriesIndex, Option<String>)> {
-        let (log, (series, warning)) = SeriesLog::open(path)?;
+        let (log, contents) = SeriesLog::open(path)?;
+        Ok(SeriesIndex::from_log(Some(log), contents))
+    }
+
+    /// Reads the index persisted at `path` without changing any file; series
+    /// the WAL adds at replay live only in memory.
+    pub fn open_read_only(path: &Path) -> Result<(SeriesIndex, Option<String>)> {
+        Ok(SeriesIndex::from_log(None, SeriesLog::read(path)?))
+    }
+
+    fn from_log(
+        log: Option<SeriesLog>,
+        (series, warning): series_log::LogContents,
+    ) -> (SeriesIndex, Option<String>) {
         let mut index = SeriesIndex {
             log,
             series: Vec::with_capacity(series.len()),
@@ -58,7 +72,7 @@ impl SeriesIndex {
         for (s, ty) in series {
             index.add(s, ty);
         }
-        Ok((index, warning))
+        (index, warning)
     }
 
     fn add(&mut self, s: SeriesInfo, ty: FieldType) -> u32 {
@@ -123,13 +137,18 @@ impl SeriesIndex {
                 key.chars().take(64).collect::<String>()
             )));
         }
-        self.log.append(s, ty)?;
+        if let Some(log) = &mut self.log {
+            log.append(s, ty)?;
+        }
         Ok((self.add(s.clone(), ty), true))
     }
 
     /// Fsyncs series created since the last sync.
     pub fn sync(&mut self) -> Result<()> {
-        self.log.sync()
+        match &mut self.log {
+            Some(log) => log.sync(),
+            None => Ok(()),
+        }
     }
 
     /// The id of the series with text key `key`.

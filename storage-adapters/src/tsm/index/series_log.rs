@@ -29,29 +29,7 @@ pub type LogContents = (Vec<(SeriesInfo, FieldType)>, Option<String>);
 impl SeriesLog {
     /// Opens (creating) the log at `path` and reads every intact entry.
     pub fn open(path: &Path) -> Result<(SeriesLog, LogContents)> {
-        let bytes = match fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(crate::tsm::TsmError::io(path, e)),
-        };
-        let mut series = Vec::new();
-        let mut pos = 0;
-        let mut warning = None;
-        while pos < bytes.len() {
-            match read_record(&bytes[pos..]) {
-                Ok((s, n)) => {
-                    series.push(s);
-                    pos += n;
-                }
-                Err(m) => {
-                    warning = Some(format!(
-                        "series log {}: {m} at byte {pos}; truncated",
-                        path.display()
-                    ));
-                    break;
-                }
-            }
-        }
+        let ((series, warning), pos) = read_log(path)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -67,6 +45,14 @@ impl SeriesLog {
             dirty: false,
         };
         Ok((log, (series, warning)))
+    }
+
+    /// Reads every intact entry of the log at `path` without changing it (a
+    /// missing log is empty); a damaged tail is reported, not truncated.
+    pub fn read(path: &Path) -> Result<LogContents> {
+        let ((series, warning), _) = read_log(path)?;
+        let warning = warning.map(|w| w.replace("; truncated", "; ignored (read-only open)"));
+        Ok((series, warning))
     }
 
     /// Appends one series (made durable by [`SeriesLog::sync`]).
@@ -90,6 +76,35 @@ impl SeriesLog {
         }
         Ok(())
     }
+}
+
+/// The intact entries of the log at `path`, the warning for a damaged tail
+/// (worded for a truncation) and the length of the intact prefix.
+fn read_log(path: &Path) -> Result<(LogContents, usize)> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(crate::tsm::TsmError::io(path, e)),
+    };
+    let mut series = Vec::new();
+    let mut pos = 0;
+    let mut warning = None;
+    while pos < bytes.len() {
+        match read_record(&bytes[pos..]) {
+            Ok((s, n)) => {
+                series.push(s);
+                pos += n;
+            }
+            Err(m) => {
+                warning = Some(format!(
+                    "series log {}: {m} at byte {pos}; truncated",
+                    path.display()
+                ));
+                break;
+            }
+        }
+    }
+    Ok(((series, warning), pos))
 }
 
 fn read_record(b: &[u8]) -> Result<((SeriesInfo, FieldType), usize), String> {
