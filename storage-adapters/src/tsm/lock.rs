@@ -19,7 +19,8 @@
 //! writer, lets a reader detect a writer that came and went during its load.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,10 +29,12 @@ use super::error::{IoContext, Result, TsmError};
 /// Name of the lock file inside a store directory.
 pub const LOCK_FILE: &str = "LOCK";
 
-/// How long a writer retries a busy lock before it fails: a reader holds its
-/// shared lock only for the instant it reads the epoch, a writer for its
-/// whole life, so a short grace tells the two apart.
-const WRITER_GRACE: Duration = Duration::from_millis(250);
+/// How long an open retries a lock that is busy while the lock file names
+/// no process: a reader holds its shared lock only for the instant it reads
+/// the epoch, and a writer names itself right after it takes the lock and
+/// clears its name just before it lets go. A lock file that names a live
+/// holder fails the open at once.
+const GRACE: Duration = Duration::from_millis(250);
 
 /// What the lock file says about its last writer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,12 +62,13 @@ impl Holder {
     }
 
     fn render(&self) -> String {
-        format!(
-            "pid {}\ncommand {}\nepoch {}\n",
-            self.pid.unwrap_or(0),
-            self.command,
-            self.epoch
-        )
+        match self.pid {
+            Some(pid) => format!(
+                "pid {pid}\ncommand {}\nepoch {}\n",
+                self.command, self.epoch
+            ),
+            None => format!("epoch {}\n", self.epoch),
+        }
     }
 
     /// `pid N (command)`, or `an unknown process` when the file is empty.
@@ -78,10 +82,22 @@ impl Holder {
 }
 
 /// The exclusive lock of a read-write store; released when dropped (the
-/// file is closed).
+/// file is closed, after its pid and command are cleared: only the epoch
+/// stays).
 #[derive(Debug)]
 pub struct WriterLock {
-    _file: File,
+    file: File,
+    epoch: u64,
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        let left = Holder {
+            epoch: self.epoch,
+            ..Holder::default()
+        };
+        let _ = write_holder(&self.file, &left);
+    }
 }
 
 /// Takes the writer lock of `dir` (which must exist) and records this
@@ -95,15 +111,18 @@ pub fn lock_writer(dir: &Path) -> Result<WriterLock> {
         .truncate(false)
         .open(&path)
         .at(&path)?;
-    let deadline = Instant::now() + WRITER_GRACE;
+    let deadline = Instant::now() + GRACE;
     loop {
         match file.try_lock() {
             Ok(()) => break,
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
             Err(TryLockError::WouldBlock) => {
-                return Err(in_use(dir, read_holder(&mut file, &path)?, false));
+                // A live writer names itself: fail at once. A reader's probe
+                // or a writer starting or leaving names no one: wait a bit.
+                let holder = read_holder(&mut file, &path)?;
+                if holder.pid.is_some() || Instant::now() >= deadline {
+                    return Err(in_use(dir, holder, false));
+                }
+                std::thread::sleep(Duration::from_millis(5));
             }
             Err(TryLockError::Error(e)) => return Err(TsmError::io(&path, e)),
         }
@@ -114,11 +133,20 @@ pub fn lock_writer(dir: &Path) -> Result<WriterLock> {
         command: command_line(),
         epoch: previous.epoch + 1,
     };
-    file.set_len(0).at(&path)?;
-    file.seek(SeekFrom::Start(0)).at(&path)?;
-    file.write_all(me.render().as_bytes()).at(&path)?;
-    file.sync_data().at(&path)?;
-    Ok(WriterLock { _file: file })
+    write_holder(&file, &me).at(&path)?;
+    Ok(WriterLock {
+        file,
+        epoch: me.epoch,
+    })
+}
+
+/// Overwrites the lock file with `holder` in place (no moment where it is
+/// empty), then cuts what is left of the old text.
+fn write_holder(file: &File, holder: &Holder) -> std::io::Result<()> {
+    let text = holder.render();
+    file.write_all_at(text.as_bytes(), 0)?;
+    file.set_len(text.len() as u64)?;
+    file.sync_data()
 }
 
 /// What a reader saw before its load, to compare with after it.
@@ -168,12 +196,21 @@ fn probe(dir: &Path) -> Result<Option<u64>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(TsmError::io(&path, e)),
     };
-    match file.try_lock_shared() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(in_use(dir, read_holder(&mut file, &path)?, true));
+    let deadline = Instant::now() + GRACE;
+    loop {
+        match file.try_lock_shared() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {
+                // A writer that has just taken the lock (or is leaving it)
+                // has no pid written: look again for a moment.
+                let holder = read_holder(&mut file, &path)?;
+                if holder.pid.is_some() || Instant::now() >= deadline {
+                    return Err(in_use(dir, holder, true));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(TryLockError::Error(e)) => return Err(TsmError::io(&path, e)),
         }
-        Err(TryLockError::Error(e)) => return Err(TsmError::io(&path, e)),
     }
     let holder = read_holder(&mut file, &path)?;
     file.unlock().at(&path)?;
@@ -236,6 +273,8 @@ mod tests {
             "{err}"
         );
         drop(first);
+        let left = std::fs::read_to_string(dir.join(LOCK_FILE)).unwrap();
+        assert_eq!(left, "epoch 1\n", "a released lock names no process");
         // Released with the file: the next writer gets it, epoch 2.
         let _second = lock_writer(&dir).unwrap();
         let text = std::fs::read_to_string(dir.join(LOCK_FILE)).unwrap();
@@ -277,5 +316,11 @@ mod tests {
         assert_eq!(Holder::parse(&h.render()), h);
         assert_eq!(h.describe(), "pid 42 (tsq import --data d f.lp)");
         assert_eq!(Holder::parse("").describe(), "an unknown process");
+        let left = Holder {
+            epoch: 3,
+            ..Holder::default()
+        };
+        assert_eq!(left.render(), "epoch 3\n");
+        assert_eq!(Holder::parse(&left.render()), left);
     }
 }
