@@ -29,11 +29,11 @@ use super::error::{IoContext, Result, TsmError};
 /// Name of the lock file inside a store directory.
 pub const LOCK_FILE: &str = "LOCK";
 
-/// How long an open retries a lock that is busy while the lock file names
-/// no process: a reader holds its shared lock only for the instant it reads
-/// the epoch, and a writer names itself right after it takes the lock and
-/// clears its name just before it lets go. A lock file that names a live
-/// holder fails the open at once.
+/// How long an open retries a busy lock before it fails. A reader holds its
+/// shared lock only for the instant it reads the epoch, and a writer names
+/// itself right after it takes the lock and clears its name just before it
+/// lets go; so a writer retries any busy lock this long, a reader only one
+/// whose file names no process.
 const GRACE: Duration = Duration::from_millis(250);
 
 /// What the lock file says about its last writer.
@@ -116,11 +116,11 @@ pub fn lock_writer(dir: &Path) -> Result<WriterLock> {
         match file.try_lock() {
             Ok(()) => break,
             Err(TryLockError::WouldBlock) => {
-                // A live writer names itself: fail at once. A reader's probe
-                // or a writer starting or leaving names no one: wait a bit.
-                let holder = read_holder(&mut file, &path)?;
-                if holder.pid.is_some() || Instant::now() >= deadline {
-                    return Err(in_use(dir, holder, false));
+                // A reader's probe holds the lock for an instant (and the
+                // file may still name a writer that was killed): only a
+                // lock held for the whole grace is another writer's.
+                if Instant::now() >= deadline {
+                    return Err(in_use(dir, read_holder(&mut file, &path)?, false));
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
