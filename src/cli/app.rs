@@ -12,6 +12,7 @@ use crate::cli::args::{Cli, Command};
 use crate::cli::backend::{Backend, CliError, OpenMode, Opener};
 use crate::cli::bench_cmd::BenchOptions;
 use crate::cli::demo_cmd::{ensure_demo_data, BANNER};
+use crate::cli::error_render::escape_controls;
 use crate::cli::import::import;
 use crate::cli::repl::{run_repl, EditorSource, ReaderSource, HISTORY_FILE};
 use crate::cli::runner::{terminal_size, Runner};
@@ -115,7 +116,7 @@ fn require_data(cli: &Cli) -> Result<PathBuf, CliError> {
 fn fail(e: &CliError) -> i32 {
     let text = e.to_string();
     if !text.is_empty() {
-        eprintln!("error: {text}");
+        eprintln!("error: {}", escape_controls(&text));
     }
     e.exit_code()
 }

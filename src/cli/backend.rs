@@ -182,9 +182,11 @@ pub struct Backend {
 /// How a command opens its data directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
-    /// Create the directory if needed (`import`, `demo`).
+    /// Create the directory if needed and open it read-write, as its only
+    /// writer (`import`, `demo`).
     Create,
-    /// The directory must exist (`query`, the REPL).
+    /// The directory must exist; opened read-only, changing no file
+    /// (`query`, the REPL).
     Existing,
 }
 

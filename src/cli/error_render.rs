@@ -9,8 +9,32 @@
 //!   |                      ^
 //! ```
 
+use std::borrow::Cow;
+
 use crate::cli::backend::CliError;
 use crate::cli::statements::Statement;
+
+/// `text` with every control character but newline and tab escaped
+/// (`\u{0}`, `\r`, `\u{1b}`...), so bytes of a rejected input line or a
+/// file name never reach the terminal raw.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_escaped(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_escaped(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
 
 /// Renders `error` raised by `stmt` of `source`, the script called
 /// `source_name`. Positioned errors get the script line and a caret; the
@@ -37,7 +61,7 @@ pub fn render_error(
             *column,
             source_name,
         ),
-        _ => format!("error: {error}\n"),
+        _ => format!("error: {}\n", escape_controls(&error.to_string())),
     }
 }
 
@@ -125,6 +149,15 @@ mod tests {
             "{first}"
         );
         assert!(first.contains("--> q.sql:9:7\n"), "{first}");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert!(matches!(escape_controls("plain\ttext\n"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape_controls("a\0b\r\u{1b}[31m\u{7f}"),
+            "a\\u{0}b\\r\\u{1b}[31m\\u{7f}"
+        );
     }
 
     #[test]

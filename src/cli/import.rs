@@ -3,8 +3,10 @@
 //! Input is read in chunks of whole lines (a few MiB each) and handed to
 //! [`Ingest::write_lines`]; rejected lines are reported as
 //! `FILE:LINE:COLUMN: message` with the line counted in the whole file, the
-//! valid lines around them are kept. A progress bar (bytes) is drawn on a
-//! terminal.
+//! valid lines around them are kept, and control characters in them are
+//! escaped. A progress bar (bytes) is drawn on a terminal. An import that
+//! fails part-way says how many points were acknowledged (durable) before
+//! the failure.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::backend::{CliError, Ingest, Precision, Result};
+use crate::cli::error_render::escape_controls;
 
 /// Bytes of line protocol handed to the store per call.
 const CHUNK_BYTES: usize = 4 << 20;
@@ -54,6 +57,8 @@ impl ImportSummary {
 }
 
 /// Imports every input (`-` is stdin), printing rejected lines to `err`.
+/// On failure the error also says how many points were acknowledged
+/// (durable) before it.
 pub fn import(
     ingest: &dyn Ingest,
     inputs: &[String],
@@ -64,27 +69,57 @@ pub fn import(
     let started = Instant::now();
     let mut summary = ImportSummary::default();
     for input in inputs {
-        let (name, reader, len): (&str, Box<dyn Read>, Option<u64>) = if input == "-" {
-            ("<stdin>", Box::new(io::stdin().lock()), None)
-        } else {
-            let file = File::open(input).map_err(|e| CliError::Data(format!("{input}: {e}")))?;
-            let len = file.metadata().ok().map(|m| m.len());
-            (input.as_str(), Box::new(file), len)
-        };
-        let bar = progress_bar(progress, len, name);
-        import_one(
-            ingest,
-            name,
-            BufReader::new(bar.wrap_read(reader)),
-            precision,
-            &mut summary,
-            err,
-        )?;
-        bar.finish_and_clear();
+        import_input(ingest, input, precision, progress, &mut summary, err)
+            .map_err(|e| with_acknowledged(e, &summary))?;
         summary.files += 1;
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// `e`, followed by a note of the points `summary` says were acknowledged.
+fn with_acknowledged(e: CliError, summary: &ImportSummary) -> CliError {
+    let files = match summary.files {
+        1 => "1 complete file and ".to_string(),
+        0 => String::new(),
+        n => format!("{n} complete files and "),
+    };
+    CliError::Data(format!(
+        "{e}\nnote: {} points ({} new series) from {files}the chunks before the failure were \
+         acknowledged (durable) and stay in the store; importing the same input again is safe \
+         (a point rewritten with the same series and timestamp is stored once)",
+        summary.points, summary.series
+    ))
+}
+
+/// Imports one input into `summary`.
+fn import_input(
+    ingest: &dyn Ingest,
+    input: &str,
+    precision: Precision,
+    progress: bool,
+    summary: &mut ImportSummary,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let (name, reader, len): (&str, Box<dyn Read>, Option<u64>) = if input == "-" {
+        ("<stdin>", Box::new(io::stdin().lock()), None)
+    } else {
+        let file = File::open(input).map_err(|e| CliError::Data(format!("{input}: {e}")))?;
+        let len = file.metadata().ok().map(|m| m.len());
+        (input, Box::new(file), len)
+    };
+    let bar = progress_bar(progress, len, name);
+    let result = import_one(
+        ingest,
+        name,
+        BufReader::new(bar.wrap_read(reader)),
+        precision,
+        CHUNK_BYTES,
+        summary,
+        err,
+    );
+    bar.finish_and_clear();
+    result
 }
 
 fn progress_bar(visible: bool, len: Option<u64>, name: &str) -> ProgressBar {
@@ -110,6 +145,7 @@ fn import_one(
     name: &str,
     mut reader: impl BufRead,
     precision: Precision,
+    chunk_bytes: usize,
     summary: &mut ImportSummary,
     err: &mut dyn Write,
 ) -> Result<()> {
@@ -136,7 +172,7 @@ fn import_one(
             }
             next_line += 1;
         }
-        if (n == 0 && !chunk.is_empty()) || chunk.len() >= CHUNK_BYTES {
+        if (n == 0 && !chunk.is_empty()) || chunk.len() >= chunk_bytes {
             let report = ingest.write_lines(&chunk, precision)?;
             summary.points += report.points;
             summary.series += report.series_created;
@@ -152,8 +188,10 @@ fn import_one(
             let mut lines: Vec<usize> = issues.iter().map(|i| i.0).collect();
             lines.dedup();
             summary.rejected += lines.len();
+            let shown = escape_controls(name);
             for (line, column, message) in issues.drain(..) {
-                let _ = writeln!(err, "{name}:{line}:{column}: {message}");
+                let message = escape_controls(&message);
+                let _ = writeln!(err, "{shown}:{line}:{column}: {message}");
             }
             chunk.clear();
             chunk_first_line = next_line;
@@ -215,6 +253,7 @@ mod tests {
             "f.lp",
             input,
             Precision::Ns,
+            CHUNK_BYTES,
             &mut summary,
             &mut err,
         )
@@ -234,6 +273,104 @@ mod tests {
             *ingest.0.borrow(),
             vec!["m v=1 1\nbad\nm v=2 2\n\nbad twice".to_string()]
         );
+    }
+
+    /// Accepts every line of the first `ok_calls` calls, then fails.
+    struct FailsAfter {
+        ok_calls: usize,
+        calls: RefCell<usize>,
+    }
+
+    impl Ingest for FailsAfter {
+        fn write_lines(&self, text: &str, _: Precision) -> Result<WriteSummary> {
+            *self.calls.borrow_mut() += 1;
+            if *self.calls.borrow() > self.ok_calls {
+                return Err(CliError::Data("write failed: disk full".into()));
+            }
+            Ok(WriteSummary {
+                points: text.lines().filter(|l| !l.is_empty()).count() as u64,
+                series_created: 1,
+                errors: Vec::new(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_failure_part_way_reports_the_acknowledged_points() {
+        let ingest = FailsAfter {
+            ok_calls: 2,
+            calls: RefCell::new(0),
+        };
+        // 10 lines of 8 bytes, chunks of at least 24 bytes: 3 lines per
+        // chunk; chunks 1 and 2 (6 points, 2 series) land, chunk 3 fails.
+        let input = "m v=1 1\n".repeat(10);
+        let mut summary = ImportSummary::default();
+        let err = import_one(
+            &ingest,
+            "f.lp",
+            input.as_bytes(),
+            Precision::Ns,
+            24,
+            &mut summary,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "write failed: disk full");
+        assert_eq!((summary.points, summary.series), (6, 2));
+        summary.files = 1;
+        let err = with_acknowledged(err, &summary);
+        assert_eq!(err.exit_code(), 1);
+        assert_eq!(
+            err.to_string(),
+            "write failed: disk full\nnote: 6 points (2 new series) from 1 complete file and the \
+             chunks before the failure were acknowledged (durable) and stay in the store; \
+             importing the same input again is safe (a point rewritten with the same series and \
+             timestamp is stored once)"
+        );
+    }
+
+    /// Rejects every line, quoting it in the message as the store does.
+    struct Quotes;
+
+    impl Ingest for Quotes {
+        fn write_lines(&self, text: &str, _: Precision) -> Result<WriteSummary> {
+            let errors = text
+                .lines()
+                .enumerate()
+                .map(|(i, line)| LineIssue {
+                    line: i + 1,
+                    column: 1,
+                    message: format!("invalid field value '{line}'"),
+                })
+                .collect();
+            Ok(WriteSummary {
+                errors,
+                ..WriteSummary::default()
+            })
+        }
+    }
+
+    #[test]
+    fn control_bytes_of_rejected_lines_are_escaped() {
+        let mut err = Vec::new();
+        let mut summary = ImportSummary::default();
+        let input: &[u8] = b"m v=a\0b\x1b[2J\tc\rd\n";
+        import_one(
+            &Quotes,
+            "f\x07.lp",
+            input,
+            Precision::Ns,
+            CHUNK_BYTES,
+            &mut summary,
+            &mut err,
+        )
+        .unwrap();
+        // NUL, ESC, BEL and CR escaped; the tab kept.
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "f\\u{7}.lp:1:1: invalid field value 'm v=a\\u{0}b\\u{1b}[2J\tc\\rd'\n"
+        );
+        assert_eq!(summary.rejected, 1);
     }
 
     #[test]

@@ -10,14 +10,17 @@ use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter};
 use tsq_planner::{Executor, QueryKind, QueryOutput, Session, SessionConfig, TsqError};
 use tsq_storage::line_protocol::Precision as LineProtocolPrecision;
-use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
+use tsq_storage::tsm::{Access, Store, StoreOptions, TsmAdapter, TsmError};
 
 use crate::cli::backend::{
     Backend, CliError, Ingest, LineIssue, OpenMode, OutputKind, Precision, QueryEngine,
     QueryLimits, QueryResult, Result, WriteSummary,
 };
+use crate::cli::error_render::escape_controls;
 
-/// Opens the store in `dir` and a session over it.
+/// Opens the store in `dir` and a session over it: read-write for
+/// [`OpenMode::Create`] (the directory's only writer), read-only for
+/// [`OpenMode::Existing`] (docs/storage.md, "Multi-process rules").
 pub fn open(dir: &Path, mode: OpenMode) -> Result<Backend> {
     if mode == OpenMode::Existing && !dir.is_dir() {
         let d = dir.display();
@@ -25,10 +28,18 @@ pub fn open(dir: &Path, mode: OpenMode) -> Result<Backend> {
             "no data directory at {d} (create one with `tsq import --data {d} FILE` or `tsq demo --data {d}`)"
         )));
     }
-    let (store, report) = Store::open(dir, StoreOptions::default())
-        .map_err(|e| CliError::Data(format!("cannot open the store in {}: {e}", dir.display())))?;
+    let access = match mode {
+        OpenMode::Create => Access::ReadWrite,
+        OpenMode::Existing => Access::ReadOnly,
+    };
+    let options = StoreOptions {
+        access,
+        ..StoreOptions::default()
+    };
+    let (store, report) = Store::open(dir, options).map_err(|e| open_error(dir, &e))?;
+    // The store returns its warnings; they are printed here, once.
     for warning in &report.warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", escape_controls(warning));
     }
     let store = Arc::new(store);
     let adapter: Arc<dyn StorageAdapter> = Arc::new(TsmAdapter::new(Arc::clone(&store)));
@@ -36,6 +47,15 @@ pub fn open(dir: &Path, mode: OpenMode) -> Result<Backend> {
         ingest: Box::new(StoreIngest(store)),
         engine: Arc::new(SessionEngine::new(adapter, SessionConfig::default())),
     })
+}
+
+/// The error of a failed open: a directory held by another process is
+/// reported as the store words it (it names the holder).
+fn open_error(dir: &Path, e: &TsmError) -> CliError {
+    match e {
+        TsmError::InUse { .. } => CliError::Data(e.to_string()),
+        _ => CliError::Data(format!("cannot open the store in {}: {e}", dir.display())),
+    }
 }
 
 /// [`Ingest`] over a TSM store.

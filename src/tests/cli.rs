@@ -254,6 +254,43 @@ fn query_errors_render_with_a_caret_and_exit_1() {
 }
 
 #[test]
+fn a_failed_import_says_what_was_acknowledged_and_escapes_control_bytes() {
+    let (dir, _) = imported();
+    // A NUL and an escape sequence inside a rejected value, then a file
+    // that does not exist: SAMPLE's 5 points and 1 of this file's landed
+    // (the bad value starts in column 16).
+    std::fs::write(
+        dir.path().join("ctl.lp"),
+        "m,host=c usage=1 1704067230000000000\nm,host=c usage=x\0\u{1b}[2J 1\n",
+    )
+    .unwrap();
+    let out = tsq(
+        dir.path(),
+        &[
+            "import",
+            "--data",
+            "fresh",
+            "sample.lp",
+            "ctl.lp",
+            "gone.lp",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    let tail = out.stderr.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        tail,
+        "ctl.lp:2:16: invalid field value 'x\\u{0}\\u{1b}[2J'\n\
+         error: gone.lp: No such file or directory (os error 2)\n\
+         note: 6 points (3 new series) from 2 complete files and the chunks before the failure \
+         were acknowledged (durable) and stay in the store; importing the same input again is \
+         safe (a point rewritten with the same series and timestamp is stored once)"
+    );
+    assert!(!out.stderr.contains('\0'), "{:?}", out.stderr);
+}
+
+#[test]
 fn import_reads_stdin_with_a_precision() {
     let (dir, _) = imported();
     // 1704067230 s = 2024-01-01T00:00:30Z.

@@ -64,6 +64,7 @@ impl Store {
     /// Runs compactions until no level has `fanout` mergeable files; returns
     /// how many merges were done.
     pub fn compact(&self) -> Result<usize> {
+        self.inner.check_writable("compact")?;
         self.inner.compact_all()
     }
 }

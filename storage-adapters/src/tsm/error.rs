@@ -50,6 +50,41 @@ pub enum TsmError {
     /// A caller passed something the store cannot handle.
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// Another writer holds the directory's lock (docs/storage.md,
+    /// "Multi-process rules").
+    #[error("{}", in_use_message(dir, holder, *reading))]
+    InUse {
+        /// The store directory.
+        dir: PathBuf,
+        /// Who holds it: `pid N (command)`.
+        holder: String,
+        /// True when a read-only open was refused.
+        reading: bool,
+    },
+    /// A write, flush, compaction or delete on a store opened read-only.
+    #[error("store {} is open read-only: cannot {}", .0.display(), .1)]
+    ReadOnly(PathBuf, &'static str),
+    /// The write was logged (durable) but the snapshot it triggered failed;
+    /// the WAL still holds every point and the store stays openable.
+    #[error("snapshot failed ({points} points of this write are durable in the WAL): {source}")]
+    SnapshotFailed {
+        /// Points this write made durable before the snapshot failed.
+        points: usize,
+        /// Why the snapshot failed.
+        #[source]
+        source: Box<TsmError>,
+    },
+}
+
+fn in_use_message(dir: &Path, holder: &str, reading: bool) -> String {
+    let dir = dir.display();
+    if reading {
+        format!("store {dir} is in use by a writer, {holder}; open it again once that process has finished")
+    } else {
+        format!(
+            "store {dir} is in use by {holder}; only one process may write to a store at a time"
+        )
+    }
 }
 
 impl TsmError {

@@ -31,6 +31,7 @@ impl Store {
         predicate: &TagPredicate,
         range: TimeRange,
     ) -> Result<usize> {
+        self.inner.check_writable("delete")?;
         if range.is_empty() {
             return Ok(0);
         }
@@ -60,6 +61,7 @@ impl Store {
     /// Drops every shard that ended before `now - retention`; returns the
     /// number of files dropped. A no-op without a retention period.
     pub fn enforce_retention(&self, now: i64) -> Result<usize> {
+        self.inner.check_writable("enforce retention")?;
         self.inner.enforce_retention(now)
     }
 }

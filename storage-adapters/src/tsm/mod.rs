@@ -8,6 +8,8 @@ pub mod adapter;
 pub(crate) mod bytes;
 pub mod cache;
 pub mod compact;
+#[cfg(test)]
+mod disk_full_tests;
 pub mod encoding;
 pub mod error;
 pub mod file;
@@ -15,6 +17,7 @@ pub(crate) mod framing;
 pub mod index;
 pub mod ingest;
 pub mod key;
+pub mod lock;
 pub mod maint;
 pub(crate) mod recover;
 pub mod shard;
@@ -27,7 +30,7 @@ pub mod wal;
 pub use adapter::TsmAdapter;
 pub use error::{Result, TsmError};
 pub use ingest::WriteReport;
-pub use store::{OpenReport, SeriesWrite, Store, StoreOptions};
+pub use store::{Access, OpenReport, SeriesWrite, Store, StoreOptions};
 
 /// A fresh, empty directory under the system temp dir for one test.
 #[cfg(test)]

@@ -16,22 +16,33 @@ use super::store::{lock, Store};
 
 /// Opens the series index of the store in `dir`, rebuilding it from `files`
 /// (with a warning) when its log is damaged, or missing while files exist.
+/// A `read_only` open rebuilds in memory and leaves `series.log` as it is.
 pub(crate) fn open_index(
     dir: &Path,
     files: &FileSet,
+    read_only: bool,
     warnings: &mut Vec<String>,
 ) -> Result<SeriesIndex> {
     let path = dir.join("series.log");
-    let (mut index, warning) = SeriesIndex::open(&path)?;
+    let (mut index, warning) = if read_only {
+        SeriesIndex::open_read_only(&path)?
+    } else {
+        SeriesIndex::open(&path)?
+    };
     warnings.extend(warning);
     let lost = index.is_empty() && files.files().next().is_some();
     if index.log_damaged() || lost {
         let report = rebuild_from(&mut index, files)?;
         warnings.push(format!(
-            "series log {} {}; rebuilt it: {} series kept, {} recovered from TSM file \
+            "series log {} {}; {}: {} series kept, {} recovered from TSM file \
              indexes{}",
             path.display(),
             if lost { "was empty" } else { "was damaged" },
+            if read_only {
+                "rebuilt the index in memory (read-only open: the log is left as it is)"
+            } else {
+                "rebuilt it"
+            },
             report.kept,
             report.added,
             skipped_note(&report)

@@ -94,12 +94,19 @@ impl FileSet {
     }
 }
 
-/// Opens every shard under `root`. Leftover `.tmp` files and files superseded
-/// by a compaction output (a crash between rename and delete) are removed; an
-/// unreadable file is skipped with a warning so the rest stays queryable.
-pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
+/// Opens every shard under `root`. With `repair` (a read-write open),
+/// leftover `.tmp` files (a snapshot or compaction that failed, e.g. on a
+/// full disk, or crashed) and files superseded by a compaction output (a
+/// crash between rename and delete) are removed; without it (read-only) they
+/// are skipped and no file or directory is created or removed. An unreadable
+/// file is skipped with a warning so the rest stays queryable.
+pub fn load(root: &Path, repair: bool, warnings: &mut Vec<String>) -> Result<FileSet> {
     let shards_root = root.join("shards");
-    fs::create_dir_all(&shards_root).at(&shards_root)?;
+    if repair {
+        fs::create_dir_all(&shards_root).at(&shards_root)?;
+    } else if !shards_root.is_dir() {
+        return Ok(FileSet::default());
+    }
     let mut set = FileSet::default();
     for e in fs::read_dir(&shards_root).at(&shards_root)? {
         let dir = e.at(&shards_root)?.path();
@@ -110,27 +117,7 @@ pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
         else {
             continue;
         };
-        let mut ids = Vec::new();
-        for f in fs::read_dir(&dir).at(&dir)? {
-            let path = f.at(&dir)?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("")
-                .to_string();
-            if name.ends_with(".tmp") {
-                fs::remove_file(&path).at(&path)?;
-            } else if let Some(id) = FileId::parse(&name) {
-                ids.push(id);
-            }
-        }
-        for id in &ids {
-            let path = dir.join(id.file_name());
-            if ids.iter().any(|o| o.covers(id)) {
-                fs::remove_file(&path).at(&path)?;
-                let _ = fs::remove_file(super::tombstone::tombstone_path(&path));
-                continue;
-            }
+        for path in live_files(&dir, repair)? {
             match TsmReader::open(&path) {
                 Ok(r) => set = set.with_added(start, Arc::new(r)),
                 Err(e) => warnings.push(format!("skipping unreadable TSM file: {e}")),
@@ -138,6 +125,36 @@ pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
         }
     }
     Ok(set)
+}
+
+/// The TSM files of shard directory `dir` that no compaction output covers.
+/// With `repair`, `.tmp` leftovers and covered files are deleted.
+fn live_files(dir: &Path, repair: bool) -> Result<Vec<PathBuf>> {
+    let mut ids = Vec::new();
+    for f in fs::read_dir(dir).at(dir)? {
+        let path = f.at(dir)?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".tmp") {
+            if repair {
+                fs::remove_file(&path).at(&path)?;
+            }
+        } else if let Some(id) = FileId::parse(name) {
+            ids.push(id);
+        }
+    }
+    let mut live = Vec::new();
+    for id in &ids {
+        let path = dir.join(id.file_name());
+        if ids.iter().any(|o| o.covers(id)) {
+            if repair {
+                fs::remove_file(&path).at(&path)?;
+                let _ = fs::remove_file(super::tombstone::tombstone_path(&path));
+            }
+            continue;
+        }
+        live.push(path);
+    }
+    Ok(live)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use super::file::reader::TsmReader;
 use super::file::writer::TsmWriter;
 use super::file::FileId;
 use super::index::SeriesIndex;
+use super::lock::{lock_writer, Confirmed, ReaderProbe, WriterLock};
 use super::shard::{self, shard_dir, shard_start, FileSet};
 use super::tombstone::Tombstone;
 use super::value::Values;
@@ -45,6 +46,23 @@ pub struct StoreOptions {
     pub compaction_fanout: usize,
     /// Run compaction (and retention) on a background thread at this period.
     pub background_interval: Option<Duration>,
+    /// Read-write (one writer per directory) or read-only.
+    pub access: Access,
+}
+
+/// How a store is opened (docs/storage.md, "Multi-process rules").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Access {
+    /// The only writer: takes the exclusive lock on `<dir>/LOCK` for the
+    /// store's lifetime, repairs what a crash left (torn tails, `.tmp`
+    /// files) and may write.
+    #[default]
+    ReadWrite,
+    /// Never creates, changes or removes a file: loads a consistent snapshot
+    /// while no writer holds the directory, or fails with
+    /// [`TsmError::InUse`]. Writes, flushes, compactions, deletes and
+    /// retention fail with [`TsmError::ReadOnly`].
+    ReadOnly,
 }
 
 impl Default for StoreOptions {
@@ -55,6 +73,7 @@ impl Default for StoreOptions {
             retention: None,
             compaction_fanout: 4,
             background_interval: None,
+            access: Access::ReadWrite,
         }
     }
 }
@@ -93,6 +112,8 @@ pub(crate) struct State {
 }
 
 pub(crate) struct Inner {
+    /// Held for the store's lifetime when read-write; `None` when read-only.
+    lock: Option<WriterLock>,
     pub(crate) dir: PathBuf,
     pub(crate) options: StoreOptions,
     pub(crate) writer: Mutex<Writer>,
@@ -123,35 +144,34 @@ pub(crate) fn nanos(d: Duration) -> i64 {
 }
 
 impl Store {
-    /// Opens (creating) the store in `dir`: loads the TSM files and the series
-    /// index (rebuilt from the files' keys when `series.log` is damaged),
-    /// replays the WAL into the cache. Damaged WAL records are skipped, torn
-    /// WAL tails truncated, both reported in the [`OpenReport`], never a
-    /// failure (`docs/storage.md`, "Recovery").
+    /// Opens the store in `dir` as `options.access` says: read-write
+    /// creates it if needed, takes the directory's writer lock, loads the TSM
+    /// files and the series index (rebuilt from the files' keys when
+    /// `series.log` is damaged) and replays the WAL into the cache. Damaged
+    /// WAL records are skipped, torn WAL tails truncated, both reported in
+    /// the [`OpenReport`], never a failure (`docs/storage.md`, "Recovery").
+    /// Read-only does the same without changing any file.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport)> {
         if options.compaction_fanout < 2 {
             return Err(TsmError::Invalid(
                 "compaction_fanout must be at least 2".into(),
             ));
         }
+        match options.access {
+            Access::ReadWrite => Store::open_read_write(dir, options),
+            Access::ReadOnly => Store::open_read_only(dir, options),
+        }
+    }
+
+    fn open_read_write(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport)> {
         fs::create_dir_all(dir).at(dir)?;
+        let writer_lock = lock_writer(dir)?;
         let mut report = OpenReport::default();
-        let files = shard::load(dir, &mut report.warnings)?;
-        let index = super::recover::open_index(dir, &files, &mut report.warnings)?;
+        let files = shard::load(dir, true, &mut report.warnings)?;
+        let index = super::recover::open_index(dir, &files, false, &mut report.warnings)?;
         let (wal, entries, w) = Wal::open(&dir.join("wal"))?;
         report.warnings.extend(w);
-        let next_gen = files.max_gen() + 1;
-        let inner = Arc::new(Inner {
-            dir: dir.to_path_buf(),
-            options,
-            writer: Mutex::new(Writer { wal, next_gen }),
-            maint: Mutex::new(()),
-            index: RwLock::new(index),
-            state: RwLock::new(State {
-                cache: Cache::new(),
-                files: Arc::new(files),
-            }),
-        });
+        let inner = Inner::new(dir, options, Some(writer_lock), index, files, wal);
         report.wal_entries_replayed = entries.len();
         inner.replay(entries, &mut report.warnings)?;
         {
@@ -159,11 +179,14 @@ impl Store {
             if inner.state.read().expect("state lock").cache.size_bytes()
                 > inner.options.cache_snapshot_bytes
             {
-                inner.snapshot(&mut w)?;
+                // The WAL keeps every point: a snapshot that fails here (a
+                // full disk) must not make the store unopenable.
+                if let Err(e) = inner.snapshot(&mut w) {
+                    report.warnings.push(format!(
+                        "snapshot at open failed, the WAL keeps the points: {e}"
+                    ));
+                }
             }
-        }
-        for w in &report.warnings {
-            eprintln!("tsq-storage warning: {w}");
         }
         let store = Store {
             inner,
@@ -172,6 +195,46 @@ impl Store {
         if let Some(period) = store.inner.options.background_interval {
             store.start_background(period);
         }
+        Ok((store, report))
+    }
+
+    /// Loads a read-only store between two checks of the writer lock; a
+    /// load that raced a writer is retried, one that overlaps a live writer
+    /// fails with [`TsmError::InUse`].
+    fn open_read_only(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport)> {
+        if !dir.is_dir() {
+            let e = std::io::Error::new(std::io::ErrorKind::NotFound, "no store directory");
+            return Err(TsmError::io(dir, e));
+        }
+        const ATTEMPTS: usize = 3;
+        for _ in 0..ATTEMPTS {
+            let probe = ReaderProbe::begin(dir)?;
+            let loaded = Store::load_read_only(dir, options.clone());
+            // A live writer explains a failed load better than its error.
+            if probe.confirm()? == Confirmed::Consistent {
+                return loaded;
+            }
+        }
+        Err(TsmError::InUse {
+            dir: dir.to_path_buf(),
+            holder: format!("writers that opened it {ATTEMPTS} times during the load"),
+            reading: true,
+        })
+    }
+
+    fn load_read_only(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport)> {
+        let mut report = OpenReport::default();
+        let files = shard::load(dir, false, &mut report.warnings)?;
+        let index = super::recover::open_index(dir, &files, true, &mut report.warnings)?;
+        let (wal, entries, w) = Wal::read_only(&dir.join("wal"))?;
+        report.warnings.extend(w);
+        let inner = Inner::new(dir, options, None, index, files, wal);
+        report.wal_entries_replayed = entries.len();
+        inner.replay(entries, &mut report.warnings)?;
+        let store = Store {
+            inner,
+            background: Mutex::new(None),
+        };
         Ok((store, report))
     }
 
@@ -193,8 +256,16 @@ impl Store {
         self.inner.write_series(batch)
     }
 
+    /// How the store was opened.
+    pub fn access(&self) -> Access {
+        self.inner.options.access
+    }
+
     /// Snapshots the cache into level-1 TSM files now (no-op when empty).
+    /// On failure (a full disk) the cache and the WAL keep every point and
+    /// the partial files are removed.
     pub fn flush(&self) -> Result<()> {
+        self.inner.check_writable("flush")?;
         let mut w = lock(&self.inner.writer);
         self.inner.snapshot(&mut w)
     }
@@ -250,6 +321,37 @@ impl Drop for Store {
 }
 
 impl Inner {
+    fn new(
+        dir: &Path,
+        options: StoreOptions,
+        lock: Option<WriterLock>,
+        index: SeriesIndex,
+        files: FileSet,
+        wal: Wal,
+    ) -> Arc<Inner> {
+        let next_gen = files.max_gen() + 1;
+        Arc::new(Inner {
+            lock,
+            dir: dir.to_path_buf(),
+            options,
+            writer: Mutex::new(Writer { wal, next_gen }),
+            maint: Mutex::new(()),
+            index: RwLock::new(index),
+            state: RwLock::new(State {
+                cache: Cache::new(),
+                files: Arc::new(files),
+            }),
+        })
+    }
+
+    /// `Err(ReadOnly)` unless the store holds the writer lock.
+    pub(crate) fn check_writable(&self, what: &'static str) -> Result<()> {
+        match self.lock {
+            Some(_) => Ok(()),
+            None => Err(TsmError::ReadOnly(self.dir.clone(), what)),
+        }
+    }
+
     fn replay(&self, entries: Vec<WalEntry>, warnings: &mut Vec<String>) -> Result<()> {
         for entry in entries {
             match entry {
@@ -273,6 +375,7 @@ impl Inner {
     }
 
     pub(crate) fn write_series(&self, batch: Vec<SeriesPoints>) -> Result<SeriesWrite> {
+        self.check_writable("write")?;
         let mut w = lock(&self.writer);
         let mut accepted = Vec::with_capacity(batch.len());
         let mut ids = Vec::with_capacity(batch.len());
@@ -322,7 +425,11 @@ impl Inner {
             state.cache.size_bytes() > self.options.cache_snapshot_bytes
         };
         if over {
-            self.snapshot(&mut w)?;
+            self.snapshot(&mut w)
+                .map_err(|e| TsmError::SnapshotFailed {
+                    points,
+                    source: Box::new(e),
+                })?;
         }
         Ok(SeriesWrite {
             points_written: points,
@@ -352,26 +459,7 @@ impl Inner {
                 split_by_shard(key, times, values, dur, &mut by_shard);
             }
         }
-        let mut added = Vec::new();
-        for (start, mut series) in by_shard {
-            series.sort_by(|a, b| a.0.cmp(&b.0));
-            let dir = shard_dir(&self.dir, start);
-            fs::create_dir_all(&dir).at(&dir)?;
-            let path = dir.join(
-                FileId {
-                    min_gen: gen,
-                    max_gen: gen,
-                    level: 1,
-                }
-                .file_name(),
-            );
-            let mut writer = TsmWriter::create(&path)?;
-            for (key, times, values) in &series {
-                writer.write_series(key, times, values)?;
-            }
-            writer.finish()?;
-            added.push((start, Arc::new(TsmReader::open(&path)?)));
-        }
+        let added = self.write_snapshot_files(gen, by_shard)?;
         {
             let mut state = self.state.write().expect("state lock");
             let mut files = (*state.files).clone();
@@ -382,6 +470,48 @@ impl Inner {
             state.cache.clear();
         }
         w.wal.remove_before(seq)
+    }
+
+    /// Writes one level-1 file of generation `gen` per shard. On failure
+    /// (a full disk) the files already renamed into place and the `.tmp` of
+    /// the failed one are removed, best effort, so nothing half-done stays:
+    /// the cache and the WAL still hold every point.
+    fn write_snapshot_files(
+        &self,
+        gen: u64,
+        by_shard: ShardRuns,
+    ) -> Result<Vec<(i64, Arc<TsmReader>)>> {
+        let mut added = Vec::new();
+        let mut written: Vec<PathBuf> = Vec::new();
+        for (i, (start, mut series)) in by_shard.into_iter().enumerate() {
+            series.sort_by(|a, b| a.0.cmp(&b.0));
+            let dir = shard_dir(&self.dir, start);
+            let path = dir.join(
+                FileId {
+                    min_gen: gen,
+                    max_gen: gen,
+                    level: 1,
+                }
+                .file_name(),
+            );
+            let result = write_level1_file(&dir, &path, &series, i);
+            let result = result.and_then(|()| TsmReader::open(&path));
+            match result {
+                Ok(reader) => {
+                    written.push(path);
+                    added.push((start, Arc::new(reader)));
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(path.with_extension("tsm.tmp"));
+                    let _ = fs::remove_file(&path);
+                    for p in &written {
+                        let _ = fs::remove_file(p);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(added)
     }
 
     /// Adds tombstones for `keys` in `[min, max]` to every file holding them.
@@ -414,6 +544,24 @@ impl Inner {
             .delete(&ids, min, max);
         Ok(())
     }
+}
+
+/// Writes `series` (sorted by key) as the TSM file `path` in shard `dir`;
+/// `nth` is the file's position in its snapshot (for fault injection).
+fn write_level1_file(
+    dir: &Path,
+    path: &Path,
+    series: &[(String, Vec<i64>, Values)],
+    nth: usize,
+) -> Result<()> {
+    fs::create_dir_all(dir).at(dir)?;
+    let mut writer = TsmWriter::create(path)?;
+    for (key, times, values) in series {
+        writer.write_series(key, times, values)?;
+    }
+    fault::before_finish(nth, path)?;
+    writer.finish()?;
+    Ok(())
 }
 
 fn split_by_shard(key: String, times: Vec<i64>, values: Values, dur: i64, out: &mut ShardRuns) {
@@ -476,5 +624,44 @@ impl Store {
             .read()
             .expect("index lock")
             .series_count(measurement)
+    }
+}
+
+/// Test-only fault injection: make the `nth` file of the next snapshots on
+/// this thread fail as a full disk would, after its `.tmp` is written.
+#[cfg(test)]
+pub(crate) mod fault {
+    use std::cell::Cell;
+    use std::path::Path;
+
+    use crate::tsm::error::{Result, TsmError};
+
+    thread_local! {
+        static FAIL_NTH_FILE: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// Snapshots on this thread fail at their `nth` file (`None`: never).
+    pub(crate) fn fail_nth_file(nth: Option<usize>) {
+        FAIL_NTH_FILE.with(|f| f.set(nth));
+    }
+
+    pub(super) fn before_finish(nth: usize, path: &Path) -> Result<()> {
+        if FAIL_NTH_FILE.with(Cell::get) == Some(nth) {
+            let enospc = std::io::Error::from_raw_os_error(28);
+            return Err(TsmError::io(&path.with_extension("tsm.tmp"), enospc));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(test))]
+mod fault {
+    use std::path::Path;
+
+    use crate::tsm::error::Result;
+
+    #[inline]
+    pub(super) fn before_finish(_nth: usize, _path: &Path) -> Result<()> {
+        Ok(())
     }
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use tsq_engine::SeriesInfo;
 
 use super::bytes::{put_str, put_uvarint, Cursor};
-use super::error::{IoContext, Result};
+use super::error::{IoContext, Result, TsmError};
 use super::framing::{self, Frame};
 use super::key::{decode_series, encode_series};
 use super::value::{FieldType, Values};
@@ -55,14 +55,20 @@ pub enum WalEntry {
     },
 }
 
-/// An open WAL, appending to its newest segment.
+/// An open WAL, appending to its newest segment. The segment file is
+/// created on the first append, so opening and closing a store without
+/// writing adds no file.
 #[derive(Debug)]
 pub struct Wal {
     dir: PathBuf,
-    file: File,
+    /// The segment being appended to; `None` until the first append after
+    /// an open or a rotation.
+    file: Option<File>,
     path: PathBuf,
     seq: u64,
     size: u64,
+    /// False when opened by [`Wal::read_only`]: appends fail.
+    writable: bool,
 }
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
@@ -83,34 +89,72 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>> {
 }
 
 impl Wal {
-    /// Opens the WAL in `dir`, returning it, every intact entry in log order
-    /// and one warning per damaged range or torn tail. A damaged record is
-    /// skipped and the records after it are replayed; only a torn tail (an
-    /// incomplete last record, a write that was never acknowledged) is cut
-    /// off the segment. Segments in an older record format are refused.
+    /// Opens the WAL in `dir` for appending, returning it, every intact
+    /// entry in log order and one warning per damaged range or torn tail. A
+    /// damaged record is skipped and the records after it are replayed; only
+    /// a torn tail (an incomplete last record, a write that was never
+    /// acknowledged) is cut off the segment. Segments in an older record
+    /// format are refused. Appends go to the newest segment when it read
+    /// clean and has room, else to a new segment created by the first append.
     pub fn open(dir: &Path) -> Result<(Wal, Vec<WalEntry>, Vec<String>)> {
         fs::create_dir_all(dir).at(dir)?;
-        let (seqs, entries, warnings) = read_segments(dir, true)?;
-        let seq = seqs.last().map_or(1, |s| s + 1);
-        let wal = Wal::create_segment(dir, seq)?;
+        let (seqs, entries, warnings, last_clean) = read_segments(dir, true)?;
+        let mut wal = Wal {
+            dir: dir.to_path_buf(),
+            file: None,
+            path: segment_path(dir, 1),
+            seq: 1,
+            size: 0,
+            writable: true,
+        };
+        if let Some(&last) = seqs.last() {
+            wal.seq = last + 1;
+            wal.path = segment_path(dir, wal.seq);
+            let path = segment_path(dir, last);
+            let size = fs::metadata(&path).at(&path)?.len();
+            if last_clean && size < SEGMENT_BYTES {
+                let file = OpenOptions::new().append(true).open(&path).at(&path)?;
+                (wal.file, wal.path, wal.seq, wal.size) = (Some(file), path, last, size);
+            }
+        }
         Ok((wal, entries, warnings))
     }
 
-    fn create_segment(dir: &Path, seq: u64) -> Result<Wal> {
-        let path = segment_path(dir, seq);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .at(&path)?;
-        File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
-        Ok(Wal {
+    /// Reads every intact entry of the WAL in `dir` without changing any
+    /// file (a missing directory is an empty WAL); damaged segments are
+    /// reported, not truncated. The returned WAL refuses appends.
+    pub fn read_only(dir: &Path) -> Result<(Wal, Vec<WalEntry>, Vec<String>)> {
+        let wal = Wal {
             dir: dir.to_path_buf(),
-            file,
-            path,
-            seq,
+            file: None,
+            path: segment_path(dir, 1),
+            seq: 1,
             size: 0,
-        })
+            writable: false,
+        };
+        let (entries, warnings) = read_all(dir)?;
+        Ok((wal, entries, warnings))
+    }
+
+    /// The segment being appended to, created (and its directory entry
+    /// fsynced) when it does not exist yet.
+    fn segment(&mut self) -> Result<&mut File> {
+        if !self.writable {
+            return Err(TsmError::ReadOnly(self.dir.clone(), "append to the WAL"));
+        }
+        if self.file.is_none() {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .at(&self.path)?;
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .at(&self.dir)?;
+            self.size = 0;
+            self.file = Some(file);
+        }
+        Ok(self.file.as_mut().expect("created above"))
     }
 
     /// Appends one entry and fsyncs it: when this returns `Ok` the entry is
@@ -119,8 +163,15 @@ impl Wal {
         let payload = encode_entry(entry);
         let mut rec = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
         framing::put_record(&mut rec, framing::WAL, &payload);
-        self.file.write_all(&rec).at(&self.path)?;
-        self.file.sync_data().at(&self.path)?;
+        let size = self.size;
+        let path = self.path.clone();
+        let file = self.segment()?;
+        if let Err(e) = file.write_all(&rec).and_then(|()| file.sync_data()) {
+            // A partial record (disk full) would hide the records appended
+            // after it: cut it off so the segment stays a clean prefix.
+            let _ = file.set_len(size);
+            return Err(TsmError::io(&path, e));
+        }
         self.size += rec.len() as u64;
         if self.size >= SEGMENT_BYTES {
             self.rotate()?;
@@ -128,10 +179,13 @@ impl Wal {
         Ok(())
     }
 
-    /// Closes the current segment and starts a new one; returns the new
-    /// segment's number (every older segment is closed).
+    /// Closes the current segment; the next append starts segment
+    /// `seq + 1`. Returns that number (every older segment is closed).
     pub fn rotate(&mut self) -> Result<u64> {
-        *self = Wal::create_segment(&self.dir, self.seq + 1)?;
+        self.file = None;
+        self.seq += 1;
+        self.path = segment_path(&self.dir, self.seq);
+        self.size = 0;
         Ok(self.seq)
     }
 
@@ -151,27 +205,32 @@ impl Wal {
 /// changing anything (no truncation, no new segment): the intact entries in
 /// log order and the warnings. For read-only opens and checks.
 pub fn read_all(dir: &Path) -> Result<(Vec<WalEntry>, Vec<String>)> {
-    if !dir.exists() {
+    if !dir.is_dir() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let (_, entries, warnings) = read_segments(dir, false)?;
+    let (_, entries, warnings, _) = read_segments(dir, false)?;
     Ok((entries, warnings))
 }
 
 /// Replays every segment of `dir`; cuts torn tails off when `truncate_torn`.
-/// Returns the segment numbers, the entries and the warnings.
+/// Returns the segment numbers, the entries, the warnings and whether the
+/// last segment read without a problem.
 fn read_segments(
     dir: &Path,
     truncate_torn: bool,
-) -> Result<(Vec<u64>, Vec<WalEntry>, Vec<String>)> {
+) -> Result<(Vec<u64>, Vec<WalEntry>, Vec<String>, bool)> {
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
     let seqs = list_segments(dir)?;
+    let mut last_clean = true;
     for &seq in &seqs {
         let path = segment_path(dir, seq);
         let bytes = fs::read(&path).at(&path)?;
         framing::check_version(&bytes, framing::WAL, &path)?;
-        let Some(torn_at) = read_segment(&path, &bytes, &mut entries, &mut warnings) else {
+        let before = warnings.len();
+        let torn = read_segment(&path, &bytes, &mut entries, &mut warnings);
+        last_clean = torn.is_none() && warnings.len() == before;
+        let Some(torn_at) = torn else {
             continue;
         };
         let seg = path.display();
@@ -189,7 +248,7 @@ fn read_segments(
             ));
         }
     }
-    Ok((seqs, entries, warnings))
+    Ok((seqs, entries, warnings, last_clean))
 }
 
 /// Decodes the records of segment `path` into `out`, skipping damaged
@@ -342,6 +401,80 @@ mod tests {
             times: vec![10, 20],
             values: Values::Float(vec![v, v + 1.0]),
         }])
+    }
+
+    #[test]
+    fn opens_reuse_the_last_segment_and_create_none_without_writes() {
+        let dir = test_dir("wal_reuse");
+        for _ in 0..5 {
+            drop(Wal::open(&dir).unwrap());
+        }
+        assert_eq!(list_segments(&dir).unwrap(), Vec::<u64>::new());
+        let (mut wal, _, _) = Wal::open(&dir).unwrap();
+        wal.append(&write(1.0)).unwrap();
+        drop(wal);
+        for i in 0..3 {
+            let (mut wal, e, w) = Wal::open(&dir).unwrap();
+            assert!(w.is_empty());
+            assert_eq!(e.len(), i + 1);
+            wal.append(&write(2.0 + i as f64)).unwrap();
+        }
+        assert_eq!(list_segments(&dir).unwrap(), vec![1]);
+        let (_, e, _) = Wal::open(&dir).unwrap();
+        assert_eq!(e, vec![write(1.0), write(2.0), write(3.0), write(4.0)]);
+    }
+
+    #[test]
+    fn a_rotation_creates_the_next_segment_on_the_first_append() {
+        let dir = test_dir("wal_lazy_rotate");
+        let (mut wal, _, _) = Wal::open(&dir).unwrap();
+        wal.append(&write(1.0)).unwrap();
+        assert_eq!(wal.rotate().unwrap(), 2);
+        assert_eq!(list_segments(&dir).unwrap(), vec![1]);
+        wal.remove_before(2).unwrap();
+        assert_eq!(list_segments(&dir).unwrap(), Vec::<u64>::new());
+        wal.append(&write(2.0)).unwrap();
+        assert_eq!(list_segments(&dir).unwrap(), vec![2]);
+    }
+
+    #[test]
+    fn a_read_only_replay_changes_no_file_and_refuses_appends() {
+        let dir = test_dir("wal_read_only");
+        let (mut wal, _, _) = Wal::open(&dir).unwrap();
+        wal.append(&write(1.0)).unwrap();
+        wal.append(&write(2.0)).unwrap();
+        let path = wal.path.clone();
+        drop(wal);
+        let full = fs::metadata(&path).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(full - 3).unwrap();
+        let (mut wal, e, w) = Wal::read_only(&dir).unwrap();
+        assert_eq!(e, vec![write(1.0)]);
+        assert!(
+            w[0].ends_with(&format!(
+                "torn record at byte {} of {} (left in place)",
+                full / 2,
+                full - 3
+            )),
+            "{}",
+            w[0]
+        );
+        assert_eq!(
+            fs::metadata(&path).unwrap().len(),
+            full - 3,
+            "not truncated"
+        );
+        let err = wal.append(&write(3.0)).unwrap_err().to_string();
+        assert!(
+            err.contains("is open read-only: cannot append to the WAL"),
+            "{err}"
+        );
+        assert_eq!(list_segments(&dir).unwrap(), vec![1]);
+        assert_eq!(fs::metadata(&path).unwrap().len(), full - 3);
+        // A missing directory is an empty WAL, and is not created.
+        let none = dir.join("absent");
+        assert!(Wal::read_only(&none).unwrap().1.is_empty());
+        assert!(!none.exists());
     }
 
     #[test]

@@ -40,7 +40,8 @@ struct Measurement {
 /// The series index of a store.
 #[derive(Debug)]
 pub struct SeriesIndex {
-    log: SeriesLog,
+    /// `None` when opened read-only: series are then only added in memory.
+    log: Option<SeriesLog>,
     series: Vec<(SeriesInfo, FieldType, String)>,
     by_key: HashMap<String, u32>,
     measurements: BTreeMap<Arc<str>, Measurement>,
@@ -65,6 +66,19 @@ impl SeriesIndex {
     /// or damaged records (then [`SeriesIndex::log_damaged`] is true).
     pub fn open(path: &Path) -> Result<(SeriesIndex, Option<String>)> {
         let (log, contents) = SeriesLog::open(path)?;
+        Ok(SeriesIndex::from_log(Some(log), contents))
+    }
+
+    /// Reads the index persisted at `path` without changing any file; series
+    /// the WAL adds at replay live only in memory.
+    pub fn open_read_only(path: &Path) -> Result<(SeriesIndex, Option<String>)> {
+        Ok(SeriesIndex::from_log(None, SeriesLog::read(path)?))
+    }
+
+    fn from_log(
+        log: Option<SeriesLog>,
+        contents: series_log::LogContents,
+    ) -> (SeriesIndex, Option<String>) {
         let mut index = SeriesIndex {
             log,
             series: Vec::with_capacity(contents.series.len()),
@@ -77,7 +91,7 @@ impl SeriesIndex {
                 index.add(s, ty);
             }
         }
-        Ok((index, contents.warning))
+        (index, contents.warning)
     }
 
     /// True when the log failed a checksum at open and has not been rebuilt.
@@ -127,9 +141,13 @@ impl SeriesIndex {
                 }
             }
         }
-        let path = self.log.path().to_path_buf();
-        self.log = SeriesLog::rewrite(&path, self.series.iter().map(|(s, t, _)| (s, *t)))?;
-        self.damaged = false;
+        // A read-only index rebuilds in memory only; its log stays as it is.
+        if let Some(log) = &self.log {
+            let path = log.path().to_path_buf();
+            let series = self.series.iter().map(|(s, t, _)| (s, *t));
+            self.log = Some(SeriesLog::rewrite(&path, series)?);
+            self.damaged = false;
+        }
         Ok(report)
     }
 
@@ -195,13 +213,18 @@ impl SeriesIndex {
                 key.chars().take(64).collect::<String>()
             )));
         }
-        self.log.append(s, ty)?;
+        if let Some(log) = &mut self.log {
+            log.append(s, ty)?;
+        }
         Ok((self.add(s.clone(), ty), true))
     }
 
     /// Fsyncs series created since the last sync.
     pub fn sync(&mut self) -> Result<()> {
-        self.log.sync()
+        match &mut self.log {
+            Some(log) => log.sync(),
+            None => Ok(()),
+        }
     }
 
     /// The id of the series with text key `key`.
