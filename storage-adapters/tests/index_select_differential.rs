@@ -30,13 +30,32 @@ impl Rng {
 
 const KEYS: &[&str] = &["host", "dc", "rack", "env"];
 /// Stored values; `""` is a stored empty value, which counts as missing.
-const VALUES: &[&str] = &["a", "b", "web-1", "web-2", "db-1", "eu", "us", "x_y", ""];
+const VALUES: &[&str] = &[
+    "a", "b", "wb", "web-1", "web-2", "db-1", "eu", "us", "x_y", "",
+];
 /// Values a predicate names: the stored ones plus one never stored.
 const NAMED: &[&str] = &[
-    "a", "b", "web-1", "web-2", "db-1", "eu", "us", "x_y", "", "zzz",
+    "a", "b", "wb", "web-1", "web-2", "db-1", "eu", "us", "x_y", "", "zzz",
 ];
-const LIKES: &[&str] = &["web%", "%-1", "_", "%", "", "x\\_y", "d_-%", "zz%"];
-const REGEXES: &[&str] = &["^web", "-1$", "^$", "", "u", "^(a|b)$", "[0-9]", "zz"];
+const LIKES: &[&str] = &[
+    "web%", "%-1", "_", "%", "", "x\\_y", "d_-%", "zz%", "web-1", "h1%", "w_b%",
+];
+const REGEXES: &[&str] = &[
+    "^web",
+    "-1$",
+    "^$",
+    "",
+    "u",
+    "^(a|b)$",
+    "[0-9]",
+    "zz",
+    "^we*b",
+    "^h1",
+    "^d|^w",
+    "^web-1$",
+    "^h[0-9]?$",
+    "^x_",
+];
 
 /// Random series of `cpu` (fields `u` and `s`) and `mem` (field `f` only);
 /// each tag present with probability 3/4, values drawn with repeats so some

@@ -13,15 +13,20 @@
 //!   LIKE, ~, !~              each DISTINCT value of k tested once, then as above
 //! ```
 //!
+//! A `LIKE` or anchored regex with a literal prefix tests only the values in
+//! that prefix's range ([`super::prefix`]).
+//!
 //! so `=` costs a map lookup plus the matching ids, never a pass over the
 //! measurement. An `AND` evaluates its most selective operand first and, once
 //! the candidates are few, tests the other operands on each candidate's tags.
 
 use std::cell::OnceCell;
+use std::ops::Bound;
 
 use tsq_engine::TagPredicate;
 
 use super::posting::{difference, intersect, union_all, union_postings, PostingList};
+use super::prefix::{like_prefix, regex_prefix};
 use super::{Measurement, SeriesIndex};
 
 /// An `AND` tests its remaining operands series by series once its candidates
@@ -77,9 +82,15 @@ struct Selector<'a> {
     universe: OnceCell<Vec<u32>>,
 }
 
-/// The values of a leaf whose acceptance differs from the empty value's, when
-/// the predicate names them; `None` means every distinct value is tested.
-type Named<'p> = Option<&'p [String]>;
+/// Where the values of a leaf's key whose acceptance differs from the empty
+/// value's are.
+enum Flipped<'p> {
+    /// Exactly the values the predicate names.
+    Named(&'p [String]),
+    /// Among the values starting with this prefix (all values when empty):
+    /// each of those is tested.
+    Prefix(String),
+}
 
 impl Selector<'_> {
     fn universe(&self) -> &[u32] {
@@ -100,10 +111,15 @@ impl Selector<'_> {
             TagPredicate::NotIn(k, vs) => {
                 self.leaf(k, &|x| !vs.iter().any(|v| v == x), named_all(vs))
             }
-            TagPredicate::Like(k, pat) | TagPredicate::Regex(k, pat) => {
-                self.leaf(k, &|x| pat.is_match(x), None)
+            TagPredicate::Like(k, pat) => {
+                self.leaf(k, &|x| pat.is_match(x), Flipped::Prefix(like_prefix(pat)))
             }
-            TagPredicate::NotRegex(k, pat) => self.leaf(k, &|x| !pat.is_match(x), None),
+            TagPredicate::Regex(k, pat) => {
+                self.leaf(k, &|x| pat.is_match(x), Flipped::Prefix(regex_prefix(pat)))
+            }
+            TagPredicate::NotRegex(k, pat) => {
+                self.leaf(k, &|x| !pat.is_match(x), Flipped::Prefix(regex_prefix(pat)))
+            }
             TagPredicate::And(ps) => self.and(ps),
             TagPredicate::Or(ps) => {
                 union_all(ps.iter().map(|p| self.eval(p)).collect(), self.index.len())
@@ -113,19 +129,21 @@ impl Selector<'_> {
     }
 
     /// Series whose tag `key` (empty when missing) is accepted by `accept`.
-    /// The values whose acceptance differs from the empty value's are `named`
-    /// or, when `None`, found by testing each distinct value of `key` once.
-    fn leaf(&self, key: &str, accept: &dyn Fn(&str) -> bool, named: Named<'_>) -> Vec<u32> {
+    /// The values whose acceptance differs from the empty value's are named,
+    /// or found by testing once each distinct value of `key` that starts with
+    /// the prefix.
+    fn leaf(&self, key: &str, accept: &dyn Fn(&str) -> bool, flipped: Flipped<'_>) -> Vec<u32> {
         let empty_accepted = accept("");
         let values = self.m.tags.get(key);
-        let flipped: Vec<&PostingList> = match (values, named) {
+        let flipped: Vec<&PostingList> = match (values, flipped) {
             (None, _) => Vec::new(),
-            (Some(values), Some(names)) => names
+            (Some(values), Flipped::Named(names)) => names
                 .iter()
                 .filter_map(|v| values.get(v.as_str()))
                 .collect(),
-            (Some(values), None) => values
-                .iter()
+            (Some(values), Flipped::Prefix(prefix)) => values
+                .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+                .take_while(|(v, _)| v.starts_with(prefix.as_str()))
                 .filter(|(v, _)| accept(v) != empty_accepted)
                 .map(|(_, list)| list)
                 .collect(),
@@ -182,7 +200,7 @@ impl Selector<'_> {
         let all = self.size();
         match p {
             TagPredicate::Eq(k, v) if !v.is_empty() => self.named_len(k, std::slice::from_ref(v)),
-            TagPredicate::In(k, vs) if named_all(vs).is_some() => self.named_len(k, vs),
+            TagPredicate::In(k, vs) if !vs.iter().any(String::is_empty) => self.named_len(k, vs),
             TagPredicate::And(ps) => ps.iter().map(|p| self.estimate(p)).min().unwrap_or(all),
             TagPredicate::Or(ps) => ps
                 .iter()
@@ -208,13 +226,18 @@ impl Selector<'_> {
 
 /// `Eq` / `NotEq` of `v`: the one value whose acceptance differs from the
 /// empty value's, unless `v` is itself empty.
-fn named_one(v: &String) -> Named<'_> {
-    (!v.is_empty()).then_some(std::slice::from_ref(v))
+fn named_one(v: &String) -> Flipped<'_> {
+    named_all(std::slice::from_ref(v))
 }
 
-/// `IN` / `NOT IN`: the listed values, unless the empty value is listed.
-fn named_all(vs: &[String]) -> Named<'_> {
-    (!vs.iter().any(String::is_empty)).then_some(vs)
+/// `IN` / `NOT IN`: the listed values, unless the empty value is listed
+/// (then every value is tested).
+fn named_all(vs: &[String]) -> Flipped<'_> {
+    if vs.iter().any(String::is_empty) {
+        Flipped::Prefix(String::new())
+    } else {
+        Flipped::Named(vs)
+    }
 }
 
 #[cfg(test)]
