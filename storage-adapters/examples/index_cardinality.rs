@@ -93,6 +93,15 @@ fn run(n: usize) {
             n <= OLD_LIMIT / 10,
         ),
         (
+            format!("host =~ /{prefix}[0-4][0-9]$/ (unanchored)"),
+            TagPredicate::Regex(
+                "host".into(),
+                Pattern::regex(&format!("{prefix}[0-4][0-9]$")).unwrap(),
+            ),
+            50,
+            n <= OLD_LIMIT / 10,
+        ),
+        (
             format!("dc = 'dc3' AND host = '{}'", host(t + 3)),
             TagPredicate::And(vec![
                 TagPredicate::Eq("dc".into(), "dc3".into()),
