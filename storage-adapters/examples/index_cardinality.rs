@@ -57,7 +57,15 @@ fn run(n: usize) {
         );
         index.get_or_create(&s, FieldType::Float).expect("create");
     }
-    eprintln!("{n} series: index built in {:.2?}", start.elapsed());
+    let built = start.elapsed();
+    index.sync().expect("sync");
+    drop(index);
+    let start = Instant::now();
+    let (index, _) = SeriesIndex::open(&dir.join("series.log")).expect("reopen index");
+    eprintln!(
+        "{n} series: index built in {built:.2?}, reopened from series.log in {:.2?}",
+        start.elapsed()
+    );
 
     // Around series n - 100: the LIKE prefix `u00099%` (for n = 10k) names
     // exactly 100 hosts, the regex 50 of them.
