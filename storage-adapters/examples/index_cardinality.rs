@@ -143,7 +143,10 @@ fn run(n: usize) {
 }
 
 fn print_row(n: usize, label: &str, matches: usize, new: Duration, old: Option<Duration>) {
-    let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
+    let ms = |d: Duration| match d.as_secs_f64() {
+        s if s < 1e-3 => format!("{:.1} µs", s * 1e6),
+        s => format!("{:.2} ms", s * 1e3),
+    };
     let (old, ratio) = match old {
         Some(o) => (
             ms(o),
