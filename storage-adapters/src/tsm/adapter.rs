@@ -18,6 +18,7 @@ use tsq_engine::{
 };
 
 use super::file::block_buf::BlockBuf;
+use super::index::SeriesIndex;
 use super::store::Store;
 use super::value::FieldType;
 use super::view::View;
@@ -51,16 +52,7 @@ impl TsmAdapter {
     /// The series of `req` in delivery order, their registry, and `[min, max]`.
     fn plan(&self, req: &ScanRequest) -> Result<(Arc<SeriesRegistry>, Vec<Planned>, i64, i64)> {
         let index = self.store.inner.index.read().expect("index lock");
-        let ty = index
-            .fields(&req.measurement)
-            .into_iter()
-            .find(|(f, _)| *f == req.field);
-        if let Some((_, FieldType::String)) = ty {
-            return Err(EngineError::InvalidArgument(format!(
-                "field '{}' of measurement '{}' is a string field; only numeric fields can be queried",
-                req.field, req.measurement
-            )));
-        }
+        check_numeric(&index, req)?;
         let ids = index.select(&req.measurement, &req.field, &req.predicate);
         // Already in `SeriesRegistry::sorted` order, every id with a series.
         let ids = index.in_series_order(&req.measurement, &ids);
@@ -87,10 +79,44 @@ impl TsmAdapter {
                 .map(|r| by_reg[r as usize].clone())
                 .collect();
         }
-        let min = req.range.start.unwrap_or(i64::MIN);
-        let max = req.range.end.map_or(i64::MAX, |e| e.saturating_sub(1));
+        let (min, max) = bounds(req);
         Ok((Arc::new(registry), planned, min, max))
     }
+
+    /// The series of `req` as (store id, text key), ascending id: what
+    /// [`time_span`](StorageAdapter::time_span) needs, without the registry
+    /// and ordering a scan builds.
+    fn keys(&self, req: &ScanRequest) -> Result<Vec<(u32, String)>> {
+        let index = self.store.inner.index.read().expect("index lock");
+        check_numeric(&index, req)?;
+        let ids = index.select(&req.measurement, &req.field, &req.predicate);
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| index.series(id).map(|(_, _, key)| (id, key.to_string())))
+            .collect())
+    }
+}
+
+/// An error when the requested field holds strings.
+fn check_numeric(index: &SeriesIndex, req: &ScanRequest) -> Result<()> {
+    let ty = index
+        .fields(&req.measurement)
+        .into_iter()
+        .find(|(f, _)| *f == req.field);
+    if let Some((_, FieldType::String)) = ty {
+        return Err(EngineError::InvalidArgument(format!(
+            "field '{}' of measurement '{}' is a string field; only numeric fields can be queried",
+            req.field, req.measurement
+        )));
+    }
+    Ok(())
+}
+
+/// The request's time range as inclusive `[min, max]`.
+fn bounds(req: &ScanRequest) -> (i64, i64) {
+    let min = req.range.start.unwrap_or(i64::MIN);
+    let max = req.range.end.map_or(i64::MAX, |e| e.saturating_sub(1));
+    (min, max)
 }
 
 #[async_trait]
@@ -124,12 +150,13 @@ impl StorageAdapter for TsmAdapter {
         if request.range.is_empty() {
             return Ok(None);
         }
-        let (_, planned, min, max) = self.plan(request)?;
-        let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
-        let view = self.store.inner.view(&ids, min, max);
+        let keys = self.keys(request)?;
+        let (min, max) = bounds(request);
+        let ids: Vec<u32> = keys.iter().map(|(id, _)| *id).collect();
+        let view = self.store.inner.span_view(&ids, min, max);
         let mut span: Option<(i64, i64)> = None;
-        for p in &planned {
-            if let Some((lo, hi)) = view.span(p.store_id, &p.key)? {
+        for (id, key) in &keys {
+            if let Some((lo, hi)) = view.span(*id, key)? {
                 span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
             }
         }

@@ -69,6 +69,20 @@ impl Cache {
         (lo < hi).then(|| (t[lo..hi].to_vec(), v.slice(lo, hi)))
     }
 
+    /// Smallest and largest cached timestamp of series `id` with
+    /// `min <= t <= max`, without copying its points.
+    pub fn span_in(&self, id: u32, min: i64, max: i64) -> Option<(i64, i64)> {
+        let in_range = self
+            .entries
+            .get(&id)?
+            .times
+            .iter()
+            .filter(|&&t| t >= min && t <= max);
+        in_range.fold(None, |span, &t| {
+            Some(span.map_or((t, t), |(lo, hi): (i64, i64)| (lo.min(t), hi.max(t))))
+        })
+    }
+
     /// Smallest and largest cached timestamp of series `id`.
     pub fn span(&self, id: u32) -> Option<(i64, i64)> {
         let e = self.entries.get(&id)?;
@@ -145,6 +159,10 @@ mod tests {
         assert_eq!(t, vec![10, 20]);
         assert_eq!(v, Values::Float(vec![1.5, 2.0]));
         assert_eq!(c.span(3), Some((10, 30)));
+        // Points 30, 10, 10, 20: within [15, 40] only 30 and 20.
+        assert_eq!(c.span_in(3, 15, 40), Some((20, 30)));
+        assert_eq!(c.span_in(3, 21, 29), None);
+        assert_eq!(c.span_in(4, 0, 40), None);
         assert!(c.read(3, 31, 40).is_none());
         c.delete(&[3], 15, 30);
         // entries at 20 and 30 removed: 2 points * 16 bytes = 32 fewer

@@ -47,6 +47,25 @@ impl Inner {
             max,
         }
     }
+
+    /// A view for [`View::span`] only: the spans of the cached points of
+    /// `ids` in `[min, max]`, taken without copying the points (reads through
+    /// it see the files only).
+    pub(crate) fn span_view(&self, ids: &[u32], min: i64, max: i64) -> View {
+        let state = self.state.read().expect("state lock");
+        let spans = ids
+            .iter()
+            .filter_map(|&id| state.cache.span_in(id, min, max).map(|s| (id, s)))
+            .collect();
+        View {
+            files: Arc::clone(&state.files),
+            cache: HashMap::new(),
+            spans,
+            shard_ns: nanos(self.options.shard_duration),
+            min,
+            max,
+        }
+    }
 }
 
 impl View {

@@ -9,6 +9,7 @@
 
 pub mod order;
 pub mod posting;
+pub mod prefix;
 pub mod select;
 pub mod series_log;
 

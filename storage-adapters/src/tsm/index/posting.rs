@@ -49,14 +49,77 @@ impl PostingList {
     /// The ids, ascending.
     pub fn ids(&self) -> Vec<u32> {
         let mut out = Vec::with_capacity(self.len);
+        self.append_to(&mut out);
+        out
+    }
+
+    /// Appends the ids, ascending, to `out`.
+    pub fn append_to(&self, out: &mut Vec<u32>) {
+        out.reserve(self.len);
         let mut c = Cursor::new(&self.bytes);
         let mut acc = 0u32;
         while let Ok(d) = c.uvarint() {
             acc += d as u32;
             out.push(acc);
         }
-        out
     }
+}
+
+/// A union of this many ids or more, relative to the id bound, is built in
+/// a bitmap of the id space (`bound / 64` words) rather than by sorting.
+const BITMAP_FRACTION: usize = 32;
+
+/// Union of posting lists as ascending ids, every id below `bound` (the
+/// number of series). Cost O(total ids) plus a sort of them when they are few
+/// relative to `bound`, or a pass over a bitmap of `bound` bits when many.
+pub fn union_postings(lists: &[&PostingList], bound: usize) -> Vec<u32> {
+    match lists {
+        [] => Vec::new(),
+        [one] => one.ids(),
+        _ => {
+            let total: usize = lists.iter().map(|l| l.len()).sum();
+            let mut ids = Vec::with_capacity(total);
+            for l in lists {
+                l.append_to(&mut ids);
+            }
+            normalize(ids, bound)
+        }
+    }
+}
+
+/// Union of ascending id lists, every id below `bound`.
+pub fn union_all(lists: Vec<Vec<u32>>, bound: usize) -> Vec<u32> {
+    if lists.len() <= 1 {
+        return lists.into_iter().next().unwrap_or_default();
+    }
+    let total: usize = lists.iter().map(Vec::len).sum();
+    let mut ids = Vec::with_capacity(total);
+    for l in lists {
+        ids.extend_from_slice(&l);
+    }
+    normalize(ids, bound)
+}
+
+/// Sorts and deduplicates `ids` (every id below `bound`).
+fn normalize(mut ids: Vec<u32>, bound: usize) -> Vec<u32> {
+    if ids.len() * BITMAP_FRACTION < bound || ids.iter().any(|&id| id as usize >= bound) {
+        ids.sort_unstable();
+        ids.dedup();
+        return ids;
+    }
+    let mut words = vec![0u64; bound.div_ceil(64)];
+    for &id in &ids {
+        words[id as usize / 64] |= 1u64 << (id % 64);
+    }
+    ids.clear();
+    for (w, &word) in words.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            ids.push((w * 64) as u32 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
+    }
+    ids
 }
 
 /// Intersection of two ascending id lists.
@@ -131,5 +194,26 @@ mod tests {
         assert_eq!(intersect(&a, &b), vec![3, 7]);
         assert_eq!(union(&a, &b), vec![1, 3, 4, 5, 7, 9]);
         assert_eq!(difference(&a, &b), vec![1, 5]);
+    }
+
+    #[test]
+    fn unions_of_many_lists_sort_or_use_a_bitmap() {
+        let list = |ids: &[u32]| {
+            let mut p = PostingList::new();
+            ids.iter().for_each(|&id| p.push(id));
+            p
+        };
+        let (a, b, c) = (list(&[2, 70, 130]), list(&[0, 64, 70]), list(&[]));
+        let want = vec![0, 2, 64, 70, 130];
+        // 6 ids, bound 1000: sorted (6 * 32 < 1000); bound 131: bitmap.
+        assert_eq!(union_postings(&[&a, &b, &c], 1000), want);
+        assert_eq!(union_postings(&[&a, &b, &c], 131), want);
+        assert_eq!(union_postings(&[&a], 131), vec![2, 70, 130]);
+        assert!(union_postings(&[], 10).is_empty());
+        let lists = vec![vec![5, 9], vec![1, 5], vec![9, 10]];
+        assert_eq!(union_all(lists.clone(), 11), vec![1, 5, 9, 10]);
+        assert_eq!(union_all(lists, 1_000_000), vec![1, 5, 9, 10]);
+        // An id beyond the bound falls back to sorting instead of panicking.
+        assert_eq!(union_all(vec![vec![3], vec![99]], 4), vec![3, 99]);
     }
 }
