@@ -10,6 +10,7 @@ pub mod cache;
 pub mod compact;
 pub mod encoding;
 pub mod error;
+pub mod export;
 pub mod file;
 pub mod index;
 pub mod ingest;
