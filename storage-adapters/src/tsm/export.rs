@@ -19,6 +19,9 @@ use super::shard::shard_start;
 use super::store::{nanos, Store};
 use super::value::{FieldType, Values};
 
+/// Tags of a series, sorted by key.
+type TagPairs = Vec<(Arc<str>, Arc<str>)>;
+
 /// One series of a tag set: its field, stored type and identity in the store.
 #[derive(Debug, Clone)]
 pub struct FieldSeries {
@@ -34,7 +37,7 @@ pub struct FieldSeries {
 #[derive(Debug, Clone)]
 pub struct TagSet {
     /// Tags, sorted by key.
-    pub tags: Vec<(Arc<str>, Arc<str>)>,
+    pub tags: TagPairs,
     /// Its field series.
     pub fields: Vec<FieldSeries>,
 }
@@ -62,7 +65,7 @@ impl Store {
     /// The series of `measurement` grouped by tag set, in tag order.
     pub fn tag_sets(&self, measurement: &str) -> Vec<TagSet> {
         let index = self.inner.index.read().expect("index lock");
-        let mut sets: BTreeMap<Vec<(Arc<str>, Arc<str>)>, Vec<FieldSeries>> = BTreeMap::new();
+        let mut sets: BTreeMap<TagPairs, Vec<FieldSeries>> = BTreeMap::new();
         for (field, _) in index.fields(measurement) {
             for id in index.select(measurement, &field, &TagPredicate::True) {
                 if let Some((info, ty, key)) = index.series(id) {
