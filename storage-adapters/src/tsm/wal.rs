@@ -61,6 +61,10 @@ pub struct Wal {
     path: PathBuf,
     seq: u64,
     size: u64,
+    /// Whether the directory entry of this segment is known durable. The
+    /// directory is fsynced before the first append, not at creation, so an
+    /// open that writes nothing (a query) costs no fsync.
+    dir_synced: bool,
 }
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
@@ -115,13 +119,13 @@ impl Wal {
             .append(true)
             .open(&path)
             .at(&path)?;
-        File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
         Ok(Wal {
             dir: dir.to_path_buf(),
             file,
             path,
             seq,
             size: 0,
+            dir_synced: false,
         })
     }
 
@@ -133,6 +137,12 @@ impl Wal {
         rec.extend_from_slice(&(payload.len() as u32).to_be_bytes());
         rec.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
         rec.extend_from_slice(&payload);
+        if !self.dir_synced {
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .at(&self.dir)?;
+            self.dir_synced = true;
+        }
         self.file.write_all(&rec).at(&self.path)?;
         self.file.sync_data().at(&self.path)?;
         self.size += rec.len() as u64;
