@@ -8,12 +8,17 @@ use clap::error::ErrorKind;
 use clap::CommandFactory;
 use tokio::runtime::Runtime;
 
-use crate::cli::args::{Cli, Command};
+use tsq_storage::tsm::{Store, StoreOptions, TsmError};
+
+use crate::cli::args::{format_name, Cli, Command, FormatArg};
 use crate::cli::backend::{Backend, CliError, OpenMode, Opener};
 use crate::cli::bench_cmd::BenchOptions;
+use crate::cli::compact_cmd;
 use crate::cli::demo_cmd::{ensure_demo_data, BANNER};
 use crate::cli::error_render::escape_controls;
+use crate::cli::export::{export, parse_time, ExportFormat, ExportOptions, ExportSummary};
 use crate::cli::import::import;
+use crate::cli::import_parquet::import_parquet;
 use crate::cli::repl::{run_repl, EditorSource, ReaderSource, HISTORY_FILE};
 use crate::cli::runner::{terminal_size, Runner};
 use crate::cli::TableOptions;
@@ -37,7 +42,9 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
     let result = match &cli.command {
         None => require_data(&cli).and_then(|dir| {
             let backend = open(&dir, OpenMode::Existing)?;
-            Ok(repl(&cli, &backend, &dir, &runtime, None))
+            let code = repl(&cli, &backend, &dir, &runtime, None)?;
+            backend.ingest.close(false)?;
+            Ok(code)
         }),
         Some(Command::Demo {
             hosts,
@@ -57,17 +64,83 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             };
             demo(&cli, &dir, &config, *no_repl, &runtime, open)
         }
-        Some(Command::Import { precision, files }) => require_data(&cli).and_then(|dir| {
+        Some(Command::Import {
+            precision,
+            measurement,
+            tags,
+            no_compact,
+            files,
+        }) => require_data(&cli).and_then(|dir| {
+            let parquet = match cli.format {
+                None | Some(FormatArg::Lp) => false,
+                Some(FormatArg::Parquet) => true,
+                Some(other) => {
+                    return Err(CliError::Usage(format!(
+                        "import reads --format lp (the default) or parquet, not {}",
+                        format_name(other)
+                    )))
+                }
+            };
             let backend = open(&dir, OpenMode::Create)?;
-            let summary = import(
-                backend.ingest.as_ref(),
-                files,
-                *precision,
-                io::stderr().is_terminal(),
-                &mut io::stderr(),
-            )?;
+            let ingest = backend.ingest.as_ref();
+            let summary = if parquet {
+                import_parquet(ingest, files, measurement.as_deref(), tags, &mut io::stderr())?
+            } else {
+                import(ingest, files, *precision, io::stderr().is_terminal(), &mut io::stderr())?
+            };
             println!("{}", summary.describe());
+            // --no-compact leaves the points in the WAL and the cache.
+            if !*no_compact {
+                if let Some(report) = ingest.close(true)? {
+                    println!("{}", compact_cmd::describe(&report));
+                }
+            }
             Ok(if summary.rejected > 0 { 1 } else { 0 })
+        }),
+        Some(Command::Export {
+            from,
+            to,
+            measurement,
+            out,
+        }) => require_data(&cli).and_then(|dir| {
+            let format = match cli.format {
+                Some(FormatArg::Parquet) => ExportFormat::Parquet,
+                Some(FormatArg::Csv) => ExportFormat::Csv,
+                Some(FormatArg::Lp) => ExportFormat::Lp,
+                _ => {
+                    return Err(CliError::Usage(
+                        "export needs --format parquet, csv or lp".into(),
+                    ))
+                }
+            };
+            let options = ExportOptions {
+                format,
+                measurement: measurement.clone(),
+                from: from.as_deref().map(parse_time).transpose()?,
+                to: to.as_deref().map(parse_time).transpose()?,
+            };
+            let summary = export_store(&dir, &options, out)?;
+            println!(
+                "exported {} rows ({} values) to {}",
+                summary.rows,
+                summary.points,
+                out.display()
+            );
+            if summary.skipped > 0 {
+                eprintln!(
+                    "notice: {} NaN or infinite float values left out (line protocol cannot spell them)",
+                    summary.skipped
+                );
+            }
+            Ok(0)
+        }),
+        Some(Command::Compact) => require_data(&cli).and_then(|dir| {
+            let backend = open(&dir, OpenMode::Existing)?;
+            match backend.ingest.close(true)? {
+                Some(report) => println!("{}", compact_cmd::describe(&report)),
+                None => println!("nothing to compact"),
+            }
+            Ok(0)
         }),
         Some(Command::Query { file, query }) => require_data(&cli).and_then(|dir| {
             let backend = open(&dir, OpenMode::Existing)?;
@@ -76,9 +149,10 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
                 (None, Some(q)) => ("query".to_string(), q.clone()),
                 (None, None) => return Err(CliError::Usage("a query or -f FILE is needed".into())),
             };
-            let mut runner = runner(&cli, &backend, &runtime);
+            let mut runner = runner(&cli, &backend, &runtime)?;
             runner.source_name = name;
             let ok = runner.run_script(&text, &mut io::stdout().lock(), &mut io::stderr());
+            backend.ingest.close(false)?;
             Ok(if ok { 0 } else { 1 })
         }),
         Some(Command::Bench {
@@ -93,7 +167,8 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
                 scaling: *scaling,
                 suite: *suite,
             };
-            crate::cli::bench_cmd::run(&options, cli.format)
+            cli.output_format()
+                .and_then(|format| crate::cli::bench_cmd::run(&options, format))
         }
     };
     let code = result.unwrap_or_else(|e| fail(&e));
@@ -126,7 +201,8 @@ fn read_script(path: &Path) -> Result<String, CliError> {
 }
 
 /// A runner with the command line's format, strategy and limits.
-fn runner(cli: &Cli, backend: &Backend, runtime: &Runtime) -> Runner {
+fn runner(cli: &Cli, backend: &Backend, runtime: &Runtime) -> Result<Runner, CliError> {
+    let format = cli.output_format()?;
     if let Some(choice) = cli.strategy {
         backend.engine.set_strategy(choice.0);
     }
@@ -141,8 +217,31 @@ fn runner(cli: &Cli, backend: &Backend, runtime: &Runtime) -> Runner {
         std::sync::Arc::clone(&backend.engine),
         runtime.handle().clone(),
     );
-    runner.format = cli.format;
-    runner
+    runner.format = format;
+    Ok(runner)
+}
+
+/// `tsq export`: opens the store itself (typed reads, not queries), exports,
+/// and closes it.
+fn export_store(
+    dir: &Path,
+    options: &ExportOptions,
+    out: &Path,
+) -> Result<ExportSummary, CliError> {
+    if !dir.is_dir() {
+        return Err(CliError::Data(format!(
+            "no data directory at {}",
+            dir.display()
+        )));
+    }
+    let open_err = |e: TsmError| CliError::Data(format!("the store in {}: {e}", dir.display()));
+    let (store, report) = Store::open(dir, StoreOptions::default()).map_err(open_err)?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let summary = export(&store, options, out)?;
+    store.close().map_err(open_err)?;
+    Ok(summary)
 }
 
 fn demo(
@@ -156,23 +255,37 @@ fn demo(
     let backend = open(dir, OpenMode::Create)?;
     let progress = io::stderr().is_terminal();
     match ensure_demo_data(backend.ingest.as_ref(), dir, config, progress)? {
-        Some(summary) => println!(
-            "{} into {}",
-            summary.describe().replacen("from 0 files ", "", 1),
-            dir.display()
-        ),
+        Some(summary) => {
+            println!(
+                "{} into {}",
+                summary.describe().replacen("from 0 files ", "", 1),
+                dir.display()
+            );
+            if let Some(report) = backend.ingest.close(true)? {
+                println!("{}", compact_cmd::describe(&report));
+            }
+        }
         None => println!("reusing the demo data in {}", dir.display()),
     }
-    if no_repl {
-        return Ok(0);
-    }
-    Ok(repl(cli, &backend, dir, runtime, Some(BANNER)))
+    let code = if no_repl {
+        0
+    } else {
+        repl(cli, &backend, dir, runtime, Some(BANNER))?
+    };
+    backend.ingest.close(false)?;
+    Ok(code)
 }
 
 /// The REPL on a terminal (banner, history, Ctrl-C, table cut to the
 /// terminal), or the statements of piped stdin.
-fn repl(cli: &Cli, backend: &Backend, dir: &Path, runtime: &Runtime, banner: Option<&str>) -> i32 {
-    let mut runner = runner(cli, backend, runtime);
+fn repl(
+    cli: &Cli,
+    backend: &Backend,
+    dir: &Path,
+    runtime: &Runtime,
+    banner: Option<&str>,
+) -> Result<i32, CliError> {
+    let mut runner = runner(cli, backend, runtime)?;
     let (mut out, mut err) = (io::stdout(), io::stderr());
     if !io::stdin().is_terminal() {
         runner.source_name = "stdin".into();
@@ -182,7 +295,7 @@ fn repl(cli: &Cli, backend: &Backend, dir: &Path, runtime: &Runtime, banner: Opt
             &mut out,
             &mut err,
         );
-        return if ok { 0 } else { 1 };
+        return Ok(if ok { 0 } else { 1 });
     }
     runner.catch_ctrl_c = true;
     runner.source_name = "input".into();
@@ -201,10 +314,10 @@ fn repl(cli: &Cli, backend: &Backend, dir: &Path, runtime: &Runtime, banner: Opt
     match EditorSource::new(dir.join(HISTORY_FILE)) {
         Ok(mut source) => {
             run_repl(&mut runner, &mut source, &mut out, &mut err);
-            0
+            Ok(0)
         }
-        Err(e) => fail(&CliError::Data(format!(
+        Err(e) => Ok(fail(&CliError::Data(format!(
             "cannot start the line editor: {e}"
-        ))),
+        )))),
     }
 }

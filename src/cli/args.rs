@@ -1,12 +1,13 @@
 //! The command line (clap): `tsq [--data DIR]` opens the REPL, and the
-//! subcommands `demo`, `import` and `query`. Usage errors exit with 2.
+//! subcommands `demo`, `import`, `export`, `compact`, `query` and `bench`.
+//! Usage errors exit with 2.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use tsq_engine::spec::AggStrategy;
 
-use crate::cli::backend::Precision;
+use crate::cli::backend::{CliError, Precision};
 use crate::cli::bench_cmd::Suite;
 use crate::cli::format::OutputFormat;
 
@@ -21,9 +22,10 @@ pub struct Cli {
     /// Data directory of the store.
     #[arg(long, global = true, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Output format of result rows.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
+    /// Format: of result rows (table, the default, csv, json, ndjson); of
+    /// `export` (parquet, csv, lp) and `import` (lp, the default, parquet).
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<FormatArg>,
     /// Force the aggregation operator: auto, pipe, grouped or mt.
     #[arg(long, global = true, value_name = "STRATEGY", value_parser = parse_strategy_choice)]
     pub strategy: Option<StrategyChoice>,
@@ -38,6 +40,55 @@ pub struct Cli {
     /// What to do (default: the REPL).
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The value of `--format`: one flag for result rows, exports and imports
+/// (a subcommand cannot redefine a global flag), checked by each command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Aligned table (results).
+    Table,
+    /// CSV (results, export).
+    Csv,
+    /// JSON array (results).
+    Json,
+    /// One JSON object per line (results).
+    Ndjson,
+    /// Apache Parquet (export, import).
+    Parquet,
+    /// Line protocol (export, import).
+    Lp,
+}
+
+impl Cli {
+    /// The result format: `table` unless `--format` names another one;
+    /// `parquet` and `lp` are a usage error here.
+    pub fn output_format(&self) -> Result<OutputFormat, CliError> {
+        Ok(match self.format {
+            None | Some(FormatArg::Table) => OutputFormat::Table,
+            Some(FormatArg::Csv) => OutputFormat::Csv,
+            Some(FormatArg::Json) => OutputFormat::Json,
+            Some(FormatArg::Ndjson) => OutputFormat::Ndjson,
+            Some(other) => {
+                return Err(CliError::Usage(format!(
+                "--format {} is for export and import; results print as table, csv, json or ndjson",
+                format_name(other)
+            )))
+            }
+        })
+    }
+}
+
+/// The spelling of a `--format` value.
+pub fn format_name(f: FormatArg) -> &'static str {
+    match f {
+        FormatArg::Table => "table",
+        FormatArg::Csv => "csv",
+        FormatArg::Json => "json",
+        FormatArg::Ndjson => "ndjson",
+        FormatArg::Parquet => "parquet",
+        FormatArg::Lp => "lp",
+    }
 }
 
 /// The value of `--strategy`: a forced operator, or `None` for `auto`.
@@ -116,15 +167,46 @@ pub enum Command {
         #[arg(long)]
         no_repl: bool,
     },
-    /// Import line protocol files (`-` reads stdin).
+    /// Import line protocol files (`-` reads stdin), or Parquet files with
+    /// `--format parquet`; the points end compacted in TSM files.
     Import {
         /// Timestamp precision of the input.
         #[arg(long, value_enum, default_value_t = Precision::Ns)]
         precision: Precision,
+        /// Parquet: the measurement (default: the file name without extension).
+        #[arg(long, value_name = "M")]
+        measurement: Option<String>,
+        /// Parquet: the string columns that are tags (default: the
+        /// dictionary-encoded string columns).
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        tags: Vec<String>,
+        /// Leave the points in the WAL and cache: no snapshot or compaction
+        /// at the end.
+        #[arg(long)]
+        no_compact: bool,
         /// Files to import (`-` for stdin).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
     },
+    /// Write the points of the store to OUT: `--format parquet`, `csv` or
+    /// `lp` (columns time, one per tag, one per field).
+    Export {
+        /// First time exported (RFC 3339 or ns since the epoch), inclusive.
+        #[arg(long, value_name = "T")]
+        from: Option<String>,
+        /// End of the exported time range (RFC 3339 or ns), exclusive.
+        #[arg(long, value_name = "T")]
+        to: Option<String>,
+        /// The measurement (needed for parquet and csv when the store holds
+        /// several).
+        #[arg(long, value_name = "M")]
+        measurement: Option<String>,
+        /// The output file.
+        #[arg(value_name = "OUT")]
+        out: PathBuf,
+    },
+    /// Snapshot the cache and merge every shard's TSM files into one.
+    Compact,
     /// Run a query (or a `;`-separated script with -f) and print the result.
     Query {
         /// A script file of `;`-separated statements.
@@ -176,10 +258,23 @@ mod tests {
     fn parses_a_query_command() {
         let cli = Cli::parse_from(["tsq", "query", "--data", "d", "--format", "csv", "SELECT 1"]);
         assert_eq!(cli.data, Some(PathBuf::from("d")));
-        assert_eq!(cli.format, OutputFormat::Csv);
+        assert_eq!(cli.output_format().unwrap(), OutputFormat::Csv);
         assert!(
             matches!(cli.command, Some(Command::Query { query: Some(q), file: None }) if q == "SELECT 1")
         );
+    }
+
+    #[test]
+    fn format_serves_results_exports_and_imports() {
+        let cli = Cli::parse_from(["tsq", "export", "--data", "d", "--format", "parquet", "o"]);
+        assert_eq!(cli.format, Some(FormatArg::Parquet));
+        assert!(matches!(cli.output_format(), Err(CliError::Usage(_))));
+        let cli = Cli::parse_from(["tsq", "import", "--tags", "a,b", "--no-compact", "f"]);
+        assert!(matches!(
+            &cli.command,
+            Some(Command::Import { tags, no_compact: true, .. }) if tags == &["a", "b"]
+        ));
+        assert_eq!(cli.output_format().unwrap(), OutputFormat::Table);
     }
 
     #[test]

@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter};
 use tsq_planner::Executor;
+use tsq_storage::tsm::compact::CompactReport;
+use tsq_storage::tsm::wal::SeriesPoints;
 
 /// The CLI's result alias.
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -169,6 +171,20 @@ pub struct WriteSummary {
 pub trait Ingest {
     /// Writes every valid line of `text`, reporting the invalid ones.
     fn write_lines(&self, text: &str, precision: Precision) -> Result<WriteSummary>;
+
+    /// Writes typed points grouped by series (Parquet import); a rejected
+    /// series (a type conflict) is reported in `errors` with line 0.
+    fn write_series(&self, batch: Vec<SeriesPoints>) -> Result<WriteSummary> {
+        let _ = batch;
+        Err(CliError::Data("this store takes no typed writes".into()))
+    }
+
+    /// Ends the session cleanly: the cache is snapshotted so nothing is left
+    /// to replay; with `compact`, a full compaction (its report returned).
+    fn close(&self, compact: bool) -> Result<Option<CompactReport>> {
+        let _ = compact;
+        Ok(None)
+    }
 }
 
 /// An opened data directory: a writer and a query engine over the same store.

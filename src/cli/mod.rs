@@ -1,7 +1,9 @@
 //! The pieces of the `tsq` command, one job per file.
 //!
 //! `main.rs` parses the command line ([`args`]) and [`app`] dispatches to the
-//! commands: [`import`], [`demo_cmd`], queries and the [`repl`], which run
+//! commands: [`import`] (line protocol; [`import_parquet`]), [`export`]
+//! (with [`export_batch`]), [`compact_cmd`], [`demo_cmd`], queries and the
+//! [`repl`], which run
 //! statements through a [`runner::Runner`]. They talk to the engine only
 //! through the small traits of [`backend`] ([`backend::QueryEngine`],
 //! [`backend::Ingest`]); [`wiring`] implements them over the planner's
@@ -13,13 +15,17 @@ pub mod args;
 pub mod backend;
 pub mod bench_cmd;
 pub mod chart;
+pub mod compact_cmd;
 
 pub mod demo_cmd;
 pub mod describe;
 pub mod error_render;
+pub mod export;
+pub mod export_batch;
 pub mod format;
 
 pub mod import;
+pub mod import_parquet;
 pub mod meta;
 
 pub mod repl;

@@ -10,6 +10,8 @@ use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter};
 use tsq_planner::{Executor, QueryKind, QueryOutput, Session, SessionConfig, TsqError};
 use tsq_storage::line_protocol::Precision as LineProtocolPrecision;
+use tsq_storage::tsm::compact::CompactReport;
+use tsq_storage::tsm::wal::SeriesPoints;
 use tsq_storage::tsm::{Access, Store, StoreOptions, TsmAdapter, TsmError};
 
 use crate::cli::backend::{
@@ -86,6 +88,51 @@ impl Ingest for StoreIngest {
                 })
                 .collect(),
         })
+    }
+
+    fn write_series(&self, batch: Vec<SeriesPoints>) -> Result<WriteSummary> {
+        self.series_summary(batch)
+    }
+
+    fn close(&self, compact: bool) -> Result<Option<CompactReport>> {
+        self.finish(compact)
+    }
+}
+
+/// Typed writes and clean shutdown of the store.
+impl StoreIngest {
+    fn series_summary(&self, batch: Vec<SeriesPoints>) -> Result<WriteSummary> {
+        let report = self
+            .0
+            .write_series(batch)
+            .map_err(|e| CliError::Data(format!("write failed: {e}")))?;
+        Ok(WriteSummary {
+            points: report.points_written as u64,
+            series_created: report.series_created as u64,
+            errors: report
+                .rejected
+                .into_iter()
+                .map(|(_, e)| LineIssue {
+                    line: 0,
+                    column: 0,
+                    message: e.to_string(),
+                })
+                .collect(),
+        })
+    }
+
+    fn finish(&self, compact: bool) -> Result<Option<CompactReport>> {
+        let dir = self.0.dir().display().to_string();
+        let report = if compact {
+            let r = self.0.compact_full();
+            Some(r.map_err(|e| CliError::Data(format!("compaction of {dir} failed: {e}")))?)
+        } else {
+            None
+        };
+        self.0
+            .close()
+            .map_err(|e| CliError::Data(format!("closing the store in {dir} failed: {e}")))?;
+        Ok(report)
     }
 }
 

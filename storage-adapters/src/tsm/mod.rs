@@ -12,6 +12,7 @@ pub mod compact;
 mod disk_full_tests;
 pub mod encoding;
 pub mod error;
+pub mod export;
 pub mod file;
 pub(crate) mod framing;
 pub mod index;

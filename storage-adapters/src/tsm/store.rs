@@ -311,12 +311,47 @@ impl Store {
     }
 }
 
-impl Drop for Store {
-    fn drop(&mut self) {
+/// Clean shutdown (docs/storage.md, "Close and instant open").
+impl Store {
+    /// Ends a session cleanly: stops the background thread, snapshots the
+    /// cache into level-1 TSM files and deletes every WAL segment, so the
+    /// next [`Store::open`] replays nothing. The store stays usable: later
+    /// writes are logged in the WAL again. On a read-only store it only
+    /// stops the background thread.
+    pub fn close(&self) -> Result<()> {
+        self.stop_background();
+        if self.inner.lock.is_none() {
+            return Ok(()); // read-only: nothing of ours to flush
+        }
+        let mut w = lock(&self.inner.writer);
+        let cached = !self
+            .inner
+            .state
+            .read()
+            .expect("state lock")
+            .cache
+            .is_empty();
+        if cached {
+            return self.inner.snapshot(&mut w);
+        }
+        // Nothing cached: every logged write is in a TSM file and every
+        // logged delete is a tombstone, so the old segments are redundant.
+        let seq = w.wal.rotate()?;
+        w.wal.remove_before(seq)
+    }
+
+    /// Stops and joins the background thread, if one runs.
+    fn stop_background(&self) {
         if let Some((stop, handle)) = lock(&self.background).take() {
             stop.store(true, Ordering::SeqCst);
             let _ = handle.join();
         }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop_background();
     }
 }
 
