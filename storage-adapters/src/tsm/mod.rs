@@ -7,6 +7,7 @@
 pub mod adapter;
 pub(crate) mod bytes;
 pub mod cache;
+pub mod check;
 pub mod compact;
 pub mod encoding;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod index;
 pub mod ingest;
 pub mod key;
 pub mod maint;
+pub mod repair;
 pub mod shard;
 pub mod store;
 pub mod tombstone;
@@ -22,7 +24,7 @@ pub mod value;
 pub mod view;
 pub mod wal;
 
-pub use adapter::TsmAdapter;
+pub use adapter::{ReadOptions, TsmAdapter};
 pub use error::{Result, TsmError};
 pub use ingest::WriteReport;
 pub use store::{OpenReport, SeriesWrite, Store, StoreOptions};

@@ -3,13 +3,18 @@
 //! by generation (newer wins on equal timestamps). The [`FileSet`] of all
 //! shards is immutable: writers build a new one and swap the `Arc`, so a query
 //! that took the old one keeps a consistent set of files until it finishes.
+//!
+//! A file that fails a check at open is not dropped silently: the set keeps
+//! it as [`Unreadable`], and a query whose time range overlaps its shard
+//! fails with the file's error unless partial results are allowed
+//! (docs/storage.md, "Damaged files").
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::error::{IoContext, Result};
+use super::error::{IoContext, Result, TsmError};
 use super::file::reader::TsmReader;
 use super::file::FileId;
 
@@ -23,10 +28,34 @@ pub fn shard_dir(root: &Path, start: i64) -> PathBuf {
     root.join("shards").join(start.to_string())
 }
 
-/// Every open TSM file, by shard start, each list ascending by generation.
+/// Every open TSM file, by shard start, each list ascending by generation,
+/// and the files that could not be opened.
 #[derive(Debug, Clone, Default)]
 pub struct FileSet {
     shards: BTreeMap<i64, Vec<Arc<TsmReader>>>,
+    unreadable: Vec<Arc<Unreadable>>,
+}
+
+/// A TSM file of the store that failed a check when it was opened. Its
+/// points may lie anywhere in its shard; which series it holds is unknown.
+#[derive(Debug)]
+pub struct Unreadable {
+    /// The file.
+    pub path: PathBuf,
+    /// Start (ns) of its shard: its points lie in `[shard_start, shard_start + shard duration)`.
+    pub shard_start: i64,
+    /// Its generations and level, from its name.
+    pub id: FileId,
+    /// Why it could not be opened (names the file and the byte offset).
+    pub error: Arc<TsmError>,
+}
+
+impl Unreadable {
+    /// True when the file's shard may hold points in `[min, max]` (the same
+    /// rule as [`FileSet::overlapping`]).
+    pub fn overlaps(&self, min: i64, max: i64, duration: i64) -> bool {
+        self.shard_start >= shard_start(min, duration) && self.shard_start <= max
+    }
 }
 
 impl FileSet {
@@ -46,6 +75,25 @@ impl FileSet {
     /// All shards.
     pub fn shards(&self) -> impl Iterator<Item = (i64, &[Arc<TsmReader>])> {
         self.shards.iter().map(|(s, f)| (*s, f.as_slice()))
+    }
+
+    /// The files that failed their checks at open.
+    pub fn unreadable(&self) -> &[Arc<Unreadable>] {
+        &self.unreadable
+    }
+
+    /// The unreadable files whose shard may hold points in `[min, max]`.
+    pub fn unreadable_overlapping(
+        &self,
+        min: i64,
+        max: i64,
+        duration: i64,
+    ) -> Vec<Arc<Unreadable>> {
+        self.unreadable
+            .iter()
+            .filter(|u| u.overlaps(min, max, duration))
+            .cloned()
+            .collect()
     }
 
     /// All files of all shards.
@@ -88,15 +136,20 @@ impl FileSet {
         (next, dropped.into_values().flatten().collect())
     }
 
-    /// The largest generation of any file (0 when empty).
+    /// The largest generation of any file, unreadable ones included, so a
+    /// new file never takes the name of a damaged one (0 when empty).
     pub fn max_gen(&self) -> u64 {
-        self.files().map(|f| f.id().max_gen).max().unwrap_or(0)
+        let readable = self.files().map(|f| f.id().max_gen);
+        let unreadable = self.unreadable.iter().map(|u| u.id.max_gen);
+        readable.chain(unreadable).max().unwrap_or(0)
     }
 }
 
 /// Opens every shard under `root`. Leftover `.tmp` files and files superseded
-/// by a compaction output (a crash between rename and delete) are removed; an
-/// unreadable file is skipped with a warning so the rest stays queryable.
+/// by a readable compaction output (a crash between rename and delete) are
+/// removed; a file that fails its checks is kept in the set as
+/// [`Unreadable`] (with a warning) so the rest stays queryable and the
+/// queries that need it fail.
 pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
     let shards_root = root.join("shards");
     fs::create_dir_all(&shards_root).at(&shards_root)?;
@@ -124,16 +177,38 @@ pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
                 ids.push(id);
             }
         }
+        let mut opened = Vec::with_capacity(ids.len());
         for id in &ids {
             let path = dir.join(id.file_name());
-            if ids.iter().any(|o| o.covers(id)) {
+            opened.push((*id, TsmReader::open(&path).map_err(|e| (path, e))));
+        }
+        let covering: Vec<FileId> = opened
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(id, _)| *id)
+            .collect();
+        for (id, reader) in opened {
+            let path = dir.join(id.file_name());
+            if covering.iter().any(|o| o.covers(&id)) {
+                drop(reader);
                 fs::remove_file(&path).at(&path)?;
                 let _ = fs::remove_file(super::tombstone::tombstone_path(&path));
                 continue;
             }
-            match TsmReader::open(&path) {
+            match reader {
                 Ok(r) => set = set.with_added(start, Arc::new(r)),
-                Err(e) => warnings.push(format!("skipping unreadable TSM file: {e}")),
+                Err((path, error)) => {
+                    warnings.push(format!(
+                        "unreadable TSM file: {error}; queries over its shard fail \
+                         unless partial results are allowed (`tsq repair` moves it aside)"
+                    ));
+                    set.unreadable.push(Arc::new(Unreadable {
+                        path,
+                        shard_start: start,
+                        id,
+                        error: Arc::new(error),
+                    }));
+                }
             }
         }
     }
