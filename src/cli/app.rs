@@ -68,8 +68,17 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             println!("{}", summary.describe());
             Ok(if summary.rejected > 0 { 1 } else { 0 })
         }),
-        Some(Command::Query { file, query }) => require_data(&cli).and_then(|dir| {
+        Some(Command::Query {
+            file,
+            query,
+            allow_partial,
+        }) => require_data(&cli).and_then(|dir| {
             let backend = open(&dir, OpenMode::Existing)?;
+            if *allow_partial && !backend.engine.set_allow_partial(true) {
+                return Err(CliError::Usage(
+                    "--allow-partial is not supported by this engine".into(),
+                ));
+            }
             let (name, text) = match (file, query) {
                 (Some(path), _) => (path.display().to_string(), read_script(path)?),
                 (None, Some(q)) => ("query".to_string(), q.clone()),
@@ -94,6 +103,10 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             };
             crate::cli::bench_cmd::run(&options, cli.format)
         }
+        Some(Command::Check) => require_data(&cli)
+            .and_then(|dir| crate::cli::check_cmd::check(&dir, &mut io::stdout().lock())),
+        Some(Command::Repair) => require_data(&cli)
+            .and_then(|dir| crate::cli::check_cmd::repair(&dir, &mut io::stdout().lock())),
     };
     result.unwrap_or_else(|e| fail(&e))
 }

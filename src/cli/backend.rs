@@ -104,6 +104,18 @@ pub trait QueryEngine: Send + Sync {
 
     /// The executor statements run on.
     fn executor(&self) -> Executor;
+
+    /// Lets the following statements run without the damaged files they
+    /// would need (partial results, reported as notices) instead of failing;
+    /// false when this engine has no such option (the default).
+    fn set_allow_partial(&self, _on: bool) -> bool {
+        false
+    }
+
+    /// True when partial results are allowed.
+    fn allow_partial(&self) -> bool {
+        false
+    }
 }
 
 /// Timestamp precision of imported line protocol.

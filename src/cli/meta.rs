@@ -44,6 +44,7 @@ Commands:
   \\strategy [auto|pipe|grouped|mt]  force the aggregation operator (auto: the planner's choice)
   \\executor [pipelined|materialized]  run queries through the operators or the materialized baseline
   \\chart              draw the last result as a line chart
+  \\set allow_partial [on|off]  run queries without damaged files (listing them) instead of failing
   \\help               this text
   \\q                  quit (or Ctrl-D)
 ";

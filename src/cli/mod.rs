@@ -1,7 +1,8 @@
 //! The pieces of the `tsq` command, one job per file.
 //!
 //! `main.rs` parses the command line ([`args`]) and [`app`] dispatches to the
-//! commands: [`import`], [`demo_cmd`], queries and the [`repl`], which run
+//! commands: [`import`], [`demo_cmd`], [`check_cmd`] (`check`, `repair`),
+//! queries and the [`repl`], which run
 //! statements through a [`runner::Runner`]. They talk to the engine only
 //! through the small traits of [`backend`] ([`backend::QueryEngine`],
 //! [`backend::Ingest`]); [`wiring`] implements them over the planner's
@@ -13,6 +14,7 @@ pub mod args;
 pub mod backend;
 pub mod bench_cmd;
 pub mod chart;
+pub mod check_cmd;
 
 pub mod demo_cmd;
 pub mod describe;

@@ -51,6 +51,13 @@ pub struct Unreadable {
 }
 
 impl Unreadable {
+    /// `[start, end)` of the times its points may have: its shard's range
+    /// for shards of `shard_duration`.
+    pub fn time_range(&self, shard_duration: std::time::Duration) -> (i64, i64) {
+        let width = super::store::nanos(shard_duration);
+        (self.shard_start, self.shard_start.saturating_add(width))
+    }
+
     /// True when the file's shard may hold points in `[min, max]` (the same
     /// rule as [`FileSet::overlapping`]).
     pub fn overlaps(&self, min: i64, max: i64, duration: i64) -> bool {
