@@ -44,8 +44,8 @@ pub enum RepairAction {
         original: PathBuf,
         /// Blocks kept.
         kept_blocks: usize,
-        /// Blocks lost, as (series key, first time, last time) from the index.
-        lost: Vec<(String, i64, i64)>,
+        /// Blocks lost.
+        lost: Vec<LostBlock>,
     },
     /// A damaged file left alone, and why.
     Left {
@@ -54,6 +54,17 @@ pub enum RepairAction {
         /// Why nothing was done.
         reason: String,
     },
+}
+
+/// A block that could not be salvaged, as the index describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostBlock {
+    /// Its series key.
+    pub key: String,
+    /// Its first timestamp.
+    pub min: i64,
+    /// Its last timestamp.
+    pub max: i64,
 }
 
 /// What [`rebuild_series_index`] did.
@@ -191,7 +202,7 @@ fn repair_tsm(
 /// Writes the readable blocks of `from` (whose index reads) into a new TSM
 /// file `to`; returns the blocks kept and the blocks lost. Writes nothing
 /// when no block is readable.
-fn salvage(from: &Path, to: &Path) -> Result<(usize, Vec<(String, i64, i64)>)> {
+fn salvage(from: &Path, to: &Path) -> Result<(usize, Vec<LostBlock>)> {
     let reader = TsmReader::open_without_tombstones(from)?;
     let mut writer = TsmWriter::create(to)?;
     let mut kept = 0;
@@ -204,7 +215,11 @@ fn salvage(from: &Path, to: &Path) -> Result<(usize, Vec<(String, i64, i64)>)> {
                     kept += 1;
                     chunks.push(chunk);
                 }
-                _ => lost.push((entry.key.clone(), b.min, b.max)),
+                _ => lost.push(LostBlock {
+                    key: entry.key.clone(),
+                    min: b.min,
+                    max: b.max,
+                }),
             }
         }
         if !chunks.is_empty() {
@@ -303,7 +318,11 @@ mod tests {
                 path: tsm.clone(),
                 original: q.clone(),
                 kept_blocks: 1,
-                lost: vec![("m,host=b#v".into(), 1, 3)],
+                lost: vec![LostBlock {
+                    key: "m,host=b#v".into(),
+                    min: 1,
+                    max: 3
+                }],
             }]
         );
         assert_eq!(report.index, IndexRebuild::NotAvailable);
@@ -313,12 +332,13 @@ mod tests {
             bytes,
             "the original is kept as it was"
         );
-        // The salvaged file holds a's points, its tombstone (2..=3) still applies.
+        // The salvaged file holds a's points; its tombstone (the delete of
+        // [2, 3), that is t = 2) still applies.
         let r = TsmReader::open(&tsm).unwrap();
         let keys: Vec<&str> = r.index().iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, vec!["m,host=a#v"]);
         let (t, v) = r.read_series("m,host=a#v", 0, 9).unwrap().unwrap();
-        assert_eq!((t, v), (vec![1], Values::Float(vec![1.0])));
+        assert_eq!((t, v), (vec![1, 3], Values::Float(vec![1.0, 3.0])));
         drop(r);
 
         // Now damage the footer of the salvaged file: quarantined whole, with
