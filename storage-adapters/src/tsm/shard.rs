@@ -152,9 +152,9 @@ impl FileSet {
     }
 }
 
-/// Opens every shard under `root`. Leftover `.tmp` files and files superseded
-/// by a readable compaction output (a crash between rename and delete) are
-/// removed; a file that fails its checks is kept in the set as
+/// Opens every shard under `root`. Leftover `.tmp` files and readable files
+/// superseded by a readable compaction output (a crash between rename and
+/// delete) are removed; a file that fails its checks is kept in the set as
 /// [`Unreadable`] (with a warning) so the rest stays queryable and the
 /// queries that need it fail.
 pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
@@ -184,6 +184,7 @@ pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
                 ids.push(id);
             }
         }
+        ids.sort();
         let mut opened = Vec::with_capacity(ids.len());
         for id in &ids {
             let path = dir.join(id.file_name());
@@ -196,7 +197,9 @@ pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
             .collect();
         for (id, reader) in opened {
             let path = dir.join(id.file_name());
-            if covering.iter().any(|o| o.covers(&id)) {
+            // An unreadable file is never deleted here, even when covered:
+            // a compaction may have merged the files around it.
+            if reader.is_ok() && covering.iter().any(|o| o.covers(&id)) {
                 drop(reader);
                 fs::remove_file(&path).at(&path)?;
                 let _ = fs::remove_file(super::tombstone::tombstone_path(&path));
@@ -225,6 +228,61 @@ pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tsm::file::writer::TsmWriter;
+    use crate::tsm::value::Values;
+
+    #[test]
+    fn covered_files_are_removed_only_when_readable_and_unreadable_ones_are_kept() {
+        let root = crate::tsm::test_dir("shard_load");
+        let dir = shard_dir(&root, 0);
+        fs::create_dir_all(&dir).unwrap();
+        let id = |min_gen, max_gen, level| FileId {
+            min_gen,
+            max_gen,
+            level,
+        };
+        for f in [id(1, 1, 1), id(2, 2, 1), id(1, 3, 2), id(4, 4, 1)] {
+            let mut w = TsmWriter::create(&dir.join(f.file_name())).unwrap();
+            w.write_series("m#v", &[1], &Values::Float(vec![1.0]))
+                .unwrap();
+            w.finish().unwrap();
+        }
+        // 2-2-1 loses its header; 1-3-2 (readable) covers it and 1-1-1.
+        let damaged = dir.join(id(2, 2, 1).file_name());
+        let mut b = fs::read(&damaged).unwrap();
+        b[0] ^= 0xFF;
+        fs::write(&damaged, &b).unwrap();
+        // 4-4-1, the newest, loses its footer magic: its generation still counts.
+        let newest = dir.join(id(4, 4, 1).file_name());
+        let mut b = fs::read(&newest).unwrap();
+        let n = b.len();
+        b[n - 1] ^= 0xFF;
+        fs::write(&newest, &b).unwrap();
+        let mut warnings = Vec::new();
+        let set = load(&root, &mut warnings).unwrap();
+        let readable: Vec<FileId> = set.files().map(|f| f.id()).collect();
+        assert_eq!(readable, vec![id(1, 3, 2)]);
+        assert!(!dir.join(id(1, 1, 1).file_name()).exists());
+        assert!(damaged.exists(), "an unreadable file is never deleted");
+        let u = &set.unreadable()[0];
+        assert_eq!(
+            (u.id, u.shard_start, set.unreadable().len()),
+            (id(2, 2, 1), 0, 2)
+        );
+        assert_eq!(
+            u.error.to_string(),
+            format!(
+                "corrupt file {} at offset 0: bad magic: not a TSM file",
+                damaged.display()
+            )
+        );
+        assert_eq!(set.unreadable()[1].id, id(4, 4, 1));
+        assert_eq!(warnings.len(), 2);
+        assert_eq!(set.max_gen(), 4);
+        // Its shard is [0, 10) for shards of 10 ns.
+        assert!(u.overlaps(9, 20, 10) && !u.overlaps(10, 20, 10) && u.overlaps(-5, 0, 10));
+        assert_eq!(u.time_range(std::time::Duration::from_nanos(10)), (0, 10));
+    }
 
     #[test]
     fn shard_starts_floor_toward_minus_infinity() {
