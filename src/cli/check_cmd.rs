@@ -91,7 +91,7 @@ fn describe_action(dir: &Path, action: &RepairAction) -> String {
         } => {
             let lost_text: Vec<String> = lost
                 .iter()
-                .map(|(key, lo, hi)| format!("{key} {lo}..={hi}"))
+                .map(|b| format!("{} {}..={}", b.key, b.min, b.max))
                 .collect();
             format!(
                 "{}: rewritten from its {kept_blocks} readable blocks; {} blocks lost ({}); \

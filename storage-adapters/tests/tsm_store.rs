@@ -441,3 +441,54 @@ fn store_and_adapter_are_send_and_sync() {
     shareable::<Store>();
     shareable::<TsmAdapter>();
 }
+
+#[tokio::test]
+async fn a_damaged_tombstone_file_fails_only_the_series_its_file_holds() {
+    let d = dir("bad_tombstone");
+    let a = open(&d, StoreOptions::default());
+    a.store()
+        .write_series(vec![pts("cpu", &[], "v", &[(1, 1.0), (2, 2.0)])])
+        .unwrap();
+    a.store().flush().unwrap();
+    a.store()
+        .write_series(vec![pts("mem", &[], "v", &[(1, 5.0)])])
+        .unwrap();
+    a.store().flush().unwrap();
+    a.store()
+        .delete("cpu", &TagPredicate::True, TimeRange::new(2, 3))
+        .unwrap();
+    let tsm = a
+        .store()
+        .file_set()
+        .files()
+        .next()
+        .unwrap()
+        .path()
+        .to_path_buf();
+    drop(a);
+    let stones = d.join(format!("{}.tombstone", tsm.display()));
+    let mut bytes = std::fs::read(&stones).unwrap();
+    bytes[4] ^= 0xFF; // the first record's CRC
+    std::fs::write(&stones, &bytes).unwrap();
+    let a = open(&d, StoreOptions::default());
+    let err = scan_all(&a, &ScanRequest::new("cpu", "v"), 7)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "storage error: corrupt file {} at offset 0: tombstone: CRC mismatch; the query's \
+             time range needs this file (allow partial results to leave it out)",
+            stones.display()
+        )
+    );
+    // The file's index is intact and lacks mem#v: that query does not need it.
+    let (m, _) = scan_all(&a, &ScanRequest::new("mem", "v"), 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        m.into_values().flatten().collect::<Vec<_>>(),
+        vec![(1, 5.0)]
+    );
+    assert!(a.take_left_out().is_empty());
+}

@@ -8,7 +8,9 @@
 //! read as f64; a string field is an error.
 //!
 //! A scan whose time range overlaps the shard of a TSM file that failed its
-//! checks at open (a [`Unreadable`] file) fails with that file's error,
+//! checks at open (a [`Unreadable`] file), and that reads a series the file
+//! may hold (any series, unless the file's index is intact and only its
+//! tombstone file failed), fails with that file's error,
 //! unless [`ReadOptions::allow_partial`] is set: then it runs without the
 //! file and records it, for the caller to report, in
 //! [`TsmAdapter::take_left_out`].
@@ -91,14 +93,16 @@ impl TsmAdapter {
         std::mem::take(&mut *self.left_out.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Fails when `view` would need unreadable files and partial results are
-    /// not allowed; otherwise records those files as left out. `needed` is
-    /// false when the scan reads no series (nothing could come from them).
-    fn admit(&self, view: &View, needed: bool) -> Result<()> {
+    /// Fails when `view` would need unreadable files (their shard overlaps
+    /// the range and they may hold one of the `planned` series) and partial
+    /// results are not allowed; otherwise records those files as left out.
+    /// `needed` is false when the range is empty.
+    fn admit(&self, view: &View, planned: &[Planned], needed: bool) -> Result<()> {
         if !needed {
             return Ok(());
         }
-        let missing = view.unreadable();
+        let mut missing = view.unreadable();
+        missing.retain(|u| planned.iter().any(|p| u.may_hold(&p.key)));
         let Some(first) = missing.first() else {
             return Ok(());
         };
@@ -182,7 +186,7 @@ impl StorageAdapter for TsmAdapter {
         let (registry, planned, min, max) = self.plan(request)?;
         let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
         let view = self.store.inner.view(&ids, min, max);
-        self.admit(&view, !ids.is_empty() && !request.range.is_empty())?;
+        self.admit(&view, &planned, !request.range.is_empty())?;
         Ok(Box::new(TsmScan {
             registry,
             view,
@@ -203,7 +207,7 @@ impl StorageAdapter for TsmAdapter {
         let (_, planned, min, max) = self.plan(request)?;
         let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
         let view = self.store.inner.view(&ids, min, max);
-        self.admit(&view, !ids.is_empty())?;
+        self.admit(&view, &planned, true)?;
         let mut span: Option<(i64, i64)> = None;
         for p in &planned {
             if let Some((lo, hi)) = view.span(p.store_id, &p.key)? {

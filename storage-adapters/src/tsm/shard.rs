@@ -37,7 +37,8 @@ pub struct FileSet {
 }
 
 /// A TSM file of the store that failed a check when it was opened. Its
-/// points may lie anywhere in its shard; which series it holds is unknown.
+/// points may lie anywhere in its shard. Which series it holds is known only
+/// when its own index is intact (its tombstone file is what failed).
 #[derive(Debug)]
 pub struct Unreadable {
     /// The file.
@@ -48,9 +49,18 @@ pub struct Unreadable {
     pub id: FileId,
     /// Why it could not be opened (names the file and the byte offset).
     pub error: Arc<TsmError>,
+    /// The series keys of its index, sorted, when the index is intact.
+    pub keys: Option<Vec<String>>,
 }
 
 impl Unreadable {
+    /// False only when the file's index is intact and lacks `key`.
+    pub fn may_hold(&self, key: &str) -> bool {
+        self.keys
+            .as_ref()
+            .is_none_or(|k| k.binary_search_by(|x| x.as_str().cmp(key)).is_ok())
+    }
+
     /// `[start, end)` of the times its points may have: its shard's range
     /// for shards of `shard_duration`.
     pub fn time_range(&self, shard_duration: std::time::Duration) -> (i64, i64) {
@@ -212,11 +222,15 @@ pub fn load(root: &Path, warnings: &mut Vec<String>) -> Result<FileSet> {
                         "unreadable TSM file: {error}; queries over its shard fail \
                          unless partial results are allowed (`tsq repair` moves it aside)"
                     ));
+                    let keys = TsmReader::open_without_tombstones(&path)
+                        .ok()
+                        .map(|r| r.index().iter().map(|e| e.key.clone()).collect());
                     set.unreadable.push(Arc::new(Unreadable {
                         path,
                         shard_start: start,
                         id,
                         error: Arc::new(error),
+                        keys,
                     }));
                 }
             }
@@ -277,6 +291,11 @@ mod tests {
             )
         );
         assert_eq!(set.unreadable()[1].id, id(4, 4, 1));
+        // Neither index can be read: either may hold any series.
+        assert!(set
+            .unreadable()
+            .iter()
+            .all(|u| u.keys.is_none() && u.may_hold("x#v")));
         assert_eq!(warnings.len(), 2);
         assert_eq!(set.max_gen(), 4);
         // Its shard is [0, 10) for shards of 10 ns.
