@@ -21,6 +21,7 @@ use crate::cli::backend::{CliError, Result};
 
 /// `tsq check --data DIR`: verifies every file read-only; the exit code.
 pub fn check(dir: &Path, out: &mut dyn Write) -> Result<i32> {
+    require_dir(dir)?;
     let report = check_dir(dir).map_err(|e| CliError::Data(e.to_string()))?;
     write_report(dir, &report, out).map_err(io_error)?;
     let damaged = report.damaged().count();
@@ -41,6 +42,7 @@ pub fn check(dir: &Path, out: &mut dyn Write) -> Result<i32> {
 
 /// `tsq repair --data DIR`: repairs a closed store; the exit code.
 pub fn repair(dir: &Path, out: &mut dyn Write) -> Result<i32> {
+    require_dir(dir)?;
     let report = repair_dir(dir).map_err(|e| CliError::Data(e.to_string()))?;
     for action in &report.actions {
         writeln!(out, "{}", describe_action(dir, action)).map_err(io_error)?;
@@ -60,6 +62,16 @@ pub fn repair(dir: &Path, out: &mut dyn Write) -> Result<i32> {
     };
     writeln!(out, "{} files: {verdict}", report.after.files.len()).map_err(io_error)?;
     Ok(if damaged == 0 { 0 } else { 1 })
+}
+
+fn require_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(CliError::Data(format!(
+        "no data directory at {}",
+        dir.display()
+    )))
 }
 
 /// One line per file: `path: ok, summary` or `path: DAMAGED at offset N: what`.
@@ -210,6 +222,20 @@ mod tests {
             b
         );
         assert!(!tsm.exists());
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_and_is_not_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("none");
+        for run in [check, repair] {
+            let err = run(&dir, &mut Vec::new()).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("no data directory at {}", dir.display())
+            );
+        }
+        assert!(!dir.exists());
     }
 
     #[test]

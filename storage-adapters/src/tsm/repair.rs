@@ -111,7 +111,7 @@ pub fn repair_dir(dir: &Path) -> Result<RepairReport> {
             FileKind::SeriesLog => actions.push(RepairAction::Left {
                 path: f.path.clone(),
                 reason: format!(
-                    "{}; the series index is rebuilt from the TSM files and the WAL",
+                    "{}; left to the series index rebuild (see below) and the next open",
                     first_problem(f)
                 ),
             }),

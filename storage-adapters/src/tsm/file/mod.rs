@@ -14,7 +14,7 @@
 //! length the index gives) by its CRC.
 //! [`writer::TsmWriter`] writes one, [`reader::TsmReader`] keeps only the
 //! index in memory and reads blocks with positioned reads; [`block`] encodes
-//! one block and [`index_block`] the index. File names carry the generation
+//! one block, [`index_block`] the index and [`footer`] the footer. File names carry the generation
 //! range and compaction level: `{min gen:010}-{max gen:010}-{level}.tsm`.
 
 pub mod block;
