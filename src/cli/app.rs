@@ -135,15 +135,24 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             Ok(0)
         }),
         Some(Command::Compact) => require_data(&cli).and_then(|dir| {
-            let backend = open(&dir, OpenMode::Existing)?;
+            let backend = open(&dir, OpenMode::ExistingWrite)?;
             match backend.ingest.close(true)? {
                 Some(report) => println!("{}", compact_cmd::describe(&report)),
                 None => println!("nothing to compact"),
             }
             Ok(0)
         }),
-        Some(Command::Query { file, query }) => require_data(&cli).and_then(|dir| {
+        Some(Command::Query {
+            file,
+            query,
+            allow_partial,
+        }) => require_data(&cli).and_then(|dir| {
             let backend = open(&dir, OpenMode::Existing)?;
+            if *allow_partial && !backend.engine.set_allow_partial(true) {
+                return Err(CliError::Usage(
+                    "--allow-partial is not supported by this engine".into(),
+                ));
+            }
             let (name, text) = match (file, query) {
                 (Some(path), _) => (path.display().to_string(), read_script(path)?),
                 (None, Some(q)) => ("query".to_string(), q.clone()),
@@ -170,6 +179,10 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             cli.output_format()
                 .and_then(|format| crate::cli::bench_cmd::run(&options, format))
         }
+        Some(Command::Check) => require_data(&cli)
+            .and_then(|dir| crate::cli::check_cmd::check(&dir, &mut io::stdout().lock())),
+        Some(Command::Repair) => require_data(&cli)
+            .and_then(|dir| crate::cli::check_cmd::repair(&dir, &mut io::stdout().lock())),
     };
     let code = result.unwrap_or_else(|e| fail(&e));
     crate::cli::runner::report_peak_rss();

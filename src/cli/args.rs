@@ -1,6 +1,6 @@
 //! The command line (clap): `tsq [--data DIR]` opens the REPL, and the
-//! subcommands `demo`, `import`, `export`, `compact`, `query` and `bench`.
-//! Usage errors exit with 2.
+//! subcommands `demo`, `import`, `export`, `compact`, `query`, `bench`,
+//! `check` and `repair`. Usage errors exit with 2.
 
 use std::path::PathBuf;
 
@@ -220,7 +220,18 @@ pub enum Command {
         /// The query text.
         #[arg(required_unless_present = "file")]
         query: Option<String>,
+        /// Run without the damaged files a query needs instead of failing,
+        /// and print (on stderr) which files were left out.
+        #[arg(long)]
+        allow_partial: bool,
     },
+    /// Verify every file of the store (read-only) and report damage; exit 1
+    /// when any file is damaged (see docs/storage.md).
+    Check,
+    /// Repair a closed store: move unreadable TSM files into
+    /// `DIR/quarantine/`, rewrite damaged ones from their readable blocks,
+    /// rebuild the series index (see docs/storage.md).
+    Repair,
     /// Run the comparison benchmarks (pipelined vs materialized, and
     /// DataFusion when built with `--features datafusion`) on freshly
     /// generated data and print a table, or JSON with `--format json` (see
@@ -259,9 +270,22 @@ mod tests {
         let cli = Cli::parse_from(["tsq", "query", "--data", "d", "--format", "csv", "SELECT 1"]);
         assert_eq!(cli.data, Some(PathBuf::from("d")));
         assert_eq!(cli.output_format().unwrap(), OutputFormat::Csv);
-        assert!(
-            matches!(cli.command, Some(Command::Query { query: Some(q), file: None }) if q == "SELECT 1")
-        );
+        assert!(matches!(
+            cli.command,
+            Some(Command::Query { query: Some(q), file: None, allow_partial: false }) if q == "SELECT 1"
+        ));
+        let cli = Cli::parse_from(["tsq", "query", "--allow-partial", "--data", "d", "SELECT 1"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Query {
+                allow_partial: true,
+                ..
+            })
+        ));
+        let cli = Cli::parse_from(["tsq", "check", "--data", "d"]);
+        assert!(matches!(cli.command, Some(Command::Check)));
+        let cli = Cli::parse_from(["tsq", "repair", "--data", "d"]);
+        assert!(matches!(cli.command, Some(Command::Repair)));
     }
 
     #[test]

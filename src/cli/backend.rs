@@ -119,6 +119,18 @@ pub trait QueryEngine: Send + Sync {
     fn limits(&self) -> Option<QueryLimits> {
         None
     }
+
+    /// Lets the following statements run without the damaged files they
+    /// would need (partial results, reported as notices) instead of failing;
+    /// false when this engine has no such option (the default).
+    fn set_allow_partial(&self, _on: bool) -> bool {
+        false
+    }
+
+    /// True when partial results are allowed.
+    fn allow_partial(&self) -> bool {
+        false
+    }
 }
 
 /// Per-query resource limits (`--memory-budget`, `--max-buckets`, `\set`).
@@ -204,6 +216,9 @@ pub enum OpenMode {
     /// The directory must exist; opened read-only, changing no file
     /// (`query`, the REPL).
     Existing,
+    /// The directory must exist; opened read-write as its only writer
+    /// (`compact`).
+    ExistingWrite,
 }
 
 /// Opens a data directory; `main` passes the implementation of `wiring.rs`.

@@ -59,6 +59,7 @@ Commands:
   \\set memory_budget SIZE   memory budget of each query (512MiB, 2GiB, bytes)
   \\set max_buckets N        most SAMPLE BY buckets per timeline (\\set alone shows both)
   \\chart              draw the last result as a line chart
+  \\set allow_partial [on|off]  run queries without damaged files (listing them) instead of failing
   \\help               this text
   \\q                  quit (or Ctrl-D)
 ";

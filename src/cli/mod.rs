@@ -2,8 +2,8 @@
 //!
 //! `main.rs` parses the command line ([`args`]) and [`app`] dispatches to the
 //! commands: [`import`] (line protocol; [`import_parquet`]), [`export`]
-//! (with [`export_batch`]), [`compact_cmd`], [`demo_cmd`], queries and the
-//! [`repl`], which run
+//! (with [`export_batch`]), [`compact_cmd`], [`check_cmd`] (`check`,
+//! `repair`), [`demo_cmd`], queries and the [`repl`], which run
 //! statements through a [`runner::Runner`]. They talk to the engine only
 //! through the small traits of [`backend`] ([`backend::QueryEngine`],
 //! [`backend::Ingest`]); [`wiring`] implements them over the planner's
@@ -15,6 +15,7 @@ pub mod args;
 pub mod backend;
 pub mod bench_cmd;
 pub mod chart;
+pub mod check_cmd;
 pub mod compact_cmd;
 
 pub mod demo_cmd;

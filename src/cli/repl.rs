@@ -89,6 +89,49 @@ impl LineSource for EditorSource {
     }
 }
 
+/// `\set allow_partial [on|off]`: let queries run without the damaged files
+/// they need (reporting them) instead of failing; without a value shows the
+/// setting. `None` when `line` is another command; else whether it worked.
+fn set_allow_partial(
+    runner: &Runner,
+    line: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Option<bool> {
+    let words: Vec<&str> = line
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect();
+    let (["\\set", "allow_partial"] | ["\\set", "allow_partial", _]) = words.as_slice() else {
+        return None;
+    };
+    let engine = runner.engine();
+    let on = match words.get(2).map(|w| w.to_ascii_lowercase()).as_deref() {
+        None => engine.allow_partial(),
+        Some("on" | "true") => true,
+        Some("off" | "false") => false,
+        Some(other) => {
+            let _ = writeln!(
+                err,
+                "error: \\set allow_partial: expected on or off, got '{other}'"
+            );
+            return Some(false);
+        }
+    };
+    if words.len() == 3 && !engine.set_allow_partial(on) {
+        let _ = writeln!(err, "error: this engine cannot leave out damaged files");
+        return Some(false);
+    }
+    let state = if on {
+        "on (queries run without damaged files and list them)"
+    } else {
+        "off (a query that needs a damaged file fails)"
+    };
+    let _ = writeln!(out, "allow_partial is {state}.");
+    Some(true)
+}
+
 /// Runs the loop until `\q`, Ctrl-D or end of input; false if any statement
 /// or command failed.
 pub fn run_repl(
@@ -115,6 +158,10 @@ pub fn run_repl(
         };
         if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
             source.add_history(line.trim());
+            if let Some(done) = set_allow_partial(runner, &line, out, err) {
+                ok &= done;
+                continue;
+            }
             match parse_meta(&line) {
                 Ok(cmd) => match runner.run_meta(cmd, out, err) {
                     Flow::Quit => return ok,

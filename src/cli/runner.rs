@@ -64,6 +64,11 @@ impl Runner {
         }
     }
 
+    /// The engine statements run on.
+    pub fn engine(&self) -> &Arc<dyn QueryEngine> {
+        &self.engine
+    }
+
     /// Runs every statement of `script`; false if any failed (the others
     /// still run).
     pub fn run_script(&mut self, script: &str, out: &mut dyn Write, err: &mut dyn Write) -> bool {

@@ -1,6 +1,9 @@
 //! The CLI's traits over the real engine: [`Ingest`] over the TSM
 //! `Store`, [`QueryEngine`] over the planner's `Session` on a `TsmAdapter`.
 //! Everything else in the CLI only sees the traits of `backend.rs`.
+//!
+//! With partial results allowed, the files a statement left out (damaged
+//! TSM files, see docs/storage.md) become notices of its result.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +14,7 @@ use tsq_engine::{CancellationToken, StorageAdapter};
 use tsq_planner::{Executor, QueryKind, QueryOutput, Session, SessionConfig, TsqError};
 use tsq_storage::line_protocol::Precision as LineProtocolPrecision;
 use tsq_storage::tsm::compact::CompactReport;
+use tsq_storage::tsm::shard::Unreadable;
 use tsq_storage::tsm::wal::SeriesPoints;
 use tsq_storage::tsm::{Access, Store, StoreOptions, TsmAdapter, TsmError};
 
@@ -19,19 +23,21 @@ use crate::cli::backend::{
     QueryLimits, QueryResult, Result, WriteSummary,
 };
 use crate::cli::error_render::escape_controls;
+use crate::cli::format::cell::format_time;
 
 /// Opens the store in `dir` and a session over it: read-write for
 /// [`OpenMode::Create`] (the directory's only writer), read-only for
-/// [`OpenMode::Existing`] (docs/storage.md, "Multi-process rules").
+/// [`OpenMode::Existing`] (docs/storage.md, "Multi-process rules");
+/// [`OpenMode::ExistingWrite`] writes to a directory that must exist.
 pub fn open(dir: &Path, mode: OpenMode) -> Result<Backend> {
-    if mode == OpenMode::Existing && !dir.is_dir() {
+    if mode != OpenMode::Create && !dir.is_dir() {
         let d = dir.display();
         return Err(CliError::Data(format!(
             "no data directory at {d} (create one with `tsq import --data {d} FILE` or `tsq demo --data {d}`)"
         )));
     }
     let access = match mode {
-        OpenMode::Create => Access::ReadWrite,
+        OpenMode::Create | OpenMode::ExistingWrite => Access::ReadWrite,
         OpenMode::Existing => Access::ReadOnly,
     };
     let options = StoreOptions {
@@ -44,10 +50,13 @@ pub fn open(dir: &Path, mode: OpenMode) -> Result<Backend> {
         eprintln!("warning: {}", escape_controls(warning));
     }
     let store = Arc::new(store);
-    let adapter: Arc<dyn StorageAdapter> = Arc::new(TsmAdapter::new(Arc::clone(&store)));
+    let tsm = Arc::new(TsmAdapter::new(Arc::clone(&store)));
+    let adapter: Arc<dyn StorageAdapter> = Arc::clone(&tsm) as Arc<dyn StorageAdapter>;
+    let mut engine = SessionEngine::new(adapter, SessionConfig::default());
+    engine.tsm = Some(tsm);
     Ok(Backend {
         ingest: Box::new(StoreIngest(store)),
-        engine: Arc::new(SessionEngine::new(adapter, SessionConfig::default())),
+        engine: Arc::new(engine),
     })
 }
 
@@ -141,6 +150,8 @@ impl StoreIngest {
 pub struct SessionEngine {
     adapter: Arc<dyn StorageAdapter>,
     session: Mutex<Arc<Session>>,
+    /// The TSM adapter behind `adapter`, when it is one: partial results.
+    tsm: Option<Arc<TsmAdapter>>,
 }
 
 impl SessionEngine {
@@ -150,6 +161,7 @@ impl SessionEngine {
         SessionEngine {
             adapter,
             session: Mutex::new(Arc::new(session)),
+            tsm: None,
         }
     }
 
@@ -165,8 +177,21 @@ impl SessionEngine {
 #[async_trait]
 impl QueryEngine for SessionEngine {
     async fn execute(&self, sql: &str) -> Result<QueryResult> {
-        let output = self.session().execute(sql).await.map_err(query_error)?;
-        Ok(query_result(output))
+        let Some(tsm) = &self.tsm else {
+            let output = self.session().execute(sql).await.map_err(query_error)?;
+            return Ok(query_result(output));
+        };
+        tsm.take_left_out();
+        let output = self.session().execute(sql).await;
+        let left_out = tsm.take_left_out();
+        let mut result = query_result(output.map_err(|e| damaged_hint(query_error(e), tsm))?);
+        let shard = tsm.store().options().shard_duration;
+        result.notices.extend(
+            left_out
+                .iter()
+                .map(|u| left_out_notice(u, u.time_range(shard))),
+        );
+        Ok(result)
     }
 
     fn cancel_token(&self) -> CancellationToken {
@@ -215,6 +240,39 @@ impl QueryEngine for SessionEngine {
             memory_budget: config.memory_budget,
             max_buckets: config.max_buckets,
         })
+    }
+
+    fn set_allow_partial(&self, on: bool) -> bool {
+        self.tsm.as_ref().map(|t| t.set_allow_partial(on)).is_some()
+    }
+
+    fn allow_partial(&self) -> bool {
+        self.tsm.as_ref().is_some_and(|t| t.options().allow_partial)
+    }
+}
+
+/// The notice for a file a statement left out: its error (file, offset,
+/// what) and the time range its points may lie in (its shard).
+pub fn left_out_notice(u: &Unreadable, (start, end): (i64, i64)) -> String {
+    format!(
+        "partial result: left out {}; its points lie in [{}, {})",
+        u.error,
+        format_time(start),
+        format_time(end)
+    )
+}
+
+/// Adds to an error caused by a damaged file how to query without it.
+fn damaged_hint(e: CliError, tsm: &TsmAdapter) -> CliError {
+    match e {
+        CliError::Execution(m) if !tsm.store().file_set().unreadable().is_empty() => {
+            CliError::Execution(format!(
+                "{m}\nhint: `--allow-partial` (`\\set allow_partial on` in the REPL) runs \
+                 queries without the damaged files; `tsq check` and `tsq repair` examine and fix \
+                 the store"
+            ))
+        }
+        other => other,
     }
 }
 

@@ -358,7 +358,7 @@ async fn empty_and_mismatched_runs_are_not_written() {
 }
 
 #[tokio::test]
-async fn a_file_with_a_damaged_index_is_skipped_with_a_warning() {
+async fn a_file_with_a_damaged_index_fails_the_queries_that_need_it_unless_partial() {
     let d = dir("bad_index");
     let hour = 3_600_000_000_000i64;
     let options = || StoreOptions {
@@ -382,18 +382,57 @@ async fn a_file_with_a_damaged_index_is_skipped_with_a_warning() {
     drop(a);
     let mut bytes = std::fs::read(&victim).unwrap();
     let n = bytes.len();
-    bytes[n - 13] ^= 0xFF; // last index byte, just before the 12-byte footer
+    bytes[n - 21] ^= 0xFF; // last index byte, just before the 20-byte footer
     std::fs::write(&victim, &bytes).unwrap();
+    let index_at = u64::from_be_bytes(bytes[n - 20..n - 12].try_into().unwrap());
     let (store, report) = Store::open(&d, options()).unwrap();
-    assert_eq!(report.warnings.len(), 1);
-    assert!(
-        report.warnings[0].contains("index checksum mismatch"),
-        "{:?}",
-        report.warnings
+    let error = format!(
+        "corrupt file {} at offset {index_at}: index checksum mismatch",
+        victim.display()
     );
-    assert!(report.warnings[0].contains(&victim.display().to_string()));
+    assert_eq!(
+        report.warnings,
+        vec![format!(
+            "unreadable TSM file: {error}; queries over its shard fail unless partial \
+             results are allowed (`tsq repair` moves it aside)"
+        )]
+    );
     let a = TsmAdapter::new(Arc::new(store));
+    // Any query whose range overlaps the damaged file's shard [0, 1h) fails.
+    let err = scan_all(&a, &ScanRequest::new("cpu", "v"), 7)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "storage error: {error}; the query's time range needs this file \
+             (allow partial results to leave it out)"
+        )
+    );
+    let err = a
+        .time_span(&ScanRequest::new("cpu", "v"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&error), "{err}");
+    // A range over the other shard does not need it.
+    let mut second = ScanRequest::new("cpu", "v");
+    second.range = TimeRange::new(hour, 2 * hour);
+    let (m, _) = scan_all(&a, &second, 7).await.unwrap();
+    assert_eq!(
+        m.into_values().flatten().collect::<Vec<_>>(),
+        vec![(hour + 1, 2.0)]
+    );
+    assert!(a.take_left_out().is_empty());
+    // With partial results, the query runs without it and says so.
+    a.set_allow_partial(true);
     assert_eq!(read(&a, "v").await, vec![(hour + 1, 2.0)]);
+    let left: Vec<(std::path::PathBuf, i64, String)> = a
+        .take_left_out()
+        .iter()
+        .map(|u| (u.path.clone(), u.shard_start, u.error.to_string()))
+        .collect();
+    assert_eq!(left, vec![(victim, 0, error)]);
+    assert!(a.take_left_out().is_empty());
 }
 
 #[test]
@@ -401,4 +440,55 @@ fn store_and_adapter_are_send_and_sync() {
     fn shareable<T: Send + Sync + 'static>() {}
     shareable::<Store>();
     shareable::<TsmAdapter>();
+}
+
+#[tokio::test]
+async fn a_damaged_tombstone_file_fails_only_the_series_its_file_holds() {
+    let d = dir("bad_tombstone");
+    let a = open(&d, StoreOptions::default());
+    a.store()
+        .write_series(vec![pts("cpu", &[], "v", &[(1, 1.0), (2, 2.0)])])
+        .unwrap();
+    a.store().flush().unwrap();
+    a.store()
+        .write_series(vec![pts("mem", &[], "v", &[(1, 5.0)])])
+        .unwrap();
+    a.store().flush().unwrap();
+    a.store()
+        .delete("cpu", &TagPredicate::True, TimeRange::new(2, 3))
+        .unwrap();
+    let tsm = a
+        .store()
+        .file_set()
+        .files()
+        .next()
+        .unwrap()
+        .path()
+        .to_path_buf();
+    drop(a);
+    let stones = d.join(format!("{}.tombstone", tsm.display()));
+    let mut bytes = std::fs::read(&stones).unwrap();
+    bytes[4] ^= 0xFF; // the first record's CRC
+    std::fs::write(&stones, &bytes).unwrap();
+    let a = open(&d, StoreOptions::default());
+    let err = scan_all(&a, &ScanRequest::new("cpu", "v"), 7)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "storage error: corrupt file {} at offset 0: tombstone: CRC mismatch; the query's \
+             time range needs this file (allow partial results to leave it out)",
+            stones.display()
+        )
+    );
+    // The file's index is intact and lacks mem#v: that query does not need it.
+    let (m, _) = scan_all(&a, &ScanRequest::new("mem", "v"), 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        m.into_values().flatten().collect::<Vec<_>>(),
+        vec![(1, 5.0)]
+    );
+    assert!(a.take_left_out().is_empty());
 }

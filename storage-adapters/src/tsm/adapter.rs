@@ -6,8 +6,17 @@
 //! one consistent [`View`] and then decodes series by series, reading only the
 //! blocks that overlap the time range. Integer, unsigned and boolean fields are
 //! read as f64; a string field is an error.
+//!
+//! A scan whose time range overlaps the shard of a TSM file that failed its
+//! checks at open (a [`Unreadable`] file), and that reads a series the file
+//! may hold (any series, unless the file's index is intact and only its
+//! tombstone file failed), fails with that file's error,
+//! unless [`ReadOptions::allow_partial`] is set: then it runs without the
+//! file and records it, for the caller to report, in
+//! [`TsmAdapter::take_left_out`].
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tsq_engine::batch::TimelineBatchBuilder;
@@ -17,16 +26,30 @@ use tsq_engine::{
     StorageAdapter, TimelineBatch,
 };
 
+use super::error::TsmError;
 use super::file::block_buf::BlockBuf;
 use super::index::SeriesIndex;
+use super::shard::Unreadable;
 use super::store::Store;
 use super::value::FieldType;
 use super::view::View;
 
-/// A `StorageAdapter` over a [`Store`].
+/// How a [`TsmAdapter`] reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Run scans without the unreadable files they would need instead of
+    /// failing; the files left out are collected for
+    /// [`TsmAdapter::take_left_out`].
+    pub allow_partial: bool,
+}
+
+/// A `StorageAdapter` over a [`Store`]. Clones share their options and
+/// their record of left-out files.
 #[derive(Debug, Clone)]
 pub struct TsmAdapter {
     store: Arc<Store>,
+    allow_partial: Arc<AtomicBool>,
+    left_out: Arc<Mutex<Vec<Arc<Unreadable>>>>,
 }
 
 /// One series of a scan: registry id, store id, text key, type.
@@ -39,9 +62,70 @@ struct Planned {
 }
 
 impl TsmAdapter {
-    /// Wraps a store.
+    /// Wraps a store with the default [`ReadOptions`] (no partial results).
     pub fn new(store: Arc<Store>) -> Self {
-        TsmAdapter { store }
+        TsmAdapter::with_options(store, ReadOptions::default())
+    }
+
+    /// Wraps a store with `options`.
+    pub fn with_options(store: Arc<Store>, options: ReadOptions) -> Self {
+        TsmAdapter {
+            store,
+            allow_partial: Arc::new(AtomicBool::new(options.allow_partial)),
+            left_out: Arc::default(),
+        }
+    }
+
+    /// Allows (or forbids) partial results for the scans started from now on.
+    pub fn set_allow_partial(&self, on: bool) {
+        self.allow_partial.store(on, Ordering::SeqCst);
+    }
+
+    /// The current options.
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions {
+            allow_partial: self.allow_partial.load(Ordering::SeqCst),
+        }
+    }
+
+    /// The unreadable files that scans left out (partial results) since the
+    /// last call, each once, in the order first left out; clears the record.
+    pub fn take_left_out(&self) -> Vec<Arc<Unreadable>> {
+        std::mem::take(&mut *self.left_out.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Fails when `view` would need unreadable files (their shard overlaps
+    /// the range and they may hold one of the series `keys`) and partial
+    /// results are not allowed; otherwise records those files as left out.
+    /// `needed` is false when the range is empty.
+    fn admit<'k>(
+        &self,
+        view: &View,
+        keys: impl Iterator<Item = &'k str> + Clone,
+        needed: bool,
+    ) -> Result<()> {
+        if !needed {
+            return Ok(());
+        }
+        let mut missing = view.unreadable();
+        missing.retain(|u| keys.clone().any(|k| u.may_hold(k)));
+        let Some(first) = missing.first() else {
+            return Ok(());
+        };
+        if !self.options().allow_partial {
+            return Err(TsmError::NeededFileUnreadable {
+                source: Arc::clone(&first.error),
+                others: missing.len() - 1,
+            }
+            .into());
+        }
+        let mut left_out = self.left_out.lock().unwrap_or_else(|p| p.into_inner());
+        for u in missing {
+            if !left_out.iter().any(|l| l.path == u.path) {
+                left_out.push(u);
+            }
+        }
+        Ok(())
     }
 
     /// The store.
@@ -133,6 +217,8 @@ impl StorageAdapter for TsmAdapter {
         let (registry, planned, min, max) = self.plan(request)?;
         let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
         let view = self.store.inner.view(&ids, min, max);
+        let keys = planned.iter().map(|p| p.key.as_str());
+        self.admit(&view, keys, !request.range.is_empty())?;
         Ok(Box::new(TsmScan {
             registry,
             view,
@@ -154,6 +240,7 @@ impl StorageAdapter for TsmAdapter {
         let (min, max) = bounds(request);
         let ids: Vec<u32> = keys.iter().map(|(id, _)| *id).collect();
         let view = self.store.inner.span_view(&ids, min, max);
+        self.admit(&view, keys.iter().map(|(_, k)| k.as_str()), true)?;
         let mut span: Option<(i64, i64)> = None;
         for (id, key) in &keys {
             if let Some((lo, hi)) = view.span(*id, key)? {

@@ -47,6 +47,18 @@ pub enum TsmError {
         /// Type of the new write.
         written: &'static str,
     },
+    /// A query needs a TSM file that failed its checks when the store was
+    /// opened (`source`), and partial results were not allowed.
+    #[error(
+        "{source}; the query's time range needs this file{} (allow partial results to leave it out)",
+        others_text(*others)
+    )]
+    NeededFileUnreadable {
+        /// The first such file's error (names the file and the offset).
+        source: std::sync::Arc<TsmError>,
+        /// How many other unreadable files the query also needs.
+        others: usize,
+    },
     /// A caller passed something the store cannot handle.
     #[error("invalid argument: {0}")]
     Invalid(String),
@@ -103,6 +115,15 @@ impl TsmError {
             offset,
             message: message.into(),
         }
+    }
+}
+
+/// " and N other unreadable files", or nothing for 0.
+fn others_text(others: usize) -> String {
+    match others {
+        0 => String::new(),
+        1 => " and 1 other unreadable file".into(),
+        n => format!(" and {n} other unreadable files"),
     }
 }
 

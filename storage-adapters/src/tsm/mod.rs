@@ -7,6 +7,7 @@
 pub mod adapter;
 pub(crate) mod bytes;
 pub mod cache;
+pub mod check;
 pub mod compact;
 #[cfg(test)]
 mod disk_full_tests;
@@ -21,6 +22,7 @@ pub mod key;
 pub mod lock;
 pub mod maint;
 pub(crate) mod recover;
+pub mod repair;
 pub mod shard;
 pub mod store;
 pub mod tombstone;
@@ -28,7 +30,7 @@ pub mod value;
 pub mod view;
 pub mod wal;
 
-pub use adapter::TsmAdapter;
+pub use adapter::{ReadOptions, TsmAdapter};
 pub use error::{Result, TsmError};
 pub use ingest::WriteReport;
 pub use store::{Access, OpenReport, SeriesWrite, Store, StoreOptions};

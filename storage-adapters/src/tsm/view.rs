@@ -11,7 +11,7 @@ use super::error::{Result, TsmError};
 use super::file::block_buf::BlockBuf;
 use super::file::index_block::BlockMeta;
 use super::file::reader::TsmReader;
-use super::shard::FileSet;
+use super::shard::{FileSet, Unreadable};
 use super::store::{nanos, Inner};
 use super::value::{merge_chunks, FieldType, Values};
 
@@ -69,6 +69,16 @@ impl Inner {
 }
 
 impl View {
+    /// The unreadable files (failed their checks at open) whose shard
+    /// overlaps the view's range: a complete answer would need them.
+    pub fn unreadable(&self) -> Vec<Arc<Unreadable>> {
+        if self.min > self.max {
+            return Vec::new();
+        }
+        self.files
+            .unreadable_overlapping(self.min, self.max, self.shard_ns)
+    }
+
     /// The points of series `id` (text key `key`, type `ty`) in the view's range.
     pub fn read(&self, id: u32, key: &str, ty: FieldType) -> Result<Option<(Vec<i64>, Values)>> {
         let mut chunks = Vec::new();

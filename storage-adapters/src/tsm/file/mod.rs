@@ -1,31 +1,41 @@
 //! TSM files (DESIGN §5): immutable, sorted, compressed columns of points.
 //!
 //! ```text
-//! ┌────────┬─────────────────────────────┬───────────────┬──────────────────────┐
-//! │ header │ blocks ...                  │ index         │ footer               │
-//! │ "TSQM" │ crc32 │ type │ ts │ values  │ sorted by key │ index offset │ crc32 │
-//! │ ver=1  │  (≤ 1000 points, 1 series)  │               │  u64 BE      │ u32 BE│
-//! └────────┴─────────────────────────────┴───────────────┴──────────────────────┘
+//! ┌────────┬─────────────────────────────┬───────────────┬─────────────────────────────────────┐
+//! │ header │ blocks ...                  │ index         │ footer (20 bytes)                   │
+//! │ "TSQM" │ crc32 │ type │ ts │ values  │ sorted by key │ index offset │ crc32 │ crc32 │"TSQF"│
+//! │ ver=2  │  (≤ 1000 points, 1 series)  │               │  u64 BE      │ index │ footer│ magic│
+//! └────────┴─────────────────────────────┴───────────────┴─────────────────────────────────────┘
 //! ```
+//! Every byte is checked (docs/storage.md, "TSM file"): the header against
+//! its fixed value, the footer by its own CRC (over the index offset and the
+//! index CRC) and magic, the index (whose length is the file size minus the
+//! footer minus the index offset) by the index CRC, and each block (whose
+//! length the index gives) by its CRC.
 //! [`writer::TsmWriter`] writes one, [`reader::TsmReader`] keeps only the
 //! index in memory and reads blocks with positioned reads; [`block`] encodes
-//! one block and [`index_block`] the index. File names carry the generation
+//! one block, [`index_block`] the index and [`footer`] the footer. File names carry the generation
 //! range and compaction level: `{min gen:010}-{max gen:010}-{level}.tsm`.
 
 pub mod block;
 pub mod block_buf;
+pub mod footer;
 pub mod index_block;
 pub mod reader;
 pub mod writer;
 
 /// File magic, the first four bytes of every TSM file.
 pub const MAGIC: &[u8; 4] = b"TSQM";
-/// Format version, the fifth byte.
-pub const VERSION: u8 = 1;
+/// Format version, the fifth byte. Version 1 (a 12-byte footer without its
+/// own checksum) is refused.
+pub const VERSION: u8 = 2;
 /// Header length: magic + version.
 pub const HEADER_LEN: u64 = 5;
-/// Footer length: index offset (u64) + index CRC32 (u32).
-pub const FOOTER_LEN: u64 = 12;
+/// Magic of the footer, its last four bytes.
+pub const FOOTER_MAGIC: &[u8; 4] = b"TSQF";
+/// Footer length: index offset (u64) + index CRC32 (u32) + CRC32 of those
+/// 12 bytes (u32) + [`FOOTER_MAGIC`].
+pub const FOOTER_LEN: u64 = 20;
 /// Maximum points per block.
 pub const MAX_POINTS_PER_BLOCK: usize = 1000;
 

@@ -13,6 +13,7 @@ use std::sync::RwLock;
 
 use super::block::{decode_block, decode_block_f64};
 use super::block_buf::BlockBuf;
+use super::footer::Footer;
 use super::index_block::{decode_index, BlockMeta, IndexEntry};
 use super::{FileId, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
 use crate::tsm::error::{IoContext, Result, TsmError};
@@ -40,8 +41,20 @@ pub struct TsmReader {
 }
 
 impl TsmReader {
-    /// Opens `path` (named as [`FileId::file_name`]), reading its index.
+    /// Opens `path` (named as [`FileId::file_name`]), reading its index
+    /// and its tombstones. Every check of the header, footer and index runs
+    /// here; the error names the file and the offset of what failed. A
+    /// damaged tombstone file does not fail the open: it fails every read of
+    /// this file's series ([`TsmReader::deleted_ranges`]).
     pub fn open(path: &Path) -> Result<TsmReader> {
+        let reader = TsmReader::open_without_tombstones(path)?;
+        *reader.tombstones.write().expect("tombstone lock") = Tombstones::load(path)?;
+        Ok(reader)
+    }
+
+    /// Opens `path` like [`TsmReader::open`] but without reading its
+    /// tombstone file (`tsq check` and `tsq repair` examine that apart).
+    pub fn open_without_tombstones(path: &Path) -> Result<TsmReader> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let id =
             FileId::parse(name).ok_or_else(|| TsmError::corrupt(path, 0, "not a TSM file name"))?;
@@ -56,28 +69,25 @@ impl TsmReader {
         }
         let mut header = [0u8; HEADER_LEN as usize];
         file.read_exact_at(&mut header, 0).at(path)?;
-        if &header[..4] != MAGIC || header[4] != VERSION {
-            return Err(TsmError::corrupt(path, 0, "bad magic or version"));
-        }
-        let mut footer = [0u8; FOOTER_LEN as usize];
-        file.read_exact_at(&mut footer, size - FOOTER_LEN)
-            .at(path)?;
-        let index_at = u64::from_be_bytes(footer[..8].try_into().expect("8 bytes"));
-        let crc = u32::from_be_bytes(footer[8..].try_into().expect("4 bytes"));
-        if index_at < HEADER_LEN || index_at > size - FOOTER_LEN {
+        check_header(&header).map_err(|m| TsmError::corrupt(path, 0, m))?;
+        let mut raw = [0u8; FOOTER_LEN as usize];
+        let footer_at = size - FOOTER_LEN;
+        file.read_exact_at(&mut raw, footer_at).at(path)?;
+        let footer = Footer::decode(&raw).map_err(|m| TsmError::corrupt(path, footer_at, m))?;
+        let index_at = footer.index_at;
+        if index_at < HEADER_LEN || index_at > footer_at {
             return Err(TsmError::corrupt(
                 path,
-                size - FOOTER_LEN,
+                footer_at,
                 format!("index offset {index_at} out of range"),
             ));
         }
-        let mut idx = vec![0u8; (size - FOOTER_LEN - index_at) as usize];
+        let mut idx = vec![0u8; (footer_at - index_at) as usize];
         file.read_exact_at(&mut idx, index_at).at(path)?;
-        if crc32fast::hash(&idx) != crc {
+        if crc32fast::hash(&idx) != footer.index_crc {
             return Err(TsmError::corrupt(path, index_at, "index checksum mismatch"));
         }
         let index = decode_index(&idx).map_err(|m| TsmError::corrupt(path, index_at, m))?;
-        let tombstones = RwLock::new(Tombstones::load(path)?);
         Ok(TsmReader {
             path: path.to_path_buf(),
             id,
@@ -86,9 +96,14 @@ impl TsmReader {
             index_at,
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             index,
-            tombstones,
+            tombstones: RwLock::new(Tombstones::default()),
             retired: AtomicBool::new(false),
         })
+    }
+
+    /// Offset of the index: the blocks lie in `HEADER_LEN..index_at`.
+    pub fn index_at(&self) -> u64 {
+        self.index_at
     }
 
     /// The file's path.
@@ -282,6 +297,24 @@ impl TsmReader {
     }
 }
 
+/// Checks the 5-byte header: the magic, then the version (an older version
+/// is refused by name, not as damage).
+fn check_header(header: &[u8; HEADER_LEN as usize]) -> Result<(), String> {
+    if &header[..4] != MAGIC {
+        return Err("bad magic: not a TSM file".into());
+    }
+    match header[4] {
+        VERSION => Ok(()),
+        v if v < VERSION => Err(format!(
+            "TSM format version {v} is no longer supported (this build reads version {VERSION}); \
+             re-import the data with the version of tsq that wrote it"
+        )),
+        v => Err(format!(
+            "unknown TSM format version {v} (this build reads version {VERSION})"
+        )),
+    }
+}
+
 impl Drop for TsmReader {
     fn drop(&mut self) {
         if self.retired.load(Ordering::SeqCst) {
@@ -382,6 +415,60 @@ mod tests {
         r.read_series(key, min, max)
             .unwrap()
             .map_or((vec![], vec![]), |(t, v)| (t, v.to_f64().unwrap()))
+    }
+
+    #[test]
+    fn damaged_headers_and_footers_and_old_versions_are_refused_by_offset() {
+        let path = write_file(
+            "reader_footer",
+            &[("a#v", vec![1, 2], Values::Integer(vec![3, 4]))],
+        );
+        let good = fs::read(&path).unwrap();
+        let size = good.len() as u64;
+        let footer_at = size - FOOTER_LEN;
+        let open_err = |bytes: &[u8]| {
+            fs::write(&path, bytes).unwrap();
+            TsmReader::open(&path).unwrap_err().to_string()
+        };
+        let at =
+            |off: u64, m: &str| format!("corrupt file {} at offset {off}: {m}", path.display());
+        let mut v1 = good.clone();
+        v1[4] = 1;
+        assert_eq!(
+            open_err(&v1),
+            at(
+                0,
+                "TSM format version 1 is no longer supported (this build reads version 2); \
+                 re-import the data with the version of tsq that wrote it"
+            )
+        );
+        let mut magic = good.clone();
+        magic[0] ^= 0xFF;
+        assert_eq!(open_err(&magic), at(0, "bad magic: not a TSM file"));
+        for i in footer_at..size {
+            let mut b = good.clone();
+            b[i as usize] ^= 0xFF;
+            let want = if i >= footer_at + 16 {
+                "bad footer magic (file truncated or damaged)"
+            } else {
+                "footer checksum mismatch"
+            };
+            assert_eq!(open_err(&b), at(footer_at, want), "byte {i}");
+        }
+        // The index: 2 + 3 + 1 + 4 + 28 = 38 bytes before the footer.
+        let index_at = footer_at - 38;
+        let mut b = good.clone();
+        b[index_at as usize + 3] ^= 0xFF;
+        assert_eq!(open_err(&b), at(index_at, "index checksum mismatch"));
+        // Cut short: the footer is read from the wrong place.
+        let cut = &good[..good.len() - 1];
+        assert_eq!(
+            open_err(cut),
+            at(
+                footer_at - 1,
+                "bad footer magic (file truncated or damaged)"
+            )
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::block::encode_block;
+use super::footer::Footer;
 use super::index_block::{encode_index, BlockMeta, IndexEntry};
 use super::{FOOTER_LEN, HEADER_LEN, MAGIC, MAX_POINTS_PER_BLOCK, VERSION};
 use crate::tsm::error::{IoContext, Result, TsmError};
@@ -92,12 +93,11 @@ impl TsmWriter {
         let mut idx = Vec::new();
         encode_index(&self.index, &mut idx);
         self.out.write_all(&idx).at(&self.tmp)?;
-        self.out
-            .write_all(&self.offset.to_be_bytes())
-            .at(&self.tmp)?;
-        self.out
-            .write_all(&crc32fast::hash(&idx).to_be_bytes())
-            .at(&self.tmp)?;
+        let footer = Footer {
+            index_at: self.offset,
+            index_crc: crc32fast::hash(&idx),
+        };
+        self.out.write_all(&footer.encode()).at(&self.tmp)?;
         let file = self
             .out
             .into_inner()
