@@ -176,14 +176,15 @@ fn decode_block(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
         exceptions.push((at, r.read_u64_be()?));
     }
     r.expect_end()?;
-    let ex = Exponents { e, f };
     let start = dst.len();
     dst.resize(start + count, 0.0);
     let out = &mut dst[start..];
     // (2^52 + p) - (2^52 - base) = base + p, exact for the values the encoder writes.
+    // The same product as `Exponents::decode`, with the factors loaded once.
     let offset = TWO52 - base as f64;
+    let (fa, fb) = (F10[usize::from(f)], IF10[usize::from(e)]);
     bitpack::unpack(packed, u32::from(w), out, |p| {
-        ex.decode(f64::from_bits(TWO52_BITS | p) - offset)
+        (f64::from_bits(TWO52_BITS | p) - offset) * fa * fb
     });
     for (at, bits) in exceptions {
         if let Some(slot) = out.get_mut(at) {
@@ -216,7 +217,11 @@ pub(super) fn read_positions(r: &mut ByteReader<'_>, count: usize) -> Result<Vec
     for k in 0..n {
         let gap_at = r.pos();
         let gap = r.read_uvarint()?;
-        let pos = if k == 0 { gap } else { prev.saturating_add(gap) };
+        let pos = if k == 0 {
+            gap
+        } else {
+            prev.saturating_add(gap)
+        };
         if (k > 0 && gap == 0) || pos >= count as u64 {
             return Err(r.corrupt(
                 gap_at,

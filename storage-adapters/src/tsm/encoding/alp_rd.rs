@@ -29,10 +29,11 @@ const MAX_CODE: u32 = 3;
 /// Estimated bits of one exception: a 16-bit left part and its position gap.
 const EXCEPTION_BITS: usize = 16 + 12;
 
-/// The cut `r` that stores `sample` in the fewest bits, and that estimate in bits per value.
+/// The cut `r` that stores `sample` in the fewest bits, and that estimate in bits per value. Ties
+/// go to the largest cut: its smaller dictionary is less likely to miss values outside the sample.
 pub(super) fn best_split(sample: &[f64]) -> (u8, f64) {
     let mut best = (63, usize::MAX);
-    for r in MIN_RIGHT..=63 {
+    for r in (MIN_RIGHT..=63).rev() {
         let lefts: Vec<u16> = sample.iter().map(|v| left(*v, r)).collect();
         let (_, c, exceptions) = dictionary(&lefts);
         let bits = sample.len() * (usize::from(r) + c as usize) + exceptions * EXCEPTION_BITS;
@@ -226,6 +227,10 @@ mod tests {
         // All values share their top 16 bits: cut at 48 with one dictionary entry, 48 bits each.
         let src: Vec<f64> = (0..32).map(|i| 1.0 + f64::from(i) * 1e-9).collect();
         assert_eq!(best_split(&src), (48, 48.0));
+        // 1 + x for x in [0, 0.5): sign, exponent 0x3ff and a 0 top mantissa bit are shared, so
+        // every cut from 48 to 51 costs 51 bits (cut + code width); the largest wins the tie.
+        let src: Vec<f64> = (0..64).map(|i| 1.0 + f64::from(i) / 128.0).collect();
+        assert_eq!(best_split(&src), (51, 51.0));
     }
 
     #[test]

@@ -518,5 +518,180 @@ mod tests {
             ], 0..300)) {
             round_trip(&src);
         }
+
+        #[test]
+        fn chosen_codec_round_trips_any_bit_pattern(
+            src in proptest::collection::vec(any::<u64>().prop_map(f64::from_bits), 0..300)
+        ) {
+            chosen_round_trip(&src);
+        }
+
+        #[test]
+        fn chosen_codec_round_trips_decimal_values(
+            digits in 0u32..8,
+            start in -1_000_000i64..1_000_000,
+            steps in proptest::collection::vec(-50i64..50, 1..400),
+            specials in proptest::collection::vec((any::<prop::sample::Index>(), special()), 0..4),
+        ) {
+            let scale = 10f64.powi(digits as i32);
+            let mut at = start;
+            let mut src: Vec<f64> = steps.iter().map(|s| { at += s; at as f64 / scale }).collect();
+            for (i, v) in specials {
+                let k = i.index(src.len());
+                src[k] = v;
+            }
+            chosen_round_trip(&src);
+        }
+    }
+
+    /// Values from every f64 bit-pattern class.
+    fn special() -> impl Strategy<Value = f64> {
+        prop::sample::select(classes())
+    }
+
+    /// One value of each f64 bit-pattern class worth a test.
+    fn classes() -> Vec<f64> {
+        vec![
+            f64::NAN,
+            f64::from_bits(0x7ff0_0000_0000_0001), // signalling NaN, payload 1
+            f64::from_bits(0xfff8_dead_beef_cafe), // negative quiet NaN with a payload
+            -0.0,
+            0.0,
+            5e-324,                                // smallest subnormal
+            -4.9e-322,                             // negative subnormal
+            f64::from_bits(0x000f_ffff_ffff_ffff), // largest subnormal
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN,
+            f64::EPSILON,
+            9_007_199_254_740_994.0, // 2^53 + 2
+            -18_014_398_509_481_990.0,
+            9.223_372_036_854_776e18, // 2^63
+            0.1 + 0.2,
+            1.0 / 3.0,
+            -1e300,
+            123.45,
+            -7.0,
+        ]
+    }
+
+    /// Encodes `src` with the codec its sample chooses and checks the decode is bit-exact.
+    fn chosen_round_trip(src: &[f64]) -> Vec<u8> {
+        let mut block = vec![0xee];
+        encode(src, &mut block).unwrap();
+        let mut out = vec![2.5];
+        decode(&block[1..], &mut out).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&out[1..]), bits(src), "codec {}", block[1] >> 4);
+        block.split_off(1)
+    }
+
+    /// 1000 two-decimal readings, a random walk around 50.00 (deterministic LCG).
+    fn gauge() -> Vec<f64> {
+        let mut state = 12345u64;
+        let mut cents = 5000i64;
+        (0..1000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                cents += (state >> 33) as i64 % 21 - 10;
+                cents as f64 / 100.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn two_decimal_gauges_choose_alp_and_cost_their_packed_cents() {
+        let src = gauge();
+        let block = chosen_round_trip(&src);
+        assert_eq!(block[0] >> 4, alp::ALP);
+        // Naive reference: the cents above the smallest, in just enough bits, no exceptions.
+        let cents: Vec<i64> = src.iter().map(|v| (v * 100.0).round() as i64).collect();
+        let (lo, hi) = (cents.iter().min().unwrap(), cents.iter().max().unwrap());
+        let w = 64 - (hi - lo).leading_zeros() as usize;
+        // header, count (2 bytes), e f w, base, packed words, exception count.
+        assert_eq!(block.len(), 1 + 2 + 3 + 8 + (1000 * w).div_ceil(64) * 8 + 1);
+        // A constant block packs nothing at all (Gorilla would take 136 bytes).
+        assert_eq!(chosen_round_trip(&[21.5; 1000]).len(), 15);
+    }
+
+    #[test]
+    fn full_precision_values_choose_alp_rd() {
+        // 1 + x with x in [0, 0.5) at full precision: the top 13 bits are shared, so ALP-RD
+        // cuts at 51 with a one-entry dictionary (51 bits a value); ALP finds no decimals.
+        // (Random low bits: Gorilla would need 2 control bits plus 51 bits of every XOR.)
+        let mut state = 99u64;
+        let src: Vec<f64> = (0..1000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                1.0 + (state >> 11) as f64 / (1u64 << 54) as f64
+            })
+            .collect();
+        let block = chosen_round_trip(&src);
+        assert_eq!(&block[..5], &[0x30, 0xe8, 0x07, 51, 0]);
+        // header, count, cut, code width, one dictionary entry, 1000 × 51 bits, exception count.
+        assert_eq!(
+            block.len(),
+            1 + 2 + 2 + 2 + (1000 * 51usize).div_ceil(64) * 8 + 1
+        );
+    }
+
+    #[test]
+    fn random_bits_and_short_blocks_fall_back_to_gorilla() {
+        // Identical NaNs cost Gorilla one bit each, less than ALP's exceptions.
+        let nans = vec![f64::from_bits(0x7ff8_0000_0000_0042); 100];
+        assert_eq!(chosen_round_trip(&nans)[0] >> 4, GORILLA);
+        assert_eq!(chosen_round_trip(&[])[..], [0x10, 0]);
+        // One value: Gorilla's 8 bytes beat ALP's 13 fixed bytes.
+        assert_eq!(chosen_round_trip(&[f64::MAX])[0] >> 4, GORILLA);
+    }
+
+    #[test]
+    fn every_bit_pattern_class_round_trips_through_every_codec() {
+        let classes = classes();
+        let mut mixed = gauge();
+        let mut real: Vec<f64> = (0..1000).map(|i| f64::from(i).sin()).collect();
+        for (k, &v) in classes.iter().enumerate() {
+            mixed[k * 37] = v;
+            real[k * 41 + 3] = v;
+        }
+        for src in [&classes[..], &mixed, &real] {
+            chosen_round_trip(src);
+            let mut blocks = Vec::new();
+            for ex in [(0, 0), (2, 0), (14, 12), (18, 0), (18, 18)] {
+                let mut b = Vec::new();
+                alp::encode(src, Exponents { e: ex.0, f: ex.1 }, &mut b);
+                blocks.push(b);
+            }
+            for cut in [48, 52, 63] {
+                let mut b = Vec::new();
+                alp_rd::encode(src, cut, &mut b);
+                blocks.push(b);
+            }
+            let mut b = Vec::new();
+            encode_gorilla(src, &mut b).unwrap();
+            blocks.push(b);
+            for block in blocks {
+                let mut out = Vec::new();
+                decode(&block, &mut out).unwrap();
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(src), "codec {}", block[0] >> 4);
+            }
+        }
+    }
+
+    #[test]
+    fn samples_are_even_runs_of_consecutive_values() {
+        let src: Vec<f64> = (0..1000).map(f64::from).collect();
+        let starts: Vec<f64> = sample_runs(&src).iter().map(|r| r[0]).collect();
+        // Runs of 16 starting at k · 984 / 3: 0, 328, 656, 984 (the last one ends the block).
+        assert_eq!(starts, [0.0, 328.0, 656.0, 984.0]);
+        assert!(sample_runs(&src).iter().all(|r| r.len() == 16));
+        assert_eq!(sample_runs(&src[..64]), vec![&src[..64]]);
     }
 }
