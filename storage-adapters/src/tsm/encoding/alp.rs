@@ -62,7 +62,9 @@ impl Exponents {
     #[inline]
     fn encode(self, v: f64) -> Option<i64> {
         let x = v * F10[usize::from(self.e)] * IF10[usize::from(self.f)];
-        if !(x.abs() < MAX_ENCODED) {
+        // False for NaN too.
+        let encodable = x.abs() < MAX_ENCODED;
+        if !encodable {
             return None;
         }
         let d = (x + ROUNDER) - ROUNDER;
