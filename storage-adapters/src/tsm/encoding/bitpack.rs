@@ -76,17 +76,15 @@ fn unpack_width<T, const W: usize>(src: &[u8], out: &mut [T], map: impl Fn(u64) 
     }
 }
 
-/// Groups of eight values while 64 bytes are left from the group's first byte; returns how
-/// many values it wrote.
+/// Groups of eight values while `W + 8` bytes are left from the group's first byte; returns
+/// how many values it wrote.
 #[inline(always)]
 fn unpack_bytes<T, const W: usize>(src: &[u8], out: &mut [T], map: &impl Fn(u64) -> T) -> usize {
     let mask = (1u64 << W) - 1;
     let mut done = 0;
     for (g, group) in out.chunks_exact_mut(8).enumerate() {
-        let Some(window) = src.get(g * W..g * W + 64) else {
-            break;
-        };
-        let Ok(window) = <&[u8; 64]>::try_from(window) else {
+        // The last load of the group reads 8 bytes from byte `7·W / 8 <= W`.
+        let Some(window) = src.get(g * W..g * W + W + 8) else {
             break;
         };
         let mut codes = [0u64; 8];
