@@ -520,6 +520,34 @@ mod tests {
         }
 
         #[test]
+        fn damaged_alp_blocks_never_panic_and_leave_dst_alone_on_error(
+            cents in proptest::collection::vec(-100_000i64..100_000, 1..300),
+            full_precision in any::<bool>(),
+            flips in proptest::collection::vec((any::<usize>(), 0u8..8), 1..4),
+            cut in any::<usize>(),
+        ) {
+            let src: Vec<f64> = cents
+                .iter()
+                .map(|&c| if full_precision { c as f64 / 3.0 } else { c as f64 / 100.0 })
+                .collect();
+            let block = chosen_round_trip(&src);
+            let mut damaged = block.clone();
+            for (at, bit) in flips {
+                let i = at % damaged.len();
+                damaged[i] ^= 1 << bit;
+            }
+            for bad in [&damaged[..], &block[..cut % block.len()]] {
+                let mut out = vec![4.25];
+                match decode(bad, &mut out) {
+                    Ok(()) => {
+                        chosen_round_trip(&out[1..]);
+                    }
+                    Err(_) => prop_assert_eq!(&out, &vec![4.25]),
+                }
+            }
+        }
+
+        #[test]
         fn chosen_codec_round_trips_any_bit_pattern(
             src in proptest::collection::vec(any::<u64>().prop_map(f64::from_bits), 0..300)
         ) {
