@@ -4,7 +4,9 @@
 //! throughput through `Store::write_series` (one WAL fsync per write call) and
 //! through `Store::write_lines` (line-protocol parsing included), and scan
 //! throughput through `TsmAdapter`.
-//! Parquet+zstd sizes of the same data are printed for comparison.
+//! Parquet+zstd sizes of the same data are printed for comparison, and the float
+//! codecs are timed on their own: each of ALP, ALP-RD and Gorilla decoding blocks
+//! of 1000 values into a reused `Vec<f64>` on one core.
 //! Run in release: `cargo run --release -p tsq-storage --example tsm_measure`.
 //! The numbers are quoted in docs/storage.md.
 
@@ -25,6 +27,7 @@ use parquet::file::properties::WriterProperties;
 
 use tsq_engine::{ScanRequest, SeriesInfo, StorageAdapter};
 use tsq_storage::line_protocol::{parse_lines, Precision};
+use tsq_storage::tsm::encoding::float;
 use tsq_storage::tsm::value::Values;
 use tsq_storage::tsm::wal::SeriesPoints;
 use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
@@ -82,8 +85,8 @@ fn report(name: &str, dir: &Path, store: &Store, points: u64, write_secs: f64) {
     );
 }
 
-/// 100 gauge series, one day at 10 s, values with two decimals.
-fn gauge() {
+/// 100 gauge series, one day at 10 s, values with two decimals; returns them.
+fn gauge() -> Vec<Vec<f64>> {
     let dir = fresh("gauge");
     let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
     let (series, steps, per_write) = (100, 8640, 96);
@@ -137,6 +140,64 @@ fn gauge() {
         "  Parquet+zstd of the same data: {bytes} bytes = {:.3} bytes/point",
         bytes as f64 / n as f64
     );
+    kept
+}
+
+/// Decode throughput of each float codec on blocks of 1000 values: the gauge
+/// series (ALP), the same values made full-precision by adding 1/3 (ALP-RD, or
+/// whatever the sample picks) and forced Gorilla blocks of the gauge values.
+fn float_decode(gauge: &[Vec<f64>]) {
+    let blocks = |series: &[Vec<f64>], gorilla: bool| -> Vec<Vec<u8>> {
+        series
+            .iter()
+            .flat_map(|s| s.chunks(1000))
+            .map(|chunk| {
+                let mut block = Vec::new();
+                if gorilla {
+                    float::encode_gorilla(chunk, &mut block).unwrap();
+                } else {
+                    float::encode(chunk, &mut block).unwrap();
+                }
+                block
+            })
+            .collect()
+    };
+    let real: Vec<Vec<f64>> = gauge
+        .iter()
+        .map(|s| s.iter().map(|v| v + 1.0 / 3.0).collect())
+        .collect();
+    for (name, set) in [
+        ("gauge, chosen codec", blocks(gauge, false)),
+        ("gauge + 1/3, chosen codec", blocks(&real, false)),
+        ("gauge, Gorilla", blocks(gauge, true)),
+    ] {
+        let mut kinds = [0usize; 16];
+        set.iter().for_each(|b| kinds[usize::from(b[0] >> 4)] += 1);
+        let bytes: usize = set.iter().map(Vec::len).sum();
+        let mut out: Vec<f64> = Vec::with_capacity(1000);
+        let (mut values, mut checksum) = (0usize, 0.0);
+        let (t, cpu) = (Instant::now(), cpu_ns());
+        for _ in 0..20 {
+            for block in &set {
+                out.clear();
+                float::decode(block, &mut out).unwrap();
+                values += out.len();
+                checksum += out[out.len() - 1];
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let cpu_secs = (cpu_ns() - cpu) as f64 / 1e9;
+        println!(
+            "  float decode, {name}: blocks by codec gorilla/alp/alp-rd = {}/{}/{}, {:.3} bytes/value, \
+             {:.2} G values/s wall, {:.2} G values per CPU second (checksum {checksum:.1})",
+            kinds[1],
+            kinds[2],
+            kinds[3],
+            bytes as f64 * 20.0 / values as f64,
+            values as f64 / secs / 1e9,
+            values as f64 / cpu_secs / 1e9
+        );
+    }
 }
 
 /// The ten fields of TSBS `cpu-only`.
@@ -357,8 +418,22 @@ fn tsbs_lines() {
     );
 }
 
+/// Nanoseconds this thread has run on a CPU (Linux `/proc/thread-self/schedstat`), so a
+/// throughput figure does not count time the thread waited for a shared core; 0 elsewhere.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `--floats` runs only the gauge dataset and the float decode timings.
 fn main() {
-    gauge();
+    let kept = gauge();
+    float_decode(&kept);
+    if std::env::args().any(|a| a == "--floats") {
+        return;
+    }
     tsbs_cpu();
     tsbs_lines();
 }

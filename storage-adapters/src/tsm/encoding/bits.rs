@@ -41,6 +41,7 @@ impl<'a> BitWriter<'a> {
     }
 
     /// Writes one bit.
+    #[cfg(test)]
     pub(crate) fn write_bit(&mut self, bit: bool) {
         self.write_bits(u64::from(bit), 1);
     }

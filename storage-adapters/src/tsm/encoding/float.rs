@@ -1,15 +1,33 @@
-//! Float blocks: Facebook Gorilla XOR compression, bit-exact for every f64 (NaN payloads, ±inf, -0.0).
+//! Float blocks: each block picks its codec from a sample of its values — ALP for decimal
+//! floats, ALP-RD for full-precision ones, Gorilla XOR otherwise — and every codec is bit-exact
+//! for every f64 (NaN payloads, ±inf, -0.0, subnormals).
 //!
-//! Each value is XORed with the previous one. A zero XOR costs one `0` bit. Otherwise `10` reuses the
-//! previous window of meaningful bits when the new XOR's leading and trailing zeros cover it, and
-//! `11` opens a new window: 5 bits of leading zeros (capped at 31), 6 bits of meaningful-bit count
-//! (64 stored as 0), then the meaningful bits.
+//! | type | codec                     | module       | suits                                    |
+//! |------|---------------------------|--------------|------------------------------------------|
+//! | 1    | Gorilla XOR               | this module  | slowly changing or repeated values       |
+//! | 2    | ALP                       | [`alp`]      | values with few decimal digits (gauges)  |
+//! | 3    | ALP-RD                    | [`alp_rd`]   | full-precision values with shared tops   |
+//!
+//! **Choice** ([`encode`]): the sample is up to four runs of 16 consecutive values spread evenly
+//! over the block (the whole block when it has at most 64). On it the encoder finds ALP's best
+//! exponent pair (every `0 <= f <= e <= 18`) and ALP-RD's best cut (48..=63), measures Gorilla's
+//! bits per value inside the runs, turns each into an estimated block size (bits per value times
+//! the block's count, plus the codec's fixed header) and encodes the block with the smallest.
+//! Empty blocks are Gorilla blocks. Decoders dispatch on the header, so blocks written before
+//! ALP existed (all Gorilla) still decode.
+//!
+//! **Gorilla** (type 1): each value is XORed with the previous one. A zero XOR costs one `0` bit.
+//! Otherwise `10` reuses the previous window of meaningful bits when the new XOR's leading and
+//! trailing zeros cover it, and `11` opens a new window: 5 bits of leading zeros (capped at 31), 6
+//! bits of meaningful-bit count (64 stored as 0), then the meaningful bits.
 //!
 //! ```text
 //! header 0x10 | uvarint count | first value (64 bits) | per further value: 0 | 10 bits | 11 lead len bits | zero padding
 //! ```
 //! Unlike InfluxDB the count is stored up front instead of an end-marker NaN, so every NaN round-trips.
 
+use super::alp::{self, Exponents};
+use super::alp_rd;
 use super::bits::{BitReader, BitWriter};
 use super::bytes::{put_uvarint, ByteReader};
 use super::{
@@ -20,18 +38,103 @@ use super::{
 const BLOCK: &str = "float";
 /// Encoding type: Gorilla XOR.
 const GORILLA: u8 = 1;
+/// Runs of consecutive values sampled to choose a block's codec, and their length.
+const SAMPLE_RUNS: usize = 4;
+const SAMPLE_RUN: usize = 16;
+/// Fixed bits of each codec besides header and count, with the padding of its packed words:
+/// ALP e, f, w, base, exception count and half a word; ALP-RD cut, code width, a two-entry
+/// dictionary, exception count and two half words; Gorilla its first value.
+const ALP_FIXED_BITS: f64 = 8.0 * 13.0 + 32.0;
+const ALP_RD_FIXED_BITS: f64 = 8.0 * 7.0 + 64.0;
+const GORILLA_FIXED_BITS: f64 = 64.0;
 
-/// Appends the encoded block for `src` to `dst`.
+/// The codec chosen for one block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Codec {
+    Gorilla,
+    Alp(Exponents),
+    AlpRd(u8),
+}
+
+/// Appends the encoded block for `src` to `dst`, with the codec its sample chooses.
 pub fn encode(src: &[f64], dst: &mut Vec<u8>) -> Result<()> {
     check_encode_len(BLOCK, src.len())?;
+    match choose(src) {
+        Codec::Alp(ex) => alp::encode(src, ex, dst),
+        Codec::AlpRd(cut) => alp_rd::encode(src, cut, dst),
+        Codec::Gorilla => write_gorilla(src, dst),
+    }
+    Ok(())
+}
+
+/// Appends a Gorilla block for `src` to `dst`, whatever the sample would choose.
+pub fn encode_gorilla(src: &[f64], dst: &mut Vec<u8>) -> Result<()> {
+    check_encode_len(BLOCK, src.len())?;
+    write_gorilla(src, dst);
+    Ok(())
+}
+
+/// The codec with the smallest estimated block for `src` (see the module notes).
+fn choose(src: &[f64]) -> Codec {
+    if src.is_empty() {
+        return Codec::Gorilla;
+    }
+    let runs = sample_runs(src);
+    let sample = runs.concat();
+    let n = src.len() as f64;
+    let (ex, alp_bits) = alp::best_exponents(&sample);
+    let (cut, rd_bits) = alp_rd::best_split(&sample);
+    let xor_values: usize = runs.iter().map(|r| r.len() - 1).sum();
+    let xor_bits: usize = runs.iter().map(|r| gorilla_bits(r) - 64).sum();
+    let gorilla = GORILLA_FIXED_BITS + (n - 1.0) * xor_bits as f64 / xor_values.max(1) as f64;
+    let alp = ALP_FIXED_BITS + n * alp_bits;
+    let rd = ALP_RD_FIXED_BITS + n * rd_bits;
+    if alp <= rd && alp <= gorilla {
+        Codec::Alp(ex)
+    } else if rd < gorilla {
+        Codec::AlpRd(cut)
+    } else {
+        Codec::Gorilla
+    }
+}
+
+/// Up to [`SAMPLE_RUNS`] runs of [`SAMPLE_RUN`] consecutive values, evenly spread; the whole of
+/// a short `src` (non-empty).
+fn sample_runs(src: &[f64]) -> Vec<&[f64]> {
+    if src.len() <= SAMPLE_RUNS * SAMPLE_RUN {
+        return vec![src];
+    }
+    let last = src.len() - SAMPLE_RUN;
+    (0..SAMPLE_RUNS)
+        .map(|k| {
+            let at = k * last / (SAMPLE_RUNS - 1);
+            &src[at..at + SAMPLE_RUN]
+        })
+        .collect()
+}
+
+/// Bits of the Gorilla stream of `src` (after header and count).
+fn gorilla_bits(src: &[f64]) -> usize {
+    let mut bits = 0;
+    gorilla_stream(src, |_, n| bits += n as usize);
+    bits
+}
+
+fn write_gorilla(src: &[f64], dst: &mut Vec<u8>) {
     dst.push(GORILLA << 4);
     put_uvarint(dst, src.len() as u64);
-    let Some(first) = src.first() else {
-        return Ok(());
-    };
     let mut w = BitWriter::new(dst);
+    gorilla_stream(src, |v, n| w.write_bits(v, n));
+    w.finish();
+}
+
+/// Emits the Gorilla stream of `src` as `(bits, count)` pieces, most significant bit first.
+fn gorilla_stream(src: &[f64], mut emit: impl FnMut(u64, u32)) {
+    let Some(first) = src.first() else {
+        return;
+    };
     let mut prev = first.to_bits();
-    w.write_bits(prev, 64);
+    emit(prev, 64);
     // The current window (leading zeros, trailing zeros); none before the first `11`.
     let mut window: Option<(u32, u32)> = None;
     for v in &src[1..] {
@@ -39,36 +142,40 @@ pub fn encode(src: &[f64], dst: &mut Vec<u8>) -> Result<()> {
         let xor = bits ^ prev;
         prev = bits;
         if xor == 0 {
-            w.write_bit(false);
+            emit(0, 1);
             continue;
         }
         let leading = xor.leading_zeros().min(31);
         let trailing = xor.trailing_zeros();
         match window {
             Some((l, t)) if leading >= l && trailing >= t => {
-                w.write_bits(0b10, 2);
-                w.write_bits(xor >> t, 64 - l - t);
+                emit(0b10, 2);
+                emit(xor >> t, 64 - l - t);
             }
             _ => {
                 let sig = 64 - leading - trailing;
-                w.write_bits(0b11, 2);
-                w.write_bits(u64::from(leading), 5);
-                w.write_bits(u64::from(sig & 63), 6);
-                w.write_bits(xor >> trailing, sig);
+                emit(0b11, 2);
+                emit(u64::from(leading), 5);
+                emit(u64::from(sig & 63), 6);
+                emit(xor >> trailing, sig);
                 window = Some((leading, trailing));
             }
         }
     }
-    w.finish();
-    Ok(())
 }
 
-/// Appends the floats held by the block `src` to `dst` (unchanged on error).
+/// Appends the floats held by the block `src` to `dst` (unchanged on error), whichever codec
+/// wrote it.
 ///
-/// Runs the word-at-a-time decoder of the `gorilla` module; when it
+/// Gorilla blocks run the word-at-a-time decoder of the `gorilla` module; when it
 /// rejects the block, the bit-by-bit reference decoder runs to name the
 /// error and its byte offset.
 pub fn decode(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
+    match src.first().map(|&h| header_kind(h)) {
+        Some(alp::ALP) => return alp::decode(src, dst),
+        Some(alp_rd::ALP_RD) => return alp_rd::decode(src, dst),
+        _ => {}
+    }
     let start = dst.len();
     if decode_fast(src, dst) {
         return Ok(());
@@ -172,7 +279,7 @@ mod tests {
 
     fn round_trip(src: &[f64]) -> Vec<u8> {
         let mut block = Vec::new();
-        encode(src, &mut block).unwrap();
+        encode_gorilla(src, &mut block).unwrap();
         let mut out = Vec::new();
         decode(&block, &mut out).unwrap();
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -270,10 +377,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "float block: truncated at byte 11 of 12");
-        let err = decode(&[0x20, 0], &mut out).unwrap_err();
+        let err = decode(&[0x40, 0], &mut out).unwrap_err();
         assert!(matches!(
             err,
-            EncodingError::UnknownEncoding { kind: 2, .. }
+            EncodingError::UnknownEncoding { kind: 4, .. }
         ));
         assert_eq!(out, vec![9.0]);
     }
@@ -325,7 +432,7 @@ mod tests {
         ];
         for values in cases {
             let mut block = Vec::new();
-            encode(&values, &mut block).unwrap();
+            encode_gorilla(&values, &mut block).unwrap();
             assert_eq!(differential(&block), Some(bits(&values)), "{values:?}");
         }
         // The 64-bit window block by hand: header, count 3, 64 bits of 0.0,
@@ -334,7 +441,7 @@ mod tests {
         // window: `10` + 64 bits. 2 + 5 + 6 + 64 + 2 + 64 = 143 bits = 18 bytes;
         // the byte after the first value is 11 00000 0(0) = 0b1100_0000.
         let mut block = Vec::new();
-        encode(
+        encode_gorilla(
             &[0.0, f64::from_bits(0x8000_0000_0000_0001), 0.0],
             &mut block,
         )
@@ -386,7 +493,7 @@ mod tests {
             extra in proptest::option::of(any::<u8>()),
         ) {
             let mut block = Vec::new();
-            encode(&src, &mut block).unwrap();
+            encode_gorilla(&src, &mut block).unwrap();
             let bits: Vec<u64> = src.iter().map(|x| x.to_bits()).collect();
             prop_assert_eq!(differential(&block), Some(bits));
             let mut damaged = block.clone();
@@ -411,5 +518,208 @@ mod tests {
             ], 0..300)) {
             round_trip(&src);
         }
+
+        #[test]
+        fn damaged_alp_blocks_never_panic_and_leave_dst_alone_on_error(
+            cents in proptest::collection::vec(-100_000i64..100_000, 1..300),
+            full_precision in any::<bool>(),
+            flips in proptest::collection::vec((any::<usize>(), 0u8..8), 1..4),
+            cut in any::<usize>(),
+        ) {
+            let src: Vec<f64> = cents
+                .iter()
+                .map(|&c| if full_precision { c as f64 / 3.0 } else { c as f64 / 100.0 })
+                .collect();
+            let block = chosen_round_trip(&src);
+            let mut damaged = block.clone();
+            for (at, bit) in flips {
+                let i = at % damaged.len();
+                damaged[i] ^= 1 << bit;
+            }
+            for bad in [&damaged[..], &block[..cut % block.len()]] {
+                let mut out = vec![4.25];
+                match decode(bad, &mut out) {
+                    Ok(()) => {
+                        chosen_round_trip(&out[1..]);
+                    }
+                    Err(_) => prop_assert_eq!(&out, &vec![4.25]),
+                }
+            }
+        }
+
+        #[test]
+        fn chosen_codec_round_trips_any_bit_pattern(
+            src in proptest::collection::vec(any::<u64>().prop_map(f64::from_bits), 0..300)
+        ) {
+            chosen_round_trip(&src);
+        }
+
+        #[test]
+        fn chosen_codec_round_trips_decimal_values(
+            digits in 0u32..8,
+            start in -1_000_000i64..1_000_000,
+            steps in proptest::collection::vec(-50i64..50, 1..400),
+            specials in proptest::collection::vec((any::<prop::sample::Index>(), special()), 0..4),
+        ) {
+            let scale = 10f64.powi(digits as i32);
+            let mut at = start;
+            let mut src: Vec<f64> = steps.iter().map(|s| { at += s; at as f64 / scale }).collect();
+            for (i, v) in specials {
+                let k = i.index(src.len());
+                src[k] = v;
+            }
+            chosen_round_trip(&src);
+        }
+    }
+
+    /// Values from every f64 bit-pattern class.
+    fn special() -> impl Strategy<Value = f64> {
+        prop::sample::select(classes())
+    }
+
+    /// One value of each f64 bit-pattern class worth a test.
+    fn classes() -> Vec<f64> {
+        vec![
+            f64::NAN,
+            f64::from_bits(0x7ff0_0000_0000_0001), // signalling NaN, payload 1
+            f64::from_bits(0xfff8_dead_beef_cafe), // negative quiet NaN with a payload
+            -0.0,
+            0.0,
+            5e-324,                                // smallest subnormal
+            -4.9e-322,                             // negative subnormal
+            f64::from_bits(0x000f_ffff_ffff_ffff), // largest subnormal
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN,
+            f64::EPSILON,
+            9_007_199_254_740_994.0, // 2^53 + 2
+            -18_014_398_509_481_990.0,
+            9.223_372_036_854_776e18, // 2^63
+            0.1 + 0.2,
+            1.0 / 3.0,
+            -1e300,
+            123.45,
+            -7.0,
+        ]
+    }
+
+    /// Encodes `src` with the codec its sample chooses and checks the decode is bit-exact.
+    fn chosen_round_trip(src: &[f64]) -> Vec<u8> {
+        let mut block = vec![0xee];
+        encode(src, &mut block).unwrap();
+        let mut out = vec![2.5];
+        decode(&block[1..], &mut out).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&out[1..]), bits(src), "codec {}", block[1] >> 4);
+        block.split_off(1)
+    }
+
+    /// 1000 two-decimal readings, a random walk around 50.00 (deterministic LCG).
+    fn gauge() -> Vec<f64> {
+        let mut state = 12345u64;
+        let mut cents = 5000i64;
+        (0..1000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                cents += (state >> 33) as i64 % 21 - 10;
+                cents as f64 / 100.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn two_decimal_gauges_choose_alp_and_cost_their_packed_cents() {
+        let src = gauge();
+        let block = chosen_round_trip(&src);
+        assert_eq!(block[0] >> 4, alp::ALP);
+        // Naive reference: the cents above the smallest, in just enough bits, no exceptions.
+        let cents: Vec<i64> = src.iter().map(|v| (v * 100.0).round() as i64).collect();
+        let (lo, hi) = (cents.iter().min().unwrap(), cents.iter().max().unwrap());
+        let w = 64 - (hi - lo).leading_zeros() as usize;
+        // header, count (2 bytes), e f w, base, packed words, exception count.
+        assert_eq!(block.len(), 1 + 2 + 3 + 8 + (1000 * w).div_ceil(64) * 8 + 1);
+        // A constant block packs nothing at all (Gorilla would take 136 bytes).
+        assert_eq!(chosen_round_trip(&[21.5; 1000]).len(), 15);
+    }
+
+    #[test]
+    fn full_precision_values_choose_alp_rd() {
+        // 1 + x with x in [0, 0.5) at full precision: the top 13 bits are shared, so ALP-RD
+        // cuts at 51 with a one-entry dictionary (51 bits a value); ALP finds no decimals.
+        // (Random low bits: Gorilla would need 2 control bits plus 51 bits of every XOR.)
+        let mut state = 99u64;
+        let src: Vec<f64> = (0..1000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                1.0 + (state >> 11) as f64 / (1u64 << 54) as f64
+            })
+            .collect();
+        let block = chosen_round_trip(&src);
+        assert_eq!(&block[..5], &[0x30, 0xe8, 0x07, 51, 0]);
+        // header, count, cut, code width, one dictionary entry, 1000 × 51 bits, exception count.
+        assert_eq!(
+            block.len(),
+            1 + 2 + 2 + 2 + (1000 * 51usize).div_ceil(64) * 8 + 1
+        );
+    }
+
+    #[test]
+    fn random_bits_and_short_blocks_fall_back_to_gorilla() {
+        // Identical NaNs cost Gorilla one bit each, less than ALP's exceptions.
+        let nans = vec![f64::from_bits(0x7ff8_0000_0000_0042); 100];
+        assert_eq!(chosen_round_trip(&nans)[0] >> 4, GORILLA);
+        assert_eq!(chosen_round_trip(&[])[..], [0x10, 0]);
+        // One value: Gorilla's 8 bytes beat ALP's 13 fixed bytes.
+        assert_eq!(chosen_round_trip(&[f64::MAX])[0] >> 4, GORILLA);
+    }
+
+    #[test]
+    fn every_bit_pattern_class_round_trips_through_every_codec() {
+        let classes = classes();
+        let mut mixed = gauge();
+        let mut real: Vec<f64> = (0..1000).map(|i| f64::from(i).sin()).collect();
+        for (k, &v) in classes.iter().enumerate() {
+            mixed[k * 37] = v;
+            real[k * 41 + 3] = v;
+        }
+        for src in [&classes[..], &mixed, &real] {
+            chosen_round_trip(src);
+            let mut blocks = Vec::new();
+            for ex in [(0, 0), (2, 0), (14, 12), (18, 0), (18, 18)] {
+                let mut b = Vec::new();
+                alp::encode(src, Exponents { e: ex.0, f: ex.1 }, &mut b);
+                blocks.push(b);
+            }
+            for cut in [48, 52, 63] {
+                let mut b = Vec::new();
+                alp_rd::encode(src, cut, &mut b);
+                blocks.push(b);
+            }
+            let mut b = Vec::new();
+            encode_gorilla(src, &mut b).unwrap();
+            blocks.push(b);
+            for block in blocks {
+                let mut out = Vec::new();
+                decode(&block, &mut out).unwrap();
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(src), "codec {}", block[0] >> 4);
+            }
+        }
+    }
+
+    #[test]
+    fn samples_are_even_runs_of_consecutive_values() {
+        let src: Vec<f64> = (0..1000).map(f64::from).collect();
+        let starts: Vec<f64> = sample_runs(&src).iter().map(|r| r[0]).collect();
+        // Runs of 16 starting at k · 984 / 3: 0, 328, 656, 984 (the last one ends the block).
+        assert_eq!(starts, [0.0, 328.0, 656.0, 984.0]);
+        assert!(sample_runs(&src).iter().all(|r| r.len() == 16));
+        assert_eq!(sample_runs(&src[..64]), vec![&src[..64]]);
     }
 }

@@ -14,7 +14,7 @@
 //! | column     | module        | encodings                                             |
 //! |------------|---------------|-------------------------------------------------------|
 //! | timestamps | [`timestamp`] | raw 0, delta + [`simple8b`] 1, run length 2          |
-//! | floats     | [`float`]     | Gorilla XOR 1                                         |
+//! | floats     | [`float`]     | Gorilla XOR 1, ALP 2, ALP-RD 3 (chosen per block)    |
 //! | integers   | [`integer`]   | raw 0, zigzag delta + [`simple8b`] 1, run length 2   |
 //! | booleans   | [`boolean`]   | bit-packed 1                                          |
 //! | strings    | [`string`]    | snappy-compressed length-prefixed values 1           |
@@ -31,6 +31,9 @@ pub mod simple8b;
 pub mod string;
 pub mod timestamp;
 
+mod alp;
+mod alp_rd;
+mod bitpack;
 mod bits;
 mod bytes;
 mod delta;
