@@ -98,7 +98,12 @@ impl Wal {
     /// clean and has room, else to a new segment created by the first append.
     pub fn open(dir: &Path) -> Result<(Wal, Vec<WalEntry>, Vec<String>)> {
         fs::create_dir_all(dir).at(dir)?;
-        let (seqs, entries, warnings, last_clean) = read_segments(dir, true)?;
+        let Replayed {
+            seqs,
+            entries,
+            warnings,
+            last_clean,
+        } = read_segments(dir, true)?;
         let mut wal = Wal {
             dir: dir.to_path_buf(),
             file: None,
@@ -208,17 +213,12 @@ pub fn read_all(dir: &Path) -> Result<(Vec<WalEntry>, Vec<String>)> {
     if !dir.is_dir() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let (_, entries, warnings, _) = read_segments(dir, false)?;
-    Ok((entries, warnings))
+    let r = read_segments(dir, false)?;
+    Ok((r.entries, r.warnings))
 }
 
 /// Replays every segment of `dir`; cuts torn tails off when `truncate_torn`.
-/// Returns the segment numbers, the entries, the warnings and whether the
-/// last segment read without a problem.
-fn read_segments(
-    dir: &Path,
-    truncate_torn: bool,
-) -> Result<(Vec<u64>, Vec<WalEntry>, Vec<String>, bool)> {
+fn read_segments(dir: &Path, truncate_torn: bool) -> Result<Replayed> {
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
     let seqs = list_segments(dir)?;
@@ -248,7 +248,24 @@ fn read_segments(
             ));
         }
     }
-    Ok((seqs, entries, warnings, last_clean))
+    Ok(Replayed {
+        seqs,
+        entries,
+        warnings,
+        last_clean,
+    })
+}
+
+/// What [`read_segments`] read.
+struct Replayed {
+    /// The segment numbers, ascending.
+    seqs: Vec<u64>,
+    /// Every intact entry, in log order.
+    entries: Vec<WalEntry>,
+    /// One per damaged range or torn tail.
+    warnings: Vec<String>,
+    /// True when the last segment read without a problem.
+    last_clean: bool,
 }
 
 /// Decodes the records of segment `path` into `out`, skipping damaged
