@@ -36,7 +36,12 @@ enum FileKind {
 
 /// Kinds whose every flip must give the exact result or an error naming
 /// the file (see the module docs).
-const ASSERTED: &[FileKind] = &[FileKind::Tsm];
+const ASSERTED: &[FileKind] = &[
+    FileKind::Tsm,
+    FileKind::Tombstone,
+    FileKind::Wal,
+    FileKind::SeriesLog,
+];
 
 fn kind_of(path: &Path) -> FileKind {
     let name = path.file_name().unwrap().to_string_lossy();
@@ -156,7 +161,8 @@ fn files_of(root: &Path) -> Vec<PathBuf> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else {
+            } else if p.file_name().is_some_and(|n| n != "LOCK") {
+                // The writer lock holds no data (the next open recreates it).
                 out.push(p);
             }
         }
