@@ -455,7 +455,7 @@ fn encode_points(b: &mut Vec<u8>, times: &[i64], values: &Values) {
     }
 }
 
-fn decode_entry(payload: &[u8]) -> Result<WalEntry, String> {
+pub(crate) fn decode_entry(payload: &[u8]) -> Result<WalEntry, String> {
     let mut c = Cursor::new(payload);
     let entry = match c.u8()? {
         KIND_WRITE => {
