@@ -471,8 +471,7 @@ pub(crate) mod tests {
                 },
                 Problem {
                     offset: 130,
-                    message: "bytes 130..173 damaged: payload checksum mismatch (27 bytes)"
-                        .into(),
+                    message: "bytes 130..173 damaged: payload checksum mismatch (27 bytes)".into(),
                 },
                 Problem {
                     offset: 216,
@@ -497,8 +496,7 @@ pub(crate) mod tests {
                 },
                 Problem {
                     offset: 130,
-                    message: "bytes 130..173 damaged: payload checksum mismatch (27 bytes)"
-                        .into(),
+                    message: "bytes 130..173 damaged: payload checksum mismatch (27 bytes)".into(),
                 },
             ]
         );

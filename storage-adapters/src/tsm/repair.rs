@@ -493,7 +493,10 @@ mod tests {
         fs::write(&tsm, &bytes).unwrap();
         let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
         let err = repair_dir(&dir).unwrap_err();
-        assert!(matches!(err, TsmError::InUse { reading: false, .. }), "{err}");
+        assert!(
+            matches!(err, TsmError::InUse { reading: false, .. }),
+            "{err}"
+        );
         assert!(
             err.to_string().starts_with(&format!(
                 "store {} is in use by pid {}",
