@@ -458,7 +458,8 @@ pub(crate) mod tests {
         }
         assert_eq!(b.len(), 216);
         b[130 + 20] ^= 0x01; // inside the fourth record's payload
-        b.extend_from_slice(&b[..10].to_vec());
+        let head: Vec<u8> = b[..10].to_vec();
+        b.extend_from_slice(&head);
         fs::write(&path, &b).unwrap();
         let check = check_tombstone(&path).unwrap();
         assert_eq!(check.summary, "3 deletes");
