@@ -47,11 +47,7 @@ pub fn repair(dir: &Path, out: &mut dyn Write) -> Result<i32> {
     for action in &report.actions {
         writeln!(out, "{}", describe_action(dir, action)).map_err(io_error)?;
     }
-    let index = match report.index {
-        IndexRebuild::Rebuilt(n) => format!("series index: rebuilt, {n} series"),
-        IndexRebuild::NotAvailable => "series index: not rebuilt (no rebuild in this build)".into(),
-    };
-    writeln!(out, "{index}").map_err(io_error)?;
+    write_index(&report.index, out).map_err(io_error)?;
     writeln!(out, "after the repair:").map_err(io_error)?;
     write_report(dir, &report.after, out).map_err(io_error)?;
     let damaged = report.after.damaged().count();
@@ -62,6 +58,23 @@ pub fn repair(dir: &Path, out: &mut dyn Write) -> Result<i32> {
     };
     writeln!(out, "{} files: {verdict}", report.after.files.len()).map_err(io_error)?;
     Ok(if damaged == 0 { 0 } else { 1 })
+}
+
+/// The open's warnings, then `series index: rebuilt: K series kept, M added
+/// from TSM file indexes` and the keys skipped.
+fn write_index(index: &IndexRebuild, out: &mut dyn Write) -> std::io::Result<()> {
+    for w in &index.open_warnings {
+        writeln!(out, "open: {w}")?;
+    }
+    writeln!(
+        out,
+        "series index: rebuilt: {} series kept, {} added from TSM file indexes",
+        index.kept, index.added
+    )?;
+    for k in &index.skipped {
+        writeln!(out, "series index: skipped {k}")?;
+    }
+    Ok(())
 }
 
 fn require_dir(dir: &Path) -> Result<()> {
@@ -114,6 +127,11 @@ fn describe_action(dir: &Path, action: &RepairAction) -> String {
                 relative(dir, original)
             )
         }
+        RepairAction::Copied { path, to, reason } => format!(
+            "{}: copied to {} ({reason})",
+            relative(dir, path),
+            relative(dir, to)
+        ),
         RepairAction::Left { path, reason } => {
             format!("{}: left as is ({reason})", relative(dir, path))
         }
@@ -213,7 +231,8 @@ mod tests {
                 "shards/0/0000000001-0000000001-1.tsm: rewritten from its 0 readable blocks; \
                  1 blocks lost (m,host=a#v 1000000000..=2000000000); the original is in \
                  quarantine/shards/0/0000000001-0000000001-1.tsm\n\
-                 series index: not rebuilt (no rebuild in this build)\nafter the repair:\n"
+                 series index: rebuilt: 1 series kept, 0 added from TSM file indexes\n\
+                 after the repair:\n"
             ),
             "{report}"
         );
@@ -312,5 +331,64 @@ mod tests {
             "{err}"
         );
         assert!(!backend.engine.allow_partial());
+    }
+
+    #[test]
+    fn a_damaged_wal_record_fails_queries_unless_partial_results_are_allowed() {
+        let (_tmp, dir) = store("w", "");
+        {
+            // b's point at 3 s stays in the WAL (no flush, no close).
+            let (store, _) =
+                tsq_storage::tsm::Store::open(&dir, tsq_storage::tsm::StoreOptions::default())
+                    .unwrap();
+            let lines = "m,host=b v=7 3000000000";
+            let written = store
+                .write_lines(lines, tsq_storage::line_protocol::Precision::Nanoseconds)
+                .unwrap();
+            assert_eq!(written.points_written, 1);
+        }
+        let mut segments: Vec<std::path::PathBuf> = fs::read_dir(dir.join("wal"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| fs::metadata(p).unwrap().len() > 0)
+            .collect();
+        assert_eq!(segments.len(), 1, "{segments:?}");
+        let seg = segments.pop().unwrap();
+        let mut b = fs::read(&seg).unwrap();
+        let n = b.len();
+        b[n - 1] ^= 0xFF; // in the payload of the only record
+        fs::write(&seg, &b).unwrap();
+
+        let backend = open(&dir, OpenMode::Existing).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut runner = Runner::new(Arc::clone(&backend.engine), rt.handle().clone());
+        runner.format = crate::cli::format::OutputFormat::Csv;
+        let q = "SELECT max(v) FROM m";
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert!(!runner.run_script(q, &mut out, &mut err));
+        let problem = format!(
+            "corrupt file {} at offset 0: damaged WAL record (bytes 0..{n}: payload checksum \
+             mismatch ({} bytes)); the points it held are lost",
+            seg.display(),
+            n - 16
+        );
+        let err = text(err);
+        assert!(
+            err.starts_with(&format!(
+                "error: storage error: {problem}; the query's time range needs this file \
+                 (allow partial results to leave it out)\n"
+            )),
+            "{err}"
+        );
+        assert!(backend.engine.set_allow_partial(true));
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert!(runner.run_script(q, &mut out, &mut err));
+        assert_eq!(
+            text(err),
+            format!("notice: partial result: left out {problem}; its points may lie at any time\n")
+        );
+        // Without the lost point the maximum is a's 2.
+        let out = text(out);
+        assert!(out.ends_with(",2\n"), "{out}");
     }
 }

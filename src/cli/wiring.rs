@@ -254,6 +254,13 @@ impl QueryEngine for SessionEngine {
 /// The notice for a file a statement left out: its error (file, offset,
 /// what) and the time range its points may lie in (its shard).
 pub fn left_out_notice(u: &Unreadable, (start, end): (i64, i64)) -> String {
+    if u.any_time {
+        // A damaged WAL record: which series and times it held is unknown.
+        return format!(
+            "partial result: left out {}; its points may lie at any time",
+            u.error
+        );
+    }
     format!(
         "partial result: left out {}; its points lie in [{}, {})",
         u.error,

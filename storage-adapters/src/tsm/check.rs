@@ -6,21 +6,20 @@
 //! tombstone file (docs/storage.md, "Checking and repairing a store").
 //!
 //! The series log, WAL and tombstone files are checked as sequences of
-//! `[u32 length][u32 CRC32(payload)][payload]` records, their format on this
-//! branch; a record that runs past the end of its file is reported too
-//! (a torn write, or a damaged length).
-// lead: after merging `recover`, point `check_series_log`, `check_wal_segment`
-// and `check_tombstone` at the read-only verifiers of the reworked formats.
+//! framed records (docs/storage.md, "Record framing"): each damaged byte
+//! range, each intact record whose payload does not decode and a torn tail
+//! (an incomplete last record) is one [`Problem`]; a file in the older
+//! record format is one problem at offset 0.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::bytes::Cursor;
 use super::error::{IoContext, Result, TsmError};
 use super::file::reader::TsmReader;
 use super::file::FileId;
-use super::key::decode_series;
-use super::value::FieldType;
+use super::framing::{self, Frame};
+use super::index::series_log;
+use super::{tombstone, wal};
 
 /// What a file of a store directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +106,8 @@ pub fn check_dir(dir: &Path) -> Result<CheckReport> {
         report.files.push(check_series_log(&log)?);
     }
     for path in sorted_entries(&dir.join("wal"))? {
-        if path.extension().is_some_and(|e| e == "wal") {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".wal") || name.ends_with(".wal.damaged") {
             report.files.push(check_wal_segment(&path)?);
         }
     }
@@ -212,94 +212,90 @@ pub fn check_tsm(path: &Path) -> Result<FileCheck> {
     Ok(check)
 }
 
-/// Checks a tombstone file record by record.
+/// Checks a tombstone file record by record (framing, checksums, decoding).
 pub fn check_tombstone(path: &Path) -> Result<FileCheck> {
-    check_records(path, FileKind::Tombstone, "deletes", |payload| {
-        let mut c = Cursor::new(payload);
-        c.str()?;
-        c.i64()?;
-        c.i64()?;
-        finished(&c)
-    })
+    check_records(
+        path,
+        FileKind::Tombstone,
+        framing::TOMBSTONE,
+        "deletes",
+        |p| tombstone::decode(p).map(drop),
+    )
 }
 
 /// Checks the series log record by record (type byte and series key).
 pub fn check_series_log(path: &Path) -> Result<FileCheck> {
-    check_records(path, FileKind::SeriesLog, "series", |payload| {
-        let mut c = Cursor::new(payload);
-        FieldType::from_code(c.u8()?).ok_or("unknown field type")?;
-        decode_series(&mut c)?;
-        finished(&c)
-    })
+    check_records(
+        path,
+        FileKind::SeriesLog,
+        framing::SERIES_LOG,
+        "series",
+        |p| series_log::decode_record(p).map(drop),
+    )
 }
 
-/// Checks a WAL segment record by record (framing, CRC and entry kind).
+/// Checks a WAL segment record by record (framing, checksums, decoding of
+/// every write and delete). A `.wal.damaged` segment is checked the same way.
 pub fn check_wal_segment(path: &Path) -> Result<FileCheck> {
-    check_records(path, FileKind::Wal, "records", |payload| {
-        match payload.first() {
-            Some(1 | 2) => Ok(()),
-            Some(k) => Err(format!("unknown entry kind {k}")),
-            None => Err("empty record".into()),
-        }
+    check_records(path, FileKind::Wal, framing::WAL, "records", |p| {
+        wal::decode_entry(p).map(drop)
     })
 }
 
-fn finished(c: &Cursor<'_>) -> Result<(), String> {
-    if c.is_done() {
-        Ok(())
-    } else {
-        Err("trailing bytes in the record".into())
-    }
-}
-
-/// Walks `[u32 length][u32 CRC32][payload]` records, checking each CRC and
-/// decoding each payload with `decode`. After a bad record the rest of the
-/// file cannot be framed, so the walk stops there.
+/// Splits the file at `path` into framed records of `frame_kind` and
+/// decodes each intact one with `decode`. Every damaged range, undecodable
+/// record and torn tail is a problem; the scan goes on after each (as the
+/// readers do), so every damaged spot is listed.
 fn check_records(
     path: &Path,
     kind: FileKind,
+    frame_kind: framing::Kind,
     noun: &str,
     decode: impl Fn(&[u8]) -> Result<(), String>,
 ) -> Result<FileCheck> {
     let mut check = blank(path, kind)?;
     let bytes = fs::read(path).at(path)?;
-    let mut pos = 0usize;
+    if let Err(e) = framing::check_version(&bytes, frame_kind, path) {
+        check.problems.push(Problem {
+            offset: 0,
+            message: match e {
+                TsmError::Unsupported { message, .. } => message,
+                other => other.to_string(),
+            },
+        });
+        return Ok(check);
+    }
     let mut records = 0;
-    while pos < bytes.len() {
-        let rest = &bytes[pos..];
-        let problem = if rest.len() < 8 {
-            Some(format!(
-                "record header cut short ({} of 8 bytes): torn write or damage",
-                rest.len()
-            ))
-        } else {
-            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            let crc = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]);
-            match rest.get(8..8 + len) {
-                None => Some(format!(
-                    "record of {len} bytes runs past the end of the file: torn write or damaged length"
-                )),
-                Some(p) if crc32fast::hash(p) != crc => Some("record checksum mismatch".into()),
-                Some(p) => match decode(p) {
-                    Ok(()) => {
-                        records += 1;
-                        pos += 8 + len;
-                        None
-                    }
-                    Err(m) => Some(format!("record does not decode: {m}")),
-                },
-            }
-        };
-        if let Some(message) = problem {
-            check.problems.push(Problem {
-                offset: pos as u64,
-                message: format!(
-                    "{message}; the {} bytes from here are unreadable",
-                    bytes.len() - pos
+    for frame in framing::scan(&bytes, frame_kind) {
+        let (at, message) = match frame {
+            Frame::Record { at, payload } => match decode(payload) {
+                Ok(()) => {
+                    records += 1;
+                    continue;
+                }
+                Err(m) => (
+                    at,
+                    format!(
+                        "record of {} bytes does not decode: {m}",
+                        framing::HEADER_LEN + payload.len()
+                    ),
                 ),
-            });
-            break;
-        }
+            },
+            Frame::Damaged { at, end, reason } => {
+                (at, format!("bytes {at}..{end} damaged: {reason}"))
+            }
+            Frame::TornTail { at, reason } => (
+                at,
+                format!(
+                    "torn record at the end ({reason}): a write that never returned, \
+                     cut off at the next read-write open"
+                ),
+            ),
+        };
+        check.problems.push(Problem {
+            offset: at as u64,
+            message,
+        });
     }
     check.summary = format!("{records} {noun}");
     Ok(check)
@@ -406,6 +402,8 @@ pub(crate) mod tests {
         // values): c's, the damaged one, starts at two thirds of the file.
         assert_eq!(len % 3, 0);
         let c_at = (len / 3 * 2) as u64;
+        // The flip is in c's payload: its header is intact, so the damaged
+        // range is exactly its record.
         assert_eq!(
             damaged,
             vec![
@@ -414,8 +412,8 @@ pub(crate) mod tests {
                     vec![Problem {
                         offset: c_at,
                         message: format!(
-                            "record checksum mismatch; the {} bytes from here are unreadable",
-                            len as u64 - c_at
+                            "bytes {c_at}..{len} damaged: payload checksum mismatch ({} bytes)",
+                            len as u64 - c_at - 16
                         ),
                     }]
                 ),
@@ -427,6 +425,141 @@ pub(crate) mod tests {
                     }]
                 ),
             ]
+        );
+    }
+
+    /// A tombstone payload: `[str key][i64 min][i64 max]` (27 bytes for a
+    /// 10-byte key).
+    fn stone(key: &str, min: i64, max: i64) -> Vec<u8> {
+        let mut p = vec![key.len() as u8];
+        p.extend_from_slice(key.as_bytes());
+        p.extend_from_slice(&min.to_be_bytes());
+        p.extend_from_slice(&max.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn record_files_list_every_damaged_range_undecodable_record_and_torn_tail() {
+        let dir = test_dir("check_records");
+        let path = dir.join("x.tsm.tombstone");
+        let mut b = Vec::new();
+        // Records of 16 + 27 = 43 bytes, except the second (one trailing
+        // byte: 44): at 0, 43, 87, 130, 173; then 10 bytes of a header.
+        let mut extra = stone("m,host=a#v", 1, 2);
+        extra.push(0);
+        for payload in [
+            stone("m,host=a#v", 1, 2),
+            extra,
+            stone("m,host=b#v", 3, 4),
+            stone("m,host=c#v", 5, 6),
+            stone("m,host=d#v", 7, 8),
+        ] {
+            framing::put_record(&mut b, framing::TOMBSTONE, &payload);
+        }
+        assert_eq!(b.len(), 216);
+        b[130 + 20] ^= 0x01; // inside the fourth record's payload
+        let head: Vec<u8> = b[..10].to_vec();
+        b.extend_from_slice(&head);
+        fs::write(&path, &b).unwrap();
+        let check = check_tombstone(&path).unwrap();
+        assert_eq!(check.summary, "3 deletes");
+        assert_eq!(
+            check.problems,
+            vec![
+                Problem {
+                    offset: 43,
+                    message: "record of 44 bytes does not decode: 1 trailing bytes".into(),
+                },
+                Problem {
+                    offset: 130,
+                    message: "bytes 130..173 damaged: payload checksum mismatch (27 bytes)".into(),
+                },
+                Problem {
+                    offset: 216,
+                    message: "torn record at the end (10 of 16 header bytes): a write that \
+                              never returned, cut off at the next read-write open"
+                        .into(),
+                },
+            ]
+        );
+
+        // A flipped header byte: the scan resynchronises at the next marker.
+        let mut b2 = b[..216].to_vec();
+        b2[43 + 5] ^= 0x80; // the second record's length
+        fs::write(&path, &b2).unwrap();
+        let check = check_tombstone(&path).unwrap();
+        assert_eq!(
+            check.problems,
+            vec![
+                Problem {
+                    offset: 43,
+                    message: "bytes 43..87 damaged: record header checksum mismatch".into(),
+                },
+                Problem {
+                    offset: 130,
+                    message: "bytes 130..173 damaged: payload checksum mismatch (27 bytes)".into(),
+                },
+            ]
+        );
+        assert_eq!(check.summary, "3 deletes");
+    }
+
+    #[test]
+    fn a_version_1_file_is_one_problem_at_offset_0() {
+        let dir = test_dir("check_v1");
+        let path = dir.join("series.log");
+        let payload = b"\x00abc";
+        let mut old = (payload.len() as u32).to_be_bytes().to_vec();
+        old.extend_from_slice(&crc32fast::hash(payload).to_be_bytes());
+        old.extend_from_slice(payload);
+        fs::write(&path, &old).unwrap();
+        let check = check_series_log(&path).unwrap();
+        assert_eq!(check.problems.len(), 1, "{check:?}");
+        assert_eq!(check.problems[0].offset, 0);
+        assert!(
+            check.problems[0]
+                .message
+                .starts_with("series log written in record format version 1 by an older tsq"),
+            "{:?}",
+            check.problems
+        );
+    }
+
+    #[test]
+    fn a_wal_segment_is_checked_record_by_record() {
+        let dir = small_store("check_wal");
+        let seg = dir.join("wal/00000002.wal");
+        let clean = fs::read(&seg).unwrap();
+        // Two records: the delete, then the write of c.
+        let first = 16 + u32::from_be_bytes(clean[4..8].try_into().unwrap()) as usize;
+        assert!(first < clean.len());
+        let mut b = clean.clone();
+        b[1] ^= 0xFF; // the first record's marker
+        fs::write(&seg, &b).unwrap();
+        let check = check_wal_segment(&seg).unwrap();
+        assert_eq!(
+            (check.summary.as_str(), check.problems),
+            (
+                "1 records",
+                vec![Problem {
+                    offset: 0,
+                    message: format!("bytes 0..{first} damaged: no WAL segment record marker"),
+                }]
+            )
+        );
+        // Cut in the second record's payload: a torn tail.
+        fs::write(&seg, &clean[..clean.len() - 3]).unwrap();
+        let check = check_wal_segment(&seg).unwrap();
+        assert_eq!(
+            check.problems,
+            vec![Problem {
+                offset: first as u64,
+                message: format!(
+                    "torn record at the end (payload cut short, {} bytes left): a write that \
+                     never returned, cut off at the next read-write open",
+                    clean.len() - 3 - first
+                ),
+            }]
         );
     }
 }

@@ -1,6 +1,7 @@
 //! `tsq repair`: rebuilds what can be rebuilt in a store directory, never
 //! deleting data (docs/storage.md, "Checking and repairing a store"). It runs
-//! on a closed store (no process may have it open).
+//! on a closed store: it takes the directory's writer lock before it moves
+//! anything, so a store in use makes it fail with the "in use" error.
 //!
 //! - A TSM file whose header, footer or index is damaged cannot be read at
 //!   all: its blocks carry no series key, so without the index no block can
@@ -11,7 +12,15 @@
 //!   readable blocks (its tombstones are copied back beside it).
 //! - A TSM file whose tombstone file is damaged is quarantined with it:
 //!   reading it without its deletes would bring deleted points back.
-//! - The series index is rebuilt from the TSM files and the WAL.
+//! - A damaged series log is copied into quarantine (the open below
+//!   rewrites it); damaged WAL segments stay until the store is opened.
+//! - Then the store is opened read-write (which replays the WAL's intact
+//!   records, cuts torn tails and rebuilds a damaged series log), the series
+//!   index is rebuilt from the TSM files ([`Store::rebuild_index`]), and the
+//!   store is closed, which flushes the replayed points into TSM files. WAL
+//!   segments with damaged records, kept after that as
+//!   `wal/NNNNNNNN.wal.damaged` to mark the lost points, are then moved into
+//!   `<dir>/quarantine/wal/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,8 +29,10 @@ use super::check::{check_dir, CheckReport, FileCheck, FileKind};
 use super::error::{IoContext, Result, TsmError};
 use super::file::reader::TsmReader;
 use super::file::writer::TsmWriter;
-use super::tombstone::tombstone_path;
+use super::lock::lock_writer;
+use super::tombstone::{self, tombstone_path};
 use super::value::{merge_chunks, Values};
+use super::{Store, StoreOptions};
 
 /// One thing `repair_dir` did or could not do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +58,16 @@ pub enum RepairAction {
         /// Blocks lost.
         lost: Vec<LostBlock>,
     },
+    /// A copy of a damaged file was put into quarantine before the file
+    /// was rewritten.
+    Copied {
+        /// The file.
+        path: PathBuf,
+        /// Where the copy is.
+        to: PathBuf,
+        /// Why (the check's finding).
+        reason: String,
+    },
     /// A damaged file left alone, and why.
     Left {
         /// The file.
@@ -69,11 +90,16 @@ pub struct LostBlock {
 
 /// What [`rebuild_series_index`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IndexRebuild {
-    /// The series index was rebuilt; the number of series it holds.
-    Rebuilt(usize),
-    /// No rebuild is available in this build.
-    NotAvailable,
+pub struct IndexRebuild {
+    /// Series the index held after the open (ids unchanged).
+    pub kept: usize,
+    /// Series added from the TSM files' indexes.
+    pub added: usize,
+    /// Keys that could not be added, with the reason.
+    pub skipped: Vec<String>,
+    /// The open's warnings (WAL records skipped, torn tails cut, a damaged
+    /// series log rebuilt).
+    pub open_warnings: Vec<String>,
 }
 
 /// Everything `repair_dir` did, and the check after it.
@@ -87,9 +113,12 @@ pub struct RepairReport {
     pub after: CheckReport,
 }
 
-/// Repairs the store in `dir` (closed): see the module docs.
+/// Repairs the store in `dir` (closed): see the module docs. Fails with
+/// [`TsmError::InUse`] before changing anything when a process has the
+/// store open for writing.
 pub fn repair_dir(dir: &Path) -> Result<RepairReport> {
     let before = check_dir(dir)?;
+    let writer = lock_writer(dir)?;
     let mut actions = Vec::new();
     let mut done: Vec<PathBuf> = Vec::new();
     for f in before.damaged() {
@@ -98,6 +127,16 @@ pub fn repair_dir(dir: &Path) -> Result<RepairReport> {
         }
         match f.kind {
             FileKind::Tsm => repair_tsm(dir, f, &mut actions, &mut done)?,
+            FileKind::Tombstone if tombstone::load(&tsm_of_tombstone(&f.path)).is_ok() => {
+                actions.push(RepairAction::Left {
+                    path: f.path.clone(),
+                    reason: format!(
+                        "{}; a delete that never returned, ignored by reads and cut off \
+                         before the next delete",
+                        first_problem(f)
+                    ),
+                });
+            }
             FileKind::Tombstone => {
                 let tsm = tsm_of_tombstone(&f.path);
                 let reason = format!(
@@ -108,24 +147,36 @@ pub fn repair_dir(dir: &Path) -> Result<RepairReport> {
                 quarantine_tsm(dir, &tsm, &reason, &mut actions)?;
                 done.push(tsm);
             }
-            FileKind::SeriesLog => actions.push(RepairAction::Left {
-                path: f.path.clone(),
-                reason: format!(
-                    "{}; left to the series index rebuild (see below) and the next open",
-                    first_problem(f)
-                ),
-            }),
+            FileKind::SeriesLog => {
+                let to = quarantine_path(dir, &f.path)?;
+                copy_file(&f.path, &to)?;
+                actions.push(RepairAction::Copied {
+                    path: f.path.clone(),
+                    to,
+                    reason: format!(
+                        "{}; the open below rebuilds the series index",
+                        first_problem(f)
+                    ),
+                });
+            }
             FileKind::Wal => actions.push(RepairAction::Left {
                 path: f.path.clone(),
                 reason: format!(
-                    "{}; the next open of the store replays the intact records",
+                    "{}; the open below replays its intact records and the close flushes \
+                     them into TSM files",
                     first_problem(f)
                 ),
             }),
             FileKind::Temporary => {}
         }
     }
+    // The open takes the lock itself; between the two a writer could slip
+    // in, and then the open fails with the "in use" error.
+    drop(writer);
     let index = rebuild_series_index(dir)?;
+    let writer = lock_writer(dir)?;
+    quarantine_damaged_wal(dir, &mut actions)?;
+    drop(writer);
     let after = check_dir(dir)?;
     Ok(RepairReport {
         actions,
@@ -134,11 +185,52 @@ pub fn repair_dir(dir: &Path) -> Result<RepairReport> {
     })
 }
 
-/// Rebuilds the series index of the store in `dir` from its TSM files and WAL.
-// lead: wire to Store::rebuild_index (branch `recover`); until then this
-// build has no rebuild and says so.
-pub fn rebuild_series_index(_dir: &Path) -> Result<IndexRebuild> {
-    Ok(IndexRebuild::NotAvailable)
+/// Rebuilds the series index of the store in `dir` from its TSM files and
+/// WAL: opens the store read-write with the default options (replaying the
+/// WAL), runs [`Store::rebuild_index`] and closes the store (its cache
+/// flushed into TSM files). Fails with [`TsmError::InUse`] when the store is
+/// open elsewhere.
+pub fn rebuild_series_index(dir: &Path) -> Result<IndexRebuild> {
+    let (store, opened) = Store::open(dir, StoreOptions::default())?;
+    let report = store.rebuild_index()?;
+    store.close()?;
+    Ok(IndexRebuild {
+        kept: report.kept,
+        added: report.added,
+        skipped: report.skipped,
+        open_warnings: opened.warnings,
+    })
+}
+
+/// Moves `wal/*.wal.damaged` (segments whose intact records are in TSM
+/// files and whose damaged records are lost) into quarantine.
+fn quarantine_damaged_wal(dir: &Path, actions: &mut Vec<RepairAction>) -> Result<()> {
+    let wal = dir.join("wal");
+    let entries = match fs::read_dir(&wal) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(TsmError::io(&wal, e)),
+    };
+    let mut damaged = Vec::new();
+    for e in entries {
+        let path = e.at(&wal)?.path();
+        if path.to_string_lossy().ends_with(".wal.damaged") {
+            damaged.push(path);
+        }
+    }
+    damaged.sort();
+    for path in damaged {
+        let to = quarantine_path(dir, &path)?;
+        move_file(&path, &to)?;
+        actions.push(RepairAction::Quarantined {
+            path,
+            to,
+            reason: "WAL segment with damaged records: its intact records are in TSM files, \
+                     the points of the damaged ones are lost"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 fn first_problem(f: &FileCheck) -> String {
@@ -162,7 +254,8 @@ fn repair_tsm(
     done.push(f.path.clone());
     let index_ok = TsmReader::open_without_tombstones(&f.path).is_ok();
     let stones = tombstone_path(&f.path);
-    let stones_ok = !stones.exists() || super::check::check_tombstone(&stones)?.problems.is_empty();
+    // A torn tail (a delete that never returned) is not damage.
+    let stones_ok = tombstone::load(&f.path).is_ok();
     done.push(stones.clone());
     if !index_ok || !stones_ok {
         let reason = if index_ok {
@@ -284,6 +377,15 @@ fn quarantine_path(dir: &Path, path: &Path) -> Result<PathBuf> {
     Ok(candidate)
 }
 
+/// Copies `from` to `to` (creating `to`'s directory) and fsyncs the copy.
+fn copy_file(from: &Path, to: &Path) -> Result<()> {
+    let parent = to.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).at(parent)?;
+    fs::copy(from, to).at(from)?;
+    fs::File::open(to).and_then(|f| f.sync_all()).at(to)?;
+    fs::File::open(parent).and_then(|f| f.sync_all()).at(parent)
+}
+
 /// Renames `from` to `to` (creating `to`'s directory) and fsyncs both directories.
 fn move_file(from: &Path, to: &Path) -> Result<()> {
     let parent = to.parent().unwrap_or(Path::new("."));
@@ -325,7 +427,16 @@ mod tests {
                 }],
             }]
         );
-        assert_eq!(report.index, IndexRebuild::NotAvailable);
+        // The series log names a, b and c (c only in the WAL): all kept.
+        assert_eq!(
+            report.index,
+            IndexRebuild {
+                kept: 3,
+                added: 0,
+                skipped: vec![],
+                open_warnings: vec![],
+            }
+        );
         assert!(report.after.is_clean(), "{:?}", report.after);
         assert_eq!(
             fs::read(&q).unwrap(),
@@ -370,5 +481,106 @@ mod tests {
             ]
         );
         assert!(!tsm.exists() && report.after.is_clean());
+    }
+
+    #[test]
+    fn a_store_in_use_is_refused_before_anything_moves() {
+        let dir = small_store("repair_in_use");
+        let tsm = dir.join("shards/0/0000000001-0000000001-1.tsm");
+        let mut bytes = fs::read(&tsm).unwrap();
+        let n = bytes.len();
+        bytes[n - 1] ^= 0xFF;
+        fs::write(&tsm, &bytes).unwrap();
+        let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
+        let err = repair_dir(&dir).unwrap_err();
+        assert!(
+            matches!(err, TsmError::InUse { reading: false, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().starts_with(&format!(
+                "store {} is in use by pid {}",
+                dir.display(),
+                std::process::id()
+            )),
+            "{err}"
+        );
+        assert_eq!(fs::read(&tsm).unwrap(), bytes, "nothing moved");
+        assert!(!dir.join("quarantine").exists());
+        drop(store);
+        assert!(repair_dir(&dir).unwrap().after.is_clean());
+    }
+
+    #[test]
+    fn a_damaged_series_log_is_copied_aside_and_rebuilt() {
+        let dir = small_store("repair_series_log");
+        let log = dir.join("series.log");
+        let clean = fs::read(&log).unwrap();
+        // Three records of equal size (a, b, c): damage b's payload.
+        let rec = clean.len() / 3;
+        let mut bytes = clean.clone();
+        bytes[rec + 20] ^= 0xFF;
+        fs::write(&log, &bytes).unwrap();
+        let report = repair_dir(&dir).unwrap();
+        let copy = dir.join("quarantine/series.log");
+        assert_eq!(
+            report.actions,
+            vec![RepairAction::Copied {
+                path: log.clone(),
+                to: copy.clone(),
+                reason: format!(
+                    "at offset {rec}: bytes {rec}..{} damaged: payload checksum mismatch ({} \
+                     bytes); the open below rebuilds the series index",
+                    2 * rec,
+                    rec - 16
+                ),
+            }]
+        );
+        assert_eq!(fs::read(&copy).unwrap(), bytes);
+        // The open kept a and c and recovered b from the TSM file's index.
+        assert_eq!((report.index.kept, report.index.added), (3, 0));
+        assert_eq!(
+            report.index.open_warnings.last().unwrap(),
+            &format!(
+                "series log {} was damaged; rebuilt it: 2 series kept, 1 recovered from TSM \
+                 file indexes",
+                log.display()
+            )
+        );
+        assert!(report.after.is_clean(), "{:?}", report.after);
+    }
+
+    #[test]
+    fn a_damaged_wal_segment_is_flushed_then_quarantined() {
+        let dir = small_store("repair_wal");
+        let seg = dir.join("wal/00000002.wal");
+        let mut bytes = fs::read(&seg).unwrap();
+        let n = bytes.len();
+        bytes[n - 1] ^= 0xFF; // in the write of c, the second record
+        fs::write(&seg, &bytes).unwrap();
+        let report = repair_dir(&dir).unwrap();
+        let q = dir.join("quarantine/wal/00000002.wal.damaged");
+        assert_eq!(report.actions.len(), 2, "{:?}", report.actions);
+        assert!(
+            matches!(&report.actions[0], RepairAction::Left { path, .. } if *path == seg),
+            "{:?}",
+            report.actions
+        );
+        assert_eq!(
+            report.actions[1],
+            RepairAction::Quarantined {
+                path: dir.join("wal/00000002.wal.damaged"),
+                to: q.clone(),
+                reason: "WAL segment with damaged records: its intact records are in TSM \
+                         files, the points of the damaged ones are lost"
+                    .into(),
+            }
+        );
+        assert_eq!(fs::read(&q).unwrap(), bytes, "kept as it was");
+        assert!(report.after.is_clean(), "{:?}", report.after);
+        // The store opens without warnings and c's lost points are gone.
+        let (store, opened) = Store::open(&dir, StoreOptions::default()).unwrap();
+        assert_eq!(opened.warnings, Vec::<String>::new());
+        assert!(store.file_set().unreadable().is_empty());
     }
 }

@@ -51,6 +51,9 @@ pub struct Unreadable {
     pub error: Arc<TsmError>,
     /// The series keys of its index, sorted, when the index is intact.
     pub keys: Option<Vec<String>>,
+    /// True for a WAL segment with damaged records (`shard_start` and `id`
+    /// mean nothing then): the points they held may lie at any time.
+    pub any_time: bool,
 }
 
 impl Unreadable {
@@ -64,6 +67,9 @@ impl Unreadable {
     /// `[start, end)` of the times its points may have: its shard's range
     /// for shards of `shard_duration`.
     pub fn time_range(&self, shard_duration: std::time::Duration) -> (i64, i64) {
+        if self.any_time {
+            return (i64::MIN, i64::MAX);
+        }
         let width = super::store::nanos(shard_duration);
         (self.shard_start, self.shard_start.saturating_add(width))
     }
@@ -71,7 +77,7 @@ impl Unreadable {
     /// True when the file's shard may hold points in `[min, max]` (the same
     /// rule as [`FileSet::overlapping`]).
     pub fn overlaps(&self, min: i64, max: i64, duration: i64) -> bool {
-        self.shard_start >= shard_start(min, duration) && self.shard_start <= max
+        self.any_time || self.shard_start >= shard_start(min, duration) && self.shard_start <= max
     }
 }
 
@@ -97,6 +103,25 @@ impl FileSet {
     /// The files that failed their checks at open.
     pub fn unreadable(&self) -> &[Arc<Unreadable>] {
         &self.unreadable
+    }
+
+    /// Records the WAL segments whose damaged records were skipped at open:
+    /// every query fails naming them unless partial results are allowed.
+    pub(crate) fn add_damaged_wal(&mut self, damage: &[super::wal::WalDamage]) {
+        for d in damage {
+            self.unreadable.push(Arc::new(Unreadable {
+                path: d.path.clone(),
+                shard_start: 0,
+                id: FileId {
+                    min_gen: 0,
+                    max_gen: 0,
+                    level: 0,
+                },
+                error: Arc::new(d.error()),
+                keys: None,
+                any_time: true,
+            }));
+        }
     }
 
     /// The unreadable files whose shard may hold points in `[min, max]`.
@@ -242,6 +267,7 @@ pub fn load(root: &Path, repair: bool, warnings: &mut Vec<String>) -> Result<Fil
                         id,
                         error: Arc::new(error),
                         keys,
+                        any_time: false,
                     }));
                 }
             }

@@ -167,10 +167,11 @@ impl Store {
         fs::create_dir_all(dir).at(dir)?;
         let writer_lock = lock_writer(dir)?;
         let mut report = OpenReport::default();
-        let files = shard::load(dir, true, &mut report.warnings)?;
+        let mut files = shard::load(dir, true, &mut report.warnings)?;
         let index = super::recover::open_index(dir, &files, false, &mut report.warnings)?;
         let (wal, entries, w) = Wal::open(&dir.join("wal"))?;
         report.warnings.extend(w);
+        files.add_damaged_wal(wal.damage());
         let inner = Inner::new(dir, options, Some(writer_lock), index, files, wal);
         report.wal_entries_replayed = entries.len();
         inner.replay(entries, &mut report.warnings)?;
@@ -224,10 +225,11 @@ impl Store {
 
     fn load_read_only(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport)> {
         let mut report = OpenReport::default();
-        let files = shard::load(dir, false, &mut report.warnings)?;
+        let mut files = shard::load(dir, false, &mut report.warnings)?;
         let index = super::recover::open_index(dir, &files, true, &mut report.warnings)?;
         let (wal, entries, w) = Wal::read_only(&dir.join("wal"))?;
         report.warnings.extend(w);
+        files.add_damaged_wal(wal.damage());
         let inner = Inner::new(dir, options, None, index, files, wal);
         report.wal_entries_replayed = entries.len();
         inner.replay(entries, &mut report.warnings)?;

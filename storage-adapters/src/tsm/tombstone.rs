@@ -156,7 +156,7 @@ impl Tombstones {
     }
 }
 
-fn decode(payload: &[u8]) -> Result<Tombstone, String> {
+pub(crate) fn decode(payload: &[u8]) -> Result<Tombstone, String> {
     let mut p = Cursor::new(payload);
     let t = Tombstone {
         key: p.str()?,

@@ -55,6 +55,39 @@ pub enum WalEntry {
     },
 }
 
+/// A WAL segment some of whose records were skipped (failed a checksum or
+/// did not decode, not a torn tail): the acknowledged points they held are
+/// lost, so queries fail naming the segment unless partial results are
+/// allowed (docs/storage.md, "WAL").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalDamage {
+    /// The segment (`NNNNNNNN.wal`, or `NNNNNNNN.wal.damaged` once its intact
+    /// records are in TSM files).
+    pub path: PathBuf,
+    /// Offset of its first damaged record.
+    pub offset: u64,
+    /// What was wrong there.
+    pub message: String,
+}
+
+impl WalDamage {
+    /// The error a query that needs the lost points fails with.
+    pub fn error(&self) -> TsmError {
+        TsmError::corrupt(
+            &self.path,
+            self.offset,
+            format!(
+                "damaged WAL record ({}); the points it held are lost",
+                self.message
+            ),
+        )
+    }
+}
+
+/// Suffix of a damaged segment kept after a snapshot covered its intact
+/// records: never replayed, it only marks the loss.
+const DAMAGED_SUFFIX: &str = ".damaged";
+
 /// An open WAL, appending to its newest segment. The segment file is
 /// created on the first append, so opening and closing a store without
 /// writing adds no file.
@@ -69,6 +102,8 @@ pub struct Wal {
     size: u64,
     /// False when opened by [`Wal::read_only`]: appends fail.
     writable: bool,
+    /// Segments with damaged records, found at open.
+    damaged: Vec<WalDamage>,
 }
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
@@ -76,16 +111,28 @@ fn segment_path(dir: &Path, seq: u64) -> PathBuf {
 }
 
 fn list_segments(dir: &Path) -> Result<Vec<u64>> {
+    list_with_suffix(dir, ".wal")
+}
+
+/// The numbers of the files `NNNNNNNN<suffix>` in `dir`, ascending.
+fn list_with_suffix(dir: &Path, suffix: &str) -> Result<Vec<u64>> {
     let mut seqs = Vec::new();
     for e in fs::read_dir(dir).at(dir)? {
         let name = e.at(dir)?.file_name();
         let name = name.to_string_lossy();
-        if let Some(n) = name.strip_suffix(".wal").and_then(|s| s.parse().ok()) {
+        if let Some(n) = name.strip_suffix(suffix).and_then(|s| s.parse().ok()) {
             seqs.push(n);
         }
     }
     seqs.sort_unstable();
     Ok(seqs)
+}
+
+/// The path a damaged segment is renamed to once a snapshot covers it.
+fn damaged_path(segment: &Path) -> PathBuf {
+    let mut p = segment.as_os_str().to_owned();
+    p.push(DAMAGED_SUFFIX);
+    PathBuf::from(p)
 }
 
 impl Wal {
@@ -98,12 +145,9 @@ impl Wal {
     /// clean and has room, else to a new segment created by the first append.
     pub fn open(dir: &Path) -> Result<(Wal, Vec<WalEntry>, Vec<String>)> {
         fs::create_dir_all(dir).at(dir)?;
-        let Replayed {
-            seqs,
-            entries,
-            warnings,
-            last_clean,
-        } = read_segments(dir, true)?;
+        let read = read_segments(dir, true)?;
+        let (seqs, entries, warnings, last_clean) =
+            (read.seqs, read.entries, read.warnings, read.last_clean);
         let mut wal = Wal {
             dir: dir.to_path_buf(),
             file: None,
@@ -111,6 +155,7 @@ impl Wal {
             seq: 1,
             size: 0,
             writable: true,
+            damaged: read.damaged,
         };
         if let Some(&last) = seqs.last() {
             wal.seq = last + 1;
@@ -129,16 +174,27 @@ impl Wal {
     /// file (a missing directory is an empty WAL); damaged segments are
     /// reported, not truncated. The returned WAL refuses appends.
     pub fn read_only(dir: &Path) -> Result<(Wal, Vec<WalEntry>, Vec<String>)> {
-        let wal = Wal {
+        let mut wal = Wal {
             dir: dir.to_path_buf(),
             file: None,
             path: segment_path(dir, 1),
             seq: 1,
             size: 0,
             writable: false,
+            damaged: Vec::new(),
         };
-        let (entries, warnings) = read_all(dir)?;
-        Ok((wal, entries, warnings))
+        if !dir.is_dir() {
+            return Ok((wal, Vec::new(), Vec::new()));
+        }
+        let read = read_segments(dir, false)?;
+        wal.damaged = read.damaged;
+        Ok((wal, read.entries, read.warnings))
+    }
+
+    /// The segments whose damaged records were skipped at open (their
+    /// points are lost).
+    pub fn damage(&self) -> &[WalDamage] {
+        &self.damaged
     }
 
     /// The segment being appended to, created (and its directory entry
@@ -194,13 +250,27 @@ impl Wal {
         Ok(self.seq)
     }
 
-    /// Deletes every segment numbered below `seq`.
+    /// Deletes every segment numbered below `seq`, except those with
+    /// damaged records: renamed `NNNNNNNN.wal.damaged`, they keep marking
+    /// the loss at later opens (and are never replayed again).
     pub fn remove_before(&self, seq: u64) -> Result<()> {
+        let mut renamed = false;
         for s in list_segments(&self.dir)? {
             if s < seq {
                 let p = segment_path(&self.dir, s);
-                fs::remove_file(&p).at(&p)?;
+                if self.damaged.iter().any(|d| d.path == p) {
+                    let to = damaged_path(&p);
+                    fs::rename(&p, &to).at(&p)?;
+                    renamed = true;
+                } else {
+                    fs::remove_file(&p).at(&p)?;
+                }
             }
+        }
+        if renamed {
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .at(&self.dir)?;
         }
         Ok(())
     }
@@ -213,14 +283,47 @@ pub fn read_all(dir: &Path) -> Result<(Vec<WalEntry>, Vec<String>)> {
     if !dir.is_dir() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let r = read_segments(dir, false)?;
-    Ok((r.entries, r.warnings))
+    let read = read_segments(dir, false)?;
+    Ok((read.entries, read.warnings))
+}
+
+/// What [`read_segments`] found.
+struct SegmentsRead {
+    /// Numbers of the live segments.
+    seqs: Vec<u64>,
+    /// Intact entries in log order.
+    entries: Vec<WalEntry>,
+    warnings: Vec<String>,
+    /// True when the last segment read without a problem.
+    last_clean: bool,
+    /// Segments with damaged records (live ones and kept `.damaged` ones).
+    damaged: Vec<WalDamage>,
 }
 
 /// Replays every segment of `dir`; cuts torn tails off when `truncate_torn`.
-fn read_segments(dir: &Path, truncate_torn: bool) -> Result<Replayed> {
+/// Segments kept as `.wal.damaged` are not replayed, only reported.
+fn read_segments(dir: &Path, truncate_torn: bool) -> Result<SegmentsRead> {
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
+    let mut damaged = Vec::new();
+    for seq in list_with_suffix(dir, &format!(".wal{DAMAGED_SUFFIX}"))? {
+        let path = damaged_path(&segment_path(dir, seq));
+        let bytes = fs::read(&path).at(&path)?;
+        let mut ignored = Vec::new();
+        let (at, message) = read_segment(&path, &bytes, &mut ignored, &mut Vec::new())
+            .1
+            .unwrap_or((0, "kept after an earlier open found damage in it".into()));
+        warnings.push(format!(
+            "WAL segment {} holds damaged records (at byte {at}: {message}); the points \
+             they held are lost, queries fail unless partial results are allowed",
+            path.display()
+        ));
+        damaged.push(WalDamage {
+            path,
+            offset: at as u64,
+            message,
+        });
+    }
     let seqs = list_segments(dir)?;
     let mut last_clean = true;
     for &seq in &seqs {
@@ -228,7 +331,14 @@ fn read_segments(dir: &Path, truncate_torn: bool) -> Result<Replayed> {
         let bytes = fs::read(&path).at(&path)?;
         framing::check_version(&bytes, framing::WAL, &path)?;
         let before = warnings.len();
-        let torn = read_segment(&path, &bytes, &mut entries, &mut warnings);
+        let (torn, damage) = read_segment(&path, &bytes, &mut entries, &mut warnings);
+        if let Some((at, message)) = damage {
+            damaged.push(WalDamage {
+                path: path.clone(),
+                offset: at as u64,
+                message,
+            });
+        }
         last_clean = torn.is_none() && warnings.len() == before;
         let Some(torn_at) = torn else {
             continue;
@@ -248,46 +358,40 @@ fn read_segments(dir: &Path, truncate_torn: bool) -> Result<Replayed> {
             ));
         }
     }
-    Ok(Replayed {
+    Ok(SegmentsRead {
         seqs,
         entries,
         warnings,
         last_clean,
+        damaged,
     })
-}
-
-/// What [`read_segments`] read.
-struct Replayed {
-    /// The segment numbers, ascending.
-    seqs: Vec<u64>,
-    /// Every intact entry, in log order.
-    entries: Vec<WalEntry>,
-    /// One per damaged range or torn tail.
-    warnings: Vec<String>,
-    /// True when the last segment read without a problem.
-    last_clean: bool,
 }
 
 /// Decodes the records of segment `path` into `out`, skipping damaged
 /// ones with a warning naming the byte range; returns the offset of a torn
-/// tail, if any.
+/// tail, if any, and the offset and reason of the first damaged record.
 fn read_segment(
     path: &Path,
     bytes: &[u8],
     out: &mut Vec<WalEntry>,
     warnings: &mut Vec<String>,
-) -> Option<usize> {
+) -> (Option<usize>, Option<(usize, String)>) {
     let seg = path.display();
+    let mut first_damage = None;
     for frame in framing::scan(bytes, framing::WAL) {
         match frame {
             Frame::Record { at, payload } => match decode_entry(payload) {
                 Ok(e) => out.push(e),
-                Err(m) => warnings.push(format!(
-                    "WAL segment {seg}: skipped bytes {at}..{} (undecodable record: {m})",
-                    at + framing::HEADER_LEN + payload.len()
-                )),
+                Err(m) => {
+                    warnings.push(format!(
+                        "WAL segment {seg}: skipped bytes {at}..{} (undecodable record: {m})",
+                        at + framing::HEADER_LEN + payload.len()
+                    ));
+                    first_damage.get_or_insert((at, format!("undecodable record: {m}")));
+                }
             },
             Frame::Damaged { at, end, reason } => {
+                first_damage.get_or_insert((at, format!("bytes {at}..{end}: {reason}")));
                 let after = if end < bytes.len() {
                     "; the records after them were recovered"
                 } else {
@@ -297,10 +401,10 @@ fn read_segment(
                     "WAL segment {seg}: skipped bytes {at}..{end} ({reason}){after}"
                 ));
             }
-            Frame::TornTail { at, .. } => return Some(at),
+            Frame::TornTail { at, .. } => return (Some(at), first_damage),
         }
     }
-    None
+    (None, first_damage)
 }
 
 /// Cuts segment `path` to `len` bytes, durably.
@@ -351,7 +455,7 @@ fn encode_points(b: &mut Vec<u8>, times: &[i64], values: &Values) {
     }
 }
 
-fn decode_entry(payload: &[u8]) -> Result<WalEntry, String> {
+pub(crate) fn decode_entry(payload: &[u8]) -> Result<WalEntry, String> {
     let mut c = Cursor::new(payload);
     let entry = match c.u8()? {
         KIND_WRITE => {
@@ -561,8 +665,9 @@ mod tests {
             let mut bytes = clean.clone();
             bytes[i] ^= 0x01;
             let (mut got, mut warnings) = (Vec::new(), Vec::new());
-            let torn = read_segment(&path, &bytes, &mut got, &mut warnings);
+            let (torn, damage) = read_segment(&path, &bytes, &mut got, &mut warnings);
             assert_eq!(torn, None, "flip at byte {i}");
+            assert_eq!(damage.map(|d| d.0), Some(2 * rec), "flip at byte {i}");
             assert_eq!(got, want, "flip at byte {i}");
             let range = format!("skipped bytes {}..{} (", 2 * rec, 3 * rec);
             assert_eq!(warnings.len(), 1, "flip at byte {i}: {warnings:?}");
@@ -572,11 +677,78 @@ mod tests {
         let mut bytes = clean.clone();
         bytes[2 * rec + 5] ^= 0xFF; // a length byte
         fs::write(&path, &bytes).unwrap();
-        let (_, e, w) = Wal::open(&dir).unwrap();
+        let (wal, e, w) = Wal::open(&dir).unwrap();
         assert_eq!(e, want);
         assert_eq!(w.len(), 1);
         assert!(w[0].starts_with(&format!("WAL segment {}: skipped bytes", path.display())));
         assert_eq!(fs::read(&path).unwrap(), bytes);
+        let header_damage = format!(
+            "bytes {}..{}: record header checksum mismatch",
+            2 * rec,
+            3 * rec
+        );
+        assert_eq!(
+            wal.damage(),
+            &[WalDamage {
+                path: path.clone(),
+                offset: 2 * rec as u64,
+                message: header_damage.clone(),
+            }]
+        );
+        assert_eq!(
+            wal.damage()[0].error().to_string(),
+            format!(
+                "corrupt file {} at offset {}: damaged WAL record ({header_damage}); the \
+                 points it held are lost",
+                path.display(),
+                2 * rec
+            )
+        );
+    }
+
+    #[test]
+    fn a_damaged_segment_is_kept_as_a_marker_once_a_snapshot_covers_it() {
+        let dir = test_dir("wal_damaged_kept");
+        let (mut wal, _, _) = Wal::open(&dir).unwrap();
+        wal.append(&write(1.0)).unwrap();
+        wal.append(&write(2.0)).unwrap();
+        let path = wal.path.clone();
+        drop(wal);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[0] ^= 0xFF; // the first record's marker
+        fs::write(&path, &bytes).unwrap();
+        let (mut wal, e, _) = Wal::open(&dir).unwrap();
+        assert_eq!(e, vec![write(2.0)]);
+        assert_eq!(wal.damage().len(), 1);
+        // A snapshot covered segment 1: it is renamed, not deleted.
+        let next = wal.rotate().unwrap();
+        wal.remove_before(next).unwrap();
+        let kept = dir.join("00000001.wal.damaged");
+        assert_eq!(list_segments(&dir).unwrap(), Vec::<u64>::new());
+        assert_eq!(fs::read(&kept).unwrap(), bytes);
+        // Later opens replay nothing from it and still report the loss.
+        let (wal, e, w) = Wal::open(&dir).unwrap();
+        assert_eq!(e, Vec::<WalEntry>::new());
+        let rec = bytes.len() / 2;
+        let message = format!("bytes 0..{rec}: no WAL segment record marker");
+        assert_eq!(
+            wal.damage(),
+            &[WalDamage {
+                path: kept.clone(),
+                offset: 0,
+                message: message.clone(),
+            }]
+        );
+        assert_eq!(
+            w,
+            vec![format!(
+                "WAL segment {} holds damaged records (at byte 0: {message}); the points \
+                 they held are lost, queries fail unless partial results are allowed",
+                kept.display()
+            )]
+        );
+        let (ro, _, _) = Wal::read_only(&dir).unwrap();
+        assert_eq!(ro.damage(), wal.damage());
     }
 
     #[test]

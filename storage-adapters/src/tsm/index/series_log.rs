@@ -168,7 +168,7 @@ fn put(out: &mut Vec<u8>, s: &SeriesInfo, ty: FieldType) {
     framing::put_record(out, framing::SERIES_LOG, &payload);
 }
 
-fn decode_record(payload: &[u8]) -> Result<(SeriesInfo, FieldType), String> {
+pub(crate) fn decode_record(payload: &[u8]) -> Result<(SeriesInfo, FieldType), String> {
     let mut p = Cursor::new(payload);
     let ty = FieldType::from_code(p.u8()?).ok_or("unknown field type")?;
     let s = decode_series(&mut p)?;
