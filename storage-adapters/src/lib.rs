@@ -8,4 +8,5 @@
 
 pub mod line_protocol;
 pub mod memory;
+mod sync;
 pub mod tsm;

@@ -28,6 +28,7 @@
 //! slices of the block and only the `series_id` column is written; otherwise
 //! the rows are copied, as for timelines cut by the time range.
 
+use crate::sync::{read, write};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -274,11 +275,11 @@ impl MemoryAdapter {
     fn read(&self) -> RwLockReadGuard<'_, Series> {
         // A panic while holding the lock cannot leave the map half-updated
         // (a series is replaced by a finished one), so a poisoned lock is usable.
-        self.series.read().unwrap_or_else(|e| e.into_inner())
+        read(&self.series)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Series> {
-        self.series.write().unwrap_or_else(|e| e.into_inner())
+        write(&self.series)
     }
 
     /// The block of `measurement` + `field`, consolidated first if it was

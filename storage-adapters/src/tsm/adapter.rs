@@ -15,6 +15,7 @@
 //! file and records it, for the caller to report, in
 //! [`TsmAdapter::take_left_out`].
 
+use crate::sync::{lock, read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -91,7 +92,7 @@ impl TsmAdapter {
     /// The unreadable files that scans left out (partial results) since the
     /// last call, each once, in the order first left out; clears the record.
     pub fn take_left_out(&self) -> Vec<Arc<Unreadable>> {
-        std::mem::take(&mut *self.left_out.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *lock(&self.left_out))
     }
 
     /// Fails when `view` would need unreadable files (their shard overlaps
@@ -119,7 +120,7 @@ impl TsmAdapter {
             }
             .into());
         }
-        let mut left_out = self.left_out.lock().unwrap_or_else(|p| p.into_inner());
+        let mut left_out = lock(&self.left_out);
         for u in missing {
             if !left_out.iter().any(|l| l.path == u.path) {
                 left_out.push(u);
@@ -135,7 +136,7 @@ impl TsmAdapter {
 
     /// The series of `req` in delivery order, their registry, and `[min, max]`.
     fn plan(&self, req: &ScanRequest) -> Result<(Arc<SeriesRegistry>, Vec<Planned>, i64, i64)> {
-        let index = self.store.inner.index.read().expect("index lock");
+        let index = read(&self.store.inner.index);
         check_numeric(&index, req)?;
         let ids = index.select(&req.measurement, &req.field, &req.predicate);
         // Already in `SeriesRegistry::sorted` order, every id with a series.
@@ -171,7 +172,7 @@ impl TsmAdapter {
     /// [`time_span`](StorageAdapter::time_span) needs, without the registry
     /// and ordering a scan builds.
     fn keys(&self, req: &ScanRequest) -> Result<Vec<(u32, String)>> {
-        let index = self.store.inner.index.read().expect("index lock");
+        let index = read(&self.store.inner.index);
         check_numeric(&index, req)?;
         let ids = index.select(&req.measurement, &req.field, &req.predicate);
         Ok(ids
@@ -251,13 +252,7 @@ impl StorageAdapter for TsmAdapter {
     }
 
     async fn measurements(&self) -> Result<Vec<String>> {
-        Ok(self
-            .store
-            .inner
-            .index
-            .read()
-            .expect("index lock")
-            .measurements())
+        Ok(read(&self.store.inner.index).measurements())
     }
 
     async fn fields(&self, measurement: &str) -> Result<Vec<String>> {

@@ -8,6 +8,7 @@
 //! replaces the inputs in the *current* set (snapshots may have added files
 //! meanwhile), and the inputs are deleted once no query holds them.
 
+use crate::sync::{lock, read, write};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use super::file::reader::TsmReader;
 use super::file::writer::TsmWriter;
 use super::file::FileId;
 use super::shard::{shard_dir, FileSet};
-use super::store::{lock, Inner, Store};
+use super::store::{Inner, Store};
 use super::value::merge_chunks;
 
 /// Highest compaction level.
@@ -111,7 +112,7 @@ impl Inner {
         let _m = lock(&self.maint);
         let mut done = 0;
         loop {
-            let files = Arc::clone(&self.state.read().expect("state lock").files);
+            let files = Arc::clone(&read(&self.state).files);
             let job = files.shards().find_map(|(start, fs)| {
                 plan(fs, self.options.compaction_fanout).map(|run| (start, run.to_vec()))
             });
@@ -126,7 +127,7 @@ impl Inner {
 
     fn compact_full(&self) -> Result<CompactReport> {
         let _m = lock(&self.maint);
-        let files = Arc::clone(&self.state.read().expect("state lock").files);
+        let files = Arc::clone(&read(&self.state).files);
         let (files_before, bytes_before) = file_stats(&files);
         let mut shards_merged = 0;
         for (start, inputs) in files.shards() {
@@ -136,7 +137,7 @@ impl Inner {
             self.merge_and_swap(start, inputs, MAX_LEVEL)?;
             shards_merged += 1;
         }
-        let files = Arc::clone(&self.state.read().expect("state lock").files);
+        let files = Arc::clone(&read(&self.state).files);
         let (files_after, bytes_after) = file_stats(&files);
         Ok(CompactReport {
             files_before,
@@ -163,7 +164,7 @@ impl Inner {
         };
         let removed: Vec<FileId> = inputs.iter().map(|f| f.id()).collect();
         {
-            let mut state = self.state.write().expect("state lock");
+            let mut state = write(&self.state);
             state.files = Arc::new(state.files.with_replaced(start, &removed, output));
         }
         for f in inputs {

@@ -9,6 +9,7 @@
 //! A caller that walks tag sets and windows holds one tag set's points of one
 //! shard at a time: memory does not grow with the store.
 
+use crate::sync::read;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -64,7 +65,7 @@ pub struct Rows {
 impl Store {
     /// The series of `measurement` grouped by tag set, in tag order.
     pub fn tag_sets(&self, measurement: &str) -> Vec<TagSet> {
-        let index = self.inner.index.read().expect("index lock");
+        let index = read(&self.inner.index);
         let mut sets: BTreeMap<TagPairs, Vec<FieldSeries>> = BTreeMap::new();
         for (field, _) in index.fields(measurement) {
             for id in index.select(measurement, &field, &TagPredicate::True) {
@@ -94,7 +95,7 @@ impl Store {
     pub fn export_windows(&self, sets: &[TagSet], min: i64, max: i64) -> Vec<(i64, i64)> {
         let dur = nanos(self.inner.options.shard_duration);
         let mut starts = BTreeSet::new();
-        let state = self.inner.state.read().expect("state lock");
+        let state = read(&self.inner.state);
         for (start, _) in state.files.shards() {
             starts.insert(start);
         }

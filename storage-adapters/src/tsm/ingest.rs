@@ -166,6 +166,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::read;
     use crate::tsm::test_dir;
     use crate::tsm::StoreOptions;
 
@@ -185,7 +186,7 @@ mod tests {
         assert_eq!(r.series_created, 4);
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].line, 3);
-        let index = store.inner.index.read().unwrap();
+        let index = read(&store.inner.index);
         let id = index.id_of("cpu,host=a#n").unwrap();
         drop(index);
         let view = store.inner.view(&[id], i64::MIN, i64::MAX);

@@ -4,6 +4,7 @@
 //! leave the file set at once and are deleted when the last query holding
 //! them finishes; cached points of those shards are dropped too.
 
+use crate::sync::{lock, read, write};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,7 +12,7 @@ use tsq_engine::{TagPredicate, TimeRange};
 
 use super::error::Result;
 use super::shard::shard_start;
-use super::store::{lock, nanos, Inner, Store};
+use super::store::{nanos, Inner, Store};
 use super::wal::WalEntry;
 
 /// The current time in ns since the Unix epoch.
@@ -40,7 +41,7 @@ impl Store {
         let mut w = lock(&self.inner.writer);
         let _m = lock(&self.inner.maint);
         let (series, keys) = {
-            let index = self.inner.index.read().expect("index lock");
+            let index = read(&self.inner.index);
             let mut ids = Vec::new();
             for (field, _) in index.fields(measurement) {
                 ids.extend(index.select(measurement, &field, predicate));
@@ -77,7 +78,7 @@ impl Inner {
         let first_kept = shard_start(cutoff, dur);
         let _w = lock(&self.writer);
         let _m = lock(&self.maint);
-        let mut state = self.state.write().expect("state lock");
+        let mut state = write(&self.state);
         let (kept, dropped) = state.files.without_shards_before(first_kept);
         state.files = Arc::new(kept);
         state.cache.drop_before(first_kept);

@@ -7,12 +7,13 @@
 //! which runs before the WAL is replayed, may renumber freely; an open
 //! store's rebuild keeps every id it has handed out.
 
+use crate::sync::{lock, write};
 use std::path::Path;
 
 use super::error::Result;
 use super::index::{RebuildReport, SeriesIndex};
 use super::shard::FileSet;
-use super::store::{lock, Store};
+use super::store::Store;
 
 /// Opens the series index of the store in `dir`, rebuilding it from `files`
 /// (with a warning) when its log is damaged, or missing while files exist.
@@ -77,7 +78,7 @@ impl Store {
     pub fn rebuild_index(&self) -> Result<RebuildReport> {
         let _w = lock(&self.inner.writer);
         let files = self.file_set();
-        let mut index = self.inner.index.write().expect("index lock");
+        let mut index = write(&self.inner.index);
         rebuild_from(&mut index, &files)
     }
 }

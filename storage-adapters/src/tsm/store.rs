@@ -13,11 +13,12 @@
 //! deletes and retention take a second `maint` mutex (after the writer one)
 //! so they never interleave.
 
+use crate::sync::{lock, read, write};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -134,10 +135,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Saturating ns of a duration.
 pub(crate) fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX).max(1)
@@ -177,9 +174,7 @@ impl Store {
         inner.replay(entries, &mut report.warnings)?;
         {
             let mut w = lock(&inner.writer);
-            if inner.state.read().expect("state lock").cache.size_bytes()
-                > inner.options.cache_snapshot_bytes
-            {
+            if read(&inner.state).cache.size_bytes() > inner.options.cache_snapshot_bytes {
                 // The WAL keeps every point: a snapshot that fails here (a
                 // full disk) must not make the store unopenable.
                 if let Err(e) = inner.snapshot(&mut w) {
@@ -274,17 +269,12 @@ impl Store {
 
     /// Bytes of points held in the cache.
     pub fn cache_bytes(&self) -> usize {
-        self.inner
-            .state
-            .read()
-            .expect("state lock")
-            .cache
-            .size_bytes()
+        read(&self.inner.state).cache.size_bytes()
     }
 
     /// The current set of TSM files.
     pub fn file_set(&self) -> Arc<FileSet> {
-        Arc::clone(&self.inner.state.read().expect("state lock").files)
+        Arc::clone(&read(&self.inner.state).files)
     }
 
     fn start_background(&self, period: Duration) {
@@ -326,13 +316,7 @@ impl Store {
             return Ok(()); // read-only: nothing of ours to flush
         }
         let mut w = lock(&self.inner.writer);
-        let cached = !self
-            .inner
-            .state
-            .read()
-            .expect("state lock")
-            .cache
-            .is_empty();
+        let cached = !read(&self.inner.state).cache.is_empty();
         if cached {
             return self.inner.snapshot(&mut w);
         }
@@ -393,8 +377,8 @@ impl Inner {
         for entry in entries {
             match entry {
                 WalEntry::Write(batch) => {
-                    let mut index = self.index.write().expect("index lock");
-                    let mut state = self.state.write().expect("state lock");
+                    let mut index = write(&self.index);
+                    let mut state = write(&self.state);
                     for sp in batch {
                         match index.get_or_create(&sp.series, sp.values.field_type()) {
                             Ok((id, _)) => state.cache.insert(id, &sp.times, &sp.values),
@@ -408,7 +392,7 @@ impl Inner {
                 }
             }
         }
-        self.index.write().expect("index lock").sync()
+        write(&self.index).sync()
     }
 
     pub(crate) fn write_series(&self, batch: Vec<SeriesPoints>) -> Result<SeriesWrite> {
@@ -419,7 +403,7 @@ impl Inner {
         let mut rejected = Vec::new();
         let mut created = 0;
         {
-            let mut index = self.index.write().expect("index lock");
+            let mut index = write(&self.index);
             for (i, sp) in batch.into_iter().enumerate() {
                 if sp.times.len() != sp.values.len() {
                     let n = (sp.times.len(), sp.values.len());
@@ -455,7 +439,7 @@ impl Inner {
         };
         let points = accepted.iter().map(|s| s.times.len()).sum();
         let over = {
-            let mut state = self.state.write().expect("state lock");
+            let mut state = write(&self.state);
             for (id, sp) in ids.iter().zip(&accepted) {
                 state.cache.insert(*id, &sp.times, &sp.values);
             }
@@ -478,7 +462,7 @@ impl Inner {
     /// Writes the cache into one level-1 file per shard, swaps them in,
     /// clears the cache and drops the WAL segments they cover.
     pub(crate) fn snapshot(&self, w: &mut Writer) -> Result<()> {
-        let snap = self.state.read().expect("state lock").cache.snapshot();
+        let snap = read(&self.state).cache.snapshot();
         if snap.is_empty() {
             return Ok(());
         }
@@ -488,7 +472,7 @@ impl Inner {
         let dur = nanos(self.options.shard_duration);
         let mut by_shard = ShardRuns::new();
         {
-            let index = self.index.read().expect("index lock");
+            let index = read(&self.index);
             for (id, times, values) in snap.into_iter().filter(|s| !s.1.is_empty()) {
                 let key = index.series(id).map(|s| s.2.to_string()).ok_or_else(|| {
                     TsmError::Invalid(format!("cached series id {id} is not in the index"))
@@ -498,7 +482,7 @@ impl Inner {
         }
         let added = self.write_snapshot_files(gen, by_shard)?;
         {
-            let mut state = self.state.write().expect("state lock");
+            let mut state = write(&self.state);
             let mut files = (*state.files).clone();
             for (start, r) in added {
                 files = files.with_added(start, r);
@@ -553,7 +537,7 @@ impl Inner {
 
     /// Adds tombstones for `keys` in `[min, max]` to every file holding them.
     pub(crate) fn apply_delete(&self, keys: &[String], min: i64, max: i64) -> Result<()> {
-        let files = Arc::clone(&self.state.read().expect("state lock").files);
+        let files = Arc::clone(&read(&self.state).files);
         for f in files.files() {
             let stones: Vec<Tombstone> = keys
                 .iter()
@@ -571,14 +555,10 @@ impl Inner {
             f.add_tombstones(stones)?;
         }
         let ids: Vec<u32> = {
-            let index = self.index.read().expect("index lock");
+            let index = read(&self.index);
             keys.iter().filter_map(|k| index.id_of(k)).collect()
         };
-        self.state
-            .write()
-            .expect("state lock")
-            .cache
-            .delete(&ids, min, max);
+        write(&self.state).cache.delete(&ids, min, max);
         Ok(())
     }
 }
@@ -624,43 +604,27 @@ fn split_by_shard(key: String, times: Vec<i64>, values: Values, dur: i64, out: &
 impl Store {
     /// Measurement names, sorted.
     pub fn measurements(&self) -> Vec<String> {
-        self.inner.index.read().expect("index lock").measurements()
+        read(&self.inner.index).measurements()
     }
 
     /// Fields of `measurement` with their stored types, sorted by name.
     pub fn fields(&self, measurement: &str) -> Vec<(String, super::value::FieldType)> {
-        self.inner
-            .index
-            .read()
-            .expect("index lock")
-            .fields(measurement)
+        read(&self.inner.index).fields(measurement)
     }
 
     /// Tag keys of `measurement`, sorted.
     pub fn tag_keys(&self, measurement: &str) -> Vec<String> {
-        self.inner
-            .index
-            .read()
-            .expect("index lock")
-            .tag_keys(measurement)
+        read(&self.inner.index).tag_keys(measurement)
     }
 
     /// Values of tag `key` in `measurement`, sorted.
     pub fn tag_values(&self, measurement: &str, key: &str) -> Vec<String> {
-        self.inner
-            .index
-            .read()
-            .expect("index lock")
-            .tag_values(measurement, key)
+        read(&self.inner.index).tag_values(measurement, key)
     }
 
     /// Number of series (tag set × field) of `measurement`.
     pub fn series_count(&self, measurement: &str) -> usize {
-        self.inner
-            .index
-            .read()
-            .expect("index lock")
-            .series_count(measurement)
+        read(&self.inner.index).series_count(measurement)
     }
 }
 

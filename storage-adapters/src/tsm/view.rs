@@ -4,6 +4,7 @@
 //! (files by generation, then the cache), so the newest write of a timestamp
 //! wins.
 
+use crate::sync::read;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ pub struct View {
 impl Inner {
     /// A view of series `ids` restricted to `[min, max]`.
     pub(crate) fn view(&self, ids: &[u32], min: i64, max: i64) -> View {
-        let state = self.state.read().expect("state lock");
+        let state = read(&self.state);
         let mut cache = HashMap::new();
         let mut spans = HashMap::new();
         for &id in ids {
@@ -52,7 +53,7 @@ impl Inner {
     /// `ids` in `[min, max]`, taken without copying the points (reads through
     /// it see the files only).
     pub(crate) fn span_view(&self, ids: &[u32], min: i64, max: i64) -> View {
-        let state = self.state.read().expect("state lock");
+        let state = read(&self.state);
         let spans = ids
             .iter()
             .filter_map(|&id| state.cache.span_in(id, min, max).map(|s| (id, s)))
@@ -250,7 +251,7 @@ mod tests {
         assert_eq!(files.len(), 2);
         assert!(files[0].has_tombstones());
         assert!(store.cache_bytes() > 0);
-        let index = store.inner.index.read().unwrap();
+        let index = read(&store.inner.index);
         let series: Vec<(u32, String)> = ["a", "b", "c"]
             .iter()
             .map(|h| {

@@ -5,6 +5,7 @@
 //! file is retired (compaction, retention) it is marked and deleted once the
 //! last reader drops it.
 
+use crate::sync::{read, write};
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -48,7 +49,7 @@ impl TsmReader {
     /// this file's series ([`TsmReader::deleted_ranges`]).
     pub fn open(path: &Path) -> Result<TsmReader> {
         let reader = TsmReader::open_without_tombstones(path)?;
-        *reader.tombstones.write().expect("tombstone lock") = Tombstones::load(path)?;
+        *write(&reader.tombstones) = Tombstones::load(path)?;
         Ok(reader)
     }
 
@@ -238,14 +239,14 @@ impl TsmReader {
     /// True when a tombstone of this file may name `key` (always when the
     /// tombstone file is damaged, so the checked path is taken).
     fn has_deletes(&self, key: &str) -> bool {
-        let t = self.tombstones.read().expect("tombstone lock");
+        let t = read(&self.tombstones);
         t.may_name(key)
     }
 
     /// Time ranges deleted from series `key` in this file; fails when the
     /// tombstone file is damaged (a delete may be missing).
     pub fn deleted_ranges(&self, key: &str) -> Result<Vec<(i64, i64)>> {
-        self.tombstones.read().expect("tombstone lock").ranges(key)
+        read(&self.tombstones).ranges(key)
     }
 
     /// The points of `key` with `min <= t <= max`, tombstones applied, read
@@ -279,16 +280,13 @@ impl TsmReader {
             return Ok(());
         }
         tombstone::append(&self.path, &stones)?;
-        self.tombstones
-            .write()
-            .expect("tombstone lock")
-            .extend(stones);
+        write(&self.tombstones).extend(stones);
         Ok(())
     }
 
     /// True when any tombstone is recorded.
     pub fn has_tombstones(&self) -> bool {
-        !self.tombstones.read().expect("tombstone lock").is_empty()
+        !read(&self.tombstones).is_empty()
     }
 
     /// Marks the file for deletion when the last holder drops it.
