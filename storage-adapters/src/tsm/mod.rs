@@ -5,6 +5,8 @@
 //! query engine as a `StorageAdapter`.
 
 pub mod adapter;
+#[cfg(test)]
+mod background_tests;
 pub(crate) mod bytes;
 pub mod cache;
 pub mod check;

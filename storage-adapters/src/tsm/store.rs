@@ -17,7 +17,7 @@ use crate::sync::{lock, read, write};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -126,7 +126,7 @@ pub(crate) struct Inner {
 /// A TSM store rooted at one directory; `Send + Sync`, share it with `Arc`.
 pub struct Store {
     pub(crate) inner: Arc<Inner>,
-    background: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
+    background: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -277,25 +277,27 @@ impl Store {
         Arc::clone(&read(&self.inner.state).files)
     }
 
+    /// Starts the maintenance thread: it waits on a stop channel for up to
+    /// `period`, runs compaction and retention when the wait times out, and
+    /// ends as soon as the channel is closed ([`Store::stop_background`]).
     fn start_background(&self, period: Duration) {
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
         let inner = Arc::clone(&self.inner);
-        let flag = Arc::clone(&stop);
         let handle = std::thread::spawn(move || {
-            let tick = Duration::from_millis(50).min(period);
-            let mut waited = Duration::ZERO;
-            while !flag.load(Ordering::SeqCst) {
-                std::thread::sleep(tick);
-                waited += tick;
-                if waited < period {
-                    continue;
-                }
-                waited = Duration::ZERO;
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
                 if let Err(e) = inner.compact_all() {
-                    eprintln!("tsq-storage: background compaction failed: {e}");
+                    tracing::error!(
+                        dir = %inner.dir.display(),
+                        error = %e,
+                        "background compaction failed"
+                    );
                 }
                 if let Err(e) = inner.enforce_retention(super::maint::now_ns()) {
-                    eprintln!("tsq-storage: background retention failed: {e}");
+                    tracing::error!(
+                        dir = %inner.dir.display(),
+                        error = %e,
+                        "background retention failed"
+                    );
                 }
             }
         });
@@ -329,7 +331,8 @@ impl Store {
     /// Stops and joins the background thread, if one runs.
     fn stop_background(&self) {
         if let Some((stop, handle)) = lock(&self.background).take() {
-            stop.store(true, Ordering::SeqCst);
+            // Closing the channel wakes the thread's wait at once.
+            drop(stop);
             let _ = handle.join();
         }
     }
