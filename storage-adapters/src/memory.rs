@@ -28,7 +28,6 @@
 //! slices of the block and only the `series_id` column is written; otherwise
 //! the rows are copied, as for timelines cut by the time range.
 
-use crate::sync::{read, write};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -40,6 +39,8 @@ use tsq_engine::{
     Capabilities, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan, StorageAdapter,
     TimeRange, TimelineBatch, TimelineBatchBuilder,
 };
+
+use crate::sync::{read, write};
 
 /// The points of one timeline, sorted by time, one value per timestamp: rows
 /// `start..start + len` of a pair of column buffers, its own or the block of

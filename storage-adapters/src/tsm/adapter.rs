@@ -15,7 +15,6 @@
 //! file and records it, for the caller to report, in
 //! [`TsmAdapter::take_left_out`].
 
-use crate::sync::{lock, read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +33,7 @@ use super::shard::Unreadable;
 use super::store::Store;
 use super::value::FieldType;
 use super::view::View;
+use crate::sync::{lock, read};
 
 /// How a [`TsmAdapter`] reads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

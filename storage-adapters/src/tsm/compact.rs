@@ -8,7 +8,6 @@
 //! replaces the inputs in the *current* set (snapshots may have added files
 //! meanwhile), and the inputs are deleted once no query holds them.
 
-use crate::sync::{lock, read, write};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -19,6 +18,7 @@ use super::file::FileId;
 use super::shard::{shard_dir, FileSet};
 use super::store::{Inner, Store};
 use super::value::merge_chunks;
+use crate::sync::{lock, read, write};
 
 /// Highest compaction level.
 pub const MAX_LEVEL: u8 = 4;

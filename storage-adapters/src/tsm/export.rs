@@ -9,7 +9,6 @@
 //! A caller that walks tag sets and windows holds one tag set's points of one
 //! shard at a time: memory does not grow with the store.
 
-use crate::sync::read;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -19,6 +18,7 @@ use super::error::Result;
 use super::shard::shard_start;
 use super::store::{nanos, Store};
 use super::value::{FieldType, Values};
+use crate::sync::read;
 
 /// Tags of a series, sorted by key.
 type TagPairs = Vec<(Arc<str>, Arc<str>)>;

@@ -4,7 +4,6 @@
 //! leave the file set at once and are deleted when the last query holding
 //! them finishes; cached points of those shards are dropped too.
 
-use crate::sync::{lock, read, write};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,6 +13,7 @@ use super::error::Result;
 use super::shard::shard_start;
 use super::store::{nanos, Inner, Store};
 use super::wal::WalEntry;
+use crate::sync::{lock, read, write};
 
 /// The current time in ns since the Unix epoch.
 pub fn now_ns() -> i64 {

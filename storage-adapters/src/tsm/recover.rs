@@ -7,13 +7,13 @@
 //! which runs before the WAL is replayed, may renumber freely; an open
 //! store's rebuild keeps every id it has handed out.
 
-use crate::sync::{lock, write};
 use std::path::Path;
 
 use super::error::Result;
 use super::index::{RebuildReport, SeriesIndex};
 use super::shard::FileSet;
 use super::store::Store;
+use crate::sync::{lock, write};
 
 /// Opens the series index of the store in `dir`, rebuilding it from `files`
 /// (with a warning) when its log is damaged, or missing while files exist.

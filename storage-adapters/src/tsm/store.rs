@@ -13,7 +13,6 @@
 //! deletes and retention take a second `maint` mutex (after the writer one)
 //! so they never interleave.
 
-use crate::sync::{lock, read, write};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,6 +32,7 @@ use super::shard::{self, shard_dir, shard_start, FileSet};
 use super::tombstone::Tombstone;
 use super::value::Values;
 use super::wal::{SeriesPoints, Wal, WalEntry};
+use crate::sync::{lock, read, write};
 
 /// Tuning of a store.
 #[derive(Debug, Clone)]

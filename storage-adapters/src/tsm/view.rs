@@ -4,7 +4,6 @@
 //! (files by generation, then the cache), so the newest write of a timestamp
 //! wins.
 
-use crate::sync::read;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use super::file::reader::TsmReader;
 use super::shard::{FileSet, Unreadable};
 use super::store::{nanos, Inner};
 use super::value::{merge_chunks, FieldType, Values};
+use crate::sync::read;
 
 /// Files and cached points as of the moment the view was taken.
 #[derive(Debug)]

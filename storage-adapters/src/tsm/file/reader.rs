@@ -5,7 +5,6 @@
 //! file is retired (compaction, retention) it is marked and deleted once the
 //! last reader drops it.
 
-use crate::sync::{read, write};
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -17,6 +16,7 @@ use super::block_buf::BlockBuf;
 use super::footer::Footer;
 use super::index_block::{decode_index, BlockMeta, IndexEntry};
 use super::{FileId, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
+use crate::sync::{read, write};
 use crate::tsm::error::{IoContext, Result, TsmError};
 use crate::tsm::tombstone::{self, Tombstone, Tombstones};
 use crate::tsm::value::{merge_chunks, FieldType, Values};
