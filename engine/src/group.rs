@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::error::Result;
+use crate::memory::MemoryReservation;
 use crate::registry::{SeriesInfo, SeriesRegistry, TagPairs};
 use crate::spec::GroupBy;
 
@@ -56,6 +58,55 @@ impl Grouping {
             group_of,
             groups: Arc::new(SeriesRegistry::new(groups)),
         }
+    }
+
+    /// [`Grouping::new`] under `reservation`, which holds the group table
+    /// alone: the build's per-series tables (the series → group ids and the
+    /// members of each key) are reserved before they are allocated, then the
+    /// reservation is resized to [`memory_size`](Self::memory_size). The
+    /// table stays reserved until the reservation is dropped or freed.
+    pub fn reserved(
+        registry: &SeriesRegistry,
+        by: &GroupBy,
+        output_field: &str,
+        reservation: &mut MemoryReservation,
+    ) -> Result<Self> {
+        // group_of (u32) + the member id (u32) + the borrowed key (a Vec of
+        // (&str, &str)) of every series, while the key map is built.
+        let per_series = 2 * std::mem::size_of::<u32>() + std::mem::size_of::<Vec<(&str, &str)>>();
+        let pairs = match by {
+            GroupBy::None => 0,
+            GroupBy::All => registry.iter().map(|(_, s)| s.tags.len()).sum(),
+            GroupBy::Tags(tags) => tags.len().saturating_mul(registry.len()),
+        };
+        let build = registry
+            .len()
+            .saturating_mul(per_series)
+            .saturating_add(pairs.saturating_mul(std::mem::size_of::<(&str, &str)>()));
+        reservation.try_grow(build)?;
+        let grouping = Self::new(registry, by, output_field);
+        reservation.try_resize(grouping.memory_size())?;
+        Ok(grouping)
+    }
+
+    /// Bytes held by the table: the series → group ids and, per group, its
+    /// entry with its tag strings (the measurement and field are shared).
+    pub fn memory_size(&self) -> usize {
+        let arc = 2 * std::mem::size_of::<usize>();
+        let groups: usize = self
+            .groups
+            .iter()
+            .map(|(_, g)| {
+                std::mem::size_of::<SeriesInfo>()
+                    + g.tags
+                        .iter()
+                        .map(|(k, v)| {
+                            2 * (std::mem::size_of::<Arc<str>>() + arc) + k.len() + v.len()
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        self.group_of.capacity() * std::mem::size_of::<u32>() + groups
     }
 
     /// The group of series `id`.

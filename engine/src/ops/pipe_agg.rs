@@ -55,6 +55,8 @@ pub struct PipeAggOp {
 struct State {
     registry: Arc<SeriesRegistry>,
     grouping: Grouping,
+    /// Holds the group table until close.
+    _groups_reserved: MemoryReservation,
     acc: Accumulators,
     reservation: MemoryReservation,
     out: RowBatcher,
@@ -109,7 +111,17 @@ impl PipeAggOp {
     /// first batch, reserving their memory first.
     fn init_state(&self, registry: &Arc<SeriesRegistry>) -> Result<State> {
         let ctx = self.ctx();
-        let grouping = Grouping::new(registry, &self.group_by, &self.output_name);
+        let mut groups_reserved = ctx.memory.reservation(
+            NAME,
+            "it keeps a table of every group and series: use fewer GROUP BY tags, narrow the \
+             tag filter, or raise the memory budget",
+        );
+        let grouping = Grouping::reserved(
+            registry,
+            &self.group_by,
+            &self.output_name,
+            &mut groups_reserved,
+        )?;
         let slots = grouping
             .num_groups()
             .checked_mul(self.grid.count)
@@ -127,6 +139,7 @@ impl PipeAggOp {
         Ok(State {
             registry: Arc::clone(registry),
             grouping,
+            _groups_reserved: groups_reserved,
             acc,
             reservation,
             out,
