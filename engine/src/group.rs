@@ -174,4 +174,46 @@ mod tests {
         assert_eq!(none.num_groups(), 1);
         assert_eq!(none.groups().get(0).unwrap().key(), "cpu#x");
     }
+
+    #[test]
+    fn the_table_is_reserved_by_its_size() {
+        use crate::memory::MemoryPool;
+        use std::mem::size_of;
+        let reg = SeriesRegistry::new(vec![
+            SeriesInfo::new("cpu", &[("dc", "b"), ("host", "1")], "u"),
+            SeriesInfo::new("cpu", &[("dc", "a"), ("host", "2")], "u"),
+            SeriesInfo::new("cpu", &[("dc", "b"), ("host", "3")], "u"),
+            SeriesInfo::new("cpu", &[("host", "4")], "u"),
+        ]);
+        let by = GroupBy::Tags(vec!["dc".into()]);
+        let pool = MemoryPool::new(1 << 20);
+        let mut res = pool.reservation("PipeAggOp", "fewer groups");
+        let g = Grouping::reserved(&reg, &by, "s", &mut res).unwrap();
+        // 4 group ids; 3 groups with one tag pair each, dc = "", "a", "b":
+        // two Arc<str> (pointer + length, and the two counts) per pair plus
+        // the bytes of "dc" and of the value
+        let pair = 2 * (size_of::<Arc<str>>() + 2 * size_of::<usize>());
+        let want = 4 * 4 + 3 * size_of::<SeriesInfo>() + 3 * (pair + 2) + 0 + 1 + 1;
+        assert_eq!(g.memory_size(), want);
+        assert_eq!((res.size(), pool.used()), (want, want));
+        drop(res);
+        assert_eq!(pool.used(), 0);
+        // a budget below the build tables: nothing is built or held
+        let tight = MemoryPool::new(16);
+        let mut res = tight.reservation("GroupedAggOp", "fewer groups");
+        match Grouping::reserved(&reg, &by, "s", &mut res).unwrap_err() {
+            crate::error::EngineError::ResourcesExhausted {
+                operator,
+                requested,
+                ..
+            } => {
+                assert_eq!(operator, "GroupedAggOp");
+                // per series: group id, member id, the key Vec and one pair
+                let per = 8 + size_of::<Vec<(&str, &str)>>() + size_of::<(&str, &str)>();
+                assert_eq!(requested, 4 * per);
+            }
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+        assert_eq!(tight.used(), 0);
+    }
 }

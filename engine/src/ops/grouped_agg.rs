@@ -390,7 +390,18 @@ mod tests {
     #[test]
     fn memory_budget_names_the_operator() {
         let (reg, rows) = misaligned();
-        let ctx = TaskContext::default().with_memory_budget(64);
+        let table = Grouping::new(&reg, &by_dc(), "sum(u)").memory_size();
+        // the group table alone does not fit
+        let ctx = TaskContext::default().with_memory_budget(table - 1);
+        match run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err() {
+            EngineError::ResourcesExhausted { operator, hint, .. } => {
+                assert_eq!(operator, "GroupedAggOp");
+                assert!(hint.contains("a table of every group and series"), "{hint}");
+            }
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+        // the table fits, the points of a group do not
+        let ctx = TaskContext::default().with_memory_budget(table + 64);
         let err = run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err();
         match err {
             EngineError::ResourcesExhausted { operator, hint, .. } => {

@@ -519,8 +519,10 @@ mod tests {
     #[test]
     fn memory_is_reserved_per_group_and_bucket() {
         let (reg, rows) = aligned();
-        // 2 groups x 4 buckets x 13 bytes (sum) = 104 bytes
-        let ctx = TaskContext::default().with_memory_budget(103);
+        // the group table (its size is checked in `group`) is reserved
+        // first, then 2 groups x 4 buckets x 13 bytes (sum) = 104 bytes
+        let table = Grouping::new(&reg, &by_dc(), "sum(u)").memory_size();
+        let ctx = TaskContext::default().with_memory_budget(table + 103);
         let err = run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err();
         match err {
             EngineError::ResourcesExhausted {
@@ -530,7 +532,16 @@ mod tests {
             } => assert_eq!((operator.as_str(), requested), ("PipeAggOp", 104)),
             other => panic!("expected ResourcesExhausted, got {other}"),
         }
-        let ctx = TaskContext::default().with_memory_budget(104);
+        // the table alone does not fit
+        let ctx = TaskContext::default().with_memory_budget(table - 1);
+        match run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err() {
+            EngineError::ResourcesExhausted { operator, hint, .. } => {
+                assert_eq!(operator, "PipeAggOp");
+                assert!(hint.contains("a table of every group and series"), "{hint}");
+            }
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+        let ctx = TaskContext::default().with_memory_budget(table + 104);
         let mut op = op(&reg, &rows, 1, Aggregator::Sum);
         run(&mut op, &ctx).unwrap();
         assert_eq!(op.metrics().peak_bytes, 104);
