@@ -193,7 +193,7 @@ mod tests {
         // two Arc<str> (pointer + length, and the two counts) per pair plus
         // the bytes of "dc" and of the value
         let pair = 2 * (size_of::<Arc<str>>() + 2 * size_of::<usize>());
-        let want = 4 * 4 + 3 * size_of::<SeriesInfo>() + 3 * (pair + 2) + 0 + 1 + 1;
+        let want = 4 * 4 + 3 * size_of::<SeriesInfo>() + 3 * (pair + 2) + 2; // values: "" + "a" + "b"
         assert_eq!(g.memory_size(), want);
         assert_eq!((res.size(), pool.used()), (want, want));
         drop(res);
