@@ -43,9 +43,15 @@ pub(super) async fn read_all(
                 times: Vec::new(),
                 values: Vec::new(),
             });
-            reservation.try_grow(tl.len().saturating_mul(POINT_BYTES))?;
-            s.times.reserve_exact(tl.len());
-            s.values.reserve_exact(tl.len());
+            // Grow as a Vec does (doubling), reserving the new capacity first.
+            let (len, cap) = (s.times.len(), s.times.capacity());
+            let needed = len.saturating_add(tl.len());
+            if needed > cap {
+                let new_cap = needed.max(cap.saturating_mul(2));
+                reservation.try_grow((new_cap - cap).saturating_mul(POINT_BYTES))?;
+                s.times.reserve_exact(new_cap - len);
+                s.values.reserve_exact(new_cap - len);
+            }
             for i in 0..tl.len() {
                 let t = tl.times[i];
                 if !caps.time_pruning && !request.range.contains(t) {
