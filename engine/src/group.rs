@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::error::Result;
+use crate::memory::MemoryReservation;
 use crate::registry::{SeriesInfo, SeriesRegistry, TagPairs};
 use crate::spec::GroupBy;
 
@@ -56,6 +58,55 @@ impl Grouping {
             group_of,
             groups: Arc::new(SeriesRegistry::new(groups)),
         }
+    }
+
+    /// [`Grouping::new`] under `reservation`, which holds the group table
+    /// alone: the build's per-series tables (the series → group ids and the
+    /// members of each key) are reserved before they are allocated, then the
+    /// reservation is resized to [`memory_size`](Self::memory_size). The
+    /// table stays reserved until the reservation is dropped or freed.
+    pub fn reserved(
+        registry: &SeriesRegistry,
+        by: &GroupBy,
+        output_field: &str,
+        reservation: &mut MemoryReservation,
+    ) -> Result<Self> {
+        // group_of (u32) + the member id (u32) + the borrowed key (a Vec of
+        // (&str, &str)) of every series, while the key map is built.
+        let per_series = 2 * std::mem::size_of::<u32>() + std::mem::size_of::<Vec<(&str, &str)>>();
+        let pairs = match by {
+            GroupBy::None => 0,
+            GroupBy::All => registry.iter().map(|(_, s)| s.tags.len()).sum(),
+            GroupBy::Tags(tags) => tags.len().saturating_mul(registry.len()),
+        };
+        let build = registry
+            .len()
+            .saturating_mul(per_series)
+            .saturating_add(pairs.saturating_mul(std::mem::size_of::<(&str, &str)>()));
+        reservation.try_grow(build)?;
+        let grouping = Self::new(registry, by, output_field);
+        reservation.try_resize(grouping.memory_size())?;
+        Ok(grouping)
+    }
+
+    /// Bytes held by the table: the series → group ids and, per group, its
+    /// entry with its tag strings (the measurement and field are shared).
+    pub fn memory_size(&self) -> usize {
+        let arc = 2 * std::mem::size_of::<usize>();
+        let groups: usize = self
+            .groups
+            .iter()
+            .map(|(_, g)| {
+                std::mem::size_of::<SeriesInfo>()
+                    + g.tags
+                        .iter()
+                        .map(|(k, v)| {
+                            2 * (std::mem::size_of::<Arc<str>>() + arc) + k.len() + v.len()
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        self.group_of.capacity() * std::mem::size_of::<u32>() + groups
     }
 
     /// The group of series `id`.
@@ -122,5 +173,47 @@ mod tests {
         let none = Grouping::new(&reg, &GroupBy::None, "x");
         assert_eq!(none.num_groups(), 1);
         assert_eq!(none.groups().get(0).unwrap().key(), "cpu#x");
+    }
+
+    #[test]
+    fn the_table_is_reserved_by_its_size() {
+        use crate::memory::MemoryPool;
+        use std::mem::size_of;
+        let reg = SeriesRegistry::new(vec![
+            SeriesInfo::new("cpu", &[("dc", "b"), ("host", "1")], "u"),
+            SeriesInfo::new("cpu", &[("dc", "a"), ("host", "2")], "u"),
+            SeriesInfo::new("cpu", &[("dc", "b"), ("host", "3")], "u"),
+            SeriesInfo::new("cpu", &[("host", "4")], "u"),
+        ]);
+        let by = GroupBy::Tags(vec!["dc".into()]);
+        let pool = MemoryPool::new(1 << 20);
+        let mut res = pool.reservation("PipeAggOp", "fewer groups");
+        let g = Grouping::reserved(&reg, &by, "s", &mut res).unwrap();
+        // 4 group ids; 3 groups with one tag pair each, dc = "", "a", "b":
+        // two Arc<str> (pointer + length, and the two counts) per pair plus
+        // the bytes of "dc" and of the value
+        let pair = 2 * (size_of::<Arc<str>>() + 2 * size_of::<usize>());
+        let want = 4 * 4 + 3 * size_of::<SeriesInfo>() + 3 * (pair + 2) + 2; // values: "" + "a" + "b"
+        assert_eq!(g.memory_size(), want);
+        assert_eq!((res.size(), pool.used()), (want, want));
+        drop(res);
+        assert_eq!(pool.used(), 0);
+        // a budget below the build tables: nothing is built or held
+        let tight = MemoryPool::new(16);
+        let mut res = tight.reservation("GroupedAggOp", "fewer groups");
+        match Grouping::reserved(&reg, &by, "s", &mut res).unwrap_err() {
+            crate::error::EngineError::ResourcesExhausted {
+                operator,
+                requested,
+                ..
+            } => {
+                assert_eq!(operator, "GroupedAggOp");
+                // per series: group id, member id, the key Vec and one pair
+                let per = 8 + size_of::<Vec<(&str, &str)>>() + size_of::<(&str, &str)>();
+                assert_eq!(requested, 4 * per);
+            }
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+        assert_eq!(tight.used(), 0);
     }
 }

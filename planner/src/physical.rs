@@ -56,7 +56,7 @@ pub async fn run_materialized(
     let mut builder = ResultBuilder::for_plan(plan, &ctx.memory);
     for p in &plan.pipelines {
         ctx.cancel.check()?;
-        for batch in materialized::execute(&p.spec, adapter.as_ref(), ctx.batch_size).await? {
+        for batch in materialized::execute_in(&p.spec, adapter.as_ref(), ctx).await? {
             builder.add(p.output, &batch)?;
         }
     }

@@ -146,3 +146,107 @@ async fn a_query_that_fits_gives_exact_rows_under_a_small_budget() {
     // b carries 4 from 40 to 49: the two earliest are 40 and 41
     assert_eq!(common::rows(&out), ["40|b|4", "41|b|4"]);
 }
+
+/// Hosts in [`many_hosts`].
+const HOSTS: usize = 2000;
+
+/// `cpu,host=hNNNN usage` for `HOSTS` hosts: host i has i at 0 and 2i at 10.
+fn many_hosts() -> Arc<dyn StorageAdapter> {
+    let m = MemoryAdapter::new();
+    for i in 0..HOSTS {
+        let host = format!("h{i:04}");
+        m.insert(
+            "cpu",
+            &[("host", &host)],
+            "usage",
+            &[(0, i as f64), (10, 2.0 * i as f64)],
+        );
+    }
+    Arc::new(m)
+}
+
+/// One group per host, two buckets each, every bucket filled.
+const PER_HOST: &str = "SELECT sum(usage) AS s FROM cpu WHERE time >= 0 AND time < 20 \
+                        GROUP BY host SAMPLE BY 10ns sum FILL(zero)";
+
+/// The rows of [`PER_HOST`]: per host (in key order), i at 0 and 2i at 10.
+fn per_host_rows() -> Vec<String> {
+    (0..HOSTS)
+        .flat_map(|i| [format!("0|h{i:04}|{i}"), format!("10|h{i:04}|{}", 2 * i)])
+        .collect()
+}
+
+fn many_hosts_session(budget: usize, config: SessionConfig) -> Session {
+    Session::new(many_hosts(), config.with_memory_budget(budget))
+}
+
+/// The operator named by a `ResourcesExhausted` error, and its hint.
+fn exhausted(err: &TsqError) -> (&str, &str) {
+    match err {
+        TsqError::Execution(EngineError::ResourcesExhausted { operator, hint, .. }) => {
+            (operator, hint)
+        }
+        other => panic!("expected ResourcesExhausted, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn many_groups_stop_at_the_budget_in_each_aggregation_operator() {
+    use tsq_engine::spec::AggStrategy;
+    // 2000 groups: the group table alone is about 2000 × 130 bytes, far
+    // more than 224 KiB, while the downsampling before it holds about
+    // 160 KB (one input batch's open buckets and queued fill rows)
+    let budget = 224 << 10;
+    let cases = [
+        (None, "PipeAggOp"),
+        (Some(AggStrategy::Pipe), "PipeAggOp"),
+        (Some(AggStrategy::Grouped), "GroupedAggOp"),
+        (Some(AggStrategy::MT), "MTAggOp"),
+    ];
+    for (strategy, name) in cases {
+        let s = many_hosts_session(budget, SessionConfig::new().with_force_strategy(strategy));
+        let err = s.execute(PER_HOST).await.unwrap_err();
+        let (operator, hint) = exhausted(&err);
+        assert_eq!(operator, name, "{strategy:?}: {err}");
+        if name != "MTAggOp" {
+            // the group table is the first state these operators build
+            assert!(hint.contains("a table of every group and series"), "{err}");
+        }
+        // a sufficient budget gives the exact rows
+        let s = many_hosts_session(64 << 20, SessionConfig::new().with_force_strategy(strategy));
+        let out = s.execute(PER_HOST).await.unwrap();
+        assert_eq!(common::rows(&out), per_host_rows(), "{strategy:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_materialized_executor_stops_at_the_budget_naming_its_step() {
+    use tsq_planner::Executor;
+    let materialized = || SessionConfig::new().with_executor(Executor::Materialized);
+    // reading 2000 timelines (about 88 bytes each) and 4000 points (24
+    // bytes each) needs more than 224 KiB
+    let s = many_hosts_session(224 << 10, materialized());
+    let err = s.execute(PER_HOST).await.unwrap_err();
+    assert_eq!(exhausted(&err).0, "materialized read", "{err}");
+    let s = many_hosts_session(64 << 20, materialized());
+    let out = s.execute(PER_HOST).await.unwrap();
+    assert_eq!(common::rows(&out), per_host_rows());
+    // five points read, then a fill over ten years at 1ns: the downsample
+    let s = Session::new(
+        adapter(),
+        materialized()
+            .with_memory_budget(16 << 20)
+            .with_max_buckets(u64::MAX),
+    );
+    for fill in FILLS {
+        let q = ten_year_query(fill, "LIMIT 5");
+        let err = s.execute(&q).await.unwrap_err();
+        assert_eq!(exhausted(&err).0, "materialized downsample", "{q}: {err}");
+    }
+    // the same query over [0, 50) fits: sum is 1 at 0, 2 at 7, 4 at 40
+    let s = Session::new(adapter(), materialized().with_memory_budget(1 << 20));
+    let q = "SELECT sum(usage) AS s FROM cpu WHERE time >= 0 AND time < 50 \
+             SAMPLE BY 1ns sum FILL(zero) ORDER BY s DESC LIMIT 3";
+    let out = s.execute(q).await.unwrap();
+    assert_eq!(common::rows(&out), ["40|4", "7|2", "0|1"]);
+}

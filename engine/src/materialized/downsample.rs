@@ -3,14 +3,22 @@
 //! [`aggregate_values`], then the empty buckets of the range are filled.
 
 use super::aggregate::aggregate_values;
-use super::Series;
+use super::{Series, POINT_BYTES};
 use crate::error::{EngineError, Result};
+use crate::memory::MemoryReservation;
 use crate::spec::{Downsample, FillPolicy, Interval};
 
 /// Downsamples `s` by `ds`. `range` is the resolved query range `[start,
 /// end)`; it is given whenever the fill is not `none` or the interval is
-/// `ALL`, and every point of `s` lies in it.
-pub(super) fn downsample(s: &Series, ds: &Downsample, range: Option<(i64, i64)>) -> Result<Series> {
+/// `ALL`, and every point of `s` lies in it. The output timeline (and, with
+/// a fill, the list of the range's buckets) is reserved on `reservation`
+/// before it is built; the reservation keeps the output's bytes.
+pub(super) fn downsample(
+    s: &Series,
+    ds: &Downsample,
+    range: Option<(i64, i64)>,
+    reservation: &mut MemoryReservation,
+) -> Result<Series> {
     // Bucket of each point: (bucket number, bucket start).
     let locate = |t: i64| -> Result<(i64, i64)> {
         match (ds.interval, range) {
@@ -39,6 +47,7 @@ pub(super) fn downsample(s: &Series, ds: &Downsample, range: Option<(i64, i64)>)
         values: Vec::new(),
     };
     if ds.fill == FillPolicy::None || buckets.is_empty() {
+        reservation.try_grow(buckets.len().saturating_mul(POINT_BYTES))?;
         for (_, stamp, v) in buckets {
             out.times.push(stamp);
             out.values.push(v);
@@ -49,19 +58,30 @@ pub(super) fn downsample(s: &Series, ds: &Downsample, range: Option<(i64, i64)>)
         EngineError::InvalidArgument(format!("materialized: fill={} needs a range", ds.fill))
     })?;
     // Every bucket number of the range, with its start time.
+    let keys = match ds.interval {
+        Interval::All => 0..=0,
+        Interval::Every(d) => start.div_euclid(d)..=(end - 1).div_euclid(d),
+    };
+    let count = (*keys.end() as i128 - *keys.start() as i128 + 1).max(0);
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    // the list of the range's buckets and an output point for each, held
+    // together until the list is dropped
+    let bucket_list = count.saturating_mul(std::mem::size_of::<(i64, i64)>());
+    reservation.try_grow(bucket_list)?;
+    reservation.try_grow(count.saturating_mul(POINT_BYTES))?;
     let all: Vec<(i64, i64)> = match ds.interval {
         Interval::All => vec![(0, start)],
-        Interval::Every(d) => {
-            let (first, last) = (start.div_euclid(d), (end - 1).div_euclid(d));
-            (first..=last).map(|k| (k, k * d)).collect()
-        }
+        Interval::Every(d) => keys.map(|k| (k, k * d)).collect(),
     };
+    out.times.reserve_exact(count);
+    out.values.reserve_exact(count);
     for (key, stamp) in all {
         if let Some(v) = fill_value(&buckets, key, stamp, ds.fill) {
             out.times.push(stamp);
             out.values.push(v);
         }
     }
+    reservation.shrink(bucket_list);
     Ok(out)
 }
 

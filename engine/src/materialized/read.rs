@@ -5,17 +5,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::Series;
+use super::{Series, POINT_BYTES};
 use crate::error::{EngineError, Result};
+use crate::memory::MemoryReservation;
 use crate::registry::SeriesRegistry;
 use crate::storage::{ScanRequest, StorageAdapter};
 
 /// All matching, non-empty timelines of `request` in ascending series id,
-/// with the scan's registry.
+/// with the scan's registry. Every timeline and point is reserved on
+/// `reservation` before it is held.
 pub(super) async fn read_all(
     request: &ScanRequest,
     adapter: &dyn StorageAdapter,
     batch_size: usize,
+    reservation: &mut MemoryReservation,
 ) -> Result<(Arc<SeriesRegistry>, Vec<Series>)> {
     let caps = adapter.capabilities();
     let mut plain = request.clone();
@@ -31,11 +34,24 @@ pub(super) async fn read_all(
             if !caps.tag_pushdown && !request.predicate.matches(info) {
                 continue;
             }
+            if !by_id.contains_key(&tl.series_id) {
+                // the entry and its map node (key, links)
+                reservation.try_grow(std::mem::size_of::<Series>() + 32)?;
+            }
             let s = by_id.entry(tl.series_id).or_insert_with(|| Series {
                 id: tl.series_id,
                 times: Vec::new(),
                 values: Vec::new(),
             });
+            // Grow as a Vec does (doubling), reserving the new capacity first.
+            let (len, cap) = (s.times.len(), s.times.capacity());
+            let needed = len.saturating_add(tl.len());
+            if needed > cap {
+                let new_cap = needed.max(cap.saturating_mul(2));
+                reservation.try_grow((new_cap - cap).saturating_mul(POINT_BYTES))?;
+                s.times.reserve_exact(new_cap - len);
+                s.values.reserve_exact(new_cap - len);
+            }
             for i in 0..tl.len() {
                 let t = tl.times[i];
                 if !caps.time_pruning && !request.range.contains(t) {

@@ -22,6 +22,7 @@ use crate::error::{EngineError, Result};
 use crate::group::Grouping;
 use crate::interpolate::{display_line, InterpolatingAggregator};
 use crate::materialize::{group_label, RowBatcher, TimelineGatherer};
+use crate::memory::MemoryReservation;
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
 use crate::registry::SeriesRegistry;
@@ -30,6 +31,8 @@ use crate::spec::{Aggregator, GroupBy};
 const NAME: &str = "GroupedAggOp";
 const HINT: &str = "it holds every point of one group at a time: narrow the time range or tag \
                     filter, or raise the memory budget";
+const GROUPS_HINT: &str = "it keeps a table of every group and series: use fewer GROUP BY tags, \
+                           narrow the tag filter, or raise the memory budget";
 
 /// Interpolating aggregation across timelines, one group at a time; see the
 /// module docs.
@@ -48,6 +51,8 @@ pub struct GroupedAggOp {
 struct State {
     registry: Arc<SeriesRegistry>,
     grouping: Grouping,
+    /// Holds the group table until close.
+    _groups_reserved: MemoryReservation,
     /// The group being gathered.
     current: Option<u32>,
     gatherer: TimelineGatherer,
@@ -76,27 +81,34 @@ impl GroupedAggOp {
         }
     }
 
-    fn init_state(&self, registry: &Arc<SeriesRegistry>) -> State {
+    fn init_state(&self, registry: &Arc<SeriesRegistry>) -> Result<State> {
         let ctx = self
             .ctx
             .as_ref()
             .expect("GroupedAggOp::next called before open");
-        let grouping = Grouping::new(registry, &self.group_by, &self.output_name);
+        let mut groups_reserved = ctx.memory.reservation(NAME, GROUPS_HINT);
+        let grouping = Grouping::reserved(
+            registry,
+            &self.group_by,
+            &self.output_name,
+            &mut groups_reserved,
+        )?;
         let out = RowBatcher::new(Arc::clone(grouping.groups()), ctx.batch_size);
-        State {
+        Ok(State {
             registry: Arc::clone(registry),
             grouping,
+            _groups_reserved: groups_reserved,
             current: None,
             gatherer: TimelineGatherer::new(NAME, ctx.memory.reservation(NAME, HINT)),
             aggregator: InterpolatingAggregator::new(self.agg, ctx.memory.reservation(NAME, HINT)),
             out,
-        }
+        })
     }
 
     /// Gathers the timelines of `batch`, aggregating each group it finishes.
     fn consume(&mut self, batch: &TimelineBatch) -> Result<()> {
         if self.state.is_none() {
-            self.state = Some(self.init_state(batch.registry()));
+            self.state = Some(self.init_state(batch.registry())?);
         }
         let state = self.state.as_mut().expect("initialized above");
         if !Arc::ptr_eq(&state.registry, batch.registry()) {
@@ -378,7 +390,18 @@ mod tests {
     #[test]
     fn memory_budget_names_the_operator() {
         let (reg, rows) = misaligned();
-        let ctx = TaskContext::default().with_memory_budget(64);
+        let table = Grouping::new(&reg, &by_dc(), "sum(u)").memory_size();
+        // the group table alone does not fit
+        let ctx = TaskContext::default().with_memory_budget(table - 1);
+        match run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err() {
+            EngineError::ResourcesExhausted { operator, hint, .. } => {
+                assert_eq!(operator, "GroupedAggOp");
+                assert!(hint.contains("a table of every group and series"), "{hint}");
+            }
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+        // the table fits, the points of a group do not
+        let ctx = TaskContext::default().with_memory_budget(table + 64);
         let err = run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err();
         match err {
             EngineError::ResourcesExhausted { operator, hint, .. } => {

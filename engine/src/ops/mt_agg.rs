@@ -22,6 +22,7 @@ use crate::error::{EngineError, Result};
 use crate::group::Grouping;
 use crate::interpolate::{display_line, InterpolatingAggregator};
 use crate::materialize::{RowBatcher, TimelineGatherer};
+use crate::memory::MemoryReservation;
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
 use crate::registry::SeriesRegistry;
@@ -55,6 +56,8 @@ struct Output {
     pos: usize,
     aggregator: InterpolatingAggregator,
     out: RowBatcher,
+    /// Holds the group table until close.
+    _groups_reserved: MemoryReservation,
 }
 
 impl MTAggOp {
@@ -110,7 +113,14 @@ impl MTAggOp {
         };
         let gathered = gatherer.finish(registry)?;
         gatherer.reserve_extra(gathered.num_timelines() * std::mem::size_of::<RunKey>())?;
-        let grouping = Grouping::new(registry, &self.group_by, &self.output_name);
+        let ctx = self.ctx.as_ref().expect("MTAggOp::next called before open");
+        let mut groups_reserved = ctx.memory.reservation(NAME, HINT);
+        let grouping = Grouping::reserved(
+            registry,
+            &self.group_by,
+            &self.output_name,
+            &mut groups_reserved,
+        )?;
         let mut order: Vec<RunKey> = gathered
             .timelines()
             .enumerate()
@@ -128,7 +138,6 @@ impl MTAggOp {
                 ),
             ));
         }
-        let ctx = self.ctx();
         let out = RowBatcher::new(Arc::clone(grouping.groups()), ctx.batch_size);
         let aggregator = InterpolatingAggregator::new(self.agg, ctx.memory.reservation(NAME, HINT));
         self.output = Some(Output {
@@ -137,6 +146,7 @@ impl MTAggOp {
             pos: 0,
             aggregator,
             out,
+            _groups_reserved: groups_reserved,
         });
         Ok(())
     }

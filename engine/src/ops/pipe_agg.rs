@@ -55,6 +55,8 @@ pub struct PipeAggOp {
 struct State {
     registry: Arc<SeriesRegistry>,
     grouping: Grouping,
+    /// Holds the group table until close.
+    _groups_reserved: MemoryReservation,
     acc: Accumulators,
     reservation: MemoryReservation,
     out: RowBatcher,
@@ -109,7 +111,17 @@ impl PipeAggOp {
     /// first batch, reserving their memory first.
     fn init_state(&self, registry: &Arc<SeriesRegistry>) -> Result<State> {
         let ctx = self.ctx();
-        let grouping = Grouping::new(registry, &self.group_by, &self.output_name);
+        let mut groups_reserved = ctx.memory.reservation(
+            NAME,
+            "it keeps a table of every group and series: use fewer GROUP BY tags, narrow the \
+             tag filter, or raise the memory budget",
+        );
+        let grouping = Grouping::reserved(
+            registry,
+            &self.group_by,
+            &self.output_name,
+            &mut groups_reserved,
+        )?;
         let slots = grouping
             .num_groups()
             .checked_mul(self.grid.count)
@@ -127,6 +139,7 @@ impl PipeAggOp {
         Ok(State {
             registry: Arc::clone(registry),
             grouping,
+            _groups_reserved: groups_reserved,
             acc,
             reservation,
             out,
@@ -506,8 +519,10 @@ mod tests {
     #[test]
     fn memory_is_reserved_per_group_and_bucket() {
         let (reg, rows) = aligned();
-        // 2 groups x 4 buckets x 13 bytes (sum) = 104 bytes
-        let ctx = TaskContext::default().with_memory_budget(103);
+        // the group table (its size is checked in `group`) is reserved
+        // first, then 2 groups x 4 buckets x 13 bytes (sum) = 104 bytes
+        let table = Grouping::new(&reg, &by_dc(), "sum(u)").memory_size();
+        let ctx = TaskContext::default().with_memory_budget(table + 103);
         let err = run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err();
         match err {
             EngineError::ResourcesExhausted {
@@ -517,7 +532,16 @@ mod tests {
             } => assert_eq!((operator.as_str(), requested), ("PipeAggOp", 104)),
             other => panic!("expected ResourcesExhausted, got {other}"),
         }
-        let ctx = TaskContext::default().with_memory_budget(104);
+        // the table alone does not fit
+        let ctx = TaskContext::default().with_memory_budget(table - 1);
+        match run(&mut op(&reg, &rows, 4096, Aggregator::Sum), &ctx).unwrap_err() {
+            EngineError::ResourcesExhausted { operator, hint, .. } => {
+                assert_eq!(operator, "PipeAggOp");
+                assert!(hint.contains("a table of every group and series"), "{hint}");
+            }
+            other => panic!("expected ResourcesExhausted, got {other}"),
+        }
+        let ctx = TaskContext::default().with_memory_budget(table + 104);
         let mut op = op(&reg, &rows, 1, Aggregator::Sum);
         run(&mut op, &ctx).unwrap();
         assert_eq!(op.metrics().peak_bytes, 104);
