@@ -561,14 +561,7 @@ mod tests {
     #[test]
     fn a_read_only_replay_changes_no_file_and_refuses_appends() {
         let dir = test_dir("wal_read_only");
-        let (mut wal, _, _) = Wal::open(&dir).unwrap();
-        wal.append(&write(1.0)).unwrap();
-        wal.append(&write(2.0)).unwrap();
-        let path = wal.path.clone();
-        drop(wal);
-        let full = fs::metadata(&path).unwrap().len();
-        let f = OpenOptions::new().write(true).open(&path).unwrap();
-        f.set_len(full - 3).unwrap();
+        let (path, full) = two_records_second_torn(&dir);
         let (mut wal, e, w) = Wal::read_only(&dir).unwrap();
         assert_eq!(e, vec![write(1.0)]);
         assert!(
@@ -598,6 +591,21 @@ mod tests {
         assert!(!none.exists());
     }
 
+    /// Writes `write(1.0)` and `write(2.0)` into a WAL in `dir`, then chops
+    /// 3 bytes off the second record (it is torn); returns the segment's
+    /// path and its length before the cut.
+    fn two_records_second_torn(dir: &Path) -> (PathBuf, u64) {
+        let (mut wal, _, _) = Wal::open(dir).unwrap();
+        wal.append(&write(1.0)).unwrap();
+        wal.append(&write(2.0)).unwrap();
+        let path = wal.path.clone();
+        drop(wal);
+        let full = fs::metadata(&path).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(full - 3).unwrap();
+        (path, full)
+    }
+
     #[test]
     fn entries_replay_in_order_across_rotation() {
         let dir = test_dir("wal_replay");
@@ -621,15 +629,7 @@ mod tests {
     #[test]
     fn torn_tail_is_truncated_with_a_warning() {
         let dir = test_dir("wal_torn");
-        let (mut wal, _, _) = Wal::open(&dir).unwrap();
-        wal.append(&write(1.0)).unwrap();
-        wal.append(&write(2.0)).unwrap();
-        let path = wal.path.clone();
-        drop(wal);
-        let full = fs::metadata(&path).unwrap().len();
-        // Chop 3 bytes off the second record: it is torn.
-        let f = OpenOptions::new().write(true).open(&path).unwrap();
-        f.set_len(full - 3).unwrap();
+        let (path, full) = two_records_second_torn(&dir);
         // Reading without opening changes nothing.
         let (e, w) = read_all(&dir).unwrap();
         assert_eq!(e, vec![write(1.0)]);
