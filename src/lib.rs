@@ -16,6 +16,7 @@ pub use tsq_storage as storage;
 pub mod cli;
 pub mod database;
 pub mod demo;
+pub mod server;
 
 #[doc = include_str!("../docs/library.md")]
 pub mod guide {}
