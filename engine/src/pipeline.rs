@@ -18,6 +18,7 @@ use crate::ops::mt_agg::MTAggOp;
 use crate::ops::pipe_agg::PipeAggOp;
 use crate::ops::rate::RateOp;
 use crate::ops::scan::ScanOp;
+use crate::partition::Partition;
 use crate::spec::{AggStrategy, FillPolicy, Interval, PipelineSpec};
 use crate::storage::StorageAdapter;
 
@@ -68,31 +69,8 @@ pub async fn build_pipeline(
     adapter: Arc<dyn StorageAdapter>,
     strategy: AggStrategy,
 ) -> Result<Box<dyn Operator>> {
-    if let Some(reason) = check_strategy(spec, adapter.as_ref(), strategy) {
-        return Err(EngineError::InvalidArgument(reason));
-    }
-    let mut scan = spec.scan.clone();
-    if spec.aggregate.is_some() && strategy == AggStrategy::Grouped {
-        scan.group_order = Some(spec.group_by.clone());
-    }
-    let needs_range = spec.downsample.is_some_and(|ds| {
-        ds.fill != FillPolicy::None
-            || ds.interval == Interval::All
-            || (spec.aggregate.is_some() && strategy == AggStrategy::Pipe)
-    });
-    let range = if needs_range {
-        Some(resolve_range(&scan, adapter.as_ref()).await?)
-    } else {
-        scan.range.start.zip(scan.range.end)
-    };
-
-    let mut op: Box<dyn Operator> = Box::new(ScanOp::new(Arc::clone(&adapter), scan));
-    if let Some(ds) = spec.downsample {
-        op = Box::new(DsAggOp::new(op, ds, range)?);
-    }
-    if let Some(rate) = spec.rate {
-        op = Box::new(RateOp::new(op, rate));
-    }
+    let (scan, range) = prepare(spec, adapter.as_ref(), strategy).await?;
+    let op = build_chain(spec, &adapter, &scan, None, range)?;
     let Some(agg) = spec.aggregate else {
         return Ok(op);
     };
@@ -107,6 +85,59 @@ pub async fn build_pipeline(
         AggStrategy::Grouped => Box::new(GroupedAggOp::new(op, agg, by, name)),
         AggStrategy::MT => Box::new(MTAggOp::new(op, agg, by, name)),
     })
+}
+
+/// Checks `strategy` for `spec` and returns the request to scan (ordered
+/// by group for `GroupedAggOp`) and the downsampling range (resolved from
+/// the data when a fill, `SAMPLE BY ALL` or `PipeAggOp` needs one).
+pub(crate) async fn prepare(
+    spec: &PipelineSpec,
+    adapter: &dyn StorageAdapter,
+    strategy: AggStrategy,
+) -> Result<(crate::storage::ScanRequest, Option<(i64, i64)>)> {
+    if let Some(reason) = check_strategy(spec, adapter, strategy) {
+        return Err(EngineError::InvalidArgument(reason));
+    }
+    let mut scan = spec.scan.clone();
+    if spec.aggregate.is_some() && strategy == AggStrategy::Grouped {
+        scan.group_order = Some(spec.group_by.clone());
+    }
+    let needs_range = spec.downsample.is_some_and(|ds| {
+        ds.fill != FillPolicy::None
+            || ds.interval == Interval::All
+            || (spec.aggregate.is_some() && strategy == AggStrategy::Pipe)
+    });
+    let range = if needs_range {
+        Some(resolve_range(&scan, adapter).await?)
+    } else {
+        scan.range.start.zip(scan.range.end)
+    };
+    Ok((scan, range))
+}
+
+/// `ScanOp → [DsAggOp] → [RateOp]` for `spec`, reading `scan` (the spec's
+/// request, ordered by group where the aggregation needs it), of one
+/// partition's timelines when `partition` is set, downsampling over
+/// `range`.
+pub(crate) fn build_chain(
+    spec: &PipelineSpec,
+    adapter: &Arc<dyn StorageAdapter>,
+    scan: &crate::storage::ScanRequest,
+    partition: Option<Partition>,
+    range: Option<(i64, i64)>,
+) -> Result<Box<dyn Operator>> {
+    let mut scan_op = ScanOp::new(Arc::clone(adapter), scan.clone());
+    if let Some(p) = partition {
+        scan_op = scan_op.with_partition(p);
+    }
+    let mut op: Box<dyn Operator> = Box::new(scan_op);
+    if let Some(ds) = spec.downsample {
+        op = Box::new(DsAggOp::new(op, ds, range)?);
+    }
+    if let Some(rate) = spec.rate {
+        op = Box::new(RateOp::new(op, rate));
+    }
+    Ok(op)
 }
 
 /// The query range with unbounded ends taken from the matching data; an

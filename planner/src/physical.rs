@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tsq_engine::memory::MemoryReservation;
-use tsq_engine::pipeline::build_pipeline;
+use tsq_engine::partition::build_partitioned;
 use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext, TimelineBatch};
 
 use crate::error::Result;
@@ -32,17 +32,30 @@ impl std::fmt::Debug for PhysicalPlan {
     }
 }
 
-/// Builds the operator tree of every pipeline of `plan`.
+/// Builds the operator tree of every pipeline of `plan`, each split into
+/// up to [`partitions_per_column`] partitions (`docs/architecture.md`,
+/// "Partitions and partial aggregates").
 pub async fn build_physical(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
+    threads: usize,
 ) -> Result<PhysicalPlan> {
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
+    let partitions = partitions_per_column(plan, threads);
     for p in &plan.pipelines {
-        let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy).await?;
+        let root = build_partitioned(&p.spec, Arc::clone(adapter), p.strategy, partitions).await?;
         pipelines.push((p.output, root));
     }
     Ok(PhysicalPlan { pipelines })
+}
+
+/// Partitions per value column for `threads` threads: the threads are
+/// shared between the columns, which [`run`] also runs in parallel (up to
+/// `threads` at a time), so that a query keeps about `threads` tasks busy:
+/// one column gets every thread, ten columns on two threads one partition
+/// each.
+pub fn partitions_per_column(plan: &LogicalPlan, threads: usize) -> usize {
+    (threads.max(1) / plan.pipelines.len().max(1)).max(1)
 }
 
 /// Runs every pipeline's spec through the materialized executor instead of

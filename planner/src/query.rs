@@ -29,7 +29,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tsq_engine::memory::MemoryPool;
-use tsq_engine::{CancellationToken, EngineError, StorageAdapter, TaskContext};
+use tsq_engine::{CancellationToken, EngineError, Spawner, StorageAdapter, TaskContext};
 
 use crate::ast::{ExplainMode, Statement};
 use crate::error::{Result, TsqError};
@@ -220,6 +220,8 @@ impl Query {
             batch_size: config.batch_size.max(1),
             memory: Arc::clone(&memory),
             cancel: self.cancel.clone(),
+            // partitions run as tasks of the dedicated runtime
+            spawner: Some(spawner(runtime.clone())),
         };
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let cancel = self.cancel.clone();
@@ -290,7 +292,8 @@ impl Job {
             return send_all(tx, batches).await;
         }
         if stream_single && crate::stream::streamable(&plan) {
-            let mut stream = crate::stream::stream_single(&plan, &env.adapter, ctx).await?;
+            let mut stream =
+                crate::stream::stream_single(&plan, &env.adapter, ctx, env.config.threads).await?;
             while let Some(batch) = stream.next().await {
                 send(tx, batch?).await?;
                 // one batch's work per turn of the dedicated runtime
@@ -298,7 +301,7 @@ impl Job {
             }
             return Ok(());
         }
-        let mut physical = build_physical(&plan, &env.adapter).await?;
+        let mut physical = build_physical(&plan, &env.adapter, env.config.threads).await?;
         let (_, batches) = run(&plan, &mut physical, &ctx, env.config.threads).await?;
         send_all(tx, batches).await
     }
@@ -306,7 +309,8 @@ impl Job {
     /// The EXPLAIN (or, with `analyze`, EXPLAIN ANALYZE) text and the
     /// query's memory peak.
     async fn explain(self, ctx: &TaskContext, analyze: bool) -> Result<(String, usize)> {
-        let mut physical = build_physical(&self.plan, &self.env.adapter).await?;
+        let mut physical =
+            build_physical(&self.plan, &self.env.adapter, self.env.config.threads).await?;
         if !analyze {
             return Ok((explain(&self.plan, &self.catalog, &physical), 0));
         }
@@ -319,6 +323,13 @@ impl Job {
 }
 
 /// Sends one batch; a dropped receiver (the caller gave up) stops the work.
+/// A spawner of partition tasks on `runtime` (`docs/library.md`, "Async").
+fn spawner(runtime: tokio::runtime::Handle) -> Spawner {
+    Spawner::new(move |task| {
+        runtime.spawn(task);
+    })
+}
+
 async fn send(tx: &mpsc::Sender<Result<RecordBatch>>, batch: RecordBatch) -> Result<()> {
     tx.send(Ok(batch))
         .await

@@ -17,6 +17,7 @@ use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
+use crate::partition::Partition;
 use crate::registry::SeriesRegistry;
 use crate::storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange};
 
@@ -33,8 +34,11 @@ pub struct ScanOp {
     caps: Capabilities,
     ctx: Option<TaskContext>,
     scan: Option<Box<dyn SeriesScan>>,
-    /// `matches[series_id]` when ScanOp applies the predicate itself.
+    /// `matches[series_id]` when ScanOp applies the predicate (or keeps
+    /// one partition's series) itself.
     matches: Option<Vec<bool>>,
+    /// The partition of the timelines this scan reads, if partitioned.
+    partition: Option<Partition>,
     metrics: OperatorMetrics,
 }
 
@@ -59,8 +63,16 @@ impl ScanOp {
             ctx: None,
             scan: None,
             matches: None,
+            partition: None,
             metrics: OperatorMetrics::default(),
         }
+    }
+
+    /// This scan restricted to the timelines of `partition`
+    /// (`docs/architecture.md`, "Partitions and partial aggregates").
+    pub fn with_partition(mut self, partition: Partition) -> Self {
+        self.partition = Some(partition);
+        self
     }
 
     /// True when ScanOp evaluates the tag predicate itself.
@@ -171,15 +183,28 @@ impl Operator for ScanOp {
         if let Some(order) = &r.group_order {
             line.push_str(&format!(" order={order}"));
         }
+        if let Some(p) = &self.partition {
+            line.push_str(&format!(" partition={p}"));
+        }
         line
     }
 
     async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
         self.ctx = Some(ctx.clone());
-        let scan = self.adapter.scan(&self.request).await?;
+        let scan = match &self.partition {
+            Some(p) => self.adapter.scan_partition(&self.request, p).await?,
+            None => self.adapter.scan(&self.request).await?,
+        };
         self.matches = self
             .filters_tags()
             .then(|| self.series_mask(scan.registry()));
+        if let Some(p) = &self.partition {
+            let keep = p.mask(scan.registry());
+            self.matches = Some(match self.matches.take() {
+                Some(m) => m.iter().zip(&keep).map(|(a, b)| *a && *b).collect(),
+                None => keep,
+            });
+        }
         self.scan = Some(scan);
         Ok(())
     }
