@@ -20,3 +20,6 @@ mod merge;
 mod state;
 
 pub use state::{partial_schema, PartialStates, AGGREGATOR_METADATA_KEY};
+
+#[cfg(test)]
+mod tests;
