@@ -197,14 +197,20 @@ async fn many_groups_stop_at_the_budget_in_each_aggregation_operator() {
     // more than 224 KiB, while the downsampling before it holds about
     // 160 KB (one input batch's open buckets and queued fill rows)
     let budget = 224 << 10;
+    // one thread: one pipeline; two: each partition builds the table
     let cases = [
-        (None, "PipeAggOp"),
-        (Some(AggStrategy::Pipe), "PipeAggOp"),
-        (Some(AggStrategy::Grouped), "GroupedAggOp"),
-        (Some(AggStrategy::MT), "MTAggOp"),
+        (None, 1, "PipeAggOp"),
+        (Some(AggStrategy::Pipe), 1, "PipeAggOp"),
+        (Some(AggStrategy::Grouped), 1, "GroupedAggOp"),
+        (Some(AggStrategy::MT), 1, "MTAggOp"),
+        (Some(AggStrategy::Pipe), 2, "PartialAggOp"),
+        (Some(AggStrategy::Grouped), 2, "GroupedAggOp"),
     ];
-    for (strategy, name) in cases {
-        let s = many_hosts_session(budget, SessionConfig::new().with_force_strategy(strategy));
+    for (strategy, threads, name) in cases {
+        let config = SessionConfig::new()
+            .with_threads(threads)
+            .with_force_strategy(strategy);
+        let s = many_hosts_session(budget, config);
         let err = s.execute(PER_HOST).await.unwrap_err();
         let (operator, hint) = exhausted(&err);
         assert_eq!(operator, name, "{strategy:?}: {err}");
@@ -213,7 +219,10 @@ async fn many_groups_stop_at_the_budget_in_each_aggregation_operator() {
             assert!(hint.contains("a table of every group and series"), "{err}");
         }
         // a sufficient budget gives the exact rows
-        let s = many_hosts_session(64 << 20, SessionConfig::new().with_force_strategy(strategy));
+        let config = SessionConfig::new()
+            .with_threads(threads)
+            .with_force_strategy(strategy);
+        let s = many_hosts_session(64 << 20, config);
         let out = s.execute(PER_HOST).await.unwrap();
         assert_eq!(common::rows(&out), per_host_rows(), "{strategy:?}");
     }
