@@ -6,7 +6,7 @@
 //! unpartitioned pipeline.
 //!
 //! ```text
-//!   streaming aggregation (PipeAggOp's case), partitions by series:
+//!   streaming aggregation (PipeAggOp's case), partitions by series id range:
 //!
 //!   FinalAggOp ◀─PartialStates (RecordBatch)── PartialAggOp ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(1/P)
 //!       │      ◀─PartialStates (RecordBatch)── PartialAggOp ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(2/P)
@@ -59,7 +59,10 @@ pub struct Partition {
 /// (series ids dense and key-sorted), so every partition agrees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartitionBy {
-    /// Series id modulo the partition count.
+    /// Contiguous ranges of series ids: of `n` series, partition `k` of `P`
+    /// has the ids `i` with `i * P / n == k` (balanced to one series;
+    /// contiguous so that an in-memory scan still hands out zero-copy
+    /// slices).
     Series,
     /// Group id (groups as [`Grouping`] numbers them for this `GROUP BY`)
     /// modulo the partition count: every timeline of a group in one
@@ -73,9 +76,10 @@ impl Partition {
     pub fn mask(&self, registry: &SeriesRegistry) -> Vec<bool> {
         let count = self.count.max(1);
         match &self.by {
-            PartitionBy::Series => (0..registry.len())
-                .map(|id| id % count == self.index)
-                .collect(),
+            PartitionBy::Series => {
+                let n = registry.len();
+                (0..n).map(|id| id * count / n == self.index).collect()
+            }
             PartitionBy::Group(by) => {
                 let grouping = Grouping::new(registry, by, "");
                 (0..registry.len() as u32)
