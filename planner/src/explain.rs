@@ -2,8 +2,10 @@
 //! capabilities, the result columns, the value filter (if any) and each
 //! optimizer rule's decision (which aggregation
 //! operator was chosen, by which rule, and why), then the operator tree of
-//! every pipeline — plain, or with per-operator metrics after a run, plus
-//! the total rows and the query's peak memory.
+//! the result stage (`MergeJoin`, the join of the pipelines with the value
+//! filters, `ORDER BY` and `LIMIT`), then every pipeline — plain, or with
+//! per-operator metrics after a run, plus the total rows and the query's
+//! peak memory.
 
 use std::fmt::Write as _;
 
@@ -13,8 +15,14 @@ use crate::physical::PhysicalPlan;
 use crate::plan::{Catalog, LogicalPlan};
 
 /// The EXPLAIN text of a plan that was not run.
-pub fn explain(plan: &LogicalPlan, catalog: &Catalog, physical: &PhysicalPlan) -> String {
+pub fn explain(
+    plan: &LogicalPlan,
+    catalog: &Catalog,
+    physical: &PhysicalPlan,
+    join: &str,
+) -> String {
     let mut out = header(plan, catalog);
+    let _ = writeln!(out, "result: {join}");
     for (k, (output, root)) in physical.pipelines.iter().enumerate() {
         pipeline_title(&mut out, plan, k, *output);
         out.push_str(&indent(&format_tree(root.as_ref())));
@@ -28,10 +36,12 @@ pub fn explain_analyze(
     plan: &LogicalPlan,
     catalog: &Catalog,
     physical: &PhysicalPlan,
+    join: &str,
     total_rows: usize,
     peak_bytes: usize,
 ) -> String {
     let mut out = header(plan, catalog);
+    let _ = writeln!(out, "result: {join}");
     for (k, (output, root)) in physical.pipelines.iter().enumerate() {
         pipeline_title(&mut out, plan, k, *output);
         out.push_str(&indent(&format_tree_with_metrics(root.as_ref())));

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //!  caller's runtime                 dedicated runtime (tsq-cpu threads)
-//!  QueryStream::poll_next ◄─ mpsc(2) ◄─ producer task: pipelines → join → batches
+//!  QueryStream::poll_next ◄─ mpsc(2) ◄─ producer task: MergeJoin ◄─ pipeline tasks
 //!  drop(QueryStream) ── cancel token + abort ──► operators stop at the next batch
 //! ```
 
@@ -34,9 +34,9 @@ use tsq_engine::{CancellationToken, EngineError, StorageAdapter, TaskContext};
 use crate::ast::{ExplainMode, Statement};
 use crate::error::{Result, TsqError};
 use crate::explain::{explain, explain_analyze};
-use crate::physical::{build_physical, run, run_materialized};
+use crate::physical::{build_physical, cast_to, run_joined, run_materialized};
 use crate::plan::{Catalog, LogicalPlan};
-use crate::result::result_schema;
+use crate::result::{result_schema_with, JoinOptions, MergeJoin};
 use crate::session::{Executor, SessionConfig};
 
 /// Result batches in flight between the producer task and the stream.
@@ -65,8 +65,6 @@ pub struct Query {
     catalog: Catalog,
     cancel: CancellationToken,
     timeout: Option<Duration>,
-    /// Stream a one-column query straight from its pipeline (else join).
-    stream_single: bool,
 }
 
 impl Query {
@@ -88,7 +86,6 @@ impl Query {
             catalog,
             cancel: session_token.child(),
             timeout: None,
-            stream_single: true,
         }
     }
 
@@ -104,7 +101,11 @@ impl Query {
             .visible_outputs()
             .map(|o| o.name.clone())
             .collect();
-        result_schema(&self.plan.tag_columns, &values)
+        result_schema_with(
+            &self.plan.tag_columns,
+            &values,
+            self.env.config.dictionary_tags,
+        )
     }
 
     /// The logical plan (with the optimizer's decisions).
@@ -195,14 +196,6 @@ impl Query {
             .map_err(|_| TsqError::Execution(EngineError::Cancelled))
     }
 
-    /// This query run through the result join even when it could stream
-    /// from its pipeline (`Session::execute` keeps the join's batching and
-    /// memory accounting).
-    pub(crate) fn joined(mut self) -> Self {
-        self.stream_single = false;
-        self
-    }
-
     /// Runs `work` on the dedicated runtime under this query's context.
     fn spawn<F>(self, schema: SchemaRef, work: F) -> Result<QueryStream>
     where
@@ -226,7 +219,6 @@ impl Query {
         let timeout = self.timeout;
         let session_cancel = Arc::clone(&self.env.session_cancel);
         let job = Job {
-            stream_single: self.stream_single,
             env: self.env,
             plan: self.plan,
             catalog: self.catalog,
@@ -270,51 +262,60 @@ type WorkFuture = futures::future::BoxFuture<'static, Result<()>>;
 
 /// What runs on the dedicated runtime.
 struct Job {
-    stream_single: bool,
     env: QueryEnv,
     plan: LogicalPlan,
     catalog: Catalog,
 }
 
 impl Job {
-    /// Runs the plan and sends its result batches.
+    /// Runs the plan and sends its result batches as the join completes
+    /// them (`result/merge.rs`).
     async fn rows(self, ctx: TaskContext, tx: &mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
-        let Job {
-            env,
-            plan,
-            stream_single,
-            ..
-        } = self;
+        let Job { env, plan, .. } = self;
+        let options = join_options(&env.config);
         if env.config.executor == Executor::Materialized {
             let (_, batches) = run_materialized(&plan, &env.adapter, &ctx).await?;
-            return send_all(tx, batches).await;
+            let schema = MergeJoin::new(&plan, Vec::new(), &ctx, options)?.schema();
+            return send_all(tx, cast_to(&schema, batches)?).await;
         }
-        if stream_single && crate::stream::streamable(&plan) {
-            let mut stream = crate::stream::stream_single(&plan, &env.adapter, ctx).await?;
-            while let Some(batch) = stream.next().await {
-                send(tx, batch?).await?;
+        let mut physical = build_physical(&plan, &env.adapter).await?;
+        let pipelines = std::mem::take(&mut physical.pipelines);
+        let mut join = MergeJoin::new(&plan, pipelines, &ctx, options)?;
+        let sent: Result<()> = async {
+            while let Some(batch) = join.next().await? {
+                send(tx, batch).await?;
                 // one batch's work per turn of the dedicated runtime
                 tokio::task::yield_now().await;
             }
-            return Ok(());
+            Ok(())
         }
-        let mut physical = build_physical(&plan, &env.adapter).await?;
-        let (_, batches) = run(&plan, &mut physical, &ctx, env.config.threads).await?;
-        send_all(tx, batches).await
+        .await;
+        join.close().await;
+        sent
     }
 
     /// The EXPLAIN (or, with `analyze`, EXPLAIN ANALYZE) text and the
     /// query's memory peak.
     async fn explain(self, ctx: &TaskContext, analyze: bool) -> Result<(String, usize)> {
         let mut physical = build_physical(&self.plan, &self.env.adapter).await?;
+        let options = join_options(&self.env.config);
         if !analyze {
-            return Ok((explain(&self.plan, &self.catalog, &physical), 0));
+            let join = MergeJoin::describe(&self.plan, options);
+            return Ok((explain(&self.plan, &self.catalog, &physical, &join), 0));
         }
-        let (_, batches) = run(&self.plan, &mut physical, ctx, self.env.config.threads).await?;
-        let rows = batches.iter().map(|b| b.num_rows()).sum();
+        let done = run_joined(&self.plan, &mut physical, ctx, options).await?;
+        let rows = done.batches.iter().map(|b| b.num_rows()).sum();
         let peak = ctx.memory.peak();
-        let text = explain_analyze(&self.plan, &self.catalog, &physical, rows, peak);
+        let text = explain_analyze(&self.plan, &self.catalog, &physical, &done.join, rows, peak);
         Ok((text, peak))
+    }
+}
+
+/// How the join of a query runs, from the session's settings.
+fn join_options(config: &SessionConfig) -> JoinOptions {
+    JoinOptions {
+        threads: config.threads,
+        dictionary_tags: config.dictionary_tags,
     }
 }
 

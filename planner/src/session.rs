@@ -64,6 +64,10 @@ pub struct SessionConfig {
     /// runs on the dedicated runtime whatever this is, so adapters that
     /// await tokio timers work at every thread count.
     pub threads: usize,
+    /// Tag columns come back as `Dictionary(Int32, Utf8)` instead of
+    /// `Utf8` (default false): each batch holds every distinct tag value
+    /// once.
+    pub dictionary_tags: bool,
 }
 
 /// The executor that runs a plan's pipelines.
@@ -87,6 +91,7 @@ impl Default for SessionConfig {
             force_strategy: None,
             executor: Executor::Pipelined,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            dictionary_tags: false,
         }
     }
 }
@@ -125,6 +130,14 @@ impl SessionConfig {
     /// Which executor runs the pipelines.
     pub fn with_executor(mut self, executor: Executor) -> Self {
         self.executor = executor;
+        self
+    }
+
+    /// Tag columns as `Dictionary(Int32, Utf8)` (`true`) or `Utf8` (the
+    /// default): a result with many rows per tag value is smaller, and
+    /// Arrow kernels can work on the codes.
+    pub fn with_dictionary_tags(mut self, dictionary: bool) -> Self {
+        self.dictionary_tags = dictionary;
         self
     }
 
@@ -273,10 +286,10 @@ impl Session {
     }
 
     /// Runs one query and streams its batches (`sql(..)` then
-    /// [`Query::stream`]). Queries with one value column and no
-    /// `ORDER BY`/`LIMIT` stream straight from the pipeline; the others are
-    /// joined first. An EXPLAIN statement streams its text as a `plan`
-    /// column.
+    /// [`Query::stream`]): every query streams, each batch handed over as
+    /// soon as the join has completed its rows (an `ORDER BY` only once
+    /// its pipelines ended). An EXPLAIN statement streams its text as a
+    /// `plan` column.
     pub async fn stream(&self, sql: &str) -> Result<QueryStream> {
         self.sql(sql).await?.stream().await
     }
@@ -307,7 +320,7 @@ impl Session {
                 (QueryKind::Explain(text), peak)
             }
             None => {
-                let mut stream = query.joined().stream().await?;
+                let mut stream = query.stream().await?;
                 let mut batches = Vec::new();
                 while let Some(batch) = stream.next().await {
                     batches.push(batch?);
