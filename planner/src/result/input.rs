@@ -119,7 +119,7 @@ impl JoinInput {
 
     /// Makes sure the cursor is on a point, or done.
     pub(super) async fn ready(&mut self) -> Result<()> {
-        while !self.done && !self.run.as_ref().is_some_and(|r| r.pos < r.end) {
+        while !self.done && self.run.as_ref().is_none_or(|r| r.pos >= r.end) {
             self.run = self.next_run().await?;
             if self.run.is_none() {
                 self.done = true;

@@ -225,10 +225,8 @@ impl Rows {
         for r in &self.rows {
             index[r.group] = 0;
         }
-        let mut kept = 0;
-        for slot in index.iter_mut().filter(|i| **i == 0) {
+        for (kept, slot) in index.iter_mut().filter(|i| **i == 0).enumerate() {
             *slot = kept;
-            kept += 1;
         }
         let mut at = 0;
         keys.retain(|_| {

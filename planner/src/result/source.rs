@@ -139,8 +139,8 @@ impl Source {
                 if let Some(p) = s.returned.take() {
                     return p.1;
                 }
-                match s.handle.take().map(|h| async { h.await }) {
-                    Some(joined) => match joined.await {
+                match s.handle.take() {
+                    Some(handle) => match handle.await {
                         Ok(p) => p.1,
                         Err(_) => Box::new(Stopped),
                     },

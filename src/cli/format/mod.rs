@@ -97,7 +97,7 @@ impl RowWriter {
         RowWriter {
             format,
             schema,
-            table: table.clone(),
+            table: *table,
             held: Vec::new(),
             rows: 0,
         }
