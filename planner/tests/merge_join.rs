@@ -137,8 +137,11 @@ fn random_adapter(seed: u64, ragged: bool) -> Arc<dyn StorageAdapter> {
     Arc::new(m)
 }
 
-const QUERIES: [&str; 12] = [
+const QUERIES: [&str; 15] = [
     "SELECT a, b, c FROM m",
+    "SELECT c FROM m",
+    "SELECT b FROM m LIMIT 17",
+    "SELECT max(a) FROM m GROUP BY host SAMPLE BY 5s",
     "SELECT a, b FROM m WHERE c > 5",
     "SELECT a FROM m WHERE b <= 6 AND a != 3",
     "SELECT sum(a), max(b), count(c) FROM m GROUP BY dc SAMPLE BY 10s",

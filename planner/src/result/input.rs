@@ -153,6 +153,19 @@ impl JoinInput {
         (v, r.pos < r.end)
     }
 
+    /// Takes up to `n` points of the current run at once (at least one):
+    /// their times and values.
+    pub(super) fn take_slice(&mut self, n: usize) -> (&[i64], Float64Array) {
+        let r = self
+            .run
+            .as_mut()
+            .expect("ready() put the cursor on a point");
+        let (start, end) = (r.pos, (r.pos + n.max(1)).min(r.end));
+        r.pos = end;
+        let values = r.values.slice(start, end - start);
+        (&r.times[start..end], values)
+    }
+
     fn current(&self) -> &Run {
         self.run
             .as_ref()

@@ -333,6 +333,11 @@ impl MergeJoin {
         if let Sink::Ordered(o) = &mut self.sink {
             o.enter_group(&key)?;
         }
+        if self.active.len() == 1 {
+            if let Some(flow) = self.copy_run(&key)? {
+                return Ok(Some(flow));
+            }
+        }
         loop {
             let time = self
                 .active
@@ -358,6 +363,38 @@ impl MergeJoin {
                 return Ok(Some(Flow::More));
             }
         }
+    }
+
+    /// The fast path of a group only one input has, in natural order with
+    /// no value filter: its points become rows a slice at a time (up to the
+    /// run's end, the batch's room and the `LIMIT`). `None` when it does
+    /// not apply.
+    fn copy_run(&mut self, key: &Key) -> Result<Option<Flow>> {
+        let Sink::Natural { filters, remaining } = &mut self.sink else {
+            return Ok(None);
+        };
+        let input = &mut self.inputs[self.active[0]];
+        if !filters.is_empty() || input.column >= self.visible || *remaining == Some(0) {
+            return Ok(None);
+        }
+        let room = self.batch_size.saturating_sub(self.out.len()).max(1);
+        let n = remaining.map_or(room, |left| room.min(left));
+        let column = input.column;
+        let (times, values) = input.take_slice(n);
+        let taken = times.len();
+        self.out.push_column(key, times, column, &values)?;
+        if let Some(left) = remaining {
+            *left -= taken;
+            if *left == 0 {
+                return Ok(Some(Flow::Limit));
+            }
+        }
+        // `More`: the run may have ended, and the next one start another group
+        Ok(Some(if self.out.len() >= self.batch_size {
+            Flow::Full
+        } else {
+            Flow::More
+        }))
     }
 
     /// The smallest key among the inputs that are not done.

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, DictionaryArray, Float64Builder, Int32Array, StringArray, StringBuilder,
-    TimestampNanosecondArray,
+    Array, ArrayRef, DictionaryArray, Float64Array, Float64Builder, Int32Array, StringArray,
+    StringBuilder, TimestampNanosecondArray,
 };
 use arrow::datatypes::{DataType, Int32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -83,6 +83,38 @@ impl OutputBuilder {
         match self.runs.last_mut() {
             Some((k, rows)) if Arc::ptr_eq(k, key) || k == key => *rows += 1,
             _ => self.runs.push((Arc::clone(key), 1)),
+        }
+        Ok(())
+    }
+
+    /// Appends one row per time of `times`, whose cell of value column
+    /// `column` is the matching entry of `values` and every other cell
+    /// null (the rows of a group only one column has).
+    pub(crate) fn push_column(
+        &mut self,
+        key: &Key,
+        times: &[i64],
+        column: usize,
+        values: &Float64Array,
+    ) -> Result<()> {
+        let n = times.len();
+        while self.times.len() + n > self.reserved_rows {
+            self.reservation.try_grow(RESERVE_ROWS * self.row_bytes())?;
+            self.reserved_rows += RESERVE_ROWS;
+        }
+        self.times.extend_from_slice(times);
+        for (c, builder) in self.values.iter_mut().enumerate() {
+            if c != column {
+                builder.append_nulls(n);
+            } else if values.null_count() == 0 {
+                builder.append_slice(values.values());
+            } else {
+                builder.extend(values.iter());
+            }
+        }
+        match self.runs.last_mut() {
+            Some((k, rows)) if Arc::ptr_eq(k, key) || k == key => *rows += n,
+            _ => self.runs.push((Arc::clone(key), n)),
         }
         Ok(())
     }
