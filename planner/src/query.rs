@@ -274,8 +274,10 @@ impl Job {
         let Job { env, plan, .. } = self;
         let options = join_options(&env.config);
         if env.config.executor == Executor::Materialized {
-            let (_, batches) = run_materialized(&plan, &env.adapter, &ctx).await?;
-            let schema = MergeJoin::new(&plan, Vec::new(), &ctx, options)?.schema();
+            let (plain, batches) = run_materialized(&plan, &env.adapter, &ctx).await?;
+            let values: Vec<String> = plan.visible_outputs().map(|o| o.name.clone()).collect();
+            let schema = result_schema_with(&plan.tag_columns, &values, options.dictionary_tags);
+            debug_assert_eq!(plain.fields().len(), schema.fields().len());
             return send_all(tx, cast_to(&schema, batches)?).await;
         }
         let mut physical = build_physical(&plan, &env.adapter).await?;

@@ -176,6 +176,13 @@ async fn explain_does_not_scan_and_analyze_does() {
     assert_eq!(batches.load(Ordering::SeqCst), 5);
     assert!(text.contains("rows_out=4 batches=4"), "{text}");
     assert!(text.contains("total rows: 4"), "{text}");
+    // the result stage and what it did: 4 points in, 4 rows out
+    assert!(
+        text.contains(
+            "result: MergeJoin: on=(group, time) inputs=1, metrics=[rows_in=4 rows_out=4 batches=4"
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -439,21 +439,25 @@ impl MergeJoin {
 
     /// The rows built so far as a batch, counted in the metrics.
     fn take(&mut self) -> Result<Option<RecordBatch>> {
+        self.record_peak();
         let started = Instant::now();
         let batch = self.out.take()?;
         self.metrics.stop(started);
         if let Some(b) = &batch {
             self.metrics.record_out(b.num_rows());
         }
-        self.record_peak();
         Ok(batch)
     }
 
+    /// Records the bytes the join holds itself: the batch being built and,
+    /// under `ORDER BY`, the kept rows and keys (the batches in flight are
+    /// reserved by their sources).
     fn record_peak(&mut self) {
+        let mut bytes = self.out.reserved();
         if let Sink::Ordered(o) = &self.sink {
-            let bytes = o.rows.reserved() + o.keys_reserved.size();
-            self.metrics.record_bytes(bytes);
+            bytes += o.rows.reserved() + o.keys_reserved.size();
         }
+        self.metrics.record_bytes(bytes);
     }
 
     /// The next batch of the sorted rows (`ORDER BY`).
@@ -471,6 +475,7 @@ impl MergeJoin {
             self.out.push(&o.keys[row.group], row.time, &cells)?;
         }
         o.emitted = end;
+        self.record_peak();
         self.out.take()
     }
 }

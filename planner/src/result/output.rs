@@ -60,6 +60,11 @@ impl OutputBuilder {
         }
     }
 
+    /// Bytes reserved for the rows being built.
+    pub(crate) fn reserved(&self) -> usize {
+        self.reservation.size()
+    }
+
     /// Rows appended since the last batch.
     pub(crate) fn len(&self) -> usize {
         self.times.len()
