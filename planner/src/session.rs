@@ -58,9 +58,10 @@ pub struct SessionConfig {
     /// (the default), or the materialized executor that the benchmarks
     /// compare against (same plan, same results, whole timelines in memory).
     pub executor: Executor,
-    /// Pipelines of one query (one pipeline per value column) run side by
-    /// side, as tasks on the dedicated runtime; 1 runs them one after the
-    /// other. Default: the machine's available parallelism. Every query
+    /// Above 1, each pipeline of a query (one per value column) runs as
+    /// its own task on the dedicated runtime, feeding the result join
+    /// through a bounded channel; 1 lets the join pull a batch from each
+    /// pipeline in turn, on one task. Default: the machine's available parallelism. Every query
     /// runs on the dedicated runtime whatever this is, so adapters that
     /// await tokio timers work at every thread count.
     pub threads: usize,
@@ -114,7 +115,8 @@ impl SessionConfig {
         self
     }
 
-    /// Pipelines of one query run side by side (at least 1 is used).
+    /// Pipelines of one query run as tasks of their own above 1 (at least
+    /// 1 is used).
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads;
         self
