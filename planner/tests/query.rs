@@ -309,6 +309,21 @@ async fn dictionary_tags_on_request() {
 }
 
 #[tokio::test]
+async fn dropping_a_two_column_stream_stops_every_pipeline_task() {
+    let (s, batches) = slow_session(1000, Delay::Timer(2 * MS), 2);
+    let mut stream = s.stream("SELECT usage, bytes FROM cpu").await.unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first.num_rows(), 1);
+    drop(stream);
+    tokio::time::sleep(100 * MS).await;
+    let stopped_at = batches.load(Ordering::SeqCst);
+    tokio::time::sleep(100 * MS).await;
+    // neither pipeline task scans on (each would add a batch every 2 ms)
+    assert_eq!(batches.load(Ordering::SeqCst), stopped_at);
+    assert!(stopped_at < 100, "{stopped_at} of 2000 batches scanned");
+}
+
+#[tokio::test]
 async fn a_timeout_stops_the_query() {
     let (s, _) = slow_session(1000, Delay::Blocking(2 * MS), 2);
     let started = Instant::now();
