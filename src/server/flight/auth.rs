@@ -134,7 +134,10 @@ mod tests {
 
     #[test]
     fn handshake_hands_back_the_presented_token() {
-        assert_eq!(handshake_token(&metadata(Some(&basic("u:s3cret")))), "s3cret");
+        assert_eq!(
+            handshake_token(&metadata(Some(&basic("u:s3cret")))),
+            "s3cret"
+        );
         assert_eq!(handshake_token(&metadata(Some("Bearer s3cret"))), "s3cret");
         assert_eq!(handshake_token(&metadata(None)), "anonymous");
     }

@@ -48,6 +48,9 @@ mod tests {
             tonic::Code::InvalidArgument
         );
         let err = decode(b"tsq-sql-1:ab\xff").unwrap_err();
-        assert_eq!(err.message(), "the statement handle is not UTF-8 at byte 12");
+        assert_eq!(
+            err.message(),
+            "the statement handle is not UTF-8 at byte 12"
+        );
     }
 }

@@ -94,7 +94,10 @@ pub async fn serve(
     let service = service::TsqFlightSql::new(state);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
-        .add_service(FlightServiceServer::with_interceptor(service, authenticator))
+        .add_service(FlightServiceServer::with_interceptor(
+            service,
+            authenticator,
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(FlightError::Transport)

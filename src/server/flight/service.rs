@@ -21,8 +21,8 @@ use arrow_flight::sql::{
     TicketStatementQuery,
 };
 use arrow_flight::{
-    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
-    SchemaAsIpc, Ticket,
+    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
+    IpcMessage, SchemaAsIpc, Ticket,
 };
 use arrow_ipc::writer::IpcWriteOptions;
 use futures::{Stream, TryStreamExt};
@@ -141,12 +141,11 @@ impl FlightSqlService for TsqFlightSql {
         _request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         let schema = self.runner.schema(&query.query).await?;
-        let IpcMessage(dataset_schema) =
-            SchemaAsIpc::new(&schema, &IpcWriteOptions::default())
-                .try_into()
-                .map_err(|e: ArrowError| {
-                    Status::internal(format!("cannot encode the result schema: {e}"))
-                })?;
+        let IpcMessage(dataset_schema) = SchemaAsIpc::new(&schema, &IpcWriteOptions::default())
+            .try_into()
+            .map_err(|e: ArrowError| {
+                Status::internal(format!("cannot encode the result schema: {e}"))
+            })?;
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle::encode(&query.query),
             dataset_schema,
