@@ -190,28 +190,6 @@ def run_check(args):
     print("ok  pyarrow.flight with a wrong token: Unauthenticated")
 
 
-def run_time(args):
-    """Median latency of each query from Python over ADBC (execute + fetch
-    of the whole Arrow table), after two warm-up runs."""
-    import time
-
-    token = open(args.token_file).read().strip()
-    queries = json.load(open(args.queries))
-    print("| query | rows | ADBC from Python |")
-    print("|---|---:|---:|")
-    with adbc_connect(args.uri, token) as conn, conn.cursor() as cur:
-        for q in queries:
-            times = []
-            for run in range(args.runs + 2):
-                start = time.perf_counter()
-                cur.execute(q["tsq"])
-                rows = cur.fetch_arrow_table().num_rows
-                if run >= 2:
-                    times.append(time.perf_counter() - start)
-            times.sort()
-            print(f"| {q['name']} | {rows} | {times[len(times) // 2] * 1e3:.3f} ms |")
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="step", required=True)
@@ -224,13 +202,8 @@ def main():
     c.add_argument("--uri", required=True, help="grpc://127.0.0.1:PORT")
     c.add_argument("--token-file", required=True)
     c.add_argument("--expected", required=True, help="the file `expect` wrote")
-    t = sub.add_parser("time", help="median ADBC latency of each query (docs/server.md)")
-    t.add_argument("--uri", required=True, help="grpc://127.0.0.1:PORT")
-    t.add_argument("--token-file", required=True)
-    t.add_argument("--queries", required=True, help="JSON [{name, tsq}] (examples/tsbs_queries.rs)")
-    t.add_argument("--runs", type=int, default=20)
     args = p.parse_args()
-    {"expect": run_expect, "check": run_check, "time": run_time}[args.step](args)
+    run_expect(args) if args.step == "expect" else run_check(args)
 
 
 if __name__ == "__main__":
