@@ -38,3 +38,15 @@ done
 
 python3 tests/python/flight_sql_client.py check --uri "grpc://$addr" \
     --token-file "$work/token" --expected "$work/expected.json"
+
+# A clean stop: SIGTERM ends the server with status 0 after closing the store.
+kill -TERM "$server_pid"
+status=0
+wait "$server_pid" || status=$?
+server_pid=""
+if [ "$status" -ne 0 ]; then
+    echo "the Flight SQL server exited with status $status on SIGTERM"
+    cat "$work/server.out"
+    exit 1
+fi
+echo "ok  the server stopped cleanly on SIGTERM"
