@@ -59,4 +59,5 @@ pub use query::{Query, QueryStream};
 pub use session::{
     Executor, QueryKind, QueryOutput, QueryStats, RecordBatchStream, Session, SessionConfig,
 };
+pub use result::TIME_ZONE;
 pub use stream::timelines_to_record_batches;

@@ -35,11 +35,17 @@ use rows::{Row, RowOrder, Rows};
 
 pub(crate) use filter::retain;
 
+/// The time zone of every result's `time` column: `Timestamp(ns,
+/// "+00:00")`. A fixed offset, not `"UTC"`: arrow formats it (pretty
+/// printer, CSV, JSON) without its `chrono-tz` feature, which a named zone
+/// needs (`docs/library.md`, "Result types").
+pub const TIME_ZONE: &str = "+00:00";
+
 /// The Arrow schema of a result: `time`, tag columns, value columns.
 pub fn result_schema(tag_columns: &[String], value_columns: &[String]) -> SchemaRef {
     let mut fields = vec![Field::new(
         "time",
-        DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+        DataType::Timestamp(TimeUnit::Nanosecond, Some(TIME_ZONE.into())),
         false,
     )];
     fields.extend(
@@ -342,7 +348,7 @@ fn to_batch(
 ) -> Result<RecordBatch> {
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(1 + n_tags + n_values);
     let times: TimestampNanosecondArray = rows.iter().map(|r| Some(r.time)).collect();
-    columns.push(Arc::new(times.with_timezone("UTC")));
+    columns.push(Arc::new(times.with_timezone(TIME_ZONE)));
     columns.extend((0..n_tags).map(|t| -> ArrayRef {
         let tags: StringArray = rows
             .iter()
@@ -364,6 +370,27 @@ mod tests {
     use super::*;
     use crate::ast::Name;
     use crate::error::Pos;
+
+    #[test]
+    fn result_times_format_without_a_time_zone_database() {
+        use arrow::util::display::{ArrayFormatter, FormatOptions};
+        // arrow's formatter needs chrono-tz for a named zone ("UTC"), not
+        // for the fixed offset the result uses
+        let schema = result_schema(&[], &["v".to_string()]);
+        assert_eq!(
+            schema.field(0).data_type(),
+            &DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into()))
+        );
+        let times = TimestampNanosecondArray::from(vec![0, 61_500_000_000]).with_timezone(TIME_ZONE);
+        let f = ArrayFormatter::try_new(&times, &FormatOptions::default()).unwrap();
+        assert_eq!(f.value(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(f.value(1).to_string(), "1970-01-01T00:01:01.500Z");
+        let named = TimestampNanosecondArray::from(vec![0]).with_timezone("UTC");
+        let err = ArrayFormatter::try_new(&named, &FormatOptions::default())
+            .map(|f| f.value(0).to_string())
+            .err();
+        assert!(err.is_some(), "arrow now formats \"UTC\": the choice can be revisited");
+    }
 
     /// `n` points of series 0 (host `h`) from time `start`, value
     /// `(t * 7919) % 100_003`.

@@ -91,7 +91,7 @@ pub(crate) mod test_data {
         let schema = Arc::new(Schema::new(vec![
             Field::new(
                 "time",
-                DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+                DataType::Timestamp(TimeUnit::Nanosecond, Some(tsq_planner::TIME_ZONE.into())),
                 false,
             ),
             Field::new("host", DataType::Utf8, false),
@@ -104,7 +104,7 @@ pub(crate) mod test_data {
                     1_704_067_210_500_000_000,
                     1_704_067_220_000_000_001,
                 ])
-                .with_timezone("UTC"),
+                .with_timezone(tsq_planner::TIME_ZONE),
             ),
             Arc::new(StringArray::from(vec!["a", "a", "b,\"c\""])),
             Arc::new(Float64Array::from(vec![Some(1.5), None, Some(f64::NAN)])),
