@@ -79,7 +79,10 @@ fn two_rows() -> OutputKind {
         Field::new("avg(u)", DataType::Float64, true),
     ]));
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(TimestampNanosecondArray::from(vec![0, 10_000_000_000]).with_timezone(tsq_planner::TIME_ZONE)),
+        Arc::new(
+            TimestampNanosecondArray::from(vec![0, 10_000_000_000])
+                .with_timezone(tsq_planner::TIME_ZONE),
+        ),
         Arc::new(StringArray::from(vec!["a", "a"])),
         Arc::new(Float64Array::from(vec![1.0, 3.0])),
     ];
