@@ -56,8 +56,8 @@ mod stream;
 mod dedicated;
 
 pub use query::{Query, QueryStream};
+pub use result::TIME_ZONE;
 pub use session::{
     Executor, QueryKind, QueryOutput, QueryStats, RecordBatchStream, Session, SessionConfig,
 };
-pub use result::TIME_ZONE;
 pub use stream::timelines_to_record_batches;

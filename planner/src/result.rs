@@ -381,7 +381,8 @@ mod tests {
             schema.field(0).data_type(),
             &DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into()))
         );
-        let times = TimestampNanosecondArray::from(vec![0, 61_500_000_000]).with_timezone(TIME_ZONE);
+        let times =
+            TimestampNanosecondArray::from(vec![0, 61_500_000_000]).with_timezone(TIME_ZONE);
         let f = ArrayFormatter::try_new(&times, &FormatOptions::default()).unwrap();
         assert_eq!(f.value(0).to_string(), "1970-01-01T00:00:00Z");
         assert_eq!(f.value(1).to_string(), "1970-01-01T00:01:01.500Z");
@@ -389,7 +390,10 @@ mod tests {
         let err = ArrayFormatter::try_new(&named, &FormatOptions::default())
             .map(|f| f.value(0).to_string())
             .err();
-        assert!(err.is_some(), "arrow now formats \"UTC\": the choice can be revisited");
+        assert!(
+            err.is_some(),
+            "arrow now formats \"UTC\": the choice can be revisited"
+        );
     }
 
     /// `n` points of series 0 (host `h`) from time `start`, value

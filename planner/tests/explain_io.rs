@@ -11,9 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tsq_engine::{
-    Capabilities, Result as EngineResult, ScanRequest, SeriesScan, StorageAdapter,
-};
+use tsq_engine::{Capabilities, Result as EngineResult, ScanRequest, SeriesScan, StorageAdapter};
 use tsq_planner::{QueryKind, Session, SessionConfig};
 use tsq_storage::memory::MemoryAdapter;
 
@@ -85,7 +83,12 @@ impl StorageAdapter for Counting {
 
 fn session(caps: Capabilities) -> (Session, Arc<Calls>) {
     let m = MemoryAdapter::new();
-    m.insert("cpu", &[("host", "a")], "usage", &[(0, 1.0), (60_000_000_000, 2.0)]);
+    m.insert(
+        "cpu",
+        &[("host", "a")],
+        "usage",
+        &[(0, 1.0), (60_000_000_000, 2.0)],
+    );
     m.insert("cpu", &[("host", "b")], "usage", &[(30_000_000_000, 3.0)]);
     m.insert("cpu", &[("host", "a")], "bytes", &[(0, 5.0)]);
     let calls = Arc::new(Calls::default());
