@@ -1,5 +1,5 @@
 //! Result assembly: the outputs of the pipelines (one per value column) are
-//! joined into the result schema of DESIGN §2 — `time` (ns, UTC), the tag
+//! joined into the result schema of `docs/query-language.md` — `time` (ns, UTC), the tag
 //! columns, one Float64 column per value — by a full outer join on
 //! (group key, time), filtered by the value comparisons of `WHERE`, ordered
 //! by group key then time unless `ORDER BY` says otherwise, with `LIMIT`

@@ -1,4 +1,4 @@
-//! `RateOp`: the per-timeline rate of change, DESIGN §3 step 3, applied to the
+//! `RateOp`: the per-timeline rate of change, `docs/semantics.md` §6, applied to the
 //! (downsampled) values before they are aggregated across timelines.
 //!
 //! OpenTSDB note (checked against OpenTSDB 2.x `src/core/RateSpan.java`,
@@ -11,7 +11,7 @@
 //! one (the dropped point becomes the previous point). tsq follows both. Two
 //! differences are deliberate: OpenTSDB, for backward compatibility, emits a
 //! first rate between `(time 0, value 0)` and the first point, where tsq drops
-//! the first point of each timeline (DESIGN §3); and OpenTSDB divides
+//! the first point of each timeline (`docs/semantics.md`); and OpenTSDB divides
 //! millisecond differences by 1000 and subtracts integer values as `long`,
 //! where tsq divides nanosecond differences by 1e9 and works in `f64`.
 

@@ -1,5 +1,5 @@
 //! Optimizer rule tests over a hand-made catalog: pushdowns, pipelines and
-//! the operator choice of DESIGN §4, and the plan errors with positions.
+//! the operator choice of `docs/architecture.md`, "How a batch flows", and the plan errors with positions.
 
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{Capabilities, TimeRange};

@@ -1,5 +1,5 @@
 //! Result formats: an aligned table for people, and CSV, JSON and NDJSON for
-//! programs (DESIGN §2: time in RFC 3339 UTC, null an empty CSV field, NaN
+//! programs (`docs/query-language.md`: time in RFC 3339 UTC, null an empty CSV field, NaN
 //! written `NaN`).
 //!
 //! Every format reads cells through [`cell::cell`], so they agree on how a
