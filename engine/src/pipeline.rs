@@ -66,10 +66,12 @@ pub fn plan_pipeline(
         Box::new(ScanOp::new(Arc::clone(&adapter), scan))
     };
     if let Some(ds) = spec.downsample {
-        op = Box::new(if needs_range {
+        // The range is given once, in the scan request: DsAggOp takes it
+        // from the ScanOp (at once when bounded, at open when resolved).
+        op = Box::new(if needs_range || bounded.is_some() {
             DsAggOp::over_input_range(op, ds)?
         } else {
-            DsAggOp::new(op, ds, bounded.map(|(s, e)| (s, e.max(s))))?
+            DsAggOp::new(op, ds, None)?
         });
     }
     if let Some(rate) = spec.rate {

@@ -6,8 +6,9 @@
 //! - the lifecycle (open → next… → close, re-openable after close; `next`
 //!   before `open` or after `close` is an [`EngineError::Execution`] naming
 //!   the operator, never a panic), see [`Lifecycle`];
-//! - the metrics (`docs/architecture.md`, "Metrics"): rows and batches in
-//!   and out, compute time with the child's time excluded, peak bytes;
+//! - the metrics (`docs/architecture.md`, "The operator contract"): rows
+//!   and batches in and out, compute time with the child's time excluded,
+//!   peak bytes;
 //! - the cancellation check, once per `next` and before each input batch;
 //! - the lifetime of the running state and so of the memory reservations it
 //!   holds: made at `open`, dropped (released) at the end of the stream, on

@@ -1,5 +1,5 @@
 //! `PipeAggOp`: the streaming cross-timeline aggregator
-//! (`docs/architecture.md`, "Cross-timeline aggregation").
+//! (`docs/architecture.md`, "How a batch flows").
 //!
 //! Valid when no interpolation can be needed: every input timestamp is a
 //! bucket start of the query's [`BucketGrid`] (downsampled input with a fill
