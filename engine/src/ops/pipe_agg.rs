@@ -267,10 +267,6 @@ impl Kernel for PipeAgg {
         state.groups.as_ref().map_or(0, |g| g.reservation.peak())
     }
 
-    fn output_range(&self, input: &dyn Operator) -> Option<(i64, i64)> {
-        input.output_range()
-    }
-
     fn output_grid(&self, _: &dyn Operator) -> Option<BucketGrid> {
         self.grid
     }
