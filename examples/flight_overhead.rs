@@ -99,7 +99,7 @@ async fn main() -> Result<(), Error> {
     };
     println!("| query | rows | in-process | Flight SQL | overhead |");
     println!("|---|---:|---:|---:|---:|");
-    for q in tsq_benches::tsbs::queries::queries(&config) {
+    for q in tsq_bench_runner::tsbs::queries::queries(&config) {
         let mut local = Vec::new();
         let mut remote = Vec::new();
         let mut counts = (0, 0);

@@ -29,7 +29,7 @@ fn main() {
         hours: args.hours,
         ..DemoConfig::default()
     };
-    let queries: Vec<_> = tsq_benches::tsbs::queries::queries(&config)
+    let queries: Vec<_> = tsq_bench_runner::tsbs::queries::queries(&config)
         .into_iter()
         .map(|q| json!({"name": q.name, "tsq": q.tsq}))
         .collect();

@@ -31,8 +31,8 @@
 //! let range = (0, 30 * S);
 //! let scan = Box::new(ValuesOp::new(vec![input]));
 //! let downsample = Box::new(DsAggOp::new(scan, ds, Some(range))?);
-//! let grid = ds.grid(range.0, range.1)?;
-//! let mut root = PipeAggOp::new(downsample, Aggregator::Sum, GroupBy::None, grid, "sum(usage)".into())?;
+//! // PipeAggOp takes its bucket grid from its DsAggOp child.
+//! let mut root = PipeAggOp::new(downsample, Aggregator::Sum, GroupBy::None, "sum(usage)".into())?;
 //!
 //! let out = futures::executor::block_on(collect(&mut root, &TaskContext::default()))?;
 //! // a: 1, 3, 0 (filled)   b: 5, 0 (filled), 7   →   sum: 6, 3, 7
@@ -62,13 +62,14 @@ pub mod predicate;
 pub mod registry;
 pub mod spec;
 pub mod storage;
+pub mod strategy;
 
 pub use batch::{Timeline, TimelineBatch, TimelineBatchBuilder, DEFAULT_BATCH_SIZE};
 pub use context::{CancellationToken, TaskContext};
 pub use error::{EngineError, Result};
 pub use metrics::OperatorMetrics;
 pub use operator::{collect, format_tree, format_tree_with_metrics, into_stream, Operator};
-pub use pipeline::{build_pipeline, check_strategy};
+pub use pipeline::{build_pipeline, plan_pipeline};
 pub use predicate::{Pattern, TagPredicate};
 pub use registry::{SeriesInfo, SeriesRegistry};
 pub use spec::{
@@ -76,3 +77,4 @@ pub use spec::{
     PipelineSpec, RateOptions,
 };
 pub use storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange};
+pub use strategy::{check_strategy, strategy_error};

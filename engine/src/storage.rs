@@ -84,7 +84,7 @@ impl TimeRange {
     }
 
     /// Fills unbounded ends from the data span `[min, max]` (inclusive), the
-    /// rule of DESIGN §3 for queries without a time bound.
+    /// rule of `docs/semantics.md` for queries without a time bound.
     pub fn resolve(&self, span: Option<(i64, i64)>) -> Option<(i64, i64)> {
         let (lo, hi) = match span {
             Some((lo, hi)) => (Some(lo), Some(hi.saturating_add(1))),

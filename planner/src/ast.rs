@@ -1,4 +1,4 @@
-//! The parsed form of a statement (DESIGN §2), before any catalog lookup:
+//! The parsed form of a statement (`docs/query-language.md`), before any catalog lookup:
 //! what the user wrote, with the position of every construct so that the
 //! planner can name it in errors. The parser builds it; the logical planner
 //! (`plan.rs`) checks it against the catalog.

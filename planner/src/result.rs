@@ -1,5 +1,5 @@
 //! Result assembly: the outputs of the pipelines (one per value column) are
-//! joined into the result schema of DESIGN §2 — `time` (ns, UTC), the tag
+//! joined into the result schema of `docs/query-language.md` — `time` (ns, UTC), the tag
 //! columns, one Float64 column per value — by a full outer join on
 //! (group key, time), filtered by the value comparisons of `WHERE`, ordered
 //! by group key then time unless `ORDER BY` says otherwise, with `LIMIT`
@@ -48,6 +48,12 @@ pub use source::Pipeline;
 
 pub(crate) use filter::passes;
 
+/// The time zone of every result's `time` column: `Timestamp(ns,
+/// "+00:00")`. A fixed offset, not `"UTC"`: arrow formats it (pretty
+/// printer, CSV, JSON) without its `chrono-tz` feature, which a named zone
+/// needs (`docs/library.md`, "Result types").
+pub const TIME_ZONE: &str = "+00:00";
+
 /// The Arrow schema of a result: `time`, tag columns, value columns.
 pub fn result_schema(tag_columns: &[String], value_columns: &[String]) -> SchemaRef {
     result_schema_with(tag_columns, value_columns, false)
@@ -67,7 +73,7 @@ pub fn result_schema_with(
     };
     let mut fields = vec![Field::new(
         "time",
-        DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+        DataType::Timestamp(TimeUnit::Nanosecond, Some(TIME_ZONE.into())),
         false,
     )];
     fields.extend(
@@ -370,7 +376,7 @@ fn to_batch(
 ) -> Result<RecordBatch> {
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(1 + n_tags + n_values);
     let times: TimestampNanosecondArray = rows.iter().map(|r| Some(r.time)).collect();
-    columns.push(Arc::new(times.with_timezone("UTC")));
+    columns.push(Arc::new(times.with_timezone(TIME_ZONE)));
     columns.extend((0..n_tags).map(|t| -> ArrayRef {
         let tags: StringArray = rows
             .iter()
@@ -392,6 +398,24 @@ mod tests {
     use super::*;
     use crate::ast::Name;
     use crate::error::Pos;
+
+    #[test]
+    fn result_times_format_without_a_time_zone_database() {
+        use arrow::util::display::{ArrayFormatter, FormatOptions};
+        // arrow's formatter needs chrono-tz for a named zone ("UTC"), not
+        // for the fixed offset the result uses (whether chrono-tz is on
+        // depends on the build: a workspace build with DataFusion has it)
+        let schema = result_schema(&[], &["v".to_string()]);
+        assert_eq!(
+            schema.field(0).data_type(),
+            &DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into()))
+        );
+        let times =
+            TimestampNanosecondArray::from(vec![0, 61_500_000_000]).with_timezone(TIME_ZONE);
+        let f = ArrayFormatter::try_new(&times, &FormatOptions::default()).unwrap();
+        assert_eq!(f.value(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(f.value(1).to_string(), "1970-01-01T00:01:01.500Z");
+    }
 
     /// `n` points of series 0 (host `h`) from time `start`, value
     /// `(t * 7919) % 100_003`.

@@ -345,7 +345,9 @@ async fn plan_statement(
 ) -> Result<(LogicalPlan, Catalog)> {
     let catalog = catalog(adapter, &statement.query.measurement.value).await?;
     let plan = plan_query(&statement.query, &catalog, config.force_strategy)?;
-    check_bucket_limit(&plan, adapter, config.max_buckets).await?;
+    // A plain EXPLAIN reads no storage (it looks up no data span).
+    let resolve = statement.explain != Some(ExplainMode::Plan);
+    check_bucket_limit(&plan, adapter, config.max_buckets, resolve).await?;
     Ok((plan, catalog))
 }
 

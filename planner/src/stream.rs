@@ -56,7 +56,8 @@ pub fn timelines_to_record_batches(
 fn convert(schema: &SchemaRef, tags: &[String], batch: &TimelineBatch) -> Result<RecordBatch> {
     let registry = batch.registry();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(2 + tags.len());
-    let times = TimestampNanosecondArray::from(batch.times().to_vec()).with_timezone("UTC");
+    let times = TimestampNanosecondArray::from(batch.times().to_vec())
+        .with_timezone(crate::result::TIME_ZONE);
     columns.push(Arc::new(times));
     for key in tags {
         let mut values: Vec<&str> = Vec::with_capacity(batch.num_rows());

@@ -1,5 +1,5 @@
 //! EXPLAIN snapshots for a catalogue of queries covering every aggregation
-//! operator choice of DESIGN §4 (including the subtle cases: SAMPLE BY ALL,
+//! operator choice of `docs/architecture.md`, "How a batch flows" (including the subtle cases: SAMPLE BY ALL,
 //! FILL(previous/linear), counter rates that drop resets, percentiles),
 //! every pushdown under full and reduced adapter capabilities, forced
 //! strategies, and value filters (with a hidden column). Review changed `.snap` files by eye.

@@ -72,14 +72,17 @@ fn two_rows() -> OutputKind {
     let schema = Arc::new(Schema::new(vec![
         Field::new(
             "time",
-            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            DataType::Timestamp(TimeUnit::Nanosecond, Some(tsq_planner::TIME_ZONE.into())),
             false,
         ),
         Field::new("host", DataType::Utf8, false),
         Field::new("avg(u)", DataType::Float64, true),
     ]));
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(TimestampNanosecondArray::from(vec![0, 10_000_000_000]).with_timezone("UTC")),
+        Arc::new(
+            TimestampNanosecondArray::from(vec![0, 10_000_000_000])
+                .with_timezone(tsq_planner::TIME_ZONE),
+        ),
         Arc::new(StringArray::from(vec!["a", "a"])),
         Arc::new(Float64Array::from(vec![1.0, 3.0])),
     ];

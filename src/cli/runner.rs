@@ -339,7 +339,7 @@ pub fn report_peak_rss() {
         return;
     }
     // the peak since the process started (0: the heap is not counted)
-    let heap = tsq_benches::measure::heap_peak_since(0);
+    let heap = tsq_bench_runner::measure::heap_peak_since(0);
     if heap > 0 {
         eprintln!("tsq peak heap: {:.1} MiB", heap as f64 / (1 << 20) as f64);
     }

@@ -240,7 +240,7 @@ async fn tsbs_queries_over_flight_equal_the_in_process_ones() {
     let server = start(db, Some(TOKEN), FlightLimits::default()).await;
     let mut c = client(&server, Some(TOKEN)).await;
     let mut with_rows = 0;
-    for q in tsq_benches::tsbs::queries::queries(&config) {
+    for q in tsq_bench_runner::tsbs::queries::queries(&config) {
         let info = c.execute(q.tsq.clone(), None).await.unwrap();
         let batch = fetch(&mut c, &info).await.unwrap();
         let expected = in_process(&server.db, &q.tsq).await;

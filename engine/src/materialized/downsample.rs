@@ -1,4 +1,4 @@
-//! Per-timeline downsample and fill (DESIGN §3 step 2), written plainly: the
+//! Per-timeline downsample and fill (`docs/semantics.md` §5), written plainly: the
 //! points are cut into buckets, each bucket is aggregated with
 //! [`aggregate_values`], then the empty buckets of the range are filled.
 

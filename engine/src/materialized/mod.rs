@@ -4,7 +4,7 @@
 //! It is the baseline the benchmarks compare the pipelined operators against,
 //! and an independent test oracle: it shares no code with the operators, the
 //! [`Accumulators`](crate::accumulator::Accumulators) or the percentile
-//! estimator of [`crate::accumulator`]; every rule of DESIGN §3 is written
+//! estimator of [`crate::accumulator`]; every rule of `docs/semantics.md` is written
 //! again here, plainly.
 //!
 //! ```text

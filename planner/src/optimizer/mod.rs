@@ -5,7 +5,7 @@
 //! 1. [`PushDownTimeRange`]: top-level time bounds → the scan's time range.
 //! 2. [`PushDownTagPredicate`]: the rest of `WHERE` → the scan's tag predicate.
 //! 3. [`SplitFields`]: one engine pipeline per value column.
-//! 4. [`ChooseAggregation`]: PipeAggOp, GroupedAggOp or MTAggOp (DESIGN §4).
+//! 4. [`ChooseAggregation`]: PipeAggOp, GroupedAggOp or MTAggOp (`docs/architecture.md`, "How a batch flows").
 
 mod choose_aggregation;
 mod push_down_tag_predicate;

@@ -1,4 +1,4 @@
-//! CSV output per DESIGN §2 and RFC 4180: a header row, then one line per
+//! CSV output per `docs/query-language.md` and RFC 4180: a header row, then one line per
 //! row; null is an empty field, NaN is `NaN`, a field holding a comma, quote,
 //! CR or LF is quoted with inner quotes doubled.
 

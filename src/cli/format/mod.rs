@@ -1,5 +1,5 @@
 //! Result formats: an aligned table for people, and CSV, JSON and NDJSON for
-//! programs (DESIGN §2: time in RFC 3339 UTC, null an empty CSV field, NaN
+//! programs (`docs/query-language.md`: time in RFC 3339 UTC, null an empty CSV field, NaN
 //! written `NaN`).
 //!
 //! Every format reads cells through [`cell::cell`], so they agree on how a
@@ -158,7 +158,7 @@ pub(crate) mod test_data {
         let schema = Arc::new(Schema::new(vec![
             Field::new(
                 "time",
-                DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+                DataType::Timestamp(TimeUnit::Nanosecond, Some(tsq_planner::TIME_ZONE.into())),
                 false,
             ),
             Field::new("host", DataType::Utf8, false),
@@ -171,7 +171,7 @@ pub(crate) mod test_data {
                     1_704_067_210_500_000_000,
                     1_704_067_220_000_000_001,
                 ])
-                .with_timezone("UTC"),
+                .with_timezone(tsq_planner::TIME_ZONE),
             ),
             Arc::new(StringArray::from(vec!["a", "a", "b,\"c\""])),
             Arc::new(Float64Array::from(vec![Some(1.5), None, Some(f64::NAN)])),

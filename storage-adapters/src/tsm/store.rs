@@ -1,5 +1,5 @@
 //! The TSM store: ties WAL, cache, series index and time-sharded TSM files
-//! together (DESIGN §5).
+//! together (`docs/storage.md`).
 //!
 //! ```text
 //! write ──► index (new series logged) ──► WAL append + fsync (= ack) ──► cache

@@ -1,4 +1,4 @@
-//! Fill of empty buckets (DESIGN §3 step 2), streamed per timeline.
+//! Fill of empty buckets (`docs/semantics.md` §5), streamed per timeline.
 //!
 //! [`Filler`] sees the non-empty buckets of one timeline in time order and
 //! emits, before each of them, the fill rows of the gap since the previous
