@@ -75,4 +75,6 @@ pub use spec::{
     AggStrategy, Aggregator, BucketGrid, Downsample, FillPolicy, GroupBy, Interpolation, Interval,
     PipelineSpec, RateOptions,
 };
-pub use storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange};
+pub use storage::{
+    Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange, ValueType,
+};
