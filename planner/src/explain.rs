@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 use tsq_engine::{format_tree, format_tree_with_metrics};
 
 use crate::physical::PhysicalPlan;
-use crate::plan::{Catalog, LogicalPlan};
+use crate::expr::ScalarExpr;
+use crate::plan::{Catalog, LogicalPlan, ResultColumn};
 
 /// The EXPLAIN text of a plan that was not run.
 pub fn explain(plan: &LogicalPlan, catalog: &Catalog, physical: &PhysicalPlan) -> String {
@@ -51,6 +52,11 @@ fn header(plan: &LogicalPlan, catalog: &Catalog) -> String {
         catalog.adapter, c.time_pruning, c.tag_pushdown, c.ordered_by_group
     );
     let _ = writeln!(out, "columns: {}", plan.column_names().join(", "));
+    for c in &plan.columns {
+        if let ResultColumn::Computed { name, expr, .. } = c {
+            let _ = writeln!(out, "expression: {name} = {}", expr_text(plan, expr));
+        }
+    }
     if let Some(filter) = plan.value_filter_text() {
         let _ = writeln!(out, "value filter: {filter}");
     }
@@ -68,8 +74,11 @@ fn pipeline_title(out: &mut String, plan: &LogicalPlan, k: usize, output: usize)
         None => "raw".to_string(),
     };
     let o = &plan.outputs[output];
+    let direct = plan.columns.contains(&ResultColumn::Output(output));
     let hidden = if o.hidden {
         " (read for the value filter, not in the result)"
+    } else if !direct {
+        " (a term of an expression, not in the result)"
     } else {
         ""
     };
@@ -89,5 +98,22 @@ fn indent(tree: &str) -> String {
 fn notices(out: &mut String, plan: &LogicalPlan) {
     for n in &plan.notices {
         let _ = writeln!(out, "notice: {n}");
+    }
+}
+
+/// An expression over outputs as text, each output by its name in
+/// brackets, every operation parenthesized: `([avg(a)] + [avg(b)])`.
+fn expr_text(plan: &LogicalPlan, e: &ScalarExpr) -> String {
+    match e {
+        ScalarExpr::Column(i) => format!("[{}]", plan.outputs[*i].name),
+        ScalarExpr::Literal(v) => v.to_string(),
+        ScalarExpr::Neg(inner) => format!("-({})", expr_text(plan, inner)),
+        ScalarExpr::Call { func, arg } => format!("{}({})", func.name(), expr_text(plan, arg)),
+        ScalarExpr::Binary { op, left, right } => format!(
+            "({} {} {})",
+            expr_text(plan, left),
+            op.symbol(),
+            expr_text(plan, right)
+        ),
     }
 }

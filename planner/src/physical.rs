@@ -16,6 +16,7 @@ use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext, TimelineBa
 
 use crate::error::Result;
 use crate::plan::LogicalPlan;
+use crate::result::project::project_all;
 use crate::result::{join_reservation, ResultBuilder};
 
 /// The operator trees of a plan, one per value column, in output order.
@@ -60,7 +61,7 @@ pub async fn run_materialized(
             builder.add(p.output, &batch)?;
         }
     }
-    builder.finish(ctx.batch_size)
+    project_all(plan, builder.finish(ctx.batch_size)?)
 }
 
 /// Runs every pipeline to the end and joins their outputs. The operators
@@ -92,7 +93,7 @@ pub async fn run(
             drop(held);
         }
     }
-    builder.finish(ctx.batch_size)
+    project_all(plan, builder.finish(ctx.batch_size)?)
 }
 
 /// Opens `root`, hands each batch to the join as it comes, and closes it.

@@ -18,6 +18,7 @@ use tsq_engine::{
 
 use crate::ast::{Filter, OrderItem, ValueOp};
 use crate::error::Pos;
+use crate::expr::ScalarExpr;
 
 /// What the planner knows about the measurement and the adapter.
 #[derive(Debug, Clone)]
@@ -63,6 +64,23 @@ pub struct Output {
     /// other columns, then dropped from the result. Hidden outputs come
     /// after every visible one.
     pub hidden: bool,
+}
+
+/// One value column of the result, in select-list order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResultColumn {
+    /// The column of output `i`, as the pipelines computed it.
+    Output(usize),
+    /// An expression over outputs (`avg(a) + avg(b) AS busy`), evaluated
+    /// over each result batch by `crate::result::project`.
+    Computed {
+        /// Column name: the alias, else the expression's text.
+        name: String,
+        /// The expression over output indices.
+        expr: ScalarExpr,
+        /// Where the expression starts.
+        pos: Pos,
+    },
 }
 
 /// A value comparison of `WHERE` (`usage > 90`), applied to the joined rows
@@ -121,6 +139,10 @@ pub struct LogicalPlan {
     /// The value columns of the result, then the hidden ones read only for
     /// `value_filters`.
     pub outputs: Vec<Output>,
+    /// The value columns of the result in select-list order: outputs as
+    /// computed, or expressions over them. Outputs that only feed
+    /// expressions (or value filters) are not among them.
+    pub columns: Vec<ResultColumn>,
     /// The value comparisons of `WHERE` (all joined by `AND`).
     pub value_filters: Vec<ValueFilter>,
     /// True for selects without aggregates (raw points per timeline).
@@ -147,17 +169,41 @@ impl LogicalPlan {
     }
 
     /// Names of all result columns: `time`, tags, values (hidden outputs
-    /// are not result columns).
+    /// and outputs that only feed expressions are not result columns).
     pub fn column_names(&self) -> Vec<String> {
         let mut names = vec!["time".to_string()];
         names.extend(self.tag_columns.iter().cloned());
-        names.extend(self.visible_outputs().map(|o| o.name.clone()));
+        names.extend(self.value_column_names());
         names
     }
 
-    /// The outputs that are result columns.
+    /// Names of the result's value columns, in order.
+    pub fn value_column_names(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .map(|c| match c {
+                ResultColumn::Output(i) => self.outputs[*i].name.clone(),
+                ResultColumn::Computed { name, .. } => name.clone(),
+            })
+            .collect()
+    }
+
+    /// The outputs the result join carries as columns (every output but
+    /// those read only for a value filter).
     pub fn visible_outputs(&self) -> impl Iterator<Item = &Output> {
         self.outputs.iter().filter(|o| !o.hidden)
+    }
+
+    /// True when the result's value columns are not the join's columns as
+    /// they are (an expression, or an output that only feeds one).
+    pub fn needs_projection(&self) -> bool {
+        let joined = self.visible_outputs().count();
+        self.columns.len() != joined
+            || self
+                .columns
+                .iter()
+                .enumerate()
+                .any(|(k, c)| *c != ResultColumn::Output(k))
     }
 
     /// The value filters as `WHERE` would write them

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use tsq_engine::memory::MemoryPool;
 use tsq_engine::{CancellationToken, EngineError, StorageAdapter, TaskContext};
 
-use crate::ast::{ExplainMode, Statement};
+use crate::ast::{ExplainMode, Show, Statement};
 use crate::error::{Result, TsqError};
 use crate::explain::{explain, explain_analyze};
 use crate::physical::{build_physical, run, run_materialized};
@@ -61,12 +61,23 @@ pub(crate) struct QueryEnv {
 pub struct Query {
     env: QueryEnv,
     statement: Statement,
-    plan: LogicalPlan,
-    catalog: Catalog,
+    body: Body,
     cancel: CancellationToken,
     timeout: Option<Duration>,
     /// Stream a one-column query straight from its pipeline (else join).
     stream_single: bool,
+}
+
+/// What a [`Query`] runs.
+#[derive(Debug)]
+enum Body {
+    /// A planned `SELECT`.
+    Select {
+        plan: Box<LogicalPlan>,
+        catalog: Catalog,
+    },
+    /// A `SHOW` statement (`crate::show`) and its notices.
+    Show { show: Show, notices: Vec<String> },
 }
 
 impl Query {
@@ -76,6 +87,19 @@ impl Query {
         plan: LogicalPlan,
         catalog: Catalog,
     ) -> Self {
+        let body = Body::Select {
+            plan: Box::new(plan),
+            catalog,
+        };
+        Self::with_body(env, statement, body)
+    }
+
+    /// A `SHOW` statement, run when the query is collected or streamed.
+    pub(crate) fn show(env: QueryEnv, statement: Statement, show: Show, notices: Vec<String>) -> Self {
+        Self::with_body(env, statement, Body::Show { show, notices })
+    }
+
+    fn with_body(env: QueryEnv, statement: Statement, body: Body) -> Self {
         let session_token = env
             .session_cancel
             .lock()
@@ -84,8 +108,7 @@ impl Query {
         Query {
             env,
             statement,
-            plan,
-            catalog,
+            body,
             cancel: session_token.child(),
             timeout: None,
             stream_single: true,
@@ -99,22 +122,27 @@ impl Query {
         if self.statement.explain.is_some() {
             return explain_schema();
         }
-        let values: Vec<String> = self
-            .plan
-            .visible_outputs()
-            .map(|o| o.name.clone())
-            .collect();
-        result_schema(&self.plan.tag_columns, &values)
+        match &self.body {
+            Body::Select { plan, .. } => result_schema(&plan.tag_columns, &plan.value_column_names()),
+            Body::Show { show, .. } => crate::show::schema(show),
+        }
     }
 
-    /// The logical plan (with the optimizer's decisions).
-    pub fn logical_plan(&self) -> &LogicalPlan {
-        &self.plan
+    /// The logical plan (with the optimizer's decisions) of a `SELECT`;
+    /// `None` for a `SHOW` statement.
+    pub fn logical_plan(&self) -> Option<&LogicalPlan> {
+        match &self.body {
+            Body::Select { plan, .. } => Some(plan),
+            Body::Show { .. } => None,
+        }
     }
 
     /// Messages that are not errors (a missing measurement or field...).
     pub fn notices(&self) -> &[String] {
-        &self.plan.notices
+        match &self.body {
+            Body::Select { plan, .. } => &plan.notices,
+            Body::Show { notices, .. } => notices,
+        }
     }
 
     /// The `EXPLAIN` prefix of the statement, if it had one.
@@ -228,8 +256,7 @@ impl Query {
         let job = Job {
             stream_single: self.stream_single,
             env: self.env,
-            plan: self.plan,
-            catalog: self.catalog,
+            body: self.body,
         };
         let task = runtime.spawn(async move {
             let errors = tx.clone();
@@ -272,8 +299,7 @@ type WorkFuture = futures::future::BoxFuture<'static, Result<()>>;
 struct Job {
     stream_single: bool,
     env: QueryEnv,
-    plan: LogicalPlan,
-    catalog: Catalog,
+    body: Body,
 }
 
 impl Job {
@@ -281,10 +307,16 @@ impl Job {
     async fn rows(self, ctx: TaskContext, tx: &mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
         let Job {
             env,
-            plan,
+            body,
             stream_single,
-            ..
         } = self;
+        let plan = match body {
+            Body::Select { plan, .. } => plan,
+            Body::Show { show, .. } => {
+                let batches = crate::show::execute(&show, env.adapter.as_ref(), ctx.batch_size);
+                return send_all(tx, batches.await?).await;
+            }
+        };
         if env.config.executor == Executor::Materialized {
             let (_, batches) = run_materialized(&plan, &env.adapter, &ctx).await?;
             return send_all(tx, batches).await;
@@ -306,14 +338,20 @@ impl Job {
     /// The EXPLAIN (or, with `analyze`, EXPLAIN ANALYZE) text and the
     /// query's memory peak.
     async fn explain(self, ctx: &TaskContext, analyze: bool) -> Result<(String, usize)> {
-        let mut physical = build_physical(&self.plan, &self.env.adapter).await?;
+        let Body::Select { plan, catalog } = &self.body else {
+            return Err(TsqError::plan(
+                crate::Pos::new(1, 1),
+                "EXPLAIN takes a SELECT statement, not SHOW",
+            ));
+        };
+        let mut physical = build_physical(plan, &self.env.adapter).await?;
         if !analyze {
-            return Ok((explain(&self.plan, &self.catalog, &physical), 0));
+            return Ok((explain(plan, catalog, &physical), 0));
         }
-        let (_, batches) = run(&self.plan, &mut physical, ctx, self.env.config.threads).await?;
+        let (_, batches) = run(plan, &mut physical, ctx, self.env.config.threads).await?;
         let rows = batches.iter().map(|b| b.num_rows()).sum();
         let peak = ctx.memory.peak();
-        let text = explain_analyze(&self.plan, &self.catalog, &physical, rows, peak);
+        let text = explain_analyze(plan, catalog, &physical, rows, peak);
         Ok((text, peak))
     }
 }

@@ -29,6 +29,7 @@ use crate::error::Result;
 use crate::plan::{LogicalPlan, ValueFilter};
 
 mod filter;
+pub mod project;
 mod rows;
 
 use rows::{Row, RowOrder, Rows};

@@ -17,6 +17,7 @@ use tsq_engine::{into_stream, StorageAdapter, TaskContext, TimelineBatch};
 
 use crate::error::{Result, TsqError};
 use crate::plan::{LogicalPlan, ValueFilter};
+use crate::result::project::ResultProjection;
 use crate::result::{result_schema, retain};
 use crate::session::RecordBatchStream;
 
@@ -43,10 +44,18 @@ pub(crate) async fn stream_single(
     let tags = plan.tag_columns.clone();
     let schema = result_schema(&tags, &[plan.outputs[p.output].name.clone()]);
     let filters = plan.value_filters.clone();
+    let projection = ResultProjection::for_plan(plan);
+    let project = move |r: RecordBatch| match &projection {
+        Some(p) => p.project(&r),
+        None => Ok(r),
+    };
     let stream = into_stream(root, ctx).filter_map(move |batch| {
         let out = match batch {
             Ok(b) if b.is_empty() => None,
-            Ok(b) => match convert(&schema, &tags, &b).and_then(|r| keep(r, &b, &filters)) {
+            Ok(b) => match convert(&schema, &tags, &b)
+                .and_then(|r| keep(r, &b, &filters))
+                .and_then(&project)
+            {
                 Ok(r) if r.num_rows() == 0 => None,
                 other => Some(other),
             },

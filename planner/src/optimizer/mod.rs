@@ -14,6 +14,7 @@ mod split_fields;
 
 pub use choose_aggregation::ChooseAggregation;
 pub use push_down_tag_predicate::PushDownTagPredicate;
+pub(crate) use push_down_tag_predicate::convert as tag_predicate;
 pub use push_down_time_range::PushDownTimeRange;
 pub use split_fields::SplitFields;
 

@@ -127,7 +127,7 @@ pub(super) fn expr_pos(e: &Expr, fallback: Pos) -> Pos {
 
 /// `e` as SQL text for an error message, or a placeholder when it is too
 /// large to print (its `Display` recurses through the whole tree).
-fn shown(e: &Expr) -> String {
+pub(super) fn shown(e: &Expr) -> String {
     const MAX_NODES: usize = 64;
     let mut stack = vec![e];
     let mut seen = 0;
