@@ -6,7 +6,10 @@
 
 use std::str::FromStr;
 
-use sqlparser::ast::{BinaryOperator, Expr, FunctionArg, FunctionArgExpr, UnaryOperator, Value};
+use sqlparser::ast::{
+    BinaryOperator, CeilFloorKind, DateTimeField, Expr, FunctionArg, FunctionArgExpr, UnaryOperator,
+    Value,
+};
 use tsq_engine::Aggregator;
 
 use super::filter::{expr_pos, shown};
@@ -23,7 +26,12 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// term.
 pub(super) fn is_arith(e: &Expr) -> bool {
     match e {
-        Expr::BinaryOp { .. } | Expr::UnaryOp { .. } | Expr::Nested(_) | Expr::Value(_) => true,
+        Expr::BinaryOp { .. }
+        | Expr::UnaryOp { .. }
+        | Expr::Nested(_)
+        | Expr::Value(_)
+        | Expr::Ceil { .. }
+        | Expr::Floor { .. } => true,
         Expr::Function(f) => {
             f.name.0.len() == 1 && MathFn::from_name(&f.name.to_string()).is_some()
         }
@@ -103,6 +111,24 @@ fn convert_at(e: &Expr, start: Pos, depth: usize) -> Result<Arith> {
             )),
         },
         Expr::Identifier(ident) => Ok(Arith::Term(Term::Field(name(ident)))),
+        // sqlparser parses these two itself (for `CEIL(x TO DAY)`)
+        Expr::Ceil { expr, field } | Expr::Floor { expr, field } => {
+            let func = if matches!(e, Expr::Ceil { .. }) {
+                MathFn::Ceil
+            } else {
+                MathFn::Floor
+            };
+            if !matches!(field, CeilFloorKind::DateTimeField(DateTimeField::NoDateTime)) {
+                return Err(TsqError::plan(
+                    pos,
+                    format!("{} takes exactly one argument", func.name()),
+                ));
+            }
+            Ok(Arith::Call {
+                func,
+                arg: Box::new(convert_at(expr, start, next)?),
+            })
+        }
         Expr::Function(f) => {
             let fname = single_name(&f.name, start)?;
             if let Some(func) = MathFn::from_name(&fname.value) {

@@ -1,0 +1,218 @@
+//! Arithmetic in the select list over the hand-made data set of `common`
+//! (values worked out by hand in the comments), through `execute` (the
+//! result join) and `stream` (a single pipeline streamed batch by batch),
+//! and its errors with their positions.
+
+mod common;
+
+use common::{columns, explain_text, rows, session};
+use futures::StreamExt;
+use tsq_engine::spec::AggStrategy;
+use tsq_engine::Capabilities;
+use tsq_planner::TsqError;
+
+async fn run(q: &str) -> Vec<String> {
+    let out = session(Capabilities::ALL, None).execute(q).await.unwrap();
+    rows(&out)
+}
+
+async fn err(q: &str) -> String {
+    session(Capabilities::ALL, None)
+        .execute(q)
+        .await
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+#[tokio::test]
+async fn sum_of_aggregates_per_group() {
+    // SAMPLE BY ALL (avg per timeline) over the data span [0, 20], stamped 0:
+    // eu: a = avg(1, 2, 3) = 2, b = avg(10, 30) = 20 → max 20, min 2 → 22
+    // us: c = 100 → 100 + 100 = 200
+    let q = "SELECT dc, max(usage) + min(usage) AS spread, max(usage) FROM cpu GROUP BY dc SAMPLE BY ALL";
+    let s = session(Capabilities::ALL, None);
+    let out = s.execute(q).await.unwrap();
+    assert_eq!(columns(&out), ["time", "dc", "spread", "max(usage)"]);
+    assert_eq!(rows(&out), ["0|eu|22|20", "0|us|200|100"]);
+    // the same rows through every aggregation operator
+    for force in [AggStrategy::Pipe, AggStrategy::Grouped, AggStrategy::MT] {
+        let out = session(Capabilities::ALL, Some(force))
+            .execute(q)
+            .await
+            .unwrap();
+        assert_eq!(rows(&out), ["0|eu|22|20", "0|us|200|100"], "{force}");
+    }
+}
+
+#[tokio::test]
+async fn unary_minus_division_and_precedence() {
+    // per host, max of the maxima: a 3, b 30, c 100; -max / 4
+    assert_eq!(
+        run("SELECT host, -max(usage) / 4 AS q FROM cpu GROUP BY host SAMPLE BY ALL max").await,
+        ["0|a|-0.75", "0|b|-7.5", "0|c|-25"]
+    );
+    // 1 + 2 * max = 1 + 6 = 7 for a; (1 + 2) * max = 9
+    assert_eq!(
+        run("SELECT 1 + 2 * max(usage) AS x, (1 + 2) * max(usage) AS y FROM cpu WHERE host = 'a' SAMPLE BY ALL max").await,
+        ["0|7|9"]
+    );
+}
+
+#[tokio::test]
+async fn raw_field_arithmetic_joined_and_streamed() {
+    // host a: usage 1, 2, 3 at 0, 10, 20 (raw selects carry every tag)
+    let q = "SELECT usage * 100 FROM cpu WHERE host = 'a'";
+    let s = session(Capabilities::ALL, None);
+    let out = s.execute(q).await.unwrap();
+    assert_eq!(columns(&out), ["time", "dc", "host", "usage * 100"]);
+    let expected = ["0|eu|a|100", "10|eu|a|200", "20|eu|a|300"];
+    assert_eq!(rows(&out), expected);
+    // streamed: one pipeline, projected batch by batch
+    let mut stream = s.stream(q).await.unwrap();
+    assert_eq!(stream.schema().field(3).name(), "usage * 100");
+    let mut batches = Vec::new();
+    while let Some(b) = stream.next().await {
+        batches.push(b.unwrap());
+    }
+    let streamed = tsq_planner::QueryOutput {
+        kind: tsq_planner::QueryKind::Rows {
+            schema: stream.schema(),
+            batches,
+        },
+        notices: Vec::new(),
+    };
+    assert_eq!(rows(&streamed), expected);
+}
+
+#[tokio::test]
+async fn a_null_operand_gives_null() {
+    // host a: usage at 0, 10, 20; bytes only at 5: the join has rows 0, 5,
+    // 10, 20 and usage + bytes is null in every one of them
+    assert_eq!(
+        run("SELECT usage + bytes AS s, usage FROM cpu WHERE host = 'a'").await,
+        [
+            "0|eu|a|null|1",
+            "5|eu|a|null|null",
+            "10|eu|a|null|2",
+            "20|eu|a|null|3"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn functions_over_raw_values() {
+    // host b: usage 10 and 30
+    let q = "SELECT abs(-usage) AS a, round(usage / 4) AS r, floor(usage / 4) AS f, \
+             ceil(usage / 4) AS c, sqrt(usage), ln(usage), log10(usage) FROM cpu WHERE host = 'b'";
+    let (s10, s30) = (10f64.sqrt(), 30f64.sqrt());
+    let (l10, l30) = (10f64.ln(), 30f64.ln());
+    let lg30 = 30f64.log10();
+    // 10 / 4 = 2.5 → round 3 (halves away from zero), floor 2, ceil 3;
+    // 30 / 4 = 7.5 → 8, 7, 8; log10(10) = 1
+    assert_eq!(
+        run(q).await,
+        [
+            format!("0|eu|b|10|3|2|3|{s10}|{l10}|1"),
+            format!("20|eu|b|30|8|7|8|{s30}|{l30}|{lg30}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn division_by_zero_follows_ieee_754() {
+    // host a: max 3, min 1 (SAMPLE BY ALL max / min over one timeline)
+    // 3 / (1 - 1) = +inf, -3 / 0 = -inf, (3 - 3) / 0 = NaN
+    assert_eq!(
+        run("SELECT max(usage) / (min(usage) - min(usage)) AS p, -max(usage) / 0 AS n, \
+             (max(usage) - max(usage)) / 0 AS z FROM cpu WHERE host = 'a' SAMPLE BY ALL")
+        .await,
+        ["0|inf|-inf|NaN"]
+    );
+}
+
+#[tokio::test]
+async fn each_distinct_term_is_computed_once() {
+    let q = "SELECT max(usage), max(usage) * 2, min(usage) + max(usage) AS s FROM cpu SAMPLE BY ALL";
+    let s = session(Capabilities::ALL, None);
+    let plan = s.sql(q).await.unwrap();
+    let plan = plan.logical_plan().unwrap();
+    // two pipelines: max(usage) and min(usage)
+    let names: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["max(usage)", "min(usage)"]);
+    assert_eq!(plan.pipelines.len(), 2);
+    let out = s.execute(&format!("EXPLAIN {q}")).await.unwrap();
+    let text = explain_text(&out);
+    assert!(
+        text.contains("columns: time, max(usage), max(usage) * 2, s\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expression: max(usage) * 2 = ([max(usage)] * 2)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expression: s = ([min(usage)] + [max(usage)])\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pipeline 2 of 2: min(usage) [PipeAggOp] (a term of an expression, not in the result)"),
+        "{text}"
+    );
+    // avg per timeline a 2, b 20, c 100: max 100, min 2
+    assert_eq!(run(q).await, ["0|100|200|102"]);
+}
+
+#[tokio::test]
+async fn expression_errors_name_what_and_where() {
+    assert_eq!(
+        err("SELECT avg(usage) + usage FROM cpu").await,
+        "plan error at 1:21: raw field 'usage' cannot be used next to aggregates; aggregate it, e.g. avg(usage)"
+    );
+    assert_eq!(
+        err("SELECT usage * host FROM cpu").await,
+        "plan error at 1:16: type error: 'host' is a tag of 'cpu': tags are strings, arithmetic takes numbers, fields and aggregates"
+    );
+    assert_eq!(
+        err("SELECT avg(usage) + 'x' FROM cpu").await,
+        "plan error at 1:21: type error: arithmetic takes numbers, fields and aggregates, found 'x'"
+    );
+    assert!(err("SELECT foo(usage) + 1 FROM cpu")
+        .await
+        .starts_with("plan error at 1:8: unknown function 'foo' (expected an aggregator: "));
+    assert_eq!(
+        err("SELECT max(abs(usage)) FROM cpu").await,
+        "plan error at 1:12: max takes a field or rate(<field>), not abs(...): apply abs to the aggregate instead, e.g. abs(max(...))"
+    );
+    assert_eq!(
+        err("SELECT abs(usage, 2) FROM cpu").await,
+        "plan error at 1:8: abs takes exactly one argument"
+    );
+    assert_eq!(
+        err("SELECT avg(usage) % 2 FROM cpu").await,
+        "parse error at 1:8: unsupported expression 'avg(usage) % 2': % is not an arithmetic operator (expected +, -, * or /)"
+    );
+    assert_eq!(
+        err("SELECT max(usage) AS m, min(usage) + 1 AS m FROM cpu").await,
+        "plan error at 1:25: duplicate result column 'm': give it another name with AS"
+    );
+    assert_eq!(
+        err("SELECT max(usage) * 2 AS m FROM cpu SAMPLE BY ALL ORDER BY m").await,
+        "plan error at 1:60: ORDER BY an expression column ('m') is not supported: order by time, a tag or an aggregate"
+    );
+    assert_eq!(
+        err("SELECT sum(rate(bytes)) + rate(bytes) FROM cpu").await,
+        "plan error at 1:32: rate(bytes) needs an aggregator next to other aggregates, e.g. sum(rate(bytes))"
+    );
+    // 100 terms nest 99 operators deep
+    let deep = format!("SELECT {} FROM cpu", vec!["usage"; 100].join(" + "));
+    assert_eq!(
+        err(&deep).await,
+        "parse error at 1:8: expression nested too deeply (more than 64 levels of operators and calls)"
+    );
+    // a constant needs a value to compute next to it
+    assert!(matches!(
+        session(Capabilities::ALL, None).execute("SELECT 1 + 1 FROM cpu").await,
+        Err(TsqError::Plan { .. })
+    ));
+}
