@@ -438,6 +438,9 @@ pub enum Filter {
     /// rejects tags), or of a name with a string under `<`, `<=`, `>`, `>=`
     /// (kept so that the planner can say whether a field or a tag was meant).
     Value(ValueTest),
+    /// A comparison where a side is arithmetic over fields
+    /// (`usage_user + usage_system > 90`, `usage_user > 2 * usage_system`).
+    Arith(ArithTest),
 }
 
 impl Filter {
@@ -491,6 +494,20 @@ pub struct ValueTest {
     pub operand: Operand,
     /// Where the operand is.
     pub operand_pos: Pos,
+}
+
+/// `left <op> right` with arithmetic on a side: a value comparison whose
+/// values are computed per row (`docs/query-language.md`, "Expressions").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArithTest {
+    /// Left side.
+    pub left: Arith,
+    /// The comparison.
+    pub op: ValueOp,
+    /// Right side.
+    pub right: Arith,
+    /// Where the comparison starts.
+    pub pos: Pos,
 }
 
 /// The right-hand side of a [`ValueTest`].

@@ -40,7 +40,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
             ));
         }
     }
-    let value_filters = values::resolve(
+    let (value_filters, expr_filters) = values::resolve(
         &value_tests,
         raw,
         query.sample_by.is_some(),
@@ -68,6 +68,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         outputs,
         columns,
         value_filters,
+        expr_filters,
         raw,
         pipelines: Vec::new(),
         order_by: query.order_by.clone(),

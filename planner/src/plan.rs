@@ -97,6 +97,23 @@ pub struct ValueFilter {
     pub value: f64,
 }
 
+/// A value comparison of `WHERE` with arithmetic on a side
+/// (`usage_user + usage_system > 90`): both sides are evaluated over each
+/// joined batch (`crate::result::project`) and the rows where the
+/// comparison fails are dropped, before `ORDER BY` and `LIMIT` take effect.
+/// Null never passes; NaN follows IEEE 754 (only `!=` holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExprFilter {
+    /// Left side over output indices.
+    pub left: ScalarExpr,
+    /// The comparison.
+    pub op: ValueOp,
+    /// Right side.
+    pub right: ScalarExpr,
+    /// The comparison as written (`usage_user + usage_system > 90`).
+    pub text: String,
+}
+
 /// A pipeline the physical planner will build.
 #[derive(Debug, Clone)]
 pub struct PlannedPipeline {
@@ -145,6 +162,9 @@ pub struct LogicalPlan {
     pub columns: Vec<ResultColumn>,
     /// The value comparisons of `WHERE` (all joined by `AND`).
     pub value_filters: Vec<ValueFilter>,
+    /// The value comparisons with arithmetic (joined by `AND` with the
+    /// others), applied after the join.
+    pub expr_filters: Vec<ExprFilter>,
     /// True for selects without aggregates (raw points per timeline).
     pub raw: bool,
     /// The pipelines (set by `split_fields`).
@@ -197,6 +217,9 @@ impl LogicalPlan {
     /// True when the result's value columns are not the join's columns as
     /// they are (an expression, or an output that only feeds one).
     pub fn needs_projection(&self) -> bool {
+        if !self.expr_filters.is_empty() {
+            return true;
+        }
         let joined = self.visible_outputs().count();
         self.columns.len() != joined
             || self
@@ -213,6 +236,7 @@ impl LogicalPlan {
             .value_filters
             .iter()
             .map(|f| format!("{} {} {}", self.outputs[f.output].field, f.op, f.value))
+            .chain(self.expr_filters.iter().map(|f| f.text.clone()))
             .collect();
         (!parts.is_empty()).then(|| parts.join(" AND "))
     }

@@ -150,7 +150,7 @@ impl ResultBuilder {
             names,
             plan.value_filters.clone(),
             &plan.order_by,
-            plan.limit,
+            project::join_limit(plan),
             pool,
         );
         builder.set_visible(plan.visible_outputs().count(), &plan.order_by);

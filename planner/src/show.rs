@@ -178,6 +178,10 @@ fn check_tag_tests_only(f: &Filter) -> Result<()> {
             t.field.pos,
             "SHOW ... WHERE takes tag tests only, not value comparisons",
         )),
+        Filter::Arith(t) => Err(TsqError::plan(
+            t.pos,
+            "SHOW ... WHERE takes tag tests only, not value comparisons",
+        )),
     }
 }
 

@@ -216,3 +216,72 @@ async fn expression_errors_name_what_and_where() {
         Err(TsqError::Plan { .. })
     ));
 }
+
+#[tokio::test]
+async fn value_comparisons_with_arithmetic() {
+    // usage * 10 > 15 keeps usage > 1.5: a 2, 3; b 10, 30; c 100
+    assert_eq!(
+        run("SELECT usage FROM cpu WHERE usage * 10 > 15").await,
+        [
+            "10|eu|a|2",
+            "20|eu|a|3",
+            "0|eu|b|10",
+            "20|eu|b|30",
+            "10|us|c|100"
+        ]
+    );
+    // LIMIT counts the rows that pass (the first joined row, a at 0, fails)
+    assert_eq!(
+        run("SELECT usage FROM cpu WHERE usage * 10 > 15 LIMIT 2").await,
+        ["10|eu|a|2", "20|eu|a|3"]
+    );
+    // usage / 10 >= 1: b 10, b 30, c 100; newest... by value, best two
+    assert_eq!(
+        run("SELECT usage FROM cpu WHERE usage / 10 >= 1 ORDER BY usage DESC LIMIT 2").await,
+        ["10|us|c|100", "20|eu|b|30"]
+    );
+    // -usage < -1.5 is usage > 1.5, next to a tag test
+    assert_eq!(
+        run("SELECT usage FROM cpu WHERE host = 'a' AND -usage < -1.5").await,
+        ["10|eu|a|2", "20|eu|a|3"]
+    );
+    // a compared field that is not selected: usage and bytes never share a
+    // time, so usage + bytes is always null and no row passes
+    assert!(run("SELECT usage FROM cpu WHERE host = 'a' AND usage + bytes > 0")
+        .await
+        .is_empty());
+    // a field on both sides: usage > 2 * usage holds for no positive value
+    assert!(run("SELECT usage FROM cpu WHERE usage > 2 * usage")
+        .await
+        .is_empty());
+    let s = session(Capabilities::ALL, None);
+    let out = s
+        .execute("EXPLAIN SELECT usage FROM cpu WHERE usage * 10 > 15 AND usage < 50")
+        .await
+        .unwrap();
+    assert!(
+        explain_text(&out).contains("value filter: usage < 50 AND usage * 10 > 15\n"),
+        "{}",
+        explain_text(&out)
+    );
+}
+
+#[tokio::test]
+async fn arithmetic_comparison_errors() {
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE max(usage) * 2 > 1").await,
+        "plan error at 1:29: an aggregate cannot be compared in WHERE: value comparisons compare the fields of each row"
+    );
+    assert_eq!(
+        err("SELECT max(usage) FROM cpu WHERE usage * 2 > 1").await,
+        "plan error at 1:34: value comparisons are supported in raw selects only"
+    );
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE host = 'a' OR usage * 2 > 1").await,
+        "plan error at 1:43: a value comparison must be joined with AND at the top of WHERE (it filters rows; it cannot be combined with OR/NOT)"
+    );
+    assert_eq!(
+        err("SELECT usage FROM cpu WHERE usage * dc > 1").await,
+        "plan error at 1:37: type error: 'dc' is a tag of 'cpu': tags are strings, arithmetic takes numbers, fields and aggregates"
+    );
+}

@@ -80,6 +80,12 @@ pub(crate) fn convert(f: &Filter, check: &dyn Fn(&Name) -> Result<()>) -> Result
                 "value comparison left in the tag predicate",
             ))
         }
+        Filter::Arith(t) => {
+            return Err(TsqError::plan(
+                t.pos,
+                "value comparison left in the tag predicate",
+            ))
+        }
     })
 }
 

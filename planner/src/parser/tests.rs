@@ -326,8 +326,18 @@ fn value_comparison_parse_errors() {
         "parse error at 1:27: a value comparison compares a field with a number (e.g. v > 90), found 'w'"
     );
     assert_eq!(
-        err("SELECT v FROM m WHERE v >= abs(3)"),
-        "parse error at 1:28: a value comparison compares a field with a number (e.g. v >= 90), found 'abs(3)'"
+        err("SELECT v FROM m WHERE v >= now()"),
+        "parse error at 1:28: a value comparison compares a field with a number (e.g. v >= 90), found 'now()'"
+    );
+    // arithmetic on a side makes it a comparison of computed values
+    let q = parse_statement("SELECT v FROM m WHERE v >= abs(3)")
+        .unwrap()
+        .into_query()
+        .unwrap();
+    assert!(
+        matches!(q.filter, Some(Filter::Arith(ref t)) if t.op == ValueOp::GtEq && t.pos == Pos::new(1, 23)),
+        "{:?}",
+        q.filter
     );
     assert_eq!(
         err("SELECT v FROM m WHERE 1 > 2"),

@@ -1,7 +1,9 @@
 //! The projection stage of a result: from the joined batches (`time`, the
 //! tag columns, one column per output the pipelines computed) to the
 //! result's columns in select-list order, evaluating each expression
-//! column once per batch with arrow's kernels (`crate::expr`). It applies
+//! column once per batch with arrow's kernels (`crate::expr`), after
+//! dropping the rows that fail a value comparison with arithmetic
+//! (`usage_user + usage_system > 90`). It applies
 //! to whatever the join hands on, batch by batch: the batches of
 //! [`ResultBuilder::finish`](super::ResultBuilder::finish) and those a
 //! single pipeline streams.
@@ -13,13 +15,16 @@
 
 use std::sync::Arc;
 
-use arrow::array::ArrayRef;
-use arrow::datatypes::SchemaRef;
+use arrow::array::{ArrayRef, AsArray, BooleanArray};
+use arrow::compute::kernels::boolean::and;
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{Float64Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use super::result_schema;
+use crate::ast::ValueOp;
 use crate::error::Result;
-use crate::plan::{LogicalPlan, ResultColumn};
+use crate::plan::{ExprFilter, LogicalPlan, ResultColumn};
 
 /// The projection of a plan's joined batches onto its result columns.
 #[derive(Debug, Clone)]
@@ -27,6 +32,8 @@ pub struct ResultProjection {
     /// Columns before the values: `time` and the tags.
     keys: usize,
     columns: Vec<ResultColumn>,
+    /// Comparisons a row must pass (all of them).
+    filters: Vec<ExprFilter>,
     schema: SchemaRef,
 }
 
@@ -40,6 +47,7 @@ impl ResultProjection {
         Some(ResultProjection {
             keys: 1 + plan.tag_columns.len(),
             columns: plan.columns.clone(),
+            filters: plan.expr_filters.clone(),
             schema: result_schema(&plan.tag_columns, &plan.value_column_names()),
         })
     }
@@ -49,8 +57,17 @@ impl ResultProjection {
         Arc::clone(&self.schema)
     }
 
-    /// One joined batch as a result batch.
+    /// One joined batch as a result batch: the rows that pass the
+    /// comparisons, with the result's columns.
     pub fn project(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let kept;
+        let batch = match self.keep(batch)? {
+            Some(mask) => {
+                kept = filter_record_batch(batch, &mask)?;
+                &kept
+            }
+            None => batch,
+        };
         let all = batch.columns();
         let keys = self.keys.min(all.len());
         let values = &all[keys..];
@@ -76,8 +93,45 @@ impl ResultProjection {
     }
 }
 
+impl ResultProjection {
+    /// The rows of `batch` that pass every comparison (`None`: no
+    /// comparison); null never passes.
+    fn keep(&self, batch: &RecordBatch) -> Result<Option<BooleanArray>> {
+        let values = &batch.columns()[self.keys.min(batch.num_columns())..];
+        let rows = batch.num_rows();
+        let mut mask: Option<BooleanArray> = None;
+        for f in &self.filters {
+            let l = f.left.evaluate(values, rows)?;
+            let r = f.right.evaluate(values, rows)?;
+            let passed = compare(f.op, &l, &r);
+            mask = Some(match mask {
+                Some(m) => and(&m, &passed)?,
+                None => passed,
+            });
+        }
+        // `filter_record_batch` drops the rows whose mask is null
+        Ok(mask)
+    }
+}
+
+/// `l op r` row by row under IEEE 754 (every comparison with NaN is false
+/// except `!=`); a null side gives null. The operator is matched once per
+/// batch, each loop a plain comparison.
+fn compare(op: ValueOp, l: &ArrayRef, r: &ArrayRef) -> BooleanArray {
+    let (l, r) = (l.as_primitive::<Float64Type>(), r.as_primitive::<Float64Type>());
+    match op {
+        ValueOp::Eq => BooleanArray::from_binary(l, r, |a, b| a == b),
+        ValueOp::NotEq => BooleanArray::from_binary(l, r, |a, b| a != b),
+        ValueOp::Lt => BooleanArray::from_binary(l, r, |a, b| a < b),
+        ValueOp::LtEq => BooleanArray::from_binary(l, r, |a, b| a <= b),
+        ValueOp::Gt => BooleanArray::from_binary(l, r, |a, b| a > b),
+        ValueOp::GtEq => BooleanArray::from_binary(l, r, |a, b| a >= b),
+    }
+}
+
 /// The joined `(schema, batches)` of `plan` projected onto its result
-/// columns (unchanged when no projection is needed).
+/// columns (unchanged when no projection is needed). With comparisons the
+/// join kept every row, so `LIMIT` is applied here, after them.
 pub(crate) fn project_all(
     plan: &LogicalPlan,
     joined: (SchemaRef, Vec<RecordBatch>),
@@ -85,10 +139,70 @@ pub(crate) fn project_all(
     let Some(p) = ResultProjection::for_plan(plan) else {
         return Ok(joined);
     };
-    let batches = joined
-        .1
-        .iter()
-        .map(|b| p.project(b))
-        .collect::<Result<Vec<_>>>()?;
+    let mut left = match plan.limit {
+        Some(n) if !plan.expr_filters.is_empty() => n,
+        _ => usize::MAX,
+    };
+    let mut batches = Vec::with_capacity(joined.1.len());
+    for b in &joined.1 {
+        if left == 0 {
+            break;
+        }
+        let out = p.project(b)?;
+        let out = if out.num_rows() > left {
+            out.slice(0, left)
+        } else {
+            out
+        };
+        left -= out.num_rows();
+        if out.num_rows() > 0 || batches.is_empty() {
+            batches.push(out);
+        }
+    }
+    batches.retain(|b: &RecordBatch| b.num_rows() > 0);
     Ok((p.schema(), batches))
+}
+
+/// The limit the join applies for `plan`: none when comparisons with
+/// arithmetic drop rows after it ([`project_all`] applies it then).
+pub(crate) fn join_limit(plan: &LogicalPlan) -> Option<usize> {
+    if plan.expr_filters.is_empty() {
+        plan.limit
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Array, Float64Array};
+
+    use super::*;
+
+    #[test]
+    fn comparisons_follow_ieee_754_and_null_gives_null() {
+        let l: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(1.0),
+            Some(f64::NAN),
+            None,
+            Some(2.0),
+        ]));
+        let r: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 1.0, 1.0, f64::NAN]));
+        let got = |op| {
+            let b = compare(op, &l, &r);
+            (0..b.len())
+                .map(|i| (!b.is_null(i)).then(|| b.value(i)))
+                .collect::<Vec<_>>()
+        };
+        let (t, f) = (Some(true), Some(false));
+        // 1 vs 1, NaN vs 1, null vs 1, 2 vs NaN
+        assert_eq!(got(ValueOp::Eq), [t, f, None, f]);
+        assert_eq!(got(ValueOp::NotEq), [f, t, None, t]);
+        assert_eq!(got(ValueOp::Lt), [f, f, None, f]);
+        assert_eq!(got(ValueOp::LtEq), [t, f, None, f]);
+        assert_eq!(got(ValueOp::Gt), [f, f, None, f]);
+        assert_eq!(got(ValueOp::GtEq), [t, f, None, f]);
+    }
 }
