@@ -75,6 +75,4 @@ pub use spec::{
     AggStrategy, Aggregator, BucketGrid, Downsample, FillPolicy, GroupBy, Interpolation, Interval,
     PipelineSpec, RateOptions,
 };
-pub use storage::{
-    Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange, ValueType,
-};
+pub use storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange, ValueType};

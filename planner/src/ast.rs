@@ -221,7 +221,12 @@ impl Arith {
                     }
                     _ => e.text(),
                 };
-                format!("{} {} {}", side(left, false), op.symbol(), side(right, true))
+                format!(
+                    "{} {} {}",
+                    side(left, false),
+                    op.symbol(),
+                    side(right, true)
+                )
             }
         }
     }

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use tsq_engine::{format_tree, format_tree_with_metrics};
 
-use crate::physical::PhysicalPlan;
 use crate::expr::ScalarExpr;
+use crate::physical::PhysicalPlan;
 use crate::plan::{Catalog, LogicalPlan, ResultColumn};
 
 /// The EXPLAIN text of a plan that was not run.

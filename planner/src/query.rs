@@ -77,7 +77,10 @@ enum Body {
         catalog: Catalog,
     },
     /// A `SHOW` statement (`crate::show`) and its notices.
-    Show { show: Show, notices: Vec<String> },
+    Show {
+        show: Box<Show>,
+        notices: Vec<String>,
+    },
 }
 
 impl Query {
@@ -95,7 +98,13 @@ impl Query {
     }
 
     /// A `SHOW` statement, run when the query is collected or streamed.
-    pub(crate) fn show(env: QueryEnv, statement: Statement, show: Show, notices: Vec<String>) -> Self {
+    pub(crate) fn show(
+        env: QueryEnv,
+        statement: Statement,
+        show: Show,
+        notices: Vec<String>,
+    ) -> Self {
+        let show = Box::new(show);
         Self::with_body(env, statement, Body::Show { show, notices })
     }
 
@@ -123,7 +132,9 @@ impl Query {
             return explain_schema();
         }
         match &self.body {
-            Body::Select { plan, .. } => result_schema(&plan.tag_columns, &plan.value_column_names()),
+            Body::Select { plan, .. } => {
+                result_schema(&plan.tag_columns, &plan.value_column_names())
+            }
             Body::Show { show, .. } => crate::show::schema(show),
         }
     }

@@ -124,8 +124,10 @@ async fn division_by_zero_follows_ieee_754() {
     // host a: max 3, min 1 (SAMPLE BY ALL max / min over one timeline)
     // 3 / (1 - 1) = +inf, -3 / 0 = -inf, (3 - 3) / 0 = NaN
     assert_eq!(
-        run("SELECT max(usage) / (min(usage) - min(usage)) AS p, -max(usage) / 0 AS n, \
-             (max(usage) - max(usage)) / 0 AS z FROM cpu WHERE host = 'a' SAMPLE BY ALL")
+        run(
+            "SELECT max(usage) / (min(usage) - min(usage)) AS p, -max(usage) / 0 AS n, \
+             (max(usage) - max(usage)) / 0 AS z FROM cpu WHERE host = 'a' SAMPLE BY ALL"
+        )
         .await,
         ["0|inf|-inf|NaN"]
     );
@@ -133,7 +135,8 @@ async fn division_by_zero_follows_ieee_754() {
 
 #[tokio::test]
 async fn each_distinct_term_is_computed_once() {
-    let q = "SELECT max(usage), max(usage) * 2, min(usage) + max(usage) AS s FROM cpu SAMPLE BY ALL";
+    let q =
+        "SELECT max(usage), max(usage) * 2, min(usage) + max(usage) AS s FROM cpu SAMPLE BY ALL";
     let s = session(Capabilities::ALL, None);
     let plan = s.sql(q).await.unwrap();
     let plan = plan.logical_plan().unwrap();
@@ -156,7 +159,9 @@ async fn each_distinct_term_is_computed_once() {
         "{text}"
     );
     assert!(
-        text.contains("pipeline 2 of 2: min(usage) [PipeAggOp] (a term of an expression, not in the result)"),
+        text.contains(
+            "pipeline 2 of 2: min(usage) [PipeAggOp] (a term of an expression, not in the result)"
+        ),
         "{text}"
     );
     // avg per timeline a 2, b 20, c 100: max 100, min 2
@@ -212,7 +217,9 @@ async fn expression_errors_name_what_and_where() {
     );
     // a constant needs a value to compute next to it
     assert!(matches!(
-        session(Capabilities::ALL, None).execute("SELECT 1 + 1 FROM cpu").await,
+        session(Capabilities::ALL, None)
+            .execute("SELECT 1 + 1 FROM cpu")
+            .await,
         Err(TsqError::Plan { .. })
     ));
 }
@@ -247,9 +254,11 @@ async fn value_comparisons_with_arithmetic() {
     );
     // a compared field that is not selected: usage and bytes never share a
     // time, so usage + bytes is always null and no row passes
-    assert!(run("SELECT usage FROM cpu WHERE host = 'a' AND usage + bytes > 0")
-        .await
-        .is_empty());
+    assert!(
+        run("SELECT usage FROM cpu WHERE host = 'a' AND usage + bytes > 0")
+            .await
+            .is_empty()
+    );
     // a field on both sides: usage > 2 * usage holds for no positive value
     assert!(run("SELECT usage FROM cpu WHERE usage > 2 * usage")
         .await

@@ -83,5 +83,8 @@ fn high_cpu_keeps_only_rows_above_90() {
         .filter(|&i| data.values[0][i] > 90.0)
         .count();
     assert!(expected_all > expected);
-    assert_eq!(check_query(&find("high-cpu-all"), &all).unwrap(), expected_all);
+    assert_eq!(
+        check_query(&find("high-cpu-all"), &all).unwrap(),
+        expected_all
+    );
 }

@@ -307,7 +307,9 @@ mod tests {
         let q = |name: &str| all.iter().find(|q| q.name == name).unwrap();
         // single-groupby-1-1-12 wants 12 h; the data has 2: 1 × 1 × 720
         assert_eq!(q("single-groupby-1-1-12").points, 720);
-        assert!(q("single-groupby-1-1-12").tsq.contains("time < '2024-01-01T02:00:00Z'"));
+        assert!(q("single-groupby-1-1-12")
+            .tsq
+            .contains("time < '2024-01-01T02:00:00Z'"));
         // single-groupby-5-1-12: 5 fields × 1 host × 720
         assert_eq!(q("single-groupby-5-1-12").points, 3600);
         // single-groupby-1-8-1 with 4 hosts: 4 × 1 × 360
@@ -317,7 +319,9 @@ mod tests {
             .contains("hostname IN ('host_0', 'host_1', 'host_2', 'host_3')"));
         // double-groupby-1 wants 12 h; the data has 2: 4 hosts × 1 × 720
         assert_eq!(q("double-groupby-1").points, 2880);
-        assert!(q("double-groupby-1").tsq.contains("time < '2024-01-01T02:00:00Z'"));
+        assert!(q("double-groupby-1")
+            .tsq
+            .contains("time < '2024-01-01T02:00:00Z'"));
         // double-groupby-5: 4 hosts × 5 × 720
         assert_eq!(q("double-groupby-5").points, 14_400);
         assert!(q("double-groupby-5").tsq.starts_with(
@@ -330,7 +334,9 @@ mod tests {
         // high-cpu-all reads every host: 4 × 10 × 720, and tests no host
         assert_eq!(q("high-cpu-all").points, 28_800);
         assert!(!q("high-cpu-all").tsq.contains("hostname"));
-        assert!(q("high-cpu-1").tsq.contains("hostname = 'host_0' AND usage_user > 90"));
+        assert!(q("high-cpu-1")
+            .tsq
+            .contains("hostname = 'host_0' AND usage_user > 90"));
         // groupby-orderby-limit stops at the middle (1 h): 4 hosts × 360
         assert_eq!(q("groupby-orderby-limit").points, 1440);
         assert!(q("groupby-orderby-limit")

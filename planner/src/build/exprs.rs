@@ -93,9 +93,8 @@ fn term_output(
     super::check_field(expr.field(), catalog, m)?;
     let field = expr.field().value.clone();
     let rate = expr.rate();
-    let same = |o: &Output| {
-        !o.hidden && o.field == field && o.rate == rate && o.aggregate == aggregate
-    };
+    let same =
+        |o: &Output| !o.hidden && o.field == field && o.rate == rate && o.aggregate == aggregate;
     if let Some(i) = outputs.iter().position(same) {
         return Ok(i);
     }

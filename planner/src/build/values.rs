@@ -163,7 +163,10 @@ fn arith_side(
     let mut missing = Vec::new();
     side.for_each_term(&mut |t| {
         if let Term::Field(n) = t {
-            if catalog.measurement_exists && !catalog.is_field(&n.value) && !catalog.is_tag(&n.value) {
+            if catalog.measurement_exists
+                && !catalog.is_field(&n.value)
+                && !catalog.is_tag(&n.value)
+            {
                 missing.push(n.value.clone());
             }
         }

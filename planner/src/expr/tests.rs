@@ -30,8 +30,18 @@ fn values(a: &ArrayRef) -> Vec<Option<f64>> {
 
 fn columns() -> Vec<ArrayRef> {
     vec![
-        Arc::new(Float64Array::from(vec![Some(1.0), Some(4.0), None, Some(-9.0)])),
-        Arc::new(Float64Array::from(vec![Some(2.0), Some(0.0), Some(5.0), Some(0.0)])),
+        Arc::new(Float64Array::from(vec![
+            Some(1.0),
+            Some(4.0),
+            None,
+            Some(-9.0),
+        ])),
+        Arc::new(Float64Array::from(vec![
+            Some(2.0),
+            Some(0.0),
+            Some(5.0),
+            Some(0.0),
+        ])),
     ]
 }
 
@@ -45,7 +55,11 @@ fn arithmetic_between_columns_and_numbers() {
         [Some(3.0), Some(4.0), None, Some(-9.0)]
     );
     // (a - b) * 10: -10, 40, null, -90
-    let e = bin(ArithOp::Mul, Box::new(bin(ArithOp::Sub, col(0), col(1))), lit(10.0));
+    let e = bin(
+        ArithOp::Mul,
+        Box::new(bin(ArithOp::Sub, col(0), col(1))),
+        lit(10.0),
+    );
     assert_eq!(
         values(&e.evaluate(&c, 4).unwrap()),
         [Some(-10.0), Some(40.0), None, Some(-90.0)]
@@ -54,13 +68,23 @@ fn arithmetic_between_columns_and_numbers() {
     let e = bin(ArithOp::Div, lit(100.0), col(1));
     assert_eq!(
         values(&e.evaluate(&c, 4).unwrap()),
-        [Some(50.0), Some(f64::INFINITY), Some(20.0), Some(f64::INFINITY)]
+        [
+            Some(50.0),
+            Some(f64::INFINITY),
+            Some(20.0),
+            Some(f64::INFINITY)
+        ]
     );
     // a / b: 0.5, +inf, null, -inf
     let e = bin(ArithOp::Div, col(0), col(1));
     assert_eq!(
         values(&e.evaluate(&c, 4).unwrap()),
-        [Some(0.5), Some(f64::INFINITY), None, Some(f64::NEG_INFINITY)]
+        [
+            Some(0.5),
+            Some(f64::INFINITY),
+            None,
+            Some(f64::NEG_INFINITY)
+        ]
     );
     // b / b: 1, NaN (0 / 0), 1, NaN
     let out = values(&bin(ArithOp::Div, col(1), col(1)).evaluate(&c, 4).unwrap());
@@ -92,18 +116,30 @@ fn negation_and_functions() {
     assert!((out[0].unwrap() - std::f64::consts::LN_2).abs() < 1e-15);
     // log10(100 * b): log10 200 = 2.30103, -inf, log10 500 = 2.69897
     let out = values(
-        &call(MathFn::Log10, Box::new(bin(ArithOp::Mul, lit(100.0), col(1))))
-            .evaluate(&c, 4)
-            .unwrap(),
+        &call(
+            MathFn::Log10,
+            Box::new(bin(ArithOp::Mul, lit(100.0), col(1))),
+        )
+        .evaluate(&c, 4)
+        .unwrap(),
     );
     assert!((out[0].unwrap() - 2.301_029_995_663_981).abs() < 1e-12);
     assert!((out[2].unwrap() - 2.698_970_004_336_018_8).abs() < 1e-12);
     // round halves away from zero; floor and ceil
     let halves: Vec<ArrayRef> = vec![Arc::new(Float64Array::from(vec![2.5, -2.5, 1.4, -1.6]))];
     let run = |f| values(&call(f, col(0)).evaluate(&halves, 4).unwrap());
-    assert_eq!(run(MathFn::Round), [Some(3.0), Some(-3.0), Some(1.0), Some(-2.0)]);
-    assert_eq!(run(MathFn::Floor), [Some(2.0), Some(-3.0), Some(1.0), Some(-2.0)]);
-    assert_eq!(run(MathFn::Ceil), [Some(3.0), Some(-2.0), Some(2.0), Some(-1.0)]);
+    assert_eq!(
+        run(MathFn::Round),
+        [Some(3.0), Some(-3.0), Some(1.0), Some(-2.0)]
+    );
+    assert_eq!(
+        run(MathFn::Floor),
+        [Some(2.0), Some(-3.0), Some(1.0), Some(-2.0)]
+    );
+    assert_eq!(
+        run(MathFn::Ceil),
+        [Some(3.0), Some(-2.0), Some(2.0), Some(-1.0)]
+    );
 }
 
 #[test]
@@ -125,5 +161,8 @@ fn constants_fold_and_broadcast() {
     }))
     .folded();
     assert_eq!(k, ScalarExpr::Literal(-4.0));
-    assert_eq!(values(&k.evaluate(&c, 2).unwrap()), [Some(-4.0), Some(-4.0)]);
+    assert_eq!(
+        values(&k.evaluate(&c, 2).unwrap()),
+        [Some(-4.0), Some(-4.0)]
+    );
 }

@@ -7,8 +7,8 @@
 use std::str::FromStr;
 
 use sqlparser::ast::{
-    BinaryOperator, CeilFloorKind, DateTimeField, Expr, FunctionArg, FunctionArgExpr, UnaryOperator,
-    Value,
+    BinaryOperator, CeilFloorKind, DateTimeField, Expr, FunctionArg, FunctionArgExpr,
+    UnaryOperator, Value,
 };
 use tsq_engine::Aggregator;
 

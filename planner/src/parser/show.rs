@@ -106,7 +106,10 @@ fn kind(c: &mut Cursor<'_>) -> Result<ShowKind> {
         if is_word(u, word) {
             Ok(())
         } else {
-            Err(unexpected(u, &format!("{} after {}", word.to_uppercase(), t.token)))
+            Err(unexpected(
+                u,
+                &format!("{} after {}", word.to_uppercase(), t.token),
+            ))
         }
     };
     if is_word(t, "field") {

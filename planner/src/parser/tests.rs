@@ -99,7 +99,8 @@ fn time_bounds_and_positions() {
     assert_eq!((bounds[3].0, bounds[3].1), (TimeOp::GtEq, 5));
     let q = parse_statement("SELECT v FROM m WHERE time >= -(1s)")
         .unwrap()
-        .into_query().unwrap();
+        .into_query()
+        .unwrap();
     assert!(matches!(q.filter, Some(Filter::Time(t)) if t.value == -1_000_000_000));
 }
 
@@ -108,8 +109,14 @@ fn explain_group_all_and_sample_all() {
     let st = parse_statement("EXPLAIN ANALYZE SELECT avg(v) FROM m GROUP BY * SAMPLE BY ALL avg")
         .unwrap();
     assert_eq!(st.explain, Some(ExplainMode::Analyze));
-    assert!(matches!(st.query().unwrap().group_by, Some(GroupByClause::All(_))));
-    assert_eq!(st.query().unwrap().sample_by.unwrap().interval, Interval::All);
+    assert!(matches!(
+        st.query().unwrap().group_by,
+        Some(GroupByClause::All(_))
+    ));
+    assert_eq!(
+        st.query().unwrap().sample_by.unwrap().interval,
+        Interval::All
+    );
     let st = parse_statement("explain select v from m").unwrap();
     assert_eq!(st.explain, Some(ExplainMode::Plan));
     assert_eq!(st.text, "explain select v from m");
@@ -121,7 +128,10 @@ fn script_statements_keep_script_positions() {
         parse_script("SELECT a FROM m;\nSELECT b FROM n SAMPLE BY 10s FILL(previous);").unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[1].query().unwrap().measurement.pos, Pos::new(2, 15));
-    assert_eq!(all[1].query().unwrap().sample_by.unwrap().fill, FillPolicy::Previous);
+    assert_eq!(
+        all[1].query().unwrap().sample_by.unwrap().fill,
+        FillPolicy::Previous
+    );
     let e = parse_script("SELECT a FROM m;\nSELECT b FROM n SAMPLE BY 10x").unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -181,7 +191,8 @@ fn errors_name_what_and_where() {
 fn orphan_fill_is_recorded() {
     let q = parse_statement("SELECT sum(v) FROM m GROUP BY host FILL(zero)")
         .unwrap()
-        .into_query().unwrap();
+        .into_query()
+        .unwrap();
     assert_eq!(q.orphan_fill, Some(Pos::new(1, 36)));
 }
 
@@ -203,7 +214,13 @@ fn value_tests(q: &str) -> Vec<(String, ValueOp, Operand, u64, u64)> {
     }
     let mut out = Vec::new();
     walk(
-        parse_statement(q).unwrap().into_query().unwrap().filter.as_ref().unwrap(),
+        parse_statement(q)
+            .unwrap()
+            .into_query()
+            .unwrap()
+            .filter
+            .as_ref()
+            .unwrap(),
         &mut out,
     );
     out
@@ -306,7 +323,8 @@ fn value_comparisons_mix_with_tags_and_time() {
     // `time` stays a time bound, on either side
     let q = parse_statement("SELECT v FROM m WHERE 5 < time")
         .unwrap()
-        .into_query().unwrap();
+        .into_query()
+        .unwrap();
     assert!(matches!(q.filter, Some(Filter::Time(t)) if t.op == TimeOp::Gt && t.value == 5));
 }
 
@@ -367,7 +385,8 @@ fn hundred_thousand_or_terms_become_one_flat_node() {
     let n = on_small_stack(|| {
         let q = parse_statement(&chain_query(100_000, " OR "))
             .unwrap()
-            .into_query().unwrap();
+            .into_query()
+            .unwrap();
         let Some(Filter::Or(items)) = q.filter else {
             panic!("not an OR")
         };
@@ -386,7 +405,8 @@ fn hundred_thousand_and_terms_and_mixed_chains_parse() {
     let (and, mixed) = on_small_stack(|| {
         let and = parse_statement(&chain_query(100_000, " AND "))
             .unwrap()
-            .into_query().unwrap();
+            .into_query()
+            .unwrap();
         // a AND b OR c AND d OR ...: one OR of 50,000 two-operand ANDs
         let terms: Vec<String> = (0..100_000)
             .map(|i| format!("host = 'h{i}'"))
@@ -396,7 +416,8 @@ fn hundred_thousand_and_terms_and_mixed_chains_parse() {
             .collect();
         let mixed2 = parse_statement(&format!("SELECT v FROM m WHERE {}", terms.join(" OR ")))
             .unwrap()
-            .into_query().unwrap();
+            .into_query()
+            .unwrap();
         let and_len = match and.filter {
             Some(Filter::And(items)) => items.len(),
             _ => 0,

@@ -16,8 +16,8 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray};
-use arrow::compute::kernels::boolean::and;
 use arrow::compute::filter_record_batch;
+use arrow::compute::kernels::boolean::and;
 use arrow::datatypes::{Float64Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
@@ -118,7 +118,10 @@ impl ResultProjection {
 /// except `!=`); a null side gives null. The operator is matched once per
 /// batch, each loop a plain comparison.
 fn compare(op: ValueOp, l: &ArrayRef, r: &ArrayRef) -> BooleanArray {
-    let (l, r) = (l.as_primitive::<Float64Type>(), r.as_primitive::<Float64Type>());
+    let (l, r) = (
+        l.as_primitive::<Float64Type>(),
+        r.as_primitive::<Float64Type>(),
+    );
     match op {
         ValueOp::Eq => BooleanArray::from_binary(l, r, |a, b| a == b),
         ValueOp::NotEq => BooleanArray::from_binary(l, r, |a, b| a != b),
