@@ -305,18 +305,6 @@ fn check_selected_tags(
 fn check_order_by(plan: &LogicalPlan) -> Result<()> {
     let names = plan.column_names();
     for item in &plan.order_by {
-        let computed = plan.columns.iter().any(
-            |c| matches!(c, ResultColumn::Computed { name, .. } if *name == item.column.value),
-        );
-        if computed {
-            return Err(TsqError::plan(
-                item.column.pos,
-                format!(
-                    "ORDER BY an expression column ('{}') is not supported: order by time, a tag or an aggregate",
-                    item.column.value
-                ),
-            ));
-        }
         if !names.contains(&item.column.value) {
             return Err(TsqError::plan(
                 item.column.pos,

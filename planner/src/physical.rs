@@ -61,7 +61,8 @@ pub async fn run_materialized(
             builder.add(p.output, &batch)?;
         }
     }
-    project_all(plan, builder.finish(ctx.batch_size)?)
+    let joined = builder.finish(ctx.batch_size)?;
+    project_all(plan, joined, ctx.batch_size, &ctx.memory)
 }
 
 /// Runs every pipeline to the end and joins their outputs. The operators
@@ -93,7 +94,8 @@ pub async fn run(
             drop(held);
         }
     }
-    project_all(plan, builder.finish(ctx.batch_size)?)
+    let joined = builder.finish(ctx.batch_size)?;
+    project_all(plan, joined, ctx.batch_size, &ctx.memory)
 }
 
 /// Opens `root`, hands each batch to the join as it comes, and closes it.

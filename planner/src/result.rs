@@ -31,6 +31,7 @@ use crate::plan::{LogicalPlan, ValueFilter};
 mod filter;
 pub mod project;
 mod rows;
+mod sort;
 
 use rows::{Row, RowOrder, Rows};
 
@@ -149,11 +150,11 @@ impl ResultBuilder {
             plan.tag_columns.clone(),
             names,
             plan.value_filters.clone(),
-            &plan.order_by,
+            project::join_order(plan),
             project::join_limit(plan),
             pool,
         );
-        builder.set_visible(plan.visible_outputs().count(), &plan.order_by);
+        builder.set_visible(plan.visible_outputs().count(), project::join_order(plan));
         debug_assert!(plan.outputs[builder.visible..].iter().all(|o| o.hidden));
         builder
     }

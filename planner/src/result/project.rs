@@ -3,7 +3,8 @@
 //! result's columns in select-list order, evaluating each expression
 //! column once per batch with arrow's kernels (`crate::expr`), after
 //! dropping the rows that fail a value comparison with arithmetic
-//! (`usage_user + usage_system > 90`). It applies
+//! (`usage_user + usage_system > 90`), and sorting by an expression
+//! column (`super::sort`). It applies
 //! to whatever the join hands on, batch by batch: the batches of
 //! [`ResultBuilder::finish`](super::ResultBuilder::finish) and those a
 //! single pipeline streams.
@@ -20,6 +21,7 @@ use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::boolean::and;
 use arrow::datatypes::{Float64Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use tsq_engine::memory::MemoryPool;
 
 use super::result_schema;
 use crate::ast::ValueOp;
@@ -138,12 +140,15 @@ fn compare(op: ValueOp, l: &ArrayRef, r: &ArrayRef) -> BooleanArray {
 pub(crate) fn project_all(
     plan: &LogicalPlan,
     joined: (SchemaRef, Vec<RecordBatch>),
+    batch_size: usize,
+    pool: &Arc<MemoryPool>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let Some(p) = ResultProjection::for_plan(plan) else {
         return Ok(joined);
     };
+    let sorted = super::sort::sorts_after_projection(plan);
     let mut left = match plan.limit {
-        Some(n) if !plan.expr_filters.is_empty() => n,
+        Some(n) if !plan.expr_filters.is_empty() && !sorted => n,
         _ => usize::MAX,
     };
     let mut batches = Vec::with_capacity(joined.1.len());
@@ -163,16 +168,32 @@ pub(crate) fn project_all(
         }
     }
     batches.retain(|b: &RecordBatch| b.num_rows() > 0);
+    if sorted {
+        let schema = p.schema();
+        let batches = super::sort::sort(plan, &schema, &batches, batch_size, pool)?;
+        return Ok((schema, batches));
+    }
     Ok((p.schema(), batches))
 }
 
 /// The limit the join applies for `plan`: none when comparisons with
-/// arithmetic drop rows after it ([`project_all`] applies it then).
+/// arithmetic drop rows after it or an expression column orders the
+/// result ([`project_all`] applies it then).
 pub(crate) fn join_limit(plan: &LogicalPlan) -> Option<usize> {
-    if plan.expr_filters.is_empty() {
+    if plan.expr_filters.is_empty() && !super::sort::sorts_after_projection(plan) {
         plan.limit
     } else {
         None
+    }
+}
+
+/// The order the join produces for `plan`: none (group, then time) when an
+/// expression column orders the result (`super::sort` sorts it then).
+pub(crate) fn join_order(plan: &LogicalPlan) -> &[crate::ast::OrderItem] {
+    if super::sort::sorts_after_projection(plan) {
+        &[]
+    } else {
+        &plan.order_by
     }
 }
 
