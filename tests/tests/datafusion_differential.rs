@@ -243,12 +243,18 @@ async fn expressions_over_aggregates_match_datafusion() {
         ("max(v) - min(v)", "max(x) - min(x)"),
         ("sum(v) / count(v)", "sum(x) / count(x)"),
         ("-abs(max(v) - 50) * 2 + 1", "-abs(max(x) - 50) * 2 + 1"),
-        ("sqrt(sum(v)) + round(avg(v))", "sqrt(sum(x)) + round(avg(x))"),
+        (
+            "sqrt(sum(v)) + round(avg(v))",
+            "sqrt(sum(x)) + round(avg(x))",
+        ),
         (
             "ln(sum(v) + 1) - log10(max(v) + 1)",
             "ln(sum(x) + 1) - log10(max(x) + 1)",
         ),
-        ("floor(avg(v) / 3) * ceil(min(v))", "floor(avg(x) / 3) * ceil(min(x))"),
+        (
+            "floor(avg(v) / 3) * ceil(min(v))",
+            "floor(avg(x) / 3) * ceil(min(x))",
+        ),
     ];
     for seed in 200..206 {
         let points = random_points(seed);
