@@ -333,11 +333,14 @@ async fn plan_statement(
     statement: &Statement,
     config: &SessionConfig,
 ) -> Result<(LogicalPlan, Catalog)> {
-    let Some(query) = statement.query() else {
-        return Err(crate::error::TsqError::plan(
-            crate::Pos::new(1, 1),
-            "SHOW statements are answered from the index, not planned",
-        ));
+    let query = match &statement.body {
+        StatementBody::Select(query) => query,
+        StatementBody::Show(show) => {
+            return Err(crate::error::TsqError::plan(
+                show.pos,
+                "SHOW statements are answered from the index, not planned",
+            ))
+        }
     };
     let catalog = catalog(adapter, &query.measurement.value).await?;
     let plan = plan_query(query, &catalog, config.force_strategy)?;

@@ -163,11 +163,10 @@ pub(crate) fn project_all(
             out
         };
         left -= out.num_rows();
-        if out.num_rows() > 0 || batches.is_empty() {
+        if out.num_rows() > 0 {
             batches.push(out);
         }
     }
-    batches.retain(|b: &RecordBatch| b.num_rows() > 0);
     if sorted {
         let schema = p.schema();
         let batches = super::sort::sort(plan, &schema, &batches, batch_size, pool)?;
