@@ -324,7 +324,8 @@ impl Job {
         let plan = match body {
             Body::Select { plan, .. } => plan,
             Body::Show { show, .. } => {
-                let batches = crate::show::execute(&show, env.adapter.as_ref(), ctx.batch_size);
+                let batches =
+                    crate::show::execute(&show, env.adapter.as_ref(), ctx.batch_size, &ctx.memory);
                 return send_all(tx, batches.await?).await;
             }
         };

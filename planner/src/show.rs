@@ -13,7 +13,9 @@
 //! | `SHOW FIELD KEYS` | `measurement`, `fieldKey`, `fieldType` |
 //! | `SHOW SERIES` | `key` (`cpu,host=a,region=eu`) |
 //!
-//! Rows are sorted by measurement, then by the listed name.
+//! Rows are sorted by measurement, then by the listed name. The rows held
+//! until they are returned are reserved on the query's memory budget as
+//! `Show`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use tsq_engine::memory::{MemoryPool, MemoryReservation};
 use tsq_engine::registry::TagPairs;
 use tsq_engine::{StorageAdapter, TagPredicate};
 
@@ -61,41 +64,71 @@ pub async fn notices(show: &Show, adapter: &dyn StorageAdapter) -> Result<Vec<St
     )])
 }
 
+/// What the user can change when a listing does not fit the budget.
+const SHOW_HINT: &str = "it holds the listed rows until they are returned: narrow the listing \
+    with FROM, WHERE or (SHOW SERIES) LIMIT";
+
+/// The rows of a listing, each reserved on the budget as it is added.
+struct Listing {
+    rows: Vec<Vec<String>>,
+    reservation: MemoryReservation,
+}
+
+impl Listing {
+    fn push(&mut self, row: Vec<String>) -> Result<()> {
+        let bytes: usize = row.iter().map(|c| c.capacity() + 24).sum::<usize>() + 24;
+        self.reservation.try_grow(bytes)?;
+        self.rows.push(row);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
 /// Runs `show` against `adapter`: its rows in batches of at most
-/// `batch_size` rows (none when the result is empty).
+/// `batch_size` rows (none when the result is empty), what it holds
+/// reserved on `pool`.
 pub async fn execute(
     show: &Show,
     adapter: &dyn StorageAdapter,
     batch_size: usize,
+    pool: &Arc<MemoryPool>,
 ) -> Result<Vec<RecordBatch>> {
     let measurements = match &show.from {
         Some(m) => vec![m.value.clone()],
         None => adapter.measurements().await?,
     };
-    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut rows = Listing {
+        rows: Vec::new(),
+        reservation: pool.reservation("Show", SHOW_HINT),
+    };
     match &show.what {
         ShowKind::Measurements => {
             let all = adapter.measurements().await?;
-            rows.extend(all.into_iter().map(|m| vec![m]));
+            for m in all {
+                rows.push(vec![m])?;
+            }
         }
         ShowKind::TagKeys => {
             for m in &measurements {
                 for k in adapter.tag_keys(m).await? {
-                    rows.push(vec![m.clone(), k]);
+                    rows.push(vec![m.clone(), k])?;
                 }
             }
         }
         ShowKind::FieldKeys => {
             for m in &measurements {
                 for (f, t) in adapter.field_types(m).await? {
-                    rows.push(vec![m.clone(), f, t.name().to_string()]);
+                    rows.push(vec![m.clone(), f, t.name().to_string()])?;
                 }
             }
         }
         ShowKind::TagValues(key) => {
             for m in &measurements {
                 for v in tag_values(show, m, key, adapter).await? {
-                    rows.push(vec![m.clone(), key.value.clone(), v]);
+                    rows.push(vec![m.clone(), key.value.clone(), v])?;
                 }
             }
         }
@@ -106,12 +139,12 @@ pub async fn execute(
                     if show.limit.is_some_and(|n| rows.len() >= n) {
                         break 'all;
                     }
-                    rows.push(vec![series_key(m, &tags)]);
+                    rows.push(vec![series_key(m, &tags)])?;
                 }
             }
         }
     }
-    to_batches(show, rows, batch_size)
+    to_batches(show, &rows.rows, batch_size)
 }
 
 /// The values of `key` among the series of `m` matching the `WHERE`.
@@ -208,7 +241,7 @@ pub fn series_key(m: &str, tags: &TagPairs) -> String {
     key
 }
 
-fn to_batches(show: &Show, rows: Vec<Vec<String>>, batch_size: usize) -> Result<Vec<RecordBatch>> {
+fn to_batches(show: &Show, rows: &[Vec<String>], batch_size: usize) -> Result<Vec<RecordBatch>> {
     let schema = schema(show);
     let width = schema.fields().len();
     rows.chunks(batch_size.max(1))

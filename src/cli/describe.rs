@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, StringArray, UInt64Array};
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
+use tsq_engine::memory::MemoryPool;
 use tsq_engine::StorageAdapter;
 use tsq_planner::ast::{Name, Show, ShowKind};
 use tsq_planner::Pos;
@@ -54,7 +55,9 @@ async fn show(
         limit: None,
         pos: at,
     };
-    let batches = tsq_planner::show::execute(&statement, adapter, usize::MAX)
+    // the catalog of `\d` is small: no budget of its own
+    let pool = MemoryPool::new(usize::MAX);
+    let batches = tsq_planner::show::execute(&statement, adapter, usize::MAX, &pool)
         .await
         .map_err(data_error)?;
     let width = tsq_planner::show::schema(&statement).fields().len();

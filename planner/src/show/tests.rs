@@ -157,3 +157,18 @@ fn errors_name_their_position() {
         "parse error at 1:19: LIMIT is taken by SHOW SERIES only"
     );
 }
+
+#[test]
+fn listings_are_reserved_on_the_budget() {
+    // five series keys of about 20 bytes each, plus the row overheads, do
+    // not fit 64 bytes
+    let store = MemoryAdapter::new();
+    for h in ["a", "b", "c", "d", "e"] {
+        store.insert("cpu", &[("host", h)], "usage", &[(0, 1.0)]);
+    }
+    let tight = SessionConfig::default().with_memory_budget(64);
+    let s = Session::new(Arc::new(store), tight);
+    let e = futures::executor::block_on(s.execute("SHOW SERIES")).unwrap_err();
+    assert!(e.is_resources_exhausted(), "{e}");
+    assert!(e.to_string().contains("Show"), "{e}");
+}
