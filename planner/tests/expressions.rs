@@ -314,3 +314,30 @@ async fn order_by_an_expression_column() {
         ["10|eu|a|0.2", "20|eu|a|0.3"]
     );
 }
+
+#[tokio::test]
+async fn a_streamed_comparison_with_arithmetic_keeps_the_same_rows() {
+    // one pipeline, no ORDER BY / LIMIT: streamed batch by batch (batch
+    // size 2), the comparison applied to each batch
+    let q = "SELECT usage * 2 AS d FROM cpu WHERE usage * 10 > 15 AND usage < 50";
+    let s = tsq_planner::Session::new(
+        common::adapter(Capabilities::ALL),
+        tsq_planner::SessionConfig::new().with_batch_size(2),
+    );
+    let mut stream = s.stream(q).await.unwrap();
+    let mut batches = Vec::new();
+    while let Some(b) = stream.next().await {
+        batches.push(b.unwrap());
+    }
+    let streamed = tsq_planner::QueryOutput {
+        kind: tsq_planner::QueryKind::Rows {
+            schema: stream.schema(),
+            batches,
+        },
+        notices: Vec::new(),
+    };
+    // usage in (1.5, 50): a 2, 3; b 10, 30 → doubled
+    let expected = ["10|eu|a|4", "20|eu|a|6", "0|eu|b|20", "20|eu|b|60"];
+    assert_eq!(rows(&streamed), expected);
+    assert_eq!(run(q).await, expected);
+}
