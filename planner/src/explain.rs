@@ -2,6 +2,9 @@
 //! capabilities, the result columns, the value filter (if any) and each
 //! optimizer rule's decision (which aggregation
 //! operator was chosen, by which rule, and why), then the operator tree of
+//! the result stage (`MergeJoin`, the join of the pipelines with the value
+//! filters, `ORDER BY` and `LIMIT`; then `Projection`, the expressions, the
+//! comparisons with arithmetic and what they move after the join), then
 //! every pipeline — plain, or with per-operator metrics after a run, plus
 //! the total rows and the query's peak memory.
 
@@ -14,8 +17,14 @@ use crate::physical::PhysicalPlan;
 use crate::plan::{Catalog, LogicalPlan, ResultColumn};
 
 /// The EXPLAIN text of a plan that was not run.
-pub fn explain(plan: &LogicalPlan, catalog: &Catalog, physical: &PhysicalPlan) -> String {
+pub fn explain(
+    plan: &LogicalPlan,
+    catalog: &Catalog,
+    physical: &PhysicalPlan,
+    join: &str,
+) -> String {
     let mut out = header(plan, catalog);
+    result_lines(&mut out, join);
     for (k, (output, root)) in physical.pipelines.iter().enumerate() {
         pipeline_title(&mut out, plan, k, *output);
         out.push_str(&indent(&format_tree(root.as_ref())));
@@ -29,10 +38,12 @@ pub fn explain_analyze(
     plan: &LogicalPlan,
     catalog: &Catalog,
     physical: &PhysicalPlan,
+    join: &str,
     total_rows: usize,
     peak_bytes: usize,
 ) -> String {
     let mut out = header(plan, catalog);
+    result_lines(&mut out, join);
     for (k, (output, root)) in physical.pipelines.iter().enumerate() {
         pipeline_title(&mut out, plan, k, *output);
         out.push_str(&indent(&format_tree_with_metrics(root.as_ref())));
@@ -98,6 +109,14 @@ fn indent(tree: &str) -> String {
 fn notices(out: &mut String, plan: &LogicalPlan) {
     for n in &plan.notices {
         let _ = writeln!(out, "notice: {n}");
+    }
+}
+
+/// The result stage's lines (`MergeJoin`, then the projection if any),
+/// each as a `result:` line.
+fn result_lines(out: &mut String, result: &str) {
+    for line in result.lines() {
+        let _ = writeln!(out, "result: {line}");
     }
 }
 

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //!  caller's runtime                 dedicated runtime (tsq-cpu threads)
-//!  QueryStream::poll_next ◄─ mpsc(2) ◄─ producer task: pipelines → join → batches
+//!  QueryStream::poll_next ◄─ mpsc(2) ◄─ producer task: MergeJoin ◄─ pipeline tasks
 //!  drop(QueryStream) ── cancel token + abort ──► operators stop at the next batch
 //! ```
 
@@ -34,9 +34,9 @@ use tsq_engine::{CancellationToken, EngineError, StorageAdapter, TaskContext};
 use crate::ast::{ExplainMode, Show, Statement};
 use crate::error::{Result, TsqError};
 use crate::explain::{explain, explain_analyze};
-use crate::physical::{build_physical, run, run_materialized};
+use crate::physical::{build_physical, cast_to, run_joined, run_materialized};
 use crate::plan::{Catalog, LogicalPlan};
-use crate::result::result_schema;
+use crate::result::{result_schema_with, JoinOptions, ResultStage};
 use crate::session::{Executor, SessionConfig};
 
 /// Result batches in flight between the producer task and the stream.
@@ -64,8 +64,6 @@ pub struct Query {
     body: Body,
     cancel: CancellationToken,
     timeout: Option<Duration>,
-    /// Stream a one-column query straight from its pipeline (else join).
-    stream_single: bool,
 }
 
 /// What a [`Query`] runs.
@@ -120,7 +118,6 @@ impl Query {
             body,
             cancel: session_token.child(),
             timeout: None,
-            stream_single: true,
         }
     }
 
@@ -132,9 +129,11 @@ impl Query {
             return explain_schema();
         }
         match &self.body {
-            Body::Select { plan, .. } => {
-                result_schema(&plan.tag_columns, &plan.value_column_names())
-            }
+            Body::Select { plan, .. } => result_schema_with(
+                &plan.tag_columns,
+                &plan.value_column_names(),
+                self.env.config.dictionary_tags,
+            ),
             Body::Show { show, .. } => crate::show::schema(show),
         }
     }
@@ -234,14 +233,6 @@ impl Query {
             .map_err(|_| TsqError::Execution(EngineError::Cancelled))
     }
 
-    /// This query run through the result join even when it could stream
-    /// from its pipeline (`Session::execute` keeps the join's batching and
-    /// memory accounting).
-    pub(crate) fn joined(mut self) -> Self {
-        self.stream_single = false;
-        self
-    }
-
     /// Runs `work` on the dedicated runtime under this query's context.
     fn spawn<F>(self, schema: SchemaRef, work: F) -> Result<QueryStream>
     where
@@ -265,7 +256,6 @@ impl Query {
         let timeout = self.timeout;
         let session_cancel = Arc::clone(&self.env.session_cancel);
         let job = Job {
-            stream_single: self.stream_single,
             env: self.env,
             body: self.body,
         };
@@ -308,19 +298,16 @@ type WorkFuture = futures::future::BoxFuture<'static, Result<()>>;
 
 /// What runs on the dedicated runtime.
 struct Job {
-    stream_single: bool,
     env: QueryEnv,
     body: Body,
 }
 
 impl Job {
-    /// Runs the plan and sends its result batches.
+    /// Runs the plan and sends its result batches as the join completes
+    /// them (`result/merge.rs`), projected (`result/stage.rs`); a `SHOW`
+    /// statement sends its rows.
     async fn rows(self, ctx: TaskContext, tx: &mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
-        let Job {
-            env,
-            body,
-            stream_single,
-        } = self;
+        let Job { env, body } = self;
         let plan = match body {
             Body::Select { plan, .. } => plan,
             Body::Show { show, .. } => {
@@ -329,22 +316,28 @@ impl Job {
                 return send_all(tx, batches.await?).await;
             }
         };
+        let options = join_options(&env.config);
         if env.config.executor == Executor::Materialized {
-            let (_, batches) = run_materialized(&plan, &env.adapter, &ctx).await?;
-            return send_all(tx, batches).await;
+            let (plain, batches) = run_materialized(&plan, &env.adapter, &ctx).await?;
+            let values = plan.value_column_names();
+            let schema = result_schema_with(&plan.tag_columns, &values, options.dictionary_tags);
+            debug_assert_eq!(plain.fields().len(), schema.fields().len());
+            return send_all(tx, cast_to(&schema, batches)?).await;
         }
-        if stream_single && crate::stream::streamable(&plan) {
-            let mut stream = crate::stream::stream_single(&plan, &env.adapter, ctx).await?;
-            while let Some(batch) = stream.next().await {
-                send(tx, batch?).await?;
+        let mut physical = build_physical(&plan, &env.adapter).await?;
+        let pipelines = std::mem::take(&mut physical.pipelines);
+        let mut join = ResultStage::new(&plan, pipelines, &ctx, options)?;
+        let sent: Result<()> = async {
+            while let Some(batch) = join.next().await? {
+                send(tx, batch).await?;
                 // one batch's work per turn of the dedicated runtime
                 tokio::task::yield_now().await;
             }
-            return Ok(());
+            Ok(())
         }
-        let mut physical = build_physical(&plan, &env.adapter).await?;
-        let (_, batches) = run(&plan, &mut physical, &ctx, env.config.threads).await?;
-        send_all(tx, batches).await
+        .await;
+        join.close().await;
+        sent
     }
 
     /// The EXPLAIN (or, with `analyze`, EXPLAIN ANALYZE) text and the
@@ -357,14 +350,24 @@ impl Job {
             ));
         };
         let mut physical = build_physical(plan, &self.env.adapter).await?;
+        let options = join_options(&self.env.config);
         if !analyze {
-            return Ok((explain(plan, catalog, &physical), 0));
+            let result = ResultStage::describe(plan, options);
+            return Ok((explain(plan, catalog, &physical, &result), 0));
         }
-        let (_, batches) = run(plan, &mut physical, ctx, self.env.config.threads).await?;
-        let rows = batches.iter().map(|b| b.num_rows()).sum();
+        let done = run_joined(plan, &mut physical, ctx, options).await?;
+        let rows = done.batches.iter().map(|b| b.num_rows()).sum();
         let peak = ctx.memory.peak();
-        let text = explain_analyze(plan, catalog, &physical, rows, peak);
+        let text = explain_analyze(plan, catalog, &physical, &done.join, rows, peak);
         Ok((text, peak))
+    }
+}
+
+/// How the join of a query runs, from the session's settings.
+fn join_options(config: &SessionConfig) -> JoinOptions {
+    JoinOptions {
+        threads: config.threads,
+        dictionary_tags: config.dictionary_tags,
     }
 }
 

@@ -6,14 +6,22 @@
 //! applied after ordering. Hidden columns (fields read only for a value
 //! filter) take part in the join and the filter, then are dropped.
 //!
-//! Each pipeline's timelines are appended per group key as flat columns
-//! (group lookups once per timeline); the join is then a merge of the
-//! time-sorted columns of each group into [`Rows`], which filters and, under
-//! a `LIMIT`, keeps only the best rows (a top-k). With one joined column and
-//! a `LIMIT` every point is a whole row, so the points are ranked as they
-//! arrive and no column is held at all. Every buffer that grows with the
-//! rows or groups (columns, keys, joined rows, output batches) is reserved on
-//! the query's memory budget as `ResultJoin`.
+//! Queries run through [`MergeJoin`] (`merge.rs`): a streaming k-way merge
+//! of the pipelines' outputs, which are ordered by (group key, time), that
+//! hands out batches as soon as their rows are complete (`input.rs`: one
+//! input's cursor and its order check; `source.rs`: the pipelines as tasks
+//! or driven inline; `output.rs`: rows into batches; `rows.rs`: `ORDER BY`
+//! and its top-k). Every buffer it holds is reserved on the query's memory
+//! budget as `ResultJoin`. [`ResultStage`] (`stage.rs`) puts the projection
+//! of expressions after it (`project.rs`: expression columns and
+//! comparisons with arithmetic; `sort.rs`: `ORDER BY` an expression).
+//!
+//! [`ResultBuilder`] is the materializing join it replaced, kept for the
+//! materialized executor and as the oracle of the merge's tests: each
+//! pipeline's timelines are appended per group key as flat columns, then
+//! the time-sorted columns of each group are merged into [`Rows`]. With one
+//! joined column and a `LIMIT` every point is a whole row, ranked as it
+//! arrives.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -29,16 +37,40 @@ use crate::error::Result;
 use crate::plan::{LogicalPlan, ValueFilter};
 
 mod filter;
+mod input;
+mod merge;
+mod output;
 pub mod project;
 mod rows;
 mod sort;
+mod source;
+mod stage;
 
 use rows::{Row, RowOrder, Rows};
 
-pub(crate) use filter::retain;
+pub use merge::{JoinOptions, MergeJoin};
+pub use source::Pipeline;
+pub use stage::ResultStage;
+
+pub(crate) use filter::passes;
 
 /// The Arrow schema of a result: `time`, tag columns, value columns.
 pub fn result_schema(tag_columns: &[String], value_columns: &[String]) -> SchemaRef {
+    result_schema_with(tag_columns, value_columns, false)
+}
+
+/// [`result_schema`] with the tag columns as `Dictionary(Int32, Utf8)`
+/// when `dictionary_tags` is set.
+pub fn result_schema_with(
+    tag_columns: &[String],
+    value_columns: &[String],
+    dictionary_tags: bool,
+) -> SchemaRef {
+    let tag_type = if dictionary_tags {
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+    } else {
+        DataType::Utf8
+    };
     let mut fields = vec![Field::new(
         "time",
         DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
@@ -47,7 +79,7 @@ pub fn result_schema(tag_columns: &[String], value_columns: &[String]) -> Schema
     fields.extend(
         tag_columns
             .iter()
-            .map(|t| Field::new(t, DataType::Utf8, false)),
+            .map(|t| Field::new(t, tag_type.clone(), false)),
     );
     fields.extend(
         value_columns

@@ -1,10 +1,13 @@
 //! Arithmetic in the select list over the hand-made data set of `common`
 //! (values worked out by hand in the comments), through `execute` (the
-//! result join) and `stream` (a single pipeline streamed batch by batch),
-//! and its errors with their positions.
+//! result stage: the `MergeJoin`, then the projection) and `stream` (the
+//! same stage, batch by batch), and its errors with their positions.
 
 mod common;
 
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
 use common::{columns, explain_text, rows, session};
 use futures::StreamExt;
 use tsq_engine::spec::AggStrategy;
@@ -340,4 +343,145 @@ async fn a_streamed_comparison_with_arithmetic_keeps_the_same_rows() {
     let expected = ["10|eu|a|4", "20|eu|a|6", "0|eu|b|20", "20|eu|b|60"];
     assert_eq!(rows(&streamed), expected);
     assert_eq!(run(q).await, expected);
+}
+
+/// Every batch of `q` streamed by a session with batch size `batch_size`
+/// (and dictionary tags when asked), as `time|tag..|value..` rows with the
+/// tags cast back to strings; also the tag columns' type.
+async fn streamed(q: &str, batch_size: usize, dictionary: bool) -> (Vec<String>, DataType) {
+    let s = tsq_planner::Session::new(
+        common::adapter(Capabilities::ALL),
+        tsq_planner::SessionConfig::new()
+            .with_batch_size(batch_size)
+            .with_dictionary_tags(dictionary),
+    );
+    let mut stream = s.stream(q).await.unwrap();
+    let tag_type = stream.schema().field(1).data_type().clone();
+    let plain = tsq_planner::result::result_schema(
+        &["dc".to_string(), "host".to_string()],
+        &[stream.schema().field(3).name().clone()],
+    );
+    let mut batches = Vec::new();
+    while let Some(b) = stream.next().await {
+        let b = b.unwrap();
+        assert_eq!(b.schema(), stream.schema());
+        assert!(b.num_rows() <= batch_size, "a batch of {}", b.num_rows());
+        let columns = b
+            .columns()
+            .iter()
+            .zip(plain.fields())
+            .map(|(c, f)| cast(c, f.data_type()).unwrap())
+            .collect();
+        batches.push(RecordBatch::try_new(plain.clone(), columns).unwrap());
+    }
+    let out = tsq_planner::QueryOutput {
+        kind: tsq_planner::QueryKind::Rows {
+            schema: plain,
+            batches,
+        },
+        notices: Vec::new(),
+    };
+    (rows(&out), tag_type)
+}
+
+#[tokio::test]
+async fn a_comparison_with_arithmetic_streams_and_limits_after_the_join() {
+    // joined in (group, time) order: a 1, 2, 3; b 10, 30; c 100. usage * 10
+    // > 15 keeps a 2, a 3, b 10, b 30, c 100; LIMIT 3 takes the first three
+    // of those, not of the joined rows
+    let q = "SELECT usage * 2 AS d FROM cpu WHERE usage * 10 > 15 LIMIT 3";
+    let expected = ["10|eu|a|4", "20|eu|a|6", "0|eu|b|20"];
+    for batch_size in [1, 2, 1024] {
+        for dictionary in [false, true] {
+            let (got, tags) = streamed(q, batch_size, dictionary).await;
+            assert_eq!(got, expected, "batch size {batch_size}");
+            let want = if dictionary {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            } else {
+                DataType::Utf8
+            };
+            assert_eq!(tags, want);
+        }
+    }
+    assert_eq!(run(q).await, expected);
+}
+
+#[tokio::test]
+async fn the_result_stage_explains_the_join_then_the_projection() {
+    let s = session(Capabilities::ALL, None);
+    let text = |q: &'static str| {
+        let s = &s;
+        async move { explain_text(&s.execute(q).await.unwrap()).to_string() }
+    };
+    // the comparison and the LIMIT are the projection's, not the join's
+    let t = text("EXPLAIN SELECT usage FROM cpu WHERE usage * 10 > 15 LIMIT 2").await;
+    assert!(
+        t.contains(
+            "result: MergeJoin: on=(group, time) inputs=1\n\
+             result: Projection: columns=[usage] filter=[usage * 10 > 15] limit=2\n"
+        ),
+        "{t}"
+    );
+    // a plain value filter and a LIMIT without arithmetic stay in the join
+    let t = text("EXPLAIN SELECT usage * 2 AS d FROM cpu WHERE usage > 1 LIMIT 2").await;
+    assert!(
+        t.contains(
+            "result: MergeJoin: on=(group, time) inputs=1 filter=[usage > 1] limit=2\n\
+             result: Projection: columns=[d]\n"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("expression: d = ([usage] * 2)\n"), "{t}");
+    // ORDER BY an expression column: the join runs in natural order
+    let t = text(
+        "EXPLAIN SELECT host, max(usage) * 2 AS m FROM cpu GROUP BY host SAMPLE BY ALL max \
+         ORDER BY m DESC LIMIT 2",
+    )
+    .await;
+    assert!(
+        t.contains(
+            "result: MergeJoin: on=(group, time) inputs=1\n\
+             result: Projection: columns=[m] order=[m DESC] (sort) limit=2\n"
+        ),
+        "{t}"
+    );
+    // ORDER BY a computed output stays a top-k of the join
+    let t = text("EXPLAIN SELECT usage, -usage AS n FROM cpu ORDER BY usage LIMIT 1").await;
+    assert!(
+        t.contains(
+            "result: MergeJoin: on=(group, time) inputs=1 order=[usage] (top-k) limit=1\n\
+             result: Projection: columns=[usage, n]\n"
+        ),
+        "{t}"
+    );
+}
+
+#[tokio::test]
+async fn explain_analyze_shows_the_limit_stopping_the_join() {
+    // batch size 2: the join hands out [a 1, a 2] (one passes), then
+    // [a 3, b 10] (both pass, the LIMIT takes one); it is not asked for
+    // more, so 4 joined rows went out of it
+    let s = tsq_planner::Session::new(
+        common::adapter(Capabilities::ALL),
+        tsq_planner::SessionConfig::new().with_batch_size(2),
+    );
+    let out = s
+        .execute("EXPLAIN ANALYZE SELECT usage FROM cpu WHERE usage * 10 > 15 LIMIT 2")
+        .await
+        .unwrap();
+    let t = explain_text(&out);
+    let line = |prefix: &str| {
+        t.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} line in {t}"))
+            .to_string()
+    };
+    assert!(
+        line("result: MergeJoin:").contains("rows_out=4 batches=2"),
+        "{t}"
+    );
+    assert!(
+        line("result: Projection:").contains("rows_in=4 rows_out=2 batches=2"),
+        "{t}"
+    );
 }

@@ -5,9 +5,10 @@
 //! dropping the rows that fail a value comparison with arithmetic
 //! (`usage_user + usage_system > 90`), and sorting by an expression
 //! column (`super::sort`). It applies
-//! to whatever the join hands on, batch by batch: the batches of
-//! [`ResultBuilder::finish`](super::ResultBuilder::finish) and those a
-//! single pipeline streams.
+//! to whatever the join hands on, batch by batch: the batches
+//! [`MergeJoin`](super::MergeJoin) streams (`stage.rs`) and those of
+//! [`ResultBuilder::finish`](super::ResultBuilder::finish) (the
+//! materialized executor).
 //!
 //! ```text
 //!   joined: time | host | avg(a) | avg(b) | max(c)
@@ -23,7 +24,8 @@ use arrow::datatypes::{Float64Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use tsq_engine::memory::MemoryPool;
 
-use super::result_schema;
+use super::sort::ExprSort;
+use super::{join_reservation, result_schema_with};
 use crate::ast::ValueOp;
 use crate::error::Result;
 use crate::plan::{ExprFilter, LogicalPlan, ResultColumn};
@@ -41,8 +43,9 @@ pub struct ResultProjection {
 
 impl ResultProjection {
     /// The projection of `plan`; `None` when its result columns are the
-    /// joined columns as they are.
-    pub fn for_plan(plan: &LogicalPlan) -> Option<Self> {
+    /// joined columns as they are. With `dictionary_tags` the tag columns
+    /// are `Dictionary(Int32, Utf8)`, as the join builds them then.
+    pub fn for_plan(plan: &LogicalPlan, dictionary_tags: bool) -> Option<Self> {
         if !plan.needs_projection() {
             return None;
         }
@@ -50,7 +53,11 @@ impl ResultProjection {
             keys: 1 + plan.tag_columns.len(),
             columns: plan.columns.clone(),
             filters: plan.expr_filters.clone(),
-            schema: result_schema(&plan.tag_columns, &plan.value_column_names()),
+            schema: result_schema_with(
+                &plan.tag_columns,
+                &plan.value_column_names(),
+                dictionary_tags,
+            ),
         })
     }
 
@@ -135,20 +142,22 @@ fn compare(op: ValueOp, l: &ArrayRef, r: &ArrayRef) -> BooleanArray {
 }
 
 /// The joined `(schema, batches)` of `plan` projected onto its result
-/// columns (unchanged when no projection is needed). With comparisons the
-/// join kept every row, so `LIMIT` is applied here, after them.
+/// columns (unchanged when no projection is needed): the materialized
+/// executor's projection (queries that stream go through `stage.rs`). With
+/// comparisons the join kept every row, so `LIMIT` is applied here, after
+/// them.
 pub(crate) fn project_all(
     plan: &LogicalPlan,
     joined: (SchemaRef, Vec<RecordBatch>),
     batch_size: usize,
     pool: &Arc<MemoryPool>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let Some(p) = ResultProjection::for_plan(plan) else {
+    let Some(p) = ResultProjection::for_plan(plan, false) else {
         return Ok(joined);
     };
-    let sorted = super::sort::sorts_after_projection(plan);
+    let sort = ExprSort::for_plan(plan);
     let mut left = match plan.limit {
-        Some(n) if !plan.expr_filters.is_empty() && !sorted => n,
+        Some(n) if join_limit(plan).is_none() && sort.is_none() => n,
         _ => usize::MAX,
     };
     let mut batches = Vec::with_capacity(joined.1.len());
@@ -167,9 +176,11 @@ pub(crate) fn project_all(
             batches.push(out);
         }
     }
-    if sorted {
+    if let Some(sort) = sort {
         let schema = p.schema();
-        let batches = super::sort::sort(plan, &schema, &batches, batch_size, pool)?;
+        let mut reservation = join_reservation(pool);
+        reservation.try_grow(batches.iter().map(|b| b.get_array_memory_size()).sum())?;
+        let batches = sort.sort(&schema, &batches, batch_size, &mut reservation)?;
         return Ok((schema, batches));
     }
     Ok((p.schema(), batches))
@@ -177,7 +188,8 @@ pub(crate) fn project_all(
 
 /// The limit the join applies for `plan`: none when comparisons with
 /// arithmetic drop rows after it or an expression column orders the
-/// result ([`project_all`] applies it then).
+/// result (the projection applies it then: `stage.rs`, or [`project_all`]
+/// for the materialized executor).
 pub(crate) fn join_limit(plan: &LogicalPlan) -> Option<usize> {
     if plan.expr_filters.is_empty() && !super::sort::sorts_after_projection(plan) {
         plan.limit

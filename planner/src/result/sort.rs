@@ -5,7 +5,8 @@
 //! join's order: the `ORDER BY` items (a null value first when ascending,
 //! last when descending; NaN above every number), then the tag columns,
 //! then time. What it holds (the rows concatenated, then the sorted copy)
-//! is reserved as `ResultJoin`.
+//! is reserved as `ResultJoin` by the stage that holds it (`stage.rs`, or
+//! `project::project_all` for the materialized executor).
 
 use std::sync::Arc;
 
@@ -15,9 +16,9 @@ use arrow::compute::{
 };
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use tsq_engine::memory::MemoryPool;
+use tsq_engine::memory::MemoryReservation;
 
-use super::join_reservation;
+use crate::ast::OrderItem;
 use crate::error::Result;
 use crate::plan::{LogicalPlan, ResultColumn};
 
@@ -30,44 +31,62 @@ pub(crate) fn sorts_after_projection(plan: &LogicalPlan) -> bool {
     })
 }
 
-/// Sorts the projected `batches` of `plan` into its `ORDER BY` order, keeps
-/// the first `LIMIT` rows, and cuts them into batches of `batch_size`.
-pub(crate) fn sort(
-    plan: &LogicalPlan,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    batch_size: usize,
-    pool: &Arc<MemoryPool>,
-) -> Result<Vec<RecordBatch>> {
-    let mut reservation = join_reservation(pool);
-    let held: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
-    reservation.try_grow(held)?;
-    let all = concat_batches(schema, batches)?;
-    let mut keys: Vec<SortColumn> = Vec::new();
-    for item in &plan.order_by {
-        keys.push(sort_column(
-            &all,
-            schema,
-            &item.column.value,
-            item.descending,
-        )?);
+/// The sort of the projected rows by an expression column: the `ORDER BY`
+/// items, then the tag columns, then time, keeping the first `LIMIT` rows.
+#[derive(Debug, Clone)]
+pub(crate) struct ExprSort {
+    order_by: Vec<OrderItem>,
+    tag_columns: Vec<String>,
+    limit: Option<usize>,
+}
+
+impl ExprSort {
+    /// The sort of `plan`; `None` unless it orders by an expression column.
+    pub(crate) fn for_plan(plan: &LogicalPlan) -> Option<Self> {
+        sorts_after_projection(plan).then(|| ExprSort {
+            order_by: plan.order_by.clone(),
+            tag_columns: plan.tag_columns.clone(),
+            limit: plan.limit,
+        })
     }
-    for tag in &plan.tag_columns {
-        keys.push(sort_column(&all, schema, tag, false)?);
+
+    /// Sorts the projected `batches` (already reserved on `reservation`),
+    /// keeps the first `LIMIT` rows, and cuts them into batches of
+    /// `batch_size`. The sorted copy is reserved on `reservation` too.
+    pub(crate) fn sort(
+        &self,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        batch_size: usize,
+        reservation: &mut MemoryReservation,
+    ) -> Result<Vec<RecordBatch>> {
+        let all = concat_batches(schema, batches)?;
+        let mut keys: Vec<SortColumn> = Vec::new();
+        for item in &self.order_by {
+            keys.push(sort_column(
+                &all,
+                schema,
+                &item.column.value,
+                item.descending,
+            )?);
+        }
+        for tag in &self.tag_columns {
+            keys.push(sort_column(&all, schema, tag, false)?);
+        }
+        keys.push(sort_column(&all, schema, "time", false)?);
+        let indices = lexsort_to_indices(&keys, self.limit)?;
+        let sorted = take_record_batch(&all, &indices)?;
+        reservation.try_grow(sorted.get_array_memory_size())?;
+        let size = batch_size.max(1);
+        let mut out = Vec::with_capacity(sorted.num_rows().div_ceil(size));
+        let mut at = 0;
+        while at < sorted.num_rows() {
+            let n = size.min(sorted.num_rows() - at);
+            out.push(sorted.slice(at, n));
+            at += n;
+        }
+        Ok(out)
     }
-    keys.push(sort_column(&all, schema, "time", false)?);
-    let indices = lexsort_to_indices(&keys, plan.limit)?;
-    let sorted = take_record_batch(&all, &indices)?;
-    reservation.try_grow(sorted.get_array_memory_size())?;
-    let size = batch_size.max(1);
-    let mut out = Vec::with_capacity(sorted.num_rows().div_ceil(size));
-    let mut at = 0;
-    while at < sorted.num_rows() {
-        let n = size.min(sorted.num_rows() - at);
-        out.push(sorted.slice(at, n));
-        at += n;
-    }
-    Ok(out)
 }
 
 /// The column `name` of `batch` as a sort key.
