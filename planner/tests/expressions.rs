@@ -372,7 +372,7 @@ async fn streamed(q: &str, batch_size: usize, dictionary: bool) -> (Vec<String>,
             .zip(plain.fields())
             .map(|(c, f)| cast(c, f.data_type()).unwrap())
             .collect();
-        batches.push(RecordBatch::try_new(plain.clone(), columns).unwrap());
+        batches.push(RecordBatch::try_new(std::sync::Arc::clone(&plain), columns).unwrap());
     }
     let out = tsq_planner::QueryOutput {
         kind: tsq_planner::QueryKind::Rows {
