@@ -480,8 +480,39 @@ async fn explain_analyze_shows_the_limit_stopping_the_join() {
         line("result: MergeJoin:").contains("rows_out=4 batches=2"),
         "{t}"
     );
+    let projection = line("result: Projection:");
+    assert!(projection.contains("rows_in=4 rows_out=2 batches=2"), "{t}");
+    // streaming: the projection holds nothing
+    assert!(projection.ends_with("peak_bytes=0]"), "{t}");
+}
+
+#[tokio::test]
+async fn explain_analyze_of_an_expression_sort_holds_every_row() {
+    // ORDER BY n: the join hands out all 6 rows (3 batches of 2), the stage
+    // holds and sorts them, then cuts the best 3 into batches of 2 and 1
+    let s = tsq_planner::Session::new(
+        common::adapter(Capabilities::ALL),
+        tsq_planner::SessionConfig::new().with_batch_size(2),
+    );
+    let q = "SELECT -usage AS n FROM cpu ORDER BY n LIMIT 3";
+    let out = s.execute(&format!("EXPLAIN ANALYZE {q}")).await.unwrap();
+    let t = explain_text(&out);
+    let join = t.lines().find(|l| l.starts_with("result: MergeJoin:"));
     assert!(
-        line("result: Projection:").contains("rows_in=4 rows_out=2 batches=2"),
+        join.is_some_and(|l| l.contains("rows_out=6 batches=3")),
         "{t}"
+    );
+    let projection = t
+        .lines()
+        .find(|l| l.starts_with("result: Projection:"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        projection.contains("order=[n] (sort) limit=3, metrics=[rows_in=6 rows_out=3 batches=2"),
+        "{t}"
+    );
+    assert!(!projection.ends_with("peak_bytes=0]"), "{t}");
+    assert_eq!(
+        rows(&s.execute(q).await.unwrap()),
+        ["10|us|c|-100", "20|eu|b|-30", "0|eu|b|-10"]
     );
 }
