@@ -76,5 +76,5 @@ pub use spec::{
     AggStrategy, Aggregator, BucketGrid, Downsample, FillPolicy, GroupBy, Interpolation, Interval,
     PipelineSpec, RateOptions,
 };
-pub use storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange};
+pub use storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange, ValueType};
 pub use strategy::{check_strategy, strategy_error};

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use crate::batch::TimelineBatch;
 use crate::error::Result;
 use crate::predicate::TagPredicate;
-use crate::registry::SeriesRegistry;
+use crate::registry::{SeriesRegistry, TagPairs};
 use crate::spec::GroupBy;
 
 /// A half-open time range `[start, end)` in ns; `None` is unbounded.
@@ -203,4 +203,72 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
 
     /// Number of series (timelines: tag set × field) of `measurement`.
     async fn series_count(&self, measurement: &str) -> Result<usize>;
+
+    /// Field names of `measurement` with the type of their stored values,
+    /// sorted by name (`SHOW FIELD KEYS`). The default calls every field a
+    /// float, which is right for adapters that store only floats.
+    async fn field_types(&self, measurement: &str) -> Result<Vec<(String, ValueType)>> {
+        let fields = self.fields(measurement).await?;
+        Ok(fields.into_iter().map(|f| (f, ValueType::Float)).collect())
+    }
+
+    /// The distinct tag sets (series keys without the field) of
+    /// `measurement` whose tags match `predicate`, sorted (`SHOW SERIES`,
+    /// `SHOW TAG VALUES ... WHERE`). The default opens a scan of every
+    /// field over an empty time range (so no point is read) and takes the
+    /// series of its registry; adapters with an index answer from it.
+    async fn series_keys(
+        &self,
+        measurement: &str,
+        predicate: &TagPredicate,
+    ) -> Result<Vec<TagPairs>> {
+        let mut keys = std::collections::BTreeSet::new();
+        for field in self.fields(measurement).await? {
+            let mut request = ScanRequest::new(measurement, &field);
+            request.predicate = predicate.clone();
+            request.range = TimeRange::new(0, 0);
+            let scan = self.scan(&request).await?;
+            for (_, info) in scan.registry().iter() {
+                if predicate.matches(info) {
+                    keys.insert(info.tags.clone());
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+}
+
+/// The type of a field's stored values, as `SHOW FIELD KEYS` reports it.
+/// Queries read every numeric type as `f64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ValueType {
+    /// 64-bit float.
+    Float,
+    /// Signed 64-bit integer.
+    Integer,
+    /// Unsigned 64-bit integer.
+    Unsigned,
+    /// Boolean.
+    Boolean,
+    /// UTF-8 string (cannot be queried).
+    String,
+}
+
+impl ValueType {
+    /// The name InfluxQL's `SHOW FIELD KEYS` uses (`float`, `integer`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Float => "float",
+            ValueType::Integer => "integer",
+            ValueType::Unsigned => "unsigned",
+            ValueType::Boolean => "boolean",
+            ValueType::String => "string",
+        }
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }

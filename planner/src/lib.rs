@@ -36,6 +36,7 @@ pub mod ast;
 mod bucket_limit;
 mod build;
 pub mod error;
+pub mod expr;
 pub mod logical;
 pub mod optimizer;
 pub mod parser;
@@ -51,6 +52,7 @@ pub mod physical;
 pub mod query;
 pub mod result;
 pub mod session;
+pub mod show;
 mod stream;
 
 mod dedicated;

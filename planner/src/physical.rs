@@ -1,7 +1,8 @@
 //! Physical planning and execution: one engine pipeline per value column
 //! (`tsq_engine::pipeline::build_pipeline`), run under the query's
 //! [`TaskContext`] (memory budget, cancellation), their outputs joined by
-//! the streaming [`MergeJoin`] stage (`result/merge.rs`). What the join
+//! the streaming [`ResultStage`] (`result/stage.rs`: the `MergeJoin` of
+//! `result/merge.rs`, then the projection of expressions). What the join
 //! holds, and the batches in flight between the pipelines and the join, are
 //! reserved against the query's memory budget as `ResultJoin`.
 
@@ -14,7 +15,8 @@ use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext};
 
 use crate::error::Result;
 use crate::plan::LogicalPlan;
-use crate::result::{join_reservation, JoinOptions, MergeJoin, ResultBuilder};
+use crate::result::project::project_all;
+use crate::result::{join_reservation, JoinOptions, ResultBuilder, ResultStage};
 
 /// The operator trees of a plan, one per value column, in output order.
 pub struct PhysicalPlan {
@@ -58,23 +60,26 @@ pub async fn run_materialized(
             builder.add(p.output, &batch)?;
         }
     }
-    builder.finish(ctx.batch_size)
+    let joined = builder.finish(ctx.batch_size)?;
+    project_all(plan, joined, ctx.batch_size, &ctx.memory)
 }
 
-/// What running a plan gave: the result and the join's EXPLAIN ANALYZE
-/// line.
+/// What running a plan gave: the result and the result stage's EXPLAIN
+/// ANALYZE lines.
 #[derive(Debug)]
 pub struct Executed {
     /// The result schema.
     pub schema: SchemaRef,
     /// Every result batch, in order.
     pub batches: Vec<RecordBatch>,
-    /// The join's display line with its metrics.
+    /// The result stage's display lines (the join, then the projection if
+    /// any) with their metrics.
     pub join: String,
 }
 
-/// Runs every pipeline and joins their outputs with [`MergeJoin`] (a
-/// streaming merge: see `result/merge.rs`), collecting every result batch.
+/// Runs every pipeline and joins their outputs with the `MergeJoin` of
+/// [`ResultStage`] (a streaming merge: see `result/merge.rs`), projecting
+/// expressions (`result/stage.rs`), collecting every result batch.
 /// The operators are put back in `physical` with their metrics (for
 /// EXPLAIN ANALYZE), also when the query fails. With `threads > 1` and
 /// several pipelines, each pipeline runs as its own task on the dedicated
@@ -103,7 +108,7 @@ pub async fn run_joined(
     options: JoinOptions,
 ) -> Result<Executed> {
     let pipelines = std::mem::take(&mut physical.pipelines);
-    let mut join = MergeJoin::new(plan, pipelines, ctx, options)?;
+    let mut join = ResultStage::new(plan, pipelines, ctx, options)?;
     let mut held = join_reservation(&ctx.memory);
     let mut batches = Vec::new();
     let drained: Result<()> = async {
@@ -119,7 +124,7 @@ pub async fn run_joined(
     Ok(Executed {
         schema: join.schema(),
         batches,
-        join: format!("{}, metrics=[{}]", join.display(), join.metrics()),
+        join: join.analyzed(),
     })
 }
 

@@ -12,7 +12,9 @@
 //! input's cursor and its order check; `source.rs`: the pipelines as tasks
 //! or driven inline; `output.rs`: rows into batches; `rows.rs`: `ORDER BY`
 //! and its top-k). Every buffer it holds is reserved on the query's memory
-//! budget as `ResultJoin`.
+//! budget as `ResultJoin`. [`ResultStage`] (`stage.rs`) puts the projection
+//! of expressions after it (`project.rs`: expression columns and
+//! comparisons with arithmetic; `sort.rs`: `ORDER BY` an expression).
 //!
 //! [`ResultBuilder`] is the materializing join it replaced, kept for the
 //! materialized executor and as the oracle of the merge's tests: each
@@ -38,13 +40,17 @@ mod filter;
 mod input;
 mod merge;
 mod output;
+pub mod project;
 mod rows;
+mod sort;
 mod source;
+mod stage;
 
 use rows::{Row, RowOrder, Rows};
 
 pub use merge::{JoinOptions, MergeJoin};
 pub use source::Pipeline;
+pub use stage::ResultStage;
 
 pub(crate) use filter::passes;
 
@@ -182,11 +188,11 @@ impl ResultBuilder {
             plan.tag_columns.clone(),
             names,
             plan.value_filters.clone(),
-            &plan.order_by,
-            plan.limit,
+            project::join_order(plan),
+            project::join_limit(plan),
             pool,
         );
-        builder.set_visible(plan.visible_outputs().count(), &plan.order_by);
+        builder.set_visible(plan.visible_outputs().count(), project::join_order(plan));
         debug_assert!(plan.outputs[builder.visible..].iter().all(|o| o.hidden));
         builder
     }

@@ -16,7 +16,7 @@ use tsq_engine::memory::{MemoryPool, DEFAULT_MEMORY_BUDGET};
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter, DEFAULT_BATCH_SIZE};
 
-use crate::ast::{ExplainMode, Statement};
+use crate::ast::{ExplainMode, Statement, StatementBody};
 use crate::bucket_limit::check_bucket_limit;
 use crate::error::Result;
 use crate::logical::plan_query;
@@ -254,6 +254,11 @@ impl Session {
     /// Plans a parsed statement into a [`Query`]. Planning reads the
     /// adapter's catalog; it runs on the dedicated runtime like execution.
     pub async fn query(&self, statement: Statement) -> Result<Query> {
+        if let StatementBody::Show(show) = &statement.body {
+            let show = show.clone();
+            let notices = crate::show::notices(&show, self.adapter.as_ref()).await?;
+            return Ok(Query::show(self.env(), statement, show, notices));
+        }
         let adapter = Arc::clone(&self.adapter);
         let config = self.config.clone();
         let planned = crate::dedicated::handle()?.spawn(async move {
@@ -343,8 +348,17 @@ async fn plan_statement(
     statement: &Statement,
     config: &SessionConfig,
 ) -> Result<(LogicalPlan, Catalog)> {
-    let catalog = catalog(adapter, &statement.query.measurement.value).await?;
-    let plan = plan_query(&statement.query, &catalog, config.force_strategy)?;
+    let query = match &statement.body {
+        StatementBody::Select(query) => query,
+        StatementBody::Show(show) => {
+            return Err(crate::error::TsqError::plan(
+                show.pos,
+                "SHOW statements are answered from the index, not planned",
+            ))
+        }
+    };
+    let catalog = catalog(adapter, &query.measurement.value).await?;
+    let plan = plan_query(query, &catalog, config.force_strategy)?;
     // A plain EXPLAIN reads no storage (it looks up no data span).
     let resolve = statement.explain != Some(ExplainMode::Plan);
     check_bucket_limit(&plan, adapter, config.max_buckets, resolve).await?;

@@ -249,10 +249,10 @@ fn commands_describe_chart_and_quit() {
         "------+--------\n",
         " host |      2\n",
         "(1 row)\n",
-        " field\n",
-        "-------\n",
-        " u\n",
-        " v\n",
+        " field | type\n",
+        "-------+-------\n",
+        " u     | float\n",
+        " v     | float\n",
         "(2 rows)\n",
     );
     assert!(out.starts_with(describe), "{out}");

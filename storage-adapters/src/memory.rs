@@ -37,7 +37,7 @@ use tsq_engine::group::Grouping;
 use tsq_engine::registry::TagPairs;
 use tsq_engine::{
     Capabilities, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan, StorageAdapter,
-    TimeRange, TimelineBatch, TimelineBatchBuilder,
+    TagPredicate, TimeRange, TimelineBatch, TimelineBatchBuilder,
 };
 
 use crate::sync::{read, write};
@@ -562,6 +562,24 @@ impl StorageAdapter for MemoryAdapter {
 
     async fn series_count(&self, measurement: &str) -> Result<usize> {
         Ok(self.of_measurement(measurement, |_| ()).len())
+    }
+
+    async fn series_keys(
+        &self,
+        measurement: &str,
+        predicate: &TagPredicate,
+    ) -> Result<Vec<TagPairs>> {
+        let guard = self.read();
+        let mut keys: Vec<TagPairs> = Vec::new();
+        // Series come in key order, the fields of one tag set side by side.
+        for s in guard.map.keys().filter(|s| &*s.measurement == measurement) {
+            if keys.last() != Some(&s.tags) && predicate.matches(s) {
+                keys.push(s.tags.clone());
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
     }
 }
 

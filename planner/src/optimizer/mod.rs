@@ -13,6 +13,7 @@ pub(crate) mod push_down_time_range;
 mod split_fields;
 
 pub use choose_aggregation::ChooseAggregation;
+pub(crate) use push_down_tag_predicate::convert as tag_predicate;
 pub use push_down_tag_predicate::PushDownTagPredicate;
 pub use push_down_time_range::PushDownTimeRange;
 pub use split_fields::SplitFields;

@@ -25,7 +25,7 @@ fn plan_with(
     force: Option<AggStrategy>,
 ) -> crate::Result<LogicalPlan> {
     let st = parse_statement(q)?;
-    plan_query(&st.query, &catalog(caps), force)
+    plan_query(st.query().unwrap(), &catalog(caps), force)
 }
 
 fn plan(q: &str) -> LogicalPlan {
@@ -244,7 +244,7 @@ fn plan_errors_name_what_and_where() {
 fn missing_measurement_and_field_are_notices() {
     let mut cat = catalog(Capabilities::ALL);
     let st = parse_statement("SELECT sum(nope), sum(usage) FROM cpu").unwrap();
-    let p = plan_query(&st.query, &cat, None).unwrap();
+    let p = plan_query(st.query().unwrap(), &cat, None).unwrap();
     assert_eq!(
         p.notices,
         ["field 'nope' does not exist in measurement 'cpu': column 'sum(nope)' is empty"]
@@ -253,7 +253,7 @@ fn missing_measurement_and_field_are_notices() {
     cat.fields.clear();
     cat.tag_keys.clear();
     let st = parse_statement("SELECT sum(v) FROM gone GROUP BY host").unwrap();
-    let p = plan_query(&st.query, &cat, None).unwrap();
+    let p = plan_query(st.query().unwrap(), &cat, None).unwrap();
     assert_eq!(
         p.notices,
         ["measurement 'gone' does not exist: the result is empty"]

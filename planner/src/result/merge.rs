@@ -25,6 +25,13 @@
 //! row, sorted at the end. Ties in the `ORDER BY` columns are broken by
 //! group key, then time.
 //!
+//! Expressions are not the join's: it joins the outputs the pipelines
+//! computed, and the projection of `stage.rs` evaluates the expressions on
+//! its batches. When that stage filters rows (a comparison with arithmetic)
+//! or sorts them (`ORDER BY` an expression column), the join runs without
+//! that `LIMIT` (and, for the sort, in natural order): see
+//! `project::join_limit` and `project::join_order`.
+//!
 //! Memory: the batches in flight (at most the channel's two per pipeline,
 //! plus the one each input reads), the rows of the batch being built, and,
 //! under `ORDER BY`, the kept rows, all reserved on the query's budget as
@@ -40,6 +47,7 @@ use tsq_engine::{OperatorMetrics, TaskContext};
 
 use super::input::JoinInput;
 use super::output::{Key, OutputBuilder};
+use super::project::{join_limit, join_order};
 use super::rows::{RowOrder, Rows};
 use super::source::{Pipeline, Source};
 use super::{join_reservation, key_bytes, result_schema_with};
@@ -152,18 +160,21 @@ impl MergeJoin {
             &names[..visible],
             options.dictionary_tags,
         );
-        let sink = if plan.order_by.is_empty() {
+        // `ORDER BY` an expression column, and `LIMIT` after a comparison
+        // with arithmetic, are the projection's (`stage.rs`)
+        let (order_by, limit) = (join_order(plan), join_limit(plan));
+        let sink = if order_by.is_empty() {
             Sink::Natural {
                 filters: plan.value_filters.clone(),
-                remaining: plan.limit,
+                remaining: limit,
             }
         } else {
-            let order = RowOrder::new(&plan.order_by, &plan.tag_columns, &names[..visible]);
+            let order = RowOrder::new(order_by, &plan.tag_columns, &names[..visible]);
             let rows = Rows::new(
                 names.len(),
                 plan.value_filters.clone(),
                 order,
-                plan.limit,
+                limit,
                 join_reservation(&ctx.memory),
             );
             Sink::Ordered(Box::new(Ordered {
@@ -191,26 +202,27 @@ impl MergeJoin {
     /// The EXPLAIN line of the join of `plan`.
     pub fn describe(plan: &LogicalPlan, options: JoinOptions) -> String {
         let mut line = format!("{NAME}: on=(group, time) inputs={}", plan.pipelines.len());
-        if let Some(filter) = plan.value_filter_text() {
-            line.push_str(&format!(" filter=[{filter}]"));
+        let filters: Vec<String> = plan
+            .value_filters
+            .iter()
+            .map(|f| format!("{} {} {}", plan.outputs[f.output].field, f.op, f.value))
+            .collect();
+        if !filters.is_empty() {
+            line.push_str(&format!(" filter=[{}]", filters.join(" AND ")));
         }
-        if !plan.order_by.is_empty() {
-            let items: Vec<String> = plan
-                .order_by
+        let (order_by, limit) = (join_order(plan), join_limit(plan));
+        if !order_by.is_empty() {
+            let items: Vec<String> = order_by
                 .iter()
                 .map(|o| {
                     let dir = if o.descending { " DESC" } else { "" };
                     format!("{}{dir}", o.column.value)
                 })
                 .collect();
-            let how = if plan.limit.is_some() {
-                "top-k"
-            } else {
-                "sort"
-            };
+            let how = if limit.is_some() { "top-k" } else { "sort" };
             line.push_str(&format!(" order=[{}] ({how})", items.join(", ")));
         }
-        if let Some(n) = plan.limit {
+        if let Some(n) = limit {
             line.push_str(&format!(" limit={n}"));
         }
         if options.dictionary_tags && !plan.tag_columns.is_empty() {

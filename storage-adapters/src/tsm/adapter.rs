@@ -15,15 +15,17 @@
 //! file and records it, for the caller to report, in
 //! [`TsmAdapter::take_left_out`].
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tsq_engine::batch::TimelineBatchBuilder;
 use tsq_engine::group::Grouping;
+use tsq_engine::registry::TagPairs;
 use tsq_engine::{
     Capabilities, EngineError, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan,
-    StorageAdapter, TimelineBatch,
+    StorageAdapter, TagPredicate, TimelineBatch, ValueType,
 };
 
 use super::error::TsmError;
@@ -274,6 +276,43 @@ impl StorageAdapter for TsmAdapter {
 
     async fn series_count(&self, measurement: &str) -> Result<usize> {
         Ok(self.store.series_count(measurement))
+    }
+
+    async fn field_types(&self, measurement: &str) -> Result<Vec<(String, ValueType)>> {
+        Ok(self
+            .store
+            .fields(measurement)
+            .into_iter()
+            .map(|(f, t)| (f, value_type(t)))
+            .collect())
+    }
+
+    async fn series_keys(
+        &self,
+        measurement: &str,
+        predicate: &TagPredicate,
+    ) -> Result<Vec<TagPairs>> {
+        let index = read(&self.store.inner.index);
+        let mut keys = BTreeSet::new();
+        for (field, _) in index.fields(measurement) {
+            for id in index.select(measurement, &field, predicate) {
+                if let Some((info, _, _)) = index.series(id) {
+                    keys.insert(info.tags.clone());
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+}
+
+/// The engine's name of a stored field type.
+fn value_type(t: FieldType) -> ValueType {
+    match t {
+        FieldType::Float => ValueType::Float,
+        FieldType::Integer => ValueType::Integer,
+        FieldType::Unsigned => ValueType::Unsigned,
+        FieldType::Boolean => ValueType::Boolean,
+        FieldType::String => ValueType::String,
     }
 }
 
