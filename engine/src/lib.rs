@@ -59,6 +59,7 @@ pub mod operator;
 pub mod ops;
 pub mod pipeline;
 pub mod predicate;
+pub mod read_path;
 pub mod registry;
 pub mod spec;
 pub mod storage;
@@ -68,7 +69,8 @@ pub use context::{CancellationToken, TaskContext};
 pub use error::{EngineError, Result};
 pub use metrics::OperatorMetrics;
 pub use operator::{collect, format_tree, format_tree_with_metrics, into_stream, Operator};
-pub use pipeline::{build_pipeline, check_strategy};
+pub use pipeline::{build_pipeline, build_pipeline_with, check_strategy};
+pub use read_path::{check_read_path, ReadPath};
 pub use predicate::{Pattern, TagPredicate};
 pub use registry::{SeriesInfo, SeriesRegistry};
 pub use spec::{

@@ -16,10 +16,12 @@ use crate::ops::ds_agg::DsAggOp;
 use crate::ops::grouped_agg::GroupedAggOp;
 use crate::ops::mt_agg::MTAggOp;
 use crate::ops::pipe_agg::PipeAggOp;
+use crate::ops::last_point::LastPointOp;
 use crate::ops::rate::RateOp;
 use crate::ops::scan::ScanOp;
 use crate::spec::{AggStrategy, FillPolicy, Interval, PipelineSpec};
-use crate::storage::StorageAdapter;
+use crate::read_path::{check_read_path, tail_window, ReadPath};
+use crate::storage::{StorageAdapter, TimeRange};
 
 /// Why `strategy` cannot run `spec`, if it cannot.
 pub fn check_strategy(
@@ -62,14 +64,27 @@ pub fn check_strategy(
 }
 
 /// Builds the operator DAG for `spec` with the aggregation operator of
-/// `strategy` (ignored when the spec has no aggregate).
+/// `strategy` (ignored when the spec has no aggregate), reading by scan.
 pub async fn build_pipeline(
     spec: &PipelineSpec,
     adapter: Arc<dyn StorageAdapter>,
     strategy: AggStrategy,
 ) -> Result<Box<dyn Operator>> {
+    build_pipeline_with(spec, adapter, strategy, ReadPath::Scan).await
+}
+
+/// [`build_pipeline`] with the leaf reading by `read` ([`ReadPath`]).
+pub async fn build_pipeline_with(
+    spec: &PipelineSpec,
+    adapter: Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+) -> Result<Box<dyn Operator>> {
     if let Some(reason) = check_strategy(spec, adapter.as_ref(), strategy) {
         return Err(EngineError::InvalidArgument(reason));
+    }
+    if let Some(reason) = check_read_path(spec, read) {
+        return Err(EngineError::InvalidArgument(format!("read path {read}: {reason}")));
     }
     let mut scan = spec.scan.clone();
     if spec.aggregate.is_some() && strategy == AggStrategy::Grouped {
@@ -80,13 +95,23 @@ pub async fn build_pipeline(
             || ds.interval == Interval::All
             || (spec.aggregate.is_some() && strategy == AggStrategy::Pipe)
     });
-    let range = if needs_range {
+    let needs_range = needs_range || matches!(read, ReadPath::Tail { .. });
+    let mut range = if needs_range {
         Some(resolve_range(&scan, adapter.as_ref()).await?)
     } else {
         scan.range.start.zip(scan.range.end)
     };
+    if let (ReadPath::Tail { rows }, Some(resolved)) = (read, range) {
+        if let Some((w, end)) = tail_window(spec, adapter.as_ref(), resolved, rows).await? {
+            scan.range = TimeRange::new(w, end);
+            range = Some((w, end));
+        }
+    }
 
-    let mut op: Box<dyn Operator> = Box::new(ScanOp::new(Arc::clone(&adapter), scan));
+    let mut op: Box<dyn Operator> = match read {
+        ReadPath::LastPoint => Box::new(LastPointOp::new(Arc::clone(&adapter), scan)),
+        _ => Box::new(ScanOp::new(Arc::clone(&adapter), scan)),
+    };
     if let Some(ds) = spec.downsample {
         op = Box::new(DsAggOp::new(op, ds, range)?);
     }

@@ -1,5 +1,5 @@
 //! Physical planning and execution: one engine pipeline per value column
-//! (`tsq_engine::pipeline::build_pipeline`), run one after the other under
+//! (`tsq_engine::pipeline::build_pipeline_with`), run one after the other under
 //! the query's [`TaskContext`] (memory budget, cancellation), their outputs
 //! joined by [`ResultBuilder`]. Each batch is handed to the join as the
 //! pipeline emits it; what the join holds is reserved against the query's
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tsq_engine::memory::MemoryReservation;
-use tsq_engine::pipeline::build_pipeline;
+use tsq_engine::pipeline::build_pipeline_with;
 use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext, TimelineBatch};
 
 use crate::error::Result;
@@ -39,7 +39,7 @@ pub async fn build_physical(
 ) -> Result<PhysicalPlan> {
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
     for p in &plan.pipelines {
-        let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy).await?;
+        let root = build_pipeline_with(&p.spec, Arc::clone(adapter), p.strategy, p.read).await?;
         pipelines.push((p.output, root));
     }
     Ok(PhysicalPlan { pipelines })

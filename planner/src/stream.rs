@@ -12,7 +12,7 @@ use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
-use tsq_engine::pipeline::build_pipeline;
+use tsq_engine::pipeline::build_pipeline_with;
 use tsq_engine::{into_stream, StorageAdapter, TaskContext, TimelineBatch};
 
 use crate::error::{Result, TsqError};
@@ -39,7 +39,7 @@ pub(crate) async fn stream_single(
     ctx: TaskContext,
 ) -> Result<RecordBatchStream> {
     let p = &plan.pipelines[0];
-    let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy).await?;
+    let root = build_pipeline_with(&p.spec, Arc::clone(adapter), p.strategy, p.read).await?;
     let tags = plan.tag_columns.clone();
     let schema = result_schema(&tags, &[plan.outputs[p.output].name.clone()]);
     let filters = plan.value_filters.clone();

@@ -15,16 +15,19 @@ const TIME_ONLY: Capabilities = Capabilities {
     time_pruning: true,
     tag_pushdown: false,
     ordered_by_group: false,
+    last_point: false,
 };
 const TAGS_ONLY: Capabilities = Capabilities {
     time_pruning: false,
     tag_pushdown: true,
     ordered_by_group: false,
+    last_point: false,
 };
 const ORDER_ONLY: Capabilities = Capabilities {
     time_pruning: false,
     tag_pushdown: false,
     ordered_by_group: true,
+    last_point: false,
 };
 
 /// `(snapshot name, capabilities, forced strategy, query)`.

@@ -21,6 +21,7 @@ pub(crate) mod framing;
 pub mod index;
 pub mod ingest;
 pub mod key;
+pub mod last_point;
 pub mod lock;
 pub mod maint;
 pub(crate) mod recover;

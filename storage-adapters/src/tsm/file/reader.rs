@@ -39,6 +39,9 @@ pub struct TsmReader {
     index: Vec<IndexEntry>,
     tombstones: RwLock<Tombstones>,
     retired: AtomicBool,
+    /// Blocks decoded by reads of this file (scans, point reads, last-point
+    /// lookups): what tests of the read paths count.
+    decoded: AtomicU64,
 }
 
 impl TsmReader {
@@ -99,6 +102,7 @@ impl TsmReader {
             index,
             tombstones: RwLock::new(Tombstones::default()),
             retired: AtomicBool::new(false),
+            decoded: AtomicU64::new(0),
         })
     }
 
@@ -125,6 +129,11 @@ impl TsmReader {
     /// The whole index, sorted by key.
     pub fn index(&self) -> &[IndexEntry] {
         &self.index
+    }
+
+    /// How many blocks reads of this file have decoded since it was opened.
+    pub fn blocks_decoded(&self) -> u64 {
+        self.decoded.load(Ordering::Relaxed)
     }
 
     /// The index entry of `key`.
@@ -163,6 +172,7 @@ impl TsmReader {
         }
         let mut buf = vec![0u8; b.size as usize];
         self.file.read_exact_at(&mut buf, b.offset).at(&self.path)?;
+        self.decoded.fetch_add(1, Ordering::Relaxed);
         decode_block(&buf, entry.ty, &self.path, b.offset)
     }
 
@@ -221,6 +231,7 @@ impl TsmReader {
         for b in entry.blocks.iter().filter(|b| b.max >= min && b.min <= max) {
             let before = times.len();
             let bytes = self.block_bytes(b, buf)?;
+            self.decoded.fetch_add(1, Ordering::Relaxed);
             decode_block_f64(bytes, entry.ty, &self.path, b.offset, times, values)?;
             let added = &times[before..];
             let lo = before + added.partition_point(|&x| x < min);
