@@ -27,7 +27,7 @@
 //! let input = input.finish()?;
 //!
 //! // SELECT sum(usage) FROM cpu WHERE time >= 0 AND time < 30s SAMPLE BY 10s avg FILL(zero)
-//! let ds = Downsample { interval: Interval::Every(10 * S), agg: Aggregator::Avg, fill: FillPolicy::Value(0.0) };
+//! let ds = Downsample { interval: Interval::Every(10 * S), agg: Aggregator::Avg, fill: FillPolicy::Value(0.0), max_gap: None };
 //! let range = (0, 30 * S);
 //! let scan = Box::new(ValuesOp::new(vec![input]));
 //! let downsample = Box::new(DsAggOp::new(scan, ds, Some(range))?);
@@ -51,6 +51,7 @@ pub mod context;
 pub mod error;
 pub mod group;
 pub mod interpolate;
+pub mod lookback;
 pub mod materialize;
 pub mod materialized;
 pub mod memory;

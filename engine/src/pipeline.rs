@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
+use crate::lookback::Lookback;
 use crate::operator::Operator;
 use crate::ops::ds_agg::DsAggOp;
 use crate::ops::grouped_agg::GroupedAggOp;
@@ -32,13 +33,14 @@ pub fn check_strategy(
     let agg = spec.aggregate?;
     match strategy {
         AggStrategy::Pipe => {
-            let aligned = spec
-                .downsample
-                .is_some_and(|ds| ds.fill != FillPolicy::None || ds.interval == Interval::All);
+            let aligned = spec.downsample.is_some_and(|ds| {
+                (ds.fill != FillPolicy::None && ds.max_gap.is_none()) || ds.interval == Interval::All
+            });
             if !aligned {
                 Some(
-                    "PipeAggOp needs SAMPLE BY with a FILL other than none (or SAMPLE BY ALL), \
-                     so that every timeline has every bucket and no interpolation is needed"
+                    "PipeAggOp needs SAMPLE BY with a FILL other than none and without a maximum \
+                     gap (or SAMPLE BY ALL), so that every timeline has every bucket and no \
+                     interpolation is needed"
                         .into(),
                 )
             } else if !agg.is_incremental() {
@@ -113,7 +115,8 @@ pub async fn build_pipeline_with(
         _ => Box::new(ScanOp::new(Arc::clone(&adapter), scan)),
     };
     if let Some(ds) = spec.downsample {
-        op = Box::new(DsAggOp::new(op, ds, range)?);
+        let lookback = Lookback::fetch(&ds, &spec.scan, adapter.as_ref()).await?;
+        op = Box::new(DsAggOp::new(op, ds, range)?.with_lookback(lookback));
     }
     if let Some(rate) = spec.rate {
         op = Box::new(RateOp::new(op, rate));

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use crate::batch::TimelineBatch;
 use crate::context::{CancellationToken, TaskContext};
 use crate::error::{EngineError, Result};
+use crate::lookback::Lookback;
 use crate::memory::MemoryReservation;
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
@@ -40,6 +41,8 @@ pub struct DsAggOp {
     ds: Downsample,
     range: Option<(i64, i64)>,
     buckets: Buckets,
+    /// Seeds of `previous` / `linear` fills (`docs/semantics.md` §5).
+    lookback: Option<Lookback>,
     state: Option<Downsampler>,
     reservation: Option<MemoryReservation>,
     cancel: Option<CancellationToken>,
@@ -98,12 +101,20 @@ impl DsAggOp {
             ds,
             range,
             buckets,
+            lookback: None,
             state: None,
             reservation: None,
             cancel: None,
             input_done: false,
             metrics: OperatorMetrics::default(),
         })
+    }
+
+    /// Seeds the `previous` / `linear` fill of each timeline from the
+    /// newest point before the range ([`Lookback::fetch`]).
+    pub fn with_lookback(mut self, lookback: Option<Lookback>) -> Self {
+        self.lookback = lookback;
+        self
     }
 
     /// Downsamples one input batch and accounts the state it holds.
@@ -138,7 +149,9 @@ impl Operator for DsAggOp {
             Buckets::Grid(g) => Some(g),
             Buckets::Epoch(_) => None,
         };
-        let filler = Filler::new(self.ds.fill, grid);
+        let filler = Filler::new(self.ds.fill, grid)
+            .with_max_gap(self.ds.max_gap)
+            .with_lookback(self.lookback.clone());
         let agg = BucketAgg::new(self.ds.agg)?;
         let queued = ctx.memory.reservation(
             "DsAggOp",
