@@ -98,7 +98,18 @@ pub async fn build_pipeline_with(
             || (spec.aggregate.is_some() && strategy == AggStrategy::Pipe)
     });
     let needs_range = needs_range || matches!(read, ReadPath::Tail { .. });
-    let mut range = if needs_range {
+    // SAMPLE BY ALL stamps its bucket with the range start; with a lower
+    // bound, the last-point path needs no data span for the end (the bucket
+    // reaches to the largest time, which every point lies before).
+    let open_end = match (read, scan.range.start, scan.range.end) {
+        (ReadPath::LastPoint, Some(start), None) => {
+            i64::MAX.checked_sub(start).map(|_| (start, i64::MAX))
+        }
+        _ => None,
+    };
+    let mut range = if let Some(range) = open_end {
+        Some(range)
+    } else if needs_range {
         Some(resolve_range(&scan, adapter.as_ref()).await?)
     } else {
         scan.range.start.zip(scan.range.end)

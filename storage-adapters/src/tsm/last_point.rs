@@ -18,7 +18,11 @@
 //! ```
 //!
 //! A tie between two sources at the same timestamp goes to the newer one
-//! (later generation, then the cache), as in a merged read.
+//! (later generation, then the cache), as in a merged read. When the range
+//! ends after the series' last timestamp in a file (TSBS `lastpoint`), the
+//! point found is the series' newest in that file; the reader memoizes it
+//! (files are immutable; a delete clears the memo), so repeated lookups
+//! decode no block at all.
 
 use std::sync::Arc;
 
@@ -33,14 +37,16 @@ use super::view::View;
 type Found = (i64, usize, f64);
 
 /// A file that may hold the newest point: the upper bound of the time it
-/// can hold in range, its priority, the file, its entry and the index of
-/// the newest block that starts at or before `max` (`None` when the blocks
-/// overlap each other and a merged read is needed).
+/// can hold in range, its priority, the file, its entry and its index
+/// position, and the index of the newest block that starts at or before
+/// `max` (`None` when the blocks overlap each other and a merged read is
+/// needed).
 struct Candidate<'a> {
     bound: i64,
     priority: usize,
     file: &'a TsmReader,
     entry: &'a IndexEntry,
+    at: usize,
     block: Option<usize>,
 }
 
@@ -94,7 +100,8 @@ fn candidate<'a>(
     min: i64,
     max: i64,
 ) -> Option<Candidate<'a>> {
-    let entry = f.entry(key)?;
+    let at = f.position(key)?;
+    let entry = &f.index()[at];
     let n = entry.blocks.partition_point(|b| b.min <= max);
     let before = &entry.blocks[..n];
     let sorted = entry.blocks.windows(2).all(|w| w[0].max < w[1].min);
@@ -104,13 +111,28 @@ fn candidate<'a>(
         priority,
         file: f,
         entry,
+        at,
         block: sorted.then_some(n - 1),
     })
 }
 
 /// The newest point of `key` in `[min, max]` in the candidate's file,
-/// tombstones applied.
+/// tombstones applied. When `max` is past the series' last timestamp in
+/// the file, that is the series' newest point in the file, which the
+/// reader remembers: the next lookup decodes nothing.
 fn newest_in_file(c: &Candidate<'_>, key: &str, min: i64, max: i64) -> Result<Option<(i64, f64)>> {
+    let whole = c.entry.blocks.last().is_some_and(|b| b.max <= max);
+    if whole {
+        let newest = c
+            .file
+            .newest_or(c.at, || newest_in_blocks(c, key, i64::MIN, max))?;
+        return Ok(newest.filter(|&(t, _)| t >= min));
+    }
+    newest_in_blocks(c, key, min, max)
+}
+
+/// [`newest_in_file`] by decoding, newest block first.
+fn newest_in_blocks(c: &Candidate<'_>, key: &str, min: i64, max: i64) -> Result<Option<(i64, f64)>> {
     let Some(mut i) = c.block else {
         // Overlapping blocks: the merged read of the range decides.
         let Some((t, v)) = c.file.read_series(key, min, max)? else {
