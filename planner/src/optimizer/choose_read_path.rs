@@ -65,17 +65,23 @@ impl OptimizerRule for ChooseReadPath {
             return Ok(());
         };
         let mut notes = Vec::new();
+        let mut taken = false;
         for p in &mut plan.pipelines {
             let name = p.spec.output_name.clone();
             match check_read_path(&p.spec, path) {
                 None => {
                     p.read = path;
+                    taken = true;
                     notes.push(format!("{name}: {path}"));
                 }
                 Some(reason) => notes.push(format!("{name}: scan, not {path}: {reason}")),
             }
         }
-        plan.decide(self.name(), format!("{}; {why}", notes.join(", ")));
+        let notes = notes.join(", ");
+        match taken {
+            true => plan.decide(self.name(), format!("{notes}; {why}")),
+            false => plan.decide(self.name(), notes),
+        }
         Ok(())
     }
 }
