@@ -71,8 +71,8 @@ pub use error::{EngineError, Result};
 pub use metrics::OperatorMetrics;
 pub use operator::{collect, format_tree, format_tree_with_metrics, into_stream, Operator};
 pub use pipeline::{build_pipeline, build_pipeline_with, check_strategy};
-pub use read_path::{check_read_path, ReadPath};
 pub use predicate::{Pattern, TagPredicate};
+pub use read_path::{check_read_path, ReadPath};
 pub use registry::{SeriesInfo, SeriesRegistry};
 pub use spec::{
     AggStrategy, Aggregator, BucketGrid, Downsample, FillPolicy, GroupBy, Interpolation, Interval,

@@ -34,7 +34,11 @@ impl Lookback {
         request: &ScanRequest,
         adapter: &dyn StorageAdapter,
     ) -> Result<Option<Lookback>> {
-        let Some(start) = request.range.start.filter(|_| Lookback::applies(ds, request)) else {
+        let Some(start) = request
+            .range
+            .start
+            .filter(|_| Lookback::applies(ds, request))
+        else {
             return Ok(None);
         };
         let before = ScanRequest {

@@ -15,13 +15,13 @@ use crate::lookback::Lookback;
 use crate::operator::Operator;
 use crate::ops::ds_agg::DsAggOp;
 use crate::ops::grouped_agg::GroupedAggOp;
+use crate::ops::last_point::LastPointOp;
 use crate::ops::mt_agg::MTAggOp;
 use crate::ops::pipe_agg::PipeAggOp;
-use crate::ops::last_point::LastPointOp;
 use crate::ops::rate::RateOp;
 use crate::ops::scan::ScanOp;
-use crate::spec::{AggStrategy, FillPolicy, Interval, PipelineSpec};
 use crate::read_path::{check_read_path, tail_window, ReadPath};
+use crate::spec::{AggStrategy, FillPolicy, Interval, PipelineSpec};
 use crate::storage::{StorageAdapter, TimeRange};
 
 /// Why `strategy` cannot run `spec`, if it cannot.
@@ -34,7 +34,8 @@ pub fn check_strategy(
     match strategy {
         AggStrategy::Pipe => {
             let aligned = spec.downsample.is_some_and(|ds| {
-                (ds.fill != FillPolicy::None && ds.max_gap.is_none()) || ds.interval == Interval::All
+                (ds.fill != FillPolicy::None && ds.max_gap.is_none())
+                    || ds.interval == Interval::All
             });
             if !aligned {
                 Some(
@@ -86,7 +87,9 @@ pub async fn build_pipeline_with(
         return Err(EngineError::InvalidArgument(reason));
     }
     if let Some(reason) = check_read_path(spec, read) {
-        return Err(EngineError::InvalidArgument(format!("read path {read}: {reason}")));
+        return Err(EngineError::InvalidArgument(format!(
+            "read path {read}: {reason}"
+        )));
     }
     let mut scan = spec.scan.clone();
     if spec.aggregate.is_some() && strategy == AggStrategy::Grouped {

@@ -23,10 +23,25 @@ const S: i64 = 1_000_000_000;
 fn adapter() -> Arc<MemoryAdapter> {
     let m = MemoryAdapter::new();
     let pts = |p: &[(i64, f64)]| p.iter().map(|&(t, v)| (t * S, v)).collect::<Vec<_>>();
-    m.insert("cpu", &[("host", "a")], "usage", &pts(&[(0, 1.0), (10, 2.0), (20, 3.0)]));
-    m.insert("cpu", &[("host", "b")], "usage", &pts(&[(0, 10.0), (20, 30.0)]));
+    m.insert(
+        "cpu",
+        &[("host", "a")],
+        "usage",
+        &pts(&[(0, 1.0), (10, 2.0), (20, 3.0)]),
+    );
+    m.insert(
+        "cpu",
+        &[("host", "b")],
+        "usage",
+        &pts(&[(0, 10.0), (20, 30.0)]),
+    );
     m.insert("cpu", &[("host", "c")], "usage", &pts(&[(10, 100.0)]));
-    m.insert("cpu", &[("host", "d")], "usage", &pts(&[(12, 5.0), (27, 8.0)]));
+    m.insert(
+        "cpu",
+        &[("host", "d")],
+        "usage",
+        &pts(&[(12, 5.0), (27, 8.0)]),
+    );
     Arc::new(m)
 }
 
@@ -113,7 +128,7 @@ async fn linear_with_a_maximum_gap() {
     assert_eq!(
         filled("linear, 10s").await,
         [
-            "10|a|2", "15|a|2.5", "20|a|3", //
+            "10|a|2", "15|a|2.5", "20|a|3",  //
             "20|b|30", //
             "10|d|5", "25|d|8",
         ]

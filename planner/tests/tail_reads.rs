@@ -83,7 +83,9 @@ async fn same_rows(adapter: &Arc<dyn StorageAdapter>, q: &str) -> Vec<String> {
     let run = |executor| {
         let s = Session::new(
             Arc::clone(adapter),
-            SessionConfig::new().with_executor(executor).with_batch_size(7),
+            SessionConfig::new()
+                .with_executor(executor)
+                .with_batch_size(7),
         );
         async move { common::rows(&s.execute(q).await.unwrap()) }
     };

@@ -526,7 +526,11 @@ impl StorageAdapter for MemoryAdapter {
             // One binary search: the newest point before the range's end.
             let (lo, hi) = points.bounds(&request.range);
             if lo < hi {
-                builder.push(id as u32, points.times()[hi - 1], Some(points.values()[hi - 1]));
+                builder.push(
+                    id as u32,
+                    points.times()[hi - 1],
+                    Some(points.values()[hi - 1]),
+                );
             }
         }
         builder.finish()

@@ -123,7 +123,9 @@ impl Operator for LastPointOp {
         let batch = self.adapter.last_points(&self.request).await?;
         self.metrics.stop(started);
         self.metrics.record_in(batch.num_rows());
-        let nan = batch.timelines().any(|tl| tl.values.iter().any(|v| v.is_nan()));
+        let nan = batch
+            .timelines()
+            .any(|tl| tl.values.iter().any(|v| v.is_nan()));
         if nan {
             let mut scan = ScanOp::new(Arc::clone(&self.adapter), self.request.clone());
             scan.open(ctx).await?;

@@ -4,8 +4,8 @@
 //! the same field with the same downsample could share the scan and the
 //! downsample; they do not yet, and the rule says so.
 
-use tsq_engine::ReadPath;
 use tsq_engine::spec::{AggStrategy, PipelineSpec};
+use tsq_engine::ReadPath;
 use tsq_engine::ScanRequest;
 
 use super::{OptimizerRule, RuleContext};

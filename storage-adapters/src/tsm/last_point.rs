@@ -82,7 +82,9 @@ impl View {
                 continue;
             }
             if let Some((t, v)) = newest_in_file(&c, key, min, max)? {
-                if newer(best) && best.is_none_or(|(bt, bp, _)| t > bt || (t == bt && c.priority > bp)) {
+                if newer(best)
+                    && best.is_none_or(|(bt, bp, _)| t > bt || (t == bt && c.priority > bp))
+                {
                     best = Some((t, c.priority, v));
                 }
             }
@@ -132,7 +134,12 @@ fn newest_in_file(c: &Candidate<'_>, key: &str, min: i64, max: i64) -> Result<Op
 }
 
 /// [`newest_in_file`] by decoding, newest block first.
-fn newest_in_blocks(c: &Candidate<'_>, key: &str, min: i64, max: i64) -> Result<Option<(i64, f64)>> {
+fn newest_in_blocks(
+    c: &Candidate<'_>,
+    key: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<(i64, f64)>> {
     let Some(mut i) = c.block else {
         // Overlapping blocks: the merged read of the range decides.
         let Some((t, v)) = c.file.read_series(key, min, max)? else {

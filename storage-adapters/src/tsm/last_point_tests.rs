@@ -28,7 +28,12 @@ fn points(host: &str, times: &[i64], values: &[f64]) -> SeriesPoints {
 fn rows(batch: &TimelineBatch) -> Vec<(String, i64, f64)> {
     let mut out = Vec::new();
     for tl in batch.timelines() {
-        let host = batch.registry().get(tl.series_id).unwrap().tag("host").unwrap();
+        let host = batch
+            .registry()
+            .get(tl.series_id)
+            .unwrap()
+            .tag("host")
+            .unwrap();
         for i in 0..tl.len() {
             out.push((host.to_string(), tl.times[i], tl.values[i]));
         }
@@ -113,14 +118,13 @@ async fn newest_points_match_a_scan_across_files_tombstones_and_the_cache() {
     store.flush().unwrap();
     // file 2 (newer): a at 3 again (wins the tie), b at 4
     store
-        .write_series(vec![
-            points("a", &[3], &[30.0]),
-            points("b", &[4], &[40.0]),
-        ])
+        .write_series(vec![points("a", &[3], &[30.0]), points("b", &[4], &[40.0])])
         .unwrap();
     store.flush().unwrap();
     // cache: b at 6
-    store.write_series(vec![points("b", &[6], &[60.0])]).unwrap();
+    store
+        .write_series(vec![points("b", &[6], &[60.0])])
+        .unwrap();
     let store = Arc::new(store);
     let adapter = TsmAdapter::new(Arc::clone(&store));
     let ranges = [
@@ -138,11 +142,15 @@ async fn newest_points_match_a_scan_across_files_tombstones_and_the_cache() {
         &[],
     ];
     for (range, want) in ranges.iter().zip(expected) {
-        let want: Vec<(String, i64, f64)> =
-            want.iter().map(|&(h, t, v)| (h.to_string(), t, v)).collect();
+        let want: Vec<(String, i64, f64)> = want
+            .iter()
+            .map(|&(h, t, v)| (h.to_string(), t, v))
+            .collect();
         let got = adapter.last_points(&request(*range)).await.unwrap();
         assert_eq!(rows(&got), want, "{range}");
-        let scanned = last_points_by_scan(&adapter, &request(*range)).await.unwrap();
+        let scanned = last_points_by_scan(&adapter, &request(*range))
+            .await
+            .unwrap();
         assert_eq!(rows(&scanned), want, "{range} by scan");
     }
     // a delete of a at [3, 3] hides both writes of 3: its newest is 2;

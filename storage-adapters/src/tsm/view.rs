@@ -78,7 +78,10 @@ impl Inner {
             .iter()
             .filter_map(|&id| state.cache.last_in(id, min, max).map(|p| (id, p)))
             .collect();
-        let spans = cache.iter().map(|(&id, p)| (id, (p.0[0], p.0[0]))).collect();
+        let spans = cache
+            .iter()
+            .map(|(&id, p)| (id, (p.0[0], p.0[0])))
+            .collect();
         View {
             files: Arc::clone(&state.files),
             cache,

@@ -170,18 +170,28 @@ impl Filler {
 
     /// The fill of empty bucket `k`, before the non-empty bucket stamped
     /// `t1` with value `v1`: `None` when nothing is emitted there.
-    fn gap_value(&self, grid: &BucketGrid, k: i64, t1: i64, v1: Option<f64>) -> Option<Option<f64>> {
+    fn gap_value(
+        &self,
+        grid: &BucketGrid,
+        k: i64,
+        t1: i64,
+        v1: Option<f64>,
+    ) -> Option<Option<f64>> {
         match (self.policy, self.last) {
             (FillPolicy::Previous | FillPolicy::Linear, None) => None,
-            (FillPolicy::Previous | FillPolicy::Linear, Some(last)) if !self.bridges(last.stamp, t1) => {
+            (FillPolicy::Previous | FillPolicy::Linear, Some(last))
+                if !self.bridges(last.stamp, t1) =>
+            {
                 None
             }
             (FillPolicy::Previous, Some(last)) => Some(last.value),
             (FillPolicy::Linear, Some(last)) => {
                 let (t0, t) = (last.stamp, grid.time(k as usize));
-                Some(last.value.zip(v1).map(|(v0, v1)| {
-                    v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64
-                }))
+                Some(
+                    last.value
+                        .zip(v1)
+                        .map(|(v0, v1)| v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64),
+                )
             }
             _ => Some(self.constant()),
         }

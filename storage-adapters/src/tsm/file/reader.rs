@@ -5,11 +5,11 @@
 //! file is retired (compaction, retention) it is marked and deleted once the
 //! last reader drops it.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
 use super::block::{decode_block, decode_block_f64};
