@@ -78,9 +78,10 @@ impl OptimizerRule for ChooseReadPath {
             }
         }
         let notes = notes.join(", ");
-        match taken {
-            true => plan.decide(self.name(), format!("{notes}; {why}")),
-            false => plan.decide(self.name(), notes),
+        if taken {
+            plan.decide(self.name(), format!("{notes}; {why}"));
+        } else {
+            plan.decide(self.name(), notes);
         }
         Ok(())
     }

@@ -82,9 +82,7 @@ impl View {
                 continue;
             }
             if let Some((t, v)) = newest_in_file(&c, key, min, max)? {
-                if newer(best)
-                    && best.is_none_or(|(bt, bp, _)| t > bt || (t == bt && c.priority > bp))
-                {
+                if best.is_none_or(|(bt, bp, _)| t > bt || (t == bt && c.priority > bp)) {
                     best = Some((t, c.priority, v));
                 }
             }
