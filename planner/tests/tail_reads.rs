@@ -33,7 +33,7 @@ fn timelines(seed: u64) -> Vec<Timeline> {
     for dc in ["eu", "us"] {
         for h in 0..3 {
             let n = 1100 + rng.next(500) as usize;
-            let stops_early = seed % 2 == 0 && dc == "us" && h == 0;
+            let stops_early = seed.is_multiple_of(2) && dc == "us" && h == 0;
             let n = if stops_early { n / 2 } else { n };
             let mut t = 0;
             let mut pts = Vec::with_capacity(n);

@@ -73,7 +73,7 @@ impl View {
             .enumerate()
             .filter_map(|(priority, f)| candidate(f, key, priority, min, max))
             .collect();
-        candidates.sort_by(|a, b| (b.bound, b.priority).cmp(&(a.bound, a.priority)));
+        candidates.sort_by_key(|c| std::cmp::Reverse((c.bound, c.priority)));
         for c in candidates {
             let newer = |found: Option<Found>| {
                 found.is_none_or(|(t, p, _)| c.bound > t || (c.bound == t && c.priority > p))
