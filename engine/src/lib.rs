@@ -27,7 +27,7 @@
 //! let input = input.finish()?;
 //!
 //! // SELECT sum(usage) FROM cpu WHERE time >= 0 AND time < 30s SAMPLE BY 10s avg FILL(zero)
-//! let ds = Downsample { interval: Interval::Every(10 * S), agg: Aggregator::Avg, fill: FillPolicy::Value(0.0) };
+//! let ds = Downsample { interval: Interval::Every(10 * S), agg: Aggregator::Avg, fill: FillPolicy::Value(0.0), max_gap: None };
 //! let range = (0, 30 * S);
 //! let scan = Box::new(ValuesOp::new(vec![input]));
 //! let downsample = Box::new(DsAggOp::new(scan, ds, Some(range))?);
@@ -51,6 +51,7 @@ pub mod context;
 pub mod error;
 pub mod group;
 pub mod interpolate;
+pub mod lookback;
 pub mod materialize;
 pub mod materialized;
 pub mod memory;
@@ -59,6 +60,7 @@ pub mod operator;
 pub mod ops;
 pub mod pipeline;
 pub mod predicate;
+pub mod read_path;
 pub mod registry;
 pub mod spec;
 pub mod storage;
@@ -69,8 +71,9 @@ pub use context::{CancellationToken, TaskContext};
 pub use error::{EngineError, Result};
 pub use metrics::OperatorMetrics;
 pub use operator::{collect, format_tree, format_tree_with_metrics, into_stream, Operator};
-pub use pipeline::{build_pipeline, plan_pipeline};
+pub use pipeline::{build_pipeline, build_pipeline_with, plan_pipeline};
 pub use predicate::{Pattern, TagPredicate};
+pub use read_path::{check_read_path, ReadPath};
 pub use registry::{SeriesInfo, SeriesRegistry};
 pub use spec::{
     AggStrategy, Aggregator, BucketGrid, Downsample, FillPolicy, GroupBy, Interpolation, Interval,

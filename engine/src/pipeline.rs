@@ -1,78 +1,164 @@
 //! The pipeline builder: turns one [`PipelineSpec`] into an operator DAG,
-//! `ScanOp → [DsAggOp] → [RateOp] → [PipeAggOp | GroupedAggOp | MTAggOp]`.
+//! `ScanOp | LastPointOp → [DsAggOp] → [RateOp] → [PipeAggOp | GroupedAggOp | MTAggOp]`.
 //!
 //! The planner decides the [`AggStrategy`] (with [`crate::strategy`], where
-//! the rule lives) and calls [`build_pipeline`]; tests and benchmarks call
-//! it directly to force a path. The builder refuses a strategy that is not
-//! valid for the spec. It does no storage I/O, so that a plain `EXPLAIN`
-//! does none: when a fill or `SAMPLE BY ALL` needs the query range and the
-//! query has no bound, the `ScanOp` resolves it from the data at open
+//! the rule lives) and the [`ReadPath`] (with [`crate::read_path`]), and
+//! calls [`build_pipeline_with`]; tests and benchmarks call it directly to
+//! force a path. The builder refuses a strategy or read path that is not
+//! valid for the spec.
+//!
+//! [`plan_pipeline`] does no storage I/O, so that a plain `EXPLAIN` does
+//! none: when a fill or `SAMPLE BY ALL` needs the query range and the query
+//! has no bound, the `ScanOp` resolves it from the data at open
 //! (`docs/semantics.md`: with no time bound, the range is the span of the
 //! matching data), and each parent takes what it needs from its child
 //! ([`Operator::output_range`], [`Operator::output_grid`]).
+//! [`build_pipeline_with`] reads what the plan depends on before building:
+//! the tail window of a tail read and the lookback seeds of
+//! `FILL(previous|linear)` (`docs/semantics.md` §5, §10).
 
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
+use crate::lookback::Lookback;
 use crate::operator::Operator;
 use crate::ops::ds_agg::DsAggOp;
 use crate::ops::grouped_agg::GroupedAggOp;
+use crate::ops::last_point::LastPointOp;
 use crate::ops::mt_agg::MTAggOp;
 use crate::ops::pipe_agg::PipeAggOp;
 use crate::ops::rate::RateOp;
 use crate::ops::scan::ScanOp;
+use crate::read_path::{check_read_path, tail_window, ReadPath};
 use crate::spec::{AggStrategy, FillPolicy, Interval, PipelineSpec};
-use crate::storage::StorageAdapter;
+use crate::storage::{ScanRequest, StorageAdapter, TimeRange};
 
 pub use crate::strategy::check_strategy;
 
 /// Builds the operator DAG for `spec` with the aggregation operator of
-/// `strategy` (ignored when the spec has no aggregate). Does no I/O; async
-/// for the callers that await it.
+/// `strategy` (ignored when the spec has no aggregate), reading by scan.
 pub async fn build_pipeline(
     spec: &PipelineSpec,
     adapter: Arc<dyn StorageAdapter>,
     strategy: AggStrategy,
 ) -> Result<Box<dyn Operator>> {
-    plan_pipeline(spec, adapter, strategy)
+    build_pipeline_with(spec, adapter, strategy, ReadPath::Scan).await
+}
+
+/// [`build_pipeline`] with the leaf reading by `read` ([`ReadPath`]). A
+/// tail or last-point read resolves the range now (the tail window depends
+/// on it), and `FILL(previous|linear)` with a lower bound fetches its
+/// lookback seeds.
+pub async fn build_pipeline_with(
+    spec: &PipelineSpec,
+    adapter: Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+) -> Result<Box<dyn Operator>> {
+    check(spec, adapter.as_ref(), strategy, read)?;
+    let scan = &spec.scan;
+    let range = match (read, scan.range.start, scan.range.end) {
+        (ReadPath::Scan, _, _) => None,
+        (ReadPath::LastPoint, _, _) if open_end(spec, read).is_some() => None,
+        (ReadPath::LastPoint, _, _) => Some(resolve_range(scan, adapter.as_ref()).await?),
+        (ReadPath::Tail { rows }, _, _) => {
+            // Without a window the whole range is read, as by a scan.
+            let resolved = resolve_range(scan, adapter.as_ref()).await?;
+            tail_window(spec, adapter.as_ref(), resolved, rows).await?
+        }
+    };
+    let lookback = match spec.downsample {
+        Some(ds) => Lookback::fetch(&ds, scan, adapter.as_ref()).await?,
+        None => None,
+    };
+    assemble(spec, adapter, strategy, read, range, lookback)
 }
 
 /// [`build_pipeline`] without the `async`: builds the operator DAG of
-/// `spec` and makes no adapter call.
+/// `spec`, reading by scan, and makes no adapter call (`FILL(previous)`
+/// and `FILL(linear)` get no lookback seeds: for `EXPLAIN`, whose plan
+/// shape does not depend on them).
 pub fn plan_pipeline(
     spec: &PipelineSpec,
     adapter: Arc<dyn StorageAdapter>,
     strategy: AggStrategy,
 ) -> Result<Box<dyn Operator>> {
-    if let Some(reason) = check_strategy(spec, adapter.as_ref(), strategy) {
+    plan_pipeline_with(spec, adapter, strategy, ReadPath::Scan)
+}
+
+/// [`plan_pipeline`] with the leaf reading by `read`: a tail read shows
+/// the whole range (the window is decided by [`build_pipeline_with`]).
+pub fn plan_pipeline_with(
+    spec: &PipelineSpec,
+    adapter: Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+) -> Result<Box<dyn Operator>> {
+    check(spec, adapter.as_ref(), strategy, read)?;
+    assemble(spec, adapter, strategy, read, None, None)
+}
+
+/// Refuses a strategy or read path that cannot run `spec`.
+fn check(
+    spec: &PipelineSpec,
+    adapter: &dyn StorageAdapter,
+    strategy: AggStrategy,
+    read: ReadPath,
+) -> Result<()> {
+    if let Some(reason) = check_strategy(spec, adapter, strategy) {
         return Err(EngineError::InvalidArgument(format!(
             "{strategy} cannot run {}: {reason}",
             spec.output_name
         )));
     }
+    if let Some(reason) = check_read_path(spec, read) {
+        return Err(EngineError::InvalidArgument(format!(
+            "read path {read}: {reason}"
+        )));
+    }
+    Ok(())
+}
+
+/// Builds the DAG; `range`, when given, is the range already resolved (and
+/// narrowed, for a tail read) and replaces the scan's.
+fn assemble(
+    spec: &PipelineSpec,
+    adapter: Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+    range: Option<(i64, i64)>,
+    lookback: Option<Lookback>,
+) -> Result<Box<dyn Operator>> {
     let mut scan = spec.scan.clone();
     if spec.aggregate.is_some() && strategy == AggStrategy::Grouped {
         scan.group_order = Some(spec.group_by.clone());
     }
+    if let Some((start, end)) = range {
+        scan.range = TimeRange::new(start, end);
+    }
+    let range = range.or(open_end(spec, read));
     let needs_range = spec.downsample.is_some_and(|ds| {
         ds.fill != FillPolicy::None
             || ds.interval == Interval::All
             || (spec.aggregate.is_some() && strategy == AggStrategy::Pipe)
     });
-    let bounded = scan.range.start.zip(scan.range.end);
-    let mut op: Box<dyn Operator> = if needs_range && bounded.is_none() {
-        Box::new(ScanOp::resolving_range(Arc::clone(&adapter), scan))
-    } else {
-        Box::new(ScanOp::new(Arc::clone(&adapter), scan))
+    let bounded = range.or(scan.range.start.zip(scan.range.end));
+    let mut op: Box<dyn Operator> = match read {
+        ReadPath::LastPoint => Box::new(LastPointOp::new(Arc::clone(&adapter), scan)),
+        _ if needs_range && bounded.is_none() => {
+            Box::new(ScanOp::resolving_range(Arc::clone(&adapter), scan))
+        }
+        _ => Box::new(ScanOp::new(Arc::clone(&adapter), scan)),
     };
     if let Some(ds) = spec.downsample {
         // The range is given once, in the scan request: DsAggOp takes it
         // from the ScanOp (at once when bounded, at open when resolved).
-        op = Box::new(if needs_range || bounded.is_some() {
-            DsAggOp::over_input_range(op, ds)?
-        } else {
-            DsAggOp::new(op, ds, None)?
-        });
+        let ds_op = match bounded {
+            Some(range) => DsAggOp::new(op, ds, Some(range))?,
+            None if needs_range => DsAggOp::over_input_range(op, ds)?,
+            None => DsAggOp::new(op, ds, None)?,
+        };
+        op = Box::new(ds_op.with_lookback(lookback));
     }
     if let Some(rate) = spec.rate {
         op = Box::new(RateOp::new(op, rate));
@@ -87,6 +173,32 @@ pub fn plan_pipeline(
         AggStrategy::Grouped => Box::new(GroupedAggOp::new(op, agg, by, name)),
         AggStrategy::MT => Box::new(MTAggOp::new(op, agg, by, name)),
     })
+}
+
+/// The range of a last-point read with a lower bound and no upper one.
+/// SAMPLE BY ALL stamps its bucket with the range start, so the path needs
+/// no data span for the end: the bucket reaches to the largest time, which
+/// every point lies before.
+fn open_end(spec: &PipelineSpec, read: ReadPath) -> Option<(i64, i64)> {
+    match (read, spec.scan.range.start, spec.scan.range.end) {
+        (ReadPath::LastPoint, Some(start), None) => {
+            i64::MAX.checked_sub(start).map(|_| (start, i64::MAX))
+        }
+        _ => None,
+    }
+}
+
+/// The query range with unbounded ends taken from the matching data; an
+/// empty range when nothing matches.
+async fn resolve_range(scan: &ScanRequest, adapter: &dyn StorageAdapter) -> Result<(i64, i64)> {
+    if let (Some(start), Some(end)) = (scan.range.start, scan.range.end) {
+        return Ok((start, end.max(start)));
+    }
+    let span = adapter.time_span(scan).await?;
+    Ok(scan.range.resolve(span).unwrap_or_else(|| {
+        let at = scan.range.start.or(scan.range.end).unwrap_or(0);
+        (at, at)
+    }))
 }
 
 #[cfg(test)]
@@ -184,6 +296,7 @@ mod tests {
                 interval: Interval::Every(10),
                 agg: Aggregator::Sum,
                 fill: FillPolicy::Value(0.0),
+                max_gap: None,
             }),
             rate: None,
             aggregate: Some(Aggregator::Sum),

@@ -233,6 +233,10 @@ pub struct Downsample {
     pub agg: Aggregator,
     /// What to emit for empty buckets.
     pub fill: FillPolicy,
+    /// `FILL(previous, d)` / `FILL(linear, d)`: the longest gap between two
+    /// non-empty buckets (their stamps' distance, ns) that the fill bridges
+    /// (`docs/semantics.md` §5); `None` bridges every gap.
+    pub max_gap: Option<i64>,
 }
 
 impl Downsample {
@@ -276,7 +280,11 @@ impl fmt::Display for Downsample {
             f,
             "interval={} agg={} fill={}",
             self.interval, self.agg, self.fill
-        )
+        )?;
+        match self.max_gap {
+            Some(gap) => write!(f, " max_gap={}", format_duration(gap)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -389,6 +397,7 @@ mod tests {
             interval: Interval::Every(10),
             agg: Aggregator::Avg,
             fill: FillPolicy::None,
+            max_gap: None,
         };
         let g = ds.grid(25, 61).unwrap();
         assert_eq!((g.start, g.count), (20, 5)); // 20,30,40,50,60

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::batch::TimelineBatch;
+use crate::batch::{TimelineBatch, TimelineBatchBuilder};
 use crate::error::Result;
 use crate::predicate::TagPredicate;
 use crate::registry::{SeriesRegistry, TagPairs};
@@ -115,6 +115,10 @@ pub struct Capabilities {
     pub tag_pushdown: bool,
     /// It can deliver timelines ordered by a requested group key.
     pub ordered_by_group: bool,
+    /// [`StorageAdapter::last_points`] reads at most one block per series
+    /// (TSM: the newest block that starts before the range's end, or the
+    /// cache; memory: a binary search) instead of scanning the range.
+    pub last_point: bool,
 }
 
 impl Capabilities {
@@ -123,6 +127,7 @@ impl Capabilities {
         time_pruning: true,
         tag_pushdown: true,
         ordered_by_group: true,
+        last_point: true,
     };
     /// No capability: the adapter returns every series of the measurement and
     /// field, with all their points, in id order.
@@ -130,6 +135,7 @@ impl Capabilities {
         time_pruning: false,
         tag_pushdown: false,
         ordered_by_group: false,
+        last_point: false,
     };
 }
 
@@ -188,6 +194,16 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
     /// the request, always applying its predicate and range; `None` if no
     /// point matches. Used to resolve unbounded query ranges for fills.
     async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>>;
+
+    /// The newest point of every series of `request` inside its range (the
+    /// predicate and the range always applied; `group_order` ignored): one
+    /// row per series that has a point in the range, in ascending id, over
+    /// the registry the scan of `request` would have. With the
+    /// [`Capabilities::last_point`] capability this reads at most one block
+    /// per series; the default scans the range ([`last_points_by_scan`]).
+    async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
+        last_points_by_scan(self, request).await
+    }
 
     /// Names of all measurements, sorted.
     async fn measurements(&self) -> Result<Vec<String>>;
@@ -271,4 +287,51 @@ impl fmt::Display for ValueType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// [`StorageAdapter::last_points`] by scanning `request`: every point of the
+/// range is read and the newest of each series kept. Applies the predicate
+/// and the range itself, whatever the adapter's capabilities.
+pub async fn last_points_by_scan<A: StorageAdapter + ?Sized>(
+    adapter: &A,
+    request: &ScanRequest,
+) -> Result<TimelineBatch> {
+    let request = ScanRequest {
+        group_order: None,
+        ..request.clone()
+    };
+    let mut scan = adapter.scan(&request).await?;
+    let registry = Arc::clone(scan.registry());
+    let matches: Vec<bool> = registry
+        .iter()
+        .map(|(_, s)| request.predicate.matches(s))
+        .collect();
+    // newest[id] = (time, value) of the newest point in range so far.
+    let mut newest: Vec<Option<(i64, Option<f64>)>> = vec![None; registry.len()];
+    while let Some(batch) = scan.next_batch(4096).await? {
+        for tl in batch.timelines() {
+            let id = tl.series_id as usize;
+            if !matches.get(id).copied().unwrap_or(false) {
+                continue;
+            }
+            let hi = request
+                .range
+                .end
+                .map_or(tl.len(), |e| tl.times.partition_point(|&t| t < e));
+            let lo = request
+                .range
+                .start
+                .map_or(0, |s| tl.times.partition_point(|&t| t < s));
+            if hi > lo && newest[id].is_none_or(|(t, _)| t <= tl.times[hi - 1]) {
+                newest[id] = Some((tl.times[hi - 1], tl.value(hi - 1)));
+            }
+        }
+    }
+    let mut builder = TimelineBatchBuilder::new(Arc::clone(&registry), registry.len());
+    for (id, point) in newest.into_iter().enumerate() {
+        if let Some((t, v)) = point {
+            builder.push(id as u32, t, v);
+        }
+    }
+    builder.finish()
 }

@@ -40,6 +40,9 @@ pub fn interpolation(spec: &PipelineSpec) -> Result<&'static str, &'static str> 
         Some(d) if d.fill == FillPolicy::None => {
             Err("FILL(none) leaves empty buckets out, so timelines can miss timestamps")
         }
+        Some(d) if d.max_gap.is_some() => Err(
+            "a FILL with a maximum gap leaves longer gaps empty, so timelines can miss timestamps",
+        ),
         Some(d) if matches!(d.fill, FillPolicy::Previous | FillPolicy::Linear) => {
             Ok("FILL(previous/linear) leaves gaps only at the edges of a timeline's span")
         }
@@ -92,6 +95,7 @@ mod tests {
                 interval,
                 agg: Aggregator::Avg,
                 fill,
+                max_gap: None,
             }),
             rate: None,
             aggregate: Some(agg),

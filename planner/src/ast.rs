@@ -389,7 +389,7 @@ pub enum GroupByClause {
     All(Pos),
 }
 
-/// `SAMPLE BY <interval> [<agg>] [FILL(<policy>)]`.
+/// `SAMPLE BY <interval> [<agg>] [FILL(<policy> [, <max gap>])]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SampleBy {
     /// Bucket width.
@@ -398,6 +398,8 @@ pub struct SampleBy {
     pub agg: Aggregator,
     /// Fill policy (default none).
     pub fill: FillPolicy,
+    /// `FILL(previous, 5m)` / `FILL(linear, 5m)`: the longest gap bridged, ns.
+    pub max_gap: Option<i64>,
     /// Where `SAMPLE` is.
     pub pos: Pos,
     /// Where `FILL` is, if written.

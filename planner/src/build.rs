@@ -55,6 +55,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         interval: s.interval,
         agg: s.agg,
         fill: s.fill,
+        max_gap: s.max_gap,
     });
     let plan = LogicalPlan {
         measurement: m.clone(),

@@ -1,5 +1,5 @@
 //! Physical planning and execution: one engine pipeline per value column
-//! (`tsq_engine::pipeline::build_pipeline`), run under the query's
+//! (`tsq_engine::pipeline::build_pipeline_with`), run under the query's
 //! [`TaskContext`] (memory budget, cancellation), their outputs joined by
 //! the streaming [`ResultStage`] (`result/stage.rs`: the `MergeJoin` of
 //! `result/merge.rs`, then the projection of expressions). What the join
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use tsq_engine::pipeline::build_pipeline;
+use tsq_engine::pipeline::{build_pipeline_with, plan_pipeline_with};
 use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext};
 
 use crate::error::Result;
@@ -39,7 +39,23 @@ pub async fn build_physical(
 ) -> Result<PhysicalPlan> {
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
     for p in &plan.pipelines {
-        let root = build_pipeline(&p.spec, Arc::clone(adapter), p.strategy).await?;
+        let root = build_pipeline_with(&p.spec, Arc::clone(adapter), p.strategy, p.read).await?;
+        pipelines.push((p.output, root));
+    }
+    Ok(PhysicalPlan { pipelines })
+}
+
+/// [`build_physical`] with no storage I/O, for a plain `EXPLAIN`: the trees
+/// have the same operators, but a tail read shows the whole range (its
+/// window is decided when the pipeline is built to run) and fills get no
+/// lookback seeds.
+pub fn plan_physical(
+    plan: &LogicalPlan,
+    adapter: &Arc<dyn StorageAdapter>,
+) -> Result<PhysicalPlan> {
+    let mut pipelines = Vec::with_capacity(plan.pipelines.len());
+    for p in &plan.pipelines {
+        let root = plan_pipeline_with(&p.spec, Arc::clone(adapter), p.strategy, p.read)?;
         pipelines.push((p.output, root));
     }
     Ok(PhysicalPlan { pipelines })

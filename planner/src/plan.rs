@@ -12,6 +12,7 @@
 //! ```
 
 use tsq_engine::spec::{AggStrategy, PipelineSpec};
+use tsq_engine::ReadPath;
 use tsq_engine::{
     Aggregator, Capabilities, Downsample, GroupBy, RateOptions, TagPredicate, TimeRange,
 };
@@ -123,6 +124,8 @@ pub struct PlannedPipeline {
     pub spec: PipelineSpec,
     /// The aggregation operator (set by `choose_aggregation`).
     pub strategy: AggStrategy,
+    /// How the leaf reads (set by `choose_read_path`).
+    pub read: ReadPath,
 }
 
 /// Why a rule decided what it did.

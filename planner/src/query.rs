@@ -34,7 +34,7 @@ use tsq_engine::{CancellationToken, EngineError, StorageAdapter, TaskContext};
 use crate::ast::{ExplainMode, Show, Statement};
 use crate::error::{Result, TsqError};
 use crate::explain::{explain, explain_analyze};
-use crate::physical::{build_physical, cast_to, run_joined, run_materialized};
+use crate::physical::{build_physical, cast_to, plan_physical, run_joined, run_materialized};
 use crate::plan::{Catalog, LogicalPlan};
 use crate::result::{result_schema_with, JoinOptions, ResultStage};
 use crate::session::{Executor, SessionConfig};
@@ -349,12 +349,13 @@ impl Job {
                 "EXPLAIN takes a SELECT statement, not SHOW",
             ));
         };
-        let mut physical = build_physical(plan, &self.env.adapter).await?;
         let options = join_options(&self.env.config);
         if !analyze {
+            let physical = plan_physical(plan, &self.env.adapter)?;
             let result = ResultStage::describe(plan, options);
             return Ok((explain(plan, catalog, &physical, &result), 0));
         }
+        let mut physical = build_physical(plan, &self.env.adapter).await?;
         let done = run_joined(plan, &mut physical, ctx, options).await?;
         let rows = done.batches.iter().map(|b| b.num_rows()).sum();
         let peak = ctx.memory.peak();

@@ -319,7 +319,7 @@ async fn metadata_tables_with_schema_catalogs_and_types() {
     let schemas = schemas.as_any().downcast_ref::<BinaryArray>().unwrap();
     let time = Field::new(
         "time",
-        DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+        DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into())),
         false,
     );
     let cpu = Schema::new(vec![

@@ -512,6 +512,30 @@ impl StorageAdapter for MemoryAdapter {
         Ok(span)
     }
 
+    async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
+        if !self.capabilities.last_point {
+            return tsq_engine::storage::last_points_by_scan(self, request).await;
+        }
+        // The registry of a scan with tag pushdown: the matching series.
+        let all = self.select(request, true);
+        let registry = Arc::new(SeriesRegistry::new(
+            all.iter().map(|(s, _)| s.clone()).collect(),
+        ));
+        let mut builder = TimelineBatchBuilder::new(Arc::clone(&registry), all.len());
+        for (id, (_, points)) in all.iter().enumerate() {
+            // One binary search: the newest point before the range's end.
+            let (lo, hi) = points.bounds(&request.range);
+            if lo < hi {
+                builder.push(
+                    id as u32,
+                    points.times()[hi - 1],
+                    Some(points.values()[hi - 1]),
+                );
+            }
+        }
+        builder.finish()
+    }
+
     // The catalog calls run once per statement: they collect borrowed names
     // into sets and allocate only the distinct ones (formatting every tag of
     // every series dominated small queries over many series).

@@ -189,6 +189,11 @@ impl<K: Kernel> UnaryOp<K> {
         &self.kernel
     }
 
+    /// The kernel, to set a parameter after construction.
+    pub(crate) fn kernel_mut(&mut self) -> &mut K {
+        &mut self.kernel
+    }
+
     /// The child.
     pub fn input(&self) -> &dyn Operator {
         self.input.as_ref()

@@ -596,6 +596,7 @@ mod tests {
             interval: crate::spec::Interval::Every(10),
             agg: Aggregator::Sum,
             fill: crate::spec::FillPolicy::Value(0.0),
+            max_gap: None,
         };
         let values = Box::new(ValuesOp::new(batches(&reg, &rows, 4096)));
         let ds_op = crate::ops::ds_agg::DsAggOp::new(values, ds, Some((0, 40))).unwrap();

@@ -138,7 +138,7 @@ impl OutputBuilder {
         let rows = self.times.len();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         let times = TimestampNanosecondArray::from(std::mem::take(&mut self.times));
-        columns.push(Arc::new(times.with_timezone("UTC")));
+        columns.push(Arc::new(times.with_timezone(crate::result::TIME_ZONE)));
         for t in 0..self.n_tags {
             columns.push(if self.dictionary {
                 dictionary_column(&self.runs, t)

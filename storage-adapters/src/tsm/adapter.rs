@@ -253,6 +253,27 @@ impl StorageAdapter for TsmAdapter {
         Ok(span)
     }
 
+    async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
+        let request = ScanRequest {
+            group_order: None,
+            ..request.clone()
+        };
+        let (registry, planned, min, max) = self.plan(&request)?;
+        let mut builder = TimelineBatchBuilder::new(Arc::clone(&registry), planned.len());
+        if request.range.is_empty() {
+            return builder.finish();
+        }
+        let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
+        let view = self.store.inner.last_view(&ids, min, max);
+        self.admit(&view, planned.iter().map(|p| p.key.as_str()), true)?;
+        for p in &planned {
+            if let Some((t, v)) = view.last_point(p.store_id, &p.key)? {
+                builder.push(p.reg_id, t, Some(v));
+            }
+        }
+        builder.finish()
+    }
+
     async fn measurements(&self) -> Result<Vec<String>> {
         Ok(read(&self.store.inner.index).measurements())
     }

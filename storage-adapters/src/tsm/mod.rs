@@ -21,6 +21,9 @@ pub(crate) mod framing;
 pub mod index;
 pub mod ingest;
 pub mod key;
+pub mod last_point;
+#[cfg(test)]
+mod last_point_tests;
 pub mod lock;
 pub mod maint;
 pub(crate) mod recover;

@@ -272,6 +272,12 @@ impl Store {
         read(&self.inner.state).cache.size_bytes()
     }
 
+    /// Blocks decoded so far by reads of the current TSM files (see
+    /// [`TsmReader::blocks_decoded`](super::file::reader::TsmReader::blocks_decoded)).
+    pub fn blocks_decoded(&self) -> u64 {
+        self.file_set().files().map(|f| f.blocks_decoded()).sum()
+    }
+
     /// The current set of TSM files.
     pub fn file_set(&self) -> Arc<FileSet> {
         Arc::clone(&read(&self.inner.state).files)

@@ -12,6 +12,7 @@ mod sink;
 use crate::batch::TimelineBatch;
 use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
+use crate::lookback::Lookback;
 use crate::memory::MemoryReservation;
 use crate::operator::Operator;
 use crate::ops::driver::{Kernel, UnaryOp};
@@ -47,6 +48,8 @@ pub struct DsAgg {
     buckets: Option<Buckets>,
     /// The range comes from the input at every open.
     range_from_input: bool,
+    /// Seeds of `previous` / `linear` fills (`docs/semantics.md` §5).
+    lookback: Option<Lookback>,
 }
 
 /// The running state of one execution.
@@ -72,6 +75,7 @@ impl DsAggOp {
             range,
             buckets: Some(buckets),
             range_from_input: false,
+            lookback: None,
         };
         Ok(UnaryOp::with_kernel(input, kernel))
     }
@@ -98,8 +102,16 @@ impl DsAggOp {
             range: None,
             buckets: None,
             range_from_input: true,
+            lookback: None,
         };
         Ok(UnaryOp::with_kernel(input, kernel))
+    }
+
+    /// Seeds the `previous` / `linear` fill of each timeline from the
+    /// newest point before the range ([`Lookback::fetch`]).
+    pub fn with_lookback(mut self, lookback: Option<Lookback>) -> Self {
+        self.kernel_mut().lookback = lookback;
+        self
     }
 }
 
@@ -167,7 +179,9 @@ impl Kernel for DsAgg {
             Buckets::Grid(g) => Some(g),
             Buckets::Epoch(_) => None,
         };
-        let filler = Filler::new(self.ds.fill, grid);
+        let filler = Filler::new(self.ds.fill, grid)
+            .with_max_gap(self.ds.max_gap)
+            .with_lookback(self.lookback.clone());
         let agg = BucketAgg::new(self.ds.agg)?;
         let queued = ctx.memory.reservation(
             "DsAggOp",
