@@ -3,9 +3,11 @@
 
 use clap::Parser;
 
-/// Counts heap bytes so `tsq bench` can report each engine's peak memory.
+/// Counts heap bytes so `tsq bench` can report each engine's peak memory
+/// (the `count-alloc` feature, on by default).
+#[cfg(feature = "count-alloc")]
 #[global_allocator]
-static ALLOC: tsq_benches::measure::CountingAlloc = tsq_benches::measure::CountingAlloc;
+static ALLOC: tsq_bench_runner::measure::CountingAlloc = tsq_bench_runner::measure::CountingAlloc;
 
 fn main() {
     let cli = tsq::cli::args::Cli::parse();

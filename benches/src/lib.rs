@@ -1,26 +1,8 @@
-//! Benchmark support for tsq: deterministic datasets, the benchmark cases
-//! (HiTSDB's two seed cases, the TSBS `cpu-only` queries on the `tsq demo`
-//! dataset, a 1M/10M/100M scaling series), and runners that execute each
-//! case through the pipelined engine, the materialized executor and (with
-//! the `datafusion` feature) DataFusion in the same process, check the
-//! results equal, then record time and peak memory.
-//!
-//! `cargo bench -p tsq-benches` drives the cases with criterion; the
-//! `tsq bench` command prints the same comparison as a table or JSON
-//! ([`report`]).
+//! Benchmarks of tsq: `cargo bench -p tsq-benches` drives the cases of the
+//! runner ([`tsq_bench_runner`], re-exported here whole) with criterion,
+//! and the `tsq-bench` binary prints its tables. The runner and the
+//! datasets live in their own crates (`tsq-bench-runner`, `tsq-datagen`),
+//! so that the `tsq` binary's `tsq bench` uses them without depending on
+//! this crate or on criterion.
 
-pub mod cases;
-pub mod data;
-pub mod demo;
-#[cfg(feature = "datafusion")]
-pub mod df;
-pub mod measure;
-pub mod report;
-pub mod runner;
-pub mod scaling;
-pub mod suite;
-pub mod tsbs;
-
-/// True when this build includes DataFusion as a timed competitor (the
-/// `datafusion` feature).
-pub const HAS_DATAFUSION: bool = cfg!(feature = "datafusion");
+pub use tsq_bench_runner::*;

@@ -8,7 +8,7 @@
 //! the hot loop is a tight loop over the value slice with no dynamic call and
 //! no hashing per point.
 //!
-//! NaN and null handling (DESIGN §3): NaN and null inputs are skipped; a slot
+//! NaN and null handling (`docs/semantics.md`): NaN and null inputs are skipped; a slot
 //! whose inputs were all NaN (or a mix of NaN and null) yields NaN, a slot
 //! whose inputs were all null yields null, and a slot with no input yields no
 //! row. `first` / `last` keep the first / last non-NaN value in arrival order

@@ -3,7 +3,7 @@
 //! [`Grouping`] maps every series of a registry to a dense group id. Group ids
 //! ascend with the group key (the values of the `GROUP BY` tags, in the order
 //! written; a missing tag counts as the empty string), so emitting groups in id
-//! order gives the result order of DESIGN §2 (group key, then time). Ordered
+//! order gives the result order of `docs/query-language.md` (group key, then time). Ordered
 //! scans deliver timelines by `(group id, series id)`; [`Grouping::scan_order`]
 //! is that order, shared by adapters and tests.
 

@@ -1,5 +1,5 @@
-//! The interpolating aggregation across the timelines of one group (DESIGN
-//! §3 step 4), shared by `GroupedAggOp` and `MTAggOp` and matched exactly by
+//! The interpolating aggregation across the timelines of one group
+//! (`docs/semantics.md` §4), shared by `GroupedAggOp` and `MTAggOp` and matched exactly by
 //! the materialized executor.
 //!
 //! At every timestamp `T` of the union of the group's timestamps, each

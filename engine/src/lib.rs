@@ -27,12 +27,12 @@
 //! let input = input.finish()?;
 //!
 //! // SELECT sum(usage) FROM cpu WHERE time >= 0 AND time < 30s SAMPLE BY 10s avg FILL(zero)
-//! let ds = Downsample { interval: Interval::Every(10 * S), agg: Aggregator::Avg, fill: FillPolicy::Value(0.0) };
+//! let ds = Downsample { interval: Interval::Every(10 * S), agg: Aggregator::Avg, fill: FillPolicy::Value(0.0), max_gap: None };
 //! let range = (0, 30 * S);
 //! let scan = Box::new(ValuesOp::new(vec![input]));
 //! let downsample = Box::new(DsAggOp::new(scan, ds, Some(range))?);
-//! let grid = ds.grid(range.0, range.1)?;
-//! let mut root = PipeAggOp::new(downsample, Aggregator::Sum, GroupBy::None, grid, "sum(usage)".into())?;
+//! // PipeAggOp takes its bucket grid from its DsAggOp child.
+//! let mut root = PipeAggOp::new(downsample, Aggregator::Sum, GroupBy::None, "sum(usage)".into())?;
 //!
 //! let out = futures::executor::block_on(collect(&mut root, &TaskContext::default()))?;
 //! // a: 1, 3, 0 (filled)   b: 5, 0 (filled), 7   →   sum: 6, 3, 7
@@ -51,6 +51,7 @@ pub mod context;
 pub mod error;
 pub mod group;
 pub mod interpolate;
+pub mod lookback;
 pub mod materialize;
 pub mod materialized;
 pub mod memory;
@@ -61,9 +62,11 @@ pub mod partial;
 pub mod partition;
 pub mod pipeline;
 pub mod predicate;
+pub mod read_path;
 pub mod registry;
 pub mod spec;
 pub mod storage;
+pub mod strategy;
 
 pub use batch::{Timeline, TimelineBatch, TimelineBatchBuilder, DEFAULT_BATCH_SIZE};
 pub use context::{CancellationToken, Spawner, TaskContext};
@@ -71,12 +74,17 @@ pub use error::{EngineError, Result};
 pub use metrics::OperatorMetrics;
 pub use operator::{collect, format_tree, format_tree_with_metrics, into_stream, Operator};
 pub use partial::{partial_schema, PartialStates};
-pub use partition::{build_partitioned, partitions_for, Partition, PartitionBy};
-pub use pipeline::{build_pipeline, check_strategy};
+pub use partition::{
+    build_partitioned, build_partitioned_with, partitions_for, plan_partitioned_with, Partition,
+    PartitionBy,
+};
+pub use pipeline::{build_pipeline, build_pipeline_with, plan_pipeline};
 pub use predicate::{Pattern, TagPredicate};
+pub use read_path::{check_read_path, ReadPath};
 pub use registry::{SeriesInfo, SeriesRegistry};
 pub use spec::{
     AggStrategy, Aggregator, BucketGrid, Downsample, FillPolicy, GroupBy, Interpolation, Interval,
     PipelineSpec, RateOptions,
 };
-pub use storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange};
+pub use storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange, ValueType};
+pub use strategy::{check_strategy, strategy_error};

@@ -1,8 +1,11 @@
 //! The operator contract: Open / Next / Close over timeline batches.
 //!
 //! A query pipeline is a tree of boxed [`Operator`]s; each operator owns its
-//! children. The driver calls `open` once on the root (which opens its
-//! children), then `next` until it returns `None`, then `close`. The trait is
+//! children. The caller calls `open` once on the root (which opens its
+//! children), then `next` until it returns `None`, then `close`; `next`
+//! before `open` or after `close` is an error. The operators with one child
+//! share one driver for that lifecycle, their metrics, cancellation and the
+//! lifetime of their state ([`crate::ops::driver`]). The trait is
 //! async so that an adapter over remote storage can plug in; the work inside
 //! `next` is a tight synchronous loop over Arrow slices.
 //!
@@ -21,6 +24,7 @@ use crate::batch::TimelineBatch;
 use crate::context::TaskContext;
 use crate::error::Result;
 use crate::metrics::OperatorMetrics;
+use crate::spec::BucketGrid;
 
 /// One node of an operator DAG.
 #[async_trait]
@@ -46,6 +50,22 @@ pub trait Operator: Send {
 
     /// The operator's children, in order.
     fn children(&self) -> Vec<&dyn Operator>;
+
+    /// The query range `[start, end)` every output point lies in, when it
+    /// is known: from construction for a bounded query, after `open` when
+    /// it is resolved from the data (`docs/semantics.md`: with no time
+    /// bound, the range is the span of the matching data). A parent takes
+    /// it from here instead of being given it again.
+    fn output_range(&self) -> Option<(i64, i64)> {
+        None
+    }
+
+    /// The grid every output timestamp is a bucket start of, when there is
+    /// one (a `DsAggOp` over a known range, and what passes its timestamps
+    /// on); `PipeAggOp` takes its grid from here.
+    fn output_grid(&self) -> Option<BucketGrid> {
+        None
+    }
 }
 
 /// Opens `root`, drains it and closes it, returning every batch.

@@ -1,6 +1,6 @@
 //! Specifications shared by operators, the planner and the materialized
 //! executor: aggregators and their interpolation rules, downsampling and fill
-//! policies, rate options and grouping (DESIGN §3).
+//! policies, rate options and grouping (`docs/semantics.md`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -62,7 +62,7 @@ impl Aggregator {
         "sum, avg, mean, min, max, dev, count, zimsum, mimmin, mimmax, \
          first, last, pfsum, p50, p75, p90, p95, p99, p999, median";
 
-    /// The interpolation rule of DESIGN §3.
+    /// The interpolation rule of `docs/semantics.md`.
     pub fn interpolation(self) -> Interpolation {
         use Aggregator::*;
         match self {
@@ -167,7 +167,7 @@ pub enum FillPolicy {
 impl FillPolicy {
     /// True when every bucket of a timeline's span is emitted, so the
     /// timelines of a group can only differ at the edges of the range and
-    /// cross-timeline aggregation needs no interpolation (DESIGN §4).
+    /// cross-timeline aggregation needs no interpolation (`docs/architecture.md`, "How a batch flows").
     pub fn aligns_buckets(self) -> bool {
         !matches!(self, FillPolicy::None)
     }
@@ -233,6 +233,10 @@ pub struct Downsample {
     pub agg: Aggregator,
     /// What to emit for empty buckets.
     pub fill: FillPolicy,
+    /// `FILL(previous, d)` / `FILL(linear, d)`: the longest gap between two
+    /// non-empty buckets (their stamps' distance, ns) that the fill bridges
+    /// (`docs/semantics.md` §5); `None` bridges every gap.
+    pub max_gap: Option<i64>,
 }
 
 impl Downsample {
@@ -276,7 +280,11 @@ impl fmt::Display for Downsample {
             f,
             "interval={} agg={} fill={}",
             self.interval, self.agg, self.fill
-        )
+        )?;
+        match self.max_gap {
+            Some(gap) => write!(f, " max_gap={}", format_duration(gap)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -389,6 +397,7 @@ mod tests {
             interval: Interval::Every(10),
             agg: Aggregator::Avg,
             fill: FillPolicy::None,
+            max_gap: None,
         };
         let g = ds.grid(25, 61).unwrap();
         assert_eq!((g.start, g.count), (20, 5)); // 20,30,40,50,60
@@ -426,7 +435,7 @@ mod tests {
     }
 }
 
-/// Which cross-timeline aggregation operator runs a pipeline (DESIGN §4).
+/// Which cross-timeline aggregation operator runs a pipeline (`docs/architecture.md`, "How a batch flows").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AggStrategy {
     /// `PipeAggOp`: streaming, one accumulator per (group, bucket).

@@ -21,11 +21,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::batch::TimelineBatch;
+use crate::batch::{TimelineBatch, TimelineBatchBuilder};
 use crate::error::Result;
 use crate::partition::Partition;
 use crate::predicate::TagPredicate;
-use crate::registry::SeriesRegistry;
+use crate::registry::{SeriesRegistry, TagPairs};
 use crate::spec::GroupBy;
 
 /// A half-open time range `[start, end)` in ns; `None` is unbounded.
@@ -85,7 +85,7 @@ impl TimeRange {
     }
 
     /// Fills unbounded ends from the data span `[min, max]` (inclusive), the
-    /// rule of DESIGN §3 for queries without a time bound.
+    /// rule of `docs/semantics.md` for queries without a time bound.
     pub fn resolve(&self, span: Option<(i64, i64)>) -> Option<(i64, i64)> {
         let (lo, hi) = match span {
             Some((lo, hi)) => (Some(lo), Some(hi.saturating_add(1))),
@@ -116,6 +116,10 @@ pub struct Capabilities {
     pub tag_pushdown: bool,
     /// It can deliver timelines ordered by a requested group key.
     pub ordered_by_group: bool,
+    /// [`StorageAdapter::last_points`] reads at most one block per series
+    /// (TSM: the newest block that starts before the range's end, or the
+    /// cache; memory: a binary search) instead of scanning the range.
+    pub last_point: bool,
 }
 
 impl Capabilities {
@@ -124,6 +128,7 @@ impl Capabilities {
         time_pruning: true,
         tag_pushdown: true,
         ordered_by_group: true,
+        last_point: true,
     };
     /// No capability: the adapter returns every series of the measurement and
     /// field, with all their points, in id order.
@@ -131,6 +136,7 @@ impl Capabilities {
         time_pruning: false,
         tag_pushdown: false,
         ordered_by_group: false,
+        last_point: false,
     };
 }
 
@@ -205,6 +211,16 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
     /// point matches. Used to resolve unbounded query ranges for fills.
     async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>>;
 
+    /// The newest point of every series of `request` inside its range (the
+    /// predicate and the range always applied; `group_order` ignored): one
+    /// row per series that has a point in the range, in ascending id, over
+    /// the registry the scan of `request` would have. With the
+    /// [`Capabilities::last_point`] capability this reads at most one block
+    /// per series; the default scans the range ([`last_points_by_scan`]).
+    async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
+        last_points_by_scan(self, request).await
+    }
+
     /// Names of all measurements, sorted.
     async fn measurements(&self) -> Result<Vec<String>>;
 
@@ -219,4 +235,119 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
 
     /// Number of series (timelines: tag set × field) of `measurement`.
     async fn series_count(&self, measurement: &str) -> Result<usize>;
+
+    /// Field names of `measurement` with the type of their stored values,
+    /// sorted by name (`SHOW FIELD KEYS`). The default calls every field a
+    /// float, which is right for adapters that store only floats.
+    async fn field_types(&self, measurement: &str) -> Result<Vec<(String, ValueType)>> {
+        let fields = self.fields(measurement).await?;
+        Ok(fields.into_iter().map(|f| (f, ValueType::Float)).collect())
+    }
+
+    /// The distinct tag sets (series keys without the field) of
+    /// `measurement` whose tags match `predicate`, sorted (`SHOW SERIES`,
+    /// `SHOW TAG VALUES ... WHERE`). The default opens a scan of every
+    /// field over an empty time range (so no point is read) and takes the
+    /// series of its registry; adapters with an index answer from it.
+    async fn series_keys(
+        &self,
+        measurement: &str,
+        predicate: &TagPredicate,
+    ) -> Result<Vec<TagPairs>> {
+        let mut keys = std::collections::BTreeSet::new();
+        for field in self.fields(measurement).await? {
+            let mut request = ScanRequest::new(measurement, &field);
+            request.predicate = predicate.clone();
+            request.range = TimeRange::new(0, 0);
+            let scan = self.scan(&request).await?;
+            for (_, info) in scan.registry().iter() {
+                if predicate.matches(info) {
+                    keys.insert(info.tags.clone());
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+}
+
+/// The type of a field's stored values, as `SHOW FIELD KEYS` reports it.
+/// Queries read every numeric type as `f64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ValueType {
+    /// 64-bit float.
+    Float,
+    /// Signed 64-bit integer.
+    Integer,
+    /// Unsigned 64-bit integer.
+    Unsigned,
+    /// Boolean.
+    Boolean,
+    /// UTF-8 string (cannot be queried).
+    String,
+}
+
+impl ValueType {
+    /// The name InfluxQL's `SHOW FIELD KEYS` uses (`float`, `integer`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Float => "float",
+            ValueType::Integer => "integer",
+            ValueType::Unsigned => "unsigned",
+            ValueType::Boolean => "boolean",
+            ValueType::String => "string",
+        }
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// [`StorageAdapter::last_points`] by scanning `request`: every point of the
+/// range is read and the newest of each series kept. Applies the predicate
+/// and the range itself, whatever the adapter's capabilities.
+pub async fn last_points_by_scan<A: StorageAdapter + ?Sized>(
+    adapter: &A,
+    request: &ScanRequest,
+) -> Result<TimelineBatch> {
+    let request = ScanRequest {
+        group_order: None,
+        ..request.clone()
+    };
+    let mut scan = adapter.scan(&request).await?;
+    let registry = Arc::clone(scan.registry());
+    let matches: Vec<bool> = registry
+        .iter()
+        .map(|(_, s)| request.predicate.matches(s))
+        .collect();
+    // newest[id] = (time, value) of the newest point in range so far.
+    let mut newest: Vec<Option<(i64, Option<f64>)>> = vec![None; registry.len()];
+    while let Some(batch) = scan.next_batch(4096).await? {
+        for tl in batch.timelines() {
+            let id = tl.series_id as usize;
+            if !matches.get(id).copied().unwrap_or(false) {
+                continue;
+            }
+            let hi = request
+                .range
+                .end
+                .map_or(tl.len(), |e| tl.times.partition_point(|&t| t < e));
+            let lo = request
+                .range
+                .start
+                .map_or(0, |s| tl.times.partition_point(|&t| t < s));
+            if hi > lo && newest[id].is_none_or(|(t, _)| t <= tl.times[hi - 1]) {
+                newest[id] = Some((tl.times[hi - 1], tl.value(hi - 1)));
+            }
+        }
+    }
+    let mut builder = TimelineBatchBuilder::new(Arc::clone(&registry), registry.len());
+    for (id, point) in newest.into_iter().enumerate() {
+        if let Some((t, v)) = point {
+            builder.push(id as u32, t, v);
+        }
+    }
+    builder.finish()
 }

@@ -1,4 +1,4 @@
-//! The parsed form of a statement (DESIGN §2), before any catalog lookup:
+//! The parsed form of a statement (`docs/query-language.md`), before any catalog lookup:
 //! what the user wrote, with the position of every construct so that the
 //! planner can name it in errors. The parser builds it; the logical planner
 //! (`plan.rs`) checks it against the catalog.
@@ -6,6 +6,12 @@
 use tsq_engine::{Aggregator, FillPolicy, Interval, RateOptions};
 
 use crate::error::Pos;
+
+mod arith;
+mod show;
+
+pub use arith::{Arith, ArithOp, MathFn, Term};
+pub use show::{Show, ShowKind};
 
 /// A name with the position where it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,12 +25,39 @@ pub struct Name {
 /// One statement of a script.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
-    /// `EXPLAIN` / `EXPLAIN ANALYZE` prefix, if any.
+    /// `EXPLAIN` / `EXPLAIN ANALYZE` prefix, if any (never set for `SHOW`).
     pub explain: Option<ExplainMode>,
-    /// The query.
-    pub query: Query,
+    /// A query or a metadata statement.
+    pub body: StatementBody,
     /// The statement's text (without the trailing `;`).
     pub text: String,
+}
+
+impl Statement {
+    /// The query of a `SELECT` statement; `None` for `SHOW`.
+    pub fn query(&self) -> Option<&Query> {
+        match &self.body {
+            StatementBody::Select(q) => Some(q),
+            StatementBody::Show(_) => None,
+        }
+    }
+
+    /// The query of a `SELECT` statement, by value; `None` for `SHOW`.
+    pub fn into_query(self) -> Option<Query> {
+        match self.body {
+            StatementBody::Select(q) => Some(q),
+            StatementBody::Show(_) => None,
+        }
+    }
+}
+
+/// What a statement does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatementBody {
+    /// `SELECT ...`.
+    Select(Query),
+    /// `SHOW ...`, answered from the index (see [`crate::show`]).
+    Show(Show),
 }
 
 /// What `EXPLAIN` prints.
@@ -79,6 +112,16 @@ pub enum Projection {
         expr: ValueExpr,
         /// `AS alias`.
         alias: Option<String>,
+    },
+    /// Arithmetic over aggregates, fields and numbers, or a function of
+    /// them: `avg(a) + avg(b) AS busy`, `max(bytes) / 1024`, `abs(usage)`.
+    Arith {
+        /// The expression (never a bare term: those are the variants above).
+        expr: Arith,
+        /// `AS alias`.
+        alias: Option<String>,
+        /// Where the expression starts.
+        pos: Pos,
     },
 }
 
@@ -142,6 +185,9 @@ pub enum Filter {
     /// rejects tags), or of a name with a string under `<`, `<=`, `>`, `>=`
     /// (kept so that the planner can say whether a field or a tag was meant).
     Value(ValueTest),
+    /// A comparison where a side is arithmetic over fields
+    /// (`usage_user + usage_system > 90`, `usage_user > 2 * usage_system`).
+    Arith(ArithTest),
 }
 
 impl Filter {
@@ -195,6 +241,20 @@ pub struct ValueTest {
     pub operand: Operand,
     /// Where the operand is.
     pub operand_pos: Pos,
+}
+
+/// `left <op> right` with arithmetic on a side: a value comparison whose
+/// values are computed per row (`docs/query-language.md`, "Expressions").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArithTest {
+    /// Left side.
+    pub left: Arith,
+    /// The comparison.
+    pub op: ValueOp,
+    /// Right side.
+    pub right: Arith,
+    /// Where the comparison starts.
+    pub pos: Pos,
 }
 
 /// The right-hand side of a [`ValueTest`].
@@ -329,7 +389,7 @@ pub enum GroupByClause {
     All(Pos),
 }
 
-/// `SAMPLE BY <interval> [<agg>] [FILL(<policy>)]`.
+/// `SAMPLE BY <interval> [<agg>] [FILL(<policy> [, <max gap>])]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SampleBy {
     /// Bucket width.
@@ -338,6 +398,8 @@ pub struct SampleBy {
     pub agg: Aggregator,
     /// Fill policy (default none).
     pub fill: FillPolicy,
+    /// `FILL(previous, 5m)` / `FILL(linear, 5m)`: the longest gap bridged, ns.
+    pub max_gap: Option<i64>,
     /// Where `SAMPLE` is.
     pub pos: Pos,
     /// Where `FILL` is, if written.

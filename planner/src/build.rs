@@ -4,13 +4,14 @@
 //! resolves the result columns; value comparisons are taken out of `WHERE`
 //! by [`values`]. Pushdowns and pipelines are left to the optimizer rules.
 
+mod exprs;
 mod values;
 
 use tsq_engine::{Downsample, GroupBy, TagPredicate, TimeRange};
 
 use crate::ast::{GroupByClause, Name, Projection, Query, ValueExpr};
 use crate::error::{Result, TsqError};
-use crate::plan::{Catalog, LogicalPlan, Output};
+use crate::plan::{Catalog, LogicalPlan, Output, ResultColumn};
 
 /// Builds the logical plan of `query`.
 pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
@@ -25,11 +26,12 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
             "measurement '{m}' does not exist: the result is empty"
         ));
     }
-    let raw = !query
-        .projections
-        .iter()
-        .any(|p| matches!(p, Projection::Aggregate { .. }));
-    let mut outputs = outputs(query, catalog, raw)?;
+    let raw = !query.projections.iter().any(|p| match p {
+        Projection::Aggregate { .. } => true,
+        Projection::Arith { expr, .. } => exprs::has_aggregate(expr),
+        _ => false,
+    });
+    let (mut outputs, columns) = outputs(query, catalog, raw)?;
     for o in &outputs {
         if catalog.measurement_exists && !catalog.is_field(&o.field) {
             notices.push(format!(
@@ -38,7 +40,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
             ));
         }
     }
-    let value_filters = values::resolve(
+    let (value_filters, expr_filters) = values::resolve(
         &value_tests,
         raw,
         query.sample_by.is_some(),
@@ -53,6 +55,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         interval: s.interval,
         agg: s.agg,
         fill: s.fill,
+        max_gap: s.max_gap,
     });
     let plan = LogicalPlan {
         measurement: m.clone(),
@@ -64,7 +67,9 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         downsample,
         sample_by_pos: query.sample_by.map(|s| s.pos),
         outputs,
+        columns,
         value_filters,
+        expr_filters,
         raw,
         pipelines: Vec::new(),
         order_by: query.order_by.clone(),
@@ -108,9 +113,19 @@ pub(crate) fn check_tag(name: &Name, catalog: &Catalog, measurement: &str) -> Re
     Err(TsqError::plan(name.pos, message))
 }
 
-fn outputs(query: &Query, catalog: &Catalog, raw: bool) -> Result<Vec<Output>> {
+/// The outputs the pipelines compute and the result's value columns: the
+/// plain select items first (one output each), then the terms of the
+/// expressions (shared with a plain item or another expression computing
+/// the same thing).
+fn outputs(
+    query: &Query,
+    catalog: &Catalog,
+    raw: bool,
+) -> Result<(Vec<Output>, Vec<ResultColumn>)> {
     let m = &query.measurement.value;
     let mut out: Vec<Output> = Vec::new();
+    // per select item that is a value column: its output, or `None` for an expression
+    let mut slots: Vec<Option<usize>> = Vec::new();
     for p in &query.projections {
         let (expr, agg, alias, pos) = match p {
             Projection::Column(n) if catalog.is_tag(&n.value) => continue,
@@ -146,18 +161,18 @@ fn outputs(query: &Query, catalog: &Catalog, raw: bool) -> Result<Vec<Output>> {
                 expr,
                 alias,
             } => (expr.clone(), Some(*agg), alias.clone(), *pos),
+            Projection::Arith { .. } => {
+                slots.push(None);
+                continue;
+            }
         };
         check_field(expr.field(), catalog, m)?;
         let name = alias.unwrap_or_else(|| match agg {
             Some(a) => format!("{a}({})", expr.text()),
             None => expr.text(),
         });
-        if name == "time" || catalog.is_tag(&name) || out.iter().any(|o| o.name == name) {
-            return Err(TsqError::plan(
-                pos,
-                format!("duplicate result column '{name}': give it another name with AS"),
-            ));
-        }
+        check_name(&name, pos, catalog, out.iter().map(|o| o.name.as_str()))?;
+        slots.push(Some(out.len()));
         out.push(Output {
             name,
             field: expr.field().value.clone(),
@@ -167,13 +182,60 @@ fn outputs(query: &Query, catalog: &Catalog, raw: bool) -> Result<Vec<Output>> {
             hidden: false,
         });
     }
+    let direct = out.len();
+    let mut columns = Vec::with_capacity(slots.len());
+    let mut exprs = query.projections.iter().filter_map(|p| match p {
+        Projection::Arith { expr, alias, pos } => Some((expr, alias, *pos)),
+        _ => None,
+    });
+    for slot in slots {
+        if let Some(i) = slot {
+            columns.push(ResultColumn::Output(i));
+            continue;
+        }
+        let Some((expr, alias, pos)) = exprs.next() else {
+            continue;
+        };
+        let scalar = exprs::resolve(expr, raw, catalog, m, &mut out)?;
+        let name = alias.clone().unwrap_or_else(|| expr.text());
+        let taken = columns
+            .iter()
+            .map(|c| match c {
+                ResultColumn::Output(i) => out[*i].name.as_str(),
+                ResultColumn::Computed { name, .. } => name.as_str(),
+            })
+            .chain(out[..direct].iter().map(|o| o.name.as_str()));
+        check_name(&name, pos, catalog, taken)?;
+        columns.push(ResultColumn::Computed {
+            name,
+            expr: scalar,
+            pos,
+        });
+    }
     if out.is_empty() {
         return Err(TsqError::plan(
             query.measurement.pos,
             "nothing to compute: select a field or an aggregate such as avg(<field>)",
         ));
     }
-    Ok(out)
+    Ok((out, columns))
+}
+
+/// Errors when `name` cannot be a new result column: it is `time`, a tag,
+/// or one of `taken`.
+fn check_name<'a>(
+    name: &str,
+    pos: crate::error::Pos,
+    catalog: &Catalog,
+    mut taken: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    if name == "time" || catalog.is_tag(name) || taken.any(|t| t == name) {
+        return Err(TsqError::plan(
+            pos,
+            format!("duplicate result column '{name}': give it another name with AS"),
+        ));
+    }
+    Ok(())
 }
 
 fn grouping(query: &Query, catalog: &Catalog, raw: bool) -> Result<(GroupBy, Vec<String>)> {

@@ -1,10 +1,10 @@
 //! # tsq-planner
 //!
-//! From query text to results: the SQL-ish language of DESIGN §2 (parsed
+//! From query text to results: the SQL-ish language of `docs/query-language.md` (parsed
 //! with sqlparser through a custom dialect, plus hand-parsed `SAMPLE BY`,
 //! `FILL`, `ORDER BY`, `LIMIT`), the logical plan, the optimizer's named
 //! rules (time-range and tag-predicate pushdown, one pipeline per aggregate,
-//! the choice of aggregation operator of DESIGN §4), physical planning onto
+//! the choice of aggregation operator of `docs/architecture.md`, "How a batch flows"), physical planning onto
 //! engine pipelines, `EXPLAIN [ANALYZE]`, and the `Session` API.
 //!
 //! ```
@@ -36,6 +36,7 @@ pub mod ast;
 mod bucket_limit;
 mod build;
 pub mod error;
+pub mod expr;
 pub mod logical;
 pub mod optimizer;
 pub mod parser;
@@ -51,11 +52,13 @@ pub mod physical;
 pub mod query;
 pub mod result;
 pub mod session;
+pub mod show;
 mod stream;
 
 mod dedicated;
 
 pub use query::{Query, QueryStream};
+pub use result::TIME_ZONE;
 pub use session::{
     Executor, QueryKind, QueryOutput, QueryStats, RecordBatchStream, Session, SessionConfig,
 };

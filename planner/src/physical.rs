@@ -1,22 +1,24 @@
 //! Physical planning and execution: one engine pipeline per value column
-//! (`tsq_engine::pipeline::build_pipeline`), run one after the other under
-//! the query's [`TaskContext`] (memory budget, cancellation), their outputs
-//! joined by [`ResultBuilder`]. Each batch is handed to the join as the
-//! pipeline emits it; what the join holds is reserved against the query's
-//! memory budget as `ResultJoin` (and so are the batches that pipelines run
-//! in parallel hold until the join takes them).
+//! (`tsq_engine::pipeline::build_pipeline_with`), split into partitions
+//! (`tsq_engine::partition`, `docs/architecture.md` "Partitions and partial
+//! aggregates"), run under the query's
+//! [`TaskContext`] (memory budget, cancellation), their outputs joined by
+//! the streaming [`ResultStage`] (`result/stage.rs`: the `MergeJoin` of
+//! `result/merge.rs`, then the projection of expressions). What the join
+//! holds, and the batches in flight between the pipelines and the join, are
+//! reserved against the query's memory budget as `ResultJoin`.
 
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use tsq_engine::memory::MemoryReservation;
-use tsq_engine::partition::build_partitioned;
-use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext, TimelineBatch};
+use tsq_engine::partition::{build_partitioned_with, plan_partitioned_with};
+use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext};
 
 use crate::error::Result;
 use crate::plan::LogicalPlan;
-use crate::result::{join_reservation, ResultBuilder};
+use crate::result::project::project_all;
+use crate::result::{join_reservation, JoinOptions, ResultBuilder, ResultStage};
 
 /// The operator trees of a plan, one per value column, in output order.
 pub struct PhysicalPlan {
@@ -43,7 +45,29 @@ pub async fn build_physical(
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
     let partitions = partitions_per_column(plan, threads);
     for p in &plan.pipelines {
-        let root = build_partitioned(&p.spec, Arc::clone(adapter), p.strategy, partitions).await?;
+        let root =
+            build_partitioned_with(&p.spec, Arc::clone(adapter), p.strategy, p.read, partitions)
+                .await?;
+        pipelines.push((p.output, root));
+    }
+    Ok(PhysicalPlan { pipelines })
+}
+
+/// [`build_physical`] with no storage I/O, for a plain `EXPLAIN`: the trees
+/// have the same operators and partitions, but a range resolved from the
+/// data shows as such, a tail read shows the whole range (its window is
+/// decided when the pipeline is built to run) and fills get no lookback
+/// seeds.
+pub fn plan_physical(
+    plan: &LogicalPlan,
+    adapter: &Arc<dyn StorageAdapter>,
+    threads: usize,
+) -> Result<PhysicalPlan> {
+    let mut pipelines = Vec::with_capacity(plan.pipelines.len());
+    let partitions = partitions_per_column(plan, threads);
+    for p in &plan.pipelines {
+        let root =
+            plan_partitioned_with(&p.spec, Arc::clone(adapter), p.strategy, p.read, partitions)?;
         pipelines.push((p.output, root));
     }
     Ok(PhysicalPlan { pipelines })
@@ -73,149 +97,90 @@ pub async fn run_materialized(
             builder.add(p.output, &batch)?;
         }
     }
-    builder.finish(ctx.batch_size)
+    let joined = builder.finish(ctx.batch_size)?;
+    project_all(plan, joined, ctx.batch_size, &ctx.memory)
 }
 
-/// Runs every pipeline to the end and joins their outputs. The operators
-/// stay in `physical` with their metrics (for EXPLAIN ANALYZE). With
-/// `threads > 1` and several pipelines (several value columns), the
-/// pipelines are dealt round-robin to up to `threads` tasks on the dedicated
-/// runtime (`docs/library.md`, "Async"), each running its share one after
-/// the other; the join is the same.
+/// What running a plan gave: the result and the result stage's EXPLAIN
+/// ANALYZE lines.
+#[derive(Debug)]
+pub struct Executed {
+    /// The result schema.
+    pub schema: SchemaRef,
+    /// Every result batch, in order.
+    pub batches: Vec<RecordBatch>,
+    /// The result stage's display lines (the join, then the projection if
+    /// any) with their metrics.
+    pub join: String,
+}
+
+/// Runs every pipeline and joins their outputs with the `MergeJoin` of
+/// [`ResultStage`] (a streaming merge: see `result/merge.rs`), projecting
+/// expressions (`result/stage.rs`), collecting every result batch.
+/// The operators are put back in `physical` with their metrics (for
+/// EXPLAIN ANALYZE), also when the query fails. With `threads > 1` and
+/// several pipelines, each pipeline runs as its own task on the dedicated
+/// runtime (`docs/library.md`, "Async"); with 1, the join drives them in
+/// turn.
 pub async fn run(
     plan: &LogicalPlan,
     physical: &mut PhysicalPlan,
     ctx: &TaskContext,
     threads: usize,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let mut builder = ResultBuilder::for_plan(plan, &ctx.memory);
-    let threads = threads.clamp(1, physical.pipelines.len().max(1));
-    if threads == 1 {
-        for (output, root) in &mut physical.pipelines {
-            ctx.cancel.check()?;
-            drain_into(root.as_mut(), *output, &mut builder, ctx).await?;
-        }
-    } else {
-        for (output, batches, held) in
-            collect_parallel(&mut physical.pipelines, ctx, threads).await?
-        {
-            for batch in batches {
-                builder.add(output, &batch)?;
-            }
-            drop(held);
-        }
-    }
-    builder.finish(ctx.batch_size)
+    let options = JoinOptions {
+        threads,
+        dictionary_tags: false,
+    };
+    let done = run_joined(plan, physical, ctx, options).await?;
+    Ok((done.schema, done.batches))
 }
 
-/// Opens `root`, hands each batch to the join as it comes, and closes it.
-/// After each batch the task yields to its runtime, so that one pipeline
-/// holds a worker for one batch's work at a time and timers (a query's
-/// timeout) and other queries get their turn (`docs/library.md`, "Async").
-async fn drain_into(
-    root: &mut dyn Operator,
-    output: usize,
-    builder: &mut ResultBuilder,
+/// [`run`] with the join's options, returning its EXPLAIN ANALYZE line too.
+/// The batches collected are held (and reserved) until returned.
+pub async fn run_joined(
+    plan: &LogicalPlan,
+    physical: &mut PhysicalPlan,
     ctx: &TaskContext,
-) -> Result<()> {
-    root.open(ctx).await?;
-    let drained: Result<()> = async {
-        while let Some(batch) = root.next().await? {
-            builder.add(output, &batch)?;
-            tokio::task::yield_now().await;
-        }
-        Ok(())
-    }
-    .await;
-    let closed = root.close().await;
-    drained?;
-    Ok(closed?)
-}
-
-/// Output batches of one pipeline, by output index, and their reservation.
-type PipelineOutput = (usize, Vec<TimelineBatch>, MemoryReservation);
-
-/// A pipeline of the plan: `(output index, root operator)`.
-type Pipeline = (usize, Box<dyn Operator>);
-
-/// What one task hands back per pipeline: its position, the pipeline (with
-/// its metrics) and what it produced (with the reservation that holds it).
-type Ran = (
-    usize,
-    Pipeline,
-    tsq_engine::Result<(Vec<TimelineBatch>, MemoryReservation)>,
-);
-
-/// Runs `pipelines` as `threads` tasks on the dedicated runtime (pipeline
-/// `i` in task `i % threads`) and returns their outputs in pipeline order;
-/// the pipelines are put back in `pipelines` for EXPLAIN ANALYZE. The first
-/// error (in pipeline order) wins; a failing pipeline does not stop the
-/// others early, but cancellation does. The tasks are tokio tasks, so an
-/// adapter that awaits tokio timers works here too.
-async fn collect_parallel(
-    pipelines: &mut Vec<Pipeline>,
-    ctx: &TaskContext,
-    threads: usize,
-) -> Result<Vec<PipelineOutput>> {
-    let mut shares: Vec<Vec<(usize, Pipeline)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, p) in std::mem::take(pipelines).into_iter().enumerate() {
-        shares[i % threads].push((i, p));
-    }
-    let runtime = crate::dedicated::handle()?;
-    let tasks: Vec<_> = shares
-        .into_iter()
-        .map(|share| {
-            let ctx = ctx.clone();
-            runtime.spawn(async move {
-                let mut ran: Vec<Ran> = Vec::with_capacity(share.len());
-                for (i, (output, mut root)) in share {
-                    let run = match ctx.cancel.check() {
-                        Ok(()) => collect_reserved(root.as_mut(), &ctx).await,
-                        Err(e) => Err(e),
-                    };
-                    ran.push((i, (output, root), run));
-                }
-                ran
-            })
-        })
-        .collect();
-    let mut ran = Vec::new();
-    let mut failed = None;
-    for task in tasks {
-        match task.await {
-            Ok(share) => ran.extend(share),
-            Err(e) => failed = Some(crate::dedicated::join_error(e)),
-        }
-    }
-    ran.sort_by_key(|(i, _, _)| *i);
-    let mut outputs = Vec::with_capacity(ran.len());
-    for (_, pipeline, run) in ran {
-        outputs.push(run.map(|(b, r)| (pipeline.0, b, r)).map_err(Into::into));
-        pipelines.push(pipeline);
-    }
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    outputs.into_iter().collect()
-}
-
-/// Like [`tsq_engine::collect`], reserving each batch as it is held.
-async fn collect_reserved(
-    root: &mut dyn Operator,
-    ctx: &TaskContext,
-) -> tsq_engine::Result<(Vec<TimelineBatch>, MemoryReservation)> {
+    options: JoinOptions,
+) -> Result<Executed> {
+    let pipelines = std::mem::take(&mut physical.pipelines);
+    let mut join = ResultStage::new(plan, pipelines, ctx, options)?;
     let mut held = join_reservation(&ctx.memory);
-    root.open(ctx).await?;
-    let mut out = Vec::new();
-    let drained = async {
-        while let Some(batch) = root.next().await? {
-            held.try_grow(batch.memory_size())?;
-            out.push(batch);
-            tokio::task::yield_now().await;
+    let mut batches = Vec::new();
+    let drained: Result<()> = async {
+        while let Some(batch) = join.next().await? {
+            held.try_grow(batch.get_array_memory_size())?;
+            batches.push(batch);
         }
         Ok(())
     }
     .await;
-    let closed = root.close().await;
-    drained.and(closed).map(|_| (out, held))
+    physical.pipelines = join.close().await;
+    drained?;
+    Ok(Executed {
+        schema: join.schema(),
+        batches,
+        join: join.analyzed(),
+    })
+}
+
+/// The tag columns of `batches` (built with plain `Utf8` tags) cast to
+/// `schema`'s types: dictionary tags for the materialized executor.
+pub fn cast_to(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    batches
+        .into_iter()
+        .map(|b| {
+            if b.schema() == *schema {
+                return Ok(b);
+            }
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+        })
+        .collect()
 }

@@ -12,12 +12,14 @@
 //! ```
 
 use tsq_engine::spec::{AggStrategy, PipelineSpec};
+use tsq_engine::ReadPath;
 use tsq_engine::{
     Aggregator, Capabilities, Downsample, GroupBy, RateOptions, TagPredicate, TimeRange,
 };
 
 use crate::ast::{Filter, OrderItem, ValueOp};
 use crate::error::Pos;
+use crate::expr::ScalarExpr;
 
 /// What the planner knows about the measurement and the adapter.
 #[derive(Debug, Clone)]
@@ -65,6 +67,23 @@ pub struct Output {
     pub hidden: bool,
 }
 
+/// One value column of the result, in select-list order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResultColumn {
+    /// The column of output `i`, as the pipelines computed it.
+    Output(usize),
+    /// An expression over outputs (`avg(a) + avg(b) AS busy`), evaluated
+    /// over each result batch by `crate::result::project`.
+    Computed {
+        /// Column name: the alias, else the expression's text.
+        name: String,
+        /// The expression over output indices.
+        expr: ScalarExpr,
+        /// Where the expression starts.
+        pos: Pos,
+    },
+}
+
 /// A value comparison of `WHERE` (`usage > 90`), applied to the joined rows
 /// before `ORDER BY` and `LIMIT`: a row is kept when its value of the
 /// compared field satisfies it. Null never does; NaN follows IEEE 754 (only
@@ -79,6 +98,23 @@ pub struct ValueFilter {
     pub value: f64,
 }
 
+/// A value comparison of `WHERE` with arithmetic on a side
+/// (`usage_user + usage_system > 90`): both sides are evaluated over each
+/// joined batch (`crate::result::project`) and the rows where the
+/// comparison fails are dropped, before `ORDER BY` and `LIMIT` take effect.
+/// Null never passes; NaN follows IEEE 754 (only `!=` holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExprFilter {
+    /// Left side over output indices.
+    pub left: ScalarExpr,
+    /// The comparison.
+    pub op: ValueOp,
+    /// Right side.
+    pub right: ScalarExpr,
+    /// The comparison as written (`usage_user + usage_system > 90`).
+    pub text: String,
+}
+
 /// A pipeline the physical planner will build.
 #[derive(Debug, Clone)]
 pub struct PlannedPipeline {
@@ -88,6 +124,8 @@ pub struct PlannedPipeline {
     pub spec: PipelineSpec,
     /// The aggregation operator (set by `choose_aggregation`).
     pub strategy: AggStrategy,
+    /// How the leaf reads (set by `choose_read_path`).
+    pub read: ReadPath,
 }
 
 /// Why a rule decided what it did.
@@ -121,8 +159,15 @@ pub struct LogicalPlan {
     /// The value columns of the result, then the hidden ones read only for
     /// `value_filters`.
     pub outputs: Vec<Output>,
+    /// The value columns of the result in select-list order: outputs as
+    /// computed, or expressions over them. Outputs that only feed
+    /// expressions (or value filters) are not among them.
+    pub columns: Vec<ResultColumn>,
     /// The value comparisons of `WHERE` (all joined by `AND`).
     pub value_filters: Vec<ValueFilter>,
+    /// The value comparisons with arithmetic (joined by `AND` with the
+    /// others), applied after the join.
+    pub expr_filters: Vec<ExprFilter>,
     /// True for selects without aggregates (raw points per timeline).
     pub raw: bool,
     /// The pipelines (set by `split_fields`).
@@ -147,17 +192,44 @@ impl LogicalPlan {
     }
 
     /// Names of all result columns: `time`, tags, values (hidden outputs
-    /// are not result columns).
+    /// and outputs that only feed expressions are not result columns).
     pub fn column_names(&self) -> Vec<String> {
         let mut names = vec!["time".to_string()];
         names.extend(self.tag_columns.iter().cloned());
-        names.extend(self.visible_outputs().map(|o| o.name.clone()));
+        names.extend(self.value_column_names());
         names
     }
 
-    /// The outputs that are result columns.
+    /// Names of the result's value columns, in order.
+    pub fn value_column_names(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .map(|c| match c {
+                ResultColumn::Output(i) => self.outputs[*i].name.clone(),
+                ResultColumn::Computed { name, .. } => name.clone(),
+            })
+            .collect()
+    }
+
+    /// The outputs the result join carries as columns (every output but
+    /// those read only for a value filter).
     pub fn visible_outputs(&self) -> impl Iterator<Item = &Output> {
         self.outputs.iter().filter(|o| !o.hidden)
+    }
+
+    /// True when the result's value columns are not the join's columns as
+    /// they are (an expression, or an output that only feeds one).
+    pub fn needs_projection(&self) -> bool {
+        if !self.expr_filters.is_empty() {
+            return true;
+        }
+        let joined = self.visible_outputs().count();
+        self.columns.len() != joined
+            || self
+                .columns
+                .iter()
+                .enumerate()
+                .any(|(k, c)| *c != ResultColumn::Output(k))
     }
 
     /// The value filters as `WHERE` would write them
@@ -167,6 +239,7 @@ impl LogicalPlan {
             .value_filters
             .iter()
             .map(|f| format!("{} {} {}", self.outputs[f.output].field, f.op, f.value))
+            .chain(self.expr_filters.iter().map(|f| f.text.clone()))
             .collect();
         (!parts.is_empty()).then(|| parts.join(" AND "))
     }

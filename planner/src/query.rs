@@ -12,7 +12,7 @@
 //!
 //! ```text
 //!  caller's runtime                 dedicated runtime (tsq-cpu threads)
-//!  QueryStream::poll_next ◄─ mpsc(2) ◄─ producer task: pipelines → join → batches
+//!  QueryStream::poll_next ◄─ mpsc(2) ◄─ producer task: MergeJoin ◄─ pipeline tasks
 //!  drop(QueryStream) ── cancel token + abort ──► operators stop at the next batch
 //! ```
 
@@ -31,12 +31,12 @@ use tokio::task::JoinHandle;
 use tsq_engine::memory::MemoryPool;
 use tsq_engine::{CancellationToken, EngineError, Spawner, StorageAdapter, TaskContext};
 
-use crate::ast::{ExplainMode, Statement};
+use crate::ast::{ExplainMode, Show, Statement};
 use crate::error::{Result, TsqError};
 use crate::explain::{explain, explain_analyze};
-use crate::physical::{build_physical, run, run_materialized};
+use crate::physical::{build_physical, cast_to, plan_physical, run_joined, run_materialized};
 use crate::plan::{Catalog, LogicalPlan};
-use crate::result::result_schema;
+use crate::result::{result_schema_with, JoinOptions, ResultStage};
 use crate::session::{Executor, SessionConfig};
 
 /// Result batches in flight between the producer task and the stream.
@@ -61,12 +61,24 @@ pub(crate) struct QueryEnv {
 pub struct Query {
     env: QueryEnv,
     statement: Statement,
-    plan: LogicalPlan,
-    catalog: Catalog,
+    body: Body,
     cancel: CancellationToken,
     timeout: Option<Duration>,
-    /// Stream a one-column query straight from its pipeline (else join).
-    stream_single: bool,
+}
+
+/// What a [`Query`] runs.
+#[derive(Debug)]
+enum Body {
+    /// A planned `SELECT`.
+    Select {
+        plan: Box<LogicalPlan>,
+        catalog: Catalog,
+    },
+    /// A `SHOW` statement (`crate::show`) and its notices.
+    Show {
+        show: Box<Show>,
+        notices: Vec<String>,
+    },
 }
 
 impl Query {
@@ -76,6 +88,25 @@ impl Query {
         plan: LogicalPlan,
         catalog: Catalog,
     ) -> Self {
+        let body = Body::Select {
+            plan: Box::new(plan),
+            catalog,
+        };
+        Self::with_body(env, statement, body)
+    }
+
+    /// A `SHOW` statement, run when the query is collected or streamed.
+    pub(crate) fn show(
+        env: QueryEnv,
+        statement: Statement,
+        show: Show,
+        notices: Vec<String>,
+    ) -> Self {
+        let show = Box::new(show);
+        Self::with_body(env, statement, Body::Show { show, notices })
+    }
+
+    fn with_body(env: QueryEnv, statement: Statement, body: Body) -> Self {
         let session_token = env
             .session_cancel
             .lock()
@@ -84,11 +115,9 @@ impl Query {
         Query {
             env,
             statement,
-            plan,
-            catalog,
+            body,
             cancel: session_token.child(),
             timeout: None,
-            stream_single: true,
         }
     }
 
@@ -99,22 +128,31 @@ impl Query {
         if self.statement.explain.is_some() {
             return explain_schema();
         }
-        let values: Vec<String> = self
-            .plan
-            .visible_outputs()
-            .map(|o| o.name.clone())
-            .collect();
-        result_schema(&self.plan.tag_columns, &values)
+        match &self.body {
+            Body::Select { plan, .. } => result_schema_with(
+                &plan.tag_columns,
+                &plan.value_column_names(),
+                self.env.config.dictionary_tags,
+            ),
+            Body::Show { show, .. } => crate::show::schema(show),
+        }
     }
 
-    /// The logical plan (with the optimizer's decisions).
-    pub fn logical_plan(&self) -> &LogicalPlan {
-        &self.plan
+    /// The logical plan (with the optimizer's decisions) of a `SELECT`;
+    /// `None` for a `SHOW` statement.
+    pub fn logical_plan(&self) -> Option<&LogicalPlan> {
+        match &self.body {
+            Body::Select { plan, .. } => Some(plan),
+            Body::Show { .. } => None,
+        }
     }
 
     /// Messages that are not errors (a missing measurement or field...).
     pub fn notices(&self) -> &[String] {
-        &self.plan.notices
+        match &self.body {
+            Body::Select { plan, .. } => &plan.notices,
+            Body::Show { notices, .. } => notices,
+        }
     }
 
     /// The `EXPLAIN` prefix of the statement, if it had one.
@@ -195,14 +233,6 @@ impl Query {
             .map_err(|_| TsqError::Execution(EngineError::Cancelled))
     }
 
-    /// This query run through the result join even when it could stream
-    /// from its pipeline (`Session::execute` keeps the join's batching and
-    /// memory accounting).
-    pub(crate) fn joined(mut self) -> Self {
-        self.stream_single = false;
-        self
-    }
-
     /// Runs `work` on the dedicated runtime under this query's context.
     fn spawn<F>(self, schema: SchemaRef, work: F) -> Result<QueryStream>
     where
@@ -228,10 +258,8 @@ impl Query {
         let timeout = self.timeout;
         let session_cancel = Arc::clone(&self.env.session_cancel);
         let job = Job {
-            stream_single: self.stream_single,
             env: self.env,
-            plan: self.plan,
-            catalog: self.catalog,
+            body: self.body,
         };
         let task = runtime.spawn(async move {
             let errors = tx.clone();
@@ -272,57 +300,81 @@ type WorkFuture = futures::future::BoxFuture<'static, Result<()>>;
 
 /// What runs on the dedicated runtime.
 struct Job {
-    stream_single: bool,
     env: QueryEnv,
-    plan: LogicalPlan,
-    catalog: Catalog,
+    body: Body,
 }
 
 impl Job {
-    /// Runs the plan and sends its result batches.
+    /// Runs the plan and sends its result batches as the join completes
+    /// them (`result/merge.rs`), projected (`result/stage.rs`); a `SHOW`
+    /// statement sends its rows.
     async fn rows(self, ctx: TaskContext, tx: &mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
-        let Job {
-            env,
-            plan,
-            stream_single,
-            ..
-        } = self;
+        let Job { env, body } = self;
+        let plan = match body {
+            Body::Select { plan, .. } => plan,
+            Body::Show { show, .. } => {
+                let batches =
+                    crate::show::execute(&show, env.adapter.as_ref(), ctx.batch_size, &ctx.memory);
+                return send_all(tx, batches.await?).await;
+            }
+        };
+        let options = join_options(&env.config);
         if env.config.executor == Executor::Materialized {
-            let (_, batches) = run_materialized(&plan, &env.adapter, &ctx).await?;
-            return send_all(tx, batches).await;
+            let (plain, batches) = run_materialized(&plan, &env.adapter, &ctx).await?;
+            let values = plan.value_column_names();
+            let schema = result_schema_with(&plan.tag_columns, &values, options.dictionary_tags);
+            debug_assert_eq!(plain.fields().len(), schema.fields().len());
+            return send_all(tx, cast_to(&schema, batches)?).await;
         }
-        if stream_single && crate::stream::streamable(&plan) {
-            let mut stream =
-                crate::stream::stream_single(&plan, &env.adapter, ctx, env.config.threads).await?;
-            while let Some(batch) = stream.next().await {
-                send(tx, batch?).await?;
+        let mut physical = build_physical(&plan, &env.adapter, env.config.threads).await?;
+        let pipelines = std::mem::take(&mut physical.pipelines);
+        let mut join = ResultStage::new(&plan, pipelines, &ctx, options)?;
+        let sent: Result<()> = async {
+            while let Some(batch) = join.next().await? {
+                send(tx, batch).await?;
                 // one batch's work per turn of the dedicated runtime
                 tokio::task::yield_now().await;
             }
-            return Ok(());
+            Ok(())
         }
-        let mut physical = build_physical(&plan, &env.adapter, env.config.threads).await?;
-        let (_, batches) = run(&plan, &mut physical, &ctx, env.config.threads).await?;
-        send_all(tx, batches).await
+        .await;
+        join.close().await;
+        sent
     }
 
     /// The EXPLAIN (or, with `analyze`, EXPLAIN ANALYZE) text and the
     /// query's memory peak.
     async fn explain(self, ctx: &TaskContext, analyze: bool) -> Result<(String, usize)> {
-        let mut physical =
-            build_physical(&self.plan, &self.env.adapter, self.env.config.threads).await?;
+        let Body::Select { plan, catalog } = &self.body else {
+            return Err(TsqError::plan(
+                crate::Pos::new(1, 1),
+                "EXPLAIN takes a SELECT statement, not SHOW",
+            ));
+        };
+        let options = join_options(&self.env.config);
+        let threads = self.env.config.threads;
         if !analyze {
-            return Ok((explain(&self.plan, &self.catalog, &physical), 0));
+            let physical = plan_physical(plan, &self.env.adapter, threads)?;
+            let result = ResultStage::describe(plan, options);
+            return Ok((explain(plan, catalog, &physical, &result), 0));
         }
-        let (_, batches) = run(&self.plan, &mut physical, ctx, self.env.config.threads).await?;
-        let rows = batches.iter().map(|b| b.num_rows()).sum();
+        let mut physical = build_physical(plan, &self.env.adapter, threads).await?;
+        let done = run_joined(plan, &mut physical, ctx, options).await?;
+        let rows = done.batches.iter().map(|b| b.num_rows()).sum();
         let peak = ctx.memory.peak();
-        let text = explain_analyze(&self.plan, &self.catalog, &physical, rows, peak);
+        let text = explain_analyze(plan, catalog, &physical, &done.join, rows, peak);
         Ok((text, peak))
     }
 }
 
-/// Sends one batch; a dropped receiver (the caller gave up) stops the work.
+/// How the join of a query runs, from the session's settings.
+fn join_options(config: &SessionConfig) -> JoinOptions {
+    JoinOptions {
+        threads: config.threads,
+        dictionary_tags: config.dictionary_tags,
+    }
+}
+
 /// A spawner of partition tasks on `runtime` (`docs/library.md`, "Async").
 fn spawner(runtime: tokio::runtime::Handle) -> Spawner {
     Spawner::new(move |task| {
@@ -330,6 +382,7 @@ fn spawner(runtime: tokio::runtime::Handle) -> Spawner {
     })
 }
 
+/// Sends one batch; a dropped receiver (the caller gave up) stops the work.
 async fn send(tx: &mpsc::Sender<Result<RecordBatch>>, batch: RecordBatch) -> Result<()> {
     tx.send(Ok(batch))
         .await

@@ -1,19 +1,27 @@
 //! Result assembly: the outputs of the pipelines (one per value column) are
-//! joined into the result schema of DESIGN §2 — `time` (ns, UTC), the tag
+//! joined into the result schema of `docs/query-language.md` — `time` (ns, UTC), the tag
 //! columns, one Float64 column per value — by a full outer join on
 //! (group key, time), filtered by the value comparisons of `WHERE`, ordered
 //! by group key then time unless `ORDER BY` says otherwise, with `LIMIT`
 //! applied after ordering. Hidden columns (fields read only for a value
 //! filter) take part in the join and the filter, then are dropped.
 //!
-//! Each pipeline's timelines are appended per group key as flat columns
-//! (group lookups once per timeline); the join is then a merge of the
-//! time-sorted columns of each group into [`Rows`], which filters and, under
-//! a `LIMIT`, keeps only the best rows (a top-k). With one joined column and
-//! a `LIMIT` every point is a whole row, so the points are ranked as they
-//! arrive and no column is held at all. Every buffer that grows with the
-//! rows or groups (columns, keys, joined rows, output batches) is reserved on
-//! the query's memory budget as `ResultJoin`.
+//! Queries run through [`MergeJoin`] (`merge.rs`): a streaming k-way merge
+//! of the pipelines' outputs, which are ordered by (group key, time), that
+//! hands out batches as soon as their rows are complete (`input.rs`: one
+//! input's cursor and its order check; `source.rs`: the pipelines as tasks
+//! or driven inline; `output.rs`: rows into batches; `rows.rs`: `ORDER BY`
+//! and its top-k). Every buffer it holds is reserved on the query's memory
+//! budget as `ResultJoin`. [`ResultStage`] (`stage.rs`) puts the projection
+//! of expressions after it (`project.rs`: expression columns and
+//! comparisons with arithmetic; `sort.rs`: `ORDER BY` an expression).
+//!
+//! [`ResultBuilder`] is the materializing join it replaced, kept for the
+//! materialized executor and as the oracle of the merge's tests: each
+//! pipeline's timelines are appended per group key as flat columns, then
+//! the time-sorted columns of each group are merged into [`Rows`]. With one
+//! joined column and a `LIMIT` every point is a whole row, ranked as it
+//! arrives.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -29,23 +37,55 @@ use crate::error::Result;
 use crate::plan::{LogicalPlan, ValueFilter};
 
 mod filter;
+mod input;
+mod merge;
+mod output;
+pub mod project;
 mod rows;
+mod sort;
+mod source;
+mod stage;
 
 use rows::{Row, RowOrder, Rows};
 
-pub(crate) use filter::retain;
+pub use merge::{JoinOptions, MergeJoin};
+pub use source::Pipeline;
+pub use stage::ResultStage;
+
+pub(crate) use filter::passes;
+
+/// The time zone of every result's `time` column: `Timestamp(ns,
+/// "+00:00")`. A fixed offset, not `"UTC"`: arrow formats it (pretty
+/// printer, CSV, JSON) without its `chrono-tz` feature, which a named zone
+/// needs (`docs/library.md`, "Result types").
+pub const TIME_ZONE: &str = "+00:00";
 
 /// The Arrow schema of a result: `time`, tag columns, value columns.
 pub fn result_schema(tag_columns: &[String], value_columns: &[String]) -> SchemaRef {
+    result_schema_with(tag_columns, value_columns, false)
+}
+
+/// [`result_schema`] with the tag columns as `Dictionary(Int32, Utf8)`
+/// when `dictionary_tags` is set.
+pub fn result_schema_with(
+    tag_columns: &[String],
+    value_columns: &[String],
+    dictionary_tags: bool,
+) -> SchemaRef {
+    let tag_type = if dictionary_tags {
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+    } else {
+        DataType::Utf8
+    };
     let mut fields = vec![Field::new(
         "time",
-        DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+        DataType::Timestamp(TimeUnit::Nanosecond, Some(TIME_ZONE.into())),
         false,
     )];
     fields.extend(
         tag_columns
             .iter()
-            .map(|t| Field::new(t, DataType::Utf8, false)),
+            .map(|t| Field::new(t, tag_type.clone(), false)),
     );
     fields.extend(
         value_columns
@@ -148,11 +188,11 @@ impl ResultBuilder {
             plan.tag_columns.clone(),
             names,
             plan.value_filters.clone(),
-            &plan.order_by,
-            plan.limit,
+            project::join_order(plan),
+            project::join_limit(plan),
             pool,
         );
-        builder.set_visible(plan.visible_outputs().count(), &plan.order_by);
+        builder.set_visible(plan.visible_outputs().count(), project::join_order(plan));
         debug_assert!(plan.outputs[builder.visible..].iter().all(|o| o.hidden));
         builder
     }
@@ -342,7 +382,7 @@ fn to_batch(
 ) -> Result<RecordBatch> {
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(1 + n_tags + n_values);
     let times: TimestampNanosecondArray = rows.iter().map(|r| Some(r.time)).collect();
-    columns.push(Arc::new(times.with_timezone("UTC")));
+    columns.push(Arc::new(times.with_timezone(TIME_ZONE)));
     columns.extend((0..n_tags).map(|t| -> ArrayRef {
         let tags: StringArray = rows
             .iter()
@@ -364,6 +404,24 @@ mod tests {
     use super::*;
     use crate::ast::Name;
     use crate::error::Pos;
+
+    #[test]
+    fn result_times_format_without_a_time_zone_database() {
+        use arrow::util::display::{ArrayFormatter, FormatOptions};
+        // arrow's formatter needs chrono-tz for a named zone ("UTC"), not
+        // for the fixed offset the result uses (whether chrono-tz is on
+        // depends on the build: a workspace build with DataFusion has it)
+        let schema = result_schema(&[], &["v".to_string()]);
+        assert_eq!(
+            schema.field(0).data_type(),
+            &DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into()))
+        );
+        let times =
+            TimestampNanosecondArray::from(vec![0, 61_500_000_000]).with_timezone(TIME_ZONE);
+        let f = ArrayFormatter::try_new(&times, &FormatOptions::default()).unwrap();
+        assert_eq!(f.value(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(f.value(1).to_string(), "1970-01-01T00:01:01.500Z");
+    }
 
     /// `n` points of series 0 (host `h`) from time `start`, value
     /// `(t * 7919) % 100_003`.

@@ -16,7 +16,7 @@ use tsq_engine::memory::{MemoryPool, DEFAULT_MEMORY_BUDGET};
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter, DEFAULT_BATCH_SIZE};
 
-use crate::ast::{ExplainMode, Statement};
+use crate::ast::{ExplainMode, Statement, StatementBody};
 use crate::bucket_limit::check_bucket_limit;
 use crate::error::Result;
 use crate::logical::plan_query;
@@ -58,12 +58,17 @@ pub struct SessionConfig {
     /// (the default), or the materialized executor that the benchmarks
     /// compare against (same plan, same results, whole timelines in memory).
     pub executor: Executor,
-    /// Pipelines of one query (one pipeline per value column) run side by
-    /// side, as tasks on the dedicated runtime; 1 runs them one after the
-    /// other. Default: the machine's available parallelism. Every query
+    /// Above 1, each pipeline of a query (one per value column) runs as
+    /// its own task on the dedicated runtime, feeding the result join
+    /// through a bounded channel; 1 lets the join pull a batch from each
+    /// pipeline in turn, on one task. Default: the machine's available parallelism. Every query
     /// runs on the dedicated runtime whatever this is, so adapters that
     /// await tokio timers work at every thread count.
     pub threads: usize,
+    /// Tag columns come back as `Dictionary(Int32, Utf8)` instead of
+    /// `Utf8` (default false): each batch holds every distinct tag value
+    /// once.
+    pub dictionary_tags: bool,
 }
 
 /// The executor that runs a plan's pipelines.
@@ -87,6 +92,7 @@ impl Default for SessionConfig {
             force_strategy: None,
             executor: Executor::Pipelined,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            dictionary_tags: false,
         }
     }
 }
@@ -109,7 +115,8 @@ impl SessionConfig {
         self
     }
 
-    /// Pipelines of one query run side by side (at least 1 is used).
+    /// Pipelines of one query run as tasks of their own above 1 (at least
+    /// 1 is used).
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads;
         self
@@ -125,6 +132,14 @@ impl SessionConfig {
     /// Which executor runs the pipelines.
     pub fn with_executor(mut self, executor: Executor) -> Self {
         self.executor = executor;
+        self
+    }
+
+    /// Tag columns as `Dictionary(Int32, Utf8)` (`true`) or `Utf8` (the
+    /// default): a result with many rows per tag value is smaller, and
+    /// Arrow kernels can work on the codes.
+    pub fn with_dictionary_tags(mut self, dictionary: bool) -> Self {
+        self.dictionary_tags = dictionary;
         self
     }
 
@@ -239,6 +254,11 @@ impl Session {
     /// Plans a parsed statement into a [`Query`]. Planning reads the
     /// adapter's catalog; it runs on the dedicated runtime like execution.
     pub async fn query(&self, statement: Statement) -> Result<Query> {
+        if let StatementBody::Show(show) = &statement.body {
+            let show = show.clone();
+            let notices = crate::show::notices(&show, self.adapter.as_ref()).await?;
+            return Ok(Query::show(self.env(), statement, show, notices));
+        }
         let adapter = Arc::clone(&self.adapter);
         let config = self.config.clone();
         let planned = crate::dedicated::handle()?.spawn(async move {
@@ -273,10 +293,10 @@ impl Session {
     }
 
     /// Runs one query and streams its batches (`sql(..)` then
-    /// [`Query::stream`]). Queries with one value column and no
-    /// `ORDER BY`/`LIMIT` stream straight from the pipeline; the others are
-    /// joined first. An EXPLAIN statement streams its text as a `plan`
-    /// column.
+    /// [`Query::stream`]): every query streams, each batch handed over as
+    /// soon as the join has completed its rows (an `ORDER BY` only once
+    /// its pipelines ended). An EXPLAIN statement streams its text as a
+    /// `plan` column.
     pub async fn stream(&self, sql: &str) -> Result<QueryStream> {
         self.sql(sql).await?.stream().await
     }
@@ -307,7 +327,7 @@ impl Session {
                 (QueryKind::Explain(text), peak)
             }
             None => {
-                let mut stream = query.joined().stream().await?;
+                let mut stream = query.stream().await?;
                 let mut batches = Vec::new();
                 while let Some(batch) = stream.next().await {
                     batches.push(batch?);
@@ -328,9 +348,20 @@ async fn plan_statement(
     statement: &Statement,
     config: &SessionConfig,
 ) -> Result<(LogicalPlan, Catalog)> {
-    let catalog = catalog(adapter, &statement.query.measurement.value).await?;
-    let plan = plan_query(&statement.query, &catalog, config.force_strategy)?;
-    check_bucket_limit(&plan, adapter, config.max_buckets).await?;
+    let query = match &statement.body {
+        StatementBody::Select(query) => query,
+        StatementBody::Show(show) => {
+            return Err(crate::error::TsqError::plan(
+                show.pos,
+                "SHOW statements are answered from the index, not planned",
+            ))
+        }
+    };
+    let catalog = catalog(adapter, &query.measurement.value).await?;
+    let plan = plan_query(query, &catalog, config.force_strategy)?;
+    // A plain EXPLAIN reads no storage (it looks up no data span).
+    let resolve = statement.explain != Some(ExplainMode::Plan);
+    check_bucket_limit(&plan, adapter, config.max_buckets, resolve).await?;
     Ok((plan, catalog))
 }
 

@@ -1,62 +1,16 @@
-//! Streaming results: a query with a single value column and no
-//! `ORDER BY`/`LIMIT` needs no join, so each timeline batch the pipeline
-//! emits is turned into a result batch as it arrives (the pipeline already
-//! emits groups in key order, each time-sorted). Value filters on that one
-//! column are applied batch by batch; a filter on another field needs a
-//! hidden column, hence a second pipeline and the join.
+//! Result rows from a hand-built operator DAG: each timeline batch it
+//! emits becomes one result batch (`time`, the tag columns, the values).
+//! Queries stream through the join (`result/merge.rs`).
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, StringArray, TimestampNanosecondArray};
-use arrow::compute::filter_record_batch;
+use arrow::array::{ArrayRef, StringArray, TimestampNanosecondArray};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use futures::StreamExt;
-use tsq_engine::partition::build_partitioned;
-use tsq_engine::{into_stream, StorageAdapter, TaskContext, TimelineBatch};
+use tsq_engine::TimelineBatch;
 
-use crate::error::{Result, TsqError};
-use crate::plan::{LogicalPlan, ValueFilter};
-use crate::result::{result_schema, retain};
-use crate::session::RecordBatchStream;
-
-/// True when `plan` can stream without a join or a sort (every value filter
-/// is on the one column).
-pub(crate) fn streamable(plan: &LogicalPlan) -> bool {
-    plan.pipelines.len() == 1
-        && plan.order_by.is_empty()
-        && plan.limit.is_none()
-        && plan
-            .value_filters
-            .iter()
-            .all(|f| f.output == plan.pipelines[0].output)
-}
-
-/// Streams the single pipeline of `plan`.
-pub(crate) async fn stream_single(
-    plan: &LogicalPlan,
-    adapter: &Arc<dyn StorageAdapter>,
-    ctx: TaskContext,
-    threads: usize,
-) -> Result<RecordBatchStream> {
-    let p = &plan.pipelines[0];
-    let root = build_partitioned(&p.spec, Arc::clone(adapter), p.strategy, threads).await?;
-    let tags = plan.tag_columns.clone();
-    let schema = result_schema(&tags, &[plan.outputs[p.output].name.clone()]);
-    let filters = plan.value_filters.clone();
-    let stream = into_stream(root, ctx).filter_map(move |batch| {
-        let out = match batch {
-            Ok(b) if b.is_empty() => None,
-            Ok(b) => match convert(&schema, &tags, &b).and_then(|r| keep(r, &b, &filters)) {
-                Ok(r) if r.num_rows() == 0 => None,
-                other => Some(other),
-            },
-            Err(e) => Some(Err(TsqError::from(e))),
-        };
-        futures::future::ready(out)
-    });
-    Ok(Box::pin(stream))
-}
+use crate::error::Result;
+use crate::result::result_schema;
 
 /// Turns the output of a hand-built operator DAG into result batches: one
 /// [`RecordBatch`] per non-empty [`TimelineBatch`], in order, with the
@@ -98,23 +52,12 @@ pub fn timelines_to_record_batches(
         .collect()
 }
 
-/// The rows of `rows` (converted from `batch`) whose value passes every filter.
-fn keep(rows: RecordBatch, batch: &TimelineBatch, filters: &[ValueFilter]) -> Result<RecordBatch> {
-    if filters.is_empty() {
-        return Ok(rows);
-    }
-    let mut mask = vec![true; batch.num_rows()];
-    for f in filters {
-        retain(&mut mask, batch.values().iter(), f);
-    }
-    Ok(filter_record_batch(&rows, &BooleanArray::from(mask))?)
-}
-
 /// One timeline batch as result rows.
 fn convert(schema: &SchemaRef, tags: &[String], batch: &TimelineBatch) -> Result<RecordBatch> {
     let registry = batch.registry();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(2 + tags.len());
-    let times = TimestampNanosecondArray::from(batch.times().to_vec()).with_timezone("UTC");
+    let times = TimestampNanosecondArray::from(batch.times().to_vec())
+        .with_timezone(crate::result::TIME_ZONE);
     columns.push(Arc::new(times));
     for key in tags {
         let mut values: Vec<&str> = Vec::with_capacity(batch.num_rows());

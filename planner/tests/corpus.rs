@@ -30,6 +30,8 @@ fn outcome(text: &str) -> String {
     };
     let mut result = "ok".to_string();
     for st in &statements {
+        // SHOW statements are not planned
+        let Some(query) = st.query() else { continue };
         for caps in [Capabilities::ALL, Capabilities::NONE] {
             for exists in [true, false] {
                 for force in [
@@ -38,7 +40,7 @@ fn outcome(text: &str) -> String {
                     Some(AggStrategy::Grouped),
                     Some(AggStrategy::MT),
                 ] {
-                    let r = plan_query(&st.query, &catalog(caps, exists), force);
+                    let r = plan_query(query, &catalog(caps, exists), force);
                     if let (Err(e), Capabilities::ALL, true, None) = (&r, caps, exists, force) {
                         if result == "ok" {
                             result = e.to_string();

@@ -1,5 +1,5 @@
 //! EXPLAIN snapshots for a catalogue of queries covering every aggregation
-//! operator choice of DESIGN §4 (including the subtle cases: SAMPLE BY ALL,
+//! operator choice of `docs/architecture.md`, "How a batch flows" (including the subtle cases: SAMPLE BY ALL,
 //! FILL(previous/linear), counter rates that drop resets, percentiles),
 //! every pushdown under full and reduced adapter capabilities, forced
 //! strategies, and value filters (with a hidden column). Review changed `.snap` files by eye.
@@ -15,16 +15,19 @@ const TIME_ONLY: Capabilities = Capabilities {
     time_pruning: true,
     tag_pushdown: false,
     ordered_by_group: false,
+    last_point: false,
 };
 const TAGS_ONLY: Capabilities = Capabilities {
     time_pruning: false,
     tag_pushdown: true,
     ordered_by_group: false,
+    last_point: false,
 };
 const ORDER_ONLY: Capabilities = Capabilities {
     time_pruning: false,
     tag_pushdown: false,
     ordered_by_group: true,
+    last_point: false,
 };
 
 /// `(snapshot name, capabilities, forced strategy, query)`.
@@ -108,6 +111,22 @@ const CASES: &[(&str, Capabilities, Option<AggStrategy>, &str)] = &[
     ("forced_mt", ALL, Some(AggStrategy::MT), "SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)"),
     ("forced_grouped", ALL, Some(AggStrategy::Grouped), "SELECT sum(usage) FROM cpu GROUP BY host SAMPLE BY 1m FILL(zero)"),
     ("forced_pipe_sample_all", ALL, Some(AggStrategy::Pipe), "SELECT first(usage) FROM cpu SAMPLE BY ALL"),
+    ("last_point_path", ALL, None, "SELECT dc, last(usage) FROM cpu WHERE time >= 0 GROUP BY dc SAMPLE BY ALL last"),
+    ("last_point_needs_capability", TIME_ONLY, None, "SELECT last(usage) FROM cpu SAMPLE BY ALL last"),
+    (
+        "tail_fill_null",
+        ALL,
+        None,
+        "SELECT max(usage) FROM cpu WHERE host != 'c' SAMPLE BY 5ns max FILL(null) ORDER BY time DESC LIMIT 2",
+    ),
+    (
+        "tail_falls_back_to_the_range",
+        ALL,
+        None,
+        "SELECT max(usage) FROM cpu SAMPLE BY 5ns max FILL(null) ORDER BY time DESC LIMIT 2",
+    ),
+    ("tail_fill_zero_scans", ALL, None, "SELECT max(usage) FROM cpu SAMPLE BY 5ns FILL(zero) ORDER BY time DESC LIMIT 2"),
+    ("fill_linear_max_gap", ALL, None, "SELECT sum(usage) FROM cpu WHERE time >= 5 SAMPLE BY 5ns FILL(linear, 10ns)"),
 ];
 
 #[tokio::test]

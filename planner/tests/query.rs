@@ -176,6 +176,13 @@ async fn explain_does_not_scan_and_analyze_does() {
     assert_eq!(batches.load(Ordering::SeqCst), 5);
     assert!(text.contains("rows_out=4 batches=4"), "{text}");
     assert!(text.contains("total rows: 4"), "{text}");
+    // the result stage and what it did: 4 points in, 4 rows out
+    assert!(
+        text.contains(
+            "result: MergeJoin: on=(group, time) inputs=1, metrics=[rows_in=4 rows_out=4 batches=4"
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -212,6 +219,108 @@ async fn dropping_the_stream_stops_the_query() {
     tokio::time::sleep(100 * MS).await;
     assert_eq!(batches.load(Ordering::SeqCst), stopped_at);
     assert!(stopped_at < 100, "{stopped_at} of 1000 batches scanned");
+}
+
+#[tokio::test]
+async fn a_two_column_query_streams_its_first_batch_early() {
+    for threads in [1, 2] {
+        let (s, batches) = slow_session(200, Delay::Blocking(Duration::ZERO), threads);
+        let mut stream = s.stream("SELECT usage, bytes FROM cpu").await.unwrap();
+        let first = stream.next().await.unwrap().unwrap();
+        // one row (batch size 1): t = 0, usage 0, bytes 0
+        assert_eq!(first.num_rows(), 1);
+        assert_eq!(last_column(std::slice::from_ref(&first)), [0.0]);
+        // two pipelines of 200 one-point batches (+ the empty end poll
+        // each): the first row needed one batch of each; the rest is what
+        // the bounded channels let run ahead, per pipeline at most one
+        // batch read, two in its channel and one being sent, for each of
+        // the three result rows the query's own channel (two) and its send
+        // can hold: 2 × (4 + 3) + 2 scans in progress
+        let scanned = batches.load(Ordering::SeqCst);
+        assert!(
+            scanned <= 16,
+            "threads {threads}: {scanned} of 402 scan batches before the first row"
+        );
+        let mut rows = 1;
+        while let Some(batch) = stream.next().await {
+            rows += batch.unwrap().num_rows();
+        }
+        assert_eq!(rows, 200);
+        assert_eq!(batches.load(Ordering::SeqCst), 402);
+    }
+}
+
+#[tokio::test]
+async fn dictionary_tags_on_request() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{DataType, Int32Type};
+
+    let m = MemoryAdapter::new();
+    for (host, v) in [("a", 1.0), ("b", 2.0), ("a", 3.0)] {
+        let t = v as i64;
+        m.insert("cpu", &[("host", host)], "usage", &[(t, v)]);
+    }
+    let adapter: Arc<dyn tsq_engine::StorageAdapter> = Arc::new(m);
+    let plain = Session::new(Arc::clone(&adapter), SessionConfig::new());
+    let q = plain.sql("SELECT usage FROM cpu").await.unwrap();
+    assert_eq!(q.schema().field(1).data_type(), &DataType::Utf8);
+    let config = SessionConfig::new().with_dictionary_tags(true);
+    let s = Session::new(Arc::clone(&adapter), config);
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    for sql in [
+        "SELECT usage FROM cpu",
+        "SELECT usage FROM cpu ORDER BY usage DESC LIMIT 5",
+    ] {
+        let q = s.sql(sql).await.unwrap();
+        assert_eq!(q.schema().field(1).data_type(), &dictionary);
+        let batches = q.collect().await.unwrap();
+        let hosts = batches[0].column(1).as_dictionary::<Int32Type>();
+        let values = hosts.values().as_string::<i32>();
+        let decoded: Vec<&str> = hosts
+            .keys()
+            .values()
+            .iter()
+            .map(|&k| values.value(k as usize))
+            .collect();
+        // rows ordered by host then time: a@1, a@3, b@2; by usage: 3, 2, 1
+        let want = if sql.contains("ORDER") {
+            ["a", "b", "a"]
+        } else {
+            ["a", "a", "b"]
+        };
+        assert_eq!(decoded, want, "{sql}");
+        assert_eq!(values.len(), 2, "{sql}: each host once in the dictionary");
+    }
+    // the materialized executor casts its result the same way
+    let config = SessionConfig::new()
+        .with_dictionary_tags(true)
+        .with_executor(tsq_planner::Executor::Materialized);
+    let s = Session::new(adapter, config);
+    let batches = s
+        .sql("SELECT usage FROM cpu")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(batches[0].schema().field(1).data_type(), &dictionary);
+    let hosts = batches[0].column(1).as_dictionary::<Int32Type>();
+    assert_eq!(hosts.keys().values(), &[0, 0, 1]);
+}
+
+#[tokio::test]
+async fn dropping_a_two_column_stream_stops_every_pipeline_task() {
+    let (s, batches) = slow_session(1000, Delay::Timer(2 * MS), 2);
+    let mut stream = s.stream("SELECT usage, bytes FROM cpu").await.unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first.num_rows(), 1);
+    drop(stream);
+    tokio::time::sleep(100 * MS).await;
+    let stopped_at = batches.load(Ordering::SeqCst);
+    tokio::time::sleep(100 * MS).await;
+    // neither pipeline task scans on (each would add a batch every 2 ms)
+    assert_eq!(batches.load(Ordering::SeqCst), stopped_at);
+    assert!(stopped_at < 100, "{stopped_at} of 2000 batches scanned");
 }
 
 #[tokio::test]

@@ -82,11 +82,49 @@ pub struct QueryResult {
     pub notices: Vec<String>,
 }
 
+/// The batches of a result as the engine produces them.
+pub type BatchStream = futures::stream::BoxStream<'static, Result<RecordBatch>>;
+
+/// A statement's output handed over as it comes: result rows batch by
+/// batch, or EXPLAIN text.
+pub enum Streamed {
+    /// Result rows.
+    Rows {
+        /// Their schema (also when no batch comes).
+        schema: SchemaRef,
+        /// The batches, in order.
+        batches: BatchStream,
+    },
+    /// EXPLAIN / EXPLAIN ANALYZE text.
+    Explain(String),
+}
+
 /// Runs statements; implemented over the planner's `Session`.
 #[async_trait]
 pub trait QueryEngine: Send + Sync {
     /// Runs one statement (without its trailing `;`).
     async fn execute(&self, sql: &str) -> Result<QueryResult>;
+
+    /// Runs one statement and hands its rows over batch by batch, with the
+    /// notices known before it runs. The default runs [`execute`]
+    /// (Self::execute) and hands over what it returned.
+    async fn stream(&self, sql: &str) -> Result<(Streamed, Vec<String>)> {
+        let result = self.execute(sql).await?;
+        let streamed = match result.kind {
+            OutputKind::Rows { schema, batches } => Streamed::Rows {
+                schema,
+                batches: Box::pin(futures::stream::iter(batches.into_iter().map(Ok))),
+            },
+            OutputKind::Explain(text) => Streamed::Explain(text),
+        };
+        Ok((streamed, result.notices))
+    }
+
+    /// Notices about the statement that ran last, known only once its rows
+    /// are all out (files a partial result left out); none by default.
+    fn after_stream(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// The token that cancels the statement currently running.
     fn cancel_token(&self) -> CancellationToken;

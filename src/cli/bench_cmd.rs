@@ -7,7 +7,7 @@
 
 use crate::cli::backend::CliError;
 use crate::cli::format::OutputFormat;
-use tsq_benches::report::{format_table, to_json, Report};
+use tsq_bench_runner::report::{format_table, to_json, Report};
 
 /// Which suites to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -57,11 +57,11 @@ pub fn run(options: &BenchOptions, format: OutputFormat) -> Result<i32, CliError
         let sizes = [1_000_000, 10_000_000, 100_000_000];
         sections.push((
             "scaling",
-            tsq_benches::scaling::run(&sizes, options.runs).map_err(data)?,
+            tsq_bench_runner::scaling::run(&sizes, options.runs).map_err(data)?,
         ));
     } else {
         if options.suite != Suite::Tsbs {
-            let reports = tsq_benches::suite::run_with_threads(
+            let reports = tsq_bench_runner::suite::run_with_threads(
                 options.scale,
                 options.runs,
                 options.threads.unwrap_or(1),
@@ -71,19 +71,19 @@ pub fn run(options: &BenchOptions, format: OutputFormat) -> Result<i32, CliError
         }
         if options.suite != Suite::Seed {
             let reports = match options.threads {
-                Some(n) => tsq_benches::tsbs::run_with_threads(options.scale, options.runs, n),
-                None => tsq_benches::tsbs::run(options.scale, options.runs),
+                Some(n) => tsq_bench_runner::tsbs::run_with_threads(options.scale, options.runs, n),
+                None => tsq_bench_runner::tsbs::run(options.scale, options.runs),
             }
             .map_err(data)?;
             sections.push(("tsbs", reports));
         }
     }
-    if !tsq_benches::HAS_DATAFUSION && sections.iter().any(|(name, _)| *name == "tsbs") {
+    if !tsq_bench_runner::HAS_DATAFUSION && sections.iter().any(|(name, _)| *name == "tsbs") {
         eprintln!(
             "note: DataFusion is not in this build; `cargo run --release --features datafusion -- bench` adds it"
         );
     }
-    let rss = tsq_benches::measure::process_peak_rss();
+    let rss = tsq_bench_runner::measure::process_peak_rss();
     print!("{}", render(&sections, rss, format));
     Ok(0)
 }
@@ -119,7 +119,7 @@ fn render(sections: &[(&str, Vec<Report>)], rss: Option<usize>, format: OutputFo
 mod tests {
     use super::*;
     use std::time::Duration;
-    use tsq_benches::report::EngineResult;
+    use tsq_bench_runner::report::EngineResult;
 
     fn reports() -> Vec<Report> {
         vec![Report {

@@ -1,5 +1,5 @@
 //! Arrow batches of exported rows (docs/cli.md, `tsq export`): column `time`
-//! (Timestamp(ns, "UTC")), one dictionary-encoded string column per tag, one
+//! (Timestamp(ns, "+00:00"), as query results), one dictionary-encoded string column per tag, one
 //! column per field in its stored type (Float64, Int64, UInt64, Boolean,
 //! Utf8). [`BatchBuilder`] collects the rows of tag sets until a batch is
 //! full; the Parquet and CSV writers take the batches one at a time.
@@ -40,7 +40,7 @@ pub fn schema(
 ) -> Result<SchemaRef> {
     let mut columns = vec![Field::new(
         "time",
-        DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+        DataType::Timestamp(TimeUnit::Nanosecond, Some(tsq_planner::TIME_ZONE.into())),
         false,
     )];
     let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
@@ -164,7 +164,7 @@ impl BatchBuilder {
             schema,
             tag_keys: tags.to_vec(),
             field_names: fields.iter().map(|f| f.0.clone()).collect(),
-            time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            time: TimestampNanosecondBuilder::new().with_timezone(tsq_planner::TIME_ZONE),
             tags: tags
                 .iter()
                 .map(|_| StringDictionaryBuilder::new())

@@ -51,9 +51,11 @@ Statements end with `;` and may span several lines (Ctrl-C cancels a running que
   SELECT ... ;                 run a query (see docs/query-language.md)
   EXPLAIN SELECT ... ;         show the operator tree and why each operator was chosen
   EXPLAIN ANALYZE SELECT ... ; run it and show rows, batches, time and memory per operator
+  SHOW MEASUREMENTS | TAG KEYS | TAG VALUES WITH KEY = k | FIELD KEYS | SERIES [FROM m] ;
+                               list what the store holds (from the index)
 Commands:
   \\d                  list measurements
-  \\d <measurement>    its tag keys, fields and series count
+  \\d <measurement>    its tag keys, fields (with types) and series count
   \\format [table|csv|json|ndjson]   output format (no argument: show it)
   \\timing [on|off]    print how long each statement took
   \\strategy [auto|pipe|grouped|mt]  force the aggregation operator (auto: the planner's choice)

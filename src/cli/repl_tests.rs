@@ -13,7 +13,7 @@ use tsq_engine::{
 };
 use tsq_planner::Executor;
 
-use crate::cli::backend::{CliError, OutputKind, QueryEngine, QueryResult, Result};
+use crate::cli::backend::{CliError, OutputKind, QueryEngine, QueryResult, Result, Streamed};
 use crate::cli::repl::{run_repl, ReaderSource};
 use crate::cli::runner::Runner;
 
@@ -72,14 +72,17 @@ fn two_rows() -> OutputKind {
     let schema = Arc::new(Schema::new(vec![
         Field::new(
             "time",
-            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            DataType::Timestamp(TimeUnit::Nanosecond, Some(tsq_planner::TIME_ZONE.into())),
             false,
         ),
         Field::new("host", DataType::Utf8, false),
         Field::new("avg(u)", DataType::Float64, true),
     ]));
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(TimestampNanosecondArray::from(vec![0, 10_000_000_000]).with_timezone("UTC")),
+        Arc::new(
+            TimestampNanosecondArray::from(vec![0, 10_000_000_000])
+                .with_timezone(tsq_planner::TIME_ZONE),
+        ),
         Arc::new(StringArray::from(vec!["a", "a"])),
         Arc::new(Float64Array::from(vec![1.0, 3.0])),
     ];
@@ -110,6 +113,30 @@ impl QueryEngine for FakeEngine {
             kind,
             notices: vec![],
         })
+    }
+    async fn stream(&self, sql: &str) -> Result<(Streamed, Vec<String>)> {
+        if sql != "half" {
+            let result = self.execute(sql).await?;
+            let streamed = match result.kind {
+                OutputKind::Rows { schema, batches } => Streamed::Rows {
+                    schema,
+                    batches: Box::pin(futures::stream::iter(batches.into_iter().map(Ok))),
+                },
+                OutputKind::Explain(text) => Streamed::Explain(text),
+            };
+            return Ok((streamed, result.notices));
+        }
+        // two rows, then the query fails: what came first is printed
+        self.seen.lock().unwrap().push(sql.to_string());
+        let OutputKind::Rows { schema, batches } = two_rows() else {
+            unreachable!()
+        };
+        let items = vec![
+            Ok(batches[0].clone()),
+            Err(CliError::Execution("the disk is on fire".into())),
+        ];
+        let batches = Box::pin(futures::stream::iter(items));
+        Ok((Streamed::Rows { schema, batches }, vec!["a notice".into()]))
     }
     fn cancel_token(&self) -> CancellationToken {
         CancellationToken::new()
@@ -175,6 +202,23 @@ fn statements_span_lines_until_a_semicolon() {
 }
 
 #[test]
+fn rows_are_printed_as_they_arrive() {
+    // the rows of the first batch are out before the query fails
+    let (ok, out, err, seen) = drive("\\format csv\nhalf;\n\\format ndjson\nhalf;");
+    assert!(!ok);
+    assert_eq!(seen, ["half", "half"]);
+    let csv = "time,host,avg(u)\n1970-01-01T00:00:00Z,a,1\n1970-01-01T00:00:10Z,a,3\n";
+    let ndjson = "{\"time\":\"1970-01-01T00:00:00Z\",\"host\":\"a\",\"avg(u)\":1}\n\
+                  {\"time\":\"1970-01-01T00:00:10Z\",\"host\":\"a\",\"avg(u)\":3}\n";
+    assert_eq!(
+        out,
+        format!("Output format is csv.\n{csv}Output format is ndjson.\n{ndjson}")
+    );
+    let failed = "notice: a notice\nerror: the disk is on fire\n";
+    assert_eq!(err, format!("{failed}{failed}"));
+}
+
+#[test]
 fn errors_point_at_the_statement_in_the_input() {
     // One input of three lines; the second statement starts at line 2,
     // column 4; the error is at its 1:3, which is column 6 of input line 2.
@@ -205,10 +249,10 @@ fn commands_describe_chart_and_quit() {
         "------+--------\n",
         " host |      2\n",
         "(1 row)\n",
-        " field\n",
-        "-------\n",
-        " u\n",
-        " v\n",
+        " field | type\n",
+        "-------+-------\n",
+        " u     | float\n",
+        " v     | float\n",
         "(2 rows)\n",
     );
     assert!(out.starts_with(describe), "{out}");

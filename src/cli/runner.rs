@@ -10,16 +10,21 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::StreamExt;
 use tokio::runtime::Handle;
 use tsq_planner::Executor;
 
-use crate::cli::backend::{CliError, OutputKind, QueryEngine, QueryResult, Result};
+use crate::cli::backend::{CliError, OutputKind, QueryEngine, QueryResult, Result, Streamed};
 use crate::cli::chart::{render_chart, series_from_result, ChartOptions};
 use crate::cli::describe::{describe_measurement, list_measurements, Listing};
 use crate::cli::error_render::render_error;
-use crate::cli::format::{write_rows, OutputFormat, TableOptions};
+use crate::cli::format::{write_rows, OutputFormat, RowWriter, TableOptions};
 use crate::cli::meta::{MetaCommand, Setting, HELP};
 use crate::cli::statements::{split_statements, Statement};
+
+/// Most rows of a result kept for `\chart` (a longer one is printed, not
+/// kept).
+const CHART_ROWS: usize = 100_000;
 
 /// What a backslash command asks of the loop that runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,9 +93,7 @@ impl Runner {
         err: &mut dyn Write,
     ) -> bool {
         let started = Instant::now();
-        let result = self
-            .execute(stmt.text)
-            .and_then(|r| self.print_result(r, out, err));
+        let result = self.stream_statement(stmt.text, out, err);
         if self.timing {
             let _ = writeln!(out, "Time: {:.3} ms", started.elapsed().as_secs_f64() * 1e3);
         }
@@ -107,54 +110,84 @@ impl Runner {
         }
     }
 
-    /// Executes `sql` as a task of the runtime; with `catch_ctrl_c`, a Ctrl-C
-    /// meanwhile cancels it through the session's token.
-    fn execute(&self, sql: &str) -> Result<QueryResult> {
-        let engine = Arc::clone(&self.engine);
-        let sql = sql.to_string();
-        let task = self
-            .runtime
-            .spawn(async move { engine.execute(&sql).await });
-        // The token is fetched when Ctrl-C arrives: the session hands a
-        // fresh one to each query that starts after a cancellation.
-        let engine = Arc::clone(&self.engine);
-        let joined = if self.catch_ctrl_c {
-            self.runtime.block_on(async move {
-                tokio::pin!(task);
-                tokio::select! {
-                    r = &mut task => r,
-                    _ = tokio::signal::ctrl_c() => {
-                        engine.cancel_token().cancel();
-                        task.await
-                    }
-                }
-            })
-        } else {
-            self.runtime.block_on(task)
-        };
-        joined.map_err(|e| CliError::Execution(format!("the query task failed: {e}")))?
-    }
-
-    fn print_result(
+    /// Runs `sql` and prints its result as it comes: notices to `err`
+    /// first, then the rows batch by batch (`RowWriter`), then notices only
+    /// known at the end. With `catch_ctrl_c`, a Ctrl-C meanwhile cancels
+    /// the statement through the session's token (fetched when it arrives:
+    /// the session hands a fresh one to each query after a cancellation).
+    fn stream_statement(
         &mut self,
-        result: QueryResult,
+        sql: &str,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<()> {
-        for notice in &result.notices {
+        let engine = Arc::clone(&self.engine);
+        let sql = sql.to_string();
+        let started = self.runtime.spawn(async move { engine.stream(&sql).await });
+        let started = self.until_done_or_ctrl_c(started);
+        let (streamed, notices) =
+            started.map_err(|e| CliError::Execution(format!("the query task failed: {e}")))??;
+        for notice in &notices {
             let _ = writeln!(err, "notice: {notice}");
         }
-        match &result.kind {
-            OutputKind::Rows { schema, batches } => {
-                write_rows(out, self.format, schema, batches, &self.table).map_err(io_error)?
-            }
-            OutputKind::Explain(text) => {
+        let (schema, mut batches) = match streamed {
+            Streamed::Explain(text) => {
                 let newline = if text.ends_with('\n') { "" } else { "\n" };
-                write!(out, "{text}{newline}").map_err(io_error)?
+                write!(out, "{text}{newline}").map_err(io_error)?;
+                self.last = Some(QueryResult {
+                    kind: OutputKind::Explain(text),
+                    notices,
+                });
+                return Ok(());
+            }
+            Streamed::Rows { schema, batches } => (schema, batches),
+        };
+        let mut writer = RowWriter::new(self.format, Arc::clone(&schema), &self.table);
+        // `\chart` draws the last result: kept while it is small
+        let mut kept = Some(Vec::new());
+        let mut kept_rows = 0;
+        loop {
+            let next = self.until_done_or_ctrl_c(batches.next());
+            let Some(batch) = next else {
+                break;
+            };
+            let batch = batch?;
+            writer.write(out, &batch).map_err(io_error)?;
+            kept_rows += batch.num_rows();
+            match &mut kept {
+                Some(k) if kept_rows <= CHART_ROWS => k.push(batch),
+                _ => kept = None,
             }
         }
-        self.last = Some(result);
+        writer.finish(out).map_err(io_error)?;
+        let late = self.engine.after_stream();
+        for notice in &late {
+            let _ = writeln!(err, "notice: {notice}");
+        }
+        self.last = kept.map(|batches| QueryResult {
+            kind: OutputKind::Rows { schema, batches },
+            notices: notices.into_iter().chain(late).collect(),
+        });
         Ok(())
+    }
+
+    /// Blocks on `work`; with `catch_ctrl_c`, a Ctrl-C meanwhile cancels
+    /// the running statement, and `work` then ends with its error.
+    fn until_done_or_ctrl_c<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        if !self.catch_ctrl_c {
+            return self.runtime.block_on(work);
+        }
+        let engine = Arc::clone(&self.engine);
+        self.runtime.block_on(async move {
+            tokio::pin!(work);
+            tokio::select! {
+                r = &mut work => r,
+                _ = tokio::signal::ctrl_c() => {
+                    engine.cancel_token().cancel();
+                    work.await
+                }
+            }
+        })
     }
 
     /// Runs a backslash command; errors are printed, not returned.
@@ -300,10 +333,17 @@ fn show_bytes(bytes: usize) -> String {
 
 /// With `TSQ_REPORT_PEAK_RSS` set, prints the process's peak resident set
 /// size (`VmHWM` of /proc/self/status) to stderr: the tests of the memory
-/// budget read it at exit. Silent where /proc is not available.
+/// budget read it at exit. Silent where /proc is not available. Also
+/// prints the most heap bytes live at once in the process, when the
+/// binary counts them (`docs/benchmarks.md`, "Streaming a raw select").
 pub fn report_peak_rss() {
     if std::env::var_os("TSQ_REPORT_PEAK_RSS").is_none() {
         return;
+    }
+    // the peak since the process started (0: the heap is not counted)
+    let heap = tsq_bench_runner::measure::heap_peak_since(0);
+    if heap > 0 {
+        eprintln!("tsq peak heap: {:.1} MiB", heap as f64 / (1 << 20) as f64);
     }
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
         return;

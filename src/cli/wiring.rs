@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{CancellationToken, StorageAdapter};
 use tsq_planner::{Executor, QueryKind, QueryOutput, Session, SessionConfig, TsqError};
@@ -20,7 +21,7 @@ use tsq_storage::tsm::{Access, Store, StoreOptions, TsmAdapter, TsmError};
 
 use crate::cli::backend::{
     Backend, CliError, Ingest, LineIssue, OpenMode, OutputKind, Precision, QueryEngine,
-    QueryLimits, QueryResult, Result, WriteSummary,
+    QueryLimits, QueryResult, Result, Streamed, WriteSummary,
 };
 use crate::cli::error_render::escape_controls;
 use crate::cli::format::cell::format_time;
@@ -192,6 +193,48 @@ impl QueryEngine for SessionEngine {
                 .map(|u| left_out_notice(u, u.time_range(shard))),
         );
         Ok(result)
+    }
+
+    async fn stream(&self, sql: &str) -> Result<(Streamed, Vec<String>)> {
+        if let Some(tsm) = &self.tsm {
+            tsm.take_left_out();
+        }
+        let hint = {
+            let tsm = self.tsm.clone();
+            move |e: CliError| match &tsm {
+                Some(tsm) => damaged_hint(e, tsm),
+                None => e,
+            }
+        };
+        let query = self.session().sql(sql).await.map_err(query_error)?;
+        let notices = query.notices().to_vec();
+        if let Some(mode) = query.explain_mode() {
+            let analyze = mode == tsq_planner::ast::ExplainMode::Analyze;
+            let text = query
+                .explain(analyze)
+                .await
+                .map_err(|e| hint(query_error(e)))?;
+            return Ok((Streamed::Explain(text), notices));
+        }
+        let stream = query.stream().await.map_err(|e| hint(query_error(e)))?;
+        let schema = stream.schema();
+        let batches = stream.map(move |b| b.map_err(|e| hint(query_error(e))));
+        let streamed = Streamed::Rows {
+            schema,
+            batches: Box::pin(batches),
+        };
+        Ok((streamed, notices))
+    }
+
+    fn after_stream(&self) -> Vec<String> {
+        let Some(tsm) = &self.tsm else {
+            return Vec::new();
+        };
+        let shard = tsm.store().options().shard_duration;
+        tsm.take_left_out()
+            .iter()
+            .map(|u| left_out_notice(u, u.time_range(shard)))
+            .collect()
     }
 
     fn cancel_token(&self) -> CancellationToken {

@@ -7,3 +7,4 @@
 //! [`crate::Database`] the server opened once.
 
 pub mod auth;
+pub mod flight;

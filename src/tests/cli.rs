@@ -492,10 +492,17 @@ fn bench_prints_both_suites_as_json_and_rejects_csv() {
         names,
         [
             "single-groupby-1-1-1",
+            "single-groupby-1-1-12",
+            "single-groupby-1-8-1",
+            "single-groupby-5-1-1",
+            "single-groupby-5-1-12",
             "single-groupby-5-8-1",
-            "double-groupby-1",
-            "double-groupby-all",
+            "cpu-max-all-1",
             "cpu-max-all-8",
+            "double-groupby-1",
+            "double-groupby-5",
+            "double-groupby-all",
+            "high-cpu-all",
             "high-cpu-1",
             "lastpoint",
             "groupby-orderby-limit"
@@ -517,7 +524,7 @@ fn bench_prints_both_suites_as_json_and_rejects_csv() {
             .all(|e| e["median_seconds"].as_f64().unwrap() > 0.0));
     }
     // lastpoint: one row per host
-    assert_eq!(tsbs[6]["engines"][0]["rows"], 5);
+    assert_eq!(tsbs[13]["engines"][0]["rows"], 5);
 
     let out = tsq(dir.path(), &["bench", "--format", "csv"], "");
     assert_eq!(out.code, 2);

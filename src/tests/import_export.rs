@@ -153,7 +153,7 @@ fn parquet_round_trip_is_exact() {
     assert_eq!(names, ["time", "dc", "host", "b", "f", "i", "s", "u"]);
     assert_eq!(
         schema.field(0).data_type(),
-        &DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+        &DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into()))
     );
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
     let col = |name: &'static str| {

@@ -37,7 +37,7 @@ use tsq_engine::group::Grouping;
 use tsq_engine::registry::TagPairs;
 use tsq_engine::{
     Capabilities, Partition, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan,
-    StorageAdapter, TimeRange, TimelineBatch, TimelineBatchBuilder,
+    StorageAdapter, TagPredicate, TimeRange, TimelineBatch, TimelineBatchBuilder,
 };
 
 use crate::sync::{read, write};
@@ -537,6 +537,30 @@ impl StorageAdapter for MemoryAdapter {
         Ok(span)
     }
 
+    async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
+        if !self.capabilities.last_point {
+            return tsq_engine::storage::last_points_by_scan(self, request).await;
+        }
+        // The registry of a scan with tag pushdown: the matching series.
+        let all = self.select(request, true);
+        let registry = Arc::new(SeriesRegistry::new(
+            all.iter().map(|(s, _)| s.clone()).collect(),
+        ));
+        let mut builder = TimelineBatchBuilder::new(Arc::clone(&registry), all.len());
+        for (id, (_, points)) in all.iter().enumerate() {
+            // One binary search: the newest point before the range's end.
+            let (lo, hi) = points.bounds(&request.range);
+            if lo < hi {
+                builder.push(
+                    id as u32,
+                    points.times()[hi - 1],
+                    Some(points.values()[hi - 1]),
+                );
+            }
+        }
+        builder.finish()
+    }
+
     // The catalog calls run once per statement: they collect borrowed names
     // into sets and allocate only the distinct ones (formatting every tag of
     // every series dominated small queries over many series).
@@ -587,6 +611,24 @@ impl StorageAdapter for MemoryAdapter {
 
     async fn series_count(&self, measurement: &str) -> Result<usize> {
         Ok(self.of_measurement(measurement, |_| ()).len())
+    }
+
+    async fn series_keys(
+        &self,
+        measurement: &str,
+        predicate: &TagPredicate,
+    ) -> Result<Vec<TagPairs>> {
+        let guard = self.read();
+        let mut keys: Vec<TagPairs> = Vec::new();
+        // Series come in key order, the fields of one tag set side by side.
+        for s in guard.map.keys().filter(|s| &*s.measurement == measurement) {
+            if keys.last() != Some(&s.tags) && predicate.matches(s) {
+                keys.push(s.tags.clone());
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
     }
 }
 

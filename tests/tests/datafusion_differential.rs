@@ -233,3 +233,71 @@ async fn aggregates_of_zero_filled_buckets_match_datafusion() {
         }
     }
 }
+
+/// Select-list arithmetic over aggregates of zero-filled buckets: each
+/// expression in tsq's language against the same expression in SQL over
+/// DataFusion's aggregates (`x` is the zero-filled per-host average).
+#[tokio::test]
+async fn expressions_over_aggregates_match_datafusion() {
+    let cases = [
+        ("max(v) - min(v)", "max(x) - min(x)"),
+        ("sum(v) / count(v)", "sum(x) / count(x)"),
+        ("-abs(max(v) - 50) * 2 + 1", "-abs(max(x) - 50) * 2 + 1"),
+        (
+            "sqrt(sum(v)) + round(avg(v))",
+            "sqrt(sum(x)) + round(avg(x))",
+        ),
+        (
+            "ln(sum(v) + 1) - log10(max(v) + 1)",
+            "ln(sum(x) + 1) - log10(max(x) + 1)",
+        ),
+        (
+            "floor(avg(v) / 3) * ceil(min(v))",
+            "floor(avg(x) / 3) * ceil(min(x))",
+        ),
+    ];
+    for seed in 200..206 {
+        let points = random_points(seed);
+        let (tsq, df) = (tsq_session(&points), datafusion_context(&points));
+        for (expr, sql_expr) in cases {
+            let q = format!(
+                "SELECT grp, {expr} FROM m WHERE time >= 0 AND time < {WINDOW} \
+                 GROUP BY grp SAMPLE BY 1m avg FILL(zero)"
+            );
+            let sql = format!(
+                "WITH b AS (SELECT host, {BUCKET} AS t, avg(v) AS a FROM m GROUP BY host, {BUCKET}), \
+                      s AS (SELECT DISTINCT host, grp FROM m), \
+                      f AS (SELECT s.grp, g.t, coalesce(b.a, 0.0) AS x \
+                            FROM s CROSS JOIN grid g LEFT JOIN b ON b.host = s.host AND b.t = g.t) \
+                 SELECT grp, t, CAST({sql_expr} AS DOUBLE) FROM f GROUP BY grp, t"
+            );
+            assert_same(
+                seed,
+                &q,
+                &run_tsq(&tsq, &q).await,
+                &run_datafusion(&df, &sql).await,
+            );
+        }
+    }
+}
+
+/// Arithmetic over raw points and a value comparison with arithmetic,
+/// against the same `SELECT ... WHERE` in DataFusion.
+#[tokio::test]
+async fn raw_expressions_and_comparisons_match_datafusion() {
+    for seed in 300..306 {
+        let points = random_points(seed);
+        let (tsq, df) = (tsq_session(&points), datafusion_context(&points));
+        let q = "SELECT v * 2 + 1 FROM m WHERE v - 50 > 0";
+        let out = tsq.execute(q).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+        // raw columns: time, grp, host, the expression
+        let QueryKind::Rows { batches, .. } = out.kind else {
+            panic!("not rows")
+        };
+        let tsq_rows = flatten(&batches, 2, 0, 3);
+        let sql = "SELECT host, time, v * 2 + 1 FROM m WHERE v - 50 > 0";
+        let df_rows = run_datafusion(&df, sql).await;
+        assert!(!df_rows.is_empty(), "seed {seed}: some values exceed 50");
+        assert_same(seed, q, &tsq_rows, &df_rows);
+    }
+}

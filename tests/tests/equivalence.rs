@@ -109,6 +109,7 @@ fn downsample() -> impl Strategy<Value = Option<Downsample>> {
             interval,
             agg,
             fill,
+            max_gap: None,
         }),
     )
 }

@@ -81,6 +81,7 @@ async fn sum_by_dc_of_zero_filled_averages() {
         interval: Interval::Every(10 * S),
         agg: Aggregator::Avg,
         fill: FillPolicy::Value(0.0),
+        max_gap: None,
     });
     let expected = [
         row("cpu,dc=a#out", 0, 12.0),
@@ -151,6 +152,7 @@ async fn sample_by_all_median_per_host_then_sum() {
         interval: Interval::All,
         agg: "p50".parse().unwrap(),
         fill: FillPolicy::None,
+        max_gap: None,
     });
     let expected = [
         row("cpu,dc=a,host=1#out", 0, 4.0),

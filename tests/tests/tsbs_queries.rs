@@ -40,14 +40,23 @@ fn every_engine_answers_every_tsbs_query_alike() {
         let rows = check_query(&q, &all).unwrap_or_else(|e| panic!("{}: {e}", q.name));
         counts.push((q.name, rows));
     }
+    // all fifteen TSBS cpu-only queries ran
+    assert_eq!(counts.len(), 15);
     let count = |name: &str| counts.iter().find(|c| c.0 == name).unwrap().1;
     // one hour at 1 minute: 60 buckets
     assert_eq!(count("single-groupby-1-1-1"), 60);
+    assert_eq!(count("single-groupby-1-8-1"), 60);
+    assert_eq!(count("single-groupby-5-1-1"), 60);
     assert_eq!(count("single-groupby-5-8-1"), 60);
+    // 12 hours clamped to the data's 3: 180 minutes
+    assert_eq!(count("single-groupby-1-1-12"), 180);
+    assert_eq!(count("single-groupby-5-1-12"), 180);
     // 3 hours (the data's whole span, less than 12 h) × 10 hosts
     assert_eq!(count("double-groupby-1"), 30);
+    assert_eq!(count("double-groupby-5"), 30);
     assert_eq!(count("double-groupby-all"), 30);
     // 3 hours (less than 8) at 1 hour
+    assert_eq!(count("cpu-max-all-1"), 3);
     assert_eq!(count("cpu-max-all-8"), 3);
     // one row per host
     assert_eq!(count("lastpoint"), 10);
@@ -57,15 +66,25 @@ fn every_engine_answers_every_tsbs_query_alike() {
 #[test]
 fn high_cpu_keeps_only_rows_above_90() {
     let data = data();
-    let q = queries(&data.config)
-        .into_iter()
-        .find(|q| q.name == "high-cpu-1")
-        .unwrap();
+    let all = engines(&data).unwrap();
+    let find = |name: &str| {
+        queries(&data.config)
+            .into_iter()
+            .find(|q| q.name == name)
+            .unwrap()
+    };
     // the rows of host_0 with usage_user > 90, counted straight from the data
     let expected = (0..data.rows())
         .filter(|&i| data.hosts[i] == 0 && data.values[0][i] > 90.0)
         .count();
-    let all = engines(&data).unwrap();
-    let rows = check_query(&q, &all).unwrap();
-    assert_eq!(rows, expected);
+    assert_eq!(check_query(&find("high-cpu-1"), &all).unwrap(), expected);
+    // every host's rows with usage_user > 90
+    let expected_all = (0..data.rows())
+        .filter(|&i| data.values[0][i] > 90.0)
+        .count();
+    assert!(expected_all > expected);
+    assert_eq!(
+        check_query(&find("high-cpu-all"), &all).unwrap(),
+        expected_all
+    );
 }

@@ -1,6 +1,6 @@
 //! The aggregators, written naively over a list of values, and the
-//! point-at-a-time aggregation across the timelines of each group (DESIGN §3
-//! step 4).
+//! point-at-a-time aggregation across the timelines of each group
+//! (`docs/semantics.md` §4).
 
 use super::Series;
 use crate::group::Grouping;

@@ -1,4 +1,4 @@
-//! Per-timeline downsample and fill (DESIGN §3 step 2), written plainly: the
+//! Per-timeline downsample and fill (`docs/semantics.md` §5), written plainly: the
 //! points are cut into buckets, each bucket is aggregated with
 //! [`aggregate_values`], then the empty buckets of the range are filled.
 
@@ -13,10 +13,13 @@ use crate::spec::{Downsample, FillPolicy, Interval};
 /// `ALL`, and every point of `s` lies in it. The output timeline (and, with
 /// a fill, the list of the range's buckets) is reserved on `reservation`
 /// before it is built; the reservation keeps the output's bytes.
+/// `seed` is the newest point of the series before the range, for a
+/// `previous` / `linear` fill that looks back (`docs/semantics.md` §5).
 pub(super) fn downsample(
     s: &Series,
     ds: &Downsample,
     range: Option<(i64, i64)>,
+    seed: Option<(i64, Option<f64>)>,
     reservation: &mut MemoryReservation,
 ) -> Result<Series> {
     // Bucket of each point: (bucket number, bucket start).
@@ -54,6 +57,12 @@ pub(super) fn downsample(
         }
         return Ok(out);
     }
+    // The seed stands for the bucket that holds it, and for one just before
+    // the range when that is the range's first bucket.
+    if let (Some((t, v)), Interval::Every(d), Some((start, _))) = (seed, ds.interval, range) {
+        let key = t.div_euclid(d);
+        buckets.insert(0, (key.min(start.div_euclid(d) - 1), key * d, v));
+    }
     let (start, end) = range.ok_or_else(|| {
         EngineError::InvalidArgument(format!("materialized: fill={} needs a range", ds.fill))
     })?;
@@ -76,7 +85,7 @@ pub(super) fn downsample(
     out.times.reserve_exact(count);
     out.values.reserve_exact(count);
     for (key, stamp) in all {
-        if let Some(v) = fill_value(&buckets, key, stamp, ds.fill) {
+        if let Some(v) = fill_value(&buckets, key, stamp, ds.fill, ds.max_gap) {
             out.times.push(stamp);
             out.values.push(v);
         }
@@ -92,6 +101,7 @@ fn fill_value(
     key: i64,
     stamp: i64,
     fill: FillPolicy,
+    max_gap: Option<i64>,
 ) -> Option<Option<f64>> {
     // Binary search: the first non-empty bucket at or after `key`.
     let idx = buckets.partition_point(|b| b.0 < key);
@@ -108,9 +118,18 @@ fn fill_value(
         FillPolicy::Null => Some(None),
         FillPolicy::NaN => Some(Some(f64::NAN)),
         FillPolicy::Value(x) => Some(Some(x)),
-        FillPolicy::Previous => before.map(|b| b.2),
+        FillPolicy::Previous => {
+            let b = before?;
+            // The gap ends at the next non-empty bucket, or (none in the
+            // range) at this bucket.
+            let gap_end = after.map_or(stamp, |a| a.1);
+            max_gap.is_none_or(|m| gap_end - b.1 <= m).then_some(b.2)
+        }
         FillPolicy::Linear => {
             let ((_, t0, v0), (_, t1, v1)) = (before?, after?);
+            if max_gap.is_some_and(|m| t1 - t0 > m) {
+                return None;
+            }
             match (v0, v1) {
                 (Some(v0), Some(v1)) => Some(Some(
                     v0 + (v1 - v0) * (stamp - t0) as f64 / (t1 - t0) as f64,

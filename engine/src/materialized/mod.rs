@@ -4,7 +4,7 @@
 //! It is the baseline the benchmarks compare the pipelined operators against,
 //! and an independent test oracle: it shares no code with the operators, the
 //! [`Accumulators`](crate::accumulator::Accumulators) or the percentile
-//! estimator of [`crate::accumulator`]; every rule of DESIGN §3 is written
+//! estimator of [`crate::accumulator`]; every rule of `docs/semantics.md` is written
 //! again here, plainly.
 //!
 //! ```text
@@ -24,6 +24,7 @@ use crate::batch::{TimelineBatch, TimelineBatchBuilder};
 use crate::context::TaskContext;
 use crate::error::Result;
 use crate::group::Grouping;
+use crate::lookback::Lookback;
 use crate::memory::MemoryPool;
 use crate::registry::SeriesRegistry;
 use crate::spec::{FillPolicy, Interval, PipelineSpec};
@@ -118,12 +119,17 @@ pub async fn execute_in(
         } else {
             None
         };
+        let lookback = Lookback::fetch(ds, &spec.scan, adapter).await?;
+        let seed = |s: &Series| {
+            let info = registry.get(s.id)?;
+            lookback.as_ref()?.get(info)
+        };
         let mut next = ctx.memory.reservation(DOWNSAMPLE, HINT);
         series = series
             .iter()
             .map(|s| {
                 ctx.cancel.check()?;
-                downsample::downsample(s, ds, range, &mut next)
+                downsample::downsample(s, ds, range, seed(s), &mut next)
             })
             .collect::<Result<_>>()?;
         held = next;

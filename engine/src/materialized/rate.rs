@@ -1,4 +1,4 @@
-//! Per-timeline rate of change (DESIGN §3 step 3), written plainly.
+//! Per-timeline rate of change (`docs/semantics.md` §6), written plainly.
 
 use super::Series;
 use crate::spec::RateOptions;

@@ -294,6 +294,7 @@ async fn filled(fill: FillPolicy) -> Vec<(i64, String)> {
         interval: Interval::Every(10),
         agg: Aggregator::Avg,
         fill,
+        max_gap: None,
     });
     points(&s, &a).await
 }
@@ -350,6 +351,7 @@ async fn unbounded_range_is_resolved_from_the_data_and_predicate_applied() {
         interval: Interval::Every(10),
         agg: Aggregator::Max,
         fill: FillPolicy::Value(-1.0),
+        max_gap: None,
     });
     assert_eq!(
         points(&s, &a).await,
@@ -360,6 +362,7 @@ async fn unbounded_range_is_resolved_from_the_data_and_predicate_applied() {
         interval: Interval::All,
         agg: Aggregator::Count,
         fill: FillPolicy::None,
+        max_gap: None,
     });
     assert_eq!(points(&s, &a).await, pts(&[(5, "2")]));
     // A bounded range is applied by the executor, and ALL starts at its start.

@@ -1,5 +1,5 @@
 //! `GroupedAggOp`: the cross-timeline aggregator for input ordered by group
-//! (DESIGN §4), used when interpolation may be needed or the aggregator is
+//! (`docs/architecture.md`, "How a batch flows"), used when interpolation may be needed or the aggregator is
 //! not incremental and the scan can deliver timelines group by group.
 //!
 //! ```text
@@ -14,8 +14,6 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-
 use crate::batch::{Timeline, TimelineBatch};
 use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
@@ -23,8 +21,8 @@ use crate::group::Grouping;
 use crate::interpolate::{display_line, InterpolatingAggregator};
 use crate::materialize::{group_label, RowBatcher, TimelineGatherer};
 use crate::memory::MemoryReservation;
-use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
+use crate::ops::driver::{Kernel, UnaryOp};
 use crate::registry::SeriesRegistry;
 use crate::spec::{Aggregator, GroupBy};
 
@@ -35,23 +33,30 @@ const GROUPS_HINT: &str = "it keeps a table of every group and series: use fewer
                            narrow the tag filter, or raise the memory budget";
 
 /// Interpolating aggregation across timelines, one group at a time; see the
-/// module docs.
-pub struct GroupedAggOp {
-    input: Box<dyn Operator>,
+/// module docs. Runs under the shared driver ([`UnaryOp`]).
+pub type GroupedAggOp = UnaryOp<GroupedAgg>;
+
+/// The plan node of [`GroupedAggOp`]: what it aggregates.
+#[derive(Debug, Clone)]
+pub struct GroupedAgg {
     agg: Aggregator,
     group_by: GroupBy,
     output_name: String,
-    ctx: Option<TaskContext>,
-    state: Option<State>,
-    input_done: bool,
-    metrics: OperatorMetrics,
 }
 
-/// Built from the first input batch.
+/// The running state of one execution.
+pub struct GroupedAggState {
+    ctx: TaskContext,
+    /// Built from the first input batch.
+    groups: Option<State>,
+    peak: usize,
+}
+
+/// The group table and the group being gathered.
 struct State {
     registry: Arc<SeriesRegistry>,
     grouping: Grouping,
-    /// Holds the group table until close.
+    /// Holds the group table until the state is dropped.
     _groups_reserved: MemoryReservation,
     /// The group being gathered.
     current: Option<u32>,
@@ -69,23 +74,17 @@ impl GroupedAggOp {
         group_by: GroupBy,
         output_name: String,
     ) -> Self {
-        GroupedAggOp {
-            input,
+        let kernel = GroupedAgg {
             agg,
             group_by,
             output_name,
-            ctx: None,
-            state: None,
-            input_done: false,
-            metrics: OperatorMetrics::default(),
-        }
+        };
+        UnaryOp::with_kernel(input, kernel)
     }
+}
 
-    fn init_state(&self, registry: &Arc<SeriesRegistry>) -> Result<State> {
-        let ctx = self
-            .ctx
-            .as_ref()
-            .expect("GroupedAggOp::next called before open");
+impl GroupedAgg {
+    fn init_state(&self, ctx: &TaskContext, registry: &Arc<SeriesRegistry>) -> Result<State> {
         let mut groups_reserved = ctx.memory.reservation(NAME, GROUPS_HINT);
         let grouping = Grouping::reserved(
             registry,
@@ -104,13 +103,32 @@ impl GroupedAggOp {
             out,
         })
     }
+}
+
+impl Kernel for GroupedAgg {
+    type State = GroupedAggState;
+    const NAME: &'static str = NAME;
+
+    fn display(&self) -> String {
+        display_line(NAME, self.agg, &self.group_by)
+    }
+
+    fn open(&mut self, ctx: &TaskContext, _: &dyn Operator) -> Result<GroupedAggState> {
+        Ok(GroupedAggState {
+            ctx: ctx.clone(),
+            groups: None,
+            peak: 0,
+        })
+    }
 
     /// Gathers the timelines of `batch`, aggregating each group it finishes.
-    fn consume(&mut self, batch: &TimelineBatch) -> Result<()> {
-        if self.state.is_none() {
-            self.state = Some(self.init_state(batch.registry())?);
+    fn consume(&self, run: &mut GroupedAggState, batch: &TimelineBatch) -> Result<()> {
+        if run.groups.is_none() {
+            run.groups = Some(self.init_state(&run.ctx, batch.registry())?);
         }
-        let state = self.state.as_mut().expect("initialized above");
+        let Some(state) = run.groups.as_mut() else {
+            return Ok(());
+        };
         if !Arc::ptr_eq(&state.registry, batch.registry()) {
             return Err(EngineError::execution(
                 NAME,
@@ -133,7 +151,7 @@ impl GroupedAggOp {
                     ));
                 }
                 Some(_) => {
-                    self.ctx.as_ref().map_or(Ok(()), |c| c.cancel.check())?;
+                    run.ctx.cancel.check()?;
                     state.finish_group()?;
                 }
                 None => {}
@@ -141,9 +159,30 @@ impl GroupedAggOp {
             state.current = Some(group);
             state.gatherer.push(&tl)?;
         }
-        self.metrics
-            .record_bytes(state.gatherer.reserved() + state.aggregator.reserved());
+        run.peak = run
+            .peak
+            .max(state.gatherer.reserved() + state.aggregator.reserved());
         Ok(())
+    }
+
+    fn finish(&self, run: &mut GroupedAggState) -> Result<()> {
+        if let Some(state) = run.groups.as_mut() {
+            state.finish_group()?;
+            state.out.flush()?;
+            run.peak = run
+                .peak
+                .max(state.gatherer.peak() + state.aggregator.peak());
+            state.aggregator.release();
+        }
+        Ok(())
+    }
+
+    fn emit(&self, run: &mut GroupedAggState, _: bool) -> Result<Option<TimelineBatch>> {
+        Ok(run.groups.as_mut().and_then(|s| s.out.pop()))
+    }
+
+    fn peak_bytes(&self, run: &GroupedAggState) -> usize {
+        run.peak
     }
 }
 
@@ -179,71 +218,6 @@ impl State {
         drop(gathered);
         self.gatherer.release();
         Ok(())
-    }
-}
-
-#[async_trait]
-impl Operator for GroupedAggOp {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn display(&self) -> String {
-        display_line(NAME, self.agg, &self.group_by)
-    }
-
-    async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
-        self.ctx = Some(ctx.clone());
-        self.state = None;
-        self.input_done = false;
-        self.input.open(ctx).await
-    }
-
-    async fn next(&mut self) -> Result<Option<TimelineBatch>> {
-        loop {
-            if let Some(batch) = self.state.as_mut().and_then(|s| s.out.pop()) {
-                self.metrics.record_out(batch.num_rows());
-                return Ok(Some(batch));
-            }
-            if self.input_done {
-                return Ok(None);
-            }
-            let batch = self.input.next().await?;
-            if let Some(ctx) = &self.ctx {
-                ctx.cancel.check()?;
-            }
-            let started = self.metrics.start();
-            match batch {
-                Some(b) => {
-                    self.metrics.record_in(b.num_rows());
-                    self.consume(&b)?;
-                }
-                None => {
-                    self.input_done = true;
-                    if let Some(state) = self.state.as_mut() {
-                        state.finish_group()?;
-                        state.out.flush()?;
-                        let peak = state.gatherer.peak() + state.aggregator.peak();
-                        self.metrics.record_bytes(peak);
-                        state.aggregator.release();
-                    }
-                }
-            }
-            self.metrics.stop(started);
-        }
-    }
-
-    async fn close(&mut self) -> Result<()> {
-        self.state = None;
-        self.input.close().await
-    }
-
-    fn metrics(&self) -> &OperatorMetrics {
-        &self.metrics
-    }
-
-    fn children(&self) -> Vec<&dyn Operator> {
-        vec![self.input.as_ref()]
     }
 }
 

@@ -1,4 +1,5 @@
-//! `MTAggOp`: the materializing cross-timeline aggregator (DESIGN §4), the
+//! `MTAggOp`: the materializing cross-timeline aggregator
+//! (`docs/architecture.md`, "How a batch flows"), the
 //! fallback when interpolation may be needed (or the aggregator is not
 //! incremental) and the input is not ordered by group. It is what HiTSDB did
 //! before its streaming engine.
@@ -14,8 +15,6 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-
 use crate::batch::{Timeline, TimelineBatch};
 use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
@@ -23,8 +22,8 @@ use crate::group::Grouping;
 use crate::interpolate::{display_line, InterpolatingAggregator};
 use crate::materialize::{RowBatcher, TimelineGatherer};
 use crate::memory::MemoryReservation;
-use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
+use crate::ops::driver::{Kernel, UnaryOp};
 use crate::registry::SeriesRegistry;
 use crate::spec::{Aggregator, GroupBy};
 
@@ -34,17 +33,24 @@ const HINT: &str = "it holds every point of the query: add SAMPLE BY <interval> 
                     raise the memory budget";
 
 /// Materializing, interpolating aggregation across timelines; see the
-/// module docs.
-pub struct MTAggOp {
-    input: Box<dyn Operator>,
+/// module docs. Runs under the shared driver ([`UnaryOp`]).
+pub type MTAggOp = UnaryOp<MTAgg>;
+
+/// The plan node of [`MTAggOp`]: what it aggregates.
+#[derive(Debug, Clone)]
+pub struct MTAgg {
     agg: Aggregator,
     group_by: GroupBy,
     output_name: String,
-    ctx: Option<TaskContext>,
-    gatherer: Option<TimelineGatherer>,
+}
+
+/// The running state of one execution: gathering, then output.
+pub struct MTAggState {
+    ctx: TaskContext,
+    gatherer: TimelineGatherer,
     registry: Option<Arc<SeriesRegistry>>,
     output: Option<Output>,
-    metrics: OperatorMetrics,
+    peak: usize,
 }
 
 /// The aggregation phase, once every timeline is gathered.
@@ -56,7 +62,7 @@ struct Output {
     pos: usize,
     aggregator: InterpolatingAggregator,
     out: RowBatcher,
-    /// Holds the group table until close.
+    /// Holds the group table until the state is dropped.
     _groups_reserved: MemoryReservation,
 }
 
@@ -69,51 +75,25 @@ impl MTAggOp {
         group_by: GroupBy,
         output_name: String,
     ) -> Self {
-        MTAggOp {
-            input,
+        let kernel = MTAgg {
             agg,
             group_by,
             output_name,
-            ctx: None,
-            gatherer: None,
-            registry: None,
-            output: None,
-            metrics: OperatorMetrics::default(),
-        }
+        };
+        UnaryOp::with_kernel(input, kernel)
     }
+}
 
-    fn ctx(&self) -> &TaskContext {
-        self.ctx.as_ref().expect("MTAggOp::next called before open")
-    }
-
-    /// Gathers every timeline of `batch`.
-    fn consume(&mut self, batch: &TimelineBatch) -> Result<()> {
-        let registry = self
-            .registry
-            .get_or_insert_with(|| Arc::clone(batch.registry()));
-        if !Arc::ptr_eq(registry, batch.registry()) {
-            return Err(EngineError::execution(
-                NAME,
-                "input batches refer to different series registries",
-            ));
-        }
-        let gatherer = self.gatherer.as_mut().expect("created at open");
-        for tl in batch.timelines() {
-            gatherer.push(&tl)?;
-        }
-        self.metrics.record_bytes(gatherer.reserved());
-        Ok(())
-    }
-
+impl MTAgg {
     /// Ends the gathering phase: orders the timelines by group.
-    fn start_output(&mut self) -> Result<()> {
-        let (Some(registry), Some(gatherer)) = (self.registry.as_ref(), self.gatherer.as_mut())
-        else {
+    fn start_output(&self, s: &mut MTAggState) -> Result<()> {
+        let Some(registry) = s.registry.as_ref() else {
             return Ok(());
         };
+        let gatherer = &mut s.gatherer;
         let gathered = gatherer.finish(registry)?;
         gatherer.reserve_extra(gathered.num_timelines() * std::mem::size_of::<RunKey>())?;
-        let ctx = self.ctx.as_ref().expect("MTAggOp::next called before open");
+        let ctx = &s.ctx;
         let mut groups_reserved = ctx.memory.reservation(NAME, HINT);
         let grouping = Grouping::reserved(
             registry,
@@ -140,7 +120,7 @@ impl MTAggOp {
         }
         let out = RowBatcher::new(Arc::clone(grouping.groups()), ctx.batch_size);
         let aggregator = InterpolatingAggregator::new(self.agg, ctx.memory.reservation(NAME, HINT));
-        self.output = Some(Output {
+        s.output = Some(Output {
             gathered,
             order,
             pos: 0,
@@ -153,13 +133,12 @@ impl MTAggOp {
 
     /// Aggregates groups until an output batch is ready or every group is
     /// done (then cuts the last batch and releases the gathered points).
-    fn emit(&mut self) -> Result<()> {
-        let Some(o) = self.output.as_mut() else {
+    fn drain(&self, s: &mut MTAggState) -> Result<()> {
+        let Some(o) = s.output.as_mut() else {
             return Ok(());
         };
-        let cancel = &self.ctx.as_ref().expect("opened").cancel;
         while !o.out.has_ready() && o.pos < o.order.len() {
-            cancel.check()?;
+            s.ctx.cancel.check()?;
             let group = o.order[o.pos].0;
             let end = o.pos + o.order[o.pos..].partition_point(|k| k.0 == group);
             let timelines: Vec<Timeline<'_>> = o.order[o.pos..end]
@@ -171,94 +150,76 @@ impl MTAggOp {
                 .aggregate(&timelines, |t, v| out.push(group, t, v))?;
             o.pos = end;
         }
-        let peak = o.aggregator.peak() + self.gatherer.as_ref().map_or(0, |g| g.peak());
-        self.metrics.record_bytes(peak);
+        s.peak = s.peak.max(o.aggregator.peak() + s.gatherer.peak());
         if o.pos == o.order.len() {
             o.out.flush()?;
             o.order = Vec::new();
             o.gathered = TimelineBatch::empty(Arc::clone(o.gathered.registry()));
             o.aggregator.release();
-            if let Some(g) = self.gatherer.as_mut() {
-                g.release();
-            }
+            s.gatherer.release();
         }
         Ok(())
     }
 }
 
-/// (group id, series id, run index in the gathered batch).
-type RunKey = (u32, u32, usize);
-
-#[async_trait]
-impl Operator for MTAggOp {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl Kernel for MTAgg {
+    type State = MTAggState;
+    const NAME: &'static str = NAME;
 
     fn display(&self) -> String {
         display_line(NAME, self.agg, &self.group_by)
     }
 
-    async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
-        self.ctx = Some(ctx.clone());
-        self.gatherer = Some(TimelineGatherer::new(
-            NAME,
-            ctx.memory.reservation(NAME, HINT),
-        ));
-        self.registry = None;
-        self.output = None;
-        self.input.open(ctx).await
+    fn open(&mut self, ctx: &TaskContext, _: &dyn Operator) -> Result<MTAggState> {
+        Ok(MTAggState {
+            ctx: ctx.clone(),
+            gatherer: TimelineGatherer::new(NAME, ctx.memory.reservation(NAME, HINT)),
+            registry: None,
+            output: None,
+            peak: 0,
+        })
     }
 
-    async fn next(&mut self) -> Result<Option<TimelineBatch>> {
-        loop {
-            if let Some(batch) = self.output.as_mut().and_then(|o| o.out.pop()) {
-                self.metrics.record_out(batch.num_rows());
-                return Ok(Some(batch));
-            }
-            if self.output.is_some() || self.gatherer.is_none() {
-                let started = self.metrics.start();
-                self.emit()?;
-                self.metrics.stop(started);
-                if !self.output.as_ref().is_some_and(|o| o.out.has_ready()) {
-                    return Ok(None);
-                }
-                continue;
-            }
-            let batch = self.input.next().await?;
-            self.ctx().cancel.check()?;
-            let started = self.metrics.start();
-            match batch {
-                Some(b) => {
-                    self.metrics.record_in(b.num_rows());
-                    self.consume(&b)?;
-                }
-                None => {
-                    self.start_output()?;
-                    if self.output.is_none() {
-                        // No input at all.
-                        self.gatherer = None;
-                    }
-                }
-            }
-            self.metrics.stop(started);
+    /// Gathers every timeline of `batch`.
+    fn consume(&self, s: &mut MTAggState, batch: &TimelineBatch) -> Result<()> {
+        let registry = s
+            .registry
+            .get_or_insert_with(|| Arc::clone(batch.registry()));
+        if !Arc::ptr_eq(registry, batch.registry()) {
+            return Err(EngineError::execution(
+                NAME,
+                "input batches refer to different series registries",
+            ));
         }
+        for tl in batch.timelines() {
+            s.gatherer.push(&tl)?;
+        }
+        s.peak = s.peak.max(s.gatherer.reserved());
+        Ok(())
     }
 
-    async fn close(&mut self) -> Result<()> {
-        self.output = None;
-        self.gatherer = None;
-        self.input.close().await
+    fn finish(&self, s: &mut MTAggState) -> Result<()> {
+        self.start_output(s)
     }
 
-    fn metrics(&self) -> &OperatorMetrics {
-        &self.metrics
+    fn emit(&self, s: &mut MTAggState, input_done: bool) -> Result<Option<TimelineBatch>> {
+        if let Some(batch) = s.output.as_mut().and_then(|o| o.out.pop()) {
+            return Ok(Some(batch));
+        }
+        if !input_done {
+            return Ok(None);
+        }
+        self.drain(s)?;
+        Ok(s.output.as_mut().and_then(|o| o.out.pop()))
     }
 
-    fn children(&self) -> Vec<&dyn Operator> {
-        vec![self.input.as_ref()]
+    fn peak_bytes(&self, s: &MTAggState) -> usize {
+        s.peak
     }
 }
+
+/// (group id, series id, run index in the gathered batch).
+type RunKey = (u32, u32, usize);
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,5 @@
-//! `PipeAggOp`: the streaming cross-timeline aggregator (DESIGN §4).
+//! `PipeAggOp`: the streaming cross-timeline aggregator
+//! (`docs/architecture.md`, "How a batch flows").
 //!
 //! Valid when no interpolation can be needed: every input timestamp is a
 //! bucket start of the query's [`BucketGrid`] (downsampled input with a fill
@@ -21,8 +22,6 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-
 use crate::accumulator::Accumulators;
 use crate::batch::{Timeline, TimelineBatch};
 use crate::context::TaskContext;
@@ -30,32 +29,41 @@ use crate::error::{EngineError, Result};
 use crate::group::Grouping;
 use crate::materialize::RowBatcher;
 use crate::memory::MemoryReservation;
-use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
+use crate::ops::driver::{Kernel, UnaryOp};
 use crate::registry::SeriesRegistry;
 use crate::spec::{Aggregator, BucketGrid, GroupBy};
 
 const NAME: &str = "PipeAggOp";
 
 /// Streaming aggregation across timelines on grid-aligned input; see the
-/// module docs.
-pub struct PipeAggOp {
-    input: Box<dyn Operator>,
+/// module docs. Runs under the shared driver ([`UnaryOp`]).
+pub type PipeAggOp = UnaryOp<PipeAgg>;
+
+/// The plan node of [`PipeAggOp`]: what it aggregates, and the grid it
+/// took from its child.
+#[derive(Debug, Clone)]
+pub struct PipeAgg {
     agg: Aggregator,
     group_by: GroupBy,
-    grid: BucketGrid,
+    /// The child's grid: known at construction for a bounded query, at open
+    /// when the range is resolved from the data.
+    grid: Option<BucketGrid>,
     output_name: String,
-    ctx: Option<TaskContext>,
-    state: Option<State>,
-    input_done: bool,
-    metrics: OperatorMetrics,
 }
 
-/// Built from the first input batch.
-struct State {
+/// The running state of one execution, built from the first input batch.
+pub struct PipeAggState {
+    ctx: TaskContext,
+    grid: BucketGrid,
+    groups: Option<Groups>,
+}
+
+/// The group table and the accumulators, once the registry is known.
+struct Groups {
     registry: Arc<SeriesRegistry>,
     grouping: Grouping,
-    /// Holds the group table until close.
+    /// Holds the group table until the state is dropped.
     _groups_reserved: MemoryReservation,
     acc: Accumulators,
     reservation: MemoryReservation,
@@ -68,13 +76,15 @@ struct State {
 
 impl PipeAggOp {
     /// Aggregates `input` across timelines with `agg`, grouped by
-    /// `group_by`, on the buckets of `grid`; the output field is
-    /// `output_name`. Fails for a non-incremental aggregator (percentiles).
+    /// `group_by`; the output field is `output_name`. The buckets are those
+    /// of the input's grid ([`Operator::output_grid`]: a `DsAggOp` over the
+    /// query range, possibly through a `RateOp`), taken at construction
+    /// when the range is known, else at open. Fails for a non-incremental
+    /// aggregator (percentiles) and, at open, for input without a grid.
     pub fn new(
         input: Box<dyn Operator>,
         agg: Aggregator,
         group_by: GroupBy,
-        grid: BucketGrid,
         output_name: String,
     ) -> Result<Self> {
         if !agg.is_incremental() {
@@ -82,35 +92,39 @@ impl PipeAggOp {
                 "PipeAggOp needs an incremental aggregator, {agg} is not (use GroupedAggOp or MTAggOp)"
             )));
         }
-        if grid.width <= 0 {
-            return Err(EngineError::InvalidArgument(format!(
-                "PipeAggOp needs a bucket width > 0, got {}",
-                grid.width
-            )));
+        let grid = input.output_grid();
+        if let Some(grid) = grid {
+            check_grid(&grid)?;
         }
-        Ok(PipeAggOp {
-            input,
+        let kernel = PipeAgg {
             agg,
             group_by,
             grid,
             output_name,
-            ctx: None,
-            state: None,
-            input_done: false,
-            metrics: OperatorMetrics::default(),
-        })
+        };
+        Ok(UnaryOp::with_kernel(input, kernel))
     }
+}
 
-    fn ctx(&self) -> &TaskContext {
-        self.ctx
-            .as_ref()
-            .expect("PipeAggOp::next called before open")
+fn check_grid(grid: &BucketGrid) -> Result<()> {
+    if grid.width <= 0 {
+        return Err(EngineError::InvalidArgument(format!(
+            "PipeAggOp needs a bucket width > 0, got {}",
+            grid.width
+        )));
     }
+    Ok(())
+}
 
+impl PipeAgg {
     /// Builds the grouping and the accumulators for the registry of the
     /// first batch, reserving their memory first.
-    fn init_state(&self, registry: &Arc<SeriesRegistry>) -> Result<State> {
-        let ctx = self.ctx();
+    fn init_groups(
+        &self,
+        ctx: &TaskContext,
+        grid: &BucketGrid,
+        registry: &Arc<SeriesRegistry>,
+    ) -> Result<Groups> {
         let mut groups_reserved = ctx.memory.reservation(
             NAME,
             "it keeps a table of every group and series: use fewer GROUP BY tags, narrow the \
@@ -124,7 +138,7 @@ impl PipeAggOp {
         )?;
         let slots = grouping
             .num_groups()
-            .checked_mul(self.grid.count)
+            .checked_mul(grid.count)
             .ok_or_else(|| EngineError::execution(NAME, "number of groups × buckets overflows"))?;
         let mut reservation = ctx.memory.reservation(
             NAME,
@@ -136,7 +150,7 @@ impl PipeAggOp {
         let acc = Accumulators::new(self.agg, slots)?;
         reservation.try_resize(acc.memory_size())?;
         let out = RowBatcher::new(Arc::clone(grouping.groups()), ctx.batch_size);
-        Ok(State {
+        Ok(Groups {
             registry: Arc::clone(registry),
             grouping,
             _groups_reserved: groups_reserved,
@@ -148,57 +162,113 @@ impl PipeAggOp {
         })
     }
 
-    /// Folds every timeline of `batch` into the accumulators.
-    fn consume(&mut self, batch: &TimelineBatch) -> Result<()> {
-        if self.state.is_none() {
-            self.state = Some(self.init_state(batch.registry())?);
+    /// Emits slots with input, from the cursor, until a batch is ready or
+    /// every slot was visited (then the last short batch is cut).
+    fn drain(&self, state: &mut PipeAggState) -> Result<()> {
+        let Some(g) = state.groups.as_mut() else {
+            return Ok(());
+        };
+        let grid = state.grid;
+        let count = grid.count;
+        while !g.out.has_ready() && g.emit_cursor < g.acc.len() {
+            let slot = g.emit_cursor;
+            if slot % count == 0 {
+                state.ctx.cancel.check()?;
+            }
+            if let Some(v) = g.acc.result(slot) {
+                let (group, bucket) = (slot / count, slot % count);
+                g.out.push(group as u32, grid.time(bucket), v)?;
+            }
+            g.emit_cursor += 1;
         }
-        let state = self.state.as_mut().expect("initialized above");
-        if !Arc::ptr_eq(&state.registry, batch.registry()) {
+        if g.emit_cursor == g.acc.len() {
+            g.out.flush()?;
+            // Everything is emitted: free the accumulators.
+            g.acc = Accumulators::new(self.agg, 0)?;
+            g.emit_cursor = 0;
+            g.reservation.free();
+        }
+        Ok(())
+    }
+}
+
+impl Kernel for PipeAgg {
+    type State = PipeAggState;
+    const NAME: &'static str = NAME;
+
+    fn display(&self) -> String {
+        let buckets = self
+            .grid
+            .map_or_else(|| "from data".to_string(), |g| g.count.to_string());
+        format!(
+            "PipeAggOp: agg={} group_by={} buckets={buckets}",
+            self.agg, self.group_by
+        )
+    }
+
+    fn open(&mut self, ctx: &TaskContext, input: &dyn Operator) -> Result<PipeAggState> {
+        let grid = input.output_grid().ok_or_else(|| {
+            EngineError::execution(
+                NAME,
+                format!(
+                    "its input ({}) has no bucket grid: PipeAggOp needs input downsampled \
+                     over a known or resolved time range",
+                    input.display()
+                ),
+            )
+        })?;
+        check_grid(&grid)?;
+        self.grid = Some(grid);
+        Ok(PipeAggState {
+            ctx: ctx.clone(),
+            grid,
+            groups: None,
+        })
+    }
+
+    /// Folds every timeline of `batch` into the accumulators.
+    fn consume(&self, state: &mut PipeAggState, batch: &TimelineBatch) -> Result<()> {
+        if state.groups.is_none() {
+            state.groups = Some(self.init_groups(&state.ctx, &state.grid, batch.registry())?);
+        }
+        let grid = state.grid;
+        let Some(g) = state.groups.as_mut() else {
+            return Ok(());
+        };
+        if !Arc::ptr_eq(&g.registry, batch.registry()) {
             return Err(EngineError::execution(
                 NAME,
                 "input batches refer to different series registries",
             ));
         }
-        let grid = self.grid;
         for tl in batch.timelines() {
-            if let Err(i) = grid_buckets(tl.times, &grid, &mut state.buckets) {
-                return Err(off_grid(&tl, i, &grid, &state.registry));
+            if let Err(i) = grid_buckets(tl.times, &grid, &mut g.buckets) {
+                return Err(off_grid(&tl, i, &grid, &g.registry));
             }
-            let base = state.grouping.group_of(tl.series_id) as usize * grid.count;
-            let buckets = &state.buckets;
-            state.acc.update_timeline(&tl, |i| base + buckets[i]);
+            let base = g.grouping.group_of(tl.series_id) as usize * grid.count;
+            let buckets = &g.buckets;
+            g.acc.update_timeline(&tl, |i| base + buckets[i]);
         }
-        self.metrics.record_bytes(state.reservation.peak());
         Ok(())
     }
 
-    /// Emits slots with input, from the cursor, until a batch is ready or
-    /// every slot was visited (then the last short batch is cut).
-    fn emit(&mut self) -> Result<()> {
-        let Some(state) = self.state.as_mut() else {
-            return Ok(());
-        };
-        let count = self.grid.count;
-        while !state.out.has_ready() && state.emit_cursor < state.acc.len() {
-            let slot = state.emit_cursor;
-            if slot % count == 0 {
-                self.ctx.as_ref().map_or(Ok(()), |c| c.cancel.check())?;
-            }
-            if let Some(v) = state.acc.result(slot) {
-                let (group, bucket) = (slot / count, slot % count);
-                state.out.push(group as u32, self.grid.time(bucket), v)?;
-            }
-            state.emit_cursor += 1;
+    fn emit(&self, state: &mut PipeAggState, input_done: bool) -> Result<Option<TimelineBatch>> {
+        if let Some(batch) = state.groups.as_mut().and_then(|g| g.out.pop()) {
+            return Ok(Some(batch));
         }
-        if state.emit_cursor == state.acc.len() {
-            state.out.flush()?;
-            // Everything is emitted: free the accumulators.
-            state.acc = Accumulators::new(self.agg, 0)?;
-            state.emit_cursor = 0;
-            state.reservation.free();
+        if !input_done {
+            return Ok(None);
         }
-        Ok(())
+        self.drain(state)?;
+        Ok(state.groups.as_mut().and_then(|g| g.out.pop()))
+    }
+
+    fn peak_bytes(&self, state: &PipeAggState) -> usize {
+        state.groups.as_ref().map_or(0, |g| g.reservation.peak())
+    }
+
+    fn output_grid(&self, _: &dyn Operator) -> Option<BucketGrid> {
+        self.grid
     }
 }
 
@@ -255,70 +325,6 @@ pub(crate) fn off_grid(
             tl.times[i], grid.start, grid.width, grid.count
         ),
     )
-}
-
-#[async_trait]
-impl Operator for PipeAggOp {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn display(&self) -> String {
-        format!(
-            "PipeAggOp: agg={} group_by={} buckets={}",
-            self.agg, self.group_by, self.grid.count
-        )
-    }
-
-    async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
-        self.ctx = Some(ctx.clone());
-        self.state = None;
-        self.input_done = false;
-        self.input.open(ctx).await
-    }
-
-    async fn next(&mut self) -> Result<Option<TimelineBatch>> {
-        loop {
-            if let Some(batch) = self.state.as_mut().and_then(|s| s.out.pop()) {
-                self.metrics.record_out(batch.num_rows());
-                return Ok(Some(batch));
-            }
-            if self.input_done {
-                let started = self.metrics.start();
-                self.emit()?;
-                self.metrics.stop(started);
-                let ready = self.state.as_ref().is_some_and(|s| s.out.has_ready());
-                if !ready {
-                    return Ok(None);
-                }
-                continue;
-            }
-            let batch = self.input.next().await?;
-            self.ctx().cancel.check()?;
-            let started = self.metrics.start();
-            match batch {
-                Some(b) => {
-                    self.metrics.record_in(b.num_rows());
-                    self.consume(&b)?;
-                }
-                None => self.input_done = true,
-            }
-            self.metrics.stop(started);
-        }
-    }
-
-    async fn close(&mut self) -> Result<()> {
-        self.state = None;
-        self.input.close().await
-    }
-
-    fn metrics(&self) -> &OperatorMetrics {
-        &self.metrics
-    }
-
-    fn children(&self) -> Vec<&dyn Operator> {
-        vec![self.input.as_ref()]
-    }
 }
 
 #[cfg(test)]
@@ -392,8 +398,8 @@ mod tests {
     }
 
     fn op(reg: &Arc<SeriesRegistry>, rows: &[Row], chunk: usize, agg: Aggregator) -> PipeAggOp {
-        let input = Box::new(ValuesOp::new(batches(reg, rows, chunk)));
-        PipeAggOp::new(input, agg, by_dc(), GRID, format!("{agg}(u)")).unwrap()
+        let input = Box::new(ValuesOp::new(batches(reg, rows, chunk)).with_grid(GRID));
+        PipeAggOp::new(input, agg, by_dc(), format!("{agg}(u)")).unwrap()
     }
 
     fn incremental() -> Vec<Aggregator> {
@@ -458,9 +464,8 @@ mod tests {
             count: 1,
         };
         let rows = [(0, 5, Some(1.5)), (1, 5, Some(4.0)), (2, 5, Some(2.5))];
-        let input = Box::new(ValuesOp::new(batches(&reg, &rows, 1)));
-        let mut op =
-            PipeAggOp::new(input, Aggregator::Sum, GroupBy::None, grid, "s".into()).unwrap();
+        let input = Box::new(ValuesOp::new(batches(&reg, &rows, 1)).with_grid(grid));
+        let mut op = PipeAggOp::new(input, Aggregator::Sum, GroupBy::None, "s".into()).unwrap();
         // 1.5 + 4 + 2.5
         let got = run(&mut op, &TaskContext::default()).unwrap();
         assert_rows(&got, &[(0, 5, Some(8.0))]);
@@ -471,10 +476,9 @@ mod tests {
         let (reg, _) = aligned();
         let ctx = TaskContext::default();
         let mut none = PipeAggOp::new(
-            Box::new(ValuesOp::empty()),
+            Box::new(ValuesOp::empty().with_grid(GRID)),
             Aggregator::Sum,
             by_dc(),
-            GRID,
             "s".into(),
         )
         .unwrap();
@@ -505,10 +509,9 @@ mod tests {
             );
         }
         let err = PipeAggOp::new(
-            Box::new(ValuesOp::empty()),
+            Box::new(ValuesOp::empty().with_grid(GRID)),
             Aggregator::Percentile(500),
             GroupBy::None,
-            GRID,
             "p".into(),
         )
         .err()
@@ -552,8 +555,8 @@ mod tests {
     fn display_and_metrics() {
         let (reg, rows) = aligned();
         let grid = BucketGrid { count: 60, ..GRID };
-        let input = Box::new(ValuesOp::new(batches(&reg, &rows, 4)));
-        let mut op = PipeAggOp::new(input, Aggregator::Sum, by_dc(), grid, "s".into()).unwrap();
+        let input = Box::new(ValuesOp::new(batches(&reg, &rows, 4)).with_grid(grid));
+        let mut op = PipeAggOp::new(input, Aggregator::Sum, by_dc(), "s".into()).unwrap();
         assert_eq!(op.display(), "PipeAggOp: agg=sum group_by=[dc] buckets=60");
         run(&mut op, &TaskContext::with_batch_size(4)).unwrap();
         let m = op.metrics();
@@ -573,10 +576,9 @@ mod tests {
         let mut input = batches(&reg, &rows[..2], 4096);
         input.extend(batches(&other, &rows[2..], 4096));
         let mut op = PipeAggOp::new(
-            Box::new(ValuesOp::new(input)),
+            Box::new(ValuesOp::new(input).with_grid(GRID)),
             Aggregator::Sum,
             by_dc(),
-            GRID,
             "s".into(),
         )
         .unwrap();
@@ -584,5 +586,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("different series registries"), "{err}");
+    }
+
+    #[test]
+    fn the_grid_comes_from_the_child() {
+        // a DsAggOp over [0, 40) with 10ns buckets gives GRID to its parent
+        let (reg, rows) = aligned();
+        let ds = crate::spec::Downsample {
+            interval: crate::spec::Interval::Every(10),
+            agg: Aggregator::Sum,
+            fill: crate::spec::FillPolicy::Value(0.0),
+            max_gap: None,
+        };
+        let values = Box::new(ValuesOp::new(batches(&reg, &rows, 4096)));
+        let ds_op = crate::ops::ds_agg::DsAggOp::new(values, ds, Some((0, 40))).unwrap();
+        assert_eq!(ds_op.output_grid(), Some(GRID));
+        let op = PipeAggOp::new(Box::new(ds_op), Aggregator::Sum, by_dc(), "s".into()).unwrap();
+        assert_eq!(op.display(), "PipeAggOp: agg=sum group_by=[dc] buckets=4");
+        // without a grid below, the bucket count is unknown until open,
+        // and open says what is missing
+        let mut op = PipeAggOp::new(
+            Box::new(ValuesOp::new(batches(&reg, &rows, 4096))),
+            Aggregator::Sum,
+            by_dc(),
+            "s".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            op.display(),
+            "PipeAggOp: agg=sum group_by=[dc] buckets=from data"
+        );
+        let err = run(&mut op, &TaskContext::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("its input (ValuesOp: batches=1) has no bucket grid"),
+            "{err}"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! `RateOp`: the per-timeline rate of change, DESIGN §3 step 3, applied to the
+//! `RateOp`: the per-timeline rate of change, `docs/semantics.md` §6, applied to the
 //! (downsampled) values before they are aggregated across timelines.
 //!
 //! OpenTSDB note (checked against OpenTSDB 2.x `src/core/RateSpan.java`,
@@ -11,20 +11,18 @@
 //! one (the dropped point becomes the previous point). tsq follows both. Two
 //! differences are deliberate: OpenTSDB, for backward compatibility, emits a
 //! first rate between `(time 0, value 0)` and the first point, where tsq drops
-//! the first point of each timeline (DESIGN §3); and OpenTSDB divides
+//! the first point of each timeline (`docs/semantics.md`); and OpenTSDB divides
 //! millisecond differences by 1000 and subtracts integer values as `long`,
 //! where tsq divides nanosecond differences by 1e9 and works in `f64`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-
 use crate::batch::{Timeline, TimelineBatch, TimelineBatchBuilder};
-use crate::context::{CancellationToken, TaskContext};
+use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
-use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
+use crate::ops::driver::{Kernel, UnaryOp};
 use crate::spec::RateOptions;
 
 /// The last point of a timeline, carried to the next batch: `(series, time, value)`.
@@ -39,55 +37,46 @@ type Carry = (u32, i64, Option<f64>);
 /// ```
 ///
 /// The last point of each input batch is carried, so a timeline split across
-/// batches loses only its very first point.
-pub struct RateOp {
-    input: Box<dyn Operator>,
+/// batches loses only its very first point. Runs under the shared driver
+/// ([`UnaryOp`]).
+pub type RateOp = UnaryOp<Rate>;
+
+/// The plan node of [`RateOp`]: its options.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
     opts: RateOptions,
-    batch_size: usize,
-    cancel: Option<CancellationToken>,
-    carry: Option<Carry>,
-    ready: VecDeque<TimelineBatch>,
-    metrics: OperatorMetrics,
 }
 
-impl std::fmt::Debug for RateOp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateOp")
-            .field("opts", &self.opts)
-            .field("input", &self.input.display())
-            .finish()
-    }
+/// The running state of one execution.
+pub struct RateState {
+    batch_size: usize,
+    carry: Option<Carry>,
+    ready: VecDeque<TimelineBatch>,
 }
 
 impl RateOp {
     /// The rate of each timeline of `input`.
     pub fn new(input: Box<dyn Operator>, opts: RateOptions) -> Self {
-        RateOp {
-            input,
-            opts,
-            batch_size: crate::batch::DEFAULT_BATCH_SIZE,
-            cancel: None,
-            carry: None,
-            ready: VecDeque::new(),
-            metrics: OperatorMetrics::default(),
-        }
+        UnaryOp::with_kernel(input, Rate { opts })
     }
+}
 
+impl Rate {
     /// Computes the rates of one input batch into `ready` batches of at most
     /// `batch_size` rows.
-    fn rate_batch(&mut self, batch: &TimelineBatch) -> Result<()> {
-        let cap = batch.num_rows().min(self.batch_size);
+    fn rate_batch(&self, state: &mut RateState, batch: &TimelineBatch) -> Result<()> {
+        let cap = batch.num_rows().min(state.batch_size);
         let mut out = TimelineBatchBuilder::new(Arc::clone(batch.registry()), cap);
         for tl in batch.timelines() {
-            let prev = self
+            let prev = state
                 .carry
                 .filter(|c| c.0 == tl.series_id)
                 .map(|c| (c.1, c.2));
-            let (t, v) = self.rate_run(&tl, prev, &mut out)?;
-            self.carry = Some((tl.series_id, t, v));
+            let (t, v) = self.rate_run(state, &tl, prev, &mut out)?;
+            state.carry = Some((tl.series_id, t, v));
         }
         if !out.is_empty() {
-            self.ready.push_back(out.finish()?);
+            state.ready.push_back(out.finish()?);
         }
         Ok(())
     }
@@ -95,7 +84,8 @@ impl RateOp {
     /// Appends the rates of one timeline run, `prev` being the timeline's
     /// point before the run (from the previous batch); returns its last point.
     fn rate_run(
-        &mut self,
+        &self,
+        state: &mut RateState,
         tl: &Timeline<'_>,
         mut prev: Option<(i64, Option<f64>)>,
         out: &mut TimelineBatchBuilder,
@@ -106,8 +96,8 @@ impl RateOp {
             if let Some((pt, pv)) = prev {
                 if let Some(rate) = point_rate(&opts, pt, pv, t, v) {
                     out.push(tl.series_id, t, rate);
-                    if out.len() == self.batch_size {
-                        self.ready.push_back(out.finish()?);
+                    if out.len() == state.batch_size {
+                        state.ready.push_back(out.finish()?);
                     }
                 }
             }
@@ -115,6 +105,34 @@ impl RateOp {
         }
         prev.ok_or_else(|| EngineError::execution("RateOp", "empty timeline run in input batch"))
     }
+}
+
+impl Kernel for Rate {
+    type State = RateState;
+    const NAME: &'static str = "RateOp";
+
+    fn display(&self) -> String {
+        format!("RateOp: {}", self.opts)
+    }
+
+    fn open(&mut self, ctx: &TaskContext, _: &dyn Operator) -> Result<RateState> {
+        Ok(RateState {
+            batch_size: ctx.batch_size.max(1),
+            carry: None,
+            ready: VecDeque::new(),
+        })
+    }
+
+    fn consume(&self, state: &mut RateState, batch: &TimelineBatch) -> Result<()> {
+        self.rate_batch(state, batch)
+    }
+
+    fn emit(&self, state: &mut RateState, _: bool) -> Result<Option<TimelineBatch>> {
+        Ok(state.ready.pop_front())
+    }
+
+    // A rate keeps a subset of its input's timestamps: the input's range
+    // and grid still hold (the defaults).
 }
 
 /// The rate at `(t, v)` after `(pt, pv)`: `None` when the point is dropped (a
@@ -143,61 +161,6 @@ fn point_rate(
         return Some(Some(rate));
     }
     Some(Some((v - pv) / secs))
-}
-
-#[async_trait]
-impl Operator for RateOp {
-    fn name(&self) -> &'static str {
-        "RateOp"
-    }
-
-    fn display(&self) -> String {
-        format!("RateOp: {}", self.opts)
-    }
-
-    async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
-        self.input.open(ctx).await?;
-        self.batch_size = ctx.batch_size.max(1);
-        self.cancel = Some(ctx.cancel.clone());
-        self.carry = None;
-        self.ready.clear();
-        Ok(())
-    }
-
-    async fn next(&mut self) -> Result<Option<TimelineBatch>> {
-        loop {
-            if let Some(batch) = self.ready.pop_front() {
-                self.metrics.record_out(batch.num_rows());
-                return Ok(Some(batch));
-            }
-            let Some(cancel) = &self.cancel else {
-                return Err(EngineError::execution("RateOp", "next called before open"));
-            };
-            cancel.check()?;
-            let Some(batch) = self.input.next().await? else {
-                return Ok(None);
-            };
-            self.metrics.record_in(batch.num_rows());
-            let started = self.metrics.start();
-            let result = self.rate_batch(&batch);
-            self.metrics.stop(started);
-            result?;
-        }
-    }
-
-    async fn close(&mut self) -> Result<()> {
-        self.carry = None;
-        self.ready.clear();
-        self.input.close().await
-    }
-
-    fn metrics(&self) -> &OperatorMetrics {
-        &self.metrics
-    }
-
-    fn children(&self) -> Vec<&dyn Operator> {
-        vec![self.input.as_ref()]
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! `ScanOp`: the leaf of every query pipeline (DESIGN §3 step 1). It reads a
+//! `ScanOp`: the leaf of every query pipeline (step 1 of the evaluation
+//! order of `docs/semantics.md`). It reads a
 //! [`ScanRequest`] through a [`StorageAdapter`] and applies whatever part of
 //! the request the adapter's [`Capabilities`] did not: the tag predicate
 //! (evaluated once per series of the scan's registry) and the time range.
@@ -17,6 +18,7 @@ use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
+use crate::ops::driver::Lifecycle;
 use crate::partition::Partition;
 use crate::registry::SeriesRegistry;
 use crate::storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange};
@@ -39,6 +41,12 @@ pub struct ScanOp {
     matches: Option<Vec<bool>>,
     /// The partition of the timelines this scan reads, if partitioned.
     partition: Option<Partition>,
+    /// Resolve an unbounded range from the data at open.
+    resolve_range: bool,
+    /// The range of the scan: the request's when bounded, else resolved at
+    /// open (with `resolve_range`).
+    range: Option<(i64, i64)>,
+    lifecycle: Lifecycle,
     metrics: OperatorMetrics,
 }
 
@@ -56,6 +64,10 @@ impl ScanOp {
     /// A scan of `request` through `adapter`.
     pub fn new(adapter: Arc<dyn StorageAdapter>, request: ScanRequest) -> Self {
         let caps = adapter.capabilities();
+        let range = match (request.range.start, request.range.end) {
+            (Some(start), Some(end)) => Some((start, end.max(start))),
+            _ => None,
+        };
         ScanOp {
             adapter,
             request,
@@ -64,6 +76,9 @@ impl ScanOp {
             scan: None,
             matches: None,
             partition: None,
+            resolve_range: false,
+            range,
+            lifecycle: Lifecycle::default(),
             metrics: OperatorMetrics::default(),
         }
     }
@@ -73,6 +88,30 @@ impl ScanOp {
     pub fn with_partition(mut self, partition: Partition) -> Self {
         self.partition = Some(partition);
         self
+    }
+
+    /// A scan that, when its range is unbounded, resolves it from the data
+    /// at open (`docs/semantics.md`: with no time bound, the range is the
+    /// span of the matching data; an empty range at the bound, or at 0,
+    /// when nothing matches) and reports it as its
+    /// [`output_range`](Operator::output_range). Building it does no I/O,
+    /// so `EXPLAIN` does none.
+    pub fn resolving_range(adapter: Arc<dyn StorageAdapter>, request: ScanRequest) -> Self {
+        ScanOp {
+            resolve_range: true,
+            ..Self::new(adapter, request)
+        }
+    }
+
+    /// The query range of `request` with unbounded ends taken from the
+    /// matching data.
+    async fn resolve(adapter: &dyn StorageAdapter, request: &ScanRequest) -> Result<(i64, i64)> {
+        let range = request.range;
+        let span = adapter.time_span(request).await?;
+        Ok(range.resolve(span).unwrap_or_else(|| {
+            let at = range.start.or(range.end).unwrap_or(0);
+            (at, at)
+        }))
     }
 
     /// True when ScanOp evaluates the tag predicate itself.
@@ -190,7 +229,18 @@ impl Operator for ScanOp {
     }
 
     async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
+        self.lifecycle.check_open("ScanOp")?;
         self.ctx = Some(ctx.clone());
+        if self.resolve_range
+            && self
+                .request
+                .range
+                .start
+                .zip(self.request.range.end)
+                .is_none()
+        {
+            self.range = Some(Self::resolve(self.adapter.as_ref(), &self.request).await?);
+        }
         let scan = match &self.partition {
             Some(p) => self.adapter.scan_partition(&self.request, p).await?,
             None => self.adapter.scan(&self.request).await?,
@@ -206,22 +256,26 @@ impl Operator for ScanOp {
             });
         }
         self.scan = Some(scan);
+        self.lifecycle.opened();
         Ok(())
     }
 
     async fn next(&mut self) -> Result<Option<TimelineBatch>> {
+        if !self.lifecycle.check_next("ScanOp")? {
+            return Ok(None);
+        }
         let (Some(ctx), Some(_)) = (&self.ctx, &self.scan) else {
-            return Err(EngineError::execution(
-                "ScanOp",
-                "next called before open (or after close)",
-            ));
+            return Err(EngineError::execution("ScanOp", "open did not finish"));
         };
         let batch_size = ctx.batch_size;
         let cancel = ctx.cancel.clone();
         loop {
             cancel.check()?;
-            let scan = self.scan.as_mut().expect("checked above");
+            let Some(scan) = self.scan.as_mut() else {
+                return Err(EngineError::execution("ScanOp", "open did not finish"));
+            };
             let Some(batch) = scan.next_batch(batch_size).await? else {
+                self.lifecycle.done();
                 return Ok(None);
             };
             self.metrics.record_in(batch.num_rows());
@@ -238,6 +292,11 @@ impl Operator for ScanOp {
     async fn close(&mut self) -> Result<()> {
         self.scan = None;
         self.matches = None;
+        if self.resolve_range {
+            // A re-run resolves the range again, from the data then.
+            self.range = None;
+        }
+        self.lifecycle.closed();
         Ok(())
     }
 
@@ -247,6 +306,10 @@ impl Operator for ScanOp {
 
     fn children(&self) -> Vec<&dyn Operator> {
         Vec::new()
+    }
+
+    fn output_range(&self) -> Option<(i64, i64)> {
+        self.range
     }
 }
 

@@ -35,7 +35,7 @@ mod tasks;
 
 use std::fmt;
 
-pub use build::{build_partitioned, partitions_for};
+pub use build::{build_partitioned, build_partitioned_with, partitions_for, plan_partitioned_with};
 pub use final_agg::FinalAggOp;
 pub use group_merge::GroupMergeOp;
 pub use partial_agg::{PartialAggOp, PartialOutput};

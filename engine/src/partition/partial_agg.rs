@@ -40,7 +40,9 @@ pub struct PartialAggOp {
     input: Box<dyn Operator>,
     agg: Aggregator,
     group_by: GroupBy,
-    grid: BucketGrid,
+    /// The child's grid: known at construction for a bounded query, at open
+    /// when the range is resolved from the data (as for `PipeAggOp`).
+    grid: Option<BucketGrid>,
     output_name: String,
     partition: Partition,
     state: Option<State>,
@@ -52,6 +54,7 @@ pub struct PartialAggOp {
 
 /// Built from the first input batch.
 struct State {
+    grid: BucketGrid,
     registry: Arc<SeriesRegistry>,
     grouping: Grouping,
     _groups_reserved: MemoryReservation,
@@ -69,19 +72,21 @@ pub type PartialOutput = Option<(RecordBatch, Arc<SeriesRegistry>)>;
 impl PartialAggOp {
     /// The partial aggregation of `input` (one partition's timelines,
     /// grid-aligned as `PipeAggOp` needs) by `agg`, grouped by `group_by`,
-    /// on `grid`. Fails for a non-incremental aggregator or an empty width.
+    /// on the input's grid ([`Operator::output_grid`], as `PipeAggOp`
+    /// takes it: at construction when the range is known, else at open).
+    /// Fails for a non-incremental aggregator or an empty width.
     pub fn new(
         input: Box<dyn Operator>,
         agg: Aggregator,
         group_by: GroupBy,
-        grid: BucketGrid,
         output_name: String,
         partition: Partition,
     ) -> Result<Self> {
-        if !agg.is_incremental() || grid.width <= 0 {
+        let grid = input.output_grid();
+        if !agg.is_incremental() || grid.is_some_and(|g| g.width <= 0) {
             return Err(EngineError::InvalidArgument(format!(
                 "{NAME} needs an incremental aggregator and a bucket width > 0, got {agg} and {}",
-                grid.width
+                grid.map_or(0, |g| g.width)
             )));
         }
         Ok(PartialAggOp {
@@ -147,9 +152,12 @@ impl PartialAggOp {
             &self.output_name,
             &mut groups_reserved,
         )?;
+        let grid = self
+            .grid
+            .ok_or_else(|| EngineError::execution(NAME, "opened without a grid"))?;
         let slots = grouping
             .num_groups()
-            .checked_mul(self.grid.count)
+            .checked_mul(grid.count)
             .ok_or_else(|| EngineError::execution(NAME, "number of groups × buckets overflows"))?;
         let mut reservation = ctx.memory.reservation(
             NAME,
@@ -166,6 +174,7 @@ impl PartialAggOp {
             Vec::new()
         };
         Ok(State {
+            grid,
             registry: Arc::clone(registry),
             grouping,
             _groups_reserved: groups_reserved,
@@ -189,7 +198,7 @@ impl PartialAggOp {
                 "input batches refer to different series registries",
             ));
         }
-        let grid = self.grid;
+        let grid = state.grid;
         let last = self.agg == Aggregator::Last;
         for tl in batch.timelines() {
             if let Err(i) = grid_buckets(tl.times, &grid, &mut state.buckets) {
@@ -222,14 +231,15 @@ impl PartialAggOp {
         let Some(mut state) = self.state.take() else {
             return Ok(None);
         };
-        let count = self.grid.count;
+        let grid = state.grid;
+        let count = grid.count;
         let mut states = PartialStates::new(self.agg, Arc::clone(state.grouping.groups()));
         for slot in 0..state.acc.len() {
             let Some(raw) = state.acc.raw(slot) else {
                 continue;
             };
             let (group, bucket) = (slot / count, slot % count);
-            let time = self.grid.time(bucket);
+            let time = grid.time(bucket);
             let series = state.series.get(slot).copied().unwrap_or(0);
             states.push_raw((group as u32, time), raw, (time, series));
         }
@@ -255,16 +265,37 @@ impl Operator for PartialAggOp {
             .wall
             .map(|w| format!(" wall={:.3}ms", w.as_secs_f64() * 1e3))
             .unwrap_or_default();
+        let buckets = self
+            .grid
+            .map_or_else(|| "from data".to_string(), |g| g.count.to_string());
         format!(
-            "{NAME}: agg={} group_by={} buckets={} partition={}{wall}",
-            self.agg, self.group_by, self.grid.count, self.partition
+            "{NAME}: agg={} group_by={} buckets={buckets} partition={}{wall}",
+            self.agg, self.group_by, self.partition
         )
     }
 
     async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
         self.ctx = Some(ctx.clone());
         self.state = None;
-        self.input.open(ctx).await
+        self.input.open(ctx).await?;
+        let grid = self.input.output_grid().ok_or_else(|| {
+            EngineError::execution(
+                NAME,
+                format!(
+                    "its input ({}) has no bucket grid: {NAME} needs input downsampled over a \
+                     known or resolved time range",
+                    self.input.display()
+                ),
+            )
+        })?;
+        if grid.width <= 0 {
+            return Err(EngineError::InvalidArgument(format!(
+                "{NAME} needs a bucket width > 0, got {}",
+                grid.width
+            )));
+        }
+        self.grid = Some(grid);
+        Ok(())
     }
 
     async fn next(&mut self) -> Result<Option<TimelineBatch>> {

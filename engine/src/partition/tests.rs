@@ -18,6 +18,7 @@ use crate::error::{EngineError, Result};
 use crate::materialize::test_support::all_aggregators;
 use crate::operator::{collect, format_tree};
 use crate::pipeline::check_strategy;
+use crate::read_path::{check_read_path, ReadPath};
 use crate::registry::{SeriesInfo, SeriesRegistry};
 use crate::spec::{
     AggStrategy, Aggregator, Downsample, FillPolicy, GroupBy, Interval, PipelineSpec,
@@ -214,13 +215,22 @@ fn random_spec(rng: &mut Lcg) -> PipelineSpec {
     if rng.below(2) == 0 {
         scan.range = TimeRange::new(rng.below(50) as i64, 150 + rng.below(200) as i64);
     }
-    let downsample = (rng.below(5) != 0).then(|| Downsample {
-        interval: match rng.below(6) {
+    let downsample = (rng.below(5) != 0).then(|| {
+        let interval = match rng.below(6) {
             0 => Interval::All,
             _ => Interval::Every(5 + rng.below(40) as i64),
-        },
-        agg: DS_AGGS[rng.below(DS_AGGS.len() as u64) as usize],
-        fill: FILLS[rng.below(FILLS.len() as u64) as usize],
+        };
+        let agg = DS_AGGS[rng.below(DS_AGGS.len() as u64) as usize];
+        let fill = FILLS[rng.below(FILLS.len() as u64) as usize];
+        // FILL(previous, d) / FILL(linear, d) bridge gaps of at most d
+        let bridges = matches!(fill, FillPolicy::Previous | FillPolicy::Linear);
+        let max_gap = (bridges && rng.below(3) == 0).then(|| 10 + rng.below(60) as i64);
+        Downsample {
+            interval,
+            agg,
+            fill,
+            max_gap,
+        }
     });
     let group_by = match rng.below(3) {
         0 => GroupBy::None,
@@ -272,6 +282,27 @@ fn same(agg: Aggregator, a: Option<f64>, b: Option<f64>) -> bool {
     }
 }
 
+/// The rows a read by `read` gives of the full result `all`: all of them,
+/// or for a tail read of `n` buckets that read only its window, those of
+/// the last `n` bucket times (with a fill, every bucket of the range has a
+/// row in the full result). `got` is how many rows the read gave: a tail
+/// read that could not be narrowed reads the whole range.
+fn tail_of(all: &[Row], read: ReadPath, got: usize) -> Vec<Row> {
+    let ReadPath::Tail { rows: n } = read else {
+        return all.to_vec();
+    };
+    if got == all.len() || all.is_empty() {
+        return all.to_vec();
+    }
+    let mut times: Vec<i64> = all.iter().map(|r| r.1).collect();
+    times.sort_unstable();
+    times.dedup();
+    let cut = times[times.len().saturating_sub(n).min(times.len() - 1)];
+    all.iter().copied().filter(|r| r.1 >= cut).collect()
+}
+
+type Row = (u32, i64, Option<f64>);
+
 /// Checks one seeded case; returns the rows compared per strategy
 /// (Pipe, Grouped, MT).
 fn check_case(seed: u64, rt: &tokio::runtime::Runtime) -> [usize; 3] {
@@ -281,6 +312,14 @@ fn check_case(seed: u64, rt: &tokio::runtime::Runtime) -> [usize; 3] {
     let spec = random_spec(&mut rng);
     let agg = spec.aggregate.expect("random_spec aggregates");
     let batch_size = 1 + rng.below(50) as usize;
+    // a tail read, where valid, gives the rows of the scan
+    let tail = ReadPath::Tail {
+        rows: 1 + rng.below(4) as usize,
+    };
+    let read = match check_read_path(&spec, tail) {
+        None if rng.below(2) == 0 => tail,
+        _ => ReadPath::Scan,
+    };
     let expected = rt
         .block_on(crate::materialized::execute(&spec, adapter.as_ref(), 4096))
         .map(|b| rows(&b));
@@ -294,12 +333,13 @@ fn check_case(seed: u64, rt: &tokio::runtime::Runtime) -> [usize; 3] {
         for p in [1, 2, 3, 7] {
             let ctx = spawned(rt, batch_size);
             let got = rt.block_on(async {
-                let mut root = build_partitioned(&spec, Arc::clone(&adapter), strategy, p).await?;
+                let adapter = Arc::clone(&adapter);
+                let mut root = build_partitioned_with(&spec, adapter, strategy, read, p).await?;
                 collect(root.as_mut(), &ctx).await
             });
-            let what = format!("seed {seed} {strategy:?} P={p} {spec:?}");
+            let what = format!("seed {seed} {strategy:?} P={p} read {read} {spec:?}");
             let (got, want) = match (&got, &expected) {
-                (Ok(g), Ok(w)) => (rows(g), w.clone()),
+                (Ok(g), Ok(w)) => (rows(g), tail_of(w, read, rows(g).len())),
                 (Err(g), Err(w)) => {
                     assert_eq!(g.to_string(), w.to_string(), "{what}");
                     continue;
@@ -362,6 +402,7 @@ fn every_aggregator_and_strategy_is_covered_at_every_partition_count() {
                 interval: Interval::Every(25),
                 agg: Aggregator::Avg,
                 fill: FillPolicy::Value(0.0),
+                max_gap: None,
             }),
             rate: None,
             aggregate: Some(agg),
@@ -406,6 +447,7 @@ fn pipe_spec() -> PipelineSpec {
             interval: Interval::Every(10),
             agg: Aggregator::Sum,
             fill: FillPolicy::Value(0.0),
+            max_gap: None,
         }),
         rate: None,
         aggregate: Some(Aggregator::Sum),
@@ -565,6 +607,7 @@ fn cancelling_or_dropping_the_root_stops_every_partition() {
                 interval: Interval::All,
                 agg: Aggregator::Sum,
                 fill: FillPolicy::Value(0.0),
+                max_gap: None,
             });
             s
         } else {

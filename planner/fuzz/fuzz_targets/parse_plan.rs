@@ -28,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for st in statements {
+        // SHOW statements are not planned
+        let Some(query) = st.query() else { continue };
         for caps in [Capabilities::ALL, Capabilities::NONE] {
             for exists in [true, false] {
                 for force in [
@@ -36,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
                     Some(AggStrategy::Grouped),
                     Some(AggStrategy::MT),
                 ] {
-                    let _ = plan_query(&st.query, &catalog(caps, exists), force);
+                    let _ = plan_query(query, &catalog(caps, exists), force);
                 }
             }
         }

@@ -13,9 +13,19 @@
 //! points before or the values after downsampling, rates and aggregates).
 //! A compared field that is not selected is read by a hidden output.
 
-use crate::ast::{Filter, Name, Operand, ValueOp, ValueTest};
-use crate::error::{Result, TsqError};
-use crate::plan::{Catalog, Output, ValueFilter};
+use crate::ast::{Arith, ArithTest, Filter, Name, Operand, Term, ValueOp, ValueTest};
+use crate::error::{Pos, Result, TsqError};
+use crate::expr::ScalarExpr;
+use crate::plan::{Catalog, ExprFilter, Output, ValueFilter};
+
+/// The value comparisons taken out of `WHERE`.
+#[derive(Debug, Default)]
+pub(super) struct Tests {
+    /// `field op number`.
+    simple: Vec<ValueTest>,
+    /// Comparisons with arithmetic on a side.
+    arith: Vec<ArithTest>,
+}
 
 /// What tags can be tested with, for errors on other operators.
 const TAG_OPS: &str = "=, !=, <>, IN, NOT IN, LIKE, ~ or !~";
@@ -26,24 +36,25 @@ pub(super) fn split(
     filter: Option<Filter>,
     catalog: &Catalog,
     measurement: &str,
-) -> Result<(Option<Filter>, Vec<ValueTest>)> {
+) -> Result<(Option<Filter>, Tests)> {
     let Some(filter) = filter else {
-        return Ok((None, Vec::new()));
+        return Ok((None, Tests::default()));
     };
     check_names(&filter, catalog, measurement)?;
     if first_value_test(&filter).is_none() {
-        return Ok((Some(filter), Vec::new()));
+        return Ok((Some(filter), Tests::default()));
     }
     let conjuncts = filter.into_conjuncts();
-    let mut tests = Vec::new();
+    let mut tests = Tests::default();
     let mut rest = Vec::new();
     for c in conjuncts {
         match c {
-            Filter::Value(t) => tests.push(t),
+            Filter::Value(t) => tests.simple.push(t),
+            Filter::Arith(t) => tests.arith.push(t),
             other => {
-                if let Some(t) = first_value_test(&other) {
+                if let Some(pos) = first_value_test(&other) {
                     return Err(TsqError::plan(
-                        t.field.pos,
+                        pos,
                         "a value comparison must be joined with AND at the top of WHERE (it filters rows; it cannot be combined with OR/NOT)",
                     ));
                 }
@@ -59,18 +70,35 @@ pub(super) fn split(
 /// hidden output for each compared field that is not selected (a notice
 /// when the field does not exist: no row can match).
 pub(super) fn resolve(
-    tests: &[ValueTest],
+    tests: &Tests,
     raw: bool,
     sampled: bool,
     catalog: &Catalog,
     measurement: &str,
     outputs: &mut Vec<Output>,
     notices: &mut Vec<String>,
-) -> Result<Vec<ValueFilter>> {
-    let Some(first) = tests.first() else {
-        return Ok(Vec::new());
+) -> Result<(Vec<ValueFilter>, Vec<ExprFilter>)> {
+    let first = tests
+        .simple
+        .first()
+        .map(|t| t.field.pos)
+        .or(tests.arith.first().map(|t| t.pos));
+    let Some(first) = first else {
+        return Ok((Vec::new(), Vec::new()));
     };
     check_placement(first, raw, sampled, outputs)?;
+    // the fields of arithmetic comparisons are join columns (they are
+    // compared after the join), so they come before the hidden outputs
+    let mut exprs = Vec::with_capacity(tests.arith.len());
+    for t in &tests.arith {
+        exprs.push(ExprFilter {
+            left: arith_side(&t.left, catalog, measurement, outputs, notices)?,
+            op: t.op,
+            right: arith_side(&t.right, catalog, measurement, outputs, notices)?,
+            text: format!("{} {} {}", t.left.text(), t.op, t.right.text()),
+        });
+    }
+    let tests = &tests.simple;
     let mut filters = Vec::with_capacity(tests.len());
     for t in tests {
         let Operand::Number(value) = t.operand else {
@@ -104,11 +132,58 @@ pub(super) fn resolve(
             value,
         });
     }
-    Ok(filters)
+    Ok((filters, exprs))
+}
+
+/// One side of an arithmetic comparison: raw fields only (a compared field
+/// that is not selected is read as a join column the result drops).
+fn arith_side(
+    side: &Arith,
+    catalog: &Catalog,
+    measurement: &str,
+    outputs: &mut Vec<Output>,
+    notices: &mut Vec<String>,
+) -> Result<ScalarExpr> {
+    let mut bad = None;
+    side.for_each_term(&mut |t| {
+        if bad.is_none() {
+            bad = match t {
+                Term::Field(_) => None,
+                Term::Rate(e) => Some((e.field().pos, "a rate")),
+                Term::Aggregate { pos, .. } => Some((*pos, "an aggregate")),
+            };
+        }
+    });
+    if let Some((pos, what)) = bad {
+        return Err(TsqError::plan(
+            pos,
+            format!("{what} cannot be compared in WHERE: value comparisons compare the fields of each row"),
+        ));
+    }
+    let mut missing = Vec::new();
+    side.for_each_term(&mut |t| {
+        if let Term::Field(n) = t {
+            if catalog.measurement_exists
+                && !catalog.is_field(&n.value)
+                && !catalog.is_tag(&n.value)
+            {
+                missing.push(n.value.clone());
+            }
+        }
+    });
+    for field in missing {
+        let notice = format!(
+            "field '{field}' does not exist in measurement '{measurement}': a value comparison over it matches no row, the result is empty"
+        );
+        if !notices.contains(&notice) {
+            notices.push(notice);
+        }
+    }
+    super::exprs::resolve(side, true, catalog, measurement, outputs)
 }
 
 /// Value comparisons are supported in raw selects of plain fields only.
-fn check_placement(t: &ValueTest, raw: bool, sampled: bool, outputs: &[Output]) -> Result<()> {
+fn check_placement(at: Pos, raw: bool, sampled: bool, outputs: &[Output]) -> Result<()> {
     let message = if !raw {
         "value comparisons are supported in raw selects only".to_string()
     } else if sampled {
@@ -121,7 +196,7 @@ fn check_placement(t: &ValueTest, raw: bool, sampled: bool, outputs: &[Output]) 
     } else {
         return Ok(());
     };
-    Err(TsqError::plan(t.field.pos, message))
+    Err(TsqError::plan(at, message))
 }
 
 /// Errors for a tag compared with a number or an ordering operator, and for
@@ -141,6 +216,8 @@ fn check_names(f: &Filter, catalog: &Catalog, measurement: &str) -> Result<()> {
             Ok(())
         }
         Filter::Value(t) => check_value_names(t, catalog, measurement),
+        // checked as its sides are resolved
+        Filter::Arith(_) => Ok(()),
     }
 }
 
@@ -178,10 +255,11 @@ fn tag_operator(t: &ValueTest) -> TsqError {
     )
 }
 
-/// The first value comparison inside `f`, if any.
-fn first_value_test(f: &Filter) -> Option<&ValueTest> {
+/// Where the first value comparison inside `f` is, if any.
+fn first_value_test(f: &Filter) -> Option<Pos> {
     match f {
-        Filter::Value(t) => Some(t),
+        Filter::Value(t) => Some(t.field.pos),
+        Filter::Arith(t) => Some(t.pos),
         Filter::Tag(_) | Filter::Time(_) => None,
         Filter::Not(inner, _) => first_value_test(inner),
         Filter::And(items) | Filter::Or(items) => items.iter().find_map(first_value_test),

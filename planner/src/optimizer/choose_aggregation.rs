@@ -1,11 +1,10 @@
 //! Rule `choose_aggregation`: the cross-timeline aggregation operator of
-//! each pipeline, exactly as DESIGN §4 says.
+//! each pipeline (`docs/architecture.md`, "How a batch flows").
 //!
-//! Interpolation is needed iff there is no `SAMPLE BY`, or `FILL(none)` with
-//! an interval (`SAMPLE BY ALL` never: one bucket per timeline at the range
-//! start), or a counter rate with `drop_resets` (it removes interior points).
-//! `previous` / `linear` fills leave gaps only at the edges of a timeline's
-//! span, where it contributes nothing anyway.
+//! Which strategies are valid is the engine's rule
+//! (`tsq_engine::strategy`): this rule asks it, picks the first valid one
+//! in the order below, and writes down why (the engine's
+//! `interpolation` reason and the aggregator's incrementality).
 //!
 //! ```text
 //!   no interpolation && incremental aggregator ──▶ PipeAggOp
@@ -18,7 +17,8 @@
 //! cannot order by group, is a plan error.
 
 use tsq_engine::spec::AggStrategy;
-use tsq_engine::{Aggregator, Downsample, FillPolicy, Interval, RateOptions};
+use tsq_engine::strategy::{interpolation, strategy_error};
+use tsq_engine::{Aggregator, Capabilities, PipelineSpec};
 
 use super::{OptimizerRule, RuleContext};
 use crate::error::{Result, TsqError};
@@ -28,34 +28,6 @@ use crate::plan::LogicalPlan;
 #[derive(Debug, Clone, Copy)]
 pub struct ChooseAggregation;
 
-/// Whether cross-timeline interpolation is needed: `Ok(why not)` when it
-/// is not, `Err(why)` when it is.
-pub(crate) fn interpolation_reason(
-    downsample: Option<&Downsample>,
-    rate: Option<&RateOptions>,
-) -> std::result::Result<&'static str, &'static str> {
-    if rate.is_some_and(|r| r.may_drop_points()) {
-        return Err(
-            "rate(counter, drop_resets) removes interior points, so timelines can miss timestamps",
-        );
-    }
-    match downsample {
-        None => {
-            Err("without SAMPLE BY, timelines are aggregated at every timestamp any of them has")
-        }
-        Some(d) if d.interval == Interval::All => {
-            Ok("SAMPLE BY ALL gives one bucket per timeline, all at the range start")
-        }
-        Some(d) if d.fill == FillPolicy::None => {
-            Err("FILL(none) leaves empty buckets out, so timelines can miss timestamps")
-        }
-        Some(d) if matches!(d.fill, FillPolicy::Previous | FillPolicy::Linear) => {
-            Ok("FILL(previous/linear) leaves gaps only at the edges of a timeline's span")
-        }
-        Some(_) => Ok("the fill emits every bucket of a timeline's span"),
-    }
-}
-
 impl OptimizerRule for ChooseAggregation {
     fn name(&self) -> &'static str {
         "choose_aggregation"
@@ -63,6 +35,7 @@ impl OptimizerRule for ChooseAggregation {
 
     fn apply(&self, plan: &mut LogicalPlan, ctx: &RuleContext<'_>) -> Result<()> {
         let caps = ctx.catalog.capabilities;
+        let adapter = ctx.catalog.adapter.as_str();
         let mut notes = Vec::new();
         for p in &mut plan.pipelines {
             let out = &plan.outputs[p.output];
@@ -73,24 +46,16 @@ impl OptimizerRule for ChooseAggregation {
                 ));
                 continue;
             };
-            let interp = interpolation_reason(p.spec.downsample.as_ref(), p.spec.rate.as_ref());
-            let (chosen, why) = choose(agg, interp, caps.ordered_by_group);
+            let (chosen, why) = choose(&p.spec, agg, caps, adapter);
             let (strategy, why) = match ctx.force_strategy {
                 None => (chosen, why),
                 Some(forced) => {
-                    check_forced(
-                        forced,
-                        agg,
-                        interp,
-                        caps.ordered_by_group,
-                        &ctx.catalog.adapter,
-                    )
-                    .map_err(|m| {
-                        TsqError::plan(
+                    if let Some(m) = strategy_error(&p.spec, caps, adapter, forced) {
+                        return Err(TsqError::plan(
                             out.pos,
                             format!("cannot force {forced} for {}: {m}", out.name),
-                        )
-                    })?;
+                        ));
+                    }
                     (
                         forced,
                         format!("forced by the session (the optimizer would pick {chosen}: {why})"),
@@ -110,57 +75,35 @@ impl OptimizerRule for ChooseAggregation {
     }
 }
 
-/// The DESIGN §4 choice and its reason.
+/// The first valid strategy of PipeAggOp, GroupedAggOp, MTAggOp (valid as
+/// the engine decides), and the reason.
 fn choose(
+    spec: &PipelineSpec,
     agg: Aggregator,
-    interp: std::result::Result<&str, &str>,
-    ordered: bool,
+    caps: Capabilities,
+    adapter: &str,
 ) -> (AggStrategy, String) {
-    let ordered_why = if ordered {
-        "and the adapter delivers timelines ordered by group"
+    let valid = |s| strategy_error(spec, caps, adapter, s).is_none();
+    let (ordered, ordered_why) = if valid(AggStrategy::Grouped) {
+        (
+            AggStrategy::Grouped,
+            "and the adapter delivers timelines ordered by group",
+        )
     } else {
-        "and the adapter cannot order timelines by group"
+        (
+            AggStrategy::MT,
+            "and the adapter cannot order timelines by group",
+        )
     };
-    match interp {
-        Ok(no_interp) if agg.is_incremental() => (
+    match interpolation(spec) {
+        Ok(no_interp) if valid(AggStrategy::Pipe) => (
             AggStrategy::Pipe,
             format!("no interpolation needed ({no_interp}) and {agg} is incremental"),
         ),
-        Ok(_) => {
-            let s = if ordered {
-                AggStrategy::Grouped
-            } else {
-                AggStrategy::MT
-            };
-            (s, format!("{agg} is not incremental {ordered_why}"))
-        }
-        Err(why) => {
-            let s = if ordered {
-                AggStrategy::Grouped
-            } else {
-                AggStrategy::MT
-            };
-            (s, format!("interpolation needed ({why}) {ordered_why}"))
-        }
-    }
-}
-
-fn check_forced(
-    forced: AggStrategy,
-    agg: Aggregator,
-    interp: std::result::Result<&str, &str>,
-    ordered: bool,
-    adapter: &str,
-) -> std::result::Result<(), String> {
-    match forced {
-        AggStrategy::Pipe => match interp {
-            Err(why) => Err(format!("PipeAggOp cannot interpolate ({why})")),
-            Ok(_) if !agg.is_incremental() => Err(format!("{agg} is not incremental")),
-            Ok(_) => Ok(()),
-        },
-        AggStrategy::Grouped if !ordered => Err(format!(
-            "adapter '{adapter}' cannot deliver timelines ordered by group"
-        )),
-        _ => Ok(()),
+        Ok(_) => (ordered, format!("{agg} is not incremental {ordered_why}")),
+        Err(why) => (
+            ordered,
+            format!("interpolation needed ({why}) {ordered_why}"),
+        ),
     }
 }

@@ -5,14 +5,18 @@
 //! 1. [`PushDownTimeRange`]: top-level time bounds → the scan's time range.
 //! 2. [`PushDownTagPredicate`]: the rest of `WHERE` → the scan's tag predicate.
 //! 3. [`SplitFields`]: one engine pipeline per value column.
-//! 4. [`ChooseAggregation`]: PipeAggOp, GroupedAggOp or MTAggOp (DESIGN §4).
+//! 4. [`ChooseAggregation`]: PipeAggOp, GroupedAggOp or MTAggOp (`docs/architecture.md`, "How a batch flows").
+//! 5. [`ChooseReadPath`]: scan, last point or tail of each pipeline's leaf.
 
 mod choose_aggregation;
+mod choose_read_path;
 mod push_down_tag_predicate;
 pub(crate) mod push_down_time_range;
 mod split_fields;
 
 pub use choose_aggregation::ChooseAggregation;
+pub use choose_read_path::ChooseReadPath;
+pub(crate) use push_down_tag_predicate::convert as tag_predicate;
 pub use push_down_tag_predicate::PushDownTagPredicate;
 pub use push_down_time_range::PushDownTimeRange;
 pub use split_fields::SplitFields;
@@ -47,6 +51,7 @@ pub fn default_rules() -> Vec<Box<dyn OptimizerRule>> {
         Box::new(PushDownTagPredicate),
         Box::new(SplitFields),
         Box::new(ChooseAggregation),
+        Box::new(ChooseReadPath),
     ]
 }
 

@@ -44,7 +44,7 @@ impl OptimizerRule for PushDownTagPredicate {
 }
 
 /// Converts a time-free filter, checking each key with `check`.
-fn convert(f: &Filter, check: &dyn Fn(&Name) -> Result<()>) -> Result<TagPredicate> {
+pub(crate) fn convert(f: &Filter, check: &dyn Fn(&Name) -> Result<()>) -> Result<TagPredicate> {
     Ok(match f {
         Filter::And(items) => {
             let mut all = TagPredicate::True;
@@ -77,6 +77,12 @@ fn convert(f: &Filter, check: &dyn Fn(&Name) -> Result<()>) -> Result<TagPredica
         Filter::Value(t) => {
             return Err(TsqError::plan(
                 t.field.pos,
+                "value comparison left in the tag predicate",
+            ))
+        }
+        Filter::Arith(t) => {
+            return Err(TsqError::plan(
+                t.pos,
                 "value comparison left in the tag predicate",
             ))
         }

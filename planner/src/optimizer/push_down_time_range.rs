@@ -98,7 +98,7 @@ fn bound(b: &TimeBound) -> TimeRange {
 fn time_inside(f: &Filter) -> Option<Pos> {
     match f {
         Filter::Time(b) => Some(b.pos),
-        Filter::Tag(_) | Filter::Value(_) => None,
+        Filter::Tag(_) | Filter::Value(_) | Filter::Arith(_) => None,
         Filter::Not(inner, _) => time_inside(inner),
         Filter::And(items) | Filter::Or(items) => items.iter().find_map(time_inside),
     }
@@ -128,7 +128,7 @@ fn check_no_time(f: &Filter) -> Result<()> {
                 Some(item) => node = item,
                 None => return Ok(()),
             },
-            Filter::Time(_) | Filter::Tag(_) | Filter::Value(_) => return Ok(()),
+            Filter::Time(_) | Filter::Tag(_) | Filter::Value(_) | Filter::Arith(_) => return Ok(()),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! downsample; they do not yet, and the rule says so.
 
 use tsq_engine::spec::{AggStrategy, PipelineSpec};
+use tsq_engine::ReadPath;
 use tsq_engine::ScanRequest;
 
 use super::{OptimizerRule, RuleContext};
@@ -28,6 +29,7 @@ impl OptimizerRule for SplitFields {
             .map(|(i, o)| PlannedPipeline {
                 output: i,
                 strategy: AggStrategy::Pipe,
+                read: ReadPath::Scan,
                 spec: PipelineSpec {
                     scan: ScanRequest {
                         measurement: plan.measurement.clone(),

@@ -1,5 +1,5 @@
 //! Optimizer rule tests over a hand-made catalog: pushdowns, pipelines and
-//! the operator choice of DESIGN §4, and the plan errors with positions.
+//! the operator choice of `docs/architecture.md`, "How a batch flows", and the plan errors with positions.
 
 use tsq_engine::spec::AggStrategy;
 use tsq_engine::{Capabilities, TimeRange};
@@ -25,7 +25,7 @@ fn plan_with(
     force: Option<AggStrategy>,
 ) -> crate::Result<LogicalPlan> {
     let st = parse_statement(q)?;
-    plan_query(&st.query, &catalog(caps), force)
+    plan_query(st.query().unwrap(), &catalog(caps), force)
 }
 
 fn plan(q: &str) -> LogicalPlan {
@@ -244,7 +244,7 @@ fn plan_errors_name_what_and_where() {
 fn missing_measurement_and_field_are_notices() {
     let mut cat = catalog(Capabilities::ALL);
     let st = parse_statement("SELECT sum(nope), sum(usage) FROM cpu").unwrap();
-    let p = plan_query(&st.query, &cat, None).unwrap();
+    let p = plan_query(st.query().unwrap(), &cat, None).unwrap();
     assert_eq!(
         p.notices,
         ["field 'nope' does not exist in measurement 'cpu': column 'sum(nope)' is empty"]
@@ -253,7 +253,7 @@ fn missing_measurement_and_field_are_notices() {
     cat.fields.clear();
     cat.tag_keys.clear();
     let st = parse_statement("SELECT sum(v) FROM gone GROUP BY host").unwrap();
-    let p = plan_query(&st.query, &cat, None).unwrap();
+    let p = plan_query(st.query().unwrap(), &cat, None).unwrap();
     assert_eq!(
         p.notices,
         ["measurement 'gone' does not exist: the result is empty"]
@@ -378,4 +378,57 @@ fn value_comparison_plan_errors() {
         err("SELECT sum(usage) FROM cpu WHERE NOT host = 1"),
         "plan error at 1:45: tag host is compared with a string in single quotes, found 1"
     );
+}
+
+/// The planner decides nothing the engine's rule (`tsq_engine::strategy`)
+/// does not: a forced strategy is refused exactly when the engine says it
+/// is invalid, with the engine's words, and the chosen one is the first
+/// valid one of PipeAggOp, GroupedAggOp, MTAggOp.
+#[test]
+fn the_strategy_rule_is_the_engines() {
+    use tsq_engine::strategy::strategy_error;
+    let queries = [
+        "SELECT sum(usage) FROM cpu",
+        "SELECT sum(usage) FROM cpu SAMPLE BY 1m",
+        "SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)",
+        "SELECT max(usage) FROM cpu SAMPLE BY 1m FILL(linear)",
+        "SELECT p99(usage) FROM cpu SAMPLE BY 1m FILL(zero)",
+        "SELECT avg(usage) FROM cpu GROUP BY host SAMPLE BY ALL",
+        "SELECT sum(rate(usage, counter => true, drop_resets => true)) FROM cpu SAMPLE BY 1m FILL(zero)",
+    ];
+    let order = [AggStrategy::Pipe, AggStrategy::Grouped, AggStrategy::MT];
+    let mut refused = 0;
+    for caps in [Capabilities::ALL, Capabilities::NONE] {
+        for q in queries {
+            let chosen = plan_with(q, caps, None).unwrap();
+            let spec = &chosen.pipelines[0].spec;
+            let valid: Vec<AggStrategy> = order
+                .into_iter()
+                .filter(|&s| strategy_error(spec, caps, "memory", s).is_none())
+                .collect();
+            assert_eq!(chosen.pipelines[0].strategy, valid[0], "{q}");
+            for forced in order {
+                match (
+                    plan_with(q, caps, Some(forced)),
+                    strategy_error(spec, caps, "memory", forced),
+                ) {
+                    (Ok(p), None) => assert_eq!(p.pipelines[0].strategy, forced),
+                    (Err(e), Some(why)) => {
+                        refused += 1;
+                        assert!(
+                            e.to_string().ends_with(&format!(
+                                "cannot force {forced} for {}: {why}",
+                                chosen.outputs[0].name
+                            )),
+                            "{e}"
+                        );
+                    }
+                    (got, want) => panic!("{q} forced {forced}: planner {got:?}, engine {want:?}"),
+                }
+            }
+        }
+    }
+    // Pipe refused for 4 queries (no SAMPLE BY, FILL(none), p99, drop_resets)
+    // under both capability sets; Grouped refused for all 7 without ordering.
+    assert_eq!(refused, 4 * 2 + 7);
 }

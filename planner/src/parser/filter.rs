@@ -11,7 +11,9 @@ use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
 
 use super::literal::{parse_duration, parse_timestamp, DURATION_HELP};
 use super::select::{name, pos_of};
-use crate::ast::{Filter, Operand, TagOp, TagTest, TimeBound, TimeOp, ValueOp, ValueTest};
+use crate::ast::{
+    ArithTest, Filter, Operand, TagOp, TagTest, TimeBound, TimeOp, ValueOp, ValueTest,
+};
 use crate::error::{Pos, Result, TsqError};
 
 /// Converts a `WHERE` expression.
@@ -127,7 +129,7 @@ pub(super) fn expr_pos(e: &Expr, fallback: Pos) -> Pos {
 
 /// `e` as SQL text for an error message, or a placeholder when it is too
 /// large to print (its `Display` recurses through the whole tree).
-fn shown(e: &Expr) -> String {
+pub(super) fn shown(e: &Expr) -> String {
     const MAX_NODES: usize = 64;
     let mut stack = vec![e];
     let mut seen = 0;
@@ -198,6 +200,16 @@ fn comparison(
     if let Some(test) = value_test(left, op, right, pos)? {
         return Ok(Filter::Value(test));
     }
+    if let Some(vop) = value_op(op) {
+        if is_computed(left) || is_computed(right) {
+            return Ok(Filter::Arith(ArithTest {
+                left: super::arith::convert(left, pos)?,
+                op: vop,
+                right: super::arith::convert(right, pos)?,
+                pos,
+            }));
+        }
+    }
     let key = tag_name(left, pos)?;
     if let Some(vop) = value_op(op).filter(|o| !matches!(o, ValueOp::Eq | ValueOp::NotEq)) {
         return Err(TsqError::parse(
@@ -267,6 +279,19 @@ fn value_test(
             Ok(number(e, at)?.map(|n| test(i, op.mirrored(), Operand::Number(n), at)))
         }
         _ => Ok(None),
+    }
+}
+
+/// True when `e` is arithmetic (an operator, parentheses or a function of
+/// values), not a name or a (signed) number.
+fn is_computed(e: &Expr) -> bool {
+    use BinaryOperator as B;
+    match e {
+        Expr::UnaryOp { expr, .. } => !matches!(expr.as_ref(), Expr::Value(_)),
+        Expr::BinaryOp { op, .. } => matches!(op, B::Plus | B::Minus | B::Multiply | B::Divide),
+        Expr::Nested(inner) => is_computed(inner),
+        Expr::Value(_) => false,
+        other => super::arith::is_arith(other),
     }
 }
 

@@ -12,10 +12,12 @@
 //! here from the same token stream, so every error carries the line and
 //! column of the script.
 
+mod arith;
 mod dialect;
 mod filter;
 mod literal;
 mod select;
+mod show;
 mod tail;
 mod tokens;
 
@@ -24,7 +26,7 @@ pub use dialect::TsqDialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
-use crate::ast::Statement;
+use crate::ast::{Statement, StatementBody};
 use crate::error::{Pos, Result, TsqError};
 
 /// Parses a `;`-separated script into its statements (empty ones skipped).
@@ -110,6 +112,10 @@ pub fn parse_statement(text: &str) -> Result<Statement> {
 
 fn parse_tokens(st: tokens::StatementTokens, script: &str, lines: &LineIndex) -> Result<Statement> {
     let text = lines.slice(script, st.start, st.end).to_string();
+    let first = st.head.iter().find(|t| !tokens::is_blank(t));
+    if first.is_some_and(|t| show::is_show(std::slice::from_ref(t))) {
+        return parse_show(st, text);
+    }
     let start = st
         .head
         .iter()
@@ -135,7 +141,32 @@ fn parse_tokens(st: tokens::StatementTokens, script: &str, lines: &LineIndex) ->
     tail::parse(&st.tail, st.end, &mut query)?;
     Ok(Statement {
         explain: st.explain,
-        query,
+        body: StatementBody::Select(query),
+        text,
+    })
+}
+
+/// A `SHOW` statement: its head and tail tokens are one token list again.
+fn parse_show(st: tokens::StatementTokens, text: String) -> Result<Statement> {
+    if st.explain.is_some() {
+        return Err(TsqError::parse(
+            st.start,
+            "EXPLAIN takes a SELECT statement, not SHOW",
+        ));
+    }
+    if let Some(pos) = st.group_all {
+        return Err(TsqError::parse(pos, "SHOW statements take no GROUP BY"));
+    }
+    let mut all: Vec<_> = st
+        .head
+        .into_iter()
+        .filter(|t| !tokens::is_blank(t))
+        .collect();
+    all.extend(st.tail);
+    let show = show::parse(&all, st.end, filter::now())?;
+    Ok(Statement {
+        explain: None,
+        body: StatementBody::Show(show),
         text,
     })
 }

@@ -11,7 +11,8 @@ use sqlparser::ast::{
 };
 use tsq_engine::{Aggregator, RateOptions};
 
-use crate::ast::{GroupByClause, Name, Projection, Query, ValueExpr};
+use super::arith;
+use crate::ast::{Arith, GroupByClause, MathFn, Name, Projection, Query, Term, ValueExpr};
 use crate::error::{Pos, Result, TsqError};
 
 /// The position of a sqlparser node, or `fallback` when it has no span.
@@ -110,7 +111,7 @@ fn measurement(s: &Select, start: Pos) -> Result<Name> {
     }
 }
 
-fn single_name(n: &ObjectName, start: Pos) -> Result<Name> {
+pub(super) fn single_name(n: &ObjectName, start: Pos) -> Result<Name> {
     match n.0.as_slice() {
         [ObjectNamePart::Identifier(ident)] => Ok(name(ident)),
         _ => Err(TsqError::parse(
@@ -132,6 +133,9 @@ fn projection(item: &SelectItem, start: Pos) -> Result<Projection> {
         }
     };
     let pos = pos_of(expr, start);
+    if arith::is_arith(expr) {
+        return arith_projection(arith::convert(expr, start)?, alias, pos);
+    }
     match expr {
         Expr::Identifier(ident) if alias.is_none() => Ok(Projection::Column(name(ident))),
         Expr::Identifier(_) => Err(TsqError::plan(
@@ -164,13 +168,33 @@ fn projection(item: &SelectItem, start: Pos) -> Result<Projection> {
         }
         other => Err(TsqError::parse(
             pos,
-            format!("unsupported expression '{other}' in SELECT: expected a tag, a field, <agg>(<field>) or <agg>(rate(<field>))"),
+            format!("unsupported expression '{other}' in SELECT: expected a tag, a field, <agg>(<field>), <agg>(rate(<field>)) or arithmetic over them"),
         )),
     }
 }
 
+/// An arithmetic select item; one that is a bare term after all (`(avg(x))`)
+/// is that term's projection.
+fn arith_projection(expr: Arith, alias: Option<String>, pos: Pos) -> Result<Projection> {
+    match expr {
+        Arith::Term(Term::Field(n)) if alias.is_none() => Ok(Projection::Column(n)),
+        Arith::Term(Term::Field(_)) => Err(TsqError::plan(
+            pos,
+            "a tag or raw field cannot be renamed; only aggregates, rates and expressions take AS",
+        )),
+        Arith::Term(Term::Rate(expr)) => Ok(Projection::Rate { expr, alias }),
+        Arith::Term(Term::Aggregate { agg, pos, expr }) => Ok(Projection::Aggregate {
+            agg,
+            pos,
+            expr,
+            alias,
+        }),
+        expr => Ok(Projection::Arith { expr, alias, pos }),
+    }
+}
+
 /// The list of a function's arguments, rejecting `DISTINCT`, `OVER`, ...
-fn args<'a>(f: &'a Function, fname: &Name) -> Result<&'a [FunctionArg]> {
+pub(super) fn args<'a>(f: &'a Function, fname: &Name) -> Result<&'a [FunctionArg]> {
     match &f.args {
         FunctionArguments::List(list)
             if list.duplicate_treatment.is_none()
@@ -191,7 +215,7 @@ fn args<'a>(f: &'a Function, fname: &Name) -> Result<&'a [FunctionArg]> {
     }
 }
 
-fn aggregate_arg(f: &Function, fname: &Name, start: Pos) -> Result<ValueExpr> {
+pub(super) fn aggregate_arg(f: &Function, fname: &Name, start: Pos) -> Result<ValueExpr> {
     let args = args(f, fname)?;
     let [FunctionArg::Unnamed(arg)] = args else {
         return Err(TsqError::plan(
@@ -208,6 +232,18 @@ fn aggregate_arg(f: &Function, fname: &Name, start: Pos) -> Result<ValueExpr> {
             let iname = single_name(&inner.name, start)?;
             if iname.value.eq_ignore_ascii_case("rate") {
                 rate(inner, iname.pos, start)
+            } else if let Some(func) = MathFn::from_name(&iname.value) {
+                Err(TsqError::plan(
+                    iname.pos,
+                    format!(
+                        "{} takes a field or rate(<field>), not {}(...): apply {} to the aggregate instead, e.g. {}({}(...))",
+                        fname.value,
+                        iname.value,
+                        func.name(),
+                        func.name(),
+                        fname.value
+                    ),
+                ))
             } else {
                 Err(TsqError::plan(
                     iname.pos,
@@ -235,7 +271,7 @@ fn aggregate_arg(f: &Function, fname: &Name, start: Pos) -> Result<ValueExpr> {
     }
 }
 
-fn rate(f: &Function, pos: Pos, start: Pos) -> Result<ValueExpr> {
+pub(super) fn rate(f: &Function, pos: Pos, start: Pos) -> Result<ValueExpr> {
     let fname = Name {
         value: "rate".into(),
         pos,

@@ -1,7 +1,7 @@
 //! The clauses after the SQL head, parsed by hand from the token stream:
 //!
 //! ```text
-//! [SAMPLE BY (<duration> | ALL) [<ds_agg>] [FILL(<policy>)]]
+//! [SAMPLE BY (<duration> | ALL) [<ds_agg>] [FILL(<policy> [, <max gap>])]]
 //! [ORDER BY <column> [ASC|DESC], ...]
 //! [LIMIT <n>]
 //! ```
@@ -141,7 +141,7 @@ fn sample_by(c: &mut Cursor<'_>) -> Result<SampleBy> {
             }
         }
     }
-    let mut fill_policy = FillPolicy::None;
+    let mut fill_policy = (FillPolicy::None, None);
     let mut fill_pos = None;
     if c.peek().is_some_and(|t| is_word(t, "fill")) {
         fill_pos = Some(c.pos());
@@ -150,7 +150,8 @@ fn sample_by(c: &mut Cursor<'_>) -> Result<SampleBy> {
     Ok(SampleBy {
         interval,
         agg,
-        fill: fill_policy,
+        fill: fill_policy.0,
+        max_gap: fill_policy.1,
         pos,
         fill_pos,
     })
@@ -158,7 +159,9 @@ fn sample_by(c: &mut Cursor<'_>) -> Result<SampleBy> {
 
 const FILL_HELP: &str = "none, null, nan, zero, previous, linear or a number";
 
-fn fill(c: &mut Cursor<'_>) -> Result<FillPolicy> {
+/// `FILL(<policy> [, <max gap>])`: the policy and the maximum gap, which
+/// only `previous` and `linear` take.
+fn fill(c: &mut Cursor<'_>) -> Result<(FillPolicy, Option<i64>)> {
     c.next("FILL")?;
     c.expect(|t| t.token == Token::LParen, "( after FILL")?;
     let negative = c.eat(|t| t.token == Token::Minus);
@@ -181,8 +184,29 @@ fn fill(c: &mut Cursor<'_>) -> Result<FillPolicy> {
         },
         _ => return Err(unexpected(t, &format!("FILL {FILL_HELP}"))),
     };
+    let mut max_gap = None;
+    if c.eat(|t| t.token == Token::Comma) {
+        let t = c.next("a maximum gap (a duration) after FILL(policy,")?;
+        if !matches!(policy, FillPolicy::Previous | FillPolicy::Linear) {
+            return Err(TsqError::parse(
+                t.span.start.into(),
+                format!("FILL({policy}) takes no maximum gap; only FILL(previous, <duration>) and FILL(linear, <duration>) do"),
+            ));
+        }
+        max_gap = Some(match &t.token {
+            Token::Number(n, _) | Token::SingleQuotedString(n) => {
+                parse_duration(n).ok_or_else(|| {
+                    TsqError::parse(
+                        t.span.start.into(),
+                        format!("bad maximum gap '{n}': {DURATION_HELP}"),
+                    )
+                })?
+            }
+            _ => return Err(unexpected(t, "a maximum gap such as 5m")),
+        });
+    }
     c.expect(|t| t.token == Token::RParen, ") after the FILL policy")?;
-    Ok(policy)
+    Ok((policy, max_gap))
 }
 
 fn order_by(c: &mut Cursor<'_>) -> Result<Vec<OrderItem>> {

@@ -26,7 +26,7 @@ fn full_query() {
          SAMPLE BY 1m max FILL(-1.5) ORDER BY time DESC, host LIMIT 10;",
     )
     .unwrap();
-    let q = &st.query;
+    let q = st.query().unwrap();
     assert_eq!(st.explain, None);
     assert_eq!(q.measurement.value, "cpu");
     assert_eq!(q.projections.len(), 3);
@@ -82,7 +82,7 @@ fn time_bounds_and_positions() {
         "SELECT v FROM m WHERE time >= '2024-01-01T00:00:00Z' AND time < 1704067260000000000\n  AND time > now() - '1h' AND 5 <= time",
     )
     .unwrap()
-    .query;
+    .into_query().unwrap();
     let mut bounds = Vec::new();
     fn walk(f: &Filter, out: &mut Vec<(TimeOp, i64, u64, u64)>) {
         match f {
@@ -99,7 +99,8 @@ fn time_bounds_and_positions() {
     assert_eq!((bounds[3].0, bounds[3].1), (TimeOp::GtEq, 5));
     let q = parse_statement("SELECT v FROM m WHERE time >= -(1s)")
         .unwrap()
-        .query;
+        .into_query()
+        .unwrap();
     assert!(matches!(q.filter, Some(Filter::Time(t)) if t.value == -1_000_000_000));
 }
 
@@ -108,8 +109,14 @@ fn explain_group_all_and_sample_all() {
     let st = parse_statement("EXPLAIN ANALYZE SELECT avg(v) FROM m GROUP BY * SAMPLE BY ALL avg")
         .unwrap();
     assert_eq!(st.explain, Some(ExplainMode::Analyze));
-    assert!(matches!(st.query.group_by, Some(GroupByClause::All(_))));
-    assert_eq!(st.query.sample_by.unwrap().interval, Interval::All);
+    assert!(matches!(
+        st.query().unwrap().group_by,
+        Some(GroupByClause::All(_))
+    ));
+    assert_eq!(
+        st.query().unwrap().sample_by.unwrap().interval,
+        Interval::All
+    );
     let st = parse_statement("explain select v from m").unwrap();
     assert_eq!(st.explain, Some(ExplainMode::Plan));
     assert_eq!(st.text, "explain select v from m");
@@ -120,8 +127,11 @@ fn script_statements_keep_script_positions() {
     let all =
         parse_script("SELECT a FROM m;\nSELECT b FROM n SAMPLE BY 10s FILL(previous);").unwrap();
     assert_eq!(all.len(), 2);
-    assert_eq!(all[1].query.measurement.pos, Pos::new(2, 15));
-    assert_eq!(all[1].query.sample_by.unwrap().fill, FillPolicy::Previous);
+    assert_eq!(all[1].query().unwrap().measurement.pos, Pos::new(2, 15));
+    assert_eq!(
+        all[1].query().unwrap().sample_by.unwrap().fill,
+        FillPolicy::Previous
+    );
     let e = parse_script("SELECT a FROM m;\nSELECT b FROM n SAMPLE BY 10x").unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -181,7 +191,8 @@ fn errors_name_what_and_where() {
 fn orphan_fill_is_recorded() {
     let q = parse_statement("SELECT sum(v) FROM m GROUP BY host FILL(zero)")
         .unwrap()
-        .query;
+        .into_query()
+        .unwrap();
     assert_eq!(q.orphan_fill, Some(Pos::new(1, 36)));
 }
 
@@ -203,7 +214,13 @@ fn value_tests(q: &str) -> Vec<(String, ValueOp, Operand, u64, u64)> {
     }
     let mut out = Vec::new();
     walk(
-        parse_statement(q).unwrap().query.filter.as_ref().unwrap(),
+        parse_statement(q)
+            .unwrap()
+            .into_query()
+            .unwrap()
+            .filter
+            .as_ref()
+            .unwrap(),
         &mut out,
     );
     out
@@ -284,7 +301,7 @@ fn value_comparisons_mix_with_tags_and_time() {
         "SELECT usage_user FROM cpu WHERE hostname = 'host_3' AND (usage_user > 90 OR NOT 1 > usage_system) AND time >= 0",
     )
     .unwrap()
-    .query;
+    .into_query().unwrap();
     // one flat AND of three operands
     let Some(Filter::And(items)) = &q.filter else {
         panic!("{:?}", q.filter)
@@ -306,7 +323,8 @@ fn value_comparisons_mix_with_tags_and_time() {
     // `time` stays a time bound, on either side
     let q = parse_statement("SELECT v FROM m WHERE 5 < time")
         .unwrap()
-        .query;
+        .into_query()
+        .unwrap();
     assert!(matches!(q.filter, Some(Filter::Time(t)) if t.op == TimeOp::Gt && t.value == 5));
 }
 
@@ -326,8 +344,18 @@ fn value_comparison_parse_errors() {
         "parse error at 1:27: a value comparison compares a field with a number (e.g. v > 90), found 'w'"
     );
     assert_eq!(
-        err("SELECT v FROM m WHERE v >= abs(3)"),
-        "parse error at 1:28: a value comparison compares a field with a number (e.g. v >= 90), found 'abs(3)'"
+        err("SELECT v FROM m WHERE v >= now()"),
+        "parse error at 1:28: a value comparison compares a field with a number (e.g. v >= 90), found 'now()'"
+    );
+    // arithmetic on a side makes it a comparison of computed values
+    let q = parse_statement("SELECT v FROM m WHERE v >= abs(3)")
+        .unwrap()
+        .into_query()
+        .unwrap();
+    assert!(
+        matches!(q.filter, Some(Filter::Arith(ref t)) if t.op == ValueOp::GtEq && t.pos == Pos::new(1, 23)),
+        "{:?}",
+        q.filter
     );
     assert_eq!(
         err("SELECT v FROM m WHERE 1 > 2"),
@@ -357,7 +385,8 @@ fn hundred_thousand_or_terms_become_one_flat_node() {
     let n = on_small_stack(|| {
         let q = parse_statement(&chain_query(100_000, " OR "))
             .unwrap()
-            .query;
+            .into_query()
+            .unwrap();
         let Some(Filter::Or(items)) = q.filter else {
             panic!("not an OR")
         };
@@ -376,7 +405,8 @@ fn hundred_thousand_and_terms_and_mixed_chains_parse() {
     let (and, mixed) = on_small_stack(|| {
         let and = parse_statement(&chain_query(100_000, " AND "))
             .unwrap()
-            .query;
+            .into_query()
+            .unwrap();
         // a AND b OR c AND d OR ...: one OR of 50,000 two-operand ANDs
         let terms: Vec<String> = (0..100_000)
             .map(|i| format!("host = 'h{i}'"))
@@ -386,7 +416,8 @@ fn hundred_thousand_and_terms_and_mixed_chains_parse() {
             .collect();
         let mixed2 = parse_statement(&format!("SELECT v FROM m WHERE {}", terms.join(" OR ")))
             .unwrap()
-            .query;
+            .into_query()
+            .unwrap();
         let and_len = match and.filter {
             Some(Filter::And(items)) => items.len(),
             _ => 0,
@@ -451,7 +482,7 @@ fn long_time_arithmetic_is_evaluated_in_a_loop() {
         // 9,990 `+ 1s`: a run of 19,988 tokens (with `SELECT v FROM m WHERE
         // time >= 0`), just under the limit
         let q = format!("SELECT v FROM m WHERE time >= 0{}", " + 1s".repeat(9_990));
-        match parse_statement(&q).unwrap().query.filter {
+        match parse_statement(&q).unwrap().into_query().unwrap().filter {
             Some(Filter::Time(t)) => t.value,
             other => panic!("{other:?}"),
         }

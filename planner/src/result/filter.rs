@@ -1,51 +1,29 @@
-//! The value-filter kernel: clears the keep flag of every row whose value of
-//! the compared column fails a [`ValueFilter`]. The operator is matched once
-//! per column, not per value, so each loop is a plain comparison over the
-//! values. Null never passes; NaN follows IEEE 754 (only `!=` passes).
+//! The value filters of `WHERE` on joined rows: a row passes when its value
+//! of each compared column satisfies the filter's comparison. Null never
+//! passes; NaN follows IEEE 754 (only `!=` passes).
 
-use crate::ast::ValueOp;
 use crate::plan::ValueFilter;
 
-/// `keep[i] &= values[i] <op> value` for every row `i` (null: false).
-pub(crate) fn retain(
-    keep: &mut [bool],
-    values: impl ExactSizeIterator<Item = Option<f64>>,
-    f: &ValueFilter,
-) {
-    debug_assert_eq!(keep.len(), values.len());
-    let v = f.value;
-    match f.op {
-        ValueOp::Eq => apply(keep, values, |x| x == v),
-        ValueOp::NotEq => apply(keep, values, |x| x != v),
-        ValueOp::Lt => apply(keep, values, |x| x < v),
-        ValueOp::LtEq => apply(keep, values, |x| x <= v),
-        ValueOp::Gt => apply(keep, values, |x| x > v),
-        ValueOp::GtEq => apply(keep, values, |x| x >= v),
-    }
-}
-
-fn apply(keep: &mut [bool], values: impl Iterator<Item = Option<f64>>, test: impl Fn(f64) -> bool) {
-    for (k, x) in keep.iter_mut().zip(values) {
-        *k = *k && x.is_some_and(&test);
-    }
+/// True when the row of `cells` (one per joined column) passes every
+/// filter.
+pub(crate) fn passes(cells: &[Option<f64>], filters: &[ValueFilter]) -> bool {
+    filters
+        .iter()
+        .all(|f| cells[f.output].is_some_and(|x| f.op.holds(x, f.value)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ast::ValueOp;
 
     fn run(op: ValueOp, value: f64, xs: &[Option<f64>]) -> Vec<bool> {
-        let mut keep = vec![true; xs.len()];
-        retain(
-            &mut keep,
-            xs.iter().copied(),
-            &ValueFilter {
-                output: 0,
-                op,
-                value,
-            },
-        );
-        keep
+        let f = ValueFilter {
+            output: 0,
+            op,
+            value,
+        };
+        xs.iter().map(|x| passes(&[*x], &[f])).collect()
     }
 
     #[test]
@@ -64,15 +42,16 @@ mod tests {
 
     #[test]
     fn filters_combine_with_and() {
-        let mut keep = vec![true, true, false];
-        let xs = [Some(-2.0), Some(0.5), Some(3.0)];
-        let f = ValueFilter {
-            output: 0,
+        let gt = |output, value| ValueFilter {
+            output,
             op: ValueOp::Gt,
-            value: -1.5,
+            value,
         };
-        // -2 > -1.5 fails; 0.5 passes; the third row was already dropped
-        retain(&mut keep, xs.iter().copied(), &f);
-        assert_eq!(keep, [false, true, false]);
+        let filters = [gt(0, -1.5), gt(1, 0.0)];
+        // -2 > -1.5 fails; 0.5 > -1.5 and 1 > 0 pass; a null second cell fails
+        assert!(!passes(&[Some(-2.0), Some(1.0)], &filters));
+        assert!(passes(&[Some(0.5), Some(1.0)], &filters));
+        assert!(!passes(&[Some(0.5), None], &filters));
+        assert!(passes(&[None, None], &[]));
     }
 }

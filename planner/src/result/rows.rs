@@ -137,14 +137,10 @@ impl Rows {
         group: usize,
         time: i64,
         cells: &[Option<f64>],
-        keys: &[Vec<String>],
+        keys: &[impl AsRef<[String]>],
     ) -> Result<()> {
         debug_assert_eq!(cells.len(), self.width);
-        let passes = self
-            .filters
-            .iter()
-            .all(|f| cells[f.output].is_some_and(|x| f.op.holds(x, f.value)));
-        if !passes {
+        if !super::passes(cells, &self.filters) {
             return Ok(());
         }
         if let Some(n) = self.limit {
@@ -174,7 +170,7 @@ impl Rows {
     }
 
     /// Keeps the best `n` rows (unordered) and compacts their cells.
-    fn keep_best(&mut self, n: usize, keys: &[Vec<String>]) {
+    fn keep_best(&mut self, n: usize, keys: &[impl AsRef<[String]>]) {
         if self.rows.len() <= n {
             return;
         }
@@ -195,7 +191,7 @@ impl Rows {
     }
 
     /// Applies the limit and sorts the kept rows into the result order.
-    pub(super) fn finish(&mut self, keys: &[Vec<String>], presorted: bool) {
+    pub(super) fn finish(&mut self, keys: &[impl AsRef<[String]>], presorted: bool) {
         if let Some(n) = self.limit {
             if !(presorted && self.order.is_natural()) {
                 self.keep_best(n, keys);
@@ -211,6 +207,37 @@ impl Rows {
         }
     }
 
+    /// Rows held (passing the filters, not yet dropped by the top-k).
+    pub(super) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Bytes reserved for the rows and cells.
+    pub(super) fn reserved(&self) -> usize {
+        self.reservation.size()
+    }
+
+    /// Forgets the group keys no held row refers to: `keys` keeps the
+    /// others in order and the rows are renumbered, so a top-k over many
+    /// groups holds O(limit) keys, not one per group.
+    pub(super) fn retain_groups<K>(&mut self, keys: &mut Vec<K>) {
+        let mut index = vec![usize::MAX; keys.len()];
+        for r in &self.rows {
+            index[r.group] = 0;
+        }
+        for (kept, slot) in index.iter_mut().filter(|i| **i == 0).enumerate() {
+            *slot = kept;
+        }
+        let mut at = 0;
+        keys.retain(|_| {
+            at += 1;
+            index[at - 1] != usize::MAX
+        });
+        for r in &mut self.rows {
+            r.group = index[r.group];
+        }
+    }
+
     /// Changes the order (before any row is pushed).
     pub(super) fn set_order(&mut self, order: RowOrder) {
         debug_assert!(self.rows.is_empty());
@@ -220,11 +247,11 @@ impl Rows {
 
 /// The result order: the `ORDER BY` items, then group key, time and arrival
 /// (a total order, so an unstable sort is deterministic).
-fn compare(
+fn compare<K: AsRef<[String]>>(
     a: &Row,
     b: &Row,
     order: &RowOrder,
-    keys: &[Vec<String>],
+    keys: &[K],
     cells: &[Option<f64>],
     width: usize,
 ) -> Ordering {
@@ -232,7 +259,7 @@ fn compare(
     for &(key, descending) in &order.items {
         let o = match key {
             SortKey::Time => a.time.cmp(&b.time),
-            SortKey::Tag(t) => keys[a.group][t].cmp(&keys[b.group][t]),
+            SortKey::Tag(t) => keys[a.group].as_ref()[t].cmp(&keys[b.group].as_ref()[t]),
             // nulls first, then by total order (NaN last)
             SortKey::Value(v) => match (value(a, v), value(b, v)) {
                 (Some(x), Some(y)) => x.total_cmp(&y),
@@ -246,7 +273,8 @@ fn compare(
         }
     }
     keys[a.group]
-        .cmp(&keys[b.group])
+        .as_ref()
+        .cmp(keys[b.group].as_ref())
         .then(a.time.cmp(&b.time))
         .then(a.seq.cmp(&b.seq))
 }

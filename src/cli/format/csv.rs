@@ -1,4 +1,4 @@
-//! CSV output per DESIGN §2 and RFC 4180: a header row, then one line per
+//! CSV output per `docs/query-language.md` and RFC 4180: a header row, then one line per
 //! row; null is an empty field, NaN is `NaN`, a field holding a comma, quote,
 //! CR or LF is quoted with inner quotes doubled.
 
@@ -20,8 +20,18 @@ pub fn escape(field: &str) -> std::borrow::Cow<'_, str> {
 
 /// Writes the header and every row of `batches`.
 pub fn write_csv(out: &mut dyn Write, schema: &Schema, batches: &[RecordBatch]) -> io::Result<()> {
+    write_csv_header(out, schema)?;
+    write_csv_rows(out, batches)
+}
+
+/// Writes the header line.
+pub fn write_csv_header(out: &mut dyn Write, schema: &Schema) -> io::Result<()> {
     let header: Vec<_> = schema.fields().iter().map(|f| escape(f.name())).collect();
-    writeln!(out, "{}", header.join(","))?;
+    writeln!(out, "{}", header.join(","))
+}
+
+/// Writes every row of `batches` (no header).
+pub fn write_csv_rows(out: &mut dyn Write, batches: &[RecordBatch]) -> io::Result<()> {
     for batch in batches {
         for row in 0..batch.num_rows() {
             let fields: Vec<String> = batch

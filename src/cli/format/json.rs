@@ -26,7 +26,7 @@ fn json_string(s: &str) -> String {
 }
 
 /// Every row as a one-line JSON object.
-fn objects(schema: &Schema, batches: &[RecordBatch]) -> Vec<String> {
+pub(super) fn objects(schema: &Schema, batches: &[RecordBatch]) -> Vec<String> {
     let keys: Vec<String> = schema
         .fields()
         .iter()

@@ -1,5 +1,5 @@
 //! Result formats: an aligned table for people, and CSV, JSON and NDJSON for
-//! programs (DESIGN §2: time in RFC 3339 UTC, null an empty CSV field, NaN
+//! programs (`docs/query-language.md`: time in RFC 3339 UTC, null an empty CSV field, NaN
 //! written `NaN`).
 //!
 //! Every format reads cells through [`cell::cell`], so they agree on how a
@@ -12,7 +12,7 @@ pub mod table;
 
 use std::io::{self, Write};
 
-use arrow::datatypes::Schema;
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 pub use table::TableOptions;
@@ -76,6 +76,73 @@ pub fn write_rows(
     }
 }
 
+/// Writes a result as its batches arrive: CSV, JSON and NDJSON row by row,
+/// so a long result is printed while the query runs and is never held
+/// whole; a table needs every row for its column widths and is written at
+/// the end.
+#[derive(Debug)]
+pub struct RowWriter {
+    format: OutputFormat,
+    schema: SchemaRef,
+    table: TableOptions,
+    /// The batches of a table, until the end.
+    held: Vec<RecordBatch>,
+    /// Rows written so far.
+    rows: usize,
+}
+
+impl RowWriter {
+    /// A writer of rows of `schema` in `format`.
+    pub fn new(format: OutputFormat, schema: SchemaRef, table: &TableOptions) -> Self {
+        RowWriter {
+            format,
+            schema,
+            table: *table,
+            held: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    /// Writes the rows of `batch` (a table keeps them for the end).
+    pub fn write(&mut self, out: &mut dyn Write, batch: &RecordBatch) -> io::Result<()> {
+        let first = self.rows == 0;
+        self.rows += batch.num_rows();
+        let batches = std::slice::from_ref(batch);
+        match self.format {
+            OutputFormat::Table => self.held.push(batch.clone()),
+            OutputFormat::Csv => {
+                if first {
+                    csv::write_csv_header(out, &self.schema)?;
+                }
+                csv::write_csv_rows(out, batches)?;
+            }
+            OutputFormat::Json => {
+                for (i, row) in json::objects(&self.schema, batches).iter().enumerate() {
+                    let lead = if first && i == 0 { "[\n" } else { ",\n" };
+                    write!(out, "{lead}  {row}")?;
+                }
+            }
+            OutputFormat::Ndjson => json::write_ndjson(out, &self.schema, batches)?,
+        }
+        Ok(())
+    }
+
+    /// Ends the output (the table, the CSV header of an empty result, the
+    /// JSON array's bracket).
+    pub fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Table => {
+                let held = std::mem::take(&mut self.held);
+                table::write_table(out, &self.schema, &held, &self.table)
+            }
+            OutputFormat::Csv if self.rows == 0 => csv::write_csv_header(out, &self.schema),
+            OutputFormat::Json if self.rows == 0 => writeln!(out, "[]"),
+            OutputFormat::Json => writeln!(out, "\n]"),
+            OutputFormat::Csv | OutputFormat::Ndjson => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_data {
     //! A small result shared by the formatter tests.
@@ -91,7 +158,7 @@ pub(crate) mod test_data {
         let schema = Arc::new(Schema::new(vec![
             Field::new(
                 "time",
-                DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+                DataType::Timestamp(TimeUnit::Nanosecond, Some(tsq_planner::TIME_ZONE.into())),
                 false,
             ),
             Field::new("host", DataType::Utf8, false),
@@ -104,12 +171,58 @@ pub(crate) mod test_data {
                     1_704_067_210_500_000_000,
                     1_704_067_220_000_000_001,
                 ])
-                .with_timezone("UTC"),
+                .with_timezone(tsq_planner::TIME_ZONE),
             ),
             Arc::new(StringArray::from(vec!["a", "a", "b,\"c\""])),
             Arc::new(Float64Array::from(vec![Some(1.5), None, Some(f64::NAN)])),
         ];
         let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
         (schema, vec![batch])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::test_data::sample;
+    use super::*;
+
+    #[test]
+    fn writing_batch_by_batch_prints_what_writing_at_once_does() {
+        let (schema, batches) = sample();
+        let halves = [batches[0].slice(0, 1), batches[0].slice(1, 2)];
+        for format in [
+            OutputFormat::Table,
+            OutputFormat::Csv,
+            OutputFormat::Json,
+            OutputFormat::Ndjson,
+        ] {
+            let options = TableOptions::default();
+            let mut whole = Vec::new();
+            write_rows(&mut whole, format, &schema, &batches, &options).unwrap();
+            let mut streamed = Vec::new();
+            let mut w = RowWriter::new(format, Arc::clone(&schema), &options);
+            for half in &halves {
+                w.write(&mut streamed, half).unwrap();
+            }
+            w.finish(&mut streamed).unwrap();
+            assert_eq!(
+                String::from_utf8(streamed),
+                String::from_utf8(whole),
+                "{format}"
+            );
+            // and an empty result
+            let mut empty = Vec::new();
+            write_rows(&mut empty, format, &schema, &[], &options).unwrap();
+            let mut streamed = Vec::new();
+            let mut w = RowWriter::new(format, Arc::clone(&schema), &options);
+            w.finish(&mut streamed).unwrap();
+            assert_eq!(
+                String::from_utf8(streamed),
+                String::from_utf8(empty),
+                "{format} empty"
+            );
+        }
     }
 }

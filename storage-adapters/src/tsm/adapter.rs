@@ -15,15 +15,17 @@
 //! file and records it, for the caller to report, in
 //! [`TsmAdapter::take_left_out`].
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tsq_engine::batch::TimelineBatchBuilder;
 use tsq_engine::group::Grouping;
+use tsq_engine::registry::TagPairs;
 use tsq_engine::{
     Capabilities, EngineError, Partition, Result, ScanRequest, SeriesInfo, SeriesRegistry,
-    SeriesScan, StorageAdapter, TimelineBatch,
+    SeriesScan, StorageAdapter, TagPredicate, TimelineBatch, ValueType,
 };
 
 use super::error::TsmError;
@@ -272,6 +274,27 @@ impl StorageAdapter for TsmAdapter {
         Ok(span)
     }
 
+    async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
+        let request = ScanRequest {
+            group_order: None,
+            ..request.clone()
+        };
+        let (registry, planned, min, max) = self.plan(&request)?;
+        let mut builder = TimelineBatchBuilder::new(Arc::clone(&registry), planned.len());
+        if request.range.is_empty() {
+            return builder.finish();
+        }
+        let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
+        let view = self.store.inner.last_view(&ids, min, max);
+        self.admit(&view, planned.iter().map(|p| p.key.as_str()), true)?;
+        for p in &planned {
+            if let Some((t, v)) = view.last_point(p.store_id, &p.key)? {
+                builder.push(p.reg_id, t, Some(v));
+            }
+        }
+        builder.finish()
+    }
+
     async fn measurements(&self) -> Result<Vec<String>> {
         Ok(read(&self.store.inner.index).measurements())
     }
@@ -295,6 +318,43 @@ impl StorageAdapter for TsmAdapter {
 
     async fn series_count(&self, measurement: &str) -> Result<usize> {
         Ok(self.store.series_count(measurement))
+    }
+
+    async fn field_types(&self, measurement: &str) -> Result<Vec<(String, ValueType)>> {
+        Ok(self
+            .store
+            .fields(measurement)
+            .into_iter()
+            .map(|(f, t)| (f, value_type(t)))
+            .collect())
+    }
+
+    async fn series_keys(
+        &self,
+        measurement: &str,
+        predicate: &TagPredicate,
+    ) -> Result<Vec<TagPairs>> {
+        let index = read(&self.store.inner.index);
+        let mut keys = BTreeSet::new();
+        for (field, _) in index.fields(measurement) {
+            for id in index.select(measurement, &field, predicate) {
+                if let Some((info, _, _)) = index.series(id) {
+                    keys.insert(info.tags.clone());
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+}
+
+/// The engine's name of a stored field type.
+fn value_type(t: FieldType) -> ValueType {
+    match t {
+        FieldType::Float => ValueType::Float,
+        FieldType::Integer => ValueType::Integer,
+        FieldType::Unsigned => ValueType::Unsigned,
+        FieldType::Boolean => ValueType::Boolean,
+        FieldType::String => ValueType::String,
     }
 }
 

@@ -69,6 +69,20 @@ impl Cache {
         (lo < hi).then(|| (t[lo..hi].to_vec(), v.slice(lo, hi)))
     }
 
+    /// The newest cached point of series `id` with `min <= t <= max` (the
+    /// last write of a timestamp wins), without copying the others.
+    pub fn last_in(&self, id: u32, min: i64, max: i64) -> Option<(Vec<i64>, Values)> {
+        let e = self.entries.get(&id)?;
+        let (times, values) = (&e.times, &e.values);
+        let mut best: Option<usize> = None;
+        for (i, &t) in times.iter().enumerate() {
+            if t >= min && t <= max && best.is_none_or(|b| t >= times[b]) {
+                best = Some(i);
+            }
+        }
+        best.map(|i| (vec![times[i]], values.slice(i, i + 1)))
+    }
+
     /// Smallest and largest cached timestamp of series `id` with
     /// `min <= t <= max`, without copying its points.
     pub fn span_in(&self, id: u32, min: i64, max: i64) -> Option<(i64, i64)> {

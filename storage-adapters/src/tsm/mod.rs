@@ -1,4 +1,4 @@
-//! The TSM storage engine (DESIGN §5, after InfluxDB 1.x): line protocol →
+//! The TSM storage engine (`docs/storage.md`, after InfluxDB 1.x): line protocol →
 //! WAL → in-memory cache → immutable TSM files per time shard, merged by
 //! compaction, with an inverted series index, tombstones and retention.
 //! [`store::Store`] is the engine; [`adapter::TsmAdapter`] exposes it to the
@@ -21,6 +21,9 @@ pub(crate) mod framing;
 pub mod index;
 pub mod ingest;
 pub mod key;
+pub mod last_point;
+#[cfg(test)]
+mod last_point_tests;
 pub mod lock;
 pub mod maint;
 pub(crate) mod recover;

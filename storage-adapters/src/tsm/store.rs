@@ -1,5 +1,5 @@
 //! The TSM store: ties WAL, cache, series index and time-sharded TSM files
-//! together (DESIGN §5).
+//! together (`docs/storage.md`).
 //!
 //! ```text
 //! write ──► index (new series logged) ──► WAL append + fsync (= ack) ──► cache
@@ -270,6 +270,12 @@ impl Store {
     /// Bytes of points held in the cache.
     pub fn cache_bytes(&self) -> usize {
         read(&self.inner.state).cache.size_bytes()
+    }
+
+    /// Blocks decoded so far by reads of the current TSM files (see
+    /// [`TsmReader::blocks_decoded`](super::file::reader::TsmReader::blocks_decoded)).
+    pub fn blocks_decoded(&self) -> u64 {
+        self.file_set().files().map(|f| f.blocks_decoded()).sum()
     }
 
     /// The current set of TSM files.

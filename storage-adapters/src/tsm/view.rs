@@ -69,7 +69,50 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// A view for [`View::last_point`] only: of the cached points of `ids`
+    /// in `[min, max]` it copies the newest of each series.
+    pub(crate) fn last_view(&self, ids: &[u32], min: i64, max: i64) -> View {
+        let state = read(&self.state);
+        let cache: HashMap<u32, (Vec<i64>, Values)> = ids
+            .iter()
+            .filter_map(|&id| state.cache.last_in(id, min, max).map(|p| (id, p)))
+            .collect();
+        let spans = cache
+            .iter()
+            .map(|(&id, p)| (id, (p.0[0], p.0[0])))
+            .collect();
+        View {
+            files: Arc::clone(&state.files),
+            cache,
+            spans,
+            shard_ns: nanos(self.options.shard_duration),
+            min,
+            max,
+        }
+    }
+}
+
 impl View {
+    /// The view's range, inclusive: `[min, max]`.
+    pub fn bounds(&self) -> (i64, i64) {
+        (self.min, self.max)
+    }
+
+    /// The files whose shard overlaps the view's range, oldest first
+    /// (shards by start time, then files by generation): the order in which
+    /// a merged read lets the newer write of a timestamp win.
+    pub fn files_overlapping(&self) -> impl Iterator<Item = &Arc<TsmReader>> {
+        self.files
+            .overlapping(self.min, self.max, self.shard_ns)
+            .flat_map(|files| files.iter())
+    }
+
+    /// The cached points of series `id` the view copied, if any.
+    pub fn cached(&self, id: u32) -> Option<(Vec<i64>, Values)> {
+        self.cache.get(&id).cloned()
+    }
+
     /// The unreadable files (failed their checks at open) whose shard
     /// overlaps the view's range: a complete answer would need them.
     pub fn unreadable(&self) -> Vec<Arc<Unreadable>> {

@@ -76,6 +76,7 @@ impl Downsampler {
         if self.current != Some(tl.series_id) {
             self.end_timeline()?;
             self.current = Some(tl.series_id);
+            self.filler.begin(registry.get(tl.series_id));
         }
         self.check_range(tl, registry)?;
         let has_nulls = !tl.all_valid();

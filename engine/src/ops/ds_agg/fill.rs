@@ -1,4 +1,4 @@
-//! Fill of empty buckets (DESIGN §3 step 2), streamed per timeline.
+//! Fill of empty buckets (`docs/semantics.md` §5), streamed per timeline.
 //!
 //! [`Filler`] sees the non-empty buckets of one timeline in time order and
 //! emits, before each of them, the fill rows of the gap since the previous
@@ -11,12 +11,33 @@
 //!   null:     ∅   a   ∅   ∅   b   ∅   ∅      (same for nan / value)
 //!   previous:     a   a   a   b   b   b
 //!   linear:       a   ·   ·   b              (· interpolated)
+//!   seed s before the range (lookback), FILL(previous):
+//!   previous: s   a   a   a   b   b   b
+//!   FILL(previous, 2 buckets): the gap a..b (3 buckets) is not bridged
+//!   previous: s   a           b   b   b
 //! ```
+//!
+//! `previous` and `linear` start from the newest point before the range
+//! (a [`Lookback`] seed, standing for the bucket that holds it) and bridge
+//! at most `max_gap` between the stamps of two non-empty buckets; at the end
+//! of the range, where no next bucket is known, `previous` carries a value
+//! while the bucket is at most `max_gap` after it (`docs/semantics.md` §5).
 
 use crate::error::Result;
+use crate::lookback::Lookback;
+use crate::registry::SeriesInfo;
 use crate::spec::{BucketGrid, FillPolicy};
 
 use super::sink::Sink;
+
+/// The last non-empty bucket of a timeline: its grid index (negative for a
+/// seed before the grid), its stamp and its value.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    key: i64,
+    stamp: i64,
+    value: Option<f64>,
+}
 
 /// Fill state of the current timeline.
 #[derive(Debug)]
@@ -24,8 +45,12 @@ pub(super) struct Filler {
     policy: FillPolicy,
     /// The query range's buckets; always set when `policy` is not `None`.
     grid: Option<BucketGrid>,
-    /// Last non-empty bucket of the current timeline: `(grid index, value)`.
-    last: Option<(i64, Option<f64>)>,
+    /// The longest gap `previous` / `linear` bridge, ns.
+    max_gap: Option<i64>,
+    /// The newest point before the range of each series, if looked up.
+    lookback: Option<Lookback>,
+    /// Last non-empty bucket of the current timeline.
+    last: Option<Last>,
 }
 
 impl Filler {
@@ -34,8 +59,43 @@ impl Filler {
         Filler {
             policy,
             grid,
+            max_gap: None,
+            lookback: None,
             last: None,
         }
+    }
+
+    /// Bridges gaps of at most `max_gap` ns only (`previous`, `linear`).
+    pub(super) fn with_max_gap(mut self, max_gap: Option<i64>) -> Self {
+        self.max_gap = max_gap;
+        self
+    }
+
+    /// Seeds each timeline from `lookback` (`previous`, `linear`).
+    pub(super) fn with_lookback(mut self, lookback: Option<Lookback>) -> Self {
+        self.lookback = lookback;
+        self
+    }
+
+    /// Starts a timeline: its last bucket is its lookback seed, if any. The
+    /// seed stands for the bucket that holds it; when that is the grid's
+    /// first bucket (a range start inside a bucket), it counts as just
+    /// before it, so that bucket can still be filled.
+    pub(super) fn begin(&mut self, series: Option<&SeriesInfo>) {
+        self.last = None;
+        let seeded = matches!(self.policy, FillPolicy::Previous | FillPolicy::Linear);
+        let (Some(grid), Some(lookback), Some(series)) = (self.grid, &self.lookback, series) else {
+            return;
+        };
+        let Some((t, value)) = lookback.get(series).filter(|_| seeded) else {
+            return;
+        };
+        let key = (t - grid.start).div_euclid(grid.width).min(0);
+        self.last = Some(Last {
+            key: key.min(-1),
+            stamp: grid.start + key * grid.width,
+            value,
+        });
     }
 
     /// Emits the fill before bucket `key` (stamped `stamp`), then the bucket.
@@ -50,33 +110,38 @@ impl Filler {
     ) -> Result<()> {
         if let Some(grid) = self.grid.filter(|_| self.policy != FillPolicy::None) {
             let from = match self.last {
-                Some((k, _)) => k + 1,
+                Some(last) => (last.key + 1).max(0),
                 None if self.fills_edges() => 0,
                 None => key,
             };
             for k in from..key {
-                let v = self.gap_value(&grid, k, (key, value));
-                sink.push(series, grid.time(k as usize), v)?;
+                if let Some(v) = self.gap_value(&grid, k, stamp, value) {
+                    sink.push(series, grid.time(k as usize), v)?;
+                }
             }
         }
         sink.push(series, stamp, value)?;
-        self.last = Some((key, value));
+        self.last = Some(Last { key, stamp, value });
         Ok(())
     }
 
     /// Emits the trailing fill of the timeline and forgets it.
     pub(super) fn end(&mut self, series: u32, sink: &mut Sink) -> Result<()> {
         let last = self.last.take();
-        let (Some(grid), Some((key, value))) = (self.grid, last) else {
+        let (Some(grid), Some(last)) = (self.grid, last) else {
             return Ok(());
         };
         let carried = match self.policy {
-            FillPolicy::Previous => value,
+            FillPolicy::Previous => last.value,
             _ if self.fills_edges() => self.constant(),
             _ => return Ok(()),
         };
-        for k in key + 1..grid.count as i64 {
-            sink.push(series, grid.time(k as usize), carried)?;
+        for k in (last.key + 1).max(0)..grid.count as i64 {
+            let t = grid.time(k as usize);
+            if self.policy == FillPolicy::Previous && !self.bridges(last.stamp, t) {
+                break;
+            }
+            sink.push(series, t, carried)?;
         }
         Ok(())
     }
@@ -89,6 +154,11 @@ impl Filler {
         )
     }
 
+    /// True when a gap from stamp `t0` to stamp `t1` may be bridged.
+    fn bridges(&self, t0: i64, t1: i64) -> bool {
+        self.max_gap.is_none_or(|max| t1.saturating_sub(t0) <= max)
+    }
+
     /// The value of a constant fill.
     fn constant(&self) -> Option<f64> {
         match self.policy {
@@ -98,22 +168,32 @@ impl Filler {
         }
     }
 
-    /// The fill of empty bucket `k`, before the non-empty bucket `next`.
-    fn gap_value(&self, grid: &BucketGrid, k: i64, next: (i64, Option<f64>)) -> Option<f64> {
-        let prev = self.last;
-        match (self.policy, prev) {
-            (FillPolicy::Previous, Some((_, v))) => v,
-            (FillPolicy::Linear, Some((k0, v0))) => {
-                let (k1, v1) = next;
-                let (t0, t1, t) = (
-                    grid.time(k0 as usize),
-                    grid.time(k1 as usize),
-                    grid.time(k as usize),
-                );
-                let (v0, v1) = (v0?, v1?);
-                Some(v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64)
+    /// The fill of empty bucket `k`, before the non-empty bucket stamped
+    /// `t1` with value `v1`: `None` when nothing is emitted there.
+    fn gap_value(
+        &self,
+        grid: &BucketGrid,
+        k: i64,
+        t1: i64,
+        v1: Option<f64>,
+    ) -> Option<Option<f64>> {
+        match (self.policy, self.last) {
+            (FillPolicy::Previous | FillPolicy::Linear, None) => None,
+            (FillPolicy::Previous | FillPolicy::Linear, Some(last))
+                if !self.bridges(last.stamp, t1) =>
+            {
+                None
             }
-            _ => self.constant(),
+            (FillPolicy::Previous, Some(last)) => Some(last.value),
+            (FillPolicy::Linear, Some(last)) => {
+                let (t0, t) = (last.stamp, grid.time(k as usize));
+                Some(
+                    last.value
+                        .zip(v1)
+                        .map(|(v0, v1)| v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64),
+                )
+            }
+            _ => Some(self.constant()),
         }
     }
 }

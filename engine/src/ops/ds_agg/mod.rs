@@ -1,5 +1,6 @@
-//! `DsAggOp`: per-timeline downsample and fill (`SAMPLE BY`), DESIGN §3
-//! step 2. The operator here drives the loop; `algo` cuts timelines into
+//! `DsAggOp`: per-timeline downsample and fill (`SAMPLE BY`), step 2 of
+//! the evaluation order of `docs/semantics.md`. The kernel here runs under
+//! the shared driver; `algo` cuts timelines into
 //! buckets, `bucket` does the bucket arithmetic and aggregation, `fill`
 //! emits the empty buckets and `sink` cuts the output batches.
 
@@ -8,15 +9,14 @@ mod bucket;
 mod fill;
 mod sink;
 
-use async_trait::async_trait;
-
 use crate::batch::TimelineBatch;
-use crate::context::{CancellationToken, TaskContext};
+use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
+use crate::lookback::Lookback;
 use crate::memory::MemoryReservation;
-use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
-use crate::spec::{Downsample, FillPolicy, Interval};
+use crate::ops::driver::{Kernel, UnaryOp};
+use crate::spec::{BucketGrid, Downsample, FillPolicy, Interval};
 
 use algo::Downsampler;
 use bucket::{BucketAgg, Buckets};
@@ -35,26 +35,27 @@ use sink::Sink;
 /// arithmetic, so there is no hashing. Only the open bucket of the timeline
 /// that continues into the next batch is held between batches (in a memory
 /// reservation); the output does not depend on input or output batch sizes.
-pub struct DsAggOp {
-    input: Box<dyn Operator>,
+/// Runs under the shared driver ([`UnaryOp`]).
+pub type DsAggOp = UnaryOp<DsAgg>;
+
+/// The plan node of [`DsAggOp`]: the downsample, and the range and buckets
+/// (known at construction, or taken from the input at open).
+#[derive(Debug, Clone)]
+pub struct DsAgg {
     ds: Downsample,
     range: Option<(i64, i64)>,
-    buckets: Buckets,
-    state: Option<Downsampler>,
-    reservation: Option<MemoryReservation>,
-    cancel: Option<CancellationToken>,
-    input_done: bool,
-    metrics: OperatorMetrics,
+    /// `None` until the input's range is known ([`DsAggOp::over_input_range`]).
+    buckets: Option<Buckets>,
+    /// The range comes from the input at every open.
+    range_from_input: bool,
+    /// Seeds of `previous` / `linear` fills (`docs/semantics.md` §5).
+    lookback: Option<Lookback>,
 }
 
-impl std::fmt::Debug for DsAggOp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DsAggOp")
-            .field("ds", &self.ds)
-            .field("range", &self.range)
-            .field("input", &self.input.display())
-            .finish()
-    }
+/// The running state of one execution.
+pub struct DsAggState {
+    downsampler: Downsampler,
+    reservation: MemoryReservation,
 }
 
 impl DsAggOp {
@@ -66,79 +67,121 @@ impl DsAggOp {
         ds: Downsample,
         range: Option<(i64, i64)>,
     ) -> Result<Self> {
-        let buckets = match (range, ds.interval) {
-            (Some((start, end)), Interval::All) if end.checked_sub(start).is_none() => {
-                return Err(EngineError::InvalidArgument(format!(
-                    "DsAggOp: SAMPLE BY ALL over [{start}, {end}) spans more than 2^63 ns"
-                )))
-            }
-            (Some((start, end)), _) => Buckets::Grid(ds.grid(start, end)?),
-            (None, _) if ds.fill != FillPolicy::None => {
-                return Err(EngineError::InvalidArgument(format!(
-                    "DsAggOp: fill={} needs the query's time range",
-                    ds.fill
-                )))
-            }
-            (None, Interval::All) => {
-                return Err(EngineError::InvalidArgument(
-                    "DsAggOp: SAMPLE BY ALL needs the query's time range".into(),
-                ))
-            }
-            (None, Interval::Every(d)) if d <= 0 => {
-                return Err(EngineError::InvalidArgument(format!(
-                    "downsample interval must be positive, got {d}ns"
-                )))
-            }
-            (None, Interval::Every(d)) => Buckets::Epoch(d),
-        };
+        let buckets = buckets(&ds, range)?;
         // Fails early for an aggregator without a bucket aggregate.
         BucketAgg::new(ds.agg)?;
-        Ok(DsAggOp {
-            input,
+        let kernel = DsAgg {
             ds,
             range,
-            buckets,
-            state: None,
-            reservation: None,
-            cancel: None,
-            input_done: false,
-            metrics: OperatorMetrics::default(),
-        })
-    }
-
-    /// Downsamples one input batch and accounts the state it holds.
-    fn consume(&mut self, batch: &TimelineBatch) -> Result<()> {
-        let (Some(state), Some(res)) = (self.state.as_mut(), self.reservation.as_mut()) else {
-            return Err(not_open());
+            buckets: Some(buckets),
+            range_from_input: false,
+            lookback: None,
         };
-        state.push_batch(batch)?;
-        res.try_resize(state.memory_size())?;
-        self.metrics.record_bytes(res.peak() + state.sink.peak());
-        Ok(())
+        Ok(UnaryOp::with_kernel(input, kernel))
+    }
+
+    /// Downsamples `input` by `ds` over the range the input reports
+    /// ([`Operator::output_range`]): at once when it is known, else at
+    /// open, once the input resolved it from the data (a `ScanOp` built
+    /// with [`ScanOp::resolving_range`](crate::ops::scan::ScanOp::resolving_range)).
+    /// Open fails when the input still has no range.
+    pub fn over_input_range(input: Box<dyn Operator>, ds: Downsample) -> Result<Self> {
+        if let Some(range) = input.output_range() {
+            return Self::new(input, ds, Some(range));
+        }
+        if let Interval::Every(d) = ds.interval {
+            if d <= 0 {
+                return Err(EngineError::InvalidArgument(format!(
+                    "downsample interval must be positive, got {d}ns"
+                )));
+            }
+        }
+        BucketAgg::new(ds.agg)?;
+        let kernel = DsAgg {
+            ds,
+            range: None,
+            buckets: None,
+            range_from_input: true,
+            lookback: None,
+        };
+        Ok(UnaryOp::with_kernel(input, kernel))
+    }
+
+    /// Seeds the `previous` / `linear` fill of each timeline from the
+    /// newest point before the range ([`Lookback::fetch`]).
+    pub fn with_lookback(mut self, lookback: Option<Lookback>) -> Self {
+        self.kernel_mut().lookback = lookback;
+        self
     }
 }
 
-fn not_open() -> EngineError {
-    EngineError::execution("DsAggOp", "next called before open (or after close)")
+/// The buckets of `ds` over `range`, checking that a fill or `SAMPLE BY
+/// ALL` has a range.
+fn buckets(ds: &Downsample, range: Option<(i64, i64)>) -> Result<Buckets> {
+    Ok(match (range, ds.interval) {
+        (Some((start, end)), Interval::All) if end.checked_sub(start).is_none() => {
+            return Err(EngineError::InvalidArgument(format!(
+                "DsAggOp: SAMPLE BY ALL over [{start}, {end}) spans more than 2^63 ns"
+            )))
+        }
+        (Some((start, end)), _) => Buckets::Grid(ds.grid(start, end)?),
+        (None, _) if ds.fill != FillPolicy::None => {
+            return Err(EngineError::InvalidArgument(format!(
+                "DsAggOp: fill={} needs the query's time range",
+                ds.fill
+            )))
+        }
+        (None, Interval::All) => {
+            return Err(EngineError::InvalidArgument(
+                "DsAggOp: SAMPLE BY ALL needs the query's time range".into(),
+            ))
+        }
+        (None, Interval::Every(d)) if d <= 0 => {
+            return Err(EngineError::InvalidArgument(format!(
+                "downsample interval must be positive, got {d}ns"
+            )))
+        }
+        (None, Interval::Every(d)) => Buckets::Epoch(d),
+    })
 }
 
-#[async_trait]
-impl Operator for DsAggOp {
-    fn name(&self) -> &'static str {
-        "DsAggOp"
-    }
+impl Kernel for DsAgg {
+    type State = DsAggState;
+    const NAME: &'static str = "DsAggOp";
 
     fn display(&self) -> String {
         format!("DsAggOp: {}", self.ds)
     }
 
-    async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
-        self.input.open(ctx).await?;
-        let grid = match self.buckets {
+    fn open(&mut self, ctx: &TaskContext, input: &dyn Operator) -> Result<DsAggState> {
+        let buckets = match self.buckets {
+            Some(b) if !self.range_from_input => b,
+            _ => {
+                let range = input.output_range().ok_or_else(|| {
+                    EngineError::execution(
+                        "DsAggOp",
+                        format!(
+                            "its input ({}) did not resolve the query's time range, which \
+                             fill={} / SAMPLE BY {} needs",
+                            input.display(),
+                            self.ds.fill,
+                            self.ds.interval
+                        ),
+                    )
+                })?;
+                let b = buckets(&self.ds, Some(range))?;
+                self.range = Some(range);
+                self.buckets = Some(b);
+                b
+            }
+        };
+        let grid = match buckets {
             Buckets::Grid(g) => Some(g),
             Buckets::Epoch(_) => None,
         };
-        let filler = Filler::new(self.ds.fill, grid);
+        let filler = Filler::new(self.ds.fill, grid)
+            .with_max_gap(self.ds.max_gap)
+            .with_lookback(self.lookback.clone());
         let agg = BucketAgg::new(self.ds.agg)?;
         let queued = ctx.memory.reservation(
             "DsAggOp",
@@ -146,74 +189,58 @@ impl Operator for DsAggOp {
              every bucket of the range: use a wider SAMPLE BY interval, a shorter time \
              range, FILL(none), or raise the memory budget",
         );
-        self.state = Some(Downsampler::new(
-            self.buckets,
+        let downsampler = Downsampler::new(
+            buckets,
             self.range,
             agg,
             filler,
             Sink::new(ctx.batch_size, queued),
-        ));
-        self.reservation = Some(ctx.memory.reservation(
+        );
+        let reservation = ctx.memory.reservation(
             "DsAggOp",
             "DsAggOp holds the open bucket of one timeline; a percentile holds all its raw \
              values: use a shorter SAMPLE BY interval or raise the memory budget",
-        ));
-        self.cancel = Some(ctx.cancel.clone());
-        self.input_done = false;
-        Ok(())
+        );
+        Ok(DsAggState {
+            downsampler,
+            reservation,
+        })
     }
 
-    async fn next(&mut self) -> Result<Option<TimelineBatch>> {
-        loop {
-            let state = self.state.as_mut().ok_or_else(not_open)?;
-            if let Some(batch) = state.sink.pop() {
-                self.metrics.record_out(batch.num_rows());
-                return Ok(Some(batch));
-            }
-            if self.input_done {
-                return Ok(None);
-            }
-            if let Some(cancel) = &self.cancel {
-                cancel.check()?;
-            }
-            let input = self.input.next().await?;
-            let started = self.metrics.start();
-            let result = match &input {
-                Some(batch) => {
-                    self.metrics.record_in(batch.num_rows());
-                    self.consume(batch)
-                }
-                None => {
-                    self.input_done = true;
-                    let finished = state_mut(&mut self.state)?.finish();
-                    if let Some(res) = self.reservation.as_mut() {
-                        res.free();
-                    }
-                    finished
-                }
-            };
-            self.metrics.stop(started);
-            result?;
+    /// Downsamples one input batch and accounts the state it holds.
+    fn consume(&self, state: &mut DsAggState, batch: &TimelineBatch) -> Result<()> {
+        state.downsampler.push_batch(batch)?;
+        state
+            .reservation
+            .try_resize(state.downsampler.memory_size())
+    }
+
+    fn finish(&self, state: &mut DsAggState) -> Result<()> {
+        let finished = state.downsampler.finish();
+        state.reservation.free();
+        finished
+    }
+
+    fn emit(&self, state: &mut DsAggState, _: bool) -> Result<Option<TimelineBatch>> {
+        Ok(state.downsampler.sink.pop())
+    }
+
+    fn peak_bytes(&self, state: &DsAggState) -> usize {
+        state.reservation.peak() + state.downsampler.sink.peak()
+    }
+
+    /// Bucket stamps may lie before the range start (the first bucket
+    /// holds it): no output range is claimed.
+    fn output_range(&self, _: &dyn Operator) -> Option<(i64, i64)> {
+        None
+    }
+
+    fn output_grid(&self, _: &dyn Operator) -> Option<BucketGrid> {
+        match self.buckets {
+            Some(Buckets::Grid(g)) => Some(g),
+            _ => None,
         }
     }
-
-    async fn close(&mut self) -> Result<()> {
-        self.state = None;
-        self.reservation = None;
-        self.input.close().await
-    }
-
-    fn metrics(&self) -> &OperatorMetrics {
-        &self.metrics
-    }
-
-    fn children(&self) -> Vec<&dyn Operator> {
-        vec![self.input.as_ref()]
-    }
-}
-
-fn state_mut(state: &mut Option<Downsampler>) -> Result<&mut Downsampler> {
-    state.as_mut().ok_or_else(not_open)
 }
 
 #[cfg(test)]

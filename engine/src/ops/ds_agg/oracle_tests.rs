@@ -112,6 +112,7 @@ fn random_case(rng: &mut Lcg) -> (Downsample, (i64, i64), Vec<In>) {
         interval,
         agg: AGGS[rng.below(AGGS.len() as u64) as usize],
         fill: FILLS[rng.below(FILLS.len() as u64) as usize],
+        max_gap: None,
     };
     let mut input = Vec::new();
     for s in 0..3u32 {

@@ -63,6 +63,7 @@ fn ds(d: i64, agg: Aggregator, fill: FillPolicy) -> Downsample {
         interval,
         agg,
         fill,
+        max_gap: None,
     }
 }
 

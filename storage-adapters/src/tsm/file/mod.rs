@@ -1,4 +1,4 @@
-//! TSM files (DESIGN §5): immutable, sorted, compressed columns of points.
+//! TSM files (`docs/storage.md`): immutable, sorted, compressed columns of points.
 //!
 //! ```text
 //! ┌────────┬─────────────────────────────┬───────────────┬─────────────────────────────────────┐

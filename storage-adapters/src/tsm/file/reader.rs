@@ -5,18 +5,19 @@
 //! file is retired (compaction, retention) it is marked and deleted once the
 //! last reader drops it.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use super::block::{decode_block, decode_block_f64};
 use super::block_buf::BlockBuf;
 use super::footer::Footer;
 use super::index_block::{decode_index, BlockMeta, IndexEntry};
 use super::{FileId, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
-use crate::sync::{read, write};
+use crate::sync::{lock, read, write};
 use crate::tsm::error::{IoContext, Result, TsmError};
 use crate::tsm::tombstone::{self, Tombstone, Tombstones};
 use crate::tsm::value::{merge_chunks, FieldType, Values};
@@ -39,6 +40,13 @@ pub struct TsmReader {
     index: Vec<IndexEntry>,
     tombstones: RwLock<Tombstones>,
     retired: AtomicBool,
+    /// Blocks decoded by reads of this file (scans, point reads, last-point
+    /// lookups): what tests of the read paths count.
+    decoded: AtomicU64,
+    /// The newest point of each series of this file (by index position),
+    /// tombstones applied, once a last-point lookup decoded it: the file is
+    /// immutable, so it stays true until a delete (which clears it).
+    newest: Mutex<HashMap<usize, Option<(i64, f64)>>>,
 }
 
 impl TsmReader {
@@ -99,6 +107,8 @@ impl TsmReader {
             index,
             tombstones: RwLock::new(Tombstones::default()),
             retired: AtomicBool::new(false),
+            decoded: AtomicU64::new(0),
+            newest: Mutex::new(HashMap::new()),
         })
     }
 
@@ -125,6 +135,36 @@ impl TsmReader {
     /// The whole index, sorted by key.
     pub fn index(&self) -> &[IndexEntry] {
         &self.index
+    }
+
+    /// How many blocks reads of this file have decoded since it was opened.
+    pub fn blocks_decoded(&self) -> u64 {
+        self.decoded.load(Ordering::Relaxed)
+    }
+
+    /// The newest point (tombstones applied) of the series at index
+    /// position `at`: remembered, or computed by `compute` and remembered.
+    /// The memo is locked while `compute` runs, and a delete takes the same
+    /// lock, so a point computed before a delete is never kept after it.
+    pub fn newest_or(
+        &self,
+        at: usize,
+        compute: impl FnOnce() -> Result<Option<(i64, f64)>>,
+    ) -> Result<Option<(i64, f64)>> {
+        let mut memo = lock(&self.newest);
+        if let Some(known) = memo.get(&at) {
+            return Ok(*known);
+        }
+        let found = compute()?;
+        memo.insert(at, found);
+        Ok(found)
+    }
+
+    /// The index position of `key`.
+    pub fn position(&self, key: &str) -> Option<usize> {
+        self.index
+            .binary_search_by(|e| e.key.as_str().cmp(key))
+            .ok()
     }
 
     /// The index entry of `key`.
@@ -163,6 +203,7 @@ impl TsmReader {
         }
         let mut buf = vec![0u8; b.size as usize];
         self.file.read_exact_at(&mut buf, b.offset).at(&self.path)?;
+        self.decoded.fetch_add(1, Ordering::Relaxed);
         decode_block(&buf, entry.ty, &self.path, b.offset)
     }
 
@@ -221,6 +262,7 @@ impl TsmReader {
         for b in entry.blocks.iter().filter(|b| b.max >= min && b.min <= max) {
             let before = times.len();
             let bytes = self.block_bytes(b, buf)?;
+            self.decoded.fetch_add(1, Ordering::Relaxed);
             decode_block_f64(bytes, entry.ty, &self.path, b.offset, times, values)?;
             let added = &times[before..];
             let lo = before + added.partition_point(|&x| x < min);
@@ -279,8 +321,10 @@ impl TsmReader {
         if stones.is_empty() {
             return Ok(());
         }
+        let mut memo = lock(&self.newest);
         tombstone::append(&self.path, &stones)?;
         write(&self.tombstones).extend(stones);
+        memo.clear();
         Ok(())
     }
 

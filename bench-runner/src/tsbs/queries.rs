@@ -84,27 +84,42 @@ pub fn queries(config: &DemoConfig) -> Vec<TsbsQuery> {
         hosts: config.hosts,
     };
     vec![
-        single_groupby(&frame, 1, 1, "single-groupby-1-1-1"),
-        single_groupby(&frame, 5, 8, "single-groupby-5-8-1"),
+        single_groupby(&frame, (1, 1, 1), "single-groupby-1-1-1"),
+        single_groupby(&frame, (1, 1, 12), "single-groupby-1-1-12"),
+        single_groupby(&frame, (1, 8, 1), "single-groupby-1-8-1"),
+        single_groupby(&frame, (5, 1, 1), "single-groupby-5-1-1"),
+        single_groupby(&frame, (5, 1, 12), "single-groupby-5-1-12"),
+        single_groupby(&frame, (5, 8, 1), "single-groupby-5-8-1"),
+        cpu_max_all(&frame, 1, "cpu-max-all-1"),
+        cpu_max_all(&frame, 8, "cpu-max-all-8"),
         double_groupby(&frame, 1, "double-groupby-1"),
+        double_groupby(&frame, 5, "double-groupby-5"),
         double_groupby(&frame, FIELDS.len(), "double-groupby-all"),
-        cpu_max_all(&frame, 8),
-        high_cpu(&frame),
+        high_cpu(&frame, None, "high-cpu-all"),
+        high_cpu(&frame, Some(0), "high-cpu-1"),
         lastpoint(&frame),
         groupby_orderby_limit(&frame),
     ]
 }
 
-/// Max of `metrics` fields over `hosts` hosts, per minute, for one hour.
-fn single_groupby(frame: &Frame, metrics: usize, hosts: usize, name: &'static str) -> TsbsQuery {
+/// TSBS `single-groupby-M-H-T`: max of `M` fields over `H` hosts, per
+/// minute, for `T` hours.
+fn single_groupby(
+    frame: &Frame,
+    (metrics, hosts, hours): (usize, usize, i64),
+    name: &'static str,
+) -> TsbsQuery {
     let fields = &FIELDS[..metrics];
     let list = frame.host_list(hosts);
-    let (from, to) = frame.window(1);
+    let (from, to) = frame.window(hours);
     let (tf, sf) = time_filter(from, to);
     let hosts_sql = list.join(", ");
     TsbsQuery {
         name,
-        about: format!("max of {metrics} metric(s) over {} host(s), per minute, 1 h", list.len()),
+        about: format!(
+            "max of {metrics} metric(s) over {} host(s), per minute, {hours} h",
+            list.len()
+        ),
         tsq: format!(
             "SELECT {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {tf} SAMPLE BY 1m max FILL(null)",
             aggs("max", fields)
@@ -137,15 +152,16 @@ fn double_groupby(frame: &Frame, metrics: usize, name: &'static str) -> TsbsQuer
     }
 }
 
-/// Max of every metric over `hosts` hosts, per hour, for 8 hours.
-fn cpu_max_all(frame: &Frame, hosts: usize) -> TsbsQuery {
+/// TSBS `cpu-max-all-N`: max of every metric over `hosts` hosts, per
+/// hour, for 8 hours.
+fn cpu_max_all(frame: &Frame, hosts: usize, name: &'static str) -> TsbsQuery {
     let list = frame.host_list(hosts);
     let hosts_sql = list.join(", ");
     let (from, to) = frame.window(8);
     let (tf, sf) = time_filter(from, to);
     TsbsQuery {
-        name: "cpu-max-all-8",
-        about: format!("max of all 10 metrics over {} hosts, per hour, 8 h", list.len()),
+        name,
+        about: format!("max of all 10 metrics over {} host(s), per hour, 8 h", list.len()),
         tsq: format!(
             "SELECT {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {tf} SAMPLE BY 1h max FILL(null)",
             aggs("max", &FIELDS)
@@ -158,20 +174,29 @@ fn cpu_max_all(frame: &Frame, hosts: usize) -> TsbsQuery {
     }
 }
 
-/// Every reading of one host where `usage_user > 90`, over 12 hours.
-fn high_cpu(frame: &Frame) -> TsbsQuery {
+/// TSBS `high-cpu-1` (`host` set: that host) and `high-cpu-all` (every
+/// host): every reading where `usage_user > 90`, over 12 hours.
+fn high_cpu(frame: &Frame, host: Option<usize>, name: &'static str) -> TsbsQuery {
     let (from, to) = frame.window(12);
     let (tf, sf) = time_filter(from, to);
     let fields = FIELDS.join(", ");
+    let (which, host_test, hosts) = match host {
+        Some(h) => (
+            "one host".to_string(),
+            format!("hostname = 'host_{h}' AND "),
+            1,
+        ),
+        None => ("every host".to_string(), String::new(), frame.hosts),
+    };
     TsbsQuery {
-        name: "high-cpu-1",
-        about: "all readings of one host with usage_user > 90, 12 h".into(),
-        tsq: format!("SELECT {fields} FROM cpu WHERE hostname = 'host_0' AND usage_user > 90 AND {tf}"),
+        name,
+        about: format!("all readings of {which} with usage_user > 90, 12 h"),
+        tsq: format!("SELECT {fields} FROM cpu WHERE {host_test}usage_user > 90 AND {tf}"),
         sql: format!(
-            "SELECT time, {}, {fields} FROM cpu WHERE hostname = 'host_0' AND usage_user > 90 AND {sf}",
+            "SELECT time, {}, {fields} FROM cpu WHERE {host_test}usage_user > 90 AND {sf}",
             TAG_KEYS.join(", ")
         ),
-        points: FIELDS.len() * frame.steps(from, to),
+        points: hosts * FIELDS.len() * frame.steps(from, to),
     }
 }
 
@@ -238,9 +263,14 @@ mod tests {
         );
         // 1 host × 1 field × 360 timestamps in one hour
         assert_eq!(q.points, 360);
-        let q = &queries(&config)[1];
+        let q = &queries(&config)[5];
+        assert_eq!(q.name, "single-groupby-5-8-1");
         // 8 hosts × 5 fields × 360
         assert_eq!(q.points, 14_400);
+        let q = &queries(&config)[1];
+        assert_eq!(q.name, "single-groupby-1-1-12");
+        // 1 host × 1 field × 4320 timestamps in 12 hours
+        assert_eq!(q.points, 4320);
     }
 
     #[test]
@@ -253,27 +283,63 @@ mod tests {
         };
         let all = queries(&config);
         let names: Vec<&str> = all.iter().map(|q| q.name).collect();
+        // the fifteen TSBS cpu-only queries
         assert_eq!(
             names,
             [
                 "single-groupby-1-1-1",
+                "single-groupby-1-1-12",
+                "single-groupby-1-8-1",
+                "single-groupby-5-1-1",
+                "single-groupby-5-1-12",
                 "single-groupby-5-8-1",
-                "double-groupby-1",
-                "double-groupby-all",
+                "cpu-max-all-1",
                 "cpu-max-all-8",
+                "double-groupby-1",
+                "double-groupby-5",
+                "double-groupby-all",
+                "high-cpu-all",
                 "high-cpu-1",
                 "lastpoint",
                 "groupby-orderby-limit"
             ]
         );
+        let q = |name: &str| all.iter().find(|q| q.name == name).unwrap();
+        // single-groupby-1-1-12 wants 12 h; the data has 2: 1 × 1 × 720
+        assert_eq!(q("single-groupby-1-1-12").points, 720);
+        assert!(q("single-groupby-1-1-12")
+            .tsq
+            .contains("time < '2024-01-01T02:00:00Z'"));
+        // single-groupby-5-1-12: 5 fields × 1 host × 720
+        assert_eq!(q("single-groupby-5-1-12").points, 3600);
+        // single-groupby-1-8-1 with 4 hosts: 4 × 1 × 360
+        assert_eq!(q("single-groupby-1-8-1").points, 1440);
+        assert!(q("single-groupby-1-8-1")
+            .tsq
+            .contains("hostname IN ('host_0', 'host_1', 'host_2', 'host_3')"));
         // double-groupby-1 wants 12 h; the data has 2: 4 hosts × 1 × 720
-        assert_eq!(all[2].points, 2880);
-        assert!(all[2].tsq.contains("time < '2024-01-01T02:00:00Z'"));
-        // cpu-max-all-8 with 4 hosts: 4 × 10 × 720
-        assert_eq!(all[4].points, 28_800);
+        assert_eq!(q("double-groupby-1").points, 2880);
+        assert!(q("double-groupby-1")
+            .tsq
+            .contains("time < '2024-01-01T02:00:00Z'"));
+        // double-groupby-5: 4 hosts × 5 × 720
+        assert_eq!(q("double-groupby-5").points, 14_400);
+        assert!(q("double-groupby-5").tsq.starts_with(
+            "SELECT avg(usage_user), avg(usage_system), avg(usage_idle), avg(usage_nice), avg(usage_iowait) FROM"
+        ));
+        // cpu-max-all-8 with 4 hosts: 4 × 10 × 720; cpu-max-all-1: 1 × 10 × 720
+        assert_eq!(q("cpu-max-all-8").points, 28_800);
+        assert_eq!(q("cpu-max-all-1").points, 7200);
+        assert!(q("cpu-max-all-1").tsq.contains("hostname IN ('host_0')"));
+        // high-cpu-all reads every host: 4 × 10 × 720, and tests no host
+        assert_eq!(q("high-cpu-all").points, 28_800);
+        assert!(!q("high-cpu-all").tsq.contains("hostname"));
+        assert!(q("high-cpu-1")
+            .tsq
+            .contains("hostname = 'host_0' AND usage_user > 90"));
         // groupby-orderby-limit stops at the middle (1 h): 4 hosts × 360
-        assert_eq!(all[7].points, 1440);
-        assert!(all[7]
+        assert_eq!(q("groupby-orderby-limit").points, 1440);
+        assert!(q("groupby-orderby-limit")
             .sql
             .contains("time < TIMESTAMP '2024-01-01T01:00:00'"));
     }

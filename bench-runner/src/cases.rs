@@ -30,6 +30,7 @@ fn downsample_sum(shape: &GaugeShape, group_by: GroupBy) -> PipelineSpec {
             interval: Interval::Every(60 * SECOND),
             agg: Aggregator::Avg,
             fill: FillPolicy::Value(0.0),
+            max_gap: None,
         }),
         rate: None,
         aggregate: Some(Aggregator::Sum),

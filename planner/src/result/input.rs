@@ -1,0 +1,395 @@
+//! One input of the merge join: a cursor over the timeline runs of one
+//! pipeline, each run tagged with its group key (the values of the result's
+//! tag columns) and read point by point.
+//!
+//! The merge needs every input in (group key, time) order. Pipelines emit
+//! their timelines in ascending series id (aggregators: group id), and
+//! adapters number series in key order, so the order holds whenever the
+//! series' ids ascend with their keys: checked on the registry of the first
+//! batch, in O(series), without allocating. When they do not (a raw select
+//! or `GROUP BY *` over series with different tag sets, where a missing tag
+//! sorts as the empty string), the input is read whole first, grouped by key
+//! and sorted by time, as the materializing join did: correct, with memory
+//! that grows with that input, reserved as `ResultJoin`. Each run is also
+//! checked as it comes (its key and first time after the previous run's);
+//! an input that breaks the order later fails the query, naming its column.
+//!
+//! ```text
+//!   Source ─▶ batch ─▶ runs ─▶ Run { key, times, values, pos..end } ─▶ merge
+//!         (unordered registry: every batch ─▶ BTreeMap<key, Column> ─▶ sorted runs)
+//! ```
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, Float64Array};
+use arrow::buffer::ScalarBuffer;
+use arrow::datatypes::TimestampNanosecondType;
+use tsq_engine::memory::MemoryReservation;
+use tsq_engine::{EngineError, Operator, SeriesInfo, SeriesRegistry, TaskContext, TimelineBatch};
+
+use super::output::Key;
+use super::source::{Held, Source};
+use super::{join_reservation, key_bytes, Column};
+use crate::error::Result;
+
+/// Points of one timeline run (or one sorted group) with its key.
+pub(super) struct Run {
+    key: Key,
+    times: ScalarBuffer<i64>,
+    values: Float64Array,
+    pos: usize,
+    end: usize,
+}
+
+/// Where the runs come from.
+enum Feed {
+    /// Straight from the pipeline's batches.
+    Stream,
+    /// The whole input, grouped and sorted (its registry is not in key
+    /// order); the reservation holds it until the input ends.
+    Sorted {
+        runs: std::vec::IntoIter<Run>,
+        _reserved: MemoryReservation,
+    },
+}
+
+/// The key and last time of the previous run, for the order check.
+struct Last {
+    registry: Arc<SeriesRegistry>,
+    series: u32,
+    key: Key,
+    time: i64,
+}
+
+/// A cursor over one pipeline's output.
+pub(super) struct JoinInput {
+    /// The result column (output index) this input fills.
+    pub(super) column: usize,
+    /// The column's name, for errors.
+    name: String,
+    source: Source,
+    feed: Feed,
+    tags: Arc<[String]>,
+    batch: Option<Held>,
+    next_run: usize,
+    /// First row of the next run of `batch`.
+    next_row: usize,
+    run: Option<Run>,
+    checked: Option<Arc<SeriesRegistry>>,
+    last: Option<Last>,
+    done: bool,
+    /// Points taken from the pipeline.
+    pub(super) rows_in: u64,
+    ctx: TaskContext,
+}
+
+impl JoinInput {
+    /// A cursor over `source`, which computes result column `column`.
+    pub(super) fn new(
+        column: usize,
+        name: String,
+        source: Source,
+        tags: Arc<[String]>,
+        ctx: &TaskContext,
+    ) -> Self {
+        JoinInput {
+            column,
+            name,
+            source,
+            feed: Feed::Stream,
+            tags,
+            batch: None,
+            next_run: 0,
+            next_row: 0,
+            run: None,
+            checked: None,
+            last: None,
+            done: false,
+            rows_in: 0,
+            ctx: ctx.clone(),
+        }
+    }
+
+    /// True once every point was taken.
+    pub(super) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Makes sure the cursor is on a point, or done.
+    pub(super) async fn ready(&mut self) -> Result<()> {
+        while !self.done && self.run.as_ref().is_none_or(|r| r.pos >= r.end) {
+            self.run = self.next_run().await?;
+            if self.run.is_none() {
+                self.done = true;
+                self.batch = None;
+                self.feed = Feed::Stream;
+            }
+        }
+        Ok(())
+    }
+
+    /// The key of the current point (call after [`ready`](Self::ready),
+    /// when not done).
+    pub(super) fn key(&self) -> &Key {
+        &self.current().key
+    }
+
+    /// The time of the current point.
+    pub(super) fn time(&self) -> i64 {
+        let r = self.current();
+        r.times[r.pos]
+    }
+
+    /// Takes the current point's value and moves on; true when the run
+    /// still has a point (false: call `ready` before looking again).
+    pub(super) fn take(&mut self) -> (Option<f64>, bool) {
+        let Some(r) = self.run.as_mut() else {
+            return (None, false);
+        };
+        let v = r.values.is_valid(r.pos).then(|| r.values.value(r.pos));
+        r.pos += 1;
+        (v, r.pos < r.end)
+    }
+
+    /// Takes up to `n` points of the current run at once (at least one):
+    /// their times and values.
+    pub(super) fn take_slice(&mut self, n: usize) -> (&[i64], Float64Array) {
+        let r = self
+            .run
+            .as_mut()
+            .expect("ready() put the cursor on a point");
+        let (start, end) = (r.pos, (r.pos + n.max(1)).min(r.end));
+        r.pos = end;
+        let values = r.values.slice(start, end - start);
+        (&r.times[start..end], values)
+    }
+
+    fn current(&self) -> &Run {
+        self.run
+            .as_ref()
+            .expect("ready() put the cursor on a point")
+    }
+
+    /// Stops the pipeline and hands its root back.
+    pub(super) async fn stop(self) -> Box<dyn Operator> {
+        self.source.stop().await
+    }
+
+    /// The next run: from the current batch, the next batch, or the sorted
+    /// input.
+    async fn next_run(&mut self) -> Result<Option<Run>> {
+        loop {
+            if let Feed::Sorted { runs, .. } = &mut self.feed {
+                return Ok(runs.next());
+            }
+            if let Some(held) = &self.batch {
+                if self.next_run < held.batch.num_timelines() {
+                    let run = self.run_of(self.next_run)?;
+                    self.next_run += 1;
+                    return Ok(Some(run));
+                }
+            }
+            self.batch = None;
+            let Some(held) = self.source.next().await? else {
+                return Ok(None);
+            };
+            if held.batch.is_empty() {
+                continue;
+            }
+            self.rows_in += held.batch.num_rows() as u64;
+            let registry = held.batch.registry();
+            if !self
+                .checked
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(c, registry))
+            {
+                if self.last.is_none() && !in_key_order(registry, &self.tags) {
+                    self.sort_whole_input(held).await?;
+                    continue;
+                }
+                self.checked = Some(Arc::clone(registry));
+            }
+            self.batch = Some(held);
+            self.next_run = 0;
+            self.next_row = 0;
+        }
+    }
+
+    /// Run `i` of the current batch, checked to follow the previous run.
+    fn run_of(&mut self, i: usize) -> Result<Run> {
+        let held = self.batch.as_ref().expect("a current batch");
+        let batch = &held.batch;
+        let tl = batch.timeline(i);
+        let registry = batch.registry();
+        let first = tl.times[0];
+        let key = match &self.last {
+            Some(l) if l.series == tl.series_id && Arc::ptr_eq(&l.registry, registry) => {
+                Arc::clone(&l.key)
+            }
+            _ => key_of(registry.get(tl.series_id), &self.tags),
+        };
+        if let Some(l) = &self.last {
+            let order = key.as_ref().cmp(l.key.as_ref()).then(first.cmp(&l.time));
+            if order != Ordering::Greater {
+                return Err(EngineError::execution(
+                    super::RESULT_JOIN,
+                    format!(
+                        "the pipeline of '{}' did not emit its rows ordered by (group, time): \
+                         {:?} at {first} after {:?} at {}",
+                        self.name, key, l.key, l.time
+                    ),
+                )
+                .into());
+            }
+        }
+        let start = self.next_row;
+        self.next_row += tl.len();
+        self.last = Some(Last {
+            registry: Arc::clone(registry),
+            series: tl.series_id,
+            key: Arc::clone(&key),
+            time: tl.times[tl.len() - 1],
+        });
+        Ok(Run {
+            key,
+            times: times_buffer(batch),
+            values: batch.values().clone(),
+            pos: start,
+            end: start + tl.len(),
+        })
+    }
+
+    /// Reads the whole input (from `first` on), groups its points by key
+    /// and sorts each group by time, reserving what it holds.
+    async fn sort_whole_input(&mut self, first: Held) -> Result<()> {
+        let mut reservation = join_reservation(&self.ctx.memory);
+        let mut groups: BTreeMap<Key, Column> = BTreeMap::new();
+        let mut held = Some(first);
+        while let Some(h) = held.take() {
+            add_batch(&mut groups, &h.batch, &self.tags, &mut reservation)?;
+            drop(h);
+            held = self.source.next().await?;
+            if let Some(h) = &held {
+                self.rows_in += h.batch.num_rows() as u64;
+            }
+        }
+        let mut runs = Vec::with_capacity(groups.len());
+        for (key, mut col) in groups {
+            col.sort(&mut reservation)?;
+            let end = col.times.len();
+            runs.push(Run {
+                key,
+                times: ScalarBuffer::from(col.times),
+                values: Float64Array::from(col.values),
+                pos: 0,
+                end,
+            });
+        }
+        self.feed = Feed::Sorted {
+            runs: runs.into_iter(),
+            _reserved: reservation,
+        };
+        Ok(())
+    }
+}
+
+/// Appends every timeline of `batch` to the column of its key.
+fn add_batch(
+    groups: &mut BTreeMap<Key, Column>,
+    batch: &TimelineBatch,
+    tags: &[String],
+    reservation: &mut MemoryReservation,
+) -> Result<()> {
+    for tl in batch.timelines() {
+        let key = key_of(batch.registry().get(tl.series_id), tags);
+        let new = !groups.contains_key(&key);
+        let bytes = if new {
+            key_bytes(&key) + std::mem::size_of::<Column>()
+        } else {
+            0
+        };
+        let col = groups.entry(key).or_default();
+        let before = col.bytes();
+        col.times.extend_from_slice(tl.times);
+        col.values.extend((0..tl.len()).map(|i| tl.value(i)));
+        reservation.try_grow(bytes + col.bytes() - before)?;
+    }
+    Ok(())
+}
+
+/// The `time` column of `batch` (a cheap clone of its buffer).
+fn times_buffer(batch: &TimelineBatch) -> ScalarBuffer<i64> {
+    batch
+        .record_batch()
+        .column(1)
+        .as_primitive::<TimestampNanosecondType>()
+        .values()
+        .clone()
+}
+
+/// The group key of a series: its value of each tag column, the empty
+/// string where it has none (an id outside the registry: all empty).
+pub(super) fn key_of(info: Option<&SeriesInfo>, tags: &[String]) -> Key {
+    tags.iter()
+        .map(|t| info.and_then(|s| s.tag(t)).unwrap_or("").to_string())
+        .collect()
+}
+
+/// True when the keys of `registry`'s series strictly ascend with their
+/// ids, so that id order is key order.
+fn in_key_order(registry: &SeriesRegistry, tags: &[String]) -> bool {
+    let mut previous: Option<&SeriesInfo> = None;
+    for (_, s) in registry.iter() {
+        if let Some(p) = previous {
+            let order = tags
+                .iter()
+                .map(|t| p.tag(t).unwrap_or("").cmp(s.tag(t).unwrap_or("")))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal);
+            if order != Ordering::Less {
+                return false;
+            }
+        }
+        previous = Some(s);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_order_is_key_order_only_when_keys_strictly_ascend() {
+        let tags: Vec<String> = vec!["dc".into(), "host".into()];
+        let ordered = SeriesRegistry::new(vec![
+            SeriesInfo::new("m", &[("dc", "a"), ("host", "x")], "v"),
+            SeriesInfo::new("m", &[("dc", "a"), ("host", "y")], "v"),
+            SeriesInfo::new("m", &[("dc", "b"), ("host", "a")], "v"),
+        ]);
+        assert!(in_key_order(&ordered, &tags));
+        // canonical (tag pairs) order puts {dc=b, host=a} before {host=a},
+        // whose key ("", "a") is smaller
+        let (missing, _) = SeriesRegistry::sorted(vec![
+            SeriesInfo::new("m", &[("host", "a")], "v"),
+            SeriesInfo::new("m", &[("dc", "b"), ("host", "a")], "v"),
+        ]);
+        assert!(!in_key_order(&missing, &tags));
+        // two series with one key (a tag that is not a column)
+        let same = SeriesRegistry::new(vec![
+            SeriesInfo::new("m", &[("dc", "a"), ("host", "x"), ("r", "1")], "v"),
+            SeriesInfo::new("m", &[("dc", "a"), ("host", "x"), ("r", "2")], "v"),
+        ]);
+        assert!(!in_key_order(&same, &tags));
+        assert_eq!(
+            &key_of(missing.get(0), &tags)[..],
+            &["b".to_string(), "a".to_string()]
+        );
+        assert_eq!(
+            &key_of(missing.get(1), &tags)[..],
+            &[String::new(), "a".into()]
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! Result rows into Arrow: [`OutputBuilder`] appends joined rows (a group
+//! key, a time, one cell per value column) and cuts them into
+//! `RecordBatch`es of the result schema. A group's key is stored once per
+//! run of rows, not per row; tag columns are `Utf8`, or
+//! `Dictionary(Int32, Utf8)` when the session asks for dictionary tags
+//! (`SessionConfig::with_dictionary_tags`), each batch with its own
+//! dictionary of the values it holds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, DictionaryArray, Float64Array, Float64Builder, Int32Array, StringArray,
+    StringBuilder, TimestampNanosecondArray,
+};
+use arrow::datatypes::{DataType, Int32Type, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use tsq_engine::memory::MemoryReservation;
+
+use crate::error::Result;
+
+/// A group key: the values of the result's tag columns.
+pub(crate) type Key = Arc<[String]>;
+
+/// Rows reserved at a time while a batch is built.
+const RESERVE_ROWS: usize = 1024;
+
+/// Joined rows on their way into result batches.
+pub(crate) struct OutputBuilder {
+    schema: SchemaRef,
+    n_tags: usize,
+    dictionary: bool,
+    times: Vec<i64>,
+    values: Vec<Float64Builder>,
+    /// `(key, rows)` runs, in row order.
+    runs: Vec<(Key, usize)>,
+    /// Bytes of the rows being built.
+    reservation: MemoryReservation,
+    reserved_rows: usize,
+}
+
+impl OutputBuilder {
+    /// A builder of batches of `schema`, whose tag columns are dictionary
+    /// encoded when the schema says so.
+    pub(crate) fn new(schema: SchemaRef, n_tags: usize, reservation: MemoryReservation) -> Self {
+        let dictionary = schema
+            .fields()
+            .get(1)
+            .is_some_and(|f| n_tags > 0 && matches!(f.data_type(), DataType::Dictionary(..)));
+        let n_values = schema.fields().len() - 1 - n_tags;
+        OutputBuilder {
+            schema,
+            n_tags,
+            dictionary,
+            times: Vec::new(),
+            values: (0..n_values).map(|_| Float64Builder::new()).collect(),
+            runs: Vec::new(),
+            reservation,
+            reserved_rows: 0,
+        }
+    }
+
+    /// Bytes reserved for the rows being built.
+    pub(crate) fn reserved(&self) -> usize {
+        self.reservation.size()
+    }
+
+    /// Rows appended since the last batch.
+    pub(crate) fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// The schema of the batches.
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Appends a row; `cells` holds at least the result's value columns.
+    pub(crate) fn push(&mut self, key: &Key, time: i64, cells: &[Option<f64>]) -> Result<()> {
+        if self.times.len() == self.reserved_rows {
+            self.reservation.try_grow(RESERVE_ROWS * self.row_bytes())?;
+            self.reserved_rows += RESERVE_ROWS;
+        }
+        self.times.push(time);
+        for (builder, cell) in self.values.iter_mut().zip(cells) {
+            builder.append_option(*cell);
+        }
+        match self.runs.last_mut() {
+            Some((k, rows)) if Arc::ptr_eq(k, key) || k == key => *rows += 1,
+            _ => self.runs.push((Arc::clone(key), 1)),
+        }
+        Ok(())
+    }
+
+    /// Appends one row per time of `times`, whose cell of value column
+    /// `column` is the matching entry of `values` and every other cell
+    /// null (the rows of a group only one column has).
+    pub(crate) fn push_column(
+        &mut self,
+        key: &Key,
+        times: &[i64],
+        column: usize,
+        values: &Float64Array,
+    ) -> Result<()> {
+        let n = times.len();
+        while self.times.len() + n > self.reserved_rows {
+            self.reservation.try_grow(RESERVE_ROWS * self.row_bytes())?;
+            self.reserved_rows += RESERVE_ROWS;
+        }
+        self.times.extend_from_slice(times);
+        for (c, builder) in self.values.iter_mut().enumerate() {
+            if c != column {
+                builder.append_nulls(n);
+            } else if values.null_count() == 0 {
+                builder.append_slice(values.values());
+            } else {
+                builder.extend(values.iter());
+            }
+        }
+        match self.runs.last_mut() {
+            Some((k, rows)) if Arc::ptr_eq(k, key) || k == key => *rows += n,
+            _ => self.runs.push((Arc::clone(key), n)),
+        }
+        Ok(())
+    }
+
+    /// Bytes one row takes while the batch is built (time, values with
+    /// validity, and at most one run entry).
+    fn row_bytes(&self) -> usize {
+        8 + self.values.len() * 9 + std::mem::size_of::<(Key, usize)>()
+    }
+
+    /// The rows appended so far as one batch (`None` when there is none).
+    pub(crate) fn take(&mut self) -> Result<Option<RecordBatch>> {
+        if self.times.is_empty() {
+            return Ok(None);
+        }
+        let rows = self.times.len();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        let times = TimestampNanosecondArray::from(std::mem::take(&mut self.times));
+        columns.push(Arc::new(times.with_timezone(crate::result::TIME_ZONE)));
+        for t in 0..self.n_tags {
+            columns.push(if self.dictionary {
+                dictionary_column(&self.runs, t)
+            } else {
+                string_column(&self.runs, t, rows)
+            });
+        }
+        for builder in &mut self.values {
+            columns.push(Arc::new(builder.finish()));
+        }
+        self.runs.clear();
+        self.reservation.free();
+        self.reserved_rows = 0;
+        Ok(Some(RecordBatch::try_new(
+            Arc::clone(&self.schema),
+            columns,
+        )?))
+    }
+}
+
+/// Tag `t` of every row as `Utf8`.
+fn string_column(runs: &[(Key, usize)], t: usize, rows: usize) -> ArrayRef {
+    let bytes = runs.iter().map(|(k, n)| k[t].len() * n).sum();
+    let mut b = StringBuilder::with_capacity(rows, bytes);
+    for (key, n) in runs {
+        for _ in 0..*n {
+            b.append_value(&key[t]);
+        }
+    }
+    Arc::new(b.finish())
+}
+
+/// Tag `t` of every row as `Dictionary(Int32, Utf8)`: each distinct value
+/// once in the dictionary, in order of first appearance.
+fn dictionary_column(runs: &[(Key, usize)], t: usize) -> ArrayRef {
+    let mut index: HashMap<&str, i32> = HashMap::new();
+    let mut values: Vec<&str> = Vec::new();
+    let mut keys: Vec<i32> = Vec::new();
+    for (key, n) in runs {
+        let value = key[t].as_str();
+        let at = *index.entry(value).or_insert_with(|| {
+            values.push(value);
+            values.len() as i32 - 1
+        });
+        keys.extend(std::iter::repeat_n(at, *n));
+    }
+    let dictionary = DictionaryArray::<Int32Type>::new(
+        Int32Array::from(keys),
+        Arc::new(StringArray::from(values)),
+    );
+    Arc::new(dictionary)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Array, AsArray, Float64Array};
+    use tsq_engine::memory::MemoryPool;
+
+    use super::*;
+    use crate::result::result_schema_with;
+
+    fn key(values: &[&str]) -> Key {
+        values.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn rows_become_one_batch_with_plain_or_dictionary_tags() {
+        for dictionary in [false, true] {
+            let pool = MemoryPool::new(1 << 20);
+            let schema = result_schema_with(&["host".into()], &["v".into()], dictionary);
+            let mut out = OutputBuilder::new(schema, 1, pool.reservation("ResultJoin", ""));
+            let (a, b) = (key(&["a"]), key(&["b"]));
+            out.push(&a, 0, &[Some(1.0)]).unwrap();
+            out.push(&a, 10, &[None]).unwrap();
+            out.push(&b, 0, &[Some(3.0)]).unwrap();
+            out.push(&key(&["a"]), 20, &[Some(4.0)]).unwrap();
+            assert!(pool.used() > 0);
+            let batch = out.take().unwrap().unwrap();
+            assert_eq!(pool.used(), 0);
+            assert!(out.take().unwrap().is_none());
+            let hosts: Vec<String> = if dictionary {
+                let d = batch.column(1).as_dictionary::<Int32Type>();
+                // "a" and "b" once each in the dictionary
+                assert_eq!(d.values().len(), 2);
+                assert_eq!(d.keys().values(), &[0, 0, 1, 0]);
+                let values = d.values().as_string::<i32>();
+                d.keys()
+                    .values()
+                    .iter()
+                    .map(|&k| values.value(k as usize).to_string())
+                    .collect()
+            } else {
+                let s = batch.column(1).as_string::<i32>();
+                (0..s.len()).map(|i| s.value(i).to_string()).collect()
+            };
+            assert_eq!(hosts, ["a", "a", "b", "a"]);
+            let v = batch
+                .column(2)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap();
+            assert_eq!(
+                (0..4)
+                    .map(|i| v.is_valid(i).then(|| v.value(i)))
+                    .collect::<Vec<_>>(),
+                [Some(1.0), None, Some(3.0), Some(4.0)]
+            );
+        }
+    }
+}
