@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -123,6 +124,8 @@ pub(crate) struct Inner {
     pub(crate) maint: Mutex<()>,
     pub(crate) index: RwLock<SeriesIndex>,
     pub(crate) state: RwLock<State>,
+    /// Merges done by compaction since open (for metrics).
+    pub(crate) compactions: AtomicU64,
 }
 
 /// A TSM store rooted at one directory; `Send + Sync`, share it with `Arc`.
@@ -275,6 +278,12 @@ impl Store {
         lock(&self.inner.writer).wal.group_commit().fsyncs()
     }
 
+    /// Level merges compaction has done since the store was opened
+    /// (background and [`Store::compact`]).
+    pub fn compactions(&self) -> u64 {
+        self.inner.compactions.load(Ordering::Relaxed)
+    }
+
     /// Bytes of points held in the cache.
     pub fn cache_bytes(&self) -> usize {
         read(&self.inner.state).cache.size_bytes()
@@ -373,6 +382,7 @@ impl Inner {
                 cache: Cache::new(),
                 files: Arc::new(files),
             }),
+            compactions: AtomicU64::new(0),
         })
     }
 
