@@ -631,7 +631,7 @@ fn load_then_sigkill_keeps_every_acknowledged_point() {
         "csv",
     ))
     .unwrap();
-    let mut found = vec![0u64; WRITERS];
+    let mut found = [0u64; WRITERS];
     for line in csv.lines().skip(1) {
         let cols: Vec<&str> = line.split(',').collect();
         let w: usize = cols[1].trim_start_matches('w').parse().unwrap();
@@ -646,4 +646,74 @@ fn load_then_sigkill_keeps_every_acknowledged_point() {
             found[w]
         );
     }
+}
+
+/// Polls `/metrics` until it has `line` (or fails after [`TIMEOUT`]).
+fn wait_for_metric(server: &Server, line: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let metrics = server.get("/metrics").text();
+        if metrics.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no '{line}' in:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_client_that_leaves_cancels_its_query_and_frees_its_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--max-concurrent-queries", "1", "--query-wait", "1"],
+    );
+    // 200 000 points: a CSV result of megabytes, far more than the socket
+    // buffers of a client that does not read.
+    let body: String = (0..200_000)
+        .map(|i| format!("big,s=s{} v={i} {}\n", i % 10, i + 1))
+        .collect();
+    let r = server.post("/write?db=d", &body);
+    assert_eq!(r.status, 204, "{}", r.text());
+
+    // Client A starts the big query and reads only the status line.
+    let mut a = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    a.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let path = format!(
+        "/api/v3/query_sql?q={}&format=csv",
+        encode("SELECT v FROM big")
+    );
+    write!(
+        a,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut start = [0u8; 12];
+    a.read_exact(&mut start).unwrap();
+    assert_eq!(&start, b"HTTP/1.1 200");
+    wait_for_metric(&server, "tsq_open_queries 1");
+
+    // Its slot is the only one: client B waits one second, then gets 503.
+    let r = server.get("/api/v3/query_sql?q=SELECT%20v%20FROM%20big%20LIMIT%201");
+    assert_eq!(r.status, 503);
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    let waited: u64 = error
+        .strip_prefix("too many concurrent queries: all 1 slots stayed busy for ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("{error}"));
+    assert!((1000..10_000).contains(&waited), "{error}");
+    assert!(
+        error.ends_with(" ms (--max-concurrent-queries); retry later"),
+        "{error}"
+    );
+
+    // A leaves: its query is cancelled and the slot is free again.
+    drop(a);
+    wait_for_metric(&server, "tsq_open_queries 0");
+    let csv = server.query("SELECT v FROM big WHERE s = 's3' LIMIT 2", "csv");
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        "time,s,v\n1970-01-01T00:00:00.000000004Z,s3,3\n1970-01-01T00:00:00.000000014Z,s3,13\n"
+    );
 }
