@@ -102,6 +102,16 @@ impl ScanOp {
         }))
     }
 
+    /// Keeps the opened `scan` (and which of its series match the predicate).
+    fn opened(&mut self, scan: Box<dyn SeriesScan>) -> Result<()> {
+        self.matches = self
+            .filters_tags()
+            .then(|| self.series_mask(scan.registry()));
+        self.scan = Some(scan);
+        self.lifecycle.opened();
+        Ok(())
+    }
+
     /// True when ScanOp evaluates the tag predicate itself.
     fn filters_tags(&self) -> bool {
         !self.caps.tag_pushdown && !self.request.predicate.is_true()
@@ -224,15 +234,18 @@ impl Operator for ScanOp {
                 .zip(self.request.range.end)
                 .is_none()
         {
-            self.range = Some(Self::resolve(self.adapter.as_ref(), &self.request).await?);
+            let (start, end) = Self::resolve(self.adapter.as_ref(), &self.request).await?;
+            self.range = Some((start, end));
+            // The scan reads the resolved range only: a point written after
+            // the span was looked up (later than its end) is not this
+            // query's, and would lie outside the buckets the parent made.
+            let mut clipped = self.request.clone();
+            clipped.range = TimeRange::new(start, end);
+            let scan = self.adapter.scan(&clipped).await?;
+            return self.opened(scan);
         }
         let scan = self.adapter.scan(&self.request).await?;
-        self.matches = self
-            .filters_tags()
-            .then(|| self.series_mask(scan.registry()));
-        self.scan = Some(scan);
-        self.lifecycle.opened();
-        Ok(())
+        self.opened(scan)
     }
 
     async fn next(&mut self) -> Result<Option<TimelineBatch>> {
