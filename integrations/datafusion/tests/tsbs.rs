@@ -23,7 +23,7 @@ async fn tsbs_queries_agree_four_ways() {
         seed: 7,
         start: DEFAULT_START,
     };
-    let data = TsbsData::generate(config.clone());
+    let data = TsbsData::generate(config);
     let adapter: Arc<dyn StorageAdapter> = Arc::new(data.memory_adapter());
     let session = Arc::new(Session::new(Arc::clone(&adapter), SessionConfig::default()));
 
