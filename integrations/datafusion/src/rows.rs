@@ -138,21 +138,11 @@ impl RowMerger {
         while out.times.len() < want {
             self.fill_heads().await?;
             let Some(key) = self.min_key() else { break };
-            out.times.push(key.1);
-            out.tagsets.push(key.0);
-            for slot in &mut out.values {
-                slot.append_null();
-            }
-            for input in &mut self.inputs {
-                if head(input) != Some(key) {
-                    continue;
-                }
-                if let (Some(slot), Some(batch)) = (input.slot, input.batch.as_ref()) {
-                    let values = batch.values();
-                    let v = values.is_valid(input.row).then(|| values.value(input.row));
-                    out.values[slot].set_last(v);
-                }
-                input.row += 1;
+            let aligned = self.aligned_rows(key, want - out.times.len());
+            if aligned > 0 {
+                self.copy_aligned(aligned, key.0, &mut out);
+            } else {
+                self.merge_one(key, &mut out);
             }
         }
         if out.times.is_empty() {
@@ -189,6 +179,73 @@ impl RowMerger {
             }
         }
         Ok(())
+    }
+
+    /// One row at `key`: every input whose head is there fills its column
+    /// and moves on; the others leave NULL.
+    fn merge_one(&mut self, key: (u32, i64), out: &mut OutBatch) {
+        out.times.push(key.1);
+        out.tagsets.push(key.0);
+        for slot in &mut out.values {
+            slot.append_null();
+        }
+        for input in &mut self.inputs {
+            if head(input) != Some(key) {
+                continue;
+            }
+            if let (Some(slot), Some(batch)) = (input.slot, input.batch.as_ref()) {
+                let values = batch.values();
+                let v = values.is_valid(input.row).then(|| values.value(input.row));
+                out.values[slot].set_last(v);
+            }
+            input.row += 1;
+        }
+    }
+
+    /// The dense case, where every field has a point at every time: how
+    /// many rows from `key` on (at most `max`) have all inputs on the same
+    /// series with the same times, so they can be copied as slices. Zero
+    /// when some input is elsewhere (then rows are merged one by one).
+    fn aligned_rows(&self, key: (u32, i64), max: usize) -> usize {
+        let mut runs = Vec::with_capacity(self.inputs.len());
+        for input in &self.inputs {
+            let Some(batch) = input.batch.as_ref().filter(|_| head(input) == Some(key)) else {
+                return 0;
+            };
+            let ids = &batch.series_ids()[input.row..];
+            let run = ids.iter().take(max).take_while(|&&id| id == ids[0]).count();
+            runs.push(&batch.times()[input.row..input.row + run]);
+        }
+        let Some(first) = runs.first() else { return 0 };
+        let n = runs.iter().map(|r| r.len()).min().unwrap_or(0);
+        (0..n)
+            .take_while(|&i| runs.iter().all(|r| r[i] == first[i]))
+            .count()
+    }
+
+    /// Copies `n` aligned rows of tag set `tagset` (see `aligned_rows`).
+    fn copy_aligned(&mut self, n: usize, tagset: u32, out: &mut OutBatch) {
+        let mut copied_times = false;
+        for input in &mut self.inputs {
+            let Some(batch) = input.batch.as_ref() else {
+                continue;
+            };
+            let range = input.row..input.row + n;
+            if !copied_times {
+                out.times.extend_from_slice(&batch.times()[range.clone()]);
+                out.tagsets.extend(std::iter::repeat_n(tagset, n));
+                copied_times = true;
+            }
+            if let Some(slot) = input.slot {
+                let values = batch.values();
+                let column = &mut out.values[slot];
+                column
+                    .values
+                    .extend_from_slice(&values.values()[range.clone()]);
+                column.valid.extend(range.map(|r| values.is_valid(r)));
+            }
+            input.row += n;
+        }
     }
 
     fn min_key(&self) -> Option<(u32, i64)> {

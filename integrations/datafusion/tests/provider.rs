@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{memory_adapter, oracle, physical_plan, points, run, tsm_adapter, S};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use tsq_datafusion::register_tsq;
 use tsq_engine::{Capabilities, StorageAdapter};
 
@@ -56,9 +56,13 @@ fn queries() -> Vec<String> {
 }
 
 async fn check_against_oracle(adapter: Arc<dyn StorageAdapter>, what: &str) {
+    check_with_batch_size(adapter, what, 8192).await
+}
+
+async fn check_with_batch_size(adapter: Arc<dyn StorageAdapter>, what: &str, batch: usize) {
     let data = points();
     let expected_ctx = oracle(&data);
-    let ctx = SessionContext::new();
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_batch_size(batch));
     let tables = register_tsq(&ctx, adapter).await.expect("register");
     assert_eq!(tables, vec!["cpu".to_string(), "mem".to_string()]);
     for sql in queries() {
@@ -71,6 +75,16 @@ async fn check_against_oracle(adapter: Arc<dyn StorageAdapter>, what: &str) {
 #[tokio::test]
 async fn memory_adapter_matches_the_oracle() {
     check_against_oracle(Arc::new(memory_adapter(&points())), "memory").await;
+}
+
+#[tokio::test]
+async fn batch_boundaries_do_not_change_rows() {
+    // Scans and output batches of 1 and 7 rows: timelines and aligned runs
+    // cut at every place.
+    for batch in [1, 7] {
+        let adapter = Arc::new(memory_adapter(&points()));
+        check_with_batch_size(adapter, &format!("memory, batch {batch}"), batch).await;
+    }
 }
 
 #[tokio::test]
