@@ -18,7 +18,8 @@ use clap::Parser;
 use futures::TryStreamExt;
 use tonic::transport::Channel;
 use tsq::demo::DemoConfig;
-use tsq::server::flight::{serve, FlightLimits, FlightState};
+use tsq::server::flight::{serve, FlightState};
+use tsq::server::Limits;
 use tsq::Database;
 
 /// The command line.
@@ -81,7 +82,7 @@ async fn main() -> Result<(), Error> {
     let state = FlightState {
         db: Arc::new(db.clone()),
         token: None,
-        limits: FlightLimits::default(),
+        limits: Limits::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state, async move {

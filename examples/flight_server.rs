@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use tsq::server::auth::Token;
-use tsq::server::flight::{serve, FlightLimits, FlightState};
+use tsq::server::flight::{serve, FlightState};
+use tsq::server::Limits;
 use tsq::Database;
 
 /// The command line.
@@ -64,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = FlightState {
         db: Arc::new(db.clone()),
         token,
-        limits: FlightLimits::default(),
+        limits: Limits::default(),
     };
     serve(listener, state, stop_signal()).await?;
     db.close().await?;

@@ -199,10 +199,12 @@ pub(crate) fn build_chain(
     let mut op: Box<dyn Operator> = match read {
         ReadPath::LastPoint => Box::new(LastPointOp::new(Arc::clone(adapter), scan)),
         _ => {
-            let scan_op = if needs_range && bounded.is_none() {
-                ScanOp::resolving_range(Arc::clone(adapter), scan)
-            } else {
-                ScanOp::new(Arc::clone(adapter), scan)
+            let scan_op = match pre.resolved {
+                Some(r) => ScanOp::new(Arc::clone(adapter), scan).with_resolved_range(r),
+                None if needs_range && bounded.is_none() => {
+                    ScanOp::resolving_range(Arc::clone(adapter), scan)
+                }
+                None => ScanOp::new(Arc::clone(adapter), scan),
             };
             match partition {
                 Some(p) => Box::new(scan_op.with_partition(p)),

@@ -180,6 +180,9 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             cli.output_format()
                 .and_then(|format| crate::cli::bench_cmd::run(&options, format))
         }
+        Some(Command::Serve(args)) => require_data(&cli).and_then(|dir| {
+            crate::cli::serve_cmd::run(&runtime, &dir, args, cli.memory_budget)
+        }),
         Some(Command::Check) => require_data(&cli)
             .and_then(|dir| crate::cli::check_cmd::check(&dir, &mut io::stdout().lock())),
         Some(Command::Repair) => require_data(&cli)

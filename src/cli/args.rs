@@ -1,6 +1,6 @@
 //! The command line (clap): `tsq [--data DIR]` opens the REPL, and the
-//! subcommands `demo`, `import`, `export`, `compact`, `query`, `bench`,
-//! `check` and `repair`. Usage errors exit with 2.
+//! subcommands `demo`, `import`, `export`, `compact`, `serve`, `query`,
+//! `bench`, `check` and `repair`. Usage errors exit with 2.
 
 use std::path::PathBuf;
 
@@ -212,6 +212,10 @@ pub enum Command {
     },
     /// Snapshot the cache and merge every shard's TSM files into one.
     Compact,
+    /// Serve the store over HTTP (InfluxDB line protocol writes, SQL,
+    /// metrics) and Arrow Flight SQL until SIGINT or SIGTERM (see
+    /// docs/server.md).
+    Serve(crate::cli::serve_cmd::ServeArgs),
     /// Run a query (or a `;`-separated script with -f) and print the result.
     Query {
         /// A script file of `;`-separated statements.
@@ -291,6 +295,21 @@ mod tests {
         assert!(matches!(cli.command, Some(Command::Check)));
         let cli = Cli::parse_from(["tsq", "repair", "--data", "d"]);
         assert!(matches!(cli.command, Some(Command::Repair)));
+    }
+
+    #[test]
+    fn parses_serve_with_defaults_on_loopback() {
+        let cli = Cli::parse_from(["tsq", "serve", "--data", "d", "--max-body", "1MiB"]);
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(args.http.to_string(), "127.0.0.1:8181");
+        assert_eq!(args.flight.to_string(), "127.0.0.1:8182");
+        let limits = args.limits(Some(64 << 20));
+        assert_eq!(limits.max_body_bytes, 1 << 20);
+        assert_eq!(limits.max_decompressed_bytes, 100 << 20);
+        assert_eq!(limits.max_concurrent_queries, 16);
+        assert_eq!(limits.query_memory_bytes, 64 << 20);
     }
 
     #[test]

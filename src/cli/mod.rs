@@ -3,7 +3,8 @@
 //! `main.rs` parses the command line ([`args`]) and [`app`] dispatches to the
 //! commands: [`import`] (line protocol; [`import_parquet`]), [`export`]
 //! (with [`export_batch`]), [`compact_cmd`], [`check_cmd`] (`check`,
-//! `repair`), [`demo_cmd`], queries and the [`repl`], which run
+//! `repair`), [`demo_cmd`], [`serve_cmd`] (`tsq serve`, over
+//! [`crate::server`]), queries and the [`repl`], which run
 //! statements through a [`runner::Runner`]. They talk to the engine only
 //! through the small traits of [`backend`] ([`backend::QueryEngine`],
 //! [`backend::Ingest`]); [`wiring`] implements them over the planner's
@@ -33,6 +34,7 @@ pub mod repl;
 #[cfg(test)]
 mod repl_tests;
 pub mod runner;
+pub mod serve_cmd;
 pub mod statements;
 pub mod wiring;
 

@@ -25,7 +25,8 @@ use tonic::transport::Channel;
 use tonic::Code;
 use tsq::demo::{DemoConfig, DemoGenerator};
 use tsq::server::auth::Token;
-use tsq::server::flight::{serve, FlightLimits, FlightState};
+use tsq::server::flight::{serve, FlightState};
+use tsq::server::Limits;
 use tsq::Database;
 
 const TOKEN: &str = "s3cret-token";
@@ -48,7 +49,7 @@ struct Server {
     _stop: oneshot::Sender<()>,
 }
 
-async fn start(db: Database, token: Option<&str>, limits: FlightLimits) -> Server {
+async fn start(db: Database, token: Option<&str>, limits: Limits) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let db = Arc::new(db);
@@ -142,7 +143,7 @@ fn strings(batch: &RecordBatch, column: &str) -> Vec<String> {
 #[tokio::test]
 async fn missing_or_wrong_token_gets_unauthenticated_and_no_data() {
     let (_dir, db) = store_with(LP).await;
-    let server = start(db, Some(TOKEN), FlightLimits::default()).await;
+    let server = start(db, Some(TOKEN), Limits::default()).await;
     let sql = "SELECT max(usage_user) FROM cpu";
 
     for token in [None, Some("wrong")] {
@@ -183,7 +184,7 @@ async fn missing_or_wrong_token_gets_unauthenticated_and_no_data() {
 #[tokio::test]
 async fn statement_results_equal_the_in_process_ones() {
     let (_dir, db) = store_with(LP).await;
-    let server = start(db, Some(TOKEN), FlightLimits::default()).await;
+    let server = start(db, Some(TOKEN), Limits::default()).await;
     let mut c = client(&server, Some(TOKEN)).await;
 
     // Worked out by hand: per host, the max per 2-minute bucket.
@@ -237,7 +238,7 @@ async fn tsbs_queries_over_flight_equal_the_in_process_ones() {
     let mut lp = String::new();
     while generator.fill_chunk(1000, &mut lp) > 0 {}
     let (_dir, db) = store_with(&lp).await;
-    let server = start(db, Some(TOKEN), FlightLimits::default()).await;
+    let server = start(db, Some(TOKEN), Limits::default()).await;
     let mut c = client(&server, Some(TOKEN)).await;
     let mut with_rows = 0;
     for q in tsq_bench_runner::tsbs::queries::queries(&config) {
@@ -254,7 +255,7 @@ async fn tsbs_queries_over_flight_equal_the_in_process_ones() {
 #[tokio::test]
 async fn prepared_statement_create_execute_close() {
     let (_dir, db) = store_with(LP).await;
-    let server = start(db, Some(TOKEN), FlightLimits::default()).await;
+    let server = start(db, Some(TOKEN), Limits::default()).await;
     let mut c = client(&server, Some(TOKEN)).await;
     let sql = "SELECT usage_system FROM cpu WHERE host = 'a'";
     let mut prepared = c.prepare(sql.into(), None).await.unwrap();
@@ -299,7 +300,7 @@ async fn prepared_statement_create_execute_close() {
 #[tokio::test]
 async fn metadata_tables_with_schema_catalogs_and_types() {
     let (_dir, db) = store_with(LP).await;
-    let server = start(db, Some(TOKEN), FlightLimits::default()).await;
+    let server = start(db, Some(TOKEN), Limits::default()).await;
     let mut c = client(&server, Some(TOKEN)).await;
 
     let request = CommandGetTables {
@@ -396,10 +397,10 @@ fn long_series(points: usize) -> String {
 async fn concurrency_limit_refuses_then_a_dropped_stream_frees_its_slot() {
     let db = Database::in_memory();
     db.write_lp(long_series(200_000)).await.unwrap();
-    let limits = FlightLimits {
+    let limits = Limits {
         max_concurrent_queries: 1,
-        queue_timeout: Duration::from_secs(2),
-        ..FlightLimits::default()
+        query_wait: Duration::from_secs(2),
+        ..Limits::default()
     };
     let server = start(db, None, limits).await;
     let mut c = client(&server, None).await;
@@ -436,10 +437,10 @@ async fn concurrency_limit_refuses_then_a_dropped_stream_frees_its_slot() {
 #[tokio::test]
 async fn memory_budget_and_query_length_limits() {
     let (_dir, db) = store_with(LP).await;
-    let limits = FlightLimits {
-        query_memory_budget: 64,
-        max_query_len: 80,
-        ..FlightLimits::default()
+    let limits = Limits {
+        query_memory_bytes: 64,
+        max_query_bytes: 80,
+        ..Limits::default()
     };
     let server = start(db, None, limits).await;
     let mut c = client(&server, None).await;

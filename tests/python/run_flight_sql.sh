@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The Python Flight SQL client test (docs/server.md): builds tsq and the
-# test server, makes a small demo store, saves `tsq query`'s answers to the
+# The Python Flight SQL client test (docs/server.md): builds tsq, makes
+# a small demo store, saves `tsq query`'s answers to the
 # TSBS queries, starts the server on 127.0.0.1 (bounded by `timeout`), runs
 # tests/python/flight_sql_client.py against it, stops the server.
 # Needs: pip install adbc-driver-flightsql pyarrow.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tsq-ci-target}"
-cargo build -q -p tsq --bin tsq --example flight_server --example tsbs_queries
+cargo build -q -p tsq --bin tsq --example tsbs_queries
 bin="$CARGO_TARGET_DIR/debug"
 work="$(mktemp -d)"
 server_pid=""
@@ -23,13 +23,13 @@ python3 tests/python/flight_sql_client.py expect --tsq "$bin/tsq" --data "$work/
     --queries "$work/queries.json" --out "$work/expected.json"
 head -c 24 /dev/urandom | base64 | tr '+/' '-_' >"$work/token"
 
-# The server: switch this line to `tsq serve --flight ...` once it exists.
-timeout 300 "$bin/examples/flight_server" --data "$work/store" --addr 127.0.0.1:0 \
+# The server: `tsq serve`, both listeners on ports the system picks.
+timeout 300 "$bin/tsq" serve --data "$work/store" --http 127.0.0.1:0 --flight 127.0.0.1:0 \
     --token-file "$work/token" >"$work/server.out" 2>&1 &
 server_pid=$!
 addr=""
 for _ in $(seq 1 100); do
-    addr="$(sed -n 's/^flight sql listening on //p' "$work/server.out")"
+    addr="$(sed -n 's/^tsq serve: flight listening on //p' "$work/server.out")"
     [ -n "$addr" ] && break
     kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.out"; exit 1; }
     sleep 0.1

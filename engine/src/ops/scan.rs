@@ -90,6 +90,19 @@ impl ScanOp {
         self
     }
 
+    /// This scan of an unbounded request over `range`, resolved from the
+    /// data before it was built (once for every partition of a query, so
+    /// that they agree on one grid): it reads only that range, as a scan
+    /// that resolves its range at open does, and reports it as its
+    /// [`output_range`](Operator::output_range). A bounded request keeps
+    /// its own.
+    pub fn with_resolved_range(mut self, range: (i64, i64)) -> Self {
+        if self.range.is_none() {
+            self.range = Some(range);
+        }
+        self
+    }
+
     /// A scan that, when its range is unbounded, resolves it from the data
     /// at open (`docs/semantics.md`: with no time bound, the range is the
     /// span of the matching data; an empty range at the bound, or at 0,
@@ -112,6 +125,38 @@ impl ScanOp {
             let at = range.start.or(range.end).unwrap_or(0);
             (at, at)
         }))
+    }
+
+    /// Starts `adapter`'s scan of `request`, of `partition` only when
+    /// there is one.
+    async fn start(
+        adapter: &dyn StorageAdapter,
+        partition: Option<&Partition>,
+        request: &ScanRequest,
+    ) -> Result<Box<dyn SeriesScan>> {
+        match partition {
+            Some(p) => adapter.scan_partition(request, p).await,
+            None => adapter.scan(request).await,
+        }
+    }
+
+    /// Keeps the opened `scan` and which of its series it passes on: those
+    /// that match the predicate (when the adapter does not filter them) and
+    /// belong to its partition.
+    fn opened(&mut self, scan: Box<dyn SeriesScan>) -> Result<()> {
+        self.matches = self
+            .filters_tags()
+            .then(|| self.series_mask(scan.registry()));
+        if let Some(p) = &self.partition {
+            let keep = p.mask(scan.registry());
+            self.matches = Some(match self.matches.take() {
+                Some(m) => m.iter().zip(&keep).map(|(a, b)| *a && *b).collect(),
+                None => keep,
+            });
+        }
+        self.scan = Some(scan);
+        self.lifecycle.opened();
+        Ok(())
     }
 
     /// True when ScanOp evaluates the tag predicate itself.
@@ -231,33 +276,28 @@ impl Operator for ScanOp {
     async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
         self.lifecycle.check_open("ScanOp")?;
         self.ctx = Some(ctx.clone());
-        if self.resolve_range
-            && self
-                .request
-                .range
-                .start
-                .zip(self.request.range.end)
-                .is_none()
-        {
+        let unbounded = self
+            .request
+            .range
+            .start
+            .zip(self.request.range.end)
+            .is_none();
+        if self.resolve_range && unbounded {
             self.range = Some(Self::resolve(self.adapter.as_ref(), &self.request).await?);
         }
-        let scan = match &self.partition {
-            Some(p) => self.adapter.scan_partition(&self.request, p).await?,
-            None => self.adapter.scan(&self.request).await?,
+        let (adapter, partition) = (self.adapter.as_ref(), self.partition.as_ref());
+        let scan = match self.range {
+            // The scan reads the resolved range only: a point written after
+            // the span was looked up (later than its end) is not this
+            // query's, and would lie outside the buckets the parent made.
+            Some((start, end)) if unbounded => {
+                let mut clipped = self.request.clone();
+                clipped.range = TimeRange::new(start, end);
+                Self::start(adapter, partition, &clipped).await?
+            }
+            _ => Self::start(adapter, partition, &self.request).await?,
         };
-        self.matches = self
-            .filters_tags()
-            .then(|| self.series_mask(scan.registry()));
-        if let Some(p) = &self.partition {
-            let keep = p.mask(scan.registry());
-            self.matches = Some(match self.matches.take() {
-                Some(m) => m.iter().zip(&keep).map(|(a, b)| *a && *b).collect(),
-                None => keep,
-            });
-        }
-        self.scan = Some(scan);
-        self.lifecycle.opened();
-        Ok(())
+        self.opened(scan)
     }
 
     async fn next(&mut self) -> Result<Option<TimelineBatch>> {

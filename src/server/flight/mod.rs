@@ -23,9 +23,9 @@ mod service;
 mod sql_info;
 mod status;
 
+use crate::server::Limits;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use tonic::transport::server::TcpIncoming;
@@ -43,36 +43,7 @@ pub struct FlightState {
     /// for loopback use only).
     pub token: Option<Token>,
     /// Concurrency, memory and size limits of queries.
-    pub limits: FlightLimits,
-}
-
-/// Limits on the queries of the Flight SQL server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlightLimits {
-    /// Queries that may run at once; more wait for a slot (at least 1 is
-    /// used).
-    pub max_concurrent_queries: usize,
-    /// How long a query waits for a slot before it fails with
-    /// `ResourceExhausted`.
-    pub queue_timeout: Duration,
-    /// Memory budget of each query in bytes (over it the query fails with
-    /// `ResourceExhausted` naming the operator).
-    pub query_memory_budget: usize,
-    /// Longest query text accepted, in bytes.
-    pub max_query_len: usize,
-}
-
-impl Default for FlightLimits {
-    /// 8 concurrent queries, a 30 s wait for a slot, 1 GiB per query,
-    /// 64 KiB of query text.
-    fn default() -> Self {
-        FlightLimits {
-            max_concurrent_queries: 8,
-            queue_timeout: Duration::from_secs(30),
-            query_memory_budget: 1 << 30,
-            max_query_len: 64 << 10,
-        }
-    }
+    pub limits: Limits,
 }
 
 /// Why the Flight SQL server stopped with an error.

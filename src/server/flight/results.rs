@@ -19,7 +19,7 @@ use tsq_planner::Query;
 
 use super::admission::Admission;
 use super::status::from_tsq;
-use super::FlightLimits;
+use crate::server::Limits;
 use crate::Database;
 
 /// The Flight data of one result, as `DoGet` returns it.
@@ -30,14 +30,14 @@ pub(crate) type FlightDataStream = Pin<Box<dyn Stream<Item = Result<FlightData, 
 #[derive(Debug, Clone)]
 pub(crate) struct Runner {
     db: Arc<Database>,
-    limits: FlightLimits,
+    limits: Limits,
     admission: Admission,
 }
 
 impl Runner {
     /// A runner over `db` with `limits`.
-    pub(crate) fn new(db: Arc<Database>, limits: FlightLimits) -> Self {
-        let admission = Admission::new(limits.max_concurrent_queries, limits.queue_timeout);
+    pub(crate) fn new(db: Arc<Database>, limits: Limits) -> Self {
+        let admission = Admission::new(limits.max_concurrent_queries, limits.query_wait);
         Runner {
             db,
             limits,
@@ -53,11 +53,11 @@ impl Runner {
     /// Parses and plans `sql` (no storage scan): its result schema is then
     /// known.
     pub(crate) async fn plan(&self, sql: &str) -> Result<Query, Status> {
-        if sql.len() > self.limits.max_query_len {
+        if sql.len() > self.limits.max_query_bytes {
             return Err(Status::invalid_argument(format!(
                 "the query is {} bytes long; the server accepts at most {} bytes",
                 sql.len(),
-                self.limits.max_query_len
+                self.limits.max_query_bytes
             )));
         }
         let config = self
@@ -65,7 +65,7 @@ impl Runner {
             .session()
             .config()
             .clone()
-            .with_memory_budget(self.limits.query_memory_budget);
+            .with_memory_budget(self.limits.query_memory_bytes);
         self.db
             .session_with(config)
             .sql(sql)

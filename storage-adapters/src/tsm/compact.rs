@@ -170,6 +170,8 @@ impl Inner {
         for f in inputs {
             f.retire();
         }
+        self.compactions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod export;
 pub mod file;
 pub(crate) mod framing;
+pub mod group_commit;
 pub mod index;
 pub mod ingest;
 pub mod key;

@@ -7,7 +7,9 @@
 //!                                                        ▼
 //!                    level-1 TSM file per shard ──► FileSet swap ──► old WAL segments removed
 //! ```
-//! Writers are serialized by one mutex; readers take a [`View`](super::view::View)
+//! Writers are serialized by one mutex while they append to the WAL and the
+//! cache, then wait outside it for a shared fsync
+//! ([`group_commit`](super::group_commit)); readers take a [`View`](super::view::View)
 //! (the current `Arc<FileSet>` plus a copy of the cached points they need)
 //! under a short read lock, so queries run while writes happen. Compaction,
 //! deletes and retention take a second `maint` mutex (after the writer one)
@@ -16,6 +18,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -121,6 +124,8 @@ pub(crate) struct Inner {
     pub(crate) maint: Mutex<()>,
     pub(crate) index: RwLock<SeriesIndex>,
     pub(crate) state: RwLock<State>,
+    /// Merges done by compaction since open (for metrics).
+    pub(crate) compactions: AtomicU64,
 }
 
 /// A TSM store rooted at one directory; `Send + Sync`, share it with `Arc`.
@@ -267,6 +272,18 @@ impl Store {
         self.inner.snapshot(&mut w)
     }
 
+    /// `fsync` calls made on the WAL since the store was opened: with
+    /// concurrent writers, fewer than their writes (group commit).
+    pub fn wal_fsyncs(&self) -> u64 {
+        lock(&self.inner.writer).wal.group_commit().fsyncs()
+    }
+
+    /// Level merges compaction has done since the store was opened
+    /// (background and [`Store::compact`]).
+    pub fn compactions(&self) -> u64 {
+        self.inner.compactions.load(Ordering::Relaxed)
+    }
+
     /// Bytes of points held in the cache.
     pub fn cache_bytes(&self) -> usize {
         read(&self.inner.state).cache.size_bytes()
@@ -371,6 +388,7 @@ impl Inner {
                 cache: Cache::new(),
                 files: Arc::new(files),
             }),
+            compactions: AtomicU64::new(0),
         })
     }
 
@@ -442,7 +460,8 @@ impl Inner {
             });
         }
         let entry = WalEntry::Write(accepted);
-        w.wal.append(&entry)?;
+        let ticket = w.wal.append_unsynced(&entry)?;
+        let commit = w.wal.group_commit();
         let WalEntry::Write(accepted) = entry else {
             unreachable!("built above")
         };
@@ -454,13 +473,17 @@ impl Inner {
             }
             state.cache.size_bytes() > self.options.cache_snapshot_bytes
         };
-        if over {
-            self.snapshot(&mut w)
-                .map_err(|e| TsmError::SnapshotFailed {
-                    points,
-                    source: Box::new(e),
-                })?;
-        }
+        let snapshot = if over { self.snapshot(&mut w) } else { Ok(()) };
+        // Group commit (docs/storage.md): leave the writer lock, then wait
+        // for an fsync that covers this record, shared with the writers
+        // that appended meanwhile. A failed snapshot is reported only once
+        // the record is durable, as its error says.
+        drop(w);
+        commit.wait_durable(ticket)?;
+        snapshot.map_err(|e| TsmError::SnapshotFailed {
+            points,
+            source: Box::new(e),
+        })?;
         Ok(SeriesWrite {
             points_written: points,
             series_created: created,

@@ -14,12 +14,14 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tsq_engine::SeriesInfo;
 
 use super::bytes::{put_str, put_uvarint, Cursor};
 use super::error::{IoContext, Result, TsmError};
 use super::framing::{self, Frame};
+use super::group_commit::{GroupCommit, Segment};
 use super::key::{decode_series, encode_series};
 use super::value::{FieldType, Values};
 
@@ -95,8 +97,9 @@ const DAMAGED_SUFFIX: &str = ".damaged";
 pub struct Wal {
     dir: PathBuf,
     /// The segment being appended to; `None` until the first append after
-    /// an open or a rotation.
-    file: Option<File>,
+    /// an open or a rotation. Shared with [`GroupCommit`], whose leaders
+    /// fsync it.
+    file: Option<Arc<File>>,
     path: PathBuf,
     seq: u64,
     size: u64,
@@ -104,6 +107,8 @@ pub struct Wal {
     writable: bool,
     /// Segments with damaged records, found at open.
     damaged: Vec<WalDamage>,
+    /// Where appends wait for their fsync (docs/storage.md, "Group commit").
+    commit: Arc<GroupCommit>,
 }
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
@@ -156,6 +161,7 @@ impl Wal {
             size: 0,
             writable: true,
             damaged: read.damaged,
+            commit: GroupCommit::new(),
         };
         if let Some(&last) = seqs.last() {
             wal.seq = last + 1;
@@ -163,7 +169,7 @@ impl Wal {
             let path = segment_path(dir, last);
             let size = fs::metadata(&path).at(&path)?.len();
             if last_clean && size < SEGMENT_BYTES {
-                let file = OpenOptions::new().append(true).open(&path).at(&path)?;
+                let file = Arc::new(OpenOptions::new().append(true).open(&path).at(&path)?);
                 (wal.file, wal.path, wal.seq, wal.size) = (Some(file), path, last, size);
             }
         }
@@ -182,6 +188,7 @@ impl Wal {
             size: 0,
             writable: false,
             damaged: Vec::new(),
+            commit: GroupCommit::new(),
         };
         if !dir.is_dir() {
             return Ok((wal, Vec::new(), Vec::new()));
@@ -197,9 +204,14 @@ impl Wal {
         &self.damaged
     }
 
+    /// The commit queue appends wait in ([`Wal::append_unsynced`]).
+    pub fn group_commit(&self) -> Arc<GroupCommit> {
+        Arc::clone(&self.commit)
+    }
+
     /// The segment being appended to, created (and its directory entry
     /// fsynced) when it does not exist yet.
-    fn segment(&mut self) -> Result<&mut File> {
+    fn segment(&mut self) -> Result<Arc<File>> {
         if !self.writable {
             return Err(TsmError::ReadOnly(self.dir.clone(), "append to the WAL"));
         }
@@ -213,37 +225,59 @@ impl Wal {
                 .and_then(|d| d.sync_all())
                 .at(&self.dir)?;
             self.size = 0;
-            self.file = Some(file);
+            self.file = Some(Arc::new(file));
         }
-        Ok(self.file.as_mut().expect("created above"))
+        Ok(Arc::clone(self.file.as_ref().expect("created above")))
     }
 
     /// Appends one entry and fsyncs it: when this returns `Ok` the entry is
-    /// durable.
+    /// durable (and so is every entry appended before it).
     pub fn append(&mut self, entry: &WalEntry) -> Result<()> {
+        let ticket = self.append_unsynced(entry)?;
+        self.commit.wait_durable(ticket)
+    }
+
+    /// Appends one entry without waiting for its fsync; returns its ticket
+    /// for [`GroupCommit::wait_durable`], which makes it durable (sharing
+    /// one fsync with the writers that appended meanwhile). Fails once an
+    /// fsync of this WAL failed.
+    pub fn append_unsynced(&mut self, entry: &WalEntry) -> Result<u64> {
+        self.commit.check_healthy()?;
         let payload = encode_entry(entry);
         let mut rec = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
         framing::put_record(&mut rec, framing::WAL, &payload);
         let size = self.size;
-        let path = self.path.clone();
         let file = self.segment()?;
-        if let Err(e) = file.write_all(&rec).and_then(|()| file.sync_data()) {
+        if let Err(e) = (&*file).write_all(&rec) {
             // A partial record (disk full) would hide the records appended
             // after it: cut it off so the segment stays a clean prefix.
             let _ = file.set_len(size);
-            return Err(TsmError::io(&path, e));
+            return Err(TsmError::io(&self.path, e));
         }
+        let ticket = self.commit.appended(&Segment {
+            file,
+            path: self.path.clone(),
+        });
         self.size += rec.len() as u64;
         if self.size >= SEGMENT_BYTES {
             self.rotate()?;
         }
-        Ok(())
+        Ok(ticket)
     }
 
     /// Closes the current segment; the next append starts segment
     /// `seq + 1`. Returns that number (every older segment is closed).
+    /// The closed segment is fsynced first, so that every record appended
+    /// so far is durable: a group-commit leader only syncs the newest
+    /// segment.
     pub fn rotate(&mut self) -> Result<u64> {
-        self.file = None;
+        if let Some(file) = self.file.take() {
+            if let Err(e) = file.sync_data() {
+                self.commit.poison(self.path.clone(), &e);
+                return Err(TsmError::io(&self.path, e));
+            }
+            self.commit.synced_all();
+        }
         self.seq += 1;
         self.path = segment_path(&self.dir, self.seq);
         self.size = 0;
