@@ -74,10 +74,10 @@ pub fn plan_physical(
 }
 
 /// Partitions per value column for `threads` threads: the threads are
-/// shared between the columns, which [`run`] also runs in parallel (up to
-/// `threads` at a time), so that a query keeps about `threads` tasks busy:
-/// one column gets every thread, ten columns on two threads one partition
-/// each.
+/// shared between the columns, whose pipelines the `MergeJoin` of [`run`]
+/// also runs as tasks of their own when `threads` is above 1, so that a
+/// query keeps about `threads` tasks busy: one column gets every thread,
+/// ten columns on two threads one partition each.
 pub fn partitions_per_column(plan: &LogicalPlan, threads: usize) -> usize {
     (threads.max(1) / plan.pipelines.len().max(1)).max(1)
 }
