@@ -1,7 +1,8 @@
 //! Query → [`LogicalPlan`]: checks the statement against the catalog
 //! (tags are tags, fields are fields, aggregates are not mixed with raw
 //! fields, `FILL` has a `SAMPLE BY`, `ORDER BY` names a result column) and
-//! resolves the result columns; value comparisons are taken out of `WHERE`
+//! resolves the result columns; `agg(*)` is expanded to one aggregate per
+//! field by [`star`] first, and value comparisons are taken out of `WHERE`
 //! by [`values`]. Pushdowns and pipelines are left to the optimizer rules.
 
 mod exprs;

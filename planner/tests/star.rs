@@ -13,8 +13,13 @@
 
 mod common;
 
-use tsq_engine::Capabilities;
+use std::sync::Arc;
+
+use tsq_engine::{Capabilities, SeriesInfo, StorageAdapter};
 use tsq_planner::{parse_statement, plan_query, Catalog, Executor, Session, SessionConfig};
+use tsq_storage::tsm::value::Values;
+use tsq_storage::tsm::wal::SeriesPoints;
+use tsq_storage::tsm::{Store, StoreOptions, TsmAdapter};
 
 /// Capabilities without the last-point read (every point is scanned).
 const NO_LAST_POINT: Capabilities = Capabilities {
@@ -270,4 +275,74 @@ fn a_measurement_without_fields_is_a_plan_error() {
         e.to_string(),
         "plan error at 1:14: count(*) names every field of 'empty', but 'empty' has no fields"
     );
+}
+
+const S: i64 = 1_000_000_000;
+
+/// A TSM store of TSBS's shape: hosts h0..h2, `usage_user` every second
+/// over [0, 2500) s with value `1000 h + t` (h2's last point NaN), and
+/// `usage_system` over [100, 2400) s with value `-t - h`: several blocks
+/// per series, fields that start and end at different times.
+fn tsm_store(dir: &std::path::Path) -> Arc<dyn StorageAdapter> {
+    let _ = std::fs::remove_dir_all(dir);
+    let (store, _) = Store::open(dir, StoreOptions::default()).unwrap();
+    let mut series = Vec::new();
+    for h in 0..3i64 {
+        let host = format!("h{h}");
+        let tags = [("hostname", host.as_str())];
+        let user: Vec<i64> = (0..2500).collect();
+        let mut user_values: Vec<f64> = user.iter().map(|t| (1000 * h + t) as f64).collect();
+        if h == 2 {
+            *user_values.last_mut().unwrap() = f64::NAN;
+        }
+        series.push(SeriesPoints {
+            series: SeriesInfo::new("cpu", &tags, "usage_user"),
+            times: user.iter().map(|t| t * S).collect(),
+            values: Values::Float(user_values),
+        });
+        let system: Vec<i64> = (100..2400).collect();
+        series.push(SeriesPoints {
+            series: SeriesInfo::new("cpu", &tags, "usage_system"),
+            times: system.iter().map(|t| t * S).collect(),
+            values: Values::Float(system.iter().map(|t| (-t - h) as f64).collect()),
+        });
+    }
+    store.write_series(series).unwrap();
+    store.flush().unwrap();
+    Arc::new(TsmAdapter::new(Arc::new(store)))
+}
+
+#[tokio::test]
+async fn tsbs_lastpoint_as_last_star_over_tsm() {
+    let dir = std::env::temp_dir().join(format!("tsq-star-{}", std::process::id()));
+    let adapter = tsm_store(&dir);
+    let q = "SELECT last(*) FROM cpu GROUP BY hostname";
+    let mut results = Vec::new();
+    for executor in [Executor::Pipelined, Executor::Materialized] {
+        let s = Session::new(
+            Arc::clone(&adapter),
+            SessionConfig::new().with_executor(executor),
+        );
+        let out = s.execute(q).await.unwrap();
+        results.push((common::columns(&out), common::rows(&out)));
+    }
+    assert_eq!(results[0], results[1]);
+    let (columns, rows) = &results[0];
+    assert_eq!(
+        *columns,
+        strings(&["time", "hostname", "last_usage_system", "last_usage_user"])
+    );
+    // stamped 0 (usage_user's first point); system: -2399 - h at 2399 s;
+    // user: 1000 h + 2499, except h2 whose last point is NaN: 2000 + 2498
+    assert_eq!(
+        *rows,
+        strings(&["0|h0|-2399|2499", "0|h1|-2400|3499", "0|h2|-2401|4498"])
+    );
+    let s = Session::new(Arc::clone(&adapter), SessionConfig::new());
+    let analyzed = s.execute(&format!("EXPLAIN ANALYZE {q}")).await.unwrap();
+    let text = common::explain_text(&analyzed);
+    assert_eq!(text.matches("LastPointOp:").count(), 2, "{text}");
+    // the shared start of the one bucket: the query's first point
+    assert!(text.contains("range=[0, ∞)"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
