@@ -103,6 +103,23 @@ async fn last_star_across_several_timelines_takes_the_highest_series_id() {
 }
 
 #[tokio::test]
+async fn last_star_by_every_tag_and_of_a_single_field() {
+    let (columns, rows) = run("SELECT last(*) FROM cpu GROUP BY *").await;
+    assert_eq!(
+        columns,
+        strings(&["time", "dc", "host", "last_bytes", "last_usage"])
+    );
+    assert_eq!(
+        rows,
+        strings(&["0|eu|a|50|3", "0|eu|b|null|30", "0|us|c|null|100"])
+    );
+    // mem,host=a used: (0, 7): one field, one column
+    let (columns, rows) = run("SELECT host, last(*) FROM mem GROUP BY host").await;
+    assert_eq!(columns, strings(&["time", "host", "last_used"]));
+    assert_eq!(rows, strings(&["0|a|7"]));
+}
+
+#[tokio::test]
 async fn count_star_counts_points_not_timelines() {
     // per timeline counts: a 3, b 2, c 1 (usage), a 1 (bytes); summed per
     // group: eu 3 + 2 = 5
