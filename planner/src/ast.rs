@@ -106,6 +106,14 @@ pub enum Projection {
         /// `AS alias`.
         alias: Option<String>,
     },
+    /// `<agg>(*)`: one aggregate per field of the measurement, expanded by
+    /// the planner against the catalog (`docs/semantics.md` §11).
+    AggregateAll {
+        /// The aggregator.
+        agg: Aggregator,
+        /// Where the aggregator name is.
+        pos: Pos,
+    },
     /// `rate(...) [AS alias]` without an aggregator: raw rates per timeline.
     Rate {
         /// The rate expression.

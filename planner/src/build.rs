@@ -1,10 +1,12 @@
 //! Query → [`LogicalPlan`]: checks the statement against the catalog
 //! (tags are tags, fields are fields, aggregates are not mixed with raw
 //! fields, `FILL` has a `SAMPLE BY`, `ORDER BY` names a result column) and
-//! resolves the result columns; value comparisons are taken out of `WHERE`
+//! resolves the result columns; `agg(*)` is expanded to one aggregate per
+//! field by [`star`] first, and value comparisons are taken out of `WHERE`
 //! by [`values`]. Pushdowns and pipelines are left to the optimizer rules.
 
 mod exprs;
+mod star;
 mod values;
 
 use tsq_engine::{Downsample, GroupBy, TagPredicate, TimeRange};
@@ -18,6 +20,8 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
     if let Some(pos) = query.orphan_fill {
         return Err(TsqError::plan(pos, "FILL needs SAMPLE BY"));
     }
+    let expanded = star::expand(query, catalog)?;
+    let query = expanded.as_ref().map_or(query, |e| &e.query);
     let m = &query.measurement.value;
     let (filter, value_tests) = values::split(query.filter.clone(), catalog, m)?;
     let mut notices = Vec::new();
@@ -27,7 +31,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         ));
     }
     let raw = !query.projections.iter().any(|p| match p {
-        Projection::Aggregate { .. } => true,
+        Projection::Aggregate { .. } | Projection::AggregateAll { .. } => true,
         Projection::Arith { expr, .. } => exprs::has_aggregate(expr),
         _ => false,
     });
@@ -57,7 +61,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         fill: s.fill,
         max_gap: s.max_gap,
     });
-    let plan = LogicalPlan {
+    let mut plan = LogicalPlan {
         measurement: m.clone(),
         filter,
         range: TimeRange::ALL,
@@ -78,6 +82,9 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         decisions: Vec::new(),
     };
     check_order_by(&plan)?;
+    if let Some(e) = expanded {
+        plan.decide("expand_star", e.note);
+    }
     Ok(plan)
 }
 
@@ -165,6 +172,8 @@ fn outputs(
                 slots.push(None);
                 continue;
             }
+            // expanded by `star::expand` before the outputs are resolved
+            Projection::AggregateAll { .. } => continue,
         };
         check_field(expr.field(), catalog, m)?;
         let name = alias.unwrap_or_else(|| match agg {

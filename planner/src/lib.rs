@@ -52,6 +52,7 @@ pub mod physical;
 pub mod query;
 pub mod result;
 pub mod session;
+mod shared_start;
 pub mod show;
 mod stream;
 

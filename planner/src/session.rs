@@ -22,6 +22,7 @@ use crate::error::Result;
 use crate::logical::plan_query;
 use crate::plan::{Catalog, LogicalPlan};
 use crate::query::{Query, QueryEnv, QueryStream};
+use crate::shared_start::share_sample_all_start;
 
 /// Settings of a session. Build one with [`SessionConfig::new`] and the
 /// `with_*` methods; more settings may come, so it cannot be written as a
@@ -358,10 +359,13 @@ async fn plan_statement(
         }
     };
     let catalog = catalog(adapter, &query.measurement.value).await?;
-    let plan = plan_query(query, &catalog, config.force_strategy)?;
+    let mut plan = plan_query(query, &catalog, config.force_strategy)?;
     // A plain EXPLAIN reads no storage (it looks up no data span).
     let resolve = statement.explain != Some(ExplainMode::Plan);
     check_bucket_limit(&plan, adapter, config.max_buckets, resolve).await?;
+    if resolve {
+        share_sample_all_start(&mut plan, adapter).await?;
+    }
     Ok((plan, catalog))
 }
 

@@ -113,6 +113,14 @@ const CASES: &[(&str, Capabilities, Option<AggStrategy>, &str)] = &[
     ("forced_pipe_sample_all", ALL, Some(AggStrategy::Pipe), "SELECT first(usage) FROM cpu SAMPLE BY ALL"),
     ("last_point_path", ALL, None, "SELECT dc, last(usage) FROM cpu WHERE time >= 0 GROUP BY dc SAMPLE BY ALL last"),
     ("last_point_needs_capability", TIME_ONLY, None, "SELECT last(usage) FROM cpu SAMPLE BY ALL last"),
+    ("last_star_point_path", ALL, None, "SELECT last(*) FROM cpu GROUP BY host"),
+    (
+        "last_star_lastpoint_bounded",
+        ALL,
+        None,
+        "SELECT host, last(*) FROM cpu WHERE time >= 0 GROUP BY host SAMPLE BY ALL last",
+    ),
+    ("count_star_sums_counts", ALL, None, "SELECT count(*) FROM cpu GROUP BY dc"),
     (
         "tail_fill_null",
         ALL,

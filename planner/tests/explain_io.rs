@@ -111,6 +111,7 @@ const QUERIES: &[&str] = &[
     "SELECT usage FROM cpu WHERE host = 'a'",
     "SELECT sum(usage), max(rate(bytes)) FROM cpu GROUP BY host SAMPLE BY 1m FILL(previous)",
     "SELECT avg(usage) FROM cpu WHERE time >= 0 AND time < 2m SAMPLE BY 1m FILL(null)",
+    "SELECT last(*) FROM cpu GROUP BY host",
 ];
 
 #[tokio::test]

@@ -122,9 +122,9 @@ pub(super) fn single_name(n: &ObjectName, start: Pos) -> Result<Name> {
 }
 
 fn projection(item: &SelectItem, start: Pos) -> Result<Projection> {
-    let (expr, alias) = match item {
+    let (expr, alias_ident) = match item {
         SelectItem::UnnamedExpr(e) => (e, None),
-        SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.value.clone())),
+        SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias)),
         other => {
             return Err(TsqError::parse(
                 pos_of(other, start),
@@ -132,7 +132,13 @@ fn projection(item: &SelectItem, start: Pos) -> Result<Projection> {
             ))
         }
     };
+    let alias = alias_ident.map(|a| a.value.clone());
     let pos = pos_of(expr, start);
+    if let Expr::Function(f) = expr {
+        if let Some(all) = aggregate_all(f, alias_ident, start)? {
+            return Ok(all);
+        }
+    }
     if arith::is_arith(expr) {
         return arith_projection(arith::convert(expr, start)?, alias, pos);
     }
@@ -148,16 +154,7 @@ fn projection(item: &SelectItem, start: Pos) -> Result<Projection> {
                 let expr = rate(f, fname.pos, start)?;
                 return Ok(Projection::Rate { expr, alias });
             }
-            let agg = Aggregator::from_str(&fname.value).map_err(|_| {
-                TsqError::plan(
-                    fname.pos,
-                    format!(
-                        "unknown aggregator '{}' (expected one of {})",
-                        fname.value,
-                        Aggregator::NAMES
-                    ),
-                )
-            })?;
+            let agg = aggregator(&fname)?;
             let expr = aggregate_arg(f, &fname, start)?;
             Ok(Projection::Aggregate {
                 agg,
@@ -171,6 +168,75 @@ fn projection(item: &SelectItem, start: Pos) -> Result<Projection> {
             format!("unsupported expression '{other}' in SELECT: expected a tag, a field, <agg>(<field>), <agg>(rate(<field>)) or arithmetic over them"),
         )),
     }
+}
+
+/// The aggregator named `fname`.
+fn aggregator(fname: &Name) -> Result<Aggregator> {
+    Aggregator::from_str(&fname.value).map_err(|_| {
+        TsqError::plan(
+            fname.pos,
+            format!(
+                "unknown aggregator '{}' (expected one of {})",
+                fname.value,
+                Aggregator::NAMES
+            ),
+        )
+    })
+}
+
+/// True when the call's only argument is `*` (`last(*)`).
+fn is_star_call(f: &Function) -> bool {
+    matches!(
+        &f.args,
+        FunctionArguments::List(list)
+            if matches!(list.args.as_slice(), [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)])
+    )
+}
+
+/// `<agg>(*)` as a whole select item: [`Projection::AggregateAll`], expanded
+/// by the planner to one column per field (`docs/semantics.md` §11). `None`
+/// when `f` is not a call of `*`.
+fn aggregate_all(f: &Function, alias: Option<&Ident>, start: Pos) -> Result<Option<Projection>> {
+    if !is_star_call(f) {
+        return Ok(None);
+    }
+    let fname = single_name(&f.name, start)?;
+    args(f, &fname)?;
+    if fname.value.eq_ignore_ascii_case("rate") {
+        return Err(star_in_rate(&fname));
+    }
+    if MathFn::from_name(&fname.value).is_some() {
+        return Err(TsqError::plan(
+            fname.pos,
+            format!(
+                "{}(*) is not supported: {} takes a value, e.g. {}(last(usage))",
+                fname.value, fname.value, fname.value
+            ),
+        ));
+    }
+    let agg = aggregator(&fname)?;
+    if let Some(alias) = alias {
+        return Err(TsqError::plan(
+            alias.span.start.into(),
+            format!(
+                "{}(*) makes one column per field ({agg}_<field>), so it cannot be renamed \
+                 with AS: name the field instead, e.g. {}(usage) AS {}",
+                fname.value, fname.value, alias.value
+            ),
+        ));
+    }
+    Ok(Some(Projection::AggregateAll {
+        agg,
+        pos: fname.pos,
+    }))
+}
+
+/// The error of `rate(*)`.
+fn star_in_rate(fname: &Name) -> TsqError {
+    TsqError::plan(
+        fname.pos,
+        "rate(*) is not supported: rate reads one field, e.g. rate(bytes) or sum(rate(bytes))",
+    )
 }
 
 /// An arithmetic select item; one that is a bare term after all (`(avg(x))`)
@@ -228,6 +294,14 @@ pub(super) fn aggregate_arg(f: &Function, fname: &Name, start: Pos) -> Result<Va
     };
     match arg {
         FunctionArgExpr::Expr(Expr::Identifier(ident)) => Ok(ValueExpr::Field(name(ident))),
+        FunctionArgExpr::Wildcard => Err(TsqError::plan(
+            fname.pos,
+            format!(
+                "{}(*) stands for one column per field, so it cannot be part of an expression: \
+                 name the field, e.g. {}(usage)",
+                fname.value, fname.value
+            ),
+        )),
         FunctionArgExpr::Expr(Expr::Function(inner)) => {
             let iname = single_name(&inner.name, start)?;
             if iname.value.eq_ignore_ascii_case("rate") {
@@ -279,6 +353,7 @@ pub(super) fn rate(f: &Function, pos: Pos, start: Pos) -> Result<ValueExpr> {
     let args = args(f, &fname)?;
     let field = match args.first() {
         Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(ident)))) => name(ident),
+        Some(FunctionArg::Unnamed(FunctionArgExpr::Wildcard)) => return Err(star_in_rate(&fname)),
         Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(inner)))) => {
             let iname = single_name(&inner.name, start)?;
             let message = if iname.value.eq_ignore_ascii_case("rate") {

@@ -510,3 +510,34 @@ fn long_chains_outside_where_fail_cleanly() {
         assert!(e.starts_with("parse error at 1:"), "{e}");
     }
 }
+
+#[test]
+fn aggregate_of_star() {
+    let st = parse_statement("SELECT host,\n  LAST(*), count(*) FROM cpu GROUP BY host").unwrap();
+    let q = st.query().unwrap();
+    assert_eq!(
+        q.projections[1..],
+        [
+            Projection::AggregateAll {
+                agg: Aggregator::Last,
+                pos: Pos::new(2, 3),
+            },
+            Projection::AggregateAll {
+                agg: Aggregator::Count,
+                pos: Pos::new(2, 12),
+            },
+        ]
+    );
+    // the sample-by clause is left to the planner (it may imply one)
+    assert_eq!(q.sample_by, None);
+    assert_eq!(
+        err("SELECT last(*) AS everything FROM cpu"),
+        "plan error at 1:19: last(*) makes one column per field (last_<field>), so it cannot be \
+         renamed with AS: name the field instead, e.g. last(usage) AS everything"
+    );
+    assert_eq!(
+        err("SELECT 2 * max(*) FROM cpu"),
+        "plan error at 1:12: max(*) stands for one column per field, so it cannot be part of an \
+         expression: name the field, e.g. max(usage)"
+    );
+}

@@ -108,10 +108,15 @@ impl<'a> Cursor<'a> {
 
     /// A length-prefixed UTF-8 string.
     pub(crate) fn str(&mut self) -> Result<String, String> {
+        self.str_ref().map(str::to_string)
+    }
+
+    /// A length-prefixed UTF-8 string, borrowed from the buffer.
+    pub(crate) fn str_ref(&mut self) -> Result<&'a str, String> {
         let at = self.pos;
         let n = self.len(1)?;
         let b = self.take(n)?;
-        String::from_utf8(b.to_vec()).map_err(|_| format!("invalid UTF-8 string at byte {at}"))
+        std::str::from_utf8(b).map_err(|_| format!("invalid UTF-8 string at byte {at}"))
     }
 }
 

@@ -3,6 +3,7 @@
 //! tombstones; the binary form (length-prefixed measurement, tags and field)
 //! stores a [`SeriesInfo`] in the WAL and the series log.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tsq_engine::SeriesInfo;
@@ -64,20 +65,47 @@ pub(crate) fn encode_series(dst: &mut Vec<u8>, s: &SeriesInfo) {
 
 /// Reads the binary form written by [`encode_series`].
 pub(crate) fn decode_series(c: &mut Cursor<'_>) -> Result<SeriesInfo, String> {
-    let measurement = c.str()?;
+    decode_series_in(c, &mut Interner::default())
+}
+
+/// [`decode_series`] sharing each distinct string through `interner`: the
+/// series log repeats measurement, tag keys, tag values and field names
+/// across hundreds of thousands of series, and one `Arc<str>` each saves
+/// both the allocations at open and the memory of the index.
+pub(crate) fn decode_series_in(
+    c: &mut Cursor<'_>,
+    interner: &mut Interner,
+) -> Result<SeriesInfo, String> {
+    let measurement = interner.get(c.str_ref()?);
     let n = c.len(2)?;
     let mut tags = Vec::with_capacity(n);
     for _ in 0..n {
-        let k = c.str()?;
-        let v = c.str()?;
-        tags.push((Arc::from(k.as_str()), Arc::from(v.as_str())));
+        let k = interner.get(c.str_ref()?);
+        let v = interner.get(c.str_ref()?);
+        tags.push((k, v));
     }
-    let field = c.str()?;
+    let field = interner.get(c.str_ref()?);
     Ok(SeriesInfo {
-        measurement: Arc::from(measurement.as_str()),
+        measurement,
         tags,
-        field: Arc::from(field.as_str()),
+        field,
     })
+}
+
+/// One shared `Arc<str>` per distinct string.
+#[derive(Debug, Default)]
+pub(crate) struct Interner(HashSet<Arc<str>>);
+
+impl Interner {
+    /// The shared copy of `s`, made on first sight.
+    pub(crate) fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return Arc::clone(a);
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(Arc::clone(&a));
+        a
+    }
 }
 
 /// Parses a text key written by [`series_key`] back into its series (used

@@ -15,7 +15,7 @@ pub mod series_log;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tsq_engine::SeriesInfo;
 
@@ -34,8 +34,10 @@ struct Measurement {
     /// tag key → tag value → series ids
     tags: BTreeMap<Arc<str>, BTreeMap<Arc<str>, PostingList>>,
     /// Every series of the measurement in `SeriesInfo` order (the order of
-    /// scan registries), kept so a scan need not sort ([`order`]).
-    sorted: BTreeSet<(SeriesInfo, u32)>,
+    /// scan registries), kept so a scan need not sort ([`order`]). Built on
+    /// first use, not at open: sorting hundreds of thousands of series
+    /// costs more than a query that selects a few of them.
+    sorted: OnceLock<BTreeSet<(SeriesInfo, u32)>>,
 }
 
 /// The series index of a store.
@@ -43,8 +45,9 @@ struct Measurement {
 pub struct SeriesIndex {
     /// `None` when opened read-only: series are then only added in memory.
     log: Option<SeriesLog>,
-    series: Vec<(SeriesInfo, FieldType, String)>,
-    by_key: HashMap<String, u32>,
+    /// Identity, type and text key of each id (the key shared with `by_key`).
+    series: Vec<(SeriesInfo, FieldType, Arc<str>)>,
+    by_key: HashMap<Arc<str>, u32>,
     measurements: BTreeMap<Arc<str>, Measurement>,
     /// The log failed a checksum at open: series may be missing until
     /// [`SeriesIndex::rebuild`] runs.
@@ -88,8 +91,9 @@ impl SeriesIndex {
             damaged: contents.damaged,
         };
         for (s, ty) in contents.series {
-            if !index.by_key.contains_key(&series_key(&s)) {
-                index.add(s, ty);
+            let key: Arc<str> = Arc::from(series_key(&s));
+            if !index.by_key.contains_key(&key) {
+                index.insert(s, ty, key);
             }
         }
         (index, contents.warning)
@@ -153,14 +157,27 @@ impl SeriesIndex {
     }
 
     fn add(&mut self, s: SeriesInfo, ty: FieldType) -> u32 {
+        let key = Arc::from(series_key(&s));
+        let id = self.insert(s.clone(), ty, key);
+        let sorted = self
+            .measurements
+            .get_mut(s.measurement.as_ref())
+            .and_then(|m| m.sorted.get_mut());
+        if let Some(sorted) = sorted {
+            sorted.insert((s, id));
+        }
+        id
+    }
+
+    /// Adds `s` with its text key `key` everywhere but the measurement's
+    /// sorted set (which [`SeriesIndex::add`] keeps, once built).
+    fn insert(&mut self, s: SeriesInfo, ty: FieldType, key: Arc<str>) -> u32 {
         let id = self.series.len() as u32;
-        let key = series_key(&s);
         let m = self
             .measurements
             .entry(Arc::clone(&s.measurement))
             .or_default();
         m.all.push(id);
-        m.sorted.insert((s.clone(), id));
         m.fields
             .entry(Arc::clone(&s.field))
             .or_insert_with(|| (ty, PostingList::new()))
@@ -174,7 +191,7 @@ impl SeriesIndex {
                 .or_default()
                 .push(id);
         }
-        self.by_key.insert(key.clone(), id);
+        self.by_key.insert(Arc::clone(&key), id);
         self.series.push((s, ty, key));
         id
     }
@@ -183,7 +200,7 @@ impl SeriesIndex {
     /// the id and whether it was created; a type mismatch is an error.
     pub fn get_or_create(&mut self, s: &SeriesInfo, ty: FieldType) -> Result<(u32, bool)> {
         let key = series_key(s);
-        if let Some(&id) = self.by_key.get(&key) {
+        if let Some(&id) = self.by_key.get(key.as_str()) {
             let stored = self.series[id as usize].1;
             if stored != ty {
                 return Err(TsmError::TypeConflict {
@@ -235,9 +252,7 @@ impl SeriesIndex {
 
     /// Series `id`: identity, type and text key.
     pub fn series(&self, id: u32) -> Option<(&SeriesInfo, FieldType, &str)> {
-        self.series
-            .get(id as usize)
-            .map(|(s, t, k)| (s, *t, k.as_str()))
+        self.series.get(id as usize).map(|(s, t, k)| (s, *t, &**k))
     }
 
     /// Total number of series.

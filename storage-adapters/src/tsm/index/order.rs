@@ -1,10 +1,14 @@
 //! Series in registry order. A scan numbers its series in `SeriesInfo` order
 //! (`SeriesRegistry::sorted`); sorting a large selection by `SeriesInfo`
 //! costs many string comparisons per query, so each measurement keeps its
-//! series in that order ([`SeriesIndex::in_series_order`] walks it) and only
-//! small selections are sorted directly.
+//! series in that order, built on the first large selection
+//! ([`SeriesIndex::in_series_order`] walks it), and small selections are
+//! sorted directly.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+use tsq_engine::SeriesInfo;
 
 use super::SeriesIndex;
 
@@ -24,13 +28,14 @@ impl SeriesIndex {
             .filter(|&id| self.series(id).is_some())
             .collect();
         if let Some(m) = self.measurements.get(measurement) {
-            if known.len() * WALK_FRACTION >= m.sorted.len() {
+            if known.len() * WALK_FRACTION >= m.all.len() {
                 let mut wanted = vec![false; self.len()];
                 for &id in &known {
                     wanted[id as usize] = true;
                 }
                 let walked: Vec<u32> = m
                     .sorted
+                    .get_or_init(|| self.sorted_series(&m.all.ids()))
                     .iter()
                     .map(|(_, id)| *id)
                     .filter(|&id| wanted[id as usize])
@@ -42,6 +47,16 @@ impl SeriesIndex {
         }
         known.sort_by(|&a, &b| self.compare(a, b));
         known
+    }
+
+    /// The series `ids` with their identities, in `SeriesInfo` order.
+    fn sorted_series(&self, ids: &[u32]) -> BTreeSet<(SeriesInfo, u32)> {
+        let mut series: Vec<(SeriesInfo, u32)> = ids
+            .iter()
+            .filter_map(|&id| self.series(id).map(|(s, _, _)| (s.clone(), id)))
+            .collect();
+        series.sort_unstable();
+        series.into_iter().collect()
     }
 
     /// `SeriesInfo` order of two existing series.

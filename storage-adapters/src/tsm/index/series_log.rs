@@ -17,7 +17,7 @@ use tsq_engine::SeriesInfo;
 use crate::tsm::bytes::Cursor;
 use crate::tsm::error::{IoContext, Result, TsmError};
 use crate::tsm::framing::{self, Frame};
-use crate::tsm::key::{decode_series, encode_series};
+use crate::tsm::key::{decode_series_in, encode_series, Interner};
 use crate::tsm::value::FieldType;
 
 /// An open series log.
@@ -79,9 +79,10 @@ impl SeriesLog {
         framing::check_version(&bytes, framing::SERIES_LOG, path)?;
         let mut contents = LogContents::default();
         let mut problems = Vec::new();
+        let mut interner = Interner::default();
         for frame in framing::scan(&bytes, framing::SERIES_LOG) {
             match frame {
-                Frame::Record { at, payload } => match decode_record(payload) {
+                Frame::Record { at, payload } => match decode_record_in(payload, &mut interner) {
                     Ok(s) => contents.series.push(s),
                     Err(m) => {
                         contents.damaged = true;
@@ -169,9 +170,17 @@ fn put(out: &mut Vec<u8>, s: &SeriesInfo, ty: FieldType) {
 }
 
 pub(crate) fn decode_record(payload: &[u8]) -> Result<(SeriesInfo, FieldType), String> {
+    decode_record_in(payload, &mut Interner::default())
+}
+
+/// [`decode_record`] sharing strings through `interner`.
+fn decode_record_in(
+    payload: &[u8],
+    interner: &mut Interner,
+) -> Result<(SeriesInfo, FieldType), String> {
     let mut p = Cursor::new(payload);
     let ty = FieldType::from_code(p.u8()?).ok_or("unknown field type")?;
-    let s = decode_series(&mut p)?;
+    let s = decode_series_in(&mut p, interner)?;
     if !p.is_done() {
         return Err(format!("{} trailing bytes", payload.len() - p.pos()));
     }
