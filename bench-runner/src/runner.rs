@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tsq_engine::{
-    build_pipeline, collect, materialized, AggStrategy, PipelineSpec, Result, StorageAdapter,
-    TaskContext, TimelineBatch,
+    build_partitioned, build_pipeline, collect, materialized, AggStrategy, PipelineSpec, Result,
+    Spawner, StorageAdapter, TaskContext, TimelineBatch,
 };
 
 use crate::measure::{heap_peak_since, median, start_heap_peak, time_runs};
@@ -17,6 +17,10 @@ use crate::report::EngineResult;
 pub enum Engine {
     /// The operator pipeline with this aggregation operator.
     Pipelined(AggStrategy),
+    /// The operator pipeline with this aggregation operator, its timelines
+    /// split into this many partitions run on as many threads
+    /// (`docs/architecture.md`, "Partitions and partial aggregates").
+    Partitioned(AggStrategy, usize),
     /// The materialized executor (the old architecture).
     Materialized,
 }
@@ -25,6 +29,7 @@ impl std::fmt::Display for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Engine::Pipelined(s) => write!(f, "pipelined ({s})"),
+            Engine::Partitioned(s, n) => write!(f, "pipelined ({s}, {n} threads)"),
             Engine::Materialized => f.write_str("materialized"),
         }
     }
@@ -60,6 +65,14 @@ impl From<Measurement> for EngineResult {
     }
 }
 
+/// A spawner that runs each partition on a thread of its own (the benches
+/// have no async runtime; a thread costs tens of microseconds).
+fn thread_spawner() -> Spawner {
+    Spawner::new(|task| {
+        std::thread::spawn(move || futures::executor::block_on(task));
+    })
+}
+
 /// Runs `spec` once on `engine`, returning its output.
 pub fn run_once(
     engine: Engine,
@@ -72,6 +85,11 @@ pub fn run_once(
             Engine::Pipelined(strategy) => {
                 let mut root = build_pipeline(spec, Arc::clone(adapter), strategy).await?;
                 collect(root.as_mut(), ctx).await
+            }
+            Engine::Partitioned(strategy, n) => {
+                let mut root = build_partitioned(spec, Arc::clone(adapter), strategy, n).await?;
+                let ctx = ctx.clone().with_spawner(thread_spawner());
+                collect(root.as_mut(), &ctx).await
             }
             Engine::Materialized => {
                 materialized::execute(spec, adapter.as_ref(), ctx.batch_size).await

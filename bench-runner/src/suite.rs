@@ -22,6 +22,12 @@ pub fn cases(scale: f64) -> Vec<Case> {
 /// temporary directory, on the pipelined engine (PipeAggOp, MTAggOp) and the
 /// materialized executor, `runs` times each.
 pub fn run(scale: f64, runs: usize) -> Result<Vec<Report>> {
+    run_with_threads(scale, runs, 1)
+}
+
+/// [`run`], adding the pipelined engines on `threads` partitions (when
+/// more than 1) beside the one-thread ones, measured in the same run.
+pub fn run_with_threads(scale: f64, runs: usize, threads: usize) -> Result<Vec<Report>> {
     let mut reports = Vec::new();
     for case in cases(scale) {
         let dir = std::env::temp_dir().join(format!("tsq-bench-{}", std::process::id()));
@@ -38,7 +44,7 @@ pub fn run(scale: f64, runs: usize) -> Result<Vec<Report>> {
             }
         };
         for (label, adapter) in adapters {
-            reports.push(run_case(&case, label, &adapter, runs)?);
+            reports.push(run_case(&case, label, &adapter, runs, threads)?);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -51,15 +57,20 @@ fn run_case(
     label: &str,
     adapter: &Arc<dyn StorageAdapter>,
     runs: usize,
+    threads: usize,
 ) -> Result<Report> {
-    let engines = [
-        Engine::Pipelined(AggStrategy::Pipe),
-        Engine::Pipelined(AggStrategy::MT),
-        Engine::Materialized,
-    ];
+    let mut engines = vec![Engine::Pipelined(AggStrategy::Pipe)];
+    if threads > 1 {
+        engines.push(Engine::Partitioned(AggStrategy::Pipe, threads));
+    }
+    engines.push(Engine::Pipelined(AggStrategy::MT));
+    if threads > 1 {
+        engines.push(Engine::Partitioned(AggStrategy::MT, threads));
+    }
+    engines.push(Engine::Materialized);
     check_equal(case, adapter, &engines)?;
     let mut results = Vec::new();
-    for engine in engines {
+    for engine in engines.iter().copied() {
         results.push(measure(engine, &case.spec, adapter, runs)?.into());
     }
     Ok(Report {

@@ -319,6 +319,20 @@ impl Accumulators {
         result
     }
 
+    /// The raw state of `slot`, for partial aggregation
+    /// (`crate::partial`): `None` without input, else
+    /// `(values counted, a NaN seen, a, b)` where `a` is the sum, min, max,
+    /// first, last or running mean and `b` Welford's M2 (dev only; else 0).
+    #[inline]
+    pub fn raw(&self, slot: usize) -> Option<(u32, bool, f64, f64)> {
+        let flags = self.flags[slot];
+        if flags & SEEN == 0 {
+            return None;
+        }
+        let b = self.b.get(slot).copied().unwrap_or(0.0);
+        Some((self.n[slot], flags & SEEN_NAN != 0, self.a[slot], b))
+    }
+
     /// True when `slot` received any input (so it yields a row).
     #[inline]
     pub fn has_input(&self, slot: usize) -> bool {

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 use crate::batch::DEFAULT_BATCH_SIZE;
 use crate::error::{EngineError, Result};
 use crate::memory::{MemoryPool, DEFAULT_MEMORY_BUDGET};
@@ -62,6 +64,35 @@ impl CancellationToken {
     }
 }
 
+/// Starts a future as a task of its own on the caller's executor. The engine
+/// depends on no runtime: whoever runs a query (the planner, on its
+/// dedicated runtime, `docs/library.md` "Async") hands one in through
+/// [`TaskContext::spawner`], and partitioned operators
+/// (`docs/architecture.md`, "Partitions") run their partitions with it.
+/// Without one they run their partitions one after the other on the
+/// calling task.
+#[derive(Clone)]
+pub struct Spawner(Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>);
+
+impl Spawner {
+    /// A spawner that calls `spawn` with each task (for tokio:
+    /// `Spawner::new(move |f| { handle.spawn(f); })`).
+    pub fn new(spawn: impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static) -> Self {
+        Spawner(Arc::new(spawn))
+    }
+
+    /// Starts `task`; it runs to its end even if nobody waits for it.
+    pub fn spawn(&self, task: BoxFuture<'static, ()>) {
+        (self.0)(task)
+    }
+}
+
+impl std::fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spawner")
+    }
+}
+
 /// Settings and shared state for one query execution.
 #[derive(Debug, Clone)]
 pub struct TaskContext {
@@ -71,6 +102,9 @@ pub struct TaskContext {
     pub memory: Arc<MemoryPool>,
     /// The query's cancellation flag.
     pub cancel: CancellationToken,
+    /// Where partitioned operators start their partitions' tasks; `None`:
+    /// they run them one after the other on the calling task.
+    pub spawner: Option<Spawner>,
 }
 
 impl Default for TaskContext {
@@ -79,6 +113,7 @@ impl Default for TaskContext {
             batch_size: DEFAULT_BATCH_SIZE,
             memory: MemoryPool::new(DEFAULT_MEMORY_BUDGET),
             cancel: CancellationToken::new(),
+            spawner: None,
         }
     }
 }
@@ -95,6 +130,12 @@ impl TaskContext {
     /// This context with a memory budget of `bytes`.
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.memory = MemoryPool::new(bytes);
+        self
+    }
+
+    /// This context with `spawner` for partition tasks.
+    pub fn with_spawner(mut self, spawner: Spawner) -> Self {
+        self.spawner = Some(spawner);
         self
     }
 }

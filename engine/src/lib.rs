@@ -58,6 +58,8 @@ pub mod memory;
 pub mod metrics;
 pub mod operator;
 pub mod ops;
+pub mod partial;
+pub mod partition;
 pub mod pipeline;
 pub mod predicate;
 pub mod read_path;
@@ -67,10 +69,15 @@ pub mod storage;
 pub mod strategy;
 
 pub use batch::{Timeline, TimelineBatch, TimelineBatchBuilder, DEFAULT_BATCH_SIZE};
-pub use context::{CancellationToken, TaskContext};
+pub use context::{CancellationToken, Spawner, TaskContext};
 pub use error::{EngineError, Result};
 pub use metrics::OperatorMetrics;
 pub use operator::{collect, format_tree, format_tree_with_metrics, into_stream, Operator};
+pub use partial::{partial_schema, PartialStates};
+pub use partition::{
+    build_partitioned, build_partitioned_with, partitions_for, plan_partitioned_with, Partition,
+    PartitionBy,
+};
 pub use pipeline::{build_pipeline, build_pipeline_with, plan_pipeline};
 pub use predicate::{Pattern, TagPredicate};
 pub use read_path::{check_read_path, ReadPath};

@@ -16,6 +16,10 @@
 //! [`build_pipeline_with`] reads what the plan depends on before building:
 //! the tail window of a tail read and the lookback seeds of
 //! `FILL(previous|linear)` (`docs/semantics.md` §5, §10).
+//!
+//! The partitioned form of a pipeline (`crate::partition`) builds the same
+//! chain below the aggregation once per partition ([`build_chain`]), with
+//! what [`prefetch`] read once for all of them.
 
 use std::sync::Arc;
 
@@ -29,6 +33,7 @@ use crate::ops::mt_agg::MTAggOp;
 use crate::ops::pipe_agg::PipeAggOp;
 use crate::ops::rate::RateOp;
 use crate::ops::scan::ScanOp;
+use crate::partition::Partition;
 use crate::read_path::{check_read_path, tail_window, ReadPath};
 use crate::spec::{AggStrategy, FillPolicy, Interval, PipelineSpec};
 use crate::storage::{ScanRequest, StorageAdapter, TimeRange};
@@ -56,22 +61,52 @@ pub async fn build_pipeline_with(
     read: ReadPath,
 ) -> Result<Box<dyn Operator>> {
     check(spec, adapter.as_ref(), strategy, read)?;
+    let pre = prefetch(spec, adapter.as_ref(), read).await?;
+    assemble(spec, adapter, strategy, read, &pre)
+}
+
+/// What the chain of a pipeline is built with, read from storage before
+/// building ([`prefetch`]), or nothing for a plain `EXPLAIN`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Prefetched {
+    /// The range that replaces the scan's: resolved for a last-point read
+    /// without a lower bound, the window of a tail read.
+    pub(crate) window: Option<(i64, i64)>,
+    /// The query range resolved from the data once for every partition
+    /// (`crate::partition`), when unbounded; the scan keeps its request.
+    pub(crate) resolved: Option<(i64, i64)>,
+    /// The seeds of `FILL(previous|linear)`.
+    pub(crate) lookback: Option<Lookback>,
+}
+
+/// Reads what the plan of `spec` read by `read` depends on: the range of
+/// a last-point read without a lower bound, the tail window of a tail
+/// read, and the lookback seeds of `FILL(previous|linear)`.
+pub(crate) async fn prefetch(
+    spec: &PipelineSpec,
+    adapter: &dyn StorageAdapter,
+    read: ReadPath,
+) -> Result<Prefetched> {
     let scan = &spec.scan;
-    let range = match (read, scan.range.start, scan.range.end) {
+    let window = match (read, scan.range.start, scan.range.end) {
         (ReadPath::Scan, _, _) => None,
         (ReadPath::LastPoint, _, _) if open_end(spec, read).is_some() => None,
-        (ReadPath::LastPoint, _, _) => Some(resolve_range(scan, adapter.as_ref()).await?),
+        (ReadPath::LastPoint, _, _) => Some(resolve_range(scan, adapter).await?),
         (ReadPath::Tail { rows }, _, _) => {
             // Without a window the whole range is read, as by a scan.
-            let resolved = resolve_range(scan, adapter.as_ref()).await?;
-            tail_window(spec, adapter.as_ref(), resolved, rows).await?
+            let resolved = resolve_range(scan, adapter).await?;
+            tail_window(spec, adapter, resolved, rows).await?
         }
     };
     let lookback = match spec.downsample {
-        Some(ds) => Lookback::fetch(&ds, scan, adapter.as_ref()).await?,
+        Some(ds) => Lookback::fetch(&ds, scan, adapter).await?,
         None => None,
     };
-    assemble(spec, adapter, strategy, read, range, lookback)
+    Ok(Prefetched {
+        window,
+        resolved: None,
+        lookback,
+    })
 }
 
 /// [`build_pipeline`] without the `async`: builds the operator DAG of
@@ -95,11 +130,11 @@ pub fn plan_pipeline_with(
     read: ReadPath,
 ) -> Result<Box<dyn Operator>> {
     check(spec, adapter.as_ref(), strategy, read)?;
-    assemble(spec, adapter, strategy, read, None, None)
+    assemble(spec, adapter, strategy, read, &Prefetched::default())
 }
 
 /// Refuses a strategy or read path that cannot run `spec`.
-fn check(
+pub(crate) fn check(
     spec: &PipelineSpec,
     adapter: &dyn StorageAdapter,
     strategy: AggStrategy,
@@ -119,50 +154,15 @@ fn check(
     Ok(())
 }
 
-/// Builds the DAG; `range`, when given, is the range already resolved (and
-/// narrowed, for a tail read) and replaces the scan's.
+/// Builds the DAG with what was read before ([`Prefetched`]).
 fn assemble(
     spec: &PipelineSpec,
     adapter: Arc<dyn StorageAdapter>,
     strategy: AggStrategy,
     read: ReadPath,
-    range: Option<(i64, i64)>,
-    lookback: Option<Lookback>,
+    pre: &Prefetched,
 ) -> Result<Box<dyn Operator>> {
-    let mut scan = spec.scan.clone();
-    if spec.aggregate.is_some() && strategy == AggStrategy::Grouped {
-        scan.group_order = Some(spec.group_by.clone());
-    }
-    if let Some((start, end)) = range {
-        scan.range = TimeRange::new(start, end);
-    }
-    let range = range.or(open_end(spec, read));
-    let needs_range = spec.downsample.is_some_and(|ds| {
-        ds.fill != FillPolicy::None
-            || ds.interval == Interval::All
-            || (spec.aggregate.is_some() && strategy == AggStrategy::Pipe)
-    });
-    let bounded = range.or(scan.range.start.zip(scan.range.end));
-    let mut op: Box<dyn Operator> = match read {
-        ReadPath::LastPoint => Box::new(LastPointOp::new(Arc::clone(&adapter), scan)),
-        _ if needs_range && bounded.is_none() => {
-            Box::new(ScanOp::resolving_range(Arc::clone(&adapter), scan))
-        }
-        _ => Box::new(ScanOp::new(Arc::clone(&adapter), scan)),
-    };
-    if let Some(ds) = spec.downsample {
-        // The range is given once, in the scan request: DsAggOp takes it
-        // from the ScanOp (at once when bounded, at open when resolved).
-        let ds_op = match bounded {
-            Some(range) => DsAggOp::new(op, ds, Some(range))?,
-            None if needs_range => DsAggOp::over_input_range(op, ds)?,
-            None => DsAggOp::new(op, ds, None)?,
-        };
-        op = Box::new(ds_op.with_lookback(lookback));
-    }
-    if let Some(rate) = spec.rate {
-        op = Box::new(RateOp::new(op, rate));
-    }
+    let op = build_chain(spec, &adapter, strategy, read, pre, None)?;
     let Some(agg) = spec.aggregate else {
         return Ok(op);
     };
@@ -172,6 +172,70 @@ fn assemble(
         AggStrategy::Pipe => Box::new(PipeAggOp::new(op, agg, by, name)?),
         AggStrategy::Grouped => Box::new(GroupedAggOp::new(op, agg, by, name)),
         AggStrategy::MT => Box::new(MTAggOp::new(op, agg, by, name)),
+    })
+}
+
+/// `ScanOp | LastPointOp → [DsAggOp] → [RateOp]` for `spec`, the part
+/// below the aggregation; of one partition's timelines when `partition`
+/// is set (`docs/architecture.md`, "Partitions and partial aggregates").
+pub(crate) fn build_chain(
+    spec: &PipelineSpec,
+    adapter: &Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+    pre: &Prefetched,
+    partition: Option<Partition>,
+) -> Result<Box<dyn Operator>> {
+    let mut scan = spec.scan.clone();
+    if spec.aggregate.is_some() && strategy == AggStrategy::Grouped {
+        scan.group_order = Some(spec.group_by.clone());
+    }
+    if let Some((start, end)) = pre.window {
+        scan.range = TimeRange::new(start, end);
+    }
+    let range = pre.window.or(open_end(spec, read)).or(pre.resolved);
+    let needs_range = needs_range(spec, strategy);
+    let bounded = range.or(scan.range.start.zip(scan.range.end));
+    let mut op: Box<dyn Operator> = match read {
+        ReadPath::LastPoint => Box::new(LastPointOp::new(Arc::clone(adapter), scan)),
+        _ => {
+            let scan_op = match pre.resolved {
+                Some(r) => ScanOp::new(Arc::clone(adapter), scan).with_resolved_range(r),
+                None if needs_range && bounded.is_none() => {
+                    ScanOp::resolving_range(Arc::clone(adapter), scan)
+                }
+                None => ScanOp::new(Arc::clone(adapter), scan),
+            };
+            match partition {
+                Some(p) => Box::new(scan_op.with_partition(p)),
+                None => Box::new(scan_op),
+            }
+        }
+    };
+    if let Some(ds) = spec.downsample {
+        // The range is given once, in the scan request: DsAggOp takes it
+        // from the ScanOp (at once when bounded, at open when resolved),
+        // or from `pre` when it was resolved for every partition.
+        let ds_op = match bounded {
+            Some(range) => DsAggOp::new(op, ds, Some(range))?,
+            None if needs_range => DsAggOp::over_input_range(op, ds)?,
+            None => DsAggOp::new(op, ds, None)?,
+        };
+        op = Box::new(ds_op.with_lookback(pre.lookback.clone()));
+    }
+    if let Some(rate) = spec.rate {
+        op = Box::new(RateOp::new(op, rate));
+    }
+    Ok(op)
+}
+
+/// True when the downsampling of `spec` run with `strategy` needs the
+/// query range: a fill, `SAMPLE BY ALL`, or the grid of `PipeAggOp`.
+pub(crate) fn needs_range(spec: &PipelineSpec, strategy: AggStrategy) -> bool {
+    spec.downsample.is_some_and(|ds| {
+        ds.fill != FillPolicy::None
+            || ds.interval == Interval::All
+            || (spec.aggregate.is_some() && strategy == AggStrategy::Pipe)
     })
 }
 
@@ -190,7 +254,10 @@ fn open_end(spec: &PipelineSpec, read: ReadPath) -> Option<(i64, i64)> {
 
 /// The query range with unbounded ends taken from the matching data; an
 /// empty range when nothing matches.
-async fn resolve_range(scan: &ScanRequest, adapter: &dyn StorageAdapter) -> Result<(i64, i64)> {
+pub(crate) async fn resolve_range(
+    scan: &ScanRequest,
+    adapter: &dyn StorageAdapter,
+) -> Result<(i64, i64)> {
     if let (Some(start), Some(end)) = (scan.range.start, scan.range.end) {
         return Ok((start, end.max(start)));
     }

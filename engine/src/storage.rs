@@ -23,6 +23,7 @@ use async_trait::async_trait;
 
 use crate::batch::{TimelineBatch, TimelineBatchBuilder};
 use crate::error::Result;
+use crate::partition::Partition;
 use crate::predicate::TagPredicate;
 use crate::registry::{SeriesRegistry, TagPairs};
 use crate::spec::GroupBy;
@@ -189,6 +190,21 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
 
     /// Starts a scan.
     async fn scan(&self, request: &ScanRequest) -> Result<Box<dyn SeriesScan>>;
+
+    /// Starts a scan of the series of `partition` only
+    /// (`docs/architecture.md`, "Partitions and partial aggregates"); its
+    /// registry is the whole request's, so that series and group ids are
+    /// the same in every partition. The default scans every series:
+    /// `ScanOp` drops the other partitions' timelines itself, so an adapter
+    /// overrides this only to skip reading them.
+    async fn scan_partition(
+        &self,
+        request: &ScanRequest,
+        partition: &Partition,
+    ) -> Result<Box<dyn SeriesScan>> {
+        let _ = partition;
+        self.scan(request).await
+    }
 
     /// The smallest and largest timestamp (inclusive) of the points matching
     /// the request, always applying its predicate and range; `None` if no

@@ -1,5 +1,7 @@
 //! Physical planning and execution: one engine pipeline per value column
-//! (`tsq_engine::pipeline::build_pipeline_with`), run under the query's
+//! (`tsq_engine::pipeline::build_pipeline_with`), split into partitions
+//! (`tsq_engine::partition`, `docs/architecture.md` "Partitions and partial
+//! aggregates"), run under the query's
 //! [`TaskContext`] (memory budget, cancellation), their outputs joined by
 //! the streaming [`ResultStage`] (`result/stage.rs`: the `MergeJoin` of
 //! `result/merge.rs`, then the projection of expressions). What the join
@@ -10,7 +12,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use tsq_engine::pipeline::{build_pipeline_with, plan_pipeline_with};
+use tsq_engine::partition::{build_partitioned_with, plan_partitioned_with};
 use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext};
 
 use crate::error::Result;
@@ -32,33 +34,52 @@ impl std::fmt::Debug for PhysicalPlan {
     }
 }
 
-/// Builds the operator tree of every pipeline of `plan`.
+/// Builds the operator tree of every pipeline of `plan`, each split into
+/// up to [`partitions_per_column`] partitions (`docs/architecture.md`,
+/// "Partitions and partial aggregates").
 pub async fn build_physical(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
+    threads: usize,
 ) -> Result<PhysicalPlan> {
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
+    let partitions = partitions_per_column(plan, threads);
     for p in &plan.pipelines {
-        let root = build_pipeline_with(&p.spec, Arc::clone(adapter), p.strategy, p.read).await?;
+        let root =
+            build_partitioned_with(&p.spec, Arc::clone(adapter), p.strategy, p.read, partitions)
+                .await?;
         pipelines.push((p.output, root));
     }
     Ok(PhysicalPlan { pipelines })
 }
 
 /// [`build_physical`] with no storage I/O, for a plain `EXPLAIN`: the trees
-/// have the same operators, but a tail read shows the whole range (its
-/// window is decided when the pipeline is built to run) and fills get no
-/// lookback seeds.
+/// have the same operators and partitions, but a range resolved from the
+/// data shows as such, a tail read shows the whole range (its window is
+/// decided when the pipeline is built to run) and fills get no lookback
+/// seeds.
 pub fn plan_physical(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
+    threads: usize,
 ) -> Result<PhysicalPlan> {
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
+    let partitions = partitions_per_column(plan, threads);
     for p in &plan.pipelines {
-        let root = plan_pipeline_with(&p.spec, Arc::clone(adapter), p.strategy, p.read)?;
+        let root =
+            plan_partitioned_with(&p.spec, Arc::clone(adapter), p.strategy, p.read, partitions)?;
         pipelines.push((p.output, root));
     }
     Ok(PhysicalPlan { pipelines })
+}
+
+/// Partitions per value column for `threads` threads: the threads are
+/// shared between the columns, whose pipelines the `MergeJoin` of [`run`]
+/// also runs as tasks of their own when `threads` is above 1, so that a
+/// query keeps about `threads` tasks busy: one column gets every thread,
+/// ten columns on two threads one partition each.
+pub fn partitions_per_column(plan: &LogicalPlan, threads: usize) -> usize {
+    (threads.max(1) / plan.pipelines.len().max(1)).max(1)
 }
 
 /// Runs every pipeline's spec through the materialized executor instead of

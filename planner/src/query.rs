@@ -29,7 +29,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tsq_engine::memory::MemoryPool;
-use tsq_engine::{CancellationToken, EngineError, StorageAdapter, TaskContext};
+use tsq_engine::{CancellationToken, EngineError, Spawner, StorageAdapter, TaskContext};
 
 use crate::ast::{ExplainMode, Show, Statement};
 use crate::error::{Result, TsqError};
@@ -250,6 +250,8 @@ impl Query {
             batch_size: config.batch_size.max(1),
             memory: Arc::clone(&memory),
             cancel: self.cancel.clone(),
+            // partitions run as tasks of the dedicated runtime
+            spawner: Some(spawner(runtime.clone())),
         };
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let cancel = self.cancel.clone();
@@ -324,7 +326,7 @@ impl Job {
             debug_assert_eq!(plain.fields().len(), schema.fields().len());
             return send_all(tx, cast_to(&schema, batches)?).await;
         }
-        let mut physical = build_physical(&plan, &env.adapter).await?;
+        let mut physical = build_physical(&plan, &env.adapter, env.config.threads).await?;
         let pipelines = std::mem::take(&mut physical.pipelines);
         let mut join = ResultStage::new(&plan, pipelines, &ctx, options)?;
         let sent: Result<()> = async {
@@ -350,12 +352,13 @@ impl Job {
             ));
         };
         let options = join_options(&self.env.config);
+        let threads = self.env.config.threads;
         if !analyze {
-            let physical = plan_physical(plan, &self.env.adapter)?;
+            let physical = plan_physical(plan, &self.env.adapter, threads)?;
             let result = ResultStage::describe(plan, options);
             return Ok((explain(plan, catalog, &physical, &result), 0));
         }
-        let mut physical = build_physical(plan, &self.env.adapter).await?;
+        let mut physical = build_physical(plan, &self.env.adapter, threads).await?;
         let done = run_joined(plan, &mut physical, ctx, options).await?;
         let rows = done.batches.iter().map(|b| b.num_rows()).sum();
         let peak = ctx.memory.peak();
@@ -370,6 +373,13 @@ fn join_options(config: &SessionConfig) -> JoinOptions {
         threads: config.threads,
         dictionary_tags: config.dictionary_tags,
     }
+}
+
+/// A spawner of partition tasks on `runtime` (`docs/library.md`, "Async").
+fn spawner(runtime: tokio::runtime::Handle) -> Spawner {
+    Spawner::new(move |task| {
+        runtime.spawn(task);
+    })
 }
 
 /// Sends one batch; a dropped receiver (the caller gave up) stops the work.

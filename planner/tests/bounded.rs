@@ -197,18 +197,35 @@ fn exhausted(err: &TsqError) -> (&str, &str) {
 #[tokio::test]
 async fn many_groups_stop_at_the_budget_in_each_aggregation_operator() {
     use tsq_engine::spec::AggStrategy;
+    use tsq_engine::DEFAULT_BATCH_SIZE;
     // 2000 groups: the group table alone is about 2000 × 130 bytes, far
     // more than 224 KiB, while the downsampling before it holds about
     // 160 KB (one input batch's open buckets and queued fill rows)
     let budget = 224 << 10;
+    // one thread: one pipeline; two: each partition builds the table. Two
+    // partitions downsample at the same time, so they read batches of 1024
+    // rows (about 40 KB of downsampling each): the group table, not the
+    // two downsamplings together, is what exceeds the budget, whichever
+    // partition runs first.
     let cases = [
-        (None, "PipeAggOp"),
-        (Some(AggStrategy::Pipe), "PipeAggOp"),
-        (Some(AggStrategy::Grouped), "GroupedAggOp"),
-        (Some(AggStrategy::MT), "MTAggOp"),
+        (None, 1, "PipeAggOp"),
+        (Some(AggStrategy::Pipe), 1, "PipeAggOp"),
+        (Some(AggStrategy::Grouped), 1, "GroupedAggOp"),
+        (Some(AggStrategy::MT), 1, "MTAggOp"),
+        (Some(AggStrategy::Pipe), 2, "PartialAggOp"),
+        (Some(AggStrategy::Grouped), 2, "GroupedAggOp"),
     ];
-    for (strategy, name) in cases {
-        let s = many_hosts_session(budget, SessionConfig::new().with_force_strategy(strategy));
+    for (strategy, threads, name) in cases {
+        let batch_size = if threads > 1 {
+            1024
+        } else {
+            DEFAULT_BATCH_SIZE
+        };
+        let config = SessionConfig::new()
+            .with_threads(threads)
+            .with_batch_size(batch_size)
+            .with_force_strategy(strategy);
+        let s = many_hosts_session(budget, config);
         let err = s.execute(PER_HOST).await.unwrap_err();
         let (operator, hint) = exhausted(&err);
         assert_eq!(operator, name, "{strategy:?}: {err}");
@@ -217,7 +234,10 @@ async fn many_groups_stop_at_the_budget_in_each_aggregation_operator() {
             assert!(hint.contains("a table of every group and series"), "{err}");
         }
         // a sufficient budget gives the exact rows
-        let s = many_hosts_session(64 << 20, SessionConfig::new().with_force_strategy(strategy));
+        let config = SessionConfig::new()
+            .with_threads(threads)
+            .with_force_strategy(strategy);
+        let s = many_hosts_session(64 << 20, config);
         let out = s.execute(PER_HOST).await.unwrap();
         assert_eq!(common::rows(&out), per_host_rows(), "{strategy:?}");
     }

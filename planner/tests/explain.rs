@@ -150,3 +150,81 @@ async fn explain_catalogue() {
         insta::assert_snapshot!(*name, text);
     }
 }
+
+/// Replaces what varies from run to run (times, the peak memory of
+/// concurrent partitions) with `_`.
+fn mask(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut line = line.to_string();
+        for key in ["elapsed=", "wall=", "peak_bytes=", "peak memory: "] {
+            let mut from = 0;
+            while let Some(i) = line[from..].find(key) {
+                let start = from + i + key.len();
+                let end = line[start..]
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .map_or(line.len(), |j| start + j);
+                line.replace_range(start..end, "_");
+                from = start + 1;
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `(snapshot name, threads, forced strategy, query)`: partitioned plans.
+const PARTITIONED: &[(&str, usize, Option<AggStrategy>, &str)] = &[
+    (
+        "partitioned_pipe",
+        2,
+        None,
+        "SELECT sum(usage) FROM cpu GROUP BY dc SAMPLE BY 10ns FILL(zero)",
+    ),
+    (
+        "partitioned_grouped",
+        3,
+        None,
+        "SELECT host, p50(usage) FROM cpu GROUP BY host SAMPLE BY 10ns",
+    ),
+    (
+        "partitioned_mt",
+        2,
+        Some(AggStrategy::MT),
+        "SELECT max(usage) FROM cpu GROUP BY host",
+    ),
+    // one group cannot be split: one pipeline
+    (
+        "partitioned_mt_one_group",
+        2,
+        Some(AggStrategy::MT),
+        "SELECT max(usage) FROM cpu",
+    ),
+    // two columns on two threads: one partition each
+    (
+        "partitioned_two_fields",
+        2,
+        None,
+        "SELECT sum(usage), sum(bytes) FROM cpu SAMPLE BY 10ns FILL(zero)",
+    ),
+];
+
+#[tokio::test]
+async fn explain_partitioned() {
+    use tsq_planner::{Session, SessionConfig};
+    for (name, threads, force, q) in PARTITIONED {
+        let config = SessionConfig::new()
+            .with_threads(*threads)
+            .with_force_strategy(*force);
+        let s = Session::new(common::adapter(ALL), config);
+        let plain = s.execute(&format!("EXPLAIN {q}")).await.unwrap();
+        let analyze = s.execute(&format!("EXPLAIN ANALYZE {q}")).await.unwrap();
+        let text = format!(
+            "{q}\n---\n{}\n--- ANALYZE (times and peaks masked)\n{}",
+            common::explain_text(&plain),
+            mask(common::explain_text(&analyze))
+        );
+        insta::assert_snapshot!(*name, text);
+    }
+}

@@ -81,7 +81,8 @@ impl StorageAdapter for Counting {
     }
 }
 
-fn session(caps: Capabilities) -> (Session, Arc<Calls>) {
+/// A session of `threads` threads over the counting adapter.
+fn session(caps: Capabilities, threads: usize) -> (Session, Arc<Calls>) {
     let m = MemoryAdapter::new();
     m.insert(
         "cpu",
@@ -97,7 +98,8 @@ fn session(caps: Capabilities) -> (Session, Arc<Calls>) {
         caps,
         calls: Arc::clone(&calls),
     };
-    (Session::new(Arc::new(adapter), SessionConfig::new()), calls)
+    let config = SessionConfig::new().with_threads(threads);
+    (Session::new(Arc::new(adapter), config), calls)
 }
 
 const QUERIES: &[&str] = &[
@@ -114,8 +116,13 @@ const QUERIES: &[&str] = &[
 
 #[tokio::test]
 async fn plain_explain_makes_no_data_call() {
-    for caps in [Capabilities::ALL, Capabilities::NONE] {
-        let (session, calls) = session(caps);
+    // two threads: partitioned plans, which read nothing either
+    for (caps, threads) in [
+        (Capabilities::ALL, 1),
+        (Capabilities::NONE, 1),
+        (Capabilities::ALL, 2),
+    ] {
+        let (session, calls) = session(caps, threads);
         for q in QUERIES {
             calls.reset();
             let out = session.execute(&format!("EXPLAIN {q}")).await.unwrap();
@@ -124,30 +131,40 @@ async fn plain_explain_makes_no_data_call() {
             };
             assert!(text.contains("pipeline 1 of"), "{text}");
             // scan, time_span, measurements, fields, tag_keys, tag_values, series_count
-            assert_eq!(calls.get(), [0, 0, 1, 1, 1, 0, 0], "EXPLAIN {q}");
+            assert_eq!(
+                calls.get(),
+                [0, 0, 1, 1, 1, 0, 0],
+                "EXPLAIN {q} ({threads})"
+            );
         }
     }
 }
 
 #[tokio::test]
 async fn explain_shows_a_range_from_the_data_as_such() {
-    let (session, _) = session(Capabilities::ALL);
-    let plain = session
-        .sql("EXPLAIN SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)")
-        .await
-        .unwrap()
-        .explain(false)
-        .await
-        .unwrap();
+    let sql = "EXPLAIN SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)";
+    let (one, _) = session(Capabilities::ALL, 1);
+    let plain = one.sql(sql).await.unwrap().explain(false).await;
+    let plain = plain.unwrap();
     assert!(
         plain.contains("PipeAggOp: agg=sum group_by=[] buckets=from data\n"),
         "{plain}"
     );
+    // partitioned: each partial step shows it too
+    let (two, _) = session(Capabilities::ALL, 2);
+    let plain = two.sql(sql).await.unwrap().explain(false).await;
+    let plain = plain.unwrap();
+    for k in 1..=2 {
+        let line = format!(
+            "PartialAggOp: agg=sum group_by=[] buckets=from data partition={k}/2 by series\n"
+        );
+        assert!(plain.contains(&line), "{plain}");
+    }
 }
 
 #[tokio::test]
 async fn explain_analyze_reads_and_resolves_the_range() {
-    let (session, calls) = session(Capabilities::ALL);
+    let (session, calls) = session(Capabilities::ALL, 1);
     let out = session
         .execute("EXPLAIN ANALYZE SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)")
         .await
@@ -163,4 +180,30 @@ async fn explain_analyze_reads_and_resolves_the_range() {
     let [scans, spans, ..] = calls.get();
     // the bucket limit and the scan each look the span up once
     assert_eq!((scans, spans), (1, 2));
+}
+
+#[tokio::test]
+async fn partitions_share_one_resolved_range() {
+    let (session, calls) = session(Capabilities::ALL, 2);
+    let out = session
+        .execute("EXPLAIN ANALYZE SELECT sum(usage) FROM cpu SAMPLE BY 1m FILL(zero)")
+        .await
+        .unwrap();
+    let QueryKind::Explain(text) = out.kind else {
+        panic!("EXPLAIN ANALYZE gave rows");
+    };
+    // data from 0 to 60s: buckets 0, 1m in both partitions; host=a has
+    // 2 points, host=b 1, each bucket gets a row from each series
+    for k in 1..=2 {
+        let line = format!("PartialAggOp: agg=sum group_by=[] buckets=2 partition={k}/2 by series");
+        assert!(text.contains(&line), "{text}");
+    }
+    assert!(
+        text.contains("FinalAggOp: agg=sum group_by=[] partitions=2 (merges partial states), metrics=[rows_in=4 rows_out=2 "),
+        "{text}"
+    );
+    let [scans, spans, ..] = calls.get();
+    // one scan per partition; the span is looked up by the bucket limit and
+    // once for both partitions when the pipeline is built
+    assert_eq!((scans, spans), (2, 2));
 }

@@ -63,28 +63,34 @@ impl StorageAdapter for WriteAfterSpan {
 
 #[tokio::test]
 async fn a_point_written_after_the_range_was_resolved_is_not_read() {
-    let m = MemoryAdapter::new();
-    m.insert("cpu", &[("host", "a")], "usage", &[(0, 1.0), (30 * S, 3.0)]);
-    let adapter = WriteAfterSpan {
-        inner: m,
-        late: (100 * S, 7.0),
-        written: AtomicBool::new(false),
-    };
-    let session = Session::new(Arc::new(adapter), SessionConfig::new().with_threads(1));
-    let q = "SELECT sum(usage) FROM cpu SAMPLE BY 10s FILL(zero)";
-    // The range is [0, 30s] as looked up: buckets 0, 10, 20, 30 s.
-    let first = session.execute(q).await.unwrap();
-    assert_eq!(
-        common::rows(&first),
-        [
-            "0|1".to_string(),
-            format!("{}|0", 10 * S),
-            format!("{}|0", 20 * S),
-            format!("{}|3", 30 * S),
-        ]
-    );
-    // The next query sees the late point: [0, 100s], 11 buckets.
-    let second = common::rows(&session.execute(q).await.unwrap());
-    assert_eq!(second.len(), 11);
-    assert_eq!(second[10], format!("{}|7", 100 * S));
+    // two threads: the range is resolved once for both partitions, and
+    // each partition's scan reads only it
+    for threads in [1, 2] {
+        let m = MemoryAdapter::new();
+        m.insert("cpu", &[("host", "a")], "usage", &[(0, 1.0), (30 * S, 3.0)]);
+        let adapter = WriteAfterSpan {
+            inner: m,
+            late: (100 * S, 7.0),
+            written: AtomicBool::new(false),
+        };
+        let config = SessionConfig::new().with_threads(threads);
+        let session = Session::new(Arc::new(adapter), config);
+        let q = "SELECT sum(usage) FROM cpu SAMPLE BY 10s FILL(zero)";
+        // The range is [0, 30s] as looked up: buckets 0, 10, 20, 30 s.
+        let first = session.execute(q).await.unwrap();
+        assert_eq!(
+            common::rows(&first),
+            [
+                "0|1".to_string(),
+                format!("{}|0", 10 * S),
+                format!("{}|0", 20 * S),
+                format!("{}|3", 30 * S),
+            ],
+            "{threads} threads"
+        );
+        // The next query sees the late point: [0, 100s], 11 buckets.
+        let second = common::rows(&session.execute(q).await.unwrap());
+        assert_eq!(second.len(), 11, "{threads} threads");
+        assert_eq!(second[10], format!("{}|7", 100 * S));
+    }
 }

@@ -29,6 +29,7 @@ fn context(batch_size: usize, budget: usize) -> TaskContext {
         batch_size,
         memory: MemoryPool::new(budget),
         cancel: CancellationToken::new(),
+        spawner: None,
     }
 }
 
@@ -45,7 +46,7 @@ async fn materializing(
     plan: &LogicalPlan,
     ctx: &TaskContext,
 ) -> Result<Vec<RecordBatch>> {
-    let mut physical = build_physical(plan, adapter).await?;
+    let mut physical = build_physical(plan, adapter, 1).await?;
     let mut builder = ResultBuilder::for_plan(plan, &ctx.memory);
     for (output, root) in &mut physical.pipelines {
         for batch in collect(root.as_mut(), ctx).await? {
@@ -62,7 +63,8 @@ async fn merged(
     ctx: &TaskContext,
     threads: usize,
 ) -> (Result<Vec<RecordBatch>>, Vec<tsq_planner::result::Pipeline>) {
-    let mut physical = build_physical(plan, adapter).await.unwrap();
+    // partitioned pipelines (by `threads`) feed the streaming join
+    let mut physical = build_physical(plan, adapter, threads).await.unwrap();
     let options = JoinOptions {
         threads,
         dictionary_tags: false,

@@ -175,6 +175,7 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
                 runs: *runs,
                 scaling: *scaling,
                 suite: *suite,
+                threads: cli.threads.map(usize::from),
             };
             cli.output_format()
                 .and_then(|format| crate::cli::bench_cmd::run(&options, format))
@@ -225,6 +226,7 @@ fn runner(cli: &Cli, backend: &Backend, runtime: &Runtime) -> Result<Runner, Cli
     if let Some(mut limits) = backend.engine.limits() {
         limits.memory_budget = cli.memory_budget.unwrap_or(limits.memory_budget);
         limits.max_buckets = cli.max_buckets.unwrap_or(limits.max_buckets);
+        limits.threads = cli.threads.map_or(limits.threads, usize::from);
         if let Err(e) = backend.engine.set_limits(limits) {
             let _ = fail(&e);
         }

@@ -37,6 +37,11 @@ pub struct Cli {
     /// 10000000): over it the query is refused before it runs.
     #[arg(long, global = true, value_name = "N")]
     pub max_buckets: Option<u64>,
+    /// Threads one query may use (default: the cores): a value column's
+    /// timelines are split into that many partitions run in parallel
+    /// (`tsq bench`: the parallel engines' thread count).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// What to do (default: the REPL).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -339,6 +344,18 @@ mod tests {
         );
         let err = Cli::try_parse_from(["tsq", "--memory-budget", "lots"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn parses_threads_for_query_and_bench() {
+        let cli = Cli::parse_from(["tsq", "query", "--threads", "4", "SELECT 1"]);
+        assert_eq!(cli.threads, Some(4));
+        let cli = Cli::parse_from(["tsq", "--threads", "2", "bench"]);
+        assert_eq!(cli.threads, Some(2));
+        for bad in ["0", "many", "5000"] {
+            let err = Cli::try_parse_from(["tsq", "--threads", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
     }
 
     #[test]

@@ -178,6 +178,8 @@ pub struct QueryLimits {
     pub memory_budget: usize,
     /// Most `SAMPLE BY` buckets per timeline.
     pub max_buckets: u64,
+    /// Threads (partitions per value column) of each query.
+    pub threads: usize,
 }
 
 /// Timestamp precision of imported line protocol.

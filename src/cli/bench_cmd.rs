@@ -32,6 +32,10 @@ pub struct BenchOptions {
     pub scaling: bool,
     /// Which suites.
     pub suite: Suite,
+    /// Threads of the parallel engines (seed: pipelined on N partitions
+    /// beside one thread; TSBS: tsq and DataFusion on N); default: the
+    /// cores for TSBS, none beside one thread for the seed cases.
+    pub threads: Option<usize>,
 }
 
 /// Runs the benchmarks and prints them in `format` to stdout.
@@ -57,12 +61,20 @@ pub fn run(options: &BenchOptions, format: OutputFormat) -> Result<i32, CliError
         ));
     } else {
         if options.suite != Suite::Tsbs {
-            let reports =
-                tsq_bench_runner::suite::run(options.scale, options.runs).map_err(data)?;
+            let reports = tsq_bench_runner::suite::run_with_threads(
+                options.scale,
+                options.runs,
+                options.threads.unwrap_or(1),
+            )
+            .map_err(data)?;
             sections.push(("seed", reports));
         }
         if options.suite != Suite::Seed {
-            let reports = tsq_bench_runner::tsbs::run(options.scale, options.runs).map_err(data)?;
+            let reports = match options.threads {
+                Some(n) => tsq_bench_runner::tsbs::run_with_threads(options.scale, options.runs, n),
+                None => tsq_bench_runner::tsbs::run(options.scale, options.runs),
+            }
+            .map_err(data)?;
             sections.push(("tsbs", reports));
         }
     }
@@ -158,6 +170,7 @@ mod tests {
             runs: 1,
             scaling: false,
             suite: Suite::Seed,
+            threads: None,
         };
         let e = run(&o, OutputFormat::Table).unwrap_err();
         assert_eq!(e.to_string(), "--scale must be positive, got 0");

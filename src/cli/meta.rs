@@ -41,6 +41,8 @@ pub enum Setting {
     MemoryBudget(usize),
     /// `\set max_buckets 1000000`: most `SAMPLE BY` buckets per timeline.
     MaxBuckets(u64),
+    /// `\threads 4` (or `\set threads 4`): threads of each query.
+    Threads(usize),
 }
 
 /// The text `\help` prints.
@@ -59,7 +61,8 @@ Commands:
   \\strategy [auto|pipe|grouped|mt]  force the aggregation operator (auto: the planner's choice)
   \\executor [pipelined|materialized]  run queries through the operators or the materialized baseline
   \\set memory_budget SIZE   memory budget of each query (512MiB, 2GiB, bytes)
-  \\set max_buckets N        most SAMPLE BY buckets per timeline (\\set alone shows both)
+  \\set max_buckets N        most SAMPLE BY buckets per timeline (\\set alone shows the settings)
+  \\threads [N]        threads (partitions per value column) of each query; no argument: show it
   \\chart              draw the last result as a line chart
   \\set allow_partial [on|off]  run queries without damaged files (listing them) instead of failing
   \\help               this text
@@ -96,6 +99,8 @@ pub fn parse_meta(line: &str) -> Result<MetaCommand, String> {
         ("\\strategy", Some(s)) => MetaCommand::Strategy(Some(parse_strategy(s)?)),
         ("\\executor", None) => MetaCommand::Executor(None),
         ("\\executor", Some(e)) => MetaCommand::Executor(Some(parse_executor(e)?)),
+        ("\\threads", None) => MetaCommand::Set(None),
+        ("\\threads", Some(n)) => MetaCommand::Set(Some(parse_threads(n)?)),
         ("\\d", m) => MetaCommand::Describe(m.map(str::to_string)),
         ("\\chart", None) => MetaCommand::Chart,
         ("\\help" | "\\?" | "\\h", None) => MetaCommand::Help,
@@ -132,8 +137,19 @@ fn parse_set(args: &str) -> Result<Option<Setting>, String> {
                 "\\set max_buckets: expected a positive whole number, got '{value}'"
             )),
         },
+        "threads" => parse_threads(value).map(Some),
         other => Err(format!(
-            "\\set: unknown setting '{other}' (expected memory_budget or max_buckets)"
+            "\\set: unknown setting '{other}' (expected memory_budget, max_buckets or threads)"
+        )),
+    }
+}
+
+/// The thread count of `\threads N`: 1 to 1024.
+fn parse_threads(value: &str) -> Result<Setting, String> {
+    match value.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(Setting::Threads(n)),
+        _ => Err(format!(
+            "\\threads: expected a whole number from 1 to 1024, got '{value}'"
         )),
     }
 }
@@ -222,6 +238,23 @@ mod tests {
     }
 
     #[test]
+    fn threads_command() {
+        assert_eq!(parse_meta("\\threads"), Ok(MetaCommand::Set(None)));
+        assert_eq!(
+            parse_meta("\\threads 4;"),
+            Ok(MetaCommand::Set(Some(Setting::Threads(4))))
+        );
+        assert_eq!(
+            parse_meta("\\set threads 2"),
+            Ok(MetaCommand::Set(Some(Setting::Threads(2))))
+        );
+        assert_eq!(
+            parse_meta("\\threads 0"),
+            Err("\\threads: expected a whole number from 1 to 1024, got '0'".into())
+        );
+    }
+
+    #[test]
     fn set_command() {
         assert_eq!(parse_meta("\\set"), Ok(MetaCommand::Set(None)));
         assert_eq!(
@@ -246,7 +279,10 @@ mod tests {
         );
         assert_eq!(
             parse_meta("\\set colour blue"),
-            Err("\\set: unknown setting 'colour' (expected memory_budget or max_buckets)".into())
+            Err(
+                "\\set: unknown setting 'colour' (expected memory_budget, max_buckets or threads)"
+                    .into()
+            )
         );
         assert_eq!(
             parse_meta("\\settle"),

@@ -249,16 +249,18 @@ impl Runner {
             match setting {
                 Setting::MemoryBudget(b) => limits.memory_budget = b,
                 Setting::MaxBuckets(n) => limits.max_buckets = n,
+                Setting::Threads(n) => limits.threads = n,
             }
             self.engine.set_limits(limits)?;
         }
         match self.engine.limits() {
             Some(l) => writeln!(
                 out,
-                "memory_budget is {} ({} bytes); max_buckets is {}.",
+                "memory_budget is {} ({} bytes); max_buckets is {}; threads is {}.",
                 show_bytes(l.memory_budget),
                 l.memory_budget,
-                l.max_buckets
+                l.max_buckets,
+                l.threads
             )
             .map_err(io_error),
             None => writeln!(out, "This engine has no query limits.").map_err(io_error),

@@ -272,6 +272,7 @@ impl QueryEngine for SessionEngine {
         let mut config = session.config().clone();
         config.memory_budget = limits.memory_budget;
         config.max_buckets = limits.max_buckets;
+        config.threads = limits.threads.max(1);
         *session = Arc::new(Session::new(Arc::clone(&self.adapter), config));
         Ok(())
     }
@@ -282,6 +283,7 @@ impl QueryEngine for SessionEngine {
         Some(QueryLimits {
             memory_budget: config.memory_budget,
             max_buckets: config.max_buckets,
+            threads: config.threads,
         })
     }
 

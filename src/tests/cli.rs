@@ -325,7 +325,14 @@ fn explain_and_explain_analyze_run_as_queries() {
     let (dir, _) = imported();
     let explain = tsq(
         dir.path(),
-        &["query", "--data", "data", &format!("EXPLAIN {QUERY}")],
+        &[
+            "query",
+            "--threads",
+            "1",
+            "--data",
+            "data",
+            &format!("EXPLAIN {QUERY}"),
+        ],
         "",
     );
     assert_eq!(explain.code, 0, "{}", explain.stderr);
@@ -334,6 +341,27 @@ fn explain_and_explain_analyze_run_as_queries() {
         explain.stdout.contains("PipeAggOp: agg=max"),
         "{}",
         explain.stdout
+    );
+    // on two threads: two partial aggregations under the final step
+    let two = tsq(
+        dir.path(),
+        &[
+            "query",
+            "--threads",
+            "2",
+            "--data",
+            "data",
+            &format!("EXPLAIN {QUERY}"),
+        ],
+        "",
+    );
+    assert_eq!(two.code, 0, "{}", two.stderr);
+    assert!(two.stdout.contains("FinalAggOp: agg=max"), "{}", two.stdout);
+    assert_eq!(
+        two.stdout.matches("PartialAggOp: agg=max").count(),
+        2,
+        "{}",
+        two.stdout
     );
     let analyze = format!("EXPLAIN ANALYZE {QUERY}");
     let out = tsq(dir.path(), &["query", "--data", "data", &analyze], "");
@@ -602,16 +630,18 @@ fn a_query_that_fits_the_budget_gives_exact_rows() {
 #[test]
 fn repl_set_changes_the_memory_budget_and_the_bucket_limit() {
     let (dir, _) = imported();
-    let input = "\\set memory_budget 1MiB\n\\set max_buckets 20000\n\\set\n\
+    let input = "\\set memory_budget 1MiB\n\\set max_buckets 20000\n\\set\n\\threads 3\n\
                  SELECT sum(usage) AS s FROM m WHERE time >= '2024-01-01T00:00:00Z' \
                  AND time < '2024-01-01T00:00:30Z' SAMPLE BY 1ms sum FILL(zero);\n";
-    let out = tsq(dir.path(), &["--data", "data", "--format", "csv"], input);
+    let args = ["--data", "data", "--format", "csv", "--threads", "2"];
+    let out = tsq(dir.path(), &args, input);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        "memory_budget is 1MiB (1048576 bytes); max_buckets is 10000000.\n\
-         memory_budget is 1MiB (1048576 bytes); max_buckets is 20000.\n\
-         memory_budget is 1MiB (1048576 bytes); max_buckets is 20000.\n"
+        "memory_budget is 1MiB (1048576 bytes); max_buckets is 10000000; threads is 2.\n\
+         memory_budget is 1MiB (1048576 bytes); max_buckets is 20000; threads is 2.\n\
+         memory_budget is 1MiB (1048576 bytes); max_buckets is 20000; threads is 2.\n\
+         memory_budget is 1MiB (1048576 bytes); max_buckets is 20000; threads is 3.\n"
     );
     // 30,000 buckets of 1 ms in 30 s: over the limit of 20,000
     assert!(

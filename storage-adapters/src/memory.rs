@@ -36,8 +36,8 @@ use async_trait::async_trait;
 use tsq_engine::group::Grouping;
 use tsq_engine::registry::TagPairs;
 use tsq_engine::{
-    Capabilities, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan, StorageAdapter,
-    TagPredicate, TimeRange, TimelineBatch, TimelineBatchBuilder,
+    Capabilities, Partition, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan,
+    StorageAdapter, TagPredicate, TimeRange, TimelineBatch, TimelineBatchBuilder,
 };
 
 use crate::sync::{read, write};
@@ -444,17 +444,13 @@ impl SeriesScan for MemoryScan {
     }
 }
 
-#[async_trait]
-impl StorageAdapter for MemoryAdapter {
-    fn name(&self) -> &str {
-        "memory"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.capabilities
-    }
-
-    async fn scan(&self, request: &ScanRequest) -> Result<Box<dyn SeriesScan>> {
+impl MemoryAdapter {
+    /// A scan of `request`, of one partition's series when `partition` is set.
+    fn scan_part(
+        &self,
+        request: &ScanRequest,
+        partition: Option<&Partition>,
+    ) -> Result<Box<dyn SeriesScan>> {
         let caps = self.capabilities;
         let block = self.block(&request.measurement, &request.field);
         let every_series = !caps.tag_pushdown || request.predicate.is_true();
@@ -474,10 +470,14 @@ impl StorageAdapter for MemoryAdapter {
                 (Arc::new(SeriesRegistry::new(infos)), points, None)
             }
         };
-        let ids: Vec<u32> = match (&request.group_order, caps.ordered_by_group) {
+        let mut ids: Vec<u32> = match (&request.group_order, caps.ordered_by_group) {
             (Some(by), true) => Grouping::new(&registry, by, "").scan_order(),
             _ => (0..registry.len() as u32).collect(),
         };
+        if let Some(p) = partition {
+            let keep = p.mask(&registry);
+            ids.retain(|&id| keep[id as usize]);
+        }
         let range = if caps.time_pruning {
             request.range
         } else {
@@ -498,6 +498,31 @@ impl StorageAdapter for MemoryAdapter {
             pieces: Vec::new(),
             block_ids,
         }))
+    }
+}
+
+#[async_trait]
+impl StorageAdapter for MemoryAdapter {
+    fn name(&self) -> &str {
+        "memory"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    async fn scan(&self, request: &ScanRequest) -> Result<Box<dyn SeriesScan>> {
+        self.scan_part(request, None)
+    }
+
+    /// Delivers only the series of `partition` (zero-copy slices still,
+    /// when the partition's series are contiguous in the block).
+    async fn scan_partition(
+        &self,
+        request: &ScanRequest,
+        partition: &Partition,
+    ) -> Result<Box<dyn SeriesScan>> {
+        self.scan_part(request, Some(partition))
     }
 
     async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>> {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use common_tsm::{dir, pts, scan_all, Timelines};
 use tsq_engine::group::Grouping;
 use tsq_engine::{
-    GroupBy, Pattern, ScanRequest, SeriesInfo, SeriesRegistry, StorageAdapter, TagPredicate as P,
-    TimeRange,
+    GroupBy, Partition, PartitionBy, Pattern, ScanRequest, SeriesInfo, SeriesRegistry,
+    StorageAdapter, TagPredicate as P, TimeRange,
 };
 use tsq_storage::memory::MemoryAdapter;
 use tsq_storage::tsm::value::Values;
@@ -243,4 +243,71 @@ async fn typed_fields_read_as_f64_and_strings_are_refused() {
     assert_eq!(read("b").await.unwrap(), vec![(1, 1.0), (2, 0.0)]);
     let err = read("s").await.unwrap_err().to_string();
     assert_eq!(err, "invalid argument: field 's' of measurement 'm' is a string field; only numeric fields can be queried");
+}
+
+/// The series a partition scan delivers: registry ids, in order.
+async fn partition_ids(a: &TsmAdapter, req: &ScanRequest, p: &Partition) -> (usize, Vec<u32>) {
+    let mut scan = a.scan_partition(req, p).await.unwrap();
+    let registry_len = scan.registry().len();
+    let mut ids = Vec::new();
+    while let Some(b) = scan.next_batch(2).await.unwrap() {
+        for t in b.timelines() {
+            if ids.last() != Some(&t.series_id) {
+                ids.push(t.series_id);
+            }
+        }
+    }
+    (registry_len, ids)
+}
+
+#[tokio::test]
+async fn partition_scans_read_only_their_series_over_the_whole_registry() {
+    let d = dir("adapter_partitions");
+    let store = Arc::new(Store::open(&d, StoreOptions::default()).unwrap().0);
+    // five hosts (ids 0..5 in key order), dc a, a, b, b, c
+    let dcs = ["a", "a", "b", "b", "c"];
+    let points: Vec<SeriesPoints> = dcs
+        .iter()
+        .enumerate()
+        .map(|(i, dc)| {
+            let host = format!("h{i}");
+            pts(
+                "cpu",
+                &[("host", &host), ("dc", dc)],
+                "u",
+                &[(i as i64, 1.0)],
+            )
+        })
+        .collect();
+    store.write_series(points).unwrap();
+    store.flush().unwrap();
+    let a = TsmAdapter::new(store);
+    let req = ScanRequest::new("cpu", "u");
+    let part = |index, by| Partition {
+        index,
+        count: 2,
+        by,
+    };
+    // by series: id * 2 / 5 = 0 for ids 0..3, 1 for 3..5; the registry
+    // is the whole scan's
+    assert_eq!(
+        partition_ids(&a, &req, &part(0, PartitionBy::Series)).await,
+        (5, vec![0, 1, 2])
+    );
+    assert_eq!(
+        partition_ids(&a, &req, &part(1, PartitionBy::Series)).await,
+        (5, vec![3, 4])
+    );
+    // by group of dc: groups a = 0, b = 1, c = 2 -> partition 0 has a and c
+    let by_dc = PartitionBy::Group(GroupBy::Tags(vec!["dc".into()]));
+    assert_eq!(
+        partition_ids(&a, &req, &part(0, by_dc.clone())).await,
+        (5, vec![0, 1, 4])
+    );
+    let mut ordered = req.clone();
+    ordered.group_order = Some(GroupBy::Tags(vec!["dc".into()]));
+    assert_eq!(
+        partition_ids(&a, &ordered, &part(1, by_dc)).await,
+        (5, vec![2, 3])
+    );
 }

@@ -37,8 +37,13 @@ pub fn config(scale: f64) -> DemoConfig {
 /// DataFusion on one thread and on every core with the `datafusion`
 /// feature.
 pub fn engines(data: &TsbsData) -> Result<Vec<Box<dyn QueryEngine>>> {
-    let adapter: Arc<dyn StorageAdapter> = Arc::new(data.memory_adapter());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    engines_with_threads(data, cores)
+}
+
+/// [`engines`] with `cores` threads for the parallel engines.
+pub fn engines_with_threads(data: &TsbsData, cores: usize) -> Result<Vec<Box<dyn QueryEngine>>> {
+    let adapter: Arc<dyn StorageAdapter> = Arc::new(data.memory_adapter());
     let mut engines: Vec<Box<dyn QueryEngine>> = vec![Box::new(TsqEngine::new(
         Arc::clone(&adapter),
         Executor::Pipelined,
@@ -79,8 +84,14 @@ pub fn check_query(query: &TsbsQuery, engines: &[Box<dyn QueryEngine>]) -> Resul
 /// Generates the data of `scale`, checks then times every query on every
 /// engine, `runs` runs each.
 pub fn run(scale: f64, runs: usize) -> Result<Vec<Report>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    run_with_threads(scale, runs, cores)
+}
+
+/// [`run`] with the parallel engines on `threads` threads.
+pub fn run_with_threads(scale: f64, runs: usize, threads: usize) -> Result<Vec<Report>> {
     let data = TsbsData::generate(config(scale));
-    let engines = engines(&data)?;
+    let engines = engines_with_threads(&data, threads)?;
     let mut reports = Vec::new();
     for query in queries(&data.config) {
         let rows = check_query(&query, &engines)?;

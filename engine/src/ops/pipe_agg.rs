@@ -278,7 +278,7 @@ impl Kernel for PipeAgg {
 /// A point one width after the previous one is in the next bucket, found by
 /// an addition; only the first point and the points after a gap pay for the
 /// division and the remainder check.
-fn grid_buckets(
+pub(crate) fn grid_buckets(
     times: &[i64],
     grid: &BucketGrid,
     out: &mut Vec<usize>,
@@ -307,7 +307,7 @@ fn grid_buckets(
 }
 
 /// The error for point `i` of `tl`, which is not a bucket start of `grid`.
-fn off_grid(
+pub(crate) fn off_grid(
     tl: &Timeline<'_>,
     i: usize,
     grid: &BucketGrid,

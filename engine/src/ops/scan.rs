@@ -19,6 +19,7 @@ use crate::error::{EngineError, Result};
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
 use crate::ops::driver::Lifecycle;
+use crate::partition::Partition;
 use crate::registry::SeriesRegistry;
 use crate::storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange};
 
@@ -35,8 +36,11 @@ pub struct ScanOp {
     caps: Capabilities,
     ctx: Option<TaskContext>,
     scan: Option<Box<dyn SeriesScan>>,
-    /// `matches[series_id]` when ScanOp applies the predicate itself.
+    /// `matches[series_id]` when ScanOp applies the predicate (or keeps
+    /// one partition's series) itself.
     matches: Option<Vec<bool>>,
+    /// The partition of the timelines this scan reads, if partitioned.
+    partition: Option<Partition>,
     /// Resolve an unbounded range from the data at open.
     resolve_range: bool,
     /// The range of the scan: the request's when bounded, else resolved at
@@ -71,11 +75,32 @@ impl ScanOp {
             ctx: None,
             scan: None,
             matches: None,
+            partition: None,
             resolve_range: false,
             range,
             lifecycle: Lifecycle::default(),
             metrics: OperatorMetrics::default(),
         }
+    }
+
+    /// This scan restricted to the timelines of `partition`
+    /// (`docs/architecture.md`, "Partitions and partial aggregates").
+    pub fn with_partition(mut self, partition: Partition) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// This scan of an unbounded request over `range`, resolved from the
+    /// data before it was built (once for every partition of a query, so
+    /// that they agree on one grid): it reads only that range, as a scan
+    /// that resolves its range at open does, and reports it as its
+    /// [`output_range`](Operator::output_range). A bounded request keeps
+    /// its own.
+    pub fn with_resolved_range(mut self, range: (i64, i64)) -> Self {
+        if self.range.is_none() {
+            self.range = Some(range);
+        }
+        self
     }
 
     /// A scan that, when its range is unbounded, resolves it from the data
@@ -102,11 +127,33 @@ impl ScanOp {
         }))
     }
 
-    /// Keeps the opened `scan` (and which of its series match the predicate).
+    /// Starts `adapter`'s scan of `request`, of `partition` only when
+    /// there is one.
+    async fn start(
+        adapter: &dyn StorageAdapter,
+        partition: Option<&Partition>,
+        request: &ScanRequest,
+    ) -> Result<Box<dyn SeriesScan>> {
+        match partition {
+            Some(p) => adapter.scan_partition(request, p).await,
+            None => adapter.scan(request).await,
+        }
+    }
+
+    /// Keeps the opened `scan` and which of its series it passes on: those
+    /// that match the predicate (when the adapter does not filter them) and
+    /// belong to its partition.
     fn opened(&mut self, scan: Box<dyn SeriesScan>) -> Result<()> {
         self.matches = self
             .filters_tags()
             .then(|| self.series_mask(scan.registry()));
+        if let Some(p) = &self.partition {
+            let keep = p.mask(scan.registry());
+            self.matches = Some(match self.matches.take() {
+                Some(m) => m.iter().zip(&keep).map(|(a, b)| *a && *b).collect(),
+                None => keep,
+            });
+        }
         self.scan = Some(scan);
         self.lifecycle.opened();
         Ok(())
@@ -220,31 +267,36 @@ impl Operator for ScanOp {
         if let Some(order) = &r.group_order {
             line.push_str(&format!(" order={order}"));
         }
+        if let Some(p) = &self.partition {
+            line.push_str(&format!(" partition={p}"));
+        }
         line
     }
 
     async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
         self.lifecycle.check_open("ScanOp")?;
         self.ctx = Some(ctx.clone());
-        if self.resolve_range
-            && self
-                .request
-                .range
-                .start
-                .zip(self.request.range.end)
-                .is_none()
-        {
-            let (start, end) = Self::resolve(self.adapter.as_ref(), &self.request).await?;
-            self.range = Some((start, end));
+        let unbounded = self
+            .request
+            .range
+            .start
+            .zip(self.request.range.end)
+            .is_none();
+        if self.resolve_range && unbounded {
+            self.range = Some(Self::resolve(self.adapter.as_ref(), &self.request).await?);
+        }
+        let (adapter, partition) = (self.adapter.as_ref(), self.partition.as_ref());
+        let scan = match self.range {
             // The scan reads the resolved range only: a point written after
             // the span was looked up (later than its end) is not this
             // query's, and would lie outside the buckets the parent made.
-            let mut clipped = self.request.clone();
-            clipped.range = TimeRange::new(start, end);
-            let scan = self.adapter.scan(&clipped).await?;
-            return self.opened(scan);
-        }
-        let scan = self.adapter.scan(&self.request).await?;
+            Some((start, end)) if unbounded => {
+                let mut clipped = self.request.clone();
+                clipped.range = TimeRange::new(start, end);
+                Self::start(adapter, partition, &clipped).await?
+            }
+            _ => Self::start(adapter, partition, &self.request).await?,
+        };
         self.opened(scan)
     }
 

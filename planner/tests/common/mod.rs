@@ -48,7 +48,10 @@ pub fn adapter(caps: Capabilities) -> Arc<dyn StorageAdapter> {
 pub fn session(caps: Capabilities, force: Option<AggStrategy>) -> Session {
     Session::new(
         adapter(caps),
-        SessionConfig::new().with_force_strategy(force),
+        // one thread: the plans do not depend on the machine's cores
+        SessionConfig::new()
+            .with_threads(1)
+            .with_force_strategy(force),
     )
 }
 

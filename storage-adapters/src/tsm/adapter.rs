@@ -24,8 +24,8 @@ use tsq_engine::batch::TimelineBatchBuilder;
 use tsq_engine::group::Grouping;
 use tsq_engine::registry::TagPairs;
 use tsq_engine::{
-    Capabilities, EngineError, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan,
-    StorageAdapter, TagPredicate, TimelineBatch, ValueType,
+    Capabilities, EngineError, Partition, Result, ScanRequest, SeriesInfo, SeriesRegistry,
+    SeriesScan, StorageAdapter, TagPredicate, TimelineBatch, ValueType,
 };
 
 use super::error::TsmError;
@@ -136,6 +136,34 @@ impl TsmAdapter {
         &self.store
     }
 
+    /// A scan of `request`, of one partition's series when `partition` is set.
+    fn scan_planned(
+        &self,
+        request: &ScanRequest,
+        partition: Option<&Partition>,
+    ) -> Result<Box<dyn SeriesScan>> {
+        let (registry, mut planned, min, max) = self.plan(request)?;
+        if let Some(p) = partition {
+            let keep = p.mask(&registry);
+            planned.retain(|s| keep[s.reg_id as usize]);
+        }
+        let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
+        let view = self.store.inner.view(&ids, min, max);
+        let keys = planned.iter().map(|p| p.key.as_str());
+        self.admit(&view, keys, !request.range.is_empty())?;
+        Ok(Box::new(TsmScan {
+            registry,
+            view,
+            planned,
+            next: 0,
+            empty: request.range.is_empty(),
+            buf: BlockBuf::new(),
+            times: Vec::new(),
+            values: Vec::new(),
+            pending: None,
+        }))
+    }
+
     /// The series of `req` in delivery order, their registry, and `[min, max]`.
     fn plan(&self, req: &ScanRequest) -> Result<(Arc<SeriesRegistry>, Vec<Planned>, i64, i64)> {
         let index = read(&self.store.inner.index);
@@ -217,24 +245,17 @@ impl StorageAdapter for TsmAdapter {
     }
 
     async fn scan(&self, request: &ScanRequest) -> Result<Box<dyn SeriesScan>> {
-        let (registry, planned, min, max) = self.plan(request)?;
-        let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
-        let view = self.store.inner.view(&ids, min, max);
-        let keys = planned.iter().map(|p| p.key.as_str());
-        self.admit(&view, keys, !request.range.is_empty())?;
-        Ok(Box::new(TsmScan {
-            registry,
-            view,
-            planned,
-            next: 0,
-            empty: request.range.is_empty(),
-            buf: BlockBuf::new(),
-            times: Vec::new(),
-            values: Vec::new(),
-            pending: None,
-        }))
+        self.scan_planned(request, None)
     }
 
+    /// Reads only the series of `partition`: the others are not decoded.
+    async fn scan_partition(
+        &self,
+        request: &ScanRequest,
+        partition: &Partition,
+    ) -> Result<Box<dyn SeriesScan>> {
+        self.scan_planned(request, Some(partition))
+    }
     async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>> {
         if request.range.is_empty() {
             return Ok(None);

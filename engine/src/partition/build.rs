@@ -1,0 +1,163 @@
+//! Building the partitioned form of a pipeline: how many partitions a spec
+//! can use ([`partitions_for`]) and the operator tree, built to run
+//! ([`build_partitioned_with`], which reads what the plan depends on) or
+//! for a plain `EXPLAIN` ([`plan_partitioned_with`], no storage I/O). Each
+//! partition's chain is built by the pipeline builder
+//! (`crate::pipeline`), with the same read path, range and lookback seeds
+//! as the unpartitioned pipeline.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::operator::Operator;
+use crate::ops::grouped_agg::GroupedAggOp;
+use crate::ops::mt_agg::MTAggOp;
+use crate::pipeline::{
+    build_chain, build_pipeline_with, check, needs_range, plan_pipeline_with, prefetch,
+    resolve_range, Prefetched,
+};
+use crate::read_path::ReadPath;
+use crate::spec::{AggStrategy, GroupBy, PipelineSpec};
+use crate::storage::StorageAdapter;
+
+use super::{FinalAggOp, GroupMergeOp, PartialAggOp, Partition, PartitionBy};
+
+/// How many partitions `spec` run with `strategy`, read by `read`, can use
+/// out of `threads`: 1 (no partitioning) without a cross-timeline
+/// aggregate (raw and downsampled-only queries), for an interpolating
+/// aggregation without `GROUP BY` (one group, which cannot be split) and
+/// for a last-point read (one point per series: the read is the work, and
+/// it is one adapter call); else `threads`. The partitions that end up
+/// without a timeline (fewer timelines or groups than partitions) cost one
+/// empty scan each.
+pub fn partitions_for(
+    spec: &PipelineSpec,
+    strategy: AggStrategy,
+    read: ReadPath,
+    threads: usize,
+) -> usize {
+    let threads = threads.max(1);
+    match (spec.aggregate, strategy) {
+        _ if read == ReadPath::LastPoint => 1,
+        (None, _) => 1,
+        (Some(_), AggStrategy::Pipe) => threads,
+        (Some(_), AggStrategy::Grouped | AggStrategy::MT) if spec.group_by == GroupBy::None => 1,
+        (Some(_), _) => threads,
+    }
+}
+
+/// [`build_partitioned_with`] reading by scan.
+pub async fn build_partitioned(
+    spec: &PipelineSpec,
+    adapter: Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    partitions: usize,
+) -> Result<Box<dyn Operator>> {
+    build_partitioned_with(spec, adapter, strategy, ReadPath::Scan, partitions).await
+}
+
+/// The operator tree of `spec` with `strategy`, read by `read`, over up to
+/// `partitions` partitions ([`partitions_for`] decides how many it can
+/// use; with 1 it is [`build_pipeline_with`]'s tree):
+///
+/// - `PipeAggOp`'s case: `FinalAggOp` over P × (`PartialAggOp` ← chain),
+///   timelines dealt by series id;
+/// - `GroupedAggOp` / `MTAggOp`: `GroupMergeOp` over P × (aggregation ←
+///   chain), timelines dealt by group.
+///
+/// Reads what the plan depends on once, before splitting: the tail window
+/// and the lookback seeds (as [`build_pipeline_with`] does), and an
+/// unbounded range that the downsampling needs, so that every partition
+/// and the final merge agree on one bucket grid.
+pub async fn build_partitioned_with(
+    spec: &PipelineSpec,
+    adapter: Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+    partitions: usize,
+) -> Result<Box<dyn Operator>> {
+    let p = partitions_for(spec, strategy, read, partitions);
+    if p <= 1 {
+        return build_pipeline_with(spec, adapter, strategy, read).await;
+    }
+    check(spec, adapter.as_ref(), strategy, read)?;
+    let mut pre = prefetch(spec, adapter.as_ref(), read).await?;
+    let bounded = spec.scan.range.start.zip(spec.scan.range.end);
+    if pre.window.is_none() && bounded.is_none() && needs_range(spec, strategy) {
+        pre.resolved = Some(resolve_range(&spec.scan, adapter.as_ref()).await?);
+    }
+    assemble(spec, &adapter, strategy, read, &pre, p)
+}
+
+/// [`build_partitioned_with`] without the `async` and without storage I/O,
+/// for a plain `EXPLAIN`: the same operators, but an unbounded range is
+/// shown as resolved from the data (`buckets=from data`), a tail read
+/// shows the whole range and fills get no lookback seeds, as
+/// [`plan_pipeline_with`] does.
+pub fn plan_partitioned_with(
+    spec: &PipelineSpec,
+    adapter: Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+    partitions: usize,
+) -> Result<Box<dyn Operator>> {
+    let p = partitions_for(spec, strategy, read, partitions);
+    if p <= 1 {
+        return plan_pipeline_with(spec, adapter, strategy, read);
+    }
+    check(spec, adapter.as_ref(), strategy, read)?;
+    assemble(spec, &adapter, strategy, read, &Prefetched::default(), p)
+}
+
+/// The partitioned tree over `p` (> 1) partitions, with what was read
+/// before building.
+fn assemble(
+    spec: &PipelineSpec,
+    adapter: &Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+    pre: &Prefetched,
+    p: usize,
+) -> Result<Box<dyn Operator>> {
+    let by = match strategy {
+        AggStrategy::Pipe => PartitionBy::Series,
+        AggStrategy::Grouped | AggStrategy::MT => PartitionBy::Group(spec.group_by.clone()),
+    };
+    let part = |index| Partition {
+        index,
+        count: p,
+        by: by.clone(),
+    };
+    let chain = |k| build_chain(spec, adapter, strategy, read, pre, Some(part(k)));
+    let (Some(agg), name) = (spec.aggregate, &spec.output_name) else {
+        // partitions_for gives one partition without an aggregate
+        return build_chain(spec, adapter, strategy, read, pre, None);
+    };
+    if strategy == AggStrategy::Pipe {
+        let mut parts = Vec::with_capacity(p);
+        for k in 0..p {
+            let by = spec.group_by.clone();
+            parts.push(PartialAggOp::new(
+                chain(k)?,
+                agg,
+                by,
+                name.clone(),
+                part(k),
+            )?);
+        }
+        return Ok(Box::new(FinalAggOp::new(
+            parts,
+            agg,
+            spec.group_by.clone(),
+        )?));
+    }
+    let mut parts: Vec<Box<dyn Operator>> = Vec::with_capacity(p);
+    for k in 0..p {
+        let by = spec.group_by.clone();
+        parts.push(match strategy {
+            AggStrategy::Grouped => Box::new(GroupedAggOp::new(chain(k)?, agg, by, name.clone())),
+            _ => Box::new(MTAggOp::new(chain(k)?, agg, by, name.clone())),
+        });
+    }
+    Ok(Box::new(GroupMergeOp::new(parts)?))
+}

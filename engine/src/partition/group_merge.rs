@@ -1,0 +1,312 @@
+//! `GroupMergeOp`: the top of a partitioned interpolating aggregation
+//! (`GroupedAggOp` or `MTAggOp`, which need every timeline of a group, so
+//! their partitions are by group). Each partition runs its whole chain in a
+//! task of its own and sends its output batches through a bounded channel;
+//! the groups of two partitions are disjoint and each partition emits in
+//! (group, time) order, so a k-way merge on the group id of each timeline
+//! run gives the unpartitioned order.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::channel::{mpsc, oneshot};
+use futures::future::BoxFuture;
+use futures::{SinkExt, StreamExt};
+
+use crate::batch::TimelineBatch;
+use crate::context::{CancellationToken, TaskContext};
+use crate::error::{EngineError, Result};
+use crate::materialize::RowBatcher;
+use crate::metrics::OperatorMetrics;
+use crate::operator::Operator;
+
+use super::tasks::{start, vanished};
+
+const NAME: &str = "GroupMergeOp";
+
+/// Batches a partition may have sent and the merge not yet taken.
+const CHANNEL_BATCHES: usize = 2;
+
+/// Merges the outputs of partitions by group; see the module docs.
+pub struct GroupMergeOp {
+    /// `None` while the partition runs in its task.
+    partitions: Vec<Option<Box<dyn Operator>>>,
+    ctx: Option<TaskContext>,
+    cancel: Option<CancellationToken>,
+    sources: Vec<Source>,
+    /// Each source's current batch and its next timeline run.
+    heads: Vec<Option<(TimelineBatch, usize)>>,
+    out: Option<RowBatcher>,
+    started: bool,
+    done: bool,
+    metrics: OperatorMetrics,
+}
+
+/// Where a partition's batches come from.
+enum Source {
+    /// A task: its batches, then its operator back.
+    Task {
+        batches: mpsc::Receiver<Result<TimelineBatch>>,
+        returned: Option<oneshot::Receiver<Box<dyn Operator>>>,
+    },
+    /// Run to the end on the calling task (no spawner).
+    Ran(VecDeque<TimelineBatch>),
+    Finished,
+}
+
+impl GroupMergeOp {
+    /// The merge of `partitions` (at least one), each an aggregation over
+    /// one partition by group of the timelines.
+    pub fn new(partitions: Vec<Box<dyn Operator>>) -> Result<Self> {
+        if partitions.is_empty() {
+            return Err(EngineError::InvalidArgument(format!(
+                "{NAME} needs at least one partition"
+            )));
+        }
+        Ok(GroupMergeOp {
+            partitions: partitions.into_iter().map(Some).collect(),
+            ctx: None,
+            cancel: None,
+            sources: Vec::new(),
+            heads: Vec::new(),
+            out: None,
+            started: false,
+            done: false,
+            metrics: OperatorMetrics::default(),
+        })
+    }
+
+    /// Starts every partition (or, without a spawner, runs them).
+    async fn start_partitions(&mut self) -> Result<()> {
+        let ctx = self
+            .ctx
+            .clone()
+            .ok_or_else(|| EngineError::execution(NAME, "next called before open"))?;
+        let cancel = ctx.cancel.child();
+        self.cancel = Some(cancel.clone());
+        let pctx = TaskContext {
+            cancel: cancel.clone(),
+            ..ctx.clone()
+        };
+        for k in 0..self.partitions.len() {
+            let mut op = self.partitions[k]
+                .take()
+                .ok_or_else(|| EngineError::execution(NAME, "a partition is missing"))?;
+            let source = match &ctx.spawner {
+                Some(spawner) => {
+                    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+                    let task_ctx = pctx.clone();
+                    let task: BoxFuture<'static, Box<dyn Operator>> = Box::pin(async move {
+                        drive(op.as_mut(), &task_ctx, tx).await;
+                        op
+                    });
+                    Source::Task {
+                        batches: rx,
+                        returned: Some(start(spawner, task)),
+                    }
+                }
+                None => {
+                    let ran = tsq_collect(op.as_mut(), &pctx).await;
+                    self.partitions[k] = Some(op);
+                    match ran {
+                        Ok(batches) => Source::Ran(batches.into()),
+                        Err(e) => {
+                            cancel.cancel();
+                            return Err(e);
+                        }
+                    }
+                }
+            };
+            self.sources.push(source);
+            self.heads.push(None);
+        }
+        Ok(())
+    }
+
+    /// Makes sure partition `k` has a current run, if it has any left.
+    async fn fill(&mut self, k: usize) -> Result<()> {
+        while self.heads[k].is_none() {
+            let next = match &mut self.sources[k] {
+                Source::Task { batches, .. } => batches.next().await,
+                Source::Ran(q) => q.pop_front().map(Ok),
+                Source::Finished => return Ok(()),
+            };
+            match next {
+                Some(Ok(b)) if b.num_timelines() > 0 => {
+                    self.metrics.record_in(b.num_rows());
+                    self.heads[k] = Some((b, 0));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    if let Some(c) = &self.cancel {
+                        c.cancel();
+                    }
+                    return Err(e);
+                }
+                None => self.finish_source(k).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes back partition `k`'s operator once its batches ended.
+    async fn finish_source(&mut self, k: usize) -> Result<()> {
+        let source = std::mem::replace(&mut self.sources[k], Source::Finished);
+        if let Source::Task {
+            returned: Some(rx), ..
+        } = source
+        {
+            match rx.await {
+                Ok(op) => self.partitions[k] = Some(op),
+                Err(_) => return Err(vanished(NAME, k)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the run with the smallest group id to the output; false when
+    /// every partition is done.
+    async fn step(&mut self) -> Result<bool> {
+        for k in 0..self.sources.len() {
+            self.fill(k).await?;
+        }
+        let pick = (0..self.heads.len())
+            .filter_map(|k| {
+                let (b, run) = self.heads[k].as_ref()?;
+                Some((b.timeline(*run).series_id, k))
+            })
+            .min();
+        let Some((_, k)) = pick else {
+            return Ok(false);
+        };
+        let (batch, run) = self.heads[k].take().expect("picked above");
+        if self.out.is_none() {
+            let batch_size = self.ctx.as_ref().map_or(1, |c| c.batch_size);
+            self.out = Some(RowBatcher::new(Arc::clone(batch.registry()), batch_size));
+        }
+        let out = self.out.as_mut().expect("set above");
+        let tl = batch.timeline(run);
+        for i in 0..tl.len() {
+            out.push(tl.series_id, tl.times[i], tl.value(i))?;
+        }
+        if run + 1 < batch.num_timelines() {
+            self.heads[k] = Some((batch, run + 1));
+        }
+        Ok(true)
+    }
+}
+
+/// Runs `op` to its end, sending each batch (or the error that stopped it)
+/// to `tx`; stops early when the merge is gone.
+async fn drive(
+    op: &mut dyn Operator,
+    ctx: &TaskContext,
+    mut tx: mpsc::Sender<Result<TimelineBatch>>,
+) {
+    let result = async {
+        op.open(ctx).await?;
+        while let Some(batch) = op.next().await? {
+            if tx.send(Ok(batch)).await.is_err() {
+                break;
+            }
+        }
+        Ok::<(), EngineError>(())
+    }
+    .await;
+    let closed = op.close().await;
+    if let Err(e) = result.and(closed) {
+        let _ = tx.send(Err(e)).await;
+    }
+}
+
+/// [`crate::operator::collect`] under another name, to keep the imports
+/// readable.
+async fn tsq_collect(op: &mut dyn Operator, ctx: &TaskContext) -> Result<Vec<TimelineBatch>> {
+    crate::operator::collect(op, ctx).await
+}
+
+#[async_trait]
+impl Operator for GroupMergeOp {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn display(&self) -> String {
+        format!(
+            "{NAME}: partitions={} by group (merges groups in order)",
+            self.partitions.len()
+        )
+    }
+
+    async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
+        self.ctx = Some(ctx.clone());
+        self.started = false;
+        self.done = false;
+        Ok(())
+    }
+
+    async fn next(&mut self) -> Result<Option<TimelineBatch>> {
+        if !self.started {
+            self.started = true;
+            self.start_partitions().await?;
+        }
+        loop {
+            if let Some(b) = self.out.as_mut().and_then(RowBatcher::pop) {
+                self.metrics.record_out(b.num_rows());
+                return Ok(Some(b));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            if let Some(ctx) = &self.ctx {
+                ctx.cancel.check()?;
+            }
+            let started = self.metrics.start();
+            let mut moved = 0;
+            // Several runs per turn, so that the batcher fills up.
+            while moved < 64 && !self.out.as_ref().is_some_and(RowBatcher::has_ready) {
+                if !self.step().await? {
+                    self.done = true;
+                    if let Some(out) = self.out.as_mut() {
+                        out.flush()?;
+                    }
+                    break;
+                }
+                moved += 1;
+            }
+            self.metrics.stop(started);
+        }
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        if let Some(c) = &self.cancel {
+            c.cancel();
+        }
+        self.sources.clear();
+        self.heads.clear();
+        self.out = None;
+        Ok(())
+    }
+
+    fn metrics(&self) -> &OperatorMetrics {
+        &self.metrics
+    }
+
+    fn children(&self) -> Vec<&dyn Operator> {
+        self.partitions
+            .iter()
+            .flatten()
+            .map(|p| p.as_ref())
+            .collect()
+    }
+}
+
+impl Drop for GroupMergeOp {
+    /// Stops partitions still running (the query was dropped).
+    fn drop(&mut self) {
+        if let Some(c) = &self.cancel {
+            c.cancel();
+        }
+    }
+}

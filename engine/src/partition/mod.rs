@@ -1,0 +1,104 @@
+//! Partitioned execution of one value column (`docs/architecture.md`,
+//! "Partitions and partial aggregates"): the column's timelines are split
+//! into P partitions, each with its own chain of operators running as a task
+//! of its own, and one operator on top combines the partitions' outputs
+//! into the same batches, in the same (group, time) order, as the
+//! unpartitioned pipeline.
+//!
+//! ```text
+//!   streaming aggregation (PipeAggOp's case), partitions by series id range:
+//!
+//!   FinalAggOp ◀─PartialStates (RecordBatch)── PartialAggOp ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(1/P)
+//!       │      ◀─PartialStates (RecordBatch)── PartialAggOp ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(2/P)
+//!       ▼ merge in partition order, finish
+//!
+//!   interpolating aggregation (GroupedAggOp, MTAggOp), partitions by group:
+//!
+//!   GroupMergeOp ◀─TimelineBatch── GroupedAggOp | MTAggOp ◀ … ◀ ScanOp(1/P)
+//!       │        ◀─TimelineBatch── GroupedAggOp | MTAggOp ◀ … ◀ ScanOp(2/P)
+//!       ▼ k-way merge by group id (groups are disjoint between partitions)
+//! ```
+//!
+//! Partitions run as tasks started through the query's
+//! [`Spawner`](crate::context::Spawner) (`TaskContext::spawner`): the engine
+//! depends on no runtime. Without a spawner they run one after the other on
+//! the calling task. Every partition shares the query's memory pool and
+//! runs under a child of its cancellation token, which the top operator
+//! cancels when a partition fails, when it is closed and when it is
+//! dropped.
+
+mod build;
+mod final_agg;
+mod group_merge;
+mod partial_agg;
+mod tasks;
+
+use std::fmt;
+
+pub use build::{build_partitioned, build_partitioned_with, partitions_for, plan_partitioned_with};
+pub use final_agg::FinalAggOp;
+pub use group_merge::GroupMergeOp;
+pub use partial_agg::{PartialAggOp, PartialOutput};
+
+use crate::group::Grouping;
+use crate::registry::SeriesRegistry;
+use crate::spec::GroupBy;
+
+/// One of `count` partitions of a scan's timelines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    /// This partition, `0..count`.
+    pub index: usize,
+    /// Number of partitions (at least 1).
+    pub count: usize,
+    /// How timelines are dealt to partitions.
+    pub by: PartitionBy,
+}
+
+/// How timelines are dealt to partitions; decided on the scan's registry
+/// (series ids dense and key-sorted), so every partition agrees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionBy {
+    /// Contiguous ranges of series ids: of `n` series, partition `k` of `P`
+    /// has the ids `i` with `i * P / n == k` (balanced to one series;
+    /// contiguous so that an in-memory scan still hands out zero-copy
+    /// slices).
+    Series,
+    /// Group id (groups as [`Grouping`] numbers them for this `GROUP BY`)
+    /// modulo the partition count: every timeline of a group in one
+    /// partition.
+    Group(GroupBy),
+}
+
+impl Partition {
+    /// `keep[series_id]`: whether each series of `registry` belongs to this
+    /// partition.
+    pub fn mask(&self, registry: &SeriesRegistry) -> Vec<bool> {
+        let count = self.count.max(1);
+        match &self.by {
+            PartitionBy::Series => {
+                let n = registry.len();
+                (0..n).map(|id| id * count / n == self.index).collect()
+            }
+            PartitionBy::Group(by) => {
+                let grouping = Grouping::new(registry, by, "");
+                (0..registry.len() as u32)
+                    .map(|id| grouping.group_of(id) as usize % count == self.index)
+                    .collect()
+            }
+        }
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let by = match self.by {
+            PartitionBy::Series => "series",
+            PartitionBy::Group(_) => "group",
+        };
+        write!(f, "{}/{} by {by}", self.index + 1, self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests;
