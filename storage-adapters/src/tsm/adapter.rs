@@ -31,6 +31,7 @@ use tsq_engine::{
 use super::error::TsmError;
 use super::file::block_buf::BlockBuf;
 use super::index::SeriesIndex;
+use super::scan_batch::BatchColumns;
 use super::shard::Unreadable;
 use super::store::Store;
 use super::value::FieldType;
@@ -187,11 +188,12 @@ impl TsmAdapter {
         let registry = SeriesRegistry::new(infos);
         if let Some(by) = &req.group_order {
             let grouping = Grouping::new(&registry, by, &req.field);
-            let by_reg = planned.clone();
+            // A permutation of the registry ids: each series is moved once.
+            let mut by_reg: Vec<Option<Planned>> = planned.into_iter().map(Some).collect();
             planned = grouping
                 .scan_order()
                 .into_iter()
-                .map(|r| by_reg[r as usize].clone())
+                .filter_map(|r| by_reg.get_mut(r as usize).and_then(Option::take))
                 .collect();
         }
         let (min, max) = bounds(req);
@@ -359,8 +361,10 @@ fn value_type(t: FieldType) -> ValueType {
 }
 
 /// An open scan: reads one series at a time from its view, decoding its
-/// blocks into two vectors reused from series to series, through one reused
-/// read buffer.
+/// blocks straight into the columns of the batch being built
+/// ([`BatchColumns`]) through one reused read buffer. A series that does not
+/// fit in the batch's room waits in `times` / `values` (reused from series to
+/// series) and is emitted from there.
 struct TsmScan {
     registry: Arc<SeriesRegistry>,
     view: View,
@@ -368,17 +372,17 @@ struct TsmScan {
     next: usize,
     empty: bool,
     buf: BlockBuf,
-    /// Times and values of the series being emitted.
+    /// Times and values of the series being emitted from the carry.
     times: Vec<i64>,
     values: Vec<f64>,
-    /// The series being emitted: registry id, rows already sent.
+    /// The series being emitted from the carry: registry id, rows already sent.
     pending: Option<(u32, usize)>,
 }
 
 impl TsmScan {
-    /// Loads the next series that has points in range into `times` /
-    /// `values` and `pending`.
-    fn load_next(&mut self) -> Result<bool> {
+    /// Decodes the next series that has points in range onto the open run
+    /// of `out`; its registry id, or `None` when no series is left.
+    fn load_next(&mut self, out: &mut BatchColumns) -> Result<Option<u32>> {
         while self.next < self.planned.len() && !self.empty {
             let p = &self.planned[self.next];
             self.next += 1;
@@ -391,20 +395,52 @@ impl TsmScan {
                 }
                 continue;
             }
-            let found = self.view.read_f64(
-                p.store_id,
-                &p.key,
-                p.ty,
-                &mut self.buf,
-                &mut self.times,
-                &mut self.values,
-            )?;
-            if found {
-                self.pending = Some((p.reg_id, 0));
-                return Ok(true);
+            let (times, values) = (&mut out.times, &mut out.values);
+            if self
+                .view
+                .read_f64(p.store_id, &p.key, p.ty, &mut self.buf, times, values)?
+            {
+                return Ok(Some(p.reg_id));
             }
         }
-        Ok(false)
+        Ok(None)
+    }
+
+    /// Fills `out` with up to `max_rows` rows: the rest of the carried
+    /// series first, then series decoded in place. It stops before a series
+    /// when the room left is less than the longest run so far, so series are
+    /// rarely split between batches (batches may be a little short); a series
+    /// that overflows anyway leaves the overflow in the carry.
+    fn fill(&mut self, out: &mut BatchColumns, max_rows: usize) -> Result<()> {
+        loop {
+            if let Some((id, sent)) = self.pending {
+                let take = (max_rows - out.len()).min(self.times.len() - sent);
+                let rows = sent..sent + take;
+                out.push_run(id, &self.times[rows.clone()], &self.values[rows]);
+                let sent = sent + take;
+                self.pending = (sent < self.times.len()).then_some((id, sent));
+                if out.len() == max_rows {
+                    return Ok(());
+                }
+                continue;
+            }
+            if !out.is_empty() && out.longest_run() > max_rows - out.len() {
+                return Ok(());
+            }
+            let Some(id) = self.load_next(out)? else {
+                return Ok(());
+            };
+            if out.len() + out.open_len() <= max_rows {
+                out.close_run(id);
+            } else if out.is_empty() {
+                out.take_open(&mut self.times, &mut self.values);
+                self.pending = Some((id, 0));
+            } else {
+                out.split_open(id, max_rows, &mut self.times, &mut self.values);
+                self.pending = Some((id, 0));
+                return Ok(());
+            }
+        }
     }
 }
 
@@ -416,28 +452,11 @@ impl SeriesScan for TsmScan {
 
     async fn next_batch(&mut self, max_rows: usize) -> Result<Option<TimelineBatch>> {
         let max_rows = max_rows.max(1);
-        let mut builder = TimelineBatchBuilder::new(Arc::clone(&self.registry), max_rows);
-        while builder.len() < max_rows {
-            if self.pending.is_none() && !self.load_next()? {
-                break;
-            }
-            let Some((id, sent)) = self.pending.as_mut() else {
-                break;
-            };
-            let take = (max_rows - builder.len()).min(self.times.len() - *sent);
-            builder.push_slice(
-                *id,
-                &self.times[*sent..*sent + take],
-                &self.values[*sent..*sent + take],
-            );
-            *sent += take;
-            if *sent == self.times.len() {
-                self.pending = None;
-            }
-        }
-        if builder.is_empty() {
+        let mut out = BatchColumns::with_capacity(max_rows);
+        self.fill(&mut out, max_rows)?;
+        if out.is_empty() {
             return Ok(None);
         }
-        builder.finish().map(Some)
+        out.finish(&self.registry).map(Some)
     }
 }

@@ -29,6 +29,9 @@ pub mod lock;
 pub mod maint;
 pub(crate) mod recover;
 pub mod repair;
+pub(crate) mod scan_batch;
+#[cfg(test)]
+mod scan_tests;
 pub mod shard;
 pub mod store;
 pub mod tombstone;

@@ -140,12 +140,13 @@ impl View {
         Ok((!t.is_empty()).then_some((t, v)))
     }
 
-    /// The points of series `id` in the view's range as f64 (integers and
-    /// booleans converted), written to `times` / `values` (cleared first);
-    /// false when it has none. When only files hold the series, without
-    /// tombstones and with blocks in time order, each block decodes straight
-    /// into the two vectors through `buf`; otherwise this is [`read`]
-    /// converted, with the same result.
+    /// Appends the points of series `id` in the view's range, as f64
+    /// (integers and booleans converted), to `times` / `values`; false when
+    /// it has none (nothing appended). When only files hold the series,
+    /// without tombstones and with blocks in time order, each block decodes
+    /// straight onto the two vectors through `buf` (the scan decodes into its
+    /// batch's columns this way); otherwise this is [`read`] converted, with
+    /// the same result.
     ///
     /// [`read`]: View::read
     pub fn read_f64(
@@ -157,23 +158,14 @@ impl View {
         times: &mut Vec<i64>,
         values: &mut Vec<f64>,
     ) -> Result<bool> {
-        times.clear();
-        values.clear();
+        let from = times.len();
+        debug_assert_eq!(values.len(), from);
         if ty != FieldType::String && !self.cache.contains_key(&id) {
-            let mut fast = true;
-            'files: for files in self.files.overlapping(self.min, self.max, self.shard_ns) {
-                for f in files {
-                    if !f.append_series_f64(key, self.min, self.max, buf, times, values)? {
-                        fast = false;
-                        break 'files;
-                    }
-                }
+            if self.append_files_f64(key, buf, times, values)? {
+                return Ok(times.len() > from);
             }
-            if fast {
-                return Ok(!times.is_empty());
-            }
-            times.clear();
-            values.clear();
+            times.truncate(from);
+            values.truncate(from);
         }
         let Some((t, v)) = self.read(id, key, ty)? else {
             return Ok(false);
@@ -185,6 +177,32 @@ impl View {
         })?;
         times.extend_from_slice(&t);
         values.extend_from_slice(&v);
+        Ok(true)
+    }
+
+    /// The fast path of [`read_f64`](View::read_f64): appends the series'
+    /// points file by file; false (with points possibly appended) when a
+    /// file declines (tombstones, blocks out of order) or a file's first
+    /// point does not come after the previous file's last one.
+    fn append_files_f64(
+        &self,
+        key: &str,
+        buf: &mut BlockBuf,
+        times: &mut Vec<i64>,
+        values: &mut Vec<f64>,
+    ) -> Result<bool> {
+        let from = times.len();
+        for files in self.files.overlapping(self.min, self.max, self.shard_ns) {
+            for f in files {
+                let at = times.len();
+                if !f.append_series_f64(key, self.min, self.max, buf, times, values)? {
+                    return Ok(false);
+                }
+                if at > from && times.len() > at && times[at] <= times[at - 1] {
+                    return Ok(false);
+                }
+            }
+        }
         Ok(true)
     }
 
@@ -309,11 +327,12 @@ mod tests {
             (vec![1, 2, 3], vec![7.0, 8.0, 9.0]),
             (vec![2], vec![6.0]),
         ];
-        let (mut t, mut v) = (vec![99], vec![99.0]);
         let mut buf = BlockBuf::new();
         for (min, max) in [(i64::MIN, i64::MAX), (2, 3), (5, 9)] {
             let view = store.inner.view(&ids, min, max);
             for ((id, key), (et, ev)) in series.iter().zip(&expected) {
+                // Appends after what the vectors hold.
+                let (mut t, mut v) = (vec![99], vec![99.0]);
                 let found = view
                     .read_f64(*id, key, FieldType::Float, &mut buf, &mut t, &mut v)
                     .unwrap();
@@ -323,7 +342,8 @@ mod tests {
                 let want_t: Vec<i64> = keep.iter().map(|&i| et[i]).collect();
                 let want_v: Vec<f64> = keep.iter().map(|&i| ev[i]).collect();
                 assert_eq!(found, !want_t.is_empty(), "{key} {min}..={max}");
-                assert_eq!((&t, &v), (&want_t, &want_v), "{key} {min}..={max}");
+                assert_eq!((t[0], v[0]), (99, 99.0), "{key} {min}..={max}");
+                assert_eq!((&t[1..], &v[1..]), (&want_t[..], &want_v[..]), "{key}");
                 let merged = view.read(*id, key, FieldType::Float).unwrap();
                 let merged = merged.map_or((vec![], vec![]), |(t, v)| (t, v.to_f64().unwrap()));
                 assert_eq!(merged, (want_t, want_v), "{key} {min}..={max}");

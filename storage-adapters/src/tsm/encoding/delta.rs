@@ -182,8 +182,9 @@ fn decode_packed<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>
     Ok(())
 }
 
-/// A run: `first`, then `count - 1` equal steps, generated 64 at a time into a stack buffer (a
-/// plain induction variable, which the compiler vectorizes into additions) and appended from it.
+/// A run: `first`, then `count - 1` equal steps, written straight into `dst`: the slots are
+/// zeroed, then filled by a loop over a plain induction variable, which the compiler turns into
+/// vector additions (no per-value capacity check, no intermediate buffer).
 fn decode_rle<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>) -> Result<()> {
     let first = reader.read_u64_be()?;
     let delta = zigzag_decode(reader.read_uvarint()?).wrapping_mul(div) as u64;
@@ -194,16 +195,12 @@ fn decode_rle<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>) -
     }
     let count = check_count(reader.block(), count, count_at, reader.len())?;
     reader.expect_end()?;
-    dst.reserve(count);
+    let start = dst.len();
+    dst.resize(start + count, T::from_bits(0));
     let mut acc = first;
-    const CHUNK: usize = 64;
-    let mut chunk = [0u64; CHUNK];
-    for n in (0..count).step_by(CHUNK).map(|at| (count - at).min(CHUNK)) {
-        for slot in &mut chunk[..n] {
-            *slot = acc;
-            acc = acc.wrapping_add(delta);
-        }
-        dst.extend(chunk[..n].iter().map(|&bits| T::from_bits(bits)));
+    for slot in &mut dst[start..] {
+        *slot = T::from_bits(acc);
+        acc = acc.wrapping_add(delta);
     }
     Ok(())
 }
