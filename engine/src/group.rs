@@ -15,6 +15,10 @@ use crate::memory::MemoryReservation;
 use crate::registry::{SeriesInfo, SeriesRegistry, TagPairs};
 use crate::spec::GroupBy;
 
+/// What an operator says when its group table does not fit the budget.
+pub(crate) const GROUPS_HINT: &str = "it keeps a table of every group and series: use fewer \
+    GROUP BY tags, narrow the tag filter, or raise the memory budget";
+
 /// Series → group assignment over one registry.
 #[derive(Debug, Clone)]
 pub struct Grouping {
@@ -58,6 +62,21 @@ impl Grouping {
             group_of,
             groups: Arc::new(SeriesRegistry::new(groups)),
         }
+    }
+
+    /// [`Grouping::reserved`] under a new reservation of `operator` (with
+    /// the hint every aggregation operator gives when the group table does
+    /// not fit), returned with it.
+    pub fn reserved_for(
+        operator: &'static str,
+        pool: &Arc<crate::memory::MemoryPool>,
+        registry: &SeriesRegistry,
+        by: &GroupBy,
+        output_field: &str,
+    ) -> Result<(Self, MemoryReservation)> {
+        let mut reservation = pool.reservation(operator, GROUPS_HINT);
+        let grouping = Self::reserved(registry, by, output_field, &mut reservation)?;
+        Ok((grouping, reservation))
     }
 
     /// [`Grouping::new`] under `reservation`, which holds the group table

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::batch::{Timeline, TimelineBatch};
 use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
-use crate::group::Grouping;
+use crate::group::{Grouping, GROUPS_HINT};
 use crate::interpolate::{display_line, InterpolatingAggregator};
 use crate::materialize::{group_label, RowBatcher, TimelineGatherer};
 use crate::memory::MemoryReservation;
@@ -29,8 +29,6 @@ use crate::spec::{Aggregator, GroupBy};
 const NAME: &str = "GroupedAggOp";
 const HINT: &str = "it holds every point of one group at a time: narrow the time range or tag \
                     filter, or raise the memory budget";
-const GROUPS_HINT: &str = "it keeps a table of every group and series: use fewer GROUP BY tags, \
-                           narrow the tag filter, or raise the memory budget";
 
 /// Interpolating aggregation across timelines, one group at a time; see the
 /// module docs. Runs under the shared driver ([`UnaryOp`]).

@@ -125,16 +125,12 @@ impl PipeAgg {
         grid: &BucketGrid,
         registry: &Arc<SeriesRegistry>,
     ) -> Result<Groups> {
-        let mut groups_reserved = ctx.memory.reservation(
+        let (grouping, groups_reserved) = Grouping::reserved_for(
             NAME,
-            "it keeps a table of every group and series: use fewer GROUP BY tags, narrow the \
-             tag filter, or raise the memory budget",
-        );
-        let grouping = Grouping::reserved(
+            &ctx.memory,
             registry,
             &self.group_by,
             &self.output_name,
-            &mut groups_reserved,
         )?;
         let slots = grouping
             .num_groups()

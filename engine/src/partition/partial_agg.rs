@@ -141,16 +141,12 @@ impl PartialAggOp {
     /// The grouping and accumulators for the registry of the first batch,
     /// reserved before they are allocated.
     fn init_state(&self, registry: &Arc<SeriesRegistry>, ctx: &TaskContext) -> Result<State> {
-        let mut groups_reserved = ctx.memory.reservation(
+        let (grouping, groups_reserved) = Grouping::reserved_for(
             NAME,
-            "it keeps a table of every group and series: use fewer GROUP BY tags, narrow the \
-             tag filter, or raise the memory budget",
-        );
-        let grouping = Grouping::reserved(
+            &ctx.memory,
             registry,
             &self.group_by,
             &self.output_name,
-            &mut groups_reserved,
         )?;
         let grid = self
             .grid
