@@ -8,6 +8,12 @@
 //! store, and the benchmarks reuse the generator directly.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
+
+use tsq_engine::registry::TagPairs;
+use tsq_engine::SeriesInfo;
+use tsq_storage::tsm::value::Values;
+use tsq_storage::tsm::wal::SeriesPoints;
 
 /// The measurement the generator writes.
 pub const MEASUREMENT: &str = "cpu";
@@ -133,6 +139,8 @@ pub struct DemoGenerator {
     config: DemoConfig,
     rng: SplitMix64,
     tags: Vec<Vec<(&'static str, String)>>,
+    /// The same tags as shared strings, for typed batches.
+    tag_pairs: Vec<TagPairs>,
     state: Vec<[f64; 10]>,
     next_step: u64,
     next_host: usize,
@@ -142,7 +150,8 @@ impl DemoGenerator {
     /// A generator for `config`; host tags and starting values are drawn here.
     pub fn new(config: DemoConfig) -> Self {
         let mut rng = SplitMix64::new(config.seed);
-        let tags = (0..config.hosts).map(|h| host_tags(h, &mut rng)).collect();
+        let tags: Vec<_> = (0..config.hosts).map(|h| host_tags(h, &mut rng)).collect();
+        let tag_pairs = shared_tags(&tags);
         let state = (0..config.hosts)
             .map(|_| std::array::from_fn(|_| round2(rng.next_f64() * 100.0)))
             .collect();
@@ -150,6 +159,7 @@ impl DemoGenerator {
             config,
             rng,
             tags,
+            tag_pairs,
             state,
             next_step: 0,
             next_host: 0,
@@ -190,6 +200,61 @@ impl DemoGenerator {
         }
         n
     }
+
+    /// Takes up to `max_rows` rows as typed points grouped by series (one
+    /// [`SeriesPoints`] per host and field, hosts in order of their first
+    /// row, times ascending): the same points as [`DemoGenerator::fill_chunk`]
+    /// without formatting and parsing text. Empty when the data is exhausted.
+    pub fn fill_series(&mut self, max_rows: usize) -> Vec<SeriesPoints> {
+        let hosts = self.config.hosts.max(1);
+        // Rows are time-major, so a host gets at most this many of them.
+        let per_host = max_rows.div_ceil(hosts) + 1;
+        let mut slot = vec![usize::MAX; hosts];
+        let mut runs: Vec<(usize, Vec<i64>, [Vec<f64>; 10])> = Vec::new();
+        for _ in 0..max_rows {
+            let Some(row) = self.next() else { break };
+            if slot[row.host] == usize::MAX {
+                slot[row.host] = runs.len();
+                let values = std::array::from_fn(|_| Vec::with_capacity(per_host));
+                runs.push((row.host, Vec::with_capacity(per_host), values));
+            }
+            let (_, times, values) = &mut runs[slot[row.host]];
+            times.push(row.time);
+            for (column, v) in values.iter_mut().zip(row.values) {
+                column.push(v);
+            }
+        }
+        let measurement: Arc<str> = Arc::from(MEASUREMENT);
+        let fields: [Arc<str>; 10] = FIELDS.map(Arc::from);
+        let mut batch = Vec::with_capacity(runs.len() * FIELDS.len());
+        for (host, times, values) in runs {
+            for (field, column) in fields.iter().zip(values) {
+                batch.push(SeriesPoints {
+                    series: SeriesInfo {
+                        measurement: Arc::clone(&measurement),
+                        tags: self.tag_pairs[host].clone(),
+                        field: Arc::clone(field),
+                    },
+                    times: times.clone(),
+                    values: Values::Float(column),
+                });
+            }
+        }
+        batch
+    }
+}
+
+/// `tags` as shared strings: one `Arc` per distinct key and value.
+fn shared_tags(tags: &[Vec<(&'static str, String)>]) -> Vec<TagPairs> {
+    let keys: Vec<Arc<str>> = TAG_KEYS.iter().map(|k| Arc::from(*k)).collect();
+    tags.iter()
+        .map(|host| {
+            keys.iter()
+                .zip(host)
+                .map(|(k, (_, v))| (Arc::clone(k), Arc::from(v.as_str())))
+                .collect()
+        })
+        .collect()
 }
 
 impl Iterator for DemoGenerator {
@@ -312,6 +377,65 @@ mod tests {
         let other = DemoConfig { seed: 7, ..config };
         let c: Vec<DemoRow> = DemoGenerator::new(other).collect();
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn typed_batches_store_the_same_points_as_line_protocol() {
+        use tsq_storage::line_protocol::Precision;
+        use tsq_storage::tsm::{Store, StoreOptions};
+
+        // 3 hosts × 2 hours = 2160 rows; chunks of 500 rows split a
+        // timestamp's hosts across two chunks (500 = 3 × 166 + 2).
+        let config = DemoConfig {
+            hosts: 3,
+            hours: 2,
+            ..DemoConfig::default()
+        };
+        let (text_dir, typed_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (text, _) = Store::open(text_dir.path(), StoreOptions::default()).unwrap();
+        let (typed, _) = Store::open(typed_dir.path(), StoreOptions::default()).unwrap();
+        let mut lines = DemoGenerator::new(config);
+        let mut chunk = String::new();
+        while {
+            chunk.clear();
+            lines.fill_chunk(500, &mut chunk) > 0
+        } {
+            let r = text.write_lines(&chunk, Precision::Nanoseconds).unwrap();
+            assert!(r.errors.is_empty(), "{:?}", r.errors);
+        }
+        let mut series = DemoGenerator::new(config);
+        let mut points = 0;
+        loop {
+            let batch = series.fill_series(500);
+            if batch.is_empty() {
+                break;
+            }
+            points += typed.write_series(batch).unwrap().points_written;
+        }
+        assert_eq!(points as u64, config.points());
+        // Reference: the rows of the generator itself, per host.
+        let rows: Vec<DemoRow> = DemoGenerator::new(config).collect();
+        for store in [&text, &typed] {
+            let sets = store.tag_sets(MEASUREMENT);
+            assert_eq!(sets.len(), 3);
+            for set in &sets {
+                let host = set.tags.iter().find(|(k, _)| k.as_ref() == "hostname");
+                let host: usize = host.unwrap().1["host_".len()..].parse().unwrap();
+                let expected: Vec<&DemoRow> = rows.iter().filter(|r| r.host == host).collect();
+                let got = store
+                    .tag_set_rows(set, i64::MIN, i64::MAX)
+                    .unwrap()
+                    .unwrap();
+                let times: Vec<i64> = expected.iter().map(|r| r.time).collect();
+                assert_eq!(got.times, times);
+                // Fields come sorted by name; FIELDS gives each one's column.
+                for (f, field) in set.fields.iter().zip(&got.fields) {
+                    let col = FIELDS.iter().position(|n| *n == f.field.as_ref());
+                    let want: Vec<f64> = expected.iter().map(|r| r.values[col.unwrap()]).collect();
+                    assert_eq!(field.values, Values::Float(want), "{}", f.field);
+                }
+            }
+        }
     }
 
     #[test]

@@ -16,10 +16,11 @@ struct Entry {
     values: Values,
 }
 
-/// Unflushed points of every series, keyed by series id.
+/// Unflushed points of every series, keyed by series id (hashed with
+/// foldhash: a write touches one entry per series it holds).
 #[derive(Debug, Default)]
 pub struct Cache {
-    entries: HashMap<u32, Entry>,
+    entries: HashMap<u32, Entry, foldhash::fast::RandomState>,
     bytes: usize,
 }
 
@@ -56,6 +57,22 @@ impl Cache {
                         values: values.clone(),
                     },
                 );
+            }
+        }
+    }
+
+    /// Appends points to series `id` (the caller checked the type), taking
+    /// the vectors of a series new to the cache instead of copying them.
+    pub fn append(&mut self, id: u32, times: Vec<i64>, values: Values) {
+        match self.entries.get_mut(&id) {
+            Some(e) => {
+                self.bytes += times.len() * 8 + values.heap_bytes();
+                e.times.extend_from_slice(&times);
+                e.values.extend_from(&values);
+            }
+            None => {
+                self.bytes += 64 + times.len() * 8 + values.heap_bytes();
+                self.entries.insert(id, Entry { times, values });
             }
         }
     }
@@ -184,5 +201,22 @@ mod tests {
         assert_eq!(c.snapshot(), vec![(3, vec![10], Values::Float(vec![1.5]))]);
         c.drop_before(11);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn append_takes_new_series_and_extends_known_ones() {
+        let mut c = Cache::new();
+        c.append(7, vec![20, 10], Values::Float(vec![2.0, 1.0]));
+        c.append(7, vec![10], Values::Float(vec![1.5]));
+        c.append(8, vec![5], Values::Float(vec![0.5]));
+        // 4 points * 16 bytes + 64 per new entry (2) = 192
+        assert_eq!(c.size_bytes(), 192);
+        assert_eq!(
+            c.snapshot(),
+            vec![
+                (7, vec![10, 20], Values::Float(vec![1.5, 2.0])),
+                (8, vec![5], Values::Float(vec![0.5])),
+            ]
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use tsq_engine::SeriesInfo;
 
 use super::error::Result;
-use super::key::{key_prefix, push_field};
+use super::key::{push_field, write_key_prefix};
 use super::maint::now_ns;
 use super::store::Store;
 use super::value::{FieldType, Values};
@@ -90,15 +90,16 @@ impl Store {
     fn write_numbered(&self, lines: &[(usize, Line)]) -> Result<WriteReport> {
         let now = now_ns();
         let mut runs: Vec<Run> = Vec::new();
-        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut by_key: HashMap<String, usize, foldhash::fast::RandomState> = HashMap::default();
         let mut errors = Vec::new();
-        let mut key = String::new();
+        // Buffers reused across lines: the series prefix is escaped once per
+        // line, the key of each field appended to a copy of it.
+        let (mut prefix, mut key) = (String::new(), String::new());
         for (no, line) in lines {
             let t = line.timestamp.unwrap_or(now);
-            let prefix = key_prefix(
-                &line.measurement,
-                line.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            );
+            prefix.clear();
+            let tags = line.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            write_key_prefix(&mut prefix, &line.measurement, tags);
             for (field, value) in &line.fields {
                 key.clear();
                 key.push_str(&prefix);

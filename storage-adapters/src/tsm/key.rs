@@ -11,6 +11,14 @@ use tsq_engine::SeriesInfo;
 use super::bytes::{put_str, put_uvarint, Cursor};
 
 fn escape_into(out: &mut String, s: &str) {
+    // Most names need no escape: copy them whole.
+    if !s
+        .bytes()
+        .any(|b| matches!(b, b',' | b'=' | b' ' | b'#' | b'\\'))
+    {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         if matches!(c, ',' | '=' | ' ' | '#' | '\\') {
             out.push('\\');
@@ -21,32 +29,35 @@ fn escape_into(out: &mut String, s: &str) {
 
 /// The unambiguous text key of a series.
 pub fn series_key(s: &SeriesInfo) -> String {
-    let mut out = key_prefix(
-        &s.measurement,
-        s.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
-    );
-    push_field(&mut out, &s.field);
+    let mut out = String::with_capacity(64);
+    write_series_key(&mut out, s);
     out
 }
 
-/// The key up to (not including) the field: `measurement,k1=v1,...`, for
-/// tags already sorted by key.
-pub(crate) fn key_prefix<'a>(
+/// Appends the text key of `s` (see [`series_key`]) to `out`.
+pub(crate) fn write_series_key(out: &mut String, s: &SeriesInfo) {
+    let tags = s.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
+    write_key_prefix(out, &s.measurement, tags);
+    push_field(out, &s.field);
+}
+
+/// Appends the key up to (not including) the field, `measurement,k1=v1,...`,
+/// to `out`, for tags already sorted by key.
+pub(crate) fn write_key_prefix<'a>(
+    out: &mut String,
     measurement: &str,
     tags: impl Iterator<Item = (&'a str, &'a str)>,
-) -> String {
-    let mut out = String::with_capacity(64);
-    escape_into(&mut out, measurement);
+) {
+    escape_into(out, measurement);
     for (k, v) in tags {
         out.push(',');
-        escape_into(&mut out, k);
+        escape_into(out, k);
         out.push('=');
-        escape_into(&mut out, v);
+        escape_into(out, v);
     }
-    out
 }
 
-/// Completes a [`key_prefix`] with `#field`.
+/// Completes a [`write_key_prefix`] with `#field`.
 pub(crate) fn push_field(prefix: &mut String, field: &str) {
     prefix.push('#');
     escape_into(prefix, field);

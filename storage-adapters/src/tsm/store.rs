@@ -468,8 +468,8 @@ impl Inner {
         let points = accepted.iter().map(|s| s.times.len()).sum();
         let over = {
             let mut state = write(&self.state);
-            for (id, sp) in ids.iter().zip(&accepted) {
-                state.cache.insert(*id, &sp.times, &sp.values);
+            for (id, sp) in ids.iter().zip(accepted) {
+                state.cache.append(*id, sp.times, sp.values);
             }
             state.cache.size_bytes() > self.options.cache_snapshot_bytes
         };

@@ -22,7 +22,7 @@ use tsq_engine::SeriesInfo;
 use self::posting::PostingList;
 use self::series_log::SeriesLog;
 use super::error::{Result, TsmError};
-use super::key::{parse_series_key, series_key};
+use super::key::{parse_series_key, series_key, write_series_key};
 use super::value::FieldType;
 
 /// Posting lists of one measurement.
@@ -47,7 +47,12 @@ pub struct SeriesIndex {
     log: Option<SeriesLog>,
     /// Identity, type and text key of each id (the key shared with `by_key`).
     series: Vec<(SeriesInfo, FieldType, Arc<str>)>,
-    by_key: HashMap<Arc<str>, u32>,
+    /// Id of each text key, hashed with foldhash: SipHash over keys of
+    /// 150 bytes was a visible share of the write path (docs/storage.md).
+    by_key: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
+    /// Scratch buffer for the key of a series looked up by
+    /// [`SeriesIndex::get_or_create`], so a known series costs no allocation.
+    key_buf: String,
     measurements: BTreeMap<Arc<str>, Measurement>,
     /// The log failed a checksum at open: series may be missing until
     /// [`SeriesIndex::rebuild`] runs.
@@ -86,7 +91,8 @@ impl SeriesIndex {
         let mut index = SeriesIndex {
             log,
             series: Vec::with_capacity(contents.series.len()),
-            by_key: HashMap::with_capacity(contents.series.len()),
+            by_key: HashMap::with_capacity_and_hasher(contents.series.len(), Default::default()),
+            key_buf: String::new(),
             measurements: BTreeMap::new(),
             damaged: contents.damaged,
         };
@@ -158,6 +164,11 @@ impl SeriesIndex {
 
     fn add(&mut self, s: SeriesInfo, ty: FieldType) -> u32 {
         let key = Arc::from(series_key(&s));
+        self.add_keyed(s, ty, key)
+    }
+
+    /// [`SeriesIndex::add`] with the text key already built.
+    fn add_keyed(&mut self, s: SeriesInfo, ty: FieldType, key: Arc<str>) -> u32 {
         let id = self.insert(s.clone(), ty, key);
         let sorted = self
             .measurements
@@ -199,17 +210,34 @@ impl SeriesIndex {
     /// The id of `s`, creating (and logging) it with type `ty` if new. Returns
     /// the id and whether it was created; a type mismatch is an error.
     pub fn get_or_create(&mut self, s: &SeriesInfo, ty: FieldType) -> Result<(u32, bool)> {
-        let key = series_key(s);
-        if let Some(&id) = self.by_key.get(key.as_str()) {
+        let mut key = std::mem::take(&mut self.key_buf);
+        key.clear();
+        write_series_key(&mut key, s);
+        let found = self.find_or_check(s, &key, ty);
+        let result = match found {
+            Ok(Some(id)) => Ok((id, false)),
+            Ok(None) => self.create(s, ty, &key).map(|id| (id, true)),
+            Err(e) => Err(e),
+        };
+        self.key_buf = key;
+        result
+    }
+
+    /// The id of the series with text key `key`, or `None` when it is new
+    /// and may be created with type `ty`; a type mismatch is an error.
+    fn find_or_check(&self, s: &SeriesInfo, key: &str, ty: FieldType) -> Result<Option<u32>> {
+        let conflict = |stored: FieldType| TsmError::TypeConflict {
+            key: key.to_string(),
+            stored: stored.name(),
+            written: ty.name(),
+        };
+        if let Some(&id) = self.by_key.get(key) {
             let stored = self.series[id as usize].1;
-            if stored != ty {
-                return Err(TsmError::TypeConflict {
-                    key,
-                    stored: stored.name(),
-                    written: ty.name(),
-                });
-            }
-            return Ok((id, false));
+            return if stored == ty {
+                Ok(Some(id))
+            } else {
+                Err(conflict(stored))
+            };
         }
         if let Some((stored, _)) = self
             .measurements
@@ -217,13 +245,14 @@ impl SeriesIndex {
             .and_then(|m| m.fields.get(s.field.as_ref()))
         {
             if *stored != ty {
-                return Err(TsmError::TypeConflict {
-                    key,
-                    stored: stored.name(),
-                    written: ty.name(),
-                });
+                return Err(conflict(*stored));
             }
         }
+        Ok(None)
+    }
+
+    /// Logs and adds the new series `s` whose text key is `key`.
+    fn create(&mut self, s: &SeriesInfo, ty: FieldType, key: &str) -> Result<u32> {
         if key.len() > usize::from(u16::MAX) {
             return Err(TsmError::Invalid(format!(
                 "series key of {} bytes exceeds the limit of 65535 bytes: '{}...'",
@@ -234,7 +263,7 @@ impl SeriesIndex {
         if let Some(log) = &mut self.log {
             log.append(s, ty)?;
         }
-        Ok((self.add(s.clone(), ty), true))
+        Ok(self.add_keyed(s.clone(), ty, Arc::from(key)))
     }
 
     /// Fsyncs series created since the last sync.
