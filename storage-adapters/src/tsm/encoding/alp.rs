@@ -79,14 +79,15 @@ impl Exponents {
 }
 
 /// The exponent pair that stores `sample` in the fewest bits, and that estimate in bits per
-/// value: every pair `0 <= f <= e <= 18` is tried (ties go to the smaller pair).
+/// value: every pair `0 <= f <= e <= 18` is tried (ties go to the smaller pair). A pair stops
+/// being tried as soon as its exceptions alone cost as much as the best pair so far (most pairs
+/// turn every value of a decimal sample into an exception), which picks the same pair.
 pub(super) fn best_exponents(sample: &[f64]) -> (Exponents, f64) {
     let mut best = (Exponents { e: 0, f: 0 }, usize::MAX);
     for e in 0..=MAX_EXPONENT {
         for f in 0..=e {
             let ex = Exponents { e, f };
-            let bits = estimate_bits(sample, ex);
-            if bits < best.1 {
+            if let Some(bits) = estimate_bits(sample, ex, best.1) {
                 best = (ex, bits);
             }
         }
@@ -94,16 +95,22 @@ pub(super) fn best_exponents(sample: &[f64]) -> (Exponents, f64) {
     (best.0, best.1 as f64 / sample.len().max(1) as f64)
 }
 
-/// Bits `sample` would take with `ex`: packed width times count, plus exceptions.
-fn estimate_bits(sample: &[f64], ex: Exponents) -> usize {
-    let (mut lo, mut hi, mut exceptions) = (i64::MAX, i64::MIN, 0);
+/// Bits `sample` would take with `ex` (packed width times count, plus exceptions), when fewer
+/// than `limit`; `None` otherwise.
+fn estimate_bits(sample: &[f64], ex: Exponents, limit: usize) -> Option<usize> {
+    let (mut lo, mut hi, mut exceptions) = (i64::MAX, i64::MIN, 0usize);
     for &v in sample {
         match ex.encode(v) {
             Some(d) => {
                 lo = lo.min(d);
                 hi = hi.max(d);
             }
-            None => exceptions += 1,
+            None => {
+                exceptions += 1;
+                if exceptions * EXCEPTION_BITS >= limit {
+                    return None;
+                }
+            }
         }
     }
     let w = if lo <= hi {
@@ -111,7 +118,8 @@ fn estimate_bits(sample: &[f64], ex: Exponents) -> usize {
     } else {
         0
     };
-    sample.len() * w as usize + exceptions * EXCEPTION_BITS
+    let bits = sample.len() * w as usize + exceptions * EXCEPTION_BITS;
+    (bits < limit).then_some(bits)
 }
 
 /// Appends the ALP block for `src` (at most `MAX_VALUES` values, checked by the caller) with the
