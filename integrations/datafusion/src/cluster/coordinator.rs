@@ -18,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use datafusion::arrow::array::{BinaryArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::catalog::Session as DfSession;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::{TableProvider, TableType};
@@ -47,8 +48,8 @@ use crate::error::{Error, Result};
 pub struct ClusterAnswer {
     /// The result rows (one batch).
     pub batch: RecordBatch,
-    /// In-memory Arrow bytes of the batches the shards sent for the `Run`
-    /// stage (`get_array_memory_size`).
+    /// Bytes of the batches the shards sent for the `Run` stage, as one
+    /// uncompressed Arrow IPC stream (what Flight carries).
     pub bytes_received: u64,
     /// Rows the shards sent.
     pub rows_received: u64,
@@ -104,10 +105,7 @@ impl Coordinator {
         let shards = self
             .stage(sql, ShardMode::Run, Arc::clone(&spec.schema))
             .await?;
-        let bytes_received = shards
-            .iter()
-            .map(|b| b.get_array_memory_size() as u64)
-            .sum();
+        let bytes_received = ipc_bytes(&spec.schema, &shards)?;
         let rows_received = shards.iter().map(|b| b.num_rows() as u64).sum();
         let batch = merge(&spec, &shards)?;
         Ok(ClusterAnswer {
@@ -174,6 +172,18 @@ impl std::fmt::Debug for Coordinator {
             .field("timeout", &self.timeout)
             .finish()
     }
+}
+
+/// Size of `batches` as one Arrow IPC stream.
+fn ipc_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
+    let mut buf = Vec::new();
+    let mut writer = StreamWriter::try_new(&mut buf, schema)?;
+    for b in batches {
+        writer.write(b)?;
+    }
+    writer.finish()?;
+    drop(writer);
+    Ok(buf.len() as u64)
 }
 
 /// The one spec every shard agrees on.
