@@ -69,6 +69,7 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             measurement,
             tags,
             no_compact,
+            cluster: None,
             files,
         }) => require_data(&cli).and_then(|dir| {
             let parquet = match cli.format {
@@ -142,10 +143,24 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             }
             Ok(0)
         }),
+        Some(Command::Import {
+            cluster: Some(cluster),
+            ..
+        }) => crate::cli::cluster_cmd::import(cluster),
+        Some(Command::Query {
+            query: Some(text),
+            cluster: Some(cluster),
+            ..
+        }) => cli.output_format().and_then(|format| {
+            crate::cli::cluster_cmd::query(&runtime, cluster, text, format)
+        }),
+        Some(Command::Worker { listen }) => require_data(&cli)
+            .and_then(|dir| crate::cli::cluster_cmd::worker(&runtime, &dir, *listen)),
         Some(Command::Query {
             file,
             query,
             allow_partial,
+            ..
         }) => require_data(&cli).and_then(|dir| {
             let backend = open(&dir, OpenMode::Existing)?;
             if *allow_partial && !backend.engine.set_allow_partial(true) {

@@ -189,6 +189,10 @@ pub enum Command {
         /// at the end.
         #[arg(long)]
         no_compact: bool,
+        /// Route each line to its shard's worker instead (`cluster.toml`;
+        /// needs the `cluster` feature, docs/distributed.md).
+        #[arg(long, value_name = "FILE")]
+        cluster: Option<PathBuf>,
         /// Files to import (`-` for stdin).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
@@ -233,6 +237,18 @@ pub enum Command {
         /// and print (on stderr) which files were left out.
         #[arg(long)]
         allow_partial: bool,
+        /// Run the query on the workers of `cluster.toml` and merge their
+        /// answers (needs the `cluster` feature, docs/distributed.md).
+        #[arg(long, value_name = "FILE", conflicts_with = "file")]
+        cluster: Option<PathBuf>,
+    },
+    /// Serve the store at --data as one shard of a cluster (Arrow Flight,
+    /// datafusion-distributed) until Ctrl-C (needs the `cluster` feature,
+    /// docs/distributed.md).
+    Worker {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR")]
+        listen: std::net::SocketAddr,
     },
     /// Verify every file of the store (read-only) and report damage; exit 1
     /// when any file is damaged (see docs/storage.md).
@@ -281,7 +297,7 @@ mod tests {
         assert_eq!(cli.output_format().unwrap(), OutputFormat::Csv);
         assert!(matches!(
             cli.command,
-            Some(Command::Query { query: Some(q), file: None, allow_partial: false }) if q == "SELECT 1"
+            Some(Command::Query { query: Some(q), file: None, allow_partial: false, cluster: None }) if q == "SELECT 1"
         ));
         let cli = Cli::parse_from(["tsq", "query", "--allow-partial", "--data", "d", "SELECT 1"]);
         assert!(matches!(

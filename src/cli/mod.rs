@@ -17,6 +17,7 @@ pub mod backend;
 pub mod bench_cmd;
 pub mod chart;
 pub mod check_cmd;
+pub mod cluster_cmd;
 pub mod compact_cmd;
 
 pub mod demo_cmd;

@@ -32,6 +32,51 @@ pub enum Error {
     /// The `tsq(...)` table function was called with bad arguments.
     #[error("tsq() table function: {0}")]
     Arguments(String),
+    /// `cluster.toml` is wrong.
+    #[error("{}{}: {message}", path.as_ref().map_or("cluster config".to_string(), |p| p.display().to_string()), line.map_or(String::new(), |l| format!(":{l}")))]
+    Config {
+        /// The file, if read from one.
+        path: Option<std::path::PathBuf>,
+        /// 1-based line, where known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// `cluster.toml` could not be read.
+    #[error("reading {}: {source}", path.display())]
+    ConfigRead {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A worker could not be started or stopped.
+    #[error("worker {worker}: {message}")]
+    Worker {
+        /// The worker's address.
+        worker: String,
+        /// What happened.
+        message: String,
+    },
+    /// A cluster query failed (names the workers that do not answer).
+    #[error("{0}")]
+    Cluster(String),
+    /// A message between coordinator and worker is malformed.
+    #[error("cluster protocol: {0}")]
+    Protocol(String),
+    /// Rows of one group came from several shards and the aggregate cannot
+    /// be merged without partial states.
+    #[error("column `{column}`: the group ({key}) has series on several shards, and merging this aggregate across shards needs partial aggregate states (not available yet); group by every tag, or use max/min")]
+    NeedsPartials {
+        /// The value column.
+        column: String,
+        /// The group key (time and tags).
+        key: String,
+    },
+    /// DataFusion failed (planning or running a cluster stage).
+    #[error("datafusion: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
     /// Arrow could not build a batch.
     #[error("building a batch: {0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),

@@ -22,6 +22,7 @@
 //!  DataFusion SQL ─▶ tsq('…')        ──▶ TsqExec     ──▶ tsq Session::sql(…).stream()
 //! ```
 
+pub mod cluster;
 mod error;
 mod pushdown;
 mod query_exec;

@@ -1,0 +1,113 @@
+//! `tsq worker`, `tsq query --cluster` and `tsq import --cluster`
+//! (`docs/distributed.md`, "Scale-out"; `docs/cli.md`). They run with the
+//! `cluster` cargo feature, which pulls in `tsq-datafusion` and DataFusion;
+//! the default binary has the commands and says how to get them.
+
+use std::path::Path;
+
+use crate::cli::backend::CliError;
+
+/// What a binary built without the feature says.
+pub const NOT_BUILT: &str =
+    "this tsq was built without the cluster feature: cargo build --release --features cluster";
+
+/// `tsq worker --data DIR --listen ADDR`: serves the store until Ctrl-C.
+#[cfg(not(feature = "cluster"))]
+pub fn worker(
+    _runtime: &tokio::runtime::Runtime,
+    _dir: &Path,
+    _listen: std::net::SocketAddr,
+) -> Result<i32, CliError> {
+    Err(CliError::Usage(NOT_BUILT.into()))
+}
+
+/// `tsq query --cluster FILE "…"`: the statement on every shard, merged.
+#[cfg(not(feature = "cluster"))]
+pub fn query(
+    _runtime: &tokio::runtime::Runtime,
+    _cluster: &Path,
+    _text: &str,
+    _format: crate::cli::format::OutputFormat,
+) -> Result<i32, CliError> {
+    Err(CliError::Usage(NOT_BUILT.into()))
+}
+
+/// `tsq import --cluster FILE …`: each line to its shard's worker.
+pub fn import(_cluster: &Path) -> Result<i32, CliError> {
+    if cfg!(feature = "cluster") {
+        Err(CliError::Usage(
+            "tsq import --cluster is not built yet: the workers have no write endpoint \
+             (docs/distributed.md, \"Not done\")"
+                .into(),
+        ))
+    } else {
+        Err(CliError::Usage(NOT_BUILT.into()))
+    }
+}
+
+#[cfg(feature = "cluster")]
+pub use enabled::{query, worker};
+
+#[cfg(feature = "cluster")]
+mod enabled {
+    use std::io::{self, Write};
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::net::TcpListener;
+    use tokio::runtime::Runtime;
+    use tsq_datafusion::cluster::{serve, ClusterConfig, Coordinator};
+
+    use crate::cli::backend::CliError;
+    use crate::cli::format::table::TableOptions;
+    use crate::cli::format::{write_rows, OutputFormat};
+    use crate::Database;
+
+    /// How long a cluster query may take before it fails.
+    const QUERY_TIMEOUT: Duration = Duration::from_secs(600);
+
+    fn data(e: impl std::fmt::Display) -> CliError {
+        CliError::Data(e.to_string())
+    }
+
+    /// `tsq worker --data DIR --listen ADDR`: serves the store until Ctrl-C.
+    pub fn worker(runtime: &Runtime, dir: &Path, listen: SocketAddr) -> Result<i32, CliError> {
+        runtime.block_on(async {
+            let db = Database::open(dir).await.map_err(data)?;
+            let listener = TcpListener::bind(listen)
+                .await
+                .map_err(|e| CliError::Data(format!("listening on {listen}: {e}")))?;
+            let handle = serve(Arc::new(db.session()), listener).map_err(data)?;
+            eprintln!("tsq worker: {} on {}", dir.display(), handle.addr());
+            tokio::signal::ctrl_c().await.map_err(data)?;
+            handle.stop().await.map_err(data)?;
+            db.close().await.map_err(data)?;
+            Ok(0)
+        })
+    }
+
+    /// `tsq query --cluster FILE "…"`: the statement on every shard, merged.
+    pub fn query(
+        runtime: &Runtime,
+        cluster: &Path,
+        text: &str,
+        format: OutputFormat,
+    ) -> Result<i32, CliError> {
+        let config = ClusterConfig::load(cluster).map_err(|e| CliError::Usage(e.to_string()))?;
+        let coordinator = Coordinator::new(config, QUERY_TIMEOUT).map_err(data)?;
+        let answer = runtime
+            .block_on(coordinator.query(text))
+            .map_err(|e| CliError::Execution(e.to_string()))?;
+        let mut out = io::stdout().lock();
+        let table = TableOptions {
+            max_width: None,
+            max_rows: None,
+        };
+        let schema = answer.batch.schema();
+        write_rows(&mut out, format, &schema, &[answer.batch], &table).map_err(data)?;
+        out.flush().map_err(data)?;
+        Ok(0)
+    }
+}
