@@ -90,3 +90,19 @@ impl From<Error> for DataFusionError {
         DataFusionError::External(Box::new(e))
     }
 }
+
+/// `ExecutionPlan::with_new_children` of a leaf node: the node itself when
+/// given no children, an internal error naming it otherwise.
+pub(crate) fn leaf_with_new_children(
+    node: std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    children: Vec<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
+) -> datafusion::error::Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+    if children.is_empty() {
+        Ok(node)
+    } else {
+        Err(datafusion::error::DataFusionError::Internal(format!(
+            "{} is a leaf: it takes no children",
+            node.name()
+        )))
+    }
+}

@@ -164,13 +164,7 @@ impl ExecutionPlan for TsqScanExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(DataFusionError::Internal(
-                "TsqScanExec is a leaf: it takes no children".into(),
-            ))
-        }
+        crate::error::leaf_with_new_children(self, children)
     }
 
     fn execute(

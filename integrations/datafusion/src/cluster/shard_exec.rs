@@ -156,13 +156,7 @@ impl ExecutionPlan for TsqShardExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(DataFusionError::Internal(
-                "TsqShardExec is a leaf: it takes no children".into(),
-            ))
-        }
+        crate::error::leaf_with_new_children(self, children)
     }
 
     fn execute(
