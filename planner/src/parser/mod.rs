@@ -13,6 +13,7 @@
 //! column of the script.
 
 mod arith;
+mod cursor;
 mod dialect;
 mod filter;
 mod literal;

@@ -16,6 +16,7 @@ use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
+use super::cursor::{unexpected, Cursor};
 use super::dialect::TsqDialect;
 use super::tokens::{is_keyword, is_word};
 use crate::ast::{Name, Show, ShowKind};
@@ -28,7 +29,7 @@ pub(super) fn is_show(tokens: &[TokenWithSpan]) -> bool {
 
 /// Parses a `SHOW` statement from its tokens (no blanks).
 pub(super) fn parse(tokens: &[TokenWithSpan], end: Pos, now: i64) -> Result<Show> {
-    let mut c = Cursor { tokens, i: 0, end };
+    let mut c = Cursor::new(tokens, end, "statement");
     let pos = c.pos();
     c.i += 1; // SHOW
     let what = kind(&mut c)?;
@@ -169,65 +170,4 @@ fn where_clause(c: &mut Cursor<'_>, now: i64) -> Result<crate::ast::Filter> {
     };
     super::filter::drop_expr(expr);
     converted
-}
-
-/// A cursor over the statement's tokens.
-struct Cursor<'a> {
-    tokens: &'a [TokenWithSpan],
-    i: usize,
-    end: Pos,
-}
-
-impl<'a> Cursor<'a> {
-    fn peek(&self) -> Option<&'a TokenWithSpan> {
-        self.tokens.get(self.i)
-    }
-
-    fn pos(&self) -> Pos {
-        self.peek().map_or(self.end, |t| t.span.start.into())
-    }
-
-    fn next(&mut self, what: &str) -> Result<&'a TokenWithSpan> {
-        let t = self.tokens.get(self.i).ok_or_else(|| {
-            TsqError::parse(self.end, format!("expected {what}, found end of statement"))
-        })?;
-        self.i += 1;
-        Ok(t)
-    }
-
-    fn eat_keyword(&mut self, kw: Keyword) -> bool {
-        let hit = self.peek().is_some_and(|t| is_keyword(t, kw));
-        if hit {
-            self.i += 1;
-        }
-        hit
-    }
-
-    fn expect_keyword(&mut self, kw: Keyword, what: &str) -> Result<()> {
-        let t = self.next(what)?;
-        if is_keyword(t, kw) {
-            Ok(())
-        } else {
-            Err(unexpected(t, what))
-        }
-    }
-
-    /// A name: an identifier, quoted or not.
-    fn name(&mut self, what: &str) -> Result<Name> {
-        let t = self.next(what)?;
-        match &t.token {
-            Token::Word(w) => Ok(Name {
-                value: w.value.clone(),
-                pos: t.span.start.into(),
-            }),
-            _ => Err(unexpected(t, what)),
-        }
-    }
-}
-
-fn unexpected(t: &TokenWithSpan, what: &str) -> TsqError {
-    TsqError::parse(
-        t.span.start.into(),
-        format!("expected {what}, found '{}'", t.token),
-    )
 }

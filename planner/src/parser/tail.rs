@@ -15,63 +15,15 @@ use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 use tsq_engine::{Aggregator, FillPolicy, Interval};
 
+use super::cursor::{unexpected, Cursor};
 use super::literal::{parse_duration, DURATION_HELP};
 use super::tokens::{is_keyword, is_word};
 use crate::ast::{Name, OrderItem, Query, SampleBy};
 use crate::error::{Pos, Result, TsqError};
 
-/// A cursor over the tail tokens (blanks already removed).
-struct Cursor<'a> {
-    tokens: &'a [TokenWithSpan],
-    i: usize,
-    end: Pos,
-}
-
-impl<'a> Cursor<'a> {
-    fn peek(&self) -> Option<&'a TokenWithSpan> {
-        self.tokens.get(self.i)
-    }
-
-    fn pos(&self) -> Pos {
-        self.peek().map_or(self.end, |t| t.span.start.into())
-    }
-
-    fn next(&mut self, what: &str) -> Result<&'a TokenWithSpan> {
-        let t = self.tokens.get(self.i).ok_or_else(|| {
-            TsqError::parse(self.end, format!("expected {what}, found end of query"))
-        })?;
-        self.i += 1;
-        Ok(t)
-    }
-
-    fn eat(&mut self, pred: impl Fn(&TokenWithSpan) -> bool) -> bool {
-        let hit = self.peek().is_some_and(pred);
-        if hit {
-            self.i += 1;
-        }
-        hit
-    }
-
-    fn expect(&mut self, pred: impl Fn(&TokenWithSpan) -> bool, what: &str) -> Result<()> {
-        let t = self.next(what)?;
-        if pred(t) {
-            Ok(())
-        } else {
-            Err(unexpected(t, what))
-        }
-    }
-}
-
-fn unexpected(t: &TokenWithSpan, what: &str) -> TsqError {
-    TsqError::parse(
-        t.span.start.into(),
-        format!("expected {what}, found '{}'", t.token),
-    )
-}
-
 /// Parses the tail into `query`.
 pub(super) fn parse(tokens: &[TokenWithSpan], end: Pos, query: &mut Query) -> Result<()> {
-    let mut c = Cursor { tokens, i: 0, end };
+    let mut c = Cursor::new(tokens, end, "query");
     if c.peek().is_some_and(|t| is_word(t, "sample")) {
         query.sample_by = Some(sample_by(&mut c)?);
     }
