@@ -1,8 +1,8 @@
 //! Timeline batches: the unit of data every operator passes on.
 //!
 //! A [`TimelineBatch`] is one Arrow [`RecordBatch`] with the columns
-//! `series_id: UInt32`, `time: Timestamp(ns)`, `value: Float64` (nullable),
-//! sorted by `(series_id run, time)`: the rows of one timeline are contiguous
+//! `series_id: UInt32`, `time: Timestamp(ns)`, `value` (nullable; `Float64`,
+//! or `Int64` / `UInt64` for integer fields, see [`crate::value`]), sorted by `(series_id run, time)`: the rows of one timeline are contiguous
 //! and strictly increasing in time. Next to the record batch it keeps the start
 //! offset of each timeline run and a shared handle to the [`SeriesRegistry`].
 //!
@@ -17,35 +17,62 @@
 //! one batch and the first run of the next); operators must handle that.
 //! Runs are ordered as the producer chose (ascending id for plain scans, by
 //! group key for ordered scans), not necessarily by id.
+//!
+//! Operators that compute in f64 read any batch through the f64 accessors
+//! ([`TimelineBatch::values`], [`TimelineBatch::timelines`]): an integer
+//! batch is converted once, on first use, and the conversion kept with the
+//! batch. Operators that keep integers exact read the typed column
+//! ([`TimelineBatch::typed_timelines`]).
 
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::BooleanBufferBuilder;
-use arrow::array::{Array, ArrayRef, Float64Array, TimestampNanosecondArray, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, PrimitiveArray, TimestampNanosecondArray, UInt32Array,
+};
 use arrow::buffer::{NullBuffer, ScalarBuffer};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{
+    DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit, UInt64Type,
+};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
 use crate::registry::SeriesRegistry;
+use crate::storage::ValueType;
+use crate::value::TimelineValue;
 
 /// Default number of rows per batch produced by scans and operators.
 pub const DEFAULT_BATCH_SIZE: usize = 4096;
 
-/// The Arrow schema shared by every timeline batch.
+/// The Arrow schema of timeline batches with `Float64` values.
 pub fn timeline_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
-    Arc::clone(SCHEMA.get_or_init(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("series_id", DataType::UInt32, false),
-            Field::new(
-                "time",
-                DataType::Timestamp(TimeUnit::Nanosecond, None),
-                false,
-            ),
-            Field::new("value", DataType::Float64, true),
-        ]))
-    }))
+    Arc::clone(SCHEMA.get_or_init(|| make_schema(DataType::Float64)))
+}
+
+/// The Arrow schema of timeline batches whose values have type `value`
+/// (`Float64` for floats and booleans, `Int64`, `UInt64`); the float
+/// schema for strings, which no batch holds.
+pub fn timeline_schema_of(value: ValueType) -> SchemaRef {
+    static INT: OnceLock<SchemaRef> = OnceLock::new();
+    static UINT: OnceLock<SchemaRef> = OnceLock::new();
+    match value {
+        ValueType::Integer => Arc::clone(INT.get_or_init(|| make_schema(DataType::Int64))),
+        ValueType::Unsigned => Arc::clone(UINT.get_or_init(|| make_schema(DataType::UInt64))),
+        _ => timeline_schema(),
+    }
+}
+
+fn make_schema(value: DataType) -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("series_id", DataType::UInt32, false),
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            false,
+        ),
+        Field::new("value", value, true),
+    ]))
 }
 
 /// Many timelines in one Arrow record batch; see the module docs.
@@ -55,22 +82,25 @@ pub struct TimelineBatch {
     /// Start row of each timeline run, followed by `num_rows`.
     offsets: Arc<[u32]>,
     registry: Arc<SeriesRegistry>,
+    /// The values as f64, made on first use when they are integers.
+    float: OnceLock<Float64Array>,
 }
 
-/// A borrowed view of one timeline run inside a batch.
+/// A borrowed view of one timeline run inside a batch, with values of type
+/// `V` (f64 unless read through [`TimelineBatch::typed_timelines`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Timeline<'a> {
+pub struct Timeline<'a, V = f64> {
     /// Series id (index into the batch's registry).
     pub series_id: u32,
     /// Timestamps in ns, strictly increasing.
     pub times: &'a [i64],
     /// Values; a slot is meaningful only where [`Timeline::is_valid`] holds.
-    pub values: &'a [f64],
+    pub values: &'a [V],
     nulls: Option<&'a NullBuffer>,
     offset: usize,
 }
 
-impl Timeline<'_> {
+impl<V: Copy> Timeline<'_, V> {
     /// Number of points in this run.
     pub fn len(&self) -> usize {
         self.times.len()
@@ -101,15 +131,15 @@ impl Timeline<'_> {
 
     /// The value of point `i`, `None` when null.
     #[inline]
-    pub fn value(&self, i: usize) -> Option<f64> {
+    pub fn value(&self, i: usize) -> Option<V> {
         self.is_valid(i).then(|| self.values[i])
     }
 }
 
-impl<'a> Timeline<'a> {
+impl<'a, V> Timeline<'a, V> {
     /// Points `start..end` of this run, as a run of the same series (for
     /// operators that fold a run segment by segment).
-    pub fn slice(&self, start: usize, end: usize) -> Timeline<'a> {
+    pub fn slice(&self, start: usize, end: usize) -> Timeline<'a, V> {
         Timeline {
             series_id: self.series_id,
             times: &self.times[start..end],
@@ -121,12 +151,18 @@ impl<'a> Timeline<'a> {
 }
 
 impl TimelineBatch {
-    /// Wraps a record batch with the timeline schema, checking that each
-    /// timeline run is strictly increasing in time.
+    /// Wraps a record batch with a timeline schema ([`timeline_schema_of`]),
+    /// checking that each timeline run is strictly increasing in time.
     pub fn try_new(batch: RecordBatch, registry: Arc<SeriesRegistry>) -> Result<Self> {
-        if batch.schema() != timeline_schema() {
+        let value_type = batch
+            .schema()
+            .fields()
+            .get(2)
+            .and_then(|f| ValueType::of_timeline_data_type(f.data_type()));
+        if value_type.is_none_or(|t| batch.schema() != timeline_schema_of(t)) {
             return Err(EngineError::InvalidArgument(format!(
-                "timeline batch has schema {:?}, expected (series_id, time, value)",
+                "timeline batch has schema {:?}, expected (series_id, time, value: \
+                 Float64 | Int64 | UInt64)",
                 batch.schema()
             )));
         }
@@ -167,6 +203,7 @@ impl TimelineBatch {
             batch,
             offsets: offsets.into(),
             registry,
+            float: OnceLock::new(),
         })
     }
 
@@ -198,18 +235,39 @@ impl TimelineBatch {
     /// that the ids are in the registry. That every row of a run has its id
     /// and that times increase within runs is the caller's guarantee, as for
     /// [`TimelineBatchBuilder::push_slice`]; it is checked in debug builds.
-    pub fn from_sorted_runs(
+    pub fn from_sorted_runs<V: TimelineValue>(
         series_ids: ScalarBuffer<u32>,
         times: ScalarBuffer<i64>,
-        values: ScalarBuffer<f64>,
+        values: ScalarBuffer<V>,
+        offsets: Vec<u32>,
+        registry: Arc<SeriesRegistry>,
+    ) -> Result<Self> {
+        let values: ArrayRef = Arc::new(PrimitiveArray::<V::Arrow>::new(values, None));
+        Self::from_sorted_run_arrays(series_ids, times, values, offsets, registry)
+    }
+
+    /// [`from_sorted_runs`](Self::from_sorted_runs) with the values as an
+    /// Arrow array of any timeline value type (`Float64`, `Int64`,
+    /// `UInt64`; nulls allowed), for producers that keep their values
+    /// type-erased.
+    pub fn from_sorted_run_arrays(
+        series_ids: ScalarBuffer<u32>,
+        times: ScalarBuffer<i64>,
+        values: ArrayRef,
         offsets: Vec<u32>,
         registry: Arc<SeriesRegistry>,
     ) -> Result<Self> {
         check_runs(&series_ids, times.len(), values.len(), &offsets, &registry)?;
+        let Some(value_type) = ValueType::of_timeline_data_type(values.data_type()) else {
+            return Err(EngineError::InvalidArgument(format!(
+                "timeline values must be Float64, Int64 or UInt64, not {}",
+                values.data_type()
+            )));
+        };
         let ids: ArrayRef = Arc::new(UInt32Array::new(series_ids, None));
         let times: ArrayRef = Arc::new(TimestampNanosecondArray::new(times, None));
-        let values: ArrayRef = Arc::new(Float64Array::new(values, None));
-        let batch = RecordBatch::try_new(timeline_schema(), vec![ids, times, values])?;
+        let schema = timeline_schema_of(value_type);
+        let batch = RecordBatch::try_new(schema, vec![ids, times, values])?;
         if cfg!(debug_assertions) {
             let checked = TimelineBatch::try_new(batch, Arc::clone(&registry))?;
             debug_assert_eq!(&checked.offsets[..], &offsets[..]);
@@ -219,15 +277,62 @@ impl TimelineBatch {
             batch,
             offsets: offsets.into(),
             registry,
+            float: OnceLock::new(),
         })
     }
 
     /// An empty batch over `registry`.
     pub fn empty(registry: Arc<SeriesRegistry>) -> Self {
+        Self::empty_of(ValueType::Float, registry)
+    }
+
+    /// An empty batch over `registry` whose values have type `value`.
+    pub fn empty_of(value: ValueType, registry: Arc<SeriesRegistry>) -> Self {
         TimelineBatch {
-            batch: RecordBatch::new_empty(timeline_schema()),
+            batch: RecordBatch::new_empty(timeline_schema_of(value)),
             offsets: vec![0u32].into(),
             registry,
+            float: OnceLock::new(),
+        }
+    }
+
+    /// The type of the `value` column: `Float`, `Integer` or `Unsigned`.
+    pub fn value_type(&self) -> ValueType {
+        match self.batch.column(2).data_type() {
+            DataType::Int64 => ValueType::Integer,
+            DataType::UInt64 => ValueType::Unsigned,
+            _ => ValueType::Float,
+        }
+    }
+
+    /// The `value` column as it is stored (`Float64`, `Int64` or `UInt64`).
+    pub fn value_column(&self) -> &ArrayRef {
+        self.batch.column(2)
+    }
+
+    /// The `value` column as `V`, `None` when it has another type.
+    pub fn typed_values<V: TimelineValue>(&self) -> Option<&PrimitiveArray<V::Arrow>> {
+        self.batch.column(2).as_primitive_opt::<V::Arrow>()
+    }
+
+    /// This batch with its values converted to f64 (itself when they are
+    /// floats already).
+    pub fn to_float(&self) -> TimelineBatch {
+        if self.value_type() == ValueType::Float {
+            return self.clone();
+        }
+        let (ids, times) = (self.batch.column(0), self.batch.column(1));
+        let values: ArrayRef = Arc::new(self.values().clone());
+        let batch = RecordBatch::try_new(
+            timeline_schema(),
+            vec![Arc::clone(ids), Arc::clone(times), values],
+        )
+        .expect("same columns, float values");
+        TimelineBatch {
+            batch,
+            offsets: Arc::clone(&self.offsets),
+            registry: Arc::clone(&self.registry),
+            float: OnceLock::new(),
         }
     }
 
@@ -276,13 +381,22 @@ impl TimelineBatch {
             .values()
     }
 
-    /// The `value` column.
+    /// The `value` column as f64: the column itself for floats; integers
+    /// are converted (to nearest, `docs/semantics.md` §11) on the first call
+    /// and the conversion kept.
     pub fn values(&self) -> &Float64Array {
-        self.batch
-            .column(2)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .expect("validated at construction")
+        let column = self.batch.column(2);
+        if let Some(floats) = column.as_primitive_opt() {
+            return floats;
+        }
+        self.float.get_or_init(|| match column.data_type() {
+            DataType::Int64 => column
+                .as_primitive::<Int64Type>()
+                .unary::<_, Float64Type>(|v| v as f64),
+            _ => column
+                .as_primitive::<UInt64Type>()
+                .unary::<_, Float64Type>(|v| v as f64),
+        })
     }
 
     /// Timeline run `i` (0-based, in batch order).
@@ -313,6 +427,26 @@ impl TimelineBatch {
                 offset: start,
             }
         })
+    }
+
+    /// Iterates the timeline runs with their values as `V`; `None` when the
+    /// `value` column has another type.
+    pub fn typed_timelines<V: TimelineValue>(
+        &self,
+    ) -> Option<impl Iterator<Item = Timeline<'_, V>>> {
+        let values = self.typed_values::<V>()?;
+        let (ids, times) = (self.series_ids(), self.times());
+        let (nulls, slots) = (values.nulls(), &values.values()[..]);
+        Some(self.offsets.windows(2).map(move |w| {
+            let (start, end) = (w[0] as usize, w[1] as usize);
+            Timeline {
+                series_id: ids[start],
+                times: &times[start..end],
+                values: &slots[start..end],
+                nulls,
+                offset: start,
+            }
+        }))
     }
 
     /// Bytes held by the arrays of this batch.
@@ -371,20 +505,29 @@ fn check_runs(
 /// pass over the rows (the run structure is re-validated only in debug
 /// builds), and it allocates a validity bitmap only once a null is pushed.
 #[derive(Debug)]
-pub struct TimelineBatchBuilder {
+pub struct TimelineBatchBuilder<V: TimelineValue = f64> {
     registry: Arc<SeriesRegistry>,
     series_ids: Vec<u32>,
     times: Vec<i64>,
-    values: Vec<f64>,
+    values: Vec<V>,
     /// Validity bits, created at the first null.
     validity: Option<BooleanBufferBuilder>,
     /// Start row of each run so far.
     offsets: Vec<u32>,
 }
 
-impl TimelineBatchBuilder {
-    /// A builder over `registry` with room for `capacity` points.
+impl TimelineBatchBuilder<f64> {
+    /// A builder of f64 values over `registry` with room for `capacity`
+    /// points.
     pub fn new(registry: Arc<SeriesRegistry>, capacity: usize) -> Self {
+        Self::typed(registry, capacity)
+    }
+}
+
+impl<V: TimelineValue> TimelineBatchBuilder<V> {
+    /// A builder of `V` values over `registry` with room for `capacity`
+    /// points.
+    pub fn typed(registry: Arc<SeriesRegistry>, capacity: usize) -> Self {
         TimelineBatchBuilder {
             registry,
             series_ids: Vec::with_capacity(capacity),
@@ -404,7 +547,7 @@ impl TimelineBatchBuilder {
 
     /// Appends one point; `None` is a null value.
     #[inline(always)]
-    pub fn push(&mut self, series_id: u32, time: i64, value: Option<f64>) {
+    pub fn push(&mut self, series_id: u32, time: i64, value: Option<V>) {
         self.note_run(series_id);
         match (value, &mut self.validity) {
             (Some(_), None) => {}
@@ -420,11 +563,11 @@ impl TimelineBatchBuilder {
         }
         self.series_ids.push(series_id);
         self.times.push(time);
-        self.values.push(value.unwrap_or(0.0));
+        self.values.push(value.unwrap_or_default());
     }
 
     /// Appends a run of non-null points of one series.
-    pub fn push_slice(&mut self, series_id: u32, times: &[i64], values: &[f64]) {
+    pub fn push_slice(&mut self, series_id: u32, times: &[i64], values: &[V]) {
         debug_assert_eq!(times.len(), values.len());
         if times.is_empty() {
             return;
@@ -479,8 +622,12 @@ impl TimelineBatchBuilder {
             ScalarBuffer::from(times),
             None,
         ));
-        let values: ArrayRef = Arc::new(Float64Array::new(ScalarBuffer::from(values), nulls));
-        let batch = RecordBatch::try_new(timeline_schema(), vec![ids, times, values])?;
+        let values: ArrayRef = Arc::new(PrimitiveArray::<V::Arrow>::new(
+            ScalarBuffer::from(values),
+            nulls,
+        ));
+        let schema = timeline_schema_of(V::VALUE_TYPE);
+        let batch = RecordBatch::try_new(schema, vec![ids, times, values])?;
         if cfg!(debug_assertions) {
             // Full validation (time order within runs) in debug builds.
             let checked = TimelineBatch::try_new(batch, Arc::clone(&self.registry))?;
@@ -491,6 +638,7 @@ impl TimelineBatchBuilder {
             batch,
             offsets: offsets.into(),
             registry: Arc::clone(&self.registry),
+            float: OnceLock::new(),
         })
     }
 }

@@ -67,8 +67,11 @@ pub mod registry;
 pub mod spec;
 pub mod storage;
 pub mod strategy;
+pub mod value;
 
-pub use batch::{Timeline, TimelineBatch, TimelineBatchBuilder, DEFAULT_BATCH_SIZE};
+pub use batch::{
+    timeline_schema_of, Timeline, TimelineBatch, TimelineBatchBuilder, DEFAULT_BATCH_SIZE,
+};
 pub use context::{CancellationToken, Spawner, TaskContext};
 pub use error::{EngineError, Result};
 pub use metrics::OperatorMetrics;
@@ -88,3 +91,4 @@ pub use spec::{
 };
 pub use storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange, ValueType};
 pub use strategy::{check_strategy, strategy_error};
+pub use value::TimelineValue;

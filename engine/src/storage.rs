@@ -22,11 +22,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::batch::{TimelineBatch, TimelineBatchBuilder};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::partition::Partition;
 use crate::predicate::TagPredicate;
 use crate::registry::{SeriesRegistry, TagPairs};
 use crate::spec::GroupBy;
+use crate::value::TimelineValue;
 
 /// A half-open time range `[start, end)` in ns; `None` is unbounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -271,7 +272,9 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
 }
 
 /// The type of a field's stored values, as `SHOW FIELD KEYS` reports it.
-/// Queries read every numeric type as `f64`.
+/// Scans deliver integers and unsigned integers as `Int64` / `UInt64`
+/// values, floats and booleans as `Float64` ([`ValueType::timeline_data_type`];
+/// `docs/semantics.md` §11 says which results stay exact).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ValueType {
     /// 64-bit float.
@@ -318,14 +321,43 @@ pub async fn last_points_by_scan<A: StorageAdapter + ?Sized>(
     };
     let mut scan = adapter.scan(&request).await?;
     let registry = Arc::clone(scan.registry());
+    let Some(first) = scan.next_batch(4096).await? else {
+        return Ok(TimelineBatch::empty(registry));
+    };
+    // The points keep the type the scan delivers.
+    match first.value_type() {
+        ValueType::Integer => newest_points::<i64>(first, scan.as_mut(), request, registry).await,
+        ValueType::Unsigned => newest_points::<u64>(first, scan.as_mut(), request, registry).await,
+        _ => newest_points::<f64>(first, scan.as_mut(), request, registry).await,
+    }
+}
+
+/// The newest point in range of each series of `scan` (from batch `first`
+/// on), with values of type `V`.
+async fn newest_points<V: TimelineValue>(
+    first: TimelineBatch,
+    scan: &mut dyn SeriesScan,
+    request: ScanRequest,
+    registry: Arc<SeriesRegistry>,
+) -> Result<TimelineBatch> {
     let matches: Vec<bool> = registry
         .iter()
         .map(|(_, s)| request.predicate.matches(s))
         .collect();
     // newest[id] = (time, value) of the newest point in range so far.
-    let mut newest: Vec<Option<(i64, Option<f64>)>> = vec![None; registry.len()];
-    while let Some(batch) = scan.next_batch(4096).await? {
-        for tl in batch.timelines() {
+    let mut newest: Vec<Option<(i64, Option<V>)>> = vec![None; registry.len()];
+    let mut next = Some(first);
+    while let Some(batch) = next.take() {
+        let Some(timelines) = batch.typed_timelines::<V>() else {
+            return Err(EngineError::InvalidArgument(format!(
+                "the scan of {}.{} changed its value type from {} to {}",
+                request.measurement,
+                request.field,
+                V::VALUE_TYPE,
+                batch.value_type()
+            )));
+        };
+        for tl in timelines {
             let id = tl.series_id as usize;
             if !matches.get(id).copied().unwrap_or(false) {
                 continue;
@@ -342,8 +374,9 @@ pub async fn last_points_by_scan<A: StorageAdapter + ?Sized>(
                 newest[id] = Some((tl.times[hi - 1], tl.value(hi - 1)));
             }
         }
+        next = scan.next_batch(4096).await?;
     }
-    let mut builder = TimelineBatchBuilder::new(Arc::clone(&registry), registry.len());
+    let mut builder = TimelineBatchBuilder::<V>::typed(Arc::clone(&registry), registry.len());
     for (id, point) in newest.into_iter().enumerate() {
         if let Some((t, v)) = point {
             builder.push(id as u32, t, v);

@@ -1,6 +1,11 @@
 //! The in-memory storage adapter: every timeline held as sorted `times` and
 //! `values` column buffers behind one `RwLock`.
 //!
+//! Values keep the type they were written with: `Float64`, `Int64` or
+//! `UInt64` Arrow arrays ([`MemoryAdapter::try_insert`]); every timeline of
+//! a measurement + field has the same type, and scans deliver it
+//! (`docs/semantics.md` §11).
+//!
 //! [`MemoryAdapter`] implements [`StorageAdapter`] with every capability (time
 //! pruning by binary search, tag pushdown, ordered-by-group scans). Tests of
 //! `ScanOp` and of the planner's "adapter cannot order → `MTAggOp`" rule
@@ -31,13 +36,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use arrow::array::{Array, ArrayRef, PrimitiveArray};
 use arrow::buffer::ScalarBuffer;
+use arrow::compute::{concat, interleave};
 use async_trait::async_trait;
 use tsq_engine::group::Grouping;
 use tsq_engine::registry::TagPairs;
 use tsq_engine::{
-    Capabilities, Partition, Result, ScanRequest, SeriesInfo, SeriesRegistry, SeriesScan,
-    StorageAdapter, TagPredicate, TimeRange, TimelineBatch, TimelineBatchBuilder,
+    Capabilities, EngineError, Partition, Result, ScanRequest, SeriesInfo, SeriesRegistry,
+    SeriesScan, StorageAdapter, TagPredicate, TimeRange, TimelineBatch, TimelineValue, ValueType,
 };
 
 use crate::sync::{read, write};
@@ -45,21 +52,23 @@ use crate::sync::{read, write};
 /// The points of one timeline, sorted by time, one value per timestamp: rows
 /// `start..start + len` of a pair of column buffers, its own or the block of
 /// its measurement + field.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Points {
     times: ScalarBuffer<i64>,
-    values: ScalarBuffer<f64>,
+    /// `Float64`, `Int64` or `UInt64`, without nulls.
+    values: ArrayRef,
     start: usize,
     len: usize,
 }
 
 impl Points {
     /// A timeline holding its own buffers.
-    fn own(times: Vec<i64>, values: Vec<f64>) -> Self {
+    fn own(times: Vec<i64>, values: ArrayRef) -> Self {
+        debug_assert_eq!(times.len(), values.len());
         Points {
             len: times.len(),
             times: times.into(),
-            values: values.into(),
+            values,
             start: 0,
         }
     }
@@ -68,15 +77,22 @@ impl Points {
         &self.times[self.start..self.start + self.len]
     }
 
-    fn values(&self) -> &[f64] {
-        &self.values[self.start..self.start + self.len]
+    /// Values `lo..hi` of this timeline (a zero-copy slice).
+    fn values(&self, lo: usize, hi: usize) -> ArrayRef {
+        self.values.slice(self.start + lo, hi - lo)
     }
 
-    /// True when `self` and `other` are slices of the same buffers.
+    /// The type of the values.
+    fn value_type(&self) -> ValueType {
+        ValueType::of_timeline_data_type(self.values.data_type()).unwrap_or(ValueType::Float)
+    }
+
+    /// True when `self` and `other` are slices of the same buffers (a
+    /// block's times and values are laid out together, so the same times
+    /// buffer means the same values buffer).
     fn same_block(&self, other: &Points) -> bool {
         self.times.inner().as_ptr() == other.times.inner().as_ptr()
             && self.times.len() == other.times.len()
-            && self.values.inner().as_ptr() == other.values.inner().as_ptr()
     }
 
     /// The index range of the points inside `range` (binary search).
@@ -95,29 +111,34 @@ impl Points {
         (lo, hi.max(lo))
     }
 
-    /// These points with sorted, deduplicated `new` points merged in (`new`
-    /// wins on a tie), in buffers of their own.
-    fn merged(&self, new: &[(i64, f64)]) -> Points {
-        let (old_t, old_v) = (self.times(), self.values());
+    /// These points with sorted, deduplicated `new` points (`new_values`,
+    /// of the same type) merged in (`new` wins on a tie), in buffers of
+    /// their own.
+    fn merged(&self, new: &[i64], new_values: &ArrayRef) -> Result<Points> {
+        let old_t = self.times();
+        let old_v = self.values(0, self.len);
         let n = old_t.len() + new.len();
-        let (mut times, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut times = Vec::with_capacity(n);
+        // (array, row): 0 = the old values, 1 = the new ones.
+        let mut rows = Vec::with_capacity(n);
         let (mut i, mut j) = (0, 0);
         while i < old_t.len() || j < new.len() {
-            let take_new = j < new.len() && (i == old_t.len() || new[j].0 <= old_t[i]);
+            let take_new = j < new.len() && (i == old_t.len() || new[j] <= old_t[i]);
             if take_new {
-                if i < old_t.len() && old_t[i] == new[j].0 {
+                if i < old_t.len() && old_t[i] == new[j] {
                     i += 1; // overwritten
                 }
-                times.push(new[j].0);
-                values.push(new[j].1);
+                times.push(new[j]);
+                rows.push((1, j));
                 j += 1;
             } else {
                 times.push(old_t[i]);
-                values.push(old_v[i]);
+                rows.push((0, i));
                 i += 1;
             }
         }
-        Points::own(times, values)
+        let values = interleave(&[old_v.as_ref(), new_values.as_ref()], &rows)?;
+        Ok(Points::own(times, values))
     }
 }
 
@@ -159,15 +180,23 @@ impl Series {
             .filter(|(s, _)| of(s))
             .map(|(_, p)| p.len)
             .sum();
-        let (mut times, mut values) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        let mut times = Vec::with_capacity(total);
+        let mut values: Vec<ArrayRef> = Vec::new();
         let mut ids: Vec<u32> = Vec::with_capacity(total);
         let mut infos = Vec::new();
         for (s, p) in self.map.iter().filter(|(s, _)| of(s)) {
             times.extend_from_slice(p.times());
-            values.extend_from_slice(p.values());
+            values.push(p.values(0, p.len));
             ids.resize(ids.len() + p.len, infos.len() as u32);
             infos.push(s.clone());
         }
+        let parts: Vec<&dyn Array> = values.iter().map(|v| v.as_ref()).collect();
+        // Every timeline of a field has the field's type, so this cannot
+        // fail; were it to, the timelines keep their own buffers.
+        let Ok(values) = concat(&parts) else {
+            tracing::error!(measurement, field, "timelines of one field differ in type");
+            return;
+        };
         let whole = Points::own(times, values);
         let mut points = Vec::with_capacity(infos.len());
         let mut start = 0;
@@ -239,9 +268,11 @@ impl MemoryAdapter {
         self
     }
 
-    /// Writes `points` to the timeline `measurement,tags#field`. A timestamp
-    /// that already exists is overwritten; within one call the last
-    /// occurrence of a timestamp wins.
+    /// Writes float `points` to the timeline `measurement,tags#field`. A
+    /// timestamp that already exists is overwritten; within one call the
+    /// last occurrence of a timestamp wins. Floats written to a field that
+    /// holds integers are refused (logged); [`try_insert`](Self::try_insert)
+    /// returns that error.
     pub fn insert(
         &self,
         measurement: &str,
@@ -249,23 +280,59 @@ impl MemoryAdapter {
         field: &str,
         points: &[(i64, f64)],
     ) {
+        if let Err(e) = self.try_insert(measurement, tags, field, points) {
+            tracing::error!(%e, "points not written");
+        }
+    }
+
+    /// Writes `points` of type `V` (`f64`, `i64` or `u64`) to the timeline
+    /// `measurement,tags#field`, as [`insert`](Self::insert) does; fails
+    /// when the field already holds values of another type (the type of a
+    /// field is fixed by its first write, as in the TSM store).
+    pub fn try_insert<V: TimelineValue>(
+        &self,
+        measurement: &str,
+        tags: &[(&str, &str)],
+        field: &str,
+        points: &[(i64, V)],
+    ) -> Result<()> {
         let mut new = points.to_vec();
         // Stable sort keeps equal timestamps in write order; keep the last.
         new.sort_by_key(|p| p.0);
-        let mut deduped: Vec<(i64, f64)> = Vec::with_capacity(new.len());
+        let mut deduped: Vec<(i64, V)> = Vec::with_capacity(new.len());
         for p in new {
             match deduped.last_mut() {
                 Some(last) if last.0 == p.0 => *last = p,
                 _ => deduped.push(p),
             }
         }
+        let times: Vec<i64> = deduped.iter().map(|p| p.0).collect();
+        let values: ArrayRef = Arc::new(PrimitiveArray::<V::Arrow>::from_iter_values(
+            deduped.iter().map(|p| p.1),
+        ));
         let key = SeriesInfo::new(measurement, tags, field);
         let mut series = self.write();
-        let entry = series.map.entry(key).or_default();
-        *entry = Arc::new(entry.merged(&deduped));
+        let stored = series
+            .map
+            .iter()
+            .find(|(s, _)| &*s.measurement == measurement && &*s.field == field)
+            .map(|(_, p)| p.value_type());
+        if let Some(stored) = stored.filter(|&t| t != V::VALUE_TYPE) {
+            return Err(EngineError::InvalidArgument(format!(
+                "field '{field}' of measurement '{measurement}' holds {stored} values; \
+                 cannot write {} values to it",
+                V::VALUE_TYPE
+            )));
+        }
+        let merged = match series.map.get(&key) {
+            Some(old) => old.merged(&times, &values)?,
+            None => Points::own(times, values),
+        };
+        series.map.insert(key, Arc::new(merged));
         let key = (measurement.to_string(), field.to_string());
         series.blocks.remove(&key);
         series.dirty.insert(key);
+        Ok(())
     }
 
     /// Total number of points stored, over every series.
@@ -404,7 +471,7 @@ impl MemoryScan {
                 ids.into()
             }
         };
-        TimelineBatch::from_sorted_runs(
+        TimelineBatch::from_sorted_run_arrays(
             ids,
             points.times.slice(at, rows),
             points.values.slice(at, rows),
@@ -415,13 +482,25 @@ impl MemoryScan {
 
     /// The pieces copied into a new batch.
     fn copy_batch(&self, rows: usize) -> Result<TimelineBatch> {
-        let mut builder = TimelineBatchBuilder::new(Arc::clone(&self.registry), rows);
+        let (mut ids, mut times) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+        let mut values = Vec::with_capacity(self.pieces.len());
+        let mut offsets = Vec::with_capacity(self.pieces.len() + 1);
         for p in &self.pieces {
             let run = &self.runs[p.run];
-            let (times, values) = (run.points.times(), run.points.values());
-            builder.push_slice(run.id, &times[p.lo..p.hi], &values[p.lo..p.hi]);
+            offsets.push(ids.len() as u32);
+            ids.resize(ids.len() + (p.hi - p.lo), run.id);
+            times.extend_from_slice(&run.points.times()[p.lo..p.hi]);
+            values.push(run.points.values(p.lo, p.hi));
         }
-        builder.finish()
+        offsets.push(rows as u32);
+        let parts: Vec<&dyn Array> = values.iter().map(|v| v.as_ref()).collect();
+        TimelineBatch::from_sorted_run_arrays(
+            ids.into(),
+            times.into(),
+            concat(&parts)?,
+            offsets,
+            Arc::clone(&self.registry),
+        )
     }
 }
 
@@ -546,19 +625,28 @@ impl StorageAdapter for MemoryAdapter {
         let registry = Arc::new(SeriesRegistry::new(
             all.iter().map(|(s, _)| s.clone()).collect(),
         ));
-        let mut builder = TimelineBatchBuilder::new(Arc::clone(&registry), all.len());
+        let (mut ids, mut times, mut values) = (Vec::new(), Vec::new(), Vec::new());
         for (id, (_, points)) in all.iter().enumerate() {
             // One binary search: the newest point before the range's end.
             let (lo, hi) = points.bounds(&request.range);
             if lo < hi {
-                builder.push(
-                    id as u32,
-                    points.times()[hi - 1],
-                    Some(points.values()[hi - 1]),
-                );
+                ids.push(id as u32);
+                times.push(points.times()[hi - 1]);
+                values.push(points.values(hi - 1, hi));
             }
         }
-        builder.finish()
+        if ids.is_empty() {
+            return Ok(TimelineBatch::empty(registry));
+        }
+        let offsets = (0..=ids.len() as u32).collect();
+        let parts: Vec<&dyn Array> = values.iter().map(|v| v.as_ref()).collect();
+        TimelineBatch::from_sorted_run_arrays(
+            ids.into(),
+            times.into(),
+            concat(&parts)?,
+            offsets,
+            registry,
+        )
     }
 
     // The catalog calls run once per statement: they collect borrowed names
@@ -579,6 +667,21 @@ impl StorageAdapter for MemoryAdapter {
             .map(|s| &*s.field)
             .collect();
         Ok(set.into_iter().map(str::to_string).collect())
+    }
+
+    /// The type each field was first written with (every timeline of a
+    /// field has it).
+    async fn field_types(&self, measurement: &str) -> Result<Vec<(String, ValueType)>> {
+        let guard = self.read();
+        let mut types: BTreeMap<&str, ValueType> = BTreeMap::new();
+        for (s, p) in guard
+            .map
+            .iter()
+            .filter(|(s, _)| &*s.measurement == measurement)
+        {
+            types.entry(&*s.field).or_insert_with(|| p.value_type());
+        }
+        Ok(types.into_iter().map(|(f, t)| (f.to_string(), t)).collect())
     }
 
     async fn tag_keys(&self, measurement: &str) -> Result<Vec<String>> {

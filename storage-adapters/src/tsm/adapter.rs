@@ -29,12 +29,13 @@ use tsq_engine::{
 };
 
 use super::error::TsmError;
+use super::file::block::ScanValue;
 use super::file::block_buf::BlockBuf;
 use super::index::SeriesIndex;
 use super::scan_batch::BatchColumns;
 use super::shard::Unreadable;
 use super::store::Store;
-use super::value::FieldType;
+use super::value::{FieldType, Number};
 use super::view::View;
 use crate::sync::{lock, read};
 
@@ -152,17 +153,27 @@ impl TsmAdapter {
         let view = self.store.inner.view(&ids, min, max);
         let keys = planned.iter().map(|p| p.key.as_str());
         self.admit(&view, keys, !request.range.is_empty())?;
-        Ok(Box::new(TsmScan {
-            registry,
-            view,
-            planned,
-            next: 0,
-            empty: request.range.is_empty(),
-            buf: BlockBuf::new(),
-            times: Vec::new(),
-            values: Vec::new(),
-            pending: None,
-        }))
+        let empty = request.range.is_empty();
+        // The scan delivers the field's type (`docs/semantics.md` §11).
+        Ok(match self.field_type(request) {
+            Some(FieldType::Integer) => {
+                Box::new(TsmScan::<i64>::new(registry, view, planned, empty))
+            }
+            Some(FieldType::Unsigned) => {
+                Box::new(TsmScan::<u64>::new(registry, view, planned, empty))
+            }
+            _ => Box::new(TsmScan::<f64>::new(registry, view, planned, empty)),
+        })
+    }
+
+    /// The stored type of the requested field, `None` when it does not exist.
+    fn field_type(&self, req: &ScanRequest) -> Option<FieldType> {
+        let index = read(&self.store.inner.index);
+        index
+            .fields(&req.measurement)
+            .into_iter()
+            .find(|(f, _)| *f == req.field)
+            .map(|(_, t)| t)
     }
 
     /// The series of `req` in delivery order, their registry, and `[min, max]`.
@@ -282,19 +293,27 @@ impl StorageAdapter for TsmAdapter {
             ..request.clone()
         };
         let (registry, planned, min, max) = self.plan(&request)?;
-        let mut builder = TimelineBatchBuilder::new(Arc::clone(&registry), planned.len());
+        let ty = self.field_type(&request);
         if request.range.is_empty() {
-            return builder.finish();
+            return Ok(TimelineBatch::empty_of(
+                value_type(ty.unwrap_or(FieldType::Float)),
+                registry,
+            ));
         }
         let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
         let view = self.store.inner.last_view(&ids, min, max);
         self.admit(&view, planned.iter().map(|p| p.key.as_str()), true)?;
+        let mut points = Vec::with_capacity(planned.len());
         for p in &planned {
             if let Some((t, v)) = view.last_point(p.store_id, &p.key)? {
-                builder.push(p.reg_id, t, Some(v));
+                points.push((p.reg_id, t, v));
             }
         }
-        builder.finish()
+        match ty {
+            Some(FieldType::Integer) => typed_points::<i64>(&points, registry),
+            Some(FieldType::Unsigned) => typed_points::<u64>(&points, registry),
+            _ => typed_points::<f64>(&points, registry),
+        }
     }
 
     async fn measurements(&self) -> Result<Vec<String>> {
@@ -350,6 +369,25 @@ impl StorageAdapter for TsmAdapter {
 }
 
 /// The engine's name of a stored field type.
+/// The newest points `(registry id, time, value)` as a batch of `V` values.
+fn typed_points<V: ScanValue>(
+    points: &[(u32, i64, Number)],
+    registry: Arc<SeriesRegistry>,
+) -> Result<TimelineBatch> {
+    let mut builder = TimelineBatchBuilder::<V>::typed(Arc::clone(&registry), points.len());
+    for &(id, t, v) in points {
+        let Some(v) = V::from_number(v) else {
+            return Err(EngineError::InvalidArgument(format!(
+                "series {:?} holds a {v:?}, which cannot be read as {}",
+                registry.get(id).map(|s| s.to_string()),
+                V::VALUE_TYPE
+            )));
+        };
+        builder.push(id, t, Some(v));
+    }
+    builder.finish()
+}
+
 fn value_type(t: FieldType) -> ValueType {
     match t {
         FieldType::Float => ValueType::Float,
@@ -365,7 +403,7 @@ fn value_type(t: FieldType) -> ValueType {
 /// ([`BatchColumns`]) through one reused read buffer. A series that does not
 /// fit in the batch's room waits in `times` / `values` (reused from series to
 /// series) and is emitted from there.
-struct TsmScan {
+struct TsmScan<V> {
     registry: Arc<SeriesRegistry>,
     view: View,
     planned: Vec<Planned>,
@@ -374,15 +412,31 @@ struct TsmScan {
     buf: BlockBuf,
     /// Times and values of the series being emitted from the carry.
     times: Vec<i64>,
-    values: Vec<f64>,
+    values: Vec<V>,
     /// The series being emitted from the carry: registry id, rows already sent.
     pending: Option<(u32, usize)>,
 }
 
-impl TsmScan {
+impl<V: ScanValue> TsmScan<V> {
+    /// A scan of `planned` through `view`, delivering `V` values; `empty`
+    /// when the range holds no instant.
+    fn new(registry: Arc<SeriesRegistry>, view: View, planned: Vec<Planned>, empty: bool) -> Self {
+        TsmScan {
+            registry,
+            view,
+            planned,
+            next: 0,
+            empty,
+            buf: BlockBuf::new(),
+            times: Vec::new(),
+            values: Vec::new(),
+            pending: None,
+        }
+    }
+
     /// Decodes the next series that has points in range onto the open run
     /// of `out`; its registry id, or `None` when no series is left.
-    fn load_next(&mut self, out: &mut BatchColumns) -> Result<Option<u32>> {
+    fn load_next(&mut self, out: &mut BatchColumns<V>) -> Result<Option<u32>> {
         while self.next < self.planned.len() && !self.empty {
             let p = &self.planned[self.next];
             self.next += 1;
@@ -398,7 +452,7 @@ impl TsmScan {
             let (times, values) = (&mut out.times, &mut out.values);
             if self
                 .view
-                .read_f64(p.store_id, &p.key, p.ty, &mut self.buf, times, values)?
+                .read_into(p.store_id, &p.key, p.ty, &mut self.buf, times, values)?
             {
                 return Ok(Some(p.reg_id));
             }
@@ -411,7 +465,7 @@ impl TsmScan {
     /// when the room left is less than the longest run so far, so series are
     /// rarely split between batches (batches may be a little short); a series
     /// that overflows anyway leaves the overflow in the carry.
-    fn fill(&mut self, out: &mut BatchColumns, max_rows: usize) -> Result<()> {
+    fn fill(&mut self, out: &mut BatchColumns<V>, max_rows: usize) -> Result<()> {
         loop {
             if let Some((id, sent)) = self.pending {
                 let take = (max_rows - out.len()).min(self.times.len() - sent);
@@ -445,7 +499,7 @@ impl TsmScan {
 }
 
 #[async_trait]
-impl SeriesScan for TsmScan {
+impl<V: ScanValue> SeriesScan for TsmScan<V> {
     fn registry(&self) -> &Arc<SeriesRegistry> {
         &self.registry
     }

@@ -29,12 +29,12 @@ use std::sync::Arc;
 use super::error::{Result, TsmError};
 use super::file::index_block::IndexEntry;
 use super::file::reader::TsmReader;
-use super::value::Values;
+use super::value::{Number, Values};
 use super::view::View;
 
 /// The newest point of a series found so far: `(time, priority, value)`,
 /// where a higher priority is a newer source.
-type Found = (i64, usize, f64);
+type Found = (i64, usize, Number);
 
 /// A file that may hold the newest point: the upper bound of the time it
 /// can hold in range, its priority, the file, its entry and its index
@@ -52,10 +52,10 @@ struct Candidate<'a> {
 
 impl View {
     /// The newest point of series `id` (text key `key`) in the view's
-    /// range, as f64; `None` when it has none. Decodes at most one block
+    /// range, in its stored type; `None` when it has none. Decodes at most one block
     /// per file whose candidate block could hold a newer point than the one
     /// already found (see the module docs).
-    pub fn last_point(&self, id: u32, key: &str) -> Result<Option<(i64, f64)>> {
+    pub fn last_point(&self, id: u32, key: &str) -> Result<Option<(i64, Number)>> {
         let (min, max) = self.bounds();
         if min > max {
             return Ok(None);
@@ -63,9 +63,8 @@ impl View {
         let files: Vec<&Arc<TsmReader>> = self.files_overlapping().collect();
         let mut best: Option<Found> = None;
         if let Some((t, v)) = self.cached(id) {
-            let v = to_f64(&v, key)?;
-            if let (Some(&t), Some(&v)) = (t.last(), v.last()) {
-                best = Some((t, files.len(), v));
+            if let Some(&last) = t.last() {
+                best = Some((last, files.len(), number(&v, t.len() - 1, key)?));
             }
         }
         let mut candidates: Vec<Candidate<'_>> = files
@@ -120,7 +119,12 @@ fn candidate<'a>(
 /// tombstones applied. When `max` is past the series' last timestamp in
 /// the file, that is the series' newest point in the file, which the
 /// reader remembers: the next lookup decodes nothing.
-fn newest_in_file(c: &Candidate<'_>, key: &str, min: i64, max: i64) -> Result<Option<(i64, f64)>> {
+fn newest_in_file(
+    c: &Candidate<'_>,
+    key: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<(i64, Number)>> {
     let whole = c.entry.blocks.last().is_some_and(|b| b.max <= max);
     if whole {
         let newest = c
@@ -137,14 +141,16 @@ fn newest_in_blocks(
     key: &str,
     min: i64,
     max: i64,
-) -> Result<Option<(i64, f64)>> {
+) -> Result<Option<(i64, Number)>> {
     let Some(mut i) = c.block else {
         // Overlapping blocks: the merged read of the range decides.
         let Some((t, v)) = c.file.read_series(key, min, max)? else {
             return Ok(None);
         };
-        let v = to_f64(&v, key)?;
-        return Ok(t.last().copied().zip(v.last().copied()));
+        let Some(&last) = t.last() else {
+            return Ok(None);
+        };
+        return Ok(Some((last, number(&v, t.len() - 1, key)?)));
     };
     let deleted = c.file.deleted_ranges(key)?;
     loop {
@@ -153,14 +159,13 @@ fn newest_in_blocks(
             return Ok(None);
         }
         let (t, v) = c.file.read_block(c.entry, b)?;
-        let v = to_f64(&v, key)?;
         let hi = t.partition_point(|&x| x <= max);
         for j in (0..hi).rev() {
             if t[j] < min {
                 return Ok(None);
             }
             if !deleted.iter().any(|&(a, z)| t[j] >= a && t[j] <= z) {
-                return Ok(Some((t[j], v[j])));
+                return Ok(Some((t[j], number(&v, j, key)?)));
             }
         }
         // Every point of this block in range was deleted: the one before.
@@ -171,8 +176,9 @@ fn newest_in_blocks(
     }
 }
 
-fn to_f64(values: &Values, key: &str) -> Result<Vec<f64>> {
-    values.to_f64().ok_or_else(|| {
+/// Value `i` of `values` as a [`Number`]; an error for strings.
+fn number(values: &Values, i: usize, key: &str) -> Result<Number> {
+    values.number(i).ok_or_else(|| {
         TsmError::Invalid(format!(
             "series '{key}' holds strings; only numeric fields can be queried"
         ))

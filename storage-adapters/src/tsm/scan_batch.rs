@@ -12,16 +12,16 @@
 use std::sync::Arc;
 
 use arrow::buffer::ScalarBuffer;
-use tsq_engine::{Result, SeriesRegistry, TimelineBatch};
+use tsq_engine::{Result, SeriesRegistry, TimelineBatch, TimelineValue};
 
 /// Rows of closed timeline runs plus, at the end of `times` / `values`, the
 /// rows of the open run (a series being decoded).
 #[derive(Debug, Default)]
-pub(crate) struct BatchColumns {
+pub(crate) struct BatchColumns<V = f64> {
     /// Times of every row, closed runs first, then the open run.
     pub(crate) times: Vec<i64>,
-    /// Values of every row, like `times`.
-    pub(crate) values: Vec<f64>,
+    /// Values of every row, like `times`, in the field's type.
+    pub(crate) values: Vec<V>,
     /// Series id of each row of the closed runs.
     ids: Vec<u32>,
     /// Start row of each closed run.
@@ -30,7 +30,7 @@ pub(crate) struct BatchColumns {
     longest: usize,
 }
 
-impl BatchColumns {
+impl<V: TimelineValue> BatchColumns<V> {
     /// Empty columns with room for `rows` rows.
     pub(crate) fn with_capacity(rows: usize) -> Self {
         BatchColumns {
@@ -76,7 +76,7 @@ impl BatchColumns {
     }
 
     /// Appends `times` / `values` (same length) as a closed run of `id`.
-    pub(crate) fn push_run(&mut self, id: u32, times: &[i64], values: &[f64]) {
+    pub(crate) fn push_run(&mut self, id: u32, times: &[i64], values: &[V]) {
         debug_assert_eq!(self.open_len(), 0);
         self.times.extend_from_slice(times);
         self.values.extend_from_slice(values);
@@ -86,7 +86,7 @@ impl BatchColumns {
     /// Moves the open run into `times` / `values` (their old contents are
     /// dropped, their buffers reused here): no row is copied. For a series
     /// that alone fills more than a batch.
-    pub(crate) fn take_open(&mut self, times: &mut Vec<i64>, values: &mut Vec<f64>) {
+    pub(crate) fn take_open(&mut self, times: &mut Vec<i64>, values: &mut Vec<V>) {
         debug_assert!(self.is_empty());
         times.clear();
         values.clear();
@@ -101,7 +101,7 @@ impl BatchColumns {
         id: u32,
         max_rows: usize,
         times: &mut Vec<i64>,
-        values: &mut Vec<f64>,
+        values: &mut Vec<V>,
     ) {
         let cut = max_rows.max(self.len()).min(self.times.len());
         times.clear();

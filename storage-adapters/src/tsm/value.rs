@@ -57,6 +57,29 @@ pub enum Values {
     String(Vec<String>),
 }
 
+/// One numeric value in its stored type (booleans as floats 0 and 1): the
+/// newest point of a series, as the last-point read finds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// A float (or a boolean as 0 / 1).
+    Float(f64),
+    /// A signed integer.
+    Integer(i64),
+    /// An unsigned integer.
+    Unsigned(u64),
+}
+
+impl Number {
+    /// The value as f64 (integers rounded to nearest beyond 2^53).
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Number::Float(v) => v,
+            Number::Integer(v) => v as f64,
+            Number::Unsigned(v) => v as f64,
+        }
+    }
+}
+
 /// Runs `$body` with `$v` bound to the inner vector of `$values`.
 macro_rules! each {
     ($values:expr, $v:ident => $body:expr) => {
@@ -144,6 +167,17 @@ impl Values {
             Values::Unsigned(v) => Values::Unsigned(v[start..end].to_vec()),
             Values::Boolean(v) => Values::Boolean(v[start..end].to_vec()),
             Values::String(v) => Values::String(v[start..end].to_vec()),
+        }
+    }
+
+    /// Value `i` as a [`Number`]; `None` for strings or past the end.
+    pub fn number(&self, i: usize) -> Option<Number> {
+        match self {
+            Values::Float(v) => v.get(i).map(|&x| Number::Float(x)),
+            Values::Integer(v) => v.get(i).map(|&x| Number::Integer(x)),
+            Values::Unsigned(v) => v.get(i).map(|&x| Number::Unsigned(x)),
+            Values::Boolean(v) => v.get(i).map(|&x| Number::Float(f64::from(u8::from(x)))),
+            Values::String(_) => None,
         }
     }
 

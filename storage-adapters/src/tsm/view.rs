@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::error::{Result, TsmError};
+use super::file::block::ScanValue;
 use super::file::block_buf::BlockBuf;
 use super::file::index_block::BlockMeta;
 use super::file::reader::TsmReader;
@@ -140,8 +141,9 @@ impl View {
         Ok((!t.is_empty()).then_some((t, v)))
     }
 
-    /// Appends the points of series `id` in the view's range, as f64
-    /// (integers and booleans converted), to `times` / `values`; false when
+    /// Appends the points of series `id` in the view's range, as `V`
+    /// ([`ScanValue`]: f64 reads every numeric type, integers their own
+    /// type), to `times` / `values`; false when
     /// it has none (nothing appended). When only files hold the series,
     /// without tombstones and with blocks in time order, each block decodes
     /// straight onto the two vectors through `buf` (the scan decodes into its
@@ -149,19 +151,19 @@ impl View {
     /// the same result.
     ///
     /// [`read`]: View::read
-    pub fn read_f64(
+    pub fn read_into<V: ScanValue>(
         &self,
         id: u32,
         key: &str,
         ty: FieldType,
         buf: &mut BlockBuf,
         times: &mut Vec<i64>,
-        values: &mut Vec<f64>,
+        values: &mut Vec<V>,
     ) -> Result<bool> {
         let from = times.len();
         debug_assert_eq!(values.len(), from);
         if ty != FieldType::String && !self.cache.contains_key(&id) {
-            if self.append_files_f64(key, buf, times, values)? {
+            if self.append_files(key, buf, times, values)? {
                 return Ok(times.len() > from);
             }
             times.truncate(from);
@@ -170,9 +172,11 @@ impl View {
         let Some((t, v)) = self.read(id, key, ty)? else {
             return Ok(false);
         };
-        let v = v.to_f64().ok_or_else(|| {
+        let v = V::from_values(v).ok_or_else(|| {
             TsmError::Invalid(format!(
-                "series '{key}' holds strings; only numeric fields can be queried"
+                "series '{key}' holds {} values, which cannot be read as {}",
+                ty.name(),
+                V::VALUE_TYPE
             ))
         })?;
         times.extend_from_slice(&t);
@@ -180,22 +184,22 @@ impl View {
         Ok(true)
     }
 
-    /// The fast path of [`read_f64`](View::read_f64): appends the series'
+    /// The fast path of [`read_into`](View::read_into): appends the series'
     /// points file by file; false (with points possibly appended) when a
     /// file declines (tombstones, blocks out of order) or a file's first
     /// point does not come after the previous file's last one.
-    fn append_files_f64(
+    fn append_files<V: ScanValue>(
         &self,
         key: &str,
         buf: &mut BlockBuf,
         times: &mut Vec<i64>,
-        values: &mut Vec<f64>,
+        values: &mut Vec<V>,
     ) -> Result<bool> {
         let from = times.len();
         for files in self.files.overlapping(self.min, self.max, self.shard_ns) {
             for f in files {
                 let at = times.len();
-                if !f.append_series_f64(key, self.min, self.max, buf, times, values)? {
+                if !f.append_series(key, self.min, self.max, buf, times, values)? {
                     return Ok(false);
                 }
                 if at > from && times.len() > at && times[at] <= times[at - 1] {
@@ -334,7 +338,7 @@ mod tests {
                 // Appends after what the vectors hold.
                 let (mut t, mut v) = (vec![99], vec![99.0]);
                 let found = view
-                    .read_f64(*id, key, FieldType::Float, &mut buf, &mut t, &mut v)
+                    .read_into(*id, key, FieldType::Float, &mut buf, &mut t, &mut v)
                     .unwrap();
                 let keep: Vec<usize> = (0..et.len())
                     .filter(|&i| et[i] >= min && et[i] <= max)

@@ -7,9 +7,11 @@
 use std::path::Path;
 
 use crate::tsm::bytes::{put_uvarint, Cursor};
-use crate::tsm::encoding::{boolean, float, integer, string, timestamp};
+use tsq_engine::TimelineValue;
+
+use crate::tsm::encoding::{self, boolean, float, integer, string, timestamp};
 use crate::tsm::error::{Result, TsmError};
-use crate::tsm::value::{FieldType, Values};
+use crate::tsm::value::{FieldType, Number, Values};
 
 /// Encodes `times` / `values` (same length, sorted by time) into a block.
 pub fn encode_block(times: &[i64], values: &Values, dst: &mut Vec<u8>) -> Result<()> {
@@ -66,20 +68,22 @@ pub fn decode_block(
 }
 
 /// Decodes a numeric block like [`decode_block`] (same checks, same errors),
-/// appending its times to `times` and its values, as f64, to `values`: the
-/// scan path, which decodes floats straight into the caller's vectors.
-/// Integers, unsigned integers and booleans (as 0/1) are converted; a string
-/// block is an error. Both vectors are left as they were on error.
-pub fn decode_block_f64(
+/// appending its times to `times` and its values, as `V`, to `values`: the
+/// scan path, which decodes straight into the caller's vectors. What a
+/// block of each type decodes to is [`ScanValue::decode`]'s rule (floats:
+/// every numeric type, booleans as 0/1; integers and unsigned integers:
+/// their own type only); another type is an error. Both vectors are left as
+/// they were on error.
+pub fn decode_block_into<V: ScanValue>(
     buf: &[u8],
     ty: FieldType,
     path: &Path,
     offset: u64,
     times: &mut Vec<i64>,
-    values: &mut Vec<f64>,
+    values: &mut Vec<V>,
 ) -> Result<()> {
     let (t0, v0) = (times.len(), values.len());
-    let r = decode_f64_parts(buf, ty, path, offset, times, values)
+    let r = decode_parts(buf, ty, path, offset, times, values)
         .and_then(|()| check_lengths(times.len() - t0, values.len() - v0, path, offset));
     if r.is_err() {
         times.truncate(t0);
@@ -88,35 +92,115 @@ pub fn decode_block_f64(
     r
 }
 
-fn decode_f64_parts(
+fn decode_parts<V: ScanValue>(
     buf: &[u8],
     ty: FieldType,
     path: &Path,
     offset: u64,
     times: &mut Vec<i64>,
-    values: &mut Vec<f64>,
+    values: &mut Vec<V>,
 ) -> Result<()> {
     let bad = |m: String| TsmError::corrupt(path, offset, format!("block: {m}"));
     let (ts, rest) = open_block(buf, ty, path, offset)?;
     timestamp::decode(ts, times).map_err(|e| bad(format!("timestamps: {e}")))?;
-    if ty == FieldType::Float {
-        return float::decode(rest, values).map_err(|e| bad(format!("values: {e}")));
+    match V::decode(ty, rest, values) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(bad(format!(
+            "{} values cannot be read as {}",
+            ty.name(),
+            V::VALUE_TYPE
+        ))),
+        Err(e) => Err(bad(format!("values: {e}"))),
     }
-    let mut typed = Values::empty(ty);
-    let r = match &mut typed {
-        Values::Integer(v) => integer::decode(rest, v),
-        Values::Unsigned(v) => integer::decode_unsigned(rest, v),
-        Values::Boolean(v) => boolean::decode(rest, v),
-        _ => {
-            return Err(bad(format!(
-                "{} values cannot be read as numbers",
-                ty.name()
-            )))
+}
+
+/// A value type scans decode numeric blocks into: `f64`, `i64`, `u64`.
+pub trait ScanValue: TimelineValue {
+    /// Appends the encoded values `src` of a block of type `ty` to `dst`;
+    /// `Ok(false)` (nothing appended) when that type is not read as `Self`.
+    fn decode(ty: FieldType, src: &[u8], dst: &mut Vec<Self>) -> encoding::Result<bool>;
+    /// A decoded column as `Self` values; `None` when its type is not read
+    /// as `Self`.
+    fn from_values(values: Values) -> Option<Vec<Self>>;
+    /// One value as `Self`; `None` when its type is not read as `Self`.
+    fn from_number(n: Number) -> Option<Self>;
+}
+
+impl ScanValue for f64 {
+    fn decode(ty: FieldType, src: &[u8], dst: &mut Vec<f64>) -> encoding::Result<bool> {
+        if ty == FieldType::Float {
+            float::decode(src, dst)?;
+            return Ok(true);
         }
-    };
-    r.map_err(|e| bad(format!("values: {e}")))?;
-    values.extend(typed.to_f64().unwrap_or_default());
-    Ok(())
+        let mut typed = Values::empty(ty);
+        match &mut typed {
+            Values::Integer(v) => integer::decode(src, v)?,
+            Values::Unsigned(v) => integer::decode_unsigned(src, v)?,
+            Values::Boolean(v) => boolean::decode(src, v)?,
+            _ => return Ok(false),
+        }
+        dst.extend(typed.to_f64().unwrap_or_default());
+        Ok(true)
+    }
+
+    fn from_values(values: Values) -> Option<Vec<f64>> {
+        match values {
+            Values::Float(v) => Some(v),
+            other => other.to_f64(),
+        }
+    }
+
+    fn from_number(n: Number) -> Option<f64> {
+        Some(n.to_f64())
+    }
+}
+
+impl ScanValue for i64 {
+    fn decode(ty: FieldType, src: &[u8], dst: &mut Vec<i64>) -> encoding::Result<bool> {
+        if ty != FieldType::Integer {
+            return Ok(false);
+        }
+        integer::decode(src, dst)?;
+        Ok(true)
+    }
+
+    fn from_values(values: Values) -> Option<Vec<i64>> {
+        match values {
+            Values::Integer(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn from_number(n: Number) -> Option<i64> {
+        match n {
+            Number::Integer(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl ScanValue for u64 {
+    fn decode(ty: FieldType, src: &[u8], dst: &mut Vec<u64>) -> encoding::Result<bool> {
+        if ty != FieldType::Unsigned {
+            return Ok(false);
+        }
+        integer::decode_unsigned(src, dst)?;
+        Ok(true)
+    }
+
+    fn from_values(values: Values) -> Option<Vec<u64>> {
+        match values {
+            Values::Unsigned(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn from_number(n: Number) -> Option<u64> {
+        match n {
+            Number::Unsigned(v) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 /// Checks the CRC and the type byte of a block; returns its encoded
@@ -200,7 +284,7 @@ mod tests {
             let ty = values.field_type();
             // Appends after what is there.
             let (mut t, mut v) = (vec![1], vec![0.5]);
-            decode_block_f64(&b, ty, p, 0, &mut t, &mut v).unwrap();
+            decode_block_into(&b, ty, p, 0, &mut t, &mut v).unwrap();
             assert_eq!(t, vec![1, 10, 20, 30]);
             let want = values.to_f64().unwrap();
             let bits = |x: &[f64]| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
@@ -208,7 +292,7 @@ mod tests {
             // A flipped bit: checksum error naming file and offset, vectors unchanged.
             let mut flipped = b.clone();
             flipped[6] ^= 0x10;
-            let err = decode_block_f64(&flipped, ty, p, 77, &mut t, &mut v).unwrap_err();
+            let err = decode_block_into(&flipped, ty, p, 77, &mut t, &mut v).unwrap_err();
             assert_eq!(
                 err.to_string(),
                 "corrupt file x.tsm at offset 77: block checksum mismatch"
@@ -221,7 +305,7 @@ mod tests {
                     let crc = crc32fast::hash(&short[4..]);
                     short[..4].copy_from_slice(&crc.to_be_bytes());
                 }
-                let err = decode_block_f64(&short, ty, p, 5, &mut t, &mut v).unwrap_err();
+                let err = decode_block_into(&short, ty, p, 5, &mut t, &mut v).unwrap_err();
                 assert!(
                     err.to_string()
                         .starts_with("corrupt file x.tsm at offset 5: block"),
@@ -233,17 +317,60 @@ mod tests {
         // Wrong type, and a string block.
         let mut b = Vec::new();
         encode_block(&[1], &Values::Float(vec![2.0]), &mut b).unwrap();
-        let err = decode_block_f64(&b, FieldType::Integer, p, 9, &mut vec![], &mut vec![]);
+        let err = decode_block_into(
+            &b,
+            FieldType::Integer,
+            p,
+            9,
+            &mut vec![],
+            &mut Vec::<f64>::new(),
+        );
         assert_eq!(
             err.unwrap_err().to_string(),
             "corrupt file x.tsm at offset 9: block: type 0 where the index says integer"
         );
         let mut b = Vec::new();
         encode_block(&[1], &Values::String(vec!["a".into()]), &mut b).unwrap();
-        let err = decode_block_f64(&b, FieldType::String, p, 9, &mut vec![], &mut vec![]);
+        let err = decode_block_into(
+            &b,
+            FieldType::String,
+            p,
+            9,
+            &mut vec![],
+            &mut Vec::<f64>::new(),
+        );
         assert_eq!(
             err.unwrap_err().to_string(),
-            "corrupt file x.tsm at offset 9: block: string values cannot be read as numbers"
+            "corrupt file x.tsm at offset 9: block: string values cannot be read as float"
+        );
+    }
+
+    #[test]
+    fn integer_blocks_decode_exactly_into_their_own_type_only() {
+        let p = Path::new("x.tsm");
+        let ints = vec![i64::MIN, 9_007_199_254_740_993, i64::MAX];
+        let mut b = Vec::new();
+        encode_block(&[1, 2, 3], &Values::Integer(ints.clone()), &mut b).unwrap();
+        let (mut t, mut v) = (Vec::new(), Vec::<i64>::new());
+        decode_block_into(&b, FieldType::Integer, p, 0, &mut t, &mut v).unwrap();
+        assert_eq!((t, v), (vec![1, 2, 3], ints));
+        let mut u = Vec::new();
+        encode_block(&[1], &Values::Unsigned(vec![u64::MAX]), &mut u).unwrap();
+        let (mut t, mut v) = (Vec::new(), Vec::<u64>::new());
+        decode_block_into(&u, FieldType::Unsigned, p, 0, &mut t, &mut v).unwrap();
+        assert_eq!(v, vec![u64::MAX]);
+        // An unsigned block is not read as i64 (nor an integer one as u64).
+        let err = decode_block_into(
+            &u,
+            FieldType::Unsigned,
+            p,
+            7,
+            &mut t,
+            &mut Vec::<i64>::new(),
+        );
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "corrupt file x.tsm at offset 7: block: unsigned values cannot be read as integer"
         );
     }
 
@@ -260,8 +387,8 @@ mod tests {
         b[..4].copy_from_slice(&crc.to_be_bytes());
         let p = Path::new("y.tsm");
         let want = "corrupt file y.tsm at offset 3: block: 2 timestamps but 1 values";
-        let (mut t, mut v) = (Vec::new(), Vec::new());
-        let err = decode_block_f64(&b, FieldType::Float, p, 3, &mut t, &mut v).unwrap_err();
+        let (mut t, mut v) = (Vec::new(), Vec::<f64>::new());
+        let err = decode_block_into(&b, FieldType::Float, p, 3, &mut t, &mut v).unwrap_err();
         assert_eq!(err.to_string(), want);
         assert!(t.is_empty() && v.is_empty());
         let err = decode_block(&b, FieldType::Float, p, 3).unwrap_err();

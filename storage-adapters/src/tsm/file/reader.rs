@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
-use super::block::{decode_block, decode_block_f64};
+use super::block::{decode_block, decode_block_into, ScanValue};
 use super::block_buf::BlockBuf;
 use super::footer::Footer;
 use super::index_block::{decode_index, BlockMeta, IndexEntry};
@@ -20,7 +20,7 @@ use super::{FileId, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
 use crate::sync::{lock, read, write};
 use crate::tsm::error::{IoContext, Result, TsmError};
 use crate::tsm::tombstone::{self, Tombstone, Tombstones};
-use crate::tsm::value::{merge_chunks, FieldType, Values};
+use crate::tsm::value::{merge_chunks, FieldType, Number, Values};
 
 /// Source of [`TsmReader`] serial numbers; 0 is never handed out.
 static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
@@ -46,7 +46,7 @@ pub struct TsmReader {
     /// The newest point of each series of this file (by index position),
     /// tombstones applied, once a last-point lookup decoded it: the file is
     /// immutable, so it stays true until a delete (which clears it).
-    newest: Mutex<HashMap<usize, Option<(i64, f64)>>>,
+    newest: Mutex<HashMap<usize, Option<(i64, Number)>>>,
 }
 
 impl TsmReader {
@@ -149,8 +149,8 @@ impl TsmReader {
     pub fn newest_or(
         &self,
         at: usize,
-        compute: impl FnOnce() -> Result<Option<(i64, f64)>>,
-    ) -> Result<Option<(i64, f64)>> {
+        compute: impl FnOnce() -> Result<Option<(i64, Number)>>,
+    ) -> Result<Option<(i64, Number)>> {
         let mut memo = lock(&self.newest);
         if let Some(known) = memo.get(&at) {
             return Ok(*known);
@@ -246,14 +246,14 @@ impl TsmReader {
     /// not compared with (the caller checks across files).
     ///
     /// [`read_series`]: TsmReader::read_series
-    pub fn append_series_f64(
+    pub fn append_series<V: ScanValue>(
         &self,
         key: &str,
         min: i64,
         max: i64,
         buf: &mut BlockBuf,
         times: &mut Vec<i64>,
-        values: &mut Vec<f64>,
+        values: &mut Vec<V>,
     ) -> Result<bool> {
         let Some(entry) = self.entry_near(key, &mut buf.entry_hint) else {
             return Ok(true);
@@ -266,7 +266,7 @@ impl TsmReader {
             let before = times.len();
             let bytes = self.block_bytes(b, buf)?;
             self.decoded.fetch_add(1, Ordering::Relaxed);
-            decode_block_f64(bytes, entry.ty, &self.path, b.offset, times, values)?;
+            decode_block_into(bytes, entry.ty, &self.path, b.offset, times, values)?;
             let added = &times[before..];
             let lo = before + added.partition_point(|&x| x < min);
             let hi = before + added.partition_point(|&x| x <= max);
@@ -554,7 +554,7 @@ mod tests {
                     let key = &series[i].0;
                     let (mut t, mut v) = (Vec::new(), Vec::new());
                     assert!(r
-                        .append_series_f64(key, min, max, &mut buf, &mut t, &mut v)
+                        .append_series(key, min, max, &mut buf, &mut t, &mut v)
                         .unwrap());
                     assert_eq!((t, v), slow(&r, key, min, max), "{key} {min}..={max}");
                 }
@@ -562,7 +562,7 @@ mod tests {
         }
         // Straddling range by hand: series 3 (integers) at k = 999, 1000, 1001.
         let (mut t, mut v) = (Vec::new(), Vec::new());
-        r.append_series_f64("s03#v", 6_993, 7_007, &mut buf, &mut t, &mut v)
+        r.append_series("s03#v", 6_993, 7_007, &mut buf, &mut t, &mut v)
             .unwrap();
         assert_eq!(
             (t, v),
@@ -571,7 +571,7 @@ mod tests {
         // A missing key appends nothing and is not a failure of the fast path.
         let (mut t, mut v) = (vec![-1], vec![0.0]);
         assert!(r
-            .append_series_f64("zz#v", 0, 9, &mut buf, &mut t, &mut v)
+            .append_series("zz#v", 0, 9, &mut buf, &mut t, &mut v)
             .unwrap());
         assert_eq!(t, vec![-1]);
     }
@@ -590,13 +590,13 @@ mod tests {
         // across files): the points are appended after it.
         let (mut t, mut v) = (vec![7], vec![9.0]);
         assert!(r
-            .append_series_f64("a#v", 0, 9, &mut buf, &mut t, &mut v)
+            .append_series("a#v", 0, 9, &mut buf, &mut t, &mut v)
             .unwrap());
         assert_eq!(t, vec![7, 0, 1, 2, 3, 4]);
         assert_eq!(v, vec![9.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
         let (mut t, mut v) = (vec![-1], vec![9.0]);
         assert!(r
-            .append_series_f64("a#v", 0, 9, &mut buf, &mut t, &mut v)
+            .append_series("a#v", 0, 9, &mut buf, &mut t, &mut v)
             .unwrap());
         assert_eq!(t, vec![-1, 0, 1, 2, 3, 4]);
         r.add_tombstones(vec![Tombstone {
@@ -605,12 +605,12 @@ mod tests {
             max: 2,
         }])
         .unwrap();
-        let (mut t, mut v) = (Vec::new(), Vec::new());
+        let (mut t, mut v) = (Vec::new(), Vec::<f64>::new());
         assert!(!r
-            .append_series_f64("b#v", 0, 9, &mut buf, &mut t, &mut v)
+            .append_series("b#v", 0, 9, &mut buf, &mut t, &mut v)
             .unwrap());
         assert!(r
-            .append_series_f64("a#v", 0, 9, &mut buf, &mut t, &mut v)
+            .append_series("a#v", 0, 9, &mut buf, &mut t, &mut v)
             .unwrap());
     }
 
@@ -626,9 +626,9 @@ mod tests {
         bytes[off as usize + 9] ^= 0x01;
         fs::write(&path, &bytes).unwrap();
         let r = TsmReader::open(&path).unwrap();
-        let (mut t, mut v) = (Vec::new(), Vec::new());
+        let (mut t, mut v) = (Vec::new(), Vec::<f64>::new());
         let err = r
-            .append_series_f64("a#v", 0, 9, &mut BlockBuf::new(), &mut t, &mut v)
+            .append_series("a#v", 0, 9, &mut BlockBuf::new(), &mut t, &mut v)
             .unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -1,0 +1,138 @@
+//! The numeric types a timeline's values can have, and how each maps to
+//! Arrow (`docs/architecture.md`, "Timeline batches"; `docs/semantics.md`
+//! §11 for what the aggregators do with integers).
+//!
+//! A [`TimelineBatch`](crate::TimelineBatch)'s `value` column is `Float64`,
+//! `Int64` or `UInt64`: the stored type of the field (booleans read as
+//! floats, 0 and 1). Code that is generic over the value type is written
+//! over [`TimelineValue`], so each type gets its own monomorphized loop, as
+//! arrow-rs kernels are generic over `ArrowPrimitiveType`; nothing
+//! dispatches per value.
+
+use std::fmt::Debug;
+
+use arrow::datatypes::{
+    ArrowNativeType, ArrowPrimitiveType, DataType, Float64Type, Int64Type, UInt64Type,
+};
+
+use crate::storage::ValueType;
+
+/// A native value type of a timeline: `f64`, `i64` or `u64`.
+pub trait TimelineValue: ArrowNativeType + PartialOrd + Debug + Send + Sync + 'static {
+    /// The Arrow type whose native type this is.
+    type Arrow: ArrowPrimitiveType<Native = Self>;
+    /// The stored field type it represents.
+    const VALUE_TYPE: ValueType;
+    /// The value as f64 (rounded to nearest beyond 2^53 for integers).
+    fn to_f64(self) -> f64;
+    /// True when the value is NaN (never for integers).
+    fn is_nan(self) -> bool;
+}
+
+impl TimelineValue for f64 {
+    type Arrow = Float64Type;
+    const VALUE_TYPE: ValueType = ValueType::Float;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
+}
+
+impl TimelineValue for i64 {
+    type Arrow = Int64Type;
+    const VALUE_TYPE: ValueType = ValueType::Integer;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        false
+    }
+}
+
+impl TimelineValue for u64 {
+    type Arrow = UInt64Type;
+    const VALUE_TYPE: ValueType = ValueType::Unsigned;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        false
+    }
+}
+
+impl ValueType {
+    /// The Arrow type of a timeline's `value` column for a field of this
+    /// type: `Int64` / `UInt64` for integers, `Float64` for floats and
+    /// booleans; `None` for strings, which cannot be queried.
+    pub fn timeline_data_type(self) -> Option<DataType> {
+        match self {
+            ValueType::Float | ValueType::Boolean => Some(DataType::Float64),
+            ValueType::Integer => Some(DataType::Int64),
+            ValueType::Unsigned => Some(DataType::UInt64),
+            ValueType::String => None,
+        }
+    }
+
+    /// The type of a timeline `value` column of Arrow type `data_type`.
+    pub fn of_timeline_data_type(data_type: &DataType) -> Option<ValueType> {
+        match data_type {
+            DataType::Float64 => Some(ValueType::Float),
+            DataType::Int64 => Some(ValueType::Integer),
+            DataType::UInt64 => Some(ValueType::Unsigned),
+            _ => None,
+        }
+    }
+
+    /// True for the integer types, whose values stay exact where
+    /// `docs/semantics.md` §11 says so.
+    pub fn is_integer(self) -> bool {
+        matches!(self, ValueType::Integer | ValueType::Unsigned)
+    }
+}
+
+/// The type of the values a pipeline computes from a field of type
+/// `field` (`docs/semantics.md` §11): the field's own type (`Integer`,
+/// `Unsigned`) for its raw points, read without `rate`, `SAMPLE BY` or an
+/// aggregate; `Float` for everything computed from them (and for floats
+/// and booleans).
+pub fn output_value_type(field: ValueType, computed: bool) -> ValueType {
+    if field.is_integer() && !computed {
+        field
+    } else {
+        ValueType::Float
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_map_to_arrow_and_back() {
+        for (t, d) in [
+            (ValueType::Float, DataType::Float64),
+            (ValueType::Integer, DataType::Int64),
+            (ValueType::Unsigned, DataType::UInt64),
+        ] {
+            assert_eq!(t.timeline_data_type(), Some(d.clone()));
+            assert_eq!(ValueType::of_timeline_data_type(&d), Some(t));
+        }
+        assert_eq!(
+            ValueType::Boolean.timeline_data_type(),
+            Some(DataType::Float64)
+        );
+        assert_eq!(ValueType::String.timeline_data_type(), None);
+        assert_eq!(ValueType::of_timeline_data_type(&DataType::Utf8), None);
+        assert_eq!(<i64 as TimelineValue>::VALUE_TYPE, ValueType::Integer);
+        // 2^53 + 1 is not a float: it rounds to 2^53.
+        assert_eq!(9_007_199_254_740_993i64.to_f64(), 9_007_199_254_740_992.0);
+    }
+}
