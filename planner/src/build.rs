@@ -80,6 +80,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         limit: query.limit,
         notices,
         decisions: Vec::new(),
+        field_types: catalog.field_types.clone(),
     };
     check_order_by(&plan)?;
     if let Some(e) = expanded {

@@ -11,10 +11,12 @@
 //!         ──choose_aggregation──▶ strategy per pipeline
 //! ```
 
+use arrow::datatypes::DataType;
 use tsq_engine::spec::{AggStrategy, PipelineSpec};
+use tsq_engine::value::output_value_type;
 use tsq_engine::ReadPath;
 use tsq_engine::{
-    Aggregator, Capabilities, Downsample, GroupBy, RateOptions, TagPredicate, TimeRange,
+    Aggregator, Capabilities, Downsample, GroupBy, RateOptions, TagPredicate, TimeRange, ValueType,
 };
 
 use crate::ast::{Filter, OrderItem, ValueOp};
@@ -34,9 +36,20 @@ pub struct Catalog {
     pub fields: Vec<String>,
     /// Tag keys of the measurement, sorted.
     pub tag_keys: Vec<String>,
+    /// The stored type of each field (`StorageAdapter::field_types`); a
+    /// field not listed reads as a float.
+    pub field_types: Vec<(String, ValueType)>,
 }
 
 impl Catalog {
+    /// The stored type of field `name` (`Float` when unknown).
+    pub fn field_type(&self, name: &str) -> ValueType {
+        self.field_types
+            .iter()
+            .find(|(f, _)| f == name)
+            .map_or(ValueType::Float, |(_, t)| *t)
+    }
+
     /// True when `name` is a tag key of the measurement.
     pub fn is_tag(&self, name: &str) -> bool {
         self.tag_keys.iter().any(|t| t == name)
@@ -180,6 +193,8 @@ pub struct LogicalPlan {
     pub notices: Vec<String>,
     /// What each rule decided, in order.
     pub decisions: Vec<Decision>,
+    /// The stored type of each field of the measurement (the catalog's).
+    pub field_types: Vec<(String, ValueType)>,
 }
 
 impl LogicalPlan {
@@ -198,6 +213,41 @@ impl LogicalPlan {
         names.extend(self.tag_columns.iter().cloned());
         names.extend(self.value_column_names());
         names
+    }
+
+    /// The Arrow type of output `i`'s values (`docs/semantics.md` §11):
+    /// `Int64` / `UInt64` for the raw points of an integer field, `Float64`
+    /// for everything computed.
+    pub fn output_data_type(&self, i: usize) -> DataType {
+        let Some(output) = self.outputs.get(i) else {
+            return DataType::Float64;
+        };
+        let field = self
+            .field_types
+            .iter()
+            .find(|(f, _)| *f == output.field)
+            .map_or(ValueType::Float, |(_, t)| *t);
+        let computed = output.rate.is_some()
+            || output.aggregate.is_some()
+            || self.downsample.is_some()
+            || !self.raw;
+        output_value_type(field, computed)
+            .timeline_data_type()
+            .unwrap_or(DataType::Float64)
+    }
+
+    /// The result's value columns, in order, with their Arrow types
+    /// (expressions are `Float64`).
+    pub fn value_column_fields(&self) -> Vec<(String, DataType)> {
+        self.columns
+            .iter()
+            .map(|c| match c {
+                ResultColumn::Output(i) => {
+                    (self.outputs[*i].name.clone(), self.output_data_type(*i))
+                }
+                ResultColumn::Computed { name, .. } => (name.clone(), DataType::Float64),
+            })
+            .collect()
     }
 
     /// Names of the result's value columns, in order.

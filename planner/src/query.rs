@@ -36,7 +36,7 @@ use crate::error::{Result, TsqError};
 use crate::explain::{explain, explain_analyze};
 use crate::physical::{build_physical, cast_to, plan_physical, run_joined, run_materialized};
 use crate::plan::{Catalog, LogicalPlan};
-use crate::result::{result_schema_with, JoinOptions, ResultStage};
+use crate::result::{result_schema_typed, JoinOptions, ResultStage};
 use crate::session::{Executor, SessionConfig};
 
 /// Result batches in flight between the producer task and the stream.
@@ -129,9 +129,9 @@ impl Query {
             return explain_schema();
         }
         match &self.body {
-            Body::Select { plan, .. } => result_schema_with(
+            Body::Select { plan, .. } => result_schema_typed(
                 &plan.tag_columns,
-                &plan.value_column_names(),
+                &plan.value_column_fields(),
                 self.env.config.dictionary_tags,
             ),
             Body::Show { show, .. } => crate::show::schema(show),
@@ -321,8 +321,8 @@ impl Job {
         let options = join_options(&env.config);
         if env.config.executor == Executor::Materialized {
             let (plain, batches) = run_materialized(&plan, &env.adapter, &ctx).await?;
-            let values = plan.value_column_names();
-            let schema = result_schema_with(&plan.tag_columns, &values, options.dictionary_tags);
+            let values = plan.value_column_fields();
+            let schema = result_schema_typed(&plan.tag_columns, &values, options.dictionary_tags);
             debug_assert_eq!(plain.fields().len(), schema.fields().len());
             return send_all(tx, cast_to(&schema, batches)?).await;
         }

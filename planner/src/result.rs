@@ -1,6 +1,7 @@
 //! Result assembly: the outputs of the pipelines (one per value column) are
 //! joined into the result schema of `docs/query-language.md` — `time` (ns, UTC), the tag
-//! columns, one Float64 column per value — by a full outer join on
+//! columns, one column per value (`Float64`, or `Int64` / `UInt64` for the
+//! raw points of integer fields, `docs/semantics.md` §11) — by a full outer join on
 //! (group key, time), filtered by the value comparisons of `WHERE`, ordered
 //! by group key then time unless `ORDER BY` says otherwise, with `LIMIT`
 //! applied after ordering. Hidden columns (fields read only for a value
@@ -36,6 +37,7 @@ use crate::ast::OrderItem;
 use crate::error::Result;
 use crate::plan::{LogicalPlan, ValueFilter};
 
+mod cell;
 mod filter;
 mod input;
 mod merge;
@@ -46,6 +48,7 @@ mod sort;
 mod source;
 mod stage;
 
+use cell::Num;
 use rows::{Row, RowOrder, Rows};
 
 pub use merge::{JoinOptions, MergeJoin};
@@ -72,6 +75,20 @@ pub fn result_schema_with(
     value_columns: &[String],
     dictionary_tags: bool,
 ) -> SchemaRef {
+    let values: Vec<(String, DataType)> = value_columns
+        .iter()
+        .map(|v| (v.clone(), DataType::Float64))
+        .collect();
+    result_schema_typed(tag_columns, &values, dictionary_tags)
+}
+
+/// [`result_schema_with`] with the value columns' types given
+/// ([`LogicalPlan::value_column_fields`]).
+pub fn result_schema_typed(
+    tag_columns: &[String],
+    value_columns: &[(String, DataType)],
+    dictionary_tags: bool,
+) -> SchemaRef {
     let tag_type = if dictionary_tags {
         DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
     } else {
@@ -90,7 +107,7 @@ pub fn result_schema_with(
     fields.extend(
         value_columns
             .iter()
-            .map(|v| Field::new(v, DataType::Float64, true)),
+            .map(|(v, t)| Field::new(v, t.clone(), true)),
     );
     Arc::new(Schema::new(fields))
 }
@@ -112,7 +129,7 @@ pub(crate) fn join_reservation(pool: &Arc<MemoryPool>) -> MemoryReservation {
 #[derive(Debug, Clone, Default)]
 struct Column {
     times: Vec<i64>,
-    values: Vec<Option<f64>>,
+    values: Vec<Option<Num>>,
 }
 
 impl Column {
@@ -246,20 +263,22 @@ impl ResultBuilder {
             return self.rank(batch);
         }
         let n = self.value_columns.len();
+        let cells = cell::batch_cells(batch);
+        let mut row = 0;
         for tl in batch.timelines() {
             let key = self.key_of(batch, tl.series_id);
+            let values = &cells[row..row + tl.len()];
+            row += tl.len();
             let grown = if let Some(cols) = self.groups.get_mut(&key) {
                 let col = &mut cols[output];
                 let before = col.bytes();
                 col.times.extend_from_slice(tl.times);
-                col.values.extend((0..tl.len()).map(|i| tl.value(i)));
+                col.values.extend_from_slice(values);
                 col.bytes() - before
             } else {
                 let mut cols = vec![Column::default(); n];
                 cols[output].times.extend_from_slice(tl.times);
-                cols[output]
-                    .values
-                    .extend((0..tl.len()).map(|i| tl.value(i)));
+                cols[output].values.extend_from_slice(values);
                 let bytes = key_bytes(&key)
                     + cols.iter().map(Column::bytes).sum::<usize>()
                     + n * std::mem::size_of::<Column>();
@@ -273,7 +292,11 @@ impl ResultBuilder {
 
     /// The ranked path: every point is a row, ranked as it arrives.
     fn rank(&mut self, batch: &TimelineBatch) -> Result<()> {
+        let cells = cell::batch_cells(batch);
+        let mut row = 0;
         for tl in batch.timelines() {
+            let values = &cells[row..row + tl.len()];
+            row += tl.len();
             let key = self.key_of(batch, tl.series_id);
             let Some(ranked) = self.ranked.as_mut() else {
                 return Ok(());
@@ -288,9 +311,8 @@ impl ResultBuilder {
                     g
                 }
             };
-            for i in 0..tl.len() {
-                self.rows
-                    .push(group, tl.times[i], &[tl.value(i)], &ranked.keys)?;
+            for (i, v) in values.iter().enumerate() {
+                self.rows.push(group, tl.times[i], &[*v], &ranked.keys)?;
             }
         }
         Ok(())
@@ -346,7 +368,7 @@ impl ResultBuilder {
 fn merge_group(
     group: usize,
     cols: &[Column],
-    cells: &mut [Option<f64>],
+    cells: &mut [Option<Num>],
     rows: &mut Rows,
     keys: &[Vec<String>],
 ) -> Result<()> {
@@ -391,7 +413,10 @@ fn to_batch(
         Arc::new(tags)
     }));
     columns.extend((0..n_values).map(|v| -> ArrayRef {
-        let values: Float64Array = rows.iter().map(|r| joined.value(r, v)).collect();
+        let values: Float64Array = rows
+            .iter()
+            .map(|r| joined.value(r, v).map(Num::to_f64))
+            .collect();
         Arc::new(values)
     }));
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)

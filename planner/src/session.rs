@@ -371,8 +371,11 @@ async fn plan_statement(
 
 async fn catalog(a: &Arc<dyn StorageAdapter>, measurement: &str) -> Result<Catalog> {
     let exists = a.measurements().await?.iter().any(|m| m == measurement);
-    let (fields, tag_keys) = if exists {
-        (a.fields(measurement).await?, a.tag_keys(measurement).await?)
+    let (field_types, tag_keys) = if exists {
+        (
+            a.field_types(measurement).await?,
+            a.tag_keys(measurement).await?,
+        )
     } else {
         (Vec::new(), Vec::new())
     };
@@ -380,7 +383,8 @@ async fn catalog(a: &Arc<dyn StorageAdapter>, measurement: &str) -> Result<Catal
         adapter: a.name().to_string(),
         capabilities: a.capabilities(),
         measurement_exists: exists,
-        fields,
+        fields: field_types.iter().map(|(f, _)| f.clone()).collect(),
         tag_keys,
+        field_types,
     })
 }

@@ -18,6 +18,7 @@ fn catalog(capabilities: Capabilities, exists: bool) -> Catalog {
         measurement_exists: exists,
         fields: vec!["bytes".into(), "usage".into(), "v".into()],
         tag_keys: vec!["dc".into(), "host".into()],
+        field_types: Vec::new(),
     }
 }
 

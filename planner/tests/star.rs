@@ -285,6 +285,7 @@ fn a_measurement_without_fields_is_a_plan_error() {
         measurement_exists: true,
         fields: Vec::new(),
         tag_keys: vec!["host".into()],
+        field_types: Vec::new(),
     };
     let st = parse_statement("SELECT host, count(*) FROM empty GROUP BY host").unwrap();
     let e = plan_query(st.query().unwrap(), &catalog, None).unwrap_err();

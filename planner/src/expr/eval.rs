@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, Float64Array, Scalar};
+use arrow::compute::cast;
 use arrow::compute::kernels::numeric;
-use arrow::datatypes::Float64Type;
+use arrow::datatypes::{DataType, Float64Type};
 
 use super::ScalarExpr;
 use crate::ast::ArithOp;
@@ -38,7 +39,9 @@ impl ScalarExpr {
                         format!("expression reads value column {i} of {}", columns.len()),
                     ))
                 })?;
-                Value::Array(Arc::clone(column))
+                // Arithmetic is in f64: integer columns are converted
+                // (`docs/semantics.md` §11).
+                Value::Array(cast(column, &DataType::Float64)?)
             }
             ScalarExpr::Literal(v) => Value::Number(*v),
             ScalarExpr::Neg(e) => match e.value(columns)? {

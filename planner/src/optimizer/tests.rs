@@ -16,6 +16,7 @@ fn catalog(caps: Capabilities) -> Catalog {
         measurement_exists: true,
         fields: vec!["bytes".into(), "usage".into()],
         tag_keys: vec!["dc".into(), "host".into()],
+        field_types: Vec::new(),
     }
 }
 

@@ -2,14 +2,15 @@
 //! of each compared column satisfies the filter's comparison. Null never
 //! passes; NaN follows IEEE 754 (only `!=` passes).
 
+use super::cell::Num;
 use crate::plan::ValueFilter;
 
 /// True when the row of `cells` (one per joined column) passes every
-/// filter.
-pub(crate) fn passes(cells: &[Option<f64>], filters: &[ValueFilter]) -> bool {
+/// filter; integers are compared exactly (`Num::holds`).
+pub(crate) fn passes(cells: &[Option<Num>], filters: &[ValueFilter]) -> bool {
     filters
         .iter()
-        .all(|f| cells[f.output].is_some_and(|x| f.op.holds(x, f.value)))
+        .all(|f| cells[f.output].is_some_and(|x| x.holds(f.op, f.value)))
 }
 
 #[cfg(test)]
@@ -23,7 +24,9 @@ mod tests {
             op,
             value,
         };
-        xs.iter().map(|x| passes(&[*x], &[f])).collect()
+        xs.iter()
+            .map(|x| passes(&[x.map(Num::Float)], &[f]))
+            .collect()
     }
 
     #[test]
@@ -49,9 +52,13 @@ mod tests {
         };
         let filters = [gt(0, -1.5), gt(1, 0.0)];
         // -2 > -1.5 fails; 0.5 > -1.5 and 1 > 0 pass; a null second cell fails
-        assert!(!passes(&[Some(-2.0), Some(1.0)], &filters));
-        assert!(passes(&[Some(0.5), Some(1.0)], &filters));
-        assert!(!passes(&[Some(0.5), None], &filters));
+        let f = |x: f64| Some(Num::Float(x));
+        assert!(!passes(&[f(-2.0), f(1.0)], &filters));
+        assert!(passes(&[f(0.5), f(1.0)], &filters));
+        assert!(!passes(&[f(0.5), None], &filters));
         assert!(passes(&[None, None], &[]));
+        // An integer cell is compared exactly: 2^53 + 1 > 2^53.
+        let big = [Some(Num::Int(9_007_199_254_740_993)), f(1.0)];
+        assert!(passes(&big, &[gt(0, 9_007_199_254_740_992.0)]));
     }
 }

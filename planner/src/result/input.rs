@@ -14,6 +14,10 @@
 //! checked as it comes (its key and first time after the previous run's);
 //! an input that breaks the order later fails the query, naming its column.
 //!
+//! Values keep the column's type (`Float64`, `Int64`, `UInt64`,
+//! `docs/semantics.md` §11); a batch of another type than the column's is
+//! cast once when it arrives.
+//!
 //! ```text
 //!   Source ─▶ batch ─▶ runs ─▶ Run { key, times, values, pos..end } ─▶ merge
 //!         (unordered registry: every batch ─▶ BTreeMap<key, Column> ─▶ sorted runs)
@@ -23,12 +27,14 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, Float64Array};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, UInt64Array};
 use arrow::buffer::ScalarBuffer;
-use arrow::datatypes::TimestampNanosecondType;
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimestampNanosecondType};
 use tsq_engine::memory::MemoryReservation;
 use tsq_engine::{EngineError, Operator, SeriesInfo, SeriesRegistry, TaskContext, TimelineBatch};
 
+use super::cell::Num;
 use super::output::Key;
 use super::source::{Held, Source};
 use super::{join_reservation, key_bytes, Column};
@@ -38,9 +44,55 @@ use crate::error::Result;
 pub(super) struct Run {
     key: Key,
     times: ScalarBuffer<i64>,
-    values: Float64Array,
+    values: RunValues,
     pos: usize,
     end: usize,
+}
+
+/// The values of a run's batch, downcast once to the column's type.
+#[derive(Clone)]
+enum RunValues {
+    Float(Float64Array),
+    Int(Int64Array),
+    UInt(UInt64Array),
+}
+
+impl RunValues {
+    /// `values` (a `Float64`, `Int64` or `UInt64` array) cast to
+    /// `data_type` if it has another type.
+    fn new(values: &ArrayRef, data_type: &DataType) -> Result<Self> {
+        let cast_to;
+        let values = if values.data_type() == data_type {
+            values
+        } else {
+            cast_to = cast(values, data_type)?;
+            &cast_to
+        };
+        Ok(match data_type {
+            DataType::Int64 => RunValues::Int(values.as_primitive().clone()),
+            DataType::UInt64 => RunValues::UInt(values.as_primitive().clone()),
+            _ => RunValues::Float(cast(values, &DataType::Float64)?.as_primitive().clone()),
+        })
+    }
+
+    /// Value `i` (`None` when null).
+    #[inline]
+    fn cell(&self, i: usize) -> Option<Num> {
+        match self {
+            RunValues::Float(a) => a.is_valid(i).then(|| Num::Float(a.value(i))),
+            RunValues::Int(a) => a.is_valid(i).then(|| Num::Int(a.value(i))),
+            RunValues::UInt(a) => a.is_valid(i).then(|| Num::UInt(a.value(i))),
+        }
+    }
+
+    /// Values `start..start + len` as an array.
+    fn slice(&self, start: usize, len: usize) -> ArrayRef {
+        match self {
+            RunValues::Float(a) => std::sync::Arc::new(a.slice(start, len)),
+            RunValues::Int(a) => std::sync::Arc::new(a.slice(start, len)),
+            RunValues::UInt(a) => std::sync::Arc::new(a.slice(start, len)),
+        }
+    }
 }
 
 /// Where the runs come from.
@@ -69,6 +121,10 @@ pub(super) struct JoinInput {
     pub(super) column: usize,
     /// The column's name, for errors.
     name: String,
+    /// The column's type.
+    data_type: DataType,
+    /// The values of `batch`, in the column's type.
+    batch_values: Option<RunValues>,
     source: Source,
     feed: Feed,
     tags: Arc<[String]>,
@@ -89,7 +145,7 @@ impl JoinInput {
     /// A cursor over `source`, which computes result column `column`.
     pub(super) fn new(
         column: usize,
-        name: String,
+        (name, data_type): (String, DataType),
         source: Source,
         tags: Arc<[String]>,
         ctx: &TaskContext,
@@ -97,6 +153,8 @@ impl JoinInput {
         JoinInput {
             column,
             name,
+            data_type,
+            batch_values: None,
             source,
             feed: Feed::Stream,
             tags,
@@ -144,18 +202,18 @@ impl JoinInput {
 
     /// Takes the current point's value and moves on; true when the run
     /// still has a point (false: call `ready` before looking again).
-    pub(super) fn take(&mut self) -> (Option<f64>, bool) {
+    pub(super) fn take(&mut self) -> (Option<Num>, bool) {
         let Some(r) = self.run.as_mut() else {
             return (None, false);
         };
-        let v = r.values.is_valid(r.pos).then(|| r.values.value(r.pos));
+        let v = r.values.cell(r.pos);
         r.pos += 1;
         (v, r.pos < r.end)
     }
 
     /// Takes up to `n` points of the current run at once (at least one):
     /// their times and values.
-    pub(super) fn take_slice(&mut self, n: usize) -> (&[i64], Float64Array) {
+    pub(super) fn take_slice(&mut self, n: usize) -> (&[i64], ArrayRef) {
         let r = self
             .run
             .as_mut()
@@ -211,6 +269,7 @@ impl JoinInput {
                 }
                 self.checked = Some(Arc::clone(registry));
             }
+            self.batch_values = Some(RunValues::new(held.batch.value_column(), &self.data_type)?);
             self.batch = Some(held);
             self.next_run = 0;
             self.next_row = 0;
@@ -252,10 +311,17 @@ impl JoinInput {
             key: Arc::clone(&key),
             time: tl.times[tl.len() - 1],
         });
+        let Some(values) = self.batch_values.clone() else {
+            return Err(EngineError::execution(
+                super::RESULT_JOIN,
+                format!("the input of '{}' lost its batch's values", self.name),
+            )
+            .into());
+        };
         Ok(Run {
             key,
             times: times_buffer(batch),
-            values: batch.values().clone(),
+            values,
             pos: start,
             end: start + tl.len(),
         })
@@ -268,7 +334,8 @@ impl JoinInput {
         let mut groups: BTreeMap<Key, Column> = BTreeMap::new();
         let mut held = Some(first);
         while let Some(h) = held.take() {
-            add_batch(&mut groups, &h.batch, &self.tags, &mut reservation)?;
+            let values = RunValues::new(h.batch.value_column(), &self.data_type)?;
+            add_batch(&mut groups, &h.batch, &values, &self.tags, &mut reservation)?;
             drop(h);
             held = self.source.next().await?;
             if let Some(h) = &held {
@@ -282,7 +349,7 @@ impl JoinInput {
             runs.push(Run {
                 key,
                 times: ScalarBuffer::from(col.times),
-                values: Float64Array::from(col.values),
+                values: column_values(col.values, &self.data_type),
                 pos: 0,
                 end,
             });
@@ -299,10 +366,14 @@ impl JoinInput {
 fn add_batch(
     groups: &mut BTreeMap<Key, Column>,
     batch: &TimelineBatch,
+    values: &RunValues,
     tags: &[String],
     reservation: &mut MemoryReservation,
 ) -> Result<()> {
+    let mut row = 0;
     for tl in batch.timelines() {
+        let start = row;
+        row += tl.len();
         let key = key_of(batch.registry().get(tl.series_id), tags);
         let new = !groups.contains_key(&key);
         let bytes = if new {
@@ -313,10 +384,35 @@ fn add_batch(
         let col = groups.entry(key).or_default();
         let before = col.bytes();
         col.times.extend_from_slice(tl.times);
-        col.values.extend((0..tl.len()).map(|i| tl.value(i)));
+        col.values.extend((start..row).map(|i| values.cell(i)));
         reservation.try_grow(bytes + col.bytes() - before)?;
     }
     Ok(())
+}
+
+/// A sorted group's cells as the values of a run of `data_type`.
+fn column_values(cells: Vec<Option<Num>>, data_type: &DataType) -> RunValues {
+    match data_type {
+        DataType::Int64 => RunValues::Int(
+            cells
+                .into_iter()
+                .map(|c| match c {
+                    Some(Num::Int(v)) => Some(v),
+                    other => other.map(|n| n.to_f64() as i64),
+                })
+                .collect(),
+        ),
+        DataType::UInt64 => RunValues::UInt(
+            cells
+                .into_iter()
+                .map(|c| match c {
+                    Some(Num::UInt(v)) => Some(v),
+                    other => other.map(|n| n.to_f64() as u64),
+                })
+                .collect(),
+        ),
+        _ => RunValues::Float(cells.into_iter().map(|c| c.map(Num::to_f64)).collect()),
+    }
 }
 
 /// The `time` column of `batch` (a cheap clone of its buffer).

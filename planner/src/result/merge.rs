@@ -40,17 +40,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use tsq_engine::memory::MemoryReservation;
 use tsq_engine::{OperatorMetrics, TaskContext};
 
+use super::cell::Num;
 use super::input::JoinInput;
 use super::output::{Key, OutputBuilder};
 use super::project::{join_limit, join_order};
 use super::rows::{RowOrder, Rows};
 use super::source::{Pipeline, Source};
-use super::{join_reservation, key_bytes, result_schema_with};
+use super::{join_reservation, key_bytes, result_schema_typed};
 use crate::error::Result;
 use crate::plan::{LogicalPlan, ValueFilter};
 
@@ -113,7 +114,7 @@ pub struct MergeJoin {
     sink: Sink,
     out: OutputBuilder,
     /// One cell per output of the plan (visible, then hidden).
-    cells: Vec<Option<f64>>,
+    cells: Vec<Option<Num>>,
     /// How many of `cells` are result columns.
     visible: usize,
     /// Inputs whose current key is the group being merged.
@@ -145,21 +146,24 @@ impl MergeJoin {
         let inputs = pipelines
             .into_iter()
             .map(|p| {
-                let (column, name) = (p.0, plan.outputs[p.0].name.clone());
+                let column = p.0;
+                let typed = (
+                    plan.outputs[column].name.clone(),
+                    plan.output_data_type(column),
+                );
                 let source = match &runtime {
                     Some(rt) => Source::spawn(p, ctx, rt),
                     None => Source::inline(p, ctx),
                 };
-                JoinInput::new(column, name, source, Arc::clone(&tags), ctx)
+                JoinInput::new(column, typed, source, Arc::clone(&tags), ctx)
             })
             .collect();
         let names: Vec<String> = plan.outputs.iter().map(|o| o.name.clone()).collect();
         let visible = plan.visible_outputs().count();
-        let schema = result_schema_with(
-            &plan.tag_columns,
-            &names[..visible],
-            options.dictionary_tags,
-        );
+        let typed: Vec<(String, DataType)> = (0..visible)
+            .map(|i| (names[i].clone(), plan.output_data_type(i)))
+            .collect();
+        let schema = result_schema_typed(&plan.tag_columns, &typed, options.dictionary_tags);
         // `ORDER BY` an expression column, and `LIMIT` after a comparison
         // with arithmetic, are the projection's (`stage.rs`)
         let (order_by, limit) = (join_order(plan), join_limit(plan));
@@ -513,7 +517,7 @@ impl Ordered {
     }
 
     /// A row of the current (last) group.
-    fn push(&mut self, time: i64, cells: &[Option<f64>]) -> Result<()> {
+    fn push(&mut self, time: i64, cells: &[Option<Num>]) -> Result<()> {
         let group = self.keys.len() - 1;
         self.rows.push(group, time, cells, &self.keys)
     }

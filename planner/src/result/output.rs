@@ -4,19 +4,21 @@
 //! run of rows, not per row; tag columns are `Utf8`, or
 //! `Dictionary(Int32, Utf8)` when the session asks for dictionary tags
 //! (`SessionConfig::with_dictionary_tags`), each batch with its own
-//! dictionary of the values it holds.
+//! dictionary of the values it holds. Value columns have the types of the
+//! schema (`Float64`, `Int64`, `UInt64`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, DictionaryArray, Float64Array, Float64Builder, Int32Array, StringArray,
-    StringBuilder, TimestampNanosecondArray,
+    Array, ArrayRef, AsArray, DictionaryArray, Float64Builder, Int32Array, Int64Builder,
+    StringArray, StringBuilder, TimestampNanosecondArray, UInt64Builder,
 };
-use arrow::datatypes::{DataType, Int32Type, SchemaRef};
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, SchemaRef, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use tsq_engine::memory::MemoryReservation;
 
+use super::cell::Num;
 use crate::error::Result;
 
 /// A group key: the values of the result's tag columns.
@@ -31,7 +33,7 @@ pub(crate) struct OutputBuilder {
     n_tags: usize,
     dictionary: bool,
     times: Vec<i64>,
-    values: Vec<Float64Builder>,
+    values: Vec<ValueBuilder>,
     /// `(key, rows)` runs, in row order.
     runs: Vec<(Key, usize)>,
     /// Bytes of the rows being built.
@@ -47,13 +49,16 @@ impl OutputBuilder {
             .fields()
             .get(1)
             .is_some_and(|f| n_tags > 0 && matches!(f.data_type(), DataType::Dictionary(..)));
-        let n_values = schema.fields().len() - 1 - n_tags;
+        let values = schema.fields()[1 + n_tags..]
+            .iter()
+            .map(|f| ValueBuilder::new(f.data_type()))
+            .collect();
         OutputBuilder {
             schema,
             n_tags,
             dictionary,
             times: Vec::new(),
-            values: (0..n_values).map(|_| Float64Builder::new()).collect(),
+            values,
             runs: Vec::new(),
             reservation,
             reserved_rows: 0,
@@ -76,14 +81,14 @@ impl OutputBuilder {
     }
 
     /// Appends a row; `cells` holds at least the result's value columns.
-    pub(crate) fn push(&mut self, key: &Key, time: i64, cells: &[Option<f64>]) -> Result<()> {
+    pub(crate) fn push(&mut self, key: &Key, time: i64, cells: &[Option<Num>]) -> Result<()> {
         if self.times.len() == self.reserved_rows {
             self.reservation.try_grow(RESERVE_ROWS * self.row_bytes())?;
             self.reserved_rows += RESERVE_ROWS;
         }
         self.times.push(time);
         for (builder, cell) in self.values.iter_mut().zip(cells) {
-            builder.append_option(*cell);
+            builder.append(*cell);
         }
         match self.runs.last_mut() {
             Some((k, rows)) if Arc::ptr_eq(k, key) || k == key => *rows += 1,
@@ -100,7 +105,7 @@ impl OutputBuilder {
         key: &Key,
         times: &[i64],
         column: usize,
-        values: &Float64Array,
+        values: &ArrayRef,
     ) -> Result<()> {
         let n = times.len();
         while self.times.len() + n > self.reserved_rows {
@@ -111,10 +116,8 @@ impl OutputBuilder {
         for (c, builder) in self.values.iter_mut().enumerate() {
             if c != column {
                 builder.append_nulls(n);
-            } else if values.null_count() == 0 {
-                builder.append_slice(values.values());
             } else {
-                builder.extend(values.iter());
+                builder.append_array(values);
             }
         }
         match self.runs.last_mut() {
@@ -147,7 +150,7 @@ impl OutputBuilder {
             });
         }
         for builder in &mut self.values {
-            columns.push(Arc::new(builder.finish()));
+            columns.push(builder.finish());
         }
         self.runs.clear();
         self.reservation.free();
@@ -156,6 +159,75 @@ impl OutputBuilder {
             Arc::clone(&self.schema),
             columns,
         )?))
+    }
+}
+
+/// The builder of one value column, of the column's type.
+enum ValueBuilder {
+    Float(Float64Builder),
+    Int(Int64Builder),
+    UInt(UInt64Builder),
+}
+
+impl ValueBuilder {
+    /// A builder of `data_type` (`Int64`, `UInt64`, else `Float64`).
+    fn new(data_type: &DataType) -> Self {
+        match data_type {
+            DataType::Int64 => ValueBuilder::Int(Int64Builder::new()),
+            DataType::UInt64 => ValueBuilder::UInt(UInt64Builder::new()),
+            _ => ValueBuilder::Float(Float64Builder::new()),
+        }
+    }
+
+    /// Appends a cell (of the column's kind: the inputs cast their values
+    /// to it, so the conversions below do not occur).
+    #[inline]
+    fn append(&mut self, cell: Option<Num>) {
+        match (self, cell) {
+            (ValueBuilder::Float(b), c) => b.append_option(c.map(Num::to_f64)),
+            (ValueBuilder::Int(b), Some(Num::Int(v))) => b.append_value(v),
+            (ValueBuilder::UInt(b), Some(Num::UInt(v))) => b.append_value(v),
+            (ValueBuilder::Int(b), c) => b.append_option(c.map(|n| n.to_f64() as i64)),
+            (ValueBuilder::UInt(b), c) => b.append_option(c.map(|n| n.to_f64() as u64)),
+        }
+    }
+
+    fn append_nulls(&mut self, n: usize) {
+        match self {
+            ValueBuilder::Float(b) => b.append_nulls(n),
+            ValueBuilder::Int(b) => b.append_nulls(n),
+            ValueBuilder::UInt(b) => b.append_nulls(n),
+        }
+    }
+
+    /// Appends `values`, an array of the column's type (else nulls).
+    fn append_array(&mut self, values: &ArrayRef) {
+        let dense = values.null_count() == 0;
+        match self {
+            ValueBuilder::Float(b) => match values.as_primitive_opt::<Float64Type>() {
+                Some(a) if dense => b.append_slice(a.values()),
+                Some(a) => b.extend(a.iter()),
+                None => b.append_nulls(values.len()),
+            },
+            ValueBuilder::Int(b) => match values.as_primitive_opt::<Int64Type>() {
+                Some(a) if dense => b.append_slice(a.values()),
+                Some(a) => b.extend(a.iter()),
+                None => b.append_nulls(values.len()),
+            },
+            ValueBuilder::UInt(b) => match values.as_primitive_opt::<UInt64Type>() {
+                Some(a) if dense => b.append_slice(a.values()),
+                Some(a) => b.extend(a.iter()),
+                None => b.append_nulls(values.len()),
+            },
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ValueBuilder::Float(b) => Arc::new(b.finish()),
+            ValueBuilder::Int(b) => Arc::new(b.finish()),
+            ValueBuilder::UInt(b) => Arc::new(b.finish()),
+        }
     }
 }
 
@@ -211,10 +283,11 @@ mod tests {
             let schema = result_schema_with(&["host".into()], &["v".into()], dictionary);
             let mut out = OutputBuilder::new(schema, 1, pool.reservation("ResultJoin", ""));
             let (a, b) = (key(&["a"]), key(&["b"]));
-            out.push(&a, 0, &[Some(1.0)]).unwrap();
+            out.push(&a, 0, &[Some(Num::Float(1.0))]).unwrap();
             out.push(&a, 10, &[None]).unwrap();
-            out.push(&b, 0, &[Some(3.0)]).unwrap();
-            out.push(&key(&["a"]), 20, &[Some(4.0)]).unwrap();
+            out.push(&b, 0, &[Some(Num::Float(3.0))]).unwrap();
+            out.push(&key(&["a"]), 20, &[Some(Num::Float(4.0))])
+                .unwrap();
             assert!(pool.used() > 0);
             let batch = out.take().unwrap().unwrap();
             assert_eq!(pool.used(), 0);

@@ -25,7 +25,7 @@ use arrow::record_batch::RecordBatch;
 use tsq_engine::memory::MemoryPool;
 
 use super::sort::ExprSort;
-use super::{join_reservation, result_schema_with};
+use super::{join_reservation, result_schema_typed};
 use crate::ast::ValueOp;
 use crate::error::Result;
 use crate::plan::{ExprFilter, LogicalPlan, ResultColumn};
@@ -53,9 +53,9 @@ impl ResultProjection {
             keys: 1 + plan.tag_columns.len(),
             columns: plan.columns.clone(),
             filters: plan.expr_filters.clone(),
-            schema: result_schema_with(
+            schema: result_schema_typed(
                 &plan.tag_columns,
-                &plan.value_column_names(),
+                &plan.value_column_fields(),
                 dictionary_tags,
             ),
         })

@@ -14,6 +14,7 @@ use std::cmp::Ordering;
 
 use tsq_engine::memory::MemoryReservation;
 
+use super::cell::Num;
 use crate::ast::OrderItem;
 use crate::error::Result;
 use crate::plan::ValueFilter;
@@ -21,7 +22,7 @@ use crate::plan::ValueFilter;
 /// Bytes of one [`Row`].
 const ROW_BYTES: usize = std::mem::size_of::<Row>();
 /// Bytes of one cell.
-const CELL_BYTES: usize = std::mem::size_of::<Option<f64>>();
+const CELL_BYTES: usize = std::mem::size_of::<Option<Num>>();
 /// Rows kept before a top-k compaction, at least (amortizes small limits).
 const MIN_TOP_K_SLACK: usize = 1024;
 
@@ -87,7 +88,7 @@ impl RowOrder {
 #[derive(Debug)]
 pub(super) struct Rows {
     pub(super) rows: Vec<Row>,
-    cells: Vec<Option<f64>>,
+    cells: Vec<Option<Num>>,
     width: usize,
     filters: Vec<ValueFilter>,
     order: RowOrder,
@@ -120,7 +121,7 @@ impl Rows {
     }
 
     /// A cell of a row.
-    pub(super) fn value(&self, row: &Row, column: usize) -> Option<f64> {
+    pub(super) fn value(&self, row: &Row, column: usize) -> Option<Num> {
         self.cells[row.at * self.width + column]
     }
 
@@ -136,7 +137,7 @@ impl Rows {
         &mut self,
         group: usize,
         time: i64,
-        cells: &[Option<f64>],
+        cells: &[Option<Num>],
         keys: &[impl AsRef<[String]>],
     ) -> Result<()> {
         debug_assert_eq!(cells.len(), self.width);
@@ -252,7 +253,7 @@ fn compare<K: AsRef<[String]>>(
     b: &Row,
     order: &RowOrder,
     keys: &[K],
-    cells: &[Option<f64>],
+    cells: &[Option<Num>],
     width: usize,
 ) -> Ordering {
     let value = |r: &Row, v: usize| cells[r.at * width + v];
