@@ -15,6 +15,7 @@ use arrow::datatypes::{
     ArrowNativeType, ArrowPrimitiveType, DataType, Float64Type, Int64Type, UInt64Type,
 };
 
+use crate::spec::{Aggregator, Downsample, FillPolicy};
 use crate::storage::ValueType;
 
 /// A native value type of a timeline: `f64`, `i64` or `u64`.
@@ -99,15 +100,46 @@ impl ValueType {
 }
 
 /// The type of the values a pipeline computes from a field of type
-/// `field` (`docs/semantics.md` §11): the field's own type (`Integer`,
-/// `Unsigned`) for its raw points, read without `rate`, `SAMPLE BY` or an
-/// aggregate; `Float` for everything computed from them (and for floats
-/// and booleans).
-pub fn output_value_type(field: ValueType, computed: bool) -> ValueType {
-    if field.is_integer() && !computed {
-        field
-    } else {
-        ValueType::Float
+/// `field` (`docs/semantics.md` §11), with `rate` or not, a `SAMPLE BY`
+/// and a cross-timeline aggregate:
+///
+/// - the raw points of an integer field (no rate, `SAMPLE BY` or
+///   aggregate): the field's own type, `Integer` or `Unsigned`;
+/// - `count` of an integer field without rate: `Integer`, when the count
+///   is the aggregate (unless `FILL(nan)` gives it NaN inputs) or the
+///   `SAMPLE BY` aggregator with a fill that keeps counts integral (`none`,
+///   `null`, `previous`, a whole number);
+/// - everything else (and every float or boolean field): `Float`.
+pub fn output_value_type(
+    field: ValueType,
+    rate: bool,
+    downsample: Option<&Downsample>,
+    aggregate: Option<Aggregator>,
+) -> ValueType {
+    if !field.is_integer() || rate {
+        return ValueType::Float;
+    }
+    match (downsample, aggregate) {
+        (None, None) => field,
+        (d, Some(Aggregator::Count)) if d.is_none_or(|d| !fills_nan(d.fill)) => ValueType::Integer,
+        (Some(d), None) if d.agg == Aggregator::Count && keeps_integers(d.fill) => {
+            ValueType::Integer
+        }
+        _ => ValueType::Float,
+    }
+}
+
+/// True when the fill can emit NaN.
+fn fills_nan(fill: FillPolicy) -> bool {
+    matches!(fill, FillPolicy::NaN) || matches!(fill, FillPolicy::Value(v) if v.is_nan())
+}
+
+/// True when filling integral values gives integral values.
+fn keeps_integers(fill: FillPolicy) -> bool {
+    match fill {
+        FillPolicy::None | FillPolicy::Null | FillPolicy::Previous => true,
+        FillPolicy::Value(v) => v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15,
+        FillPolicy::NaN | FillPolicy::Linear => false,
     }
 }
 
@@ -134,5 +166,47 @@ mod tests {
         assert_eq!(<i64 as TimelineValue>::VALUE_TYPE, ValueType::Integer);
         // 2^53 + 1 is not a float: it rounds to 2^53.
         assert_eq!(9_007_199_254_740_993i64.to_f64(), 9_007_199_254_740_992.0);
+    }
+
+    #[test]
+    fn raw_integers_and_their_counts_keep_integer_types() {
+        use crate::spec::Interval;
+        use Aggregator::*;
+        use ValueType::*;
+        let ds = |agg, fill| Downsample {
+            interval: Interval::Every(10),
+            agg,
+            fill,
+            max_gap: None,
+        };
+        assert_eq!(output_value_type(Unsigned, false, None, None), Unsigned);
+        assert_eq!(output_value_type(Integer, false, None, None), Integer);
+        assert_eq!(output_value_type(Float, false, None, None), Float);
+        assert_eq!(output_value_type(Boolean, false, None, None), Float);
+        assert_eq!(output_value_type(Integer, true, None, None), Float);
+        assert_eq!(
+            output_value_type(Unsigned, false, None, Some(Count)),
+            Integer
+        );
+        assert_eq!(output_value_type(Integer, false, None, Some(Max)), Float);
+        assert_eq!(output_value_type(Integer, false, None, Some(Sum)), Float);
+        assert_eq!(output_value_type(Float, false, None, Some(Count)), Float);
+        let zero = FillPolicy::Value(0.0);
+        let half = FillPolicy::Value(0.5);
+        let count = |fill| output_value_type(Integer, false, Some(&ds(Count, fill)), None);
+        assert_eq!(count(FillPolicy::None), Integer);
+        assert_eq!(count(zero), Integer);
+        assert_eq!(count(FillPolicy::Previous), Integer);
+        assert_eq!(count(FillPolicy::Linear), Float);
+        assert_eq!(count(FillPolicy::NaN), Float);
+        assert_eq!(count(half), Float);
+        let of_max = |fill| output_value_type(Integer, false, Some(&ds(Max, fill)), Some(Count));
+        assert_eq!(of_max(FillPolicy::Linear), Integer);
+        assert_eq!(of_max(FillPolicy::NaN), Float);
+        let sum_of_counts = Some(&ds(Count, zero));
+        assert_eq!(
+            output_value_type(Integer, false, sum_of_counts, Some(Sum)),
+            Float
+        );
     }
 }

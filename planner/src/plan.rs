@@ -215,9 +215,10 @@ impl LogicalPlan {
         names
     }
 
-    /// The Arrow type of output `i`'s values (`docs/semantics.md` §11):
-    /// `Int64` / `UInt64` for the raw points of an integer field, `Float64`
-    /// for everything computed.
+    /// The Arrow type of output `i`'s values (`docs/semantics.md` §11,
+    /// [`output_value_type`]): `Int64` / `UInt64` for the raw points of an
+    /// integer field, `Int64` for its counts, `Float64` for everything
+    /// else.
     pub fn output_data_type(&self, i: usize) -> DataType {
         let Some(output) = self.outputs.get(i) else {
             return DataType::Float64;
@@ -227,11 +228,9 @@ impl LogicalPlan {
             .iter()
             .find(|(f, _)| *f == output.field)
             .map_or(ValueType::Float, |(_, t)| *t);
-        let computed = output.rate.is_some()
-            || output.aggregate.is_some()
-            || self.downsample.is_some()
-            || !self.raw;
-        output_value_type(field, computed)
+        let aggregate = output.aggregate.filter(|_| !self.raw);
+        let downsample = self.downsample.as_ref();
+        output_value_type(field, output.rate.is_some(), downsample, aggregate)
             .timeline_data_type()
             .unwrap_or(DataType::Float64)
     }
