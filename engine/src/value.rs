@@ -15,7 +15,7 @@ use arrow::datatypes::{
     ArrowNativeType, ArrowPrimitiveType, DataType, Float64Type, Int64Type, UInt64Type,
 };
 
-use crate::spec::{Aggregator, Downsample, FillPolicy};
+use crate::spec::{Aggregator, Downsample, FillPolicy, Interval};
 use crate::storage::ValueType;
 
 /// A native value type of a timeline: `f64`, `i64` or `u64`.
@@ -108,7 +108,8 @@ impl ValueType {
 /// - `count` of an integer field without rate: `Integer`, when the count
 ///   is the aggregate (unless `FILL(nan)` gives it NaN inputs) or the
 ///   `SAMPLE BY` aggregator with a fill that keeps counts integral (`none`,
-///   `null`, `previous`, a whole number);
+///   `null`, `previous`, a whole number), and the sum of per-timeline
+///   counts over `SAMPLE BY ALL` that `count(*)` stands for;
 /// - everything else (and every float or boolean field): `Float`.
 pub fn output_value_type(
     field: ValueType,
@@ -123,6 +124,11 @@ pub fn output_value_type(
         (None, None) => field,
         (d, Some(Aggregator::Count)) if d.is_none_or(|d| !fills_nan(d.fill)) => ValueType::Integer,
         (Some(d), None) if d.agg == Aggregator::Count && keeps_integers(d.fill) => {
+            ValueType::Integer
+        }
+        (Some(d), Some(Aggregator::Sum))
+            if d.agg == Aggregator::Count && d.interval == Interval::All =>
+        {
             ValueType::Integer
         }
         _ => ValueType::Float,
@@ -170,7 +176,6 @@ mod tests {
 
     #[test]
     fn raw_integers_and_their_counts_keep_integer_types() {
-        use crate::spec::Interval;
         use Aggregator::*;
         use ValueType::*;
         let ds = |agg, fill| Downsample {
@@ -206,6 +211,19 @@ mod tests {
         let sum_of_counts = Some(&ds(Count, zero));
         assert_eq!(
             output_value_type(Integer, false, sum_of_counts, Some(Sum)),
+            Float
+        );
+        // count(*): per-timeline counts over SAMPLE BY ALL, summed
+        let all = Downsample {
+            interval: Interval::All,
+            ..ds(Count, FillPolicy::None)
+        };
+        assert_eq!(
+            output_value_type(Unsigned, false, Some(&all), Some(Sum)),
+            Integer
+        );
+        assert_eq!(
+            output_value_type(Float, false, Some(&all), Some(Sum)),
             Float
         );
     }

@@ -195,6 +195,24 @@ async fn counts_are_int64_and_other_aggregates_compute_in_f64() {
             [(s("a"), Some(1)), (s("a"), Some(2)), (s("b"), Some(1))],
             "{store}"
         );
+        // count(*): per-timeline counts summed; a float field's stay Float64
+        let batches = query(&db, "SELECT count(*) FROM m GROUP BY host").await;
+        let schema = batches[0].schema();
+        let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
+        assert_eq!(
+            &types[2..],
+            [&DataType::Float64, &DataType::Int64, &DataType::Int64],
+            "{store}"
+        );
+        assert_eq!(
+            column(&batches, 2, float),
+            [(s("a"), Some(3.0)), (s("b"), None)],
+            "{store}"
+        );
+        for c in [3, 4] {
+            let want = [(s("a"), Some(3)), (s("b"), Some(1))];
+            assert_eq!(column(&batches, c, int), want, "{store} column {c}");
+        }
         // max is computed in f64: the largest u of a, 2^64 - 1, reads as 2^64.
         let sql = "SELECT max(u) FROM m GROUP BY host SAMPLE BY ALL max";
         let batches = query(&db, sql).await;
