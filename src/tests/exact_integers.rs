@@ -10,7 +10,8 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
-use tsq::Database;
+use tsq::planner::Executor;
+use tsq::{Database, SessionConfig};
 
 const LP: &str = "\
 m,host=a i=9007199254740993i,u=18446744073709551615u,f=1.5 1000
@@ -234,5 +235,40 @@ async fn counts_are_int64_and_other_aggregates_compute_in_f64() {
             [(s("a"), Some(want))],
             "{store}"
         );
+    }
+}
+
+/// The materialized executor computes in f64 and converts at the end: below
+/// 2^53 it gives the pipelined engine's columns, types and values.
+#[tokio::test]
+async fn the_materialized_executor_agrees_below_two_to_the_53() {
+    let lp = "\
+m,host=a i=7i,u=70u 1000
+m,host=a i=-3i,u=30u 2000
+m,host=a i=12i,u=120u 3000
+m,host=b i=5i,u=50u 1000
+m,host=b i=-8i,u=80u 4000
+";
+    let db = Database::in_memory();
+    db.write_lp(lp).await.unwrap();
+    let materialized = SessionConfig::new().with_executor(Executor::Materialized);
+    for sql in [
+        "SELECT i, u FROM m",
+        "SELECT i FROM m WHERE i > 4",
+        "SELECT count(i) FROM m",
+        "SELECT count(*) FROM m GROUP BY host",
+        "SELECT u FROM m SAMPLE BY 2us count FILL(zero)",
+        "SELECT max(i) FROM m GROUP BY host SAMPLE BY 2us max FILL(null)",
+        "SELECT sum(u) FROM m SAMPLE BY ALL sum",
+    ] {
+        let pipelined = query(&db, sql).await;
+        let q = db
+            .session_with(materialized.clone())
+            .sql(sql)
+            .await
+            .unwrap();
+        let oracle = q.collect().await.unwrap();
+        let concat = |b: &[RecordBatch]| arrow::compute::concat_batches(&b[0].schema(), b).unwrap();
+        assert_eq!(concat(&pipelined), concat(&oracle), "{sql}");
     }
 }
