@@ -685,3 +685,46 @@ fn where_clauses_of_2500_and_100000_terms_run_on_the_runtime_workers() {
         );
     }
 }
+
+#[test]
+fn integers_print_exactly_in_csv_and_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let lp = "m,host=a i=9007199254740993i,u=18446744073709551615u 1000\n\
+              m,host=b i=-9223372036854775808i,u=9007199254740993u 1000\n";
+    std::fs::write(dir.path().join("ints.lp"), lp).unwrap();
+    let out = tsq(dir.path(), &["import", "--data", "data", "ints.lp"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = |format: &str| {
+        let args = [
+            "query",
+            "--data",
+            "data",
+            "--format",
+            format,
+            "SELECT i, u FROM m",
+        ];
+        let out = tsq(dir.path(), &args, "");
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    // Without the time column: host, i, u (f64 would print 9007199254740992
+    // and 18446744073709552000).
+    let csv: Vec<String> = run("csv")
+        .lines()
+        .map(|l| l.split_once(',').unwrap().1.to_string())
+        .collect();
+    assert_eq!(
+        csv,
+        [
+            "host,i,u",
+            "a,9007199254740993,18446744073709551615",
+            "b,-9223372036854775808,9007199254740993"
+        ]
+    );
+    let ndjson = run("ndjson");
+    let first = ndjson.lines().next().unwrap();
+    assert!(
+        first.ends_with(r#""host":"a","i":9007199254740993,"u":18446744073709551615}"#),
+        "{ndjson}"
+    );
+}
