@@ -150,6 +150,8 @@ struct Series {
     dirty: BTreeSet<(String, String)>,
     /// The consolidated `(measurement, field)` pairs that were not written since.
     blocks: BTreeMap<(String, String), Arc<Block>>,
+    /// The type of each `(measurement, field)`, fixed by its first write.
+    types: BTreeMap<(String, String), ValueType>,
 }
 
 /// Every timeline of one measurement + field, laid out back to back.
@@ -311,13 +313,13 @@ impl MemoryAdapter {
             deduped.iter().map(|p| p.1),
         ));
         let key = SeriesInfo::new(measurement, tags, field);
+        let field_key = (measurement.to_string(), field.to_string());
         let mut series = self.write();
-        let stored = series
-            .map
-            .iter()
-            .find(|(s, _)| &*s.measurement == measurement && &*s.field == field)
-            .map(|(_, p)| p.value_type());
-        if let Some(stored) = stored.filter(|&t| t != V::VALUE_TYPE) {
+        let stored = *series
+            .types
+            .entry(field_key.clone())
+            .or_insert(V::VALUE_TYPE);
+        if stored != V::VALUE_TYPE {
             return Err(EngineError::InvalidArgument(format!(
                 "field '{field}' of measurement '{measurement}' holds {stored} values; \
                  cannot write {} values to it",
@@ -329,9 +331,8 @@ impl MemoryAdapter {
             None => Points::own(times, values),
         };
         series.map.insert(key, Arc::new(merged));
-        let key = (measurement.to_string(), field.to_string());
-        series.blocks.remove(&key);
-        series.dirty.insert(key);
+        series.blocks.remove(&field_key);
+        series.dirty.insert(field_key);
         Ok(())
     }
 

@@ -286,3 +286,63 @@ async fn tag_keys_are_the_union_over_series_with_different_key_sets() {
     assert_eq!(m.tag_keys("mem").await.unwrap(), vec!["zone"]);
     assert!(m.tag_keys("nope").await.unwrap().is_empty());
 }
+
+#[test]
+fn integers_keep_their_type_through_writes_scans_and_last_points() {
+    let m = MemoryAdapter::new();
+    let big = 9_007_199_254_740_993i64; // 2^53 + 1, not an f64
+    m.try_insert("m", &[("host", "a")], "i", &[(1, big), (3, i64::MIN)])
+        .unwrap();
+    // An overwrite at 3 and a new point at 2, merged in time order.
+    m.try_insert("m", &[("host", "a")], "i", &[(3, i64::MAX), (2, -1)])
+        .unwrap();
+    m.try_insert("m", &[("host", "b")], "i", &[(1, 5i64)])
+        .unwrap();
+    m.try_insert("m", &[("host", "a")], "u", &[(1, u64::MAX)])
+        .unwrap();
+    // The field's type is fixed by its first write.
+    let err = m
+        .try_insert("m", &[("host", "c")], "i", &[(1, 1.5f64)])
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("field 'i' of measurement 'm' holds integer values; cannot write float"),
+        "{err}"
+    );
+    futures::executor::block_on(async {
+        let types = m.field_types("m").await.unwrap();
+        assert_eq!(
+            types,
+            [
+                ("i".to_string(), ValueType::Integer),
+                ("u".to_string(), ValueType::Unsigned)
+            ]
+        );
+        // Zero-copy slices (whole block) and copies (a cut range) alike.
+        for (range, max_rows) in [(TimeRange::ALL, 100), (TimeRange::new(2, 4), 1)] {
+            let mut req = ScanRequest::new("m", "i");
+            req.range = range;
+            let mut scan = m.scan(&req).await.unwrap();
+            let mut rows = Vec::new();
+            while let Some(b) = scan.next_batch(max_rows).await.unwrap() {
+                assert_eq!(b.value_type(), ValueType::Integer);
+                for tl in b.typed_timelines::<i64>().unwrap() {
+                    rows.extend(
+                        tl.times
+                            .iter()
+                            .zip(tl.values)
+                            .map(|(t, v)| (tl.series_id, *t, *v)),
+                    );
+                }
+            }
+            let want: Vec<(u32, i64, i64)> = if range == TimeRange::ALL {
+                vec![(0, 1, big), (0, 2, -1), (0, 3, i64::MAX), (1, 1, 5)]
+            } else {
+                vec![(0, 2, -1), (0, 3, i64::MAX)]
+            };
+            assert_eq!(rows, want, "{range}");
+        }
+        let last = m.last_points(&ScanRequest::new("m", "u")).await.unwrap();
+        assert_eq!(last.typed_values::<u64>().unwrap().values(), &[u64::MAX]);
+    });
+}
