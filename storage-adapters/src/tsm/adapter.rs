@@ -24,8 +24,8 @@ use tsq_engine::batch::TimelineBatchBuilder;
 use tsq_engine::group::Grouping;
 use tsq_engine::registry::TagPairs;
 use tsq_engine::{
-    Capabilities, EngineError, Partition, Result, ScanRequest, SeriesInfo, SeriesRegistry,
-    SeriesScan, StorageAdapter, TagPredicate, TimelineBatch, ValueType,
+    Capabilities, EngineError, GroupBy, Partition, Result, ScanGroup, ScanRequest, SeriesInfo,
+    SeriesRegistry, SeriesScan, StorageAdapter, TagPredicate, TimelineBatch, ValueType,
 };
 
 use super::error::TsmError;
@@ -152,52 +152,91 @@ impl TsmAdapter {
         let view = self.store.inner.view(&ids, min, max);
         let keys = planned.iter().map(|p| p.key.as_str());
         self.admit(&view, keys, !request.range.is_empty())?;
-        Ok(Box::new(TsmScan {
+        let empty = request.range.is_empty();
+        Ok(Box::new(TsmScan::new(
             registry,
-            view,
+            Arc::new(view),
             planned,
-            next: 0,
-            empty: request.range.is_empty(),
-            buf: BlockBuf::new(),
-            times: Vec::new(),
-            values: Vec::new(),
-            pending: None,
-        }))
+            empty,
+        )))
+    }
+
+    /// The scans of every member of `group` (`docs/architecture.md`, "One
+    /// scan for several fields"): each field's series are selected under
+    /// one index lock and put in registry order by one walk for all fields
+    /// ([`SeriesIndex::in_series_order_many`]); each field's registry and
+    /// plan is made once and shared by its partitions; one [`View`] (one
+    /// copy of the cached points) serves every member.
+    fn scan_group_planned(&self, group: &ScanGroup) -> Result<Vec<Box<dyn SeriesScan>>> {
+        let fields = group.fields();
+        let plans = self.plan_fields(&group.request, &fields)?;
+        let (min, max) = bounds(&group.request);
+        let ids: Vec<u32> = plans
+            .iter()
+            .flat_map(|(_, planned)| planned.iter().map(|p| p.store_id))
+            .collect();
+        let view = Arc::new(self.store.inner.view(&ids, min, max));
+        let keys = plans
+            .iter()
+            .flat_map(|(_, planned)| planned.iter().map(|p| p.key.as_str()));
+        let empty = group.request.range.is_empty();
+        self.admit(&view, keys, !empty)?;
+        let mut scans: Vec<Box<dyn SeriesScan>> = Vec::with_capacity(group.members.len());
+        for m in &group.members {
+            let k = fields.iter().position(|f| *f == m.field).unwrap_or(0);
+            let (registry, planned) = &plans[k];
+            let planned = match &m.partition {
+                Some(p) => {
+                    let keep = p.mask(registry);
+                    planned
+                        .iter()
+                        .filter(|s| keep[s.reg_id as usize])
+                        .cloned()
+                        .collect()
+                }
+                None => planned.clone(),
+            };
+            scans.push(Box::new(TsmScan::new(
+                Arc::clone(registry),
+                Arc::clone(&view),
+                planned,
+                empty,
+            )));
+        }
+        Ok(scans)
     }
 
     /// The series of `req` in delivery order, their registry, and `[min, max]`.
     fn plan(&self, req: &ScanRequest) -> Result<(Arc<SeriesRegistry>, Vec<Planned>, i64, i64)> {
-        let index = read(&self.store.inner.index);
-        check_numeric(&index, req)?;
-        let ids = index.select(&req.measurement, &req.field, &req.predicate);
-        // Already in `SeriesRegistry::sorted` order, every id with a series.
-        let ids = index.in_series_order(&req.measurement, &ids);
-        let mut infos: Vec<SeriesInfo> = Vec::with_capacity(ids.len());
-        let mut planned: Vec<Planned> = Vec::with_capacity(ids.len());
-        for &id in &ids {
-            if let Some((info, ty, key)) = index.series(id) {
-                planned.push(Planned {
-                    reg_id: infos.len() as u32,
-                    store_id: id,
-                    key: key.to_string(),
-                    ty,
-                });
-                infos.push(info.clone());
-            }
-        }
-        let registry = SeriesRegistry::new(infos);
-        if let Some(by) = &req.group_order {
-            let grouping = Grouping::new(&registry, by, &req.field);
-            // A permutation of the registry ids: each series is moved once.
-            let mut by_reg: Vec<Option<Planned>> = planned.into_iter().map(Some).collect();
-            planned = grouping
-                .scan_order()
-                .into_iter()
-                .filter_map(|r| by_reg.get_mut(r as usize).and_then(Option::take))
-                .collect();
-        }
+        let (registry, planned) = self
+            .plan_fields(req, &[req.field.as_str()])?
+            .pop()
+            .unwrap_or_default();
         let (min, max) = bounds(req);
-        Ok((Arc::new(registry), planned, min, max))
+        Ok((registry, planned, min, max))
+    }
+
+    /// For each of `fields`, the series of `req` with that field in
+    /// delivery order and their registry: one index lock and one walk of
+    /// the measurement's series order for all of them.
+    fn plan_fields(
+        &self,
+        req: &ScanRequest,
+        fields: &[&str],
+    ) -> Result<Vec<(Arc<SeriesRegistry>, Vec<Planned>)>> {
+        let index = read(&self.store.inner.index);
+        let mut selections = Vec::with_capacity(fields.len());
+        for &field in fields {
+            check_numeric(&index, &req.measurement, field)?;
+            selections.push(index.select(&req.measurement, field, &req.predicate));
+        }
+        // Already in `SeriesRegistry::sorted` order, every id with a series.
+        let ordered = index.in_series_order_many(&req.measurement, &selections);
+        Ok(fields
+            .iter()
+            .zip(&ordered)
+            .map(|(field, ids)| plan_ordered(&index, req.group_order.as_ref(), field, ids))
+            .collect())
     }
 
     /// The series of `req` as (store id, text key), ascending id: what
@@ -205,7 +244,7 @@ impl TsmAdapter {
     /// and ordering a scan builds.
     fn keys(&self, req: &ScanRequest) -> Result<Vec<(u32, String)>> {
         let index = read(&self.store.inner.index);
-        check_numeric(&index, req)?;
+        check_numeric(&index, &req.measurement, &req.field)?;
         let ids = index.select(&req.measurement, &req.field, &req.predicate);
         Ok(ids
             .into_iter()
@@ -214,16 +253,51 @@ impl TsmAdapter {
     }
 }
 
-/// An error when the requested field holds strings.
-fn check_numeric(index: &SeriesIndex, req: &ScanRequest) -> Result<()> {
+/// The plan of the series `ids` (in registry order) of `field`: their
+/// registry, and each series' registry id, store id, key and type, in
+/// delivery order (by `group_order` when set).
+fn plan_ordered(
+    index: &SeriesIndex,
+    group_order: Option<&GroupBy>,
+    field: &str,
+    ids: &[u32],
+) -> (Arc<SeriesRegistry>, Vec<Planned>) {
+    let mut infos: Vec<SeriesInfo> = Vec::with_capacity(ids.len());
+    let mut planned: Vec<Planned> = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if let Some((info, ty, key)) = index.series(id) {
+            planned.push(Planned {
+                reg_id: infos.len() as u32,
+                store_id: id,
+                key: key.to_string(),
+                ty,
+            });
+            infos.push(info.clone());
+        }
+    }
+    let registry = SeriesRegistry::new(infos);
+    if let Some(by) = group_order {
+        let grouping = Grouping::new(&registry, by, field);
+        // A permutation of the registry ids: each series is moved once.
+        let mut by_reg: Vec<Option<Planned>> = planned.into_iter().map(Some).collect();
+        planned = grouping
+            .scan_order()
+            .into_iter()
+            .filter_map(|r| by_reg.get_mut(r as usize).and_then(Option::take))
+            .collect();
+    }
+    (Arc::new(registry), planned)
+}
+
+/// An error when `field` of `measurement` holds strings.
+fn check_numeric(index: &SeriesIndex, measurement: &str, field: &str) -> Result<()> {
     let ty = index
-        .fields(&req.measurement)
+        .fields(measurement)
         .into_iter()
-        .find(|(f, _)| *f == req.field);
+        .find(|(f, _)| *f == field);
     if let Some((_, FieldType::String)) = ty {
         return Err(EngineError::InvalidArgument(format!(
-            "field '{}' of measurement '{}' is a string field; only numeric fields can be queried",
-            req.field, req.measurement
+            "field '{field}' of measurement '{measurement}' is a string field; only numeric fields can be queried"
         )));
     }
     Ok(())
@@ -258,6 +332,13 @@ impl StorageAdapter for TsmAdapter {
     ) -> Result<Box<dyn SeriesScan>> {
         self.scan_planned(request, Some(partition))
     }
+
+    /// Resolves the series of every field of the group in one index walk
+    /// and shares each field's registry among its partitions.
+    async fn scan_group(&self, group: &ScanGroup) -> Result<Vec<Box<dyn SeriesScan>>> {
+        self.scan_group_planned(group)
+    }
+
     async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>> {
         if request.range.is_empty() {
             return Ok(None);
@@ -367,7 +448,8 @@ fn value_type(t: FieldType) -> ValueType {
 /// series) and is emitted from there.
 struct TsmScan {
     registry: Arc<SeriesRegistry>,
-    view: View,
+    /// Shared by the scans of one scan group.
+    view: Arc<View>,
     planned: Vec<Planned>,
     next: usize,
     empty: bool,
@@ -380,6 +462,27 @@ struct TsmScan {
 }
 
 impl TsmScan {
+    /// A scan of `planned` (in delivery order) through `view`; `empty` when
+    /// the requested range holds no time.
+    fn new(
+        registry: Arc<SeriesRegistry>,
+        view: Arc<View>,
+        planned: Vec<Planned>,
+        empty: bool,
+    ) -> Self {
+        TsmScan {
+            registry,
+            view,
+            planned,
+            next: 0,
+            empty,
+            buf: BlockBuf::new(),
+            times: Vec::new(),
+            values: Vec::new(),
+            pending: None,
+        }
+    }
+
     /// Decodes the next series that has points in range onto the open run
     /// of `out`; its registry id, or `None` when no series is left.
     fn load_next(&mut self, out: &mut BatchColumns) -> Result<Option<u32>> {
