@@ -66,7 +66,9 @@ pub async fn build_partitioned(
 /// - `GroupedAggOp` / `MTAggOp`: `GroupMergeOp` over P × (aggregation ←
 ///   chain), timelines dealt by group.
 ///
-/// Reads what the plan depends on once, before splitting: the tail window
+/// The partitions' scans start with one adapter call
+/// ([`StorageAdapter::scan_group`]; `docs/architecture.md`, "One scan for
+/// several fields"). Reads what the plan depends on once, before splitting: the tail window
 /// and the lookback seeds (as [`build_pipeline_with`](crate::pipeline::build_pipeline_with) does), and an
 /// unbounded range that the downsampling needs, so that every partition
 /// and the final merge agree on one bucket grid.
@@ -77,7 +79,10 @@ pub async fn build_partitioned_with(
     read: ReadPath,
     partitions: usize,
 ) -> Result<Box<dyn Operator>> {
-    build_partitioned_in(spec, adapter, strategy, read, partitions, None).await
+    // The partitions of one column read one series selection: their scans
+    // start with one adapter call.
+    let shares = ScanShares::new();
+    build_partitioned_in(spec, adapter, strategy, read, partitions, Some(&shares)).await
 }
 
 /// [`build_partitioned_with`] whose scans join the query's shared scans
