@@ -1,7 +1,9 @@
 //! Physical planning and execution: one engine pipeline per value column
 //! (`tsq_engine::pipeline::build_pipeline_with`), split into partitions
 //! (`tsq_engine::partition`, `docs/architecture.md` "Partitions and partial
-//! aggregates"), run under the query's
+//! aggregates"), whose scans of the same series share one adapter call
+//! (`docs/architecture.md`, "One scan for several fields"), run under the
+//! query's
 //! [`TaskContext`] (memory budget, cancellation), their outputs joined by
 //! the streaming [`ResultStage`] (`result/stage.rs`: the `MergeJoin` of
 //! `result/merge.rs`, then the projection of expressions). What the join
