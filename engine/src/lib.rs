@@ -64,6 +64,8 @@ pub mod pipeline;
 pub mod predicate;
 pub mod read_path;
 pub mod registry;
+pub mod scan_group;
+pub mod shared_scan;
 pub mod spec;
 pub mod storage;
 pub mod strategy;
@@ -78,13 +80,15 @@ pub use metrics::OperatorMetrics;
 pub use operator::{collect, format_tree, format_tree_with_metrics, into_stream, Operator};
 pub use partial::{partial_schema, PartialStates};
 pub use partition::{
-    build_partitioned, build_partitioned_with, partitions_for, plan_partitioned_with, Partition,
-    PartitionBy,
+    build_partitioned, build_partitioned_in, build_partitioned_with, partitions_for,
+    plan_partitioned_with, Partition, PartitionBy,
 };
-pub use pipeline::{build_pipeline, build_pipeline_with, plan_pipeline};
+pub use pipeline::{build_pipeline, build_pipeline_in, build_pipeline_with, plan_pipeline};
 pub use predicate::{Pattern, TagPredicate};
 pub use read_path::{check_read_path, ReadPath};
 pub use registry::{SeriesInfo, SeriesRegistry};
+pub use scan_group::{ScanGroup, ScanMember};
+pub use shared_scan::{ScanShares, SharedScan};
 pub use spec::{
     AggStrategy, Aggregator, BucketGrid, Downsample, FillPolicy, GroupBy, Interpolation, Interval,
     PipelineSpec, RateOptions,

@@ -35,6 +35,7 @@ use crate::ops::rate::RateOp;
 use crate::ops::scan::ScanOp;
 use crate::partition::Partition;
 use crate::read_path::{check_read_path, tail_window, ReadPath};
+use crate::shared_scan::ScanShares;
 use crate::spec::{AggStrategy, FillPolicy, Interval, PipelineSpec};
 use crate::storage::{ScanRequest, StorageAdapter, TimeRange};
 
@@ -60,8 +61,23 @@ pub async fn build_pipeline_with(
     strategy: AggStrategy,
     read: ReadPath,
 ) -> Result<Box<dyn Operator>> {
+    build_pipeline_in(spec, adapter, strategy, read, None).await
+}
+
+/// [`build_pipeline_with`] whose scan joins the query's shared scans
+/// `shares` when given (`crate::shared_scan`; `docs/architecture.md`, "One
+/// scan for several fields"): the pipelines of a query that read the same
+/// series for different fields then resolve them with one adapter call.
+pub async fn build_pipeline_in(
+    spec: &PipelineSpec,
+    adapter: Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+    shares: Option<&ScanShares>,
+) -> Result<Box<dyn Operator>> {
     check(spec, adapter.as_ref(), strategy, read)?;
-    let pre = prefetch(spec, adapter.as_ref(), read).await?;
+    let mut pre = prefetch(spec, adapter.as_ref(), read).await?;
+    pre.shares = shares.cloned();
     assemble(spec, adapter, strategy, read, &pre)
 }
 
@@ -77,6 +93,8 @@ pub(crate) struct Prefetched {
     pub(crate) resolved: Option<(i64, i64)>,
     /// The seeds of `FILL(previous|linear)`.
     pub(crate) lookback: Option<Lookback>,
+    /// The query's shared scans, which the chain's scan joins.
+    pub(crate) shares: Option<ScanShares>,
 }
 
 /// Reads what the plan of `spec` read by `read` depends on: the range of
@@ -106,6 +124,7 @@ pub(crate) async fn prefetch(
         window,
         resolved: None,
         lookback,
+        shares: None,
     })
 }
 
@@ -206,8 +225,12 @@ pub(crate) fn build_chain(
                 }
                 None => ScanOp::new(Arc::clone(adapter), scan),
             };
-            match partition {
-                Some(p) => Box::new(scan_op.with_partition(p)),
+            let scan_op = match partition {
+                Some(p) => scan_op.with_partition(p),
+                None => scan_op,
+            };
+            match &pre.shares {
+                Some(shares) => Box::new(scan_op.shared_in(shares)),
                 None => Box::new(scan_op),
             }
         }

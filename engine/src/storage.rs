@@ -26,6 +26,7 @@ use crate::error::{EngineError, Result};
 use crate::partition::Partition;
 use crate::predicate::TagPredicate;
 use crate::registry::{SeriesRegistry, TagPairs};
+use crate::scan_group::ScanGroup;
 use crate::spec::GroupBy;
 use crate::value::TimelineValue;
 
@@ -205,6 +206,17 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
     ) -> Result<Box<dyn SeriesScan>> {
         let _ = partition;
         self.scan(request).await
+    }
+
+    /// Starts every scan of `group` (one series selection read for several
+    /// fields and partitions), in the order of its members; each is the
+    /// scan [`scan`](Self::scan) or [`scan_partition`](Self::scan_partition)
+    /// would start for its member (`docs/architecture.md`, "One scan for
+    /// several fields"). The default starts them one by one
+    /// ([`scan_each`](crate::scan_group::scan_each)); an adapter with an
+    /// index overrides it to resolve the selection once.
+    async fn scan_group(&self, group: &ScanGroup) -> Result<Vec<Box<dyn SeriesScan>>> {
+        crate::scan_group::scan_each(self, group).await
     }
 
     /// The smallest and largest timestamp (inclusive) of the points matching

@@ -1,7 +1,9 @@
 //! Physical planning and execution: one engine pipeline per value column
 //! (`tsq_engine::pipeline::build_pipeline_with`), split into partitions
 //! (`tsq_engine::partition`, `docs/architecture.md` "Partitions and partial
-//! aggregates"), run under the query's
+//! aggregates"), whose scans of the same series share one adapter call
+//! (`docs/architecture.md`, "One scan for several fields"), run under the
+//! query's
 //! [`TaskContext`] (memory budget, cancellation), their outputs joined by
 //! the streaming [`ResultStage`] (`result/stage.rs`: the `MergeJoin` of
 //! `result/merge.rs`, then the projection of expressions). What the join
@@ -12,7 +14,8 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use tsq_engine::partition::{build_partitioned_with, plan_partitioned_with};
+use tsq_engine::partition::{build_partitioned_in, plan_partitioned_with};
+use tsq_engine::shared_scan::ScanShares;
 use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext};
 
 use crate::error::Result;
@@ -44,10 +47,14 @@ pub async fn build_physical(
 ) -> Result<PhysicalPlan> {
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
     let partitions = partitions_per_column(plan, threads);
+    // The scans of every column that read the same series share one
+    // adapter call (docs/architecture.md, "One scan for several fields").
+    let shares = ScanShares::new();
     for p in &plan.pipelines {
-        let root =
-            build_partitioned_with(&p.spec, Arc::clone(adapter), p.strategy, p.read, partitions)
-                .await?;
+        let (spec, read) = (&p.spec, p.read);
+        let adapter = Arc::clone(adapter);
+        let root = build_partitioned_in(spec, adapter, p.strategy, read, partitions, Some(&shares))
+            .await?;
         pipelines.push((p.output, root));
     }
     Ok(PhysicalPlan { pipelines })

@@ -21,6 +21,7 @@ use crate::operator::Operator;
 use crate::ops::driver::Lifecycle;
 use crate::partition::Partition;
 use crate::registry::SeriesRegistry;
+use crate::shared_scan::{ScanShares, SharedScan};
 use crate::storage::{Capabilities, ScanRequest, SeriesScan, StorageAdapter, TimeRange};
 
 /// Reads timelines from a storage adapter, filtering what it did not.
@@ -46,6 +47,9 @@ pub struct ScanOp {
     /// The range of the scan: the request's when bounded, else resolved at
     /// open (with `resolve_range`).
     range: Option<(i64, i64)>,
+    /// The shared scan this one is a member of, and its slot
+    /// (`docs/architecture.md`, "One scan for several fields").
+    shared: Option<(Arc<SharedScan>, usize)>,
     lifecycle: Lifecycle,
     metrics: OperatorMetrics,
 }
@@ -78,6 +82,7 @@ impl ScanOp {
             partition: None,
             resolve_range: false,
             range,
+            shared: None,
             lifecycle: Lifecycle::default(),
             metrics: OperatorMetrics::default(),
         }
@@ -101,6 +106,39 @@ impl ScanOp {
             self.range = Some(range);
         }
         self
+    }
+
+    /// This scan as a member of the shared scan of its series selection in
+    /// `shares` (`docs/architecture.md`, "One scan for several fields"):
+    /// the first member to open starts every member's scan with one adapter
+    /// call. A scan that resolves its range at open reads a range not known
+    /// yet, so it does not join and starts its own.
+    pub fn shared_in(mut self, shares: &ScanShares) -> Self {
+        if let Some(request) = self.planned_request() {
+            let joined = shares.join(&self.adapter, &request, self.partition.as_ref());
+            self.shared = Some(joined);
+        }
+        self
+    }
+
+    /// The request the scan will start, when it is known before open: the
+    /// request, clipped to the resolved range when it is unbounded.
+    fn planned_request(&self) -> Option<ScanRequest> {
+        let unbounded = self
+            .request
+            .range
+            .start
+            .zip(self.request.range.end)
+            .is_none();
+        match self.range {
+            Some((start, end)) if unbounded => {
+                let mut clipped = self.request.clone();
+                clipped.range = TimeRange::new(start, end);
+                Some(clipped)
+            }
+            None if self.resolve_range && unbounded => None,
+            _ => Some(self.request.clone()),
+        }
     }
 
     /// A scan that, when its range is unbounded, resolves it from the data
@@ -284,6 +322,11 @@ impl Operator for ScanOp {
             .is_none();
         if self.resolve_range && unbounded {
             self.range = Some(Self::resolve(self.adapter.as_ref(), &self.request).await?);
+        }
+        if let Some((shared, slot)) = &self.shared {
+            if let Some(scan) = shared.take(*slot).await? {
+                return self.opened(scan);
+            }
         }
         let (adapter, partition) = (self.adapter.as_ref(), self.partition.as_ref());
         let scan = match self.range {

@@ -13,10 +13,11 @@ use crate::operator::Operator;
 use crate::ops::grouped_agg::GroupedAggOp;
 use crate::ops::mt_agg::MTAggOp;
 use crate::pipeline::{
-    build_chain, build_pipeline_with, check, needs_range, plan_pipeline_with, prefetch,
+    build_chain, build_pipeline_in, check, needs_range, plan_pipeline_with, prefetch,
     resolve_range, Prefetched,
 };
 use crate::read_path::ReadPath;
+use crate::shared_scan::ScanShares;
 use crate::spec::{AggStrategy, GroupBy, PipelineSpec};
 use crate::storage::StorageAdapter;
 
@@ -58,15 +59,17 @@ pub async fn build_partitioned(
 
 /// The operator tree of `spec` with `strategy`, read by `read`, over up to
 /// `partitions` partitions ([`partitions_for`] decides how many it can
-/// use; with 1 it is [`build_pipeline_with`]'s tree):
+/// use; with 1 it is [`build_pipeline_with`](crate::pipeline::build_pipeline_with)'s tree):
 ///
 /// - `PipeAggOp`'s case: `FinalAggOp` over P × (`PartialAggOp` ← chain),
 ///   timelines dealt by series id;
 /// - `GroupedAggOp` / `MTAggOp`: `GroupMergeOp` over P × (aggregation ←
 ///   chain), timelines dealt by group.
 ///
-/// Reads what the plan depends on once, before splitting: the tail window
-/// and the lookback seeds (as [`build_pipeline_with`] does), and an
+/// The partitions' scans start with one adapter call
+/// ([`StorageAdapter::scan_group`]; `docs/architecture.md`, "One scan for
+/// several fields"). Reads what the plan depends on once, before splitting: the tail window
+/// and the lookback seeds (as [`build_pipeline_with`](crate::pipeline::build_pipeline_with) does), and an
 /// unbounded range that the downsampling needs, so that every partition
 /// and the final merge agree on one bucket grid.
 pub async fn build_partitioned_with(
@@ -76,12 +79,32 @@ pub async fn build_partitioned_with(
     read: ReadPath,
     partitions: usize,
 ) -> Result<Box<dyn Operator>> {
+    // The partitions of one column read one series selection: their scans
+    // start with one adapter call.
+    let shares = ScanShares::new();
+    build_partitioned_in(spec, adapter, strategy, read, partitions, Some(&shares)).await
+}
+
+/// [`build_partitioned_with`] whose scans join the query's shared scans
+/// `shares` when given (`crate::shared_scan`; `docs/architecture.md`, "One
+/// scan for several fields"): the first scan of the query to open starts
+/// every field's and partition's scan of the same series with one adapter
+/// call.
+pub async fn build_partitioned_in(
+    spec: &PipelineSpec,
+    adapter: Arc<dyn StorageAdapter>,
+    strategy: AggStrategy,
+    read: ReadPath,
+    partitions: usize,
+    shares: Option<&ScanShares>,
+) -> Result<Box<dyn Operator>> {
     let p = partitions_for(spec, strategy, read, partitions);
     if p <= 1 {
-        return build_pipeline_with(spec, adapter, strategy, read).await;
+        return build_pipeline_in(spec, adapter, strategy, read, shares).await;
     }
     check(spec, adapter.as_ref(), strategy, read)?;
     let mut pre = prefetch(spec, adapter.as_ref(), read).await?;
+    pre.shares = shares.cloned();
     let bounded = spec.scan.range.start.zip(spec.scan.range.end);
     if pre.window.is_none() && bounded.is_none() && needs_range(spec, strategy) {
         pre.resolved = Some(resolve_range(&spec.scan, adapter.as_ref()).await?);

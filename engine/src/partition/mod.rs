@@ -35,7 +35,10 @@ mod tasks;
 
 use std::fmt;
 
-pub use build::{build_partitioned, build_partitioned_with, partitions_for, plan_partitioned_with};
+pub use build::{
+    build_partitioned, build_partitioned_in, build_partitioned_with, partitions_for,
+    plan_partitioned_with,
+};
 pub use final_agg::FinalAggOp;
 pub use group_merge::GroupMergeOp;
 pub use partial_agg::{PartialAggOp, PartialOutput};

@@ -24,8 +24,8 @@ use tsq_engine::batch::TimelineBatchBuilder;
 use tsq_engine::group::Grouping;
 use tsq_engine::registry::TagPairs;
 use tsq_engine::{
-    Capabilities, EngineError, Partition, Result, ScanRequest, SeriesInfo, SeriesRegistry,
-    SeriesScan, StorageAdapter, TagPredicate, TimelineBatch, ValueType,
+    Capabilities, EngineError, GroupBy, Partition, Result, ScanGroup, ScanRequest, SeriesInfo,
+    SeriesRegistry, SeriesScan, StorageAdapter, TagPredicate, TimelineBatch, ValueType,
 };
 
 use super::error::TsmError;
@@ -154,61 +154,99 @@ impl TsmAdapter {
         let keys = planned.iter().map(|p| p.key.as_str());
         self.admit(&view, keys, !request.range.is_empty())?;
         let empty = request.range.is_empty();
-        // The scan delivers the field's type (`docs/semantics.md` §11).
-        Ok(match self.field_type(request) {
-            Some(FieldType::Integer) => {
-                Box::new(TsmScan::<i64>::new(registry, view, planned, empty))
-            }
-            Some(FieldType::Unsigned) => {
-                Box::new(TsmScan::<u64>::new(registry, view, planned, empty))
-            }
-            _ => Box::new(TsmScan::<f64>::new(registry, view, planned, empty)),
-        })
+        // The scan delivers the field's type (`docs/semantics.md` §12).
+        let ty = self.field_type(&request.measurement, &request.field);
+        Ok(typed_scan(ty, registry, Arc::new(view), planned, empty))
     }
 
-    /// The stored type of the requested field, `None` when it does not exist.
-    fn field_type(&self, req: &ScanRequest) -> Option<FieldType> {
+    /// The stored type of a field, `None` when it does not exist.
+    fn field_type(&self, measurement: &str, field: &str) -> Option<FieldType> {
         let index = read(&self.store.inner.index);
         index
-            .fields(&req.measurement)
+            .fields(measurement)
             .into_iter()
-            .find(|(f, _)| *f == req.field)
+            .find(|(f, _)| *f == field)
             .map(|(_, t)| t)
+    }
+
+    /// The scans of every member of `group` (`docs/architecture.md`, "One
+    /// scan for several fields"): each field's series are selected under
+    /// one index lock and put in registry order by one walk for all fields
+    /// ([`SeriesIndex::in_series_order_many`]); each field's registry and
+    /// plan is made once and shared by its partitions; one [`View`] (one
+    /// copy of the cached points) serves every member.
+    fn scan_group_planned(&self, group: &ScanGroup) -> Result<Vec<Box<dyn SeriesScan>>> {
+        let fields = group.fields();
+        let plans = self.plan_fields(&group.request, &fields)?;
+        let (min, max) = bounds(&group.request);
+        let ids: Vec<u32> = plans
+            .iter()
+            .flat_map(|(_, planned)| planned.iter().map(|p| p.store_id))
+            .collect();
+        let view = Arc::new(self.store.inner.view(&ids, min, max));
+        let keys = plans
+            .iter()
+            .flat_map(|(_, planned)| planned.iter().map(|p| p.key.as_str()));
+        let empty = group.request.range.is_empty();
+        self.admit(&view, keys, !empty)?;
+        let mut scans: Vec<Box<dyn SeriesScan>> = Vec::with_capacity(group.members.len());
+        for m in &group.members {
+            let k = fields.iter().position(|f| *f == m.field).unwrap_or(0);
+            let (registry, planned) = &plans[k];
+            let planned = match &m.partition {
+                Some(p) => {
+                    let keep = p.mask(registry);
+                    planned
+                        .iter()
+                        .filter(|s| keep[s.reg_id as usize])
+                        .cloned()
+                        .collect()
+                }
+                None => planned.clone(),
+            };
+            let ty = self.field_type(&group.request.measurement, &m.field);
+            scans.push(typed_scan(
+                ty,
+                Arc::clone(registry),
+                Arc::clone(&view),
+                planned,
+                empty,
+            ));
+        }
+        Ok(scans)
     }
 
     /// The series of `req` in delivery order, their registry, and `[min, max]`.
     fn plan(&self, req: &ScanRequest) -> Result<(Arc<SeriesRegistry>, Vec<Planned>, i64, i64)> {
-        let index = read(&self.store.inner.index);
-        check_numeric(&index, req)?;
-        let ids = index.select(&req.measurement, &req.field, &req.predicate);
-        // Already in `SeriesRegistry::sorted` order, every id with a series.
-        let ids = index.in_series_order(&req.measurement, &ids);
-        let mut infos: Vec<SeriesInfo> = Vec::with_capacity(ids.len());
-        let mut planned: Vec<Planned> = Vec::with_capacity(ids.len());
-        for &id in &ids {
-            if let Some((info, ty, key)) = index.series(id) {
-                planned.push(Planned {
-                    reg_id: infos.len() as u32,
-                    store_id: id,
-                    key: key.to_string(),
-                    ty,
-                });
-                infos.push(info.clone());
-            }
-        }
-        let registry = SeriesRegistry::new(infos);
-        if let Some(by) = &req.group_order {
-            let grouping = Grouping::new(&registry, by, &req.field);
-            // A permutation of the registry ids: each series is moved once.
-            let mut by_reg: Vec<Option<Planned>> = planned.into_iter().map(Some).collect();
-            planned = grouping
-                .scan_order()
-                .into_iter()
-                .filter_map(|r| by_reg.get_mut(r as usize).and_then(Option::take))
-                .collect();
-        }
+        let (registry, planned) = self
+            .plan_fields(req, &[req.field.as_str()])?
+            .pop()
+            .unwrap_or_default();
         let (min, max) = bounds(req);
-        Ok((Arc::new(registry), planned, min, max))
+        Ok((registry, planned, min, max))
+    }
+
+    /// For each of `fields`, the series of `req` with that field in
+    /// delivery order and their registry: one index lock and one walk of
+    /// the measurement's series order for all of them.
+    fn plan_fields(
+        &self,
+        req: &ScanRequest,
+        fields: &[&str],
+    ) -> Result<Vec<(Arc<SeriesRegistry>, Vec<Planned>)>> {
+        let index = read(&self.store.inner.index);
+        let mut selections = Vec::with_capacity(fields.len());
+        for &field in fields {
+            check_numeric(&index, &req.measurement, field)?;
+            selections.push(index.select(&req.measurement, field, &req.predicate));
+        }
+        // Already in `SeriesRegistry::sorted` order, every id with a series.
+        let ordered = index.in_series_order_many(&req.measurement, &selections);
+        Ok(fields
+            .iter()
+            .zip(&ordered)
+            .map(|(field, ids)| plan_ordered(&index, req.group_order.as_ref(), field, ids))
+            .collect())
     }
 
     /// The series of `req` as (store id, text key), ascending id: what
@@ -216,7 +254,7 @@ impl TsmAdapter {
     /// and ordering a scan builds.
     fn keys(&self, req: &ScanRequest) -> Result<Vec<(u32, String)>> {
         let index = read(&self.store.inner.index);
-        check_numeric(&index, req)?;
+        check_numeric(&index, &req.measurement, &req.field)?;
         let ids = index.select(&req.measurement, &req.field, &req.predicate);
         Ok(ids
             .into_iter()
@@ -225,16 +263,51 @@ impl TsmAdapter {
     }
 }
 
-/// An error when the requested field holds strings.
-fn check_numeric(index: &SeriesIndex, req: &ScanRequest) -> Result<()> {
+/// The plan of the series `ids` (in registry order) of `field`: their
+/// registry, and each series' registry id, store id, key and type, in
+/// delivery order (by `group_order` when set).
+fn plan_ordered(
+    index: &SeriesIndex,
+    group_order: Option<&GroupBy>,
+    field: &str,
+    ids: &[u32],
+) -> (Arc<SeriesRegistry>, Vec<Planned>) {
+    let mut infos: Vec<SeriesInfo> = Vec::with_capacity(ids.len());
+    let mut planned: Vec<Planned> = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if let Some((info, ty, key)) = index.series(id) {
+            planned.push(Planned {
+                reg_id: infos.len() as u32,
+                store_id: id,
+                key: key.to_string(),
+                ty,
+            });
+            infos.push(info.clone());
+        }
+    }
+    let registry = SeriesRegistry::new(infos);
+    if let Some(by) = group_order {
+        let grouping = Grouping::new(&registry, by, field);
+        // A permutation of the registry ids: each series is moved once.
+        let mut by_reg: Vec<Option<Planned>> = planned.into_iter().map(Some).collect();
+        planned = grouping
+            .scan_order()
+            .into_iter()
+            .filter_map(|r| by_reg.get_mut(r as usize).and_then(Option::take))
+            .collect();
+    }
+    (Arc::new(registry), planned)
+}
+
+/// An error when `field` of `measurement` holds strings.
+fn check_numeric(index: &SeriesIndex, measurement: &str, field: &str) -> Result<()> {
     let ty = index
-        .fields(&req.measurement)
+        .fields(measurement)
         .into_iter()
-        .find(|(f, _)| *f == req.field);
+        .find(|(f, _)| *f == field);
     if let Some((_, FieldType::String)) = ty {
         return Err(EngineError::InvalidArgument(format!(
-            "field '{}' of measurement '{}' is a string field; only numeric fields can be queried",
-            req.field, req.measurement
+            "field '{field}' of measurement '{measurement}' is a string field; only numeric fields can be queried"
         )));
     }
     Ok(())
@@ -269,6 +342,13 @@ impl StorageAdapter for TsmAdapter {
     ) -> Result<Box<dyn SeriesScan>> {
         self.scan_planned(request, Some(partition))
     }
+
+    /// Resolves the series of every field of the group in one index walk
+    /// and shares each field's registry among its partitions.
+    async fn scan_group(&self, group: &ScanGroup) -> Result<Vec<Box<dyn SeriesScan>>> {
+        self.scan_group_planned(group)
+    }
+
     async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>> {
         if request.range.is_empty() {
             return Ok(None);
@@ -293,7 +373,7 @@ impl StorageAdapter for TsmAdapter {
             ..request.clone()
         };
         let (registry, planned, min, max) = self.plan(&request)?;
-        let ty = self.field_type(&request);
+        let ty = self.field_type(&request.measurement, &request.field);
         if request.range.is_empty() {
             return Ok(TimelineBatch::empty_of(
                 value_type(ty.unwrap_or(FieldType::Float)),
@@ -398,6 +478,22 @@ fn value_type(t: FieldType) -> ValueType {
     }
 }
 
+/// A scan delivering the values of a field of type `ty` (`docs/semantics.md`
+/// §12): integers as i64, unsigned as u64, everything else as f64.
+fn typed_scan(
+    ty: Option<FieldType>,
+    registry: Arc<SeriesRegistry>,
+    view: Arc<View>,
+    planned: Vec<Planned>,
+    empty: bool,
+) -> Box<dyn SeriesScan> {
+    match ty {
+        Some(FieldType::Integer) => Box::new(TsmScan::<i64>::new(registry, view, planned, empty)),
+        Some(FieldType::Unsigned) => Box::new(TsmScan::<u64>::new(registry, view, planned, empty)),
+        _ => Box::new(TsmScan::<f64>::new(registry, view, planned, empty)),
+    }
+}
+
 /// An open scan: reads one series at a time from its view, decoding its
 /// blocks straight into the columns of the batch being built
 /// ([`BatchColumns`]) through one reused read buffer. A series that does not
@@ -405,7 +501,8 @@ fn value_type(t: FieldType) -> ValueType {
 /// series) and is emitted from there.
 struct TsmScan<V> {
     registry: Arc<SeriesRegistry>,
-    view: View,
+    /// Shared by the scans of one scan group.
+    view: Arc<View>,
     planned: Vec<Planned>,
     next: usize,
     empty: bool,
@@ -418,9 +515,14 @@ struct TsmScan<V> {
 }
 
 impl<V: ScanValue> TsmScan<V> {
-    /// A scan of `planned` through `view`, delivering `V` values; `empty`
-    /// when the range holds no instant.
-    fn new(registry: Arc<SeriesRegistry>, view: View, planned: Vec<Planned>, empty: bool) -> Self {
+    /// A scan of `planned` (in delivery order) through `view`, delivering
+    /// `V` values; `empty` when the requested range holds no time.
+    fn new(
+        registry: Arc<SeriesRegistry>,
+        view: Arc<View>,
+        planned: Vec<Planned>,
+        empty: bool,
+    ) -> Self {
         TsmScan {
             registry,
             view,

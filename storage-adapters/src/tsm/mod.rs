@@ -31,6 +31,8 @@ pub(crate) mod recover;
 pub mod repair;
 pub(crate) mod scan_batch;
 #[cfg(test)]
+mod scan_group_tests;
+#[cfg(test)]
 mod scan_tests;
 pub mod shard;
 pub mod store;

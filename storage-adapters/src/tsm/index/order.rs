@@ -49,6 +49,70 @@ impl SeriesIndex {
         known
     }
 
+    /// [`in_series_order`](SeriesIndex::in_series_order) of several
+    /// selections of `measurement` at once (one per field of a query): one
+    /// walk of the measurement's ordered set deals every selected id to its
+    /// selection, instead of one walk per selection (series of one tag set
+    /// lie next to each other in that order, one per field). Falls back to
+    /// one call per selection when the selections are small together or
+    /// share an id.
+    pub fn in_series_order_many(
+        &self,
+        measurement: &str,
+        selections: &[Vec<u32>],
+    ) -> Vec<Vec<u32>> {
+        let known: Vec<Vec<u32>> = selections
+            .iter()
+            .map(|ids| {
+                ids.iter()
+                    .copied()
+                    .filter(|&id| self.series(id).is_some())
+                    .collect()
+            })
+            .collect();
+        let total: usize = known.iter().map(Vec::len).sum();
+        if let Some(m) = self.measurements.get(measurement) {
+            if selections.len() > 1 && total * WALK_FRACTION >= m.all.len() {
+                if let Some(walked) = self.walk_many(m, &known) {
+                    return walked;
+                }
+            }
+        }
+        known
+            .iter()
+            .map(|ids| self.in_series_order(measurement, ids))
+            .collect()
+    }
+
+    /// One walk of `m`'s ordered set dealing the ids of `known` to their
+    /// selection; `None` when an id is in two selections or an id is not
+    /// in the set.
+    fn walk_many(&self, m: &super::Measurement, known: &[Vec<u32>]) -> Option<Vec<Vec<u32>>> {
+        const NONE: u32 = u32::MAX;
+        let mut owner = vec![NONE; self.len()];
+        for (k, ids) in known.iter().enumerate() {
+            for &id in ids {
+                let slot = owner.get_mut(id as usize)?;
+                if *slot != NONE {
+                    return None;
+                }
+                *slot = k as u32;
+            }
+        }
+        let mut walked: Vec<Vec<u32>> = known
+            .iter()
+            .map(|ids| Vec::with_capacity(ids.len()))
+            .collect();
+        let sorted = m.sorted.get_or_init(|| self.sorted_series(&m.all.ids()));
+        for &(_, id) in sorted.iter() {
+            if let Some(&k) = owner.get(id as usize).filter(|&&k| k != NONE) {
+                walked[k as usize].push(id);
+            }
+        }
+        let complete = walked.iter().zip(known).all(|(w, k)| w.len() == k.len());
+        complete.then_some(walked)
+    }
+
     /// The series `ids` with their identities, in `SeriesInfo` order.
     fn sorted_series(&self, ids: &[u32]) -> BTreeSet<(SeriesInfo, u32)> {
         let mut series: Vec<(SeriesInfo, u32)> = ids

@@ -1,0 +1,308 @@
+//! One scan for several fields (`docs/architecture.md`, "One scan for
+//! several fields"): the `ScanOp`s of a query that read the same series
+//! selection (measurement, tag predicate, time range, group order) for
+//! different fields or partitions join one [`SharedScan`] while the plan is
+//! built; the first of them to open starts every member's scan with one
+//! [`StorageAdapter::scan_group`] call, and each member takes its own.
+//!
+//! ```text
+//!  build:  ScanOp(a 1/2) ─┐
+//!          ScanOp(a 2/2) ─┼─ join ──▶ SharedScan { cpu WHERE … [t0,t1): a 1/2, a 2/2, b 1/2, b 2/2 }
+//!          ScanOp(b 1/2) ─┤
+//!          ScanOp(b 2/2) ─┘
+//!  open:   first ScanOp to open ──▶ adapter.scan_group(all four) ──▶ four SeriesScans
+//!          every ScanOp takes its own (by slot) and reads it as before
+//! ```
+//!
+//! The chains stay what they were (one per field and partition, each run
+//! as before); what is shared is resolving the series selection: the index
+//! look-ups, the registry, the ordering and, on TSM, the read view.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::Result;
+use crate::partition::Partition;
+use crate::scan_group::{ScanGroup, ScanMember};
+use crate::storage::{ScanRequest, SeriesScan, StorageAdapter};
+
+/// The shared scans of one query, by series selection; made by the planner
+/// for each query and handed to the pipeline builders. Clones share them.
+#[derive(Debug, Clone, Default)]
+pub struct ScanShares {
+    groups: Arc<Mutex<Vec<Arc<SharedScan>>>>,
+}
+
+impl ScanShares {
+    /// No shared scan yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Joins `request` (of `partition` when set) read through `adapter` to
+    /// the shared scan of its series selection, making one if there is
+    /// none; returns the scan and the member's slot in it.
+    pub fn join(
+        &self,
+        adapter: &Arc<dyn StorageAdapter>,
+        request: &ScanRequest,
+        partition: Option<&Partition>,
+    ) -> (Arc<SharedScan>, usize) {
+        let member = ScanMember {
+            field: request.field.clone(),
+            partition: partition.cloned(),
+        };
+        let mut groups = relock(&self.groups);
+        if let Some(shared) = groups.iter().find(|g| g.selects(adapter, request)) {
+            let slot = shared.add(member);
+            return (Arc::clone(shared), slot);
+        }
+        let shared = Arc::new(SharedScan {
+            adapter: Arc::clone(adapter),
+            group: Mutex::new(ScanGroup {
+                request: request.clone(),
+                members: vec![member],
+            }),
+            started: futures::lock::Mutex::new(Started::No),
+        });
+        groups.push(Arc::clone(&shared));
+        (shared, 0)
+    }
+
+    /// The shared scans made so far.
+    pub fn scans(&self) -> Vec<Arc<SharedScan>> {
+        relock(&self.groups).clone()
+    }
+}
+
+/// The scans of one series selection for several fields and partitions;
+/// see the module docs.
+pub struct SharedScan {
+    adapter: Arc<dyn StorageAdapter>,
+    /// The selection and its members, registered while the plan is built.
+    group: Mutex<ScanGroup>,
+    /// The members' scans once the first member opened.
+    started: futures::lock::Mutex<Started>,
+}
+
+/// Whether a [`SharedScan`] started its members' scans.
+enum Started {
+    /// Not yet: the first member to open starts them.
+    No,
+    /// Started: each member's scan until the member takes it.
+    Yes(Vec<Option<Box<dyn SeriesScan>>>),
+    /// Starting them failed; each member starts its own scan.
+    Failed,
+}
+
+impl fmt::Debug for SharedScan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedScan")
+            .field("adapter", &self.adapter)
+            .field("group", &*relock(&self.group))
+            .finish()
+    }
+}
+
+impl SharedScan {
+    /// The members registered so far.
+    pub fn members(&self) -> Vec<ScanMember> {
+        relock(&self.group).members.clone()
+    }
+
+    /// True when `request` through `adapter` reads this scan's series
+    /// selection (any field).
+    fn selects(&self, adapter: &Arc<dyn StorageAdapter>, request: &ScanRequest) -> bool {
+        let same_adapter = std::ptr::addr_eq(Arc::as_ptr(&self.adapter), Arc::as_ptr(adapter));
+        let group = relock(&self.group);
+        let r = &group.request;
+        same_adapter
+            && r.measurement == request.measurement
+            && r.range == request.range
+            && r.group_order == request.group_order
+            && format!("{:?}", r.predicate) == format!("{:?}", request.predicate)
+    }
+
+    /// Adds `member`, returning its slot.
+    fn add(&self, member: ScanMember) -> usize {
+        let mut group = relock(&self.group);
+        group.members.push(member);
+        group.members.len() - 1
+    }
+
+    /// The scan of the member in `slot`. The first call starts every
+    /// member's scan with one [`StorageAdapter::scan_group`] and fails with
+    /// its error if that fails; `None` when the member has to start its own
+    /// scan (the group's start failed for an earlier member, or the member
+    /// joined after the start).
+    pub async fn take(&self, slot: usize) -> Result<Option<Box<dyn SeriesScan>>> {
+        let mut started = self.started.lock().await;
+        if let Started::No = *started {
+            let group = relock(&self.group).clone();
+            match self.adapter.scan_group(&group).await {
+                Ok(scans) => *started = Started::Yes(scans.into_iter().map(Some).collect()),
+                Err(e) => {
+                    *started = Started::Failed;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(match &mut *started {
+            Started::Yes(scans) => scans.get_mut(slot).and_then(Option::take),
+            _ => None,
+        })
+    }
+}
+
+/// Locks `m`; a poisoned lock is still usable (a member list or group
+/// list is never left half-updated).
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::batch::TimelineBatch;
+    use crate::error::EngineError;
+    use crate::partition::PartitionBy;
+    use crate::registry::{SeriesInfo, SeriesRegistry};
+    use crate::scan_group::scan_each;
+    use crate::storage::{Capabilities, TimeRange};
+
+    /// One series `m,host=a#<field>` per field, no points; counts
+    /// `scan_group` calls and the scans started; fails `scan_group` when
+    /// `fail` is set.
+    #[derive(Debug, Default)]
+    struct Counting {
+        groups: AtomicUsize,
+        scans: AtomicUsize,
+        fail: bool,
+    }
+
+    struct Empty(Arc<SeriesRegistry>);
+
+    #[async_trait]
+    impl SeriesScan for Empty {
+        fn registry(&self) -> &Arc<SeriesRegistry> {
+            &self.0
+        }
+        async fn next_batch(&mut self, _: usize) -> Result<Option<TimelineBatch>> {
+            Ok(None)
+        }
+    }
+
+    #[async_trait]
+    impl StorageAdapter for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::ALL
+        }
+        async fn scan(&self, request: &ScanRequest) -> Result<Box<dyn SeriesScan>> {
+            self.scans.fetch_add(1, Ordering::SeqCst);
+            let info = SeriesInfo::new("m", &[("host", "a")], &request.field);
+            Ok(Box::new(Empty(Arc::new(SeriesRegistry::new(vec![info])))))
+        }
+        async fn scan_group(&self, group: &ScanGroup) -> Result<Vec<Box<dyn SeriesScan>>> {
+            self.groups.fetch_add(1, Ordering::SeqCst);
+            if self.fail {
+                return Err(EngineError::Storage("group failed".into()));
+            }
+            scan_each(self, group).await
+        }
+        async fn time_span(&self, _: &ScanRequest) -> Result<Option<(i64, i64)>> {
+            Ok(None)
+        }
+        async fn measurements(&self) -> Result<Vec<String>> {
+            Ok(vec!["m".into()])
+        }
+        async fn fields(&self, _: &str) -> Result<Vec<String>> {
+            Ok(vec![])
+        }
+        async fn tag_keys(&self, _: &str) -> Result<Vec<String>> {
+            Ok(vec![])
+        }
+        async fn tag_values(&self, _: &str, _: &str) -> Result<Vec<String>> {
+            Ok(vec![])
+        }
+        async fn series_count(&self, _: &str) -> Result<usize> {
+            Ok(1)
+        }
+    }
+
+    fn request(field: &str, range: TimeRange) -> ScanRequest {
+        ScanRequest {
+            range,
+            ..ScanRequest::new("m", field)
+        }
+    }
+
+    fn field_of(scan: &dyn SeriesScan) -> String {
+        scan.registry().get(0).unwrap().field.to_string()
+    }
+
+    #[test]
+    fn fields_and_partitions_of_one_selection_start_with_one_call() {
+        let counting = Arc::new(Counting::default());
+        let adapter: Arc<dyn StorageAdapter> = Arc::clone(&counting) as _;
+        let shares = ScanShares::new();
+        let range = TimeRange::new(0, 10);
+        let half = |index| Partition {
+            index,
+            count: 2,
+            by: PartitionBy::Series,
+        };
+        let mut joined = Vec::new();
+        for field in ["a", "b", "c"] {
+            for k in 0..2 {
+                joined.push(shares.join(&adapter, &request(field, range), Some(&half(k))));
+            }
+        }
+        // another range is another selection
+        let other = shares.join(&adapter, &request("a", TimeRange::new(0, 5)), None);
+        assert_eq!(shares.scans().len(), 2);
+        assert_eq!(other.1, 0);
+        let slots: Vec<usize> = joined.iter().map(|(_, s)| *s).collect();
+        assert_eq!(slots, vec![0, 1, 2, 3, 4, 5]);
+        assert!(joined.iter().all(|(s, _)| Arc::ptr_eq(s, &joined[0].0)));
+        // taken in any order: one scan_group call, each member its field
+        for &i in &[4, 0, 5, 1, 3, 2] {
+            let scan = block_on(joined[i].0.take(i)).unwrap().unwrap();
+            assert_eq!(field_of(scan.as_ref()), ["a", "b", "c"][i / 2]);
+        }
+        assert_eq!(counting.groups.load(Ordering::SeqCst), 1);
+        assert_eq!(counting.scans.load(Ordering::SeqCst), 6);
+        // a slot is taken once; a member that joins after the start starts
+        // its own scan
+        assert!(block_on(joined[0].0.take(0)).unwrap().is_none());
+        let late = shares.join(&adapter, &request("d", range), None);
+        assert_eq!(late.1, 6);
+        assert!(block_on(late.0.take(late.1)).unwrap().is_none());
+        assert_eq!(counting.groups.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_failed_start_fails_the_first_member_and_leaves_the_others_their_own() {
+        let counting = Arc::new(Counting {
+            fail: true,
+            ..Counting::default()
+        });
+        let adapter: Arc<dyn StorageAdapter> = Arc::clone(&counting) as _;
+        let shares = ScanShares::new();
+        let (shared, a) = shares.join(&adapter, &request("a", TimeRange::ALL), None);
+        let (_, b) = shares.join(&adapter, &request("b", TimeRange::ALL), None);
+        let err = block_on(shared.take(a)).err().unwrap();
+        assert_eq!(err.to_string(), "storage error: group failed");
+        // not retried: b starts its own scan (which reports its own error)
+        assert!(block_on(shared.take(b)).unwrap().is_none());
+        assert_eq!(counting.groups.load(Ordering::SeqCst), 1);
+        assert_eq!(counting.scans.load(Ordering::SeqCst), 0);
+    }
+}
