@@ -33,6 +33,9 @@ pub(crate) mod scan_batch;
 #[cfg(test)]
 mod scan_tests;
 pub mod shard;
+pub(crate) mod snapshot;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod store;
 pub mod tombstone;
 pub mod value;
