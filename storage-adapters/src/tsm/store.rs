@@ -7,6 +7,8 @@
 //!                                                        ▼
 //!                    level-1 TSM file per shard ──► FileSet swap ──► old WAL segments removed
 //! ```
+//! The snapshot (`snapshot.rs`, docs/storage.md "Snapshots") runs inline, or on a
+//! background thread while writes continue (`StoreOptions::background_snapshot`).
 //! Writers are serialized by one mutex while they append to the WAL and the
 //! cache, then wait outside it for a shared fsync
 //! ([`group_commit`](super::group_commit)); readers take a [`View`](super::view::View)
@@ -353,7 +355,8 @@ impl Store {
 
 /// Clean shutdown (docs/storage.md, "Close and instant open").
 impl Store {
-    /// Ends a session cleanly: stops the background thread, snapshots the
+    /// Ends a session cleanly: stops the background thread, waits for the
+    /// background snapshots (and the compactions after them), snapshots the
     /// cache into level-1 TSM files and deletes every WAL segment, so the
     /// next [`Store::open`] replays nothing. The store stays usable: later
     /// writes are logged in the WAL again. On a read-only store it only
