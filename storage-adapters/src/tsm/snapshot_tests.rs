@@ -173,3 +173,45 @@ fn a_crash_during_a_background_snapshot_recovers_every_point() {
         .join("shards/0/0000000001-0000000001-1.tsm.tmp")
         .exists());
 }
+
+#[test]
+fn concurrent_writers_with_background_snapshots_and_compaction_keep_every_point() {
+    let dir = test_dir("snapshot_concurrent");
+    let options = StoreOptions {
+        cache_snapshot_bytes: 1, // every write crosses it
+        background_snapshot: true,
+        compact_after_snapshot: true,
+        ..StoreOptions::default()
+    };
+    let (store, _) = Store::open(&dir, options.clone()).unwrap();
+    let store = std::sync::Arc::new(store);
+    // Two writers: even and odd times 0..400, one point per write.
+    let writers: Vec<_> = (0..2i64)
+        .map(|k| {
+            let store = std::sync::Arc::clone(&store);
+            std::thread::spawn(move || {
+                for t in (k..400).step_by(2) {
+                    store.write_series(vec![points(&[t], &[t as f64])]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let want = (
+        (0..400).collect::<Vec<i64>>(),
+        Values::Float((0..400).map(|t| t as f64).collect()),
+    );
+    assert_eq!(all(&store), want);
+    store.close().unwrap();
+    assert!(store.compactions() > 0);
+    // After compaction at most three files per level (fanout 4), plus the
+    // snapshot of close.
+    assert!(store.file_set().files().count() <= 4 * 3 + 1);
+    assert_eq!(all(&store), want);
+    drop(store);
+    let (store, report) = Store::open(&dir, options).unwrap();
+    assert_eq!(report.wal_entries_replayed, 0);
+    assert_eq!(all(&store), want);
+}
