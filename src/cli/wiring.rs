@@ -26,6 +26,10 @@ use crate::cli::backend::{
 use crate::cli::error_render::escape_controls;
 use crate::cli::format::cell::format_time;
 
+/// Memory the store of a writing CLI command may give its cache: the
+/// snapshot size is an eighth of it ([`StoreOptions::bulk_load`]).
+const BULK_LOAD_MEMORY: usize = 1 << 30;
+
 /// Opens the store in `dir` and a session over it: read-write for
 /// [`OpenMode::Create`] (the directory's only writer), read-only for
 /// [`OpenMode::Existing`] (docs/storage.md, "Multi-process rules");
@@ -41,10 +45,13 @@ pub fn open(dir: &Path, mode: OpenMode) -> Result<Backend> {
         OpenMode::Create | OpenMode::ExistingWrite => Access::ReadWrite,
         OpenMode::Existing => Access::ReadOnly,
     };
-    let options = StoreOptions {
-        access,
-        ..StoreOptions::default()
+    // Imports and the demo are bulk loads: larger snapshots written in the
+    // background, compacted as they come (docs/storage.md, "Bulk loads").
+    let options = match access {
+        Access::ReadWrite => StoreOptions::bulk_load(BULK_LOAD_MEMORY),
+        Access::ReadOnly => StoreOptions::default(),
     };
+    let options = StoreOptions { access, ..options };
     let (store, report) = Store::open(dir, options).map_err(|e| open_error(dir, &e))?;
     // The store returns its warnings; they are printed here, once.
     for warning in &report.warnings {

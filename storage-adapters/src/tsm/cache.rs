@@ -2,10 +2,21 @@
 //!
 //! Points are appended per series id in write order; reads sort and
 //! deduplicate a copy (the last write of a timestamp wins), so appends stay
-//! cheap. When [`Cache::size_bytes`] passes the store's snapshot threshold the
-//! store writes the cache into TSM files and clears it.
+//! cheap. When the active part passes the store's snapshot threshold the
+//! store *freezes* it ([`Cache::freeze`]): the points move into an immutable
+//! [`Frozen`] part, shared with the snapshot that writes them into TSM files,
+//! and an empty active part takes the new writes. Reads see both parts (the
+//! frozen one is older) until the snapshot's files are in the file set and
+//! [`Cache::release_frozen`] drops it (docs/storage.md, "Snapshots").
+//!
+//! ```text
+//! writes ──► active ──freeze──► frozen ──(files written, swapped in)──► released
+//!              ▲                   │ snapshot failed
+//!              └──────thaw─────────┘
+//! ```
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::value::{sort_dedup, Values};
 
@@ -16,12 +27,45 @@ struct Entry {
     values: Values,
 }
 
-/// Unflushed points of every series, keyed by series id (hashed with
-/// foldhash: a write touches one entry per series it holds).
+/// Series id → its points (hashed with foldhash: a write touches one entry
+/// per series it holds).
+type Entries = HashMap<u32, Entry, foldhash::fast::RandomState>;
+
+/// Unflushed points of every series: the active part that takes writes and,
+/// while a snapshot runs, the frozen part it is writing.
 #[derive(Debug, Default)]
 pub struct Cache {
-    entries: HashMap<u32, Entry, foldhash::fast::RandomState>,
+    entries: Entries,
     bytes: usize,
+    frozen: Option<Arc<Frozen>>,
+}
+
+/// The points a snapshot is writing into TSM files: immutable, readable by
+/// queries until the files are swapped in.
+#[derive(Debug, Default)]
+pub struct Frozen {
+    entries: Entries,
+    bytes: usize,
+}
+
+impl Frozen {
+    /// Series ids held, ascending.
+    pub fn ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.entries.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The points of series `id`, sorted and deduplicated (a copy).
+    pub fn sorted(&self, id: u32) -> Option<(Vec<i64>, Values)> {
+        let e = self.entries.get(&id)?;
+        Some(sort_dedup(e.times.clone(), e.values.clone()))
+    }
+
+    /// Approximate bytes held.
+    pub fn size_bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 impl Cache {
@@ -30,14 +74,89 @@ impl Cache {
         Cache::default()
     }
 
-    /// Approximate bytes held.
+    /// Approximate bytes held, frozen part included.
     pub fn size_bytes(&self) -> usize {
+        self.bytes + self.frozen.as_ref().map_or(0, |f| f.bytes)
+    }
+
+    /// Approximate bytes of the active part (what triggers a snapshot).
+    pub fn active_bytes(&self) -> usize {
         self.bytes
     }
 
-    /// True when no point is cached.
+    /// True when no point is cached, frozen part included.
     pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.frozen.is_none()
+    }
+
+    /// True when the active part holds no point.
+    pub fn active_is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// True while a snapshot holds a frozen part.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    /// Moves the active points into the frozen part and returns it, for a
+    /// snapshot to write; `None` when a frozen part already exists (one
+    /// snapshot at a time) or nothing is active.
+    pub fn freeze(&mut self) -> Option<Arc<Frozen>> {
+        if self.frozen.is_some() || self.entries.is_empty() {
+            return None;
+        }
+        let frozen = Arc::new(Frozen {
+            entries: std::mem::take(&mut self.entries),
+            bytes: std::mem::take(&mut self.bytes),
+        });
+        self.frozen = Some(Arc::clone(&frozen));
+        Some(frozen)
+    }
+
+    /// Drops the frozen part: its points are in TSM files of the file set.
+    pub fn release_frozen(&mut self) {
+        self.frozen = None;
+    }
+
+    /// Puts the frozen points back into the active part, before the points
+    /// written since (a failed snapshot: they stay cached and in the WAL).
+    pub fn thaw(&mut self) {
+        let Some(frozen) = self.frozen.take() else {
+            return;
+        };
+        let frozen = Arc::try_unwrap(frozen).unwrap_or_else(|shared| Frozen {
+            entries: shared.entries.clone(),
+            bytes: shared.bytes,
+        });
+        self.bytes += frozen.bytes;
+        for (id, mut old) in frozen.entries {
+            if let Some(newer) = self.entries.remove(&id) {
+                old.times.extend_from_slice(&newer.times);
+                old.values.extend_from(&newer.values);
+                self.bytes -= 64; // one entry instead of two
+            }
+            self.entries.insert(id, old);
+        }
+    }
+
+    /// The entries of series `id`, oldest part first.
+    fn parts(&self, id: u32) -> impl Iterator<Item = &Entry> {
+        let frozen = self.frozen.as_ref().and_then(|f| f.entries.get(&id));
+        frozen.into_iter().chain(self.entries.get(&id))
+    }
+
+    /// A copy of the points of series `id` in write order (frozen part
+    /// first), when cached.
+    fn points(&self, id: u32) -> Option<(Vec<i64>, Values)> {
+        let mut parts = self.parts(id);
+        let first = parts.next()?;
+        let (mut times, mut values) = (first.times.clone(), first.values.clone());
+        for e in parts {
+            times.extend_from_slice(&e.times);
+            values.extend_from(&e.values);
+        }
+        Some((times, values))
     }
 
     /// Appends points to series `id` (the caller checked the type).
@@ -79,8 +198,8 @@ impl Cache {
 
     /// The points of series `id` with `min <= t <= max`, sorted, deduplicated.
     pub fn read(&self, id: u32, min: i64, max: i64) -> Option<(Vec<i64>, Values)> {
-        let e = self.entries.get(&id)?;
-        let (t, v) = sort_dedup(e.times.clone(), e.values.clone());
+        let (times, values) = self.points(id)?;
+        let (t, v) = sort_dedup(times, values);
         let lo = t.partition_point(|&x| x < min);
         let hi = t.partition_point(|&x| x <= max);
         (lo < hi).then(|| (t[lo..hi].to_vec(), v.slice(lo, hi)))
@@ -89,25 +208,24 @@ impl Cache {
     /// The newest cached point of series `id` with `min <= t <= max` (the
     /// last write of a timestamp wins), without copying the others.
     pub fn last_in(&self, id: u32, min: i64, max: i64) -> Option<(Vec<i64>, Values)> {
-        let e = self.entries.get(&id)?;
-        let (times, values) = (&e.times, &e.values);
-        let mut best: Option<usize> = None;
-        for (i, &t) in times.iter().enumerate() {
-            if t >= min && t <= max && best.is_none_or(|b| t >= times[b]) {
-                best = Some(i);
+        // Parts in write order: a later point of an equal time wins.
+        let mut best: Option<(&Entry, usize)> = None;
+        for e in self.parts(id) {
+            for (i, &t) in e.times.iter().enumerate() {
+                if t >= min && t <= max && best.is_none_or(|(b, j)| t >= b.times[j]) {
+                    best = Some((e, i));
+                }
             }
         }
-        best.map(|i| (vec![times[i]], values.slice(i, i + 1)))
+        best.map(|(e, i)| (vec![e.times[i]], e.values.slice(i, i + 1)))
     }
 
     /// Smallest and largest cached timestamp of series `id` with
     /// `min <= t <= max`, without copying its points.
     pub fn span_in(&self, id: u32, min: i64, max: i64) -> Option<(i64, i64)> {
         let in_range = self
-            .entries
-            .get(&id)?
-            .times
-            .iter()
+            .parts(id)
+            .flat_map(|e| e.times.iter())
             .filter(|&&t| t >= min && t <= max);
         in_range.fold(None, |span, &t| {
             Some(span.map_or((t, t), |(lo, hi): (i64, i64)| (lo.min(t), hi.max(t))))
@@ -116,20 +234,19 @@ impl Cache {
 
     /// Smallest and largest cached timestamp of series `id`.
     pub fn span(&self, id: u32) -> Option<(i64, i64)> {
-        let e = self.entries.get(&id)?;
-        let min = e.times.iter().min()?;
-        let max = e.times.iter().max()?;
-        Some((*min, *max))
+        self.span_in(id, i64::MIN, i64::MAX)
     }
 
-    /// Removes the points of `ids` with `min <= t <= max`.
+    /// Removes the points of `ids` with `min <= t <= max` from the active
+    /// part (the store runs deletes only while nothing is frozen).
     pub fn delete(&mut self, ids: &[u32], min: i64, max: i64) {
         for id in ids {
             self.retain(*id, |t| t < min || t > max);
         }
     }
 
-    /// Removes every point with `t < cutoff` (retention).
+    /// Removes every active point with `t < cutoff` (retention; the store
+    /// runs it only while nothing is frozen).
     pub fn drop_before(&mut self, cutoff: i64) {
         let ids: Vec<u32> = self.entries.keys().copied().collect();
         for id in ids {
@@ -155,7 +272,8 @@ impl Cache {
         }
     }
 
-    /// Every cached series, sorted and deduplicated, in ascending id order.
+    /// Every series of the active part, sorted and deduplicated, in
+    /// ascending id order.
     pub fn snapshot(&self) -> Vec<(u32, Vec<i64>, Values)> {
         let mut ids: Vec<u32> = self.entries.keys().copied().collect();
         ids.sort_unstable();
@@ -168,10 +286,11 @@ impl Cache {
             .collect()
     }
 
-    /// Empties the cache.
+    /// Empties the cache, frozen part included.
     pub fn clear(&mut self) {
         self.entries.clear();
         self.bytes = 0;
+        self.frozen = None;
     }
 }
 
@@ -218,5 +337,40 @@ mod tests {
                 (8, vec![5], Values::Float(vec![0.5])),
             ]
         );
+    }
+
+    #[test]
+    fn frozen_points_stay_readable_below_newer_writes_and_thaw_back() {
+        let mut c = Cache::new();
+        c.append(1, vec![10, 20], Values::Float(vec![1.0, 2.0]));
+        let frozen = c.freeze().unwrap();
+        assert_eq!(frozen.ids(), vec![1]);
+        assert!(c.freeze().is_none(), "one frozen part at a time");
+        c.append(1, vec![30, 20], Values::Float(vec![30.0, 20.0]));
+        // each part: 2 points * 16 bytes + 64 = 96
+        assert_eq!((c.size_bytes(), c.active_bytes()), (192, 96));
+        // t=20 written again after the freeze: the newer value wins
+        let want = (vec![10, 20, 30], Values::Float(vec![1.0, 20.0, 30.0]));
+        assert_eq!(c.read(1, i64::MIN, i64::MAX), Some(want.clone()));
+        assert_eq!(
+            c.last_in(1, 0, 25),
+            Some((vec![20], Values::Float(vec![20.0])))
+        );
+        assert_eq!(c.span(1), Some((10, 30)));
+        assert_eq!(c.span_in(1, 0, 15), Some((10, 10)));
+        drop(frozen);
+        c.thaw();
+        assert!(!c.is_frozen());
+        // one entry of 4 points: 4 * 16 + 64
+        assert_eq!(c.size_bytes(), 128);
+        assert_eq!(c.read(1, i64::MIN, i64::MAX), Some(want));
+        let f = c.freeze().unwrap();
+        assert_eq!(
+            f.sorted(1),
+            Some((vec![10, 20, 30], Values::Float(vec![1.0, 20.0, 30.0])))
+        );
+        c.release_frozen();
+        assert!(c.is_empty());
+        assert_eq!(c.size_bytes(), 0);
     }
 }

@@ -93,7 +93,7 @@ impl Store {
     pub fn compact_full(&self) -> Result<CompactReport> {
         self.inner.check_writable("compact")?;
         {
-            let mut w = lock(&self.inner.writer);
+            let mut w = self.inner.lock_writer_idle();
             self.inner.snapshot(&mut w)?;
         }
         self.inner.compact_full()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tsq_engine::{ScanRequest, SeriesInfo, StorageAdapter};
 
-use super::store::fault;
+use super::snapshot::fault;
 use super::value::Values;
 use super::wal::SeriesPoints;
 use super::{test_dir, Access, Store, StoreOptions, TsmAdapter, TsmError};

@@ -38,7 +38,7 @@ impl Store {
         }
         let min = range.start.unwrap_or(i64::MIN);
         let max = range.end.map_or(i64::MAX, |e| e - 1);
-        let mut w = lock(&self.inner.writer);
+        let mut w = self.inner.lock_writer_idle();
         let _m = lock(&self.inner.maint);
         let (series, keys) = {
             let index = read(&self.inner.index);
@@ -76,7 +76,7 @@ impl Inner {
         let cutoff = now.saturating_sub(nanos(retention));
         // A shard [s, s + dur) is expired when s + dur <= cutoff.
         let first_kept = shard_start(cutoff, dur);
-        let _w = lock(&self.writer);
+        let _w = self.lock_writer_idle();
         let _m = lock(&self.maint);
         let mut state = write(&self.state);
         let (kept, dropped) = state.files.without_shards_before(first_kept);

@@ -35,6 +35,9 @@ mod scan_group_tests;
 #[cfg(test)]
 mod scan_tests;
 pub mod shard;
+pub(crate) mod snapshot;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod store;
 pub mod tombstone;
 pub mod value;

@@ -7,6 +7,8 @@
 //!                                                        ▼
 //!                    level-1 TSM file per shard ──► FileSet swap ──► old WAL segments removed
 //! ```
+//! The snapshot (`snapshot.rs`, docs/storage.md "Snapshots") runs inline, or on a
+//! background thread while writes continue (`StoreOptions::background_snapshot`).
 //! Writers are serialized by one mutex while they append to the WAL and the
 //! cache, then wait outside it for a shared fsync
 //! ([`group_commit`](super::group_commit)); readers take a [`View`](super::view::View)
@@ -15,7 +17,6 @@
 //! deletes and retention take a second `maint` mutex (after the writer one)
 //! so they never interleave.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,22 +27,28 @@ use std::time::Duration;
 
 use super::cache::Cache;
 use super::error::{IoContext, Result, TsmError};
-use super::file::reader::TsmReader;
-use super::file::writer::TsmWriter;
-use super::file::FileId;
 use super::index::SeriesIndex;
 use super::lock::{lock_writer, Confirmed, ReaderProbe, WriterLock};
-use super::shard::{self, shard_dir, shard_start, FileSet};
+use super::shard::{self, FileSet};
+use super::snapshot::Snapshots;
 use super::tombstone::Tombstone;
-use super::value::Values;
 use super::wal::{SeriesPoints, Wal, WalEntry};
 use crate::sync::{lock, read, write};
 
 /// Tuning of a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Snapshot the cache into TSM files once it holds more than this.
+    /// Snapshot the cache into TSM files once its active part holds more
+    /// than this.
     pub cache_snapshot_bytes: usize,
+    /// Write snapshots on a background thread while writes continue
+    /// (docs/storage.md, "Snapshots"); false writes them inline, in the
+    /// write that crossed `cache_snapshot_bytes`.
+    pub background_snapshot: bool,
+    /// Run level compaction ([`Store::compact`]) after every snapshot
+    /// triggered by a write, so the files per shard stay bounded while a
+    /// long import runs.
+    pub compact_after_snapshot: bool,
     /// Width of a time shard (default one day).
     pub shard_duration: Duration,
     /// Keep points this long; `None` keeps everything.
@@ -73,11 +80,30 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             cache_snapshot_bytes: 25 << 20,
+            background_snapshot: false,
+            compact_after_snapshot: false,
             shard_duration: Duration::from_secs(86_400),
             retention: None,
             compaction_fanout: 4,
             background_interval: None,
             access: Access::ReadWrite,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Options for a bulk load (`tsq demo`, `tsq import`) within
+    /// `memory_budget` bytes of cache (docs/storage.md, "Bulk loads"):
+    /// snapshots of an eighth of the budget (between 25 MiB and 256 MiB;
+    /// the active cache and one being written may coexist, and vectors
+    /// grow by doubling), written in the background, each followed by
+    /// level compaction.
+    pub fn bulk_load(memory_budget: usize) -> StoreOptions {
+        StoreOptions {
+            cache_snapshot_bytes: (memory_budget / 8).clamp(25 << 20, 256 << 20),
+            background_snapshot: true,
+            compact_after_snapshot: true,
+            ..StoreOptions::default()
         }
     }
 }
@@ -102,9 +128,6 @@ pub struct SeriesWrite {
     pub rejected: Vec<(usize, TsmError)>,
 }
 
-/// Per shard start: (series key, times, values) runs to write.
-type ShardRuns = HashMap<i64, Vec<(String, Vec<i64>, Values)>>;
-
 pub(crate) struct Writer {
     pub(crate) wal: Wal,
     pub(crate) next_gen: u64,
@@ -126,6 +149,8 @@ pub(crate) struct Inner {
     pub(crate) state: RwLock<State>,
     /// Merges done by compaction since open (for metrics).
     pub(crate) compactions: AtomicU64,
+    /// Background snapshots (docs/storage.md, "Snapshots").
+    pub(crate) snapshots: Snapshots,
 }
 
 /// A TSM store rooted at one directory; `Send + Sync`, share it with `Arc`.
@@ -268,7 +293,7 @@ impl Store {
     /// the partial files are removed.
     pub fn flush(&self) -> Result<()> {
         self.inner.check_writable("flush")?;
-        let mut w = lock(&self.inner.writer);
+        let mut w = self.inner.lock_writer_idle();
         self.inner.snapshot(&mut w)
     }
 
@@ -330,7 +355,8 @@ impl Store {
 
 /// Clean shutdown (docs/storage.md, "Close and instant open").
 impl Store {
-    /// Ends a session cleanly: stops the background thread, snapshots the
+    /// Ends a session cleanly: stops the background thread, waits for the
+    /// background snapshots (and the compactions after them), snapshots the
     /// cache into level-1 TSM files and deletes every WAL segment, so the
     /// next [`Store::open`] replays nothing. The store stays usable: later
     /// writes are logged in the WAL again. On a read-only store it only
@@ -340,7 +366,8 @@ impl Store {
         if self.inner.lock.is_none() {
             return Ok(()); // read-only: nothing of ours to flush
         }
-        let mut w = lock(&self.inner.writer);
+        self.inner.join_snapshots();
+        let mut w = self.inner.lock_writer_idle();
         let cached = !read(&self.inner.state).cache.is_empty();
         if cached {
             return self.inner.snapshot(&mut w);
@@ -364,6 +391,7 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         self.stop_background();
+        self.inner.join_snapshots();
     }
 }
 
@@ -389,6 +417,7 @@ impl Inner {
                 files: Arc::new(files),
             }),
             compactions: AtomicU64::new(0),
+            snapshots: Snapshots::default(),
         })
     }
 
@@ -422,7 +451,7 @@ impl Inner {
         write(&self.index).sync()
     }
 
-    pub(crate) fn write_series(&self, batch: Vec<SeriesPoints>) -> Result<SeriesWrite> {
+    pub(crate) fn write_series(self: &Arc<Self>, batch: Vec<SeriesPoints>) -> Result<SeriesWrite> {
         self.check_writable("write")?;
         let mut w = lock(&self.writer);
         let mut accepted = Vec::with_capacity(batch.len());
@@ -471,15 +500,28 @@ impl Inner {
             for (id, sp) in ids.iter().zip(accepted) {
                 state.cache.append(*id, sp.times, sp.values);
             }
-            state.cache.size_bytes() > self.options.cache_snapshot_bytes
+            state.cache.active_bytes() > self.options.cache_snapshot_bytes
         };
-        let snapshot = if over { self.snapshot(&mut w) } else { Ok(()) };
+        let (snapshot, wait) = if !over {
+            (Ok(()), false)
+        } else if !self.options.background_snapshot {
+            (self.snapshot_and_compact(&mut w), false)
+        } else if self.snapshot_running() {
+            (Ok(()), true) // back-pressure: wait for it below
+        } else {
+            (self.start_snapshot(&mut w), false)
+        };
         // Group commit (docs/storage.md): leave the writer lock, then wait
         // for an fsync that covers this record, shared with the writers
         // that appended meanwhile. A failed snapshot is reported only once
-        // the record is durable, as its error says.
+        // the record is durable, as its error says; a failed background
+        // snapshot, by the next write.
         drop(w);
         commit.wait_durable(ticket)?;
+        if wait {
+            self.wait_snapshot();
+        }
+        let snapshot = snapshot.and_then(|()| self.take_snapshot_error().map_or(Ok(()), Err));
         snapshot.map_err(|e| TsmError::SnapshotFailed {
             points,
             source: Box::new(e),
@@ -491,80 +533,14 @@ impl Inner {
         })
     }
 
-    /// Writes the cache into one level-1 file per shard, swaps them in,
-    /// clears the cache and drops the WAL segments they cover.
-    pub(crate) fn snapshot(&self, w: &mut Writer) -> Result<()> {
-        let snap = read(&self.state).cache.snapshot();
-        if snap.is_empty() {
-            return Ok(());
+    /// An inline snapshot, then level compaction when
+    /// `compact_after_snapshot` is set.
+    fn snapshot_and_compact(&self, w: &mut Writer) -> Result<()> {
+        self.snapshot(w)?;
+        if self.options.compact_after_snapshot {
+            self.compact_all()?;
         }
-        let seq = w.wal.rotate()?;
-        let gen = w.next_gen;
-        w.next_gen += 1;
-        let dur = nanos(self.options.shard_duration);
-        let mut by_shard = ShardRuns::new();
-        {
-            let index = read(&self.index);
-            for (id, times, values) in snap.into_iter().filter(|s| !s.1.is_empty()) {
-                let key = index.series(id).map(|s| s.2.to_string()).ok_or_else(|| {
-                    TsmError::Invalid(format!("cached series id {id} is not in the index"))
-                })?;
-                split_by_shard(key, times, values, dur, &mut by_shard);
-            }
-        }
-        let added = self.write_snapshot_files(gen, by_shard)?;
-        {
-            let mut state = write(&self.state);
-            let mut files = (*state.files).clone();
-            for (start, r) in added {
-                files = files.with_added(start, r);
-            }
-            state.files = Arc::new(files);
-            state.cache.clear();
-        }
-        w.wal.remove_before(seq)
-    }
-
-    /// Writes one level-1 file of generation `gen` per shard. On failure
-    /// (a full disk) the files already renamed into place and the `.tmp` of
-    /// the failed one are removed, best effort, so nothing half-done stays:
-    /// the cache and the WAL still hold every point.
-    fn write_snapshot_files(
-        &self,
-        gen: u64,
-        by_shard: ShardRuns,
-    ) -> Result<Vec<(i64, Arc<TsmReader>)>> {
-        let mut added = Vec::new();
-        let mut written: Vec<PathBuf> = Vec::new();
-        for (i, (start, mut series)) in by_shard.into_iter().enumerate() {
-            series.sort_by(|a, b| a.0.cmp(&b.0));
-            let dir = shard_dir(&self.dir, start);
-            let path = dir.join(
-                FileId {
-                    min_gen: gen,
-                    max_gen: gen,
-                    level: 1,
-                }
-                .file_name(),
-            );
-            let result = write_level1_file(&dir, &path, &series, i);
-            let result = result.and_then(|()| TsmReader::open(&path));
-            match result {
-                Ok(reader) => {
-                    written.push(path);
-                    added.push((start, Arc::new(reader)));
-                }
-                Err(e) => {
-                    let _ = fs::remove_file(path.with_extension("tsm.tmp"));
-                    let _ = fs::remove_file(&path);
-                    for p in &written {
-                        let _ = fs::remove_file(p);
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        Ok(added)
+        Ok(())
     }
 
     /// Adds tombstones for `keys` in `[min, max]` to every file holding them.
@@ -595,43 +571,6 @@ impl Inner {
     }
 }
 
-/// Writes `series` (sorted by key) as the TSM file `path` in shard `dir`;
-/// `nth` is the file's position in its snapshot (for fault injection).
-fn write_level1_file(
-    dir: &Path,
-    path: &Path,
-    series: &[(String, Vec<i64>, Values)],
-    nth: usize,
-) -> Result<()> {
-    fs::create_dir_all(dir).at(dir)?;
-    let mut writer = TsmWriter::create(path)?;
-    for (key, times, values) in series {
-        writer.write_series(key, times, values)?;
-    }
-    fault::before_finish(nth, path)?;
-    writer.finish()?;
-    Ok(())
-}
-
-fn split_by_shard(key: String, times: Vec<i64>, values: Values, dur: i64, out: &mut ShardRuns) {
-    let first = shard_start(times[0], dur);
-    if shard_start(times[times.len() - 1], dur) == first {
-        out.entry(first).or_default().push((key, times, values));
-        return;
-    }
-    let mut start = 0;
-    while start < times.len() {
-        let shard = shard_start(times[start], dur);
-        let end = times.partition_point(|&t| t < shard.saturating_add(dur));
-        out.entry(shard).or_default().push((
-            key.clone(),
-            times[start..end].to_vec(),
-            values.slice(start, end),
-        ));
-        start = end;
-    }
-}
-
 /// Catalog questions answered from the series index.
 impl Store {
     /// Measurement names, sorted.
@@ -657,44 +596,5 @@ impl Store {
     /// Number of series (tag set × field) of `measurement`.
     pub fn series_count(&self, measurement: &str) -> usize {
         read(&self.inner.index).series_count(measurement)
-    }
-}
-
-/// Test-only fault injection: make the `nth` file of the next snapshots on
-/// this thread fail as a full disk would, after its `.tmp` is written.
-#[cfg(test)]
-pub(crate) mod fault {
-    use std::cell::Cell;
-    use std::path::Path;
-
-    use crate::tsm::error::{Result, TsmError};
-
-    thread_local! {
-        static FAIL_NTH_FILE: Cell<Option<usize>> = const { Cell::new(None) };
-    }
-
-    /// Snapshots on this thread fail at their `nth` file (`None`: never).
-    pub(crate) fn fail_nth_file(nth: Option<usize>) {
-        FAIL_NTH_FILE.with(|f| f.set(nth));
-    }
-
-    pub(super) fn before_finish(nth: usize, path: &Path) -> Result<()> {
-        if FAIL_NTH_FILE.with(Cell::get) == Some(nth) {
-            let enospc = std::io::Error::from_raw_os_error(28);
-            return Err(TsmError::io(&path.with_extension("tsm.tmp"), enospc));
-        }
-        Ok(())
-    }
-}
-
-#[cfg(not(test))]
-mod fault {
-    use std::path::Path;
-
-    use crate::tsm::error::Result;
-
-    #[inline]
-    pub(super) fn before_finish(_nth: usize, _path: &Path) -> Result<()> {
-        Ok(())
     }
 }
