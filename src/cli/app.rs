@@ -12,7 +12,8 @@ use tsq_storage::tsm::{Store, StoreOptions, TsmError};
 
 use crate::cli::args::{format_name, Cli, Command, FormatArg};
 use crate::cli::backend::{Backend, CliError, OpenMode, Opener};
-use crate::cli::bench_cmd::BenchOptions;
+use crate::cli::bench_cmd::{BenchOptions, Suite};
+use crate::cli::bench_store::StoreBenchOptions;
 use crate::cli::compact_cmd;
 use crate::cli::demo_cmd::{ensure_demo_data, BANNER};
 use crate::cli::error_render::escape_controls;
@@ -180,10 +181,29 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             Ok(if ok { 0 } else { 1 })
         }),
         Some(Command::Bench {
+            suite: Suite::TsbsStore,
+            queries,
+            seed,
+            query_types,
+            ..
+        }) => require_data(&cli).and_then(|dir| {
+            let options = StoreBenchOptions {
+                dir,
+                queries: *queries,
+                seed: *seed,
+                query_types: query_types.clone(),
+                threads: cli.threads.map(usize::from),
+                memory_budget: cli.memory_budget,
+            };
+            cli.output_format()
+                .and_then(|format| crate::cli::bench_store::run(&options, format))
+        }),
+        Some(Command::Bench {
             scale,
             runs,
             scaling,
             suite,
+            ..
         }) => {
             let options = BenchOptions {
                 scale: *scale,
