@@ -30,6 +30,11 @@ pub struct TsbsQuery {
     pub sql: String,
     /// Points the query has to read (hosts × fields × timestamps in its window).
     pub points: usize,
+    /// The time range it reads, `[from, to)` in ns (`lastpoint`: the data's
+    /// span; `groupby-orderby-limit`: from the data's start).
+    pub window: (i64, i64),
+    /// The hostnames it names, in the order drawn (empty: every host).
+    pub hosts: Vec<String>,
 }
 
 /// Where the fixed queries look in a dataset.
@@ -178,6 +183,8 @@ pub(crate) fn single_groupby(
             aggs("max", fields)
         ),
         points: hosts.len() * metrics * steps(from, to),
+        window: (from, to),
+        hosts: hosts.to_vec(),
     }
 }
 
@@ -206,6 +213,8 @@ pub(crate) fn double_groupby(
             aggs("avg", fields)
         ),
         points: hosts * metrics * steps(from, to),
+        window: (from, to),
+        hosts: Vec::new(),
     }
 }
 
@@ -234,6 +243,8 @@ pub(crate) fn cpu_max_all(
             aggs("max", &FIELDS)
         ),
         points: hosts.len() * FIELDS.len() * steps(from, to),
+        window: (from, to),
+        hosts: hosts.to_vec(),
     }
 }
 
@@ -248,7 +259,7 @@ pub(crate) fn high_cpu(
 ) -> TsbsQuery {
     let (tf, sf) = time_filter(from, to);
     let fields = FIELDS.join(", ");
-    let (which, host_test, hosts) = match host {
+    let (which, host_test, count) = match host {
         Some(h) => (h.to_string(), format!("hostname = '{h}' AND "), 1),
         None => ("every host".to_string(), String::new(), hosts),
     };
@@ -263,7 +274,9 @@ pub(crate) fn high_cpu(
             "SELECT time, {}, {fields} FROM cpu WHERE {host_test}usage_user > 90 AND {sf}",
             TAG_KEYS.join(", ")
         ),
-        points: hosts * FIELDS.len() * steps(from, to),
+        points: count * FIELDS.len() * steps(from, to),
+        window: (from, to),
+        hosts: host.map(|h| vec![h.to_string()]).unwrap_or_default(),
     }
 }
 
@@ -288,6 +301,8 @@ pub(crate) fn lastpoint((start, end): (i64, i64), hosts: usize) -> TsbsQuery {
             last.join(", ")
         ),
         points: hosts * FIELDS.len() * steps(start, end),
+        window: (start, end),
+        hosts: Vec::new(),
     }
 }
 
@@ -310,6 +325,8 @@ pub(crate) fn groupby_orderby_limit(
             "SELECT {BUCKET_1M} AS time, max(usage_user) FROM cpu WHERE time < {sm} GROUP BY 1 ORDER BY 1 DESC LIMIT 5"
         ),
         points: hosts * steps(start, before),
+        window: (start, before),
+        hosts: Vec::new(),
     }
 }
 
