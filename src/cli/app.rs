@@ -15,7 +15,7 @@ use crate::cli::backend::{Backend, CliError, OpenMode, Opener};
 use crate::cli::bench_cmd::{BenchOptions, Suite};
 use crate::cli::bench_store::StoreBenchOptions;
 use crate::cli::compact_cmd;
-use crate::cli::demo_cmd::{ensure_demo_data, BANNER};
+use crate::cli::demo_cmd::{disk_usage, ensure_demo_data, Progress, BANNER};
 use crate::cli::error_render::escape_controls;
 use crate::cli::export::{export, parse_time, ExportFormat, ExportOptions, ExportSummary};
 use crate::cli::import::import;
@@ -306,17 +306,35 @@ fn demo(
     open: &Opener,
 ) -> Result<i32, CliError> {
     let backend = open(dir, OpenMode::Create)?;
-    let progress = io::stderr().is_terminal();
+    let progress = if io::stderr().is_terminal() {
+        Progress::Bar
+    } else {
+        Progress::Lines
+    };
     match ensure_demo_data(backend.ingest.as_ref(), dir, config, progress)? {
-        Some(summary) => {
+        Some(run) => {
+            if run.resumed_after_rows > 0 {
+                println!(
+                    "resumed an interrupted run after {} of {} rows",
+                    run.resumed_after_rows,
+                    config.rows()
+                );
+            }
             println!(
                 "{} into {}",
-                summary.describe().replacen("from 0 files ", "", 1),
+                run.summary.describe().replacen("from 0 files ", "", 1),
                 dir.display()
             );
             if let Some(report) = backend.ingest.close(true)? {
                 println!("{}", compact_cmd::describe(&report));
             }
+            let bytes = disk_usage(dir);
+            println!(
+                "{} uses {:.1} MiB on disk, {:.2} bytes per metric",
+                dir.display(),
+                bytes as f64 / 1048576.0,
+                bytes as f64 / config.points().max(1) as f64
+            );
         }
         None => println!("reusing the demo data in {}", dir.display()),
     }
