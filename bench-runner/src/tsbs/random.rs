@@ -168,9 +168,11 @@ impl QueryType {
             }
             QueryType::HighCpu { one_host } => {
                 let window = random_window(space, 12 * HOUR, rng);
-                let host = one_host
-                    .then(|| random_hosts(space, 1, rng))
-                    .unwrap_or_default();
+                let host = if one_host {
+                    random_hosts(space, 1, rng)
+                } else {
+                    Vec::new()
+                };
                 high_cpu(name, host.first().map(String::as_str), window, all)
             }
             QueryType::Lastpoint => lastpoint(span, all),
