@@ -97,6 +97,8 @@ pub fn run(options: &StoreBenchOptions, format: OutputFormat) -> Result<i32, Cli
         threads,
         memory_budget: options.memory_budget,
     };
+    // Each type resets the high-water mark: keep the mark before them.
+    let rss_before = process_peak_rss();
     let summaries = run_queries(adapter, &space, &run_options);
     for s in &summaries {
         if let Some(e) = &s.first_error {
@@ -115,11 +117,23 @@ pub fn run(options: &StoreBenchOptions, format: OutputFormat) -> Result<i32, Cli
         threads,
         load_before,
         load_after: load_average(),
-        process_rss: process_peak_rss(),
+        process_rss: whole_run_rss(rss_before, &summaries, process_peak_rss()),
     };
     print!("{}", render(&facts, &summaries, format));
     let failed = summaries.iter().any(|s| s.errors > 0);
     Ok(if failed { 1 } else { 0 })
+}
+
+/// The process's peak RSS over the whole run: the most of the mark before
+/// the queries, the marks of each type (reset before it) and the mark at
+/// the end.
+fn whole_run_rss(
+    before: Option<usize>,
+    summaries: &[TypeSummary],
+    end: Option<usize>,
+) -> Option<usize> {
+    let marks = summaries.iter().map(|s| s.rss_peak);
+    [before, end].into_iter().chain(marks).flatten().max()
 }
 
 /// The types named in `names` (all fifteen when empty), in TSBS's order.
@@ -207,6 +221,15 @@ mod tests {
             err.to_string().contains("unknown query type 'nope'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_whole_run_rss_is_the_highest_mark() {
+        let mut a = TypeSummary::new("a", vec![]);
+        a.rss_peak = Some(532);
+        let b = TypeSummary::new("b", vec![]);
+        assert_eq!(whole_run_rss(Some(100), &[a, b], Some(460)), Some(532));
+        assert_eq!(whole_run_rss(None, &[], None), None);
     }
 
     #[test]
