@@ -104,6 +104,14 @@ pub fn process_peak_rss() -> Option<usize> {
     parse_vm_hwm(&status)
 }
 
+/// Resets the process's resident-set high-water mark to its current RSS
+/// (Linux: `5` written to `/proc/self/clear_refs`), so that the next
+/// [`process_peak_rss`] covers only what runs after; false where the OS
+/// does not allow it (the mark then keeps covering the whole run).
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// The `VmHWM:` line of a `/proc/<pid>/status` text, in bytes.
 fn parse_vm_hwm(status: &str) -> Option<usize> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

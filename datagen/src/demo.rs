@@ -176,6 +176,18 @@ impl DemoGenerator {
         &self.tags[host]
     }
 
+    /// Steps over the next `n` rows without building them (the random walk
+    /// advances as if they were taken), so that the rows after them are
+    /// the same as in a full run: how `tsq demo` resumes. Returns how many
+    /// rows were skipped (fewer at the end of the data).
+    pub fn skip_rows(&mut self, n: u64) -> u64 {
+        let mut skipped = 0;
+        while skipped < n && self.next().is_some() {
+            skipped += 1;
+        }
+        skipped
+    }
+
     /// Appends `row` as one line of line protocol (ns timestamp) to `out`.
     pub fn write_line(&self, row: &DemoRow, out: &mut String) {
         out.push_str(MEASUREMENT);
@@ -436,6 +448,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn skipping_rows_leaves_the_rest_unchanged() {
+        let config = DemoConfig {
+            hosts: 3,
+            hours: 1,
+            ..DemoConfig::default()
+        };
+        let all: Vec<DemoRow> = DemoGenerator::new(config).collect();
+        let mut resumed = DemoGenerator::new(config);
+        assert_eq!(resumed.skip_rows(500), 500);
+        let rest: Vec<DemoRow> = resumed.collect();
+        assert_eq!(rest[..], all[500..]);
+        // 3 hosts × 360 rows: only 1080 to skip
+        assert_eq!(DemoGenerator::new(config).skip_rows(5000), 1080);
     }
 
     #[test]

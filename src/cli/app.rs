@@ -12,9 +12,10 @@ use tsq_storage::tsm::{Store, StoreOptions, TsmError};
 
 use crate::cli::args::{format_name, Cli, Command, FormatArg};
 use crate::cli::backend::{Backend, CliError, OpenMode, Opener};
-use crate::cli::bench_cmd::BenchOptions;
+use crate::cli::bench_cmd::{BenchOptions, Suite};
+use crate::cli::bench_store::StoreBenchOptions;
 use crate::cli::compact_cmd;
-use crate::cli::demo_cmd::{ensure_demo_data, BANNER};
+use crate::cli::demo_cmd::{disk_usage, ensure_demo_data, Progress, BANNER};
 use crate::cli::error_render::escape_controls;
 use crate::cli::export::{export, parse_time, ExportFormat, ExportOptions, ExportSummary};
 use crate::cli::import::import;
@@ -180,10 +181,29 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
             Ok(if ok { 0 } else { 1 })
         }),
         Some(Command::Bench {
+            suite: Suite::TsbsStore,
+            queries,
+            seed,
+            query_types,
+            ..
+        }) => require_data(&cli).and_then(|dir| {
+            let options = StoreBenchOptions {
+                dir,
+                queries: *queries,
+                seed: *seed,
+                query_types: query_types.clone(),
+                threads: cli.threads.map(usize::from),
+                memory_budget: cli.memory_budget,
+            };
+            cli.output_format()
+                .and_then(|format| crate::cli::bench_store::run(&options, format))
+        }),
+        Some(Command::Bench {
             scale,
             runs,
             scaling,
             suite,
+            ..
         }) => {
             let options = BenchOptions {
                 scale: *scale,
@@ -286,17 +306,35 @@ fn demo(
     open: &Opener,
 ) -> Result<i32, CliError> {
     let backend = open(dir, OpenMode::Create)?;
-    let progress = io::stderr().is_terminal();
+    let progress = if io::stderr().is_terminal() {
+        Progress::Bar
+    } else {
+        Progress::Lines
+    };
     match ensure_demo_data(backend.ingest.as_ref(), dir, config, progress)? {
-        Some(summary) => {
+        Some(run) => {
+            if run.resumed_after_rows > 0 {
+                println!(
+                    "resumed an interrupted run after {} of {} rows",
+                    run.resumed_after_rows,
+                    config.rows()
+                );
+            }
             println!(
                 "{} into {}",
-                summary.describe().replacen("from 0 files ", "", 1),
+                run.summary.describe().replacen("from 0 files ", "", 1),
                 dir.display()
             );
             if let Some(report) = backend.ingest.close(true)? {
                 println!("{}", compact_cmd::describe(&report));
             }
+            let bytes = disk_usage(dir);
+            println!(
+                "{} uses {:.1} MiB on disk, {:.2} bytes per metric",
+                dir.display(),
+                bytes as f64 / 1048576.0,
+                bytes as f64 / config.points().max(1) as f64
+            );
         }
         None => println!("reusing the demo data in {}", dir.display()),
     }

@@ -273,9 +273,21 @@ pub enum Command {
         /// over 1M, 10M and 100M points (needs about 6 GiB of memory).
         #[arg(long)]
         scaling: bool,
-        /// Which suites to run.
+        /// Which suites to run (`tsbs-store`: the TSBS queries against the
+        /// store at --data, read-only).
         #[arg(long, value_enum, default_value_t = Suite::All)]
         suite: Suite,
+        /// `tsbs-store`: instances of each query type, parameters drawn at
+        /// random as TSBS does.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        queries: usize,
+        /// `tsbs-store`: seed of the random parameters (same seed, same
+        /// store: same queries).
+        #[arg(long, value_name = "S", default_value_t = 1)]
+        seed: u64,
+        /// `tsbs-store`: the query types to run (default: all fifteen).
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        query_types: Vec<String>,
     },
 }
 
@@ -372,6 +384,27 @@ mod tests {
             let err = Cli::try_parse_from(["tsq", "--threads", bad]).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
+    }
+
+    #[test]
+    fn parses_the_tsbs_store_suite() {
+        let cli = Cli::parse_from([
+            "tsq",
+            "bench",
+            "--suite",
+            "tsbs-store",
+            "--data",
+            "d",
+            "--queries",
+            "3",
+            "--query-types",
+            "lastpoint,high-cpu-1",
+        ]);
+        assert!(matches!(
+            &cli.command,
+            Some(Command::Bench { suite: Suite::TsbsStore, queries: 3, seed: 1, query_types, .. })
+                if query_types == &["lastpoint", "high-cpu-1"]
+        ));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! checks every engine's results equal, and prints one table per suite
 //! (`--format table`, markdown) or one JSON document (`--format json`).
 //! DataFusion joins the TSBS suite when the binary is built with
-//! `--features datafusion`.
+//! `--features datafusion`. `--suite tsbs-store` runs against an existing
+//! store instead: [`crate::cli::bench_store`].
 
 use crate::cli::backend::CliError;
 use crate::cli::format::OutputFormat;
@@ -19,6 +20,9 @@ pub enum Suite {
     Seed,
     /// The TSBS `cpu-only` queries on the `tsq demo` dataset.
     Tsbs,
+    /// The TSBS `cpu-only` queries, random parameters, against the store at
+    /// `--data` (read-only; see [`crate::cli::bench_store`]).
+    TsbsStore,
 }
 
 /// What `tsq bench` was asked.
@@ -49,6 +53,11 @@ pub fn run(options: &BenchOptions, format: OutputFormat) -> Result<i32, CliError
     if !matches!(format, OutputFormat::Table | OutputFormat::Json) {
         return Err(CliError::Usage(
             "tsq bench prints --format table or --format json".into(),
+        ));
+    }
+    if options.suite == Suite::TsbsStore {
+        return Err(CliError::Usage(
+            "--suite tsbs-store runs against a store: give --data DIR".into(),
         ));
     }
     let data = |e: tsq_engine::EngineError| CliError::Data(e.to_string());

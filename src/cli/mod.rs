@@ -15,6 +15,7 @@ pub mod app;
 pub mod args;
 pub mod backend;
 pub mod bench_cmd;
+pub mod bench_store;
 pub mod chart;
 pub mod check_cmd;
 pub mod cluster_cmd;

@@ -111,6 +111,14 @@ impl Ingest for StoreIngest {
         self.series_summary(batch)
     }
 
+    fn compact(&self) -> Result<()> {
+        let dir = self.0.dir().display().to_string();
+        self.0
+            .compact_full()
+            .map(|_| ())
+            .map_err(|e| CliError::Data(format!("compaction of {dir} failed: {e}")))
+    }
+
     fn close(&self, compact: bool) -> Result<Option<CompactReport>> {
         self.finish(compact)
     }

@@ -465,6 +465,116 @@ fn demo_writes_the_documented_counts() {
 }
 
 #[test]
+fn bench_tsbs_store_reports_fifteen_types_on_a_demo_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = [
+        "demo",
+        "--data",
+        "demo",
+        "--hosts",
+        "10",
+        "--hours",
+        "3",
+        "--no-repl",
+    ];
+    let out = tsq(dir.path(), &demo, "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // the last line gives the disk use: bytes per metric over 108,000 points
+    let last = out.stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("demo uses ") && last.ends_with(" bytes per metric"),
+        "{}",
+        out.stdout
+    );
+    let bench = [
+        "bench",
+        "--suite",
+        "tsbs-store",
+        "--data",
+        "demo",
+        "--queries",
+        "3",
+        "--seed",
+        "7",
+        "--threads",
+        "2",
+        "--format",
+        "json",
+    ];
+    let out = tsq(dir.path(), &bench, "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // 10 hosts; 3 h from 2024-01-01, one second past the last row
+    assert_eq!(v["hosts"], 10);
+    assert_eq!(v["start"], "2024-01-01T00:00:00Z");
+    assert_eq!(v["end"], "2024-01-01T02:59:51Z");
+    assert_eq!(
+        (v["seed"].as_u64(), v["threads"].as_u64()),
+        (Some(7), Some(2))
+    );
+    let types = v["query_types"].as_array().unwrap();
+    assert_eq!(types.len(), 15);
+    for t in types {
+        assert_eq!(
+            (t["count"].as_u64(), t["errors"].as_u64()),
+            (Some(3), Some(0)),
+            "{t}"
+        );
+        assert!(t["min_ms"].as_f64().unwrap() <= t["max_ms"].as_f64().unwrap());
+    }
+    assert_eq!(types[0]["query_type"], "single-groupby-1-1-1");
+    // lastpoint: 10 hosts, three times
+    assert_eq!(types[13]["query_type"], "lastpoint");
+    assert_eq!(types[13]["rows"], 30);
+    // a subset, the store left as it was: reading takes no writer lock
+    let some = [
+        "bench",
+        "--suite",
+        "tsbs-store",
+        "--data",
+        "demo",
+        "--queries",
+        "2",
+        "--query-types",
+        "lastpoint,cpu-max-all-8",
+    ];
+    let out = tsq(dir.path(), &some, "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("\n| cpu-max-all-8 | 2 |"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\n| lastpoint | 2 |"), "{}", out.stdout);
+    assert!(!out.stdout.contains("single-groupby"), "{}", out.stdout);
+    let bad = tsq(
+        dir.path(),
+        &["bench", "--suite", "tsbs-store", "--query-types", "x"],
+        "",
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let bad = tsq(
+        dir.path(),
+        &[
+            "bench",
+            "--suite",
+            "tsbs-store",
+            "--data",
+            "demo",
+            "--query-types",
+            "x",
+        ],
+        "",
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("unknown query type 'x'"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
 fn bench_prints_both_suites_as_json_and_rejects_csv() {
     let dir = tempfile::tempdir().unwrap();
     // 0.05: seed case 1 with 50 timelines, TSBS with 5 hosts × 12 h

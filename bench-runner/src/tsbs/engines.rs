@@ -34,10 +34,24 @@ impl TsqEngine {
     /// of a query on up to `threads` threads (the materialized executor
     /// always runs them one after the other).
     pub fn new(adapter: Arc<dyn StorageAdapter>, executor: Executor, threads: usize) -> Self {
+        Self::with_memory_budget(adapter, executor, threads, None)
+    }
+
+    /// [`TsqEngine::new`] with each query's memory budget set to `budget`
+    /// bytes (`None`: the session's default).
+    pub fn with_memory_budget(
+        adapter: Arc<dyn StorageAdapter>,
+        executor: Executor,
+        threads: usize,
+        budget: Option<usize>,
+    ) -> Self {
         let threads = threads.max(1);
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_executor(executor)
             .with_threads(threads);
+        if let Some(bytes) = budget {
+            config = config.with_memory_budget(bytes);
+        }
         TsqEngine {
             session: Session::new(adapter, config),
             executor,

@@ -2,12 +2,17 @@
 //! on every engine (tsq pipelined, tsq materialized, and DataFusion with the
 //! `datafusion` feature), the results are checked equal, and only then are
 //! the runs timed. `scale` sets the number of hosts (1.0 = 100 hosts, 12 h:
-//! 4.32 M points), as TSBS's `--scale` does.
+//! 4.32 M points), as TSBS's `--scale` does. [`store`] runs the same query
+//! types with random parameters ([`random`]) against an existing store and
+//! summarizes them per type ([`latency`]).
 
 pub mod compare;
 pub mod dataset;
 pub mod engines;
+pub mod latency;
 pub mod queries;
+pub mod random;
+pub mod store;
 
 use std::sync::Arc;
 

@@ -1,8 +1,9 @@
 //! The TSBS `cpu-only` query set, each query written twice: in tsq's
 //! language and as the equivalent SQL over the wide `cpu` table (for
-//! DataFusion). The parameters TSBS draws at random (hosts, windows) are
-//! fixed here so every run asks the same questions: the first hosts, and
-//! windows starting at the data's first timestamp, clamped to the data.
+//! DataFusion). [`queries`] fixes the parameters TSBS draws at random
+//! (hosts, windows) so every run asks the same questions: the first hosts,
+//! and windows starting at the data's first timestamp, clamped to the data;
+//! [`super::random`] draws them as TSBS does, from a seed.
 //!
 //! TSBS's InfluxQL uses `GROUP BY time(...)` whose default fill is `null`:
 //! tsq's `FILL(null)` is the faithful translation. On the gap-free demo data
@@ -29,9 +30,14 @@ pub struct TsbsQuery {
     pub sql: String,
     /// Points the query has to read (hosts × fields × timestamps in its window).
     pub points: usize,
+    /// The time range it reads, `[from, to)` in ns (`lastpoint`: the data's
+    /// span; `groupby-orderby-limit`: from the data's start).
+    pub window: (i64, i64),
+    /// The hostnames it names, in the order drawn (empty: every host).
+    pub hosts: Vec<String>,
 }
 
-/// Where the queries look in a dataset.
+/// Where the fixed queries look in a dataset.
 struct Frame {
     start: i64,
     end: i64,
@@ -43,15 +49,19 @@ impl Frame {
         (self.start, (self.start + hours * HOUR).min(self.end))
     }
 
-    fn steps(&self, from: i64, to: i64) -> usize {
-        ((to - from) / (INTERVAL_SECONDS * SECOND)).max(0) as usize
-    }
-
     fn host_list(&self, n: usize) -> Vec<String> {
         (0..n.min(self.hosts))
-            .map(|h| format!("'host_{h}'"))
+            .map(|h| format!("host_{h}"))
             .collect()
     }
+}
+
+/// Timestamps of one host in `[from, to)` (10 s apart from a multiple of
+/// 10 s, as the demo data is).
+fn steps(from: i64, to: i64) -> usize {
+    let step = INTERVAL_SECONDS * SECOND;
+    let first_at_or_after = |t: i64| (t.saturating_add(step - 1)).div_euclid(step);
+    (first_at_or_after(to) - first_at_or_after(from)).max(0) as usize
 }
 
 /// An instant as tsq's RFC 3339 literal and as a SQL timestamp literal.
@@ -76,49 +86,93 @@ fn aggs(agg: &str, fields: &[&str]) -> String {
     items.join(", ")
 }
 
-/// The TSBS queries over the data of `config` (at least one host and one hour).
+/// `'host_1', 'host_7'`: hostnames as a quoted list.
+fn quoted(hosts: &[String]) -> String {
+    let items: Vec<String> = hosts.iter().map(|h| format!("'{h}'")).collect();
+    items.join(", ")
+}
+
+/// The TSBS queries over the data of `config` (at least one host and one
+/// hour), with fixed parameters: the first hosts, windows from the first
+/// timestamp, clamped to the data.
 pub fn queries(config: &DemoConfig) -> Vec<TsbsQuery> {
     let frame = Frame {
         start: config.start,
         end: config.end(),
         hosts: config.hosts,
     };
+    let all = frame.hosts;
     vec![
-        single_groupby(&frame, (1, 1, 1), "single-groupby-1-1-1"),
-        single_groupby(&frame, (1, 1, 12), "single-groupby-1-1-12"),
-        single_groupby(&frame, (1, 8, 1), "single-groupby-1-8-1"),
-        single_groupby(&frame, (5, 1, 1), "single-groupby-5-1-1"),
-        single_groupby(&frame, (5, 1, 12), "single-groupby-5-1-12"),
-        single_groupby(&frame, (5, 8, 1), "single-groupby-5-8-1"),
-        cpu_max_all(&frame, 1, "cpu-max-all-1"),
-        cpu_max_all(&frame, 8, "cpu-max-all-8"),
-        double_groupby(&frame, 1, "double-groupby-1"),
-        double_groupby(&frame, 5, "double-groupby-5"),
-        double_groupby(&frame, FIELDS.len(), "double-groupby-all"),
-        high_cpu(&frame, None, "high-cpu-all"),
-        high_cpu(&frame, Some(0), "high-cpu-1"),
-        lastpoint(&frame),
-        groupby_orderby_limit(&frame),
+        single_groupby(
+            "single-groupby-1-1-1",
+            1,
+            &frame.host_list(1),
+            frame.window(1),
+        ),
+        single_groupby(
+            "single-groupby-1-1-12",
+            1,
+            &frame.host_list(1),
+            frame.window(12),
+        ),
+        single_groupby(
+            "single-groupby-1-8-1",
+            1,
+            &frame.host_list(8),
+            frame.window(1),
+        ),
+        single_groupby(
+            "single-groupby-5-1-1",
+            5,
+            &frame.host_list(1),
+            frame.window(1),
+        ),
+        single_groupby(
+            "single-groupby-5-1-12",
+            5,
+            &frame.host_list(1),
+            frame.window(12),
+        ),
+        single_groupby(
+            "single-groupby-5-8-1",
+            5,
+            &frame.host_list(8),
+            frame.window(1),
+        ),
+        cpu_max_all("cpu-max-all-1", &frame.host_list(1), frame.window(8)),
+        cpu_max_all("cpu-max-all-8", &frame.host_list(8), frame.window(8)),
+        double_groupby("double-groupby-1", 1, frame.window(12), all),
+        double_groupby("double-groupby-5", 5, frame.window(12), all),
+        double_groupby("double-groupby-all", FIELDS.len(), frame.window(12), all),
+        high_cpu("high-cpu-all", None, frame.window(12), all),
+        high_cpu("high-cpu-1", Some("host_0"), frame.window(12), all),
+        lastpoint((frame.start, frame.end), all),
+        // the last five minutes before the middle of the data
+        groupby_orderby_limit(
+            frame.start + (frame.end - frame.start) / 2 / (60 * SECOND) * (60 * SECOND),
+            (frame.start, frame.end),
+            all,
+        ),
     ]
 }
 
-/// TSBS `single-groupby-M-H-T`: max of `M` fields over `H` hosts, per
-/// minute, for `T` hours.
-fn single_groupby(
-    frame: &Frame,
-    (metrics, hosts, hours): (usize, usize, i64),
+/// TSBS `single-groupby-M-H-T`: max of the first `metrics` fields over
+/// `hosts`, per minute, over `window` (T hours).
+pub(crate) fn single_groupby(
     name: &'static str,
+    metrics: usize,
+    hosts: &[String],
+    (from, to): (i64, i64),
 ) -> TsbsQuery {
     let fields = &FIELDS[..metrics];
-    let list = frame.host_list(hosts);
-    let (from, to) = frame.window(hours);
     let (tf, sf) = time_filter(from, to);
-    let hosts_sql = list.join(", ");
+    let hosts_sql = quoted(hosts);
     TsbsQuery {
         name,
         about: format!(
-            "max of {metrics} metric(s) over {} host(s), per minute, {hours} h",
-            list.len()
+            "max of {metrics} metric(s) over {} host(s), per minute, {} h",
+            hosts.len(),
+            (to - from) / HOUR
         ),
         tsq: format!(
             "SELECT {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {tf} SAMPLE BY 1m max FILL(null)",
@@ -128,18 +182,28 @@ fn single_groupby(
             "SELECT {BUCKET_1M} AS time, {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {sf} GROUP BY 1",
             aggs("max", fields)
         ),
-        points: list.len() * metrics * frame.steps(from, to),
+        points: hosts.len() * metrics * steps(from, to),
+        window: (from, to),
+        hosts: hosts.to_vec(),
     }
 }
 
-/// Mean of `metrics` fields per host per hour over 12 hours.
-fn double_groupby(frame: &Frame, metrics: usize, name: &'static str) -> TsbsQuery {
+/// TSBS `double-groupby-M`: mean of the first `metrics` fields per host per
+/// hour over `window` (12 hours); `hosts` is how many the data has.
+pub(crate) fn double_groupby(
+    name: &'static str,
+    metrics: usize,
+    (from, to): (i64, i64),
+    hosts: usize,
+) -> TsbsQuery {
     let fields = &FIELDS[..metrics];
-    let (from, to) = frame.window(12);
     let (tf, sf) = time_filter(from, to);
     TsbsQuery {
         name,
-        about: format!("mean of {metrics} metric(s) per host per hour, 12 h"),
+        about: format!(
+            "mean of {metrics} metric(s) per host per hour, {} h",
+            (to - from) / HOUR
+        ),
         tsq: format!(
             "SELECT {} FROM cpu WHERE {tf} GROUP BY hostname SAMPLE BY 1h avg FILL(null)",
             aggs("avg", fields)
@@ -148,20 +212,28 @@ fn double_groupby(frame: &Frame, metrics: usize, name: &'static str) -> TsbsQuer
             "SELECT {BUCKET_1H} AS time, hostname, {} FROM cpu WHERE {sf} GROUP BY 1, 2",
             aggs("avg", fields)
         ),
-        points: frame.hosts * metrics * frame.steps(from, to),
+        points: hosts * metrics * steps(from, to),
+        window: (from, to),
+        hosts: Vec::new(),
     }
 }
 
-/// TSBS `cpu-max-all-N`: max of every metric over `hosts` hosts, per
-/// hour, for 8 hours.
-fn cpu_max_all(frame: &Frame, hosts: usize, name: &'static str) -> TsbsQuery {
-    let list = frame.host_list(hosts);
-    let hosts_sql = list.join(", ");
-    let (from, to) = frame.window(8);
+/// TSBS `cpu-max-all-N`: max of every metric over `hosts`, per hour, over
+/// `window` (8 hours).
+pub(crate) fn cpu_max_all(
+    name: &'static str,
+    hosts: &[String],
+    (from, to): (i64, i64),
+) -> TsbsQuery {
+    let hosts_sql = quoted(hosts);
     let (tf, sf) = time_filter(from, to);
     TsbsQuery {
         name,
-        about: format!("max of all 10 metrics over {} host(s), per hour, 8 h", list.len()),
+        about: format!(
+            "max of all 10 metrics over {} host(s), per hour, {} h",
+            hosts.len(),
+            (to - from) / HOUR
+        ),
         tsq: format!(
             "SELECT {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {tf} SAMPLE BY 1h max FILL(null)",
             aggs("max", &FIELDS)
@@ -170,40 +242,49 @@ fn cpu_max_all(frame: &Frame, hosts: usize, name: &'static str) -> TsbsQuery {
             "SELECT {BUCKET_1H} AS time, {} FROM cpu WHERE hostname IN ({hosts_sql}) AND {sf} GROUP BY 1",
             aggs("max", &FIELDS)
         ),
-        points: list.len() * FIELDS.len() * frame.steps(from, to),
+        points: hosts.len() * FIELDS.len() * steps(from, to),
+        window: (from, to),
+        hosts: hosts.to_vec(),
     }
 }
 
 /// TSBS `high-cpu-1` (`host` set: that host) and `high-cpu-all` (every
-/// host): every reading where `usage_user > 90`, over 12 hours.
-fn high_cpu(frame: &Frame, host: Option<usize>, name: &'static str) -> TsbsQuery {
-    let (from, to) = frame.window(12);
+/// host, `None`): every reading where `usage_user > 90`, over `window` (12
+/// hours); `hosts` is how many the data has.
+pub(crate) fn high_cpu(
+    name: &'static str,
+    host: Option<&str>,
+    (from, to): (i64, i64),
+    hosts: usize,
+) -> TsbsQuery {
     let (tf, sf) = time_filter(from, to);
     let fields = FIELDS.join(", ");
-    let (which, host_test, hosts) = match host {
-        Some(h) => (
-            "one host".to_string(),
-            format!("hostname = 'host_{h}' AND "),
-            1,
-        ),
-        None => ("every host".to_string(), String::new(), frame.hosts),
+    let (which, host_test, count) = match host {
+        Some(h) => (h.to_string(), format!("hostname = '{h}' AND "), 1),
+        None => ("every host".to_string(), String::new(), hosts),
     };
     TsbsQuery {
         name,
-        about: format!("all readings of {which} with usage_user > 90, 12 h"),
+        about: format!(
+            "all readings of {which} with usage_user > 90, {} h",
+            (to - from) / HOUR
+        ),
         tsq: format!("SELECT {fields} FROM cpu WHERE {host_test}usage_user > 90 AND {tf}"),
         sql: format!(
             "SELECT time, {}, {fields} FROM cpu WHERE {host_test}usage_user > 90 AND {sf}",
             TAG_KEYS.join(", ")
         ),
-        points: hosts * FIELDS.len() * frame.steps(from, to),
+        points: count * FIELDS.len() * steps(from, to),
+        window: (from, to),
+        hosts: host.map(|h| vec![h.to_string()]).unwrap_or_default(),
     }
 }
 
-/// The last value of every metric of every host. tsq's `SAMPLE BY ALL`
-/// stamps its one bucket with the start of the range, so the SQL does too.
-fn lastpoint(frame: &Frame) -> TsbsQuery {
-    let (a, sa) = instant(frame.start);
+/// The last value of every metric of every host, from the data's `span`
+/// (its first timestamp; `hosts` hosts). tsq's `SAMPLE BY ALL` stamps its
+/// one bucket with the start of the range, so the SQL does too.
+pub(crate) fn lastpoint((start, end): (i64, i64), hosts: usize) -> TsbsQuery {
+    let (a, sa) = instant(start);
     let last: Vec<String> = FIELDS
         .iter()
         .map(|f| format!("last_value({f} ORDER BY time) AS \"last({f})\""))
@@ -219,15 +300,21 @@ fn lastpoint(frame: &Frame) -> TsbsQuery {
             "SELECT {sa} AS time, hostname, {} FROM cpu WHERE time >= {sa} GROUP BY hostname",
             last.join(", ")
         ),
-        points: frame.hosts * FIELDS.len() * frame.steps(frame.start, frame.end),
+        points: hosts * FIELDS.len() * steps(start, end),
+        window: (start, end),
+        hosts: Vec::new(),
     }
 }
 
-/// The last five minutes before the middle of the data, max across every
-/// host per minute, newest first.
-fn groupby_orderby_limit(frame: &Frame) -> TsbsQuery {
-    let mid = frame.start + (frame.end - frame.start) / 2 / (60 * SECOND) * (60 * SECOND);
-    let (m, sm) = instant(mid);
+/// TSBS `groupby-orderby-limit`: the max of `usage_user` across every host
+/// per minute, the five newest minutes before `before`, in data whose span
+/// is `span` (`hosts` hosts).
+pub(crate) fn groupby_orderby_limit(
+    before: i64,
+    (start, _): (i64, i64),
+    hosts: usize,
+) -> TsbsQuery {
+    let (m, sm) = instant(before);
     TsbsQuery {
         name: "groupby-orderby-limit",
         about: "max per minute across all hosts before a time, last 5 minutes".into(),
@@ -237,7 +324,9 @@ fn groupby_orderby_limit(frame: &Frame) -> TsbsQuery {
         sql: format!(
             "SELECT {BUCKET_1M} AS time, max(usage_user) FROM cpu WHERE time < {sm} GROUP BY 1 ORDER BY 1 DESC LIMIT 5"
         ),
-        points: frame.hosts * frame.steps(frame.start, mid),
+        points: hosts * steps(start, before),
+        window: (start, before),
+        hosts: Vec::new(),
     }
 }
 
