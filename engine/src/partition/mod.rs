@@ -31,6 +31,7 @@ mod build;
 mod final_agg;
 mod group_merge;
 mod partial_agg;
+mod shard;
 mod tasks;
 
 use std::fmt;
@@ -39,6 +40,7 @@ pub use build::{build_partitioned, build_partitioned_with, partitions_for, plan_
 pub use final_agg::FinalAggOp;
 pub use group_merge::GroupMergeOp;
 pub use partial_agg::{PartialAggOp, PartialOutput};
+pub use shard::{build_shard_step, ShardStep};
 
 use crate::group::Grouping;
 use crate::registry::SeriesRegistry;
