@@ -58,7 +58,7 @@ mod enabled {
 
     use tokio::net::TcpListener;
     use tokio::runtime::Runtime;
-    use tsq_datafusion::cluster::{serve, ClusterConfig, Coordinator};
+    use tsq_datafusion::cluster::{serve, ClusterConfig, Coordinator, ShardStore};
 
     use crate::cli::backend::CliError;
     use crate::cli::format::table::TableOptions;
@@ -79,7 +79,11 @@ mod enabled {
             let listener = TcpListener::bind(listen)
                 .await
                 .map_err(|e| CliError::Data(format!("listening on {listen}: {e}")))?;
-            let handle = serve(Arc::new(db.session()), listener).map_err(data)?;
+            let store = ShardStore {
+                adapter: db.adapter(),
+                config: db.session().config().clone(),
+            };
+            let handle = serve(store, listener).map_err(data)?;
             eprintln!("tsq worker: {} on {}", dir.display(), handle.addr());
             tokio::signal::ctrl_c().await.map_err(data)?;
             handle.stop().await.map_err(data)?;

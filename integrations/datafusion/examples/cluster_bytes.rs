@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tsq_benches::demo::{DemoConfig, DEFAULT_START, FIELDS, MEASUREMENT};
 use tsq_benches::tsbs::dataset::TsbsData;
 use tsq_benches::tsbs::queries::queries;
-use tsq_datafusion::cluster::{serve, shard_of, ClusterConfig, Coordinator};
+use tsq_datafusion::cluster::{serve, shard_of, ClusterConfig, Coordinator, ShardStore};
 use tsq_engine::StorageAdapter;
 use tsq_planner::{Session, SessionConfig};
 use tsq_storage::memory::MemoryAdapter;
@@ -50,8 +50,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut workers = Vec::new();
     for adapter in shards {
         let adapter: Arc<dyn StorageAdapter> = Arc::new(adapter);
-        let session = Arc::new(Session::new(adapter, SessionConfig::default()));
-        let handle = serve(session, TcpListener::bind("127.0.0.1:0").await?)?;
+        let handle = serve(
+            ShardStore::new(adapter),
+            TcpListener::bind("127.0.0.1:0").await?,
+        )?;
         workers.push(handle.addr().to_string());
         handles.push(handle);
     }

@@ -65,15 +65,6 @@ pub enum Error {
     /// A message between coordinator and worker is malformed.
     #[error("cluster protocol: {0}")]
     Protocol(String),
-    /// Rows of one group came from several shards and the aggregate cannot
-    /// be merged without partial states.
-    #[error("column `{column}`: the group ({key}) has series on several shards, and merging this aggregate across shards needs partial aggregate states (not available yet); group by every tag, or use max/min")]
-    NeedsPartials {
-        /// The value column.
-        column: String,
-        /// The group key (time and tags).
-        key: String,
-    },
     /// DataFusion failed (planning or running a cluster stage).
     #[error("datafusion: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),

@@ -3,7 +3,6 @@
 //! query it receives is decoded with a [`TsqCodec`] holding its store.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use datafusion_distributed::{DistributedExt, Worker, WorkerQueryContext};
 use tokio::net::TcpListener;
@@ -11,9 +10,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
-use tsq_planner::Session;
 
 use super::codec::TsqCodec;
+use super::shard_exec::ShardStore;
 use crate::error::{Error, Result};
 
 /// A running worker; dropping it (or [`WorkerHandle::stop`]) stops it.
@@ -74,15 +73,15 @@ impl Drop for WorkerHandle {
 }
 
 /// The datafusion-distributed worker over `store`.
-pub fn worker(store: Arc<Session>) -> Worker {
+pub fn worker(store: ShardStore) -> Worker {
     Worker::from_session_builder(move |ctx: WorkerQueryContext| {
-        let codec = TsqCodec::worker(Arc::clone(&store));
+        let codec = TsqCodec::worker(store.clone());
         async move { Ok(ctx.builder.with_distributed_user_codec(codec).build()) }
     })
 }
 
 /// Serves `store` on `listener` until stopped (on the current runtime).
-pub fn serve(store: Arc<Session>, listener: TcpListener) -> Result<WorkerHandle> {
+pub fn serve(store: ShardStore, listener: TcpListener) -> Result<WorkerHandle> {
     let addr = listener.local_addr().map_err(|e| Error::Worker {
         worker: "listener".into(),
         message: e.to_string(),
