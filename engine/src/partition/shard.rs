@@ -30,7 +30,7 @@ use super::{PartialAggOp, Partition, PartitionBy};
 pub enum ShardStep {
     /// A streaming aggregation's partial step: run it with
     /// [`PartialAggOp::run_partial`].
-    Partial(PartialAggOp),
+    Partial(Box<PartialAggOp>),
     /// The timelines below an interpolating aggregation (which the merge
     /// side aggregates), ordered as the scan delivers them.
     Below(Box<dyn Operator>),
@@ -72,11 +72,11 @@ pub async fn build_shard_step(
         by: PartitionBy::Series,
     };
     let name = spec.output_name.clone();
-    Ok(ShardStep::Partial(PartialAggOp::new(
+    Ok(ShardStep::Partial(Box::new(PartialAggOp::new(
         chain,
         agg,
         spec.group_by.clone(),
         name,
         whole,
-    )?))
+    )?)))
 }
