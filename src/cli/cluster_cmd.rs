@@ -53,7 +53,6 @@ mod enabled {
     use std::io::{self, Write};
     use std::net::SocketAddr;
     use std::path::Path;
-    use std::sync::Arc;
     use std::time::Duration;
 
     use tokio::net::TcpListener;
