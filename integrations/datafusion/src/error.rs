@@ -65,6 +65,14 @@ pub enum Error {
     /// A message between coordinator and worker is malformed.
     #[error("cluster protocol: {0}")]
     Protocol(String),
+    /// `tsq import --cluster` could not read or parse its input.
+    #[error("{source_name}: {message}")]
+    Import {
+        /// The file (or `-`).
+        source_name: String,
+        /// What is wrong, with the line and column.
+        message: String,
+    },
     /// DataFusion failed (planning or running a cluster stage).
     #[error("datafusion: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
