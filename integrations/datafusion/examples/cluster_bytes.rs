@@ -1,9 +1,10 @@
 //! What a 3-worker loopback cluster ships and how long it takes, against one
 //! store holding the same data (`docs/distributed.md`, "Measurements"):
-//! `double-groupby-1` through the cluster (the shards' answers), the same
-//! window's points shipped raw (`SELECT usage_user …`: what shipping the
-//! points would cost), and the time of every TSBS query on the cluster and
-//! on one store, in the same run.
+//! `double-groupby-1` through the cluster (the shards' partial states), the
+//! same window's points shipped raw (`SELECT usage_user …`: what shipping
+//! the points would cost), and the time of every TSBS query on the cluster
+//! and on one store, in the same run, with the rows and bytes the shards
+//! sent for it (the `Partial` stage's envelopes as an Arrow IPC stream).
 //!
 //! `cargo run -p tsq-datafusion --example cluster_bytes -- HOSTS HOURS`
 
@@ -91,20 +92,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         points.bytes_received,
         points.bytes_received as f64 / answer.bytes_received.max(1) as f64
     );
-    println!("query                    one store   cluster   ratio");
+    println!("query                    one store   cluster   ratio  rows shipped  bytes shipped");
     for q in &all {
         let started = Instant::now();
         one.sql(&q.tsq).await?.collect().await?;
         let single = started.elapsed();
         let started = Instant::now();
-        coordinator.query(&q.tsq).await?;
+        let answer = coordinator.query(&q.tsq).await?;
         let cluster = started.elapsed();
         println!(
-            "{:<24} {:>8.1} ms {:>7.1} ms {:>6.2}",
+            "{:<24} {:>8.1} ms {:>7.1} ms {:>6.2} {:>13} {:>14}",
             q.name,
             single.as_secs_f64() * 1e3,
             cluster.as_secs_f64() * 1e3,
-            cluster.as_secs_f64() / single.as_secs_f64()
+            cluster.as_secs_f64() / single.as_secs_f64(),
+            answer.rows_received,
+            answer.bytes_received
         );
     }
     for h in handles {
