@@ -13,7 +13,7 @@
 //!   key, as an adapter numbers them); below an interpolating aggregation
 //!   the aggregation itself then runs here (`GroupedAggOp`, `MTAggOp`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -45,11 +45,11 @@ pub async fn final_merge(
     mut envelopes: Vec<Envelope>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     envelopes.sort_by_key(|e| (e.pipeline, e.shard));
-    let shards = {
-        let mut s: Vec<_> = envelopes.iter().map(|e| e.shard).collect();
-        s.dedup();
-        s.len()
-    };
+    let shards = envelopes
+        .iter()
+        .map(|e| e.shard)
+        .collect::<BTreeSet<_>>()
+        .len();
     let ctx = task_context(config);
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
     for (i, p) in plan.pipelines.iter().enumerate() {
