@@ -234,6 +234,16 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
         last_points_by_scan(self, request).await
     }
 
+    /// The number of points matching `request` (its predicate and range
+    /// always applied), when the adapter knows it from its index without
+    /// decoding points; `None` when it does not (the default). Planners
+    /// outside tsq use it as a row estimate (`docs/distributed.md`,
+    /// `TsqTable` statistics).
+    async fn point_count(&self, request: &ScanRequest) -> Result<Option<u64>> {
+        let _ = request;
+        Ok(None)
+    }
+
     /// Names of all measurements, sorted.
     async fn measurements(&self) -> Result<Vec<String>>;
 

@@ -146,8 +146,10 @@ pub fn run(cli: Cli, open: &Opener) -> i32 {
         }),
         Some(Command::Import {
             cluster: Some(cluster),
+            files,
+            precision,
             ..
-        }) => crate::cli::cluster_cmd::import(cluster),
+        }) => crate::cli::cluster_cmd::import(&runtime, cluster, files, *precision),
         Some(Command::Query {
             query: Some(text),
             cluster: Some(cluster),

@@ -617,6 +617,19 @@ impl StorageAdapter for MemoryAdapter {
         Ok(span)
     }
 
+    async fn point_count(&self, request: &ScanRequest) -> Result<Option<u64>> {
+        // Two binary searches per series: the count is known, not read.
+        let count = self
+            .select(request, true)
+            .iter()
+            .map(|(_, points)| {
+                let (lo, hi) = points.bounds(&request.range);
+                hi.saturating_sub(lo) as u64
+            })
+            .sum();
+        Ok(Some(count))
+    }
+
     async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
         if !self.capabilities.last_point {
             return tsq_engine::storage::last_points_by_scan(self, request).await;

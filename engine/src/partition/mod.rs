@@ -31,6 +31,7 @@ mod build;
 mod final_agg;
 mod group_merge;
 mod partial_agg;
+mod shard;
 mod tasks;
 
 use std::fmt;
@@ -42,6 +43,7 @@ pub use build::{
 pub use final_agg::FinalAggOp;
 pub use group_merge::GroupMergeOp;
 pub use partial_agg::{PartialAggOp, PartialOutput};
+pub use shard::{build_shard_step, ShardStep};
 
 use crate::group::Grouping;
 use crate::registry::SeriesRegistry;

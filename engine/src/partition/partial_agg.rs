@@ -50,6 +50,9 @@ pub struct PartialAggOp {
     metrics: OperatorMetrics,
     /// Wall time of the last `run_partial` (the partition's task).
     wall: Option<Duration>,
+    /// The registry of the input series of the last `run_partial`: the
+    /// series ids of the first / last ties refer to it.
+    input_registry: Option<Arc<SeriesRegistry>>,
 }
 
 /// Built from the first input batch.
@@ -100,7 +103,16 @@ impl PartialAggOp {
             ctx: None,
             metrics: OperatorMetrics::default(),
             wall: None,
+            input_registry: None,
         })
+    }
+
+    /// The series registry of the input of the last
+    /// [`run_partial`](Self::run_partial) (`None` before, or without
+    /// input): the series ids of the `first_series` / `last_series` state
+    /// columns are ids of this registry.
+    pub fn input_registry(&self) -> Option<&Arc<SeriesRegistry>> {
+        self.input_registry.as_ref()
     }
 
     /// Opens the operator, folds its whole input, closes it, and returns
@@ -227,6 +239,7 @@ impl PartialAggOp {
         let Some(mut state) = self.state.take() else {
             return Ok(None);
         };
+        self.input_registry = Some(Arc::clone(&state.registry));
         let grid = state.grid;
         let count = grid.count;
         let mut states = PartialStates::new(self.agg, Arc::clone(state.grouping.groups()));

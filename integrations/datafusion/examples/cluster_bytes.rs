@@ -1,9 +1,10 @@
 //! What a 3-worker loopback cluster ships and how long it takes, against one
 //! store holding the same data (`docs/distributed.md`, "Measurements"):
-//! `double-groupby-1` through the cluster (the shards' answers), the same
-//! window's points shipped raw (`SELECT usage_user …`: what shipping the
-//! points would cost), and the time of every TSBS query on the cluster and
-//! on one store, in the same run.
+//! `double-groupby-1` through the cluster (the shards' partial states), the
+//! same window's points shipped raw (`SELECT usage_user …`: what shipping
+//! the points would cost), and the time of every TSBS query on the cluster
+//! and on one store, in the same run, with the rows and bytes the shards
+//! sent for it (the `Partial` stage's envelopes as an Arrow IPC stream).
 //!
 //! `cargo run -p tsq-datafusion --example cluster_bytes -- HOSTS HOURS`
 
@@ -14,7 +15,7 @@ use tokio::net::TcpListener;
 use tsq_benches::demo::{DemoConfig, DEFAULT_START, FIELDS, MEASUREMENT};
 use tsq_benches::tsbs::dataset::TsbsData;
 use tsq_benches::tsbs::queries::queries;
-use tsq_datafusion::cluster::{serve, shard_of, ClusterConfig, Coordinator};
+use tsq_datafusion::cluster::{serve, shard_of, ClusterConfig, Coordinator, ShardStore};
 use tsq_engine::StorageAdapter;
 use tsq_planner::{Session, SessionConfig};
 use tsq_storage::memory::MemoryAdapter;
@@ -50,8 +51,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut workers = Vec::new();
     for adapter in shards {
         let adapter: Arc<dyn StorageAdapter> = Arc::new(adapter);
-        let session = Arc::new(Session::new(adapter, SessionConfig::default()));
-        let handle = serve(session, TcpListener::bind("127.0.0.1:0").await?)?;
+        let handle = serve(
+            ShardStore::new(adapter),
+            TcpListener::bind("127.0.0.1:0").await?,
+        )?;
         workers.push(handle.addr().to_string());
         handles.push(handle);
     }
@@ -89,20 +92,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         points.bytes_received,
         points.bytes_received as f64 / answer.bytes_received.max(1) as f64
     );
-    println!("query                    one store   cluster   ratio");
+    println!("query                    one store   cluster   ratio  rows shipped  bytes shipped");
     for q in &all {
         let started = Instant::now();
         one.sql(&q.tsq).await?.collect().await?;
         let single = started.elapsed();
         let started = Instant::now();
-        coordinator.query(&q.tsq).await?;
+        let answer = coordinator.query(&q.tsq).await?;
         let cluster = started.elapsed();
         println!(
-            "{:<24} {:>8.1} ms {:>7.1} ms {:>6.2}",
+            "{:<24} {:>8.1} ms {:>7.1} ms {:>6.2} {:>13} {:>14}",
             q.name,
             single.as_secs_f64() * 1e3,
             cluster.as_secs_f64() * 1e3,
-            cluster.as_secs_f64() / single.as_secs_f64()
+            cluster.as_secs_f64() / single.as_secs_f64(),
+            answer.rows_received,
+            answer.bytes_received
         );
     }
     for h in handles {

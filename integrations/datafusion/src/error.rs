@@ -65,14 +65,13 @@ pub enum Error {
     /// A message between coordinator and worker is malformed.
     #[error("cluster protocol: {0}")]
     Protocol(String),
-    /// Rows of one group came from several shards and the aggregate cannot
-    /// be merged without partial states.
-    #[error("column `{column}`: the group ({key}) has series on several shards, and merging this aggregate across shards needs partial aggregate states (not available yet); group by every tag, or use max/min")]
-    NeedsPartials {
-        /// The value column.
-        column: String,
-        /// The group key (time and tags).
-        key: String,
+    /// `tsq import --cluster` could not read or parse its input.
+    #[error("{source_name}: {message}")]
+    Import {
+        /// The file (or `-`).
+        source_name: String,
+        /// What is wrong, with the line and column.
+        message: String,
     },
     /// DataFusion failed (planning or running a cluster stage).
     #[error("datafusion: {0}")]

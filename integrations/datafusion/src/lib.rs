@@ -30,6 +30,7 @@ mod register;
 mod rows;
 mod scan_exec;
 mod schema;
+mod stats;
 mod table;
 mod table_function;
 

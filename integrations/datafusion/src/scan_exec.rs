@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::Statistics;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -21,6 +22,7 @@ use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::StatisticsArgs;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
@@ -31,6 +33,7 @@ use crate::error::Error;
 use crate::pushdown::ScanFilters;
 use crate::rows::{FieldInput, RowMerger};
 use crate::schema::{Column, MeasurementSchema};
+use crate::stats::statistics;
 
 /// Reads a measurement table from a tsq adapter; see the module docs.
 #[derive(Debug)]
@@ -42,6 +45,8 @@ pub struct TsqScanExec {
     /// The fields scanned, each with the output field column it fills.
     scanned: Vec<(usize, Option<usize>)>,
     limit: Option<usize>,
+    /// Rows estimated from the adapter's index (`stats.rs`).
+    rows: Option<u64>,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -71,9 +76,21 @@ impl TsqScanExec {
             filters,
             scanned,
             limit,
+            rows: None,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    /// This scan with `rows` as its estimated row count (before `LIMIT`).
+    pub(crate) fn with_row_estimate(mut self, rows: Option<u64>) -> Self {
+        self.rows = rows;
+        self
+    }
+
+    /// The pushed filters.
+    pub(crate) fn filters(&self) -> &ScanFilters {
+        &self.filters
     }
 
     /// The names of the fields this scan reads.
@@ -210,6 +227,14 @@ impl ExecutionPlan for TsqScanExec {
 
     fn fetch(&self) -> Option<usize> {
         self.limit
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> DfResult<Arc<Statistics>> {
+        Ok(Arc::new(statistics(&self.schema(), self.rows, self.limit)))
     }
 }
 

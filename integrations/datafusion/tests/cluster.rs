@@ -12,7 +12,9 @@ use tsq_benches::demo::{DemoConfig, DEFAULT_START, FIELDS, MEASUREMENT};
 use tsq_benches::tsbs::compare::{canonical, check_same};
 use tsq_benches::tsbs::dataset::TsbsData;
 use tsq_benches::tsbs::queries::queries;
-use tsq_datafusion::cluster::{serve, shard_of, ClusterConfig, Coordinator, WorkerHandle};
+use tsq_datafusion::cluster::{
+    serve, shard_of, ClusterConfig, Coordinator, ShardStore, WorkerHandle,
+};
 use tsq_engine::StorageAdapter;
 use tsq_planner::{Session, SessionConfig};
 use tsq_storage::memory::MemoryAdapter;
@@ -42,9 +44,8 @@ async fn start_workers(data: &TsbsData) -> (Vec<WorkerHandle>, ClusterConfig) {
     let mut workers = Vec::new();
     for adapter in shard_adapters(data) {
         let adapter: Arc<dyn StorageAdapter> = Arc::new(adapter);
-        let session = Arc::new(Session::new(adapter, SessionConfig::default()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let handle = serve(session, listener).expect("serve");
+        let handle = serve(ShardStore::new(adapter), listener).expect("serve");
         workers.push(handle.addr().to_string());
         handles.push(handle);
     }
@@ -130,6 +131,115 @@ async fn a_dead_worker_fails_the_query_naming_it() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
     for w in workers {
+        w.stop().await.expect("stop");
+    }
+}
+
+/// A store whose scans wait: a query on it stays open until it is killed.
+#[derive(Debug)]
+struct Stalling(Arc<dyn StorageAdapter>);
+
+#[async_trait::async_trait]
+impl StorageAdapter for Stalling {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn capabilities(&self) -> tsq_engine::Capabilities {
+        self.0.capabilities()
+    }
+    async fn scan(
+        &self,
+        request: &tsq_engine::ScanRequest,
+    ) -> tsq_engine::Result<Box<dyn tsq_engine::SeriesScan>> {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        self.0.scan(request).await
+    }
+    async fn time_span(
+        &self,
+        request: &tsq_engine::ScanRequest,
+    ) -> tsq_engine::Result<Option<(i64, i64)>> {
+        self.0.time_span(request).await
+    }
+    async fn measurements(&self) -> tsq_engine::Result<Vec<String>> {
+        self.0.measurements().await
+    }
+    async fn fields(&self, m: &str) -> tsq_engine::Result<Vec<String>> {
+        self.0.fields(m).await
+    }
+    async fn tag_keys(&self, m: &str) -> tsq_engine::Result<Vec<String>> {
+        self.0.tag_keys(m).await
+    }
+    async fn tag_values(&self, m: &str, k: &str) -> tsq_engine::Result<Vec<String>> {
+        self.0.tag_values(m, k).await
+    }
+    async fn series_count(&self, m: &str) -> tsq_engine::Result<usize> {
+        self.0.series_count(m).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_query_fails_it_naming_the_worker() {
+    let data = data();
+    let mut adapters = shard_adapters(&data).into_iter();
+    let mut handles = Vec::new();
+    let mut workers = Vec::new();
+    // shard 1 runs on a runtime of its own, which the test kills (every
+    // task and socket of the worker goes, as when its process dies), and
+    // its scans stall, so the query is in the middle of its partial step.
+    let killed_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut killed = None;
+    for shard in 0..SHARDS {
+        let adapter: Arc<dyn StorageAdapter> = Arc::new(adapters.next().expect("shard"));
+        if shard == 1 {
+            let stalling: Arc<dyn StorageAdapter> = Arc::new(Stalling(adapter));
+            let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            std_listener.set_nonblocking(true).expect("nonblocking");
+            let _inside = killed_runtime.enter();
+            let listener = TcpListener::from_std(std_listener).expect("listener");
+            let handle = serve(ShardStore::new(stalling), listener).expect("serve");
+            workers.push(handle.addr().to_string());
+            killed = Some(handle);
+            continue;
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let handle = serve(ShardStore::new(adapter), listener).expect("serve");
+        workers.push(handle.addr().to_string());
+        handles.push(handle);
+    }
+    let killed_addr = workers[1].clone();
+    let config = ClusterConfig::new(workers).expect("config");
+    let coordinator = Coordinator::new(config, Duration::from_secs(30)).expect("coordinator");
+    let q = queries(&data.config)[8].tsq.clone();
+    let started = Instant::now();
+    let running = tokio::spawn(async move { coordinator.query(&q).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !running.is_finished(),
+        "the query waits for the stalled shard"
+    );
+    drop(killed);
+    killed_runtime.shutdown_background();
+    let err = tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the query ends")
+        .expect("join")
+        .expect_err("a worker died");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("worker {killed_addr} (shard 1)")),
+        "{text}"
+    );
+    // it failed because the stream broke, not by the 30 s timeout
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    for w in handles {
         w.stop().await.expect("stop");
     }
 }

@@ -1,26 +1,24 @@
 //! The `PhysicalExtensionCodec` of [`TsqShardExec`]: the statement text,
-//! the mode, the shard id and the result schema cross the network, never a
-//! handle (`docs/distributed.md`). A worker's codec holds its store and
-//! builds the node over it; the coordinator's holds none.
+//! the shard id and, for the partial step, the cluster's catalog cross the
+//! network, never a handle (`docs/distributed.md`). A worker's codec holds
+//! its store and builds the node over it; the coordinator's holds none.
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::Schema;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use datafusion_proto::protobuf;
 use prost::Message;
-use tsq_planner::Session;
 
+use super::catalog::ShardCatalog;
 use super::shard::ShardId;
-use super::shard_exec::{ShardMode, TsqShardExec};
+use super::shard_exec::{ShardMode, ShardStore, TsqShardExec};
 
 /// Encodes and decodes [`TsqShardExec`]; see the module docs.
 #[derive(Debug, Clone, Default)]
 pub struct TsqCodec {
-    store: Option<Arc<Session>>,
+    store: Option<ShardStore>,
 }
 
 impl TsqCodec {
@@ -30,7 +28,7 @@ impl TsqCodec {
     }
 
     /// A worker's codec: decoded nodes run on `store`.
-    pub fn worker(store: Arc<Session>) -> Self {
+    pub fn worker(store: ShardStore) -> Self {
         TsqCodec { store: Some(store) }
     }
 }
@@ -39,12 +37,12 @@ impl TsqCodec {
 struct TsqShardExecProto {
     #[prost(string, tag = "1")]
     sql: String,
-    #[prost(bool, tag = "2")]
-    describe: bool,
     #[prost(uint32, optional, tag = "3")]
     shard: Option<u32>,
-    #[prost(message, optional, tag = "4")]
-    schema: Option<protobuf::Schema>,
+    /// The cluster's catalog ([`ShardCatalog::encode`]) of a partial step;
+    /// absent for `Describe`.
+    #[prost(bytes = "vec", optional, tag = "5")]
+    catalog: Option<Vec<u8>>,
 }
 
 impl PhysicalExtensionCodec for TsqCodec {
@@ -63,21 +61,14 @@ impl PhysicalExtensionCodec for TsqCodec {
         }
         let proto = TsqShardExecProto::decode(buf)
             .map_err(|e| DataFusionError::Internal(format!("decoding TsqShardExec: {e}")))?;
-        let schema: Schema = proto
-            .schema
-            .as_ref()
-            .ok_or_else(|| DataFusionError::Internal("TsqShardExec without a schema".into()))?
-            .try_into()?;
-        let mode = if proto.describe {
-            ShardMode::Describe
-        } else {
-            ShardMode::Run
+        let mode = match proto.catalog {
+            None => ShardMode::Describe,
+            Some(bytes) => ShardMode::Partial(Arc::new(ShardCatalog::decode(&bytes)?)),
         };
         Ok(Arc::new(TsqShardExec::new(
             &proto.sql,
             mode,
             proto.shard.map(ShardId),
-            Arc::new(schema),
             self.store.clone(),
         )))
     }
@@ -96,9 +87,11 @@ impl PhysicalExtensionCodec for TsqCodec {
         };
         let proto = TsqShardExecProto {
             sql: exec.sql().to_string(),
-            describe: exec.mode() == ShardMode::Describe,
             shard: exec.shard().map(|s| s.0),
-            schema: Some(node.schema().as_ref().try_into()?),
+            catalog: match exec.mode() {
+                ShardMode::Describe => None,
+                ShardMode::Partial(c) => Some(c.encode()),
+            },
         };
         proto
             .encode(buf)

@@ -2,21 +2,26 @@
 //! `docs/distributed.md`, "What runs where").
 //!
 //! ```text
-//!  merge (merge.rs) ◀── NetworkCoalesceExec(N → 1) ◀── Flight ── TsqShardExec{sql, shard i} on worker i
+//!  final_merge.rs ◀── NetworkCoalesceExec(N → 1) ◀── Flight ── TsqShardExec{sql, shard i, catalog} on worker i
 //! ```
 //!
 //! A query is two stages through datafusion-distributed: `Describe` (each
-//! shard plans the statement and returns its [`MergeSpec`]: the coordinator
-//! has no store to plan against) and `Run` (each shard runs it). The leaf is
-//! split into one task per shard and task *i* is routed to worker *i* of
-//! `cluster.toml`. A failed stage is reported naming the workers that do
-//! not answer; every stage is bounded by a timeout.
+//! shard returns its catalog of the statement: fields, tag keys, data
+//! spans) and `Partial` (each shard plans the statement over the union of
+//! the catalogs and runs the partial step of every pipeline). The
+//! coordinator plans over the same union, so it has the plan every shard
+//! ran, and merges the partial states with tsq's own merge and result join
+//! (`final_merge.rs`). The leaf is split into one task per shard and task
+//! *i* is routed to worker *i* of `cluster.toml`. A failed stage is
+//! reported naming the workers that do not answer; every stage is bounded
+//! by a timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{BinaryArray, RecordBatch};
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::catalog::Session as DfSession;
@@ -32,29 +37,33 @@ use datafusion_distributed::{
     RouteTasksEventResponse, ScaleUpLeafNodeEvent, ScaleUpLeafNodeEventResponse,
     SessionStateBuilderExt, WorkerResolver,
 };
+use tsq_planner::SessionConfig;
 use url::Url;
 
+use super::catalog::ShardCatalog;
 use super::codec::TsqCodec;
 use super::config::ClusterConfig;
+use super::final_merge::final_merge;
 use super::gather_exec::TsqGatherExec;
-use super::merge::merge;
 use super::shard::ShardId;
-use super::shard_exec::{describe_schema, ShardMode, TsqShardExec};
-use super::spec::MergeSpec;
+use super::shard_exec::{ShardMode, TsqShardExec};
+use super::step::plan_over;
+use super::wire::{envelope_schema, Envelope};
 use crate::error::{Error, Result};
+use crate::query_exec::plan_line;
 
 /// The answer of a cluster query, with what it cost on the network.
 #[derive(Debug, Clone)]
 pub struct ClusterAnswer {
     /// The result rows (one batch).
     pub batch: RecordBatch,
-    /// Bytes of the batches the shards sent for the `Run` stage, as one
-    /// uncompressed Arrow IPC stream (what Flight carries).
+    /// Bytes of the batches the shards sent for the `Partial` stage, as
+    /// one uncompressed Arrow IPC stream (what Flight carries).
     pub bytes_received: u64,
-    /// Rows the shards sent.
+    /// Rows of partial states and timelines the shards sent.
     pub rows_received: u64,
-    /// What the shards' plan said.
-    pub spec: MergeSpec,
+    /// tsq's plan in one line.
+    pub plan_line: String,
 }
 
 /// Runs tsq statements on a cluster; see the module docs.
@@ -96,34 +105,31 @@ impl Coordinator {
         &self.config
     }
 
-    /// Runs `sql` on every shard and merges the answers.
+    /// Runs `sql` on every shard: the partial step there, the final merge
+    /// here.
     pub async fn query(&self, sql: &str) -> Result<ClusterAnswer> {
-        let described = self
-            .stage(sql, ShardMode::Describe, describe_schema())
-            .await?;
-        let spec = agreed_spec(&described)?;
-        let shards = self
-            .stage(sql, ShardMode::Run, Arc::clone(&spec.schema))
-            .await?;
-        let bytes_received = ipc_bytes(&spec.schema, &shards)?;
-        let rows_received = shards.iter().map(|b| b.num_rows() as u64).sum();
-        let batch = merge(&spec, &shards)?;
+        super::catalog::measurement_of(sql)?;
+        let described = self.stage(sql, ShardMode::Describe).await?;
+        let catalog = Arc::new(union_of(&described)?);
+        let config = SessionConfig::default();
+        let (plan, _) = plan_over(Arc::clone(&catalog), None, &config, sql).await?;
+        let shards = self.stage(sql, ShardMode::Partial(catalog)).await?;
+        let bytes_received = ipc_bytes(&envelope_schema(), &shards)?;
+        let envelopes = Envelope::decode_all(&shards)?;
+        let rows_received = envelopes.iter().map(|e| e.payload.num_rows() as u64).sum();
+        let (schema, batches) = final_merge(&plan, &config, envelopes).await?;
         Ok(ClusterAnswer {
-            batch,
+            batch: concat_batches(&schema, &batches)?,
             bytes_received,
             rows_received,
-            spec,
+            plan_line: plan_line(Some(&plan)),
         })
     }
 
     /// One stage over every shard, bounded by the timeout.
-    async fn stage(
-        &self,
-        sql: &str,
-        mode: ShardMode,
-        schema: SchemaRef,
-    ) -> Result<Vec<RecordBatch>> {
-        let leaf = TsqShardExec::new(sql, mode, None, Arc::clone(&schema), None);
+    async fn stage(&self, sql: &str, mode: ShardMode) -> Result<Vec<RecordBatch>> {
+        let leaf = TsqShardExec::new(sql, mode, None, None);
+        let schema = leaf.schema();
         let table = ShardStage {
             leaf: Arc::new(leaf),
             shards: self.config.shards(),
@@ -186,9 +192,9 @@ fn ipc_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
     Ok(buf.len() as u64)
 }
 
-/// The one spec every shard agrees on.
-fn agreed_spec(described: &[RecordBatch]) -> Result<MergeSpec> {
-    let mut specs = Vec::new();
+/// The union of the catalogs the shards described.
+fn union_of(described: &[RecordBatch]) -> Result<ShardCatalog> {
+    let mut catalogs = Vec::new();
     for batch in described {
         let column = batch
             .column(0)
@@ -196,20 +202,10 @@ fn agreed_spec(described: &[RecordBatch]) -> Result<MergeSpec> {
             .downcast_ref::<BinaryArray>()
             .ok_or_else(|| Error::Protocol("describe answer is not binary".into()))?;
         for bytes in column.iter().flatten() {
-            specs.push(MergeSpec::decode(bytes)?);
+            catalogs.push(ShardCatalog::decode(bytes)?);
         }
     }
-    let Some(first) = specs.first().cloned() else {
-        return Err(Error::Protocol("no shard described the query".into()));
-    };
-    if let Some(other) = specs.iter().find(|s| s.schema != first.schema) {
-        return Err(Error::Cluster(format!(
-            "shards disagree on the result columns: {:?} against {:?}",
-            first.schema.fields(),
-            other.schema.fields()
-        )));
-    }
-    Ok(first)
+    ShardCatalog::union(&catalogs)
 }
 
 /// The worker URLs, in shard order.

@@ -4,14 +4,16 @@
 //!
 //! ```text
 //!  coordinator                         worker i
-//!  NetworkCoalesceExec(N → 1) ◀─ Flight ─ TsqShardExec{sql, shard i} ─▶ tsq Session on its store
+//!  NetworkCoalesceExec(N → 1) ◀─ Flight ─ TsqShardExec{sql, shard i, catalog} ─▶ its store
 //! ```
 //!
-//! The node carries the statement text and the shard id, never a handle:
-//! the codec of a worker builds it over that worker's own store. It runs
-//! in one of two modes: `Describe` plans the statement and returns the
-//! [`MergeSpec`] (the coordinator has no store to plan against), `Run`
-//! runs it.
+//! The node carries the statement text, the shard id and (for the partial
+//! step) the cluster's catalog, never a handle: the codec of a worker
+//! builds it over that worker's own store. `Describe` returns the shard's
+//! [`ShardCatalog`] of the statement; `Partial` plans the statement over
+//! the cluster's catalog and runs the shard step of every pipeline
+//! (`step.rs`), returning envelopes of partial states or timelines
+//! (`wire.rs`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,21 +30,44 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
-use futures::{StreamExt, TryStreamExt};
-use tsq_planner::Session;
+use futures::StreamExt;
+use tsq_engine::StorageAdapter;
+use tsq_planner::SessionConfig;
 
+use super::catalog::ShardCatalog;
 use super::shard::ShardId;
-use super::spec::MergeSpec;
+use super::step::run_shard;
+use super::wire::envelope_schema;
 use crate::error::Error;
-use crate::query_exec::plan_line;
 
 /// What a [`TsqShardExec`] does on its worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShardMode {
-    /// Plan the statement; one row: the encoded [`MergeSpec`].
+    /// One row: the shard's encoded [`ShardCatalog`] of the statement.
     Describe,
-    /// Run the statement; the result rows of this shard.
-    Run,
+    /// The shard step of every pipeline, planned over the cluster's
+    /// catalog: envelopes (`wire.rs`).
+    Partial(Arc<ShardCatalog>),
+}
+
+/// A shard's store: what a worker's codec builds nodes over.
+#[derive(Debug, Clone)]
+pub struct ShardStore {
+    /// The shard's data.
+    pub adapter: Arc<dyn StorageAdapter>,
+    /// Batch size and memory budget of its queries (the planning settings
+    /// must be the coordinator's: defaults).
+    pub config: SessionConfig,
+}
+
+impl ShardStore {
+    /// `adapter` with the default settings.
+    pub fn new(adapter: Arc<dyn StorageAdapter>) -> Self {
+        ShardStore {
+            adapter,
+            config: SessionConfig::default(),
+        }
+    }
 }
 
 /// One shard's part of a cluster query; see the module docs.
@@ -54,7 +79,7 @@ pub struct TsqShardExec {
     /// per shard.
     shard: Option<ShardId>,
     /// The worker's store; `None` on the coordinator.
-    store: Option<Arc<Session>>,
+    store: Option<ShardStore>,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -62,22 +87,25 @@ pub struct TsqShardExec {
 /// The schema of a `Describe` answer.
 pub fn describe_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new(
-        "merge_spec",
+        "catalog",
         DataType::Binary,
         false,
     )]))
 }
 
 impl TsqShardExec {
-    /// A node for `sql` whose rows have `schema` (a `Run`) or the
-    /// [`describe_schema`] (a `Describe`).
+    /// A node for `sql` in `mode`, on `shard` once split, over `store` on a
+    /// worker.
     pub fn new(
         sql: &str,
         mode: ShardMode,
         shard: Option<ShardId>,
-        schema: SchemaRef,
-        store: Option<Arc<Session>>,
+        store: Option<ShardStore>,
     ) -> Self {
+        let schema = match mode {
+            ShardMode::Describe => describe_schema(),
+            ShardMode::Partial(_) => envelope_schema(),
+        };
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(1),
@@ -99,9 +127,9 @@ impl TsqShardExec {
         &self.sql
     }
 
-    /// Describe or run.
-    pub fn mode(&self) -> ShardMode {
-        self.mode
+    /// Describe, or the partial step with the cluster's catalog.
+    pub fn mode(&self) -> &ShardMode {
+        &self.mode
     }
 
     /// The shard this node runs on, once split per shard.
@@ -113,9 +141,8 @@ impl TsqShardExec {
     pub fn for_shard(&self, shard: ShardId) -> Self {
         Self::new(
             &self.sql,
-            self.mode,
+            self.mode.clone(),
             Some(shard),
-            self.schema(),
             self.store.clone(),
         )
     }
@@ -124,10 +151,14 @@ impl TsqShardExec {
 impl DisplayAs for TsqShardExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shard = self.shard.map_or("all".to_string(), |s| s.to_string());
+        let mode = match self.mode {
+            ShardMode::Describe => "describe",
+            ShardMode::Partial(_) => "partial",
+        };
         write!(
             f,
-            "TsqShardExec: mode={:?} shard={shard} sql={:?}",
-            self.mode, self.sql
+            "TsqShardExec: mode={mode} shard={shard} sql={:?}",
+            self.sql
         )
     }
 }
@@ -178,37 +209,28 @@ impl ExecutionPlan for TsqShardExec {
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let sql = self.sql.clone();
         let schema = self.schema();
-        let stream = match self.mode {
-            ShardMode::Describe => {
-                let schema = Arc::clone(&schema);
-                futures::stream::once(async move {
-                    let query = store.sql(&sql).await.map_err(Error::from)?;
-                    let spec = MergeSpec::from_plan(
-                        query.logical_plan(),
-                        query.schema(),
-                        plan_line(query.logical_plan()),
-                    );
-                    let bytes = spec.encode()?;
-                    let column = BinaryArray::from_iter_values([bytes]);
-                    Ok(RecordBatch::try_new(schema, vec![Arc::new(column)])?)
-                })
-                .boxed()
-            }
-            ShardMode::Run => {
-                let start = async move {
-                    let query = store.sql(&sql).await.map_err(Error::from)?;
-                    let stream = query.stream().await.map_err(Error::from)?;
-                    Ok::<_, DataFusionError>(
-                        stream.map_err(move |e| DataFusionError::from(Error::from(e))),
-                    )
-                };
-                futures::stream::once(start).try_flatten().boxed()
-            }
-        };
-        let stream = stream.map(move |batch: DfResult<RecordBatch>| {
-            let batch = batch.map_err(|e| e.context(format!("shard {shard}")))?;
+        let answer_schema = Arc::clone(&schema);
+        let mode = self.mode.clone();
+        let stream = futures::stream::once(async move {
+            let timer = baseline.elapsed_compute().timer();
+            let batch = match mode {
+                ShardMode::Describe => {
+                    let catalog =
+                        ShardCatalog::describe(&store.adapter, &store.config, &sql).await?;
+                    let column = BinaryArray::from_iter_values([catalog.encode()]);
+                    RecordBatch::try_new(answer_schema, vec![Arc::new(column)])
+                        .map_err(Error::from)?
+                }
+                ShardMode::Partial(catalog) => {
+                    run_shard(store.adapter, &store.config, catalog, shard, &sql).await?
+                }
+            };
+            timer.done();
             baseline.record_output(batch.num_rows());
-            Ok(batch)
+            Ok::<_, Error>(batch)
+        })
+        .map(move |batch| {
+            batch.map_err(|e| DataFusionError::from(e).context(format!("shard {shard}")))
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
