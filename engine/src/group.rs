@@ -7,7 +7,7 @@
 //! scans deliver timelines by `(group id, series id)`; [`Grouping::scan_order`]
 //! is that order, shared by adapters and tests.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -30,34 +30,72 @@ impl Grouping {
     /// Groups the series of `registry` by `by`. Each group is described by a
     /// [`SeriesInfo`] with the group's tags and `output_field` as its field.
     pub fn new(registry: &SeriesRegistry, by: &GroupBy, output_field: &str) -> Self {
-        // Keys borrow the registry's strings: nothing is allocated per
-        // series, only once per group below.
-        let mut keys: BTreeMap<Vec<(&str, &str)>, Vec<u32>> = BTreeMap::new();
-        let mut measurement: Arc<str> = Arc::from("");
-        for (id, s) in registry.iter() {
-            if id == 0 {
-                measurement = Arc::clone(&s.measurement);
-            }
-            keys.entry(group_key(s, by)).or_default().push(id);
-        }
+        // Keys borrow the registry's strings and are looked up from one
+        // reused buffer: a series allocates nothing, a group its key once.
+        // Groups are numbered as first seen, then renumbered in key order.
+        let mut index: HashMap<Vec<(&str, &str)>, u32, foldhash::fast::RandomState> =
+            HashMap::default();
+        let mut keys: Vec<Vec<(&str, &str)>> = Vec::new();
+        let mut first_member: Vec<u32> = Vec::new();
         let mut group_of = vec![0u32; registry.len()];
-        let mut groups = Vec::with_capacity(keys.len());
-        let field: Arc<str> = Arc::from(output_field);
-        for (gid, (key, members)) in keys.into_iter().enumerate() {
-            for id in members {
-                group_of[id as usize] = gid as u32;
-            }
-            let mut tags: TagPairs = key
-                .into_iter()
-                .map(|(k, v)| (Arc::from(k), Arc::from(v)))
-                .collect();
-            tags.sort();
-            groups.push(SeriesInfo {
-                measurement: Arc::clone(&measurement),
-                tags,
-                field: Arc::clone(&field),
-            });
+        let mut scratch: Vec<(&str, &str)> = Vec::new();
+        for (id, s) in registry.iter() {
+            scratch.clear();
+            group_key_into(s, by, &mut scratch);
+            let g = match index.get(scratch.as_slice()) {
+                Some(&g) => g,
+                None => {
+                    let g = keys.len() as u32;
+                    index.insert(scratch.clone(), g);
+                    keys.push(scratch.clone());
+                    first_member.push(id);
+                    g
+                }
+            };
+            group_of[id as usize] = g;
         }
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+        let mut rank = vec![0u32; keys.len()];
+        for (new, &old) in order.iter().enumerate() {
+            rank[old as usize] = new as u32;
+        }
+        for g in &mut group_of {
+            *g = rank[*g as usize];
+        }
+        let measurement: Arc<str> = registry
+            .get(0)
+            .map_or_else(|| Arc::from(""), |s| Arc::clone(&s.measurement));
+        let field: Arc<str> = Arc::from(output_field);
+        let empty: Arc<str> = Arc::from("");
+        let names: Vec<Arc<str>> = match by {
+            GroupBy::Tags(tags) => tags.iter().map(|t| Arc::from(t.as_str())).collect(),
+            GroupBy::None | GroupBy::All => Vec::new(),
+        };
+        let groups = order
+            .iter()
+            .map(|&old| {
+                // The group's tags share the strings of its first member.
+                let member = registry.get(first_member[old as usize]);
+                let mut tags: TagPairs = match (by, member) {
+                    (GroupBy::All, Some(s)) => s.tags.clone(),
+                    (GroupBy::Tags(_), Some(s)) => names
+                        .iter()
+                        .map(|name| {
+                            let value = s.tag_arc(name).unwrap_or(&empty);
+                            (Arc::clone(name), Arc::clone(value))
+                        })
+                        .collect(),
+                    _ => TagPairs::new(),
+                };
+                tags.sort();
+                SeriesInfo {
+                    measurement: Arc::clone(&measurement),
+                    tags,
+                    field: Arc::clone(&field),
+                }
+            })
+            .collect();
         Grouping {
             group_of,
             groups: Arc::new(SeriesRegistry::new(groups)),
@@ -153,16 +191,15 @@ impl Grouping {
     }
 }
 
-/// The group key of one series: `(tag, value)` pairs in `GROUP BY` order,
-/// borrowed from the series and from `by`.
-fn group_key<'a>(s: &'a SeriesInfo, by: &'a GroupBy) -> Vec<(&'a str, &'a str)> {
+/// Appends the group key of one series to `key`: `(tag, value)` pairs in
+/// `GROUP BY` order, borrowed from the series and from `by`.
+fn group_key_into<'a>(s: &'a SeriesInfo, by: &'a GroupBy, key: &mut Vec<(&'a str, &'a str)>) {
     match by {
-        GroupBy::None => Vec::new(),
-        GroupBy::All => s.tags.iter().map(|(k, v)| (&**k, &**v)).collect(),
-        GroupBy::Tags(tags) => tags
-            .iter()
-            .map(|t| (t.as_str(), s.tag(t).unwrap_or("")))
-            .collect(),
+        GroupBy::None => {}
+        GroupBy::All => key.extend(s.tags.iter().map(|(k, v)| (&**k, &**v))),
+        GroupBy::Tags(tags) => {
+            key.extend(tags.iter().map(|t| (t.as_str(), s.tag(t).unwrap_or(""))))
+        }
     }
 }
 

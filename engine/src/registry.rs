@@ -49,6 +49,14 @@ impl SeriesInfo {
             .map(|i| self.tags[i].1.as_ref())
     }
 
+    /// The shared string of tag `key`'s value, if the series has the tag.
+    pub fn tag_arc(&self, key: &str) -> Option<&Arc<str>> {
+        self.tags
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| &self.tags[i].1)
+    }
+
     /// The series key `measurement,k1=v1,k2=v2#field` (tags sorted by key).
     pub fn key(&self) -> String {
         self.to_string()

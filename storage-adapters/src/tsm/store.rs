@@ -29,7 +29,7 @@ use super::cache::Cache;
 use super::error::{IoContext, Result, TsmError};
 use super::index::SeriesIndex;
 use super::lock::{lock_writer, Confirmed, ReaderProbe, WriterLock};
-use super::shard::{self, FileSet};
+use super::shard::FileSet;
 use super::snapshot::Snapshots;
 use super::tombstone::Tombstone;
 use super::wal::{SeriesPoints, Wal, WalEntry};
@@ -194,8 +194,7 @@ impl Store {
         fs::create_dir_all(dir).at(dir)?;
         let writer_lock = lock_writer(dir)?;
         let mut report = OpenReport::default();
-        let mut files = shard::load(dir, true, &mut report.warnings)?;
-        let index = super::recover::open_index(dir, &files, false, &mut report.warnings)?;
+        let (mut files, index) = super::recover::load(dir, false, &mut report.warnings)?;
         let (wal, entries, w) = Wal::open(&dir.join("wal"))?;
         report.warnings.extend(w);
         files.add_damaged_wal(wal.damage());
@@ -250,8 +249,7 @@ impl Store {
 
     fn load_read_only(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport)> {
         let mut report = OpenReport::default();
-        let mut files = shard::load(dir, false, &mut report.warnings)?;
-        let index = super::recover::open_index(dir, &files, true, &mut report.warnings)?;
+        let (mut files, index) = super::recover::load(dir, true, &mut report.warnings)?;
         let (wal, entries, w) = Wal::read_only(&dir.join("wal"))?;
         report.warnings.extend(w);
         files.add_damaged_wal(wal.damage());
