@@ -382,7 +382,7 @@ impl TimelineBatch {
     }
 
     /// The `value` column as f64: the column itself for floats; integers
-    /// are converted (to nearest, `docs/semantics.md` §11) on the first call
+    /// are converted (to nearest, `docs/semantics.md` §12) on the first call
     /// and the conversion kept.
     pub fn values(&self) -> &Float64Array {
         let column = self.batch.column(2);
@@ -435,6 +435,29 @@ impl TimelineBatch {
         &self,
     ) -> Option<impl Iterator<Item = Timeline<'_, V>>> {
         let values = self.typed_values::<V>()?;
+        let (ids, times) = (self.series_ids(), self.times());
+        let (nulls, slots) = (values.nulls(), &values.values()[..]);
+        Some(self.offsets.windows(2).map(move |w| {
+            let (start, end) = (w[0] as usize, w[1] as usize);
+            Timeline {
+                series_id: ids[start],
+                times: &times[start..end],
+                values: &slots[start..end],
+                nulls,
+                offset: start,
+            }
+        }))
+    }
+
+    /// Iterates the timeline runs with their values as `V`: for f64 every
+    /// batch (integers through the f64 view of [`values`](Self::values)),
+    /// for an integer type only a batch of that type (`None` otherwise).
+    /// Code generic over the value type reads batches with it.
+    pub fn timelines_as<V: TimelineValue>(&self) -> Option<impl Iterator<Item = Timeline<'_, V>>> {
+        let values = match V::VALUE_TYPE {
+            ValueType::Float => (self.values() as &dyn Array).as_primitive_opt::<V::Arrow>()?,
+            _ => self.typed_values::<V>()?,
+        };
         let (ids, times) = (self.series_ids(), self.times());
         let (nulls, slots) = (values.nulls(), &values.values()[..]);
         Some(self.offsets.windows(2).map(move |w| {

@@ -21,6 +21,7 @@ use crate::batch::{Timeline, TimelineBatch, TimelineBatchBuilder};
 use crate::error::{EngineError, Result};
 use crate::memory::MemoryReservation;
 use crate::registry::SeriesRegistry;
+use crate::value::TimelineValue;
 
 /// Bytes one gathered point takes: series id, time, value and validity.
 pub const BYTES_PER_POINT: usize = 4 + 8 + 8 + 1;
@@ -169,19 +170,27 @@ impl TimelineGatherer {
 /// Collects `(group id, time, value)` rows and cuts them into batches of
 /// `batch_size` rows over the groups registry.
 #[derive(Debug)]
-pub struct RowBatcher {
-    builder: TimelineBatchBuilder,
+pub struct RowBatcher<V: TimelineValue = f64> {
+    builder: TimelineBatchBuilder<V>,
     batch_size: usize,
     ready: VecDeque<TimelineBatch>,
 }
 
-impl RowBatcher {
-    /// A batcher producing batches of `batch_size` (at least 1) rows over
-    /// `groups`.
+impl RowBatcher<f64> {
+    /// A batcher producing batches of `batch_size` (at least 1) rows of f64
+    /// values over `groups`.
     pub fn new(groups: Arc<SeriesRegistry>, batch_size: usize) -> Self {
+        Self::typed(groups, batch_size)
+    }
+}
+
+impl<V: TimelineValue> RowBatcher<V> {
+    /// A batcher producing batches of `batch_size` (at least 1) rows of `V`
+    /// values over `groups`.
+    pub fn typed(groups: Arc<SeriesRegistry>, batch_size: usize) -> Self {
         let batch_size = batch_size.max(1);
         RowBatcher {
-            builder: TimelineBatchBuilder::new(groups, batch_size.min(1 << 16)),
+            builder: TimelineBatchBuilder::typed(groups, batch_size.min(1 << 16)),
             batch_size,
             ready: VecDeque::new(),
         }
@@ -189,7 +198,7 @@ impl RowBatcher {
 
     /// Appends one row; a null value is `None`.
     #[inline]
-    pub fn push(&mut self, group: u32, time: i64, value: Option<f64>) -> Result<()> {
+    pub fn push(&mut self, group: u32, time: i64, value: Option<V>) -> Result<()> {
         self.builder.push(group, time, value);
         if self.builder.len() >= self.batch_size {
             self.ready.push_back(self.builder.finish()?);
