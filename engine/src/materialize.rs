@@ -26,13 +26,14 @@ use crate::value::TimelineValue;
 /// Bytes one gathered point takes: series id, time, value and validity.
 pub const BYTES_PER_POINT: usize = 4 + 8 + 8 + 1;
 
-/// Copies timeline runs into flat columns under a memory reservation.
+/// Copies timeline runs of `V` values into flat columns under a memory
+/// reservation.
 #[derive(Debug)]
-pub struct TimelineGatherer {
+pub struct TimelineGatherer<V: TimelineValue = f64> {
     operator: &'static str,
     series_ids: Vec<u32>,
     times: Vec<i64>,
-    values: Vec<f64>,
+    values: Vec<V>,
     validity: Vec<bool>,
     has_nulls: bool,
     /// Bytes of points handed over by `finish` and not yet released.
@@ -42,10 +43,18 @@ pub struct TimelineGatherer {
     reservation: MemoryReservation,
 }
 
-impl TimelineGatherer {
-    /// An empty gatherer for `operator` (named in errors) holding its memory
-    /// in `reservation`.
+impl TimelineGatherer<f64> {
+    /// An empty gatherer of f64 values for `operator` (named in errors)
+    /// holding its memory in `reservation`.
     pub fn new(operator: &'static str, reservation: MemoryReservation) -> Self {
+        Self::typed(operator, reservation)
+    }
+}
+
+impl<V: TimelineValue> TimelineGatherer<V> {
+    /// An empty gatherer of `V` values for `operator` (named in errors)
+    /// holding its memory in `reservation`.
+    pub fn typed(operator: &'static str, reservation: MemoryReservation) -> Self {
         TimelineGatherer {
             operator,
             series_ids: Vec::new(),
@@ -76,7 +85,7 @@ impl TimelineGatherer {
 
     /// Appends the points of `tl`. A run of the same series as the last one
     /// gathered continues that timeline and must start after its last point.
-    pub fn push(&mut self, tl: &Timeline<'_>) -> Result<()> {
+    pub fn push(&mut self, tl: &Timeline<'_, V>) -> Result<()> {
         if let Some((id, last)) = self.last() {
             if id == tl.series_id && tl.times.first().is_some_and(|&t| t <= last) {
                 return Err(EngineError::execution(
@@ -130,7 +139,7 @@ impl TimelineGatherer {
         let validity = std::mem::take(&mut self.validity);
         let nulls = self.has_nulls.then(|| validity.into());
         self.has_nulls = false;
-        TimelineBatch::from_columns(
+        TimelineBatch::from_typed_columns(
             std::mem::take(&mut self.series_ids),
             std::mem::take(&mut self.times),
             std::mem::take(&mut self.values),
