@@ -724,6 +724,67 @@ mod tests {
         }
     }
 
+    /// i64 / u64 selectors are exact where f64 is not (2^53 + 1 and 2^53
+    /// are one f64), from one value at a time and from a segment alike;
+    /// the aggregators that compute refuse integer state.
+    #[test]
+    fn integer_selectors_are_exact() {
+        const B: i64 = 9_007_199_254_740_992;
+        let values = [B, B + 1, i64::MIN, B - 1, i64::MAX, B + 1];
+        let batch = TimelineBatch::from_typed_columns(
+            vec![0; values.len()],
+            (0..values.len() as i64).collect(),
+            values.to_vec(),
+            None,
+            timeline(&[], &[]).registry().clone(),
+        )
+        .unwrap();
+        let tl = batch.timelines_as::<i64>().unwrap().next().unwrap();
+        for (agg, want) in [
+            (Aggregator::Max, i64::MAX),
+            (Aggregator::Min, i64::MIN),
+            (Aggregator::First, B),
+            (Aggregator::Last, B + 1),
+            (Aggregator::MimMin, i64::MIN),
+        ] {
+            let mut one = Accumulators::<i64>::typed(agg, 1).unwrap();
+            for v in values {
+                one.update(0, v);
+            }
+            assert_eq!(one.result(0), Some(Some(want)), "{agg}");
+            let mut seg = Accumulators::<i64>::typed(agg, 1).unwrap();
+            seg.fold_segment(0, &tl.slice(0, 3));
+            seg.fold_segment(0, &tl.slice(3, 6));
+            assert_eq!(seg.take(0), Some(Some(want)), "{agg}");
+            assert_eq!(seg.result(0), None);
+        }
+        // max of 2^53 and 2^53 + 1: the larger, which f64 cannot tell
+        let mut max = Accumulators::<i64>::typed(Aggregator::Max, 1).unwrap();
+        max.update(0, B + 1);
+        max.update(0, B);
+        assert_eq!(max.result(0), Some(Some(B + 1)));
+        let mut u = Accumulators::<u64>::typed(Aggregator::Min, 2).unwrap();
+        u.update(0, u64::MAX);
+        u.update(0, u64::MAX - 1);
+        u.update_null(1);
+        assert_eq!(
+            (u.result(0), u.result(1)),
+            (Some(Some(u64::MAX - 1)), Some(None))
+        );
+        for agg in [
+            Aggregator::Sum,
+            Aggregator::Avg,
+            Aggregator::Count,
+            Aggregator::Dev,
+        ] {
+            let e = Accumulators::<i64>::typed(agg, 1).unwrap_err().to_string();
+            assert!(
+                e.contains("cannot be accumulated over integer values"),
+                "{e}"
+            );
+        }
+    }
+
     #[test]
     fn percentiles_follow_commons_math_legacy() {
         // n = 4, p50: pos = 2.5 -> 2 + 0.5 * (3 - 2)

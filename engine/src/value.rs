@@ -365,4 +365,70 @@ mod tests {
             Float
         );
     }
+
+    #[test]
+    fn selectors_keep_integer_types_where_nothing_is_interpolated() {
+        use Aggregator::*;
+        use ValueType::*;
+        let ds = |agg, fill| Downsample {
+            interval: Interval::Every(10),
+            agg,
+            fill,
+            max_gap: None,
+        };
+        let all = |agg| Downsample {
+            interval: Interval::All,
+            ..ds(agg, FillPolicy::NaN)
+        };
+        // downsample alone: the field's type when the fill gives it
+        let sampled =
+            |field, agg, fill| output_value_type(field, false, Some(&ds(agg, fill)), None);
+        assert_eq!(sampled(Integer, Max, FillPolicy::None), Integer);
+        assert_eq!(sampled(Unsigned, First, FillPolicy::Previous), Unsigned);
+        assert_eq!(sampled(Integer, Last, FillPolicy::Value(-3.0)), Integer);
+        assert_eq!(sampled(Unsigned, Min, FillPolicy::Value(-3.0)), Float);
+        assert_eq!(sampled(Integer, Min, FillPolicy::Value(0.5)), Float);
+        assert_eq!(sampled(Integer, Max, FillPolicy::Linear), Float);
+        assert_eq!(sampled(Integer, Max, FillPolicy::NaN), Float);
+        assert_eq!(sampled(Integer, Avg, FillPolicy::None), Float);
+        assert_eq!(sampled(Float, Max, FillPolicy::None), Float);
+        // SAMPLE BY ALL fills nothing: any fill keeps the type
+        assert_eq!(
+            output_value_type(Integer, false, Some(&all(Max)), None),
+            Integer
+        );
+        // across timelines: only where no interpolation can be needed
+        let across = |agg, d: &Downsample| output_value_type(Integer, false, Some(d), Some(agg));
+        assert_eq!(across(Max, &all(Max)), Integer);
+        assert_eq!(across(MimMin, &all(Last)), Integer);
+        assert_eq!(across(First, &ds(Max, FillPolicy::Null)), Integer);
+        assert_eq!(across(Last, &ds(Min, FillPolicy::Previous)), Integer);
+        assert_eq!(across(Max, &ds(Max, FillPolicy::None)), Float);
+        assert_eq!(across(Max, &ds(Avg, FillPolicy::Null)), Float);
+        assert_eq!(across(Sum, &ds(Max, FillPolicy::Null)), Float);
+        let gap = Downsample {
+            max_gap: Some(20),
+            ..ds(Max, FillPolicy::Previous)
+        };
+        assert_eq!(across(Max, &gap), Float);
+        // a selector of counts keeps Int64
+        assert_eq!(across(Max, &ds(Count, FillPolicy::Null)), Integer);
+        // without SAMPLE BY timelines may be interpolated; rate is f64
+        assert_eq!(output_value_type(Integer, false, None, Some(Max)), Float);
+        assert_eq!(
+            output_value_type(Integer, true, Some(&all(Max)), Some(Max)),
+            Float
+        );
+        // exact conversions of fill values
+        assert_eq!(
+            i64::exact_from_f64(-9_223_372_036_854_775_808.0),
+            Some(i64::MIN)
+        );
+        assert_eq!(i64::exact_from_f64(9_223_372_036_854_775_808.0), None);
+        assert_eq!(
+            u64::exact_from_f64(18_446_744_073_709_549_568.0),
+            Some(u64::MAX - 2047)
+        );
+        assert_eq!(u64::exact_from_f64(f64::NAN), None);
+    }
 }

@@ -483,6 +483,37 @@ mod tests {
             .collect()
     }
 
+    /// Integer input keeps a selector exact in an `Int64` output; a later
+    /// batch of another type (a field stored with two types) is an error.
+    #[test]
+    fn integer_selectors_stay_exact_and_mixed_types_are_refused() {
+        use crate::batch::TimelineBatchBuilder;
+        const B: i64 = 9_007_199_254_740_992;
+        let reg = registry(&[("a", "1"), ("a", "2"), ("b", "3")]);
+        let mut b = TimelineBatchBuilder::<i64>::typed(Arc::clone(&reg), 8);
+        b.push_slice(0, &[0, 10], &[B, B + 1]);
+        b.push_slice(1, &[0, 10], &[B + 1, B]);
+        b.push_slice(2, &[0], &[i64::MIN]);
+        let ints = b.finish().unwrap();
+        let input = Box::new(ValuesOp::new(vec![ints.clone()]).with_grid(GRID));
+        let mut op = PipeAggOp::new(input, Aggregator::Max, by_dc(), "max(u)".into()).unwrap();
+        let out =
+            futures::executor::block_on(crate::operator::collect(&mut op, &TaskContext::default()))
+                .unwrap();
+        // group a: max(2^53, 2^53 + 1) at 0 and at 10; group b: i64::MIN
+        assert_eq!(out[0].value_type(), crate::storage::ValueType::Integer);
+        let values = out[0].typed_values::<i64>().unwrap().values().to_vec();
+        assert_eq!(values, [B + 1, B + 1, i64::MIN]);
+        let floats = ints.to_float();
+        let input = Box::new(ValuesOp::new(vec![ints, floats]).with_grid(GRID));
+        let mut op = PipeAggOp::new(input, Aggregator::Max, by_dc(), "max(u)".into()).unwrap();
+        let e =
+            futures::executor::block_on(crate::operator::collect(&mut op, &TaskContext::default()))
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("float values after integer values"), "{e}");
+    }
+
     #[test]
     fn every_aggregator_by_hand_at_every_batch_size() {
         let (reg, rows) = aligned();
