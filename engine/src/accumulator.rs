@@ -736,7 +736,7 @@ mod tests {
             (0..values.len() as i64).collect(),
             values.to_vec(),
             None,
-            timeline(&[], &[]).registry().clone(),
+            Arc::clone(timeline(&[], &[]).registry()),
         )
         .unwrap();
         let tl = batch.timelines_as::<i64>().unwrap().next().unwrap();

@@ -124,7 +124,7 @@ impl<V: AccValue> Slots<V> {
     fn drain(&mut self, mut cursor: usize, grid: &BucketGrid, ctx: &TaskContext) -> Result<usize> {
         let count = grid.count;
         while !self.out.has_ready() && cursor < self.acc.len() {
-            if cursor % count == 0 {
+            if cursor.is_multiple_of(count) {
                 ctx.cancel.check()?;
             }
             if let Some(v) = self.acc.result(cursor) {

@@ -179,7 +179,7 @@ fn emit_rows<V: StateValue>(
     cancel: Option<&CancellationToken>,
 ) -> Result<()> {
     while !out.has_ready() && *cursor < states.len() {
-        if *cursor % 4096 == 0 {
+        if cursor.is_multiple_of(4096) {
             cancel.map_or(Ok(()), |c| c.check())?;
         }
         let (group, time) = states.key(*cursor);
