@@ -500,6 +500,19 @@ async fn selectors_per_time_bucket_are_exact_on_every_path() {
             assert_eq!(batches[0].schema().field(1).data_type(), &DataType::UInt64);
             let want = [Some(u64::MAX), Some(TWO_53 as u64 + 1)];
             assert_eq!(values(&batches, 1, uint), want, "{at}: {sql}");
+            // FILL(previous) seeded from before the range (a's 2^53 + 1 at
+            // 1000) fills bucket 1500 exactly; b has no point in the range.
+            let sql = "SELECT last(i) FROM m WHERE time >= 1500 AND time < 3500 GROUP BY host \
+                       SAMPLE BY 500ns last FILL(previous)";
+            let batches = query_with(&db, &config, sql).await;
+            assert_eq!(times(&batches), [1500, 2000, 2500, 3000], "{at}: {sql}");
+            let want = [
+                (s("a"), Some(TWO_53 + 1)),
+                (s("a"), Some(i64::MIN)),
+                (s("a"), Some(i64::MIN)),
+                (s("a"), Some(TWO_53)),
+            ];
+            assert_eq!(column(&batches, 2, int), want, "{at}: {sql}");
             // last across hosts, bucket 2000: b's null is skipped, a's 2^53
             let sql = format!("SELECT last(i) FROM m {range} SAMPLE BY 2us last FILL(null)");
             let batches = query_with(&db, &config, &sql).await;
