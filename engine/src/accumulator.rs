@@ -17,78 +17,265 @@
 use crate::batch::Timeline;
 use crate::error::{EngineError, Result};
 use crate::spec::Aggregator;
+use crate::value::{selects, TimelineValue};
 
 const SEEN: u8 = 1;
 const SEEN_NAN: u8 = 2;
 
-/// One aggregate per slot, updated one value at a time.
+/// One aggregate per slot, updated one value at a time, over values of type
+/// `V`: every incremental aggregator over f64; the selectors
+/// ([`selects`]: `min`, `max`, `first`, `last`, `mimmin`, `mimmax`) over
+/// `i64` and `u64` too, exactly (`docs/semantics.md` §12). The type is
+/// chosen once per operator from its input's, so each gets its own
+/// monomorphized loops and nothing dispatches per value.
 #[derive(Debug, Clone)]
-pub struct Accumulators {
+pub struct Accumulators<V: AccValue = f64> {
     agg: Aggregator,
     /// Non-NaN, non-null values seen.
     n: Vec<u32>,
     flags: Vec<u8>,
     /// sum / min / max / running mean / first / last, by aggregator.
-    a: Vec<f64>,
+    a: Vec<V>,
     /// Welford's M2 for `dev`; unused otherwise.
     b: Vec<f64>,
 }
 
-/// The per-value update of one aggregator, monomorphized into the loops.
-pub trait Kernel {
+/// The per-value update of one aggregator over values of type `V`,
+/// monomorphized into the loops.
+pub trait Kernel<V> {
     /// Initial value of state `a`.
-    const INIT: f64;
+    const INIT: V;
     /// Folds the non-NaN value `v` into `(a, b)`; `n` is the count before it.
-    fn update(a: &mut f64, b: &mut f64, n: u32, v: f64);
+    fn update(a: &mut V, b: &mut f64, n: u32, v: V);
 }
 
-macro_rules! kernel {
-    ($name:ident, $init:expr, |$a:ident, $b:ident, $n:ident, $v:ident| $body:block) => {
-        /// Kernel type (see [`Kernel`]).
-        #[derive(Debug)]
-        pub struct $name;
-        impl Kernel for $name {
-            const INIT: f64 = $init;
+/// Kernel of `sum`, `avg`, `zimsum`, `pfsum` (f64 only).
+#[derive(Debug)]
+pub struct SumK;
+/// Kernel of `min`, `mimmin`.
+#[derive(Debug)]
+pub struct MinK;
+/// Kernel of `max`, `mimmax`.
+#[derive(Debug)]
+pub struct MaxK;
+/// Kernel of `count` (the count is kept beside the state).
+#[derive(Debug)]
+pub struct CountK;
+/// Kernel of `first`.
+#[derive(Debug)]
+pub struct FirstK;
+/// Kernel of `last`.
+#[derive(Debug)]
+pub struct LastK;
+/// Kernel of `dev` (Welford; f64 only).
+#[derive(Debug)]
+pub struct DevK;
+
+impl Kernel<f64> for SumK {
+    const INIT: f64 = 0.0;
+    #[inline(always)]
+    fn update(a: &mut f64, _: &mut f64, _: u32, v: f64) {
+        *a += v
+    }
+}
+
+impl<V: TimelineValue> Kernel<V> for MinK {
+    const INIT: V = V::HIGHEST;
+    #[inline(always)]
+    fn update(a: &mut V, _: &mut f64, _: u32, v: V) {
+        if v < *a {
+            *a = v
+        }
+    }
+}
+
+impl<V: TimelineValue> Kernel<V> for MaxK {
+    const INIT: V = V::LOWEST;
+    #[inline(always)]
+    fn update(a: &mut V, _: &mut f64, _: u32, v: V) {
+        if v > *a {
+            *a = v
+        }
+    }
+}
+
+impl<V: TimelineValue> Kernel<V> for CountK {
+    const INIT: V = V::ZERO;
+    #[inline(always)]
+    fn update(_: &mut V, _: &mut f64, _: u32, _: V) {}
+}
+
+impl<V: TimelineValue> Kernel<V> for FirstK {
+    const INIT: V = V::ZERO;
+    #[inline(always)]
+    fn update(a: &mut V, _: &mut f64, n: u32, v: V) {
+        if n == 0 {
+            *a = v
+        }
+    }
+}
+
+impl<V: TimelineValue> Kernel<V> for LastK {
+    const INIT: V = V::ZERO;
+    #[inline(always)]
+    fn update(a: &mut V, _: &mut f64, _: u32, v: V) {
+        *a = v
+    }
+}
+
+impl Kernel<f64> for DevK {
+    const INIT: f64 = 0.0;
+    #[inline(always)]
+    fn update(a: &mut f64, b: &mut f64, n: u32, v: f64) {
+        // Welford: a = running mean, b = M2.
+        let n1 = (n + 1) as f64;
+        let delta = v - *a;
+        *a += delta / n1;
+        *b += delta * (v - *a);
+    }
+}
+
+/// A loop to run with the kernel of an aggregator ([`AccValue::dispatch`]).
+pub trait KernelLoop<V> {
+    /// What the loop returns.
+    type Out;
+    /// Runs the loop monomorphized for kernel `K`.
+    fn run<K: Kernel<V>>(self) -> Self::Out;
+}
+
+/// A value type [`Accumulators`] can hold: which aggregators it runs, and
+/// how their state finishes.
+pub trait AccValue: TimelineValue {
+    /// True when `agg` can be accumulated over this type.
+    fn accumulates(agg: Aggregator) -> bool;
+    /// Runs `l` with the kernel of `agg` (one of [`accumulates`](Self::accumulates)).
+    fn dispatch<L: KernelLoop<Self>>(agg: Aggregator, l: L) -> L::Out;
+    /// The aggregate from the state of a slot with `n > 0` values.
+    fn finish(agg: Aggregator, a: Self, b: f64, n: u32) -> Self;
+}
+
+impl AccValue for f64 {
+    fn accumulates(agg: Aggregator) -> bool {
+        agg.is_incremental()
+    }
+
+    #[inline(always)]
+    fn dispatch<L: KernelLoop<f64>>(agg: Aggregator, l: L) -> L::Out {
+        use Aggregator::*;
+        match agg {
+            Sum | Avg | ZimSum | PfSum => l.run::<SumK>(),
+            Min | MimMin => l.run::<MinK>(),
+            Max | MimMax => l.run::<MaxK>(),
+            Count => l.run::<CountK>(),
+            First => l.run::<FirstK>(),
+            Last => l.run::<LastK>(),
+            Dev => l.run::<DevK>(),
+            Percentile(_) => unreachable!("rejected in Accumulators::typed"),
+        }
+    }
+
+    #[inline]
+    fn finish(agg: Aggregator, a: f64, b: f64, n: u32) -> f64 {
+        match agg {
+            Aggregator::Avg => a / n as f64,
+            Aggregator::Count => n as f64,
+            Aggregator::Dev => (b / n as f64).sqrt(),
+            _ => a,
+        }
+    }
+}
+
+/// The selectors over an integer type.
+fn dispatch_selector<V: TimelineValue, L: KernelLoop<V>>(agg: Aggregator, l: L) -> L::Out {
+    use Aggregator::*;
+    match agg {
+        Min | MimMin => l.run::<MinK>(),
+        Max | MimMax => l.run::<MaxK>(),
+        First => l.run::<FirstK>(),
+        Last => l.run::<LastK>(),
+        _ => unreachable!("rejected in Accumulators::typed"),
+    }
+}
+
+macro_rules! integer_acc_value {
+    ($t:ty) => {
+        impl AccValue for $t {
+            fn accumulates(agg: Aggregator) -> bool {
+                selects(agg)
+            }
+
             #[inline(always)]
-            #[allow(unused_variables)]
-            fn update($a: &mut f64, $b: &mut f64, $n: u32, $v: f64) $body
+            fn dispatch<L: KernelLoop<$t>>(agg: Aggregator, l: L) -> L::Out {
+                dispatch_selector(agg, l)
+            }
+
+            #[inline]
+            fn finish(_: Aggregator, a: $t, _: f64, _: u32) -> $t {
+                a
+            }
         }
     };
 }
 
-kernel!(SumK, 0.0, |a, b, n, v| { *a += v });
-kernel!(MinK, f64::INFINITY, |a, b, n, v| {
-    if v < *a {
-        *a = v
-    }
-});
-kernel!(MaxK, f64::NEG_INFINITY, |a, b, n, v| {
-    if v > *a {
-        *a = v
-    }
-});
-kernel!(CountK, 0.0, |a, b, n, v| {});
-kernel!(FirstK, 0.0, |a, b, n, v| {
-    if n == 0 {
-        *a = v
-    }
-});
-kernel!(LastK, 0.0, |a, b, n, v| { *a = v });
-kernel!(DevK, 0.0, |a, b, n, v| {
-    // Welford: a = running mean, b = M2.
-    let n1 = (n + 1) as f64;
-    let delta = v - *a;
-    *a += delta / n1;
-    *b += delta * (v - *a);
-});
+integer_acc_value!(i64);
+integer_acc_value!(u64);
 
-impl Accumulators {
-    /// `slots` empty accumulators for `agg`; fails for the percentiles, which
-    /// are not incremental.
+/// [`Accumulators::update_timeline_with`]'s loop, for one kernel.
+struct RunLoop<'s, 't, V: AccValue, F> {
+    acc: &'s mut Accumulators<V>,
+    values: &'t [V],
+    timeline: Option<&'t Timeline<'t, V>>,
+    slot_of: F,
+}
+
+impl<V: AccValue, F: Fn(usize) -> usize> KernelLoop<V> for RunLoop<'_, '_, V, F> {
+    type Out = ();
+    #[inline(always)]
+    fn run<K: Kernel<V>>(self) {
+        self.acc
+            .run::<K, F>(self.values, self.timeline, self.slot_of)
+    }
+}
+
+/// [`Accumulators::fold_until`]'s loop, for one kernel.
+struct FoldLoop<'s, 't, V: AccValue> {
+    acc: &'s mut Accumulators<V>,
+    slot: usize,
+    segment: &'t Timeline<'t, V>,
+    last: i64,
+    has_nulls: bool,
+}
+
+impl<V: AccValue> KernelLoop<V> for FoldLoop<'_, '_, V> {
+    type Out = usize;
+    #[inline(always)]
+    fn run<K: Kernel<V>>(self) -> usize {
+        if self.has_nulls {
+            self.acc.fold::<K, true>(self.slot, self.segment, self.last)
+        } else {
+            self.acc
+                .fold::<K, false>(self.slot, self.segment, self.last)
+        }
+    }
+}
+
+impl Accumulators<f64> {
+    /// `slots` empty f64 accumulators for `agg`; fails for the percentiles,
+    /// which are not incremental.
     pub fn new(agg: Aggregator, slots: usize) -> Result<Self> {
-        if !agg.is_incremental() {
+        Self::typed(agg, slots)
+    }
+}
+
+impl<V: AccValue> Accumulators<V> {
+    /// `slots` empty accumulators of `V` values for `agg`; fails when `agg`
+    /// cannot run over `V` (the percentiles never, the aggregators that
+    /// compute over the integers).
+    pub fn typed(agg: Aggregator, slots: usize) -> Result<Self> {
+        if !V::accumulates(agg) {
             return Err(EngineError::InvalidArgument(format!(
-                "{agg} is not incremental and cannot be accumulated"
+                "{agg} cannot be accumulated over {} values",
+                V::VALUE_TYPE
             )));
         }
         let mut acc = Accumulators {
@@ -117,11 +304,11 @@ impl Accumulators {
         self.n.is_empty()
     }
 
-    fn init(&self) -> f64 {
+    fn init(&self) -> V {
         match self.agg {
-            Aggregator::Min | Aggregator::MimMin => MinK::INIT,
-            Aggregator::Max | Aggregator::MimMax => MaxK::INIT,
-            _ => 0.0,
+            Aggregator::Min | Aggregator::MimMin => V::HIGHEST,
+            Aggregator::Max | Aggregator::MimMax => V::LOWEST,
+            _ => V::ZERO,
         }
     }
 
@@ -147,15 +334,18 @@ impl Accumulators {
 
     /// Bytes held by the state.
     pub fn memory_size(&self) -> usize {
-        self.n.capacity() * 4 + self.flags.capacity() + (self.a.capacity() + self.b.capacity()) * 8
+        self.n.capacity() * 4
+            + self.flags.capacity()
+            + self.a.capacity() * std::mem::size_of::<V>()
+            + self.b.capacity() * 8
     }
 
     /// Folds one value into `slot`.
     #[inline]
-    pub fn update(&mut self, slot: usize, value: f64) {
+    pub fn update(&mut self, slot: usize, value: V) {
         self.update_timeline_with(
             &[value],
-            None::<&Timeline<'_>>,
+            None::<&Timeline<'_, V>>,
             #[inline(always)]
             |_| slot,
         )
@@ -169,34 +359,37 @@ impl Accumulators {
 
     /// Folds point `i` of `timeline` into slot `slot_of(i)`, for every point.
     /// `slot_of` must return slots `< len()`.
-    pub fn update_timeline<F: Fn(usize) -> usize>(&mut self, timeline: &Timeline<'_>, slot_of: F) {
+    pub fn update_timeline<F: Fn(usize) -> usize>(
+        &mut self,
+        timeline: &Timeline<'_, V>,
+        slot_of: F,
+    ) {
         self.update_timeline_with(timeline.values, Some(timeline), slot_of)
     }
 
     fn update_timeline_with<F: Fn(usize) -> usize>(
         &mut self,
-        values: &[f64],
-        timeline: Option<&Timeline<'_>>,
+        values: &[V],
+        timeline: Option<&Timeline<'_, V>>,
         slot_of: F,
     ) {
-        use Aggregator::*;
-        match self.agg {
-            Sum | Avg | ZimSum | PfSum => self.run::<SumK, F>(values, timeline, slot_of),
-            Min | MimMin => self.run::<MinK, F>(values, timeline, slot_of),
-            Max | MimMax => self.run::<MaxK, F>(values, timeline, slot_of),
-            Count => self.run::<CountK, F>(values, timeline, slot_of),
-            First => self.run::<FirstK, F>(values, timeline, slot_of),
-            Last => self.run::<LastK, F>(values, timeline, slot_of),
-            Dev => self.run::<DevK, F>(values, timeline, slot_of),
-            Percentile(_) => unreachable!("rejected in Accumulators::new"),
-        }
+        let agg = self.agg;
+        V::dispatch(
+            agg,
+            RunLoop {
+                acc: self,
+                values,
+                timeline,
+                slot_of,
+            },
+        )
     }
 
     #[inline(always)]
-    fn run<K: Kernel, F: Fn(usize) -> usize>(
+    fn run<K: Kernel<V>, F: Fn(usize) -> usize>(
         &mut self,
-        values: &[f64],
-        timeline: Option<&Timeline<'_>>,
+        values: &[V],
+        timeline: Option<&Timeline<'_, V>>,
         slot_of: F,
     ) {
         let all_valid = timeline.is_none_or(|t| t.all_valid());
@@ -225,7 +418,7 @@ impl Accumulators {
     /// constant slot, bit for bit (values are folded one after the other in
     /// the same order), but the slot's state stays in registers for the whole
     /// segment and the null bitmap is not read when the segment has no null.
-    pub fn fold_segment(&mut self, slot: usize, segment: &Timeline<'_>) {
+    pub fn fold_segment(&mut self, slot: usize, segment: &Timeline<'_, V>) {
         self.fold_until(slot, segment, None, !segment.all_valid());
     }
 
@@ -238,41 +431,34 @@ impl Accumulators {
     pub fn fold_until(
         &mut self,
         slot: usize,
-        segment: &Timeline<'_>,
+        segment: &Timeline<'_, V>,
         end: Option<i64>,
         has_nulls: bool,
     ) -> usize {
-        use Aggregator::*;
         // Inclusive last time, so that `None` can be i64::MAX.
         let last = end.map_or(i64::MAX, |e| e.saturating_sub(1));
         if end.is_some_and(|e| e == i64::MIN) {
             return 0;
         }
-        match (self.agg, has_nulls) {
-            (Sum | Avg | ZimSum | PfSum, false) => self.fold::<SumK, false>(slot, segment, last),
-            (Sum | Avg | ZimSum | PfSum, true) => self.fold::<SumK, true>(slot, segment, last),
-            (Min | MimMin, false) => self.fold::<MinK, false>(slot, segment, last),
-            (Min | MimMin, true) => self.fold::<MinK, true>(slot, segment, last),
-            (Max | MimMax, false) => self.fold::<MaxK, false>(slot, segment, last),
-            (Max | MimMax, true) => self.fold::<MaxK, true>(slot, segment, last),
-            (Count, false) => self.fold::<CountK, false>(slot, segment, last),
-            (Count, true) => self.fold::<CountK, true>(slot, segment, last),
-            (First, false) => self.fold::<FirstK, false>(slot, segment, last),
-            (First, true) => self.fold::<FirstK, true>(slot, segment, last),
-            (Last, false) => self.fold::<LastK, false>(slot, segment, last),
-            (Last, true) => self.fold::<LastK, true>(slot, segment, last),
-            (Dev, false) => self.fold::<DevK, false>(slot, segment, last),
-            (Dev, true) => self.fold::<DevK, true>(slot, segment, last),
-            (Percentile(_), _) => unreachable!("rejected in Accumulators::new"),
-        }
+        let agg = self.agg;
+        V::dispatch(
+            agg,
+            FoldLoop {
+                acc: self,
+                slot,
+                segment,
+                last,
+                has_nulls,
+            },
+        )
     }
 
     /// The loop of [`fold_until`](Self::fold_until) for one kernel.
     #[inline(always)]
-    fn fold<K: Kernel, const NULLS: bool>(
+    fn fold<K: Kernel<V>, const NULLS: bool>(
         &mut self,
         s: usize,
-        segment: &Timeline<'_>,
+        segment: &Timeline<'_, V>,
         last: i64,
     ) -> usize {
         let dev = !self.b.is_empty();
@@ -308,7 +494,7 @@ impl Accumulators {
 
     /// The aggregate of `slot` (as [`result`](Self::result)), emptying it.
     #[inline]
-    pub fn take(&mut self, slot: usize) -> Option<Option<f64>> {
+    pub fn take(&mut self, slot: usize) -> Option<Option<V>> {
         let result = self.result(slot);
         self.n[slot] = 0;
         self.flags[slot] = 0;
@@ -324,7 +510,7 @@ impl Accumulators {
     /// `(values counted, a NaN seen, a, b)` where `a` is the sum, min, max,
     /// first, last or running mean and `b` Welford's M2 (dev only; else 0).
     #[inline]
-    pub fn raw(&self, slot: usize) -> Option<(u32, bool, f64, f64)> {
+    pub fn raw(&self, slot: usize) -> Option<(u32, bool, V, f64)> {
         let flags = self.flags[slot];
         if flags & SEEN == 0 {
             return None;
@@ -340,22 +526,17 @@ impl Accumulators {
     }
 
     /// The aggregate of `slot`: `None` without input, `Some(None)` for null.
-    pub fn result(&self, slot: usize) -> Option<Option<f64>> {
+    pub fn result(&self, slot: usize) -> Option<Option<V>> {
         let flags = self.flags[slot];
         if flags & SEEN == 0 {
             return None;
         }
         let n = self.n[slot];
         if n == 0 {
-            return Some((flags & SEEN_NAN != 0).then_some(f64::NAN));
+            return Some(V::nan().filter(|_| flags & SEEN_NAN != 0));
         }
-        let a = self.a[slot];
-        Some(Some(match self.agg {
-            Aggregator::Avg => a / n as f64,
-            Aggregator::Count => n as f64,
-            Aggregator::Dev => (self.b[slot] / n as f64).sqrt(),
-            _ => a,
-        }))
+        let b = self.b.get(slot).copied().unwrap_or(0.0);
+        Some(Some(V::finish(self.agg, self.a[slot], b, n)))
     }
 }
 
@@ -540,6 +721,67 @@ mod tests {
             }
             let bits = |r: Option<Option<f64>>| r.map(|v| v.map(f64::to_bits));
             assert_eq!(bits(seg.result(0)), bits(one.result(0)), "{agg}");
+        }
+    }
+
+    /// i64 / u64 selectors are exact where f64 is not (2^53 + 1 and 2^53
+    /// are one f64), from one value at a time and from a segment alike;
+    /// the aggregators that compute refuse integer state.
+    #[test]
+    fn integer_selectors_are_exact() {
+        const B: i64 = 9_007_199_254_740_992;
+        let values = [B, B + 1, i64::MIN, B - 1, i64::MAX, B + 1];
+        let batch = TimelineBatch::from_typed_columns(
+            vec![0; values.len()],
+            (0..values.len() as i64).collect(),
+            values.to_vec(),
+            None,
+            Arc::clone(timeline(&[], &[]).registry()),
+        )
+        .unwrap();
+        let tl = batch.timelines_as::<i64>().unwrap().next().unwrap();
+        for (agg, want) in [
+            (Aggregator::Max, i64::MAX),
+            (Aggregator::Min, i64::MIN),
+            (Aggregator::First, B),
+            (Aggregator::Last, B + 1),
+            (Aggregator::MimMin, i64::MIN),
+        ] {
+            let mut one = Accumulators::<i64>::typed(agg, 1).unwrap();
+            for v in values {
+                one.update(0, v);
+            }
+            assert_eq!(one.result(0), Some(Some(want)), "{agg}");
+            let mut seg = Accumulators::<i64>::typed(agg, 1).unwrap();
+            seg.fold_segment(0, &tl.slice(0, 3));
+            seg.fold_segment(0, &tl.slice(3, 6));
+            assert_eq!(seg.take(0), Some(Some(want)), "{agg}");
+            assert_eq!(seg.result(0), None);
+        }
+        // max of 2^53 and 2^53 + 1: the larger, which f64 cannot tell
+        let mut max = Accumulators::<i64>::typed(Aggregator::Max, 1).unwrap();
+        max.update(0, B + 1);
+        max.update(0, B);
+        assert_eq!(max.result(0), Some(Some(B + 1)));
+        let mut u = Accumulators::<u64>::typed(Aggregator::Min, 2).unwrap();
+        u.update(0, u64::MAX);
+        u.update(0, u64::MAX - 1);
+        u.update_null(1);
+        assert_eq!(
+            (u.result(0), u.result(1)),
+            (Some(Some(u64::MAX - 1)), Some(None))
+        );
+        for agg in [
+            Aggregator::Sum,
+            Aggregator::Avg,
+            Aggregator::Count,
+            Aggregator::Dev,
+        ] {
+            let e = Accumulators::<i64>::typed(agg, 1).unwrap_err().to_string();
+            assert!(
+                e.contains("cannot be accumulated over integer values"),
+                "{e}"
+            );
         }
     }
 

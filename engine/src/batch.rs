@@ -215,13 +215,28 @@ impl TimelineBatch {
         nulls: Option<NullBuffer>,
         registry: Arc<SeriesRegistry>,
     ) -> Result<Self> {
+        Self::from_typed_columns(series_ids, times, values, nulls, registry)
+    }
+
+    /// [`from_columns`](Self::from_columns) with values of type `V`.
+    pub fn from_typed_columns<V: TimelineValue>(
+        series_ids: Vec<u32>,
+        times: Vec<i64>,
+        values: Vec<V>,
+        nulls: Option<NullBuffer>,
+        registry: Arc<SeriesRegistry>,
+    ) -> Result<Self> {
         let ids: ArrayRef = Arc::new(UInt32Array::new(ScalarBuffer::from(series_ids), None));
         let times: ArrayRef = Arc::new(TimestampNanosecondArray::new(
             ScalarBuffer::from(times),
             None,
         ));
-        let values: ArrayRef = Arc::new(Float64Array::new(ScalarBuffer::from(values), nulls));
-        let batch = RecordBatch::try_new(timeline_schema(), vec![ids, times, values])?;
+        let values: ArrayRef = Arc::new(PrimitiveArray::<V::Arrow>::new(
+            ScalarBuffer::from(values),
+            nulls,
+        ));
+        let schema = timeline_schema_of(V::VALUE_TYPE);
+        let batch = RecordBatch::try_new(schema, vec![ids, times, values])?;
         Self::try_new(batch, registry)
     }
 
@@ -382,7 +397,7 @@ impl TimelineBatch {
     }
 
     /// The `value` column as f64: the column itself for floats; integers
-    /// are converted (to nearest, `docs/semantics.md` §11) on the first call
+    /// are converted (to nearest, `docs/semantics.md` §12) on the first call
     /// and the conversion kept.
     pub fn values(&self) -> &Float64Array {
         let column = self.batch.column(2);
@@ -435,6 +450,50 @@ impl TimelineBatch {
         &self,
     ) -> Option<impl Iterator<Item = Timeline<'_, V>>> {
         let values = self.typed_values::<V>()?;
+        let (ids, times) = (self.series_ids(), self.times());
+        let (nulls, slots) = (values.nulls(), &values.values()[..]);
+        Some(self.offsets.windows(2).map(move |w| {
+            let (start, end) = (w[0] as usize, w[1] as usize);
+            Timeline {
+                series_id: ids[start],
+                times: &times[start..end],
+                values: &slots[start..end],
+                nulls,
+                offset: start,
+            }
+        }))
+    }
+
+    /// Timeline run `i` with its values as `V`, as
+    /// [`timelines_as`](Self::timelines_as) reads them (`None` for a batch
+    /// of another integer type).
+    pub fn timeline_as<V: TimelineValue>(&self, i: usize) -> Option<Timeline<'_, V>> {
+        let values = self.values_as::<V>()?;
+        let (start, end) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        Some(Timeline {
+            series_id: self.series_ids()[start],
+            times: &self.times()[start..end],
+            values: &values.values()[start..end],
+            nulls: values.nulls(),
+            offset: start,
+        })
+    }
+
+    /// The values as `V`: f64 from any batch, an integer type from a batch
+    /// of that type.
+    fn values_as<V: TimelineValue>(&self) -> Option<&PrimitiveArray<V::Arrow>> {
+        match V::VALUE_TYPE {
+            ValueType::Float => (self.values() as &dyn Array).as_primitive_opt::<V::Arrow>(),
+            _ => self.typed_values::<V>(),
+        }
+    }
+
+    /// Iterates the timeline runs with their values as `V`: for f64 every
+    /// batch (integers through the f64 view of [`values`](Self::values)),
+    /// for an integer type only a batch of that type (`None` otherwise).
+    /// Code generic over the value type reads batches with it.
+    pub fn timelines_as<V: TimelineValue>(&self) -> Option<impl Iterator<Item = Timeline<'_, V>>> {
+        let values = self.values_as::<V>()?;
         let (ids, times) = (self.series_ids(), self.times());
         let (nulls, slots) = (values.nulls(), &values.values()[..]);
         Some(self.offsets.windows(2).map(move |w| {

@@ -21,51 +21,59 @@
 //! collect the contributions per slot (a counting sort by slot) and apply
 //! [`percentile`].
 
-use crate::accumulator::{percentile, Accumulators};
+use crate::accumulator::{percentile, AccValue, Accumulators};
 use crate::batch::Timeline;
 use crate::error::Result;
 use crate::memory::MemoryReservation;
 use crate::spec::{Aggregator, GroupBy, Interpolation};
+use crate::value::TimelineValue;
 
 /// Aggregates the timelines of one group at a time, reusing its scratch
 /// space across groups; every scratch byte is reserved before it is
 /// allocated.
+///
+/// Over `V` values: f64, or an integer type for a selector where no
+/// interpolation can be needed (`strategy::downsample_interpolation`), as
+/// `GroupedAggOp` and `MTAggOp` choose it: interpolated contributions are
+/// computed in f64 ([`TimelineValue::from_f64`]), so over integers only
+/// `zim`'s 0 could occur, which is exact.
 #[derive(Debug)]
-pub struct InterpolatingAggregator {
+pub struct InterpolatingAggregator<V: AccValue = f64> {
     agg: Aggregator,
     union: Vec<i64>,
     point_slots: Vec<usize>,
-    acc: Option<Accumulators>,
+    acc: Option<Accumulators<V>>,
     acc_slots: usize,
     pct: PercentileSlots,
     reservation: MemoryReservation,
 }
 
 /// What a timeline contributes at a timestamp it has no point at.
-enum Contribution {
-    Value(f64),
+enum Contribution<V> {
+    Value(V),
     Null,
     Nothing,
 }
 
-/// Receives the contributions of one timeline (static dispatch).
-trait Sink {
+/// Receives the contributions of one timeline of `V` values (static
+/// dispatch).
+trait Sink<V> {
     /// The timeline's own points, point `i` going to slot `slots[i]`.
-    fn points(&mut self, tl: &Timeline<'_>, slots: &[usize]);
+    fn points(&mut self, tl: &Timeline<'_, V>, slots: &[usize]);
     /// An interpolated value in `slot`.
-    fn value(&mut self, slot: usize, v: f64);
+    fn value(&mut self, slot: usize, v: V);
     /// An interpolated null in `slot`.
     fn null(&mut self, slot: usize);
 }
 
-impl Sink for Accumulators {
+impl<V: AccValue> Sink<V> for Accumulators<V> {
     #[inline]
-    fn points(&mut self, tl: &Timeline<'_>, slots: &[usize]) {
+    fn points(&mut self, tl: &Timeline<'_, V>, slots: &[usize]) {
         self.update_timeline(tl, |i| slots[i]);
     }
 
     #[inline]
-    fn value(&mut self, slot: usize, v: f64) {
+    fn value(&mut self, slot: usize, v: V) {
         self.update(slot, v);
     }
 
@@ -75,9 +83,19 @@ impl Sink for Accumulators {
     }
 }
 
-impl InterpolatingAggregator {
-    /// An aggregator for `agg` whose scratch space is held in `reservation`.
+impl InterpolatingAggregator<f64> {
+    /// An aggregator of f64 values for `agg` whose scratch space is held in
+    /// `reservation`.
     pub fn new(agg: Aggregator, reservation: MemoryReservation) -> Self {
+        Self::typed(agg, reservation)
+    }
+}
+
+impl<V: AccValue> InterpolatingAggregator<V> {
+    /// An aggregator of `V` values for `agg` whose scratch space is held in
+    /// `reservation` (fails at the first group when `agg` cannot run over
+    /// `V`, as [`Accumulators::typed`]).
+    pub fn typed(agg: Aggregator, reservation: MemoryReservation) -> Self {
         InterpolatingAggregator {
             agg,
             union: Vec::new(),
@@ -112,11 +130,11 @@ impl InterpolatingAggregator {
     /// Aggregates the timelines of one group, given in ascending series id,
     /// calling `emit(time, value)` for each output row in time order (a null
     /// value is `None`).
-    pub fn aggregate<E>(&mut self, timelines: &[Timeline<'_>], mut emit: E) -> Result<()>
+    pub fn aggregate<E>(&mut self, timelines: &[Timeline<'_, V>], mut emit: E) -> Result<()>
     where
-        E: FnMut(i64, Option<f64>) -> Result<()>,
+        E: FnMut(i64, Option<V>) -> Result<()>,
     {
-        let timelines: Vec<&Timeline<'_>> = timelines.iter().filter(|t| !t.is_empty()).collect();
+        let timelines: Vec<&Timeline<'_, V>> = timelines.iter().filter(|t| !t.is_empty()).collect();
         self.build_union(&timelines)?;
         if self.union.is_empty() {
             return Ok(());
@@ -151,7 +169,8 @@ impl InterpolatingAggregator {
                 self.pct.sort_by_slot();
                 for (slot, &t) in self.union.iter().enumerate() {
                     if let Some(v) = self.pct.result(slot, q) {
-                        emit(t, v)?;
+                        // Percentiles compute in f64 (only f64 input).
+                        emit(t, v.map(V::from_f64))?;
                     }
                 }
             }
@@ -160,7 +179,7 @@ impl InterpolatingAggregator {
     }
 
     /// The sorted, deduplicated timestamps of `timelines` into `self.union`.
-    fn build_union(&mut self, timelines: &[&Timeline<'_>]) -> Result<()> {
+    fn build_union(&mut self, timelines: &[&Timeline<'_, V>]) -> Result<()> {
         let points: usize = timelines.iter().map(|t| t.len()).sum();
         let longest = timelines.iter().map(|t| t.len()).max().unwrap_or(0);
         self.reserve_vectors(points, longest)?;
@@ -224,14 +243,14 @@ impl InterpolatingAggregator {
         self.acc = None;
         let per_slot = 4 + 1 + 8 + if self.agg == Aggregator::Dev { 8 } else { 0 };
         self.reserve_extra(slots.saturating_mul(per_slot))?;
-        self.acc = Some(Accumulators::new(self.agg, slots)?);
+        self.acc = Some(Accumulators::typed(self.agg, slots)?);
         self.acc_slots = slots;
         self.settle()
     }
 
     /// How many contributions the timelines make at most: the union slots
     /// each timeline's span covers.
-    fn span_slots(&self, timelines: &[&Timeline<'_>]) -> usize {
+    fn span_slots(&self, timelines: &[&Timeline<'_, V>]) -> usize {
         let u = &self.union;
         timelines
             .iter()
@@ -282,8 +301,8 @@ pub fn display_line(name: &str, agg: Aggregator, group_by: &GroupBy) -> String {
 /// Feeds the contributions of one non-empty timeline: walks the union from
 /// the timeline's first point, one cursor step per union timestamp.
 #[inline]
-fn feed<S: Sink>(
-    tl: &Timeline<'_>,
+fn feed<V: TimelineValue, S: Sink<V>>(
+    tl: &Timeline<'_, V>,
     union: &[i64],
     interp: Interpolation,
     slots: &mut Vec<usize>,
@@ -310,22 +329,24 @@ fn feed<S: Sink>(
 
 /// The contribution at `t`, strictly between points `i0` and `i1 = i0 + 1`.
 #[inline]
-fn interpolated(
-    tl: &Timeline<'_>,
+fn interpolated<V: TimelineValue>(
+    tl: &Timeline<'_, V>,
     i0: usize,
     i1: usize,
     t: i64,
     interp: Interpolation,
-) -> Contribution {
+) -> Contribution<V> {
     match interp {
         Interpolation::Lerp => match (tl.value(i0), tl.value(i1)) {
             (Some(v0), Some(v1)) => {
                 let (t0, t1) = (tl.times[i0], tl.times[i1]);
-                Contribution::Value(v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64)
+                let (v0, v1) = (v0.to_f64(), v1.to_f64());
+                let v = v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64;
+                Contribution::Value(V::from_f64(v))
             }
             _ => Contribution::Null,
         },
-        Interpolation::Zim => Contribution::Value(0.0),
+        Interpolation::Zim => Contribution::Value(V::ZERO),
         Interpolation::Prev => tl.value(i0).map_or(Contribution::Null, Contribution::Value),
         Interpolation::Max | Interpolation::Min | Interpolation::None => Contribution::Nothing,
     }
@@ -425,16 +446,16 @@ impl PercentileSlots {
     }
 }
 
-impl Sink for PercentileSlots {
-    fn points(&mut self, tl: &Timeline<'_>, slots: &[usize]) {
+impl<V: TimelineValue> Sink<V> for PercentileSlots {
+    fn points(&mut self, tl: &Timeline<'_, V>, slots: &[usize]) {
         if tl.all_valid() {
             for (&s, &v) in slots.iter().zip(tl.values) {
-                self.push(s, v);
+                self.push(s, v.to_f64());
             }
         } else {
             for (i, (&s, &v)) in slots.iter().zip(tl.values).enumerate() {
                 if tl.is_valid(i) {
-                    self.push(s, v);
+                    self.push(s, v.to_f64());
                 } else {
                     self.null_seen[s] = true;
                 }
@@ -443,8 +464,8 @@ impl Sink for PercentileSlots {
     }
 
     #[inline]
-    fn value(&mut self, slot: usize, v: f64) {
-        self.push(slot, v);
+    fn value(&mut self, slot: usize, v: V) {
+        self.push(slot, v.to_f64());
     }
 
     #[inline]

@@ -5,16 +5,55 @@
 //! `DsAggOp` fill and the materialized executor seed from it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+
+use crate::batch::TimelineBatch;
 use crate::error::Result;
 use crate::registry::SeriesInfo;
 use crate::spec::{Downsample, FillPolicy, Interval};
 use crate::storage::{ScanRequest, StorageAdapter, TimeRange};
+use crate::value::TimelineValue;
 
-/// The newest point before the range of each series that has one.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Value `row` of a timeline value column, as f64.
+fn float_at(values: &dyn Array, row: usize) -> f64 {
+    use arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
+    if let Some(v) = values.as_primitive_opt::<Float64Type>() {
+        v.value(row)
+    } else if let Some(v) = values.as_primitive_opt::<Int64Type>() {
+        v.value(row) as f64
+    } else {
+        values
+            .as_primitive_opt::<UInt64Type>()
+            .map_or(f64::NAN, |v| v.value(row) as f64)
+    }
+}
+
+/// The newest point before the range of each series that has one, its
+/// value kept in the field's type (an integer seed of `FILL(previous)`
+/// stays exact, `docs/semantics.md` §12).
+#[derive(Debug, Clone)]
 pub struct Lookback {
-    points: HashMap<SeriesInfo, (i64, Option<f64>)>,
+    /// Time and row in `values` of each series' point.
+    points: HashMap<SeriesInfo, (i64, usize)>,
+    /// The points' values, as the adapter returned them.
+    values: ArrayRef,
+}
+
+impl PartialEq for Lookback {
+    fn eq(&self, other: &Self) -> bool {
+        self.points == other.points && self.values.to_data() == other.values.to_data()
+    }
+}
+
+impl Default for Lookback {
+    fn default() -> Self {
+        Lookback {
+            points: HashMap::new(),
+            values: Arc::new(Float64Array::from(Vec::<f64>::new())),
+        }
+    }
 }
 
 impl Lookback {
@@ -50,27 +89,58 @@ impl Lookback {
             ..request.clone()
         };
         let batch = adapter.last_points(&before).await?;
+        Ok(Some(Lookback::of_batch(&batch)))
+    }
+
+    /// The newest point of each timeline of `batch`.
+    fn of_batch(batch: &TimelineBatch) -> Lookback {
         let mut points = HashMap::new();
+        let mut end = 0;
         for tl in batch.timelines() {
-            let (Some(info), Some(&t)) = (batch.registry().get(tl.series_id), tl.times.last())
-            else {
+            end += tl.len();
+            let Some((info, &t)) = batch.registry().get(tl.series_id).zip(tl.times.last()) else {
                 continue;
             };
-            points.insert(info.clone(), (t, tl.value(tl.len() - 1)));
+            points.insert(info.clone(), (t, end - 1));
         }
-        Ok(Some(Lookback { points }))
+        Lookback {
+            points,
+            values: Arc::clone(batch.value_column()),
+        }
     }
 
     /// A lookback of the given points (tests).
     pub fn from_points(points: impl IntoIterator<Item = (SeriesInfo, i64, Option<f64>)>) -> Self {
+        let (mut map, mut values) = (HashMap::new(), Vec::new());
+        for (row, (s, t, v)) in points.into_iter().enumerate() {
+            map.insert(s, (t, row));
+            values.push(v);
+        }
         Lookback {
-            points: points.into_iter().map(|(s, t, v)| (s, (t, v))).collect(),
+            points: map,
+            values: Arc::new(Float64Array::from(values)),
         }
     }
 
-    /// The newest point of `series` before the range: `(time, value)`.
+    /// The newest point of `series` before the range: `(time, value)`,
+    /// the value as f64.
     pub fn get(&self, series: &SeriesInfo) -> Option<(i64, Option<f64>)> {
-        self.points.get(series).copied()
+        self.get_as::<f64>(series)
+    }
+
+    /// [`get`](Self::get) with the value as `V`: exact when the field has
+    /// type `V`; else converted through f64 (integers to nearest, floats as
+    /// Rust's `as` does).
+    pub fn get_as<V: TimelineValue>(&self, series: &SeriesInfo) -> Option<(i64, Option<V>)> {
+        let &(t, row) = self.points.get(series)?;
+        if self.values.is_null(row) {
+            return Some((t, None));
+        }
+        let v = match self.values.as_primitive_opt::<V::Arrow>() {
+            Some(same) => same.value(row),
+            None => V::from_f64(float_at(self.values.as_ref(), row)),
+        };
+        Some((t, Some(v)))
     }
 
     /// Number of series with a point before the range.

@@ -21,17 +21,19 @@ use crate::batch::{Timeline, TimelineBatch, TimelineBatchBuilder};
 use crate::error::{EngineError, Result};
 use crate::memory::MemoryReservation;
 use crate::registry::SeriesRegistry;
+use crate::value::TimelineValue;
 
 /// Bytes one gathered point takes: series id, time, value and validity.
 pub const BYTES_PER_POINT: usize = 4 + 8 + 8 + 1;
 
-/// Copies timeline runs into flat columns under a memory reservation.
+/// Copies timeline runs of `V` values into flat columns under a memory
+/// reservation.
 #[derive(Debug)]
-pub struct TimelineGatherer {
+pub struct TimelineGatherer<V: TimelineValue = f64> {
     operator: &'static str,
     series_ids: Vec<u32>,
     times: Vec<i64>,
-    values: Vec<f64>,
+    values: Vec<V>,
     validity: Vec<bool>,
     has_nulls: bool,
     /// Bytes of points handed over by `finish` and not yet released.
@@ -41,10 +43,18 @@ pub struct TimelineGatherer {
     reservation: MemoryReservation,
 }
 
-impl TimelineGatherer {
-    /// An empty gatherer for `operator` (named in errors) holding its memory
-    /// in `reservation`.
+impl TimelineGatherer<f64> {
+    /// An empty gatherer of f64 values for `operator` (named in errors)
+    /// holding its memory in `reservation`.
     pub fn new(operator: &'static str, reservation: MemoryReservation) -> Self {
+        Self::typed(operator, reservation)
+    }
+}
+
+impl<V: TimelineValue> TimelineGatherer<V> {
+    /// An empty gatherer of `V` values for `operator` (named in errors)
+    /// holding its memory in `reservation`.
+    pub fn typed(operator: &'static str, reservation: MemoryReservation) -> Self {
         TimelineGatherer {
             operator,
             series_ids: Vec::new(),
@@ -75,7 +85,7 @@ impl TimelineGatherer {
 
     /// Appends the points of `tl`. A run of the same series as the last one
     /// gathered continues that timeline and must start after its last point.
-    pub fn push(&mut self, tl: &Timeline<'_>) -> Result<()> {
+    pub fn push(&mut self, tl: &Timeline<'_, V>) -> Result<()> {
         if let Some((id, last)) = self.last() {
             if id == tl.series_id && tl.times.first().is_some_and(|&t| t <= last) {
                 return Err(EngineError::execution(
@@ -129,7 +139,7 @@ impl TimelineGatherer {
         let validity = std::mem::take(&mut self.validity);
         let nulls = self.has_nulls.then(|| validity.into());
         self.has_nulls = false;
-        TimelineBatch::from_columns(
+        TimelineBatch::from_typed_columns(
             std::mem::take(&mut self.series_ids),
             std::mem::take(&mut self.times),
             std::mem::take(&mut self.values),
@@ -169,19 +179,27 @@ impl TimelineGatherer {
 /// Collects `(group id, time, value)` rows and cuts them into batches of
 /// `batch_size` rows over the groups registry.
 #[derive(Debug)]
-pub struct RowBatcher {
-    builder: TimelineBatchBuilder,
+pub struct RowBatcher<V: TimelineValue = f64> {
+    builder: TimelineBatchBuilder<V>,
     batch_size: usize,
     ready: VecDeque<TimelineBatch>,
 }
 
-impl RowBatcher {
-    /// A batcher producing batches of `batch_size` (at least 1) rows over
-    /// `groups`.
+impl RowBatcher<f64> {
+    /// A batcher producing batches of `batch_size` (at least 1) rows of f64
+    /// values over `groups`.
     pub fn new(groups: Arc<SeriesRegistry>, batch_size: usize) -> Self {
+        Self::typed(groups, batch_size)
+    }
+}
+
+impl<V: TimelineValue> RowBatcher<V> {
+    /// A batcher producing batches of `batch_size` (at least 1) rows of `V`
+    /// values over `groups`.
+    pub fn typed(groups: Arc<SeriesRegistry>, batch_size: usize) -> Self {
         let batch_size = batch_size.max(1);
         RowBatcher {
-            builder: TimelineBatchBuilder::new(groups, batch_size.min(1 << 16)),
+            builder: TimelineBatchBuilder::typed(groups, batch_size.min(1 << 16)),
             batch_size,
             ready: VecDeque::new(),
         }
@@ -189,7 +207,7 @@ impl RowBatcher {
 
     /// Appends one row; a null value is `None`.
     #[inline]
-    pub fn push(&mut self, group: u32, time: i64, value: Option<f64>) -> Result<()> {
+    pub fn push(&mut self, group: u32, time: i64, value: Option<V>) -> Result<()> {
         self.builder.push(group, time, value);
         if self.builder.len() >= self.batch_size {
             self.ready.push_back(self.builder.finish()?);

@@ -187,10 +187,15 @@ fn assemble(
     };
     let by = spec.group_by.clone();
     let name = spec.output_name.clone();
+    // Interpolating operators keep integer selectors exact when nothing
+    // can be interpolated (`docs/semantics.md` §12).
+    let aligned = crate::strategy::interpolation(spec).is_ok();
     Ok(match strategy {
         AggStrategy::Pipe => Box::new(PipeAggOp::new(op, agg, by, name)?),
-        AggStrategy::Grouped => Box::new(GroupedAggOp::new(op, agg, by, name)),
-        AggStrategy::MT => Box::new(MTAggOp::new(op, agg, by, name)),
+        AggStrategy::Grouped => {
+            Box::new(GroupedAggOp::new(op, agg, by, name).with_aligned_input(aligned))
+        }
+        AggStrategy::MT => Box::new(MTAggOp::new(op, agg, by, name).with_aligned_input(aligned)),
     })
 }
 

@@ -296,7 +296,7 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
 /// The type of a field's stored values, as `SHOW FIELD KEYS` reports it.
 /// Scans deliver integers and unsigned integers as `Int64` / `UInt64`
 /// values, floats and booleans as `Float64` ([`ValueType::timeline_data_type`];
-/// `docs/semantics.md` §11 says which results stay exact).
+/// `docs/semantics.md` §12 says which results stay exact).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ValueType {
     /// 64-bit float.

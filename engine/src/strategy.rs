@@ -13,7 +13,7 @@
 //!   MTAggOp       always
 //! ```
 
-use crate::spec::{AggStrategy, FillPolicy, Interval, PipelineSpec};
+use crate::spec::{AggStrategy, Downsample, FillPolicy, Interval, PipelineSpec};
 use crate::storage::{Capabilities, StorageAdapter};
 
 /// Whether cross-timeline interpolation may be needed for `spec`:
@@ -30,7 +30,16 @@ pub fn interpolation(spec: &PipelineSpec) -> Result<&'static str, &'static str> 
             "rate(counter, drop_resets) removes interior points, so timelines can miss timestamps",
         );
     }
-    match spec.downsample {
+    downsample_interpolation(spec.downsample.as_ref())
+}
+
+/// [`interpolation`] as the downsample alone decides it (a pipeline
+/// without a rate that drops points): `Ok(why not)` when every timeline has
+/// a value at every timestamp of its span.
+pub fn downsample_interpolation(
+    downsample: Option<&Downsample>,
+) -> Result<&'static str, &'static str> {
+    match downsample {
         None => {
             Err("without SAMPLE BY, timelines are aggregated at every timestamp any of them has")
         }

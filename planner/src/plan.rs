@@ -215,7 +215,7 @@ impl LogicalPlan {
         names
     }
 
-    /// The Arrow type of output `i`'s values (`docs/semantics.md` §11,
+    /// The Arrow type of output `i`'s values (`docs/semantics.md` §12,
     /// [`output_value_type`]): `Int64` / `UInt64` for the raw points of an
     /// integer field, `Int64` for its counts, `Float64` for everything
     /// else.

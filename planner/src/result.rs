@@ -1,7 +1,7 @@
 //! Result assembly: the outputs of the pipelines (one per value column) are
 //! joined into the result schema of `docs/query-language.md` — `time` (ns, UTC), the tag
 //! columns, one column per value (`Float64`, or `Int64` / `UInt64` for the
-//! raw points of integer fields, `docs/semantics.md` §11) — by a full outer join on
+//! raw points of integer fields, `docs/semantics.md` §12) — by a full outer join on
 //! (group key, time), filtered by the value comparisons of `WHERE`, ordered
 //! by group key then time unless `ORDER BY` says otherwise, with `LIMIT`
 //! applied after ordering. Hidden columns (fields read only for a value

@@ -14,8 +14,10 @@
 
 use std::sync::Arc;
 
+use crate::accumulator::AccValue;
 use crate::batch::{Timeline, TimelineBatch};
 use crate::context::TaskContext;
+use crate::each_type;
 use crate::error::{EngineError, Result};
 use crate::group::{Grouping, GROUPS_HINT};
 use crate::interpolate::{display_line, InterpolatingAggregator};
@@ -23,8 +25,11 @@ use crate::materialize::{group_label, RowBatcher, TimelineGatherer};
 use crate::memory::MemoryReservation;
 use crate::operator::Operator;
 use crate::ops::driver::{Kernel, UnaryOp};
+use crate::ops::pipe_agg::mixed_types;
 use crate::registry::SeriesRegistry;
 use crate::spec::{Aggregator, GroupBy};
+use crate::storage::ValueType;
+use crate::value::{selects, ByType};
 
 const NAME: &str = "GroupedAggOp";
 const HINT: &str = "it holds every point of one group at a time: narrow the time range or tag \
@@ -40,6 +45,8 @@ pub struct GroupedAgg {
     agg: Aggregator,
     group_by: GroupBy,
     output_name: String,
+    /// No interpolation can be needed: a selector keeps integers exactly.
+    aligned: bool,
 }
 
 /// The running state of one execution.
@@ -58,9 +65,16 @@ struct State {
     _groups_reserved: MemoryReservation,
     /// The group being gathered.
     current: Option<u32>,
-    gatherer: TimelineGatherer,
-    aggregator: InterpolatingAggregator,
-    out: RowBatcher,
+    /// Over the input's integer type for a selector on aligned input, else
+    /// over f64.
+    work: ByType<Work<f64>, Work<i64>, Work<u64>>,
+}
+
+/// The gathered group, its aggregation and the output rows, over `V`.
+struct Work<V: AccValue> {
+    gatherer: TimelineGatherer<V>,
+    aggregator: InterpolatingAggregator<V>,
+    out: RowBatcher<V>,
 }
 
 impl GroupedAggOp {
@@ -76,13 +90,29 @@ impl GroupedAggOp {
             agg,
             group_by,
             output_name,
+            aligned: false,
         };
         UnaryOp::with_kernel(input, kernel)
+    }
+
+    /// Declares that the input has a value at every timestamp of each
+    /// timeline's span, so no interpolation can be needed
+    /// ([`downsample_interpolation`](crate::strategy::downsample_interpolation)):
+    /// a selector over an integer field then stays exact, in the field's
+    /// type (`docs/semantics.md` §12).
+    pub fn with_aligned_input(mut self, aligned: bool) -> Self {
+        self.kernel_mut().aligned = aligned;
+        self
     }
 }
 
 impl GroupedAgg {
-    fn init_state(&self, ctx: &TaskContext, registry: &Arc<SeriesRegistry>) -> Result<State> {
+    fn init_state(
+        &self,
+        ctx: &TaskContext,
+        registry: &Arc<SeriesRegistry>,
+        input: ValueType,
+    ) -> Result<State> {
         let mut groups_reserved = ctx.memory.reservation(NAME, GROUPS_HINT);
         let grouping = Grouping::reserved(
             registry,
@@ -90,15 +120,19 @@ impl GroupedAgg {
             &self.output_name,
             &mut groups_reserved,
         )?;
-        let out = RowBatcher::new(Arc::clone(grouping.groups()), ctx.batch_size);
+        let groups = grouping.groups();
+        let exact = self.aligned && selects(self.agg);
+        let work = match input {
+            ValueType::Integer if exact => ByType::Int(Work::new(self.agg, ctx, groups)),
+            ValueType::Unsigned if exact => ByType::UInt(Work::new(self.agg, ctx, groups)),
+            _ => ByType::Float(Work::new(self.agg, ctx, groups)),
+        };
         Ok(State {
             registry: Arc::clone(registry),
             grouping,
             _groups_reserved: groups_reserved,
             current: None,
-            gatherer: TimelineGatherer::new(NAME, ctx.memory.reservation(NAME, HINT)),
-            aggregator: InterpolatingAggregator::new(self.agg, ctx.memory.reservation(NAME, HINT)),
-            out,
+            work,
         })
     }
 }
@@ -122,7 +156,7 @@ impl Kernel for GroupedAgg {
     /// Gathers the timelines of `batch`, aggregating each group it finishes.
     fn consume(&self, run: &mut GroupedAggState, batch: &TimelineBatch) -> Result<()> {
         if run.groups.is_none() {
-            run.groups = Some(self.init_state(&run.ctx, batch.registry())?);
+            run.groups = Some(self.init_state(&run.ctx, batch.registry(), batch.value_type())?);
         }
         let Some(state) = run.groups.as_mut() else {
             return Ok(());
@@ -133,12 +167,71 @@ impl Kernel for GroupedAgg {
                 "input batches refer to different series registries",
             ));
         }
-        for tl in batch.timelines() {
-            let group = state.grouping.group_of(tl.series_id);
-            match state.current {
-                Some(cur) if group == cur => state.check_series_order(&tl)?,
+        let (grouping, current, ctx) = (&state.grouping, &mut state.current, &run.ctx);
+        let reserved = each_type!(&mut state.work, w => {
+            w.consume(batch, grouping, current, ctx)?;
+            w.gatherer.reserved() + w.aggregator.reserved()
+        });
+        run.peak = run.peak.max(reserved);
+        Ok(())
+    }
+
+    fn finish(&self, run: &mut GroupedAggState) -> Result<()> {
+        if let Some(state) = run.groups.as_mut() {
+            let (registry, current) = (&state.registry, state.current.take());
+            let peak = each_type!(&mut state.work, w => {
+                if let Some(group) = current {
+                    w.finish_group(group, registry)?;
+                }
+                w.out.flush()?;
+                let peak = w.gatherer.peak() + w.aggregator.peak();
+                w.aggregator.release();
+                peak
+            });
+            run.peak = run.peak.max(peak);
+        }
+        Ok(())
+    }
+
+    fn emit(&self, run: &mut GroupedAggState, _: bool) -> Result<Option<TimelineBatch>> {
+        Ok(run
+            .groups
+            .as_mut()
+            .and_then(|s| each_type!(&mut s.work, w => w.out.pop())))
+    }
+
+    fn peak_bytes(&self, run: &GroupedAggState) -> usize {
+        run.peak
+    }
+}
+
+impl<V: AccValue> Work<V> {
+    fn new(agg: Aggregator, ctx: &TaskContext, groups: &Arc<SeriesRegistry>) -> Self {
+        Work {
+            gatherer: TimelineGatherer::typed(NAME, ctx.memory.reservation(NAME, HINT)),
+            aggregator: InterpolatingAggregator::typed(agg, ctx.memory.reservation(NAME, HINT)),
+            out: RowBatcher::typed(Arc::clone(groups), ctx.batch_size),
+        }
+    }
+
+    /// Gathers the timelines of `batch` into the group `current`, first
+    /// aggregating the group each new one finishes.
+    fn consume(
+        &mut self,
+        batch: &TimelineBatch,
+        grouping: &Grouping,
+        current: &mut Option<u32>,
+        ctx: &TaskContext,
+    ) -> Result<()> {
+        let Some(timelines) = batch.timelines_as::<V>() else {
+            return Err(mixed_types(NAME, batch, V::VALUE_TYPE));
+        };
+        for tl in timelines {
+            let group = grouping.group_of(tl.series_id);
+            match *current {
+                Some(cur) if group == cur => self.check_series_order(&tl, grouping, cur)?,
                 Some(cur) if group < cur => {
-                    let groups = state.grouping.groups();
+                    let groups = grouping.groups();
                     return Err(EngineError::execution(
                         NAME,
                         format!(
@@ -148,52 +241,32 @@ impl Kernel for GroupedAgg {
                         ),
                     ));
                 }
-                Some(_) => {
-                    run.ctx.cancel.check()?;
-                    state.finish_group()?;
+                Some(cur) => {
+                    ctx.cancel.check()?;
+                    self.finish_group(cur, batch.registry())?;
                 }
                 None => {}
             }
-            state.current = Some(group);
-            state.gatherer.push(&tl)?;
-        }
-        run.peak = run
-            .peak
-            .max(state.gatherer.reserved() + state.aggregator.reserved());
-        Ok(())
-    }
-
-    fn finish(&self, run: &mut GroupedAggState) -> Result<()> {
-        if let Some(state) = run.groups.as_mut() {
-            state.finish_group()?;
-            state.out.flush()?;
-            run.peak = run
-                .peak
-                .max(state.gatherer.peak() + state.aggregator.peak());
-            state.aggregator.release();
+            *current = Some(group);
+            self.gatherer.push(&tl)?;
         }
         Ok(())
     }
 
-    fn emit(&self, run: &mut GroupedAggState, _: bool) -> Result<Option<TimelineBatch>> {
-        Ok(run.groups.as_mut().and_then(|s| s.out.pop()))
-    }
-
-    fn peak_bytes(&self, run: &GroupedAggState) -> usize {
-        run.peak
-    }
-}
-
-impl State {
     /// Within a group, timelines must come in ascending series id (a run
     /// of the same id continues the previous timeline).
-    fn check_series_order(&self, tl: &Timeline<'_>) -> Result<()> {
+    fn check_series_order(
+        &self,
+        tl: &Timeline<'_, V>,
+        grouping: &Grouping,
+        group: u32,
+    ) -> Result<()> {
         match self.gatherer.last() {
             Some((last, _)) if tl.series_id < last => Err(EngineError::execution(
                 NAME,
                 format!(
                     "input is not ordered by series id within group {} (series {} after {})",
-                    group_label(self.grouping.groups(), self.current.unwrap_or(0)),
+                    group_label(grouping.groups(), group),
                     tl.series_id,
                     last
                 ),
@@ -203,12 +276,12 @@ impl State {
     }
 
     /// Aggregates the gathered group into output rows and releases it.
-    fn finish_group(&mut self) -> Result<()> {
-        let Some(group) = self.current.take() else {
-            return Ok(());
+    fn finish_group(&mut self, group: u32, registry: &Arc<SeriesRegistry>) -> Result<()> {
+        let gathered = self.gatherer.finish(registry)?;
+        let Some(timelines) = gathered.timelines_as::<V>() else {
+            return Err(mixed_types(NAME, &gathered, V::VALUE_TYPE));
         };
-        let gathered = self.gatherer.finish(&self.registry)?;
-        let timelines: Vec<Timeline<'_>> = gathered.timelines().collect();
+        let timelines: Vec<Timeline<'_, V>> = timelines.collect();
         let out = &mut self.out;
         self.aggregator
             .aggregate(&timelines, |t, v| out.push(group, t, v))?;

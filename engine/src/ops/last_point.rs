@@ -8,12 +8,16 @@
 //! timeline in the range is its newest point, unless that point is NaN
 //! (`last` skips NaN, `docs/semantics.md` §1). When any newest point is
 //! NaN the operator scans the range instead, so the result never differs.
+//! The points keep the field's type (`Int64` / `UInt64` for integers,
+//! `docs/semantics.md` §12).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::batch::{TimelineBatch, TimelineBatchBuilder};
+use arrow::array::{ArrayRef, UInt32Array};
+
+use crate::batch::TimelineBatch;
 use crate::context::TaskContext;
 use crate::error::{EngineError, Result};
 use crate::group::Grouping;
@@ -32,8 +36,11 @@ use crate::storage::{ScanRequest, StorageAdapter};
 pub struct LastPointOp {
     adapter: Arc<dyn StorageAdapter>,
     request: ScanRequest,
-    /// The points still to emit, in delivery order.
-    points: Vec<(u32, i64, Option<f64>)>,
+    /// The points still to emit, last first: (series id, time, row of
+    /// the point's value in `values`).
+    points: Vec<(u32, i64, u32)>,
+    /// The points' values, in the type the adapter returned.
+    values: Option<ArrayRef>,
     registry: Option<Arc<crate::registry::SeriesRegistry>>,
     batch_size: usize,
     /// Set when a newest point was NaN: the scan that replaces the lookup.
@@ -58,6 +65,7 @@ impl LastPointOp {
             adapter,
             request,
             points: Vec::new(),
+            values: None,
             registry: None,
             batch_size: 1,
             fallback: None,
@@ -74,9 +82,9 @@ impl LastPointOp {
     /// Takes the points of `batch` in delivery order: ascending id, or the
     /// scan order of the requested group key.
     fn take(&mut self, batch: &TimelineBatch) {
-        let mut points: Vec<(u32, i64, Option<f64>)> = batch
-            .timelines()
-            .flat_map(|tl| (0..tl.len()).map(move |i| (tl.series_id, tl.times[i], tl.value(i))))
+        let (ids, times) = (batch.series_ids(), batch.times());
+        let mut points: Vec<(u32, i64, u32)> = (0..batch.num_rows())
+            .map(|r| (ids[r], times[r], r as u32))
             .collect();
         if let Some(by) = &self.request.group_order {
             let grouping = Grouping::new(batch.registry(), by, &self.request.field);
@@ -88,6 +96,7 @@ impl LastPointOp {
         }
         points.reverse(); // popped from the end
         self.points = points;
+        self.values = Some(Arc::clone(batch.value_column()));
         self.registry = Some(Arc::clone(batch.registry()));
     }
 }
@@ -151,20 +160,23 @@ impl Operator for LastPointOp {
             }
             return Ok(out);
         }
-        let Some(registry) = &self.registry else {
+        let (Some(registry), Some(values)) = (&self.registry, &self.values) else {
             return Ok(None);
         };
         if self.points.is_empty() {
             return Ok(None);
         }
         let n = self.batch_size.min(self.points.len());
-        let mut builder = TimelineBatchBuilder::new(Arc::clone(registry), n);
-        for _ in 0..n {
-            if let Some((id, t, v)) = self.points.pop() {
-                builder.push(id, t, v);
-            }
-        }
-        let batch = builder.finish()?;
+        let chunk = self.points.split_off(self.points.len() - n);
+        // One point per series: each is a run of its own.
+        let rows = UInt32Array::from_iter_values(chunk.iter().rev().map(|p| p.2));
+        let batch = TimelineBatch::from_sorted_run_arrays(
+            chunk.iter().rev().map(|p| p.0).collect(),
+            chunk.iter().rev().map(|p| p.1).collect(),
+            arrow::compute::take(values.as_ref(), &rows, None)?,
+            (0..=n as u32).collect(),
+            Arc::clone(registry),
+        )?;
         self.metrics.record_out(batch.num_rows());
         Ok(Some(batch))
     }
@@ -172,6 +184,7 @@ impl Operator for LastPointOp {
     async fn close(&mut self) -> Result<()> {
         self.open = false;
         self.points.clear();
+        self.values = None;
         if let Some(scan) = self.fallback.as_mut() {
             scan.close().await?;
         }

@@ -15,8 +15,10 @@
 
 use std::sync::Arc;
 
+use crate::accumulator::AccValue;
 use crate::batch::{Timeline, TimelineBatch};
 use crate::context::TaskContext;
+use crate::each_type;
 use crate::error::{EngineError, Result};
 use crate::group::Grouping;
 use crate::interpolate::{display_line, InterpolatingAggregator};
@@ -24,8 +26,11 @@ use crate::materialize::{RowBatcher, TimelineGatherer};
 use crate::memory::MemoryReservation;
 use crate::operator::Operator;
 use crate::ops::driver::{Kernel, UnaryOp};
+use crate::ops::pipe_agg::mixed_types;
 use crate::registry::SeriesRegistry;
 use crate::spec::{Aggregator, GroupBy};
+use crate::storage::ValueType;
+use crate::value::{selects, ByType};
 
 const NAME: &str = "MTAggOp";
 const HINT: &str = "it holds every point of the query: add SAMPLE BY <interval> FILL(zero) so the \
@@ -42,26 +47,35 @@ pub struct MTAgg {
     agg: Aggregator,
     group_by: GroupBy,
     output_name: String,
+    /// No interpolation can be needed: a selector keeps integers exactly.
+    aligned: bool,
 }
 
 /// The running state of one execution: gathering, then output.
 pub struct MTAggState {
     ctx: TaskContext,
-    gatherer: TimelineGatherer,
     registry: Option<Arc<SeriesRegistry>>,
-    output: Option<Output>,
+    /// Built at the first batch: over the input's integer type for a
+    /// selector on aligned input, else over f64.
+    work: Option<ByType<Work<f64>, Work<i64>, Work<u64>>>,
     peak: usize,
 }
 
+/// The gathered points and, once gathered, the output, over `V`.
+struct Work<V: AccValue> {
+    gatherer: TimelineGatherer<V>,
+    output: Option<Output<V>>,
+}
+
 /// The aggregation phase, once every timeline is gathered.
-struct Output {
+struct Output<V: AccValue> {
     gathered: TimelineBatch,
     /// Runs of `gathered` in (group id, series id) order.
     order: Vec<RunKey>,
     /// Next position in `order`.
     pos: usize,
-    aggregator: InterpolatingAggregator,
-    out: RowBatcher,
+    aggregator: InterpolatingAggregator<V>,
+    out: RowBatcher<V>,
     /// Holds the group table until the state is dropped.
     _groups_reserved: MemoryReservation,
 }
@@ -79,26 +93,57 @@ impl MTAggOp {
             agg,
             group_by,
             output_name,
+            aligned: false,
         };
         UnaryOp::with_kernel(input, kernel)
+    }
+
+    /// Declares that the input has a value at every timestamp of each
+    /// timeline's span, so no interpolation can be needed
+    /// ([`downsample_interpolation`](crate::strategy::downsample_interpolation)):
+    /// a selector over an integer field then stays exact, in the field's
+    /// type (`docs/semantics.md` §12).
+    pub fn with_aligned_input(mut self, aligned: bool) -> Self {
+        self.kernel_mut().aligned = aligned;
+        self
     }
 }
 
 impl MTAgg {
+    /// The gatherer for input of type `input`.
+    fn work(&self, ctx: &TaskContext, input: ValueType) -> ByType<Work<f64>, Work<i64>, Work<u64>> {
+        let exact = self.aligned && selects(self.agg);
+        match input {
+            ValueType::Integer if exact => ByType::Int(Work::new(ctx)),
+            ValueType::Unsigned if exact => ByType::UInt(Work::new(ctx)),
+            _ => ByType::Float(Work::new(ctx)),
+        }
+    }
+}
+
+impl<V: AccValue> Work<V> {
+    fn new(ctx: &TaskContext) -> Self {
+        Work {
+            gatherer: TimelineGatherer::typed(NAME, ctx.memory.reservation(NAME, HINT)),
+            output: None,
+        }
+    }
+
     /// Ends the gathering phase: orders the timelines by group.
-    fn start_output(&self, s: &mut MTAggState) -> Result<()> {
-        let Some(registry) = s.registry.as_ref() else {
-            return Ok(());
-        };
-        let gatherer = &mut s.gatherer;
+    fn start_output(
+        &mut self,
+        plan: &MTAgg,
+        ctx: &TaskContext,
+        registry: &Arc<SeriesRegistry>,
+    ) -> Result<()> {
+        let gatherer = &mut self.gatherer;
         let gathered = gatherer.finish(registry)?;
         gatherer.reserve_extra(gathered.num_timelines() * std::mem::size_of::<RunKey>())?;
-        let ctx = &s.ctx;
         let mut groups_reserved = ctx.memory.reservation(NAME, HINT);
         let grouping = Grouping::reserved(
             registry,
-            &self.group_by,
-            &self.output_name,
+            &plan.group_by,
+            &plan.output_name,
             &mut groups_reserved,
         )?;
         let mut order: Vec<RunKey> = gathered
@@ -118,9 +163,10 @@ impl MTAgg {
                 ),
             ));
         }
-        let out = RowBatcher::new(Arc::clone(grouping.groups()), ctx.batch_size);
-        let aggregator = InterpolatingAggregator::new(self.agg, ctx.memory.reservation(NAME, HINT));
-        s.output = Some(Output {
+        let out = RowBatcher::typed(Arc::clone(grouping.groups()), ctx.batch_size);
+        let reservation = ctx.memory.reservation(NAME, HINT);
+        let aggregator = InterpolatingAggregator::typed(plan.agg, reservation);
+        self.output = Some(Output {
             gathered,
             order,
             pos: 0,
@@ -132,33 +178,39 @@ impl MTAgg {
     }
 
     /// Aggregates groups until an output batch is ready or every group is
-    /// done (then cuts the last batch and releases the gathered points).
-    fn drain(&self, s: &mut MTAggState) -> Result<()> {
-        let Some(o) = s.output.as_mut() else {
-            return Ok(());
+    /// done (then cuts the last batch and releases the gathered points);
+    /// returns the peak of the reservations.
+    fn drain(&mut self, ctx: &TaskContext) -> Result<usize> {
+        let Some(o) = self.output.as_mut() else {
+            return Ok(0);
         };
         while !o.out.has_ready() && o.pos < o.order.len() {
-            s.ctx.cancel.check()?;
+            ctx.cancel.check()?;
             let group = o.order[o.pos].0;
             let end = o.pos + o.order[o.pos..].partition_point(|k| k.0 == group);
-            let timelines: Vec<Timeline<'_>> = o.order[o.pos..end]
-                .iter()
-                .map(|&(_, _, run)| o.gathered.timeline(run))
-                .collect();
+            let mut timelines: Vec<Timeline<'_, V>> = Vec::with_capacity(end - o.pos);
+            for &(_, _, run) in &o.order[o.pos..end] {
+                let tl = o.gathered.timeline_as::<V>(run);
+                timelines.push(tl.ok_or_else(|| mixed_types(NAME, &o.gathered, V::VALUE_TYPE))?);
+            }
             let out = &mut o.out;
             o.aggregator
                 .aggregate(&timelines, |t, v| out.push(group, t, v))?;
             o.pos = end;
         }
-        s.peak = s.peak.max(o.aggregator.peak() + s.gatherer.peak());
+        let peak = o.aggregator.peak() + self.gatherer.peak();
         if o.pos == o.order.len() {
             o.out.flush()?;
             o.order = Vec::new();
             o.gathered = TimelineBatch::empty(Arc::clone(o.gathered.registry()));
             o.aggregator.release();
-            s.gatherer.release();
+            self.gatherer.release();
         }
-        Ok(())
+        Ok(peak)
+    }
+
+    fn pop(&mut self) -> Option<TimelineBatch> {
+        self.output.as_mut().and_then(|o| o.out.pop())
     }
 }
 
@@ -173,9 +225,8 @@ impl Kernel for MTAgg {
     fn open(&mut self, ctx: &TaskContext, _: &dyn Operator) -> Result<MTAggState> {
         Ok(MTAggState {
             ctx: ctx.clone(),
-            gatherer: TimelineGatherer::new(NAME, ctx.memory.reservation(NAME, HINT)),
             registry: None,
-            output: None,
+            work: None,
             peak: 0,
         })
     }
@@ -191,30 +242,54 @@ impl Kernel for MTAgg {
                 "input batches refer to different series registries",
             ));
         }
-        for tl in batch.timelines() {
-            s.gatherer.push(&tl)?;
-        }
-        s.peak = s.peak.max(s.gatherer.reserved());
+        let ctx = &s.ctx;
+        let work = s
+            .work
+            .get_or_insert_with(|| self.work(ctx, batch.value_type()));
+        let reserved = each_type!(work, w => {
+            let Some(timelines) = batch.timelines_as() else {
+                return Err(mixed_types(NAME, batch, w.gatherer_type()));
+            };
+            for tl in timelines {
+                w.gatherer.push(&tl)?;
+            }
+            w.gatherer.reserved()
+        });
+        s.peak = s.peak.max(reserved);
         Ok(())
     }
 
     fn finish(&self, s: &mut MTAggState) -> Result<()> {
-        self.start_output(s)
+        let (Some(registry), Some(work)) = (s.registry.as_ref(), s.work.as_mut()) else {
+            return Ok(());
+        };
+        each_type!(work, w => w.start_output(self, &s.ctx, registry))
     }
 
     fn emit(&self, s: &mut MTAggState, input_done: bool) -> Result<Option<TimelineBatch>> {
-        if let Some(batch) = s.output.as_mut().and_then(|o| o.out.pop()) {
+        let Some(work) = s.work.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(batch) = each_type!(&mut *work, w => w.pop()) {
             return Ok(Some(batch));
         }
         if !input_done {
             return Ok(None);
         }
-        self.drain(s)?;
-        Ok(s.output.as_mut().and_then(|o| o.out.pop()))
+        let peak = each_type!(&mut *work, w => w.drain(&s.ctx)?);
+        s.peak = s.peak.max(peak);
+        Ok(each_type!(work, w => w.pop()))
     }
 
     fn peak_bytes(&self, s: &MTAggState) -> usize {
         s.peak
+    }
+}
+
+impl<V: AccValue> Work<V> {
+    /// The type gathered.
+    fn gatherer_type(&self) -> ValueType {
+        V::VALUE_TYPE
     }
 }
 

@@ -22,9 +22,10 @@
 
 use std::sync::Arc;
 
-use crate::accumulator::Accumulators;
+use crate::accumulator::{AccValue, Accumulators};
 use crate::batch::{Timeline, TimelineBatch};
 use crate::context::TaskContext;
+use crate::each_type;
 use crate::error::{EngineError, Result};
 use crate::group::Grouping;
 use crate::materialize::RowBatcher;
@@ -33,6 +34,8 @@ use crate::operator::Operator;
 use crate::ops::driver::{Kernel, UnaryOp};
 use crate::registry::SeriesRegistry;
 use crate::spec::{Aggregator, BucketGrid, GroupBy};
+use crate::storage::ValueType;
+use crate::value::{selects, ByType};
 
 const NAME: &str = "PipeAggOp";
 
@@ -65,13 +68,85 @@ struct Groups {
     grouping: Grouping,
     /// Holds the group table until the state is dropped.
     _groups_reserved: MemoryReservation,
-    acc: Accumulators,
+    /// Over the input's integer type for a selector, else over f64.
+    slots: ByType<Slots<f64>, Slots<i64>, Slots<u64>>,
     reservation: MemoryReservation,
-    out: RowBatcher,
     /// Grid bucket of each point of the timeline being folded (reused).
     buckets: Vec<usize>,
     /// Next slot to emit once the input is exhausted.
     emit_cursor: usize,
+}
+
+/// One accumulator per (group, bucket) over values of type `V`, and the
+/// output rows.
+struct Slots<V: AccValue> {
+    acc: Accumulators<V>,
+    out: RowBatcher<V>,
+}
+
+impl<V: AccValue> Slots<V> {
+    fn new(
+        agg: Aggregator,
+        slots: usize,
+        groups: &Arc<SeriesRegistry>,
+        rows: usize,
+    ) -> Result<Self> {
+        Ok(Slots {
+            acc: Accumulators::typed(agg, slots)?,
+            out: RowBatcher::typed(Arc::clone(groups), rows),
+        })
+    }
+
+    /// Folds every timeline of `batch` (of type `V`, or f64 for any input).
+    fn fold_batch(
+        &mut self,
+        batch: &TimelineBatch,
+        grid: &BucketGrid,
+        grouping: &Grouping,
+        buckets: &mut Vec<usize>,
+    ) -> Result<()> {
+        let Some(timelines) = batch.timelines_as::<V>() else {
+            return Err(mixed_types(NAME, batch, V::VALUE_TYPE));
+        };
+        for tl in timelines {
+            if let Err(i) = grid_buckets(tl.times, grid, buckets) {
+                return Err(off_grid(&tl, i, grid, batch.registry()));
+            }
+            let base = grouping.group_of(tl.series_id) as usize * grid.count;
+            let buckets = &*buckets;
+            self.acc.update_timeline(&tl, |i| base + buckets[i]);
+        }
+        Ok(())
+    }
+
+    /// Emits slots with input from `cursor` until a batch is ready or every
+    /// slot was visited; returns the new cursor.
+    fn drain(&mut self, mut cursor: usize, grid: &BucketGrid, ctx: &TaskContext) -> Result<usize> {
+        let count = grid.count;
+        while !self.out.has_ready() && cursor < self.acc.len() {
+            if cursor.is_multiple_of(count) {
+                ctx.cancel.check()?;
+            }
+            if let Some(v) = self.acc.result(cursor) {
+                let (group, bucket) = (cursor / count, cursor % count);
+                self.out.push(group as u32, grid.time(bucket), v)?;
+            }
+            cursor += 1;
+        }
+        Ok(cursor)
+    }
+}
+
+/// The error for an input batch of another value type than the operator's
+/// earlier input (a field stored with two types).
+pub(crate) fn mixed_types(op: &str, batch: &TimelineBatch, kept: ValueType) -> EngineError {
+    EngineError::execution(
+        op,
+        format!(
+            "an input batch has {} values after {kept} values: the field has two types",
+            batch.value_type()
+        ),
+    )
 }
 
 impl PipeAggOp {
@@ -124,6 +199,7 @@ impl PipeAgg {
         ctx: &TaskContext,
         grid: &BucketGrid,
         registry: &Arc<SeriesRegistry>,
+        input: ValueType,
     ) -> Result<Groups> {
         let (grouping, groups_reserved) = Grouping::reserved_for(
             NAME,
@@ -143,16 +219,23 @@ impl PipeAgg {
         );
         let per_slot = 4 + 1 + 8 + if self.agg == Aggregator::Dev { 8 } else { 0 };
         reservation.try_grow(slots.saturating_mul(per_slot))?;
-        let acc = Accumulators::new(self.agg, slots)?;
-        reservation.try_resize(acc.memory_size())?;
-        let out = RowBatcher::new(Arc::clone(grouping.groups()), ctx.batch_size);
+        let (groups, rows) = (grouping.groups(), ctx.batch_size);
+        let slots = match input {
+            ValueType::Integer if selects(self.agg) => {
+                ByType::Int(Slots::new(self.agg, slots, groups, rows)?)
+            }
+            ValueType::Unsigned if selects(self.agg) => {
+                ByType::UInt(Slots::new(self.agg, slots, groups, rows)?)
+            }
+            _ => ByType::Float(Slots::new(self.agg, slots, groups, rows)?),
+        };
+        reservation.try_resize(each_type!(&slots, s => s.acc.memory_size()))?;
         Ok(Groups {
             registry: Arc::clone(registry),
             grouping,
             _groups_reserved: groups_reserved,
-            acc,
+            slots,
             reservation,
-            out,
             buckets: Vec::new(),
             emit_cursor: 0,
         })
@@ -164,24 +247,20 @@ impl PipeAgg {
         let Some(g) = state.groups.as_mut() else {
             return Ok(());
         };
-        let grid = state.grid;
-        let count = grid.count;
-        while !g.out.has_ready() && g.emit_cursor < g.acc.len() {
-            let slot = g.emit_cursor;
-            if slot % count == 0 {
-                state.ctx.cancel.check()?;
+        let (grid, ctx, agg) = (&state.grid, &state.ctx, self.agg);
+        let cursor = g.emit_cursor;
+        let (cursor, done) = each_type!(&mut g.slots, s => {
+            let cursor = s.drain(cursor, grid, ctx)?;
+            let done = cursor == s.acc.len();
+            if done {
+                s.out.flush()?;
+                // Everything is emitted: free the accumulators.
+                s.acc = Accumulators::typed(agg, 0)?;
             }
-            if let Some(v) = g.acc.result(slot) {
-                let (group, bucket) = (slot / count, slot % count);
-                g.out.push(group as u32, grid.time(bucket), v)?;
-            }
-            g.emit_cursor += 1;
-        }
-        if g.emit_cursor == g.acc.len() {
-            g.out.flush()?;
-            // Everything is emitted: free the accumulators.
-            g.acc = Accumulators::new(self.agg, 0)?;
-            g.emit_cursor = 0;
+            (cursor, done)
+        });
+        g.emit_cursor = if done { 0 } else { cursor };
+        if done {
             g.reservation.free();
         }
         Ok(())
@@ -225,7 +304,9 @@ impl Kernel for PipeAgg {
     /// Folds every timeline of `batch` into the accumulators.
     fn consume(&self, state: &mut PipeAggState, batch: &TimelineBatch) -> Result<()> {
         if state.groups.is_none() {
-            state.groups = Some(self.init_groups(&state.ctx, &state.grid, batch.registry())?);
+            let (ctx, grid) = (&state.ctx, &state.grid);
+            let groups = self.init_groups(ctx, grid, batch.registry(), batch.value_type())?;
+            state.groups = Some(groups);
         }
         let grid = state.grid;
         let Some(g) = state.groups.as_mut() else {
@@ -237,26 +318,23 @@ impl Kernel for PipeAgg {
                 "input batches refer to different series registries",
             ));
         }
-        for tl in batch.timelines() {
-            if let Err(i) = grid_buckets(tl.times, &grid, &mut g.buckets) {
-                return Err(off_grid(&tl, i, &grid, &g.registry));
-            }
-            let base = g.grouping.group_of(tl.series_id) as usize * grid.count;
-            let buckets = &g.buckets;
-            g.acc.update_timeline(&tl, |i| base + buckets[i]);
-        }
-        Ok(())
+        let (grouping, buckets) = (&g.grouping, &mut g.buckets);
+        each_type!(&mut g.slots, s => s.fold_batch(batch, &grid, grouping, buckets))
     }
 
     fn emit(&self, state: &mut PipeAggState, input_done: bool) -> Result<Option<TimelineBatch>> {
-        if let Some(batch) = state.groups.as_mut().and_then(|g| g.out.pop()) {
+        let pop = |state: &mut PipeAggState| {
+            let g = state.groups.as_mut()?;
+            each_type!(&mut g.slots, s => s.out.pop())
+        };
+        if let Some(batch) = pop(state) {
             return Ok(Some(batch));
         }
         if !input_done {
             return Ok(None);
         }
         self.drain(state)?;
-        Ok(state.groups.as_mut().and_then(|g| g.out.pop()))
+        Ok(pop(state))
     }
 
     fn peak_bytes(&self, state: &PipeAggState) -> usize {
@@ -303,8 +381,8 @@ pub(crate) fn grid_buckets(
 }
 
 /// The error for point `i` of `tl`, which is not a bucket start of `grid`.
-pub(crate) fn off_grid(
-    tl: &Timeline<'_>,
+pub(crate) fn off_grid<V>(
+    tl: &Timeline<'_, V>,
     i: usize,
     grid: &BucketGrid,
     registry: &SeriesRegistry,
@@ -403,6 +481,37 @@ mod tests {
             .into_iter()
             .filter(|a| a.is_incremental())
             .collect()
+    }
+
+    /// Integer input keeps a selector exact in an `Int64` output; a later
+    /// batch of another type (a field stored with two types) is an error.
+    #[test]
+    fn integer_selectors_stay_exact_and_mixed_types_are_refused() {
+        use crate::batch::TimelineBatchBuilder;
+        const B: i64 = 9_007_199_254_740_992;
+        let reg = registry(&[("a", "1"), ("a", "2"), ("b", "3")]);
+        let mut b = TimelineBatchBuilder::<i64>::typed(Arc::clone(&reg), 8);
+        b.push_slice(0, &[0, 10], &[B, B + 1]);
+        b.push_slice(1, &[0, 10], &[B + 1, B]);
+        b.push_slice(2, &[0], &[i64::MIN]);
+        let ints = b.finish().unwrap();
+        let input = Box::new(ValuesOp::new(vec![ints.clone()]).with_grid(GRID));
+        let mut op = PipeAggOp::new(input, Aggregator::Max, by_dc(), "max(u)".into()).unwrap();
+        let out =
+            futures::executor::block_on(crate::operator::collect(&mut op, &TaskContext::default()))
+                .unwrap();
+        // group a: max(2^53, 2^53 + 1) at 0 and at 10; group b: i64::MIN
+        assert_eq!(out[0].value_type(), crate::storage::ValueType::Integer);
+        let values = out[0].typed_values::<i64>().unwrap().values().to_vec();
+        assert_eq!(values, [B + 1, B + 1, i64::MIN]);
+        let floats = ints.to_float();
+        let input = Box::new(ValuesOp::new(vec![ints, floats]).with_grid(GRID));
+        let mut op = PipeAggOp::new(input, Aggregator::Max, by_dc(), "max(u)".into()).unwrap();
+        let e =
+            futures::executor::block_on(crate::operator::collect(&mut op, &TaskContext::default()))
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("float values after integer values"), "{e}");
     }
 
     #[test]

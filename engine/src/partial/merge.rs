@@ -10,7 +10,15 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::state::{Kind, PartialStates};
+use super::state::{Exact, Kind, PartialStates};
+
+/// True when `b` replaces `a` as the `min` / `max` (`kind`) of a row.
+fn replaces<V: PartialOrd>(kind: Kind, a: V, b: V) -> bool {
+    match kind {
+        Kind::Min => b < a,
+        _ => b > a,
+    }
+}
 use crate::error::{EngineError, Result};
 
 impl PartialStates {
@@ -22,6 +30,14 @@ impl PartialStates {
             return Err(EngineError::InvalidArgument(format!(
                 "partial aggregate: cannot merge states of {} with states of {}",
                 self.agg, other.agg
+            )));
+        }
+        if self.value_type() != other.value_type() {
+            return Err(EngineError::InvalidArgument(format!(
+                "partial aggregate: cannot merge states of {} values with states of {} values \
+                 (the field has two types)",
+                self.value_type(),
+                other.value_type()
             )));
         }
         if !Arc::ptr_eq(&self.groups, &other.groups) && self.groups != other.groups {
@@ -38,7 +54,7 @@ impl PartialStates {
                 ..other.clone()
             });
         }
-        let mut out = PartialStates::new(self.agg, Arc::clone(&self.groups));
+        let mut out = PartialStates::typed(self.agg, Arc::clone(&self.groups), self.value_type());
         let (mut i, mut j) = (0, 0);
         while i < self.len() || j < other.len() {
             let order = match (i < self.len(), j < other.len()) {
@@ -73,10 +89,25 @@ impl PartialStates {
         self.count.push(from.count[r]);
         self.nan.push(from.nan[r]);
         self.value.push(from.value[r]);
+        match (&mut self.exact, &from.exact) {
+            (Exact::Int(to), Exact::Int(from)) => to.push(from[r]),
+            (Exact::UInt(to), Exact::UInt(from)) => to.push(from[r]),
+            _ => {}
+        }
         match Kind::of(self.agg) {
             Kind::Dev => self.m2.push(from.m2[r]),
             Kind::First | Kind::Last => self.tie.push(from.tie[r]),
             Kind::Values => self.values.push(from.values[r].clone()),
+            _ => {}
+        }
+    }
+
+    /// Sets the value of row `l` to row `r` of `other`'s (f64 or exact).
+    fn take_value(&mut self, l: usize, other: &PartialStates, r: usize) {
+        self.value[l] = other.value[r];
+        match (&mut self.exact, &other.exact) {
+            (Exact::Int(to), Exact::Int(from)) => to[l] = from[r],
+            (Exact::UInt(to), Exact::UInt(from)) => to[l] = from[r],
             _ => {}
         }
     }
@@ -91,7 +122,7 @@ impl PartialStates {
             return;
         }
         if na == 0 {
-            self.value[l] = other.value[r];
+            self.take_value(l, other, r);
             match Kind::of(self.agg) {
                 Kind::Dev => self.m2[l] = other.m2[r],
                 Kind::First | Kind::Last => self.tie[l] = other.tie[r],
@@ -101,16 +132,28 @@ impl PartialStates {
             return;
         }
         let (a, b) = (self.value[l], other.value[r]);
-        match Kind::of(self.agg) {
+        let kind = Kind::of(self.agg);
+        match kind {
             Kind::Sum => self.value[l] = a + b,
-            Kind::Min => self.value[l] = a.min(b),
-            Kind::Max => self.value[l] = a.max(b),
+            Kind::Min | Kind::Max => {
+                let takes = match (&self.exact, &other.exact) {
+                    (Exact::Int(x), Exact::Int(y)) => replaces(kind, x[l], y[r]),
+                    (Exact::UInt(x), Exact::UInt(y)) => replaces(kind, x[l], y[r]),
+                    // f64::min / max: NaN is never counted here.
+                    _ => replaces(kind, a, b),
+                };
+                if takes {
+                    self.take_value(l, other, r);
+                }
+            }
             Kind::Count => {}
             Kind::First if other.tie[r] < self.tie[l] => {
-                (self.value[l], self.tie[l]) = (b, other.tie[r]);
+                self.take_value(l, other, r);
+                self.tie[l] = other.tie[r];
             }
             Kind::Last if other.tie[r] > self.tie[l] => {
-                (self.value[l], self.tie[l]) = (b, other.tie[r]);
+                self.take_value(l, other, r);
+                self.tie[l] = other.tie[r];
             }
             Kind::First | Kind::Last => {}
             Kind::Dev => {

@@ -19,7 +19,9 @@
 mod merge;
 mod state;
 
-pub use state::{partial_schema, PartialStates, AGGREGATOR_METADATA_KEY};
+pub use state::{
+    partial_schema, partial_schema_of, Exact, PartialStates, StateValue, AGGREGATOR_METADATA_KEY,
+};
 
 #[cfg(test)]
 mod tests;

@@ -12,13 +12,16 @@
 //! | `count` | `UInt64` | input values that were neither null nor NaN |
 //! | `nan` | `Boolean` | a NaN input was seen |
 //! | `sum` | `Float64` | sum, avg, zimsum, pfsum |
-//! | `min` / `max` | `Float64` | min, mimmin / max, mimmax |
-//! | `first`, `first_time`, `first_series` | `Float64`, `Timestamp(ns)`, `UInt32` | first: the value with the smallest (time, series id) |
-//! | `last`, `last_time`, `last_series` | `Float64`, `Timestamp(ns)`, `UInt32` | last: the value with the largest (time, series id) |
+//! | `min` / `max` | `Float64` (`Int64`, `UInt64`) | min, mimmin / max, mimmax |
+//! | `first`, `first_time`, `first_series` | `Float64` (`Int64`, `UInt64`), `Timestamp(ns)`, `UInt32` | first: the value with the smallest (time, series id) |
+//! | `last`, `last_time`, `last_series` | `Float64` (`Int64`, `UInt64`), `Timestamp(ns)`, `UInt32` | last: the value with the largest (time, series id) |
 //! | `mean`, `m2` | `Float64`, `Float64` | dev: Welford's running mean and sum of squared deviations |
 //! | `values` | `List(Float64)` | percentiles: every counted value (exact) |
 //!
-//! `count` has no column of its own beyond `count`. Rows are sorted by
+//! The selectors' value column (`min`, `max`, `first`, `last`) has the type
+//! of the values selected: `Int64` / `UInt64` over an integer field, kept
+//! exactly (`docs/semantics.md` §12; [`PartialStates::typed`]), else
+//! `Float64`. `count` has no column of its own beyond `count`. Rows are sorted by
 //! (group, time), unique. A row whose `count` is 0 finishes to NaN when
 //! `nan` is set and to null otherwise (only null inputs), as
 //! `docs/semantics.md` defines for every aggregate.
@@ -27,12 +30,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, ListArray, StringArray,
-    TimestampNanosecondArray, UInt32Array, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int64Array, ListArray,
+    StringArray, TimestampNanosecondArray, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::{
-    DataType, Field, Float64Type, Schema, SchemaRef, TimeUnit, TimestampNanosecondType, UInt32Type,
-    UInt64Type,
+    DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampNanosecondType,
+    UInt32Type, UInt64Type,
 };
 use arrow::record_batch::RecordBatch;
 
@@ -40,6 +43,8 @@ use crate::accumulator::percentile;
 use crate::error::{EngineError, Result};
 use crate::registry::SeriesRegistry;
 use crate::spec::Aggregator;
+use crate::storage::ValueType;
+use crate::value::{selects, TimelineValue};
 
 /// The schema metadata key naming the aggregator of a partial batch.
 pub const AGGREGATOR_METADATA_KEY: &str = "tsq.aggregator";
@@ -79,8 +84,22 @@ fn time_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, None)
 }
 
-/// The Arrow schema of the partial states of `agg` (see the module docs).
+/// The Arrow schema of the partial states of `agg` over f64 values (see
+/// the module docs).
 pub fn partial_schema(agg: Aggregator) -> SchemaRef {
+    partial_schema_of(agg, ValueType::Float)
+}
+
+/// The Arrow schema of the partial states of `agg` over values of type
+/// `value`: the selectors' value column has that type (`Int64`, `UInt64`
+/// or `Float64`), every other column is as [`partial_schema`]'s.
+pub fn partial_schema_of(agg: Aggregator, value: ValueType) -> SchemaRef {
+    let selected = match value {
+        ValueType::Integer | ValueType::Unsigned if selects(agg) => {
+            value.timeline_data_type().unwrap_or(DataType::Float64)
+        }
+        _ => DataType::Float64,
+    };
     let f = |name: &str, ty: DataType| Field::new(name, ty, false);
     let mut fields = vec![
         f(
@@ -93,8 +112,8 @@ pub fn partial_schema(agg: Aggregator) -> SchemaRef {
     ];
     match Kind::of(agg) {
         Kind::Sum => fields.push(f("sum", DataType::Float64)),
-        Kind::Min => fields.push(f("min", DataType::Float64)),
-        Kind::Max => fields.push(f("max", DataType::Float64)),
+        Kind::Min => fields.push(f("min", selected)),
+        Kind::Max => fields.push(f("max", selected)),
         Kind::Count => {}
         Kind::First | Kind::Last => {
             let name = if Kind::of(agg) == Kind::First {
@@ -102,7 +121,7 @@ pub fn partial_schema(agg: Aggregator) -> SchemaRef {
             } else {
                 "last"
             };
-            fields.push(f(name, DataType::Float64));
+            fields.push(f(name, selected));
             fields.push(f(&format!("{name}_time"), time_type()));
             fields.push(f(&format!("{name}_series"), DataType::UInt32));
         }
@@ -131,8 +150,12 @@ pub struct PartialStates {
     pub(super) count: Vec<u64>,
     pub(super) nan: Vec<bool>,
     /// sum, min, max, first, last or the running mean (dev); 0 for count
-    /// and the percentiles.
+    /// and the percentiles, and for the selectors over integers, whose
+    /// values are in `exact`.
     pub(super) value: Vec<f64>,
+    /// The selected integers of `min`, `max`, `first`, `last` over an
+    /// integer field (one per row); `Float` otherwise.
+    pub(super) exact: Exact,
     /// dev: M2; empty otherwise.
     pub(super) m2: Vec<f64>,
     /// first / last: (time, series id) of the kept value; empty otherwise.
@@ -141,9 +164,105 @@ pub struct PartialStates {
     pub(super) values: Vec<Vec<f64>>,
 }
 
+/// The exact selected values of the partial states of a selector over an
+/// integer field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Exact {
+    /// Values are f64 (the `value` column).
+    Float,
+    /// Values are i64.
+    Int(Vec<i64>),
+    /// Values are u64.
+    UInt(Vec<u64>),
+}
+
+impl Exact {
+    /// The type of the values.
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Exact::Float => ValueType::Float,
+            Exact::Int(_) => ValueType::Integer,
+            Exact::UInt(_) => ValueType::Unsigned,
+        }
+    }
+
+    /// Empty, for `agg` over values of type `value`.
+    fn of(agg: Aggregator, value: ValueType) -> Exact {
+        match value {
+            ValueType::Integer if selects(agg) => Exact::Int(Vec::new()),
+            ValueType::Unsigned if selects(agg) => Exact::UInt(Vec::new()),
+            _ => Exact::Float,
+        }
+    }
+
+    fn push_zero(&mut self) {
+        match self {
+            Exact::Float => {}
+            Exact::Int(v) => v.push(0),
+            Exact::UInt(v) => v.push(0),
+        }
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        match self {
+            Exact::Float => 0,
+            Exact::Int(v) => v.capacity() * 8,
+            Exact::UInt(v) => v.capacity() * 8,
+        }
+    }
+}
+
+/// A value type whose states [`PartialStates`] keep: f64 in `value`, the
+/// integers in [`Exact`] (selectors only).
+pub trait StateValue: TimelineValue {
+    /// Sets the value of row `row`.
+    fn set(states: &mut PartialStates, row: usize, v: Self);
+    /// The final value of row `row` (as [`PartialStates::result`]), `None`
+    /// when the states do not hold values of this type.
+    fn result(states: &PartialStates, row: usize) -> Option<Option<Self>>;
+}
+
+impl StateValue for f64 {
+    fn set(states: &mut PartialStates, row: usize, v: f64) {
+        states.value[row] = v;
+    }
+
+    fn result(states: &PartialStates, row: usize) -> Option<Option<f64>> {
+        Some(states.result(row))
+    }
+}
+
+macro_rules! exact_state_value {
+    ($t:ty, $variant:ident) => {
+        impl StateValue for $t {
+            fn set(states: &mut PartialStates, row: usize, v: $t) {
+                if let Exact::$variant(values) = &mut states.exact {
+                    values[row] = v;
+                }
+            }
+
+            fn result(states: &PartialStates, row: usize) -> Option<Option<$t>> {
+                let Exact::$variant(values) = &states.exact else {
+                    return None;
+                };
+                Some((states.count[row] > 0).then(|| values[row]))
+            }
+        }
+    };
+}
+
+exact_state_value!(i64, Int);
+exact_state_value!(u64, UInt);
+
 impl PartialStates {
     /// No rows yet, for `agg` over the groups `groups` (group id = position).
     pub fn new(agg: Aggregator, groups: Arc<SeriesRegistry>) -> Self {
+        Self::typed(agg, groups, ValueType::Float)
+    }
+
+    /// [`new`](Self::new) for values of type `value`: a selector over an
+    /// integer type keeps its values exactly, as that type.
+    pub fn typed(agg: Aggregator, groups: Arc<SeriesRegistry>, value: ValueType) -> Self {
         PartialStates {
             agg,
             groups,
@@ -151,6 +270,7 @@ impl PartialStates {
             time: Vec::new(),
             count: Vec::new(),
             nan: Vec::new(),
+            exact: Exact::of(agg, value),
             value: Vec::new(),
             m2: Vec::new(),
             tie: Vec::new(),
@@ -161,6 +281,12 @@ impl PartialStates {
     /// The aggregator.
     pub fn aggregator(&self) -> Aggregator {
         self.agg
+    }
+
+    /// The type of the values: `Integer` / `Unsigned` for a selector over
+    /// integers, `Float` otherwise.
+    pub fn value_type(&self) -> ValueType {
+        self.exact.value_type()
     }
 
     /// The groups (group id = position), as the final batches name them.
@@ -192,6 +318,7 @@ impl PartialStates {
             + self.nan.capacity()
             + (self.value.capacity() + self.m2.capacity()) * 8
             + self.tie.capacity() * 16
+            + self.exact.capacity_bytes()
             + values
     }
 
@@ -207,6 +334,12 @@ impl PartialStates {
         at: (i64, u32),
         value: Option<f64>,
     ) -> Result<()> {
+        if self.exact != Exact::Float {
+            return Err(EngineError::InvalidArgument(format!(
+                "{WHERE}: fold takes f64 values, these states hold {} values",
+                self.value_type()
+            )));
+        }
         let last = self.len().checked_sub(1).map(|r| self.key(r));
         if last != Some((group, time)) {
             if last.is_some_and(|k| k > (group, time)) {
@@ -252,6 +385,7 @@ impl PartialStates {
         self.count.push(0);
         self.nan.push(false);
         self.value.push(0.0);
+        self.exact.push_zero();
         match kind {
             Kind::Dev => self.m2.push(0.0),
             Kind::First | Kind::Last => self.tie.push((time, 0)),
@@ -263,10 +397,10 @@ impl PartialStates {
     /// Appends a row from an accumulator's raw state
     /// ([`Accumulators::raw`](crate::accumulator::Accumulators::raw)) and,
     /// for first / last, the (time, series) of its value.
-    pub(crate) fn push_raw(
+    pub(crate) fn push_raw<V: StateValue>(
         &mut self,
         key: (u32, i64),
-        state: (u32, bool, f64, f64),
+        state: (u32, bool, V, f64),
         tie: (i64, u32),
     ) {
         let (n, nan, a, b) = state;
@@ -275,7 +409,7 @@ impl PartialStates {
         self.count[r] = n as u64;
         self.nan[r] = nan;
         if n > 0 {
-            self.value[r] = a;
+            V::set(self, r, a);
             match Kind::of(self.agg) {
                 Kind::Dev => self.m2[r] = b,
                 Kind::First | Kind::Last => self.tie[r] = tie,
@@ -284,14 +418,19 @@ impl PartialStates {
         }
     }
 
-    /// The final value of row `row`: NaN when only NaN (and null) inputs
-    /// were counted, null (`None`) when only null inputs were.
+    /// The final value of row `row` as f64 (exact integers rounded to
+    /// nearest; [`StateValue::result`] keeps them): NaN when only NaN (and
+    /// null) inputs were counted, null (`None`) when only null inputs were.
     pub fn result(&self, row: usize) -> Option<f64> {
         let n = self.count[row];
         if n == 0 {
             return self.nan[row].then_some(f64::NAN);
         }
-        let a = self.value[row];
+        let a = match &self.exact {
+            Exact::Float => self.value[row],
+            Exact::Int(v) => v[row] as f64,
+            Exact::UInt(v) => v[row] as f64,
+        };
         Some(match self.agg {
             Aggregator::Avg => a / n as f64,
             Aggregator::Count => n as f64,
@@ -319,11 +458,19 @@ impl PartialStates {
             Arc::new(UInt64Array::from(self.count.clone())),
             Arc::new(BooleanArray::from(self.nan.clone())),
         ];
+        let selected = || -> ArrayRef {
+            match &self.exact {
+                Exact::Float => floats(&self.value),
+                Exact::Int(v) => Arc::new(Int64Array::from(v.clone())),
+                Exact::UInt(v) => Arc::new(UInt64Array::from(v.clone())),
+            }
+        };
         match Kind::of(self.agg) {
             Kind::Count => {}
-            Kind::Sum | Kind::Min | Kind::Max => columns.push(floats(&self.value)),
+            Kind::Sum => columns.push(floats(&self.value)),
+            Kind::Min | Kind::Max => columns.push(selected()),
             Kind::First | Kind::Last => {
-                columns.push(floats(&self.value));
+                columns.push(selected());
                 columns.push(times(self.tie.iter().map(|t| t.0).collect()));
                 let series: Vec<u32> = self.tie.iter().map(|t| t.1).collect();
                 columns.push(Arc::new(UInt32Array::from(series)));
@@ -340,12 +487,15 @@ impl PartialStates {
                 ))
             }
         }
-        Ok(RecordBatch::try_new(partial_schema(self.agg), columns)?)
+        let schema = partial_schema_of(self.agg, self.value_type());
+        Ok(RecordBatch::try_new(schema, columns)?)
     }
 
     /// Reads a batch written by [`to_record_batch`](Self::to_record_batch)
-    /// for `agg`. `groups` are the receiver's groups of the same query: the
-    /// batch's group dictionary must name the same key at every id it uses.
+    /// for `agg`, over f64 values or, for a selector, over the integer type
+    /// of its value column. `groups` are the receiver's groups of the same
+    /// query: the batch's group dictionary must name the same key at every
+    /// id it uses.
     /// Fails, saying which column or row, on another aggregator, another
     /// schema, nulls, unknown or mismatched groups, or rows out of order.
     pub fn from_record_batch(
@@ -353,7 +503,14 @@ impl PartialStates {
         agg: Aggregator,
         groups: Arc<SeriesRegistry>,
     ) -> Result<Self> {
-        let expected = partial_schema(agg);
+        let value_type = batch
+            .schema()
+            .fields()
+            .get(4)
+            .and_then(|f| ValueType::of_timeline_data_type(f.data_type()))
+            .filter(|_| selects(agg))
+            .unwrap_or(ValueType::Float);
+        let expected = partial_schema_of(agg, value_type);
         let named = batch
             .schema()
             .metadata()
@@ -377,7 +534,7 @@ impl PartialStates {
                 expected.field(i).name()
             )));
         }
-        let mut out = PartialStates::new(agg, groups);
+        let mut out = PartialStates::typed(agg, groups, value_type);
         out.group = read_groups(batch.column(0), &out.groups)?;
         out.time = batch
             .column(1)
@@ -400,11 +557,37 @@ impl PartialStates {
         };
         let rows = batch.num_rows();
         out.value = vec![0.0; rows];
+        // A selector's value column (there is one: the schema matched).
+        let exact = |i: usize| {
+            batch
+                .column(i)
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        };
+        let unsigned = |i: usize| {
+            batch
+                .column(i)
+                .as_primitive::<UInt64Type>()
+                .values()
+                .to_vec()
+        };
+        out.exact = match out.exact {
+            Exact::Float => Exact::Float,
+            Exact::Int(_) => Exact::Int(exact(4)),
+            Exact::UInt(_) => Exact::UInt(unsigned(4)),
+        };
+        let selected = |out: &mut PartialStates| {
+            if out.exact == Exact::Float {
+                out.value = float(4);
+            }
+        };
         match Kind::of(agg) {
             Kind::Count => {}
-            Kind::Sum | Kind::Min | Kind::Max => out.value = float(4),
+            Kind::Sum => out.value = float(4),
+            Kind::Min | Kind::Max => selected(&mut out),
             Kind::First | Kind::Last => {
-                out.value = float(4);
+                selected(&mut out);
                 let t = batch
                     .column(5)
                     .as_primitive::<TimestampNanosecondType>()

@@ -8,6 +8,7 @@ use crate::error::EngineError;
 use crate::materialize::test_support::all_aggregators;
 use crate::registry::{SeriesInfo, SeriesRegistry};
 use crate::spec::Aggregator;
+use arrow::datatypes::DataType;
 
 fn groups() -> Arc<SeriesRegistry> {
     Arc::new(SeriesRegistry::new(vec![
@@ -194,4 +195,60 @@ fn bad_batches_are_rejected_saying_why() {
         e.contains("cannot merge states of sum with states of avg"),
         "{e}"
     );
+}
+
+/// A selector over i64 / u64 keeps values f64 cannot hold (2^53 + 1, the
+/// ends of the types) through the Arrow form (an `Int64` / `UInt64` value
+/// column) and the merge; by hand: max(2^53, 2^53 + 1) = 2^53 + 1, first
+/// is the smaller tie (left, series 0), last the larger (right, series 1).
+#[test]
+fn integer_selector_states_stay_exact_through_arrow_and_merge() {
+    use crate::partial::StateValue;
+    use crate::storage::ValueType;
+    const B: i64 = 9_007_199_254_740_992;
+    let one = |agg, v: i64, series| {
+        let mut s = PartialStates::typed(agg, groups(), ValueType::Integer);
+        s.push_raw((0, 0), (1, false, v, 0.0), (0, series));
+        let batch = s.to_record_batch().unwrap();
+        assert_eq!(batch.schema().field(4).data_type(), &DataType::Int64);
+        PartialStates::from_record_batch(&batch, agg, groups()).unwrap()
+    };
+    for (agg, left, right, want) in [
+        (Aggregator::Max, B, B + 1, B + 1),
+        (Aggregator::Min, i64::MIN + 1, i64::MIN, i64::MIN),
+        (Aggregator::First, B + 1, B, B + 1),
+        (Aggregator::Last, B + 1, B, B),
+        (Aggregator::MimMax, i64::MAX - 1, i64::MAX, i64::MAX),
+    ] {
+        let merged = one(agg, left, 0).merge(&one(agg, right, 1)).unwrap();
+        assert_eq!(merged.value_type(), ValueType::Integer, "{agg}");
+        assert_eq!(i64::result(&merged, 0), Some(Some(want)), "{agg}");
+        // the f64 view rounds, as the DataFusion integration reads it
+        assert_eq!(merged.result(0), Some(want as f64), "{agg}");
+    }
+    let mut u = PartialStates::typed(Aggregator::Max, groups(), ValueType::Unsigned);
+    u.push_raw((0, 0), (2, false, u64::MAX, 0.0), (0, 0));
+    u.push_raw((1, 0), (0, false, 0u64, 0.0), (0, 0));
+    let batch = u.to_record_batch().unwrap();
+    assert_eq!(batch.schema().field(4).data_type(), &DataType::UInt64);
+    let back = PartialStates::from_record_batch(&batch, Aggregator::Max, groups()).unwrap();
+    assert_eq!(u64::result(&back, 0), Some(Some(u64::MAX)));
+    // a row that saw only nulls stays null
+    assert_eq!(u64::result(&back, 1), Some(None));
+    assert_eq!(i64::result(&back, 0), None, "not i64 states");
+    // states of two types do not merge; integer states do not fold f64
+    let e = back
+        .merge(&build(Aggregator::Max, LEFT))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("states of unsigned values with states of float"),
+        "{e}"
+    );
+    let mut ints = PartialStates::typed(Aggregator::Min, groups(), ValueType::Integer);
+    let e = ints.fold(0, 0, (0, 0), Some(1.0)).unwrap_err().to_string();
+    assert!(e.contains("fold takes f64 values"), "{e}");
+    // sum over integers has no exact state: f64 as always
+    let sum = PartialStates::typed(Aggregator::Sum, groups(), ValueType::Integer);
+    assert_eq!(sum.value_type(), ValueType::Float);
 }

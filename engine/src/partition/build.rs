@@ -175,11 +175,16 @@ fn assemble(
         )?));
     }
     let mut parts: Vec<Box<dyn Operator>> = Vec::with_capacity(p);
+    let aligned = crate::strategy::interpolation(spec).is_ok();
     for k in 0..p {
         let by = spec.group_by.clone();
         parts.push(match strategy {
-            AggStrategy::Grouped => Box::new(GroupedAggOp::new(chain(k)?, agg, by, name.clone())),
-            _ => Box::new(MTAggOp::new(chain(k)?, agg, by, name.clone())),
+            AggStrategy::Grouped => Box::new(
+                GroupedAggOp::new(chain(k)?, agg, by, name.clone()).with_aligned_input(aligned),
+            ),
+            _ => {
+                Box::new(MTAggOp::new(chain(k)?, agg, by, name.clone()).with_aligned_input(aligned))
+            }
         });
     }
     Ok(Box::new(GroupMergeOp::new(parts)?))

@@ -11,13 +11,16 @@ use async_trait::async_trait;
 
 use crate::batch::TimelineBatch;
 use crate::context::{CancellationToken, TaskContext};
+use crate::each_type;
 use crate::error::{EngineError, Result};
 use crate::materialize::RowBatcher;
 use crate::memory::MemoryReservation;
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
-use crate::partial::PartialStates;
+use crate::partial::{PartialStates, StateValue};
 use crate::spec::{Aggregator, GroupBy};
+use crate::storage::ValueType;
+use crate::value::ByType;
 
 use super::partial_agg::{PartialAggOp, PartialOutput};
 use super::tasks::{first_error, run_all};
@@ -45,7 +48,8 @@ pub struct FinalAggOp {
 struct Emit {
     states: PartialStates,
     cursor: usize,
-    out: RowBatcher,
+    /// Rows of the states' value type.
+    out: ByType<RowBatcher<f64>, RowBatcher<i64>, RowBatcher<u64>>,
     _reservation: MemoryReservation,
 }
 
@@ -141,7 +145,14 @@ impl FinalAggOp {
             self.metrics.record_bytes(reservation.peak());
         }
         Ok(merged.map(|states| Emit {
-            out: RowBatcher::new(Arc::clone(states.groups()), ctx.batch_size),
+            out: {
+                let (groups, rows) = (Arc::clone(states.groups()), ctx.batch_size);
+                match states.value_type() {
+                    ValueType::Integer => ByType::Int(RowBatcher::typed(groups, rows)),
+                    ValueType::Unsigned => ByType::UInt(RowBatcher::typed(groups, rows)),
+                    _ => ByType::Float(RowBatcher::new(groups, rows)),
+                }
+            },
             states,
             cursor: 0,
             _reservation: reservation,
@@ -154,19 +165,34 @@ impl FinalAggOp {
             return Ok(());
         };
         let cancel = self.ctx.as_ref().map(|c| c.cancel.clone());
-        while !e.out.has_ready() && e.cursor < e.states.len() {
-            if e.cursor % 4096 == 0 {
-                cancel.as_ref().map_or(Ok(()), |c| c.check())?;
-            }
-            let (group, time) = e.states.key(e.cursor);
-            e.out.push(group, time, e.states.result(e.cursor))?;
-            e.cursor += 1;
-        }
-        if e.cursor == e.states.len() {
-            e.out.flush()?;
-        }
-        Ok(())
+        let (states, cursor) = (&e.states, &mut e.cursor);
+        each_type!(&mut e.out, out => emit_rows(states, cursor, out, cancel.as_ref()))
     }
+}
+
+/// Emits rows of `states` from `cursor` into `out` until a batch is ready
+/// or all are out (then the last short batch is cut).
+fn emit_rows<V: StateValue>(
+    states: &PartialStates,
+    cursor: &mut usize,
+    out: &mut RowBatcher<V>,
+    cancel: Option<&CancellationToken>,
+) -> Result<()> {
+    while !out.has_ready() && *cursor < states.len() {
+        if cursor.is_multiple_of(4096) {
+            cancel.map_or(Ok(()), |c| c.check())?;
+        }
+        let (group, time) = states.key(*cursor);
+        let value = V::result(states, *cursor).ok_or_else(|| {
+            EngineError::execution(NAME, "the merged states changed their value type")
+        })?;
+        out.push(group, time, value)?;
+        *cursor += 1;
+    }
+    if *cursor == states.len() {
+        out.flush()?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -194,7 +220,11 @@ impl Operator for FinalAggOp {
 
     async fn next(&mut self) -> Result<Option<TimelineBatch>> {
         loop {
-            if let Some(batch) = self.emit.as_mut().and_then(|e| e.out.pop()) {
+            let popped = self
+                .emit
+                .as_mut()
+                .and_then(|e| each_type!(&mut e.out, o => o.pop()));
+            if let Some(batch) = popped {
                 self.metrics.record_out(batch.num_rows());
                 return Ok(Some(batch));
             }
@@ -202,7 +232,8 @@ impl Operator for FinalAggOp {
                 let started = self.metrics.start();
                 self.emit()?;
                 self.metrics.stop(started);
-                if !self.emit.as_ref().is_some_and(|e| e.out.has_ready()) {
+                let ready = self.emit.as_ref();
+                if !ready.is_some_and(|e| each_type!(&e.out, o => o.has_ready())) {
                     self.emit = None;
                     return Ok(None);
                 }

@@ -16,10 +16,14 @@ use futures::{SinkExt, StreamExt};
 
 use crate::batch::TimelineBatch;
 use crate::context::{CancellationToken, TaskContext};
+use crate::each_type;
 use crate::error::{EngineError, Result};
 use crate::materialize::RowBatcher;
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
+use crate::ops::pipe_agg::mixed_types;
+use crate::storage::ValueType;
+use crate::value::{ByType, TimelineValue};
 
 use super::tasks::{start, vanished};
 
@@ -37,11 +41,15 @@ pub struct GroupMergeOp {
     sources: Vec<Source>,
     /// Each source's current batch and its next timeline run.
     heads: Vec<Option<(TimelineBatch, usize)>>,
-    out: Option<RowBatcher>,
+    /// Rows of the type of the first batch (the partitions' common type).
+    out: Option<Merged>,
     started: bool,
     done: bool,
     metrics: OperatorMetrics,
 }
+
+/// The merged rows, of the partitions' value type.
+type Merged = ByType<RowBatcher<f64>, RowBatcher<i64>, RowBatcher<u64>>;
 
 /// Where a partition's batches come from.
 enum Source {
@@ -181,20 +189,36 @@ impl GroupMergeOp {
             return Ok(false);
         };
         let (batch, run) = self.heads[k].take().expect("picked above");
-        if self.out.is_none() {
-            let batch_size = self.ctx.as_ref().map_or(1, |c| c.batch_size);
-            self.out = Some(RowBatcher::new(Arc::clone(batch.registry()), batch_size));
-        }
-        let out = self.out.as_mut().expect("set above");
-        let tl = batch.timeline(run);
-        for i in 0..tl.len() {
-            out.push(tl.series_id, tl.times[i], tl.value(i))?;
-        }
+        let batch_size = self.ctx.as_ref().map_or(1, |c| c.batch_size);
+        let out = self.out.get_or_insert_with(|| {
+            let groups = Arc::clone(batch.registry());
+            match batch.value_type() {
+                ValueType::Integer => ByType::Int(RowBatcher::typed(groups, batch_size)),
+                ValueType::Unsigned => ByType::UInt(RowBatcher::typed(groups, batch_size)),
+                _ => ByType::Float(RowBatcher::new(groups, batch_size)),
+            }
+        });
+        each_type!(out, o => copy_run(o, &batch, run))?;
         if run + 1 < batch.num_timelines() {
             self.heads[k] = Some((batch, run + 1));
         }
         Ok(true)
     }
+}
+
+/// Appends timeline run `run` of `batch` to `out`.
+fn copy_run<V: TimelineValue>(
+    out: &mut RowBatcher<V>,
+    batch: &TimelineBatch,
+    run: usize,
+) -> Result<()> {
+    let Some(tl) = batch.timeline_as::<V>(run) else {
+        return Err(mixed_types(NAME, batch, V::VALUE_TYPE));
+    };
+    for i in 0..tl.len() {
+        out.push(tl.series_id, tl.times[i], tl.value(i))?;
+    }
+    Ok(())
 }
 
 /// Runs `op` to its end, sending each batch (or the error that stopped it)
@@ -252,7 +276,7 @@ impl Operator for GroupMergeOp {
             self.start_partitions().await?;
         }
         loop {
-            if let Some(b) = self.out.as_mut().and_then(RowBatcher::pop) {
+            if let Some(b) = self.out.as_mut().and_then(|o| each_type!(o, o => o.pop())) {
                 self.metrics.record_out(b.num_rows());
                 return Ok(Some(b));
             }
@@ -265,11 +289,15 @@ impl Operator for GroupMergeOp {
             let started = self.metrics.start();
             let mut moved = 0;
             // Several runs per turn, so that the batcher fills up.
-            while moved < 64 && !self.out.as_ref().is_some_and(RowBatcher::has_ready) {
+            let ready = |out: &Option<Merged>| {
+                out.as_ref()
+                    .is_some_and(|o| each_type!(o, o => o.has_ready()))
+            };
+            while moved < 64 && !ready(&self.out) {
                 if !self.step().await? {
                     self.done = true;
                     if let Some(out) = self.out.as_mut() {
-                        out.flush()?;
+                        each_type!(out, o => o.flush())?;
                     }
                     break;
                 }

@@ -15,18 +15,21 @@ use std::time::{Duration, Instant};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 
-use crate::accumulator::Accumulators;
+use crate::accumulator::{AccValue, Accumulators};
 use crate::batch::TimelineBatch;
 use crate::context::TaskContext;
+use crate::each_type;
 use crate::error::{EngineError, Result};
 use crate::group::Grouping;
 use crate::memory::MemoryReservation;
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
-use crate::ops::pipe_agg::{grid_buckets, off_grid};
-use crate::partial::PartialStates;
+use crate::ops::pipe_agg::{grid_buckets, mixed_types, off_grid};
+use crate::partial::{PartialStates, StateValue};
 use crate::registry::SeriesRegistry;
 use crate::spec::{Aggregator, BucketGrid, GroupBy};
+use crate::storage::ValueType;
+use crate::value::{selects, ByType};
 
 use super::Partition;
 
@@ -61,7 +64,8 @@ struct State {
     registry: Arc<SeriesRegistry>,
     grouping: Grouping,
     _groups_reserved: MemoryReservation,
-    acc: Accumulators,
+    /// Over the input's integer type for a selector, else over f64.
+    acc: ByType<Accumulators<f64>, Accumulators<i64>, Accumulators<u64>>,
     /// first / last: series id of each slot's value; empty otherwise.
     series: Vec<u32>,
     reservation: MemoryReservation,
@@ -152,7 +156,12 @@ impl PartialAggOp {
 
     /// The grouping and accumulators for the registry of the first batch,
     /// reserved before they are allocated.
-    fn init_state(&self, registry: &Arc<SeriesRegistry>, ctx: &TaskContext) -> Result<State> {
+    fn init_state(
+        &self,
+        registry: &Arc<SeriesRegistry>,
+        ctx: &TaskContext,
+        input: ValueType,
+    ) -> Result<State> {
         let (grouping, groups_reserved) = Grouping::reserved_for(
             NAME,
             &ctx.memory,
@@ -175,7 +184,15 @@ impl PartialAggOp {
         let ties = matches!(self.agg, Aggregator::First | Aggregator::Last);
         let per_slot = 13 + if self.agg == Aggregator::Dev { 8 } else { 0 } + 4 * ties as usize;
         reservation.try_grow(slots.saturating_mul(per_slot))?;
-        let acc = Accumulators::new(self.agg, slots)?;
+        let acc = match input {
+            ValueType::Integer if selects(self.agg) => {
+                ByType::Int(Accumulators::typed(self.agg, slots)?)
+            }
+            ValueType::Unsigned if selects(self.agg) => {
+                ByType::UInt(Accumulators::typed(self.agg, slots)?)
+            }
+            _ => ByType::Float(Accumulators::new(self.agg, slots)?),
+        };
         let series = if ties {
             vec![NO_SERIES; slots]
         } else {
@@ -197,7 +214,7 @@ impl PartialAggOp {
     fn consume(&mut self, batch: &TimelineBatch) -> Result<()> {
         if self.state.is_none() {
             let ctx = self.ctx.clone().expect("checked by the caller");
-            self.state = Some(self.init_state(batch.registry(), &ctx)?);
+            self.state = Some(self.init_state(batch.registry(), &ctx, batch.value_type())?);
         }
         let state = self.state.as_mut().expect("initialized above");
         if !Arc::ptr_eq(&state.registry, batch.registry()) {
@@ -206,30 +223,12 @@ impl PartialAggOp {
                 "input batches refer to different series registries",
             ));
         }
-        let grid = state.grid;
         let last = self.agg == Aggregator::Last;
-        for tl in batch.timelines() {
-            if let Err(i) = grid_buckets(tl.times, &grid, &mut state.buckets) {
-                return Err(off_grid(&tl, i, &grid, &state.registry));
-            }
-            let base = state.grouping.group_of(tl.series_id) as usize * grid.count;
-            let buckets = &state.buckets;
-            state.acc.update_timeline(&tl, |i| base + buckets[i]);
-            if state.series.is_empty() {
-                continue;
-            }
-            // first / last: the series whose value each slot keeps; the
-            // input arrives by ascending series id within the partition.
-            for (i, &v) in tl.values.iter().enumerate() {
-                if v.is_nan() || !tl.is_valid(i) {
-                    continue;
-                }
-                let s = &mut state.series[base + buckets[i]];
-                if last || *s == NO_SERIES {
-                    *s = tl.series_id;
-                }
-            }
-        }
+        let (grid, grouping) = (&state.grid, &state.grouping);
+        let (buckets, series) = (&mut state.buckets, &mut state.series);
+        each_type!(&mut state.acc, acc => {
+            fold_batch(acc, batch, grid, grouping, buckets, series, last)?
+        });
         self.metrics.record_bytes(state.reservation.peak());
         Ok(())
     }
@@ -241,17 +240,11 @@ impl PartialAggOp {
         };
         self.input_registry = Some(Arc::clone(&state.registry));
         let grid = state.grid;
-        let count = grid.count;
-        let mut states = PartialStates::new(self.agg, Arc::clone(state.grouping.groups()));
-        for slot in 0..state.acc.len() {
-            let Some(raw) = state.acc.raw(slot) else {
-                continue;
-            };
-            let (group, bucket) = (slot / count, slot % count);
-            let time = grid.time(bucket);
-            let series = state.series.get(slot).copied().unwrap_or(0);
-            states.push_raw((group as u32, time), raw, (time, series));
-        }
+        let value_type = each_type!(&state.acc, acc => value_type_of(acc));
+        let groups = Arc::clone(state.grouping.groups());
+        let mut states = PartialStates::typed(self.agg, groups, value_type);
+        let series = &state.series;
+        each_type!(&state.acc, acc => push_states(acc, &grid, series, &mut states));
         state
             .reservation
             .try_grow(states.memory_size())
@@ -260,6 +253,71 @@ impl PartialAggOp {
         self.metrics.record_out(states.len());
         let batch = states.to_record_batch()?;
         Ok(Some((batch, Arc::clone(states.groups()))))
+    }
+}
+
+/// The type of the values `acc` holds.
+fn value_type_of<V: AccValue>(_: &Accumulators<V>) -> ValueType {
+    V::VALUE_TYPE
+}
+
+/// Folds every timeline of `batch` into `acc` (slot = group × bucket), and
+/// for first / last (`series` not empty) notes the series of each slot's
+/// value.
+fn fold_batch<V: AccValue>(
+    acc: &mut Accumulators<V>,
+    batch: &TimelineBatch,
+    grid: &BucketGrid,
+    grouping: &Grouping,
+    buckets: &mut Vec<usize>,
+    series: &mut [u32],
+    last: bool,
+) -> Result<()> {
+    let Some(timelines) = batch.timelines_as::<V>() else {
+        return Err(mixed_types(NAME, batch, V::VALUE_TYPE));
+    };
+    for tl in timelines {
+        if let Err(i) = grid_buckets(tl.times, grid, buckets) {
+            return Err(off_grid(&tl, i, grid, batch.registry()));
+        }
+        let base = grouping.group_of(tl.series_id) as usize * grid.count;
+        let buckets = &*buckets;
+        acc.update_timeline(&tl, |i| base + buckets[i]);
+        if series.is_empty() {
+            continue;
+        }
+        // first / last: the series whose value each slot keeps; the
+        // input arrives by ascending series id within the partition.
+        for (i, &v) in tl.values.iter().enumerate() {
+            if v.is_nan() || !tl.is_valid(i) {
+                continue;
+            }
+            let s = &mut series[base + buckets[i]];
+            if last || *s == NO_SERIES {
+                *s = tl.series_id;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends the state of every slot of `acc` with input to `states`, in
+/// (group, bucket) order.
+fn push_states<V: AccValue + StateValue>(
+    acc: &Accumulators<V>,
+    grid: &BucketGrid,
+    series: &[u32],
+    states: &mut PartialStates,
+) {
+    let count = grid.count;
+    for slot in 0..acc.len() {
+        let Some(raw) = acc.raw(slot) else {
+            continue;
+        };
+        let (group, bucket) = (slot / count, slot % count);
+        let time = grid.time(bucket);
+        let series = series.get(slot).copied().unwrap_or(0);
+        states.push_raw((group as u32, time), raw, (time, series));
     }
 }
 

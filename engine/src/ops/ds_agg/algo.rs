@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use crate::accumulator::AccValue;
 use crate::batch::{Timeline, TimelineBatch};
 use crate::error::{EngineError, Result};
 use crate::registry::SeriesRegistry;
@@ -16,30 +17,30 @@ use super::bucket::{segment_end, Bucket, BucketAgg, Buckets};
 use super::fill::Filler;
 use super::sink::Sink;
 
-/// Per-timeline downsample + fill state machine.
+/// Per-timeline downsample + fill state machine over values of type `V`.
 #[derive(Debug)]
-pub(super) struct Downsampler {
+pub(super) struct Downsampler<V: AccValue = f64> {
     buckets: Buckets,
     /// Resolved query range `[start, end)`, if given.
     range: Option<(i64, i64)>,
-    agg: BucketAgg,
-    filler: Filler,
+    agg: BucketAgg<V>,
+    filler: Filler<V>,
     /// The timeline being downsampled.
     current: Option<u32>,
     /// Its open bucket: `(key, stamp)`.
     open: Option<(i64, i64)>,
     /// Output rows.
-    pub(super) sink: Sink,
+    pub(super) sink: Sink<V>,
 }
 
-impl Downsampler {
+impl<V: AccValue> Downsampler<V> {
     /// A downsampler emitting batches of at most `batch_size` rows.
     pub(super) fn new(
         buckets: Buckets,
         range: Option<(i64, i64)>,
-        agg: BucketAgg,
-        filler: Filler,
-        sink: Sink,
+        agg: BucketAgg<V>,
+        filler: Filler<V>,
+        sink: Sink<V>,
     ) -> Self {
         Downsampler {
             buckets,
@@ -55,7 +56,17 @@ impl Downsampler {
     /// Downsamples every timeline run of `batch`.
     pub(super) fn push_batch(&mut self, batch: &TimelineBatch) -> Result<()> {
         self.sink.use_registry(batch.registry())?;
-        for tl in batch.timelines() {
+        let Some(timelines) = batch.timelines_as::<V>() else {
+            return Err(EngineError::execution(
+                "DsAggOp",
+                format!(
+                    "an input batch has {} values, after {} values",
+                    batch.value_type(),
+                    V::VALUE_TYPE
+                ),
+            ));
+        };
+        for tl in timelines {
             self.push_run(&tl, batch.registry())?;
         }
         Ok(())
@@ -72,7 +83,7 @@ impl Downsampler {
         self.agg.memory_size() + self.sink.memory_size()
     }
 
-    fn push_run(&mut self, tl: &Timeline<'_>, registry: &Arc<SeriesRegistry>) -> Result<()> {
+    fn push_run(&mut self, tl: &Timeline<'_, V>, registry: &Arc<SeriesRegistry>) -> Result<()> {
         if self.current != Some(tl.series_id) {
             self.end_timeline()?;
             self.current = Some(tl.series_id);
@@ -119,7 +130,7 @@ impl Downsampler {
     }
 
     /// Errors on the first point of the run outside the query range.
-    fn check_range(&self, tl: &Timeline<'_>, registry: &Arc<SeriesRegistry>) -> Result<()> {
+    fn check_range(&self, tl: &Timeline<'_, V>, registry: &Arc<SeriesRegistry>) -> Result<()> {
         let (Some((start, end)), Some(&first), Some(&last)) =
             (self.range, tl.times.first(), tl.times.last())
         else {

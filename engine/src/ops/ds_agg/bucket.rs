@@ -6,7 +6,7 @@
 //! timeline that falls in one bucket, with the shared incremental
 //! [`Accumulators`] or, for percentiles, by keeping the bucket's raw values.
 
-use crate::accumulator::{percentile, Accumulators};
+use crate::accumulator::{percentile, AccValue, Accumulators};
 use crate::batch::Timeline;
 use crate::error::Result;
 use crate::spec::{Aggregator, BucketGrid};
@@ -94,11 +94,12 @@ pub(super) fn segment_end(times: &[i64], end: i64) -> usize {
     lo + times[lo..hi].partition_point(|&x| x < end)
 }
 
-/// The aggregate of one bucket, reset after each result.
+/// The aggregate of one bucket over values of type `V`, reset after each
+/// result.
 #[derive(Debug)]
-pub(super) enum BucketAgg {
+pub(super) enum BucketAgg<V: AccValue = f64> {
     /// Every aggregator but the percentiles: one accumulator slot.
-    Incremental(Accumulators),
+    Incremental(Accumulators<V>),
     /// Percentiles: the bucket's non-null values (NaN included).
     Percentile {
         /// The quantile in `(0, 1]`.
@@ -110,7 +111,7 @@ pub(super) enum BucketAgg {
     },
 }
 
-impl BucketAgg {
+impl<V: AccValue> BucketAgg<V> {
     /// An empty bucket aggregate for `agg`.
     pub(super) fn new(agg: Aggregator) -> Result<Self> {
         Ok(match agg.quantile() {
@@ -119,21 +120,22 @@ impl BucketAgg {
                 values: Vec::new(),
                 seen: false,
             },
-            None => BucketAgg::Incremental(Accumulators::new(agg, 1)?),
+            None => BucketAgg::Incremental(Accumulators::typed(agg, 1)?),
         })
     }
 
     /// Folds every point of `segment` (all in the open bucket).
-    pub(super) fn fold(&mut self, segment: &Timeline<'_>) {
+    pub(super) fn fold(&mut self, segment: &Timeline<'_, V>) {
         match self {
             BucketAgg::Incremental(acc) => acc.fold_segment(0, segment),
             BucketAgg::Percentile { values, seen, .. } => {
                 *seen |= !segment.is_empty();
+                // Percentiles compute in f64 (only f64 input reaches them).
                 if segment.all_valid() {
-                    values.extend_from_slice(segment.values);
+                    values.extend(segment.values.iter().map(|v| v.to_f64()));
                 } else {
                     let valid = (0..segment.len()).filter(|&i| segment.is_valid(i));
-                    values.extend(valid.map(|i| segment.values[i]));
+                    values.extend(valid.map(|i| segment.values[i].to_f64()));
                 }
             }
         }
@@ -143,7 +145,7 @@ impl BucketAgg {
     /// emptying the bucket. NaN / null rules are the accumulator's: all NaN
     /// (or NaN and null) gives NaN, all null gives null.
     #[inline]
-    pub(super) fn take(&mut self) -> Option<Option<f64>> {
+    pub(super) fn take(&mut self) -> Option<Option<V>> {
         match self {
             BucketAgg::Incremental(acc) => acc.take(0),
             BucketAgg::Percentile { q, values, seen } => {
@@ -151,9 +153,9 @@ impl BucketAgg {
                     return None;
                 }
                 let any_value = !values.is_empty();
-                let result = percentile(values, *q);
+                let result = percentile(values, *q).map(V::from_f64);
                 values.clear();
-                Some(result.or(any_value.then_some(f64::NAN)))
+                Some(result.or(V::nan().filter(|_| any_value)))
             }
         }
     }

@@ -27,21 +27,24 @@ use crate::error::Result;
 use crate::lookback::Lookback;
 use crate::registry::SeriesInfo;
 use crate::spec::{BucketGrid, FillPolicy};
+use crate::value::TimelineValue;
 
 use super::sink::Sink;
 
 /// The last non-empty bucket of a timeline: its grid index (negative for a
 /// seed before the grid), its stamp and its value.
 #[derive(Debug, Clone, Copy)]
-struct Last {
+struct Last<V> {
     key: i64,
     stamp: i64,
-    value: Option<f64>,
+    value: Option<V>,
 }
 
-/// Fill state of the current timeline.
+/// Fill state of the current timeline, whose values have type `V`: f64, or
+/// an integer type when the fill keeps it (`value::downsample_keeps_type`:
+/// never `linear` or `nan`).
 #[derive(Debug)]
-pub(super) struct Filler {
+pub(super) struct Filler<V = f64> {
     policy: FillPolicy,
     /// The query range's buckets; always set when `policy` is not `None`.
     grid: Option<BucketGrid>,
@@ -50,10 +53,10 @@ pub(super) struct Filler {
     /// The newest point before the range of each series, if looked up.
     lookback: Option<Lookback>,
     /// Last non-empty bucket of the current timeline.
-    last: Option<Last>,
+    last: Option<Last<V>>,
 }
 
-impl Filler {
+impl<V: TimelineValue> Filler<V> {
     /// A filler for `policy` over `grid` (required unless the policy is `None`).
     pub(super) fn new(policy: FillPolicy, grid: Option<BucketGrid>) -> Self {
         Filler {
@@ -87,7 +90,7 @@ impl Filler {
         let (Some(grid), Some(lookback), Some(series)) = (self.grid, &self.lookback, series) else {
             return;
         };
-        let Some((t, value)) = lookback.get(series).filter(|_| seeded) else {
+        let Some((t, value)) = lookback.get_as::<V>(series).filter(|_| seeded) else {
             return;
         };
         let key = (t - grid.start).div_euclid(grid.width).min(0);
@@ -105,8 +108,8 @@ impl Filler {
         series: u32,
         key: i64,
         stamp: i64,
-        value: Option<f64>,
-        sink: &mut Sink,
+        value: Option<V>,
+        sink: &mut Sink<V>,
     ) -> Result<()> {
         if let Some(grid) = self.grid.filter(|_| self.policy != FillPolicy::None) {
             let from = match self.last {
@@ -126,7 +129,7 @@ impl Filler {
     }
 
     /// Emits the trailing fill of the timeline and forgets it.
-    pub(super) fn end(&mut self, series: u32, sink: &mut Sink) -> Result<()> {
+    pub(super) fn end(&mut self, series: u32, sink: &mut Sink<V>) -> Result<()> {
         let last = self.last.take();
         let (Some(grid), Some(last)) = (self.grid, last) else {
             return Ok(());
@@ -159,24 +162,19 @@ impl Filler {
         self.max_gap.is_none_or(|max| t1.saturating_sub(t0) <= max)
     }
 
-    /// The value of a constant fill.
-    fn constant(&self) -> Option<f64> {
+    /// The value of a constant fill (a whole number when `V` is an
+    /// integer type, `value::downsample_keeps_type`).
+    fn constant(&self) -> Option<V> {
         match self.policy {
-            FillPolicy::NaN => Some(f64::NAN),
-            FillPolicy::Value(x) => Some(x),
+            FillPolicy::NaN => V::nan(),
+            FillPolicy::Value(x) => Some(V::from_f64(x)),
             _ => None,
         }
     }
 
     /// The fill of empty bucket `k`, before the non-empty bucket stamped
     /// `t1` with value `v1`: `None` when nothing is emitted there.
-    fn gap_value(
-        &self,
-        grid: &BucketGrid,
-        k: i64,
-        t1: i64,
-        v1: Option<f64>,
-    ) -> Option<Option<f64>> {
+    fn gap_value(&self, grid: &BucketGrid, k: i64, t1: i64, v1: Option<V>) -> Option<Option<V>> {
         match (self.policy, self.last) {
             (FillPolicy::Previous | FillPolicy::Linear, None) => None,
             (FillPolicy::Previous | FillPolicy::Linear, Some(last))
@@ -187,11 +185,11 @@ impl Filler {
             (FillPolicy::Previous, Some(last)) => Some(last.value),
             (FillPolicy::Linear, Some(last)) => {
                 let (t0, t) = (last.stamp, grid.time(k as usize));
-                Some(
-                    last.value
-                        .zip(v1)
-                        .map(|(v0, v1)| v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64),
-                )
+                // In f64 (only f64 values are filled linearly).
+                Some(last.value.zip(v1).map(|(v0, v1)| {
+                    let (v0, v1) = (v0.to_f64(), v1.to_f64());
+                    V::from_f64(v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64)
+                }))
             }
             _ => Some(self.constant()),
         }

@@ -9,14 +9,18 @@ mod bucket;
 mod fill;
 mod sink;
 
+use crate::accumulator::AccValue;
 use crate::batch::TimelineBatch;
 use crate::context::TaskContext;
+use crate::each_type;
 use crate::error::{EngineError, Result};
 use crate::lookback::Lookback;
 use crate::memory::MemoryReservation;
 use crate::operator::Operator;
 use crate::ops::driver::{Kernel, UnaryOp};
 use crate::spec::{BucketGrid, Downsample, FillPolicy, Interval};
+use crate::storage::ValueType;
+use crate::value::{downsample_keeps_type, ByType};
 
 use algo::Downsampler;
 use bucket::{BucketAgg, Buckets};
@@ -54,9 +58,27 @@ pub struct DsAgg {
 
 /// The running state of one execution.
 pub struct DsAggState {
-    downsampler: Downsampler,
+    /// What the downsampler is built from, until the first batch.
+    pending: Option<Pending>,
+    /// Built at the first batch, over the type its output keeps.
+    downsampler: Option<AnyDownsampler>,
     reservation: MemoryReservation,
 }
+
+/// What [`DsAgg::build`] makes a downsampler of, once the type of the
+/// input is known.
+struct Pending {
+    buckets: Buckets,
+    grid: Option<BucketGrid>,
+    batch_size: usize,
+    queued: MemoryReservation,
+}
+
+/// The downsampler over the values its output keeps: the input's integer
+/// type for a selector whose fill keeps it
+/// ([`downsample_keeps_type`]), f64 otherwise. Chosen once, at the first
+/// batch; every call dispatches once per batch.
+type AnyDownsampler = ByType<Downsampler<f64>, Downsampler<i64>, Downsampler<u64>>;
 
 impl DsAggOp {
     /// Downsamples `input` by `ds`. `range` is the resolved query range
@@ -69,7 +91,7 @@ impl DsAggOp {
     ) -> Result<Self> {
         let buckets = buckets(&ds, range)?;
         // Fails early for an aggregator without a bucket aggregate.
-        BucketAgg::new(ds.agg)?;
+        BucketAgg::<f64>::new(ds.agg)?;
         let kernel = DsAgg {
             ds,
             range,
@@ -96,7 +118,7 @@ impl DsAggOp {
                 )));
             }
         }
-        BucketAgg::new(ds.agg)?;
+        BucketAgg::<f64>::new(ds.agg)?;
         let kernel = DsAgg {
             ds,
             range: None,
@@ -112,6 +134,36 @@ impl DsAggOp {
     pub fn with_lookback(mut self, lookback: Option<Lookback>) -> Self {
         self.kernel_mut().lookback = lookback;
         self
+    }
+}
+
+impl DsAgg {
+    /// The downsampler for input of type `input`: over that type when the
+    /// downsample keeps it ([`downsample_keeps_type`]), else over f64.
+    fn build(&self, state: &mut DsAggState, input: ValueType) -> Result<AnyDownsampler> {
+        let pending = state
+            .pending
+            .take()
+            .ok_or_else(|| EngineError::execution("DsAggOp", "input before open"))?;
+        let keeps = downsample_keeps_type(input, &self.ds);
+        Ok(match input {
+            ValueType::Integer if keeps => ByType::Int(self.downsampler(pending)?),
+            ValueType::Unsigned if keeps => ByType::UInt(self.downsampler(pending)?),
+            _ => ByType::Float(self.downsampler(pending)?),
+        })
+    }
+
+    fn downsampler<V: AccValue>(&self, p: Pending) -> Result<Downsampler<V>> {
+        let filler = Filler::new(self.ds.fill, p.grid)
+            .with_max_gap(self.ds.max_gap)
+            .with_lookback(self.lookback.clone());
+        Ok(Downsampler::new(
+            p.buckets,
+            self.range,
+            BucketAgg::new(self.ds.agg)?,
+            filler,
+            Sink::new(p.batch_size, p.queued),
+        ))
     }
 }
 
@@ -179,54 +231,66 @@ impl Kernel for DsAgg {
             Buckets::Grid(g) => Some(g),
             Buckets::Epoch(_) => None,
         };
-        let filler = Filler::new(self.ds.fill, grid)
-            .with_max_gap(self.ds.max_gap)
-            .with_lookback(self.lookback.clone());
-        let agg = BucketAgg::new(self.ds.agg)?;
         let queued = ctx.memory.reservation(
             "DsAggOp",
             "DsAggOp queues the rows of a fill until they are passed on, and FILL emits \
              every bucket of the range: use a wider SAMPLE BY interval, a shorter time \
              range, FILL(none), or raise the memory budget",
         );
-        let downsampler = Downsampler::new(
+        let pending = Pending {
             buckets,
-            self.range,
-            agg,
-            filler,
-            Sink::new(ctx.batch_size, queued),
-        );
+            grid,
+            batch_size: ctx.batch_size,
+            queued,
+        };
         let reservation = ctx.memory.reservation(
             "DsAggOp",
             "DsAggOp holds the open bucket of one timeline; a percentile holds all its raw \
              values: use a shorter SAMPLE BY interval or raise the memory budget",
         );
         Ok(DsAggState {
-            downsampler,
+            pending: Some(pending),
+            downsampler: None,
             reservation,
         })
     }
 
     /// Downsamples one input batch and accounts the state it holds.
     fn consume(&self, state: &mut DsAggState, batch: &TimelineBatch) -> Result<()> {
-        state.downsampler.push_batch(batch)?;
-        state
-            .reservation
-            .try_resize(state.downsampler.memory_size())
+        if state.downsampler.is_none() {
+            state.downsampler = Some(self.build(state, batch.value_type())?);
+        }
+        let Some(any) = state.downsampler.as_mut() else {
+            return Ok(());
+        };
+        each_type!(any, d => {
+            d.push_batch(batch)?;
+            state.reservation.try_resize(d.memory_size())
+        })
     }
 
     fn finish(&self, state: &mut DsAggState) -> Result<()> {
-        let finished = state.downsampler.finish();
+        let finished = match state.downsampler.as_mut() {
+            Some(any) => each_type!(any, d => d.finish()),
+            None => Ok(()),
+        };
         state.reservation.free();
         finished
     }
 
     fn emit(&self, state: &mut DsAggState, _: bool) -> Result<Option<TimelineBatch>> {
-        Ok(state.downsampler.sink.pop())
+        Ok(match state.downsampler.as_mut() {
+            Some(any) => each_type!(any, d => d.sink.pop()),
+            None => None,
+        })
     }
 
     fn peak_bytes(&self, state: &DsAggState) -> usize {
-        state.reservation.peak() + state.downsampler.sink.peak()
+        let queued = match state.downsampler.as_ref() {
+            Some(any) => each_type!(any, d => d.sink.peak()),
+            None => 0,
+        };
+        state.reservation.peak() + queued
     }
 
     /// Bucket stamps may lie before the range start (the first bucket

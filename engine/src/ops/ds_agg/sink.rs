@@ -9,18 +9,20 @@ use crate::batch::{TimelineBatch, TimelineBatchBuilder};
 use crate::error::Result;
 use crate::memory::MemoryReservation;
 use crate::registry::SeriesRegistry;
+use crate::value::TimelineValue;
 
-/// Rows being built plus finished batches waiting to be emitted.
+/// Rows of `V` values being built plus finished batches waiting to be
+/// emitted.
 #[derive(Debug)]
-pub(super) struct Sink {
-    builder: Option<TimelineBatchBuilder>,
+pub(super) struct Sink<V: TimelineValue = f64> {
+    builder: Option<TimelineBatchBuilder<V>>,
     max_rows: usize,
     ready: VecDeque<TimelineBatch>,
     /// Holds the bytes of the queued batches.
     reservation: MemoryReservation,
 }
 
-impl Sink {
+impl<V: TimelineValue> Sink<V> {
     /// A sink cutting batches of at most `max_rows` (at least 1) rows,
     /// reserving the queued ones on `reservation`.
     pub(super) fn new(max_rows: usize, reservation: MemoryReservation) -> Self {
@@ -41,13 +43,13 @@ impl Sink {
             self.flush()?;
         }
         let cap = self.max_rows.min(crate::batch::DEFAULT_BATCH_SIZE);
-        self.builder = Some(TimelineBatchBuilder::new(Arc::clone(registry), cap));
+        self.builder = Some(TimelineBatchBuilder::typed(Arc::clone(registry), cap));
         Ok(())
     }
 
     /// Appends one point (`None` is null); a full batch is queued.
     #[inline(always)]
-    pub(super) fn push(&mut self, series_id: u32, time: i64, value: Option<f64>) -> Result<()> {
+    pub(super) fn push(&mut self, series_id: u32, time: i64, value: Option<V>) -> Result<()> {
         let Some(b) = self.builder.as_mut() else {
             return Err(crate::error::EngineError::execution(
                 "DsAggOp",

@@ -23,7 +23,9 @@ use datafusion::arrow::datatypes::{SchemaRef, UInt32Type};
 use tsq_engine::group::Grouping;
 use tsq_engine::ops::grouped_agg::GroupedAggOp;
 use tsq_engine::ops::mt_agg::MTAggOp;
+use tsq_engine::partial::StateValue;
 use tsq_engine::spec::{AggStrategy, PipelineSpec};
+use tsq_engine::ValueType;
 use tsq_engine::{
     Operator, PartialStates, SeriesInfo, SeriesRegistry, TimelineBatch, TimelineBatchBuilder,
 };
@@ -108,9 +110,14 @@ fn pipeline_op(
     let (Some(agg), by, name) = (spec.aggregate, spec.group_by.clone(), &spec.output_name) else {
         return Ok(source);
     };
+    // Integer selectors stay exact where nothing is interpolated
+    // (`docs/semantics.md` §12), as in a single process.
+    let aligned = tsq_engine::strategy::interpolation(spec).is_ok();
     Ok(match p.strategy {
-        AggStrategy::Grouped => Box::new(GroupedAggOp::new(source, agg, by, name.clone())),
-        _ => Box::new(MTAggOp::new(source, agg, by, name.clone())),
+        AggStrategy::Grouped => {
+            Box::new(GroupedAggOp::new(source, agg, by, name.clone()).with_aligned_input(aligned))
+        }
+        _ => Box::new(MTAggOp::new(source, agg, by, name.clone()).with_aligned_input(aligned)),
     })
 }
 
@@ -167,11 +174,32 @@ fn merge_states(
     let Some(states) = merged else {
         return Ok(Vec::new());
     };
+    // Selectors over an integer field keep its type (`docs/semantics.md` §12).
+    match states.value_type() {
+        ValueType::Integer => finish_states::<i64>(&states, groups, batch_size),
+        ValueType::Unsigned => finish_states::<u64>(&states, groups, batch_size),
+        _ => finish_states::<f64>(&states, groups, batch_size),
+    }
+}
+
+/// The final values of merged `states`, as batches of `V` values of at
+/// most `batch_size` rows.
+fn finish_states<V: StateValue>(
+    states: &PartialStates,
+    groups: Arc<SeriesRegistry>,
+    batch_size: usize,
+) -> Result<Vec<TimelineBatch>> {
     let mut out = Vec::new();
-    let mut builder = TimelineBatchBuilder::new(Arc::clone(&groups), batch_size);
+    let mut builder = TimelineBatchBuilder::<V>::typed(groups, batch_size);
     for r in 0..states.len() {
         let (group, time) = states.key(r);
-        builder.push(group, time, states.result(r));
+        let value = V::result(states, r).ok_or_else(|| {
+            Error::Protocol(format!(
+                "merged partial states do not hold {} values",
+                V::VALUE_TYPE
+            ))
+        })?;
+        builder.push(group, time, value);
         if builder.len() >= batch_size {
             out.push(builder.finish()?);
         }
