@@ -112,12 +112,28 @@ fn unpack_bytes<T: Copy, const W: usize>(src: &[u8], n: usize, dst: &mut Vec<T>,
 
 /// The eight values of `W` bits at the start of `bytes` (which holds at least `W + 8` bytes):
 /// value `i` is the 8-byte load at the constant offset `i·W / 8`, shifted right by the constant
-/// `i·W % 8`, which leaves its `W <= 56` bits whole. No branch and no bounds check per value.
+/// `i·W % 8`, which leaves its `W <= 56` bits whole. No branch and no bounds check per value;
+/// the array is written out element by element (`array::from_fn` is not always inlined), so the
+/// eight `map` calls vectorize and the caller's `extend_from_slice` stores them in one go.
 #[inline(always)]
 fn group_of_8<T, const W: usize>(bytes: &[u8], map: &impl Fn(u64) -> T) -> [T; 8] {
     let window = &bytes[..W + 8];
     let mask = (1u64 << W) - 1;
-    std::array::from_fn(|i| map((le_word(&window[(i * W) / 8..]) >> ((i * W) % 8)) & mask))
+    let mut codes = [0u64; 8];
+    for (i, code) in codes.iter_mut().enumerate() {
+        *code = (le_word(&window[(i * W) / 8..]) >> ((i * W) % 8)) & mask;
+    }
+    let [c0, c1, c2, c3, c4, c5, c6, c7] = codes;
+    [
+        map(c0),
+        map(c1),
+        map(c2),
+        map(c3),
+        map(c4),
+        map(c5),
+        map(c6),
+        map(c7),
+    ]
 }
 
 /// Groups of 64 values (exactly `W` words), then the values left one at a time.

