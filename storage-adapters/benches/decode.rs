@@ -75,8 +75,14 @@ fn decoders(c: &mut Criterion) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut group = c.benchmark_group("decode");
     let float_cases = [
-        ("alp", encode_all(&gauges(&mut rng, false), 2, float::encode)),
-        ("alp-rd", encode_all(&gauges(&mut rng, true), 3, float::encode)),
+        (
+            "alp",
+            encode_all(&gauges(&mut rng, false), 2, float::encode),
+        ),
+        (
+            "alp-rd",
+            encode_all(&gauges(&mut rng, true), 3, float::encode),
+        ),
         (
             "gorilla",
             encode_all(&gauges(&mut rng, false), 1, float::encode_gorilla),
@@ -100,11 +106,18 @@ fn decoders(c: &mut Criterion) {
         .collect();
     let jittered: Vec<Vec<i64>> = regular
         .iter()
-        .map(|b| b.iter().map(|t| t + (rng.next() % 1000) as i64 * 1000).collect())
+        .map(|b| {
+            b.iter()
+                .map(|t| t + (rng.next() % 1000) as i64 * 1000)
+                .collect()
+        })
         .collect();
     let time_cases = [
         ("timestamps-rle", encode_all(&regular, 2, timestamp::encode)),
-        ("timestamps-simple8b", encode_all(&jittered, 1, timestamp::encode)),
+        (
+            "timestamps-simple8b",
+            encode_all(&jittered, 1, timestamp::encode),
+        ),
     ];
     for (name, blocks) in &time_cases {
         let mut out: Vec<i64> = Vec::with_capacity(VALUES);

@@ -51,7 +51,13 @@ pub(super) fn pack(values: impl IntoIterator<Item = u64>, w: u32, dst: &mut Vec<
 /// Appends `map(value)` for each of the `n` values of width `w` packed in `src` to `dst`.
 /// `src` should be [`packed_len`] bytes long; missing bytes read as zero bits and extra bytes
 /// are ignored (callers check the length). `w` above 63 reads as `w = 0`.
-pub(super) fn unpack<T: Copy>(src: &[u8], w: u32, n: usize, dst: &mut Vec<T>, map: impl Fn(u64) -> T) {
+pub(super) fn unpack<T: Copy>(
+    src: &[u8],
+    w: u32,
+    n: usize,
+    dst: &mut Vec<T>,
+    map: impl Fn(u64) -> T,
+) {
     dst.reserve(n);
     macro_rules! by_width {
         ($($w:literal)*) => {
@@ -69,7 +75,12 @@ pub(super) fn unpack<T: Copy>(src: &[u8], w: u32, n: usize, dst: &mut Vec<T>, ma
 /// [`unpack`] for a width known at compile time: groups of eight values of `W <= 56` bits
 /// (each one 8-byte load at a constant offset), groups of 64 of wider ones (whole words).
 #[inline(always)]
-fn unpack_width<T: Copy, const W: usize>(src: &[u8], n: usize, dst: &mut Vec<T>, map: &impl Fn(u64) -> T) {
+fn unpack_width<T: Copy, const W: usize>(
+    src: &[u8],
+    n: usize,
+    dst: &mut Vec<T>,
+    map: &impl Fn(u64) -> T,
+) {
     if W <= 56 {
         unpack_bytes::<T, W>(src, n, dst, map);
     } else {
@@ -84,7 +95,12 @@ const TAIL: usize = 128;
 
 /// Groups of eight values of `W <= 56` bits; see [`group_of_8`].
 #[inline(always)]
-fn unpack_bytes<T: Copy, const W: usize>(src: &[u8], n: usize, dst: &mut Vec<T>, map: &impl Fn(u64) -> T) {
+fn unpack_bytes<T: Copy, const W: usize>(
+    src: &[u8],
+    n: usize,
+    dst: &mut Vec<T>,
+    map: &impl Fn(u64) -> T,
+) {
     // Group `g` loads bytes `g·W .. g·W + W + 8`.
     let whole = (src.len().saturating_sub(8) / W).min(n / 8);
     for g in 0..whole {
@@ -138,7 +154,12 @@ fn group_of_8<T, const W: usize>(bytes: &[u8], map: &impl Fn(u64) -> T) -> [T; 8
 
 /// Groups of 64 values (exactly `W` words), then the values left one at a time.
 #[inline(always)]
-fn unpack_words<T: Copy, const W: usize>(src: &[u8], n: usize, dst: &mut Vec<T>, map: &impl Fn(u64) -> T) {
+fn unpack_words<T: Copy, const W: usize>(
+    src: &[u8],
+    n: usize,
+    dst: &mut Vec<T>,
+    map: &impl Fn(u64) -> T,
+) {
     let mask = (1u64 << W) - 1;
     let whole = (src.len() / (W * 8)).min(n / 64);
     for bytes in src.chunks_exact(W * 8).take(whole) {
@@ -196,7 +217,9 @@ mod tests {
     fn naive(src: &[u8], w: u32, i: usize) -> u64 {
         (0..w as usize).fold(0, |v, b| {
             let bit = i * w as usize + b;
-            let set = src.get(bit / 8).is_some_and(|byte| byte >> (bit % 8) & 1 == 1);
+            let set = src
+                .get(bit / 8)
+                .is_some_and(|byte| byte >> (bit % 8) & 1 == 1);
             v | (u64::from(set) << b)
         })
     }
@@ -257,7 +280,11 @@ mod tests {
                         state ^= state >> 7;
                         state ^= state << 17;
                         // Every fifth value all ones: the widest value of the width.
-                        if k % 5 == 0 { u64::MAX } else { state }
+                        if k % 5 == 0 {
+                            u64::MAX
+                        } else {
+                            state
+                        }
                     })
                     .collect();
                 let values = masked(&raw, w);

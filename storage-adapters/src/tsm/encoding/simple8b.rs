@@ -245,10 +245,15 @@ mod tests {
         // that fits; `count` values, each read back.
         for (selector, &(n, bits)) in SELECTORS.iter().enumerate().skip(2) {
             let mask = (1u64 << bits) - 1;
-            let codes: Vec<u64> = (0..n as u64).map(|i| if i % 2 == 0 { mask } else { (i + 1) & mask }).collect();
-            let word = codes.iter().enumerate().fold((selector as u64) << 60, |w, (i, &c)| {
-                w | (c << (i as u32 * bits))
-            });
+            let codes: Vec<u64> = (0..n as u64)
+                .map(|i| if i % 2 == 0 { mask } else { (i + 1) & mask })
+                .collect();
+            let word = codes
+                .iter()
+                .enumerate()
+                .fold((selector as u64) << 60, |w, (i, &c)| {
+                    w | (c << (i as u32 * bits))
+                });
             let mut out = Vec::new();
             unpack(word, &mut out, |c| c);
             assert_eq!(out, codes, "selector {selector}");
