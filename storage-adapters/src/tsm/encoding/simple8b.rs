@@ -87,54 +87,56 @@ pub fn count(word: u64) -> usize {
 /// Appends every value held by `words` to `dst`. Every selector is valid, so this cannot fail;
 /// it produces at most 240 values per word.
 pub fn decode_all(words: &[u64], dst: &mut Vec<u64>) {
-    dst.reserve(words.iter().map(|&w| count(w)).sum::<usize>());
+    let total = words.iter().map(|&w| count(w)).sum::<usize>();
+    let mut at = dst.len();
+    dst.resize(at + total, 0);
     for &word in words {
-        unpack(word, dst, |code| code);
+        let n = count(word);
+        unpack(word, &mut dst[at..at + n], |code| code);
+        at += n;
     }
 }
 
-/// Appends `map(code)` for each of the [`count`]`(word)` codes of `word`, in order, to `dst`.
-/// One loop per selector with the count and the width constants, so each unrolls into shifts
-/// and masks written straight into `dst` (no slot zeroed first); `map` may carry state (a
+/// Writes `map(code)` for each of the [`count`]`(word)` codes of `word`, in order, to `out`,
+/// which must be exactly that long (a shorter `out` receives a prefix). One loop per selector
+/// with the width a constant, so each unrolls into shifts and masks; `map` may carry state (a
 /// running sum of deltas).
 #[inline]
-pub(crate) fn unpack<T>(word: u64, dst: &mut Vec<T>, map: impl FnMut(u64) -> T) {
+pub(crate) fn unpack<T>(word: u64, out: &mut [T], map: impl FnMut(u64) -> T) {
     match word >> 60 {
-        0 => unpack_ones::<T, 240>(dst, map),
-        1 => unpack_ones::<T, 120>(dst, map),
-        2 => unpack_width::<T, 60, 1>(word, dst, map),
-        3 => unpack_width::<T, 30, 2>(word, dst, map),
-        4 => unpack_width::<T, 20, 3>(word, dst, map),
-        5 => unpack_width::<T, 15, 4>(word, dst, map),
-        6 => unpack_width::<T, 12, 5>(word, dst, map),
-        7 => unpack_width::<T, 10, 6>(word, dst, map),
-        8 => unpack_width::<T, 8, 7>(word, dst, map),
-        9 => unpack_width::<T, 7, 8>(word, dst, map),
-        10 => unpack_width::<T, 6, 10>(word, dst, map),
-        11 => unpack_width::<T, 5, 12>(word, dst, map),
-        12 => unpack_width::<T, 4, 15>(word, dst, map),
-        13 => unpack_width::<T, 3, 20>(word, dst, map),
-        14 => unpack_width::<T, 2, 30>(word, dst, map),
-        _ => unpack_width::<T, 1, 60>(word, dst, map),
+        0 | 1 => unpack_ones(out, map),
+        2 => unpack_width::<T, 1>(word, out, map),
+        3 => unpack_width::<T, 2>(word, out, map),
+        4 => unpack_width::<T, 3>(word, out, map),
+        5 => unpack_width::<T, 4>(word, out, map),
+        6 => unpack_width::<T, 5>(word, out, map),
+        7 => unpack_width::<T, 6>(word, out, map),
+        8 => unpack_width::<T, 7>(word, out, map),
+        9 => unpack_width::<T, 8>(word, out, map),
+        10 => unpack_width::<T, 10>(word, out, map),
+        11 => unpack_width::<T, 12>(word, out, map),
+        12 => unpack_width::<T, 15>(word, out, map),
+        13 => unpack_width::<T, 20>(word, out, map),
+        14 => unpack_width::<T, 30>(word, out, map),
+        _ => unpack_width::<T, 60>(word, out, map),
     }
 }
 
-/// Selectors 0 and 1: `N` codes, every one 1.
+/// Selectors 0 and 1: every code is 1.
 #[inline(always)]
-fn unpack_ones<T, const N: usize>(dst: &mut Vec<T>, mut map: impl FnMut(u64) -> T) {
-    dst.extend((0..N).map(|_| map(1)));
+fn unpack_ones<T>(out: &mut [T], mut map: impl FnMut(u64) -> T) {
+    for slot in out {
+        *slot = map(1);
+    }
 }
 
-/// `N` codes of `BITS` bits each, from the low bits of `word` up.
+/// Codes of `BITS` bits each, from the low bits of `word` up.
 #[inline(always)]
-fn unpack_width<T, const N: usize, const BITS: usize>(
-    word: u64,
-    dst: &mut Vec<T>,
-    mut map: impl FnMut(u64) -> T,
-) {
-    debug_assert_eq!(SELECTORS[(word >> 60) as usize], (N, BITS as u32));
+fn unpack_width<T, const BITS: u32>(word: u64, out: &mut [T], mut map: impl FnMut(u64) -> T) {
     let mask = (1u64 << BITS) - 1;
-    dst.extend((0..N).map(|i| map((word >> (i * BITS)) & mask)));
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = map((word >> (i as u32 * BITS)) & mask);
+    }
 }
 
 /// Appends `words` to `dst` as big-endian bytes, the form blocks store them in.
@@ -227,38 +229,23 @@ mod tests {
     }
 
     #[test]
-    fn unpack_appends_every_code_of_each_selector_in_order() {
+    fn unpack_maps_codes_in_order_and_fills_a_shorter_slice_with_a_prefix() {
         // Selector 11: 5 x 12 bits holding 1, 2, 3, 4, 4000; map keeps a running sum.
         let word = (11u64 << 60) | 1 | (2 << 12) | (3 << 24) | (4 << 36) | (4000 << 48);
         let mut sum = 0;
-        let mut out = vec![99u64];
+        let mut out = [0u64; 5];
         unpack(word, &mut out, |c| {
             sum += c;
             sum
         });
-        // 1, 1+2, 1+2+3, 1+2+3+4, 10+4000, after what `out` held
-        assert_eq!(out, [99, 1, 3, 6, 10, 4010]);
-        let mut ones = Vec::new();
+        // 1, 1+2, 1+2+3, 1+2+3+4, 10+4000
+        assert_eq!(out, [1, 3, 6, 10, 4010]);
+        let mut short = [0u64; 2];
+        unpack(word, &mut short, |c| c);
+        assert_eq!(short, [1, 2]);
+        let mut ones = [0u64; 3];
         unpack(1 << 60, &mut ones, |c| c * 7);
-        assert_eq!(ones, vec![7; 120]);
-        // Every selector: code i of a word whose every code is the widest value, or i + 1 when
-        // that fits; `count` values, each read back.
-        for (selector, &(n, bits)) in SELECTORS.iter().enumerate().skip(2) {
-            let mask = (1u64 << bits) - 1;
-            let codes: Vec<u64> = (0..n as u64)
-                .map(|i| if i % 2 == 0 { mask } else { (i + 1) & mask })
-                .collect();
-            let word = codes
-                .iter()
-                .enumerate()
-                .fold((selector as u64) << 60, |w, (i, &c)| {
-                    w | (c << (i as u32 * bits))
-                });
-            let mut out = Vec::new();
-            unpack(word, &mut out, |c| c);
-            assert_eq!(out, codes, "selector {selector}");
-            assert_eq!(count(word), n);
-        }
+        assert_eq!(ones, [7, 7, 7]);
     }
 
     #[test]
