@@ -15,7 +15,8 @@
 //!
 //! Decoding is one pass over the packed words: `((2^52 + p) - (2^52 - base)) · 10^f · 10^-e`,
 //! where `2^52 + p` is the bit pattern `0x4330_0000_0000_0000 | p`, so the integer-to-float step is
-//! an OR and a subtraction the compiler vectorises; exceptions are patched afterwards. Because the
+//! an OR and a subtraction the compiler vectorises; the values are appended eight at a time (no
+//! slot is zeroed first) and exceptions are patched afterwards. Because the
 //! encoder checks every value with the very same arithmetic, decoding is exact.
 
 use super::bitpack;
@@ -187,15 +188,14 @@ fn decode_block(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
     }
     r.expect_end()?;
     let start = dst.len();
-    dst.resize(start + count, 0.0);
-    let out = &mut dst[start..];
     // (2^52 + p) - (2^52 - base) = base + p, exact for the values the encoder writes.
     // The same product as `Exponents::decode`, with the factors loaded once.
     let offset = TWO52 - base as f64;
     let (fa, fb) = (F10[usize::from(f)], IF10[usize::from(e)]);
-    bitpack::unpack(packed, u32::from(w), out, |p| {
+    bitpack::unpack(packed, u32::from(w), count, dst, |p| {
         (f64::from_bits(TWO52_BITS | p) - offset) * fa * fb
     });
+    let out = &mut dst[start..];
     for (at, bits) in exceptions {
         if let Some(slot) = out.get_mut(at) {
             *slot = f64::from_bits(bits);
@@ -258,6 +258,7 @@ pub(super) fn take<'a>(src: &'a [u8], r: &mut ByteReader<'a>, n: usize) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn bits(v: &[f64]) -> Vec<u64> {
         v.iter().map(|x| x.to_bits()).collect()
@@ -344,5 +345,25 @@ mod tests {
         let mut long = block.clone();
         long.push(0);
         assert!(decode(&long, &mut out).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_scaled_cents_with_exceptions_at_any_length(
+            cents in proptest::collection::vec(-1_000_000i64..1_000_000, 0..1100),
+            scale in 0i32..12,
+            specials in proptest::collection::vec((any::<prop::sample::Index>(), any::<u64>()), 0..6),
+        ) {
+            // Widths from 0 (one value) to 51 bits, past which every value is an exception.
+            let mut src: Vec<f64> = cents.iter().map(|&c| c as f64 * 10f64.powi(scale) / 100.0).collect();
+            if !src.is_empty() {
+                for (at, bits) in &specials {
+                    let i = at.index(src.len());
+                    src[i] = f64::from_bits(*bits);
+                }
+            }
+            round_trip(&src, Exponents { e: 14, f: 12 });
+            round_trip(&src, best_exponents(&src[..src.len().min(64)]).0);
+        }
     }
 }

@@ -147,18 +147,12 @@ fn decode_block(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
     }
     rd.expect_end()?;
     let start = dst.len();
-    dst.resize(start + count, 0.0);
+    bitpack::unpack(rights, u32::from(r), count, dst, f64::from_bits);
     let out = &mut dst[start..];
-    bitpack::unpack(rights, u32::from(r), out, f64::from_bits);
-    // Codes 64 at a time: every 64 codes start at a word boundary of the packed stream.
-    let group_bytes = 8 * c as usize;
-    for (k, chunk) in out.chunks_mut(64).enumerate() {
-        let mut buf = [0u8; 64];
-        let from = codes.get(k * group_bytes..).unwrap_or(&[]);
-        bitpack::unpack(from, c, &mut buf[..chunk.len()], |x| x as u8);
-        for (slot, &code) in chunk.iter_mut().zip(&buf) {
-            *slot = f64::from_bits(slot.to_bits() | dict[usize::from(code & 7)]);
-        }
+    let mut left_codes = Vec::with_capacity(count);
+    bitpack::unpack(codes, c, count, &mut left_codes, |x| x as u8);
+    for (slot, &code) in out.iter_mut().zip(&left_codes) {
+        *slot = f64::from_bits(slot.to_bits() | dict[usize::from(code & 7)]);
     }
     let mask = (1u64 << r) - 1;
     for (at, left) in exceptions {
