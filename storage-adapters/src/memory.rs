@@ -36,9 +36,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use arrow::array::{Array, ArrayRef, PrimitiveArray};
+use arrow::array::{Array, ArrayRef, PrimitiveArray, UInt64Array};
 use arrow::buffer::ScalarBuffer;
-use arrow::compute::{concat, interleave};
+use arrow::compute::{concat, interleave, take};
 use async_trait::async_trait;
 use tsq_engine::group::Grouping;
 use tsq_engine::registry::TagPairs;
@@ -377,6 +377,37 @@ impl MemoryAdapter {
             .collect()
     }
 
+    /// Applies `f` to every series of `request` whose tags match its
+    /// predicate, with its points, in id order: over the consolidated block
+    /// of the measurement + field, so that nothing is cloned and no other
+    /// field's series is visited.
+    fn each_matching(&self, request: &ScanRequest, mut f: impl FnMut(&SeriesInfo, &Points)) {
+        let Some(block) = self.block(&request.measurement, &request.field) else {
+            return;
+        };
+        let every = request.predicate.is_true();
+        for ((_, s), points) in block.registry.iter().zip(&block.points) {
+            if every || request.predicate.matches(s) {
+                f(s, points);
+            }
+        }
+    }
+
+    /// The registry a scan of `request` with tag pushdown has (the block's
+    /// own, shared, when the predicate selects every series) and the points
+    /// of each of its series, by id.
+    fn last_point_selection(&self, request: &ScanRequest) -> (Arc<SeriesRegistry>, Vec<Arc<Points>>) {
+        if request.predicate.is_true() {
+            return match self.block(&request.measurement, &request.field) {
+                Some(b) => (Arc::clone(&b.registry), b.points.clone()),
+                None => (Arc::new(SeriesRegistry::default()), Vec::new()),
+            };
+        }
+        let (infos, points): (Vec<SeriesInfo>, Vec<_>) =
+            self.select(request, true).into_iter().unzip();
+        (Arc::new(SeriesRegistry::new(infos)), points)
+    }
+
     /// Applies `f` to every series of `measurement`.
     fn of_measurement<T>(&self, measurement: &str, mut f: impl FnMut(&SeriesInfo) -> T) -> Vec<T> {
         self.read()
@@ -607,26 +638,23 @@ impl StorageAdapter for MemoryAdapter {
 
     async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>> {
         let mut span: Option<(i64, i64)> = None;
-        for (_, points) in self.select(request, true) {
+        self.each_matching(request, |_, points| {
             let (lo, hi) = points.bounds(&request.range);
             if lo < hi {
                 let (first, last) = (points.times()[lo], points.times()[hi - 1]);
                 span = Some(span.map_or((first, last), |(a, b)| (a.min(first), b.max(last))));
             }
-        }
+        });
         Ok(span)
     }
 
     async fn point_count(&self, request: &ScanRequest) -> Result<Option<u64>> {
         // Two binary searches per series: the count is known, not read.
-        let count = self
-            .select(request, true)
-            .iter()
-            .map(|(_, points)| {
-                let (lo, hi) = points.bounds(&request.range);
-                hi.saturating_sub(lo) as u64
-            })
-            .sum();
+        let mut count = 0u64;
+        self.each_matching(request, |_, points| {
+            let (lo, hi) = points.bounds(&request.range);
+            count += hi.saturating_sub(lo) as u64;
+        });
         Ok(Some(count))
     }
 
@@ -634,33 +662,23 @@ impl StorageAdapter for MemoryAdapter {
         if !self.capabilities.last_point {
             return tsq_engine::storage::last_points_by_scan(self, request).await;
         }
-        // The registry of a scan with tag pushdown: the matching series.
-        let all = self.select(request, true);
-        let registry = Arc::new(SeriesRegistry::new(
-            all.iter().map(|(s, _)| s.clone()).collect(),
-        ));
-        let (mut ids, mut times, mut values) = (Vec::new(), Vec::new(), Vec::new());
-        for (id, (_, points)) in all.iter().enumerate() {
+        let (registry, points) = self.last_point_selection(request);
+        let (mut ids, mut times, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, points) in points.iter().enumerate() {
             // One binary search: the newest point before the range's end.
             let (lo, hi) = points.bounds(&request.range);
             if lo < hi {
                 ids.push(id as u32);
                 times.push(points.times()[hi - 1]);
-                values.push(points.values(hi - 1, hi));
+                rows.push(hi - 1);
             }
         }
         if ids.is_empty() {
             return Ok(TimelineBatch::empty(registry));
         }
+        let values = newest_values(&ids, &rows, &points)?;
         let offsets = (0..=ids.len() as u32).collect();
-        let parts: Vec<&dyn Array> = values.iter().map(|v| v.as_ref()).collect();
-        TimelineBatch::from_sorted_run_arrays(
-            ids.into(),
-            times.into(),
-            concat(&parts)?,
-            offsets,
-            registry,
-        )
+        TimelineBatch::from_sorted_run_arrays(ids.into(), times.into(), values, offsets, registry)
     }
 
     // The catalog calls run once per statement: they collect borrowed names
@@ -747,6 +765,25 @@ impl StorageAdapter for MemoryAdapter {
         keys.dedup();
         Ok(keys)
     }
+}
+
+/// The values at `rows` (row indexes within each timeline) of the series
+/// `ids` of `points`: one `take` from the block's buffer when every
+/// timeline is a slice of the same block, slices concatenated otherwise.
+fn newest_values(ids: &[u32], rows: &[usize], points: &[Arc<Points>]) -> Result<ArrayRef> {
+    let of = |i: usize| &points[ids[i] as usize];
+    let first = of(0);
+    if (1..ids.len()).all(|i| of(i).same_block(first)) {
+        let at: UInt64Array = (0..ids.len())
+            .map(|i| (of(i).start + rows[i]) as u64)
+            .collect();
+        return Ok(take(first.values.as_ref(), &at, None)?);
+    }
+    let parts: Vec<ArrayRef> = (0..ids.len())
+        .map(|i| of(i).values(rows[i], rows[i] + 1))
+        .collect();
+    let parts: Vec<&dyn Array> = parts.iter().map(|v| v.as_ref()).collect();
+    Ok(concat(&parts)?)
 }
 
 #[cfg(test)]
