@@ -263,6 +263,58 @@ impl TsmAdapter {
     }
 }
 
+impl TsmAdapter {
+    /// The newest point of every series of `request` for each of `fields`
+    /// (`StorageAdapter::last_points`), one batch per field in their order:
+    /// the series of all fields are selected under one index lock and read
+    /// through one view.
+    fn last_points_of(&self, request: &ScanRequest, fields: &[&str]) -> Result<Vec<TimelineBatch>> {
+        let request = ScanRequest {
+            group_order: None,
+            ..request.clone()
+        };
+        let plans = self.plan_fields(&request, fields)?;
+        let types: Vec<Option<FieldType>> = fields
+            .iter()
+            .map(|f| self.field_type(&request.measurement, f))
+            .collect();
+        if request.range.is_empty() {
+            return Ok(plans
+                .into_iter()
+                .zip(&types)
+                .map(|((registry, _), ty)| {
+                    TimelineBatch::empty_of(value_type(ty.unwrap_or(FieldType::Float)), registry)
+                })
+                .collect());
+        }
+        let (min, max) = bounds(&request);
+        let ids: Vec<u32> = plans
+            .iter()
+            .flat_map(|(_, planned)| planned.iter().map(|p| p.store_id))
+            .collect();
+        let view = self.store.inner.last_view(&ids, min, max);
+        let keys = plans
+            .iter()
+            .flat_map(|(_, planned)| planned.iter().map(|p| p.key.as_str()));
+        self.admit(&view, keys, true)?;
+        let mut batches = Vec::with_capacity(plans.len());
+        for ((registry, planned), ty) in plans.into_iter().zip(types) {
+            let mut points = Vec::with_capacity(planned.len());
+            for p in &planned {
+                if let Some((t, v)) = view.last_point(p.store_id, &p.key)? {
+                    points.push((p.reg_id, t, v));
+                }
+            }
+            batches.push(match ty {
+                Some(FieldType::Integer) => typed_points::<i64>(&points, registry)?,
+                Some(FieldType::Unsigned) => typed_points::<u64>(&points, registry)?,
+                _ => typed_points::<f64>(&points, registry)?,
+            });
+        }
+        Ok(batches)
+    }
+}
+
 /// The plan of the series `ids` (in registry order) of `field`: their
 /// registry, and each series' registry id, store id, key and type, in
 /// delivery order (by `group_order` when set).
@@ -368,32 +420,25 @@ impl StorageAdapter for TsmAdapter {
     }
 
     async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
-        let request = ScanRequest {
-            group_order: None,
-            ..request.clone()
-        };
-        let (registry, planned, min, max) = self.plan(&request)?;
-        let ty = self.field_type(&request.measurement, &request.field);
-        if request.range.is_empty() {
-            return Ok(TimelineBatch::empty_of(
-                value_type(ty.unwrap_or(FieldType::Float)),
-                registry,
-            ));
-        }
-        let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
-        let view = self.store.inner.last_view(&ids, min, max);
-        self.admit(&view, planned.iter().map(|p| p.key.as_str()), true)?;
-        let mut points = Vec::with_capacity(planned.len());
-        for p in &planned {
-            if let Some((t, v)) = view.last_point(p.store_id, &p.key)? {
-                points.push((p.reg_id, t, v));
-            }
-        }
-        match ty {
-            Some(FieldType::Integer) => typed_points::<i64>(&points, registry),
-            Some(FieldType::Unsigned) => typed_points::<u64>(&points, registry),
-            _ => typed_points::<f64>(&points, registry),
-        }
+        let fields = [request.field.as_str()];
+        Ok(self.last_points_of(request, &fields)?.pop().unwrap_or_else(|| {
+            TimelineBatch::empty_of(ValueType::Float, Arc::new(SeriesRegistry::default()))
+        }))
+    }
+
+    /// Selects the series of every field in one index walk and reads their
+    /// newest points through one view.
+    async fn last_points_group(&self, group: &ScanGroup) -> Result<Vec<TimelineBatch>> {
+        let fields = group.fields();
+        let batches = self.last_points_of(&group.request, &fields)?;
+        Ok(group
+            .members
+            .iter()
+            .map(|m| {
+                let k = fields.iter().position(|f| *f == m.field).unwrap_or(0);
+                batches[k].clone()
+            })
+            .collect())
     }
 
     async fn measurements(&self) -> Result<Vec<String>> {
