@@ -275,3 +275,44 @@ async fn newest_points_of_several_fields_are_each_fields_own() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_repeated_selection_reuses_its_plan_until_a_series_is_added() {
+    let (store, adapter) = two_series("last_point_plan_cache");
+    let all = request(TimeRange::ALL);
+    let first = adapter.last_points(&all).await.unwrap();
+    let again = adapter.last_points(&all).await.unwrap();
+    // the same registry: planned once
+    assert!(Arc::ptr_eq(first.registry(), again.registry()));
+    // a scan of the same selection too
+    let scan = adapter.scan(&all).await.unwrap();
+    assert!(Arc::ptr_eq(scan.registry(), first.registry()));
+    // another predicate is another selection
+    let host_b = ScanRequest {
+        predicate: TagPredicate::Eq("host".into(), "b".into()),
+        ..all.clone()
+    };
+    let b = adapter.last_points(&host_b).await.unwrap();
+    assert_eq!(rows(&b), [("b".into(), 2499, -2499.0)]);
+    // a new series of the field: planned again, and found
+    store
+        .write_series(vec![points("c", &[7], &[70.0])])
+        .unwrap();
+    let grown = adapter.last_points(&all).await.unwrap();
+    assert!(!Arc::ptr_eq(grown.registry(), first.registry()));
+    assert_eq!(
+        rows(&grown),
+        [
+            ("a".into(), 2499, 2499.0),
+            ("b".into(), 2499, -2499.0),
+            ("c".into(), 7, 70.0)
+        ]
+    );
+    // a new point of a known series does not change the plan
+    store
+        .write_series(vec![points("c", &[9], &[90.0])])
+        .unwrap();
+    let later = adapter.last_points(&all).await.unwrap();
+    assert!(Arc::ptr_eq(later.registry(), grown.registry()));
+    assert_eq!(rows(&later)[2], ("c".into(), 9, 90.0));
+}
