@@ -34,7 +34,7 @@
 //! the rows are copied, as for timelines cut by the time range.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use arrow::array::{Array, ArrayRef, PrimitiveArray, UInt64Array};
 use arrow::buffer::ScalarBuffer;
@@ -47,7 +47,7 @@ use tsq_engine::{
     SeriesScan, StorageAdapter, TagPredicate, TimeRange, TimelineBatch, TimelineValue, ValueType,
 };
 
-use crate::sync::{read, write};
+use crate::sync::{lock, read, write};
 
 /// The points of one timeline, sorted by time, one value per timestamp: rows
 /// `start..start + len` of a pair of column buffers, its own or the block of
@@ -247,6 +247,20 @@ impl Series {
 pub struct MemoryAdapter {
     series: RwLock<Series>,
     capabilities: Capabilities,
+    /// The catalog calls' answers since the last write.
+    catalog: Mutex<CatalogMemo>,
+}
+
+/// What the catalog calls answered, per measurement, kept until the next
+/// write (which clears it under the write lock, so an answer computed
+/// under the read lock before the write never outlives it). Every
+/// statement's planning asks them; over many series they cost as much as
+/// a small query.
+#[derive(Debug, Default)]
+struct CatalogMemo {
+    measurements: Option<Vec<String>>,
+    tag_keys: BTreeMap<String, Vec<String>>,
+    field_types: BTreeMap<String, Vec<(String, ValueType)>>,
 }
 
 impl Default for MemoryAdapter {
@@ -261,6 +275,7 @@ impl MemoryAdapter {
         MemoryAdapter {
             series: RwLock::new(Series::default()),
             capabilities: Capabilities::ALL,
+            catalog: Mutex::default(),
         }
     }
 
@@ -333,6 +348,7 @@ impl MemoryAdapter {
         series.map.insert(key, Arc::new(merged));
         series.blocks.remove(&field_key);
         series.dirty.insert(field_key);
+        *lock(&self.catalog) = CatalogMemo::default();
         Ok(())
     }
 
@@ -396,16 +412,16 @@ impl MemoryAdapter {
     /// The registry a scan of `request` with tag pushdown has (the block's
     /// own, shared, when the predicate selects every series) and the points
     /// of each of its series, by id.
-    fn last_point_selection(&self, request: &ScanRequest) -> (Arc<SeriesRegistry>, Vec<Arc<Points>>) {
+    fn last_point_selection(&self, request: &ScanRequest) -> (Arc<SeriesRegistry>, Selected) {
         if request.predicate.is_true() {
             return match self.block(&request.measurement, &request.field) {
-                Some(b) => (Arc::clone(&b.registry), b.points.clone()),
-                None => (Arc::new(SeriesRegistry::default()), Vec::new()),
+                Some(b) => (Arc::clone(&b.registry), Selected::Block(b)),
+                None => (Arc::default(), Selected::Own(Vec::new())),
             };
         }
         let (infos, points): (Vec<SeriesInfo>, Vec<_>) =
             self.select(request, true).into_iter().unzip();
-        (Arc::new(SeriesRegistry::new(infos)), points)
+        (Arc::new(SeriesRegistry::new(infos)), Selected::Own(points))
     }
 
     /// Applies `f` to every series of `measurement`.
@@ -416,6 +432,24 @@ impl MemoryAdapter {
             .filter(|s| &*s.measurement == measurement)
             .map(&mut f)
             .collect()
+    }
+}
+
+/// The points of the series of a selection, by id: every series of a
+/// block (borrowed from it), or some of them.
+enum Selected {
+    /// Every series of the block.
+    Block(Arc<Block>),
+    /// The series a predicate selected.
+    Own(Vec<Arc<Points>>),
+}
+
+impl Selected {
+    fn points(&self) -> &[Arc<Points>] {
+        match self {
+            Selected::Block(b) => &b.points,
+            Selected::Own(points) => points,
+        }
     }
 }
 
@@ -662,7 +696,8 @@ impl StorageAdapter for MemoryAdapter {
         if !self.capabilities.last_point {
             return tsq_engine::storage::last_points_by_scan(self, request).await;
         }
-        let (registry, points) = self.last_point_selection(request);
+        let (registry, selected) = self.last_point_selection(request);
+        let points = selected.points();
         let (mut ids, mut times, mut rows) = (Vec::new(), Vec::new(), Vec::new());
         for (id, points) in points.iter().enumerate() {
             // One binary search: the newest point before the range's end.
@@ -676,7 +711,7 @@ impl StorageAdapter for MemoryAdapter {
         if ids.is_empty() {
             return Ok(TimelineBatch::empty(registry));
         }
-        let values = newest_values(&ids, &rows, &points)?;
+        let values = newest_values(&ids, &rows, points)?;
         let offsets = (0..=ids.len() as u32).collect();
         TimelineBatch::from_sorted_run_arrays(ids.into(), times.into(), values, offsets, registry)
     }
@@ -686,8 +721,14 @@ impl StorageAdapter for MemoryAdapter {
     // every series dominated small queries over many series).
     async fn measurements(&self) -> Result<Vec<String>> {
         let guard = self.read();
+        let mut memo = lock(&self.catalog);
+        if let Some(names) = &memo.measurements {
+            return Ok(names.clone());
+        }
         let names: BTreeSet<&str> = guard.map.keys().map(|s| &*s.measurement).collect();
-        Ok(names.into_iter().map(str::to_string).collect())
+        let names: Vec<String> = names.into_iter().map(str::to_string).collect();
+        memo.measurements = Some(names.clone());
+        Ok(names)
     }
 
     async fn fields(&self, measurement: &str) -> Result<Vec<String>> {
@@ -705,6 +746,10 @@ impl StorageAdapter for MemoryAdapter {
     /// field has it).
     async fn field_types(&self, measurement: &str) -> Result<Vec<(String, ValueType)>> {
         let guard = self.read();
+        let mut memo = lock(&self.catalog);
+        if let Some(types) = memo.field_types.get(measurement) {
+            return Ok(types.clone());
+        }
         let mut types: BTreeMap<&str, ValueType> = BTreeMap::new();
         for (s, p) in guard
             .map
@@ -713,11 +758,19 @@ impl StorageAdapter for MemoryAdapter {
         {
             types.entry(&*s.field).or_insert_with(|| p.value_type());
         }
-        Ok(types.into_iter().map(|(f, t)| (f.to_string(), t)).collect())
+        let types: Vec<(String, ValueType)> =
+            types.into_iter().map(|(f, t)| (f.to_string(), t)).collect();
+        memo.field_types
+            .insert(measurement.to_string(), types.clone());
+        Ok(types)
     }
 
     async fn tag_keys(&self, measurement: &str) -> Result<Vec<String>> {
         let guard = self.read();
+        let mut memo = lock(&self.catalog);
+        if let Some(keys) = memo.tag_keys.get(measurement) {
+            return Ok(keys.clone());
+        }
         let mut set: BTreeSet<&str> = BTreeSet::new();
         let mut previous: Option<&TagPairs> = None;
         for s in guard.map.keys().filter(|s| &*s.measurement == measurement) {
@@ -730,7 +783,9 @@ impl StorageAdapter for MemoryAdapter {
                 previous = Some(&s.tags);
             }
         }
-        Ok(set.into_iter().map(str::to_string).collect())
+        let keys: Vec<String> = set.into_iter().map(str::to_string).collect();
+        memo.tag_keys.insert(measurement.to_string(), keys.clone());
+        Ok(keys)
     }
 
     async fn tag_values(&self, measurement: &str, key: &str) -> Result<Vec<String>> {
