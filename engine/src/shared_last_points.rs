@@ -243,7 +243,12 @@ mod tests {
     /// `(field, time, value)` of the one row of `batch`.
     fn row(batch: &TimelineBatch) -> (String, i64, f64) {
         let tl = batch.timelines().next().unwrap();
-        let field = batch.registry().get(tl.series_id).unwrap().field.to_string();
+        let field = batch
+            .registry()
+            .get(tl.series_id)
+            .unwrap()
+            .field
+            .to_string();
         (field, tl.times[0], tl.values[0])
     }
 
@@ -266,7 +271,10 @@ mod tests {
         assert_eq!(shares.lookups().len(), 2);
         assert_eq!((other.1, slot), (0, 3));
         assert!(Arc::ptr_eq(&same, &joined[0].0));
-        assert_eq!(joined.iter().map(|(_, s)| *s).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(
+            joined.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
         // taken in any order: one group call, each member its field
         let want = [("ab", 2.0), ("c", 1.0), ("defg", 4.0)];
         for &i in &[2, 0, 1] {

@@ -19,8 +19,8 @@ use crate::error::{EngineError, Result};
 use crate::group::Grouping;
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
-use crate::shared_last_points::{LastPointShares, SharedLastPoints};
 use crate::ops::scan::ScanOp;
+use crate::shared_last_points::{LastPointShares, SharedLastPoints};
 use crate::storage::{ScanRequest, StorageAdapter};
 
 /// Emits the newest point of each series of a request.

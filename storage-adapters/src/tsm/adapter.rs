@@ -489,9 +489,12 @@ impl StorageAdapter for TsmAdapter {
 
     async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
         let fields = [request.field.as_str()];
-        Ok(self.last_points_of(request, &fields)?.pop().unwrap_or_else(|| {
-            TimelineBatch::empty_of(ValueType::Float, Arc::new(SeriesRegistry::default()))
-        }))
+        Ok(self
+            .last_points_of(request, &fields)?
+            .pop()
+            .unwrap_or_else(|| {
+                TimelineBatch::empty_of(ValueType::Float, Arc::new(SeriesRegistry::default()))
+            }))
     }
 
     /// Selects the series of every field in one index walk and reads their

@@ -255,7 +255,9 @@ async fn newest_points_of_several_fields_are_each_fields_own() {
         (TimeRange::new(9, 9), &[], &[]),
     ];
     let owned = |rows: &[(&str, i64, f64)]| -> Vec<(String, i64, f64)> {
-        rows.iter().map(|&(h, t, v)| (h.to_string(), t, v)).collect()
+        rows.iter()
+            .map(|&(h, t, v)| (h.to_string(), t, v))
+            .collect()
     };
     for (range, v, w) in cases {
         let got = adapter.last_points_group(&group(range)).await.unwrap();
