@@ -213,6 +213,9 @@ fn second_field(host: &str, times: &[i64], values: &[f64]) -> SeriesPoints {
     }
 }
 
+/// `(host, time, value)` written by hand.
+type Row = (&'static str, i64, f64);
+
 #[tokio::test]
 async fn newest_points_of_several_fields_are_each_fields_own() {
     let dir = test_dir("last_point_group");
@@ -241,7 +244,7 @@ async fn newest_points_of_several_fields_are_each_fields_own() {
             })
             .collect(),
     };
-    let cases: [(TimeRange, &[(&str, i64, f64)], &[(&str, i64, f64)]); 3] = [
+    let cases: [(TimeRange, &[Row], &[Row]); 3] = [
         (
             TimeRange::ALL,
             &[("a", 3, 3.0), ("b", 12, 120.0)],
@@ -254,7 +257,7 @@ async fn newest_points_of_several_fields_are_each_fields_own() {
         ),
         (TimeRange::new(9, 9), &[], &[]),
     ];
-    let owned = |rows: &[(&str, i64, f64)]| -> Vec<(String, i64, f64)> {
+    let owned = |rows: &[Row]| -> Vec<(String, i64, f64)> {
         rows.iter()
             .map(|&(h, t, v)| (h.to_string(), t, v))
             .collect()
