@@ -19,6 +19,58 @@ use crate::spec::GroupBy;
 pub(crate) const GROUPS_HINT: &str = "it keeps a table of every group and series: use fewer \
     GROUP BY tags, narrow the tag filter, or raise the memory budget";
 
+/// Most series of a registry whose groupings it remembers (a copy of the
+/// series → group table is kept per grouping: 4 bytes a series).
+pub const MEMO_SERIES: usize = 1 << 16;
+
+/// Groupings remembered per registry.
+const MEMO_ENTRIES: usize = 4;
+
+/// The groupings a [`SeriesRegistry`] remembers, newest last: the `GROUP
+/// BY`, the output field and the grouping. Not part of the registry's
+/// value: clones start empty and every memo compares equal.
+#[derive(Default)]
+pub(crate) struct GroupingMemo(std::sync::Mutex<Vec<(GroupBy, Arc<str>, Grouping)>>);
+
+impl GroupingMemo {
+    /// The grouping by `by` named `output_field`, if remembered.
+    fn get(&self, by: &GroupBy, output_field: &str) -> Option<Grouping> {
+        let memo = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        memo.iter()
+            .find(|(b, f, _)| b == by && &**f == output_field)
+            .map(|(_, _, g)| g.clone())
+    }
+
+    /// Remembers `grouping`, forgetting the oldest beyond [`MEMO_ENTRIES`].
+    fn put(&self, by: &GroupBy, output_field: &str, grouping: &Grouping) {
+        let mut memo = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.len() >= MEMO_ENTRIES {
+            memo.remove(0);
+        }
+        memo.push((by.clone(), Arc::from(output_field), grouping.clone()));
+    }
+}
+
+impl Clone for GroupingMemo {
+    fn clone(&self) -> Self {
+        GroupingMemo::default()
+    }
+}
+
+impl PartialEq for GroupingMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for GroupingMemo {}
+
+impl std::fmt::Debug for GroupingMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupingMemo")
+    }
+}
+
 /// Series → group assignment over one registry.
 #[derive(Debug, Clone)]
 pub struct Grouping {
@@ -29,7 +81,22 @@ pub struct Grouping {
 impl Grouping {
     /// Groups the series of `registry` by `by`. Each group is described by a
     /// [`SeriesInfo`] with the group's tags and `output_field` as its field.
+    /// A registry remembers its last few groupings (up to
+    /// [`MEMO_SERIES`] series): the same grouping again is a copy.
     pub fn new(registry: &SeriesRegistry, by: &GroupBy, output_field: &str) -> Self {
+        let memo = registry.groupings();
+        if let Some(g) = memo.get(by, output_field) {
+            return g;
+        }
+        let g = Self::build(registry, by, output_field);
+        if registry.len() <= MEMO_SERIES {
+            memo.put(by, output_field, &g);
+        }
+        g
+    }
+
+    /// [`Grouping::new`] computed.
+    fn build(registry: &SeriesRegistry, by: &GroupBy, output_field: &str) -> Self {
         // Keys borrow the registry's strings and are looked up from one
         // reused buffer: a series allocates nothing, a group its key once.
         // Groups are numbered as first seen, then renumbered in key order.
@@ -229,6 +296,37 @@ mod tests {
         let none = Grouping::new(&reg, &GroupBy::None, "x");
         assert_eq!(none.num_groups(), 1);
         assert_eq!(none.groups().get(0).unwrap().key(), "cpu#x");
+    }
+
+    #[test]
+    fn a_registry_remembers_its_groupings() {
+        let reg = SeriesRegistry::new(vec![
+            SeriesInfo::new("cpu", &[("dc", "b"), ("host", "1")], "u"),
+            SeriesInfo::new("cpu", &[("dc", "a"), ("host", "2")], "u"),
+        ]);
+        let dc = GroupBy::Tags(vec!["dc".into()]);
+        let first = Grouping::new(&reg, &dc, "sum(u)");
+        // the same grouping again: the remembered table, the same groups
+        let again = Grouping::new(&reg, &dc, "sum(u)");
+        assert!(Arc::ptr_eq(first.groups(), again.groups()));
+        assert_eq!(again.group_of(0), 1);
+        // another output name or GROUP BY is another grouping
+        let named = Grouping::new(&reg, &dc, "max(u)");
+        assert_eq!(named.groups().get(0).unwrap().key(), "cpu,dc=a#max(u)");
+        let all = Grouping::new(&reg, &GroupBy::All, "sum(u)");
+        assert_eq!((all.num_groups(), all.group_of(0)), (2, 1));
+        // four are kept: the first was forgotten by the fifth
+        for f in ["x", "y"] {
+            Grouping::new(&reg, &dc, f);
+        }
+        let rebuilt = Grouping::new(&reg, &dc, "sum(u)");
+        assert!(!Arc::ptr_eq(first.groups(), rebuilt.groups()));
+        assert_eq!(rebuilt.groups().as_ref(), first.groups().as_ref());
+        // a clone of the registry starts without
+        let copy = reg.clone();
+        let fresh = Grouping::new(&copy, &dc, "max(u)");
+        assert!(!Arc::ptr_eq(fresh.groups(), named.groups()));
+        assert_eq!(copy, reg);
     }
 
     #[test]

@@ -221,7 +221,13 @@ pub(crate) fn build_chain(
     let needs_range = needs_range(spec, strategy);
     let bounded = range.or(scan.range.start.zip(scan.range.end));
     let mut op: Box<dyn Operator> = match read {
-        ReadPath::LastPoint => Box::new(LastPointOp::new(Arc::clone(adapter), scan)),
+        ReadPath::LastPoint => {
+            let op = LastPointOp::new(Arc::clone(adapter), scan);
+            match &pre.shares {
+                Some(shares) => Box::new(op.shared_in(shares.last_points())),
+                None => Box::new(op),
+            }
+        }
         _ => {
             let scan_op = match pre.resolved {
                 Some(r) => ScanOp::new(Arc::clone(adapter), scan).with_resolved_range(r),

@@ -11,6 +11,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::group::GroupingMemo;
+
 /// Tag `(key, value)` pairs.
 pub type TagPairs = Vec<(Arc<str>, Arc<str>)>;
 
@@ -74,15 +76,27 @@ impl fmt::Display for SeriesInfo {
 }
 
 /// Dense `series_id -> SeriesInfo` table shared by all batches of one scan.
+/// It also remembers the last few groupings made of its series
+/// ([`Grouping::new`](crate::group::Grouping::new)), so that a registry an
+/// adapter shares between queries (the in-memory store's) is grouped once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeriesRegistry {
     series: Vec<SeriesInfo>,
+    groupings: GroupingMemo,
 }
 
 impl SeriesRegistry {
     /// A registry whose ids are the positions in `series`.
     pub fn new(series: Vec<SeriesInfo>) -> Self {
-        SeriesRegistry { series }
+        SeriesRegistry {
+            series,
+            groupings: GroupingMemo::default(),
+        }
+    }
+
+    /// The groupings remembered for these series.
+    pub(crate) fn groupings(&self) -> &GroupingMemo {
+        &self.groupings
     }
 
     /// A registry with the series sorted by series key (the canonical order
@@ -92,7 +106,7 @@ impl SeriesRegistry {
         let mut order: Vec<usize> = (0..series.len()).collect();
         order.sort_by(|&a, &b| series[a].cmp(&series[b]));
         let sorted = order.iter().map(|&i| series[i].clone()).collect();
-        (SeriesRegistry { series: sorted }, order)
+        (SeriesRegistry::new(sorted), order)
     }
 
     /// The series with this id.

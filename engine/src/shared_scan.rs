@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::error::Result;
 use crate::partition::Partition;
 use crate::scan_group::{ScanGroup, ScanMember};
+use crate::shared_last_points::LastPointShares;
 use crate::storage::{ScanRequest, SeriesScan, StorageAdapter};
 
 /// The shared scans of one query, by series selection; made by the planner
@@ -31,6 +32,8 @@ use crate::storage::{ScanRequest, SeriesScan, StorageAdapter};
 #[derive(Debug, Clone, Default)]
 pub struct ScanShares {
     groups: Arc<Mutex<Vec<Arc<SharedScan>>>>,
+    /// The query's shared newest-point lookups (`crate::shared_last_points`).
+    last_points: LastPointShares,
 }
 
 impl ScanShares {
@@ -72,6 +75,12 @@ impl ScanShares {
     /// The shared scans made so far.
     pub fn scans(&self) -> Vec<Arc<SharedScan>> {
         relock(&self.groups).clone()
+    }
+
+    /// The query's shared newest-point lookups, which its `LastPointOp`s
+    /// join the same way.
+    pub fn last_points(&self) -> &LastPointShares {
+        &self.last_points
     }
 }
 

@@ -234,6 +234,21 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
         last_points_by_scan(self, request).await
     }
 
+    /// [`last_points`](Self::last_points) of every member of `group` (one
+    /// series selection read for several fields; partitions are ignored),
+    /// in the order of its members: each batch is exactly what
+    /// `last_points` gives for the member's request. The default asks
+    /// member by member; an adapter with an index overrides it to resolve
+    /// the selection once (`docs/architecture.md`, "One scan for several
+    /// fields").
+    async fn last_points_group(&self, group: &ScanGroup) -> Result<Vec<TimelineBatch>> {
+        let mut batches = Vec::with_capacity(group.members.len());
+        for i in 0..group.members.len() {
+            batches.push(self.last_points(&group.request_of(i)).await?);
+        }
+        Ok(batches)
+    }
+
     /// The number of points matching `request` (its predicate and range
     /// always applied), when the adapter knows it from its index without
     /// decoding points; `None` when it does not (the default). Planners

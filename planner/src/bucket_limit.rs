@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use tsq_engine::spec::Interval;
-use tsq_engine::StorageAdapter;
+use tsq_engine::{ReadPath, StorageAdapter, TimeRange};
 
 use crate::error::{Pos, Result, TsqError};
 use crate::optimizer::push_down_time_range::show;
@@ -24,8 +24,13 @@ pub const DEFAULT_MAX_BUCKETS: u64 = 10_000_000;
 /// Errors when a pipeline of `plan` would make more than `limit` buckets
 /// per timeline. With `resolve` false (a plain `EXPLAIN`), a range with an
 /// unbounded end is not looked up in the data and not checked.
+///
+/// A tail read (`docs/semantics.md` §10) resolves its range from the data
+/// again when it is built, to place its window; the range resolved here is
+/// kept in its scan request instead, so the data span is looked up once
+/// (the same bounds either way: the points of the range are the same).
 pub(crate) async fn check_bucket_limit(
-    plan: &LogicalPlan,
+    plan: &mut LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
     limit: u64,
     resolve: bool,
@@ -36,22 +41,25 @@ pub(crate) async fn check_bucket_limit(
     let Interval::Every(_) = ds.interval else {
         return Ok(());
     };
-    for p in &plan.pipelines {
+    for p in &mut plan.pipelines {
         let range = p.spec.scan.range;
         let resolved = match (range.start, range.end) {
             (Some(start), Some(end)) => Some((start, end.max(start))),
             _ if !resolve => None,
-            _ => range.resolve(adapter.time_span(&p.spec.scan).await?),
+            _ => {
+                let resolved = range.resolve(adapter.time_span(&p.spec.scan).await?);
+                if let (Some((start, end)), ReadPath::Tail { .. }) = (resolved, p.read) {
+                    p.spec.scan.range = TimeRange::new(start, end);
+                }
+                resolved
+            }
         };
         let Some((start, end)) = resolved else {
             continue;
         };
         let count = ds.grid(start, end)?.count as u64;
         if count > limit {
-            let shown = show(&tsq_engine::TimeRange {
-                start: Some(start),
-                end: Some(end),
-            });
+            let shown = show(&TimeRange::new(start, end));
             return Err(TsqError::plan(
                 plan.sample_by_pos.unwrap_or(Pos::new(1, 1)),
                 format!(

@@ -362,7 +362,7 @@ async fn plan_statement(
     let mut plan = plan_query(query, &catalog, config.force_strategy)?;
     // A plain EXPLAIN reads no storage (it looks up no data span).
     let resolve = statement.explain != Some(ExplainMode::Plan);
-    check_bucket_limit(&plan, adapter, config.max_buckets, resolve).await?;
+    check_bucket_limit(&mut plan, adapter, config.max_buckets, resolve).await?;
     if resolve {
         share_sample_all_start(&mut plan, adapter).await?;
     }

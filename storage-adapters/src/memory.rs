@@ -34,11 +34,11 @@
 //! the rows are copied, as for timelines cut by the time range.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use arrow::array::{Array, ArrayRef, PrimitiveArray};
+use arrow::array::{Array, ArrayRef, PrimitiveArray, UInt64Array};
 use arrow::buffer::ScalarBuffer;
-use arrow::compute::{concat, interleave};
+use arrow::compute::{concat, interleave, take};
 use async_trait::async_trait;
 use tsq_engine::group::Grouping;
 use tsq_engine::registry::TagPairs;
@@ -47,7 +47,7 @@ use tsq_engine::{
     SeriesScan, StorageAdapter, TagPredicate, TimeRange, TimelineBatch, TimelineValue, ValueType,
 };
 
-use crate::sync::{read, write};
+use crate::sync::{lock, read, write};
 
 /// The points of one timeline, sorted by time, one value per timestamp: rows
 /// `start..start + len` of a pair of column buffers, its own or the block of
@@ -247,6 +247,20 @@ impl Series {
 pub struct MemoryAdapter {
     series: RwLock<Series>,
     capabilities: Capabilities,
+    /// The catalog calls' answers since the last write.
+    catalog: Mutex<CatalogMemo>,
+}
+
+/// What the catalog calls answered, per measurement, kept until the next
+/// write (which clears it under the write lock, so an answer computed
+/// under the read lock before the write never outlives it). Every
+/// statement's planning asks them; over many series they cost as much as
+/// a small query.
+#[derive(Debug, Default)]
+struct CatalogMemo {
+    measurements: Option<Vec<String>>,
+    tag_keys: BTreeMap<String, Vec<String>>,
+    field_types: BTreeMap<String, Vec<(String, ValueType)>>,
 }
 
 impl Default for MemoryAdapter {
@@ -261,6 +275,7 @@ impl MemoryAdapter {
         MemoryAdapter {
             series: RwLock::new(Series::default()),
             capabilities: Capabilities::ALL,
+            catalog: Mutex::default(),
         }
     }
 
@@ -333,6 +348,7 @@ impl MemoryAdapter {
         series.map.insert(key, Arc::new(merged));
         series.blocks.remove(&field_key);
         series.dirty.insert(field_key);
+        *lock(&self.catalog) = CatalogMemo::default();
         Ok(())
     }
 
@@ -377,6 +393,37 @@ impl MemoryAdapter {
             .collect()
     }
 
+    /// Applies `f` to every series of `request` whose tags match its
+    /// predicate, with its points, in id order: over the consolidated block
+    /// of the measurement + field, so that nothing is cloned and no other
+    /// field's series is visited.
+    fn each_matching(&self, request: &ScanRequest, mut f: impl FnMut(&SeriesInfo, &Points)) {
+        let Some(block) = self.block(&request.measurement, &request.field) else {
+            return;
+        };
+        let every = request.predicate.is_true();
+        for ((_, s), points) in block.registry.iter().zip(&block.points) {
+            if every || request.predicate.matches(s) {
+                f(s, points);
+            }
+        }
+    }
+
+    /// The registry a scan of `request` with tag pushdown has (the block's
+    /// own, shared, when the predicate selects every series) and the points
+    /// of each of its series, by id.
+    fn last_point_selection(&self, request: &ScanRequest) -> (Arc<SeriesRegistry>, Selected) {
+        if request.predicate.is_true() {
+            return match self.block(&request.measurement, &request.field) {
+                Some(b) => (Arc::clone(&b.registry), Selected::Block(b)),
+                None => (Arc::default(), Selected::Own(Vec::new())),
+            };
+        }
+        let (infos, points): (Vec<SeriesInfo>, Vec<_>) =
+            self.select(request, true).into_iter().unzip();
+        (Arc::new(SeriesRegistry::new(infos)), Selected::Own(points))
+    }
+
     /// Applies `f` to every series of `measurement`.
     fn of_measurement<T>(&self, measurement: &str, mut f: impl FnMut(&SeriesInfo) -> T) -> Vec<T> {
         self.read()
@@ -385,6 +432,24 @@ impl MemoryAdapter {
             .filter(|s| &*s.measurement == measurement)
             .map(&mut f)
             .collect()
+    }
+}
+
+/// The points of the series of a selection, by id: every series of a
+/// block (borrowed from it), or some of them.
+enum Selected {
+    /// Every series of the block.
+    Block(Arc<Block>),
+    /// The series a predicate selected.
+    Own(Vec<Arc<Points>>),
+}
+
+impl Selected {
+    fn points(&self) -> &[Arc<Points>] {
+        match self {
+            Selected::Block(b) => &b.points,
+            Selected::Own(points) => points,
+        }
     }
 }
 
@@ -607,26 +672,23 @@ impl StorageAdapter for MemoryAdapter {
 
     async fn time_span(&self, request: &ScanRequest) -> Result<Option<(i64, i64)>> {
         let mut span: Option<(i64, i64)> = None;
-        for (_, points) in self.select(request, true) {
+        self.each_matching(request, |_, points| {
             let (lo, hi) = points.bounds(&request.range);
             if lo < hi {
                 let (first, last) = (points.times()[lo], points.times()[hi - 1]);
                 span = Some(span.map_or((first, last), |(a, b)| (a.min(first), b.max(last))));
             }
-        }
+        });
         Ok(span)
     }
 
     async fn point_count(&self, request: &ScanRequest) -> Result<Option<u64>> {
         // Two binary searches per series: the count is known, not read.
-        let count = self
-            .select(request, true)
-            .iter()
-            .map(|(_, points)| {
-                let (lo, hi) = points.bounds(&request.range);
-                hi.saturating_sub(lo) as u64
-            })
-            .sum();
+        let mut count = 0u64;
+        self.each_matching(request, |_, points| {
+            let (lo, hi) = points.bounds(&request.range);
+            count += hi.saturating_sub(lo) as u64;
+        });
         Ok(Some(count))
     }
 
@@ -634,33 +696,24 @@ impl StorageAdapter for MemoryAdapter {
         if !self.capabilities.last_point {
             return tsq_engine::storage::last_points_by_scan(self, request).await;
         }
-        // The registry of a scan with tag pushdown: the matching series.
-        let all = self.select(request, true);
-        let registry = Arc::new(SeriesRegistry::new(
-            all.iter().map(|(s, _)| s.clone()).collect(),
-        ));
-        let (mut ids, mut times, mut values) = (Vec::new(), Vec::new(), Vec::new());
-        for (id, (_, points)) in all.iter().enumerate() {
+        let (registry, selected) = self.last_point_selection(request);
+        let points = selected.points();
+        let (mut ids, mut times, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, points) in points.iter().enumerate() {
             // One binary search: the newest point before the range's end.
             let (lo, hi) = points.bounds(&request.range);
             if lo < hi {
                 ids.push(id as u32);
                 times.push(points.times()[hi - 1]);
-                values.push(points.values(hi - 1, hi));
+                rows.push(hi - 1);
             }
         }
         if ids.is_empty() {
             return Ok(TimelineBatch::empty(registry));
         }
+        let values = newest_values(&ids, &rows, points)?;
         let offsets = (0..=ids.len() as u32).collect();
-        let parts: Vec<&dyn Array> = values.iter().map(|v| v.as_ref()).collect();
-        TimelineBatch::from_sorted_run_arrays(
-            ids.into(),
-            times.into(),
-            concat(&parts)?,
-            offsets,
-            registry,
-        )
+        TimelineBatch::from_sorted_run_arrays(ids.into(), times.into(), values, offsets, registry)
     }
 
     // The catalog calls run once per statement: they collect borrowed names
@@ -668,8 +721,14 @@ impl StorageAdapter for MemoryAdapter {
     // every series dominated small queries over many series).
     async fn measurements(&self) -> Result<Vec<String>> {
         let guard = self.read();
+        let mut memo = lock(&self.catalog);
+        if let Some(names) = &memo.measurements {
+            return Ok(names.clone());
+        }
         let names: BTreeSet<&str> = guard.map.keys().map(|s| &*s.measurement).collect();
-        Ok(names.into_iter().map(str::to_string).collect())
+        let names: Vec<String> = names.into_iter().map(str::to_string).collect();
+        memo.measurements = Some(names.clone());
+        Ok(names)
     }
 
     async fn fields(&self, measurement: &str) -> Result<Vec<String>> {
@@ -687,6 +746,10 @@ impl StorageAdapter for MemoryAdapter {
     /// field has it).
     async fn field_types(&self, measurement: &str) -> Result<Vec<(String, ValueType)>> {
         let guard = self.read();
+        let mut memo = lock(&self.catalog);
+        if let Some(types) = memo.field_types.get(measurement) {
+            return Ok(types.clone());
+        }
         let mut types: BTreeMap<&str, ValueType> = BTreeMap::new();
         for (s, p) in guard
             .map
@@ -695,11 +758,19 @@ impl StorageAdapter for MemoryAdapter {
         {
             types.entry(&*s.field).or_insert_with(|| p.value_type());
         }
-        Ok(types.into_iter().map(|(f, t)| (f.to_string(), t)).collect())
+        let types: Vec<(String, ValueType)> =
+            types.into_iter().map(|(f, t)| (f.to_string(), t)).collect();
+        memo.field_types
+            .insert(measurement.to_string(), types.clone());
+        Ok(types)
     }
 
     async fn tag_keys(&self, measurement: &str) -> Result<Vec<String>> {
         let guard = self.read();
+        let mut memo = lock(&self.catalog);
+        if let Some(keys) = memo.tag_keys.get(measurement) {
+            return Ok(keys.clone());
+        }
         let mut set: BTreeSet<&str> = BTreeSet::new();
         let mut previous: Option<&TagPairs> = None;
         for s in guard.map.keys().filter(|s| &*s.measurement == measurement) {
@@ -712,7 +783,9 @@ impl StorageAdapter for MemoryAdapter {
                 previous = Some(&s.tags);
             }
         }
-        Ok(set.into_iter().map(str::to_string).collect())
+        let keys: Vec<String> = set.into_iter().map(str::to_string).collect();
+        memo.tag_keys.insert(measurement.to_string(), keys.clone());
+        Ok(keys)
     }
 
     async fn tag_values(&self, measurement: &str, key: &str) -> Result<Vec<String>> {
@@ -747,6 +820,25 @@ impl StorageAdapter for MemoryAdapter {
         keys.dedup();
         Ok(keys)
     }
+}
+
+/// The values at `rows` (row indexes within each timeline) of the series
+/// `ids` of `points`: one `take` from the block's buffer when every
+/// timeline is a slice of the same block, slices concatenated otherwise.
+fn newest_values(ids: &[u32], rows: &[usize], points: &[Arc<Points>]) -> Result<ArrayRef> {
+    let of = |i: usize| &points[ids[i] as usize];
+    let first = of(0);
+    if (1..ids.len()).all(|i| of(i).same_block(first)) {
+        let at: UInt64Array = (0..ids.len())
+            .map(|i| (of(i).start + rows[i]) as u64)
+            .collect();
+        return Ok(take(first.values.as_ref(), &at, None)?);
+    }
+    let parts: Vec<ArrayRef> = (0..ids.len())
+        .map(|i| of(i).values(rows[i], rows[i] + 1))
+        .collect();
+    let parts: Vec<&dyn Array> = parts.iter().map(|v| v.as_ref()).collect();
+    Ok(concat(&parts)?)
 }
 
 #[cfg(test)]

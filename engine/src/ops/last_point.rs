@@ -24,6 +24,7 @@ use crate::group::Grouping;
 use crate::metrics::OperatorMetrics;
 use crate::operator::Operator;
 use crate::ops::scan::ScanOp;
+use crate::shared_last_points::{LastPointShares, SharedLastPoints};
 use crate::storage::{ScanRequest, StorageAdapter};
 
 /// Emits the newest point of each series of a request.
@@ -42,6 +43,9 @@ pub struct LastPointOp {
     /// The points' values, in the type the adapter returned.
     values: Option<ArrayRef>,
     registry: Option<Arc<crate::registry::SeriesRegistry>>,
+    /// The query's lookup for several fields this one joined, and its slot
+    /// (`crate::shared_last_points`).
+    shared: Option<(Arc<SharedLastPoints>, usize)>,
     batch_size: usize,
     /// Set when a newest point was NaN: the scan that replaces the lookup.
     fallback: Option<ScanOp>,
@@ -67,11 +71,20 @@ impl LastPointOp {
             points: Vec::new(),
             values: None,
             registry: None,
+            shared: None,
             batch_size: 1,
             fallback: None,
             open: false,
             metrics: OperatorMetrics::default(),
         }
+    }
+
+    /// This operator looking its points up with the other fields of the
+    /// same series selection in `shares` (`crate::shared_last_points`):
+    /// the first of them to open asks the adapter for all of them at once.
+    pub fn shared_in(mut self, shares: &LastPointShares) -> Self {
+        self.shared = Some(shares.join(&self.adapter, &self.request));
+        self
     }
 
     /// True when the operator scanned instead (a newest point was NaN).
@@ -129,7 +142,14 @@ impl Operator for LastPointOp {
     async fn open(&mut self, ctx: &TaskContext) -> Result<()> {
         self.batch_size = ctx.batch_size.max(1);
         let started = self.metrics.start();
-        let batch = self.adapter.last_points(&self.request).await?;
+        let shared = match &self.shared {
+            Some((lookup, slot)) => lookup.take(*slot).await?,
+            None => None,
+        };
+        let batch = match shared {
+            Some(batch) => batch,
+            None => self.adapter.last_points(&self.request).await?,
+        };
         self.metrics.stop(started);
         self.metrics.record_in(batch.num_rows());
         let nan = batch

@@ -137,7 +137,13 @@ impl MergeJoin {
         options: JoinOptions,
     ) -> Result<Self> {
         let tags: Arc<[String]> = plan.tag_columns.iter().cloned().collect();
-        let spawn = options.threads > 1 && pipelines.len() > 1;
+        // Last-point pipelines share one adapter call and emit one row per
+        // group: tasks of their own would only add hand-offs.
+        let tiny = plan
+            .pipelines
+            .iter()
+            .all(|p| p.read == tsq_engine::ReadPath::LastPoint);
+        let spawn = options.threads > 1 && pipelines.len() > 1 && !tiny;
         let runtime = if spawn {
             Some(crate::dedicated::handle()?)
         } else {

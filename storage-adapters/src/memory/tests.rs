@@ -346,3 +346,88 @@ fn integers_keep_their_type_through_writes_scans_and_last_points() {
         assert_eq!(last.typed_values::<u64>().unwrap().values(), &[u64::MAX]);
     });
 }
+
+#[tokio::test]
+async fn remembered_catalog_answers_follow_writes() {
+    let a = MemoryAdapter::new();
+    a.insert("cpu", &[("host", "a")], "usage", &[(1, 1.0)]);
+    assert_eq!(a.measurements().await.unwrap(), ["cpu"]);
+    assert_eq!(a.tag_keys("cpu").await.unwrap(), ["host"]);
+    let float = |f: &str| (f.to_string(), ValueType::Float);
+    assert_eq!(a.field_types("cpu").await.unwrap(), [float("usage")]);
+    // asked again: the same answers
+    assert_eq!(a.tag_keys("cpu").await.unwrap(), ["host"]);
+    // a write of a new measurement, tag and field is seen at once
+    a.insert("cpu", &[("dc", "eu"), ("host", "b")], "idle", &[(2, 2.0)]);
+    a.try_insert("mem", &[("host", "a")], "used", &[(1, 5i64)])
+        .unwrap();
+    assert_eq!(a.measurements().await.unwrap(), ["cpu", "mem"]);
+    assert_eq!(a.tag_keys("cpu").await.unwrap(), ["dc", "host"]);
+    assert_eq!(
+        a.field_types("cpu").await.unwrap(),
+        [float("idle"), float("usage")]
+    );
+    assert_eq!(
+        a.field_types("mem").await.unwrap(),
+        [("used".to_string(), ValueType::Integer)]
+    );
+}
+
+#[tokio::test]
+async fn newest_points_of_every_series_or_of_a_selection() {
+    let a = sample();
+    let newest = |req: ScanRequest| {
+        let a = &a;
+        async move {
+            let b = a.last_points(&req).await.unwrap();
+            let by_scan = tsq_engine::storage::last_points_by_scan(a, &req)
+                .await
+                .unwrap();
+            let rows = |b: &TimelineBatch| -> Vec<(String, i64, f64)> {
+                b.timelines()
+                    .map(|tl| {
+                        let key = b.registry().get(tl.series_id).unwrap().key();
+                        (key, tl.times[0], tl.values[0])
+                    })
+                    .collect()
+            };
+            assert_eq!(rows(&b), rows(&by_scan));
+            assert_eq!(b.registry(), by_scan.registry());
+            rows(&b)
+        }
+    };
+    for range in [
+        TimeRange::ALL,
+        TimeRange::new(0, 15),
+        TimeRange::new(15, 16),
+    ] {
+        let all = ScanRequest {
+            range,
+            ..ScanRequest::new("cpu", "u")
+        };
+        let one = ScanRequest {
+            predicate: TagPredicate::Eq("host".into(), "b".into()),
+            ..all.clone()
+        };
+        let every = newest(all).await;
+        if range == TimeRange::ALL {
+            let want = [
+                ("cpu,dc=x,host=b#u", 30, 3.0),
+                ("cpu,dc=x,host=c#u", 5, 6.0),
+                ("cpu,dc=y,host=a#u", 25, 5.0),
+            ];
+            let want: Vec<_> = want
+                .iter()
+                .map(|&(k, t, v)| (k.to_string(), t, v))
+                .collect();
+            assert_eq!(every, want);
+        }
+        let some = newest(one).await;
+        let of_b: Vec<_> = every
+            .iter()
+            .filter(|r| r.0.contains("host=b"))
+            .cloned()
+            .collect();
+        assert_eq!(some, of_b, "{range}");
+    }
+}

@@ -55,6 +55,7 @@ pub struct TsmAdapter {
     store: Arc<Store>,
     allow_partial: Arc<AtomicBool>,
     left_out: Arc<Mutex<Vec<Arc<Unreadable>>>>,
+    plans: Arc<Mutex<PlanCache>>,
 }
 
 /// One series of a scan: registry id, store id, text key, type.
@@ -62,8 +63,48 @@ pub struct TsmAdapter {
 struct Planned {
     reg_id: u32,
     store_id: u32,
-    key: String,
+    key: Arc<str>,
     ty: FieldType,
+}
+
+/// Most series of a field's selection whose plan [`PlanCache`] keeps.
+const CACHED_SERIES: usize = 4096;
+
+/// Selections remembered.
+const CACHED_PLANS: usize = 64;
+
+/// The plans of small selections, remembered between queries while the
+/// series index does not grow (series are never removed from it, so the
+/// same selection of an index of the same size has the same series): a
+/// repeated small query (TSBS `lastpoint`, a dashboard's refresh) selects,
+/// orders and registers its series once, and its registries stay the same
+/// `Arc`s, whose groupings are remembered too (`Grouping::new`).
+#[derive(Debug, Default)]
+struct PlanCache {
+    /// The index size the plans were made at.
+    series: usize,
+    /// (measurement, field, predicate, group order) → the field's plan.
+    plans: Vec<(PlanKey, Arc<SeriesRegistry>, Vec<Planned>)>,
+}
+
+/// What a cached plan is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PlanKey {
+    measurement: String,
+    field: String,
+    predicate: String,
+    group_order: String,
+}
+
+impl PlanKey {
+    fn of(req: &ScanRequest, field: &str) -> Self {
+        PlanKey {
+            measurement: req.measurement.clone(),
+            field: field.to_string(),
+            predicate: format!("{:?}", req.predicate),
+            group_order: format!("{:?}", req.group_order),
+        }
+    }
 }
 
 impl TsmAdapter {
@@ -78,6 +119,7 @@ impl TsmAdapter {
             store,
             allow_partial: Arc::new(AtomicBool::new(options.allow_partial)),
             left_out: Arc::default(),
+            plans: Arc::default(),
         }
     }
 
@@ -151,7 +193,7 @@ impl TsmAdapter {
         }
         let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
         let view = self.store.inner.view(&ids, min, max);
-        let keys = planned.iter().map(|p| p.key.as_str());
+        let keys = planned.iter().map(|p| &*p.key);
         self.admit(&view, keys, !request.range.is_empty())?;
         let empty = request.range.is_empty();
         // The scan delivers the field's type (`docs/semantics.md` §12).
@@ -186,7 +228,7 @@ impl TsmAdapter {
         let view = Arc::new(self.store.inner.view(&ids, min, max));
         let keys = plans
             .iter()
-            .flat_map(|(_, planned)| planned.iter().map(|p| p.key.as_str()));
+            .flat_map(|(_, planned)| planned.iter().map(|p| &*p.key));
         let empty = group.request.range.is_empty();
         self.admit(&view, keys, !empty)?;
         let mut scans: Vec<Box<dyn SeriesScan>> = Vec::with_capacity(group.members.len());
@@ -228,25 +270,51 @@ impl TsmAdapter {
 
     /// For each of `fields`, the series of `req` with that field in
     /// delivery order and their registry: one index lock and one walk of
-    /// the measurement's series order for all of them.
+    /// the measurement's series order for all of them, or the plan
+    /// remembered from an earlier query ([`PlanCache`]).
     fn plan_fields(
         &self,
         req: &ScanRequest,
         fields: &[&str],
     ) -> Result<Vec<(Arc<SeriesRegistry>, Vec<Planned>)>> {
         let index = read(&self.store.inner.index);
-        let mut selections = Vec::with_capacity(fields.len());
         for &field in fields {
             check_numeric(&index, &req.measurement, field)?;
-            selections.push(index.select(&req.measurement, field, &req.predicate));
         }
+        let keys: Vec<PlanKey> = fields.iter().map(|f| PlanKey::of(req, f)).collect();
+        let mut cache = lock(&self.plans);
+        if cache.series != index.len() {
+            *cache = PlanCache {
+                series: index.len(),
+                plans: Vec::new(),
+            };
+        }
+        let mut plans: Vec<Option<(Arc<SeriesRegistry>, Vec<Planned>)>> = keys
+            .iter()
+            .map(|k| {
+                let hit = cache.plans.iter().find(|(c, _, _)| c == k);
+                hit.map(|(_, registry, planned)| (Arc::clone(registry), planned.clone()))
+            })
+            .collect();
+        let missing: Vec<usize> = (0..fields.len()).filter(|&i| plans[i].is_none()).collect();
+        let selections: Vec<Vec<u32>> = missing
+            .iter()
+            .map(|&i| index.select(&req.measurement, fields[i], &req.predicate))
+            .collect();
         // Already in `SeriesRegistry::sorted` order, every id with a series.
         let ordered = index.in_series_order_many(&req.measurement, &selections);
-        Ok(fields
-            .iter()
-            .zip(&ordered)
-            .map(|(field, ids)| plan_ordered(&index, req.group_order.as_ref(), field, ids))
-            .collect())
+        for (&i, ids) in missing.iter().zip(&ordered) {
+            let plan = plan_ordered(&index, req.group_order.as_ref(), fields[i], ids);
+            if plan.1.len() <= CACHED_SERIES {
+                if cache.plans.len() >= CACHED_PLANS {
+                    cache.plans.remove(0);
+                }
+                let remembered = (keys[i].clone(), Arc::clone(&plan.0), plan.1.clone());
+                cache.plans.push(remembered);
+            }
+            plans[i] = Some(plan);
+        }
+        Ok(plans.into_iter().flatten().collect())
     }
 
     /// The series of `req` as (store id, text key), ascending id: what
@@ -260,6 +328,58 @@ impl TsmAdapter {
             .into_iter()
             .filter_map(|id| index.series(id).map(|(_, _, key)| (id, key.to_string())))
             .collect())
+    }
+}
+
+impl TsmAdapter {
+    /// The newest point of every series of `request` for each of `fields`
+    /// (`StorageAdapter::last_points`), one batch per field in their order:
+    /// the series of all fields are selected under one index lock and read
+    /// through one view.
+    fn last_points_of(&self, request: &ScanRequest, fields: &[&str]) -> Result<Vec<TimelineBatch>> {
+        let request = ScanRequest {
+            group_order: None,
+            ..request.clone()
+        };
+        let plans = self.plan_fields(&request, fields)?;
+        let types: Vec<Option<FieldType>> = fields
+            .iter()
+            .map(|f| self.field_type(&request.measurement, f))
+            .collect();
+        if request.range.is_empty() {
+            return Ok(plans
+                .into_iter()
+                .zip(&types)
+                .map(|((registry, _), ty)| {
+                    TimelineBatch::empty_of(value_type(ty.unwrap_or(FieldType::Float)), registry)
+                })
+                .collect());
+        }
+        let (min, max) = bounds(&request);
+        let ids: Vec<u32> = plans
+            .iter()
+            .flat_map(|(_, planned)| planned.iter().map(|p| p.store_id))
+            .collect();
+        let view = self.store.inner.last_view(&ids, min, max);
+        let keys = plans
+            .iter()
+            .flat_map(|(_, planned)| planned.iter().map(|p| &*p.key));
+        self.admit(&view, keys, true)?;
+        let mut batches = Vec::with_capacity(plans.len());
+        for ((registry, planned), ty) in plans.into_iter().zip(types) {
+            let mut points = Vec::with_capacity(planned.len());
+            for p in &planned {
+                if let Some((t, v)) = view.last_point(p.store_id, &p.key)? {
+                    points.push((p.reg_id, t, v));
+                }
+            }
+            batches.push(match ty {
+                Some(FieldType::Integer) => typed_points::<i64>(&points, registry)?,
+                Some(FieldType::Unsigned) => typed_points::<u64>(&points, registry)?,
+                _ => typed_points::<f64>(&points, registry)?,
+            });
+        }
+        Ok(batches)
     }
 }
 
@@ -279,7 +399,7 @@ fn plan_ordered(
             planned.push(Planned {
                 reg_id: infos.len() as u32,
                 store_id: id,
-                key: key.to_string(),
+                key: Arc::from(key),
                 ty,
             });
             infos.push(info.clone());
@@ -368,32 +488,28 @@ impl StorageAdapter for TsmAdapter {
     }
 
     async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
-        let request = ScanRequest {
-            group_order: None,
-            ..request.clone()
-        };
-        let (registry, planned, min, max) = self.plan(&request)?;
-        let ty = self.field_type(&request.measurement, &request.field);
-        if request.range.is_empty() {
-            return Ok(TimelineBatch::empty_of(
-                value_type(ty.unwrap_or(FieldType::Float)),
-                registry,
-            ));
-        }
-        let ids: Vec<u32> = planned.iter().map(|p| p.store_id).collect();
-        let view = self.store.inner.last_view(&ids, min, max);
-        self.admit(&view, planned.iter().map(|p| p.key.as_str()), true)?;
-        let mut points = Vec::with_capacity(planned.len());
-        for p in &planned {
-            if let Some((t, v)) = view.last_point(p.store_id, &p.key)? {
-                points.push((p.reg_id, t, v));
-            }
-        }
-        match ty {
-            Some(FieldType::Integer) => typed_points::<i64>(&points, registry),
-            Some(FieldType::Unsigned) => typed_points::<u64>(&points, registry),
-            _ => typed_points::<f64>(&points, registry),
-        }
+        let fields = [request.field.as_str()];
+        Ok(self
+            .last_points_of(request, &fields)?
+            .pop()
+            .unwrap_or_else(|| {
+                TimelineBatch::empty_of(ValueType::Float, Arc::new(SeriesRegistry::default()))
+            }))
+    }
+
+    /// Selects the series of every field in one index walk and reads their
+    /// newest points through one view.
+    async fn last_points_group(&self, group: &ScanGroup) -> Result<Vec<TimelineBatch>> {
+        let fields = group.fields();
+        let batches = self.last_points_of(&group.request, &fields)?;
+        Ok(group
+            .members
+            .iter()
+            .map(|m| {
+                let k = fields.iter().position(|f| *f == m.field).unwrap_or(0);
+                batches[k].clone()
+            })
+            .collect())
     }
 
     async fn measurements(&self) -> Result<Vec<String>> {

@@ -203,3 +203,121 @@ async fn lookback_of_a_fill_reads_one_block_per_series() {
     assert_eq!(Lookback::fetch(&ds, &open, &adapter).await.unwrap(), None);
     assert_eq!(store.blocks_decoded(), 4);
 }
+
+/// A second field `w` beside `v`: host a at 5 (value 50) and 8 (80), host
+/// c at 7 (70); c has no `v`.
+fn second_field(host: &str, times: &[i64], values: &[f64]) -> SeriesPoints {
+    SeriesPoints {
+        series: SeriesInfo::new("m", &[("host", host)], "w"),
+        ..points(host, times, values)
+    }
+}
+
+/// `(host, time, value)` written by hand.
+type Row = (&'static str, i64, f64);
+
+#[tokio::test]
+async fn newest_points_of_several_fields_are_each_fields_own() {
+    let dir = test_dir("last_point_group");
+    let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
+    store
+        .write_series(vec![
+            points("a", &[1, 2, 3], &[1.0, 2.0, 3.0]),
+            points("b", &[1, 9], &[10.0, 90.0]),
+            second_field("a", &[5, 8], &[50.0, 80.0]),
+            second_field("c", &[7], &[70.0]),
+        ])
+        .unwrap();
+    store.flush().unwrap();
+    // in the cache: b's v at 12
+    store
+        .write_series(vec![points("b", &[12], &[120.0])])
+        .unwrap();
+    let adapter = TsmAdapter::new(Arc::new(store));
+    let group = |range| tsq_engine::ScanGroup {
+        request: request(range),
+        members: ["w", "v", "w"]
+            .iter()
+            .map(|f| tsq_engine::ScanMember {
+                field: f.to_string(),
+                partition: None,
+            })
+            .collect(),
+    };
+    let cases: [(TimeRange, &[Row], &[Row]); 3] = [
+        (
+            TimeRange::ALL,
+            &[("a", 3, 3.0), ("b", 12, 120.0)],
+            &[("a", 8, 80.0), ("c", 7, 70.0)],
+        ),
+        (
+            TimeRange::new(2, 8),
+            &[("a", 3, 3.0)],
+            &[("a", 5, 50.0), ("c", 7, 70.0)],
+        ),
+        (TimeRange::new(9, 9), &[], &[]),
+    ];
+    let owned = |rows: &[Row]| -> Vec<(String, i64, f64)> {
+        rows.iter()
+            .map(|&(h, t, v)| (h.to_string(), t, v))
+            .collect()
+    };
+    for (range, v, w) in cases {
+        let got = adapter.last_points_group(&group(range)).await.unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(rows(&got[0]), owned(w), "{range} w");
+        assert_eq!(rows(&got[1]), owned(v), "{range} v");
+        assert_eq!(rows(&got[2]), owned(w), "{range} w again");
+        // each batch is what last_points gives for the field alone
+        for (i, field) in ["w", "v", "w"].iter().enumerate() {
+            let alone = ScanRequest {
+                range,
+                ..ScanRequest::new("m", field)
+            };
+            let one = adapter.last_points(&alone).await.unwrap();
+            assert_eq!(rows(&got[i]), rows(&one), "{range} {field}");
+            assert_eq!(got[i].registry(), one.registry(), "{range} {field}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_selection_reuses_its_plan_until_a_series_is_added() {
+    let (store, adapter) = two_series("last_point_plan_cache");
+    let all = request(TimeRange::ALL);
+    let first = adapter.last_points(&all).await.unwrap();
+    let again = adapter.last_points(&all).await.unwrap();
+    // the same registry: planned once
+    assert!(Arc::ptr_eq(first.registry(), again.registry()));
+    // a scan of the same selection too
+    let scan = adapter.scan(&all).await.unwrap();
+    assert!(Arc::ptr_eq(scan.registry(), first.registry()));
+    // another predicate is another selection
+    let host_b = ScanRequest {
+        predicate: TagPredicate::Eq("host".into(), "b".into()),
+        ..all.clone()
+    };
+    let b = adapter.last_points(&host_b).await.unwrap();
+    assert_eq!(rows(&b), [("b".into(), 2499, -2499.0)]);
+    // a new series of the field: planned again, and found
+    store
+        .write_series(vec![points("c", &[7], &[70.0])])
+        .unwrap();
+    let grown = adapter.last_points(&all).await.unwrap();
+    assert!(!Arc::ptr_eq(grown.registry(), first.registry()));
+    assert_eq!(
+        rows(&grown),
+        [
+            ("a".into(), 2499, 2499.0),
+            ("b".into(), 2499, -2499.0),
+            ("c".into(), 7, 70.0)
+        ]
+    );
+    // a new point of a known series does not change the plan
+    store
+        .write_series(vec![points("c", &[9], &[90.0])])
+        .unwrap();
+    let later = adapter.last_points(&all).await.unwrap();
+    assert!(Arc::ptr_eq(later.registry(), grown.registry()));
+    assert_eq!(rows(&later)[2], ("c".into(), 9, 90.0));
+}
