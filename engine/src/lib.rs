@@ -65,6 +65,7 @@ pub mod predicate;
 pub mod read_path;
 pub mod registry;
 pub mod scan_group;
+pub mod shared_group;
 pub mod shared_last_points;
 pub mod shared_scan;
 pub mod spec;

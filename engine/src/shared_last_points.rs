@@ -19,12 +19,14 @@
 //! TSM, the read view; each batch is what `last_points` gives for its
 //! member alone, so the operators above it run as before.
 
-use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 
 use crate::batch::TimelineBatch;
 use crate::error::Result;
 use crate::scan_group::{ScanGroup, ScanMember};
+use crate::shared_group::{GroupCall, SharedGroup, Shares};
 use crate::storage::{ScanRequest, StorageAdapter};
 
 /// The shared newest-point lookups of one query, by series selection; part
@@ -32,7 +34,7 @@ use crate::storage::{ScanRequest, StorageAdapter};
 /// share them.
 #[derive(Debug, Clone, Default)]
 pub struct LastPointShares {
-    groups: Arc<Mutex<Vec<Arc<SharedLastPoints>>>>,
+    lookups: Shares<LastPointsCall>,
 }
 
 impl LastPointShares {
@@ -48,115 +50,39 @@ impl LastPointShares {
             field: request.field.clone(),
             partition: None,
         };
-        let mut groups = relock(&self.groups);
-        if let Some(shared) = groups.iter().find(|g| g.selects(adapter, request)) {
-            let slot = shared.add(member);
-            return (Arc::clone(shared), slot);
-        }
-        let shared = Arc::new(SharedLastPoints {
-            adapter: Arc::clone(adapter),
-            group: Mutex::new(ScanGroup {
-                // `last_points` ignores the group order
-                request: ScanRequest {
-                    group_order: None,
-                    ..request.clone()
-                },
-                members: vec![member],
-            }),
-            started: futures::lock::Mutex::new(Started::No),
-        });
-        groups.push(Arc::clone(&shared));
-        (shared, 0)
+        // `last_points` ignores the group order
+        let request = ScanRequest {
+            group_order: None,
+            ..request.clone()
+        };
+        self.lookups.join(adapter, request, member)
     }
 
     /// The shared lookups made so far.
     pub fn lookups(&self) -> Vec<Arc<SharedLastPoints>> {
-        relock(&self.groups).clone()
+        self.lookups.groups()
     }
 }
 
 /// The newest points of one series selection for several fields; see the
 /// module docs.
-pub struct SharedLastPoints {
-    adapter: Arc<dyn StorageAdapter>,
-    /// The selection and its members, registered while the plan is built.
-    group: Mutex<ScanGroup>,
-    /// The members' batches once the first member opened.
-    started: futures::lock::Mutex<Started>,
-}
+pub type SharedLastPoints = SharedGroup<LastPointsCall>;
 
-/// Whether a [`SharedLastPoints`] asked the adapter yet.
-enum Started {
-    /// Not yet: the first member to open does.
-    No,
-    /// Done: each member's batch until the member takes it.
-    Yes(Vec<Option<TimelineBatch>>),
-    /// The group call failed; each member asks on its own.
-    Failed,
-}
+/// [`StorageAdapter::last_points_group`] as the call of a
+/// [`SharedLastPoints`].
+#[derive(Debug)]
+pub struct LastPointsCall;
 
-impl fmt::Debug for SharedLastPoints {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedLastPoints")
-            .field("adapter", &self.adapter)
-            .field("group", &*relock(&self.group))
-            .finish()
+impl GroupCall for LastPointsCall {
+    type Item = TimelineBatch;
+    const NAME: &'static str = "SharedLastPoints";
+
+    fn call<'a>(
+        adapter: &'a dyn StorageAdapter,
+        group: &'a ScanGroup,
+    ) -> BoxFuture<'a, Result<Vec<Self::Item>>> {
+        adapter.last_points_group(group)
     }
-}
-
-impl SharedLastPoints {
-    /// The members registered so far.
-    pub fn members(&self) -> Vec<ScanMember> {
-        relock(&self.group).members.clone()
-    }
-
-    /// True when `request` through `adapter` reads this lookup's series
-    /// selection (any field; the group order does not matter).
-    fn selects(&self, adapter: &Arc<dyn StorageAdapter>, request: &ScanRequest) -> bool {
-        let same_adapter = std::ptr::addr_eq(Arc::as_ptr(&self.adapter), Arc::as_ptr(adapter));
-        let group = relock(&self.group);
-        let r = &group.request;
-        same_adapter
-            && r.measurement == request.measurement
-            && r.range == request.range
-            && format!("{:?}", r.predicate) == format!("{:?}", request.predicate)
-    }
-
-    /// Adds `member`, returning its slot.
-    fn add(&self, member: ScanMember) -> usize {
-        let mut group = relock(&self.group);
-        group.members.push(member);
-        group.members.len() - 1
-    }
-
-    /// The batch of the member in `slot`. The first call asks the adapter
-    /// for every member's with one [`StorageAdapter::last_points_group`]
-    /// and fails with its error if that fails; `None` when the member has
-    /// to ask on its own (the group call failed for an earlier member, or
-    /// the member joined after it).
-    pub async fn take(&self, slot: usize) -> Result<Option<TimelineBatch>> {
-        let mut started = self.started.lock().await;
-        if let Started::No = *started {
-            let group = relock(&self.group).clone();
-            match self.adapter.last_points_group(&group).await {
-                Ok(batches) => *started = Started::Yes(batches.into_iter().map(Some).collect()),
-                Err(e) => {
-                    *started = Started::Failed;
-                    return Err(e);
-                }
-            }
-        }
-        Ok(match &mut *started {
-            Started::Yes(batches) => batches.get_mut(slot).and_then(Option::take),
-            _ => None,
-        })
-    }
-}
-
-/// Locks `m`; a poisoned lock is still usable (a member list or group
-/// list is never left half-updated).
-fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
