@@ -430,8 +430,17 @@ impl TimelineBatch {
     /// Iterates the timeline runs in batch order (the columns are looked up
     /// once, not per run).
     pub fn timelines(&self) -> impl Iterator<Item = Timeline<'_>> {
-        let (ids, times, values) = (self.series_ids(), self.times(), self.values());
-        let (nulls, slots) = (values.nulls(), values.values());
+        self.runs(self.values())
+    }
+
+    /// The timeline runs over `values`, one of this batch's value columns
+    /// (the f64 view or the typed column).
+    fn runs<'a, V: TimelineValue>(
+        &'a self,
+        values: &'a PrimitiveArray<V::Arrow>,
+    ) -> impl Iterator<Item = Timeline<'a, V>> {
+        let (ids, times) = (self.series_ids(), self.times());
+        let (nulls, slots) = (values.nulls(), &values.values()[..]);
         self.offsets.windows(2).map(move |w| {
             let (start, end) = (w[0] as usize, w[1] as usize);
             Timeline {
@@ -449,19 +458,7 @@ impl TimelineBatch {
     pub fn typed_timelines<V: TimelineValue>(
         &self,
     ) -> Option<impl Iterator<Item = Timeline<'_, V>>> {
-        let values = self.typed_values::<V>()?;
-        let (ids, times) = (self.series_ids(), self.times());
-        let (nulls, slots) = (values.nulls(), &values.values()[..]);
-        Some(self.offsets.windows(2).map(move |w| {
-            let (start, end) = (w[0] as usize, w[1] as usize);
-            Timeline {
-                series_id: ids[start],
-                times: &times[start..end],
-                values: &slots[start..end],
-                nulls,
-                offset: start,
-            }
-        }))
+        Some(self.runs(self.typed_values::<V>()?))
     }
 
     /// Timeline run `i` with its values as `V`, as
@@ -493,19 +490,7 @@ impl TimelineBatch {
     /// for an integer type only a batch of that type (`None` otherwise).
     /// Code generic over the value type reads batches with it.
     pub fn timelines_as<V: TimelineValue>(&self) -> Option<impl Iterator<Item = Timeline<'_, V>>> {
-        let values = self.values_as::<V>()?;
-        let (ids, times) = (self.series_ids(), self.times());
-        let (nulls, slots) = (values.nulls(), &values.values()[..]);
-        Some(self.offsets.windows(2).map(move |w| {
-            let (start, end) = (w[0] as usize, w[1] as usize);
-            Timeline {
-                series_id: ids[start],
-                times: &times[start..end],
-                values: &slots[start..end],
-                nulls,
-                offset: start,
-            }
-        }))
+        Some(self.runs(self.values_as::<V>()?))
     }
 
     /// Bytes held by the arrays of this batch.

@@ -75,59 +75,41 @@ impl TimelineValue for f64 {
     }
 }
 
-impl TimelineValue for i64 {
-    type Arrow = Int64Type;
-    const VALUE_TYPE: ValueType = ValueType::Integer;
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        false
-    }
-    const ZERO: i64 = 0;
-    const LOWEST: i64 = i64::MIN;
-    const HIGHEST: i64 = i64::MAX;
-    fn nan() -> Option<i64> {
-        None
-    }
-    #[inline(always)]
-    fn from_f64(x: f64) -> i64 {
-        x as i64
-    }
-    fn exact_from_f64(x: f64) -> Option<i64> {
-        // The range ends are powers of two, exact in f64.
-        (x.fract() == 0.0 && (-TWO_TO_63..TWO_TO_63).contains(&x)).then_some(x as i64)
-    }
+/// The integer impls of [`TimelineValue`]: `$ty` as Arrow's `$arrow`,
+/// stored as `$vt`, whose exact f64 values are the whole numbers in
+/// `$range` (its ends are powers of two, exact in f64).
+macro_rules! integer_value {
+    ($ty:ty, $arrow:ty, $vt:expr, $range:expr) => {
+        impl TimelineValue for $ty {
+            type Arrow = $arrow;
+            const VALUE_TYPE: ValueType = $vt;
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                false
+            }
+            const ZERO: $ty = 0;
+            const LOWEST: $ty = <$ty>::MIN;
+            const HIGHEST: $ty = <$ty>::MAX;
+            fn nan() -> Option<$ty> {
+                None
+            }
+            #[inline(always)]
+            fn from_f64(x: f64) -> $ty {
+                x as $ty
+            }
+            fn exact_from_f64(x: f64) -> Option<$ty> {
+                (x.fract() == 0.0 && ($range).contains(&x)).then_some(x as $ty)
+            }
+        }
+    };
 }
 
-impl TimelineValue for u64 {
-    type Arrow = UInt64Type;
-    const VALUE_TYPE: ValueType = ValueType::Unsigned;
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        false
-    }
-    const ZERO: u64 = 0;
-    const LOWEST: u64 = 0;
-    const HIGHEST: u64 = u64::MAX;
-    fn nan() -> Option<u64> {
-        None
-    }
-    #[inline(always)]
-    fn from_f64(x: f64) -> u64 {
-        x as u64
-    }
-    fn exact_from_f64(x: f64) -> Option<u64> {
-        // The range ends are powers of two, exact in f64.
-        (x.fract() == 0.0 && (0.0..2.0 * TWO_TO_63).contains(&x)).then_some(x as u64)
-    }
-}
+integer_value!(i64, Int64Type, ValueType::Integer, -TWO_TO_63..TWO_TO_63);
+integer_value!(u64, UInt64Type, ValueType::Unsigned, 0.0..2.0 * TWO_TO_63);
 
 /// One of three things, for f64, i64 and u64 values: the state of an
 /// operator over the value type it keeps, chosen once (at its first batch)
