@@ -1,9 +1,12 @@
 //! Seed case 1 on the in-memory adapter and on a compacted TSM store, the
 //! pipelined engine (PipeAggOp) and the materialized executor:
-//! `cargo run --release -p tsq-benches --example seed_tsm [RUNS]`. Prints,
-//! per adapter and engine, the median and the fastest of RUNS runs after one
-//! warm-up run; on a machine shared with other work the fastest run is the
-//! steadier figure (see docs/benchmarks.md, "TSM read path").
+//! `cargo run --release -p tsq-benches --example seed_tsm [RUNS [ONLY]]`.
+//! Prints, per adapter and engine, the median and the fastest of RUNS runs
+//! after one warm-up run; on a machine shared with other work the fastest run
+//! is the steadier figure (see docs/benchmarks.md, "TSM read path"). ONLY, a
+//! comma-separated list of `memory`, `tsm`, `pipelined`, `materialized`,
+//! keeps the rows whose adapter and engine match every name (`tsm,pipelined`:
+//! one row), so that a profile or `perf stat` sees one path.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +27,16 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100)
         .max(1);
+    let only = std::env::args().nth(2).unwrap_or_default();
+    let keep = |label: &str, engine: Engine| {
+        only.split(',')
+            .filter(|name| !name.is_empty())
+            .all(|name| match name {
+                "pipelined" => matches!(engine, Engine::Pipelined(_)),
+                "materialized" => matches!(engine, Engine::Materialized),
+                _ => name == label,
+            })
+    };
     let case = tsq_benches::cases::seed_case_1(1000);
     let dir = std::env::temp_dir().join(format!("tsq-seed-cpu-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -44,6 +57,9 @@ fn main() {
     println!("{} ({runs} runs, medians)", case.name);
     for (label, adapter) in &adapters {
         for engine in [Engine::Pipelined(AggStrategy::Pipe), Engine::Materialized] {
+            if !keep(label, engine) {
+                continue;
+            }
             let ctx = TaskContext::default();
             let mut wall = Vec::new();
             for run in 0..=runs {

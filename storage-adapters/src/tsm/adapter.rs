@@ -32,7 +32,7 @@ use super::error::TsmError;
 use super::file::block::ScanValue;
 use super::file::block_buf::BlockBuf;
 use super::index::SeriesIndex;
-use super::scan_batch::BatchColumns;
+use super::scan_batch::{BatchColumns, Spare};
 use super::shard::Unreadable;
 use super::store::Store;
 use super::value::{FieldType, Number};
@@ -615,7 +615,7 @@ fn typed_scan(
 /// ([`BatchColumns`]) through one reused read buffer. A series that does not
 /// fit in the batch's room waits in `times` / `values` (reused from series to
 /// series) and is emitted from there.
-struct TsmScan<V> {
+struct TsmScan<V: ScanValue> {
     registry: Arc<SeriesRegistry>,
     /// Shared by the scans of one scan group.
     view: Arc<View>,
@@ -628,6 +628,8 @@ struct TsmScan<V> {
     values: Vec<V>,
     /// The series being emitted from the carry: registry id, rows already sent.
     pending: Option<(u32, usize)>,
+    /// The buffers of the batch emitted last, reused once it is dropped.
+    spare: Option<Spare<V>>,
 }
 
 impl<V: ScanValue> TsmScan<V> {
@@ -649,6 +651,7 @@ impl<V: ScanValue> TsmScan<V> {
             times: Vec::new(),
             values: Vec::new(),
             pending: None,
+            spare: None,
         }
     }
 
@@ -724,11 +727,13 @@ impl<V: ScanValue> SeriesScan for TsmScan<V> {
 
     async fn next_batch(&mut self, max_rows: usize) -> Result<Option<TimelineBatch>> {
         let max_rows = max_rows.max(1);
-        let mut out = BatchColumns::with_capacity(max_rows);
+        let mut out = BatchColumns::reusing(self.spare.take(), max_rows);
         self.fill(&mut out, max_rows)?;
         if out.is_empty() {
             return Ok(None);
         }
-        out.finish(&self.registry).map(Some)
+        let (batch, spare) = out.finish(&self.registry)?;
+        self.spare = Some(spare);
+        Ok(Some(batch))
     }
 }

@@ -8,10 +8,16 @@
 //!   block bytes ──decode──▶ times / values (open run) ──close_run(id)──▶ runs
 //!                                                       └─overflow──▶ the scan's carry
 //! ```
+//!
+//! The scan keeps a second handle on the buffers of the batch it emitted last
+//! ([`Spare`]); once the consumer has dropped that batch, the next one is
+//! built in the same buffers ([`BatchColumns::reusing`]): no allocation and
+//! no free per batch, and the decoder writes into memory the cache holds.
 
 use std::sync::Arc;
 
 use arrow::buffer::ScalarBuffer;
+use arrow::datatypes::ArrowNativeType;
 use tsq_engine::{Result, SeriesRegistry, TimelineBatch, TimelineValue};
 
 /// Rows of closed timeline runs plus, at the end of `times` / `values`, the
@@ -30,14 +36,37 @@ pub(crate) struct BatchColumns<V = f64> {
     longest: usize,
 }
 
+/// Room reserved for the runs of a batch (it grows past this as needed).
+const RUNS: usize = 32;
+
+/// The column buffers of the batch a scan emitted last, shared with that
+/// batch; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Spare<V: TimelineValue> {
+    ids: ScalarBuffer<u32>,
+    times: ScalarBuffer<i64>,
+    values: ScalarBuffer<V>,
+}
+
 impl<V: TimelineValue> BatchColumns<V> {
     /// Empty columns with room for `rows` rows.
+    #[cfg(test)]
     pub(crate) fn with_capacity(rows: usize) -> Self {
+        Self::reusing(None, rows)
+    }
+
+    /// Empty columns with room for `rows` rows, in the buffers of `spare`
+    /// where nothing else holds them any more (new ones otherwise).
+    pub(crate) fn reusing(spare: Option<Spare<V>>, rows: usize) -> Self {
+        let (ids, times, values) = match spare {
+            Some(s) => (Some(s.ids), Some(s.times), Some(s.values)),
+            None => (None, None, None),
+        };
         BatchColumns {
-            times: Vec::with_capacity(rows),
-            values: Vec::with_capacity(rows),
-            ids: Vec::with_capacity(rows),
-            offsets: Vec::new(),
+            times: reclaim(times, rows),
+            values: reclaim(values, rows),
+            ids: reclaim(ids, rows),
+            offsets: Vec::with_capacity(RUNS),
             longest: 0,
         }
     }
@@ -114,20 +143,43 @@ impl<V: TimelineValue> BatchColumns<V> {
     }
 
     /// The closed runs as a batch over `registry` (the open run, if any, is
-    /// dropped). Fails when an id is not in the registry.
-    pub(crate) fn finish(mut self, registry: &Arc<SeriesRegistry>) -> Result<TimelineBatch> {
+    /// dropped), and a [`Spare`] handle on its buffers. Fails when an id is
+    /// not in the registry.
+    pub(crate) fn finish(
+        mut self,
+        registry: &Arc<SeriesRegistry>,
+    ) -> Result<(TimelineBatch, Spare<V>)> {
         let rows = self.ids.len();
         self.times.truncate(rows);
         self.values.truncate(rows);
         let mut offsets = self.offsets;
         offsets.push(rows as u32);
-        TimelineBatch::from_sorted_runs(
-            ScalarBuffer::from(self.ids),
-            ScalarBuffer::from(self.times),
-            ScalarBuffer::from(self.values),
+        let spare = Spare {
+            ids: ScalarBuffer::from(self.ids),
+            times: ScalarBuffer::from(self.times),
+            values: ScalarBuffer::from(self.values),
+        };
+        let batch = TimelineBatch::from_sorted_runs(
+            spare.ids.clone(),
+            spare.times.clone(),
+            spare.values.clone(),
             offsets,
             Arc::clone(registry),
-        )
+        )?;
+        Ok((batch, spare))
+    }
+}
+
+/// The vector behind `buffer`, emptied, with room for `rows`, when `buffer`
+/// is its only owner; a new vector otherwise.
+fn reclaim<T: ArrowNativeType>(buffer: Option<ScalarBuffer<T>>, rows: usize) -> Vec<T> {
+    match buffer.map(|b| b.into_inner().into_vec::<T>()) {
+        Some(Ok(mut v)) => {
+            v.clear();
+            v.reserve(rows);
+            v
+        }
+        _ => Vec::with_capacity(rows),
     }
 }
 
@@ -171,7 +223,7 @@ mod tests {
         cols.split_open(1, 6, &mut t, &mut v);
         assert_eq!((t, v), (vec![3, 4], vec![7.0, 6.0]));
         assert_eq!(cols.len(), 6);
-        let batch = cols.finish(&reg).unwrap();
+        let (batch, _) = cols.finish(&reg).unwrap();
         assert_eq!(batch.num_timelines(), 3);
         assert_eq!(
             rows(&batch),
@@ -197,7 +249,34 @@ mod tests {
         assert_eq!((cols.len(), cols.open_len()), (0, 0));
         assert!(cols.times.is_empty() && cols.values.is_empty());
         // Nothing closed: an empty batch.
-        assert_eq!(cols.finish(&registry(1)).unwrap().num_rows(), 0);
+        assert_eq!(cols.finish(&registry(1)).unwrap().0.num_rows(), 0);
+    }
+
+    #[test]
+    fn the_next_batch_reuses_the_buffers_only_once_the_last_is_dropped() {
+        let reg = registry(3);
+        let mut cols = BatchColumns::with_capacity(4);
+        cols.push_run(0, &[1, 2], &[1.0, 2.0]);
+        let (held, spare) = cols.finish(&reg).unwrap();
+        let held_times = held.timelines().next().unwrap().times.as_ptr();
+        // The consumer still holds the batch: new buffers, its rows untouched.
+        let mut cols = BatchColumns::reusing(Some(spare), 4);
+        assert_ne!(cols.times.as_ptr(), held_times);
+        cols.push_run(1, &[3], &[3.0]);
+        let (second, spare) = cols.finish(&reg).unwrap();
+        assert_eq!(rows(&held), vec![(0, 1, 1.0), (0, 2, 2.0)]);
+        assert_eq!(rows(&second), vec![(1, 3, 3.0)]);
+        // Dropped: the next batch is built in the same, emptied buffers.
+        let second_times = second.timelines().next().unwrap().times.as_ptr();
+        drop(second);
+        let mut cols = BatchColumns::reusing(Some(spare), 4);
+        assert_eq!(cols.times.as_ptr(), second_times);
+        assert_eq!((cols.len(), cols.open_len()), (0, 0));
+        assert!(cols.values.capacity() >= 4);
+        cols.push_run(2, &[7, 8, 9], &[7.0, 8.0, 9.0]);
+        let (third, _) = cols.finish(&reg).unwrap();
+        assert_eq!(rows(&third), vec![(2, 7, 7.0), (2, 8, 8.0), (2, 9, 9.0)]);
+        assert_eq!(rows(&held), vec![(0, 1, 1.0), (0, 2, 2.0)]);
     }
 
     #[test]

@@ -88,6 +88,57 @@ async fn regular_series_fill_batches_whole_without_splitting() {
     assert_eq!(got[13][49], ("h9".to_string(), 2990, 9299.0));
 }
 
+#[tokio::test]
+async fn batches_kept_by_the_consumer_are_not_overwritten() {
+    // The scan builds a batch in the buffers of the one before only once the
+    // consumer has dropped that one (`scan_batch::Spare`). Here every batch
+    // is kept until the scan ends: each must still hold its own rows, the
+    // same as when each batch is dropped at once (`batches`, which reuses).
+    let dir = test_dir("scan_kept");
+    let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
+    let all: Vec<SeriesPoints> = (0..6)
+        .map(|i| {
+            series(
+                &format!("h{i}"),
+                120 + 30 * i64::from(i),
+                f64::from(i) * 1000.0,
+            )
+        })
+        .collect();
+    store.write_series(all).unwrap();
+    store.flush().unwrap();
+    let a = TsmAdapter::new(Arc::new(store));
+    for max_rows in [1, 7, 100, 4096] {
+        let req = ScanRequest::new("m", "v");
+        let mut scan = a.scan(&req).await.unwrap();
+        let mut kept = Vec::new();
+        while let Some(b) = scan.next_batch(max_rows).await.unwrap() {
+            kept.push(b);
+        }
+        let held: Vec<Vec<(String, i64, f64)>> = kept
+            .iter()
+            .map(|b| {
+                b.timelines()
+                    .flat_map(|tl| {
+                        let host = b.registry().get(tl.series_id).unwrap().tag("host").unwrap();
+                        (0..tl.len()).map(move |i| (host.to_string(), tl.times[i], tl.values[i]))
+                    })
+                    .collect()
+            })
+            .collect();
+        let dropped = batches(&a, TimeRange::ALL, max_rows).await;
+        assert_eq!(held, dropped, "max_rows = {max_rows}");
+        // Every point once: h_i has 120 + 30·i points, t = 10·k, k + 1000·i.
+        let rows: Vec<(String, i64, f64)> = held.into_iter().flatten().collect();
+        let want: Vec<(String, i64, f64)> = (0..6)
+            .flat_map(|i: i64| {
+                (0..120 + 30 * i).map(move |k| (format!("h{i}"), 10 * k, (k + 1000 * i) as f64))
+            })
+            .collect();
+        assert_eq!(rows, want, "max_rows = {max_rows}");
+    }
+}
+
 /// The reference: host → time → value, the newest write winning.
 type Reference = BTreeMap<String, BTreeMap<i64, f64>>;
 
