@@ -2,8 +2,11 @@
 //! pipelined engine (PipeAggOp) and the materialized executor:
 //! `cargo run --release -p tsq-benches --example seed_tsm [RUNS [ONLY]]`.
 //! Prints, per adapter and engine, the median and the fastest of RUNS runs
-//! after one warm-up run; on a machine shared with other work the fastest run
-//! is the steadier figure (see docs/benchmarks.md, "TSM read path"). ONLY, a
+//! after one warm-up run, then the TSM / memory and materialized / pipelined
+//! ratios as medians of per-run ratios: the rows run interleaved (run 1 of
+//! each, then run 2 of each, ...), so on a machine shared with other work
+//! those ratios are much steadier than the times (see docs/benchmarks.md,
+//! "TSM read path"). ONLY, a
 //! comma-separated list of `memory`, `tsm`, `pipelined`, `materialized`,
 //! keeps the rows whose adapter and engine match every name (`tsm,pipelined`:
 //! one row), so that a profile or `perf stat` sees one path.
@@ -19,6 +22,17 @@ fn summary(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     (ms(v[v.len() / 2]), ms(v[0]))
+}
+
+/// The median over runs of `a[i] / b[i]`.
+fn median_ratio(a: &[Duration], b: &[Duration]) -> f64 {
+    let mut r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
 }
 
 fn main() {
@@ -54,28 +68,57 @@ fn main() {
         ),
         ("tsm", Arc::new(tsm)),
     ];
-    println!("{} ({runs} runs, medians)", case.name);
-    for (label, adapter) in &adapters {
-        for engine in [Engine::Pipelined(AggStrategy::Pipe), Engine::Materialized] {
-            if !keep(label, engine) {
-                continue;
+    let engines = [Engine::Pipelined(AggStrategy::Pipe), Engine::Materialized];
+    let rows: Vec<(&str, &Arc<dyn StorageAdapter>, Engine)> = adapters
+        .iter()
+        .flat_map(|(label, adapter)| engines.map(|engine| (*label, adapter, engine)))
+        .filter(|&(label, _, engine)| keep(label, engine))
+        .collect();
+    println!("{} ({runs} runs, interleaved)", case.name);
+    // Run r of every row, then run r + 1 of every row: a change in the load
+    // of the machine falls on all rows alike, so the per-run ratios below
+    // are steadier than the ratio of two medians.
+    let ctx = TaskContext::default();
+    let mut wall: Vec<Vec<Duration>> = vec![Vec::new(); rows.len()];
+    for run in 0..=runs {
+        for (times, &(label, adapter, engine)) in wall.iter_mut().zip(&rows) {
+            let t0 = Instant::now();
+            let out = run_once(engine, &case.spec, adapter, &ctx);
+            let t1 = t0.elapsed();
+            if let Err(e) = out {
+                eprintln!("{label} {engine}: {e}");
+                std::process::exit(1);
             }
-            let ctx = TaskContext::default();
-            let mut wall = Vec::new();
-            for run in 0..=runs {
-                let t0 = Instant::now();
-                let out = run_once(engine, &case.spec, adapter, &ctx);
-                let t1 = t0.elapsed();
-                if let Err(e) = out {
-                    eprintln!("{label} {engine}: {e}");
-                    std::process::exit(1);
-                }
-                if run > 0 {
-                    wall.push(t1);
-                }
+            if run > 0 {
+                times.push(t1);
             }
-            let (median, fastest) = summary(wall);
-            println!("{label} | {engine} | median {median:.3} ms | fastest {fastest:.3} ms");
+        }
+    }
+    for (times, (label, _, engine)) in wall.iter().zip(&rows) {
+        let (median, fastest) = summary(times.clone());
+        println!("{label} | {engine} | median {median:.3} ms | fastest {fastest:.3} ms");
+    }
+    let find =
+        |label: &str, engine: Engine| rows.iter().position(|r| r.0 == label && r.2 == engine);
+    let pipelined = Engine::Pipelined(AggStrategy::Pipe);
+    let ratios = [
+        (
+            "tsm / memory, pipelined",
+            ("tsm", pipelined),
+            ("memory", pipelined),
+        ),
+        (
+            "materialized / pipelined, tsm",
+            ("tsm", Engine::Materialized),
+            ("tsm", pipelined),
+        ),
+    ];
+    for (name, a, b) in ratios {
+        if let (Some(a), Some(b)) = (find(a.0, a.1), find(b.0, b.1)) {
+            println!(
+                "{name}: median of per-run ratios {:.2}x",
+                median_ratio(&wall[a], &wall[b])
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
