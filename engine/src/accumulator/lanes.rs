@@ -151,6 +151,9 @@ fn fold_side_by_side<V: AccValue, K: Kernel<V>, const L: usize>(
     let mut b = states.map(|s| s.b);
     let mut n = states.map(|s| s.n);
     let mut nan = [false; L];
+    // The lanes advance together by index: this shape compiles to one
+    // unrolled loop of the lanes' updates (checked with `perf annotate`).
+    #[allow(clippy::needless_range_loop)]
     for k in 0..common {
         for j in 0..L {
             let v = heads[j][k];

@@ -310,15 +310,15 @@ async fn dense_integer_selectors_are_exact() {
         let mut expected = Vec::new();
         for s in 0..2u32 {
             for k in 0..38i64 {
-                let vals = rows
+                let mut vals = rows
                     .iter()
                     .filter(|r| r.0 == s && r.1 / 16 == k)
                     .map(|r| r.2);
                 let want = match agg {
                     Aggregator::Max => vals.max(),
                     Aggregator::Min => vals.min(),
-                    Aggregator::First => vals.into_iter().next(),
-                    _ => vals.last(),
+                    Aggregator::First => vals.next(),
+                    _ => vals.next_back(),
                 };
                 expected.push((s, k * 16, want));
             }
