@@ -19,6 +19,9 @@ use crate::error::{EngineError, Result};
 use crate::spec::Aggregator;
 use crate::value::{selects, TimelineValue};
 
+mod lanes;
+pub use lanes::SlotState;
+
 const SEEN: u8 = 1;
 const SEEN_NAN: u8 = 2;
 
@@ -45,6 +48,9 @@ pub struct Accumulators<V: AccValue = f64> {
 pub trait Kernel<V> {
     /// Initial value of state `a`.
     const INIT: V;
+    /// True when a NaN value always leaves `a` NaN (a sum), so that a fold
+    /// that did not skip NaN shows it in `a` alone ([`Accumulators::fold_lanes`]).
+    const NAN_STICKS: bool = false;
     /// Folds the non-NaN value `v` into `(a, b)`; `n` is the count before it.
     fn update(a: &mut V, b: &mut f64, n: u32, v: V);
 }
@@ -73,6 +79,7 @@ pub struct DevK;
 
 impl Kernel<f64> for SumK {
     const INIT: f64 = 0.0;
+    const NAN_STICKS: bool = true;
     #[inline(always)]
     fn update(a: &mut f64, _: &mut f64, _: u32, v: f64) {
         *a += v
@@ -527,16 +534,7 @@ impl<V: AccValue> Accumulators<V> {
 
     /// The aggregate of `slot`: `None` without input, `Some(None)` for null.
     pub fn result(&self, slot: usize) -> Option<Option<V>> {
-        let flags = self.flags[slot];
-        if flags & SEEN == 0 {
-            return None;
-        }
-        let n = self.n[slot];
-        if n == 0 {
-            return Some(V::nan().filter(|_| flags & SEEN_NAN != 0));
-        }
-        let b = self.b.get(slot).copied().unwrap_or(0.0);
-        Some(Some(V::finish(self.agg, self.a[slot], b, n)))
+        self.state_result(&self.state(slot))
     }
 }
 

@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 
-use crate::accumulator::AccValue;
+use crate::accumulator::{AccValue, Accumulators, SlotState};
 use crate::batch::{Timeline, TimelineBatch};
 use crate::error::{EngineError, Result};
 use crate::registry::SeriesRegistry;
 
-use super::bucket::{segment_end, Bucket, BucketAgg, Buckets};
+use super::bucket::{segment_end, segment_end_near, Bucket, BucketAgg, Buckets};
 use super::fill::Filler;
 use super::sink::Sink;
 
@@ -31,7 +31,27 @@ pub(super) struct Downsampler<V: AccValue = f64> {
     open: Option<(i64, i64)>,
     /// Output rows.
     pub(super) sink: Sink<V>,
+    /// The bucket segments of the run being folded (kept for its allocation).
+    segments: Vec<Segment>,
+    /// Points of the last bucket seen whole, the guess for the next one's.
+    bucket_len: usize,
+    /// Points folded into the open bucket by [`Downsampler::fold_run`] (a
+    /// guess only: the other loop does not count them).
+    open_len: usize,
+    /// The folded state of each segment (kept for its allocation).
+    states: Vec<SlotState<V>>,
 }
+
+/// The points `lo..hi` of a run, which fall in `bucket`.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    bucket: Bucket,
+    lo: usize,
+    hi: usize,
+}
+
+/// How many buckets [`Downsampler::fold_run`] folds side by side.
+const LANES: usize = 4;
 
 impl<V: AccValue> Downsampler<V> {
     /// A downsampler emitting batches of at most `batch_size` rows.
@@ -50,6 +70,10 @@ impl<V: AccValue> Downsampler<V> {
             current: None,
             open: None,
             sink,
+            segments: Vec::new(),
+            bucket_len: 0,
+            open_len: 0,
+            states: Vec::new(),
         }
     }
 
@@ -78,9 +102,13 @@ impl<V: AccValue> Downsampler<V> {
         self.sink.flush()
     }
 
-    /// Bytes held by the open bucket and the rows being built.
+    /// Bytes held by the open bucket, the rows being built and the
+    /// scratch of [`Downsampler::fold_run`].
     pub(super) fn memory_size(&self) -> usize {
-        self.agg.memory_size() + self.sink.memory_size()
+        self.agg.memory_size()
+            + self.sink.memory_size()
+            + self.segments.capacity() * std::mem::size_of::<Segment>()
+            + self.states.capacity() * std::mem::size_of::<SlotState<V>>()
     }
 
     fn push_run(&mut self, tl: &Timeline<'_, V>, registry: &Arc<SeriesRegistry>) -> Result<()> {
@@ -89,8 +117,11 @@ impl<V: AccValue> Downsampler<V> {
             self.current = Some(tl.series_id);
             self.filler.begin(registry.get(tl.series_id));
         }
-        self.check_range(tl, registry)?;
         let has_nulls = !tl.all_valid();
+        if !has_nulls && matches!(self.agg, BucketAgg::Incremental(_)) {
+            return self.fold_run(tl, registry);
+        }
+        self.check_range(tl, registry)?;
         let mut i = 0;
         let mut prev: Option<Bucket> = None;
         while i < tl.len() {
@@ -126,6 +157,136 @@ impl<V: AccValue> Downsampler<V> {
                 }
             };
         }
+        Ok(())
+    }
+
+    /// Downsamples a run without nulls for an incremental aggregator: cuts
+    /// it into its buckets' segments (two timestamps read per bucket when
+    /// buckets hold as many points as the one before), then folds the
+    /// segments [`LANES`] at a time side by side
+    /// ([`Accumulators::fold_lanes`]). The first segment continues the open
+    /// bucket; the last one stays open, as the timeline may go on in the
+    /// next batch. The same buckets, values and order as `push_run`'s loop.
+    fn fold_run(&mut self, tl: &Timeline<'_, V>, registry: &Arc<SeriesRegistry>) -> Result<()> {
+        let mut segments = std::mem::take(&mut self.segments);
+        // The range check after the cut, which read the run's last time.
+        let folded = self
+            .cut(tl, registry, &mut segments)
+            .and_then(|()| self.check_range(tl, registry))
+            .and_then(|()| self.fold_segments(tl.values, &segments));
+        self.segments = segments;
+        folded
+    }
+
+    /// Cuts `tl` into the segments of its buckets, in time order.
+    fn cut(
+        &mut self,
+        tl: &Timeline<'_, V>,
+        registry: &Arc<SeriesRegistry>,
+        segments: &mut Vec<Segment>,
+    ) -> Result<()> {
+        segments.clear();
+        let mut lo = 0;
+        let mut prev: Option<Bucket> = None;
+        while lo < tl.len() {
+            let t = tl.times[lo];
+            let bucket = match prev.and_then(|b| self.buckets.after(b, t)) {
+                Some(b) => b,
+                None => self.buckets.locate(t).ok_or_else(|| {
+                    point_error(
+                        registry,
+                        tl.series_id,
+                        t,
+                        "has no representable bucket start",
+                    )
+                })?,
+            };
+            let rest = &tl.times[lo..];
+            let guess = match self.open {
+                // The rest of the open bucket, if it is as long as the last.
+                Some((key, _)) if lo == 0 && key == bucket.key => {
+                    self.bucket_len.saturating_sub(self.open_len)
+                }
+                _ => self.bucket_len,
+            };
+            let len = bucket
+                .end
+                .map_or(rest.len(), |e| segment_end_near(rest, e, guess));
+            // The run's first and last buckets may be cut by the batch.
+            if lo > 0 && len < rest.len() {
+                self.bucket_len = len;
+            }
+            segments.push(Segment {
+                bucket,
+                lo,
+                hi: lo + len,
+            });
+            lo += len;
+            prev = Some(bucket);
+        }
+        Ok(())
+    }
+
+    /// Folds `segments` of `values` and emits every bucket but the last,
+    /// which is left open in the accumulator's slot.
+    ///
+    /// The first segment (continuing the open bucket) and the last (cut by
+    /// the batch) are the ones whose length differs; the others go side by
+    /// side in groups of [`LANES`] of equal length, then those two with
+    /// what is left. Which buckets share a loop does not change any
+    /// bucket's fold; the buckets are emitted in time order after.
+    fn fold_segments(&mut self, values: &[V], segments: &[Segment]) -> Result<()> {
+        let Some(first) = segments.first() else {
+            return Ok(());
+        };
+        if self.open.is_some_and(|(key, _)| key != first.bucket.key) {
+            self.close_bucket()?;
+        }
+        let (BucketAgg::Incremental(acc), Some(series)) = (&mut self.agg, self.current) else {
+            return Ok(());
+        };
+        let states = &mut self.states;
+        states.clear();
+        states.resize(segments.len(), acc.empty_state());
+        states[0] = acc.state(0);
+        let last = segments.len() - 1;
+        let interior = 1..last.max(1);
+        let whole = interior.len() / LANES * LANES;
+        for i in (1..1 + whole).step_by(LANES) {
+            fold_group(acc, [i, i + 1, i + 2, i + 3], segments, values, states);
+        }
+        // What is left of the interior, then the first and the last segment.
+        let mut rest = [0; LANES + 2];
+        let mut len = 0;
+        for i in (1 + whole..interior.end).chain([0, last]) {
+            if !rest[..len].contains(&i) {
+                rest[len] = i;
+                len += 1;
+            }
+        }
+        for chunk in rest[..len].chunks(LANES) {
+            match *chunk {
+                [a, b, c, d] => fold_group(acc, [a, b, c, d], segments, values, states),
+                [a, b, c] => fold_group(acc, [a, b, c], segments, values, states),
+                [a, b] => fold_group(acc, [a, b], segments, values, states),
+                [a] => fold_group(acc, [a], segments, values, states),
+                _ => {}
+            }
+        }
+        for (seg, state) in segments[..last].iter().zip(states.iter()) {
+            let b = seg.bucket;
+            if let Some(value) = acc.state_result(state) {
+                self.filler
+                    .bucket(series, b.key, b.stamp, value, &mut self.sink)?;
+            }
+        }
+        acc.set_state(0, states[last]);
+        let (open, len) = (segments[last].bucket, segments[last].hi - segments[last].lo);
+        self.open_len = match self.open {
+            Some((key, _)) if last == 0 && key == open.key => self.open_len + len,
+            _ => len,
+        };
+        self.open = Some((open.key, open.stamp));
         Ok(())
     }
 
@@ -168,6 +329,24 @@ impl<V: AccValue> Downsampler<V> {
             Some(series) => self.filler.end(series, &mut self.sink),
             None => Ok(()),
         }
+    }
+}
+
+/// Folds the segments numbered `group` side by side, each from its state
+/// in `states`, and stores the new states there.
+#[inline]
+fn fold_group<V: AccValue, const L: usize>(
+    acc: &Accumulators<V>,
+    group: [usize; L],
+    segments: &[Segment],
+    values: &[V],
+    states: &mut [SlotState<V>],
+) {
+    let mut folded = group.map(|i| states[i]);
+    let slices = group.map(|i| &values[segments[i].lo..segments[i].hi]);
+    acc.fold_lanes(&mut folded, slices);
+    for (i, state) in group.into_iter().zip(folded) {
+        states[i] = state;
     }
 }
 

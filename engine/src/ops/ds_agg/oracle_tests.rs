@@ -50,15 +50,15 @@ fn bucket_value(agg: Aggregator, pts: &[In]) -> Option<Option<f64>> {
 /// Bucket-by-bucket downsample and fill of one timeline over `grid`.
 fn oracle_series(spec: &Downsample, grid: &BucketGrid, pts: &[In], out: &mut Vec<In>) {
     let s = pts[0].0;
-    let res: Vec<Option<Option<f64>>> = (0..grid.count)
-        .map(|k| {
-            let in_k: Vec<In> = pts
-                .iter()
-                .copied()
-                .filter(|p| grid.index(p.1) == Some(k))
-                .collect();
-            bucket_value(spec.agg, &in_k)
-        })
+    let mut in_bucket: Vec<Vec<In>> = vec![Vec::new(); grid.count];
+    for p in pts {
+        if let Some(k) = grid.index(p.1) {
+            in_bucket[k].push(*p);
+        }
+    }
+    let res: Vec<Option<Option<f64>>> = in_bucket
+        .iter()
+        .map(|in_k| bucket_value(spec.agg, in_k))
         .collect();
     let prev = |k: usize| (0..k).rev().find_map(|j| res[j].map(|v| (j, v)));
     let next = |k: usize| (k + 1..grid.count).find_map(|j| res[j].map(|v| (j, v)));
@@ -198,6 +198,157 @@ async fn matches_the_naive_oracle_on_random_timelines() {
                 "case {case}: {spec} range {range:?} batches {ib}/{ob}\ninput {input:?}\n\
                  got {got:?}\nexpected {expected:?}"
             );
+        }
+    }
+}
+
+/// Long timelines without nulls (the side-by-side fold of `fold_run`):
+/// many buckets per batch, gaps of several buckets, the last bucket cut by
+/// the range end, NaN and infinities, fractional values.
+fn dense_case(rng: &mut Lcg) -> (Downsample, (i64, i64), Vec<In>) {
+    const AGGS: [Aggregator; 8] = [
+        Aggregator::Sum,
+        Aggregator::Avg,
+        Aggregator::Min,
+        Aggregator::Max,
+        Aggregator::Dev,
+        Aggregator::Count,
+        Aggregator::First,
+        Aggregator::Last,
+    ];
+    const FILLS: [FillPolicy; 4] = [
+        FillPolicy::None,
+        FillPolicy::Null,
+        FillPolicy::Previous,
+        FillPolicy::Linear,
+    ];
+    let start = rng.below(1000) as i64 - 500;
+    let end = start + 200 + rng.below(1500) as i64;
+    let width = 5 + rng.below(40) as i64;
+    let spec = Downsample {
+        interval: Interval::Every(width),
+        agg: AGGS[rng.below(AGGS.len() as u64) as usize],
+        fill: FILLS[rng.below(FILLS.len() as u64) as usize],
+        max_gap: None,
+    };
+    let step = 1 + rng.below(3) as i64;
+    let mut input = Vec::new();
+    for s in 0..3u32 {
+        let mut t = start + rng.below(10) as i64;
+        while t < end {
+            let v = match rng.below(200) {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                2 => f64::NEG_INFINITY,
+                _ => (rng.below(1 << 20) as f64 - 5e5) / 7.0,
+            };
+            input.push((s, t, Some(v)));
+            // Now and then a gap of up to five buckets.
+            t += match rng.below(100) {
+                0 => 1 + rng.below(5 * width as u64) as i64,
+                _ => step,
+            };
+        }
+    }
+    (spec, (start, end), input)
+}
+
+#[tokio::test]
+async fn dense_runs_match_the_naive_oracle() {
+    let mut rng = Lcg(0xd15e);
+    for case in 0..60 {
+        let (spec, range, input) = dense_case(&mut rng);
+        let grid = spec.grid(range.0, range.1).unwrap();
+        let mut expected = Vec::new();
+        for s in 0..3u32 {
+            let pts: Vec<In> = input.iter().copied().filter(|p| p.0 == s).collect();
+            if !pts.is_empty() {
+                oracle_series(&spec, &grid, &pts, &mut expected);
+            }
+        }
+        let ib = 1 + rng.below(700) as usize;
+        for (ib, ob) in [(ib, 4096), (4096, 1 + rng.below(50) as usize), (1, 4096)] {
+            let got = run(spec, range, &input, ib, ob).await;
+            assert!(
+                same(&got, &expected),
+                "case {case}: {spec} range {range:?} batches {ib}/{ob}"
+            );
+        }
+    }
+}
+
+/// Integer selectors over long null-free timelines stay exact (values
+/// around 2^53, where f64 merges neighbours), whatever the batch size.
+#[tokio::test]
+async fn dense_integer_selectors_are_exact() {
+    const B: i64 = 9_007_199_254_740_992;
+    let registry = Arc::new(SeriesRegistry::new(
+        (0..2)
+            .map(|i| SeriesInfo::new("m", &[("s", &i.to_string())], "v"))
+            .collect(),
+    ));
+    let mut rng = Lcg(0x1e7);
+    // Two series, t = 0..600 step 1, buckets of 16: [0, 600) has 38 buckets.
+    let mut rows: Vec<(u32, i64, i64)> = Vec::new();
+    for s in 0..2u32 {
+        for t in 0..600 {
+            rows.push((s, t, B - 20 + rng.below(41) as i64));
+        }
+    }
+    for agg in [
+        Aggregator::Max,
+        Aggregator::Min,
+        Aggregator::First,
+        Aggregator::Last,
+    ] {
+        let spec = Downsample {
+            interval: Interval::Every(16),
+            agg,
+            fill: FillPolicy::None,
+            max_gap: None,
+        };
+        let mut expected = Vec::new();
+        for s in 0..2u32 {
+            for k in 0..38i64 {
+                let mut vals = rows
+                    .iter()
+                    .filter(|r| r.0 == s && r.1 / 16 == k)
+                    .map(|r| r.2);
+                let want = match agg {
+                    Aggregator::Max => vals.max(),
+                    Aggregator::Min => vals.min(),
+                    Aggregator::First => vals.next(),
+                    _ => vals.next_back(),
+                };
+                expected.push((s, k * 16, want));
+            }
+        }
+        for ib in [1, 100, 4096] {
+            let batches = rows
+                .chunks(ib)
+                .map(|c| {
+                    TimelineBatch::from_typed_columns(
+                        c.iter().map(|r| r.0).collect(),
+                        c.iter().map(|r| r.1).collect(),
+                        c.iter().map(|r| r.2).collect::<Vec<i64>>(),
+                        None,
+                        Arc::clone(&registry),
+                    )
+                    .unwrap()
+                })
+                .collect();
+            let mut op =
+                DsAggOp::new(Box::new(ValuesOp::new(batches)), spec, Some((0, 600))).unwrap();
+            let out = collect(&mut op, &TaskContext::default()).await.unwrap();
+            let mut got = Vec::new();
+            for b in &out {
+                for tl in b.timelines_as::<i64>().unwrap() {
+                    got.extend(
+                        (0..tl.len()).map(|i| (tl.series_id, tl.times[i], Some(tl.values[i]))),
+                    );
+                }
+            }
+            assert_eq!(got, expected, "{agg} batches of {ib}");
         }
     }
 }
