@@ -82,7 +82,10 @@ impl ColumnsInput {
     /// The next row: its value of every column set in `cells` (by output
     /// index; the other cells are left alone), and its group key and time;
     /// `None` at the end.
-    pub(super) async fn next_row(&mut self, cells: &mut [Option<Num>]) -> Result<Option<(Key, i64)>> {
+    pub(super) async fn next_row(
+        &mut self,
+        cells: &mut [Option<Num>],
+    ) -> Result<Option<(Key, i64)>> {
         loop {
             if let Some(c) = &mut self.current {
                 if c.row < c.batch.num_rows() {

@@ -516,7 +516,11 @@ impl StorageAdapter for TsmAdapter {
     /// looked up one by one).
     async fn last_points_group(&self, group: &ScanGroup) -> Result<Vec<TimelineBatch>> {
         let partition = group.members.first().and_then(|m| m.partition.as_ref());
-        if group.members.iter().any(|m| m.partition.as_ref() != partition) {
+        if group
+            .members
+            .iter()
+            .any(|m| m.partition.as_ref() != partition)
+        {
             let mut batches = Vec::with_capacity(group.members.len());
             for (i, m) in group.members.iter().enumerate() {
                 let request = group.request_of(i);

@@ -26,7 +26,16 @@ use crate::storage::{ScanRequest, StorageAdapter};
 
 /// Below this many series in the measurement (every field), the lookup is
 /// one call on the operator's task: a spawned task costs more than it saves.
-pub(super) const SPLIT_MIN_SERIES: usize = 16_384;
+pub const SPLIT_MIN_SERIES: usize = 16_384;
+
+/// How a lookup may be split.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Split {
+    /// Most chunks (the query's threads).
+    pub(super) chunks: usize,
+    /// The fewest series of the measurement to split.
+    pub(super) min_series: usize,
+}
 
 /// What the lookup of one chunk (or the whole selection) gave: the group
 /// table of its points, and per column whether a newest point is NaN.
@@ -44,22 +53,22 @@ pub(super) struct Looked {
 pub(super) struct Chunks(pub(super) usize);
 
 /// The newest points of `fields` (one per column) over `request`, grouped
-/// by the tags `by`: one call, or `split` chunks on tasks of their own when
-/// `split > 1`, `ctx` can spawn and the measurement holds at least
-/// [`SPLIT_MIN_SERIES`] series.
+/// by the tags `by`: one call, or `split.chunks` chunks on tasks of their
+/// own when there are several, `ctx` can spawn and the measurement holds at
+/// least `split.min_series` series.
 pub(super) async fn look_up(
     adapter: &Arc<dyn StorageAdapter>,
     request: &ScanRequest,
     fields: &[String],
     by: &[String],
-    split: usize,
+    split: Split,
     ctx: &TaskContext,
 ) -> Result<(Looked, Chunks)> {
     let chunks = match &ctx.spawner {
-        Some(_) if split > 1 => {
+        Some(_) if split.chunks > 1 => {
             let series = adapter.series_count(&request.measurement).await?;
-            if series >= SPLIT_MIN_SERIES {
-                split
+            if series >= split.min_series {
+                split.chunks
             } else {
                 1
             }

@@ -43,7 +43,8 @@ use crate::read_path::ReadPath;
 use crate::spec::{AggStrategy, Aggregator, FillPolicy, GroupBy, Interval, PipelineSpec};
 use crate::storage::{ScanRequest, StorageAdapter};
 
-use lookup::{look_up, Chunks};
+pub use lookup::SPLIT_MIN_SERIES;
+use lookup::{look_up, Chunks, Split};
 use table::GroupTable;
 
 const NAME: &str = "LastPointsOp";
@@ -105,6 +106,8 @@ pub struct LastPointsOp {
     request: ScanRequest,
     /// Chunks the lookup may be split into (the query's threads).
     split: usize,
+    /// The fewest series of the measurement for which the lookup is split.
+    split_min_series: usize,
     /// The lookup's chunks, once open.
     chunks: Option<Chunks>,
     /// The columns computed by their own scan (a newest point was NaN).
@@ -150,6 +153,7 @@ impl LastPointsOp {
             specs,
             request,
             split: split.max(1),
+            split_min_series: SPLIT_MIN_SERIES,
             chunks: None,
             scanned: Vec::new(),
             out: VecDeque::new(),
@@ -157,6 +161,14 @@ impl LastPointsOp {
             open: false,
             metrics: OperatorMetrics::default(),
         })
+    }
+
+    /// This operator splitting its lookup from `series` series of the
+    /// measurement on (default [`SPLIT_MIN_SERIES`]; tests split small
+    /// selections with 0).
+    pub fn with_split_min_series(mut self, series: usize) -> Self {
+        self.split_min_series = series;
+        self
     }
 
     /// The `GROUP BY` tags.
@@ -194,7 +206,8 @@ impl LastPointsOp {
         let spec = &self.specs[column];
         self.scanned.push(spec.scan.field.clone());
         let adapter = Arc::clone(&self.adapter);
-        let mut chain = build_pipeline_with(spec, adapter, AggStrategy::Pipe, ReadPath::Scan).await?;
+        let mut chain =
+            build_pipeline_with(spec, adapter, AggStrategy::Pipe, ReadPath::Scan).await?;
         let batches: Vec<TimelineBatch> = collect(chain.as_mut(), ctx).await?;
         table.clear_column(column);
         for b in &batches {
@@ -245,8 +258,12 @@ impl Operator for LastPointsOp {
         };
         let fields: Vec<String> = self.specs.iter().map(|s| s.scan.field.clone()).collect();
         let by = self.by();
+        let split = Split {
+            chunks: self.split,
+            min_series: self.split_min_series,
+        };
         let (looked, chunks) =
-            look_up(&self.adapter, &self.request, &fields, &by, self.split, ctx).await?;
+            look_up(&self.adapter, &self.request, &fields, &by, split, ctx).await?;
         self.chunks = Some(chunks);
         self.metrics.record_in(looked.points);
         let mut table = looked.table;

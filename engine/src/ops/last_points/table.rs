@@ -16,7 +16,9 @@ use arrow::datatypes::DataType;
 use crate::batch::TimelineBatch;
 use crate::columns::ColumnsBatch;
 use crate::error::Result;
+use crate::group::Grouping;
 use crate::registry::{SeriesInfo, SeriesRegistry};
+use crate::spec::GroupBy;
 
 /// What a group holds in one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub(super) struct GroupTable {
     measurement: Arc<str>,
     /// The `GROUP BY` tags (none: one group).
     by: Vec<String>,
+    /// The same as a `GroupBy`.
+    group_by: GroupBy,
     index: HashMap<String, u32>,
     groups: Vec<Group>,
     /// `cells[column][group]`.
@@ -59,6 +63,11 @@ impl GroupTable {
         GroupTable {
             measurement: Arc::from(measurement),
             by: by.to_vec(),
+            group_by: if by.is_empty() {
+                GroupBy::None
+            } else {
+                GroupBy::Tags(by.to_vec())
+            },
             index: HashMap::new(),
             groups: Vec::new(),
             cells: vec![Vec::new(); columns],
@@ -69,7 +78,9 @@ impl GroupTable {
 
     /// Forgets every point of `column` (its lookup is replaced).
     pub(super) fn clear_column(&mut self, column: usize) {
-        self.cells[column].iter_mut().for_each(|c| *c = Cell::Absent);
+        self.cells[column]
+            .iter_mut()
+            .for_each(|c| *c = Cell::Absent);
         self.parts[column].clear();
     }
 
@@ -84,8 +95,23 @@ impl GroupTable {
         self.parts[column].push(Arc::clone(batch.value_column()));
         let values = batch.value_column();
         let registry = batch.registry();
+        // Most of the registry's series: group them all with `Grouping`,
+        // which a registry remembers (the same query again is a copy), and
+        // make a key per group only; a chunk of it: a key per point.
+        let grouping = (batch.num_rows() * 2 > registry.len())
+            .then(|| Grouping::new(registry, &self.group_by, ""));
+        let mut global = vec![u32::MAX; grouping.as_ref().map_or(0, Grouping::num_groups)];
         for (row, &id) in batch.series_ids().iter().enumerate() {
-            let group = self.group_of(registry.get(id)) as usize;
+            let group = match &grouping {
+                Some(g) => {
+                    let local = g.group_of(id) as usize;
+                    if global[local] == u32::MAX {
+                        global[local] = self.group_of(g.groups().get(local as u32));
+                    }
+                    global[local] as usize
+                }
+                None => self.group_of(registry.get(id)) as usize,
+            };
             let cell = &mut self.cells[column][group];
             if values.is_valid(row) {
                 *cell = Cell::Value {
