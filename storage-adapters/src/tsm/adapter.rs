@@ -381,8 +381,11 @@ impl TsmAdapter {
         let mut batches = Vec::with_capacity(plans.len());
         for ((registry, planned), ty) in plans.into_iter().zip(types) {
             let mut points = Vec::with_capacity(planned.len());
+            // the field's series in key order: each file's index is searched
+            // forward from the previous series' entry
+            let mut hints = Vec::new();
             for p in &planned {
-                if let Some((t, v)) = view.last_point(p.store_id, &p.key)? {
+                if let Some((t, v)) = view.last_point_near(p.store_id, &p.key, &mut hints)? {
                     points.push((p.reg_id, t, v));
                 }
             }
