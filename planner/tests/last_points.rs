@@ -12,7 +12,7 @@ use arrow::compute::concat_batches;
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use tsq_engine::ops::last_points::LastPointsOp;
-use tsq_engine::{Capabilities, Operator, SeriesInfo, Spawner, StorageAdapter, TaskContext};
+use tsq_engine::{Operator, SeriesInfo, Spawner, StorageAdapter, TaskContext};
 use tsq_planner::{parse_statement, plan_query, Catalog, QueryKind, Session, SessionConfig};
 use tsq_storage::memory::MemoryAdapter;
 use tsq_storage::tsm::value::Values;

@@ -333,7 +333,7 @@ async fn many_series_split_into_partitions_match_a_scan() {
     for round in 0..3i64 {
         let mut batch = Vec::new();
         for h in 0..120usize {
-            if (h + round as usize) % 4 == 0 {
+            if (h + round as usize).is_multiple_of(4) {
                 continue;
             }
             let t = 10 * round + (h % 7) as i64;

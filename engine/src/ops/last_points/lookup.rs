@@ -81,7 +81,7 @@ pub(super) async fn look_up(
             .iter()
             .map(|f| ScanMember {
                 field: f.clone(),
-                partition: (chunks > 1).then(|| Partition {
+                partition: (chunks > 1).then_some(Partition {
                     index,
                     count: chunks,
                     by: PartitionBy::Series,
