@@ -47,6 +47,7 @@
 
 pub mod accumulator;
 pub mod batch;
+pub mod columns;
 pub mod context;
 pub mod error;
 pub mod group;
@@ -76,6 +77,7 @@ pub mod value;
 pub use batch::{
     timeline_schema_of, Timeline, TimelineBatch, TimelineBatchBuilder, DEFAULT_BATCH_SIZE,
 };
+pub use columns::ColumnsBatch;
 pub use context::{CancellationToken, Spawner, TaskContext};
 pub use error::{EngineError, Result};
 pub use metrics::OperatorMetrics;

@@ -21,8 +21,9 @@ use async_trait::async_trait;
 use futures::Stream;
 
 use crate::batch::TimelineBatch;
+use crate::columns::ColumnsBatch;
 use crate::context::TaskContext;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::metrics::OperatorMetrics;
 use crate::spec::BucketGrid;
 
@@ -65,6 +66,23 @@ pub trait Operator: Send {
     /// on); `PipeAggOp` takes its grid from here.
     fn output_grid(&self) -> Option<BucketGrid> {
         None
+    }
+
+    /// True for an operator that emits several value columns per row
+    /// ([`ColumnsBatch`], read with [`next_columns`](Self::next_columns))
+    /// instead of timelines of one (`LastPointsOp`).
+    fn emits_columns(&self) -> bool {
+        false
+    }
+
+    /// The next rows of an operator that [emits columns](Self::emits_columns),
+    /// or `None` at the end. The others emit through [`next`](Self::next)
+    /// and refuse this.
+    async fn next_columns(&mut self) -> Result<Option<ColumnsBatch>> {
+        Err(EngineError::execution(
+            self.name(),
+            "emits timelines of one value column: read it with next, not next_columns",
+        ))
     }
 }
 

@@ -18,6 +18,11 @@
 //! [`StorageAdapter::scan_partition`]) would give for its member's request:
 //! the same registry, the same timelines in the same order.
 
+use std::sync::Arc;
+
+use arrow::array::UInt32Array;
+
+use crate::batch::TimelineBatch;
 use crate::error::Result;
 use crate::partition::Partition;
 use crate::storage::{ScanRequest, SeriesScan, StorageAdapter};
@@ -80,4 +85,43 @@ pub async fn scan_each<A: StorageAdapter + ?Sized>(
         });
     }
     Ok(scans)
+}
+
+/// The rows of `batch` whose series are in `partition` (its
+/// [`mask`](Partition::mask) over the batch's registry), over the same
+/// registry: how a partitioned member of
+/// [`StorageAdapter::last_points_group`] is cut from the whole lookup.
+pub fn keep_partition(batch: &TimelineBatch, partition: &Partition) -> Result<TimelineBatch> {
+    let keep = partition.mask(batch.registry());
+    let ids = batch.series_ids();
+    let rows: Vec<u32> = (0..batch.num_rows() as u32)
+        .filter(|&r| keep.get(ids[r as usize] as usize).copied().unwrap_or(false))
+        .collect();
+    if rows.len() == batch.num_rows() {
+        return Ok(batch.clone());
+    }
+    let kept_ids: Vec<u32> = rows.iter().map(|&r| ids[r as usize]).collect();
+    let times: Vec<i64> = rows.iter().map(|&r| batch.times()[r as usize]).collect();
+    let values = arrow::compute::take(
+        batch.value_column().as_ref(),
+        &UInt32Array::from(rows),
+        None,
+    )?;
+    // a run per series: the kept rows of each id are contiguous
+    let mut offsets = vec![0u32];
+    for (i, w) in kept_ids.windows(2).enumerate() {
+        if w[0] != w[1] {
+            offsets.push(i as u32 + 1);
+        }
+    }
+    if !kept_ids.is_empty() {
+        offsets.push(kept_ids.len() as u32);
+    }
+    TimelineBatch::from_sorted_run_arrays(
+        kept_ids.into(),
+        times.into(),
+        values,
+        offsets,
+        Arc::clone(batch.registry()),
+    )
 }

@@ -235,16 +235,22 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
     }
 
     /// [`last_points`](Self::last_points) of every member of `group` (one
-    /// series selection read for several fields; partitions are ignored),
-    /// in the order of its members: each batch is exactly what
-    /// `last_points` gives for the member's request. The default asks
-    /// member by member; an adapter with an index overrides it to resolve
-    /// the selection once (`docs/architecture.md`, "One scan for several
-    /// fields").
+    /// series selection read for several fields), in the order of its
+    /// members: each batch is exactly what `last_points` gives for the
+    /// member's request, keeping only the series of the member's partition
+    /// when it has one ([`Partition::mask`](crate::partition::Partition::mask)
+    /// over that registry; same registry). The default asks member by
+    /// member; an adapter with an index overrides it to resolve the
+    /// selection once (`docs/architecture.md`, "One scan for several
+    /// fields") and to look up only the partition's series.
     async fn last_points_group(&self, group: &ScanGroup) -> Result<Vec<TimelineBatch>> {
         let mut batches = Vec::with_capacity(group.members.len());
-        for i in 0..group.members.len() {
-            batches.push(self.last_points(&group.request_of(i)).await?);
+        for (i, m) in group.members.iter().enumerate() {
+            let batch = self.last_points(&group.request_of(i)).await?;
+            batches.push(match &m.partition {
+                Some(p) => crate::scan_group::keep_partition(&batch, p)?,
+                None => batch,
+            });
         }
         Ok(batches)
     }

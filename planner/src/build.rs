@@ -76,6 +76,7 @@ pub(crate) fn build(query: &Query, catalog: &Catalog) -> Result<LogicalPlan> {
         expr_filters,
         raw,
         pipelines: Vec::new(),
+        last_points_as_one: false,
         order_by: query.order_by.clone(),
         limit: query.limit,
         notices,

@@ -79,6 +79,19 @@ fn header(plan: &LogicalPlan, catalog: &Catalog) -> String {
 }
 
 fn pipeline_title(out: &mut String, plan: &LogicalPlan, k: usize, output: usize) {
+    if plan.last_points_as_one {
+        let names: Vec<&str> = plan
+            .pipelines
+            .iter()
+            .map(|p| plan.outputs[p.output].name.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "pipeline 1 of 1: {} [one LastPointsOp for every column]",
+            names.join(", ")
+        );
+        return;
+    }
     let p = &plan.pipelines[k];
     let strategy = match p.spec.aggregate {
         Some(_) => p.strategy.to_string(),

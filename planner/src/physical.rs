@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use tsq_engine::ops::last_points::LastPointsOp;
 use tsq_engine::partition::{build_partitioned_in, plan_partitioned_with};
 use tsq_engine::shared_scan::ScanShares;
 use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext};
@@ -23,7 +24,8 @@ use crate::plan::LogicalPlan;
 use crate::result::project::project_all;
 use crate::result::{join_reservation, JoinOptions, ResultBuilder, ResultStage};
 
-/// The operator trees of a plan, one per value column, in output order.
+/// The operator trees of a plan, one per value column, in output order; or
+/// one `LastPointsOp` for every column ([`LogicalPlan::last_points_as_one`]).
 pub struct PhysicalPlan {
     /// `(output index, root operator)`.
     pub pipelines: Vec<(usize, Box<dyn Operator>)>,
@@ -45,6 +47,9 @@ pub async fn build_physical(
     adapter: &Arc<dyn StorageAdapter>,
     threads: usize,
 ) -> Result<PhysicalPlan> {
+    if plan.last_points_as_one {
+        return last_points_as_one(plan, adapter, threads);
+    }
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
     let partitions = partitions_per_column(plan, threads);
     // The scans of every column that read the same series share one
@@ -70,6 +75,9 @@ pub fn plan_physical(
     adapter: &Arc<dyn StorageAdapter>,
     threads: usize,
 ) -> Result<PhysicalPlan> {
+    if plan.last_points_as_one {
+        return last_points_as_one(plan, adapter, threads);
+    }
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
     let partitions = partitions_per_column(plan, threads);
     for p in &plan.pipelines {
@@ -78,6 +86,24 @@ pub fn plan_physical(
         pipelines.push((p.output, root));
     }
     Ok(PhysicalPlan { pipelines })
+}
+
+/// The one pipeline of a plan whose columns are all last points of one
+/// selection: a `LastPointsOp` computing every column
+/// (`docs/architecture.md`, "Last point as one operator"), its lookup split
+/// over up to `threads` tasks for a large selection. It stands under the
+/// first column's output index; the join reads every column from it.
+fn last_points_as_one(
+    plan: &LogicalPlan,
+    adapter: &Arc<dyn StorageAdapter>,
+    threads: usize,
+) -> Result<PhysicalPlan> {
+    let specs = plan.pipelines.iter().map(|p| p.spec.clone()).collect();
+    let op = LastPointsOp::new(Arc::clone(adapter), specs, threads)?;
+    let output = plan.pipelines.first().map_or(0, |p| p.output);
+    Ok(PhysicalPlan {
+        pipelines: vec![(output, Box::new(op))],
+    })
 }
 
 /// Partitions per value column for `threads` threads: the threads are

@@ -185,6 +185,11 @@ pub struct LogicalPlan {
     pub raw: bool,
     /// The pipelines (set by `split_fields`).
     pub pipelines: Vec<PlannedPipeline>,
+    /// Every pipeline is a last point of one selection, so one
+    /// `LastPointsOp` computes all the value columns (set by
+    /// `choose_read_path`; `docs/architecture.md`, "Last point as one
+    /// operator").
+    pub last_points_as_one: bool,
     /// `ORDER BY`.
     pub order_by: Vec<OrderItem>,
     /// `LIMIT`.

@@ -38,6 +38,7 @@ use crate::error::Result;
 use crate::plan::{LogicalPlan, ValueFilter};
 
 mod cell;
+mod columns;
 mod filter;
 mod input;
 mod merge;

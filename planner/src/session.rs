@@ -70,6 +70,11 @@ pub struct SessionConfig {
     /// `Utf8` (default false): each batch holds every distinct tag value
     /// once.
     pub dictionary_tags: bool,
+    /// When every value column of a query is a last point of one series
+    /// selection, compute them with one `LastPointsOp` (default true;
+    /// `docs/architecture.md`, "Last point as one operator"); false keeps
+    /// one pipeline per column (the results are the same).
+    pub last_points_as_one: bool,
 }
 
 /// The executor that runs a plan's pipelines.
@@ -94,6 +99,7 @@ impl Default for SessionConfig {
             executor: Executor::Pipelined,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             dictionary_tags: false,
+            last_points_as_one: true,
         }
     }
 }
@@ -141,6 +147,14 @@ impl SessionConfig {
     /// Arrow kernels can work on the codes.
     pub fn with_dictionary_tags(mut self, dictionary: bool) -> Self {
         self.dictionary_tags = dictionary;
+        self
+    }
+
+    /// Whether one `LastPointsOp` computes the value columns of a query
+    /// that are all last points of one selection (`true`, the default), or
+    /// one pipeline per column does (`false`; same rows).
+    pub fn with_last_points_as_one(mut self, one: bool) -> Self {
+        self.last_points_as_one = one;
         self
     }
 
@@ -360,6 +374,13 @@ async fn plan_statement(
     };
     let catalog = catalog(adapter, &query.measurement.value).await?;
     let mut plan = plan_query(query, &catalog, config.force_strategy)?;
+    if plan.last_points_as_one && !config.last_points_as_one {
+        plan.last_points_as_one = false;
+        plan.decide(
+            "choose_read_path",
+            "one LastPointsOp: off in the session's settings, one pipeline per column",
+        );
+    }
     // A plain EXPLAIN reads no storage (it looks up no data span).
     let resolve = statement.explain != Some(ExplainMode::Plan);
     check_bucket_limit(&mut plan, adapter, config.max_buckets, resolve).await?;

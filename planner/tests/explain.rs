@@ -120,6 +120,12 @@ const CASES: &[(&str, Capabilities, Option<AggStrategy>, &str)] = &[
         None,
         "SELECT host, last(*) FROM cpu WHERE time >= 0 GROUP BY host SAMPLE BY ALL last",
     ),
+    (
+        "last_points_apart",
+        ALL,
+        None,
+        "SELECT host, last(usage), max(bytes) FROM cpu WHERE time >= 0 GROUP BY host SAMPLE BY ALL last",
+    ),
     ("count_star_sums_counts", ALL, None, "SELECT count(*) FROM cpu GROUP BY dc"),
     (
         "tail_fill_null",

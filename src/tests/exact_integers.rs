@@ -525,7 +525,7 @@ async fn selectors_per_time_bucket_are_exact_on_every_path() {
     }
 }
 
-/// The last-point read (`LastPointOp`, `docs/semantics.md` §10) keeps the
+/// The last-point read (`LastPointsOp`, `docs/semantics.md` §10) keeps the
 /// points' types: `last(*)` and `SAMPLE BY ALL last`, with and without a
 /// lower bound.
 #[tokio::test]
@@ -537,7 +537,7 @@ async fn last_point_reads_are_exact() {
             let at = format!("{store} threads={threads}");
             let sql = "SELECT last(i) FROM m GROUP BY host SAMPLE BY ALL last";
             let plan = explain(&db, &config, sql).await;
-            assert!(plan.contains("LastPointOp"), "{at}: {plan}");
+            assert!(plan.contains("LastPointsOp: adapter="), "{at}: {plan}");
             let batches = query_with(&db, &config, sql).await;
             let want = [(s("a"), Some(TWO_53)), (s("b"), Some(i64::MAX))];
             assert_eq!(column(&batches, 2, int), want, "{at}");

@@ -2,7 +2,8 @@
 //! §10), so that queries about the end of the data do not read all of it.
 //!
 //! ```text
-//!   SAMPLE BY ALL last, adapter with last_point  ──▶ last point (LastPointOp)
+//!   SAMPLE BY ALL last, adapter with last_point  ──▶ last point (LastPointOp;
+//!     every column one, over one selection       ──▶   one LastPointsOp for all)
 //!   ORDER BY time DESC LIMIT n, SAMPLE BY d
 //!     FILL(null | nan)                           ──▶ tail of n buckets
 //!   else                                         ──▶ scan
@@ -11,7 +12,8 @@
 //! Whether a path gives exactly the rows of a scan is the engine's call
 //! (`tsq_engine::check_read_path`); this rule only asks it and records why.
 
-use tsq_engine::{check_read_path, ReadPath};
+use tsq_engine::ops::last_points::check_last_points;
+use tsq_engine::{check_read_path, PipelineSpec, ReadPath};
 
 use super::{OptimizerRule, RuleContext};
 use crate::error::Result;
@@ -82,6 +84,21 @@ impl OptimizerRule for ChooseReadPath {
             plan.decide(self.name(), format!("{notes}; {why}"));
         } else {
             plan.decide(self.name(), notes);
+        }
+        if path == ReadPath::LastPoint && plan.pipelines.iter().all(|p| p.read == path) {
+            let specs: Vec<&PipelineSpec> = plan.pipelines.iter().map(|p| &p.spec).collect();
+            let note = match check_last_points(&specs) {
+                None => {
+                    plan.last_points_as_one = true;
+                    format!(
+                        "one LastPointsOp computes every value column ({}): the same \
+                         selection, one newest-point lookup, one row per group with every column",
+                        specs.len()
+                    )
+                }
+                Some(reason) => format!("one pipeline per column, not one LastPointsOp: {reason}"),
+            };
+            plan.decide(self.name(), note);
         }
         Ok(())
     }

@@ -51,7 +51,7 @@ pub(super) struct Run {
 
 /// The values of a run's batch, downcast once to the column's type.
 #[derive(Clone)]
-enum RunValues {
+pub(super) enum RunValues {
     Float(Float64Array),
     Int(Int64Array),
     UInt(UInt64Array),
@@ -60,7 +60,7 @@ enum RunValues {
 impl RunValues {
     /// `values` (a `Float64`, `Int64` or `UInt64` array) cast to
     /// `data_type` if it has another type.
-    fn new(values: &ArrayRef, data_type: &DataType) -> Result<Self> {
+    pub(super) fn new(values: &ArrayRef, data_type: &DataType) -> Result<Self> {
         let cast_to;
         let values = if values.data_type() == data_type {
             values
@@ -77,7 +77,7 @@ impl RunValues {
 
     /// Value `i` (`None` when null).
     #[inline]
-    fn cell(&self, i: usize) -> Option<Num> {
+    pub(super) fn cell(&self, i: usize) -> Option<Num> {
         match self {
             RunValues::Float(a) => a.is_valid(i).then(|| Num::Float(a.value(i))),
             RunValues::Int(a) => a.is_valid(i).then(|| Num::Int(a.value(i))),

@@ -46,6 +46,7 @@ use tsq_engine::memory::MemoryReservation;
 use tsq_engine::{OperatorMetrics, TaskContext};
 
 use super::cell::Num;
+use super::columns::{emits_columns, ColumnsInput};
 use super::input::JoinInput;
 use super::output::{Key, OutputBuilder};
 use super::project::{join_limit, join_order};
@@ -111,6 +112,9 @@ enum Phase {
 /// The streaming join of a query's pipelines; see the module docs.
 pub struct MergeJoin {
     inputs: Vec<JoinInput>,
+    /// Instead of `inputs`: the one operator that computes every column
+    /// (`columns.rs`).
+    columns: Option<ColumnsInput>,
     sink: Sink,
     out: OutputBuilder,
     /// One cell per output of the plan (visible, then hidden).
@@ -146,6 +150,21 @@ impl MergeJoin {
         let spawn = options.threads > 1 && pipelines.len() > 1 && !tiny;
         let runtime = if spawn {
             Some(crate::dedicated::handle()?)
+        } else {
+            None
+        };
+        let mut pipelines = pipelines;
+        let columns = if emits_columns(&pipelines) {
+            let outputs: Vec<usize> = plan.pipelines.iter().map(|p| p.output).collect();
+            let types = outputs.iter().map(|&o| plan.output_data_type(o)).collect();
+            let pipeline = pipelines.remove(0);
+            Some(ColumnsInput::new(
+                pipeline,
+                outputs,
+                types,
+                Arc::clone(&tags),
+                ctx,
+            ))
         } else {
             None
         };
@@ -196,6 +215,7 @@ impl MergeJoin {
         };
         Ok(MergeJoin {
             inputs,
+            columns,
             sink,
             out: OutputBuilder::new(schema, tags.len(), join_reservation(&ctx.memory)),
             cells: vec![None; names.len()],
@@ -211,7 +231,15 @@ impl MergeJoin {
 
     /// The EXPLAIN line of the join of `plan`.
     pub fn describe(plan: &LogicalPlan, options: JoinOptions) -> String {
-        let mut line = format!("{NAME}: on=(group, time) inputs={}", plan.pipelines.len());
+        let inputs = if plan.last_points_as_one {
+            1
+        } else {
+            plan.pipelines.len()
+        };
+        let mut line = format!("{NAME}: on=(group, time) inputs={inputs}");
+        if plan.last_points_as_one {
+            line.push_str(" (every column from one LastPointsOp)");
+        }
         let filters: Vec<String> = plan
             .value_filters
             .iter()
@@ -319,11 +347,18 @@ impl MergeJoin {
             let column = input.column;
             self.stopped.push((column, input.stop().await));
         }
+        if let Some(columns) = self.columns.take() {
+            self.metrics.rows_in += columns.rows_in;
+            self.stopped.push(columns.stop().await);
+        }
     }
 
     /// Merges rows into the sink until a batch is full, the limit is
     /// reached, or every input ended (`Flow::More`).
     async fn merge(&mut self) -> Result<Flow> {
+        if self.columns.is_some() {
+            return self.merge_columns().await;
+        }
         loop {
             for input in &mut self.inputs {
                 input.ready().await?;
@@ -335,6 +370,30 @@ impl MergeJoin {
                 Some(Flow::More) => continue,
                 Some(flow) => return Ok(flow),
                 None => return Ok(Flow::More),
+            }
+        }
+    }
+
+    /// [`merge`](Self::merge) of the one operator that computes every
+    /// column: each of its rows is a row of the result.
+    async fn merge_columns(&mut self) -> Result<Flow> {
+        loop {
+            let Some(input) = self.columns.as_mut() else {
+                return Ok(Flow::More);
+            };
+            self.cells.fill(None);
+            let Some((key, time)) = input.next_row(&mut self.cells).await? else {
+                return Ok(Flow::More);
+            };
+            let started = Instant::now();
+            if let Sink::Ordered(o) = &mut self.sink {
+                o.enter_group(&key)?;
+            }
+            let flow = self.push(&key, time);
+            self.metrics.stop(started);
+            match flow? {
+                Flow::More => continue,
+                flow => return Ok(flow),
             }
         }
     }

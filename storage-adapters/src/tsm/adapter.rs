@@ -335,13 +335,26 @@ impl TsmAdapter {
     /// The newest point of every series of `request` for each of `fields`
     /// (`StorageAdapter::last_points`), one batch per field in their order:
     /// the series of all fields are selected under one index lock and read
-    /// through one view.
-    fn last_points_of(&self, request: &ScanRequest, fields: &[&str]) -> Result<Vec<TimelineBatch>> {
+    /// through one view. With `partition`, only the series of that
+    /// partition of each field's registry are looked up (the lookup split
+    /// by series, `docs/architecture.md` "Last point as one operator").
+    fn last_points_of(
+        &self,
+        request: &ScanRequest,
+        fields: &[&str],
+        partition: Option<&Partition>,
+    ) -> Result<Vec<TimelineBatch>> {
         let request = ScanRequest {
             group_order: None,
             ..request.clone()
         };
-        let plans = self.plan_fields(&request, fields)?;
+        let mut plans = self.plan_fields(&request, fields)?;
+        if let Some(p) = partition {
+            for (registry, planned) in &mut plans {
+                let keep = p.mask(registry);
+                planned.retain(|s| keep.get(s.reg_id as usize).copied().unwrap_or(false));
+            }
+        }
         let types: Vec<Option<FieldType>> = fields
             .iter()
             .map(|f| self.field_type(&request.measurement, f))
@@ -368,8 +381,11 @@ impl TsmAdapter {
         let mut batches = Vec::with_capacity(plans.len());
         for ((registry, planned), ty) in plans.into_iter().zip(types) {
             let mut points = Vec::with_capacity(planned.len());
+            // the field's series in key order: each file's index is searched
+            // forward from the previous series' entry
+            let mut hints = Vec::new();
             for p in &planned {
-                if let Some((t, v)) = view.last_point(p.store_id, &p.key)? {
+                if let Some((t, v)) = view.last_point_near(p.store_id, &p.key, &mut hints)? {
                     points.push((p.reg_id, t, v));
                 }
             }
@@ -490,7 +506,7 @@ impl StorageAdapter for TsmAdapter {
     async fn last_points(&self, request: &ScanRequest) -> Result<TimelineBatch> {
         let fields = [request.field.as_str()];
         Ok(self
-            .last_points_of(request, &fields)?
+            .last_points_of(request, &fields, None)?
             .pop()
             .unwrap_or_else(|| {
                 TimelineBatch::empty_of(ValueType::Float, Arc::new(SeriesRegistry::default()))
@@ -498,10 +514,27 @@ impl StorageAdapter for TsmAdapter {
     }
 
     /// Selects the series of every field in one index walk and reads their
-    /// newest points through one view.
+    /// newest points through one view; when the members share one
+    /// partition, only its series (members of different partitions are
+    /// looked up one by one).
     async fn last_points_group(&self, group: &ScanGroup) -> Result<Vec<TimelineBatch>> {
+        let partition = group.members.first().and_then(|m| m.partition.as_ref());
+        if group
+            .members
+            .iter()
+            .any(|m| m.partition.as_ref() != partition)
+        {
+            let mut batches = Vec::with_capacity(group.members.len());
+            for (i, m) in group.members.iter().enumerate() {
+                let request = group.request_of(i);
+                let fields = [m.field.as_str()];
+                let part = m.partition.as_ref();
+                batches.extend(self.last_points_of(&request, &fields, part)?);
+            }
+            return Ok(batches);
+        }
         let fields = group.fields();
-        let batches = self.last_points_of(&group.request, &fields)?;
+        let batches = self.last_points_of(&group.request, &fields, partition)?;
         Ok(group
             .members
             .iter()

@@ -56,11 +56,27 @@ impl View {
     /// per file whose candidate block could hold a newer point than the one
     /// already found (see the module docs).
     pub fn last_point(&self, id: u32, key: &str) -> Result<Option<(i64, Number)>> {
+        self.last_point_near(id, key, &mut Vec::new())
+    }
+
+    /// [`last_point`](Self::last_point) finding the series in each file's
+    /// index from `hints` (one per file of the view, kept between calls):
+    /// a lookup of many series in key order finds each near the previous
+    /// one (`TsmReader::position_near`).
+    pub fn last_point_near(
+        &self,
+        id: u32,
+        key: &str,
+        hints: &mut Vec<(u64, usize)>,
+    ) -> Result<Option<(i64, Number)>> {
         let (min, max) = self.bounds();
         if min > max {
             return Ok(None);
         }
         let files: Vec<&Arc<TsmReader>> = self.files_overlapping().collect();
+        if hints.len() < files.len() {
+            hints.resize(files.len(), (0, 0));
+        }
         let mut best: Option<Found> = None;
         if let Some((t, v)) = self.cached(id) {
             if let Some(&last) = t.last() {
@@ -69,8 +85,9 @@ impl View {
         }
         let mut candidates: Vec<Candidate<'_>> = files
             .iter()
+            .zip(hints.iter_mut())
             .enumerate()
-            .filter_map(|(priority, f)| candidate(f, key, priority, min, max))
+            .filter_map(|(priority, (f, hint))| candidate(f, key, hint, priority, min, max))
             .collect();
         candidates.sort_by_key(|c| std::cmp::Reverse((c.bound, c.priority)));
         for c in candidates {
@@ -95,11 +112,12 @@ impl View {
 fn candidate<'a>(
     f: &'a TsmReader,
     key: &str,
+    hint: &mut (u64, usize),
     priority: usize,
     min: i64,
     max: i64,
 ) -> Option<Candidate<'a>> {
-    let at = f.position(key)?;
+    let at = f.position_near(key, hint)?;
     let entry = &f.index()[at];
     let n = entry.blocks.partition_point(|b| b.min <= max);
     let before = &entry.blocks[..n];

@@ -321,3 +321,55 @@ async fn a_repeated_selection_reuses_its_plan_until_a_series_is_added() {
     assert!(Arc::ptr_eq(later.registry(), grown.registry()));
     assert_eq!(rows(&later)[2], ("c".into(), 9, 90.0));
 }
+
+#[tokio::test]
+async fn many_series_split_into_partitions_match_a_scan() {
+    // 120 hosts × fields v and w, over two files and the cache: the
+    // searches move forward through each file's index (w's keys lie
+    // between v's), and hosts missing from a file are skipped
+    let dir = test_dir("last_point_partitions");
+    let (store, _) = Store::open(&dir, StoreOptions::default()).unwrap();
+    let host = |h: usize| format!("h{h:03}");
+    for round in 0..3i64 {
+        let mut batch = Vec::new();
+        for h in 0..120usize {
+            if (h + round as usize).is_multiple_of(4) {
+                continue;
+            }
+            let t = 10 * round + (h % 7) as i64;
+            let value = (h * 100) as f64 + round as f64;
+            batch.push(points(&host(h), &[t], &[value]));
+            batch.push(second_field(&host(h), &[t + 1], &[-value]));
+        }
+        store.write_series(batch).unwrap();
+        if round < 2 {
+            store.flush().unwrap();
+        }
+    }
+    let adapter = TsmAdapter::new(Arc::new(store));
+    for field in ["v", "w"] {
+        let whole = ScanRequest::new("m", field);
+        let want = rows(&last_points_by_scan(&adapter, &whole).await.unwrap());
+        assert_eq!(want.len(), 120);
+        assert_eq!(rows(&adapter.last_points(&whole).await.unwrap()), want);
+        for count in [2, 3] {
+            let mut got = Vec::new();
+            for index in 0..count {
+                let group = tsq_engine::ScanGroup {
+                    request: whole.clone(),
+                    members: vec![tsq_engine::ScanMember {
+                        field: field.into(),
+                        partition: Some(tsq_engine::Partition {
+                            index,
+                            count,
+                            by: tsq_engine::PartitionBy::Series,
+                        }),
+                    }],
+                };
+                let part = adapter.last_points_group(&group).await.unwrap();
+                got.extend(rows(&part[0]));
+            }
+            assert_eq!(got, want, "{field} in {count} partitions");
+        }
+    }
+}

@@ -175,6 +175,41 @@ impl TsmReader {
             .map(|i| &self.index[i])
     }
 
+    /// The index position of `key`, searched forward from `hint` (this
+    /// reader's serial and the position found last) when `key` comes after
+    /// it, by galloping (1, 2, 4... entries ahead, then a binary search of
+    /// the last step): a lookup that visits one field's series in key order
+    /// finds each a few entries past the previous one (the other fields'
+    /// keys lie between), in a few comparisons instead of a binary search
+    /// of the whole index. Otherwise a binary search; `hint` is updated to
+    /// the entry found.
+    pub fn position_near(&self, key: &str, hint: &mut (u64, usize)) -> Option<usize> {
+        let n = self.index.len();
+        let ahead = hint.0 == self.serial && hint.1 < n && self.index[hint.1].key.as_str() < key;
+        let found = if ahead {
+            // every entry before `lo` sorts before `key`
+            let (mut lo, mut step) = (hint.1 + 1, 1);
+            let hi = loop {
+                let hi = (lo + step).min(n);
+                if hi == n || self.index[hi - 1].key.as_str() >= key {
+                    break hi;
+                }
+                lo = hi;
+                step *= 2;
+            };
+            self.index[lo..hi]
+                .binary_search_by(|e| e.key.as_str().cmp(key))
+                .ok()
+                .map(|i| lo + i)
+        } else {
+            self.position(key)
+        };
+        if let Some(at) = found {
+            *hint = (self.serial, at);
+        }
+        found
+    }
+
     /// The index entry of `key`, trying the entry after `hint` first: a
     /// scan visits series in key order, so this usually costs one key
     /// comparison instead of a binary search. `hint` (this reader's serial

@@ -1,0 +1,260 @@
+//! The group table of a [`LastPointsOp`](super::LastPointsOp): for every
+//! group (the values of the `GROUP BY` tags) and every value column, which
+//! newest point is the group's `last`. A point is a row of one of the
+//! column's batches ("parts": the split lookups, in ascending series id);
+//! the last valid one in arrival order wins, as `PipeAggOp`'s `last` over
+//! the timelines of a group does (`docs/semantics.md` §1: ascending series
+//! id, nulls skipped, a group whose points are all null gives null).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{new_null_array, Array, ArrayRef};
+use arrow::compute::interleave;
+use arrow::datatypes::DataType;
+
+use crate::batch::TimelineBatch;
+use crate::columns::ColumnsBatch;
+use crate::error::Result;
+use crate::group::Grouping;
+use crate::registry::{SeriesInfo, SeriesRegistry};
+use crate::spec::GroupBy;
+
+/// What a group holds in one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cell {
+    /// No point of the group in this column.
+    Absent,
+    /// Points, all null.
+    Null,
+    /// The last valid point: row `row` of part `part`.
+    Value { part: u32, row: u32 },
+}
+
+/// One group: its key (the `GROUP BY` tags' values, `""` where a series has
+/// none) and its tags as a series identity.
+#[derive(Debug, Clone)]
+struct Group {
+    key: Vec<String>,
+    info: SeriesInfo,
+}
+
+/// Groups and, per column, each group's last point; see the module docs.
+#[derive(Debug)]
+pub(super) struct GroupTable {
+    measurement: Arc<str>,
+    /// The `GROUP BY` tags (none: one group).
+    by: Vec<String>,
+    /// The same as a `GroupBy`.
+    group_by: GroupBy,
+    index: HashMap<String, u32>,
+    groups: Vec<Group>,
+    /// `cells[column][group]`.
+    cells: Vec<Vec<Cell>>,
+    /// `parts[column]`: the value arrays the cells point into.
+    parts: Vec<Vec<ArrayRef>>,
+    /// A scratch key.
+    scratch: String,
+}
+
+impl GroupTable {
+    /// An empty table of `columns` columns grouping by the tags `by`.
+    pub(super) fn new(measurement: &str, by: &[String], columns: usize) -> Self {
+        GroupTable {
+            measurement: Arc::from(measurement),
+            by: by.to_vec(),
+            group_by: if by.is_empty() {
+                GroupBy::None
+            } else {
+                GroupBy::Tags(by.to_vec())
+            },
+            index: HashMap::new(),
+            groups: Vec::new(),
+            cells: vec![Vec::new(); columns],
+            parts: vec![Vec::new(); columns],
+            scratch: String::new(),
+        }
+    }
+
+    /// Forgets every point of `column` (its lookup is replaced).
+    pub(super) fn clear_column(&mut self, column: usize) {
+        self.cells[column]
+            .iter_mut()
+            .for_each(|c| *c = Cell::Absent);
+        self.parts[column].clear();
+    }
+
+    /// Adds the points of `batch` to `column`, after its earlier parts.
+    pub(super) fn add(&mut self, column: usize, batch: &TimelineBatch) {
+        if batch.is_empty() {
+            // nothing to point at (and an empty batch may be typed Float64
+            // where the field's points are integers)
+            return;
+        }
+        let part = self.parts[column].len() as u32;
+        self.parts[column].push(Arc::clone(batch.value_column()));
+        let values = batch.value_column();
+        let registry = batch.registry();
+        // Most of the registry's series: group them all with `Grouping`,
+        // which a registry remembers (the same query again is a copy), and
+        // make a key per group only; a chunk of it: a key per point.
+        let grouping = (batch.num_rows() * 2 > registry.len())
+            .then(|| Grouping::new(registry, &self.group_by, ""));
+        let mut global = vec![u32::MAX; grouping.as_ref().map_or(0, Grouping::num_groups)];
+        for (row, &id) in batch.series_ids().iter().enumerate() {
+            let group = match &grouping {
+                Some(g) => {
+                    let local = g.group_of(id) as usize;
+                    if global[local] == u32::MAX {
+                        global[local] = self.group_of(g.groups().get(local as u32));
+                    }
+                    global[local] as usize
+                }
+                None => self.group_of(registry.get(id)) as usize,
+            };
+            let cell = &mut self.cells[column][group];
+            if values.is_valid(row) {
+                *cell = Cell::Value {
+                    part,
+                    row: row as u32,
+                };
+            } else if *cell == Cell::Absent {
+                *cell = Cell::Null;
+            }
+        }
+    }
+
+    /// Adds the groups and points of `other` (a later part of every
+    /// column) after this table's.
+    pub(super) fn absorb(&mut self, other: GroupTable) {
+        let GroupTable {
+            groups,
+            cells,
+            parts,
+            ..
+        } = other;
+        let mapped: Vec<u32> = groups.into_iter().map(|g| self.group_by_key(g)).collect();
+        for (column, (cells, parts)) in cells.into_iter().zip(parts).enumerate() {
+            let base = self.parts[column].len() as u32;
+            self.parts[column].extend(parts);
+            for (g, cell) in cells.into_iter().enumerate() {
+                let mine = &mut self.cells[column][mapped[g] as usize];
+                match cell {
+                    Cell::Absent => {}
+                    Cell::Null if *mine != Cell::Absent => {}
+                    Cell::Null => *mine = Cell::Null,
+                    Cell::Value { part, row } => {
+                        *mine = Cell::Value {
+                            part: base + part,
+                            row,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows of every group at `time`, in group key order, cut into
+    /// batches of at most `batch_size` rows.
+    pub(super) fn finish(self, time: i64, batch_size: usize) -> Result<Vec<ColumnsBatch>> {
+        let mut order: Vec<usize> = (0..self.groups.len())
+            .filter(|&g| self.cells.iter().any(|c| c[g] != Cell::Absent))
+            .collect();
+        order.sort_by(|&a, &b| self.groups[a].key.cmp(&self.groups[b].key));
+        let columns = self
+            .cells
+            .iter()
+            .zip(&self.parts)
+            .map(|(cells, parts)| column(cells, parts, &order))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let mut out = Vec::new();
+        for start in (0..order.len()).step_by(batch_size.max(1)) {
+            let len = batch_size.max(1).min(order.len() - start);
+            let infos = order[start..start + len]
+                .iter()
+                .map(|&g| self.groups[g].info.clone())
+                .collect();
+            out.push(ColumnsBatch::try_new(
+                Arc::new(SeriesRegistry::new(infos)),
+                vec![time; len],
+                columns.iter().map(|c| c.slice(start, len)).collect(),
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// The group of a series (with identity `info`), made if new.
+    fn group_of(&mut self, info: Option<&SeriesInfo>) -> u32 {
+        self.scratch.clear();
+        for t in &self.by {
+            self.scratch
+                .push_str(info.and_then(|s| s.tag(t)).unwrap_or(""));
+            self.scratch.push('\u{1f}');
+        }
+        if let Some(&g) = self.index.get(self.scratch.as_str()) {
+            return g;
+        }
+        let key: Vec<String> = self
+            .by
+            .iter()
+            .map(|t| info.and_then(|s| s.tag(t)).unwrap_or("").to_string())
+            .collect();
+        let tags: Vec<(&str, &str)> = self
+            .by
+            .iter()
+            .zip(&key)
+            .filter(|(t, _)| info.and_then(|s| s.tag(t)).is_some())
+            .map(|(t, v)| (t.as_str(), v.as_str()))
+            .collect();
+        let group = Group {
+            info: SeriesInfo::new(&self.measurement, &tags, ""),
+            key,
+        };
+        self.insert(group)
+    }
+
+    /// The index of `group` (by its key), inserted if new.
+    fn group_by_key(&mut self, group: Group) -> u32 {
+        self.scratch.clear();
+        for v in &group.key {
+            self.scratch.push_str(v);
+            self.scratch.push('\u{1f}');
+        }
+        match self.index.get(self.scratch.as_str()) {
+            Some(&g) => g,
+            None => self.insert(group),
+        }
+    }
+
+    /// Appends `group` under the key in `scratch`.
+    fn insert(&mut self, group: Group) -> u32 {
+        let g = self.groups.len() as u32;
+        self.index.insert(self.scratch.clone(), g);
+        self.groups.push(group);
+        for cells in &mut self.cells {
+            cells.push(Cell::Absent);
+        }
+        g
+    }
+}
+
+/// One value column over the groups in `order`: each group's last point
+/// taken from `parts`, null where it has none; in the parts' type
+/// (`Float64` when there is no part).
+fn column(cells: &[Cell], parts: &[ArrayRef], order: &[usize]) -> Result<ArrayRef> {
+    let data_type = parts
+        .first()
+        .map_or(DataType::Float64, |p| p.data_type().clone());
+    let null = new_null_array(&data_type, 1);
+    let mut sources: Vec<&dyn Array> = parts.iter().map(|p| p.as_ref()).collect();
+    sources.push(null.as_ref());
+    let null_source = parts.len();
+    let indices: Vec<(usize, usize)> = order
+        .iter()
+        .map(|&g| match cells[g] {
+            Cell::Value { part, row } => (part as usize, row as usize),
+            Cell::Absent | Cell::Null => (null_source, 0),
+        })
+        .collect();
+    Ok(interleave(&sources, &indices)?)
+}

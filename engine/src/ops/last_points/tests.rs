@@ -1,0 +1,111 @@
+//! Unit tests of `LastPointsOp`'s planning check and group table; the
+//! results against the per-column plan are in `planner/tests/last_points.rs`.
+
+use std::sync::Arc;
+
+use super::check_last_points;
+use super::table::GroupTable;
+use crate::batch::TimelineBatch;
+use crate::registry::{SeriesInfo, SeriesRegistry};
+use crate::spec::{Aggregator, Downsample, FillPolicy, GroupBy, Interval, PipelineSpec};
+use crate::storage::{ScanRequest, TimeRange};
+
+fn spec(field: &str, agg: Aggregator, start: i64) -> PipelineSpec {
+    PipelineSpec {
+        scan: ScanRequest {
+            range: TimeRange::new(start, 100),
+            ..ScanRequest::new("cpu", field)
+        },
+        downsample: Some(Downsample {
+            interval: Interval::All,
+            agg: Aggregator::Last,
+            fill: FillPolicy::None,
+            max_gap: None,
+        }),
+        rate: None,
+        aggregate: Some(agg),
+        group_by: GroupBy::Tags(vec!["host".into()]),
+        output_name: format!("{agg}({field})"),
+    }
+}
+
+#[test]
+fn only_last_columns_of_one_selection_make_one_operator() {
+    let (a, b) = (
+        spec("a", Aggregator::Last, 0),
+        spec("b", Aggregator::Last, 0),
+    );
+    assert_eq!(check_last_points(&[&a, &b]), None);
+    let max = spec("b", Aggregator::Max, 0);
+    assert_eq!(
+        check_last_points(&[&a, &max]).as_deref(),
+        Some("max(b): not last across timelines")
+    );
+    let later = spec("b", Aggregator::Last, 5);
+    assert_eq!(
+        check_last_points(&[&a, &later]).as_deref(),
+        Some("last(b) reads another selection than last(a)")
+    );
+    let mut star = spec("b", Aggregator::Last, 0);
+    star.group_by = GroupBy::All;
+    assert!(check_last_points(&[&star]).is_some());
+    assert_eq!(check_last_points(&[]).as_deref(), Some("no value column"));
+}
+
+/// One point per series `(host, time, value)` of field `f`.
+fn batch(points: &[(&str, i64, Option<i64>)]) -> TimelineBatch {
+    let infos = points
+        .iter()
+        .map(|(h, _, _)| SeriesInfo::new("cpu", &[("host", h)], "f"))
+        .collect();
+    let registry = Arc::new(SeriesRegistry::new(infos));
+    let n = points.len() as u32;
+    TimelineBatch::from_sorted_run_arrays(
+        (0..n).collect(),
+        points.iter().map(|p| p.1).collect(),
+        Arc::new(arrow::array::Int64Array::from(
+            points.iter().map(|p| p.2).collect::<Vec<_>>(),
+        )),
+        (0..=n).collect(),
+        registry,
+    )
+    .unwrap()
+}
+
+/// Cells of a finished table as `host=value` (`null`) per row.
+fn rows(table: GroupTable) -> Vec<String> {
+    let out = table.finish(7, 2).unwrap();
+    let mut rows = Vec::new();
+    for b in &out {
+        assert!(b.num_rows() <= 2);
+        let values = b.columns()[0]
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap();
+        for r in 0..b.num_rows() {
+            let host = b.groups().get(r as u32).unwrap().tag("host").unwrap_or("");
+            let v = if values.is_valid(r) {
+                values.value(r).to_string()
+            } else {
+                "null".into()
+            };
+            assert_eq!(b.times()[r], 7);
+            rows.push(format!("{host}={v}"));
+        }
+    }
+    rows
+}
+
+use arrow::array::Array;
+
+#[test]
+fn a_later_chunk_wins_and_nulls_only_fill_absent_groups() {
+    // chunk 1: hosts b (null) and a (5); chunk 2: b (9), c (null)
+    let mut first = GroupTable::new("cpu", &["host".into()], 1);
+    first.add(0, &batch(&[("b", 3, None), ("a", 1, Some(5))]));
+    let mut second = GroupTable::new("cpu", &["host".into()], 1);
+    second.add(0, &batch(&[("b", 2, Some(9)), ("c", 4, None)]));
+    first.absorb(second);
+    // key order; b's valid value from the later chunk replaces its null
+    assert_eq!(rows(first), ["a=5", "b=9", "c=null"]);
+}
