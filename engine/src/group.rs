@@ -239,6 +239,11 @@ impl Grouping {
         self.group_of[series_id as usize]
     }
 
+    /// Number of series grouped (the registry's).
+    pub fn num_series(&self) -> usize {
+        self.group_of.len()
+    }
+
     /// Number of groups.
     pub fn num_groups(&self) -> usize {
         self.groups.len()

@@ -6,13 +6,22 @@
 //! unpartitioned pipeline.
 //!
 //! ```text
-//!   streaming aggregation (PipeAggOp's case), partitions by series id range:
+//!   streaming aggregation (PipeAggOp's case) grouped by tags, partitions by
+//!   group range (partition k's groups all before partition k+1's):
+//!
+//!   GroupMergeOp ◀─TimelineBatch── PipeAggOp (groups lo₁..hi₁) ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(1/P)
+//!       │        ◀─TimelineBatch── PipeAggOp (groups lo₂..hi₂) ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(2/P)
+//!       ▼ concatenation in partition order (no state merge, no row copy)
+//!
+//!   streaming aggregation into one group (no GROUP BY), partitions by
+//!   series id range:
 //!
 //!   FinalAggOp ◀─PartialStates (RecordBatch)── PartialAggOp ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(1/P)
 //!       │      ◀─PartialStates (RecordBatch)── PartialAggOp ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(2/P)
 //!       ▼ merge in partition order, finish
 //!
-//!   interpolating aggregation (GroupedAggOp, MTAggOp), partitions by group:
+//!   interpolating aggregation (GroupedAggOp, MTAggOp), partitions by
+//!   group id mod P:
 //!
 //!   GroupMergeOp ◀─TimelineBatch── GroupedAggOp | MTAggOp ◀ … ◀ ScanOp(1/P)
 //!       │        ◀─TimelineBatch── GroupedAggOp | MTAggOp ◀ … ◀ ScanOp(2/P)
@@ -35,10 +44,11 @@ mod shard;
 mod tasks;
 
 use std::fmt;
+use std::ops::Range;
 
 pub use build::{
     build_partitioned, build_partitioned_in, build_partitioned_with, partitions_for,
-    plan_partitioned_with,
+    plan_partitioned_with, split_for,
 };
 pub use final_agg::FinalAggOp;
 pub use group_merge::GroupMergeOp;
@@ -71,8 +81,16 @@ pub enum PartitionBy {
     Series,
     /// Group id (groups as [`Grouping`] numbers them for this `GROUP BY`)
     /// modulo the partition count: every timeline of a group in one
-    /// partition.
+    /// partition, the groups of the partitions interleaved (the
+    /// interpolating aggregations, whose partitions emit group by group
+    /// while the others run).
     Group(GroupBy),
+    /// Contiguous ranges of group ids ([`group_range`]), balanced by the
+    /// number of series: every timeline of a group in one partition, and
+    /// every group of partition `k` before every group of partition
+    /// `k + 1`, so that the partitions' outputs concatenate in group order
+    /// (the streaming aggregation, which emits once its input is done).
+    GroupRange(GroupBy),
 }
 
 impl Partition {
@@ -91,8 +109,48 @@ impl Partition {
                     .map(|id| grouping.group_of(id) as usize % count == self.index)
                     .collect()
             }
+            PartitionBy::GroupRange(by) => {
+                let grouping = Grouping::new(registry, by, "");
+                let groups = group_range(&grouping, self.index, count);
+                (0..registry.len() as u32)
+                    .map(|id| groups.contains(&grouping.group_of(id)))
+                    .collect()
+            }
         }
     }
+}
+
+/// The group ids of partition `index` of `count` in a split by group range
+/// ([`PartitionBy::GroupRange`]): the groups are cut, in id order, where the
+/// series before a group reach `k / count` of all series, so that each
+/// partition has about `1 / count` of the series (to one group) and its
+/// groups are contiguous. Group `g`, with `before(g)` series in the groups
+/// below it out of `n`, goes to partition `min(count - 1, before(g) * count
+/// / n)`. Empty when the partition gets no group (more partitions than
+/// groups, or a few large groups).
+pub fn group_range(grouping: &Grouping, index: usize, count: usize) -> Range<u32> {
+    let count = count.max(1);
+    let groups = grouping.num_groups();
+    let n = grouping.num_series();
+    let mut sizes = vec![0usize; groups];
+    for id in 0..n as u32 {
+        sizes[grouping.group_of(id) as usize] += 1;
+    }
+    // start[k]: the first group of partition k (groups if none)
+    let (mut start, mut end) = (groups, groups);
+    let mut before = 0usize;
+    for (g, size) in sizes.iter().enumerate() {
+        let owner = (before * count / n.max(1)).min(count - 1);
+        if owner >= index && start == groups {
+            start = g;
+        }
+        if owner > index {
+            end = g;
+            break;
+        }
+        before += size;
+    }
+    start.min(end) as u32..end as u32
 }
 
 impl fmt::Display for Partition {
@@ -100,6 +158,7 @@ impl fmt::Display for Partition {
         let by = match self.by {
             PartitionBy::Series => "series",
             PartitionBy::Group(_) => "group",
+            PartitionBy::GroupRange(_) => "group range",
         };
         write!(f, "{}/{} by {by}", self.index + 1, self.count)
     }
