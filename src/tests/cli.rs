@@ -357,7 +357,8 @@ fn explain_and_explain_analyze_run_as_queries() {
     );
     assert_eq!(two.code, 0, "{}", two.stderr);
     assert!(
-        two.stdout.contains("GroupMergeOp: partitions=2 by group range"),
+        two.stdout
+            .contains("GroupMergeOp: partitions=2 by group range"),
         "{}",
         two.stdout
     );

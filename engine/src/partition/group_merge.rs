@@ -305,7 +305,10 @@ impl Operator for GroupMergeOp {
             true => ("group range", "concatenates the partitions in order"),
             false => ("group", "merges groups in order"),
         };
-        format!("{NAME}: partitions={} by {by} ({how})", self.partitions.len())
+        format!(
+            "{NAME}: partitions={} by {by} ({how})",
+            self.partitions.len()
+        )
     }
 
     async fn open(&mut self, ctx: &TaskContext) -> Result<()> {

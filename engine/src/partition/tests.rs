@@ -359,7 +359,9 @@ fn check_case(seed: u64, rt: &tokio::runtime::Runtime) -> [usize; 3] {
             // unsplit order: bit for bit the rows of P = 1, sums included
             if split_for(&spec, strategy) != PartitionBy::Series || p == 1 {
                 let bits = |rows: &[Row]| -> Vec<(u32, i64, Option<u64>)> {
-                    rows.iter().map(|r| (r.0, r.1, r.2.map(f64::to_bits))).collect()
+                    rows.iter()
+                        .map(|r| (r.0, r.1, r.2.map(f64::to_bits)))
+                        .collect()
                 };
                 match &unsplit {
                     None => unsplit = Some(got),
@@ -550,8 +552,16 @@ fn a_grouped_streaming_aggregation_splits_by_group_range_and_concatenates() {
     // b starts where 2 of the 4 series are before it: partition
     // 2 * P / 4, i.e. 1 of 2 and 1 of 3 (the third partition has no group)
     let want = vec![(0, 0, Some(3.0)), (1, 0, Some(7.0))];
-    for (p, scanned) in [(2, vec![2, 2]), (3, vec![2, 2, 0]), (7, vec![2, 0, 0, 2, 0, 0, 0])] {
-        for ctx in [spawned(&rt, 1), spawned(&rt, 16), TaskContext::with_batch_size(1)] {
+    for (p, scanned) in [
+        (2, vec![2, 2]),
+        (3, vec![2, 2, 0]),
+        (7, vec![2, 0, 0, 2, 0, 0, 0]),
+    ] {
+        for ctx in [
+            spawned(&rt, 1),
+            spawned(&rt, 16),
+            TaskContext::with_batch_size(1),
+        ] {
             let mut root = build(p);
             let got = rt.block_on(collect(root.as_mut(), &ctx)).unwrap();
             assert_eq!(rows(&got), want, "P={p}");
@@ -603,10 +613,7 @@ fn group_ranges_are_contiguous_balanced_by_series_and_cover_every_group() {
     assert_eq!(ranges(3), vec![0..1, 1..4, 4..5]);
     // P = 7 (more partitions than groups): 0, 21/8, 28/8, 35/8, 42/8 ->
     // 0, 2, 3, 4, 5; partitions 2 and 7 get none
-    assert_eq!(
-        ranges(7),
-        vec![0..1, 1..1, 1..2, 2..3, 3..4, 4..5, 5..5]
-    );
+    assert_eq!(ranges(7), vec![0..1, 1..1, 1..2, 2..3, 3..4, 4..5, 5..5]);
     // the masks: every series in exactly the partition of its group
     for count in [1, 2, 3, 7] {
         let masks: Vec<Vec<bool>> = (0..count)
@@ -619,9 +626,9 @@ fn group_ranges_are_contiguous_balanced_by_series_and_cover_every_group() {
                 .mask(&reg)
             })
             .collect();
-        for id in 0..reg.len() {
-            let owners: Vec<usize> = (0..count).filter(|&k| masks[k][id]).collect();
-            let group = grouping.group_of(id as u32);
+        for (id, _) in reg.iter() {
+            let owners: Vec<usize> = (0..count).filter(|&k| masks[k][id as usize]).collect();
+            let group = grouping.group_of(id);
             let want: Vec<usize> = (0..count)
                 .filter(|&k| group_range(&grouping, k, count).contains(&group))
                 .collect();
