@@ -342,7 +342,7 @@ fn explain_and_explain_analyze_run_as_queries() {
         "{}",
         explain.stdout
     );
-    // on two threads: two aggregations of a group range each, concatenated
+    // on two threads: two aggregations of whole groups each, merged
     let two = tsq(
         dir.path(),
         &[
@@ -358,14 +358,14 @@ fn explain_and_explain_analyze_run_as_queries() {
     assert_eq!(two.code, 0, "{}", two.stderr);
     assert!(
         two.stdout
-            .contains("GroupMergeOp: partitions=2 by group range"),
+            .contains("GroupMergeOp: partitions=2 by whole groups"),
         "{}",
         two.stdout
     );
     assert_eq!(
         two.stdout
             .lines()
-            .filter(|l| l.contains("PipeAggOp: agg=max") && l.ends_with("by group range"))
+            .filter(|l| l.contains("PipeAggOp: agg=max") && l.ends_with("by whole groups"))
             .count(),
         2,
         "{}",

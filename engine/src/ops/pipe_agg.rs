@@ -20,13 +20,12 @@
 //! scanned. Within a slot, values arrive in input order, which is ascending
 //! series id for a plain scan (this decides `first` / `last`).
 //!
-//! In a partition by group range (`crate::partition`,
-//! `PartitionBy::GroupRange`: `docs/architecture.md`, "Partitions and partial
-//! aggregates") it keeps accumulators for its own groups `lo..hi` only
-//! (group `g` in slot row `g - lo`) and emits them under their query-wide
-//! ids: the partitions' outputs concatenate into the unpartitioned output.
+//! In a partition of whole groups (`crate::partition`,
+//! `PartitionBy::WholeGroups`: `docs/architecture.md`, "Partitions and
+//! partial aggregates") it keeps accumulators for its own groups only (the
+//! i-th of them in slot row i) and emits them, in group order, under their
+//! query-wide ids.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use crate::accumulator::{AccValue, Accumulators};
@@ -39,7 +38,7 @@ use crate::materialize::RowBatcher;
 use crate::memory::MemoryReservation;
 use crate::operator::Operator;
 use crate::ops::driver::{Kernel, UnaryOp};
-use crate::partition::{group_range, Partition, PartitionBy};
+use crate::partition::{OwnedGroups, Partition, PartitionBy};
 use crate::registry::SeriesRegistry;
 use crate::spec::{Aggregator, BucketGrid, GroupBy};
 use crate::storage::ValueType;
@@ -61,7 +60,7 @@ pub struct PipeAgg {
     /// when the range is resolved from the data.
     grid: Option<BucketGrid>,
     output_name: String,
-    /// The partition by group range this operator aggregates, if any: it
+    /// The partition of whole groups this operator aggregates, if any: it
     /// keeps and emits that partition's groups only.
     partition: Option<Partition>,
 }
@@ -86,8 +85,8 @@ struct Groups {
     buckets: Vec<usize>,
     /// Next slot to emit once the input is exhausted.
     emit_cursor: usize,
-    /// The groups with accumulators here: all, or a partition's range.
-    range: Range<u32>,
+    /// The groups with accumulators here: a partition's, or all (`None`).
+    owned: Option<OwnedGroups>,
 }
 
 /// One accumulator per (group, bucket) over values of type `V`, and the
@@ -115,7 +114,7 @@ impl<V: AccValue> Slots<V> {
         &mut self,
         batch: &TimelineBatch,
         grid: &BucketGrid,
-        (grouping, range): (&Grouping, &Range<u32>),
+        (grouping, owned): (&Grouping, Option<&OwnedGroups>),
         buckets: &mut Vec<usize>,
     ) -> Result<()> {
         let Some(timelines) = batch.timelines_as::<V>() else {
@@ -126,10 +125,13 @@ impl<V: AccValue> Slots<V> {
                 return Err(off_grid(&tl, i, grid, batch.registry()));
             }
             let group = grouping.group_of(tl.series_id);
-            if !range.contains(&group) {
-                return Err(outside_range(&tl, group, range, batch.registry()));
-            }
-            let base = (group - range.start) as usize * grid.count;
+            let row = match owned {
+                None => group,
+                Some(o) => o
+                    .local(group)
+                    .ok_or_else(|| not_owned(&tl, group, batch.registry()))?,
+            };
+            let base = row as usize * grid.count;
             let buckets = &*buckets;
             self.acc.update_timeline(&tl, |i| base + buckets[i]);
         }
@@ -141,7 +143,7 @@ impl<V: AccValue> Slots<V> {
     fn drain(
         &mut self,
         mut cursor: usize,
-        (grid, first_group): (&BucketGrid, u32),
+        (grid, owned): (&BucketGrid, Option<&OwnedGroups>),
         ctx: &TaskContext,
     ) -> Result<usize> {
         let count = grid.count;
@@ -151,8 +153,8 @@ impl<V: AccValue> Slots<V> {
             }
             if let Some(v) = self.acc.result(cursor) {
                 let (group, bucket) = (cursor / count, cursor % count);
-                self.out
-                    .push(first_group + group as u32, grid.time(bucket), v)?;
+                let group = owned.map_or(group as u32, |o| o.global(group));
+                self.out.push(group, grid.time(bucket), v)?;
             }
             cursor += 1;
         }
@@ -160,23 +162,15 @@ impl<V: AccValue> Slots<V> {
     }
 }
 
-/// The error for a timeline of group `group`, outside the groups `range`
-/// of this operator's partition.
-fn outside_range<V>(
-    tl: &Timeline<'_, V>,
-    group: u32,
-    range: &Range<u32>,
-    registry: &SeriesRegistry,
-) -> EngineError {
+/// The error for a timeline of group `group`, which another partition
+/// owns.
+fn not_owned<V>(tl: &Timeline<'_, V>, group: u32, registry: &SeriesRegistry) -> EngineError {
     let series = registry
         .get(tl.series_id)
         .map_or_else(|| tl.series_id.to_string(), |s| s.key());
     EngineError::execution(
         NAME,
-        format!(
-            "series {series} of group {group} is outside this partition's groups {}..{}",
-            range.start, range.end
-        ),
+        format!("series {series} of group {group} belongs to another partition's groups"),
     )
 }
 
@@ -224,8 +218,8 @@ impl PipeAggOp {
         Ok(UnaryOp::with_kernel(input, kernel))
     }
 
-    /// [`PipeAggOp::new`] over one partition by group range of the
-    /// timelines (`partition.by` is [`PartitionBy::GroupRange`] of
+    /// [`PipeAggOp::new`] over one partition of whole groups of the
+    /// timelines (`partition.by` is [`PartitionBy::WholeGroups`] of
     /// `group_by`): the accumulators cover that partition's groups only,
     /// and the output has only those groups, under the ids of the whole
     /// query. A timeline of another group is an error.
@@ -236,9 +230,9 @@ impl PipeAggOp {
         output_name: String,
         partition: Partition,
     ) -> Result<Self> {
-        if partition.by != PartitionBy::GroupRange(group_by.clone()) {
+        if partition.by != PartitionBy::WholeGroups(group_by.clone()) {
             return Err(EngineError::InvalidArgument(format!(
-                "PipeAggOp by {group_by} needs a partition by group range of the same tags, \
+                "PipeAggOp by {group_by} needs a partition of whole groups of the same tags, \
                  got {partition}"
             )));
         }
@@ -275,12 +269,10 @@ impl PipeAgg {
             &self.group_by,
             &self.output_name,
         )?;
-        let range = match &self.partition {
-            Some(p) => group_range(&grouping, p.index, p.count),
-            None => 0..grouping.num_groups() as u32,
-        };
-        let slots = range
-            .len()
+        let owned = (self.partition.as_ref()).map(|p| OwnedGroups::of(&grouping, p.index, p.count));
+        let slots = owned
+            .as_ref()
+            .map_or(grouping.num_groups(), OwnedGroups::len)
             .checked_mul(grid.count)
             .ok_or_else(|| EngineError::execution(NAME, "number of groups × buckets overflows"))?;
         let mut reservation = ctx.memory.reservation(
@@ -309,7 +301,7 @@ impl PipeAgg {
             reservation,
             buckets: Vec::new(),
             emit_cursor: 0,
-            range,
+            owned,
         })
     }
 
@@ -320,9 +312,9 @@ impl PipeAgg {
             return Ok(());
         };
         let (grid, ctx, agg) = (&state.grid, &state.ctx, self.agg);
-        let (cursor, first_group) = (g.emit_cursor, g.range.start);
+        let (cursor, owned) = (g.emit_cursor, g.owned.as_ref());
         let (cursor, done) = each_type!(&mut g.slots, s => {
-            let cursor = s.drain(cursor, (grid, first_group), ctx)?;
+            let cursor = s.drain(cursor, (grid, owned), ctx)?;
             let done = cursor == s.acc.len();
             if done {
                 s.out.flush()?;
@@ -395,7 +387,7 @@ impl Kernel for PipeAgg {
                 "input batches refer to different series registries",
             ));
         }
-        let (groups, buckets) = ((&g.grouping, &g.range), &mut g.buckets);
+        let (groups, buckets) = ((&g.grouping, g.owned.as_ref()), &mut g.buckets);
         each_type!(&mut g.slots, s => s.fold_batch(batch, &grid, groups, buckets))
     }
 
@@ -591,26 +583,27 @@ mod tests {
         assert!(e.contains("float values after integer values"), "{e}");
     }
 
-    fn in_range(rows: &[Row], part: Partition, agg: Aggregator) -> PipeAggOp {
+    fn in_part(rows: &[Row], part: Partition, agg: Aggregator) -> PipeAggOp {
         let reg = aligned().0;
         let input = Box::new(ValuesOp::new(batches(&reg, rows, 2)).with_grid(GRID));
         PipeAggOp::in_partition(input, agg, by_dc(), format!("{agg}(u)"), part).unwrap()
     }
 
-    fn range_part(index: usize, count: usize) -> Partition {
+    fn whole_part(index: usize, count: usize) -> Partition {
         Partition {
             index,
             count,
-            by: PartitionBy::GroupRange(by_dc()),
+            by: PartitionBy::WholeGroups(by_dc()),
         }
     }
 
-    /// `aligned`'s 3 series by group range: a (2 series) starts at 0, b
-    /// where 2 series of 3 are before it. At P = 2: 2 * 2 / 3 = 1, so a is
-    /// partition 1's, b partition 2's; at P = 3: 2 * 3 / 3 = 2, so
-    /// partition 2 of 3 has no group.
+    /// `aligned`'s 3 series in whole groups: no series-id cut within the
+    /// slack (n / 4P = 0) at 3 / P = 1, where group a spans it, so by group
+    /// range: a (2 series) starts at 0, b where 2 series of 3 are before
+    /// it. At P = 2: 2 * 2 / 3 = 1, so a is partition 1's, b partition 2's;
+    /// at P = 3: 2 * 3 / 3 = 2, so partition 2 of 3 has no group.
     #[test]
-    fn a_partition_by_group_range_keeps_and_emits_its_groups_only() {
+    fn a_partition_of_whole_groups_keeps_and_emits_its_groups_only() {
         let (_, rows) = aligned();
         let a: Vec<Row> = rows.iter().copied().filter(|r| r.0 < 2).collect();
         let b: Vec<Row> = rows.iter().copied().filter(|r| r.0 == 2).collect();
@@ -619,41 +612,38 @@ mod tests {
             let want = aligned_expected(agg);
             for batch_size in [1, 7] {
                 let ctx = TaskContext::with_batch_size(batch_size);
-                let got = run(&mut in_range(&a, range_part(0, 2), agg), &ctx).unwrap();
+                let got = run(&mut in_part(&a, whole_part(0, 2), agg), &ctx).unwrap();
                 assert_rows(&got, &want[..4]);
-                let got = run(&mut in_range(&b, range_part(1, 2), agg), &ctx).unwrap();
+                let got = run(&mut in_part(&b, whole_part(1, 2), agg), &ctx).unwrap();
                 assert_rows(&got, &want[4..]);
-                let got = run(&mut in_range(&b, range_part(2, 3), agg), &ctx).unwrap();
+                let got = run(&mut in_part(&b, whole_part(2, 3), agg), &ctx).unwrap();
                 assert_rows(&got, &want[4..]);
             }
         }
-        let op = in_range(&b, range_part(1, 2), Aggregator::Sum);
+        let op = in_part(&b, whole_part(1, 2), Aggregator::Sum);
         assert_eq!(
             op.display(),
-            "PipeAggOp: agg=sum group_by=[dc] buckets=4 partition=2/2 by group range"
+            "PipeAggOp: agg=sum group_by=[dc] buckets=4 partition=2/2 by whole groups"
         );
         // the partition without a group emits nothing (it reads nothing)
         let ctx = TaskContext::default();
-        let got = run(&mut in_range(&[], range_part(1, 3), Aggregator::Sum), &ctx).unwrap();
+        let got = run(&mut in_part(&[], whole_part(1, 3), Aggregator::Sum), &ctx).unwrap();
         assert!(got.is_empty(), "{got:?}");
         // a timeline of another partition's group is an error, not a row
-        let err = run(
-            &mut in_range(&rows, range_part(1, 2), Aggregator::Sum),
-            &ctx,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = run(&mut in_part(&rows, whole_part(1, 2), Aggregator::Sum), &ctx)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(
-                "series cpu,dc=a,host=1#u of group 0 is outside this partition's groups 1..2"
+                "series cpu,dc=a,host=1#u of group 0 belongs to another partition's groups"
             ),
             "{err}"
         );
-        // only a partition by group range of the same tags
+        // only a partition by whole groups of the same tags
         for by in [
             PartitionBy::Series,
             PartitionBy::Group(by_dc()),
-            PartitionBy::GroupRange(GroupBy::All),
+            PartitionBy::WholeGroups(GroupBy::All),
         ] {
             let input = Box::new(ValuesOp::empty().with_grid(GRID));
             let part = Partition {
@@ -664,19 +654,20 @@ mod tests {
             let Err(err) =
                 PipeAggOp::in_partition(input, Aggregator::Sum, by_dc(), "s".into(), part)
             else {
-                panic!("a partition that is not by group range of dc was accepted");
+                panic!("a partition that is not by whole groups of dc was accepted");
             };
             assert!(
-                err.to_string().contains("needs a partition by group range"),
+                err.to_string()
+                    .contains("needs a partition of whole groups"),
                 "{err}"
             );
         }
     }
 
-    /// An integer selector in a partition by group range stays exact, in an
+    /// An integer selector in a partition by whole groups stays exact, in an
     /// `Int64` output, under the query-wide group id.
     #[test]
-    fn integer_selectors_stay_exact_in_a_partition_by_group_range() {
+    fn integer_selectors_stay_exact_in_a_partition_of_whole_groups() {
         use crate::batch::TimelineBatchBuilder;
         const B: i64 = 9_007_199_254_740_992;
         let reg = aligned().0;
@@ -699,7 +690,7 @@ mod tests {
             (1, typed(&[(2, &[0], &[i64::MIN])]), vec![(1, 0, i64::MIN)]),
         ] {
             let input = Box::new(ValuesOp::new(vec![input]).with_grid(GRID));
-            let part = range_part(index, 2);
+            let part = whole_part(index, 2);
             let mut op =
                 PipeAggOp::in_partition(input, Aggregator::Max, by_dc(), "m".into(), part).unwrap();
             let out = futures::executor::block_on(crate::operator::collect(&mut op, &ctx)).unwrap();

@@ -63,8 +63,8 @@ pub async fn build_partitioned(
 /// use; with 1 it is [`build_pipeline_with`](crate::pipeline::build_pipeline_with)'s tree):
 ///
 /// - `PipeAggOp`'s case grouped by tags (or `GROUP BY *`): `GroupMergeOp`
-///   concatenating P × (`PipeAggOp` of its groups ← chain), timelines
-///   dealt by group range ([`split_for`]);
+///   merging P × (`PipeAggOp` of its groups ← chain), timelines dealt
+///   in whole groups ([`split_for`]);
 /// - `PipeAggOp`'s case without `GROUP BY`: `FinalAggOp` over P ×
 ///   (`PartialAggOp` ← chain), timelines dealt by series id;
 /// - `GroupedAggOp` / `MTAggOp`: `GroupMergeOp` over P × (aggregation ←
@@ -141,10 +141,13 @@ pub fn plan_partitioned_with(
 /// aggregates"):
 ///
 /// - a streaming aggregation (`PipeAggOp`) grouped by tags or by series:
-///   by group range. Each partition aggregates whole groups into
-///   accumulators of its own groups and the partitions' outputs
-///   concatenate in group order: no partial state is built, shipped or
-///   merged, and the serial step does not grow with groups × buckets.
+///   into whole groups ([`group_owners`](super::group_owners): series-id
+///   ranges cut between groups where possible, so that in-memory scans
+///   keep zero-copy slices; else ranges of group ids). Each partition
+///   aggregates whole groups into accumulators of its own groups and the
+///   merge interleaves finished rows: no partial state is built, shipped
+///   or merged, and the serial step is O(result rows), not O(P × groups ×
+///   buckets).
 /// - a streaming aggregation into one group (no `GROUP BY`): by series,
 ///   with partial states merged by [`FinalAggOp`] (one group cannot be
 ///   split otherwise).
@@ -153,12 +156,12 @@ pub fn plan_partitioned_with(
 ///   it goes, so the partitions' outputs are consumed side by side).
 ///
 /// Decided from the query alone: with fewer groups than partitions a split
-/// by group range leaves partitions without a group (correct, less
+/// into whole groups leaves partitions without a group (correct, less
 /// parallel).
 pub fn split_for(spec: &PipelineSpec, strategy: AggStrategy) -> PartitionBy {
     match (strategy, &spec.group_by) {
         (AggStrategy::Pipe, GroupBy::None) => PartitionBy::Series,
-        (AggStrategy::Pipe, by) => PartitionBy::GroupRange(by.clone()),
+        (AggStrategy::Pipe, by) => PartitionBy::WholeGroups(by.clone()),
         (AggStrategy::Grouped | AggStrategy::MT, by) => PartitionBy::Group(by.clone()),
     }
 }
@@ -184,7 +187,7 @@ fn assemble(
         // partitions_for gives one partition without an aggregate
         return build_chain(spec, adapter, strategy, read, pre, None);
     };
-    if let PartitionBy::GroupRange(_) = by {
+    if let PartitionBy::WholeGroups(_) = by {
         let mut parts: Vec<Box<dyn Operator>> = Vec::with_capacity(p);
         for k in 0..p {
             let by = spec.group_by.clone();
@@ -196,7 +199,7 @@ fn assemble(
                 part(k),
             )?));
         }
-        return Ok(Box::new(GroupMergeOp::concat(parts)?));
+        return Ok(Box::new(GroupMergeOp::whole_groups(parts)?));
     }
     if strategy == AggStrategy::Pipe {
         let mut parts = Vec::with_capacity(p);

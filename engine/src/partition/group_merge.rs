@@ -6,14 +6,10 @@
 //! (group, time) order, so a k-way merge on the group id of each timeline
 //! run gives the unpartitioned order.
 //!
-//! The partitions of a streaming aggregation (`PipeAggOp`) are by group
-//! range instead (`PartitionBy::GroupRange`): every group of partition `k`
-//! comes before every group of partition `k + 1`, so the merge is a
-//! concatenation ([`GroupMergeOp::concat`]): partition 1's batches are
-//! handed on as they are, then partition 2's, and so on, with no row
-//! copied and nothing compared. The later partitions run meanwhile; a
-//! `PipeAggOp` does all its work before its first batch, so their bounded
-//! channels do not hold them back.
+//! The partitions of a streaming aggregation (`PipeAggOp`) hold whole
+//! groups too (`PartitionBy::WholeGroups`, [`GroupMergeOp::whole_groups`]):
+//! each emits its groups in group order once its input is done, and the
+//! merge copies the finished rows, O(result rows), with no state merged.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -54,10 +50,8 @@ pub struct GroupMergeOp {
     out: Option<Merged>,
     started: bool,
     done: bool,
-    /// The partitions' groups are ranges in partition order: concatenate.
-    concat: bool,
-    /// With `concat`, the partition whose batches are handed on now.
-    current: usize,
+    /// How the partitions were split, for the display.
+    by: &'static str,
     metrics: OperatorMetrics,
 }
 
@@ -94,39 +88,17 @@ impl GroupMergeOp {
             out: None,
             started: false,
             done: false,
-            concat: false,
-            current: 0,
+            by: "group",
             metrics: OperatorMetrics::default(),
         })
     }
 
-    /// The concatenation of `partitions` (at least one), each an
-    /// aggregation over one partition by group range, in partition order
-    /// (see the module docs).
-    pub fn concat(partitions: Vec<Box<dyn Operator>>) -> Result<Self> {
+    /// The merge of `partitions` (at least one), each a `PipeAggOp` over
+    /// one partition of whole groups.
+    pub fn whole_groups(partitions: Vec<Box<dyn Operator>>) -> Result<Self> {
         let mut op = Self::new(partitions)?;
-        op.concat = true;
+        op.by = "whole groups";
         Ok(op)
-    }
-
-    /// With `concat`: the next batch of the current partition, moving on to
-    /// the next partition when it has none left.
-    async fn next_in_order(&mut self) -> Result<Option<TimelineBatch>> {
-        while self.current < self.sources.len() {
-            if let Some(ctx) = &self.ctx {
-                ctx.cancel.check()?;
-            }
-            self.fill(self.current).await?;
-            match self.heads[self.current].take() {
-                Some((batch, _)) => {
-                    self.metrics.record_out(batch.num_rows());
-                    return Ok(Some(batch));
-                }
-                None => self.current += 1,
-            }
-        }
-        self.done = true;
-        Ok(None)
     }
 
     /// Starts every partition (or, without a spawner, runs them).
@@ -301,13 +273,10 @@ impl Operator for GroupMergeOp {
     }
 
     fn display(&self) -> String {
-        let (by, how) = match self.concat {
-            true => ("group range", "concatenates the partitions in order"),
-            false => ("group", "merges groups in order"),
-        };
         format!(
-            "{NAME}: partitions={} by {by} ({how})",
-            self.partitions.len()
+            "{NAME}: partitions={} by {} (merges groups in order)",
+            self.partitions.len(),
+            self.by
         )
     }
 
@@ -315,7 +284,6 @@ impl Operator for GroupMergeOp {
         self.ctx = Some(ctx.clone());
         self.started = false;
         self.done = false;
-        self.current = 0;
         Ok(())
     }
 
@@ -323,9 +291,6 @@ impl Operator for GroupMergeOp {
         if !self.started {
             self.started = true;
             self.start_partitions().await?;
-        }
-        if self.concat {
-            return self.next_in_order().await;
         }
         loop {
             if let Some(b) = self.out.as_mut().and_then(|o| each_type!(o, o => o.pop())) {

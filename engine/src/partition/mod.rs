@@ -6,12 +6,12 @@
 //! unpartitioned pipeline.
 //!
 //! ```text
-//!   streaming aggregation (PipeAggOp's case) grouped by tags, partitions by
-//!   group range (partition k's groups all before partition k+1's):
+//!   streaming aggregation (PipeAggOp's case) grouped by tags, partitions of
+//!   whole groups (series-id ranges cut between groups where possible):
 //!
-//!   GroupMergeOp ◀─TimelineBatch── PipeAggOp (groups lo₁..hi₁) ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(1/P)
-//!       │        ◀─TimelineBatch── PipeAggOp (groups lo₂..hi₂) ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(2/P)
-//!       ▼ concatenation in partition order (no state merge, no row copy)
+//!   GroupMergeOp ◀─TimelineBatch── PipeAggOp (its groups) ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(1/P)
+//!       │        ◀─TimelineBatch── PipeAggOp (its groups) ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(2/P)
+//!       ▼ k-way merge of finished rows by group id (no state merge)
 //!
 //!   streaming aggregation into one group (no GROUP BY), partitions by
 //!   series id range:
@@ -39,6 +39,7 @@
 mod build;
 mod final_agg;
 mod group_merge;
+mod owners;
 mod partial_agg;
 mod shard;
 mod tasks;
@@ -52,6 +53,7 @@ pub use build::{
 };
 pub use final_agg::FinalAggOp;
 pub use group_merge::GroupMergeOp;
+pub use owners::{group_owners, OwnedGroups};
 pub use partial_agg::{PartialAggOp, PartialOutput};
 pub use shard::{build_shard_step, ShardStep};
 
@@ -85,12 +87,12 @@ pub enum PartitionBy {
     /// interpolating aggregations, whose partitions emit group by group
     /// while the others run).
     Group(GroupBy),
-    /// Contiguous ranges of group ids ([`group_range`]), balanced by the
-    /// number of series: every timeline of a group in one partition, and
-    /// every group of partition `k` before every group of partition
-    /// `k + 1`, so that the partitions' outputs concatenate in group order
-    /// (the streaming aggregation, which emits once its input is done).
-    GroupRange(GroupBy),
+    /// Whole groups, balanced by the number of series ([`group_owners`]):
+    /// contiguous series-id ranges cut where no group spans the cut, else
+    /// contiguous ranges of group ids ([`group_range`]). Every timeline of
+    /// a group in one partition (the streaming aggregation, which then
+    /// needs no partial states).
+    WholeGroups(GroupBy),
 }
 
 impl Partition {
@@ -109,19 +111,20 @@ impl Partition {
                     .map(|id| grouping.group_of(id) as usize % count == self.index)
                     .collect()
             }
-            PartitionBy::GroupRange(by) => {
+            PartitionBy::WholeGroups(by) => {
                 let grouping = Grouping::new(registry, by, "");
-                let groups = group_range(&grouping, self.index, count);
+                let owners = group_owners(&grouping, count);
                 (0..registry.len() as u32)
-                    .map(|id| groups.contains(&grouping.group_of(id)))
+                    .map(|id| owners[grouping.group_of(id) as usize] as usize == self.index)
                     .collect()
             }
         }
     }
 }
 
-/// The group ids of partition `index` of `count` in a split by group range
-/// ([`PartitionBy::GroupRange`]): the groups are cut, in id order, where the
+/// The group ids of partition `index` of `count` in a split into whole
+/// groups ([`PartitionBy::WholeGroups`]) that cannot be cut by series id
+/// ([`group_owners`]): the groups are cut, in id order, where the
 /// series before a group reach `k / count` of all series, so that each
 /// partition has about `1 / count` of the series (to one group) and its
 /// groups are contiguous. Group `g`, with `before(g)` series in the groups
@@ -158,7 +161,7 @@ impl fmt::Display for Partition {
         let by = match self.by {
             PartitionBy::Series => "series",
             PartitionBy::Group(_) => "group",
-            PartitionBy::GroupRange(_) => "group range",
+            PartitionBy::WholeGroups(_) => "whole groups",
         };
         write!(f, "{}/{} by {by}", self.index + 1, self.count)
     }

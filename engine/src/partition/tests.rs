@@ -355,7 +355,7 @@ fn check_case(seed: u64, rt: &tokio::runtime::Runtime) -> [usize; 3] {
                 );
             }
             compared[s] += got.len();
-            // a split by group range aggregates every group whole, in the
+            // a split by whole groups aggregates every group whole, in the
             // unsplit order: bit for bit the rows of P = 1, sums included
             if split_for(&spec, strategy) != PartitionBy::Series || p == 1 {
                 let bits = |rows: &[Row]| -> Vec<(u32, i64, Option<u64>)> {
@@ -525,7 +525,7 @@ fn explain_shows_partitions_and_the_partial_and_final_steps() {
 }
 
 #[test]
-fn a_grouped_streaming_aggregation_splits_by_group_range_and_concatenates() {
+fn a_grouped_streaming_aggregation_splits_into_whole_groups_and_merges_them() {
     let adapter: Arc<dyn StorageAdapter> = Arc::new(four_series());
     let rt = runtime();
     let build = |p| {
@@ -540,17 +540,19 @@ fn a_grouped_streaming_aggregation_splits_by_group_range_and_concatenates() {
     let mut root = build(2);
     assert_eq!(
         format_tree(root.as_ref()),
-        "GroupMergeOp: partitions=2 by group range (concatenates the partitions in order)\n\
-         \x20 PipeAggOp: agg=sum group_by=[dc] buckets=1 partition=1/2 by group range\n\
+        "GroupMergeOp: partitions=2 by whole groups (merges groups in order)\n\
+         \x20 PipeAggOp: agg=sum group_by=[dc] buckets=1 partition=1/2 by whole groups\n\
          \x20   DsAggOp: interval=10ns agg=sum fill=zero\n\
-         \x20     ScanOp: adapter=test measurement=m field=v range=[-∞, ∞) predicate=true pushdown=[none] filter=[none] partition=1/2 by group range\n\
-         \x20 PipeAggOp: agg=sum group_by=[dc] buckets=1 partition=2/2 by group range\n\
+         \x20     ScanOp: adapter=test measurement=m field=v range=[-∞, ∞) predicate=true pushdown=[none] filter=[none] partition=1/2 by whole groups\n\
+         \x20 PipeAggOp: agg=sum group_by=[dc] buckets=1 partition=2/2 by whole groups\n\
          \x20   DsAggOp: interval=10ns agg=sum fill=zero\n\
-         \x20     ScanOp: adapter=test measurement=m field=v range=[-∞, ∞) predicate=true pushdown=[none] filter=[none] partition=2/2 by group range\n"
+         \x20     ScanOp: adapter=test measurement=m field=v range=[-∞, ∞) predicate=true pushdown=[none] filter=[none] partition=2/2 by whole groups\n"
     );
-    // by hand: dc=a: 1 + 2 = 3, dc=b: 3 + 4 = 7, one bucket at 0; group
-    // b starts where 2 of the 4 series are before it: partition
-    // 2 * P / 4, i.e. 1 of 2 and 1 of 3 (the third partition has no group)
+    // by hand: dc=a: 1 + 2 = 3, dc=b: 3 + 4 = 7, one bucket at 0. At P =
+    // 2 the series-id cut at 4 / 2 = 2 splits no group; at P = 3 and 7 the
+    // balanced points (1, ...) cut group a and the slack is 0, so by group
+    // range: b starts where 2 of the 4 series are before it, partition
+    // 2 * P / 4 (1 of 3, 3 of 7)
     let want = vec![(0, 0, Some(3.0)), (1, 0, Some(7.0))];
     for (p, scanned) in [
         (2, vec![2, 2]),
@@ -573,11 +575,10 @@ fn a_grouped_streaming_aggregation_splits_by_group_range_and_concatenates() {
             assert_eq!(scans, scanned, "P={p}");
         }
     }
-    // the batches of the partitions are handed on whole, in partition order
     let got = rt
         .block_on(collect(root.as_mut(), &spawned(&rt, 16)))
         .unwrap();
-    assert_eq!(got.len(), 2);
+    assert_eq!(rows(&got), want);
     assert_eq!(root.metrics().rows_out, 2);
 }
 
@@ -621,24 +622,87 @@ fn group_ranges_are_contiguous_balanced_by_series_and_cover_every_group() {
                 Partition {
                     index,
                     count,
-                    by: PartitionBy::GroupRange(by.clone()),
+                    by: PartitionBy::WholeGroups(by.clone()),
                 }
                 .mask(&reg)
             })
             .collect();
+        let owner_of = group_owners(&grouping, count);
         for (id, _) in reg.iter() {
             let owners: Vec<usize> = (0..count).filter(|&k| masks[k][id as usize]).collect();
             let group = grouping.group_of(id);
-            let want: Vec<usize> = (0..count)
-                .filter(|&k| group_range(&grouping, k, count).contains(&group))
-                .collect();
-            assert_eq!((owners.len(), &owners), (1, &want), "P={count} series {id}");
+            assert_eq!(
+                owners,
+                [owner_of[group as usize] as usize],
+                "P={count} series {id}"
+            );
         }
     }
+    // whole groups: at P = 2 the balanced cut 8 / 2 = 4 lies between g1
+    // and g2: the ranges above; at P = 3 (8 / 3 = 2, inside g0, slack 0)
+    // and 7 (8 / 7 = 1, inside g0) no cut: the ranges above
+    let owners = |count| group_owners(&grouping, count);
+    assert_eq!(owners(2), [0, 0, 1, 1, 1]);
+    assert_eq!(owners(3), [0, 1, 1, 1, 2]);
+    assert_eq!(owners(7), [0, 2, 3, 4, 5]);
     // no series: every range empty
     let empty = Grouping::new(&SeriesRegistry::new(Vec::new()), &by, "");
     assert_eq!(group_range(&empty, 0, 2), 0..0);
     assert_eq!(group_range(&empty, 1, 2), 0..0);
+}
+
+#[test]
+fn whole_groups_cut_the_series_ids_where_no_group_spans_the_cut() {
+    use crate::group::Grouping;
+    // one series a group, groups not in series order (as GROUP BY
+    // hostname after leading tags): series ids 0..8 sort by `g` first
+    let infos: Vec<SeriesInfo> = [
+        ("a", "h5"),
+        ("a", "h2"),
+        ("a", "h7"),
+        ("a", "h0"),
+        ("b", "h3"),
+        ("b", "h6"),
+        ("b", "h1"),
+        ("b", "h4"),
+    ]
+    .iter()
+    .map(|(g, h)| SeriesInfo::new("m", &[("g", g), ("host", h)], "v"))
+    .collect();
+    let (reg, _) = SeriesRegistry::sorted(infos);
+    let by = GroupBy::Tags(vec!["host".into()]);
+    let grouping = Grouping::new(&reg, &by, "");
+    // group id = the host's number; every cut is valid: at P = 2 the cut
+    // at 4 gives ids 0..4 (hosts 0, 2, 5, 7) and 4..8 (hosts 1, 3, 4, 6)
+    let ids: Vec<u32> = (0..8).map(|id| grouping.group_of(id)).collect();
+    assert_eq!(ids, [0, 2, 5, 7, 1, 3, 4, 6]);
+    assert_eq!(group_owners(&grouping, 2), [0, 1, 0, 1, 1, 0, 1, 0]);
+    // P = 3: cuts at 8 / 3 = 2 and 16 / 3 = 5: ids 0..2 (hosts 0, 2),
+    // 2..5 (hosts 5, 7, 1), 5..8 (hosts 3, 4, 6)
+    assert_eq!(group_owners(&grouping, 3), [0, 1, 0, 2, 2, 1, 2, 1]);
+    let part = |index, count| Partition {
+        index,
+        count,
+        by: PartitionBy::WholeGroups(by.clone()),
+    };
+    let mask = part(1, 2).mask(&reg);
+    assert_eq!(
+        mask,
+        [false, false, false, false, true, true, true, true],
+        "contiguous series"
+    );
+    let mine = OwnedGroups::of(&grouping, 1, 2);
+    assert_eq!(mine.ids(), [1, 3, 4, 6]);
+    assert_eq!((mine.local(4), mine.local(5)), (Some(2), None));
+    assert_eq!(mine.global(3), 6);
+    // P larger than the series: no cut near 1 / 16 etc. within slack 0
+    // other than the exact points, which are valid: one series each
+    // for the first eight, none for the rest
+    let owners = group_owners(&grouping, 16);
+    let mut per_partition = [0; 16];
+    owners.iter().for_each(|&k| per_partition[k as usize] += 1);
+    assert_eq!(per_partition.iter().sum::<i32>(), 8);
+    assert!(per_partition.iter().all(|&n| n <= 1), "{per_partition:?}");
 }
 
 #[test]
