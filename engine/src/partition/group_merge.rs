@@ -195,6 +195,16 @@ impl GroupMergeOp {
         for k in 0..self.sources.len() {
             self.fill(k).await?;
         }
+        // Only the move is compute; the wait for the partitions is not.
+        let started = self.metrics.start();
+        let moved = self.move_smallest();
+        self.metrics.stop(started);
+        moved
+    }
+
+    /// The move of [`step`](Self::step), once every partition has a run
+    /// or is done.
+    fn move_smallest(&mut self) -> Result<bool> {
         let pick = (0..self.heads.len())
             .filter_map(|k| {
                 let (b, run) = self.heads[k].as_ref()?;
@@ -303,7 +313,6 @@ impl Operator for GroupMergeOp {
             if let Some(ctx) = &self.ctx {
                 ctx.cancel.check()?;
             }
-            let started = self.metrics.start();
             let mut moved = 0;
             // Several runs per turn, so that the batcher fills up.
             let ready = |out: &Option<Merged>| {
@@ -320,7 +329,6 @@ impl Operator for GroupMergeOp {
                 }
                 moved += 1;
             }
-            self.metrics.stop(started);
         }
     }
 
