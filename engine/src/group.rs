@@ -41,6 +41,15 @@ impl GroupingMemo {
             .map(|(_, _, g)| g.clone())
     }
 
+    /// A remembered grouping by `by` under any output field (the newest).
+    fn any_name(&self, by: &GroupBy) -> Option<Grouping> {
+        let memo = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        memo.iter()
+            .rev()
+            .find(|(b, _, _)| b == by)
+            .map(|(_, _, g)| g.clone())
+    }
+
     /// Remembers `grouping`, forgetting the oldest beyond [`MEMO_ENTRIES`].
     fn put(&self, by: &GroupBy, output_field: &str, grouping: &Grouping) {
         let mut memo = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -82,17 +91,41 @@ impl Grouping {
     /// Groups the series of `registry` by `by`. Each group is described by a
     /// [`SeriesInfo`] with the group's tags and `output_field` as its field.
     /// A registry remembers its last few groupings (up to
-    /// [`MEMO_SERIES`] series): the same grouping again is a copy.
+    /// [`MEMO_SERIES`] series): the same grouping again is a copy, and
+    /// the same `GROUP BY` under another output field is that copy with the
+    /// groups renamed (no hashing: the partitions of a query group the
+    /// series for their scans' masks, then for their aggregations).
     pub fn new(registry: &SeriesRegistry, by: &GroupBy, output_field: &str) -> Self {
         let memo = registry.groupings();
         if let Some(g) = memo.get(by, output_field) {
             return g;
         }
-        let g = Self::build(registry, by, output_field);
+        let g = match memo.any_name(by) {
+            Some(other) => other.with_field(output_field),
+            None => Self::build(registry, by, output_field),
+        };
         if registry.len() <= MEMO_SERIES {
             memo.put(by, output_field, &g);
         }
         g
+    }
+
+    /// This grouping with `output_field` as the field of every group.
+    fn with_field(&self, output_field: &str) -> Self {
+        let field: Arc<str> = Arc::from(output_field);
+        let groups = self
+            .groups
+            .iter()
+            .map(|(_, g)| SeriesInfo {
+                measurement: Arc::clone(&g.measurement),
+                tags: g.tags.clone(),
+                field: Arc::clone(&field),
+            })
+            .collect();
+        Grouping {
+            group_of: self.group_of.clone(),
+            groups: Arc::new(SeriesRegistry::new(groups)),
+        }
     }
 
     /// [`Grouping::new`] computed.
@@ -239,6 +272,11 @@ impl Grouping {
         self.group_of[series_id as usize]
     }
 
+    /// Number of series grouped (the registry's).
+    pub fn num_series(&self) -> usize {
+        self.group_of.len()
+    }
+
     /// Number of groups.
     pub fn num_groups(&self) -> usize {
         self.groups.len()
@@ -327,6 +365,32 @@ mod tests {
         let fresh = Grouping::new(&copy, &dc, "max(u)");
         assert!(!Arc::ptr_eq(fresh.groups(), named.groups()));
         assert_eq!(copy, reg);
+    }
+
+    #[test]
+    fn another_output_field_renames_the_remembered_groups() {
+        let reg = SeriesRegistry::new(vec![
+            SeriesInfo::new("cpu", &[("dc", "b"), ("host", "1")], "u"),
+            SeriesInfo::new("cpu", &[("dc", "a"), ("host", "2")], "u"),
+            SeriesInfo::new("cpu", &[("host", "3")], "u"),
+        ]);
+        for by in [
+            GroupBy::Tags(vec!["dc".into()]),
+            GroupBy::Tags(vec!["host".into(), "dc".into()]),
+            GroupBy::All,
+            GroupBy::None,
+        ] {
+            // derived from the remembered plain grouping, and built afresh
+            // over a clone (which remembers nothing): the same table
+            let plain = Grouping::new(&reg, &by, "");
+            let derived = Grouping::new(&reg, &by, "sum(u)");
+            let built = Grouping::build(&reg.clone(), &by, "sum(u)");
+            assert_eq!(derived.groups().as_ref(), built.groups().as_ref(), "{by}");
+            let ids = |g: &Grouping| (0..3).map(|i| g.group_of(i)).collect::<Vec<_>>();
+            assert_eq!(ids(&derived), ids(&built), "{by}");
+            assert_eq!(ids(&plain), ids(&built), "{by}");
+            assert!(derived.groups().iter().all(|(_, g)| &*g.field == "sum(u)"));
+        }
     }
 
     #[test]

@@ -212,7 +212,7 @@ async fn many_groups_stop_at_the_budget_in_each_aggregation_operator() {
         (Some(AggStrategy::Pipe), 1, "PipeAggOp"),
         (Some(AggStrategy::Grouped), 1, "GroupedAggOp"),
         (Some(AggStrategy::MT), 1, "MTAggOp"),
-        (Some(AggStrategy::Pipe), 2, "PartialAggOp"),
+        (Some(AggStrategy::Pipe), 2, "PipeAggOp"),
         (Some(AggStrategy::Grouped), 2, "GroupedAggOp"),
     ];
     for (strategy, threads, name) in cases {

@@ -342,7 +342,7 @@ fn explain_and_explain_analyze_run_as_queries() {
         "{}",
         explain.stdout
     );
-    // on two threads: two partial aggregations under the final step
+    // on two threads: two aggregations of whole groups each, merged
     let two = tsq(
         dir.path(),
         &[
@@ -356,9 +356,17 @@ fn explain_and_explain_analyze_run_as_queries() {
         "",
     );
     assert_eq!(two.code, 0, "{}", two.stderr);
-    assert!(two.stdout.contains("FinalAggOp: agg=max"), "{}", two.stdout);
+    assert!(
+        two.stdout
+            .contains("GroupMergeOp: partitions=2 by whole groups"),
+        "{}",
+        two.stdout
+    );
     assert_eq!(
-        two.stdout.matches("PartialAggOp: agg=max").count(),
+        two.stdout
+            .lines()
+            .filter(|l| l.contains("PipeAggOp: agg=max") && l.ends_with("by whole groups"))
+            .count(),
         2,
         "{}",
         two.stdout

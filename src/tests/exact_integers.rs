@@ -327,7 +327,7 @@ fn expected_operators(how: &str) -> &'static [&'static str] {
     match (how.contains("threads=2"), how) {
         (true, h) if h.contains("MT") => &["GroupMergeOp", "MTAggOp"],
         (true, h) if h.contains("Grouped") => &["GroupMergeOp", "GroupedAggOp"],
-        (true, _) => &["FinalAggOp", "PartialAggOp"],
+        (true, _) => &["GroupMergeOp", "PipeAggOp", "by whole groups"],
         (false, h) if h.contains("MT") => &["MTAggOp"],
         (false, h) if h.contains("Grouped") => &["GroupedAggOp"],
         (false, _) => &["PipeAggOp"],

@@ -19,6 +19,12 @@
 //! allocated: memory is O(groups × buckets), independent of the points
 //! scanned. Within a slot, values arrive in input order, which is ascending
 //! series id for a plain scan (this decides `first` / `last`).
+//!
+//! In a partition of whole groups (`crate::partition`,
+//! `PartitionBy::WholeGroups`: `docs/architecture.md`, "Partitions and
+//! partial aggregates") it keeps accumulators for its own groups only (the
+//! i-th of them in slot row i) and emits them, in group order, under their
+//! query-wide ids.
 
 use std::sync::Arc;
 
@@ -32,6 +38,7 @@ use crate::materialize::RowBatcher;
 use crate::memory::MemoryReservation;
 use crate::operator::Operator;
 use crate::ops::driver::{Kernel, UnaryOp};
+use crate::partition::{OwnedGroups, Partition, PartitionBy};
 use crate::registry::SeriesRegistry;
 use crate::spec::{Aggregator, BucketGrid, GroupBy};
 use crate::storage::ValueType;
@@ -53,6 +60,9 @@ pub struct PipeAgg {
     /// when the range is resolved from the data.
     grid: Option<BucketGrid>,
     output_name: String,
+    /// The partition of whole groups this operator aggregates, if any: it
+    /// keeps and emits that partition's groups only.
+    partition: Option<Partition>,
 }
 
 /// The running state of one execution, built from the first input batch.
@@ -75,6 +85,8 @@ struct Groups {
     buckets: Vec<usize>,
     /// Next slot to emit once the input is exhausted.
     emit_cursor: usize,
+    /// The groups with accumulators here: a partition's, or all (`None`).
+    owned: Option<OwnedGroups>,
 }
 
 /// One accumulator per (group, bucket) over values of type `V`, and the
@@ -102,7 +114,7 @@ impl<V: AccValue> Slots<V> {
         &mut self,
         batch: &TimelineBatch,
         grid: &BucketGrid,
-        grouping: &Grouping,
+        (grouping, owned): (&Grouping, Option<&OwnedGroups>),
         buckets: &mut Vec<usize>,
     ) -> Result<()> {
         let Some(timelines) = batch.timelines_as::<V>() else {
@@ -112,7 +124,14 @@ impl<V: AccValue> Slots<V> {
             if let Err(i) = grid_buckets(tl.times, grid, buckets) {
                 return Err(off_grid(&tl, i, grid, batch.registry()));
             }
-            let base = grouping.group_of(tl.series_id) as usize * grid.count;
+            let group = grouping.group_of(tl.series_id);
+            let row = match owned {
+                None => group,
+                Some(o) => o
+                    .local(group)
+                    .ok_or_else(|| not_owned(&tl, group, batch.registry()))?,
+            };
+            let base = row as usize * grid.count;
             let buckets = &*buckets;
             self.acc.update_timeline(&tl, |i| base + buckets[i]);
         }
@@ -121,7 +140,12 @@ impl<V: AccValue> Slots<V> {
 
     /// Emits slots with input from `cursor` until a batch is ready or every
     /// slot was visited; returns the new cursor.
-    fn drain(&mut self, mut cursor: usize, grid: &BucketGrid, ctx: &TaskContext) -> Result<usize> {
+    fn drain(
+        &mut self,
+        mut cursor: usize,
+        (grid, owned): (&BucketGrid, Option<&OwnedGroups>),
+        ctx: &TaskContext,
+    ) -> Result<usize> {
         let count = grid.count;
         while !self.out.has_ready() && cursor < self.acc.len() {
             if cursor.is_multiple_of(count) {
@@ -129,12 +153,25 @@ impl<V: AccValue> Slots<V> {
             }
             if let Some(v) = self.acc.result(cursor) {
                 let (group, bucket) = (cursor / count, cursor % count);
-                self.out.push(group as u32, grid.time(bucket), v)?;
+                let group = owned.map_or(group as u32, |o| o.global(group));
+                self.out.push(group, grid.time(bucket), v)?;
             }
             cursor += 1;
         }
         Ok(cursor)
     }
+}
+
+/// The error for a timeline of group `group`, which another partition
+/// owns.
+fn not_owned<V>(tl: &Timeline<'_, V>, group: u32, registry: &SeriesRegistry) -> EngineError {
+    let series = registry
+        .get(tl.series_id)
+        .map_or_else(|| tl.series_id.to_string(), |s| s.key());
+    EngineError::execution(
+        NAME,
+        format!("series {series} of group {group} belongs to another partition's groups"),
+    )
 }
 
 /// The error for an input batch of another value type than the operator's
@@ -176,8 +213,32 @@ impl PipeAggOp {
             group_by,
             grid,
             output_name,
+            partition: None,
         };
         Ok(UnaryOp::with_kernel(input, kernel))
+    }
+
+    /// [`PipeAggOp::new`] over one partition of whole groups of the
+    /// timelines (`partition.by` is [`PartitionBy::WholeGroups`] of
+    /// `group_by`): the accumulators cover that partition's groups only,
+    /// and the output has only those groups, under the ids of the whole
+    /// query. A timeline of another group is an error.
+    pub fn in_partition(
+        input: Box<dyn Operator>,
+        agg: Aggregator,
+        group_by: GroupBy,
+        output_name: String,
+        partition: Partition,
+    ) -> Result<Self> {
+        if partition.by != PartitionBy::WholeGroups(group_by.clone()) {
+            return Err(EngineError::InvalidArgument(format!(
+                "PipeAggOp by {group_by} needs a partition of whole groups of the same tags, \
+                 got {partition}"
+            )));
+        }
+        let mut op = Self::new(input, agg, group_by, output_name)?;
+        op.kernel_mut().partition = Some(partition);
+        Ok(op)
     }
 }
 
@@ -208,8 +269,10 @@ impl PipeAgg {
             &self.group_by,
             &self.output_name,
         )?;
-        let slots = grouping
-            .num_groups()
+        let owned = (self.partition.as_ref()).map(|p| OwnedGroups::of(&grouping, p.index, p.count));
+        let slots = owned
+            .as_ref()
+            .map_or(grouping.num_groups(), OwnedGroups::len)
             .checked_mul(grid.count)
             .ok_or_else(|| EngineError::execution(NAME, "number of groups × buckets overflows"))?;
         let mut reservation = ctx.memory.reservation(
@@ -238,6 +301,7 @@ impl PipeAgg {
             reservation,
             buckets: Vec::new(),
             emit_cursor: 0,
+            owned,
         })
     }
 
@@ -248,9 +312,9 @@ impl PipeAgg {
             return Ok(());
         };
         let (grid, ctx, agg) = (&state.grid, &state.ctx, self.agg);
-        let cursor = g.emit_cursor;
+        let (cursor, owned) = (g.emit_cursor, g.owned.as_ref());
         let (cursor, done) = each_type!(&mut g.slots, s => {
-            let cursor = s.drain(cursor, grid, ctx)?;
+            let cursor = s.drain(cursor, (grid, owned), ctx)?;
             let done = cursor == s.acc.len();
             if done {
                 s.out.flush()?;
@@ -275,8 +339,13 @@ impl Kernel for PipeAgg {
         let buckets = self
             .grid
             .map_or_else(|| "from data".to_string(), |g| g.count.to_string());
+        let partition = self
+            .partition
+            .as_ref()
+            .map(|p| format!(" partition={p}"))
+            .unwrap_or_default();
         format!(
-            "PipeAggOp: agg={} group_by={} buckets={buckets}",
+            "PipeAggOp: agg={} group_by={} buckets={buckets}{partition}",
             self.agg, self.group_by
         )
     }
@@ -318,8 +387,8 @@ impl Kernel for PipeAgg {
                 "input batches refer to different series registries",
             ));
         }
-        let (grouping, buckets) = (&g.grouping, &mut g.buckets);
-        each_type!(&mut g.slots, s => s.fold_batch(batch, &grid, grouping, buckets))
+        let (groups, buckets) = ((&g.grouping, g.owned.as_ref()), &mut g.buckets);
+        each_type!(&mut g.slots, s => s.fold_batch(batch, &grid, groups, buckets))
     }
 
     fn emit(&self, state: &mut PipeAggState, input_done: bool) -> Result<Option<TimelineBatch>> {
@@ -512,6 +581,127 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(e.contains("float values after integer values"), "{e}");
+    }
+
+    fn in_part(rows: &[Row], part: Partition, agg: Aggregator) -> PipeAggOp {
+        let reg = aligned().0;
+        let input = Box::new(ValuesOp::new(batches(&reg, rows, 2)).with_grid(GRID));
+        PipeAggOp::in_partition(input, agg, by_dc(), format!("{agg}(u)"), part).unwrap()
+    }
+
+    fn whole_part(index: usize, count: usize) -> Partition {
+        Partition {
+            index,
+            count,
+            by: PartitionBy::WholeGroups(by_dc()),
+        }
+    }
+
+    /// `aligned`'s 3 series in whole groups: no series-id cut within the
+    /// slack (n / 4P = 0) at 3 / P = 1, where group a spans it, so by group
+    /// range: a (2 series) starts at 0, b where 2 series of 3 are before
+    /// it. At P = 2: 2 * 2 / 3 = 1, so a is partition 1's, b partition 2's;
+    /// at P = 3: 2 * 3 / 3 = 2, so partition 2 of 3 has no group.
+    #[test]
+    fn a_partition_of_whole_groups_keeps_and_emits_its_groups_only() {
+        let (_, rows) = aligned();
+        let a: Vec<Row> = rows.iter().copied().filter(|r| r.0 < 2).collect();
+        let b: Vec<Row> = rows.iter().copied().filter(|r| r.0 == 2).collect();
+        for agg in incremental() {
+            // group a is the first 4 rows of the unpartitioned output, b the rest
+            let want = aligned_expected(agg);
+            for batch_size in [1, 7] {
+                let ctx = TaskContext::with_batch_size(batch_size);
+                let got = run(&mut in_part(&a, whole_part(0, 2), agg), &ctx).unwrap();
+                assert_rows(&got, &want[..4]);
+                let got = run(&mut in_part(&b, whole_part(1, 2), agg), &ctx).unwrap();
+                assert_rows(&got, &want[4..]);
+                let got = run(&mut in_part(&b, whole_part(2, 3), agg), &ctx).unwrap();
+                assert_rows(&got, &want[4..]);
+            }
+        }
+        let op = in_part(&b, whole_part(1, 2), Aggregator::Sum);
+        assert_eq!(
+            op.display(),
+            "PipeAggOp: agg=sum group_by=[dc] buckets=4 partition=2/2 by whole groups"
+        );
+        // the partition without a group emits nothing (it reads nothing)
+        let ctx = TaskContext::default();
+        let got = run(&mut in_part(&[], whole_part(1, 3), Aggregator::Sum), &ctx).unwrap();
+        assert!(got.is_empty(), "{got:?}");
+        // a timeline of another partition's group is an error, not a row
+        let err = run(&mut in_part(&rows, whole_part(1, 2), Aggregator::Sum), &ctx)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "series cpu,dc=a,host=1#u of group 0 belongs to another partition's groups"
+            ),
+            "{err}"
+        );
+        // only a partition by whole groups of the same tags
+        for by in [
+            PartitionBy::Series,
+            PartitionBy::Group(by_dc()),
+            PartitionBy::WholeGroups(GroupBy::All),
+        ] {
+            let input = Box::new(ValuesOp::empty().with_grid(GRID));
+            let part = Partition {
+                index: 0,
+                count: 2,
+                by,
+            };
+            let Err(err) =
+                PipeAggOp::in_partition(input, Aggregator::Sum, by_dc(), "s".into(), part)
+            else {
+                panic!("a partition that is not by whole groups of dc was accepted");
+            };
+            assert!(
+                err.to_string()
+                    .contains("needs a partition of whole groups"),
+                "{err}"
+            );
+        }
+    }
+
+    /// An integer selector in a partition by whole groups stays exact, in an
+    /// `Int64` output, under the query-wide group id.
+    #[test]
+    fn integer_selectors_stay_exact_in_a_partition_of_whole_groups() {
+        use crate::batch::TimelineBatchBuilder;
+        const B: i64 = 9_007_199_254_740_992;
+        let reg = aligned().0;
+        let typed = |series: &[(u32, &[i64], &[i64])]| {
+            let mut b = TimelineBatchBuilder::<i64>::typed(Arc::clone(&reg), 8);
+            for (id, times, values) in series {
+                b.push_slice(*id, times, values);
+            }
+            b.finish().unwrap()
+        };
+        let ctx = TaskContext::default();
+        for (index, input, want) in [
+            // group a: max(2^53, 2^53 + 1) at 0 and at 10
+            (
+                0,
+                typed(&[(0, &[0, 10], &[B, B + 1]), (1, &[0, 10], &[B + 1, B])]),
+                vec![(0u32, 0i64, B + 1), (0, 10, B + 1)],
+            ),
+            // group b (id 1): i64::MIN at 0
+            (1, typed(&[(2, &[0], &[i64::MIN])]), vec![(1, 0, i64::MIN)]),
+        ] {
+            let input = Box::new(ValuesOp::new(vec![input]).with_grid(GRID));
+            let part = whole_part(index, 2);
+            let mut op =
+                PipeAggOp::in_partition(input, Aggregator::Max, by_dc(), "m".into(), part).unwrap();
+            let out = futures::executor::block_on(crate::operator::collect(&mut op, &ctx)).unwrap();
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].value_type(), ValueType::Integer);
+            let values = out[0].typed_values::<i64>().unwrap().values().to_vec();
+            let got: Vec<(u32, i64, i64)> = (0..values.len())
+                .map(|i| (out[0].series_ids()[i], out[0].times()[i], values[i]))
+                .collect();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::operator::Operator;
 use crate::ops::grouped_agg::GroupedAggOp;
 use crate::ops::mt_agg::MTAggOp;
+use crate::ops::pipe_agg::PipeAggOp;
 use crate::pipeline::{
     build_chain, build_pipeline_in, check, needs_range, plan_pipeline_with, prefetch,
     resolve_range, Prefetched,
@@ -61,8 +62,11 @@ pub async fn build_partitioned(
 /// `partitions` partitions ([`partitions_for`] decides how many it can
 /// use; with 1 it is [`build_pipeline_with`](crate::pipeline::build_pipeline_with)'s tree):
 ///
-/// - `PipeAggOp`'s case: `FinalAggOp` over P × (`PartialAggOp` ← chain),
-///   timelines dealt by series id;
+/// - `PipeAggOp`'s case grouped by tags (or `GROUP BY *`): `GroupMergeOp`
+///   merging P × (`PipeAggOp` of its groups ← chain), timelines dealt
+///   in whole groups ([`split_for`]);
+/// - `PipeAggOp`'s case without `GROUP BY`: `FinalAggOp` over P ×
+///   (`PartialAggOp` ← chain), timelines dealt by series id;
 /// - `GroupedAggOp` / `MTAggOp`: `GroupMergeOp` over P × (aggregation ←
 ///   chain), timelines dealt by group.
 ///
@@ -132,6 +136,36 @@ pub fn plan_partitioned_with(
     assemble(spec, &adapter, strategy, read, &Prefetched::default(), p)
 }
 
+/// How the timelines of `spec` aggregated with `strategy` are split into
+/// partitions (`docs/architecture.md`, "Partitions and partial
+/// aggregates"):
+///
+/// - a streaming aggregation (`PipeAggOp`) grouped by tags or by series:
+///   into whole groups ([`group_owners`](super::group_owners): series-id
+///   ranges cut between groups where possible, so that in-memory scans
+///   keep zero-copy slices; else ranges of group ids). Each partition
+///   aggregates whole groups into accumulators of its own groups and the
+///   merge interleaves finished rows: no partial state is built, shipped
+///   or merged, and the serial step is O(result rows), not O(P × groups ×
+///   buckets).
+/// - a streaming aggregation into one group (no `GROUP BY`): by series,
+///   with partial states merged by [`FinalAggOp`] (one group cannot be
+///   split otherwise).
+/// - an interpolating aggregation (`GroupedAggOp`, `MTAggOp`): by group
+///   modulo P, merged group by group (each partition streams its groups as
+///   it goes, so the partitions' outputs are consumed side by side).
+///
+/// Decided from the query alone: with fewer groups than partitions a split
+/// into whole groups leaves partitions without a group (correct, less
+/// parallel).
+pub fn split_for(spec: &PipelineSpec, strategy: AggStrategy) -> PartitionBy {
+    match (strategy, &spec.group_by) {
+        (AggStrategy::Pipe, GroupBy::None) => PartitionBy::Series,
+        (AggStrategy::Pipe, by) => PartitionBy::WholeGroups(by.clone()),
+        (AggStrategy::Grouped | AggStrategy::MT, by) => PartitionBy::Group(by.clone()),
+    }
+}
+
 /// The partitioned tree over `p` (> 1) partitions, with what was read
 /// before building.
 fn assemble(
@@ -142,10 +176,7 @@ fn assemble(
     pre: &Prefetched,
     p: usize,
 ) -> Result<Box<dyn Operator>> {
-    let by = match strategy {
-        AggStrategy::Pipe => PartitionBy::Series,
-        AggStrategy::Grouped | AggStrategy::MT => PartitionBy::Group(spec.group_by.clone()),
-    };
+    let by = split_for(spec, strategy);
     let part = |index| Partition {
         index,
         count: p,
@@ -156,6 +187,20 @@ fn assemble(
         // partitions_for gives one partition without an aggregate
         return build_chain(spec, adapter, strategy, read, pre, None);
     };
+    if let PartitionBy::WholeGroups(_) = by {
+        let mut parts: Vec<Box<dyn Operator>> = Vec::with_capacity(p);
+        for k in 0..p {
+            let by = spec.group_by.clone();
+            parts.push(Box::new(PipeAggOp::in_partition(
+                chain(k)?,
+                agg,
+                by,
+                name.clone(),
+                part(k),
+            )?));
+        }
+        return Ok(Box::new(GroupMergeOp::whole_groups(parts)?));
+    }
     if strategy == AggStrategy::Pipe {
         let mut parts = Vec::with_capacity(p);
         for k in 0..p {

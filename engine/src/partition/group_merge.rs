@@ -5,6 +5,11 @@
 //! the groups of two partitions are disjoint and each partition emits in
 //! (group, time) order, so a k-way merge on the group id of each timeline
 //! run gives the unpartitioned order.
+//!
+//! The partitions of a streaming aggregation (`PipeAggOp`) hold whole
+//! groups too (`PartitionBy::WholeGroups`, [`GroupMergeOp::whole_groups`]):
+//! each emits its groups in group order once its input is done, and the
+//! merge copies the finished rows, O(result rows), with no state merged.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -45,6 +50,8 @@ pub struct GroupMergeOp {
     out: Option<Merged>,
     started: bool,
     done: bool,
+    /// How the partitions were split, for the display.
+    by: &'static str,
     metrics: OperatorMetrics,
 }
 
@@ -81,8 +88,17 @@ impl GroupMergeOp {
             out: None,
             started: false,
             done: false,
+            by: "group",
             metrics: OperatorMetrics::default(),
         })
+    }
+
+    /// The merge of `partitions` (at least one), each a `PipeAggOp` over
+    /// one partition of whole groups.
+    pub fn whole_groups(partitions: Vec<Box<dyn Operator>>) -> Result<Self> {
+        let mut op = Self::new(partitions)?;
+        op.by = "whole groups";
+        Ok(op)
     }
 
     /// Starts every partition (or, without a spawner, runs them).
@@ -179,6 +195,16 @@ impl GroupMergeOp {
         for k in 0..self.sources.len() {
             self.fill(k).await?;
         }
+        // Only the move is compute; the wait for the partitions is not.
+        let started = self.metrics.start();
+        let moved = self.move_smallest();
+        self.metrics.stop(started);
+        moved
+    }
+
+    /// The move of [`step`](Self::step), once every partition has a run
+    /// or is done.
+    fn move_smallest(&mut self) -> Result<bool> {
         let pick = (0..self.heads.len())
             .filter_map(|k| {
                 let (b, run) = self.heads[k].as_ref()?;
@@ -258,8 +284,9 @@ impl Operator for GroupMergeOp {
 
     fn display(&self) -> String {
         format!(
-            "{NAME}: partitions={} by group (merges groups in order)",
-            self.partitions.len()
+            "{NAME}: partitions={} by {} (merges groups in order)",
+            self.partitions.len(),
+            self.by
         )
     }
 
@@ -286,7 +313,6 @@ impl Operator for GroupMergeOp {
             if let Some(ctx) = &self.ctx {
                 ctx.cancel.check()?;
             }
-            let started = self.metrics.start();
             let mut moved = 0;
             // Several runs per turn, so that the batcher fills up.
             let ready = |out: &Option<Merged>| {
@@ -303,7 +329,6 @@ impl Operator for GroupMergeOp {
                 }
                 moved += 1;
             }
-            self.metrics.stop(started);
         }
     }
 

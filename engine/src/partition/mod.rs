@@ -6,13 +6,22 @@
 //! unpartitioned pipeline.
 //!
 //! ```text
-//!   streaming aggregation (PipeAggOp's case), partitions by series id range:
+//!   streaming aggregation (PipeAggOp's case) grouped by tags, partitions of
+//!   whole groups (series-id ranges cut between groups where possible):
+//!
+//!   GroupMergeOp ◀─TimelineBatch── PipeAggOp (its groups) ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(1/P)
+//!       │        ◀─TimelineBatch── PipeAggOp (its groups) ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(2/P)
+//!       ▼ k-way merge of finished rows by group id (no state merge)
+//!
+//!   streaming aggregation into one group (no GROUP BY), partitions by
+//!   series id range:
 //!
 //!   FinalAggOp ◀─PartialStates (RecordBatch)── PartialAggOp ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(1/P)
 //!       │      ◀─PartialStates (RecordBatch)── PartialAggOp ◀ [RateOp] ◀ [DsAggOp] ◀ ScanOp(2/P)
 //!       ▼ merge in partition order, finish
 //!
-//!   interpolating aggregation (GroupedAggOp, MTAggOp), partitions by group:
+//!   interpolating aggregation (GroupedAggOp, MTAggOp), partitions by
+//!   group id mod P:
 //!
 //!   GroupMergeOp ◀─TimelineBatch── GroupedAggOp | MTAggOp ◀ … ◀ ScanOp(1/P)
 //!       │        ◀─TimelineBatch── GroupedAggOp | MTAggOp ◀ … ◀ ScanOp(2/P)
@@ -30,18 +39,21 @@
 mod build;
 mod final_agg;
 mod group_merge;
+mod owners;
 mod partial_agg;
 mod shard;
 mod tasks;
 
 use std::fmt;
+use std::ops::Range;
 
 pub use build::{
     build_partitioned, build_partitioned_in, build_partitioned_with, partitions_for,
-    plan_partitioned_with,
+    plan_partitioned_with, split_for,
 };
 pub use final_agg::FinalAggOp;
 pub use group_merge::GroupMergeOp;
+pub use owners::{group_owners, OwnedGroups};
 pub use partial_agg::{PartialAggOp, PartialOutput};
 pub use shard::{build_shard_step, ShardStep};
 
@@ -71,8 +83,16 @@ pub enum PartitionBy {
     Series,
     /// Group id (groups as [`Grouping`] numbers them for this `GROUP BY`)
     /// modulo the partition count: every timeline of a group in one
-    /// partition.
+    /// partition, the groups of the partitions interleaved (the
+    /// interpolating aggregations, whose partitions emit group by group
+    /// while the others run).
     Group(GroupBy),
+    /// Whole groups, balanced by the number of series ([`group_owners`]):
+    /// contiguous series-id ranges cut where no group spans the cut, else
+    /// contiguous ranges of group ids ([`group_range`]). Every timeline of
+    /// a group in one partition (the streaming aggregation, which then
+    /// needs no partial states).
+    WholeGroups(GroupBy),
 }
 
 impl Partition {
@@ -91,8 +111,49 @@ impl Partition {
                     .map(|id| grouping.group_of(id) as usize % count == self.index)
                     .collect()
             }
+            PartitionBy::WholeGroups(by) => {
+                let grouping = Grouping::new(registry, by, "");
+                let owners = group_owners(&grouping, count);
+                (0..registry.len() as u32)
+                    .map(|id| owners[grouping.group_of(id) as usize] as usize == self.index)
+                    .collect()
+            }
         }
     }
+}
+
+/// The group ids of partition `index` of `count` in a split into whole
+/// groups ([`PartitionBy::WholeGroups`]) that cannot be cut by series id
+/// ([`group_owners`]): the groups are cut, in id order, where the
+/// series before a group reach `k / count` of all series, so that each
+/// partition has about `1 / count` of the series (to one group) and its
+/// groups are contiguous. Group `g`, with `before(g)` series in the groups
+/// below it out of `n`, goes to partition `min(count - 1, before(g) * count
+/// / n)`. Empty when the partition gets no group (more partitions than
+/// groups, or a few large groups).
+pub fn group_range(grouping: &Grouping, index: usize, count: usize) -> Range<u32> {
+    let count = count.max(1);
+    let groups = grouping.num_groups();
+    let n = grouping.num_series();
+    let mut sizes = vec![0usize; groups];
+    for id in 0..n as u32 {
+        sizes[grouping.group_of(id) as usize] += 1;
+    }
+    // start[k]: the first group of partition k (groups if none)
+    let (mut start, mut end) = (groups, groups);
+    let mut before = 0usize;
+    for (g, size) in sizes.iter().enumerate() {
+        let owner = (before * count / n.max(1)).min(count - 1);
+        if owner >= index && start == groups {
+            start = g;
+        }
+        if owner > index {
+            end = g;
+            break;
+        }
+        before += size;
+    }
+    start.min(end) as u32..end as u32
 }
 
 impl fmt::Display for Partition {
@@ -100,6 +161,7 @@ impl fmt::Display for Partition {
         let by = match self.by {
             PartitionBy::Series => "series",
             PartitionBy::Group(_) => "group",
+            PartitionBy::WholeGroups(_) => "whole groups",
         };
         write!(f, "{}/{} by {by}", self.index + 1, self.count)
     }

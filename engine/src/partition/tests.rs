@@ -330,6 +330,7 @@ fn check_case(seed: u64, rt: &tokio::runtime::Runtime) -> [usize; 3] {
         if check_strategy(&spec, adapter.as_ref(), strategy).is_some() {
             continue;
         }
+        let mut unsplit: Option<Vec<Row>> = None;
         for p in [1, 2, 3, 7] {
             let ctx = spawned(rt, batch_size);
             let got = rt.block_on(async {
@@ -354,6 +355,19 @@ fn check_case(seed: u64, rt: &tokio::runtime::Runtime) -> [usize; 3] {
                 );
             }
             compared[s] += got.len();
+            // a split by whole groups aggregates every group whole, in the
+            // unsplit order: bit for bit the rows of P = 1, sums included
+            if split_for(&spec, strategy) != PartitionBy::Series || p == 1 {
+                let bits = |rows: &[Row]| -> Vec<(u32, i64, Option<u64>)> {
+                    rows.iter()
+                        .map(|r| (r.0, r.1, r.2.map(f64::to_bits)))
+                        .collect()
+                };
+                match &unsplit {
+                    None => unsplit = Some(got),
+                    Some(one) => assert_eq!(bits(&got), bits(one), "{what}"),
+                }
+            }
         }
     }
     compared
@@ -474,9 +488,12 @@ fn four_series() -> TestAdapter {
 
 #[test]
 fn explain_shows_partitions_and_the_partial_and_final_steps() {
+    // without GROUP BY: one group, split by series, partial states merged
+    let mut spec = pipe_spec();
+    spec.group_by = GroupBy::None;
     let adapter: Arc<dyn StorageAdapter> = Arc::new(four_series());
     let root = futures::executor::block_on(build_partitioned(
-        &pipe_spec(),
+        &spec,
         Arc::clone(&adapter),
         AggStrategy::Pipe,
         2,
@@ -484,27 +501,208 @@ fn explain_shows_partitions_and_the_partial_and_final_steps() {
     .unwrap();
     assert_eq!(
         format_tree(root.as_ref()),
-        "FinalAggOp: agg=sum group_by=[dc] partitions=2 (merges partial states)\n\
-         \x20 PartialAggOp: agg=sum group_by=[dc] buckets=1 partition=1/2 by series\n\
+        "FinalAggOp: agg=sum group_by=[] partitions=2 (merges partial states)\n\
+         \x20 PartialAggOp: agg=sum group_by=[] buckets=1 partition=1/2 by series\n\
          \x20   DsAggOp: interval=10ns agg=sum fill=zero\n\
          \x20     ScanOp: adapter=test measurement=m field=v range=[-∞, ∞) predicate=true pushdown=[none] filter=[none] partition=1/2 by series\n\
-         \x20 PartialAggOp: agg=sum group_by=[dc] buckets=1 partition=2/2 by series\n\
+         \x20 PartialAggOp: agg=sum group_by=[] buckets=1 partition=2/2 by series\n\
          \x20   DsAggOp: interval=10ns agg=sum fill=zero\n\
          \x20     ScanOp: adapter=test measurement=m field=v range=[-∞, ∞) predicate=true pushdown=[none] filter=[none] partition=2/2 by series\n"
     );
-    // by hand: dc=a: 1 + 2 = 3, dc=b: 3 + 4 = 7, one bucket at 0
+    // by hand: 1 + 2 + 3 + 4 = 10, one bucket at 0
     let rt = runtime();
     let mut root = root;
     let got = rt
         .block_on(collect(root.as_mut(), &spawned(&rt, 16)))
         .unwrap();
-    assert_eq!(rows(&got), vec![(0, 0, Some(3.0)), (1, 0, Some(7.0))]);
+    assert_eq!(rows(&got), vec![(0, 0, Some(10.0))]);
     // each partition read two of the four series
     for part in root.children() {
         let scan = part.children()[0].children()[0];
         assert_eq!(scan.metrics().rows_out, 2, "{}", part.display());
         assert!(part.display().contains(" wall="), "{}", part.display());
     }
+}
+
+#[test]
+fn a_grouped_streaming_aggregation_splits_into_whole_groups_and_merges_them() {
+    let adapter: Arc<dyn StorageAdapter> = Arc::new(four_series());
+    let rt = runtime();
+    let build = |p| {
+        rt.block_on(build_partitioned(
+            &pipe_spec(),
+            Arc::clone(&adapter),
+            AggStrategy::Pipe,
+            p,
+        ))
+        .unwrap()
+    };
+    let mut root = build(2);
+    assert_eq!(
+        format_tree(root.as_ref()),
+        "GroupMergeOp: partitions=2 by whole groups (merges groups in order)\n\
+         \x20 PipeAggOp: agg=sum group_by=[dc] buckets=1 partition=1/2 by whole groups\n\
+         \x20   DsAggOp: interval=10ns agg=sum fill=zero\n\
+         \x20     ScanOp: adapter=test measurement=m field=v range=[-∞, ∞) predicate=true pushdown=[none] filter=[none] partition=1/2 by whole groups\n\
+         \x20 PipeAggOp: agg=sum group_by=[dc] buckets=1 partition=2/2 by whole groups\n\
+         \x20   DsAggOp: interval=10ns agg=sum fill=zero\n\
+         \x20     ScanOp: adapter=test measurement=m field=v range=[-∞, ∞) predicate=true pushdown=[none] filter=[none] partition=2/2 by whole groups\n"
+    );
+    // by hand: dc=a: 1 + 2 = 3, dc=b: 3 + 4 = 7, one bucket at 0. At P =
+    // 2 the series-id cut at 4 / 2 = 2 splits no group; at P = 3 and 7 the
+    // balanced points (1, ...) cut group a and the slack is 0, so by group
+    // range: b starts where 2 of the 4 series are before it, partition
+    // 2 * P / 4 (1 of 3, 3 of 7)
+    let want = vec![(0, 0, Some(3.0)), (1, 0, Some(7.0))];
+    for (p, scanned) in [
+        (2, vec![2, 2]),
+        (3, vec![2, 2, 0]),
+        (7, vec![2, 0, 0, 2, 0, 0, 0]),
+    ] {
+        for ctx in [
+            spawned(&rt, 1),
+            spawned(&rt, 16),
+            TaskContext::with_batch_size(1),
+        ] {
+            let mut root = build(p);
+            let got = rt.block_on(collect(root.as_mut(), &ctx)).unwrap();
+            assert_eq!(rows(&got), want, "P={p}");
+            let scans: Vec<u64> = root
+                .children()
+                .iter()
+                .map(|part| part.children()[0].children()[0].metrics().rows_out)
+                .collect();
+            assert_eq!(scans, scanned, "P={p}");
+        }
+    }
+    let got = rt
+        .block_on(collect(root.as_mut(), &spawned(&rt, 16)))
+        .unwrap();
+    assert_eq!(rows(&got), want);
+    assert_eq!(root.metrics().rows_out, 2);
+}
+
+/// Builds a registry of `m` series with tag `g` of the given group of each
+/// series (and a distinct `host`).
+fn grouped_registry(groups: &[&str]) -> SeriesRegistry {
+    let mut infos: Vec<SeriesInfo> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| SeriesInfo::new("m", &[("g", g), ("host", &format!("h{i:02}"))], "v"))
+        .collect();
+    infos.sort();
+    SeriesRegistry::new(infos)
+}
+
+#[test]
+fn group_ranges_are_contiguous_balanced_by_series_and_cover_every_group() {
+    use crate::group::Grouping;
+    // groups g0..g4 with 3, 1, 1, 1, 2 series (8): g has before(g) = 0,
+    // 3, 4, 5, 6 series below it and goes to partition before(g) * P / 8
+    let reg = grouped_registry(&["g0", "g0", "g0", "g1", "g2", "g3", "g4", "g4"]);
+    let by = GroupBy::Tags(vec!["g".into()]);
+    let grouping = Grouping::new(&reg, &by, "");
+    let ranges = |count| {
+        (0..count)
+            .map(|k| group_range(&grouping, k, count))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ranges(1), vec![0..5]);
+    // P = 2: 0, 6/8, 8/8, 10/8, 12/8 -> 0, 0, 1, 1, 1
+    assert_eq!(ranges(2), vec![0..2, 2..5]);
+    // P = 3: 0, 9/8, 12/8, 15/8, 18/8 -> 0, 1, 1, 1, 2
+    assert_eq!(ranges(3), vec![0..1, 1..4, 4..5]);
+    // P = 7 (more partitions than groups): 0, 21/8, 28/8, 35/8, 42/8 ->
+    // 0, 2, 3, 4, 5; partitions 2 and 7 get none
+    assert_eq!(ranges(7), vec![0..1, 1..1, 1..2, 2..3, 3..4, 4..5, 5..5]);
+    // the masks: every series in exactly the partition of its group
+    for count in [1, 2, 3, 7] {
+        let masks: Vec<Vec<bool>> = (0..count)
+            .map(|index| {
+                Partition {
+                    index,
+                    count,
+                    by: PartitionBy::WholeGroups(by.clone()),
+                }
+                .mask(&reg)
+            })
+            .collect();
+        let owner_of = group_owners(&grouping, count);
+        for (id, _) in reg.iter() {
+            let owners: Vec<usize> = (0..count).filter(|&k| masks[k][id as usize]).collect();
+            let group = grouping.group_of(id);
+            assert_eq!(
+                owners,
+                [owner_of[group as usize] as usize],
+                "P={count} series {id}"
+            );
+        }
+    }
+    // whole groups: at P = 2 the balanced cut 8 / 2 = 4 lies between g1
+    // and g2: the ranges above; at P = 3 (8 / 3 = 2, inside g0, slack 0)
+    // and 7 (8 / 7 = 1, inside g0) no cut: the ranges above
+    let owners = |count| group_owners(&grouping, count);
+    assert_eq!(owners(2), [0, 0, 1, 1, 1]);
+    assert_eq!(owners(3), [0, 1, 1, 1, 2]);
+    assert_eq!(owners(7), [0, 2, 3, 4, 5]);
+    // no series: every range empty
+    let empty = Grouping::new(&SeriesRegistry::new(Vec::new()), &by, "");
+    assert_eq!(group_range(&empty, 0, 2), 0..0);
+    assert_eq!(group_range(&empty, 1, 2), 0..0);
+}
+
+#[test]
+fn whole_groups_cut_the_series_ids_where_no_group_spans_the_cut() {
+    use crate::group::Grouping;
+    // one series a group, groups not in series order (as GROUP BY
+    // hostname after leading tags): series ids 0..8 sort by `g` first
+    let infos: Vec<SeriesInfo> = [
+        ("a", "h5"),
+        ("a", "h2"),
+        ("a", "h7"),
+        ("a", "h0"),
+        ("b", "h3"),
+        ("b", "h6"),
+        ("b", "h1"),
+        ("b", "h4"),
+    ]
+    .iter()
+    .map(|(g, h)| SeriesInfo::new("m", &[("g", g), ("host", h)], "v"))
+    .collect();
+    let (reg, _) = SeriesRegistry::sorted(infos);
+    let by = GroupBy::Tags(vec!["host".into()]);
+    let grouping = Grouping::new(&reg, &by, "");
+    // group id = the host's number; every cut is valid: at P = 2 the cut
+    // at 4 gives ids 0..4 (hosts 0, 2, 5, 7) and 4..8 (hosts 1, 3, 4, 6)
+    let ids: Vec<u32> = (0..8).map(|id| grouping.group_of(id)).collect();
+    assert_eq!(ids, [0, 2, 5, 7, 1, 3, 4, 6]);
+    assert_eq!(group_owners(&grouping, 2), [0, 1, 0, 1, 1, 0, 1, 0]);
+    // P = 3: cuts at 8 / 3 = 2 and 16 / 3 = 5: ids 0..2 (hosts 0, 2),
+    // 2..5 (hosts 5, 7, 1), 5..8 (hosts 3, 4, 6)
+    assert_eq!(group_owners(&grouping, 3), [0, 1, 0, 2, 2, 1, 2, 1]);
+    let part = |index, count| Partition {
+        index,
+        count,
+        by: PartitionBy::WholeGroups(by.clone()),
+    };
+    let mask = part(1, 2).mask(&reg);
+    assert_eq!(
+        mask,
+        [false, false, false, false, true, true, true, true],
+        "contiguous series"
+    );
+    let mine = OwnedGroups::of(&grouping, 1, 2);
+    assert_eq!(mine.ids(), [1, 3, 4, 6]);
+    assert_eq!((mine.local(4), mine.local(5)), (Some(2), None));
+    assert_eq!(mine.global(3), 6);
+    // P larger than the series: no cut near 1 / 16 etc. within slack 0
+    // other than the exact points, which are valid: one series each
+    // for the first eight, none for the rest
+    let owners = group_owners(&grouping, 16);
+    let mut per_partition = [0; 16];
+    owners.iter().for_each(|&k| per_partition[k as usize] += 1);
+    assert_eq!(per_partition.iter().sum::<i32>(), 8);
+    assert!(per_partition.iter().all(|&n| n <= 1), "{per_partition:?}");
 }
 
 #[test]
