@@ -55,6 +55,11 @@ pub(super) struct GroupTable {
     parts: Vec<Vec<ArrayRef>>,
     /// A scratch key.
     scratch: String,
+    /// The last registry grouped whole, its `Grouping` and the table's
+    /// group of each of its groups (`u32::MAX`: not met yet): the columns of
+    /// one lookup share a registry, so the keys are made once, not once per
+    /// column.
+    memo: Option<(Arc<SeriesRegistry>, Grouping, Vec<u32>)>,
 }
 
 impl GroupTable {
@@ -73,6 +78,7 @@ impl GroupTable {
             cells: vec![Vec::new(); columns],
             parts: vec![Vec::new(); columns],
             scratch: String::new(),
+            memo: None,
         }
     }
 
@@ -95,32 +101,53 @@ impl GroupTable {
         self.parts[column].push(Arc::clone(batch.value_column()));
         let values = batch.value_column();
         let registry = batch.registry();
-        // Most of the registry's series: group them all with `Grouping`,
-        // which a registry remembers (the same query again is a copy), and
-        // make a key per group only; a chunk of it: a key per point.
-        let grouping = (batch.num_rows() * 2 > registry.len())
-            .then(|| Grouping::new(registry, &self.group_by, ""));
-        let mut global = vec![u32::MAX; grouping.as_ref().map_or(0, Grouping::num_groups)];
-        for (row, &id) in batch.series_ids().iter().enumerate() {
-            let group = match &grouping {
-                Some(g) => {
-                    let local = g.group_of(id) as usize;
-                    if global[local] == u32::MAX {
-                        global[local] = self.group_of(g.groups().get(local as u32));
-                    }
-                    global[local] as usize
-                }
-                None => self.group_of(registry.get(id)) as usize,
-            };
-            let cell = &mut self.cells[column][group];
-            if values.is_valid(row) {
-                *cell = Cell::Value {
-                    part,
-                    row: row as u32,
-                };
-            } else if *cell == Cell::Absent {
-                *cell = Cell::Null;
+        // Group the registry's series with `Grouping`, which a registry
+        // remembers (the same query again is a copy), and make a key per
+        // group only, once for all the columns of the registry; a few
+        // points of a large registry met first: a key per point.
+        let memo_fits = matches!(&self.memo, Some((r, ..)) if Arc::ptr_eq(r, registry));
+        if !memo_fits && batch.num_rows() * 16 <= registry.len() {
+            for (row, &id) in batch.series_ids().iter().enumerate() {
+                let group = self.group_of(registry.get(id)) as usize;
+                self.set(column, group, part, row, values.is_valid(row));
             }
+            return;
+        }
+        let (_, grouping, mut global) = match self.memo.take() {
+            Some(memo) if memo_fits => memo,
+            _ => {
+                let grouping = Grouping::new(registry, &self.group_by, "");
+                let global = vec![u32::MAX; grouping.num_groups()];
+                (Arc::clone(registry), grouping, global)
+            }
+        };
+        for (row, &id) in batch.series_ids().iter().enumerate() {
+            let local = grouping.group_of(id) as usize;
+            if global[local] == u32::MAX {
+                global[local] = self.group_of(grouping.groups().get(local as u32));
+            }
+            self.set(
+                column,
+                global[local] as usize,
+                part,
+                row,
+                values.is_valid(row),
+            );
+        }
+        self.memo = Some((Arc::clone(registry), grouping, global));
+    }
+
+    /// Records row `row` of part `part` (`valid`: not null) as the newest
+    /// point of `group` in `column` so far.
+    fn set(&mut self, column: usize, group: usize, part: u32, row: usize, valid: bool) {
+        let cell = &mut self.cells[column][group];
+        if valid {
+            *cell = Cell::Value {
+                part,
+                row: row as u32,
+            };
+        } else if *cell == Cell::Absent {
+            *cell = Cell::Null;
         }
     }
 
