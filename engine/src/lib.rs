@@ -74,6 +74,9 @@ pub mod storage;
 pub mod strategy;
 pub mod value;
 
+#[cfg(test)]
+mod test_rng;
+
 pub use batch::{
     timeline_schema_of, Timeline, TimelineBatch, TimelineBatchBuilder, DEFAULT_BATCH_SIZE,
 };

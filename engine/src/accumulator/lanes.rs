@@ -195,18 +195,7 @@ mod tests {
     use crate::spec::Aggregator;
     use std::sync::Arc;
 
-    /// A small deterministic generator (64-bit LCG, high bits).
-    struct Lcg(u64);
-
-    impl Lcg {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 33) % n.max(1)
-        }
-    }
+    use crate::test_rng::Lcg;
 
     const AGGS: [Aggregator; 8] = [
         Aggregator::Sum,

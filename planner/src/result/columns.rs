@@ -18,15 +18,8 @@ use super::cell::Num;
 use super::input::{key_of, RunValues};
 use super::join_reservation;
 use super::output::Key;
-use super::source::Pipeline;
+use super::source::{open_once, Pipeline, State};
 use crate::error::Result;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Unopened,
-    Open,
-    Done,
-}
 
 /// A batch being read: its rows, its columns in their result types, the
 /// next row and the reservation of its bytes.
@@ -124,15 +117,7 @@ impl ColumnsInput {
     /// or on an error).
     async fn pull(&mut self) -> Result<Option<ColumnsBatch>> {
         let root = &mut self.pipeline.1;
-        if self.state == State::Unopened {
-            self.state = State::Open;
-            if let Err(e) = root.open(&self.ctx).await {
-                self.state = State::Done;
-                let _ = root.close().await;
-                return Err(e.into());
-            }
-        }
-        if self.state == State::Done {
+        if !open_once(&mut self.state, root, &self.ctx).await? {
             return Ok(None);
         }
         match root.next_columns().await {

@@ -73,11 +73,34 @@ pub(crate) struct Inline {
     state: State,
 }
 
+/// Where a pipeline the join drives itself stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(super) enum State {
+    /// `open` not called yet.
     Unopened,
+    /// Open: `next` may be called.
     Open,
+    /// Finished, failed or closed.
     Done,
+}
+
+/// Opens `root` on the first call (closing it again when `open` fails);
+/// `false` once the pipeline is done: the start of every pull of a
+/// pipeline the join drives itself.
+pub(super) async fn open_once(
+    state: &mut State,
+    root: &mut Box<dyn Operator>,
+    ctx: &TaskContext,
+) -> Result<bool> {
+    if *state == State::Unopened {
+        *state = State::Open;
+        if let Err(e) = root.open(ctx).await {
+            *state = State::Done;
+            let _ = root.close().await;
+            return Err(e.into());
+        }
+    }
+    Ok(*state != State::Done)
 }
 
 /// A pipeline running as its own task.
@@ -154,15 +177,7 @@ impl Source {
 impl Inline {
     async fn next(&mut self) -> Result<Option<Held>> {
         let root = &mut self.pipeline.1;
-        if self.state == State::Unopened {
-            self.state = State::Open;
-            if let Err(e) = root.open(&self.ctx).await {
-                self.state = State::Done;
-                let _ = root.close().await;
-                return Err(e.into());
-            }
-        }
-        if self.state == State::Done {
+        if !open_once(&mut self.state, root, &self.ctx).await? {
             return Ok(None);
         }
         match root.next().await {

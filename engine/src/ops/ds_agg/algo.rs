@@ -111,6 +111,23 @@ impl<V: AccValue> Downsampler<V> {
             + self.states.capacity() * std::mem::size_of::<SlotState<V>>()
     }
 
+    /// The bucket of time `t` of series `series`: found by addition from the
+    /// previous point's bucket `prev`, by division only after a gap.
+    fn bucket_of(
+        &self,
+        prev: Option<Bucket>,
+        t: i64,
+        series: u32,
+        registry: &SeriesRegistry,
+    ) -> Result<Bucket> {
+        match prev.and_then(|b| self.buckets.after(b, t)) {
+            Some(b) => Ok(b),
+            None => self.buckets.locate(t).ok_or_else(|| {
+                point_error(registry, series, t, "has no representable bucket start")
+            }),
+        }
+    }
+
     fn push_run(&mut self, tl: &Timeline<'_, V>, registry: &Arc<SeriesRegistry>) -> Result<()> {
         if self.current != Some(tl.series_id) {
             self.end_timeline()?;
@@ -126,19 +143,7 @@ impl<V: AccValue> Downsampler<V> {
         let mut prev: Option<Bucket> = None;
         while i < tl.len() {
             let t = tl.times[i];
-            // The next bucket is found by addition; division only after a gap.
-            let next = prev.and_then(|b| self.buckets.after(b, t));
-            let bucket = match next {
-                Some(b) => b,
-                None => self.buckets.locate(t).ok_or_else(|| {
-                    point_error(
-                        registry,
-                        tl.series_id,
-                        t,
-                        "has no representable bucket start",
-                    )
-                })?,
-            };
+            let bucket = self.bucket_of(prev, t, tl.series_id, registry)?;
             prev = Some(bucket);
             if self.open.is_some_and(|(key, _)| key != bucket.key) {
                 self.close_bucket()?;
@@ -190,17 +195,7 @@ impl<V: AccValue> Downsampler<V> {
         let mut prev: Option<Bucket> = None;
         while lo < tl.len() {
             let t = tl.times[lo];
-            let bucket = match prev.and_then(|b| self.buckets.after(b, t)) {
-                Some(b) => b,
-                None => self.buckets.locate(t).ok_or_else(|| {
-                    point_error(
-                        registry,
-                        tl.series_id,
-                        t,
-                        "has no representable bucket start",
-                    )
-                })?,
-            };
+            let bucket = self.bucket_of(prev, t, tl.series_id, registry)?;
             let rest = &tl.times[lo..];
             let guess = match self.open {
                 // The rest of the open bucket, if it is as long as the last.

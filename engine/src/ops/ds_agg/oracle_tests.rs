@@ -14,18 +14,7 @@ use crate::spec::{Aggregator, BucketGrid};
 
 type In = (u32, i64, Option<f64>);
 
-/// A small deterministic generator (64-bit LCG, high bits).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n.max(1)
-    }
-}
+use crate::test_rng::Lcg;
 
 /// The aggregate of one bucket's points, straight from the definitions.
 fn bucket_value(agg: Aggregator, pts: &[In]) -> Option<Option<f64>> {
