@@ -18,7 +18,7 @@ use super::cell::Num;
 use super::input::{key_of, RunValues};
 use super::join_reservation;
 use super::output::Key;
-use super::source::{open_once, Pipeline, State};
+use super::source::{open_once, settle, Pipeline, State};
 use crate::error::Result;
 
 /// A batch being read: its rows, its columns in their result types, the
@@ -120,19 +120,8 @@ impl ColumnsInput {
         if !open_once(&mut self.state, root, &self.ctx).await? {
             return Ok(None);
         }
-        match root.next_columns().await {
-            Ok(Some(batch)) => Ok(Some(batch)),
-            Ok(None) => {
-                self.state = State::Done;
-                root.close().await?;
-                Ok(None)
-            }
-            Err(e) => {
-                self.state = State::Done;
-                let _ = root.close().await;
-                Err(e.into())
-            }
-        }
+        let next = root.next_columns().await;
+        settle(&mut self.state, root, next).await
     }
 
     /// Stops the operator (closing it if open) and hands back its pipeline

@@ -103,6 +103,29 @@ pub(super) async fn open_once(
     Ok(*state != State::Done)
 }
 
+/// What a pull of a pipeline the join drives itself makes of the root's
+/// answer `next`: the batch, or (at its end or on an error) the root
+/// closed and the pipeline done.
+pub(super) async fn settle<T>(
+    state: &mut State,
+    root: &mut Box<dyn Operator>,
+    next: tsq_engine::Result<Option<T>>,
+) -> Result<Option<T>> {
+    match next {
+        Ok(Some(batch)) => Ok(Some(batch)),
+        Ok(None) => {
+            *state = State::Done;
+            root.close().await?;
+            Ok(None)
+        }
+        Err(e) => {
+            *state = State::Done;
+            let _ = root.close().await;
+            Err(e.into())
+        }
+    }
+}
+
 /// A pipeline running as its own task.
 pub(crate) struct TaskSource {
     rx: mpsc::Receiver<tsq_engine::Result<Held>>,
@@ -180,23 +203,13 @@ impl Inline {
         if !open_once(&mut self.state, root, &self.ctx).await? {
             return Ok(None);
         }
-        match root.next().await {
-            Ok(Some(batch)) => {
-                // one batch's work per turn of the runtime
-                tokio::task::yield_now().await;
-                Ok(Some(Held::new(batch, &self.ctx)?))
-            }
-            Ok(None) => {
-                self.state = State::Done;
-                root.close().await?;
-                Ok(None)
-            }
-            Err(e) => {
-                self.state = State::Done;
-                let _ = root.close().await;
-                Err(e.into())
-            }
-        }
+        let next = root.next().await;
+        let Some(batch) = settle(&mut self.state, root, next).await? else {
+            return Ok(None);
+        };
+        // one batch's work per turn of the runtime
+        tokio::task::yield_now().await;
+        Ok(Some(Held::new(batch, &self.ctx)?))
     }
 }
 
