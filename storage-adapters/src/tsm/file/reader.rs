@@ -303,12 +303,18 @@ impl TsmReader {
             self.decoded.fetch_add(1, Ordering::Relaxed);
             decode_block_into(bytes, entry.ty, &self.path, b.offset, times, values)?;
             let added = &times[before..];
-            let lo = before + added.partition_point(|&x| x < min);
-            let hi = before + added.partition_point(|&x| x <= max);
-            times.truncate(hi);
-            values.truncate(hi);
-            times.drain(before..lo);
-            values.drain(before..lo);
+            // A block whose first and last points lie in the range keeps them all (the
+            // points of a block ascend): no search, nothing moved.
+            let inside =
+                added.first().is_some_and(|&t| t >= min) && added.last().is_some_and(|&t| t <= max);
+            if !inside {
+                let lo = before + added.partition_point(|&x| x < min);
+                let hi = before + added.partition_point(|&x| x <= max);
+                times.truncate(hi);
+                values.truncate(hi);
+                times.drain(before..lo);
+                values.drain(before..lo);
+            }
             if before > from && times.len() > before && times[before] <= times[before - 1] {
                 return Ok(false);
             }
@@ -579,6 +585,9 @@ mod tests {
             (13_995, 20_000),
             (-10, -1),
             (14_693, i64::MAX), // the last point only
+            (0, 6_993),         // exactly block 0 (k = 0..=999)
+            (7_000, 13_993),    // exactly block 1
+            (7_000, 13_992),    // block 1 less its last point
         ];
         // Key order (read-ahead grows), then reverse order (no read-ahead).
         let mut buf = BlockBuf::new();
