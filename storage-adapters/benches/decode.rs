@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the TSM block decoders on one core, reported as values per second:
 //! ALP float blocks (two-decimal gauges, the codec seed case 1's store uses), ALP-RD, Gorilla,
-//! and run-length and Simple-8b timestamp blocks. Each decodes up to 1,000 blocks of 720 values
+//! and run-length and Simple-8b timestamp blocks (run-length ones also through
+//! `timestamp::decode_remembered`, hit and missed). Each decodes up to 1,000 blocks of 720 values
 //! (seed case 1's series; the blocks whose sample chose the benchmarked codec) into one reused
 //! vector. `cargo bench -p tsq-storage --bench decode`; figures
 //! in docs/benchmarks.md ("TSM read path") and docs/storage.md ("Float codecs").
@@ -127,6 +128,33 @@ fn decoders(c: &mut Criterion) {
                 for block in blocks {
                     out.clear();
                     timestamp::decode(black_box(block), &mut out).expect("decodes");
+                    black_box(&out);
+                }
+            })
+        });
+    }
+    // Through `decode_remembered`: every block on one schedule (the same run-length block, as
+    // in seed case 1, where every series is sampled at the same instants), and the blocks
+    // above, each starting 1 ns later than the one before (a miss every time: each decoded,
+    // then remembered).
+    let aligned = encode_all(&vec![regular[0].clone(); BLOCKS], 2, timestamp::encode);
+    let remembered = [
+        ("timestamps-rle-remembered-aligned", aligned),
+        (
+            "timestamps-rle-remembered-staggered",
+            encode_all(&regular, 2, timestamp::encode),
+        ),
+    ];
+    for (name, blocks) in &remembered {
+        let mut out: Vec<i64> = Vec::with_capacity(VALUES);
+        let mut last = timestamp::LastRun::default();
+        group.throughput(Throughput::Elements((blocks.len() * VALUES) as u64));
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                for block in blocks {
+                    out.clear();
+                    timestamp::decode_remembered(black_box(block), &mut out, &mut last)
+                        .expect("decodes");
                     black_box(&out);
                 }
             })

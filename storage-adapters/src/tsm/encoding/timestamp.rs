@@ -10,6 +10,19 @@ use super::{decode_atomically, delta, Result};
 
 const BLOCK: &str = "timestamp";
 
+/// The last run-length block [`decode_remembered`] decoded, and its times. Series written on
+/// one schedule (every host sampled at the same instants) store byte-identical run-length
+/// blocks, so in a scan of them every block after the first is one copy of the remembered
+/// times instead of a decode (whose slots are zeroed, then filled). Keyed by the block's
+/// bytes, so what it appends is exactly what decoding them gives.
+#[derive(Debug, Default)]
+pub struct LastRun {
+    /// The encoded block; empty before the first run-length block.
+    block: Vec<u8>,
+    /// What `block` decodes to.
+    times: Vec<i64>,
+}
+
 /// Appends the encoded block for `src` to `dst`.
 pub fn encode(src: &[i64], dst: &mut Vec<u8>) -> Result<()> {
     delta::encode(BLOCK, src, true, dst)
@@ -18,6 +31,25 @@ pub fn encode(src: &[i64], dst: &mut Vec<u8>) -> Result<()> {
 /// Appends the timestamps held by the block `src` to `dst` (unchanged on error).
 pub fn decode(src: &[u8], dst: &mut Vec<i64>) -> Result<()> {
     decode_atomically(dst, |dst| delta::decode(BLOCK, src, true, dst))
+}
+
+/// [`decode`], through `last`: a block equal to the run-length block decoded last appends its
+/// remembered times; a run-length block that differs is decoded and remembered in its place
+/// (one more copy); other blocks just decode.
+pub fn decode_remembered(src: &[u8], dst: &mut Vec<i64>, last: &mut LastRun) -> Result<()> {
+    if !last.block.is_empty() && last.block == src {
+        dst.extend_from_slice(&last.times);
+        return Ok(());
+    }
+    let start = dst.len();
+    decode(src, dst)?;
+    if src.first().is_some_and(|&header| header >> 4 == delta::RLE) {
+        last.block.clear();
+        last.block.extend_from_slice(src);
+        last.times.clear();
+        last.times.extend_from_slice(&dst[start..]);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -189,6 +221,48 @@ mod tests {
         let err = decode(&rle, &mut out).unwrap_err();
         assert!(err.to_string().contains("exceeds the limit"), "{err}");
         assert_eq!(out, vec![1, 2], "dst unchanged on error");
+    }
+
+    #[test]
+    fn remembered_runs_decode_like_the_blocks() {
+        // Three series on one 10 s schedule, one starting 1 s later, one irregular, one
+        // empty, then the first schedule again: each decode through `last` must equal a plain
+        // decode of the same block, appended after what `dst` held.
+        let schedule: Vec<i64> = (0..720).map(|i| 1_000 + i * 10_000_000_000).collect();
+        let later: Vec<i64> = schedule.iter().map(|t| t + 1_000_000_000).collect();
+        let irregular: Vec<i64> = (0..700).map(|i| i * i * 1000).collect();
+        let short: Vec<i64> = schedule[..719].to_vec();
+        let series = [
+            &schedule[..],
+            &schedule[..],
+            &schedule[..],
+            &later[..],
+            &irregular[..],
+            &[],
+            &short[..],
+            &schedule[..],
+        ];
+        let mut last = LastRun::default();
+        let mut dst = vec![-1];
+        let mut want = vec![-1];
+        for times in series {
+            let mut block = Vec::new();
+            encode(times, &mut block).unwrap();
+            decode_remembered(&block, &mut dst, &mut last).unwrap();
+            want.extend_from_slice(times);
+            assert_eq!(dst, want);
+        }
+        // The last run remembered is the schedule's (the irregular block is not a run).
+        let mut block = Vec::new();
+        encode(&schedule, &mut block).unwrap();
+        assert_eq!((last.block, last.times), (block, schedule.clone()));
+        // A damaged block is an error, leaves `dst` alone and is not remembered.
+        let mut last = LastRun::default();
+        let mut dst = vec![5];
+        assert!(decode_remembered(&[0x20, 0, 0], &mut dst, &mut last).is_err());
+        assert!(decode_remembered(&[0x20, 0, 0], &mut dst, &mut last).is_err());
+        assert_eq!(dst, vec![5]);
+        assert!(last.block.is_empty());
     }
 
     proptest! {

@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::tsm::bytes::{put_uvarint, Cursor};
 use tsq_engine::TimelineValue;
 
+use crate::tsm::encoding::timestamp::LastRun;
 use crate::tsm::encoding::{self, boolean, float, integer, string, timestamp};
 use crate::tsm::error::{Result, TsmError};
 use crate::tsm::value::{FieldType, Number, Values};
@@ -73,7 +74,9 @@ pub fn decode_block(
 /// block of each type decodes to is [`ScanValue::decode`]'s rule (floats:
 /// every numeric type, booleans as 0/1; integers and unsigned integers:
 /// their own type only); another type is an error. Both vectors are left as
-/// they were on error.
+/// they were on error. Timestamps go through `last_run`
+/// ([`timestamp::decode_remembered`]): a scan's blocks on one schedule copy
+/// them rather than decode them again.
 pub fn decode_block_into<V: ScanValue>(
     buf: &[u8],
     ty: FieldType,
@@ -81,9 +84,10 @@ pub fn decode_block_into<V: ScanValue>(
     offset: u64,
     times: &mut Vec<i64>,
     values: &mut Vec<V>,
+    last_run: &mut LastRun,
 ) -> Result<()> {
     let (t0, v0) = (times.len(), values.len());
-    let r = decode_parts(buf, ty, path, offset, times, values)
+    let r = decode_parts(buf, ty, path, offset, times, values, last_run)
         .and_then(|()| check_lengths(times.len() - t0, values.len() - v0, path, offset));
     if r.is_err() {
         times.truncate(t0);
@@ -99,10 +103,12 @@ fn decode_parts<V: ScanValue>(
     offset: u64,
     times: &mut Vec<i64>,
     values: &mut Vec<V>,
+    last_run: &mut LastRun,
 ) -> Result<()> {
     let bad = |m: String| TsmError::corrupt(path, offset, format!("block: {m}"));
     let (ts, rest) = open_block(buf, ty, path, offset)?;
-    timestamp::decode(ts, times).map_err(|e| bad(format!("timestamps: {e}")))?;
+    timestamp::decode_remembered(ts, times, last_run)
+        .map_err(|e| bad(format!("timestamps: {e}")))?;
     match V::decode(ty, rest, values) {
         Ok(true) => Ok(()),
         Ok(false) => Err(bad(format!(
@@ -284,7 +290,7 @@ mod tests {
             let ty = values.field_type();
             // Appends after what is there.
             let (mut t, mut v) = (vec![1], vec![0.5]);
-            decode_block_into(&b, ty, p, 0, &mut t, &mut v).unwrap();
+            decode_block_into(&b, ty, p, 0, &mut t, &mut v, &mut LastRun::default()).unwrap();
             assert_eq!(t, vec![1, 10, 20, 30]);
             let want = values.to_f64().unwrap();
             let bits = |x: &[f64]| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
@@ -292,7 +298,9 @@ mod tests {
             // A flipped bit: checksum error naming file and offset, vectors unchanged.
             let mut flipped = b.clone();
             flipped[6] ^= 0x10;
-            let err = decode_block_into(&flipped, ty, p, 77, &mut t, &mut v).unwrap_err();
+            let err =
+                decode_block_into(&flipped, ty, p, 77, &mut t, &mut v, &mut LastRun::default())
+                    .unwrap_err();
             assert_eq!(
                 err.to_string(),
                 "corrupt file x.tsm at offset 77: block checksum mismatch"
@@ -305,7 +313,9 @@ mod tests {
                     let crc = crc32fast::hash(&short[4..]);
                     short[..4].copy_from_slice(&crc.to_be_bytes());
                 }
-                let err = decode_block_into(&short, ty, p, 5, &mut t, &mut v).unwrap_err();
+                let err =
+                    decode_block_into(&short, ty, p, 5, &mut t, &mut v, &mut LastRun::default())
+                        .unwrap_err();
                 assert!(
                     err.to_string()
                         .starts_with("corrupt file x.tsm at offset 5: block"),
@@ -324,6 +334,7 @@ mod tests {
             9,
             &mut vec![],
             &mut Vec::<f64>::new(),
+            &mut LastRun::default(),
         );
         assert_eq!(
             err.unwrap_err().to_string(),
@@ -338,6 +349,7 @@ mod tests {
             9,
             &mut vec![],
             &mut Vec::<f64>::new(),
+            &mut LastRun::default(),
         );
         assert_eq!(
             err.unwrap_err().to_string(),
@@ -352,12 +364,30 @@ mod tests {
         let mut b = Vec::new();
         encode_block(&[1, 2, 3], &Values::Integer(ints.clone()), &mut b).unwrap();
         let (mut t, mut v) = (Vec::new(), Vec::<i64>::new());
-        decode_block_into(&b, FieldType::Integer, p, 0, &mut t, &mut v).unwrap();
+        decode_block_into(
+            &b,
+            FieldType::Integer,
+            p,
+            0,
+            &mut t,
+            &mut v,
+            &mut LastRun::default(),
+        )
+        .unwrap();
         assert_eq!((t, v), (vec![1, 2, 3], ints));
         let mut u = Vec::new();
         encode_block(&[1], &Values::Unsigned(vec![u64::MAX]), &mut u).unwrap();
         let (mut t, mut v) = (Vec::new(), Vec::<u64>::new());
-        decode_block_into(&u, FieldType::Unsigned, p, 0, &mut t, &mut v).unwrap();
+        decode_block_into(
+            &u,
+            FieldType::Unsigned,
+            p,
+            0,
+            &mut t,
+            &mut v,
+            &mut LastRun::default(),
+        )
+        .unwrap();
         assert_eq!(v, vec![u64::MAX]);
         // An unsigned block is not read as i64 (nor an integer one as u64).
         let err = decode_block_into(
@@ -367,6 +397,7 @@ mod tests {
             7,
             &mut t,
             &mut Vec::<i64>::new(),
+            &mut LastRun::default(),
         );
         assert_eq!(
             err.unwrap_err().to_string(),
@@ -388,7 +419,16 @@ mod tests {
         let p = Path::new("y.tsm");
         let want = "corrupt file y.tsm at offset 3: block: 2 timestamps but 1 values";
         let (mut t, mut v) = (Vec::new(), Vec::<f64>::new());
-        let err = decode_block_into(&b, FieldType::Float, p, 3, &mut t, &mut v).unwrap_err();
+        let err = decode_block_into(
+            &b,
+            FieldType::Float,
+            p,
+            3,
+            &mut t,
+            &mut v,
+            &mut LastRun::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), want);
         assert!(t.is_empty() && v.is_empty());
         let err = decode_block(&b, FieldType::Float, p, 3).unwrap_err();

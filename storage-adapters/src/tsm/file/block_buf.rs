@@ -7,7 +7,11 @@
 //! skip forward (a sparse selection) or a new file starts again with a read
 //! of just the block. TSM files never change
 //! once written, so bytes read ahead stay valid for as long as the file is
-//! open. Every block is still CRC-checked when decoded.
+//! open. Every block is still CRC-checked when decoded. The buffer also
+//! keeps the scan's last run-length timestamp block and its times
+//! ([`LastRun`]): series sampled on one schedule share it.
+
+use crate::tsm::encoding::timestamp::LastRun;
 
 /// Read-ahead after the first forward step within a file.
 pub const MIN_WINDOW: usize = 16 << 10;
@@ -30,6 +34,9 @@ pub struct BlockBuf {
     /// Reader serial and index position of the last index entry looked up,
     /// for [`TsmReader::entry_near`](super::reader::TsmReader::entry_near).
     pub(super) entry_hint: (u64, usize),
+    /// The last run-length timestamp block decoded, for the next block of a
+    /// series on the same schedule ([`LastRun`]).
+    pub(super) last_run: LastRun,
 }
 
 impl BlockBuf {

@@ -297,11 +297,14 @@ impl TsmReader {
             return Ok(false);
         }
         let from = times.len();
+        // Held apart while `buf` lends out block bytes (lost on error: only a hint).
+        let mut last_run = std::mem::take(&mut buf.last_run);
         for b in entry.blocks.iter().filter(|b| b.max >= min && b.min <= max) {
             let before = times.len();
             let bytes = self.block_bytes(b, buf)?;
             self.decoded.fetch_add(1, Ordering::Relaxed);
-            decode_block_into(bytes, entry.ty, &self.path, b.offset, times, values)?;
+            let (ty, path) = (entry.ty, &self.path);
+            decode_block_into(bytes, ty, path, b.offset, times, values, &mut last_run)?;
             let added = &times[before..];
             // A block whose first and last points lie in the range keeps them all (the
             // points of a block ascend): no search, nothing moved.
@@ -316,9 +319,11 @@ impl TsmReader {
                 values.drain(before..lo);
             }
             if before > from && times.len() > before && times[before] <= times[before - 1] {
+                buf.last_run = last_run;
                 return Ok(false);
             }
         }
+        buf.last_run = last_run;
         Ok(true)
     }
 
