@@ -30,7 +30,7 @@ use tsq_engine::{
 
 use super::error::TsmError;
 use super::file::block::ScanValue;
-use super::file::block_buf::BlockBuf;
+use super::file::block_buf::{BlockBuf, BlockBufPool};
 use super::index::SeriesIndex;
 use super::scan_batch::{BatchColumns, Spare};
 use super::shard::Unreadable;
@@ -56,6 +56,8 @@ pub struct TsmAdapter {
     allow_partial: Arc<AtomicBool>,
     left_out: Arc<Mutex<Vec<Arc<Unreadable>>>>,
     plans: Arc<Mutex<PlanCache>>,
+    /// Read buffers of finished scans, reused by the next ones.
+    buffers: Arc<BlockBufPool>,
 }
 
 /// One series of a scan: registry id, store id, text key, type.
@@ -120,6 +122,7 @@ impl TsmAdapter {
             allow_partial: Arc::new(AtomicBool::new(options.allow_partial)),
             left_out: Arc::default(),
             plans: Arc::default(),
+            buffers: Arc::default(),
         }
     }
 
@@ -198,7 +201,15 @@ impl TsmAdapter {
         let empty = request.range.is_empty();
         // The scan delivers the field's type (`docs/semantics.md` §12).
         let ty = self.field_type(&request.measurement, &request.field);
-        Ok(typed_scan(ty, registry, Arc::new(view), planned, empty))
+        let view = Arc::new(view);
+        Ok(typed_scan(
+            ty,
+            registry,
+            view,
+            planned,
+            empty,
+            &self.buffers,
+        ))
     }
 
     /// The stored type of a field, `None` when it does not exist.
@@ -253,6 +264,7 @@ impl TsmAdapter {
                 Arc::clone(&view),
                 planned,
                 empty,
+                &self.buffers,
             ));
         }
         Ok(scans)
@@ -628,24 +640,47 @@ fn value_type(t: FieldType) -> ValueType {
 }
 
 /// A scan delivering the values of a field of type `ty` (`docs/semantics.md`
-/// §12): integers as i64, unsigned as u64, everything else as f64.
+/// §12): integers as i64, unsigned as u64, everything else as f64; it reads
+/// through a buffer of `buffers` and gives it back when dropped.
 fn typed_scan(
     ty: Option<FieldType>,
     registry: Arc<SeriesRegistry>,
     view: Arc<View>,
     planned: Vec<Planned>,
     empty: bool,
+    buffers: &Arc<BlockBufPool>,
 ) -> Box<dyn SeriesScan> {
+    let reads = Reads {
+        buf: buffers.take(),
+        pool: Arc::clone(buffers),
+    };
     match ty {
-        Some(FieldType::Integer) => Box::new(TsmScan::<i64>::new(registry, view, planned, empty)),
-        Some(FieldType::Unsigned) => Box::new(TsmScan::<u64>::new(registry, view, planned, empty)),
-        _ => Box::new(TsmScan::<f64>::new(registry, view, planned, empty)),
+        Some(FieldType::Integer) => {
+            Box::new(TsmScan::<i64>::new(registry, view, planned, empty, reads))
+        }
+        Some(FieldType::Unsigned) => {
+            Box::new(TsmScan::<u64>::new(registry, view, planned, empty, reads))
+        }
+        _ => Box::new(TsmScan::<f64>::new(registry, view, planned, empty, reads)),
+    }
+}
+
+/// A scan's read buffer, given back to its pool when the scan is dropped.
+struct Reads {
+    buf: BlockBuf,
+    pool: Arc<BlockBufPool>,
+}
+
+impl Drop for Reads {
+    fn drop(&mut self) {
+        self.pool.put(std::mem::take(&mut self.buf));
     }
 }
 
 /// An open scan: reads one series at a time from its view, decoding its
 /// blocks straight into the columns of the batch being built
-/// ([`BatchColumns`]) through one reused read buffer. A series that does not
+/// ([`BatchColumns`]) through one read buffer (from the adapter's
+/// [`BlockBufPool`], given back when the scan is dropped). A series that does not
 /// fit in the batch's room waits in `times` / `values` (reused from series to
 /// series) and is emitted from there.
 struct TsmScan<V: ScanValue> {
@@ -655,7 +690,7 @@ struct TsmScan<V: ScanValue> {
     planned: Vec<Planned>,
     next: usize,
     empty: bool,
-    buf: BlockBuf,
+    reads: Reads,
     /// Times and values of the series being emitted from the carry.
     times: Vec<i64>,
     values: Vec<V>,
@@ -673,6 +708,7 @@ impl<V: ScanValue> TsmScan<V> {
         view: Arc<View>,
         planned: Vec<Planned>,
         empty: bool,
+        reads: Reads,
     ) -> Self {
         TsmScan {
             registry,
@@ -680,7 +716,7 @@ impl<V: ScanValue> TsmScan<V> {
             planned,
             next: 0,
             empty,
-            buf: BlockBuf::new(),
+            reads,
             times: Vec::new(),
             values: Vec::new(),
             pending: None,
@@ -706,7 +742,7 @@ impl<V: ScanValue> TsmScan<V> {
             let (times, values) = (&mut out.times, &mut out.values);
             if self
                 .view
-                .read_into(p.store_id, &p.key, p.ty, &mut self.buf, times, values)?
+                .read_into(p.store_id, &p.key, p.ty, &mut self.reads.buf, times, values)?
             {
                 return Ok(Some(p.reg_id));
             }

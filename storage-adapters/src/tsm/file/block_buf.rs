@@ -25,8 +25,11 @@ pub struct BlockBuf {
     pub(super) file: u64,
     /// File offset of `data[0]`.
     pub(super) at: u64,
-    /// The bytes held.
+    /// The bytes held: the first `held` of `data`, which only grows (a window
+    /// read after a shorter one is not zeroed again first).
     pub(super) data: Vec<u8>,
+    /// Bytes of `data` that hold the file range starting at `at`.
+    pub(super) held: usize,
     /// File offset just past the last block served.
     pub(super) next: u64,
     /// Current read-ahead window in bytes (0 before the first forward step).
@@ -47,7 +50,7 @@ impl BlockBuf {
 
     /// True when the buffer holds bytes `start..end` of file `file`.
     pub(super) fn holds(&self, file: u64, start: u64, end: u64) -> bool {
-        self.file == file && start >= self.at && end <= self.at + self.data.len() as u64
+        self.file == file && start >= self.at && end <= self.at + self.held as u64
     }
 
     /// The window for a miss at `start` in file `file`: doubled when the
@@ -58,7 +61,7 @@ impl BlockBuf {
         if self.file != file || start < self.next {
             return 0;
         }
-        let held_end = self.at + self.data.len() as u64;
+        let held_end = self.at + self.held as u64;
         if start <= held_end {
             (self.window * 2).clamp(MIN_WINDOW, MAX_WINDOW)
         } else if start - held_end <= self.window as u64 {
@@ -72,6 +75,52 @@ impl BlockBuf {
     /// [`holds`](Self::holds).
     pub(super) fn slice(&self, start: u64, end: u64) -> &[u8] {
         &self.data[(start - self.at) as usize..(end - self.at) as usize]
+    }
+
+    /// Room for `len` bytes to be read into, as the held bytes from now on
+    /// (the caller sets `file` and `at` once they are read).
+    pub(super) fn room(&mut self, len: usize) -> &mut [u8] {
+        if self.data.len() < len {
+            self.data.resize(len, 0);
+        }
+        self.held = len;
+        &mut self.data[..len]
+    }
+}
+
+/// Most buffers a [`BlockBufPool`] keeps (each up to [`MAX_WINDOW`] bytes).
+const POOLED: usize = 8;
+
+/// The read buffers of finished scans, for the next scans of the same
+/// adapter: a query then reads into a buffer that is already as large as its
+/// read-ahead gets (no growing, no zeroing, no fresh pages) and may still
+/// hold the last bytes it read (TSM files never change once written, and
+/// [`BlockBuf::holds`] names the file by its reader's unique serial). At most
+/// eight buffers are kept.
+#[derive(Default)]
+pub struct BlockBufPool {
+    free: std::sync::Mutex<Vec<BlockBuf>>,
+}
+
+impl BlockBufPool {
+    /// A kept buffer, or a new one.
+    pub fn take(&self) -> BlockBuf {
+        crate::sync::lock(&self.free).pop().unwrap_or_default()
+    }
+
+    /// Keeps `buf` for a later scan, unless the pool is full.
+    pub fn put(&self, buf: BlockBuf) {
+        let mut free = crate::sync::lock(&self.free);
+        if free.len() < POOLED {
+            free.push(buf);
+        }
+    }
+}
+
+impl std::fmt::Debug for BlockBufPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = crate::sync::lock(&self.free).len();
+        f.debug_struct("BlockBufPool").field("kept", &kept).finish()
     }
 }
 
@@ -87,6 +136,7 @@ mod tests {
         b.file = 7;
         b.at = 100;
         b.data = vec![0; 50];
+        b.held = 50;
         b.next = 150;
         assert!(b.holds(7, 100, 150));
         assert!(!b.holds(7, 100, 151));
@@ -98,6 +148,7 @@ mod tests {
         // With a window, bytes 100..100 + MIN_WINDOW held.
         b.window = MIN_WINDOW;
         b.data = vec![0; MIN_WINDOW];
+        b.held = MIN_WINDOW;
         let end = 100 + MIN_WINDOW as u64;
         assert_eq!(b.next_window(7, end - 10), 2 * MIN_WINDOW);
         assert_eq!(b.next_window(7, end), 2 * MIN_WINDOW);
@@ -109,5 +160,39 @@ mod tests {
         // Backwards, or another file: back to just the block.
         assert_eq!(b.next_window(7, 120), 0);
         assert_eq!(b.next_window(9, end), 0);
+    }
+
+    #[test]
+    fn room_grows_the_buffer_but_holds_only_what_was_read_last() {
+        let mut b = BlockBuf::new();
+        b.room(100).fill(7);
+        b.file = 3;
+        assert!(b.holds(3, 0, 100));
+        // A shorter read keeps the longer buffer, but holds only its own bytes.
+        assert_eq!(b.room(10).len(), 10);
+        assert_eq!(b.data.len(), 100);
+        assert!(b.holds(3, 0, 10));
+        assert!(!b.holds(3, 0, 11));
+        assert_eq!(b.next_window(3, 10), MIN_WINDOW);
+        assert_eq!(b.next_window(3, 11), 0);
+    }
+
+    #[test]
+    fn the_pool_hands_back_kept_buffers_up_to_its_limit() {
+        let pool = BlockBufPool::default();
+        for i in 0..POOLED + 2 {
+            let mut b = BlockBuf::new();
+            b.at = i as u64;
+            pool.put(b);
+        }
+        assert_eq!(format!("{pool:?}"), "BlockBufPool { kept: 8 }");
+        // Last in, first out: the buffers put last before the pool filled.
+        assert_eq!(pool.take().at, POOLED as u64 - 1);
+        for _ in 1..POOLED {
+            pool.take();
+        }
+        // Empty: a new buffer.
+        assert_eq!(pool.take().at, 0);
+        assert_eq!(format!("{pool:?}"), "BlockBufPool { kept: 0 }");
     }
 }

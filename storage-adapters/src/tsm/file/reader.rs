@@ -259,9 +259,8 @@ impl TsmReader {
             let limit = self.index_at.max(end);
             let len = window.min(limit - b.offset).max(u64::from(b.size));
             buf.file = 0;
-            buf.data.resize(len as usize, 0);
             self.file
-                .read_exact_at(&mut buf.data, b.offset)
+                .read_exact_at(buf.room(len as usize), b.offset)
                 .at(&self.path)?;
             buf.file = self.serial;
             buf.at = b.offset;
