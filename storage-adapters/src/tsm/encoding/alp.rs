@@ -192,8 +192,9 @@ fn decode_block(src: &[u8], dst: &mut Vec<f64>) -> Result<()> {
     // (2^52 + p) - (2^52 - base) = base + p, exact for the values the encoder writes.
     // The same product as `Exponents::decode`, with the factors loaded once. With `f = 0`
     // the first factor is 1.0 and `d · 1.0` is `d` bit for bit (`d` is never NaN), so that
-    // multiplication is left out: one multiply a value instead of two (most blocks: decimal
-    // floats have `f = 0`).
+    // multiplication is left out: one multiply a value instead of two. That is the case of
+    // whole numbers stored as floats (`e = f = 0`); decimals such as two-decimal gauges pick
+    // `f > 0` (`e = 14, f = 12`: `10^-2` alone is inexact) and keep both.
     let offset = TWO52 - base as f64;
     let (fa, fb) = (F10[usize::from(f)], IF10[usize::from(e)]);
     let w = u32::from(w);
