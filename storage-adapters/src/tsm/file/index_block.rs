@@ -7,6 +7,8 @@
 //! The footer after it stores the index offset and the index CRC32, so a
 //! damaged index is detected at open rather than misread.
 
+use smallvec::SmallVec;
+
 use crate::tsm::bytes::Cursor;
 use crate::tsm::value::FieldType;
 
@@ -23,6 +25,15 @@ pub struct BlockMeta {
     pub size: u32,
 }
 
+/// The blocks of a series key in one file: the first inline, more on the heap.
+///
+/// A scan visits a file's entries in index order and reads each one's
+/// blocks; with the only block of a short series (up to 1000 points, seed
+/// case 1's 720) inside the entry, that read comes from the entry array,
+/// which is walked in order, instead of one heap allocation per series
+/// (a cache miss each, `docs/benchmarks.md` "TSM read path, fourth pass").
+pub type Blocks = SmallVec<[BlockMeta; 1]>;
+
 /// The blocks of one series key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
@@ -31,7 +42,7 @@ pub struct IndexEntry {
     /// Field type of every block.
     pub ty: FieldType,
     /// Blocks in ascending time order.
-    pub blocks: Vec<BlockMeta>,
+    pub blocks: Blocks,
 }
 
 impl IndexEntry {
@@ -69,7 +80,7 @@ pub fn decode_index(buf: &[u8]) -> Result<Vec<IndexEntry>, String> {
         let ty = FieldType::from_code(c.u8()?)
             .ok_or_else(|| format!("bad type for key at index byte {at}"))?;
         let count = c.u32()? as usize;
-        let mut blocks = Vec::with_capacity(count.min(buf.len() / 28));
+        let mut blocks = Blocks::with_capacity(count.min(buf.len() / 28));
         for _ in 0..count {
             blocks.push(BlockMeta {
                 min: c.i64()?,
@@ -95,7 +106,7 @@ mod tests {
         let e = IndexEntry {
             key: "m#f".into(),
             ty: FieldType::Integer,
-            blocks: vec![BlockMeta {
+            blocks: smallvec::smallvec![BlockMeta {
                 min: 1,
                 max: 2,
                 offset: 5,

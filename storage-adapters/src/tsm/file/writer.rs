@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::block::encode_block;
 use super::footer::Footer;
-use super::index_block::{encode_index, BlockMeta, IndexEntry};
+use super::index_block::{encode_index, BlockMeta, Blocks, IndexEntry};
 use super::{FOOTER_LEN, HEADER_LEN, MAGIC, MAX_POINTS_PER_BLOCK, VERSION};
 use crate::tsm::error::{IoContext, Result, TsmError};
 use crate::tsm::value::Values;
@@ -61,7 +61,7 @@ impl TsmWriter {
                 "TSM keys out of order at '{key}'"
             )));
         }
-        let mut blocks = Vec::with_capacity(times.len().div_ceil(MAX_POINTS_PER_BLOCK));
+        let mut blocks = Blocks::with_capacity(times.len().div_ceil(MAX_POINTS_PER_BLOCK));
         for start in (0..times.len()).step_by(MAX_POINTS_PER_BLOCK) {
             let end = (start + MAX_POINTS_PER_BLOCK).min(times.len());
             self.buf.clear();
