@@ -29,9 +29,21 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn timestamp_corpus() {
+    // One `LastRun` across the whole corpus, each input decoded through it twice (the second
+    // time it is the block remembered, when a run): it must give what a plain decode gives,
+    // results and errors alike.
+    let mut last = timestamp::LastRun::default();
     for (name, data) in corpus("timestamp") {
         let mut values = Vec::new();
-        if timestamp::decode(&data, &mut values).is_ok() {
+        let plain = timestamp::decode(&data, &mut values);
+        for _ in 0..2 {
+            let mut remembered = vec![-7];
+            let r = timestamp::decode_remembered(&data, &mut remembered, &mut last);
+            assert_eq!(r.is_ok(), plain.is_ok(), "{name}");
+            assert_eq!(remembered[0], -7, "{name}");
+            assert_eq!(&remembered[1..], &values[..], "{name}");
+        }
+        if plain.is_ok() {
             let mut block = Vec::new();
             timestamp::encode(&values, &mut block).unwrap_or_else(|e| panic!("{name}: {e}"));
             let mut again = Vec::new();
