@@ -95,7 +95,7 @@ const POOLED: usize = 8;
 /// adapter: a query then reads into a buffer that is already as large as its
 /// read-ahead gets (no growing, no zeroing, no fresh pages) and may still
 /// hold the last bytes it read (TSM files never change once written, and
-/// [`BlockBuf::holds`] names the file by its reader's unique serial). At most
+/// `BlockBuf::holds` names the file by its reader's unique serial). At most
 /// eight buffers are kept.
 #[derive(Default)]
 pub struct BlockBufPool {
