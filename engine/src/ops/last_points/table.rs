@@ -47,7 +47,7 @@ pub(super) struct GroupTable {
     by: Vec<String>,
     /// The same as a `GroupBy`.
     group_by: GroupBy,
-    index: HashMap<String, u32>,
+    index: HashMap<String, u32, foldhash::fast::RandomState>,
     groups: Vec<Group>,
     /// `cells[column][group]`.
     cells: Vec<Vec<Cell>>,
@@ -60,6 +60,12 @@ pub(super) struct GroupTable {
     /// one lookup share a registry, so the keys are made once, not once per
     /// column.
     memo: Option<(Arc<SeriesRegistry>, Grouping, Vec<u32>)>,
+    /// The groups of the first `Grouping` met (its `groups()` registry) and
+    /// the table's group of each: another registry grouped into the same
+    /// groups (each field of a measurement has its own registry, the same
+    /// series and so the same groups) reuses the mapping after a comparison
+    /// of the groups' tags, without making or hashing a key.
+    known: Option<(Arc<SeriesRegistry>, Vec<u32>)>,
 }
 
 impl GroupTable {
@@ -73,12 +79,13 @@ impl GroupTable {
             } else {
                 GroupBy::Tags(by.to_vec())
             },
-            index: HashMap::new(),
+            index: HashMap::default(),
             groups: Vec::new(),
             cells: vec![Vec::new(); columns],
             parts: vec![Vec::new(); columns],
             scratch: String::new(),
             memo: None,
+            known: None,
         }
     }
 
@@ -117,7 +124,7 @@ impl GroupTable {
             Some(memo) if memo_fits => memo,
             _ => {
                 let grouping = Grouping::new(registry, &self.group_by, "");
-                let global = vec![u32::MAX; grouping.num_groups()];
+                let global = self.known_groups(grouping.groups());
                 (Arc::clone(registry), grouping, global)
             }
         };
@@ -134,7 +141,29 @@ impl GroupTable {
                 values.is_valid(row),
             );
         }
+        self.remember_groups(grouping.groups(), &global);
         self.memo = Some((Arc::clone(registry), grouping, global));
+    }
+
+    /// The table's group of each group of `groups` (a `Grouping`'s groups)
+    /// already known: those of the first grouping met when `groups` are the
+    /// same (`u32::MAX` where not met yet), else none.
+    fn known_groups(&self, groups: &Arc<SeriesRegistry>) -> Vec<u32> {
+        match &self.known {
+            Some((known, global)) if same_groups(known, groups) => global.clone(),
+            _ => vec![u32::MAX; groups.len()],
+        }
+    }
+
+    /// Keeps `global` (the table's group of each of `groups`) for the
+    /// registries grouped after: the first grouping met, and what later
+    /// ones with the same groups added to it.
+    fn remember_groups(&mut self, groups: &Arc<SeriesRegistry>, global: &[u32]) {
+        match &mut self.known {
+            Some((known, mine)) if same_groups(known, groups) => mine.copy_from_slice(global),
+            Some(_) => {}
+            None => self.known = Some((Arc::clone(groups), global.to_vec())),
+        }
     }
 
     /// Records row `row` of part `part` (`valid`: not null) as the newest
@@ -210,22 +239,32 @@ impl GroupTable {
         Ok(out)
     }
 
-    /// The group of a series (with identity `info`), made if new.
-    fn group_of(&mut self, info: Option<&SeriesInfo>) -> u32 {
+    /// The key of a series (with identity `info`) in `scratch`: the
+    /// `GROUP BY` tags' values, each ended by `\u{1f}`.
+    fn key_into_scratch(&mut self, info: Option<&SeriesInfo>) {
         self.scratch.clear();
         for t in &self.by {
             self.scratch
                 .push_str(info.and_then(|s| s.tag(t)).unwrap_or(""));
             self.scratch.push('\u{1f}');
         }
+    }
+
+    /// The `GROUP BY` tags' values of a series (with identity `info`).
+    fn key_of(&self, info: Option<&SeriesInfo>) -> Vec<String> {
+        self.by
+            .iter()
+            .map(|t| info.and_then(|s| s.tag(t)).unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// The group of a series (with identity `info`), made if new.
+    fn group_of(&mut self, info: Option<&SeriesInfo>) -> u32 {
+        self.key_into_scratch(info);
         if let Some(&g) = self.index.get(self.scratch.as_str()) {
             return g;
         }
-        let key: Vec<String> = self
-            .by
-            .iter()
-            .map(|t| info.and_then(|s| s.tag(t)).unwrap_or("").to_string())
-            .collect();
+        let key = self.key_of(info);
         let tags: Vec<(&str, &str)> = self
             .by
             .iter()
@@ -263,6 +302,17 @@ impl GroupTable {
         }
         g
     }
+}
+
+/// True when two `Grouping`s' groups are the same groups in the same
+/// order: the same measurement and tags, group by group (the groups of a
+/// grouping are in key order, so equal sets compare equal).
+fn same_groups(a: &Arc<SeriesRegistry>, b: &Arc<SeriesRegistry>) -> bool {
+    Arc::ptr_eq(a, b)
+        || (a.len() == b.len()
+            && a.iter()
+                .zip(b.iter())
+                .all(|((_, x), (_, y))| x.measurement == y.measurement && x.tags == y.tags))
 }
 
 /// One value column over the groups in `order`: each group's last point
