@@ -164,3 +164,32 @@ fn registries_with_the_same_groups_share_the_group_mapping() {
         ["a: 1 - - 7", "b: 2 20 200 8", "c: 3 30 - 9", "d: - - 400 -"]
     );
 }
+
+#[test]
+fn a_few_points_of_a_large_registry_find_the_groups_made_before() {
+    // column 0 makes groups a, b, c from its whole registry; column 1 has
+    // two points (b and z) of a registry of 40 series: they are grouped one
+    // by one and must find b among the groups already made
+    let mut table = GroupTable::new("cpu", &["host".into()], 2);
+    table.add(
+        0,
+        &batch(&[("a", 1, Some(1)), ("b", 1, Some(2)), ("c", 1, Some(3))]),
+    );
+    let mut hosts: Vec<String> = (0..38).map(|i| format!("h{i:02}")).collect();
+    hosts.extend(["b".to_string(), "z".to_string()]);
+    let infos = hosts
+        .iter()
+        .map(|h| SeriesInfo::new("cpu", &[("host", h)], "g"))
+        .collect();
+    let registry = Arc::new(SeriesRegistry::new(infos));
+    let wide = TimelineBatch::from_sorted_run_arrays(
+        vec![38, 39].into(),
+        vec![1, 1].into(),
+        Arc::new(arrow::array::Int64Array::from(vec![Some(20), Some(26)])),
+        vec![0, 1, 2].into(),
+        registry,
+    )
+    .unwrap();
+    table.add(1, &wide);
+    assert_eq!(wide_rows(table), ["a: 1 -", "b: 2 20", "c: 3 -", "z: - 26"]);
+}
