@@ -186,7 +186,7 @@ fn a_few_points_of_a_large_registry_find_the_groups_made_before() {
         vec![38, 39].into(),
         vec![1, 1].into(),
         Arc::new(arrow::array::Int64Array::from(vec![Some(20), Some(26)])),
-        vec![0, 1, 2].into(),
+        vec![0, 1, 2],
         registry,
     )
     .unwrap();
