@@ -111,6 +111,28 @@ impl Points {
         (lo, hi.max(lo))
     }
 
+    /// The index and time of the newest point inside `range`: the last
+    /// point when the range holds it (no search), else one binary search
+    /// for the range's end.
+    fn newest_in(&self, range: &TimeRange) -> Option<(usize, i64)> {
+        let times = self.times();
+        let &last = times.last()?;
+        let hi = if range.end.is_none_or(|e| last < e) {
+            times.len()
+        } else {
+            let (lo, hi) = self.bounds(range);
+            if lo >= hi {
+                return None;
+            }
+            hi
+        };
+        let time = times[hi - 1];
+        range
+            .start
+            .is_none_or(|s| time >= s)
+            .then_some((hi - 1, time))
+    }
+
     /// These points with sorted, deduplicated `new` points (`new_values`,
     /// of the same type) merged in (`new` wins on a tie), in buffers of
     /// their own.
@@ -698,14 +720,17 @@ impl StorageAdapter for MemoryAdapter {
         }
         let (registry, selected) = self.last_point_selection(request);
         let points = selected.points();
-        let (mut ids, mut times, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+        let n = points.len();
+        let (mut ids, mut times, mut rows) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for (id, points) in points.iter().enumerate() {
-            // One binary search: the newest point before the range's end.
-            let (lo, hi) = points.bounds(&request.range);
-            if lo < hi {
+            if let Some((row, time)) = points.newest_in(&request.range) {
                 ids.push(id as u32);
-                times.push(points.times()[hi - 1]);
-                rows.push(hi - 1);
+                times.push(time);
+                rows.push(row);
             }
         }
         if ids.is_empty() {

@@ -396,10 +396,31 @@ async fn newest_points_of_every_series_or_of_a_selection() {
             rows(&b)
         }
     };
+    let since = |s| TimeRange {
+        start: Some(s),
+        end: None,
+    };
+    let until = |e| TimeRange {
+        start: None,
+        end: Some(e),
+    };
+    // the newest point found without a search (the range holds a series'
+    // last point) or by one (the range ends before it), at and around the
+    // newest times 5, 25 and 30; empty ranges give no point
     for range in [
         TimeRange::ALL,
         TimeRange::new(0, 15),
         TimeRange::new(15, 16),
+        since(5),
+        since(26),
+        since(30),
+        since(31),
+        until(30),
+        until(31),
+        until(5),
+        TimeRange::new(25, 30),
+        TimeRange::new(30, 31),
+        TimeRange::new(20, 10),
     ] {
         let all = ScanRequest {
             range,

@@ -31,11 +31,10 @@ enum Cell {
     Value { part: u32, row: u32 },
 }
 
-/// One group: its key (the `GROUP BY` tags' values, `""` where a series has
-/// none) and its tags as a series identity.
+/// One group: its tags as a series identity. Its key is the `GROUP BY`
+/// tags' values (`""` where a series has none), read from them.
 #[derive(Debug, Clone)]
 struct Group {
-    key: Vec<String>,
     info: SeriesInfo,
 }
 
@@ -47,7 +46,10 @@ pub(super) struct GroupTable {
     by: Vec<String>,
     /// The same as a `GroupBy`.
     group_by: GroupBy,
-    index: HashMap<String, u32>,
+    /// The groups by key, made when a key is first looked up: the groups
+    /// `..indexed` are in it.
+    index: HashMap<String, u32, foldhash::fast::RandomState>,
+    indexed: usize,
     groups: Vec<Group>,
     /// `cells[column][group]`.
     cells: Vec<Vec<Cell>>,
@@ -60,6 +62,12 @@ pub(super) struct GroupTable {
     /// one lookup share a registry, so the keys are made once, not once per
     /// column.
     memo: Option<(Arc<SeriesRegistry>, Grouping, Vec<u32>)>,
+    /// The groups of the first `Grouping` met (its `groups()` registry) and
+    /// the table's group of each: another registry grouped into the same
+    /// groups (each field of a measurement has its own registry, the same
+    /// series and so the same groups) reuses the mapping after a comparison
+    /// of the groups' tags, without making or hashing a key.
+    known: Option<(Arc<SeriesRegistry>, Vec<u32>)>,
 }
 
 impl GroupTable {
@@ -73,12 +81,14 @@ impl GroupTable {
             } else {
                 GroupBy::Tags(by.to_vec())
             },
-            index: HashMap::new(),
+            index: HashMap::default(),
+            indexed: 0,
             groups: Vec::new(),
             cells: vec![Vec::new(); columns],
             parts: vec![Vec::new(); columns],
             scratch: String::new(),
             memo: None,
+            known: None,
         }
     }
 
@@ -117,7 +127,7 @@ impl GroupTable {
             Some(memo) if memo_fits => memo,
             _ => {
                 let grouping = Grouping::new(registry, &self.group_by, "");
-                let global = vec![u32::MAX; grouping.num_groups()];
+                let global = self.known_groups(grouping.groups());
                 (Arc::clone(registry), grouping, global)
             }
         };
@@ -134,7 +144,54 @@ impl GroupTable {
                 values.is_valid(row),
             );
         }
+        self.remember_groups(grouping.groups(), &global);
         self.memo = Some((Arc::clone(registry), grouping, global));
+    }
+
+    /// The table's group of each group of `groups` (a `Grouping`'s groups)
+    /// already known (`u32::MAX` where not met yet): those of the first
+    /// grouping met when `groups` are the same; all of them, made in their
+    /// (key) order without a key each, when the table has no group yet.
+    fn known_groups(&mut self, groups: &Arc<SeriesRegistry>) -> Vec<u32> {
+        match &self.known {
+            Some((known, global)) if same_groups(known, groups) => global.clone(),
+            _ if self.groups.is_empty() => self.adopt(groups),
+            _ => vec![u32::MAX; groups.len()],
+        }
+    }
+
+    /// Makes the groups of an empty table those of `groups` (a
+    /// `Grouping`'s, whose tags are the `GROUP BY` tags, `""` where a series
+    /// has none, as [`group_of`](Self::group_of) makes them), in order.
+    fn adopt(&mut self, groups: &SeriesRegistry) -> Vec<u32> {
+        let empty: Arc<str> = Arc::from("");
+        self.groups.reserve(groups.len());
+        for (_, g) in groups.iter() {
+            let mut tags = g.tags.clone();
+            tags.dedup_by(|a, b| a.0 == b.0);
+            self.groups.push(Group {
+                info: SeriesInfo {
+                    measurement: Arc::clone(&self.measurement),
+                    tags,
+                    field: Arc::clone(&empty),
+                },
+            });
+        }
+        for cells in &mut self.cells {
+            cells.resize(self.groups.len(), Cell::Absent);
+        }
+        (0..self.groups.len() as u32).collect()
+    }
+
+    /// Keeps `global` (the table's group of each of `groups`) for the
+    /// registries grouped after: the first grouping met, and what later
+    /// ones with the same groups added to it.
+    fn remember_groups(&mut self, groups: &Arc<SeriesRegistry>, global: &[u32]) {
+        match &mut self.known {
+            Some((known, mine)) if same_groups(known, groups) => mine.copy_from_slice(global),
+            Some(_) => {}
+            None => self.known = Some((Arc::clone(groups), global.to_vec())),
+        }
     }
 
     /// Records row `row` of part `part` (`valid`: not null) as the newest
@@ -187,7 +244,13 @@ impl GroupTable {
         let mut order: Vec<usize> = (0..self.groups.len())
             .filter(|&g| self.cells.iter().any(|c| c[g] != Cell::Absent))
             .collect();
-        order.sort_by(|&a, &b| self.groups[a].key.cmp(&self.groups[b].key));
+        order.sort_by(|&a, &b| {
+            let key = |g: usize| {
+                let info = &self.groups[g].info;
+                self.by.iter().map(move |t| info.tag(t).unwrap_or(""))
+            };
+            key(a).cmp(key(b))
+        });
         let columns = self
             .cells
             .iter()
@@ -210,59 +273,79 @@ impl GroupTable {
         Ok(out)
     }
 
-    /// The group of a series (with identity `info`), made if new.
-    fn group_of(&mut self, info: Option<&SeriesInfo>) -> u32 {
+    /// The key of a series (with identity `info`) in `scratch`: the
+    /// `GROUP BY` tags' values, each ended by `\u{1f}`.
+    fn key_into_scratch(&mut self, info: Option<&SeriesInfo>) {
         self.scratch.clear();
         for t in &self.by {
             self.scratch
                 .push_str(info.and_then(|s| s.tag(t)).unwrap_or(""));
             self.scratch.push('\u{1f}');
         }
+    }
+
+    /// Puts the groups not yet in `index` (made by [`adopt`](Self::adopt))
+    /// into it.
+    fn index_groups(&mut self) {
+        while self.indexed < self.groups.len() {
+            let info = self.groups[self.indexed].info.clone();
+            self.key_into_scratch(Some(&info));
+            self.index.insert(self.scratch.clone(), self.indexed as u32);
+            self.indexed += 1;
+        }
+    }
+
+    /// The group of a series (with identity `info`), made if new.
+    fn group_of(&mut self, info: Option<&SeriesInfo>) -> u32 {
+        self.index_groups();
+        self.key_into_scratch(info);
         if let Some(&g) = self.index.get(self.scratch.as_str()) {
             return g;
         }
-        let key: Vec<String> = self
-            .by
-            .iter()
-            .map(|t| info.and_then(|s| s.tag(t)).unwrap_or("").to_string())
-            .collect();
         let tags: Vec<(&str, &str)> = self
             .by
             .iter()
-            .zip(&key)
-            .filter(|(t, _)| info.and_then(|s| s.tag(t)).is_some())
-            .map(|(t, v)| (t.as_str(), v.as_str()))
+            .filter_map(|t| Some((t.as_str(), info?.tag(t)?)))
             .collect();
         let group = Group {
             info: SeriesInfo::new(&self.measurement, &tags, ""),
-            key,
         };
         self.insert(group)
     }
 
     /// The index of `group` (by its key), inserted if new.
     fn group_by_key(&mut self, group: Group) -> u32 {
-        self.scratch.clear();
-        for v in &group.key {
-            self.scratch.push_str(v);
-            self.scratch.push('\u{1f}');
-        }
+        self.index_groups();
+        self.key_into_scratch(Some(&group.info));
         match self.index.get(self.scratch.as_str()) {
             Some(&g) => g,
             None => self.insert(group),
         }
     }
 
-    /// Appends `group` under the key in `scratch`.
+    /// Appends `group` under the key in `scratch` (every group before it
+    /// indexed).
     fn insert(&mut self, group: Group) -> u32 {
         let g = self.groups.len() as u32;
         self.index.insert(self.scratch.clone(), g);
+        self.indexed = self.groups.len() + 1;
         self.groups.push(group);
         for cells in &mut self.cells {
             cells.push(Cell::Absent);
         }
         g
     }
+}
+
+/// True when two `Grouping`s' groups are the same groups in the same
+/// order: the same measurement and tags, group by group (the groups of a
+/// grouping are in key order, so equal sets compare equal).
+fn same_groups(a: &Arc<SeriesRegistry>, b: &Arc<SeriesRegistry>) -> bool {
+    Arc::ptr_eq(a, b)
+        || (a.len() == b.len()
+            && a.iter()
+                .zip(b.iter())
+                .all(|((_, x), (_, y))| x.measurement == y.measurement && x.tags == y.tags))
 }
 
 /// One value column over the groups in `order`: each group's last point

@@ -109,3 +109,87 @@ fn a_later_chunk_wins_and_nulls_only_fill_absent_groups() {
     // key order; b's valid value from the later chunk replaces its null
     assert_eq!(rows(first), ["a=5", "b=9", "c=null"]);
 }
+
+/// Every row of a finished table as `host: v0 v1 ...` (`-` for null).
+fn wide_rows(table: GroupTable) -> Vec<String> {
+    let mut rows = Vec::new();
+    for b in &table.finish(7, 3).unwrap() {
+        for r in 0..b.num_rows() {
+            let mut row = format!(
+                "{}:",
+                b.groups().get(r as u32).unwrap().tag("host").unwrap()
+            );
+            for c in b.columns() {
+                let v = c
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .unwrap();
+                let cell = if v.is_valid(r) {
+                    v.value(r).to_string()
+                } else {
+                    "-".into()
+                };
+                row.push(' ');
+                row.push_str(&cell);
+            }
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+#[test]
+fn registries_with_the_same_groups_share_the_group_mapping() {
+    // Each column its own registry (as each field of the in-memory store):
+    // 0 and 1 and 3 group into hosts a, b, c (1 and 3 list the series in
+    // another order), 2 into b, d.
+    let mut table = GroupTable::new("cpu", &["host".into()], 4);
+    table.add(
+        0,
+        &batch(&[("a", 1, Some(1)), ("b", 1, Some(2)), ("c", 1, Some(3))]),
+    );
+    table.add(
+        1,
+        &batch(&[("c", 1, Some(30)), ("a", 1, None), ("b", 1, Some(20))]),
+    );
+    table.add(2, &batch(&[("d", 1, Some(400)), ("b", 1, Some(200))]));
+    table.add(
+        3,
+        &batch(&[("b", 1, Some(8)), ("c", 1, Some(9)), ("a", 1, Some(7))]),
+    );
+    // worked out by hand: each host's value per column, null where the
+    // column has no point of the host or only a null one
+    assert_eq!(
+        wide_rows(table),
+        ["a: 1 - - 7", "b: 2 20 200 8", "c: 3 30 - 9", "d: - - 400 -"]
+    );
+}
+
+#[test]
+fn a_few_points_of_a_large_registry_find_the_groups_made_before() {
+    // column 0 makes groups a, b, c from its whole registry; column 1 has
+    // two points (b and z) of a registry of 40 series: they are grouped one
+    // by one and must find b among the groups already made
+    let mut table = GroupTable::new("cpu", &["host".into()], 2);
+    table.add(
+        0,
+        &batch(&[("a", 1, Some(1)), ("b", 1, Some(2)), ("c", 1, Some(3))]),
+    );
+    let mut hosts: Vec<String> = (0..38).map(|i| format!("h{i:02}")).collect();
+    hosts.extend(["b".to_string(), "z".to_string()]);
+    let infos = hosts
+        .iter()
+        .map(|h| SeriesInfo::new("cpu", &[("host", h)], "g"))
+        .collect();
+    let registry = Arc::new(SeriesRegistry::new(infos));
+    let wide = TimelineBatch::from_sorted_run_arrays(
+        vec![38, 39].into(),
+        vec![1, 1].into(),
+        Arc::new(arrow::array::Int64Array::from(vec![Some(20), Some(26)])),
+        vec![0, 1, 2],
+        registry,
+    )
+    .unwrap();
+    table.add(1, &wide);
+    assert_eq!(wide_rows(table), ["a: 1 -", "b: 2 20", "c: 3 -", "z: - 26"]);
+}
