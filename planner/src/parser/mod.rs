@@ -13,7 +13,6 @@
 //! column of the script.
 
 mod arith;
-mod cache;
 mod cursor;
 mod dialect;
 mod filter;
@@ -99,20 +98,8 @@ fn parse_sized(st: tokens::StatementTokens, script: &str, lines: &LineIndex) -> 
     })
 }
 
-/// Parses exactly one statement (a trailing `;` is allowed). The
-/// statements of the texts parsed last are kept (`cache.rs`): the same text
-/// again is a copy of its statement.
+/// Parses exactly one statement (a trailing `;` is allowed).
 pub fn parse_statement(text: &str) -> Result<Statement> {
-    if let Some(statement) = cache::get(text) {
-        return Ok(statement);
-    }
-    let statement = parse_one(text)?;
-    cache::put(text, &statement);
-    Ok(statement)
-}
-
-/// [`parse_statement`] without the cache.
-fn parse_one(text: &str) -> Result<Statement> {
     let mut all = parse_script(text)?;
     match all.len() {
         1 => Ok(all.remove(0)),

@@ -541,36 +541,3 @@ fn aggregate_of_star() {
          expression: name the field, e.g. max(usage)"
     );
 }
-
-#[test]
-fn the_same_text_again_is_the_same_statement() {
-    // More texts than the cache keeps, each parsed three times: every copy
-    // equals the statement parsed without the cache.
-    let texts: Vec<String> = (0..cache::ENTRIES + 5)
-        .map(|i| {
-            format!(
-                "SELECT max(f{i}) FROM cpu WHERE host = 'h{i}' SAMPLE BY {}m",
-                i + 1
-            )
-        })
-        .collect();
-    for _ in 0..3 {
-        for text in &texts {
-            let fresh = parse_one(text).unwrap();
-            assert_eq!(parse_statement(text).unwrap(), fresh);
-            assert_eq!(fresh.text, *text);
-        }
-    }
-    // an error is not kept: the same error, with its position, each time
-    for _ in 0..2 {
-        let e = parse_statement("SELECT max(x) FROM cpu SAMPLE BY").unwrap_err();
-        assert_eq!(e.to_string(), err("SELECT max(x) FROM cpu SAMPLE BY"));
-    }
-    // a text longer than the cache takes parses every time
-    let long = format!(
-        "SELECT max(x) FROM cpu WHERE {}",
-        vec!["host = 'a'"; 800].join(" OR ")
-    );
-    assert!(long.len() > cache::MAX_TEXT_BYTES);
-    assert_eq!(parse_statement(&long).unwrap(), parse_one(&long).unwrap());
-}
