@@ -191,6 +191,14 @@ impl<V: AccValue> Downsampler<V> {
         segments: &mut Vec<Segment>,
     ) -> Result<()> {
         segments.clear();
+        // The first bucket's guessed end, asked for now: the guess below
+        // waits for the bucket of `times[0]`, so its read would otherwise
+        // start only once that one returned (two cache misses in a row).
+        let first_end = match self.open {
+            Some(_) => self.bucket_len.saturating_sub(self.open_len),
+            None => self.bucket_len,
+        };
+        std::hint::black_box(tl.times.get(first_end).copied());
         let mut lo = 0;
         let mut prev: Option<Bucket> = None;
         while lo < tl.len() {
