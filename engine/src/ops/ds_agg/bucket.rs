@@ -63,16 +63,23 @@ impl Buckets {
     /// returns for such a `t`.
     #[inline]
     pub(super) fn after(&self, prev: Bucket, t: i64) -> Option<Bucket> {
+        let next = self.next(prev)?;
+        (t >= next.stamp && next.end.is_none_or(|e| t < e)).then_some(next)
+    }
+
+    /// The bucket right after `prev`; `None` when its start or number is not
+    /// representable.
+    #[inline]
+    pub(super) fn next(&self, prev: Bucket) -> Option<Bucket> {
         let width = match *self {
             Buckets::Grid(g) => g.width,
             Buckets::Epoch(d) => d,
         };
         let stamp = prev.end?;
-        let end = stamp.checked_add(width);
-        (t >= stamp && end.is_none_or(|e| t < e)).then_some(Bucket {
+        Some(Bucket {
             key: prev.key.checked_add(1)?,
             stamp,
-            end,
+            end: stamp.checked_add(width),
         })
     }
 }
@@ -211,6 +218,32 @@ mod tests {
         let b = epoch.locate(-1).unwrap(); // [-10, 0)
         assert_eq!(epoch.after(b, 0), epoch.locate(0));
         assert_eq!(epoch.after(b, 0).unwrap().stamp, 0);
+    }
+
+    #[test]
+    fn next_is_the_following_bucket_until_it_overflows() {
+        let grid = Buckets::Grid(BucketGrid {
+            start: -5,
+            width: 10,
+            count: 4,
+        });
+        let b0 = grid.locate(-5).unwrap();
+        let b1 = Bucket {
+            key: 1,
+            stamp: 5,
+            end: Some(15),
+        };
+        assert_eq!(grid.next(b0), Some(b1));
+        let epoch = Buckets::Epoch(10);
+        // [i64::MAX - 7, ...) ends past i64::MAX; nothing follows it.
+        let top = Bucket {
+            key: 7,
+            stamp: i64::MAX - 17,
+            end: Some(i64::MAX - 7),
+        };
+        let last = epoch.next(top).unwrap();
+        assert_eq!((last.key, last.stamp, last.end), (8, i64::MAX - 7, None));
+        assert_eq!(epoch.next(last), None);
     }
 
     #[test]

@@ -266,6 +266,72 @@ async fn dense_runs_match_the_naive_oracle() {
     }
 }
 
+/// Long timelines whose buckets mostly hold the same number of points (a
+/// step that divides the width: the cut by equal buckets of `cut_equal`),
+/// now and then one bucket with a point fewer, one more (between two
+/// steps), a gap, or a first point off the bucket start, so that the equal
+/// stretch ends at every kind of mismatch.
+fn regular_case(rng: &mut Lcg) -> (Downsample, (i64, i64), Vec<In>) {
+    const AGGS: [Aggregator; 4] = [
+        Aggregator::Sum,
+        Aggregator::Avg,
+        Aggregator::Max,
+        Aggregator::Last,
+    ];
+    let step = 2 + 2 * rng.below(3) as i64;
+    let width = step * (1 + rng.below(12) as i64);
+    let start = (rng.below(40) as i64 - 20) * width;
+    let end = start + width * (4 + rng.below(30) as i64) - rng.below(2) as i64 * step;
+    let spec = Downsample {
+        interval: Interval::Every(width),
+        agg: AGGS[rng.below(AGGS.len() as u64) as usize],
+        fill: FillPolicy::Null,
+        max_gap: None,
+    };
+    let mut input = Vec::new();
+    for s in 0..3u32 {
+        let mut t = start + rng.below(2) as i64 * step;
+        while t < end {
+            let v = (rng.below(1 << 20) as f64 - 5e5) / 7.0;
+            input.push((s, t, Some(v)));
+            t += match rng.below(60) {
+                0 => 2 * step,                          // a point fewer
+                1 => step / 2,                          // a point more, between two steps
+                2 => width * (1 + rng.below(3) as i64), // a gap
+                _ => step,
+            };
+            if t % (step / 2) != 0 {
+                t += step / 2 - t.rem_euclid(step / 2);
+            }
+        }
+    }
+    (spec, (start, end), input)
+}
+
+#[tokio::test]
+async fn regular_runs_match_the_naive_oracle() {
+    let mut rng = Lcg(0x7e9);
+    for case in 0..80 {
+        let (spec, range, input) = regular_case(&mut rng);
+        let grid = spec.grid(range.0, range.1).unwrap();
+        let mut expected = Vec::new();
+        for s in 0..3u32 {
+            let pts: Vec<In> = input.iter().copied().filter(|p| p.0 == s).collect();
+            if !pts.is_empty() {
+                oracle_series(&spec, &grid, &pts, &mut expected);
+            }
+        }
+        let ib = 1 + rng.below(300) as usize;
+        for (ib, ob) in [(ib, 4096), (input.len().max(1), 4096), (7, 5)] {
+            let got = run(spec, range, &input, ib, ob).await;
+            assert!(
+                same(&got, &expected),
+                "case {case}: {spec} range {range:?} batches {ib}/{ob}"
+            );
+        }
+    }
+}
+
 /// Integer selectors over long null-free timelines stay exact (values
 /// around 2^53, where f64 merges neighbours), whatever the batch size.
 #[tokio::test]
