@@ -15,7 +15,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tsq_engine::ops::last_points::LastPointsOp;
-use tsq_engine::partition::{build_partitioned_in, plan_partitioned_with};
+use tsq_engine::partition::{build_partitioned_in, partition_count, plan_partitioned_with};
 use tsq_engine::shared_scan::ScanShares;
 use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext};
 
@@ -39,24 +39,65 @@ impl std::fmt::Debug for PhysicalPlan {
     }
 }
 
+/// How a query's pipelines use the threads: how many
+/// (`SessionConfig::threads`) and the points a partition must have to be
+/// worth its task (`SessionConfig::min_points_per_partition`; 0 splits
+/// whatever the size). `docs/architecture.md`, "Partitions and partial
+/// aggregates".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parallelism {
+    /// Threads of the query (at least 1 is used).
+    pub threads: usize,
+    /// Points of the selection per partition below which a pipeline gets
+    /// fewer partitions (one for a small query); 0: no threshold.
+    pub min_points_per_partition: u64,
+}
+
+impl Parallelism {
+    /// `threads` threads with no point threshold: every aggregate is split
+    /// over its share of them, whatever its size.
+    pub fn exactly(threads: usize) -> Self {
+        Parallelism {
+            threads,
+            min_points_per_partition: 0,
+        }
+    }
+}
+
 /// Builds the operator tree of every pipeline of `plan`, each split into
 /// up to [`partitions_per_column`] partitions (`docs/architecture.md`,
-/// "Partitions and partial aggregates").
+/// "Partitions and partial aggregates"), whatever its size
+/// ([`build_physical_with`] with [`Parallelism::exactly`]).
 pub async fn build_physical(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
     threads: usize,
 ) -> Result<PhysicalPlan> {
+    build_physical_with(plan, adapter, Parallelism::exactly(threads)).await
+}
+
+/// Builds the operator tree of every pipeline of `plan`, each split into
+/// up to [`partitions_per_column`] partitions, fewer (one) when its
+/// selection has too few points for them (`tsq_engine::partition::partition_count`,
+/// from the adapter's index).
+pub async fn build_physical_with(
+    plan: &LogicalPlan,
+    adapter: &Arc<dyn StorageAdapter>,
+    parallel: Parallelism,
+) -> Result<PhysicalPlan> {
     if plan.last_points_as_one {
-        return last_points_as_one(plan, adapter, threads);
+        return last_points_as_one(plan, adapter, parallel.threads);
     }
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
-    let partitions = partitions_per_column(plan, threads);
+    let threads = partitions_per_column(plan, parallel.threads);
     // The scans of every column that read the same series share one
     // adapter call (docs/architecture.md, "One scan for several fields").
     let shares = ScanShares::new();
     for p in &plan.pipelines {
         let (spec, read) = (&p.spec, p.read);
+        let min = parallel.min_points_per_partition;
+        let partitions =
+            partition_count(spec, adapter.as_ref(), p.strategy, read, threads, min).await?;
         let adapter = Arc::clone(adapter);
         let root = build_partitioned_in(spec, adapter, p.strategy, read, partitions, Some(&shares))
             .await?;
@@ -65,22 +106,26 @@ pub async fn build_physical(
     Ok(PhysicalPlan { pipelines })
 }
 
-/// [`build_physical`] with no storage I/O, for a plain `EXPLAIN`: the trees
-/// have the same operators and partitions, but a range resolved from the
-/// data shows as such, a tail read shows the whole range (its window is
-/// decided when the pipeline is built to run) and fills get no lookback
-/// seeds.
-pub fn plan_physical(
+/// [`build_physical_with`] without reading points, for a plain `EXPLAIN`:
+/// the trees have the same operators and partitions (the point threshold
+/// asks the adapter's index for a count, as the run does; no block is
+/// read), but a range resolved from the data shows as such, a tail read
+/// shows the whole range (its window is decided when the pipeline is built
+/// to run) and fills get no lookback seeds.
+pub async fn plan_physical(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
-    threads: usize,
+    parallel: Parallelism,
 ) -> Result<PhysicalPlan> {
     if plan.last_points_as_one {
-        return last_points_as_one(plan, adapter, threads);
+        return last_points_as_one(plan, adapter, parallel.threads);
     }
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
-    let partitions = partitions_per_column(plan, threads);
+    let threads = partitions_per_column(plan, parallel.threads);
     for p in &plan.pipelines {
+        let min = parallel.min_points_per_partition;
+        let partitions =
+            partition_count(&p.spec, adapter.as_ref(), p.strategy, p.read, threads, min).await?;
         let root =
             plan_partitioned_with(&p.spec, Arc::clone(adapter), p.strategy, p.read, partitions)?;
         pipelines.push((p.output, root));

@@ -65,6 +65,11 @@ enum Source {
         batches: mpsc::Receiver<Result<TimelineBatch>>,
         returned: Option<oneshot::Receiver<Box<dyn Operator>>>,
     },
+    /// The first partition when the others are tasks: pulled batch by
+    /// batch on the calling task (the operator stays in `partitions`,
+    /// opened), which would otherwise only wait for the others; no
+    /// hand-off to another thread and back.
+    Inline,
     /// Run to the end on the calling task (no spawner).
     Ran(VecDeque<TimelineBatch>),
     Finished,
@@ -101,7 +106,9 @@ impl GroupMergeOp {
         Ok(op)
     }
 
-    /// Starts every partition (or, without a spawner, runs them).
+    /// Starts every partition (or, without a spawner, runs them). With a
+    /// spawner the first partition is not spawned: it is opened here and
+    /// pulled on the calling task ([`Source::Inline`]).
     async fn start_partitions(&mut self) -> Result<()> {
         let ctx = self
             .ctx
@@ -114,6 +121,12 @@ impl GroupMergeOp {
             ..ctx.clone()
         };
         for k in 0..self.partitions.len() {
+            if k == 0 && ctx.spawner.is_some() {
+                // opened after the others are spawned, below
+                self.sources.push(Source::Inline);
+                self.heads.push(None);
+                continue;
+            }
             let mut op = self.partitions[k]
                 .take()
                 .ok_or_else(|| EngineError::execution(NAME, "a partition is missing"))?;
@@ -145,7 +158,20 @@ impl GroupMergeOp {
             self.sources.push(source);
             self.heads.push(None);
         }
+        if let Some(Source::Inline) = self.sources.first() {
+            if let Err(e) = self.inline_op(0)?.open(&pctx).await {
+                cancel.cancel();
+                return Err(e);
+            }
+        }
         Ok(())
+    }
+
+    /// Partition `k`'s operator, run on the calling task.
+    fn inline_op(&mut self, k: usize) -> Result<&mut Box<dyn Operator>> {
+        self.partitions[k]
+            .as_mut()
+            .ok_or_else(|| EngineError::execution(NAME, "a partition is missing"))
     }
 
     /// Makes sure partition `k` has a current run, if it has any left.
@@ -153,6 +179,7 @@ impl GroupMergeOp {
         while self.heads[k].is_none() {
             let next = match &mut self.sources[k] {
                 Source::Task { batches, .. } => batches.next().await,
+                Source::Inline => self.inline_op(k)?.next().await.transpose(),
                 Source::Ran(q) => q.pop_front().map(Ok),
                 Source::Finished => return Ok(()),
             };
@@ -174,17 +201,19 @@ impl GroupMergeOp {
         Ok(())
     }
 
-    /// Takes back partition `k`'s operator once its batches ended.
+    /// Takes back partition `k`'s operator once its batches ended (closes
+    /// it when it ran on the calling task).
     async fn finish_source(&mut self, k: usize) -> Result<()> {
         let source = std::mem::replace(&mut self.sources[k], Source::Finished);
-        if let Source::Task {
-            returned: Some(rx), ..
-        } = source
-        {
-            match rx.await {
+        match source {
+            Source::Task {
+                returned: Some(rx), ..
+            } => match rx.await {
                 Ok(op) => self.partitions[k] = Some(op),
                 Err(_) => return Err(vanished(NAME, k)),
-            }
+            },
+            Source::Inline => self.inline_op(k)?.close().await?,
+            _ => {}
         }
         Ok(())
     }
@@ -336,10 +365,21 @@ impl Operator for GroupMergeOp {
         if let Some(c) = &self.cancel {
             c.cancel();
         }
+        // A partition pulled on this task and not finished (an error, or a
+        // close before the end) is closed here.
+        let mut closed = Ok(());
+        for k in 0..self.sources.len() {
+            if let Source::Inline = self.sources[k] {
+                self.sources[k] = Source::Finished;
+                if let Some(op) = self.partitions[k].as_mut() {
+                    closed = closed.and(op.close().await);
+                }
+            }
+        }
         self.sources.clear();
         self.heads.clear();
         self.out = None;
-        Ok(())
+        closed
     }
 
     fn metrics(&self) -> &OperatorMetrics {
