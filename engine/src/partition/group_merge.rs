@@ -10,6 +10,10 @@
 //! groups too (`PartitionBy::WholeGroups`, [`GroupMergeOp::whole_groups`]):
 //! each emits its groups in group order once its input is done, and the
 //! merge copies the finished rows, O(result rows), with no state merged.
+//! A batch (of half the batch size or more) whose groups all come before
+//! every other partition's next group is handed on whole, not copied: with whole groups cut by series
+//! id (`docs/architecture.md`, "Partitions and partial aggregates") each
+//! partition's groups form one range, so the merge is a concatenation.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -48,6 +52,9 @@ pub struct GroupMergeOp {
     heads: Vec<Option<(TimelineBatch, usize)>>,
     /// Rows of the type of the first batch (the partitions' common type).
     out: Option<Merged>,
+    /// Batches to emit before anything in `out`: whole batches handed on,
+    /// after the rows `out` held when they came.
+    ready: VecDeque<TimelineBatch>,
     started: bool,
     done: bool,
     /// How the partitions were split, for the display.
@@ -91,6 +98,7 @@ impl GroupMergeOp {
             sources: Vec::new(),
             heads: Vec::new(),
             out: None,
+            ready: VecDeque::new(),
             started: false,
             done: false,
             by: "group",
@@ -232,7 +240,7 @@ impl GroupMergeOp {
     }
 
     /// The move of [`step`](Self::step), once every partition has a run
-    /// or is done.
+    /// or is done: a whole batch when it can be handed on, else one run.
     fn move_smallest(&mut self) -> Result<bool> {
         let pick = (0..self.heads.len())
             .filter_map(|k| {
@@ -253,12 +261,55 @@ impl GroupMergeOp {
                 _ => ByType::Float(RowBatcher::new(groups, batch_size)),
             }
         });
+        // Half a batch or more (a partition of whole groups emits full
+        // batches): smaller ones are copied, so that the merge does not
+        // hand on many tiny batches (a group at a time).
+        let whole = run == 0 && batch.num_rows() * 2 >= batch_size;
+        if whole && before_others(&batch, k, &self.heads) && same_type(out, &batch) {
+            // Every group of the batch comes before the other partitions'
+            // next group: the batch is the merge's next rows as it is.
+            each_type!(out, o => o.flush())?;
+            while let Some(b) = each_type!(out, o => o.pop()) {
+                self.ready.push_back(b);
+            }
+            self.ready.push_back(batch);
+            return Ok(true);
+        }
         each_type!(out, o => copy_run(o, &batch, run))?;
         if run + 1 < batch.num_timelines() {
             self.heads[k] = Some((batch, run + 1));
         }
         Ok(true)
     }
+}
+
+/// True when the last group of `batch` (partition `k`'s) comes before the
+/// current group of every other partition's head.
+fn before_others(
+    batch: &TimelineBatch,
+    k: usize,
+    heads: &[Option<(TimelineBatch, usize)>],
+) -> bool {
+    let n = batch.num_timelines();
+    if n == 0 {
+        return false;
+    }
+    let last = batch.timeline(n - 1).series_id;
+    heads.iter().enumerate().all(|(j, h)| match h {
+        Some((b, run)) if j != k => last < b.timeline(*run).series_id,
+        _ => true,
+    })
+}
+
+/// True when `batch` holds the values `out` batches (else the run by run
+/// copy reports the mixed types).
+fn same_type(out: &Merged, batch: &TimelineBatch) -> bool {
+    matches!(
+        (out, batch.value_type()),
+        (ByType::Int(_), ValueType::Integer)
+            | (ByType::UInt(_), ValueType::Unsigned)
+            | (ByType::Float(_), ValueType::Float)
+    )
 }
 
 /// Appends timeline run `run` of `batch` to `out`.
@@ -332,7 +383,10 @@ impl Operator for GroupMergeOp {
             self.start_partitions().await?;
         }
         loop {
-            if let Some(b) = self.out.as_mut().and_then(|o| each_type!(o, o => o.pop())) {
+            let next = self.ready.pop_front();
+            if let Some(b) =
+                next.or_else(|| self.out.as_mut().and_then(|o| each_type!(o, o => o.pop())))
+            {
                 self.metrics.record_out(b.num_rows());
                 return Ok(Some(b));
             }
@@ -348,7 +402,7 @@ impl Operator for GroupMergeOp {
                 out.as_ref()
                     .is_some_and(|o| each_type!(o, o => o.has_ready()))
             };
-            while moved < 64 && !ready(&self.out) {
+            while moved < 64 && self.ready.is_empty() && !ready(&self.out) {
                 if !self.step().await? {
                     self.done = true;
                     if let Some(out) = self.out.as_mut() {
@@ -379,6 +433,7 @@ impl Operator for GroupMergeOp {
         self.sources.clear();
         self.heads.clear();
         self.out = None;
+        self.ready.clear();
         closed
     }
 
