@@ -842,8 +842,11 @@ fn cancelling_or_dropping_the_root_stops_every_partition() {
     }
 }
 
-/// One batch over a registry of four groups: `(group, [(time, value)])`.
-fn group_batch(registry: &Arc<SeriesRegistry>, runs: &[(u32, &[(i64, f64)])]) -> TimelineBatch {
+/// The points of one group's run: `(time, value)`.
+type Run<'a> = &'a [(i64, f64)];
+
+/// One batch over a registry of four groups: `(group, points)`.
+fn group_batch(registry: &Arc<SeriesRegistry>, runs: &[(u32, Run<'_>)]) -> TimelineBatch {
     let mut b = TimelineBatchBuilder::new(Arc::clone(registry), 16);
     for (g, points) in runs {
         let times: Vec<i64> = points.iter().map(|p| p.0).collect();
@@ -858,7 +861,7 @@ fn the_group_merge_hands_on_whole_batches_when_their_groups_come_first() {
     use crate::ops::values::ValuesOp;
     let rt = runtime();
     let registry = Arc::new(grouped_registry(&["a", "b", "c", "d"]));
-    let (p0, p1): (&[(i64, f64)], &[(i64, f64)]) = (&[(0, 1.0), (10, 2.0)], &[(0, 3.0), (10, 4.0)]);
+    let (p0, p1): (Run<'_>, Run<'_>) = (&[(0, 1.0), (10, 2.0)], &[(0, 3.0), (10, 4.0)]);
     // (partition 0's batches, partition 1's, output batches)
     let cases = [
         // groups 0, 1 | 2, 3: a concatenation, each 4-row batch handed on
@@ -875,7 +878,7 @@ fn the_group_merge_hands_on_whole_batches_when_their_groups_come_first() {
         ),
     ];
     // the merged rows, worked out by hand: group order, then time
-    let expected = |groups: [(u32, &[(i64, f64)]); 4]| -> Vec<(u32, i64, Option<f64>)> {
+    let expected = |groups: [(u32, Run<'_>); 4]| -> Vec<(u32, i64, Option<f64>)> {
         let mut all: Vec<_> = groups
             .iter()
             .flat_map(|(g, pts)| pts.iter().map(move |(t, v)| (*g, *t, Some(*v))))
@@ -886,11 +889,10 @@ fn the_group_merge_hands_on_whole_batches_when_their_groups_come_first() {
     for (k, (a, b, batches)) in cases.into_iter().enumerate() {
         let want = expected([a[0][0], a[0][1], b[0][0], b[0][1]]);
         for spawner in [true, false] {
-            let make =
-                |runs: &Vec<Vec<(u32, &[(i64, f64)])>>| -> Box<dyn crate::operator::Operator> {
-                    let out = runs.iter().map(|r| group_batch(&registry, r)).collect();
-                    Box::new(ValuesOp::new(out))
-                };
+            let make = |runs: &Vec<Vec<(u32, Run<'_>)>>| -> Box<dyn crate::operator::Operator> {
+                let out = runs.iter().map(|r| group_batch(&registry, r)).collect();
+                Box::new(ValuesOp::new(out))
+            };
             let mut merge = GroupMergeOp::whole_groups(vec![make(&a), make(&b)]).unwrap();
             let ctx = if spawner {
                 spawned(&rt, 8)
