@@ -29,6 +29,26 @@ use crate::result::{join_reservation, JoinOptions, ResultBuilder, ResultStage};
 pub struct PhysicalPlan {
     /// `(output index, root operator)`.
     pub pipelines: Vec<(usize, Box<dyn Operator>)>,
+    /// Whether the join may run the pipelines as tasks of their own (with
+    /// `threads` above 1): false when the plan selects too few points for
+    /// a second task to pay off ([`Parallelism::min_points_per_partition`]
+    /// over every column together).
+    pub column_tasks: bool,
+}
+
+impl PhysicalPlan {
+    /// `options` for the join of this plan: one thread when its pipelines
+    /// should not be tasks of their own.
+    pub fn join_options(&self, options: JoinOptions) -> JoinOptions {
+        JoinOptions {
+            threads: if self.column_tasks {
+                options.threads
+            } else {
+                1
+            },
+            ..options
+        }
+    }
 }
 
 impl std::fmt::Debug for PhysicalPlan {
@@ -90,6 +110,7 @@ pub async fn build_physical_with(
     }
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
     let threads = partitions_per_column(plan, parallel.threads);
+    let column_tasks = column_tasks(plan, adapter.as_ref(), parallel).await?;
     // The scans of every column that read the same series share one
     // adapter call (docs/architecture.md, "One scan for several fields").
     let shares = ScanShares::new();
@@ -103,7 +124,10 @@ pub async fn build_physical_with(
             .await?;
         pipelines.push((p.output, root));
     }
-    Ok(PhysicalPlan { pipelines })
+    Ok(PhysicalPlan {
+        pipelines,
+        column_tasks,
+    })
 }
 
 /// [`build_physical_with`] without reading points, for a plain `EXPLAIN`:
@@ -130,7 +154,10 @@ pub async fn plan_physical(
             plan_partitioned_with(&p.spec, Arc::clone(adapter), p.strategy, p.read, partitions)?;
         pipelines.push((p.output, root));
     }
-    Ok(PhysicalPlan { pipelines })
+    Ok(PhysicalPlan {
+        pipelines,
+        column_tasks: true,
+    })
 }
 
 /// The one pipeline of a plan whose columns are all last points of one
@@ -148,7 +175,35 @@ fn last_points_as_one(
     let output = plan.pipelines.first().map_or(0, |p| p.output);
     Ok(PhysicalPlan {
         pipelines: vec![(output, Box::new(op))],
+        column_tasks: true,
     })
+}
+
+/// Whether the pipelines of a plan of several columns are worth a task
+/// each on `parallel.threads` threads: yes unless the adapter's index
+/// counts fewer points over every column than two tasks' worth
+/// (`2 × min_points_per_partition`; a count it does not know, or a
+/// threshold of 0, gives yes). One column needs no task: the join runs it.
+async fn column_tasks(
+    plan: &LogicalPlan,
+    adapter: &dyn StorageAdapter,
+    parallel: Parallelism,
+) -> Result<bool> {
+    let min = parallel.min_points_per_partition;
+    if parallel.threads <= 1 || plan.pipelines.len() <= 1 || min == 0 {
+        return Ok(true);
+    }
+    let mut total = 0u64;
+    for p in &plan.pipelines {
+        match adapter.point_count(&p.spec.scan).await? {
+            Some(n) => total = total.saturating_add(n),
+            None => return Ok(true),
+        }
+        if total / min >= 2 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Partitions per value column for `threads` threads: the threads are
@@ -222,6 +277,7 @@ pub async fn run_joined(
     ctx: &TaskContext,
     options: JoinOptions,
 ) -> Result<Executed> {
+    let options = physical.join_options(options);
     let pipelines = std::mem::take(&mut physical.pipelines);
     let mut join = ResultStage::new(plan, pipelines, ctx, options)?;
     let mut held = join_reservation(&ctx.memory);

@@ -330,6 +330,7 @@ impl Job {
         }
         let mut physical =
             build_physical_with(&plan, &env.adapter, parallelism(&env.config)).await?;
+        let options = physical.join_options(options);
         let pipelines = std::mem::take(&mut physical.pipelines);
         let mut join = ResultStage::new(&plan, pipelines, &ctx, options)?;
         let sent: Result<()> = async {
