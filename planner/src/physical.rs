@@ -180,30 +180,29 @@ fn last_points_as_one(
 }
 
 /// Whether the pipelines of a plan of several columns are worth a task
-/// each on `parallel.threads` threads: yes unless the adapter's index
-/// counts fewer points over every column than two tasks' worth
-/// (`2 × min_points_per_partition`; a count it does not know, or a
-/// threshold of 0, gives yes). One column needs no task: the join runs it.
+/// each on `parallel.threads` threads: yes unless the points of the plan
+/// are fewer than two tasks' worth (`2 × min_points_per_partition`; a
+/// count the adapter does not know, or a threshold of 0, gives yes). One
+/// column needs no task: the join runs it. The points are estimated from
+/// the first column's count (the adapter's index) times the columns: the
+/// columns of one query read the same series and range, and each count
+/// costs the adapter a pass over the selection's tags.
 async fn column_tasks(
     plan: &LogicalPlan,
     adapter: &dyn StorageAdapter,
     parallel: Parallelism,
 ) -> Result<bool> {
     let min = parallel.min_points_per_partition;
-    if parallel.threads <= 1 || plan.pipelines.len() <= 1 || min == 0 {
+    let (Some(first), columns) = (plan.pipelines.first(), plan.pipelines.len() as u64) else {
+        return Ok(true);
+    };
+    if parallel.threads <= 1 || columns <= 1 || min == 0 {
         return Ok(true);
     }
-    let mut total = 0u64;
-    for p in &plan.pipelines {
-        match adapter.point_count(&p.spec.scan).await? {
-            Some(n) => total = total.saturating_add(n),
-            None => return Ok(true),
-        }
-        if total / min >= 2 {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok(match adapter.point_count(&first.spec.scan).await? {
+        Some(n) => n.saturating_mul(columns) / min >= 2,
+        None => true,
+    })
 }
 
 /// Partitions per value column for `threads` threads: the threads are
