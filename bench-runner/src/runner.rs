@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tsq_engine::partition::{partition_count, MIN_POINTS_PER_PARTITION};
 use tsq_engine::{
-    build_partitioned, build_pipeline, collect, materialized, AggStrategy, PipelineSpec, Result,
-    Spawner, StorageAdapter, TaskContext, TimelineBatch,
+    build_partitioned, build_pipeline, collect, materialized, AggStrategy, PipelineSpec, ReadPath,
+    Result, Spawner, StorageAdapter, TaskContext, TimelineBatch,
 };
 
 use crate::measure::{heap_peak_since, median, start_heap_peak, time_runs};
@@ -87,6 +88,11 @@ pub fn run_once(
                 collect(root.as_mut(), ctx).await
             }
             Engine::Partitioned(strategy, n) => {
+                // as a session does: one partition for a small selection
+                // (docs/architecture.md, "Partitions and partial aggregates")
+                let min = MIN_POINTS_PER_PARTITION;
+                let read = ReadPath::Scan;
+                let n = partition_count(spec, adapter.as_ref(), strategy, read, n, min).await?;
                 let mut root = build_partitioned(spec, Arc::clone(adapter), strategy, n).await?;
                 let ctx = ctx.clone().with_spawner(thread_spawner());
                 collect(root.as_mut(), &ctx).await

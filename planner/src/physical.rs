@@ -15,7 +15,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tsq_engine::ops::last_points::LastPointsOp;
-use tsq_engine::partition::{build_partitioned_in, plan_partitioned_with};
+use tsq_engine::partition::{build_partitioned_in, partition_count, plan_partitioned_with};
 use tsq_engine::shared_scan::ScanShares;
 use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext};
 
@@ -29,6 +29,26 @@ use crate::result::{join_reservation, JoinOptions, ResultBuilder, ResultStage};
 pub struct PhysicalPlan {
     /// `(output index, root operator)`.
     pub pipelines: Vec<(usize, Box<dyn Operator>)>,
+    /// Whether the join may run the pipelines as tasks of their own (with
+    /// `threads` above 1): false when the plan selects too few points for
+    /// a second task to pay off ([`Parallelism::min_points_per_partition`]
+    /// over every column together).
+    pub column_tasks: bool,
+}
+
+impl PhysicalPlan {
+    /// `options` for the join of this plan: one thread when its pipelines
+    /// should not be tasks of their own.
+    pub fn join_options(&self, options: JoinOptions) -> JoinOptions {
+        JoinOptions {
+            threads: if self.column_tasks {
+                options.threads
+            } else {
+                1
+            },
+            ..options
+        }
+    }
 }
 
 impl std::fmt::Debug for PhysicalPlan {
@@ -39,53 +59,105 @@ impl std::fmt::Debug for PhysicalPlan {
     }
 }
 
+/// How a query's pipelines use the threads: how many
+/// (`SessionConfig::threads`) and the points a partition must have to be
+/// worth its task (`SessionConfig::min_points_per_partition`; 0 splits
+/// whatever the size). `docs/architecture.md`, "Partitions and partial
+/// aggregates".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parallelism {
+    /// Threads of the query (at least 1 is used).
+    pub threads: usize,
+    /// Points of the selection per partition below which a pipeline gets
+    /// fewer partitions (one for a small query); 0: no threshold.
+    pub min_points_per_partition: u64,
+}
+
+impl Parallelism {
+    /// `threads` threads with no point threshold: every aggregate is split
+    /// over its share of them, whatever its size.
+    pub fn exactly(threads: usize) -> Self {
+        Parallelism {
+            threads,
+            min_points_per_partition: 0,
+        }
+    }
+}
+
 /// Builds the operator tree of every pipeline of `plan`, each split into
 /// up to [`partitions_per_column`] partitions (`docs/architecture.md`,
-/// "Partitions and partial aggregates").
+/// "Partitions and partial aggregates"), whatever its size
+/// ([`build_physical_with`] with [`Parallelism::exactly`]).
 pub async fn build_physical(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
     threads: usize,
 ) -> Result<PhysicalPlan> {
+    build_physical_with(plan, adapter, Parallelism::exactly(threads)).await
+}
+
+/// Builds the operator tree of every pipeline of `plan`, each split into
+/// up to [`partitions_per_column`] partitions, fewer (one) when its
+/// selection has too few points for them (`tsq_engine::partition::partition_count`,
+/// from the adapter's index).
+pub async fn build_physical_with(
+    plan: &LogicalPlan,
+    adapter: &Arc<dyn StorageAdapter>,
+    parallel: Parallelism,
+) -> Result<PhysicalPlan> {
     if plan.last_points_as_one {
-        return last_points_as_one(plan, adapter, threads);
+        return last_points_as_one(plan, adapter, parallel.threads);
     }
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
-    let partitions = partitions_per_column(plan, threads);
+    let threads = partitions_per_column(plan, parallel.threads);
+    let column_tasks = column_tasks(plan, adapter.as_ref(), parallel).await?;
     // The scans of every column that read the same series share one
     // adapter call (docs/architecture.md, "One scan for several fields").
     let shares = ScanShares::new();
     for p in &plan.pipelines {
         let (spec, read) = (&p.spec, p.read);
+        let min = parallel.min_points_per_partition;
+        let partitions =
+            partition_count(spec, adapter.as_ref(), p.strategy, read, threads, min).await?;
         let adapter = Arc::clone(adapter);
         let root = build_partitioned_in(spec, adapter, p.strategy, read, partitions, Some(&shares))
             .await?;
         pipelines.push((p.output, root));
     }
-    Ok(PhysicalPlan { pipelines })
+    Ok(PhysicalPlan {
+        pipelines,
+        column_tasks,
+    })
 }
 
-/// [`build_physical`] with no storage I/O, for a plain `EXPLAIN`: the trees
-/// have the same operators and partitions, but a range resolved from the
-/// data shows as such, a tail read shows the whole range (its window is
-/// decided when the pipeline is built to run) and fills get no lookback
-/// seeds.
-pub fn plan_physical(
+/// [`build_physical_with`] without reading points, for a plain `EXPLAIN`:
+/// the trees have the same operators and partitions (the point threshold
+/// asks the adapter's index for a count, as the run does; no block is
+/// read), but a range resolved from the data shows as such, a tail read
+/// shows the whole range (its window is decided when the pipeline is built
+/// to run) and fills get no lookback seeds.
+pub async fn plan_physical(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
-    threads: usize,
+    parallel: Parallelism,
 ) -> Result<PhysicalPlan> {
     if plan.last_points_as_one {
-        return last_points_as_one(plan, adapter, threads);
+        return last_points_as_one(plan, adapter, parallel.threads);
     }
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
-    let partitions = partitions_per_column(plan, threads);
+    let threads = partitions_per_column(plan, parallel.threads);
     for p in &plan.pipelines {
+        let min = parallel.min_points_per_partition;
+        let partitions =
+            partition_count(&p.spec, adapter.as_ref(), p.strategy, p.read, threads, min).await?;
         let root =
             plan_partitioned_with(&p.spec, Arc::clone(adapter), p.strategy, p.read, partitions)?;
         pipelines.push((p.output, root));
     }
-    Ok(PhysicalPlan { pipelines })
+    Ok(PhysicalPlan {
+        pipelines,
+        column_tasks: true,
+    })
 }
 
 /// The one pipeline of a plan whose columns are all last points of one
@@ -103,6 +175,33 @@ fn last_points_as_one(
     let output = plan.pipelines.first().map_or(0, |p| p.output);
     Ok(PhysicalPlan {
         pipelines: vec![(output, Box::new(op))],
+        column_tasks: true,
+    })
+}
+
+/// Whether the pipelines of a plan of several columns are worth a task
+/// each on `parallel.threads` threads: yes unless the points of the plan
+/// are fewer than two tasks' worth (`2 × min_points_per_partition`; a
+/// count the adapter does not know, or a threshold of 0, gives yes). One
+/// column needs no task: the join runs it. The points are estimated from
+/// the first column's count (the adapter's index) times the columns: the
+/// columns of one query read the same series and range, and each count
+/// costs the adapter a pass over the selection's tags.
+async fn column_tasks(
+    plan: &LogicalPlan,
+    adapter: &dyn StorageAdapter,
+    parallel: Parallelism,
+) -> Result<bool> {
+    let min = parallel.min_points_per_partition;
+    let (Some(first), columns) = (plan.pipelines.first(), plan.pipelines.len() as u64) else {
+        return Ok(true);
+    };
+    if parallel.threads <= 1 || columns <= 1 || min == 0 {
+        return Ok(true);
+    }
+    Ok(match adapter.point_count(&first.spec.scan).await? {
+        Some(n) => n.saturating_mul(columns) / min >= 2,
+        None => true,
     })
 }
 
@@ -177,6 +276,7 @@ pub async fn run_joined(
     ctx: &TaskContext,
     options: JoinOptions,
 ) -> Result<Executed> {
+    let options = physical.join_options(options);
     let pipelines = std::mem::take(&mut physical.pipelines);
     let mut join = ResultStage::new(plan, pipelines, ctx, options)?;
     let mut held = join_reservation(&ctx.memory);

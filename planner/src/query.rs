@@ -34,7 +34,9 @@ use tsq_engine::{CancellationToken, EngineError, Spawner, StorageAdapter, TaskCo
 use crate::ast::{ExplainMode, Show, Statement};
 use crate::error::{Result, TsqError};
 use crate::explain::{explain, explain_analyze};
-use crate::physical::{build_physical, cast_to, plan_physical, run_joined, run_materialized};
+use crate::physical::{
+    build_physical_with, cast_to, plan_physical, run_joined, run_materialized, Parallelism,
+};
 use crate::plan::{Catalog, LogicalPlan};
 use crate::result::{result_schema_typed, JoinOptions, ResultStage};
 use crate::session::{Executor, SessionConfig};
@@ -326,7 +328,9 @@ impl Job {
             debug_assert_eq!(plain.fields().len(), schema.fields().len());
             return send_all(tx, cast_to(&schema, batches)?).await;
         }
-        let mut physical = build_physical(&plan, &env.adapter, env.config.threads).await?;
+        let mut physical =
+            build_physical_with(&plan, &env.adapter, parallelism(&env.config)).await?;
+        let options = physical.join_options(options);
         let pipelines = std::mem::take(&mut physical.pipelines);
         let mut join = ResultStage::new(&plan, pipelines, &ctx, options)?;
         let sent: Result<()> = async {
@@ -352,13 +356,13 @@ impl Job {
             ));
         };
         let options = join_options(&self.env.config);
-        let threads = self.env.config.threads;
+        let parallel = parallelism(&self.env.config);
         if !analyze {
-            let physical = plan_physical(plan, &self.env.adapter, threads)?;
+            let physical = plan_physical(plan, &self.env.adapter, parallel).await?;
             let result = ResultStage::describe(plan, options);
             return Ok((explain(plan, catalog, &physical, &result), 0));
         }
-        let mut physical = build_physical(plan, &self.env.adapter, threads).await?;
+        let mut physical = build_physical_with(plan, &self.env.adapter, parallel).await?;
         let done = run_joined(plan, &mut physical, ctx, options).await?;
         let rows = done.batches.iter().map(|b| b.num_rows()).sum();
         let peak = ctx.memory.peak();
@@ -372,6 +376,14 @@ fn join_options(config: &SessionConfig) -> JoinOptions {
     JoinOptions {
         threads: config.threads,
         dictionary_tags: config.dictionary_tags,
+    }
+}
+
+/// How a query's pipelines use the threads, from the session's settings.
+fn parallelism(config: &SessionConfig) -> Parallelism {
+    Parallelism {
+        threads: config.threads,
+        min_points_per_partition: config.min_points_per_partition,
     }
 }
 

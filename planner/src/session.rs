@@ -66,6 +66,15 @@ pub struct SessionConfig {
     /// runs on the dedicated runtime whatever this is, so adapters that
     /// await tokio timers work at every thread count.
     pub threads: usize,
+    /// Points (of a pipeline's selection, as the adapter's index counts
+    /// them) that each partition of an aggregation must have: fewer
+    /// partitions, one for a small query, below that; 0 splits every
+    /// aggregation over its threads whatever its size. Default
+    /// [`MIN_POINTS_PER_PARTITION`](tsq_engine::partition::MIN_POINTS_PER_PARTITION)
+    /// (`docs/architecture.md`, "Partitions and partial aggregates"). An
+    /// adapter that cannot count points without reading them is split
+    /// over every thread.
+    pub min_points_per_partition: u64,
     /// Tag columns come back as `Dictionary(Int32, Utf8)` instead of
     /// `Utf8` (default false): each batch holds every distinct tag value
     /// once.
@@ -98,6 +107,7 @@ impl Default for SessionConfig {
             force_strategy: None,
             executor: Executor::Pipelined,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            min_points_per_partition: tsq_engine::partition::MIN_POINTS_PER_PARTITION,
             dictionary_tags: false,
             last_points_as_one: true,
         }
@@ -126,6 +136,13 @@ impl SessionConfig {
     /// 1 is used).
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads;
+        self
+    }
+
+    /// Points each partition of an aggregation must have (0: split
+    /// whatever the size); see [`SessionConfig::min_points_per_partition`].
+    pub fn with_min_points_per_partition(mut self, points: u64) -> Self {
+        self.min_points_per_partition = points;
         self
     }
 

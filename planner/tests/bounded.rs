@@ -223,6 +223,7 @@ async fn many_groups_stop_at_the_budget_in_each_aggregation_operator() {
         };
         let config = SessionConfig::new()
             .with_threads(threads)
+            .with_min_points_per_partition(0)
             .with_batch_size(batch_size)
             .with_force_strategy(strategy);
         let s = many_hosts_session(budget, config);
@@ -236,6 +237,7 @@ async fn many_groups_stop_at_the_budget_in_each_aggregation_operator() {
         // a sufficient budget gives the exact rows
         let config = SessionConfig::new()
             .with_threads(threads)
+            .with_min_points_per_partition(0)
             .with_force_strategy(strategy);
         let s = many_hosts_session(64 << 20, config);
         let out = s.execute(PER_HOST).await.unwrap();

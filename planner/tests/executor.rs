@@ -68,6 +68,8 @@ fn threaded(threads: usize, memory_budget: usize) -> Session {
         adapter(Capabilities::ALL),
         SessionConfig::new()
             .with_threads(threads)
+            // the data set is tiny: split it anyway
+            .with_min_points_per_partition(0)
             .with_memory_budget(memory_budget),
     )
 }

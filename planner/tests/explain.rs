@@ -222,6 +222,8 @@ async fn explain_partitioned() {
     for (name, threads, force, q) in PARTITIONED {
         let config = SessionConfig::new()
             .with_threads(*threads)
+            // the data set is tiny: split it anyway
+            .with_min_points_per_partition(0)
             .with_force_strategy(*force);
         let s = Session::new(common::adapter(ALL), config);
         let plain = s.execute(&format!("EXPLAIN {q}")).await.unwrap();

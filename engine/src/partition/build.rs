@@ -1,5 +1,7 @@
 //! Building the partitioned form of a pipeline: how many partitions a spec
-//! can use ([`partitions_for`]) and the operator tree, built to run
+//! can use ([`partitions_for`]), how many its selection is worth
+//! ([`partition_count`]: none for a small one, from the adapter's point
+//! count) and the operator tree, built to run
 //! ([`build_partitioned_with`], which reads what the plan depends on) or
 //! for a plain `EXPLAIN` ([`plan_partitioned_with`], no storage I/O). Each
 //! partition's chain is built by the pipeline builder
@@ -48,6 +50,64 @@ pub fn partitions_for(
     }
 }
 
+/// The default of the point threshold of [`partition_count`]: points (as
+/// the adapter counts them for the scan's selection and range from its
+/// index, [`StorageAdapter::point_count`]) that each partition must have
+/// to pay for its task. A partition costs a fixed 0.1–0.3 ms (its task's
+/// start and wake-ups, its scan's set-up, the merge of its output), the
+/// time one thread takes to scan and aggregate 15,000–45,000 points
+/// (about 150 M points/s); with fewer than about twice that per partition
+/// the second core loses time (seed case 2, 36,000 points: 0.06 ms on one
+/// thread, 0.3 ms on two). 100,000 points per partition keeps that fixed
+/// cost to about a fifth of a partition's work (`docs/benchmarks.md`,
+/// "Second core and tiny queries (fifth session)").
+pub const MIN_POINTS_PER_PARTITION: u64 = 100_000;
+
+/// At most `partitions` partitions, fewer when `points` (the selection's
+/// point count, if the adapter knows it) gives each fewer than
+/// `min_points`; `partitions` when the count is unknown or `min_points` is
+/// 0.
+///
+/// ```
+/// use tsq_engine::partition::{partitions_for_points, MIN_POINTS_PER_PARTITION};
+/// let min = MIN_POINTS_PER_PARTITION;
+/// assert_eq!(partitions_for_points(2, Some(36_000), min), 1);
+/// assert_eq!(partitions_for_points(2, Some(250_000), min), 2);
+/// assert_eq!(partitions_for_points(8, Some(250_000), min), 2);
+/// assert_eq!(partitions_for_points(2, None, min), 2);
+/// assert_eq!(partitions_for_points(2, Some(10), 0), 2);
+/// ```
+pub fn partitions_for_points(partitions: usize, points: Option<u64>, min_points: u64) -> usize {
+    let partitions = partitions.max(1);
+    match (points, min_points) {
+        (Some(n), min) if min > 0 => partitions.min(usize::try_from(n / min).unwrap_or(usize::MAX)),
+        _ => partitions,
+    }
+    .max(1)
+}
+
+/// The partitions `spec` runs with out of `threads`: [`partitions_for`]'s
+/// count, cut by [`partitions_for_points`] to what the selection's points
+/// are worth at `min_points` per partition (0: no cut). The count comes
+/// from the adapter's index ([`StorageAdapter::point_count`]: the
+/// in-memory adapter's binary searches; no block is read), so a plain
+/// `EXPLAIN` asks it too and shows the tree that runs.
+pub async fn partition_count(
+    spec: &PipelineSpec,
+    adapter: &dyn StorageAdapter,
+    strategy: AggStrategy,
+    read: ReadPath,
+    threads: usize,
+    min_points: u64,
+) -> Result<usize> {
+    let p = partitions_for(spec, strategy, read, threads);
+    if p <= 1 || min_points == 0 {
+        return Ok(p);
+    }
+    let points = adapter.point_count(&spec.scan).await?;
+    Ok(partitions_for_points(p, points, min_points))
+}
+
 /// [`build_partitioned_with`] reading by scan.
 pub async fn build_partitioned(
     spec: &PipelineSpec,
@@ -60,7 +120,8 @@ pub async fn build_partitioned(
 
 /// The operator tree of `spec` with `strategy`, read by `read`, over up to
 /// `partitions` partitions ([`partitions_for`] decides how many it can
-/// use; with 1 it is [`build_pipeline_with`](crate::pipeline::build_pipeline_with)'s tree):
+/// use, with no point threshold: a planner asks [`partition_count`] first;
+/// with 1 it is [`build_pipeline_with`](crate::pipeline::build_pipeline_with)'s tree):
 ///
 /// - `PipeAggOp`'s case grouped by tags (or `GROUP BY *`): `GroupMergeOp`
 ///   merging P × (`PipeAggOp` of its groups ← chain), timelines dealt
@@ -120,7 +181,9 @@ pub async fn build_partitioned_in(
 /// for a plain `EXPLAIN`: the same operators, but an unbounded range is
 /// shown as resolved from the data (`buckets=from data`), a tail read
 /// shows the whole range and fills get no lookback seeds, as
-/// [`plan_pipeline_with`] does.
+/// [`plan_pipeline_with`] does. Pass [`partition_count`]'s count (it reads
+/// only index metadata) to show the tree that runs: this function applies
+/// [`partitions_for`] only, not the point threshold.
 pub fn plan_partitioned_with(
     spec: &PipelineSpec,
     adapter: Arc<dyn StorageAdapter>,

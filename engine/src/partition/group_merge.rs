@@ -10,6 +10,10 @@
 //! groups too (`PartitionBy::WholeGroups`, [`GroupMergeOp::whole_groups`]):
 //! each emits its groups in group order once its input is done, and the
 //! merge copies the finished rows, O(result rows), with no state merged.
+//! A batch (of half the batch size or more) whose groups all come before
+//! every other partition's next group is handed on whole, not copied: with whole groups cut by series
+//! id (`docs/architecture.md`, "Partitions and partial aggregates") each
+//! partition's groups form one range, so the merge is a concatenation.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -48,6 +52,9 @@ pub struct GroupMergeOp {
     heads: Vec<Option<(TimelineBatch, usize)>>,
     /// Rows of the type of the first batch (the partitions' common type).
     out: Option<Merged>,
+    /// Batches to emit before anything in `out`: whole batches handed on,
+    /// after the rows `out` held when they came.
+    ready: VecDeque<TimelineBatch>,
     started: bool,
     done: bool,
     /// How the partitions were split, for the display.
@@ -65,6 +72,11 @@ enum Source {
         batches: mpsc::Receiver<Result<TimelineBatch>>,
         returned: Option<oneshot::Receiver<Box<dyn Operator>>>,
     },
+    /// The first partition when the others are tasks: pulled batch by
+    /// batch on the calling task (the operator stays in `partitions`,
+    /// opened), which would otherwise only wait for the others; no
+    /// hand-off to another thread and back.
+    Inline,
     /// Run to the end on the calling task (no spawner).
     Ran(VecDeque<TimelineBatch>),
     Finished,
@@ -86,6 +98,7 @@ impl GroupMergeOp {
             sources: Vec::new(),
             heads: Vec::new(),
             out: None,
+            ready: VecDeque::new(),
             started: false,
             done: false,
             by: "group",
@@ -101,7 +114,9 @@ impl GroupMergeOp {
         Ok(op)
     }
 
-    /// Starts every partition (or, without a spawner, runs them).
+    /// Starts every partition (or, without a spawner, runs them). With a
+    /// spawner the first partition is not spawned: it is opened here and
+    /// pulled on the calling task ([`Source::Inline`]).
     async fn start_partitions(&mut self) -> Result<()> {
         let ctx = self
             .ctx
@@ -114,6 +129,12 @@ impl GroupMergeOp {
             ..ctx.clone()
         };
         for k in 0..self.partitions.len() {
+            if k == 0 && ctx.spawner.is_some() {
+                // opened after the others are spawned, below
+                self.sources.push(Source::Inline);
+                self.heads.push(None);
+                continue;
+            }
             let mut op = self.partitions[k]
                 .take()
                 .ok_or_else(|| EngineError::execution(NAME, "a partition is missing"))?;
@@ -145,7 +166,20 @@ impl GroupMergeOp {
             self.sources.push(source);
             self.heads.push(None);
         }
+        if let Some(Source::Inline) = self.sources.first() {
+            if let Err(e) = self.inline_op(0)?.open(&pctx).await {
+                cancel.cancel();
+                return Err(e);
+            }
+        }
         Ok(())
+    }
+
+    /// Partition `k`'s operator, run on the calling task.
+    fn inline_op(&mut self, k: usize) -> Result<&mut Box<dyn Operator>> {
+        self.partitions[k]
+            .as_mut()
+            .ok_or_else(|| EngineError::execution(NAME, "a partition is missing"))
     }
 
     /// Makes sure partition `k` has a current run, if it has any left.
@@ -153,6 +187,7 @@ impl GroupMergeOp {
         while self.heads[k].is_none() {
             let next = match &mut self.sources[k] {
                 Source::Task { batches, .. } => batches.next().await,
+                Source::Inline => self.inline_op(k)?.next().await.transpose(),
                 Source::Ran(q) => q.pop_front().map(Ok),
                 Source::Finished => return Ok(()),
             };
@@ -174,17 +209,19 @@ impl GroupMergeOp {
         Ok(())
     }
 
-    /// Takes back partition `k`'s operator once its batches ended.
+    /// Takes back partition `k`'s operator once its batches ended (closes
+    /// it when it ran on the calling task).
     async fn finish_source(&mut self, k: usize) -> Result<()> {
         let source = std::mem::replace(&mut self.sources[k], Source::Finished);
-        if let Source::Task {
-            returned: Some(rx), ..
-        } = source
-        {
-            match rx.await {
+        match source {
+            Source::Task {
+                returned: Some(rx), ..
+            } => match rx.await {
                 Ok(op) => self.partitions[k] = Some(op),
                 Err(_) => return Err(vanished(NAME, k)),
-            }
+            },
+            Source::Inline => self.inline_op(k)?.close().await?,
+            _ => {}
         }
         Ok(())
     }
@@ -203,7 +240,7 @@ impl GroupMergeOp {
     }
 
     /// The move of [`step`](Self::step), once every partition has a run
-    /// or is done.
+    /// or is done: a whole batch when it can be handed on, else one run.
     fn move_smallest(&mut self) -> Result<bool> {
         let pick = (0..self.heads.len())
             .filter_map(|k| {
@@ -224,12 +261,55 @@ impl GroupMergeOp {
                 _ => ByType::Float(RowBatcher::new(groups, batch_size)),
             }
         });
+        // Half a batch or more (a partition of whole groups emits full
+        // batches): smaller ones are copied, so that the merge does not
+        // hand on many tiny batches (a group at a time).
+        let whole = run == 0 && batch.num_rows() * 2 >= batch_size;
+        if whole && before_others(&batch, k, &self.heads) && same_type(out, &batch) {
+            // Every group of the batch comes before the other partitions'
+            // next group: the batch is the merge's next rows as it is.
+            each_type!(out, o => o.flush())?;
+            while let Some(b) = each_type!(out, o => o.pop()) {
+                self.ready.push_back(b);
+            }
+            self.ready.push_back(batch);
+            return Ok(true);
+        }
         each_type!(out, o => copy_run(o, &batch, run))?;
         if run + 1 < batch.num_timelines() {
             self.heads[k] = Some((batch, run + 1));
         }
         Ok(true)
     }
+}
+
+/// True when the last group of `batch` (partition `k`'s) comes before the
+/// current group of every other partition's head.
+fn before_others(
+    batch: &TimelineBatch,
+    k: usize,
+    heads: &[Option<(TimelineBatch, usize)>],
+) -> bool {
+    let n = batch.num_timelines();
+    if n == 0 {
+        return false;
+    }
+    let last = batch.timeline(n - 1).series_id;
+    heads.iter().enumerate().all(|(j, h)| match h {
+        Some((b, run)) if j != k => last < b.timeline(*run).series_id,
+        _ => true,
+    })
+}
+
+/// True when `batch` holds the values `out` batches (else the run by run
+/// copy reports the mixed types).
+fn same_type(out: &Merged, batch: &TimelineBatch) -> bool {
+    matches!(
+        (out, batch.value_type()),
+        (ByType::Int(_), ValueType::Integer)
+            | (ByType::UInt(_), ValueType::Unsigned)
+            | (ByType::Float(_), ValueType::Float)
+    )
 }
 
 /// Appends timeline run `run` of `batch` to `out`.
@@ -303,7 +383,10 @@ impl Operator for GroupMergeOp {
             self.start_partitions().await?;
         }
         loop {
-            if let Some(b) = self.out.as_mut().and_then(|o| each_type!(o, o => o.pop())) {
+            let next = self.ready.pop_front();
+            if let Some(b) =
+                next.or_else(|| self.out.as_mut().and_then(|o| each_type!(o, o => o.pop())))
+            {
                 self.metrics.record_out(b.num_rows());
                 return Ok(Some(b));
             }
@@ -319,7 +402,7 @@ impl Operator for GroupMergeOp {
                 out.as_ref()
                     .is_some_and(|o| each_type!(o, o => o.has_ready()))
             };
-            while moved < 64 && !ready(&self.out) {
+            while moved < 64 && self.ready.is_empty() && !ready(&self.out) {
                 if !self.step().await? {
                     self.done = true;
                     if let Some(out) = self.out.as_mut() {
@@ -336,10 +419,22 @@ impl Operator for GroupMergeOp {
         if let Some(c) = &self.cancel {
             c.cancel();
         }
+        // A partition pulled on this task and not finished (an error, or a
+        // close before the end) is closed here.
+        let mut closed = Ok(());
+        for k in 0..self.sources.len() {
+            if let Source::Inline = self.sources[k] {
+                self.sources[k] = Source::Finished;
+                if let Some(op) = self.partitions[k].as_mut() {
+                    closed = closed.and(op.close().await);
+                }
+            }
+        }
         self.sources.clear();
         self.heads.clear();
         self.out = None;
-        Ok(())
+        self.ready.clear();
+        closed
     }
 
     fn metrics(&self) -> &OperatorMetrics {

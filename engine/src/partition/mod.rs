@@ -48,8 +48,9 @@ use std::fmt;
 use std::ops::Range;
 
 pub use build::{
-    build_partitioned, build_partitioned_in, build_partitioned_with, partitions_for,
-    plan_partitioned_with, split_for,
+    build_partitioned, build_partitioned_in, build_partitioned_with, partition_count,
+    partitions_for, partitions_for_points, plan_partitioned_with, split_for,
+    MIN_POINTS_PER_PARTITION,
 };
 pub use final_agg::FinalAggOp;
 pub use group_merge::GroupMergeOp;

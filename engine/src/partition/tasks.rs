@@ -1,5 +1,6 @@
 //! Starting partition tasks: through the query's [`Spawner`] when it has
-//! one (each task's output comes back through a oneshot channel), else one
+//! one (each task's output comes back through a oneshot channel; the first
+//! runs on the calling task, which would otherwise only wait), else one
 //! after the other on the calling task.
 
 use futures::channel::oneshot;
@@ -10,7 +11,10 @@ use crate::context::{CancellationToken, TaskContext};
 use crate::error::{EngineError, Result};
 
 /// Runs every task and returns their outputs in task order. Tasks run
-/// concurrently through `ctx.spawner`, or one after the other without one.
+/// concurrently through `ctx.spawner` (all but the first, which the calling
+/// task polls alongside the others' results: it would only wait for them
+/// otherwise, and a spawned task costs a hand-off to another thread and a
+/// wake-up back), or one after the other without one.
 /// As soon as one output is an error (`failed` says so), `cancel` is
 /// cancelled so that the others stop at their next batch. A task that
 /// ended without an output (it panicked) is an execution error of
@@ -25,16 +29,20 @@ pub(crate) async fn run_all<T: Send + 'static>(
     let mut outputs: Vec<Option<Result<T>>> = (0..tasks.len()).map(|_| None).collect();
     match &ctx.spawner {
         Some(spawner) => {
-            let mut pending: FuturesUnordered<_> = tasks
-                .into_iter()
+            let mut tasks = tasks.into_iter();
+            let first = tasks.next();
+            let mut pending: FuturesUnordered<BoxFuture<'_, (usize, Option<T>)>> = tasks
                 .enumerate()
                 .map(|(k, task)| {
                     let rx = start(spawner, task);
-                    async move { (k, rx.await) }
+                    Box::pin(async move { (k + 1, rx.await.ok()) }) as BoxFuture<'_, _>
                 })
                 .collect();
+            if let Some(task) = first {
+                pending.push(Box::pin(async move { (0, Some(task.await)) }));
+            }
             while let Some((k, out)) = pending.next().await {
-                let out = out.map_err(|_| vanished(operator, k));
+                let out = out.ok_or_else(|| vanished(operator, k));
                 if out.as_ref().map_or(true, &failed) {
                     cancel.cancel();
                 }

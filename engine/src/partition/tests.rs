@@ -759,9 +759,15 @@ fn an_error_in_one_partition_fails_the_query_with_it() {
 
 /// Waits up to 2 s for every scan of `live` to be dropped.
 fn wait_all_closed(live: &AtomicUsize) -> usize {
+    wait_at_most(live, 0)
+}
+
+/// Waits up to 2 s for at most `n` scans of `live` to be open; the count
+/// then.
+fn wait_at_most(live: &AtomicUsize, n: usize) -> usize {
     for _ in 0..200 {
-        if live.load(Ordering::SeqCst) == 0 {
-            return 0;
+        if live.load(Ordering::SeqCst) <= n {
+            return live.load(Ordering::SeqCst);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -819,11 +825,83 @@ fn cancelling_or_dropping_the_root_stops_every_partition() {
             drop(root);
         } else {
             cancel.cancel();
+            // The spawned partitions stop by themselves; the first one runs
+            // on the calling task (nothing polls it now) and stops with the
+            // root's close.
+            assert!(
+                wait_at_most(&live, 1) <= 1,
+                "{strategy:?}: the spawned partitions stopped"
+            );
+            let _ = rt.block_on(root.close());
         }
         assert_eq!(
             wait_all_closed(&live),
             0,
             "{strategy:?} drop_root={drop_root}"
         );
+    }
+}
+
+/// The points of one group's run: `(time, value)`.
+type Run<'a> = &'a [(i64, f64)];
+
+/// One batch over a registry of four groups: `(group, points)`.
+fn group_batch(registry: &Arc<SeriesRegistry>, runs: &[(u32, Run<'_>)]) -> TimelineBatch {
+    let mut b = TimelineBatchBuilder::new(Arc::clone(registry), 16);
+    for (g, points) in runs {
+        let times: Vec<i64> = points.iter().map(|p| p.0).collect();
+        let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+        b.push_slice(*g, &times, &values);
+    }
+    b.finish().unwrap()
+}
+
+#[test]
+fn the_group_merge_hands_on_whole_batches_when_their_groups_come_first() {
+    use crate::ops::values::ValuesOp;
+    let rt = runtime();
+    let registry = Arc::new(grouped_registry(&["a", "b", "c", "d"]));
+    let (p0, p1): (Run<'_>, Run<'_>) = (&[(0, 1.0), (10, 2.0)], &[(0, 3.0), (10, 4.0)]);
+    // (partition 0's batches, partition 1's, output batches)
+    let cases = [
+        // groups 0, 1 | 2, 3: a concatenation, each 4-row batch handed on
+        (
+            vec![vec![(0, p0), (1, p1)]],
+            vec![vec![(2, p0), (3, p1)]],
+            2,
+        ),
+        // groups 0, 2 | 1, 3: interleaved, copied run by run into one batch
+        (
+            vec![vec![(0, p0), (2, p1)]],
+            vec![vec![(1, p0), (3, p1)]],
+            1,
+        ),
+    ];
+    // the merged rows, worked out by hand: group order, then time
+    let expected = |groups: [(u32, Run<'_>); 4]| -> Vec<(u32, i64, Option<f64>)> {
+        let mut all: Vec<_> = groups
+            .iter()
+            .flat_map(|(g, pts)| pts.iter().map(move |(t, v)| (*g, *t, Some(*v))))
+            .collect();
+        all.sort_by_key(|r| (r.0, r.1));
+        all
+    };
+    for (k, (a, b, batches)) in cases.into_iter().enumerate() {
+        let want = expected([a[0][0], a[0][1], b[0][0], b[0][1]]);
+        for spawner in [true, false] {
+            let make = |runs: &Vec<Vec<(u32, Run<'_>)>>| -> Box<dyn crate::operator::Operator> {
+                let out = runs.iter().map(|r| group_batch(&registry, r)).collect();
+                Box::new(ValuesOp::new(out))
+            };
+            let mut merge = GroupMergeOp::whole_groups(vec![make(&a), make(&b)]).unwrap();
+            let ctx = if spawner {
+                spawned(&rt, 8)
+            } else {
+                TaskContext::with_batch_size(8)
+            };
+            let out = rt.block_on(collect(&mut merge, &ctx)).unwrap();
+            assert_eq!(rows(&out), want, "case {k} spawner={spawner}");
+            assert_eq!(out.len(), batches, "case {k} spawner={spawner}");
+        }
     }
 }

@@ -62,7 +62,8 @@ const NAME: &str = "MergeJoin";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JoinOptions {
     /// 1: the join's task drives every pipeline in turn; more: each
-    /// pipeline runs as its own task on the dedicated runtime.
+    /// pipeline but the first (which the join's task drives) runs as its
+    /// own task on the dedicated runtime.
     pub threads: usize,
     /// Tag columns as `Dictionary(Int32, Utf8)` instead of `Utf8`.
     pub dictionary_tags: bool,
@@ -170,15 +171,18 @@ impl MergeJoin {
         };
         let inputs = pipelines
             .into_iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(k, p)| {
                 let column = p.0;
                 let typed = (
                     plan.outputs[column].name.clone(),
                     plan.output_data_type(column),
                 );
+                // The first input runs on the join's task, which would
+                // otherwise only wait: one hand-off fewer.
                 let source = match &runtime {
-                    Some(rt) => Source::spawn(p, ctx, rt),
-                    None => Source::inline(p, ctx),
+                    Some(rt) if k > 0 => Source::spawn(p, ctx, rt),
+                    _ => Source::inline(p, ctx),
                 };
                 JoinInput::new(column, typed, source, Arc::clone(&tags), ctx)
             })
