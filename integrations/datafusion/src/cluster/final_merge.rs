@@ -69,7 +69,12 @@ pub async fn final_merge(
             plan.pipelines.len()
         )));
     }
-    let mut physical = PhysicalPlan { pipelines };
+    // The coordinator joins the shards' streams on one task (threads: 1
+    // below), so no pipeline runs as a task of its own.
+    let mut physical = PhysicalPlan {
+        pipelines,
+        column_tasks: false,
+    };
     let options = JoinOptions {
         threads: 1,
         dictionary_tags: config.dictionary_tags,
