@@ -277,7 +277,8 @@ m,host=b i=-8i,u=80u 4000
     }
 }
 
-/// Every way a query can run: threads 1 and 2 (two partitions), and each
+/// Every way a query can run: threads 1 and 2 (two partitions: the point
+/// threshold is off, the test data being tiny), and each
 /// aggregation operator (`None`: the optimizer's choice, `PipeAggOp` for
 /// these queries; `MTAggOp` and `GroupedAggOp` forced).
 fn configs() -> Vec<(String, SessionConfig)> {
@@ -286,6 +287,7 @@ fn configs() -> Vec<(String, SessionConfig)> {
         for strategy in [None, Some(AggStrategy::MT), Some(AggStrategy::Grouped)] {
             let config = SessionConfig::new()
                 .with_threads(threads)
+                .with_min_points_per_partition(0)
                 .with_force_strategy(strategy);
             out.push((format!("threads={threads} strategy={strategy:?}"), config));
         }
