@@ -36,6 +36,20 @@ fn bucket_value(agg: Aggregator, pts: &[In]) -> Option<Option<f64>> {
     acc.result(0)
 }
 
+/// The oracle's rows of every timeline (series 0, 1, 2) of `input` over
+/// `range`, in series order.
+fn oracle(spec: &Downsample, range: (i64, i64), input: &[In]) -> Vec<In> {
+    let grid = spec.grid(range.0, range.1).unwrap();
+    let mut expected = Vec::new();
+    for s in 0..3u32 {
+        let pts: Vec<In> = input.iter().copied().filter(|p| p.0 == s).collect();
+        if !pts.is_empty() {
+            oracle_series(spec, &grid, &pts, &mut expected);
+        }
+    }
+    expected
+}
+
 /// Bucket-by-bucket downsample and fill of one timeline over `grid`.
 fn oracle_series(spec: &Downsample, grid: &BucketGrid, pts: &[In], out: &mut Vec<In>) {
     let s = pts[0].0;
@@ -170,14 +184,7 @@ async fn matches_the_naive_oracle_on_random_timelines() {
     let mut rng = Lcg(0x5eed);
     for case in 0..400 {
         let (spec, range, input) = random_case(&mut rng);
-        let grid = spec.grid(range.0, range.1).unwrap();
-        let mut expected = Vec::new();
-        for s in 0..3u32 {
-            let pts: Vec<In> = input.iter().copied().filter(|p| p.0 == s).collect();
-            if !pts.is_empty() {
-                oracle_series(&spec, &grid, &pts, &mut expected);
-            }
-        }
+        let expected = oracle(&spec, range, &input);
         let ib = 1 + rng.below(7) as usize;
         let ob = 1 + rng.below(5) as usize;
         for (ib, ob) in [(ib, ob), (input.len().max(1), 4096)] {
@@ -247,14 +254,7 @@ async fn dense_runs_match_the_naive_oracle() {
     let mut rng = Lcg(0xd15e);
     for case in 0..60 {
         let (spec, range, input) = dense_case(&mut rng);
-        let grid = spec.grid(range.0, range.1).unwrap();
-        let mut expected = Vec::new();
-        for s in 0..3u32 {
-            let pts: Vec<In> = input.iter().copied().filter(|p| p.0 == s).collect();
-            if !pts.is_empty() {
-                oracle_series(&spec, &grid, &pts, &mut expected);
-            }
-        }
+        let expected = oracle(&spec, range, &input);
         let ib = 1 + rng.below(700) as usize;
         for (ib, ob) in [(ib, 4096), (4096, 1 + rng.below(50) as usize), (1, 4096)] {
             let got = run(spec, range, &input, ib, ob).await;
@@ -313,14 +313,7 @@ async fn regular_runs_match_the_naive_oracle() {
     let mut rng = Lcg(0x7e9);
     for case in 0..80 {
         let (spec, range, input) = regular_case(&mut rng);
-        let grid = spec.grid(range.0, range.1).unwrap();
-        let mut expected = Vec::new();
-        for s in 0..3u32 {
-            let pts: Vec<In> = input.iter().copied().filter(|p| p.0 == s).collect();
-            if !pts.is_empty() {
-                oracle_series(&spec, &grid, &pts, &mut expected);
-            }
-        }
+        let expected = oracle(&spec, range, &input);
         let ib = 1 + rng.below(300) as usize;
         for (ib, ob) in [(ib, 4096), (input.len().max(1), 4096), (7, 5)] {
             let got = run(spec, range, &input, ib, ob).await;
