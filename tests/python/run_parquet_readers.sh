@@ -3,7 +3,7 @@
 # imports generated line protocol, exports it with `tsq export --format
 # parquet`, asks tsq for the count and sums, and checks that DuckDB, pandas
 # and DataFusion read the same from the file (tests/python/parquet_readers.py).
-# Needs: pip install duckdb pandas datafusion pyarrow.
+# Needs: pip install duckdb pandas datafusion pyarrow (versions pinned in .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tsq-ci-target}"
