@@ -20,6 +20,21 @@ use crate::spec::Aggregator;
 use crate::value::{selects, TimelineValue};
 
 mod lanes;
+
+/// The eight incremental aggregators (every one but the percentiles), for
+/// the tests that run each of them.
+#[cfg(test)]
+pub(crate) const INCREMENTAL: [Aggregator; 8] = [
+    Aggregator::Sum,
+    Aggregator::Avg,
+    Aggregator::Min,
+    Aggregator::Max,
+    Aggregator::Dev,
+    Aggregator::Count,
+    Aggregator::First,
+    Aggregator::Last,
+];
+
 pub use lanes::SlotState;
 
 const SEEN: u8 = 1;

@@ -197,16 +197,7 @@ mod tests {
 
     use crate::test_rng::Lcg;
 
-    const AGGS: [Aggregator; 8] = [
-        Aggregator::Sum,
-        Aggregator::Avg,
-        Aggregator::Min,
-        Aggregator::Max,
-        Aggregator::Dev,
-        Aggregator::Count,
-        Aggregator::First,
-        Aggregator::Last,
-    ];
+    use crate::accumulator::INCREMENTAL as AGGS;
 
     /// A random value: mostly finite with a fraction, sometimes NaN or an
     /// infinity (a sum of +inf and -inf is NaN without a NaN input).

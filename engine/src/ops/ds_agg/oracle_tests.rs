@@ -202,16 +202,7 @@ async fn matches_the_naive_oracle_on_random_timelines() {
 /// many buckets per batch, gaps of several buckets, the last bucket cut by
 /// the range end, NaN and infinities, fractional values.
 fn dense_case(rng: &mut Lcg) -> (Downsample, (i64, i64), Vec<In>) {
-    const AGGS: [Aggregator; 8] = [
-        Aggregator::Sum,
-        Aggregator::Avg,
-        Aggregator::Min,
-        Aggregator::Max,
-        Aggregator::Dev,
-        Aggregator::Count,
-        Aggregator::First,
-        Aggregator::Last,
-    ];
+    use crate::accumulator::INCREMENTAL as AGGS;
     const FILLS: [FillPolicy; 4] = [
         FillPolicy::None,
         FillPolicy::Null,
