@@ -20,7 +20,7 @@ use tsq_engine::shared_scan::ScanShares;
 use tsq_engine::{materialized, Operator, StorageAdapter, TaskContext};
 
 use crate::error::Result;
-use crate::plan::LogicalPlan;
+use crate::plan::{LogicalPlan, PlannedPipeline};
 use crate::result::project::project_all;
 use crate::result::{join_reservation, JoinOptions, ResultBuilder, ResultStage};
 
@@ -116,9 +116,7 @@ pub async fn build_physical_with(
     let shares = ScanShares::new();
     for p in &plan.pipelines {
         let (spec, read) = (&p.spec, p.read);
-        let min = parallel.min_points_per_partition;
-        let partitions =
-            partition_count(spec, adapter.as_ref(), p.strategy, read, threads, min).await?;
+        let partitions = pipeline_partitions(p, adapter, parallel, threads).await?;
         let adapter = Arc::clone(adapter);
         let root = build_partitioned_in(spec, adapter, p.strategy, read, partitions, Some(&shares))
             .await?;
@@ -128,6 +126,19 @@ pub async fn build_physical_with(
         pipelines,
         column_tasks,
     })
+}
+
+/// The partitions pipeline `p` runs with out of `threads`: fewer (one) when
+/// its selection has too few points for them (the adapter's index count;
+/// the same for a run and for a plain `EXPLAIN`).
+async fn pipeline_partitions(
+    p: &PlannedPipeline,
+    adapter: &Arc<dyn StorageAdapter>,
+    parallel: Parallelism,
+    threads: usize,
+) -> Result<usize> {
+    let min = parallel.min_points_per_partition;
+    Ok(partition_count(&p.spec, adapter.as_ref(), p.strategy, p.read, threads, min).await?)
 }
 
 /// [`build_physical_with`] without reading points, for a plain `EXPLAIN`:
@@ -147,9 +158,7 @@ pub async fn plan_physical(
     let mut pipelines = Vec::with_capacity(plan.pipelines.len());
     let threads = partitions_per_column(plan, parallel.threads);
     for p in &plan.pipelines {
-        let min = parallel.min_points_per_partition;
-        let partitions =
-            partition_count(&p.spec, adapter.as_ref(), p.strategy, p.read, threads, min).await?;
+        let partitions = pipeline_partitions(p, adapter, parallel, threads).await?;
         let root =
             plan_partitioned_with(&p.spec, Arc::clone(adapter), p.strategy, p.read, partitions)?;
         pipelines.push((p.output, root));

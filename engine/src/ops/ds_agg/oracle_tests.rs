@@ -2,6 +2,7 @@
 //! random timelines (negative times, NaN, null, every fill, `ALL`), with
 //! random input and output batch sizes.
 
+use crate::accumulator::INCREMENTAL;
 use std::sync::Arc;
 
 use super::*;
@@ -85,17 +86,6 @@ fn oracle_series(spec: &Downsample, grid: &BucketGrid, pts: &[In], out: &mut Vec
 }
 
 fn random_case(rng: &mut Lcg) -> (Downsample, (i64, i64), Vec<In>) {
-    const AGGS: [Aggregator; 9] = [
-        Aggregator::Sum,
-        Aggregator::Avg,
-        Aggregator::Min,
-        Aggregator::Max,
-        Aggregator::Dev,
-        Aggregator::Count,
-        Aggregator::First,
-        Aggregator::Last,
-        Aggregator::Percentile(900),
-    ];
     const FILLS: [FillPolicy; 7] = [
         FillPolicy::None,
         FillPolicy::Null,
@@ -111,9 +101,14 @@ fn random_case(rng: &mut Lcg) -> (Downsample, (i64, i64), Vec<In>) {
         0 => Interval::All,
         _ => Interval::Every(1 + rng.below(50) as i64),
     };
+    // the eight incremental aggregators and a percentile, equally likely
+    let agg = match rng.below(INCREMENTAL.len() as u64 + 1) as usize {
+        k if k < INCREMENTAL.len() => INCREMENTAL[k],
+        _ => Aggregator::Percentile(900),
+    };
     let spec = Downsample {
         interval,
-        agg: AGGS[rng.below(AGGS.len() as u64) as usize],
+        agg,
         fill: FILLS[rng.below(FILLS.len() as u64) as usize],
         max_gap: None,
     };
@@ -202,7 +197,7 @@ async fn matches_the_naive_oracle_on_random_timelines() {
 /// many buckets per batch, gaps of several buckets, the last bucket cut by
 /// the range end, NaN and infinities, fractional values.
 fn dense_case(rng: &mut Lcg) -> (Downsample, (i64, i64), Vec<In>) {
-    use crate::accumulator::INCREMENTAL as AGGS;
+    const AGGS: [Aggregator; 8] = INCREMENTAL;
     const FILLS: [FillPolicy; 4] = [
         FillPolicy::None,
         FillPolicy::Null,
