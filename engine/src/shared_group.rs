@@ -4,9 +4,11 @@
 //! [`StorageAdapter::scan_group`]) and
 //! [`SharedLastPoints`](crate::shared_last_points::SharedLastPoints) (one
 //! [`StorageAdapter::last_points_group`]). Operators join a [`Shares`] while
-//! the plan is built; the first of a group to open makes the group's call,
-//! and each member takes its own result by slot. When the call fails, the
-//! first member gets the error and the others fall back to their own call.
+//! the plan is built; the group's call is made by [`SharedGroup::start`]
+//! (the planner starts the shared scans once the plan is built) or else by
+//! the first member to open, and each member takes its own result by slot.
+//! When the call fails, the one that made it gets the error and the members
+//! fall back to their own call.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -138,9 +140,34 @@ impl<C: GroupCall> SharedGroup<C> {
     /// member, or the member joined after it).
     pub async fn take(&self, slot: usize) -> Result<Option<C::Item>> {
         let mut started = self.started.lock().await;
+        Self::call_once(&self.adapter, &self.group, &mut started).await?;
+        Ok(match &mut *started {
+            Started::Yes(items) => items.get_mut(slot).and_then(Option::take),
+            _ => None,
+        })
+    }
+
+    /// Makes the group's adapter call now, if no member made it yet, so
+    /// that members opening later (on other threads) take their item
+    /// without waiting for one another; fails with the call's error.
+    /// The runner calls it before the chains start
+    /// (`docs/architecture.md`, "One scan for several fields"): a member
+    /// that waits for another's call is woken on that member's thread,
+    /// where it would stay until that member's chain is done.
+    pub async fn start(&self) -> Result<()> {
+        let mut started = self.started.lock().await;
+        Self::call_once(&self.adapter, &self.group, &mut started).await
+    }
+
+    /// Makes the call into `started` unless it was made.
+    async fn call_once(
+        adapter: &Arc<dyn StorageAdapter>,
+        group: &Mutex<ScanGroup>,
+        started: &mut Started<C::Item>,
+    ) -> Result<()> {
         if let Started::No = *started {
-            let group = relock(&self.group).clone();
-            match C::call(self.adapter.as_ref(), &group).await {
+            let group = relock(group).clone();
+            match C::call(adapter.as_ref(), &group).await {
                 Ok(items) => *started = Started::Yes(items.into_iter().map(Some).collect()),
                 Err(e) => {
                     *started = Started::Failed;
@@ -148,10 +175,7 @@ impl<C: GroupCall> SharedGroup<C> {
                 }
             }
         }
-        Ok(match &mut *started {
-            Started::Yes(items) => items.get_mut(slot).and_then(Option::take),
-            _ => None,
-        })
+        Ok(())
     }
 
     /// True when `request` through `adapter` reads this group's series

@@ -2,7 +2,7 @@
 //! several fields"): the `ScanOp`s of a query that read the same series
 //! selection (measurement, tag predicate, time range, group order) for
 //! different fields or partitions join one [`SharedScan`] while the plan is
-//! built; the first of them to open starts every member's scan with one
+//! built; once the plan is built every member's scan is started with one
 //! [`StorageAdapter::scan_group`] call, and each member takes its own.
 //!
 //! ```text
@@ -10,7 +10,7 @@
 //!          ScanOp(a 2/2) ─┼─ join ──▶ SharedScan { cpu WHERE … [t0,t1): a 1/2, a 2/2, b 1/2, b 2/2 }
 //!          ScanOp(b 1/2) ─┤
 //!          ScanOp(b 2/2) ─┘
-//!  open:   first ScanOp to open ──▶ adapter.scan_group(all four) ──▶ four SeriesScans
+//!  built:  adapter.scan_group(all four) ──▶ four SeriesScans
 //!          every ScanOp takes its own (by slot) and reads it as before
 //! ```
 //!
@@ -217,6 +217,40 @@ mod tests {
         let late = shares.join(&adapter, &request("d", range), None);
         assert_eq!(late.1, 6);
         assert!(block_on(late.0.take(late.1)).unwrap().is_none());
+        assert_eq!(counting.groups.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn started_before_the_members_open_calls_once() {
+        let counting = Arc::new(Counting::default());
+        let adapter: Arc<dyn StorageAdapter> = Arc::clone(&counting) as _;
+        let shares = ScanShares::new();
+        let (shared, a) = shares.join(&adapter, &request("a", TimeRange::ALL), None);
+        let (_, b) = shares.join(&adapter, &request("b", TimeRange::ALL), None);
+        block_on(shared.start()).unwrap();
+        assert_eq!(counting.groups.load(Ordering::SeqCst), 1);
+        // started once only, and the members take what it started
+        block_on(shared.start()).unwrap();
+        let scan_b = block_on(shared.take(b)).unwrap().unwrap();
+        let scan_a = block_on(shared.take(a)).unwrap().unwrap();
+        assert_eq!(field_of(scan_a.as_ref()), "a");
+        assert_eq!(field_of(scan_b.as_ref()), "b");
+        assert_eq!(counting.groups.load(Ordering::SeqCst), 1);
+        assert_eq!(counting.scans.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_failed_early_start_reports_its_error_and_leaves_the_members_their_own() {
+        let counting = Arc::new(Counting {
+            fail: true,
+            ..Counting::default()
+        });
+        let adapter: Arc<dyn StorageAdapter> = Arc::clone(&counting) as _;
+        let shares = ScanShares::new();
+        let (shared, a) = shares.join(&adapter, &request("a", TimeRange::ALL), None);
+        let err = block_on(shared.start()).err().unwrap();
+        assert_eq!(err.to_string(), "storage error: group failed");
+        assert!(block_on(shared.take(a)).unwrap().is_none());
         assert_eq!(counting.groups.load(Ordering::SeqCst), 1);
     }
 

@@ -99,7 +99,8 @@ pub async fn build_physical(
 /// Builds the operator tree of every pipeline of `plan`, each split into
 /// up to [`partitions_per_column`] partitions, fewer (one) when its
 /// selection has too few points for them (`tsq_engine::partition::partition_count`,
-/// from the adapter's index).
+/// from the adapter's index), and starts the shared scans (one adapter call
+/// per series selection, so that no chain waits for another's at its open).
 pub async fn build_physical_with(
     plan: &LogicalPlan,
     adapter: &Arc<dyn StorageAdapter>,
@@ -121,6 +122,12 @@ pub async fn build_physical_with(
         let root = build_partitioned_in(spec, adapter, p.strategy, read, partitions, Some(&shares))
             .await?;
         pipelines.push((p.output, root));
+    }
+    // Every shared scan started here, on the query's task: no chain then
+    // waits at its open for another's call (docs/architecture.md, "One
+    // scan for several fields").
+    for scan in shares.scans() {
+        scan.start().await?;
     }
     Ok(PhysicalPlan {
         pipelines,

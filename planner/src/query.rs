@@ -29,7 +29,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tsq_engine::memory::MemoryPool;
-use tsq_engine::{CancellationToken, EngineError, Spawner, StorageAdapter, TaskContext};
+use tsq_engine::{CancellationToken, EngineError, StorageAdapter, TaskContext};
 
 use crate::ast::{ExplainMode, Show, Statement};
 use crate::error::{Result, TsqError};
@@ -253,7 +253,7 @@ impl Query {
             memory: Arc::clone(&memory),
             cancel: self.cancel.clone(),
             // partitions run as tasks of the dedicated runtime
-            spawner: Some(spawner(runtime.clone())),
+            spawner: Some(crate::dedicated::spawner(runtime.clone())),
         };
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let cancel = self.cancel.clone();
@@ -385,13 +385,6 @@ fn parallelism(config: &SessionConfig) -> Parallelism {
         threads: config.threads,
         min_points_per_partition: config.min_points_per_partition,
     }
-}
-
-/// A spawner of partition tasks on `runtime` (`docs/library.md`, "Async").
-fn spawner(runtime: tokio::runtime::Handle) -> Spawner {
-    Spawner::new(move |task| {
-        runtime.spawn(task);
-    })
 }
 
 /// Sends one batch; a dropped receiver (the caller gave up) stops the work.

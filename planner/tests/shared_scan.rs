@@ -208,3 +208,25 @@ async fn a_range_resolved_at_open_is_not_shared() {
     );
     assert_eq!(got, rows(&oracle, sql).await);
 }
+
+#[tokio::test]
+async fn the_shared_call_is_made_while_the_plan_is_built() {
+    // Made on the query's task before any chain opens: a partition that
+    // had to wait for another's call would be woken on that partition's
+    // thread and could not run beside it (docs/architecture.md, "One scan
+    // for several fields").
+    let calls = Arc::new(Calls::default());
+    let adapter: Arc<dyn StorageAdapter> = Arc::new(Counting {
+        inner: store("built"),
+        calls: Arc::clone(&calls),
+    });
+    let session = Session::new(Arc::clone(&adapter), SessionConfig::new());
+    let statement = tsq_planner::parse_statement(&avg_of(&[2, 5])).unwrap();
+    let plan = session.plan(&statement).await.unwrap().0;
+    let physical = tsq_planner::physical::build_physical(&plan, &adapter, 4)
+        .await
+        .unwrap();
+    // two columns × two partitions, no operator opened yet
+    assert_eq!(calls.get(), [0, 0, 1, 4]);
+    drop(physical);
+}
