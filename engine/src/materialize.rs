@@ -215,6 +215,29 @@ impl<V: TimelineValue> RowBatcher<V> {
         Ok(())
     }
 
+    /// Appends the points of `run` (nulls kept), cut into batches of
+    /// `batch_size` rows as [`push`](Self::push) would cut them.
+    pub fn push_run(&mut self, run: &Timeline<'_, V>) -> Result<()> {
+        if !run.all_valid() {
+            for i in 0..run.len() {
+                self.push(run.series_id, run.times[i], run.value(i))?;
+            }
+            return Ok(());
+        }
+        let mut start = 0;
+        while start < run.len() {
+            let room = self.batch_size.saturating_sub(self.builder.len()).max(1);
+            let end = (start + room).min(run.len());
+            let (times, values) = (&run.times[start..end], &run.values[start..end]);
+            self.builder.push_slice(run.series_id, times, values);
+            if self.builder.len() >= self.batch_size {
+                self.ready.push_back(self.builder.finish()?);
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
     /// Cuts the rows appended so far into a last, shorter batch.
     pub fn flush(&mut self) -> Result<()> {
         if !self.builder.is_empty() {
@@ -483,6 +506,53 @@ mod tests {
     use super::test_support::*;
     use super::*;
     use crate::memory::MemoryPool;
+
+    #[test]
+    fn a_run_pushed_whole_is_cut_as_point_by_point() {
+        let reg = registry(&[("a", "1"), ("a", "2")]);
+        // a run without nulls (pushed as slices) and one with a null
+        let points = [
+            (0, 1, Some(1.0)),
+            (0, 2, Some(2.0)),
+            (0, 3, Some(3.0)),
+            (0, 4, Some(-4.0)),
+            (0, 5, Some(5.0)),
+            (1, 1, Some(6.0)),
+            (1, 2, None),
+            (1, 3, Some(8.0)),
+        ];
+        let parts = batches(&reg, &points, 100);
+        for batch_size in [1, 2, 3, 4096] {
+            let mut whole = RowBatcher::new(Arc::clone(&reg), batch_size);
+            let mut single = RowBatcher::new(Arc::clone(&reg), batch_size);
+            // start mid-batch
+            whole.push(0, 0, Some(0.5)).unwrap();
+            single.push(0, 0, Some(0.5)).unwrap();
+            for b in &parts {
+                for tl in b.timelines() {
+                    whole.push_run(&tl).unwrap();
+                    for i in 0..tl.len() {
+                        single.push(tl.series_id, tl.times[i], tl.value(i)).unwrap();
+                    }
+                }
+            }
+            whole.flush().unwrap();
+            single.flush().unwrap();
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            while let Some(b) = whole.pop() {
+                got.push(b.record_batch().clone());
+            }
+            while let Some(b) = single.pop() {
+                want.push(b.record_batch().clone());
+            }
+            assert_eq!(
+                got.len(),
+                9usize.div_ceil(batch_size),
+                "batch size {batch_size}"
+            );
+            assert_eq!(got, want, "batch size {batch_size}");
+        }
+    }
 
     #[test]
     fn continued_runs_join_and_memory_is_reserved_first() {

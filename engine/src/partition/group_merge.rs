@@ -321,10 +321,7 @@ fn copy_run<V: TimelineValue>(
     let Some(tl) = batch.timeline_as::<V>(run) else {
         return Err(mixed_types(NAME, batch, V::VALUE_TYPE));
     };
-    for i in 0..tl.len() {
-        out.push(tl.series_id, tl.times[i], tl.value(i))?;
-    }
-    Ok(())
+    out.push_run(&tl)
 }
 
 /// Runs `op` to its end, sending each batch (or the error that stopped it)
