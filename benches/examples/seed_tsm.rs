@@ -1,13 +1,18 @@
 //! Seed case 1 on the in-memory adapter and on a compacted TSM store, the
 //! pipelined engine (PipeAggOp) and the materialized executor:
-//! `cargo run --release -p tsq-benches --example seed_tsm [RUNS [ONLY]]`.
+//! `cargo run --release -p tsq-benches --example seed_tsm [RUNS [ONLY [TIMELINES]]]`
+//! (TIMELINES: 1000, scale 1, by default; 20000 is `--scale 20`).
 //! Prints, per adapter and engine, the median and the fastest of RUNS runs
 //! after one warm-up run, then the TSM / memory and materialized / pipelined
-//! ratios as medians of per-run ratios: the rows run interleaved (run 1 of
+//! ratios and the second core's speed-up (the pipelined engine on one thread
+//! over the same split into two partitions, each a thread of its own, as
+//! `tsq bench --threads 2` runs it) as medians of per-run ratios: the rows
+//! run interleaved (run 1 of
 //! each, then run 2 of each, ...), so on a machine shared with other work
 //! those ratios are much steadier than the times (see docs/benchmarks.md,
 //! "TSM read path"). ONLY, a
-//! comma-separated list of `memory`, `tsm`, `pipelined`, `materialized`,
+//! comma-separated list of `memory`, `tsm`, `pipelined`, `partitioned`,
+//! `materialized`,
 //! keeps the rows whose adapter and engine match every name (`tsm,pipelined`:
 //! one row), so that a profile or `perf stat` sees one path.
 
@@ -47,11 +52,16 @@ fn main() {
             .filter(|name| !name.is_empty())
             .all(|name| match name {
                 "pipelined" => matches!(engine, Engine::Pipelined(_)),
+                "partitioned" => matches!(engine, Engine::Partitioned(..)),
                 "materialized" => matches!(engine, Engine::Materialized),
                 _ => name == label,
             })
     };
-    let case = tsq_benches::cases::seed_case_1(1000);
+    let timelines: usize = std::env::args()
+        .nth(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let case = tsq_benches::cases::seed_case_1(timelines);
     let dir = std::env::temp_dir().join(format!("tsq-seed-cpu-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let tsm = match tsq_benches::data::tsm_gauge_dataset(case.shape, 42, &dir) {
@@ -68,7 +78,11 @@ fn main() {
         ),
         ("tsm", Arc::new(tsm)),
     ];
-    let engines = [Engine::Pipelined(AggStrategy::Pipe), Engine::Materialized];
+    let engines = [
+        Engine::Pipelined(AggStrategy::Pipe),
+        Engine::Partitioned(AggStrategy::Pipe, 2),
+        Engine::Materialized,
+    ];
     let rows: Vec<(&str, &Arc<dyn StorageAdapter>, Engine)> = adapters
         .iter()
         .flat_map(|(label, adapter)| engines.map(|engine| (*label, adapter, engine)))
@@ -101,7 +115,14 @@ fn main() {
     let find =
         |label: &str, engine: Engine| rows.iter().position(|r| r.0 == label && r.2 == engine);
     let pipelined = Engine::Pipelined(AggStrategy::Pipe);
+    let two = Engine::Partitioned(AggStrategy::Pipe, 2);
     let ratios = [
+        (
+            "1 → 2 threads, memory",
+            ("memory", pipelined),
+            ("memory", two),
+        ),
+        ("1 → 2 threads, tsm", ("tsm", pipelined), ("tsm", two)),
         (
             "tsm / memory, pipelined",
             ("tsm", pipelined),

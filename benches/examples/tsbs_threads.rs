@@ -8,11 +8,17 @@
 //! ```text
 //! cargo build --release -p tsq-benches --example tsbs_threads
 //! tsbs_threads [QUERY] [THREADS] [RUNS] [SCALE]   (double-groupby-1 1 300 4)
+//! tsbs_threads double-groupby-1 1,2 300 4            (interleaved)
 //! ```
 //!
 //! Prints the median and the fastest run and the CPU milliseconds per run
 //! (user + system of the process from `/proc/self/stat`, over the timed
-//! runs only; Linux).
+//! runs only; Linux). THREADS may list several counts (`1,2`): each has
+//! its own session, their runs are interleaved (run k of each, then run
+//! k + 1), and the median of the per-run ratios of the first count's time
+//! to each other's is printed too, which a machine shared with other work
+//! disturbs far less than separate processes (the CPU time is then not
+//! split by count and shows as n/a).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,20 +42,39 @@ fn cpu_ticks() -> Option<u64> {
     Some(utime + stime)
 }
 
+/// The median over runs of `a[i] / b[i]`.
+fn median_ratio(a: &[Duration], b: &[Duration]) -> f64 {
+    let mut r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| "double-groupby-1".into());
-    let threads: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let threads: Vec<usize> = args
+        .next()
+        .unwrap_or_else(|| "1".into())
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .collect();
     let runs: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(300);
     let scale: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(4.0);
     let data = TsbsData::generate(config(scale));
     let adapter: Arc<dyn StorageAdapter> = Arc::new(data.memory_adapter());
-    let engine = TsqEngine::new(adapter, Executor::Pipelined, threads);
+    let engines: Vec<TsqEngine> = threads
+        .iter()
+        .map(|&t| TsqEngine::new(Arc::clone(&adapter), Executor::Pipelined, t))
+        .collect();
     let Some(query) = queries(&data.config).into_iter().find(|q| q.name == name) else {
         eprintln!("no TSBS query named {name}");
         std::process::exit(2);
     };
-    let run = || {
+    let run = |engine: &TsqEngine| {
         if let Err(e) = engine.run(&query) {
             eprintln!("{name}: {e}");
             std::process::exit(1);
@@ -57,24 +82,40 @@ fn main() {
     };
     // warm-up: the in-memory adapter lays the field out on its first scan
     for _ in 0..5 {
-        run();
+        engines.iter().for_each(run);
     }
-    let mut times: Vec<Duration> = Vec::with_capacity(runs);
+    // interleaved: run k of every thread count, then run k + 1
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); engines.len()];
     let cpu_start = cpu_ticks();
     for _ in 0..runs {
-        let t0 = Instant::now();
-        run();
-        times.push(t0.elapsed());
+        for (engine, times) in engines.iter().zip(&mut times) {
+            let t0 = Instant::now();
+            run(engine);
+            times.push(t0.elapsed());
+        }
     }
+    // with one thread count only, the process's CPU is that count's
     let cpu = cpu_start
         .zip(cpu_ticks())
+        .filter(|_| engines.len() == 1)
         .map(|(a, b)| (b - a) as f64 * 10.0 / runs.max(1) as f64);
-    times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let cpu = cpu.map_or_else(|| "n/a".to_string(), |c| format!("{c:.3} ms"));
-    println!(
-        "{name} threads={threads} ({runs} runs): median {:.3} ms, fastest {:.3} ms, cpu {cpu} per run",
-        ms(times[times.len() / 2]),
-        ms(times[0]),
-    );
+    for (t, times) in threads.iter().zip(&times) {
+        let mut sorted = times.clone();
+        sorted.sort();
+        println!(
+            "{name} threads={t} ({runs} runs): median {:.3} ms, fastest {:.3} ms, cpu {cpu} per run",
+            ms(sorted[sorted.len() / 2]),
+            ms(sorted[0]),
+        );
+    }
+    for k in 1..times.len() {
+        println!(
+            "{name} threads={} / threads={}: median of per-run ratios {:.2}x",
+            threads[0],
+            threads[k],
+            median_ratio(&times[0], &times[k])
+        );
+    }
 }
