@@ -82,6 +82,19 @@ pub fn median(times: &mut [Duration]) -> Duration {
     times.get(times.len() / 2).copied().unwrap_or_default()
 }
 
+/// The median over runs of `a[i] / b[i]`: for rows timed interleaved (run
+/// k of each, then run k + 1), a ratio a change in the machine's load
+/// disturbs far less than the ratio of two medians.
+pub fn median_ratio(a: &[Duration], b: &[Duration]) -> f64 {
+    let mut r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r.get(r.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// Runs `f` `runs` times and returns each wall time.
 pub fn time_runs<T>(runs: usize, mut f: impl FnMut() -> T) -> (Vec<Duration>, T) {
     let mut times = Vec::with_capacity(runs);
@@ -135,5 +148,24 @@ mod rss_tests {
         assert_eq!(parse_vm_hwm(status), Some(1536 * 1024));
         assert_eq!(parse_vm_hwm("VmRSS: 5 kB\n"), None);
         assert_eq!(parse_vm_hwm("VmHWM: lots\n"), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_ratio_is_the_middle_per_run_ratio() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect::<Vec<_>>()
+        };
+        // per-run ratios 2, 1, 4: the middle one is 2
+        let a = ms(&[20, 30, 40]);
+        let b = ms(&[10, 30, 10]);
+        assert_eq!(median_ratio(&a, &b), 2.0);
+        assert!(median_ratio(&[], &[]).is_nan());
     }
 }

@@ -19,6 +19,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tsq_benches::measure::median_ratio;
+
 use tsq_benches::runner::{run_once, Engine};
 use tsq_engine::{AggStrategy, StorageAdapter, TaskContext};
 
@@ -27,17 +29,6 @@ fn summary(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     (ms(v[v.len() / 2]), ms(v[0]))
-}
-
-/// The median over runs of `a[i] / b[i]`.
-fn median_ratio(a: &[Duration], b: &[Duration]) -> f64 {
-    let mut r: Vec<f64> = a
-        .iter()
-        .zip(b)
-        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
-        .collect();
-    r.sort_by(f64::total_cmp);
-    r[r.len() / 2]
 }
 
 fn main() {

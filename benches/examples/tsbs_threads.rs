@@ -23,6 +23,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tsq_benches::measure::median_ratio;
+
 use tsq_benches::tsbs::dataset::TsbsData;
 use tsq_benches::tsbs::engines::{QueryEngine, TsqEngine};
 use tsq_benches::tsbs::{config, queries::queries};
@@ -40,17 +42,6 @@ fn cpu_ticks() -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
-}
-
-/// The median over runs of `a[i] / b[i]`.
-fn median_ratio(a: &[Duration], b: &[Duration]) -> f64 {
-    let mut r: Vec<f64> = a
-        .iter()
-        .zip(b)
-        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
-        .collect();
-    r.sort_by(f64::total_cmp);
-    r[r.len() / 2]
 }
 
 fn main() {

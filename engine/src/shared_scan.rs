@@ -240,35 +240,30 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_early_start_reports_its_error_and_leaves_the_members_their_own() {
-        let counting = Arc::new(Counting {
-            fail: true,
-            ..Counting::default()
-        });
-        let adapter: Arc<dyn StorageAdapter> = Arc::clone(&counting) as _;
-        let shares = ScanShares::new();
-        let (shared, a) = shares.join(&adapter, &request("a", TimeRange::ALL), None);
-        let err = block_on(shared.start()).err().unwrap();
-        assert_eq!(err.to_string(), "storage error: group failed");
-        assert!(block_on(shared.take(a)).unwrap().is_none());
-        assert_eq!(counting.groups.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn a_failed_start_fails_the_first_member_and_leaves_the_others_their_own() {
-        let counting = Arc::new(Counting {
-            fail: true,
-            ..Counting::default()
-        });
-        let adapter: Arc<dyn StorageAdapter> = Arc::clone(&counting) as _;
-        let shares = ScanShares::new();
-        let (shared, a) = shares.join(&adapter, &request("a", TimeRange::ALL), None);
-        let (_, b) = shares.join(&adapter, &request("b", TimeRange::ALL), None);
-        let err = block_on(shared.take(a)).err().unwrap();
-        assert_eq!(err.to_string(), "storage error: group failed");
-        // not retried: b starts its own scan (which reports its own error)
-        assert!(block_on(shared.take(b)).unwrap().is_none());
-        assert_eq!(counting.groups.load(Ordering::SeqCst), 1);
-        assert_eq!(counting.scans.load(Ordering::SeqCst), 0);
+    fn a_failed_start_fails_whoever_made_it_and_leaves_the_members_their_own() {
+        // made early (the planner's start) or by the first member to open
+        for early in [true, false] {
+            let counting = Arc::new(Counting {
+                fail: true,
+                ..Counting::default()
+            });
+            let adapter: Arc<dyn StorageAdapter> = Arc::clone(&counting) as _;
+            let shares = ScanShares::new();
+            let (shared, a) = shares.join(&adapter, &request("a", TimeRange::ALL), None);
+            let (_, b) = shares.join(&adapter, &request("b", TimeRange::ALL), None);
+            let err = match early {
+                true => block_on(shared.start()).err().unwrap(),
+                false => block_on(shared.take(a)).err().unwrap(),
+            };
+            assert_eq!(err.to_string(), "storage error: group failed");
+            // not retried: the members start their own scans (which report
+            // their own errors)
+            if early {
+                assert!(block_on(shared.take(a)).unwrap().is_none());
+            }
+            assert!(block_on(shared.take(b)).unwrap().is_none());
+            assert_eq!(counting.groups.load(Ordering::SeqCst), 1, "early: {early}");
+            assert_eq!(counting.scans.load(Ordering::SeqCst), 0);
+        }
     }
 }
