@@ -150,10 +150,11 @@ impl<C: GroupCall> SharedGroup<C> {
     /// Makes the group's adapter call now, if no member made it yet, so
     /// that members opening later (on other threads) take their item
     /// without waiting for one another; fails with the call's error.
-    /// The runner calls it before the chains start
-    /// (`docs/architecture.md`, "One scan for several fields"): a member
-    /// that waits for another's call is woken on that member's thread,
-    /// where it would stay until that member's chain is done.
+    /// The planner calls it when the physical plan is built, before any
+    /// chain starts (`docs/architecture.md`, "One scan for several
+    /// fields"): a member that waits for another's call is woken on that
+    /// member's thread, where it would stay until that member's chain is
+    /// done.
     pub async fn start(&self) -> Result<()> {
         let mut started = self.started.lock().await;
         Self::call_once(&self.adapter, &self.group, &mut started).await
