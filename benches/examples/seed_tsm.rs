@@ -7,20 +7,17 @@
 //! ratios and the second core's speed-up (the pipelined engine on one thread
 //! over the same split into two partitions, each a thread of its own, as
 //! `tsq bench --threads 2` runs it) as medians of per-run ratios: the rows
-//! run interleaved (run 1 of
-//! each, then run 2 of each, ...), so on a machine shared with other work
-//! those ratios are much steadier than the times (see docs/benchmarks.md,
-//! "TSM read path"). ONLY, a
-//! comma-separated list of `memory`, `tsm`, `pipelined`, `partitioned`,
-//! `materialized`,
-//! keeps the rows whose adapter and engine match every name (`tsm,pipelined`:
-//! one row), so that a profile or `perf stat` sees one path.
+//! run interleaved (run 1 of each, then run 2 of each, ...), so on a machine
+//! shared with other work those ratios are much steadier than the times (see
+//! docs/benchmarks.md, "TSM read path"). ONLY, a comma-separated list of
+//! `memory`, `tsm`, `pipelined`, `partitioned`, `materialized`, keeps the
+//! rows whose adapter and engine match every name (`tsm,pipelined`: one
+//! row), so that a profile or `perf stat` sees one path.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tsq_benches::measure::median_ratio;
-
 use tsq_benches::runner::{run_once, Engine};
 use tsq_engine::{AggStrategy, StorageAdapter, TaskContext};
 

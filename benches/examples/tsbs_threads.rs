@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tsq_benches::measure::median_ratio;
-
 use tsq_benches::tsbs::dataset::TsbsData;
 use tsq_benches::tsbs::engines::{QueryEngine, TsqEngine};
 use tsq_benches::tsbs::{config, queries::queries};
