@@ -50,6 +50,9 @@ pub struct ScanOp {
     /// The shared scan this one is a member of, and its slot
     /// (`docs/architecture.md`, "One scan for several fields").
     shared: Option<(Arc<SharedScan>, usize)>,
+    /// Rows per batch asked of the adapter, in batch sizes of the context
+    /// (1 unless [`with_batch_factor`](Self::with_batch_factor)).
+    batch_factor: usize,
     lifecycle: Lifecycle,
     metrics: OperatorMetrics,
 }
@@ -83,6 +86,7 @@ impl ScanOp {
             resolve_range: false,
             range,
             shared: None,
+            batch_factor: 1,
             lifecycle: Lifecycle::default(),
             metrics: OperatorMetrics::default(),
         }
@@ -92,6 +96,16 @@ impl ScanOp {
     /// (`docs/architecture.md`, "Partitions and partial aggregates").
     pub fn with_partition(mut self, partition: Partition) -> Self {
         self.partition = Some(partition);
+        self
+    }
+
+    /// This scan reading batches of up to `factor` × the context's batch
+    /// size (at least 1×): for a parent that keeps a small fraction of its
+    /// input (a downsampling), whose per-batch costs and batch-split
+    /// timelines then come `factor` times less often
+    /// (`docs/architecture.md`, "Timeline batches").
+    pub fn with_batch_factor(mut self, factor: usize) -> Self {
+        self.batch_factor = factor.max(1);
         self
     }
 
@@ -350,7 +364,7 @@ impl Operator for ScanOp {
         let (Some(ctx), Some(_)) = (&self.ctx, &self.scan) else {
             return Err(EngineError::execution("ScanOp", "open did not finish"));
         };
-        let batch_size = ctx.batch_size;
+        let batch_size = ctx.batch_size.saturating_mul(self.batch_factor);
         let cancel = ctx.cancel.clone();
         loop {
             cancel.check()?;
@@ -541,6 +555,17 @@ mod tests {
 
     /// Runs the scan with `batch_size` and flattens the output to
     /// `(host, time, value)`, checking batch limits on the way.
+    #[test]
+    fn a_batch_factor_multiplies_the_rows_per_batch() {
+        // 9 points, every capability: batches of up to 2 × 2 rows
+        let adapter = Arc::new(TestAdapter::new(Capabilities::ALL));
+        let mut op = ScanOp::new(adapter, ScanRequest::new("cpu", "usage")).with_batch_factor(2);
+        let ctx = TaskContext::with_batch_size(2);
+        let batches = futures::executor::block_on(collect(&mut op, &ctx)).unwrap();
+        let sizes: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
+        assert_eq!(sizes, [4, 4, 1]);
+    }
+
     async fn run(op: &mut ScanOp, batch_size: usize) -> Vec<(String, i64, f64)> {
         let ctx = TaskContext::with_batch_size(batch_size);
         let batches = collect(op, &ctx).await.unwrap();
