@@ -507,11 +507,28 @@ struct MemoryScan {
 }
 
 impl MemoryScan {
-    /// Takes the next pieces, at most `max_rows` rows in all.
+    /// Takes the next pieces, at most `max_rows` rows in all. A batch
+    /// whose pieces lie back to back so far ends before a piece that does
+    /// not follow them when it, or that piece, has a quarter of
+    /// `max_rows` or more: two zero-copy batches instead of one copied.
     fn take_pieces(&mut self, max_rows: usize) -> usize {
         self.pieces.clear();
         let mut rows = 0;
+        let mut adjacent = true;
         while rows < max_rows && self.next < self.runs.len() {
+            let run = &self.runs[self.next];
+            if let Some(last) = self.pieces.last() {
+                let prev = &self.runs[last.run].points;
+                let follows = prev.same_block(&run.points)
+                    && prev.start + last.hi == run.points.start + run.lo;
+                if !follows {
+                    let big = max_rows / 4;
+                    if adjacent && (rows >= big || run.hi - run.lo >= big) {
+                        break;
+                    }
+                    adjacent = false;
+                }
+            }
             let run = &mut self.runs[self.next];
             let take = (run.hi - run.lo).min(max_rows - rows);
             self.pieces.push(Piece {

@@ -30,7 +30,11 @@ pub fn group_owners(grouping: &Grouping, count: usize) -> Vec<u32> {
         for (g, owner) in owners.iter_mut().enumerate() {
             *owner = cuts.partition_point(|&c| c <= first[g]) as u32;
         }
-        return owners;
+        // Kept only when each partition's groups are consecutive too, so
+        // that the merge hands the partitions' batches on whole
+        if owners.windows(2).all(|w| w[0] <= w[1]) {
+            return owners;
+        }
     }
     for k in 0..count {
         for g in group_range(grouping, k, count) {

@@ -641,7 +641,7 @@ fn group_ranges_are_contiguous_balanced_by_series_and_cover_every_group() {
 }
 
 #[test]
-fn whole_groups_cut_the_series_ids_where_no_group_spans_the_cut() {
+fn whole_groups_cut_the_series_ids_only_where_the_groups_follow_them() {
     use crate::group::Grouping;
     // one series a group, groups not in series order (as GROUP BY
     // hostname after leading tags): series ids 0..8 sort by `g` first
@@ -661,32 +661,40 @@ fn whole_groups_cut_the_series_ids_where_no_group_spans_the_cut() {
     let (reg, _) = SeriesRegistry::sorted(infos);
     let by = GroupBy::Tags(vec!["host".into()]);
     let grouping = Grouping::new(&reg, &by, "");
-    // group id = the host's number; every cut is valid: at P = 2 the cut
-    // at 4 gives ids 0..4 (hosts 0, 2, 5, 7) and 4..8 (hosts 1, 3, 4, 6)
+    // group id = the host's number; every series cut is valid, but the cut
+    // at 4 would give hosts 0, 2, 5, 7 and 1, 3, 4, 6, interleaved in the
+    // merge: the groups are cut instead, 0..4 and 4..8 (before(g) × 2 / 8)
     let ids: Vec<u32> = (0..8).map(|id| grouping.group_of(id)).collect();
     assert_eq!(ids, [0, 2, 5, 7, 1, 3, 4, 6]);
-    assert_eq!(group_owners(&grouping, 2), [0, 1, 0, 1, 1, 0, 1, 0]);
-    // P = 3: cuts at 8 / 3 = 2 and 16 / 3 = 5: ids 0..2 (hosts 0, 2),
-    // 2..5 (hosts 5, 7, 1), 5..8 (hosts 3, 4, 6)
-    assert_eq!(group_owners(&grouping, 3), [0, 1, 0, 2, 2, 1, 2, 1]);
+    assert_eq!(group_owners(&grouping, 2), [0, 0, 0, 0, 1, 1, 1, 1]);
+    // P = 3: before(g) × 3 / 8 = 0, 0, 0, 1, 1, 1, 2, 2
+    assert_eq!(group_owners(&grouping, 3), [0, 0, 0, 1, 1, 1, 2, 2]);
     let part = |index, count| Partition {
         index,
         count,
         by: PartitionBy::WholeGroups(by.clone()),
     };
+    // hosts 4..8 are series 2 (h5), 3 (h7), 6 (h4), 7 (h6)
     let mask = part(1, 2).mask(&reg);
-    assert_eq!(
-        mask,
-        [false, false, false, false, true, true, true, true],
-        "contiguous series"
-    );
+    assert_eq!(mask, [false, false, true, true, false, false, true, true]);
     let mine = OwnedGroups::of(&grouping, 1, 2);
-    assert_eq!(mine.ids(), [1, 3, 4, 6]);
-    assert_eq!((mine.local(4), mine.local(5)), (Some(2), None));
-    assert_eq!(mine.global(3), 6);
-    // P larger than the series: no cut near 1 / 16 etc. within slack 0
-    // other than the exact points, which are valid: one series each
-    // for the first eight, none for the rest
+    assert_eq!(mine.ids(), [4, 5, 6, 7]);
+    assert_eq!((mine.local(4), mine.local(3)), (Some(0), None));
+    assert_eq!(mine.global(3), 7);
+    // grouped by `g` (the leading tag) the series cut at 4 is between the
+    // groups and keeps their order: kept
+    let leading = Grouping::new(&reg, &GroupBy::Tags(vec!["g".into()]), "");
+    assert_eq!(group_owners(&leading, 2), [0, 1]);
+    assert_eq!(
+        Partition {
+            index: 0,
+            count: 2,
+            by: PartitionBy::WholeGroups(GroupBy::Tags(vec!["g".into()])),
+        }
+        .mask(&reg),
+        [true, true, true, true, false, false, false, false]
+    );
+    // P larger than the series: one series at most in each partition
     let owners = group_owners(&grouping, 16);
     let mut per_partition = [0; 16];
     owners.iter().for_each(|&k| per_partition[k as usize] += 1);

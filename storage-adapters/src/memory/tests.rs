@@ -229,6 +229,44 @@ async fn full_scans_slice_the_consolidated_block() {
 }
 
 #[tokio::test]
+async fn pieces_that_do_not_follow_each_other_end_a_batch_instead_of_being_copied() {
+    // block: a 0 10 20 | b 0 10 | c 5 15 25 35; [10, 40) keeps rows 1..3,
+    // 4..5 and 6..9 of it: three pieces, none following the one before
+    let m = three_series();
+    let mut req = ScanRequest::new("m", "v");
+    req.range = TimeRange::new(10, 40);
+    let batches = |max_rows| {
+        let (m, req) = (&m, &req);
+        async move {
+            let mut scan = m.scan(req).await.unwrap();
+            let mut out = Vec::new();
+            while let Some(b) = scan.next_batch(max_rows).await.unwrap() {
+                out.push(b);
+            }
+            out
+        }
+    };
+    // 8 rows: a piece of 2 (a quarter) ends the batch; b's 1 row ends
+    // before c's 3: three zero-copy slices of the block
+    let sliced = batches(8).await;
+    let times: Vec<&[i64]> = sliced.iter().map(|b| b.times()).collect();
+    assert_eq!(times, [&[10, 20][..], &[10], &[15, 25, 35]]);
+    let at = |i: usize| sliced[i].times().as_ptr();
+    assert_eq!(at(1), at(0).wrapping_add(3));
+    assert_eq!(at(2), at(0).wrapping_add(5));
+    assert_eq!(sliced[2].values().values(), &[8.0, 9.0, 10.0]);
+    // 16 rows: every piece is under a quarter: one batch, copied
+    let copied = batches(16).await;
+    assert_eq!(copied.len(), 1);
+    assert_eq!(copied[0].series_ids(), &[0, 0, 1, 2, 2, 2]);
+    assert_eq!(copied[0].times(), &[10, 20, 10, 15, 25, 35]);
+    assert_eq!(
+        copied[0].values().values(),
+        &[2.0, 3.0, 5.0, 8.0, 9.0, 10.0]
+    );
+}
+
+#[tokio::test]
 async fn a_write_after_a_scan_is_seen_by_the_next_scan_only() {
     let m = three_series();
     let req = ScanRequest::new("m", "v");
