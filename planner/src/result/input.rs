@@ -35,6 +35,7 @@ use tsq_engine::memory::MemoryReservation;
 use tsq_engine::{EngineError, Operator, SeriesInfo, SeriesRegistry, TaskContext, TimelineBatch};
 
 use super::cell::Num;
+use super::keys::{cmp_keys, Keys};
 use super::output::Key;
 use super::source::{Held, Source};
 use super::{join_reservation, key_bytes, Column};
@@ -82,15 +83,6 @@ impl RunValues {
             RunValues::Float(a) => a.is_valid(i).then(|| Num::Float(a.value(i))),
             RunValues::Int(a) => a.is_valid(i).then(|| Num::Int(a.value(i))),
             RunValues::UInt(a) => a.is_valid(i).then(|| Num::UInt(a.value(i))),
-        }
-    }
-
-    /// Values `start..start + len` as an array.
-    fn slice(&self, start: usize, len: usize) -> ArrayRef {
-        match self {
-            RunValues::Float(a) => std::sync::Arc::new(a.slice(start, len)),
-            RunValues::Int(a) => std::sync::Arc::new(a.slice(start, len)),
-            RunValues::UInt(a) => std::sync::Arc::new(a.slice(start, len)),
         }
     }
 }
@@ -175,10 +167,11 @@ impl JoinInput {
         self.done
     }
 
-    /// Makes sure the cursor is on a point, or done.
-    pub(super) async fn ready(&mut self) -> Result<()> {
+    /// Makes sure the cursor is on a point, or done; the key of a new run
+    /// comes from `keys`.
+    pub(super) async fn ready(&mut self, keys: &mut Keys) -> Result<()> {
         while !self.done && self.run.as_ref().is_none_or(|r| r.pos >= r.end) {
-            self.run = self.next_run().await?;
+            self.run = self.next_run(keys).await?;
             if self.run.is_none() {
                 self.done = true;
                 self.batch = None;
@@ -211,17 +204,24 @@ impl JoinInput {
         (v, r.pos < r.end)
     }
 
-    /// Takes up to `n` points of the current run at once (at least one):
-    /// their times and values.
-    pub(super) fn take_slice(&mut self, n: usize) -> (&[i64], ArrayRef) {
-        let r = self
-            .run
-            .as_mut()
-            .expect("ready() put the cursor on a point");
-        let (start, end) = (r.pos, (r.pos + n.max(1)).min(r.end));
-        r.pos = end;
-        let values = r.values.slice(start, end - start);
-        (&r.times[start..end], values)
+    /// The times of the points left in the current run (empty when there
+    /// is none).
+    pub(super) fn run_times(&self) -> &[i64] {
+        self.run.as_ref().map_or(&[], |r| &r.times[r.pos..r.end])
+    }
+
+    /// The values of the current run's batch and the index of the current
+    /// point in them (call after [`ready`](Self::ready), when not done).
+    pub(super) fn run_values(&self) -> (&RunValues, usize) {
+        let r = self.current();
+        (&r.values, r.pos)
+    }
+
+    /// Moves on by `n` points of the current run (at most the points left).
+    pub(super) fn advance(&mut self, n: usize) {
+        if let Some(r) = self.run.as_mut() {
+            r.pos = (r.pos + n).min(r.end);
+        }
     }
 
     fn current(&self) -> &Run {
@@ -237,14 +237,14 @@ impl JoinInput {
 
     /// The next run: from the current batch, the next batch, or the sorted
     /// input.
-    async fn next_run(&mut self) -> Result<Option<Run>> {
+    async fn next_run(&mut self, keys: &mut Keys) -> Result<Option<Run>> {
         loop {
             if let Feed::Sorted { runs, .. } = &mut self.feed {
                 return Ok(runs.next());
             }
             if let Some(held) = &self.batch {
                 if self.next_run < held.batch.num_timelines() {
-                    let run = self.run_of(self.next_run)?;
+                    let run = self.run_of(self.next_run, keys)?;
                     self.next_run += 1;
                     return Ok(Some(run));
                 }
@@ -276,8 +276,9 @@ impl JoinInput {
         }
     }
 
-    /// Run `i` of the current batch, checked to follow the previous run.
-    fn run_of(&mut self, i: usize) -> Result<Run> {
+    /// Run `i` of the current batch, checked to follow the previous run,
+    /// with its key from `keys`.
+    fn run_of(&mut self, i: usize, keys: &mut Keys) -> Result<Run> {
         let held = self.batch.as_ref().expect("a current batch");
         let batch = &held.batch;
         let tl = batch.timeline(i);
@@ -287,10 +288,10 @@ impl JoinInput {
             Some(l) if l.series == tl.series_id && Arc::ptr_eq(&l.registry, registry) => {
                 Arc::clone(&l.key)
             }
-            _ => key_of(registry.get(tl.series_id), &self.tags),
+            _ => keys.key(registry.get(tl.series_id), &self.tags),
         };
         if let Some(l) = &self.last {
-            let order = key.as_ref().cmp(l.key.as_ref()).then(first.cmp(&l.time));
+            let order = cmp_keys(&key, &l.key).then(first.cmp(&l.time));
             if order != Ordering::Greater {
                 return Err(EngineError::execution(
                     super::RESULT_JOIN,
