@@ -263,7 +263,7 @@ impl JoinInput {
                 .as_ref()
                 .is_some_and(|c| Arc::ptr_eq(c, registry))
             {
-                if self.last.is_none() && !in_key_order(registry, &self.tags) {
+                if self.last.is_none() && !keys.in_key_order(registry, &self.tags) {
                     self.sort_whole_input(held).await?;
                     continue;
                 }
@@ -288,7 +288,7 @@ impl JoinInput {
             Some(l) if l.series == tl.series_id && Arc::ptr_eq(&l.registry, registry) => {
                 Arc::clone(&l.key)
             }
-            _ => keys.key(registry.get(tl.series_id), &self.tags),
+            _ => keys.key(registry, tl.series_id, &self.tags),
         };
         if let Some(l) = &self.last {
             let order = cmp_keys(&key, &l.key).then(first.cmp(&l.time));
@@ -436,7 +436,7 @@ pub(super) fn key_of(info: Option<&SeriesInfo>, tags: &[String]) -> Key {
 
 /// True when the keys of `registry`'s series strictly ascend with their
 /// ids, so that id order is key order.
-fn in_key_order(registry: &SeriesRegistry, tags: &[String]) -> bool {
+pub(super) fn in_key_order(registry: &SeriesRegistry, tags: &[String]) -> bool {
     let mut previous: Option<&SeriesInfo> = None;
     for (_, s) in registry.iter() {
         if let Some(p) = previous {

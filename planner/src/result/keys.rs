@@ -10,6 +10,12 @@
 //! asked for again after it was forgotten is built anew: equal by value,
 //! which [`same_key`] also accepts, so the window only saves work.
 //!
+//! Each key also remembers the series it was built for (registry and id):
+//! inputs whose batches share a registry (the columns of one grouping)
+//! find it by that pair, without comparing strings. [`Keys`] also
+//! remembers which registries are in key order (`input.rs`), so that
+//! inputs sharing a registry check it once.
+//!
 //! ```text
 //!   input 1 ─ series 7 of registry A ─┐                       ┌─▶ Arc ["dc1", "h3"] (built once)
 //!   input 2 ─ series 2 of registry B ─┼─▶ Keys (sorted window) ┤
@@ -20,46 +26,95 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tsq_engine::SeriesInfo;
+use tsq_engine::{SeriesInfo, SeriesRegistry};
 
-use super::input::key_of;
+use super::input::{in_key_order, key_of};
 use super::output::Key;
 
 /// Keys the window holds: a few per input, far more than the groups the
 /// inputs of a query are apart by in practice.
 const WINDOW: usize = 64;
 
+/// Registries whose order [`Keys`] remembers.
+const REGISTRIES: usize = 16;
+
+/// A key of the window and the series it was built for.
+#[derive(Debug)]
+struct Recent {
+    key: Key,
+    registry: Arc<SeriesRegistry>,
+    series: u32,
+}
+
 /// The recent group keys of a join, sorted ascending; see the module docs.
 #[derive(Debug, Default)]
 pub(super) struct Keys {
-    recent: VecDeque<Key>,
+    recent: VecDeque<Recent>,
+    /// Registries checked for key order, with the answer (newest last).
+    ordered: Vec<(Arc<SeriesRegistry>, bool)>,
     /// Keys built (not found in the window), for tests.
     built: usize,
 }
 
 impl Keys {
-    /// The key of the series `info` for the tag columns `tags`: a key of
-    /// the window when one has its values, else a new one (added).
-    pub(super) fn key(&mut self, info: Option<&SeriesInfo>, tags: &[String]) -> Key {
+    /// The key of series `series` of `registry` for the tag columns
+    /// `tags`: a key of the window when one was built for that series or
+    /// has its values, else a new one (added).
+    pub(super) fn key(
+        &mut self,
+        registry: &Arc<SeriesRegistry>,
+        series: u32,
+        tags: &[String],
+    ) -> Key {
+        let newest = self.recent.iter().rev().take(2);
+        if let Some(r) = newest
+            .into_iter()
+            .find(|r| r.series == series && Arc::ptr_eq(&r.registry, registry))
+        {
+            return Arc::clone(&r.key);
+        }
+        let info = registry.get(series);
         // the common cases first: a new group after every known one (the
         // input that leads), or the newest group (the inputs that follow)
-        let at = match self.recent.back().map(|k| compare(k, info, tags)) {
+        let at = match self.recent.back().map(|r| compare(&r.key, info, tags)) {
             None | Some(Ordering::Less) => self.recent.len(),
-            Some(Ordering::Equal) => return Arc::clone(&self.recent[self.recent.len() - 1]),
+            Some(Ordering::Equal) => return Arc::clone(&self.recent[self.recent.len() - 1].key),
             Some(Ordering::Greater) => {
-                match self.recent.binary_search_by(|k| compare(k, info, tags)) {
-                    Ok(i) => return Arc::clone(&self.recent[i]),
+                match self
+                    .recent
+                    .binary_search_by(|r| compare(&r.key, info, tags))
+                {
+                    Ok(i) => return Arc::clone(&self.recent[i].key),
                     Err(i) => i,
                 }
             }
         };
         let key = key_of(info, tags);
         self.built += 1;
-        self.recent.insert(at, Arc::clone(&key));
+        let recent = Recent {
+            key: Arc::clone(&key),
+            registry: Arc::clone(registry),
+            series,
+        };
+        self.recent.insert(at, recent);
         if self.recent.len() > WINDOW {
             self.recent.pop_front();
         }
         key
+    }
+
+    /// True when the keys of `registry`'s series strictly ascend with their
+    /// ids (`input::in_key_order`), checked once per registry.
+    pub(super) fn in_key_order(&mut self, registry: &Arc<SeriesRegistry>, tags: &[String]) -> bool {
+        if let Some((_, ordered)) = self.ordered.iter().find(|(r, _)| Arc::ptr_eq(r, registry)) {
+            return *ordered;
+        }
+        let ordered = in_key_order(registry, tags);
+        if self.ordered.len() == REGISTRIES {
+            self.ordered.remove(0);
+        }
+        self.ordered.push((Arc::clone(registry), ordered));
+        ordered
     }
 
     /// Keys built so far.
@@ -97,30 +152,37 @@ pub(super) fn cmp_keys(a: &Key, b: &Key) -> Ordering {
 mod tests {
     use super::*;
 
-    fn series(dc: &str, host: &str) -> SeriesInfo {
-        SeriesInfo::new("m", &[("dc", dc), ("host", host)], "v")
+    /// A registry of the series (dc, host) of `keys`, in that order.
+    fn registry(keys: &[(&str, &str)]) -> Arc<SeriesRegistry> {
+        let series = keys
+            .iter()
+            .map(|(dc, host)| SeriesInfo::new("m", &[("dc", dc), ("host", host)], "v"))
+            .collect();
+        Arc::new(SeriesRegistry::new(series))
     }
 
     #[test]
     fn inputs_that_meet_a_group_share_its_key() {
         let tags: Vec<String> = vec!["dc".into(), "host".into()];
         let mut keys = Keys::default();
-        // two inputs (series of two registries) over groups a/x, a/y, b/x
-        let a_x = keys.key(Some(&series("a", "x")), &tags);
-        let again = keys.key(Some(&series("a", "x")), &tags);
+        // two inputs over registries of their own: a/x, b/x and a/x, a/y, b/x
+        let one = registry(&[("a", "x"), ("b", "x")]);
+        let two = registry(&[("a", "x"), ("a", "y"), ("b", "x")]);
+        let a_x = keys.key(&one, 0, &tags);
+        let again = keys.key(&two, 0, &tags);
         assert!(Arc::ptr_eq(&a_x, &again));
-        let b_x = keys.key(Some(&series("b", "x")), &tags);
+        let b_x = keys.key(&one, 1, &tags);
         // a group the leading input lacked: between two known keys
-        let a_y = keys.key(Some(&series("a", "y")), &tags);
+        let a_y = keys.key(&two, 1, &tags);
         assert_eq!(&a_y[..], &["a".to_string(), "y".to_string()]);
-        assert!(Arc::ptr_eq(&keys.key(Some(&series("a", "y")), &tags), &a_y));
-        assert!(Arc::ptr_eq(&keys.key(Some(&series("a", "x")), &tags), &a_x));
-        assert!(Arc::ptr_eq(&keys.key(Some(&series("b", "x")), &tags), &b_x));
+        assert!(Arc::ptr_eq(&keys.key(&two, 1, &tags), &a_y));
+        assert!(Arc::ptr_eq(&keys.key(&one, 0, &tags), &a_x));
+        assert!(Arc::ptr_eq(&keys.key(&two, 2, &tags), &b_x));
         assert_eq!(keys.built(), 3);
-        let recent: Vec<&[String]> = keys.recent.iter().map(|k| &k[..]).collect();
+        let recent: Vec<&[String]> = keys.recent.iter().map(|r| &r.key[..]).collect();
         assert_eq!(recent, [&a_x[..], &a_y[..], &b_x[..]]);
-        // a series without the tags: the empty strings
-        let none = keys.key(None, &tags);
+        // an id outside the registry: the empty strings
+        let none = keys.key(&one, 9, &tags);
         assert_eq!(&none[..], &[String::new(), String::new()]);
         assert_eq!(cmp_keys(&none, &a_x), Ordering::Less);
         assert_eq!(cmp_keys(&a_x, &a_x), Ordering::Equal);
@@ -130,22 +192,36 @@ mod tests {
     fn a_forgotten_key_is_built_again_equal_by_value() {
         let tags: Vec<String> = vec!["host".into()];
         let mut keys = Keys::default();
-        let host = |i: usize| SeriesInfo::new("m", &[("host", &format!("h{i:03}"))], "v");
-        let first = keys.key(Some(&host(0)), &tags);
+        let hosts: Vec<String> = (0..=WINDOW).map(|i| format!("h{i:03}")).collect();
+        let series = hosts
+            .iter()
+            .map(|h| SeriesInfo::new("m", &[("host", h)], "v"))
+            .collect();
+        let registry = Arc::new(SeriesRegistry::new(series));
+        let first = keys.key(&registry, 0, &tags);
         for i in 1..=WINDOW {
-            keys.key(Some(&host(i)), &tags);
+            keys.key(&registry, i as u32, &tags);
         }
         assert_eq!(keys.recent.len(), WINDOW);
-        let again = keys.key(Some(&host(0)), &tags);
+        let again = keys.key(&registry, 0, &tags);
         assert!(!Arc::ptr_eq(&first, &again));
         assert!(same_key(&first, &again));
         assert_eq!(keys.built(), WINDOW + 2);
         // the window stays sorted, and an old key is the first to go
-        assert!(keys
-            .recent
-            .iter()
-            .zip(keys.recent.iter().skip(1))
-            .all(|(a, b)| a < b));
-        assert!(keys.recent.iter().all(|k| !same_key(k, &first)));
+        let mut sorted = keys.recent.iter().zip(keys.recent.iter().skip(1));
+        assert!(sorted.all(|(a, b)| a.key < b.key));
+        assert!(keys.recent.iter().all(|r| !same_key(&r.key, &first)));
+    }
+
+    #[test]
+    fn the_key_order_of_a_registry_is_checked_once() {
+        let tags: Vec<String> = vec!["dc".into(), "host".into()];
+        let mut keys = Keys::default();
+        let ordered = registry(&[("a", "x"), ("b", "x")]);
+        let unordered = registry(&[("b", "x"), ("a", "x")]);
+        assert!(keys.in_key_order(&ordered, &tags));
+        assert!(!keys.in_key_order(&unordered, &tags));
+        assert!(keys.in_key_order(&ordered, &tags));
+        assert_eq!(keys.ordered.len(), 2);
     }
 }
