@@ -17,7 +17,11 @@
 //! only ever looks at the current point of each input: for the smallest key
 //! among them, it emits a row at the smallest time, taking the point of
 //! every input that has one there (the others are null: a full outer
-//! join). A row is complete once every input is past it, so in natural
+//! join). Where the runs of the inputs at a group have the same times, and
+//! in natural order with no value filter, whole runs go out column by
+//! column instead (`MergeJoin::copy_runs`): the same rows. The inputs
+//! share the group keys (`keys.rs`), so comparing two is a pointer compare.
+//! A row is complete once every input is past it, so in natural
 //! order rows go out batch by batch while the pipelines run; a `LIMIT n`
 //! stops (and closes) the pipelines once `n` rows are out. Under `ORDER BY`
 //! the rows go to [`Rows`]: with a `LIMIT n` a top-k of at most

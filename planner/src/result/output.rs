@@ -1,5 +1,6 @@
 //! Result rows into Arrow: [`OutputBuilder`] appends joined rows (a group
-//! key, a time, one cell per value column) and cuts them into
+//! key, a time, one cell per value column), or runs of rows column by
+//! column (the times, a slice of values per column), and cuts them into
 //! `RecordBatch`es of the result schema. A group's key is stored once per
 //! run of rows, not per row; tag columns are `Utf8`, or
 //! `Dictionary(Int32, Utf8)` when the session asks for dictionary tags
