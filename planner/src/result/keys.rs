@@ -11,8 +11,9 @@
 //! which [`same_key`] also accepts, so the window only saves work.
 //!
 //! Each key also remembers the series it was built for (registry and id):
-//! inputs whose batches share a registry (the columns of one grouping)
-//! find it by that pair, without comparing strings. [`Keys`] also
+//! an input finds it by that pair, or by a series with the very same tag
+//! strings (the groups of one grouping under another field share them),
+//! without comparing strings. [`Keys`] also
 //! remembers which registries are in key order (`input.rs`), so that
 //! inputs sharing a registry check it once.
 //!
@@ -66,14 +67,14 @@ impl Keys {
         series: u32,
         tags: &[String],
     ) -> Key {
-        let newest = self.recent.iter().rev().take(2);
-        if let Some(r) = newest
-            .into_iter()
-            .find(|r| r.series == series && Arc::ptr_eq(&r.registry, registry))
-        {
+        let info = registry.get(series);
+        let mut newest = self.recent.iter().rev().take(2);
+        if let Some(r) = newest.find(|r| {
+            (r.series == series && Arc::ptr_eq(&r.registry, registry))
+                || same_tags(r.registry.get(r.series), info)
+        }) {
             return Arc::clone(&r.key);
         }
-        let info = registry.get(series);
         // the common cases first: a new group after every known one (the
         // input that leads), or the newest group (the inputs that follow)
         let at = match self.recent.back().map(|r| compare(&r.key, info, tags)) {
@@ -104,9 +105,15 @@ impl Keys {
     }
 
     /// True when the keys of `registry`'s series strictly ascend with their
-    /// ids (`input::in_key_order`), checked once per registry.
+    /// ids (`input::in_key_order`), checked once per registry, and once for
+    /// registries whose series have the very same tag strings id by id
+    /// (one grouping under several fields).
     pub(super) fn in_key_order(&mut self, registry: &Arc<SeriesRegistry>, tags: &[String]) -> bool {
-        if let Some((_, ordered)) = self.ordered.iter().find(|(r, _)| Arc::ptr_eq(r, registry)) {
+        if let Some((_, ordered)) = self
+            .ordered
+            .iter()
+            .find(|(r, _)| Arc::ptr_eq(r, registry) || same_series_tags(r, registry))
+        {
             return *ordered;
         }
         let ordered = in_key_order(registry, tags);
@@ -122,6 +129,31 @@ impl Keys {
     pub(super) fn built(&self) -> usize {
         self.built
     }
+}
+
+/// True when `a` and `b` are series with the very same tag strings (the
+/// groups of one grouping under two fields share them): the same key,
+/// without comparing a byte.
+fn same_tags(a: Option<&SeriesInfo>, b: Option<&SeriesInfo>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            a.tags.len() == b.tags.len()
+                && a.tags
+                    .iter()
+                    .zip(&b.tags)
+                    .all(|(x, y)| Arc::ptr_eq(&x.0, &y.0) && Arc::ptr_eq(&x.1, &y.1))
+        }
+        _ => false,
+    }
+}
+
+/// True when `a` and `b` hold as many series, each with the very same tag
+/// strings as the series of its id in the other.
+fn same_series_tags(a: &SeriesRegistry, b: &SeriesRegistry) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|((_, x), (_, y))| same_tags(Some(x), Some(y)))
 }
 
 /// `key` against the key the series `info` would have.
@@ -214,6 +246,34 @@ mod tests {
     }
 
     #[test]
+    fn series_that_share_their_tag_strings_share_the_key() {
+        let tags: Vec<String> = vec!["dc".into(), "host".into()];
+        let mut keys = Keys::default();
+        let one = registry(&[("a", "x"), ("b", "x")]);
+        // the same groups under another field: the same tag strings
+        let two = Arc::new(SeriesRegistry::new(
+            one.iter()
+                .map(|(_, s)| SeriesInfo {
+                    field: Arc::from("w"),
+                    ..s.clone()
+                })
+                .collect(),
+        ));
+        let a_x = keys.key(&one, 0, &tags);
+        assert!(Arc::ptr_eq(&keys.key(&two, 0, &tags), &a_x));
+        let b_x = keys.key(&one, 1, &tags);
+        assert!(Arc::ptr_eq(&keys.key(&two, 1, &tags), &b_x));
+        assert!(same_tags(two.get(1), one.get(1)));
+        // equal strings that are not the same: equal, not the same tags
+        let three = registry(&[("a", "x"), ("b", "x")]);
+        assert!(!same_tags(three.get(1), one.get(1)));
+        assert!(Arc::ptr_eq(&keys.key(&three, 1, &tags), &b_x));
+        assert!(!same_tags(two.get(0), one.get(1)));
+        assert!(!same_tags(None, one.get(1)));
+        assert_eq!(keys.built(), 2);
+    }
+
+    #[test]
     fn the_key_order_of_a_registry_is_checked_once() {
         let tags: Vec<String> = vec!["dc".into(), "host".into()];
         let mut keys = Keys::default();
@@ -223,5 +283,21 @@ mod tests {
         assert!(!keys.in_key_order(&unordered, &tags));
         assert!(keys.in_key_order(&ordered, &tags));
         assert_eq!(keys.ordered.len(), 2);
+        // the same series under another field: the answer of `ordered`
+        let renamed = |r: &SeriesRegistry| {
+            let series = r
+                .iter()
+                .map(|(_, s)| SeriesInfo {
+                    field: Arc::from("w"),
+                    ..s.clone()
+                })
+                .collect();
+            Arc::new(SeriesRegistry::new(series))
+        };
+        assert!(keys.in_key_order(&renamed(&ordered), &tags));
+        assert!(!keys.in_key_order(&renamed(&unordered), &tags));
+        assert_eq!(keys.ordered.len(), 2);
+        assert!(same_series_tags(&ordered, &renamed(&ordered)));
+        assert!(!same_series_tags(&ordered, &unordered));
     }
 }
