@@ -30,7 +30,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, UInt64Array};
 use arrow::buffer::ScalarBuffer;
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimestampNanosecondType};
+use arrow::datatypes::{DataType, Float64Type, TimestampNanosecondType};
 use tsq_engine::memory::MemoryReservation;
 use tsq_engine::{EngineError, Operator, SeriesInfo, SeriesRegistry, TaskContext, TimelineBatch};
 
@@ -72,7 +72,10 @@ impl RunValues {
         Ok(match data_type {
             DataType::Int64 => RunValues::Int(values.as_primitive().clone()),
             DataType::UInt64 => RunValues::UInt(values.as_primitive().clone()),
-            _ => RunValues::Float(cast(values, &DataType::Float64)?.as_primitive().clone()),
+            _ => match values.as_primitive_opt::<Float64Type>() {
+                Some(floats) => RunValues::Float(floats.clone()),
+                None => RunValues::Float(cast(values, &DataType::Float64)?.as_primitive().clone()),
+            },
         })
     }
 
