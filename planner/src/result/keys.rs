@@ -8,7 +8,8 @@
 //! still meet are the recent ones: [`Keys`] holds a window of the most
 //! recent keys, sorted, and forgets the smallest when it is full. A key
 //! asked for again after it was forgotten is built anew: equal by value,
-//! which [`same_key`] also accepts, so the window only saves work.
+//! which [`same_key`] also accepts, so the window only saves work. A join
+//! of one input has nothing to share: its keys are built as they come.
 //!
 //! Each key also remembers the series it was built for (registry and id):
 //! an input finds it by that pair, or by a series with the very same tag
@@ -50,6 +51,9 @@ struct Recent {
 /// The recent group keys of a join, sorted ascending; see the module docs.
 #[derive(Debug, Default)]
 pub(super) struct Keys {
+    /// Whether several inputs share the keys: with one, a key is built
+    /// per group as it comes, and the window stays empty.
+    shared: bool,
     recent: VecDeque<Recent>,
     /// Registries checked for key order, with the answer (newest last).
     ordered: Vec<(Arc<SeriesRegistry>, bool)>,
@@ -58,6 +62,14 @@ pub(super) struct Keys {
 }
 
 impl Keys {
+    /// The keys of a join of `inputs` inputs.
+    pub(super) fn new(inputs: usize) -> Self {
+        Keys {
+            shared: inputs > 1,
+            ..Keys::default()
+        }
+    }
+
     /// The key of series `series` of `registry` for the tag columns
     /// `tags`: a key of the window when one was built for that series or
     /// has its values, else a new one (added).
@@ -68,6 +80,10 @@ impl Keys {
         tags: &[String],
     ) -> Key {
         let info = registry.get(series);
+        if !self.shared {
+            self.built += 1;
+            return key_of(info, tags);
+        }
         let mut newest = self.recent.iter().rev().take(2);
         if let Some(r) = newest.find(|r| {
             (r.series == series && Arc::ptr_eq(&r.registry, registry))
@@ -196,7 +212,7 @@ mod tests {
     #[test]
     fn inputs_that_meet_a_group_share_its_key() {
         let tags: Vec<String> = vec!["dc".into(), "host".into()];
-        let mut keys = Keys::default();
+        let mut keys = Keys::new(2);
         // two inputs over registries of their own: a/x, b/x and a/x, a/y, b/x
         let one = registry(&[("a", "x"), ("b", "x")]);
         let two = registry(&[("a", "x"), ("a", "y"), ("b", "x")]);
@@ -223,7 +239,7 @@ mod tests {
     #[test]
     fn a_forgotten_key_is_built_again_equal_by_value() {
         let tags: Vec<String> = vec!["host".into()];
-        let mut keys = Keys::default();
+        let mut keys = Keys::new(2);
         let hosts: Vec<String> = (0..=WINDOW).map(|i| format!("h{i:03}")).collect();
         let series = hosts
             .iter()
@@ -248,7 +264,7 @@ mod tests {
     #[test]
     fn series_that_share_their_tag_strings_share_the_key() {
         let tags: Vec<String> = vec!["dc".into(), "host".into()];
-        let mut keys = Keys::default();
+        let mut keys = Keys::new(2);
         let one = registry(&[("a", "x"), ("b", "x")]);
         // the same groups under another field: the same tag strings
         let two = Arc::new(SeriesRegistry::new(
@@ -274,9 +290,22 @@ mod tests {
     }
 
     #[test]
+    fn one_input_builds_its_keys_without_a_window() {
+        let tags: Vec<String> = vec!["dc".into(), "host".into()];
+        let mut keys = Keys::new(1);
+        let one = registry(&[("a", "x"), ("b", "x")]);
+        let a_x = keys.key(&one, 0, &tags);
+        assert_eq!(&a_x[..], &["a".to_string(), "x".to_string()]);
+        let again = keys.key(&one, 0, &tags);
+        assert!(same_key(&a_x, &again) && !Arc::ptr_eq(&a_x, &again));
+        assert!(keys.recent.is_empty());
+        assert_eq!(keys.built(), 2);
+    }
+
+    #[test]
     fn the_key_order_of_a_registry_is_checked_once() {
         let tags: Vec<String> = vec!["dc".into(), "host".into()];
-        let mut keys = Keys::default();
+        let mut keys = Keys::new(2);
         let ordered = registry(&[("a", "x"), ("b", "x")]);
         let unordered = registry(&[("b", "x"), ("a", "x")]);
         assert!(keys.in_key_order(&ordered, &tags));

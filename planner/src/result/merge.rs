@@ -180,7 +180,7 @@ impl MergeJoin {
         } else {
             None
         };
-        let inputs = pipelines
+        let inputs: Vec<JoinInput> = pipelines
             .into_iter()
             .enumerate()
             .map(|(k, p)| {
@@ -228,9 +228,10 @@ impl MergeJoin {
                 emitted: 0,
             }))
         };
+        let keys = Keys::new(inputs.len());
         Ok(MergeJoin {
             inputs,
-            keys: Keys::default(),
+            keys,
             column_runs: true,
             columns,
             sink,
