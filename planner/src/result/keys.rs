@@ -12,11 +12,11 @@
 //! of one input has nothing to share: its keys are built as they come.
 //!
 //! Each key also remembers the series it was built for (registry and id):
-//! an input finds it by that pair, or by a series with the very same tag
-//! strings (the groups of one grouping under another field share them),
-//! without comparing strings. [`Keys`] also
-//! remembers which registries are in key order (`input.rs`), so that
-//! inputs sharing a registry check it once.
+//! an input finds the newest key by that pair, or by a series with the
+//! very same tag strings (the groups of one grouping under another field
+//! share them), without comparing strings. [`Keys`] also remembers which
+//! registries are in key order (`input.rs`), so that inputs sharing a
+//! registry check it once.
 //!
 //! ```text
 //!   input 1 ─ series 7 of registry A ─┐                       ┌─▶ Arc ["dc1", "h3"] (built once)
@@ -84,16 +84,18 @@ impl Keys {
             self.built += 1;
             return key_of(info, tags);
         }
-        let mut newest = self.recent.iter().rev().take(2);
-        if let Some(r) = newest.find(|r| {
-            (r.series == series && Arc::ptr_eq(&r.registry, registry))
-                || same_tags(r.registry.get(r.series), info)
-        }) {
-            return Arc::clone(&r.key);
-        }
         // the common cases first: a new group after every known one (the
         // input that leads), or the newest group (the inputs that follow)
-        let at = match self.recent.back().map(|r| compare(&r.key, info, tags)) {
+        let newest = self.recent.back().map(|r| {
+            let same = (r.series == series && Arc::ptr_eq(&r.registry, registry))
+                || same_tags(r.registry.get(r.series), info);
+            if same {
+                Ordering::Equal
+            } else {
+                compare(&r.key, info, tags)
+            }
+        });
+        let at = match newest {
             None | Some(Ordering::Less) => self.recent.len(),
             Some(Ordering::Equal) => return Arc::clone(&self.recent[self.recent.len() - 1].key),
             Some(Ordering::Greater) => {
@@ -174,11 +176,13 @@ fn same_series_tags(a: &SeriesRegistry, b: &SeriesRegistry) -> bool {
 
 /// `key` against the key the series `info` would have.
 fn compare(key: &[String], info: Option<&SeriesInfo>, tags: &[String]) -> Ordering {
-    key.iter()
-        .zip(tags)
-        .map(|(v, t)| v.as_str().cmp(info.and_then(|s| s.tag(t)).unwrap_or("")))
-        .find(|o| o.is_ne())
-        .unwrap_or(Ordering::Equal)
+    for (v, t) in key.iter().zip(tags) {
+        let order = v.as_str().cmp(info.and_then(|s| s.tag(t)).unwrap_or(""));
+        if order.is_ne() {
+            return order;
+        }
+    }
+    Ordering::Equal
 }
 
 /// True when `a` and `b` are the same key: the same `Arc` (a key of
