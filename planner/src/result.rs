@@ -41,6 +41,7 @@ mod cell;
 mod columns;
 mod filter;
 mod input;
+mod keys;
 mod merge;
 mod output;
 pub mod project;

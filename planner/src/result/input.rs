@@ -30,11 +30,12 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, UInt64Array};
 use arrow::buffer::ScalarBuffer;
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimestampNanosecondType};
+use arrow::datatypes::{DataType, Float64Type, TimestampNanosecondType};
 use tsq_engine::memory::MemoryReservation;
 use tsq_engine::{EngineError, Operator, SeriesInfo, SeriesRegistry, TaskContext, TimelineBatch};
 
 use super::cell::Num;
+use super::keys::{cmp_keys, Keys};
 use super::output::Key;
 use super::source::{Held, Source};
 use super::{join_reservation, key_bytes, Column};
@@ -71,7 +72,10 @@ impl RunValues {
         Ok(match data_type {
             DataType::Int64 => RunValues::Int(values.as_primitive().clone()),
             DataType::UInt64 => RunValues::UInt(values.as_primitive().clone()),
-            _ => RunValues::Float(cast(values, &DataType::Float64)?.as_primitive().clone()),
+            _ => match values.as_primitive_opt::<Float64Type>() {
+                Some(floats) => RunValues::Float(floats.clone()),
+                None => RunValues::Float(cast(values, &DataType::Float64)?.as_primitive().clone()),
+            },
         })
     }
 
@@ -82,15 +86,6 @@ impl RunValues {
             RunValues::Float(a) => a.is_valid(i).then(|| Num::Float(a.value(i))),
             RunValues::Int(a) => a.is_valid(i).then(|| Num::Int(a.value(i))),
             RunValues::UInt(a) => a.is_valid(i).then(|| Num::UInt(a.value(i))),
-        }
-    }
-
-    /// Values `start..start + len` as an array.
-    fn slice(&self, start: usize, len: usize) -> ArrayRef {
-        match self {
-            RunValues::Float(a) => std::sync::Arc::new(a.slice(start, len)),
-            RunValues::Int(a) => std::sync::Arc::new(a.slice(start, len)),
-            RunValues::UInt(a) => std::sync::Arc::new(a.slice(start, len)),
         }
     }
 }
@@ -175,10 +170,11 @@ impl JoinInput {
         self.done
     }
 
-    /// Makes sure the cursor is on a point, or done.
-    pub(super) async fn ready(&mut self) -> Result<()> {
+    /// Makes sure the cursor is on a point, or done; the key of a new run
+    /// comes from `keys`.
+    pub(super) async fn ready(&mut self, keys: &mut Keys) -> Result<()> {
         while !self.done && self.run.as_ref().is_none_or(|r| r.pos >= r.end) {
-            self.run = self.next_run().await?;
+            self.run = self.next_run(keys).await?;
             if self.run.is_none() {
                 self.done = true;
                 self.batch = None;
@@ -211,17 +207,24 @@ impl JoinInput {
         (v, r.pos < r.end)
     }
 
-    /// Takes up to `n` points of the current run at once (at least one):
-    /// their times and values.
-    pub(super) fn take_slice(&mut self, n: usize) -> (&[i64], ArrayRef) {
-        let r = self
-            .run
-            .as_mut()
-            .expect("ready() put the cursor on a point");
-        let (start, end) = (r.pos, (r.pos + n.max(1)).min(r.end));
-        r.pos = end;
-        let values = r.values.slice(start, end - start);
-        (&r.times[start..end], values)
+    /// The times of the points left in the current run (empty when there
+    /// is none).
+    pub(super) fn run_times(&self) -> &[i64] {
+        self.run.as_ref().map_or(&[], |r| &r.times[r.pos..r.end])
+    }
+
+    /// The values of the current run's batch and the index of the current
+    /// point in them (call after [`ready`](Self::ready), when not done).
+    pub(super) fn run_values(&self) -> (&RunValues, usize) {
+        let r = self.current();
+        (&r.values, r.pos)
+    }
+
+    /// Moves on by `n` points of the current run (at most the points left).
+    pub(super) fn advance(&mut self, n: usize) {
+        if let Some(r) = self.run.as_mut() {
+            r.pos = (r.pos + n).min(r.end);
+        }
     }
 
     fn current(&self) -> &Run {
@@ -237,14 +240,14 @@ impl JoinInput {
 
     /// The next run: from the current batch, the next batch, or the sorted
     /// input.
-    async fn next_run(&mut self) -> Result<Option<Run>> {
+    async fn next_run(&mut self, keys: &mut Keys) -> Result<Option<Run>> {
         loop {
             if let Feed::Sorted { runs, .. } = &mut self.feed {
                 return Ok(runs.next());
             }
             if let Some(held) = &self.batch {
                 if self.next_run < held.batch.num_timelines() {
-                    let run = self.run_of(self.next_run)?;
+                    let run = self.run_of(self.next_run, keys)?;
                     self.next_run += 1;
                     return Ok(Some(run));
                 }
@@ -263,7 +266,7 @@ impl JoinInput {
                 .as_ref()
                 .is_some_and(|c| Arc::ptr_eq(c, registry))
             {
-                if self.last.is_none() && !in_key_order(registry, &self.tags) {
+                if self.last.is_none() && !keys.in_key_order(registry, &self.tags) {
                     self.sort_whole_input(held).await?;
                     continue;
                 }
@@ -276,8 +279,9 @@ impl JoinInput {
         }
     }
 
-    /// Run `i` of the current batch, checked to follow the previous run.
-    fn run_of(&mut self, i: usize) -> Result<Run> {
+    /// Run `i` of the current batch, checked to follow the previous run,
+    /// with its key from `keys`.
+    fn run_of(&mut self, i: usize, keys: &mut Keys) -> Result<Run> {
         let held = self.batch.as_ref().expect("a current batch");
         let batch = &held.batch;
         let tl = batch.timeline(i);
@@ -287,10 +291,10 @@ impl JoinInput {
             Some(l) if l.series == tl.series_id && Arc::ptr_eq(&l.registry, registry) => {
                 Arc::clone(&l.key)
             }
-            _ => key_of(registry.get(tl.series_id), &self.tags),
+            _ => keys.key(registry, tl.series_id, &self.tags),
         };
         if let Some(l) = &self.last {
-            let order = key.as_ref().cmp(l.key.as_ref()).then(first.cmp(&l.time));
+            let order = cmp_keys(&key, &l.key).then(first.cmp(&l.time));
             if order != Ordering::Greater {
                 return Err(EngineError::execution(
                     super::RESULT_JOIN,
@@ -435,7 +439,7 @@ pub(super) fn key_of(info: Option<&SeriesInfo>, tags: &[String]) -> Key {
 
 /// True when the keys of `registry`'s series strictly ascend with their
 /// ids, so that id order is key order.
-fn in_key_order(registry: &SeriesRegistry, tags: &[String]) -> bool {
+pub(super) fn in_key_order(registry: &SeriesRegistry, tags: &[String]) -> bool {
     let mut previous: Option<&SeriesInfo> = None;
     for (_, s) in registry.iter() {
         if let Some(p) = previous {

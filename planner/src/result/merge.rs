@@ -17,7 +17,11 @@
 //! only ever looks at the current point of each input: for the smallest key
 //! among them, it emits a row at the smallest time, taking the point of
 //! every input that has one there (the others are null: a full outer
-//! join). A row is complete once every input is past it, so in natural
+//! join). Where the runs of the inputs at a group have the same times, and
+//! in natural order with no value filter, whole runs go out column by
+//! column instead (`MergeJoin::copy_runs`): the same rows. The inputs
+//! share the group keys (`keys.rs`), so comparing two is a pointer compare.
+//! A row is complete once every input is past it, so in natural
 //! order rows go out batch by batch while the pipelines run; a `LIMIT n`
 //! stops (and closes) the pipelines once `n` rows are out. Under `ORDER BY`
 //! the rows go to [`Rows`]: with a `LIMIT n` a top-k of at most
@@ -48,6 +52,7 @@ use tsq_engine::{OperatorMetrics, TaskContext};
 use super::cell::Num;
 use super::columns::{emits_columns, ColumnsInput};
 use super::input::JoinInput;
+use super::keys::{cmp_keys, same_key, Keys};
 use super::output::{Key, OutputBuilder};
 use super::project::{join_limit, join_order};
 use super::rows::{RowOrder, Rows};
@@ -113,6 +118,12 @@ enum Phase {
 /// The streaming join of a query's pipelines; see the module docs.
 pub struct MergeJoin {
     inputs: Vec<JoinInput>,
+    /// The group keys the inputs share (`keys.rs`).
+    keys: Keys,
+    /// Whether aligned runs go out column by column
+    /// ([`copy_runs`](Self::copy_runs)); off only in tests, to compare
+    /// with the row loop.
+    column_runs: bool,
     /// Instead of `inputs`: the one operator that computes every column
     /// (`columns.rs`).
     columns: Option<ColumnsInput>,
@@ -169,7 +180,7 @@ impl MergeJoin {
         } else {
             None
         };
-        let inputs = pipelines
+        let inputs: Vec<JoinInput> = pipelines
             .into_iter()
             .enumerate()
             .map(|(k, p)| {
@@ -217,8 +228,11 @@ impl MergeJoin {
                 emitted: 0,
             }))
         };
+        let keys = Keys::new(inputs.len());
         Ok(MergeJoin {
             inputs,
+            keys,
+            column_runs: true,
             columns,
             sink,
             out: OutputBuilder::new(schema, tags.len(), join_reservation(&ctx.memory)),
@@ -365,7 +379,7 @@ impl MergeJoin {
         }
         loop {
             for input in &mut self.inputs {
-                input.ready().await?;
+                input.ready(&mut self.keys).await?;
             }
             let started = Instant::now();
             let flow = self.merge_group()?;
@@ -418,10 +432,8 @@ impl MergeJoin {
         if let Sink::Ordered(o) = &mut self.sink {
             o.enter_group(&key)?;
         }
-        if self.active.len() == 1 {
-            if let Some(flow) = self.copy_run(&key)? {
-                return Ok(Some(flow));
-            }
+        if let Some(flow) = self.copy_runs(&key)? {
+            return Ok(Some(flow));
         }
         loop {
             let time = self
@@ -450,31 +462,47 @@ impl MergeJoin {
         }
     }
 
-    /// The fast path of a group only one input has, in natural order with
-    /// no value filter: its points become rows a slice at a time (up to the
-    /// run's end, the batch's room and the `LIMIT`). `None` when it does
-    /// not apply.
-    fn copy_run(&mut self, key: &Key) -> Result<Option<Flow>> {
+    /// The fast path of the row loop, in natural order with no value
+    /// filter: while the active inputs' runs have the same times (one
+    /// input: always), their points become rows column by column (the
+    /// times once, each input's values as a slice, the key once), up to the
+    /// end of the shortest run, the first time they differ, the batch's
+    /// room and the `LIMIT`: the rows the row loop would push, as it would
+    /// cut them into batches. `None` when it does not apply (the row loop
+    /// takes over).
+    fn copy_runs(&mut self, key: &Key) -> Result<Option<Flow>> {
         let Sink::Natural { filters, remaining } = &mut self.sink else {
             return Ok(None);
         };
-        let input = &mut self.inputs[self.active[0]];
-        if !filters.is_empty() || input.column >= self.visible || *remaining == Some(0) {
+        if !self.column_runs || !filters.is_empty() || *remaining == Some(0) {
             return Ok(None);
         }
         let room = self.batch_size.saturating_sub(self.out.len()).max(1);
-        let n = remaining.map_or(room, |left| room.min(left));
-        let column = input.column;
-        let (times, values) = input.take_slice(n);
-        let taken = times.len();
-        self.out.push_column(key, times, column, &values)?;
+        let limit = remaining.map_or(room, |left| room.min(left));
+        let inputs = &self.inputs;
+        let times = inputs[self.active[0]].run_times();
+        let mut n = times.len().min(limit);
+        for &i in &self.active[1..] {
+            n = common_prefix(&times[..n], inputs[i].run_times());
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        let runs = self
+            .active
+            .iter()
+            .map(|&i| (inputs[i].column, inputs[i].run_values()));
+        self.out.push_runs(key, &times[..n], runs)?;
+        for &i in &self.active {
+            self.inputs[i].advance(n);
+        }
         if let Some(left) = remaining {
-            *left -= taken;
+            *left -= n;
             if *left == 0 {
                 return Ok(Some(Flow::Limit));
             }
         }
-        // `More`: the run may have ended, and the next one start another group
+        // `More`: a run may have ended, and the next one start another group
         Ok(Some(if self.out.len() >= self.batch_size {
             Flow::Full
         } else {
@@ -488,7 +516,7 @@ impl MergeJoin {
             .iter()
             .filter(|i| !i.is_done())
             .map(|i| i.key())
-            .min_by(|a, b| a.as_ref().cmp(b.as_ref()))
+            .min_by(|a, b| cmp_keys(a, b))
             .map(Arc::clone)
     }
 
@@ -592,9 +620,13 @@ impl Ordered {
     }
 }
 
-/// True when `a` and `b` are the same key.
-fn same_key(a: &Key, b: &Key) -> bool {
-    Arc::ptr_eq(a, b) || a == b
+/// How many leading times `a` and `b` have in common (at most `a.len()`).
+fn common_prefix(a: &[i64], b: &[i64]) -> usize {
+    let b = &b[..a.len().min(b.len())];
+    if a[..b.len()] == *b {
+        return b.len();
+    }
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 impl std::fmt::Debug for MergeJoin {
@@ -604,3 +636,7 @@ impl std::fmt::Debug for MergeJoin {
             .finish()
     }
 }
+
+#[cfg(test)]
+#[path = "merge_tests.rs"]
+mod tests;

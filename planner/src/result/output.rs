@@ -1,5 +1,6 @@
 //! Result rows into Arrow: [`OutputBuilder`] appends joined rows (a group
-//! key, a time, one cell per value column) and cuts them into
+//! key, a time, one cell per value column), or runs of rows column by
+//! column (the times, a slice of values per column), and cuts them into
 //! `RecordBatch`es of the result schema. A group's key is stored once per
 //! run of rows, not per row; tag columns are `Utf8`, or
 //! `Dictionary(Int32, Utf8)` when the session asks for dictionary tags
@@ -11,14 +12,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, DictionaryArray, Float64Builder, Int32Array, Int64Builder,
-    StringArray, StringBuilder, TimestampNanosecondArray, UInt64Builder,
+    Array, ArrayRef, ArrowPrimitiveType, DictionaryArray, Float64Builder, Int32Array, Int64Builder,
+    PrimitiveArray, PrimitiveBuilder, StringArray, StringBuilder, TimestampNanosecondArray,
+    UInt64Builder,
 };
-use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, SchemaRef, UInt64Type};
+use arrow::datatypes::{DataType, Int32Type, SchemaRef};
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use tsq_engine::memory::MemoryReservation;
 
 use super::cell::Num;
+use super::input::RunValues;
+use super::keys::same_key;
 use crate::error::Result;
 
 /// A group key: the values of the result's tag columns.
@@ -34,6 +39,8 @@ pub(crate) struct OutputBuilder {
     dictionary: bool,
     times: Vec<i64>,
     values: Vec<ValueBuilder>,
+    /// Which value columns [`push_runs`](Self::push_runs) filled.
+    filled: Vec<bool>,
     /// `(key, rows)` runs, in row order.
     runs: Vec<(Key, usize)>,
     /// Bytes of the rows being built.
@@ -49,7 +56,7 @@ impl OutputBuilder {
             .fields()
             .get(1)
             .is_some_and(|f| n_tags > 0 && matches!(f.data_type(), DataType::Dictionary(..)));
-        let values = schema.fields()[1 + n_tags..]
+        let values: Vec<ValueBuilder> = schema.fields()[1 + n_tags..]
             .iter()
             .map(|f| ValueBuilder::new(f.data_type()))
             .collect();
@@ -58,6 +65,7 @@ impl OutputBuilder {
             n_tags,
             dictionary,
             times: Vec::new(),
+            filled: vec![false; values.len()],
             values,
             runs: Vec::new(),
             reservation,
@@ -91,21 +99,22 @@ impl OutputBuilder {
             builder.append(*cell);
         }
         match self.runs.last_mut() {
-            Some((k, rows)) if Arc::ptr_eq(k, key) || k == key => *rows += 1,
+            Some((k, rows)) if same_key(k, key) => *rows += 1,
             _ => self.runs.push((Arc::clone(key), 1)),
         }
         Ok(())
     }
 
-    /// Appends one row per time of `times`, whose cell of value column
-    /// `column` is the matching entry of `values` and every other cell
-    /// null (the rows of a group only one column has).
-    pub(crate) fn push_column(
+    /// Appends one row per time of `times`, column by column: value
+    /// column `c` of an entry `(c, values, start)` of `runs` takes
+    /// `values[start..start + times.len()]`, every other value column nulls
+    /// (entries of hidden columns are ignored). The rows the row loop would
+    /// push one by one, without the loop.
+    pub(super) fn push_runs<'a>(
         &mut self,
         key: &Key,
         times: &[i64],
-        column: usize,
-        values: &ArrayRef,
+        runs: impl Iterator<Item = (usize, (&'a RunValues, usize))>,
     ) -> Result<()> {
         let n = times.len();
         while self.times.len() + n > self.reserved_rows {
@@ -113,15 +122,23 @@ impl OutputBuilder {
             self.reserved_rows += RESERVE_ROWS;
         }
         self.times.extend_from_slice(times);
-        for (c, builder) in self.values.iter_mut().enumerate() {
-            if c != column {
-                builder.append_nulls(n);
-            } else {
-                builder.append_array(values);
+        self.filled.fill(false);
+        for (column, (values, start)) in runs {
+            if let Some(builder) = self.values.get_mut(column) {
+                builder.append_run(values, start, n);
+                self.filled[column] = true;
             }
         }
+        for (builder, _) in self
+            .values
+            .iter_mut()
+            .zip(&self.filled)
+            .filter(|(_, f)| !**f)
+        {
+            builder.append_nulls(n);
+        }
         match self.runs.last_mut() {
-            Some((k, rows)) if Arc::ptr_eq(k, key) || k == key => *rows += n,
+            Some((k, rows)) if same_key(k, key) => *rows += n,
             _ => self.runs.push((Arc::clone(key), n)),
         }
         Ok(())
@@ -146,7 +163,7 @@ impl OutputBuilder {
             columns.push(if self.dictionary {
                 dictionary_column(&self.runs, t)
             } else {
-                string_column(&self.runs, t, rows)
+                string_column(&self.runs, t, rows)?
             });
         }
         for builder in &mut self.values {
@@ -200,25 +217,19 @@ impl ValueBuilder {
         }
     }
 
-    /// Appends `values`, an array of the column's type (else nulls).
-    fn append_array(&mut self, values: &ArrayRef) {
-        let dense = values.null_count() == 0;
-        match self {
-            ValueBuilder::Float(b) => match values.as_primitive_opt::<Float64Type>() {
-                Some(a) if dense => b.append_slice(a.values()),
-                Some(a) => b.extend(a.iter()),
-                None => b.append_nulls(values.len()),
-            },
-            ValueBuilder::Int(b) => match values.as_primitive_opt::<Int64Type>() {
-                Some(a) if dense => b.append_slice(a.values()),
-                Some(a) => b.extend(a.iter()),
-                None => b.append_nulls(values.len()),
-            },
-            ValueBuilder::UInt(b) => match values.as_primitive_opt::<UInt64Type>() {
-                Some(a) if dense => b.append_slice(a.values()),
-                Some(a) => b.extend(a.iter()),
-                None => b.append_nulls(values.len()),
-            },
+    /// Appends `values[start..start + n]`, values of the column's type (of
+    /// another type: cell by cell, converted as [`append`](Self::append)
+    /// does).
+    fn append_run(&mut self, values: &RunValues, start: usize, n: usize) {
+        match (self, values) {
+            (ValueBuilder::Float(b), RunValues::Float(a)) => append_slice(b, a, start, n),
+            (ValueBuilder::Int(b), RunValues::Int(a)) => append_slice(b, a, start, n),
+            (ValueBuilder::UInt(b), RunValues::UInt(a)) => append_slice(b, a, start, n),
+            (b, values) => {
+                for i in start..start + n {
+                    b.append(values.cell(i));
+                }
+            }
         }
     }
 
@@ -231,16 +242,43 @@ impl ValueBuilder {
     }
 }
 
-/// Tag `t` of every row as `Utf8`.
-fn string_column(runs: &[(Key, usize)], t: usize, rows: usize) -> ArrayRef {
-    let bytes = runs.iter().map(|(k, n)| k[t].len() * n).sum();
+/// Appends `a[start..start + n]` to `b`: the values as one slice, with
+/// their validity when some are null.
+fn append_slice<T: ArrowPrimitiveType>(
+    b: &mut PrimitiveBuilder<T>,
+    a: &PrimitiveArray<T>,
+    start: usize,
+    n: usize,
+) {
+    let values = &a.values()[start..start + n];
+    match a.nulls().map(|nulls| nulls.slice(start, n)) {
+        Some(nulls) if nulls.null_count() > 0 => {
+            let valid: Vec<bool> = nulls.iter().collect();
+            b.append_values(values, &valid);
+        }
+        _ => b.append_slice(values),
+    }
+}
+
+/// Tag `t` of every row as `Utf8`: an error, not arrow's panic, when its
+/// bytes do not fit the `i32` offsets. (Appending `&str`s skips the UTF-8
+/// check that building the array from its buffers would make: fewer
+/// instructions than writing the bytes and offsets by hand.)
+fn string_column(runs: &[(Key, usize)], t: usize, rows: usize) -> Result<ArrayRef> {
+    let bytes: usize = runs.iter().map(|(k, n)| k[t].len() * n).sum();
+    if i32::try_from(bytes).is_err() {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "tag column {t} of a result batch holds {bytes} bytes, more than a Utf8 array can"
+        ))
+        .into());
+    }
     let mut b = StringBuilder::with_capacity(rows, bytes);
     for (key, n) in runs {
         for _ in 0..*n {
             b.append_value(&key[t]);
         }
     }
-    Arc::new(b.finish())
+    Ok(Arc::new(b.finish()))
 }
 
 /// Tag `t` of every row as `Dictionary(Int32, Utf8)`: each distinct value
