@@ -30,8 +30,11 @@
 //! at most `max_rows` rows without holding the lock. When the rows of a batch
 //! lie back to back in one block (every series of a time range that covers
 //! them, in id order), the batch's `time` and `value` columns are zero-copy
-//! slices of the block and only the `series_id` column is written; otherwise
-//! the rows are copied, as for timelines cut by the time range.
+//! slices of the block and only the `series_id` column is written. A batch
+//! ends before a piece that does not follow the one before (a timeline cut
+//! by the time range, or a partition's series that are not adjacent) when
+//! the batch or that piece holds a quarter of the batch's rows or more;
+//! only smaller pieces are copied together into one batch.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
