@@ -348,7 +348,27 @@ impl Session {
         }
     }
 
+    /// Runs one statement as one task on the dedicated runtime: planning,
+    /// execution and the collection of the batches hand over to each other
+    /// on its worker, so the caller's thread is woken once, for the output,
+    /// instead of once per step and per batch (`docs/library.md`, "Async").
+    /// Dropping the returned future aborts the task, which drops its query
+    /// and so cancels it.
     async fn run_statement(&self, statement: Statement) -> Result<(QueryOutput, QueryStats)> {
+        let session = Session {
+            adapter: Arc::clone(&self.adapter),
+            config: self.config.clone(),
+            cancel: Arc::clone(&self.cancel),
+            shared_memory: self.shared_memory.clone(),
+        };
+        let task = crate::dedicated::handle()?
+            .spawn(async move { session.run_statement_here(statement).await });
+        let mut task = AbortOnDrop(task);
+        (&mut task.0).await.map_err(crate::dedicated::join_error)?
+    }
+
+    /// [`run_statement`](Self::run_statement)'s work, on the calling task.
+    async fn run_statement_here(&self, statement: Statement) -> Result<(QueryOutput, QueryStats)> {
         let query = self.query(statement).await?;
         let notices = query.notices().to_vec();
         let (kind, memory_peak) = match query.explain_mode() {
@@ -371,6 +391,16 @@ impl Session {
         };
         let stats = QueryStats { memory_peak };
         Ok((QueryOutput { kind, notices }, stats))
+    }
+}
+
+/// A task handle that aborts its task when dropped (a caller that gives up
+/// on a statement stops it).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -385,6 +385,29 @@ fn timeout_on_the_callers_runtime_returns_promptly() {
 }
 
 #[test]
+fn dropping_an_execute_stops_its_query() {
+    // execute runs the statement as one task on the dedicated runtime:
+    // the caller giving up must abort it, and so stop the scan
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (s, batches) = slow_session(1000, Delay::Timer(2 * MS), 2);
+        let out = tokio::time::timeout(30 * MS, s.execute("SELECT usage FROM cpu")).await;
+        assert!(out.is_err(), "the query finished within 30 ms");
+        tokio::time::sleep(100 * MS).await;
+        let stopped_at = batches.load(Ordering::SeqCst);
+        tokio::time::sleep(100 * MS).await;
+        assert_eq!(batches.load(Ordering::SeqCst), stopped_at);
+        assert!(stopped_at < 200, "{stopped_at} of 1000 batches scanned");
+        // and the session still answers
+        let out = s.execute("SELECT used FROM mem").await.unwrap();
+        assert_eq!(out.num_rows(), 1);
+    });
+}
+
+#[test]
 fn an_adapter_awaiting_tokio_timers_works_at_every_thread_count() {
     for threads in [1, 2, 4] {
         // no runtime at all on the caller's side
