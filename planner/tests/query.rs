@@ -129,6 +129,15 @@ fn last_column(batches: &[arrow::record_batch::RecordBatch]) -> Vec<f64> {
 
 const MS: Duration = Duration::from_millis(1);
 
+/// A current-thread runtime with timers: the caller's own runtime, apart
+/// from the dedicated one the queries run on.
+fn callers_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn collect_and_schema() {
     let (s, _) = slow_session(3, Delay::Blocking(Duration::ZERO), 2);
@@ -336,10 +345,7 @@ async fn a_timeout_stops_the_query() {
 
 #[test]
 fn a_ticker_keeps_ticking_during_a_one_second_query() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let rt = callers_runtime();
     rt.block_on(async {
         // 100 points, 10 ms of blocking work each: about 1 s of query
         let (s, _) = slow_session(100, Delay::Blocking(10 * MS), 2);
@@ -364,10 +370,7 @@ fn a_ticker_keeps_ticking_during_a_one_second_query() {
 
 #[test]
 fn timeout_on_the_callers_runtime_returns_promptly() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let rt = callers_runtime();
     rt.block_on(async {
         let (s, batches) = slow_session(200, Delay::Blocking(5 * MS), 2);
         let q = s.sql("SELECT usage, bytes FROM cpu").await.unwrap();
@@ -388,10 +391,7 @@ fn timeout_on_the_callers_runtime_returns_promptly() {
 fn dropping_an_execute_stops_its_query() {
     // execute runs the statement as one task on the dedicated runtime:
     // the caller giving up must abort it, and so stop the scan
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let rt = callers_runtime();
     rt.block_on(async {
         let (s, batches) = slow_session(1000, Delay::Timer(2 * MS), 2);
         let out = tokio::time::timeout(30 * MS, s.execute("SELECT usage FROM cpu")).await;
