@@ -510,11 +510,13 @@ struct MemoryScan {
 }
 
 impl MemoryScan {
-    /// Takes the next pieces, at most `max_rows` rows in all. A batch
-    /// whose pieces lie back to back so far ends before a piece that does
-    /// not follow them when it, or that piece, has a quarter of
-    /// `max_rows` or more: two zero-copy batches instead of one copied.
-    fn take_pieces(&mut self, max_rows: usize) -> usize {
+    /// Takes the next pieces, at most `max_rows` rows in all: the rows
+    /// taken, and whether every piece follows the previous one in the same
+    /// block (the batch can be sliced). A batch whose pieces lie back to
+    /// back so far ends before a piece that does not follow them when it,
+    /// or that piece, has a quarter of `max_rows` or more: two zero-copy
+    /// batches instead of one copied.
+    fn take_pieces(&mut self, max_rows: usize) -> (usize, bool) {
         self.pieces.clear();
         let mut rows = 0;
         let mut adjacent = true;
@@ -545,19 +547,11 @@ impl MemoryScan {
                 self.next += 1;
             }
         }
-        rows
-    }
-
-    /// True when every piece follows the previous one in the same block.
-    fn contiguous(&self) -> bool {
-        self.pieces.windows(2).all(|w| {
-            let (a, b) = (&self.runs[w[0].run].points, &self.runs[w[1].run].points);
-            a.same_block(b) && a.start + w[0].hi == b.start + w[1].lo
-        })
+        (rows, adjacent)
     }
 
     /// The pieces as one batch whose time and value columns are slices of
-    /// their block (they must be [`contiguous`](Self::contiguous)).
+    /// their block (they must lie back to back: [`take_pieces`](Self::take_pieces)).
     fn slice_batch(&self, rows: usize) -> Result<TimelineBatch> {
         let first = self.pieces[0];
         let points = &self.runs[first.run].points;
@@ -619,11 +613,11 @@ impl SeriesScan for MemoryScan {
     }
 
     async fn next_batch(&mut self, max_rows: usize) -> Result<Option<TimelineBatch>> {
-        let rows = self.take_pieces(max_rows.max(1));
+        let (rows, adjacent) = self.take_pieces(max_rows.max(1));
         if rows == 0 {
             return Ok(None);
         }
-        if self.contiguous() {
+        if adjacent {
             self.slice_batch(rows).map(Some)
         } else {
             self.copy_batch(rows).map(Some)
