@@ -376,6 +376,13 @@ impl TimelineBatch {
         self.offsets.len() - 1
     }
 
+    /// The start row of each timeline run, followed by the number of rows
+    /// (`num_timelines() + 1` entries, ascending): run `i` is the rows
+    /// `offsets[i]..offsets[i + 1]`, all of series `series_ids()[offsets[i]]`.
+    pub fn run_offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
     /// The `series_id` column as a slice.
     pub fn series_ids(&self) -> &[u32] {
         self.batch

@@ -36,7 +36,7 @@ use tsq_engine::{EngineError, Operator, SeriesInfo, SeriesRegistry, TaskContext,
 
 use super::cell::Num;
 use super::keys::{cmp_keys, Keys};
-use super::output::Key;
+use super::output::{Key, OutputBuilder};
 use super::source::{Held, Source};
 use super::{join_reservation, key_bytes, Column};
 use crate::error::Result;
@@ -129,8 +129,14 @@ pub(super) struct JoinInput {
     next_row: usize,
     run: Option<Run>,
     checked: Option<Arc<SeriesRegistry>>,
+    /// Whether the series ids of `checked` ascend with their keys (a later
+    /// registry that does not is read run by run, each run checked).
+    checked_in_order: bool,
     last: Option<Last>,
     done: bool,
+    /// The runs [`copy_following_runs`](Self::copy_following_runs) takes,
+    /// `(series id, rows)` (kept to reuse the allocation).
+    following: Vec<(u32, usize)>,
     /// Points taken from the pipeline.
     pub(super) rows_in: u64,
     ctx: TaskContext,
@@ -158,8 +164,10 @@ impl JoinInput {
             next_row: 0,
             run: None,
             checked: None,
+            checked_in_order: false,
             last: None,
             done: false,
+            following: Vec::new(),
             rows_in: 0,
             ctx: ctx.clone(),
         }
@@ -227,6 +235,72 @@ impl JoinInput {
         }
     }
 
+    /// Once the current run is taken, the whole runs that follow it in the
+    /// current batch, up to `max` rows, go to `out` in one step (the join
+    /// of this one input, `MergeJoin::copy_runs`): their times and values
+    /// as one slice each, their tag values read from the batch's registry
+    /// when `out` cuts its batch, so no key is built per group. They are in
+    /// order without comparing keys: the registry was checked to be in key
+    /// order, so ascending series ids are ascending keys. Stops before a
+    /// run that does not fit in `max` or whose id does not ascend (the run
+    /// by run path takes it, and checks it). Returns the rows appended.
+    pub(super) fn copy_following_runs(
+        &mut self,
+        max: usize,
+        out: &mut OutputBuilder,
+        keys: &mut Keys,
+    ) -> Result<usize> {
+        if self.run.as_ref().is_some_and(|r| r.pos < r.end) {
+            return Ok(0);
+        }
+        let (Some(held), Some(last), Some(values)) = (&self.batch, &self.last, &self.batch_values)
+        else {
+            return Ok(0);
+        };
+        let batch = &held.batch;
+        let registry = batch.registry();
+        let checked = self
+            .checked
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, registry));
+        if !checked || !self.checked_in_order || !Arc::ptr_eq(&last.registry, registry) {
+            return Ok(0);
+        }
+        let (offsets, ids) = (batch.run_offsets(), batch.series_ids());
+        let first = self.next_row;
+        let (mut series, mut rows, mut next) = (last.series, 0, self.next_run);
+        self.following.clear();
+        while next < batch.num_timelines() {
+            let (start, end) = (offsets[next] as usize, offsets[next + 1] as usize);
+            let id = ids[start];
+            if id <= series || rows + end - start > max {
+                break;
+            }
+            self.following.push((id, end - start));
+            (series, rows, next) = (id, rows + end - start, next + 1);
+        }
+        if rows == 0 {
+            return Ok(0);
+        }
+        let times = &batch.times()[first..first + rows];
+        out.push_series_runs(
+            registry,
+            &self.following,
+            times,
+            self.column,
+            (values, first),
+        )?;
+        self.last = Some(Last {
+            registry: Arc::clone(registry),
+            series,
+            key: keys.key(registry, series, &self.tags),
+            time: times[rows - 1],
+        });
+        self.next_run = next;
+        self.next_row += rows;
+        Ok(rows)
+    }
+
     fn current(&self) -> &Run {
         self.run
             .as_ref()
@@ -266,11 +340,13 @@ impl JoinInput {
                 .as_ref()
                 .is_some_and(|c| Arc::ptr_eq(c, registry))
             {
-                if self.last.is_none() && !keys.in_key_order(registry, &self.tags) {
+                let ordered = keys.in_key_order(registry, &self.tags);
+                if self.last.is_none() && !ordered {
                     self.sort_whole_input(held).await?;
                     continue;
                 }
                 self.checked = Some(Arc::clone(registry));
+                self.checked_in_order = ordered;
             }
             self.batch_values = Some(RunValues::new(held.batch.value_column(), &self.data_type)?);
             self.batch = Some(held);

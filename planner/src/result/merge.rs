@@ -19,8 +19,11 @@
 //! every input that has one there (the others are null: a full outer
 //! join). Where the runs of the inputs at a group have the same times, and
 //! in natural order with no value filter, whole runs go out column by
-//! column instead (`MergeJoin::copy_runs`): the same rows. The inputs
-//! share the group keys (`keys.rs`), so comparing two is a pointer compare.
+//! column instead (`MergeJoin::copy_runs`): the same rows. A join of one
+//! input takes the whole runs that follow in the input's batch along in the
+//! same step (`JoinInput::copy_following_runs`), building no key for their
+//! groups: the output reads their tag values from the batch's registry
+//! when it cuts a batch. The inputs share the group keys (`keys.rs`), so comparing two is a pointer compare.
 //! A row is complete once every input is past it, so in natural
 //! order rows go out batch by batch while the pipelines run; a `LIMIT n`
 //! stops (and closes) the pipelines once `n` rows are out. Under `ORDER BY`
@@ -495,6 +498,13 @@ impl MergeJoin {
         self.out.push_runs(key, &times[..n], runs)?;
         for &i in &self.active {
             self.inputs[i].advance(n);
+        }
+        let mut n = n;
+        if let [only] = &mut self.inputs[..] {
+            // one input: the whole runs after this one in its batch too
+            let room = self.batch_size.saturating_sub(self.out.len());
+            let max = remaining.map_or(room, |left| room.min(left - n));
+            n += only.copy_following_runs(max, &mut self.out, &mut self.keys)?;
         }
         if let Some(left) = remaining {
             *left -= n;

@@ -234,6 +234,40 @@ fn one_input_copies_its_runs() {
 }
 
 #[test]
+fn one_input_takes_the_following_runs_of_a_batch_at_once() {
+    let a = vec![
+        vec![
+            (0, 0, Some(1.0)),
+            (1, 0, Some(2.0)),
+            (1, 10, None),
+            (2, 0, Some(3.0)),
+            (3, 0, Some(4.0)),
+        ],
+        vec![(3, 10, Some(5.0))],
+    ];
+    let sql = "SELECT max(a) AS xa FROM m GROUP BY host SAMPLE BY 10s";
+    let (lines, keys_built) = rows_at_every_batch_size(sql, &[a.clone()]);
+    assert_eq!(
+        lines,
+        [
+            "0|h0|1",
+            "0|h1|2",
+            "10|h1|null",
+            "0|h2|3",
+            "0|h3|4",
+            "10|h3|5"
+        ]
+    );
+    // the first run's key, then h1..h3 at once (the last one's key kept
+    // for the order check), then h3 again: two keys, not four
+    assert_eq!(keys_built, 2);
+    for limit in 0..=6 {
+        let (lines, _) = rows_at_every_batch_size(&format!("{sql} LIMIT {limit}"), &[a.clone()]);
+        assert_eq!(lines.len(), limit, "LIMIT {limit}");
+    }
+}
+
+#[test]
 fn a_limit_stops_in_the_middle_of_a_run() {
     let (lines, _) = rows_at_every_batch_size(&format!("{SELECT} LIMIT 3"), &aligned());
     assert_eq!(lines, ["0|h0|1|5|9", "10|h0|2|6|10", "0|h1|3|7|11"]);
@@ -259,18 +293,34 @@ fn a_pipeline_out_of_group_time_order_fails_the_query() {
         vec![vec![(0, 10, Some(1.0))], vec![(0, 0, Some(2.0))]],
     ] {
         let outputs = [a, aligned()[1].clone()];
-        let sql = "SELECT max(a) AS xa, max(b) AS xb FROM m GROUP BY host SAMPLE BY 10s";
-        for column_runs in [true, false] {
-            let err = join(sql, &outputs, 4096, column_runs).unwrap_err();
-            let message = err.to_string();
-            assert!(
-                message.contains(
-                    "the pipeline of 'xa' did not emit its rows ordered by (group, time)"
-                ),
-                "{message}"
-            );
+        let two = "SELECT max(a) AS xa, max(b) AS xb FROM m GROUP BY host SAMPLE BY 10s";
+        let one = "SELECT max(a) AS xa FROM m GROUP BY host SAMPLE BY 10s";
+        for (sql, outputs) in [(two, &outputs[..]), (one, &outputs[..1])] {
+            for column_runs in [true, false] {
+                let err = join(sql, outputs, 4096, column_runs).unwrap_err();
+                let message = err.to_string();
+                assert!(
+                    message.contains(
+                        "the pipeline of 'xa' did not emit its rows ordered by (group, time)"
+                    ),
+                    "{message}"
+                );
+            }
         }
     }
+    // one input: a run out of order after runs taken at once
+    let a = vec![vec![
+        (0, 0, Some(1.0)),
+        (1, 0, Some(2.0)),
+        (3, 0, Some(3.0)),
+        (2, 0, Some(4.0)),
+    ]];
+    let one = "SELECT max(a) AS xa FROM m GROUP BY host SAMPLE BY 10s";
+    let err = join(one, &[a], 4096, true).unwrap_err();
+    assert!(
+        err.to_string().contains("ordered by (group, time)"),
+        "{err}"
+    );
 }
 
 /// A small linear congruential generator (seeded, reproducible).
@@ -335,6 +385,9 @@ fn column_runs_give_the_rows_of_the_row_loop_on_random_outputs() {
         format!("{SELECT} LIMIT 7"),
         format!("{SELECT} ORDER BY xb DESC LIMIT 5"),
     ];
+    // one input: the runs that follow in a batch go out at once
+    let one = "SELECT max(a) AS xa FROM m GROUP BY host SAMPLE BY 10s";
+    let singles = [one.to_string(), format!("{one} LIMIT 7")];
     let mut aligned_groups = 0;
     for seed in 1..=60u64 {
         let outputs = random_outputs(&mut Lcg(seed));
@@ -343,6 +396,20 @@ fn column_runs_give_the_rows_of_the_row_loop_on_random_outputs() {
                 let fast = join(sql, &outputs, batch_size, true).unwrap();
                 let rows = join(sql, &outputs, batch_size, false).unwrap();
                 assert_eq!(fast, rows, "seed {seed}, {sql}, batch {batch_size}");
+            }
+        }
+        for sql in &singles {
+            for batch_size in [1, 5, 4096] {
+                let fast = join(sql, &outputs[..1], batch_size, true).unwrap();
+                let rows = join(sql, &outputs[..1], batch_size, false).unwrap();
+                assert_eq!(
+                    fast.lines, rows.lines,
+                    "seed {seed}, {sql}, batch {batch_size}"
+                );
+                assert_eq!(
+                    fast.sizes, rows.sizes,
+                    "seed {seed}, {sql}, batch {batch_size}"
+                );
             }
         }
         aligned_groups += join(SELECT, &outputs, 4096, true).unwrap().keys_built;

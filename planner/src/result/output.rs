@@ -2,7 +2,10 @@
 //! key, a time, one cell per value column), or runs of rows column by
 //! column (the times, a slice of values per column), and cuts them into
 //! `RecordBatch`es of the result schema. A group's key is stored once per
-//! run of rows, not per row; tag columns are `Utf8`, or
+//! run of rows, not per row: the key the join built, or the series of a
+//! registry whose tag values are read when the batch is cut (the runs a
+//! join of one input copies whole, [`push_series_runs`](OutputBuilder::push_series_runs));
+//! tag columns are `Utf8`, or
 //! `Dictionary(Int32, Utf8)` when the session asks for dictionary tags
 //! (`SessionConfig::with_dictionary_tags`), each batch with its own
 //! dictionary of the values it holds. Value columns have the types of the
@@ -20,6 +23,7 @@ use arrow::datatypes::{DataType, Int32Type, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use tsq_engine::memory::MemoryReservation;
+use tsq_engine::SeriesRegistry;
 
 use super::cell::Num;
 use super::input::RunValues;
@@ -28,6 +32,26 @@ use crate::error::Result;
 
 /// A group key: the values of the result's tag columns.
 pub(crate) type Key = Arc<[String]>;
+
+/// The group key of a run of rows: built by the join, or the tag values of
+/// a series of a registry, read when the batch is cut.
+#[derive(Debug, Clone)]
+enum RunKey {
+    Key(Key),
+    Series(Arc<SeriesRegistry>, u32),
+}
+
+impl RunKey {
+    /// The value of tag column `t`, named `name`.
+    fn tag<'a>(&'a self, t: usize, name: &str) -> &'a str {
+        match self {
+            RunKey::Key(key) => &key[t],
+            RunKey::Series(registry, id) => {
+                registry.get(*id).and_then(|s| s.tag(name)).unwrap_or("")
+            }
+        }
+    }
+}
 
 /// Rows reserved at a time while a batch is built.
 const RESERVE_ROWS: usize = 1024;
@@ -42,7 +66,7 @@ pub(crate) struct OutputBuilder {
     /// Which value columns [`push_runs`](Self::push_runs) filled.
     filled: Vec<bool>,
     /// `(key, rows)` runs, in row order.
-    runs: Vec<(Key, usize)>,
+    runs: Vec<(RunKey, usize)>,
     /// Bytes of the rows being built.
     reservation: MemoryReservation,
     reserved_rows: usize,
@@ -99,8 +123,8 @@ impl OutputBuilder {
             builder.append(*cell);
         }
         match self.runs.last_mut() {
-            Some((k, rows)) if same_key(k, key) => *rows += 1,
-            _ => self.runs.push((Arc::clone(key), 1)),
+            Some((RunKey::Key(k), rows)) if same_key(k, key) => *rows += 1,
+            _ => self.runs.push((RunKey::Key(Arc::clone(key)), 1)),
         }
         Ok(())
     }
@@ -113,6 +137,43 @@ impl OutputBuilder {
     pub(super) fn push_runs<'a>(
         &mut self,
         key: &Key,
+        times: &[i64],
+        runs: impl Iterator<Item = (usize, (&'a RunValues, usize))>,
+    ) -> Result<()> {
+        let n = times.len();
+        self.append_rows(times, runs)?;
+        match self.runs.last_mut() {
+            Some((RunKey::Key(k), rows)) if same_key(k, key) => *rows += n,
+            _ => self.runs.push((RunKey::Key(Arc::clone(key)), n)),
+        }
+        Ok(())
+    }
+
+    /// Appends the whole timeline runs `runs`, `(series id, rows)` of
+    /// `registry`, whose times are `times` back to back: value column
+    /// `column` takes `values[start..start + times.len()]`, every other
+    /// value column nulls. No key is built: the runs' tag values are read
+    /// from `registry` when the batch is cut.
+    pub(crate) fn push_series_runs(
+        &mut self,
+        registry: &Arc<SeriesRegistry>,
+        runs: &[(u32, usize)],
+        times: &[i64],
+        column: usize,
+        values: (&RunValues, usize),
+    ) -> Result<()> {
+        self.append_rows(times, std::iter::once((column, values)))?;
+        self.runs.extend(
+            runs.iter()
+                .map(|&(id, n)| (RunKey::Series(Arc::clone(registry), id), n)),
+        );
+        Ok(())
+    }
+
+    /// The times and value columns of [`push_runs`](Self::push_runs),
+    /// reserving their bytes.
+    fn append_rows<'a>(
+        &mut self,
         times: &[i64],
         runs: impl Iterator<Item = (usize, (&'a RunValues, usize))>,
     ) -> Result<()> {
@@ -137,17 +198,13 @@ impl OutputBuilder {
         {
             builder.append_nulls(n);
         }
-        match self.runs.last_mut() {
-            Some((k, rows)) if same_key(k, key) => *rows += n,
-            _ => self.runs.push((Arc::clone(key), n)),
-        }
         Ok(())
     }
 
     /// Bytes one row takes while the batch is built (time, values with
     /// validity, and at most one run entry).
     fn row_bytes(&self) -> usize {
-        8 + self.values.len() * 9 + std::mem::size_of::<(Key, usize)>()
+        8 + self.values.len() * 9 + std::mem::size_of::<(RunKey, usize)>()
     }
 
     /// The rows appended so far as one batch (`None` when there is none).
@@ -160,10 +217,16 @@ impl OutputBuilder {
         let times = TimestampNanosecondArray::from(std::mem::take(&mut self.times));
         columns.push(Arc::new(times.with_timezone(crate::result::TIME_ZONE)));
         for t in 0..self.n_tags {
+            let name = self.schema.field(1 + t).name();
+            let values: Vec<(&str, usize)> = self
+                .runs
+                .iter()
+                .map(|(k, n)| (k.tag(t, name), *n))
+                .collect();
             columns.push(if self.dictionary {
-                dictionary_column(&self.runs, t)
+                dictionary_column(&values)
             } else {
-                string_column(&self.runs, t, rows)?
+                string_column(&values, t, rows)?
             });
         }
         for builder in &mut self.values {
@@ -260,12 +323,13 @@ fn append_slice<T: ArrowPrimitiveType>(
     }
 }
 
-/// Tag `t` of every row as `Utf8`: an error, not arrow's panic, when its
+/// Tag column `t` of every row as `Utf8`, from `(value, rows)` runs: an
+/// error, not arrow's panic, when its
 /// bytes do not fit the `i32` offsets. (Appending `&str`s skips the UTF-8
 /// check that building the array from its buffers would make: fewer
 /// instructions than writing the bytes and offsets by hand.)
-fn string_column(runs: &[(Key, usize)], t: usize, rows: usize) -> Result<ArrayRef> {
-    let bytes: usize = runs.iter().map(|(k, n)| k[t].len() * n).sum();
+fn string_column(runs: &[(&str, usize)], t: usize, rows: usize) -> Result<ArrayRef> {
+    let bytes: usize = runs.iter().map(|(v, n)| v.len() * n).sum();
     if i32::try_from(bytes).is_err() {
         return Err(ArrowError::InvalidArgumentError(format!(
             "tag column {t} of a result batch holds {bytes} bytes, more than a Utf8 array can"
@@ -273,27 +337,27 @@ fn string_column(runs: &[(Key, usize)], t: usize, rows: usize) -> Result<ArrayRe
         .into());
     }
     let mut b = StringBuilder::with_capacity(rows, bytes);
-    for (key, n) in runs {
+    for (value, n) in runs {
         for _ in 0..*n {
-            b.append_value(&key[t]);
+            b.append_value(value);
         }
     }
     Ok(Arc::new(b.finish()))
 }
 
-/// Tag `t` of every row as `Dictionary(Int32, Utf8)`: each distinct value
+/// A tag column of every row as `Dictionary(Int32, Utf8)`, from `(value,
+/// rows)` runs: each distinct value
 /// once in the dictionary, in order of first appearance.
-fn dictionary_column(runs: &[(Key, usize)], t: usize) -> ArrayRef {
+fn dictionary_column(runs: &[(&str, usize)]) -> ArrayRef {
     let mut index: HashMap<&str, i32> = HashMap::new();
     let mut values: Vec<&str> = Vec::new();
     let mut keys: Vec<i32> = Vec::new();
-    for (key, n) in runs {
-        let value = key[t].as_str();
+    for &(value, n) in runs {
         let at = *index.entry(value).or_insert_with(|| {
             values.push(value);
             values.len() as i32 - 1
         });
-        keys.extend(std::iter::repeat_n(at, *n));
+        keys.extend(std::iter::repeat_n(at, n));
     }
     let dictionary = DictionaryArray::<Int32Type>::new(
         Int32Array::from(keys),
@@ -312,6 +376,59 @@ mod tests {
 
     fn key(values: &[&str]) -> Key {
         values.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Tag column 1 of `batch` as strings, plain or dictionary encoded.
+    fn tag_strings(batch: &RecordBatch, dictionary: bool) -> Vec<String> {
+        if dictionary {
+            let d = batch.column(1).as_dictionary::<Int32Type>();
+            let values = d.values().as_string::<i32>();
+            d.keys()
+                .values()
+                .iter()
+                .map(|&k| values.value(k as usize).to_string())
+                .collect()
+        } else {
+            let s = batch.column(1).as_string::<i32>();
+            (0..s.len()).map(|i| s.value(i).to_string()).collect()
+        }
+    }
+
+    #[test]
+    fn runs_of_series_take_their_tags_from_the_registry_when_cut() {
+        use tsq_engine::SeriesInfo;
+        let registry = Arc::new(SeriesRegistry::new(vec![
+            SeriesInfo::new("m", &[("host", "a")], "v"),
+            SeriesInfo::new("m", &[("host", "b")], "v"),
+            SeriesInfo::new("m", &[("rack", "r1")], "v"),
+        ]));
+        for dictionary in [false, true] {
+            let pool = MemoryPool::new(1 << 20);
+            let schema = result_schema_with(&["host".into()], &["v".into()], dictionary);
+            let mut out = OutputBuilder::new(schema, 1, pool.reservation("ResultJoin", ""));
+            out.push(&key(&["a"]), 0, &[Some(Num::Float(1.0))]).unwrap();
+            let values = RunValues::Float(Float64Array::from(vec![
+                Some(9.0),
+                Some(2.0),
+                None,
+                Some(4.0),
+                Some(5.0),
+            ]));
+            // rows 1..5 of the values: series 1 (two rows), 2, then 0
+            let runs = [(1, 2), (2, 1), (0, 1)];
+            out.push_series_runs(&registry, &runs, &[0, 10, 0, 20], 0, (&values, 1))
+                .unwrap();
+            let batch = out.take().unwrap().unwrap();
+            assert_eq!(pool.used(), 0);
+            // series 2 has no host: the empty string, as a built key has
+            assert_eq!(tag_strings(&batch, dictionary), ["a", "b", "b", "", "a"]);
+            let v = batch
+                .column(2)
+                .as_primitive::<arrow::datatypes::Float64Type>();
+            let cells: Vec<Option<f64>> =
+                (0..5).map(|i| v.is_valid(i).then(|| v.value(i))).collect();
+            assert_eq!(cells, [Some(1.0), Some(2.0), None, Some(4.0), Some(5.0)]);
+        }
     }
 
     #[test]
