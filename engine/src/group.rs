@@ -124,7 +124,10 @@ impl Grouping {
             .collect();
         Grouping {
             group_of: self.group_of.clone(),
-            groups: Arc::new(SeriesRegistry::new(groups)),
+            groups: Arc::new(match self.groups.key_order() {
+                Some(tags) => SeriesRegistry::new(groups).with_key_order(tags),
+                None => SeriesRegistry::new(groups),
+            }),
         }
     }
 
@@ -198,7 +201,11 @@ impl Grouping {
             .collect();
         Grouping {
             group_of,
-            groups: Arc::new(SeriesRegistry::new(groups)),
+            // numbered in key order (strictly: distinct groups, distinct keys)
+            groups: Arc::new(match by {
+                GroupBy::Tags(tags) => SeriesRegistry::new(groups).with_key_order(tags),
+                GroupBy::None | GroupBy::All => SeriesRegistry::new(groups),
+            }),
         }
     }
 
@@ -334,6 +341,41 @@ mod tests {
         let none = Grouping::new(&reg, &GroupBy::None, "x");
         assert_eq!(none.num_groups(), 1);
         assert_eq!(none.groups().get(0).unwrap().key(), "cpu#x");
+    }
+
+    #[test]
+    fn a_grouping_by_tags_declares_its_groups_in_key_order() {
+        let reg = SeriesRegistry::new(vec![
+            SeriesInfo::new("cpu", &[("dc", "b"), ("host", "1")], "u"),
+            SeriesInfo::new("cpu", &[("dc", "a"), ("host", "2")], "u"),
+            SeriesInfo::new("cpu", &[("host", "4")], "u"),
+            SeriesInfo::new("cpu", &[("dc", "a"), ("host", "1")], "u"),
+        ]);
+        let tags: Vec<String> = vec!["host".into(), "dc".into()];
+        let g = Grouping::new(&reg, &GroupBy::Tags(tags.clone()), "sum(u)");
+        assert_eq!(g.groups().key_order(), Some(&tags[..]));
+        // what it declares holds: each group's (host, dc) values, a
+        // missing tag as "", strictly after the previous group's
+        let keys: Vec<Vec<&str>> = (0..g.num_groups() as u32)
+            .map(|i| {
+                let s = g.groups().get(i).unwrap();
+                tags.iter().map(|t| s.tag(t).unwrap_or("")).collect()
+            })
+            .collect();
+        assert_eq!(keys, [["1", "a"], ["1", "b"], ["2", "a"], ["4", ""]]);
+        // under another output name too; GROUP BY * and none declare nothing
+        let named = Grouping::new(&reg, &GroupBy::Tags(tags.clone()), "max(u)");
+        assert_eq!(named.groups().key_order(), Some(&tags[..]));
+        assert_eq!(
+            Grouping::new(&reg, &GroupBy::All, "x").groups().key_order(),
+            None
+        );
+        assert_eq!(
+            Grouping::new(&reg, &GroupBy::None, "x")
+                .groups()
+                .key_order(),
+            None
+        );
     }
 
     #[test]

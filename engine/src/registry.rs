@@ -83,7 +83,22 @@ impl fmt::Display for SeriesInfo {
 pub struct SeriesRegistry {
     series: Vec<SeriesInfo>,
     groupings: GroupingMemo,
+    key_order: KeyOrder,
 }
+
+/// The tags whose values a registry's ids are declared to ascend with
+/// ([`SeriesRegistry::with_key_order`]). A declaration about the series,
+/// not part of the registry's value: every one compares equal.
+#[derive(Debug, Clone, Default)]
+struct KeyOrder(Option<Arc<[String]>>);
+
+impl PartialEq for KeyOrder {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for KeyOrder {}
 
 impl SeriesRegistry {
     /// A registry whose ids are the positions in `series`.
@@ -91,7 +106,25 @@ impl SeriesRegistry {
         SeriesRegistry {
             series,
             groupings: GroupingMemo::default(),
+            key_order: KeyOrder::default(),
         }
+    }
+
+    /// This registry, declared to have ids that ascend strictly with the
+    /// values of `tags` (in that order; a missing tag counts as the empty
+    /// string): a grouping's registry of groups, numbered in key order
+    /// ([`Grouping`](crate::group::Grouping)). A reader that needs that
+    /// order (the result join) then trusts it without comparing the
+    /// series' keys.
+    pub fn with_key_order(mut self, tags: &[String]) -> Self {
+        self.key_order = KeyOrder(Some(tags.iter().cloned().collect()));
+        self
+    }
+
+    /// The tags whose values the ids ascend strictly with, when declared
+    /// ([`with_key_order`](Self::with_key_order)).
+    pub fn key_order(&self) -> Option<&[String]> {
+        self.key_order.0.as_deref()
     }
 
     /// The groupings remembered for these series.

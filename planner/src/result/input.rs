@@ -516,6 +516,10 @@ pub(super) fn key_of(info: Option<&SeriesInfo>, tags: &[String]) -> Key {
 /// True when the keys of `registry`'s series strictly ascend with their
 /// ids, so that id order is key order.
 pub(super) fn in_key_order(registry: &SeriesRegistry, tags: &[String]) -> bool {
+    // a grouping's registry of groups declares it (no string compared)
+    if registry.key_order() == Some(tags) {
+        return true;
+    }
     let mut previous: Option<&SeriesInfo> = None;
     for (_, s) in registry.iter() {
         if let Some(p) = previous {
@@ -559,6 +563,14 @@ mod tests {
             SeriesInfo::new("m", &[("dc", "a"), ("host", "x"), ("r", "2")], "v"),
         ]);
         assert!(!in_key_order(&same, &tags));
+        // declared in key order by the tags asked for: trusted; by other
+        // tags: checked (and out of order here)
+        assert!(in_key_order(&same.clone().with_key_order(&tags), &tags));
+        let other: Vec<String> = vec!["r".into()];
+        assert!(!in_key_order(
+            &missing.clone().with_key_order(&other),
+            &tags
+        ));
         assert_eq!(
             &key_of(missing.get(0), &tags)[..],
             &["b".to_string(), "a".to_string()]
