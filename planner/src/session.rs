@@ -310,8 +310,14 @@ impl Session {
     /// bytes its operators (or the result join) reserved at once from the
     /// query's memory pool. The benchmarks read memory this way.
     pub async fn execute_with_stats(&self, sql: &str) -> Result<(QueryOutput, QueryStats)> {
-        let statement = crate::parser::parse_statement(sql)?;
-        self.run_statement(statement).await
+        // parsed on the statement's task too: the caller's thread, which
+        // only waits, does not run the parser
+        let sql = sql.to_string();
+        self.on_runtime(move |session| async move {
+            let statement = crate::parser::parse_statement(&sql)?;
+            session.run_statement_here(statement).await
+        })
+        .await
     }
 
     /// Runs the `;`-separated statements of `script` in order, stopping at
@@ -355,14 +361,25 @@ impl Session {
     /// Dropping the returned future aborts the task, which drops its query
     /// and so cancels it.
     async fn run_statement(&self, statement: Statement) -> Result<(QueryOutput, QueryStats)> {
+        self.on_runtime(move |session| async move { session.run_statement_here(statement).await })
+            .await
+    }
+
+    /// Runs `work` over a copy of this session as one task on the dedicated
+    /// runtime ([`run_statement`](Self::run_statement)); dropping the
+    /// returned future aborts the task.
+    async fn on_runtime<F, W>(&self, work: W) -> Result<(QueryOutput, QueryStats)>
+    where
+        W: FnOnce(Session) -> F,
+        F: std::future::Future<Output = Result<(QueryOutput, QueryStats)>> + Send + 'static,
+    {
         let session = Session {
             adapter: Arc::clone(&self.adapter),
             config: self.config.clone(),
             cancel: Arc::clone(&self.cancel),
             shared_memory: self.shared_memory.clone(),
         };
-        let task = crate::dedicated::handle()?
-            .spawn(async move { session.run_statement_here(statement).await });
+        let task = crate::dedicated::handle()?.spawn(work(session));
         let mut task = AbortOnDrop(task);
         (&mut task.0).await.map_err(crate::dedicated::join_error)?
     }
