@@ -499,7 +499,6 @@ impl MergeJoin {
         for &i in &self.active {
             self.inputs[i].advance(n);
         }
-        let mut n = n;
         if let [only] = &mut self.inputs[..] {
             // one input: the whole runs after this one in its batch too
             let room = self.batch_size.saturating_sub(self.out.len());

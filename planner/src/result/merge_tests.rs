@@ -246,7 +246,7 @@ fn one_input_takes_the_following_runs_of_a_batch_at_once() {
         vec![(3, 10, Some(5.0))],
     ];
     let sql = "SELECT max(a) AS xa FROM m GROUP BY host SAMPLE BY 10s";
-    let (lines, keys_built) = rows_at_every_batch_size(sql, &[a.clone()]);
+    let (lines, keys_built) = rows_at_every_batch_size(sql, std::slice::from_ref(&a));
     assert_eq!(
         lines,
         [
@@ -262,7 +262,8 @@ fn one_input_takes_the_following_runs_of_a_batch_at_once() {
     // for the order check), then h3 again: two keys, not four
     assert_eq!(keys_built, 2);
     for limit in 0..=6 {
-        let (lines, _) = rows_at_every_batch_size(&format!("{sql} LIMIT {limit}"), &[a.clone()]);
+        let (lines, _) =
+            rows_at_every_batch_size(&format!("{sql} LIMIT {limit}"), std::slice::from_ref(&a));
         assert_eq!(lines.len(), limit, "LIMIT {limit}");
     }
 }
