@@ -7,7 +7,7 @@
 //!   groups      │ a  a  b  c  c  d │ e  e  f  g  h  h │      cut where no group spans it
 //!               └── partition 1 ───┴── partition 2 ───┘      (near k·n/P): contiguous series
 //!
-//!   no such cut near k·n/P  ──▶  contiguous ranges of group ids instead ([`group_range`])
+//!   no such cut near k·n/P  ──▶  contiguous ranges of group ids instead ([`group_range`](super::group_range))
 //! ```
 //!
 //! Cutting the series ids keeps each partition's series adjacent, so an
@@ -15,13 +15,12 @@
 //! still can; when every group is one series (`GROUP BY hostname`) any cut
 //! is valid, when the grouping tag sorts first the group boundaries are.
 
-use super::group_range;
 use crate::group::Grouping;
 
 /// Partition of each group (indexed by group id) when `grouping`'s groups
 /// are split whole over `count` partitions: by series-id cuts that no group
 /// spans, each within `n / (4 × count)` series of the balanced point
-/// `k × n / count`, when there are such cuts; else by [`group_range`].
+/// `k × n / count`, when there are such cuts; else by [`group_range`](super::group_range).
 pub fn group_owners(grouping: &Grouping, count: usize) -> Vec<u32> {
     let count = count.max(1);
     let groups = grouping.num_groups();
@@ -36,12 +35,29 @@ pub fn group_owners(grouping: &Grouping, count: usize) -> Vec<u32> {
             return owners;
         }
     }
-    for k in 0..count {
-        for g in group_range(grouping, k, count) {
-            owners[g as usize] = k as u32;
-        }
+    range_owners(grouping, count)
+}
+
+/// The owner of each group in a split into contiguous ranges of group ids
+/// ([`group_range`](super::group_range)'s ranges), in one pass: group `g`, with `before(g)`
+/// series in the groups below it out of `n`, goes to partition
+/// `min(count - 1, before(g) * count / n)`.
+pub(super) fn range_owners(grouping: &Grouping, count: usize) -> Vec<u32> {
+    let count = count.max(1);
+    let n = grouping.num_series();
+    let mut sizes = vec![0usize; grouping.num_groups()];
+    for id in 0..n as u32 {
+        sizes[grouping.group_of(id) as usize] += 1;
     }
-    owners
+    let mut before = 0usize;
+    sizes
+        .iter()
+        .map(|size| {
+            let owner = (before * count / n.max(1)).min(count - 1);
+            before += size;
+            owner as u32
+        })
+        .collect()
 }
 
 /// The `count - 1` series-id cuts (ascending) that no group spans, near

@@ -584,6 +584,43 @@ fn grouped_registry(groups: &[&str]) -> SeriesRegistry {
 }
 
 #[test]
+fn range_owners_in_one_pass_are_the_group_ranges() {
+    use crate::group::Grouping;
+    // seeded groupings of 1..40 series into up to 12 groups of any sizes
+    let mut state = 7u64;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let by = GroupBy::Tags(vec!["g".into()]);
+    for _ in 0..200 {
+        let series = 1 + next(40) as usize;
+        let groups = 1 + next(12);
+        let names: Vec<String> = (0..series)
+            .map(|_| format!("g{:02}", next(groups)))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let reg = grouped_registry(&names);
+        let grouping = Grouping::new(&reg, &by, "");
+        for count in 1..=9 {
+            let mut want = vec![u32::MAX; grouping.num_groups()];
+            for k in 0..count {
+                for g in group_range(&grouping, k, count) {
+                    want[g as usize] = k as u32;
+                }
+            }
+            assert_eq!(
+                super::owners::range_owners(&grouping, count),
+                want,
+                "{names:?} P={count}"
+            );
+        }
+    }
+}
+
+#[test]
 fn group_ranges_are_contiguous_balanced_by_series_and_cover_every_group() {
     use crate::group::Grouping;
     // groups g0..g4 with 3, 1, 1, 1, 2 series (8): g has before(g) = 0,
