@@ -129,8 +129,10 @@ pub(super) struct JoinInput {
     next_row: usize,
     run: Option<Run>,
     checked: Option<Arc<SeriesRegistry>>,
-    /// Whether the series ids of `checked` ascend with their keys (a later
-    /// registry that does not is read run by run, each run checked).
+    /// Whether the series ids of `checked` ascend with their keys: checked
+    /// for the first registry, declared for a later one
+    /// (`SeriesRegistry::key_order`); without it the runs of that registry
+    /// are taken one by one, each checked.
     checked_in_order: bool,
     last: Option<Last>,
     done: bool,
@@ -340,7 +342,13 @@ impl JoinInput {
                 .as_ref()
                 .is_some_and(|c| Arc::ptr_eq(c, registry))
             {
-                let ordered = keys.in_key_order(registry, &self.tags);
+                // the first registry is checked (O(series)); a later one
+                // only counts as ordered when it declares it, and is read
+                // run by run (each run checked) otherwise
+                let ordered = match self.last {
+                    None => keys.in_key_order(registry, &self.tags),
+                    Some(_) => registry.key_order() == Some(&self.tags[..]),
+                };
                 if self.last.is_none() && !ordered {
                     self.sort_whole_input(held).await?;
                     continue;

@@ -23,7 +23,8 @@
 //! input takes the whole runs that follow in the input's batch along in the
 //! same step (`JoinInput::copy_following_runs`), building no key for their
 //! groups: the output reads their tag values from the batch's registry
-//! when it cuts a batch. The inputs share the group keys (`keys.rs`), so comparing two is a pointer compare.
+//! when it cuts a batch. The inputs share the group keys (`keys.rs`), so
+//! comparing two is a pointer compare.
 //! A row is complete once every input is past it, so in natural
 //! order rows go out batch by batch while the pipelines run; a `LIMIT n`
 //! stops (and closes) the pipelines once `n` rows are out. Under `ORDER BY`
