@@ -125,7 +125,9 @@ impl Grouping {
         Grouping {
             group_of: self.group_of.clone(),
             groups: Arc::new(match self.groups.key_order() {
-                Some(tags) => SeriesRegistry::new(groups).with_key_order(tags),
+                Some(tags) => SeriesRegistry::new(groups)
+                    .with_key_order(tags)
+                    .sharing_tag_columns(&self.groups),
                 None => SeriesRegistry::new(groups),
             }),
         }
@@ -203,7 +205,9 @@ impl Grouping {
             group_of,
             // numbered in key order (strictly: distinct groups, distinct keys)
             groups: Arc::new(match by {
-                GroupBy::Tags(tags) => SeriesRegistry::new(groups).with_key_order(tags),
+                GroupBy::Tags(tags) => SeriesRegistry::new(groups)
+                    .with_key_order(tags)
+                    .with_tag_columns(tags),
                 GroupBy::None | GroupBy::All => SeriesRegistry::new(groups),
             }),
         }
@@ -270,7 +274,9 @@ impl Grouping {
                         .sum::<usize>()
             })
             .sum();
-        self.group_of.capacity() * std::mem::size_of::<u32>() + groups
+        self.group_of.capacity() * std::mem::size_of::<u32>()
+            + groups
+            + self.groups.tag_columns_size()
     }
 
     /// The group of series `id`.
@@ -363,9 +369,19 @@ mod tests {
             })
             .collect();
         assert_eq!(keys, [["1", "a"], ["1", "b"], ["2", "a"], ["4", ""]]);
+        // the same values laid out by group id, one column per tag
+        let column = |g: &Grouping, t: &str| -> Option<Vec<String>> {
+            let c = g.groups().tag_column(t)?;
+            Some(c.iter().map(|v| v.unwrap_or("null").to_string()).collect())
+        };
+        assert_eq!(column(&g, "host").unwrap(), ["1", "1", "2", "4"]);
+        assert_eq!(column(&g, "dc").unwrap(), ["a", "b", "a", ""]);
+        assert_eq!(column(&g, "rack"), None);
         // under another output name too; GROUP BY * and none declare nothing
         let named = Grouping::new(&reg, &GroupBy::Tags(tags.clone()), "max(u)");
         assert_eq!(named.groups().key_order(), Some(&tags[..]));
+        assert_eq!(column(&named, "dc").unwrap(), ["a", "b", "a", ""]);
+        assert_eq!(column(&Grouping::new(&reg, &GroupBy::All, "x"), "dc"), None);
         assert_eq!(
             Grouping::new(&reg, &GroupBy::All, "x").groups().key_order(),
             None
@@ -453,7 +469,13 @@ mod tests {
         // two Arc<str> (pointer + length, and the two counts) per pair plus
         // the bytes of "dc" and of the value
         let pair = 2 * (size_of::<Arc<str>>() + 2 * size_of::<usize>());
-        let want = 4 * 4 + 3 * size_of::<SeriesInfo>() + 3 * (pair + 2) + 2; // values: "" + "a" + "b"
+        let table = 4 * 4 + 3 * size_of::<SeriesInfo>() + 3 * (pair + 2) + 2; // values: "" + "a" + "b"
+                                                                              // and the groups' "dc" values laid out by group id, as Arrow sizes them
+        use arrow::array::Array;
+        let column = g.groups().tag_column("dc").expect("laid out");
+        let values: Vec<&str> = column.iter().flatten().collect();
+        assert_eq!(values, ["", "a", "b"]);
+        let want = table + "dc".len() + column.get_array_memory_size();
         assert_eq!(g.memory_size(), want);
         assert_eq!((res.size(), pool.used()), (want, want));
         drop(res);

@@ -11,6 +11,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use arrow::array::{Array, StringArray};
+
 use crate::group::GroupingMemo;
 
 /// Tag `(key, value)` pairs.
@@ -84,7 +86,22 @@ pub struct SeriesRegistry {
     series: Vec<SeriesInfo>,
     groupings: GroupingMemo,
     key_order: KeyOrder,
+    tag_columns: TagColumns,
 }
+
+/// The values of some tags of every series, by id, one Arrow array per tag
+/// ([`SeriesRegistry::with_tag_columns`]). Derived from the series, so not
+/// part of the registry's value: every one compares equal.
+#[derive(Debug, Clone, Default)]
+struct TagColumns(Option<Arc<[(String, StringArray)]>>);
+
+impl PartialEq for TagColumns {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for TagColumns {}
 
 /// The tags whose values a registry's ids are declared to ascend with
 /// ([`SeriesRegistry::with_key_order`]). A declaration about the series,
@@ -107,6 +124,7 @@ impl SeriesRegistry {
             series,
             groupings: GroupingMemo::default(),
             key_order: KeyOrder::default(),
+            tag_columns: TagColumns::default(),
         }
     }
 
@@ -119,6 +137,52 @@ impl SeriesRegistry {
     pub fn with_key_order(mut self, tags: &[String]) -> Self {
         self.key_order = KeyOrder(Some(tags.iter().cloned().collect()));
         self
+    }
+
+    /// This registry with the values of `tags` of every series laid out by
+    /// id, one contiguous Arrow array per tag (a missing tag reads as the
+    /// empty string): a grouping's registry of groups, whose tag values the
+    /// result join copies into every result batch. Reading them from the
+    /// series instead costs several cache misses per series once the
+    /// query's scan has evicted the registry (`docs/architecture.md`, "How a
+    /// batch flows"). Left out when a tag's values do not fit one array.
+    pub fn with_tag_columns(mut self, tags: &[String]) -> Self {
+        let columns: Option<Vec<(String, StringArray)>> = tags
+            .iter()
+            .map(|tag| {
+                let values = self.series.iter().map(|s| s.tag(tag).unwrap_or(""));
+                let bytes: usize = values.clone().map(str::len).sum();
+                i32::try_from(bytes)
+                    .ok()
+                    .map(|_| (tag.clone(), StringArray::from_iter_values(values)))
+            })
+            .collect();
+        self.tag_columns = TagColumns(columns.map(Into::into));
+        self
+    }
+
+    /// This registry with the tag columns of `other`, whose series have
+    /// the same tags by id (a grouping's groups under another output name).
+    pub(crate) fn sharing_tag_columns(mut self, other: &SeriesRegistry) -> Self {
+        self.tag_columns = other.tag_columns.clone();
+        self
+    }
+
+    /// The values of tag `name` of every series, by id, when laid out
+    /// ([`with_tag_columns`](Self::with_tag_columns)).
+    pub fn tag_column(&self, name: &str) -> Option<&StringArray> {
+        let columns = self.tag_columns.0.as_deref()?;
+        columns.iter().find(|(t, _)| t == name).map(|(_, c)| c)
+    }
+
+    /// Bytes of the tag columns ([`with_tag_columns`](Self::with_tag_columns)).
+    pub fn tag_columns_size(&self) -> usize {
+        self.tag_columns.0.as_deref().map_or(0, |columns| {
+            columns
+                .iter()
+                .map(|(t, c)| t.len() + c.get_array_memory_size())
+                .sum()
+        })
     }
 
     /// The tags whose values the ids ascend strictly with, when declared

@@ -265,6 +265,17 @@ pub trait StorageAdapter: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
+    /// [`point_count`](Self::point_count) where a count of `limit` or more
+    /// need not be exact: an adapter may stop counting once it has counted
+    /// `limit` points and return that partial count (at least `limit`).
+    /// The planner asks whether a selection has enough points to pay for
+    /// its partitions, and the answer is known long before every series is
+    /// counted. The default counts them all.
+    async fn point_count_up_to(&self, request: &ScanRequest, limit: u64) -> Result<Option<u64>> {
+        let _ = limit;
+        self.point_count(request).await
+    }
+
     /// Names of all measurements, sorted.
     async fn measurements(&self) -> Result<Vec<String>>;
 

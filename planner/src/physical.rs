@@ -215,10 +215,14 @@ async fn column_tasks(
     if parallel.threads <= 1 || columns <= 1 || min == 0 {
         return Ok(true);
     }
-    Ok(match adapter.point_count(&first.spec.scan).await? {
-        Some(n) => n.saturating_mul(columns) / min >= 2,
-        None => true,
-    })
+    // enough for two tasks' worth; counting stops there
+    let limit = min.saturating_mul(2).div_ceil(columns);
+    Ok(
+        match adapter.point_count_up_to(&first.spec.scan, limit).await? {
+            Some(n) => n.saturating_mul(columns) / min >= 2,
+            None => true,
+        },
+    )
 }
 
 /// Partitions per value column for `threads` threads: the threads are

@@ -423,13 +423,25 @@ impl MemoryAdapter {
     /// of the measurement + field, so that nothing is cloned and no other
     /// field's series is visited.
     fn each_matching(&self, request: &ScanRequest, mut f: impl FnMut(&SeriesInfo, &Points)) {
+        self.each_matching_while(request, |s, points| {
+            f(s, points);
+            true
+        });
+    }
+
+    /// [`each_matching`](Self::each_matching) until `f` returns false.
+    fn each_matching_while(
+        &self,
+        request: &ScanRequest,
+        mut f: impl FnMut(&SeriesInfo, &Points) -> bool,
+    ) {
         let Some(block) = self.block(&request.measurement, &request.field) else {
             return;
         };
         let every = request.predicate.is_true();
         for ((_, s), points) in block.registry.iter().zip(&block.points) {
-            if every || request.predicate.matches(s) {
-                f(s, points);
+            if (every || request.predicate.matches(s)) && !f(s, points) {
+                return;
             }
         }
     }
@@ -462,6 +474,7 @@ impl MemoryAdapter {
 
 /// The points of the series of a selection, by id: every series of a
 /// block (borrowed from it), or some of them.
+#[derive(Debug)]
 enum Selected {
     /// Every series of the block.
     Block(Arc<Block>),
@@ -478,11 +491,12 @@ impl Selected {
     }
 }
 
-/// One timeline of an open scan: its id and the index range to deliver.
+/// One timeline of an open scan: its id (its points are the scan's
+/// `points[id]`) and the index range to deliver, found by the scan when it
+/// reaches the run ([`MemoryScan::resolve`]).
 #[derive(Debug)]
 struct Run {
     id: u32,
-    points: Arc<Points>,
     lo: usize,
     hi: usize,
 }
@@ -499,6 +513,9 @@ struct Piece {
 #[derive(Debug)]
 struct MemoryScan {
     registry: Arc<SeriesRegistry>,
+    /// The points of each series of `registry`, by id: borrowed from the
+    /// block, so that opening a scan touches no series' points.
+    points: Selected,
     runs: Vec<Run>,
     /// Next run to deliver.
     next: usize,
@@ -507,6 +524,14 @@ struct MemoryScan {
     /// The block's `series_id` column, when the scan's registry is the
     /// block's (every series of the measurement + field).
     block_ids: Option<ScalarBuffer<u32>>,
+    /// The time range the runs are cut to.
+    range: TimeRange,
+    /// Runs `..resolved` have their index range; the others are cut to
+    /// `range` when the scan reaches them, so that opening a scan costs no
+    /// search per series: a partition's scan searches its own series in
+    /// its own task (`docs/architecture.md`, "Partitions and partial
+    /// aggregates").
+    resolved: usize,
 }
 
 impl MemoryScan {
@@ -521,11 +546,18 @@ impl MemoryScan {
         let mut rows = 0;
         let mut adjacent = true;
         while rows < max_rows && self.next < self.runs.len() {
+            if !self.resolve(self.next) {
+                self.next += 1;
+                continue;
+            }
             let run = &self.runs[self.next];
             if let Some(last) = self.pieces.last() {
-                let prev = &self.runs[last.run].points;
-                let follows = prev.same_block(&run.points)
-                    && prev.start + last.hi == run.points.start + run.lo;
+                let points = self.points.points();
+                let (prev, this) = (
+                    &points[self.runs[last.run].id as usize],
+                    &points[run.id as usize],
+                );
+                let follows = prev.same_block(this) && prev.start + last.hi == this.start + run.lo;
                 if !follows {
                     let big = max_rows / 4;
                     if adjacent && (rows >= big || run.hi - run.lo >= big) {
@@ -550,11 +582,23 @@ impl MemoryScan {
         (rows, adjacent)
     }
 
+    /// Cuts run `k` to the scan's range when it was not yet (binary
+    /// searches of its times); false when no point of it is in the range.
+    fn resolve(&mut self, k: usize) -> bool {
+        if k >= self.resolved {
+            let run = &mut self.runs[k];
+            (run.lo, run.hi) = self.points.points()[run.id as usize].bounds(&self.range);
+            self.resolved = k + 1;
+        }
+        let run = &self.runs[k];
+        run.lo < run.hi
+    }
+
     /// The pieces as one batch whose time and value columns are slices of
     /// their block (they must lie back to back: [`take_pieces`](Self::take_pieces)).
     fn slice_batch(&self, rows: usize) -> Result<TimelineBatch> {
         let first = self.pieces[0];
-        let points = &self.runs[first.run].points;
+        let points = &self.points.points()[self.runs[first.run].id as usize];
         let at = points.start + first.lo;
         let mut offsets = Vec::with_capacity(self.pieces.len() + 1);
         let mut row = 0;
@@ -589,10 +633,11 @@ impl MemoryScan {
         let mut offsets = Vec::with_capacity(self.pieces.len() + 1);
         for p in &self.pieces {
             let run = &self.runs[p.run];
+            let points = &self.points.points()[run.id as usize];
             offsets.push(ids.len() as u32);
             ids.resize(ids.len() + (p.hi - p.lo), run.id);
-            times.extend_from_slice(&run.points.times()[p.lo..p.hi]);
-            values.push(run.points.values(p.lo, p.hi));
+            times.extend_from_slice(&points.times()[p.lo..p.hi]);
+            values.push(points.values(p.lo, p.hi));
         }
         offsets.push(rows as u32);
         let parts: Vec<&dyn Array> = values.iter().map(|v| v.as_ref()).collect();
@@ -635,12 +680,12 @@ impl MemoryAdapter {
         let caps = self.capabilities;
         let block = self.block(&request.measurement, &request.field);
         let every_series = !caps.tag_pushdown || request.predicate.is_true();
-        let (registry, points, block_ids) = match block {
+        let (registry, block_ids, points) = match block {
             // Every series of the block: its registry, ids and all, is ours.
             Some(b) if every_series => (
                 Arc::clone(&b.registry),
-                b.points.clone(),
                 Some(b.ids.clone()),
+                Selected::Block(b),
             ),
             _ => {
                 let selected = self.select(request, caps.tag_pushdown);
@@ -648,7 +693,11 @@ impl MemoryAdapter {
                 // The map iterates in `SeriesInfo` order, the registry's
                 // canonical order, so position = id and no sort is needed.
                 debug_assert!(infos.windows(2).all(|w| w[0] < w[1]));
-                (Arc::new(SeriesRegistry::new(infos)), points, None)
+                (
+                    Arc::new(SeriesRegistry::new(infos)),
+                    None,
+                    Selected::Own(points),
+                )
             }
         };
         let mut ids: Vec<u32> = match (&request.group_order, caps.ordered_by_group) {
@@ -664,20 +713,18 @@ impl MemoryAdapter {
         } else {
             TimeRange::ALL
         };
-        let runs = ids
-            .into_iter()
-            .filter_map(|id| {
-                let points = Arc::clone(&points[id as usize]);
-                let (lo, hi) = points.bounds(&range);
-                (lo < hi).then_some(Run { id, points, lo, hi })
-            })
-            .collect();
+        // Cut to the range as the scan reaches each run (`resolve`), not
+        // here: the call that opens every partition's scan stays O(series).
+        let runs = ids.into_iter().map(|id| Run { id, lo: 0, hi: 0 }).collect();
         Ok(Box::new(MemoryScan {
             registry,
+            points,
             runs,
             next: 0,
             pieces: Vec::new(),
             block_ids,
+            range,
+            resolved: 0,
         }))
     }
 }
@@ -719,11 +766,17 @@ impl StorageAdapter for MemoryAdapter {
     }
 
     async fn point_count(&self, request: &ScanRequest) -> Result<Option<u64>> {
-        // Two binary searches per series: the count is known, not read.
+        self.point_count_up_to(request, u64::MAX).await
+    }
+
+    /// Two binary searches per series, series by series until `limit`
+    /// points are counted: the count is known, not read.
+    async fn point_count_up_to(&self, request: &ScanRequest, limit: u64) -> Result<Option<u64>> {
         let mut count = 0u64;
-        self.each_matching(request, |_, points| {
+        self.each_matching_while(request, |_, points| {
             let (lo, hi) = points.bounds(&request.range);
             count += hi.saturating_sub(lo) as u64;
+            count < limit
         });
         Ok(Some(count))
     }

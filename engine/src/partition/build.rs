@@ -104,7 +104,9 @@ pub async fn partition_count(
     if p <= 1 || min_points == 0 {
         return Ok(p);
     }
-    let points = adapter.point_count(&spec.scan).await?;
+    // enough to give every partition its share; counting stops there
+    let limit = min_points.saturating_mul(p as u64);
+    let points = adapter.point_count_up_to(&spec.scan, limit).await?;
     Ok(partitions_for_points(p, points, min_points))
 }
 

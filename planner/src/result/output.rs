@@ -53,6 +53,36 @@ impl RunKey {
     }
 }
 
+/// The tag column of the registry of the last run read
+/// ([`SeriesRegistry::tag_column`]): the runs of a batch come from one or a
+/// few registries, whose laid-out tag values are read by id instead of
+/// through each series.
+#[derive(Default)]
+struct TagColumnOf<'a> {
+    last: Option<(&'a Arc<SeriesRegistry>, Option<&'a StringArray>)>,
+}
+
+impl<'a> TagColumnOf<'a> {
+    /// Tag column `t`, named `name`, of run key `key`.
+    fn tag(&mut self, key: &'a RunKey, t: usize, name: &str) -> &'a str {
+        let RunKey::Series(registry, id) = key else {
+            return key.tag(t, name);
+        };
+        let column = match self.last {
+            Some((r, column)) if Arc::ptr_eq(r, registry) => column,
+            _ => {
+                let column = registry.tag_column(name);
+                self.last = Some((registry, column));
+                column
+            }
+        };
+        match column {
+            Some(c) if (*id as usize) < c.len() => c.value(*id as usize),
+            _ => key.tag(t, name),
+        }
+    }
+}
+
 /// Rows reserved at a time while a batch is built.
 const RESERVE_ROWS: usize = 1024;
 
@@ -218,10 +248,11 @@ impl OutputBuilder {
         columns.push(Arc::new(times.with_timezone(crate::result::TIME_ZONE)));
         for t in 0..self.n_tags {
             let name = self.schema.field(1 + t).name();
+            let mut of = TagColumnOf::default();
             let values: Vec<(&str, usize)> = self
                 .runs
                 .iter()
-                .map(|(k, n)| (k.tag(t, name), *n))
+                .map(|(k, n)| (of.tag(k, t, name), *n))
                 .collect();
             columns.push(if self.dictionary {
                 dictionary_column(&values)
@@ -397,12 +428,26 @@ mod tests {
     #[test]
     fn runs_of_series_take_their_tags_from_the_registry_when_cut() {
         use tsq_engine::SeriesInfo;
-        let registry = Arc::new(SeriesRegistry::new(vec![
+        let series = SeriesRegistry::new(vec![
             SeriesInfo::new("m", &[("host", "a")], "v"),
             SeriesInfo::new("m", &[("host", "b")], "v"),
             SeriesInfo::new("m", &[("rack", "r1")], "v"),
-        ]));
-        for dictionary in [false, true] {
+        ]);
+        // a registry of other series, whose runs follow (laid out or not)
+        let other = SeriesRegistry::new(vec![SeriesInfo::new("m", &[("host", "z")], "v")]);
+        let host = ["host".to_string()];
+        // tags read through each series, or from the registry's laid-out
+        // tag columns, or both (runs from two registries, one of each)
+        let cases = [
+            (series.clone(), other.clone()),
+            (series.clone().with_tag_columns(&host), other.clone()),
+            (series.clone(), other.clone().with_tag_columns(&host)),
+        ];
+        for ((first, second), dictionary) in cases
+            .into_iter()
+            .flat_map(|c| [false, true].map(|d| (c.clone(), d)))
+        {
+            let (registry, other) = (Arc::new(first), Arc::new(second));
             let pool = MemoryPool::new(1 << 20);
             let schema = result_schema_with(&["host".into()], &["v".into()], dictionary);
             let mut out = OutputBuilder::new(schema, 1, pool.reservation("ResultJoin", ""));
@@ -418,16 +463,24 @@ mod tests {
             let runs = [(1, 2), (2, 1), (0, 1)];
             out.push_series_runs(&registry, &runs, &[0, 10, 0, 20], 0, (&values, 1))
                 .unwrap();
+            out.push_series_runs(&other, &[(0, 1)], &[30], 0, (&values, 0))
+                .unwrap();
             let batch = out.take().unwrap().unwrap();
             assert_eq!(pool.used(), 0);
             // series 2 has no host: the empty string, as a built key has
-            assert_eq!(tag_strings(&batch, dictionary), ["a", "b", "b", "", "a"]);
+            assert_eq!(
+                tag_strings(&batch, dictionary),
+                ["a", "b", "b", "", "a", "z"]
+            );
             let v = batch
                 .column(2)
                 .as_primitive::<arrow::datatypes::Float64Type>();
             let cells: Vec<Option<f64>> =
-                (0..5).map(|i| v.is_valid(i).then(|| v.value(i))).collect();
-            assert_eq!(cells, [Some(1.0), Some(2.0), None, Some(4.0), Some(5.0)]);
+                (0..6).map(|i| v.is_valid(i).then(|| v.value(i))).collect();
+            assert_eq!(
+                cells,
+                [Some(1.0), Some(2.0), None, Some(4.0), Some(5.0), Some(9.0)]
+            );
         }
     }
 

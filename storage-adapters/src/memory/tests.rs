@@ -229,6 +229,54 @@ async fn full_scans_slice_the_consolidated_block() {
 }
 
 #[tokio::test]
+async fn point_counts_stop_at_the_limit_series_by_series() {
+    // a: 3 points, b: 2, c: 4, counted in key order
+    let m = three_series();
+    let mut req = ScanRequest::new("m", "v");
+    assert_eq!(m.point_count(&req).await.unwrap(), Some(9));
+    for (limit, counted) in [
+        (0, 3),
+        (1, 3),
+        (3, 3),
+        (4, 5),
+        (5, 5),
+        (6, 9),
+        (9, 9),
+        (100, 9),
+    ] {
+        let got = m.point_count_up_to(&req, limit).await.unwrap();
+        assert_eq!(got, Some(counted), "limit {limit}");
+    }
+    // [10, 30): a has 10, 20; b has 10; c has 15, 25
+    req.range = TimeRange::new(10, 30);
+    assert_eq!(m.point_count(&req).await.unwrap(), Some(5));
+    assert_eq!(m.point_count_up_to(&req, 3).await.unwrap(), Some(3));
+    assert_eq!(m.point_count_up_to(&req, 4).await.unwrap(), Some(5));
+}
+
+#[tokio::test]
+async fn series_are_cut_to_the_range_as_the_scan_reaches_them() {
+    // [12, 40): a keeps 20, b nothing, c keeps 15, 25, 35
+    let m = three_series();
+    let mut req = ScanRequest::new("m", "v");
+    req.range = TimeRange::new(12, 40);
+    let (runs, sizes) = drain(&m, &req, 2).await;
+    assert_eq!(
+        runs,
+        vec![
+            ("m,h=a#v".into(), vec![20], vec![3.0]),
+            ("m,h=c#v".into(), vec![15, 25, 35], vec![8.0, 9.0, 10.0]),
+        ]
+    );
+    // a's piece and c's do not lie back to back in the block: two batches
+    // of slices, not one copied, then c's last row
+    assert_eq!(sizes, vec![1, 2, 1]);
+    // a range that leaves every series out gives no batch
+    req.range = TimeRange::new(100, 200);
+    assert_eq!(drain(&m, &req, 2).await, (vec![], vec![]));
+}
+
+#[tokio::test]
 async fn pieces_that_do_not_follow_each_other_end_a_batch_instead_of_being_copied() {
     // block: a 0 10 20 | b 0 10 | c 5 15 25 35; [10, 40) keeps rows 1..3,
     // 4..5 and 6..9 of it: three pieces, none following the one before
