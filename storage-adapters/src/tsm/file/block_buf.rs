@@ -9,7 +9,10 @@
 //! once written, so bytes read ahead stay valid for as long as the file is
 //! open. Every block is still CRC-checked when decoded. The buffer also
 //! keeps the scan's last run-length timestamp block and its times
-//! ([`LastRun`]): series sampled on one schedule share it.
+//! ([`LastRun`]): series sampled on one schedule share it. A scan whose
+//! range spans several files (day shards) reads each series from each file
+//! in turn; each file gets a buffer of its own ([`BlockBuf::for_file`]), so
+//! that the files' read-ahead windows and index hints survive the turns.
 
 use crate::tsm::encoding::timestamp::LastRun;
 
@@ -37,15 +40,52 @@ pub struct BlockBuf {
     /// Reader serial and index position of the last index entry looked up,
     /// for [`TsmReader::entry_near`](super::reader::TsmReader::entry_near).
     pub(super) entry_hint: (u64, usize),
+    /// The gap between the last two index entries looked up in this file
+    /// ([`TsmReader::entry_strided`](super::reader::TsmReader::entry_strided)).
+    pub(super) entry_stride: usize,
     /// The last run-length timestamp block decoded, for the next block of a
     /// series on the same schedule ([`LastRun`]).
     pub(super) last_run: LastRun,
+    /// Serial of the reader this buffer serves ([`for_file`](Self::for_file));
+    /// 0 while it serves none.
+    owner: u64,
+    /// The buffers of the other files the scan reads, at most
+    /// [`OTHER_FILES`], the oldest replaced first.
+    others: Vec<BlockBuf>,
 }
+
+/// Files besides the first whose buffers a scan keeps: a range over up to
+/// four day shards keeps every file's read-ahead.
+const OTHER_FILES: usize = 3;
 
 impl BlockBuf {
     /// An empty buffer.
     pub fn new() -> Self {
         BlockBuf::default()
+    }
+
+    /// The buffer of the reader with serial `file`: this one when it serves
+    /// that file or none yet, else one of the others (a new one, replacing
+    /// the oldest when [`OTHER_FILES`] are kept).
+    pub(super) fn for_file(&mut self, file: u64) -> &mut BlockBuf {
+        if self.owner == file || self.owner == 0 {
+            self.owner = file;
+            return self;
+        }
+        let k = match self.others.iter().position(|b| b.owner == file) {
+            Some(k) => k,
+            None => {
+                if self.others.len() == OTHER_FILES {
+                    self.others.remove(0);
+                }
+                self.others.push(BlockBuf {
+                    owner: file,
+                    ..BlockBuf::default()
+                });
+                self.others.len() - 1
+            }
+        };
+        &mut self.others[k]
     }
 
     /// True when the buffer holds bytes `start..end` of file `file`.
@@ -160,6 +200,33 @@ mod tests {
         // Backwards, or another file: back to just the block.
         assert_eq!(b.next_window(7, 120), 0);
         assert_eq!(b.next_window(9, end), 0);
+    }
+
+    #[test]
+    fn each_file_keeps_its_own_buffer_hint_and_window() {
+        let mut b = BlockBuf::new();
+        // the first file served takes this buffer
+        let first = b.for_file(7);
+        first.at = 100;
+        first.window = MIN_WINDOW;
+        first.entry_hint = (7, 40);
+        // files 8, 9 and 10 get buffers of their own; 7's is untouched
+        for (f, at) in [(8, 200), (9, 300), (10, 400)] {
+            let other = b.for_file(f);
+            assert_eq!((other.at, other.window, other.entry_hint), (0, 0, (0, 0)));
+            other.at = at;
+            other.entry_hint = (f, 1);
+        }
+        for (f, at, hint) in [(7, 100, 40), (8, 200, 1), (9, 300, 1), (10, 400, 1)] {
+            let again = b.for_file(f);
+            assert_eq!((again.at, again.entry_hint), (at, (f, hint)), "file {f}");
+        }
+        assert_eq!(b.for_file(7).window, MIN_WINDOW);
+        // a fifth file replaces the oldest of the others (8), never the first
+        assert_eq!(b.for_file(11).at, 0);
+        assert_eq!(b.for_file(7).at, 100);
+        assert_eq!(b.for_file(9).at, 300);
+        assert_eq!(b.for_file(8).at, 0);
     }
 
     #[test]

@@ -210,21 +210,67 @@ impl TsmReader {
         found
     }
 
-    /// The index entry of `key`, trying the entry after `hint` first: a
-    /// scan visits series in key order, so this usually costs one key
-    /// comparison instead of a binary search. `hint` (this reader's serial
-    /// and an index position) is updated to the entry found.
+    /// The index entry of `key`, searched forward from the entry after
+    /// `hint`: a scan visits series in key order, so the key is usually the
+    /// next entry (one comparison) or a few entries on (a partition's
+    /// series skip the other partitions': doubling steps, then a binary
+    /// search of the last step, O(log gap) comparisons of nearby keys
+    /// instead of O(log entries) over the whole index). A key before the
+    /// hint, or a hint of another reader, is searched in the whole index.
+    /// `hint` (this reader's serial and an index position) is updated to
+    /// the entry found.
     pub fn entry_near(&self, key: &str, hint: &mut (u64, usize)) -> Option<&IndexEntry> {
-        let guess = if hint.0 == self.serial { hint.1 + 1 } else { 0 };
-        let at = match self.index.get(guess) {
-            Some(e) if e.key == key => guess,
-            _ => self
-                .index
-                .binary_search_by(|e| e.key.as_str().cmp(key))
-                .ok()?,
+        self.entry_strided(key, hint, &mut 1)
+    }
+
+    /// [`entry_near`](Self::entry_near) that first tries the entry
+    /// `stride` after the hint, the gap between the last two entries found
+    /// (updated here): a scan of one field of many series finds its keys a
+    /// fixed number of entries apart (the series' other fields between
+    /// them), one comparison each.
+    pub(super) fn entry_strided(
+        &self,
+        key: &str,
+        hint: &mut (u64, usize),
+        stride: &mut usize,
+    ) -> Option<&IndexEntry> {
+        let ours = hint.0 == self.serial;
+        let guess = hint.1 + *stride;
+        let at = if ours && *stride > 1 && self.index.get(guess).is_some_and(|e| e.key == key) {
+            guess
+        } else {
+            self.search_from(key, if ours { hint.1 + 1 } else { 0 })?
         };
+        if ours && at > hint.1 {
+            *stride = at - hint.1;
+        }
         *hint = (self.serial, at);
         self.index.get(at)
+    }
+
+    /// The position of `key` in the index, galloping forward from `from`
+    /// when the key is not before it ([`entry_near`](Self::entry_near)).
+    fn search_from(&self, key: &str, from: usize) -> Option<usize> {
+        use std::cmp::Ordering::{Equal, Less};
+        let index = &self.index;
+        let cmp = |i: usize| index[i].key.as_str().cmp(key);
+        match index.get(from).map(|_| cmp(from)) {
+            Some(Equal) => Some(from),
+            Some(Less) => {
+                // index[lo] < key; step until index[hi] >= key or the end
+                let (mut lo, mut step) = (from, 1);
+                let mut hi = from + step;
+                while hi < index.len() && cmp(hi) == Less {
+                    lo = hi;
+                    step *= 2;
+                    hi = from + step;
+                }
+                let end = (hi + 1).min(index.len());
+                let found = index[lo + 1..end].binary_search_by(|e| e.key.as_str().cmp(key));
+                found.ok().map(|i| lo + 1 + i)
+            }
+            _ => index.binary_search_by(|e| e.key.as_str().cmp(key)).ok(),
+        }
     }
 
     /// Reads and decodes one block (CRC checked), without tombstones.
@@ -289,7 +335,11 @@ impl TsmReader {
         times: &mut Vec<i64>,
         values: &mut Vec<V>,
     ) -> Result<bool> {
-        let Some(entry) = self.entry_near(key, &mut buf.entry_hint) else {
+        // this file's read-ahead and index hint, kept apart from the other
+        // files a series is read from in turn (a range over two shards)
+        let buf = buf.for_file(self.serial);
+        let Some(entry) = self.entry_strided(key, &mut buf.entry_hint, &mut buf.entry_stride)
+        else {
             return Ok(true);
         };
         if entry.ty == FieldType::String || self.has_deletes(key) {
@@ -708,5 +758,59 @@ mod tests {
         // A hint from another reader is ignored.
         let mut foreign = (u64::MAX, 4);
         assert_eq!(r.entry_near("k0#v", &mut foreign).unwrap().key, "k0#v");
+    }
+
+    #[test]
+    fn hinted_lookups_gallop_forward_over_gaps_and_search_back_when_behind() {
+        // 300 keys k000..k299, visited from every start with every gap
+        // (a partition's series skip the others'), then backwards, and
+        // keys between entries (absent) forward and backward
+        let series: Vec<(String, Vec<i64>, Values)> = (0..300)
+            .map(|i| (format!("k{i:03}#v"), vec![i], Values::Float(vec![0.0])))
+            .collect();
+        let refs: Vec<(&str, Vec<i64>, Values)> = series
+            .iter()
+            .map(|(k, t, v)| (k.as_str(), t.clone(), v.clone()))
+            .collect();
+        let r = TsmReader::open(&write_file("reader_gallop", &refs)).unwrap();
+        for gap in [1, 2, 3, 7, 64, 150, 299] {
+            let mut hint = (0, 0);
+            let mut i = 0;
+            while i < 300 {
+                let key = format!("k{i:03}#v");
+                assert_eq!(r.entry_near(&key, &mut hint).unwrap().key, key, "gap {gap}");
+                assert_eq!(hint.1, i, "gap {gap}");
+                // a key just after this one is in no entry, whatever the hint
+                let absent = format!("k{i:03}#w");
+                assert!(r.entry_near(&absent, &mut hint.clone()).is_none());
+                i += gap;
+            }
+            for i in (0..300).rev().step_by(gap) {
+                let key = format!("k{i:03}#v");
+                assert_eq!(r.entry_near(&key, &mut hint).unwrap().key, key);
+                assert_eq!(hint.1, i);
+            }
+            // with the stride of the last two found: a fixed gap hits the
+            // guess, gaps that change miss it and are searched
+            for gaps in [vec![gap], vec![gap, gap + 1, 1]] {
+                let (mut hint, mut stride, mut i, mut k) = ((0, 0), 1, 0, 0);
+                while i < 300 {
+                    let key = format!("k{i:03}#v");
+                    let found = r.entry_strided(&key, &mut hint, &mut stride);
+                    assert_eq!(found.unwrap().key, key, "gaps {gaps:?}");
+                    assert_eq!(hint.1, i);
+                    let absent = format!("k{i:03}#w");
+                    let (mut h, mut st) = (hint, stride);
+                    assert!(r.entry_strided(&absent, &mut h, &mut st).is_none());
+                    i += gaps[k % gaps.len()];
+                    k += 1;
+                }
+            }
+        }
+        // past the last entry, and a hint at the last entry
+        let mut hint = (0, 0);
+        r.entry_near("k299#v", &mut hint).unwrap();
+        assert!(r.entry_near("k300#v", &mut hint).is_none());
+        assert_eq!(r.entry_near("k000#v", &mut hint).unwrap().key, "k000#v");
     }
 }
