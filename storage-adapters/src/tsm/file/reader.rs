@@ -738,16 +738,21 @@ mod tests {
         assert!(t.is_empty() && v.is_empty());
     }
 
-    #[test]
-    fn hinted_entry_lookup_finds_every_key_in_any_order() {
-        let series: Vec<(String, Vec<i64>, Values)> = (0..9)
-            .map(|i| (format!("k{i}#v"), vec![i], Values::Float(vec![0.0])))
+    /// A file `name` of one point per key, keys `key(0..n)` (ascending).
+    fn one_point_per_key(name: &str, n: i64, key: impl Fn(i64) -> String) -> TsmReader {
+        let series: Vec<(String, Vec<i64>, Values)> = (0..n)
+            .map(|i| (key(i), vec![i], Values::Float(vec![0.0])))
             .collect();
         let refs: Vec<(&str, Vec<i64>, Values)> = series
             .iter()
             .map(|(k, t, v)| (k.as_str(), t.clone(), v.clone()))
             .collect();
-        let r = TsmReader::open(&write_file("reader_hint", &refs)).unwrap();
+        TsmReader::open(&write_file(name, &refs)).unwrap()
+    }
+
+    #[test]
+    fn hinted_entry_lookup_finds_every_key_in_any_order() {
+        let r = one_point_per_key("reader_hint", 9, |i| format!("k{i}#v"));
         let mut hint = (0, 0);
         for i in [0, 1, 2, 7, 3, 3, 8, 0] {
             let key = format!("k{i}#v");
@@ -762,17 +767,10 @@ mod tests {
 
     #[test]
     fn hinted_lookups_gallop_forward_over_gaps_and_search_back_when_behind() {
-        // 300 keys k000..k299, visited from every start with every gap
-        // (a partition's series skip the others'), then backwards, and
-        // keys between entries (absent) forward and backward
-        let series: Vec<(String, Vec<i64>, Values)> = (0..300)
-            .map(|i| (format!("k{i:03}#v"), vec![i], Values::Float(vec![0.0])))
-            .collect();
-        let refs: Vec<(&str, Vec<i64>, Values)> = series
-            .iter()
-            .map(|(k, t, v)| (k.as_str(), t.clone(), v.clone()))
-            .collect();
-        let r = TsmReader::open(&write_file("reader_gallop", &refs)).unwrap();
+        // 300 keys k000..k299, visited forward with gaps from 1 to 299 (a
+        // partition's series skip the others'), then backwards, and keys
+        // between entries (absent)
+        let r = one_point_per_key("reader_gallop", 300, |i| format!("k{i:03}#v"));
         for gap in [1, 2, 3, 7, 64, 150, 299] {
             let mut hint = (0, 0);
             let mut i = 0;
