@@ -128,7 +128,8 @@ impl BlockBuf {
     }
 }
 
-/// Most buffers a [`BlockBufPool`] keeps (each up to [`MAX_WINDOW`] bytes).
+/// Most buffers a [`BlockBufPool`] keeps (each up to [`MAX_WINDOW`] bytes
+/// per file it read, for at most 1 + [`OTHER_FILES`] files: 8 MiB in all).
 const POOLED: usize = 8;
 
 /// The read buffers of finished scans, for the next scans of the same
