@@ -11,7 +11,7 @@
 //! keeps the scan's last run-length timestamp block and its times
 //! ([`LastRun`]): series sampled on one schedule share it. A scan whose
 //! range spans several files (day shards) reads each series from each file
-//! in turn; each file gets a buffer of its own ([`BlockBuf::for_file`]), so
+//! in turn; each file gets a buffer of its own (`BlockBuf::for_file`), so
 //! that the files' read-ahead windows and index hints survive the turns.
 
 use crate::tsm::encoding::timestamp::LastRun;
