@@ -85,37 +85,39 @@ impl fmt::Display for SeriesInfo {
 pub struct SeriesRegistry {
     series: Vec<SeriesInfo>,
     groupings: GroupingMemo,
-    key_order: KeyOrder,
-    tag_columns: TagColumns,
+    /// The tags whose values the ids are declared to ascend with
+    /// ([`SeriesRegistry::with_key_order`]).
+    key_order: NotCompared<[String]>,
+    /// The values of some tags of every series, by id, one Arrow array per
+    /// tag ([`SeriesRegistry::with_tag_columns`]).
+    tag_columns: NotCompared<[(String, StringArray)]>,
 }
 
-/// The values of some tags of every series, by id, one Arrow array per tag
-/// ([`SeriesRegistry::with_tag_columns`]). Derived from the series, so not
-/// part of the registry's value: every one compares equal.
-#[derive(Debug, Clone, Default)]
-struct TagColumns(Option<Arc<[(String, StringArray)]>>);
+/// What a registry knows about its series beyond the series themselves (a
+/// declaration, or a layout derived from them): not part of the registry's
+/// value, so every one compares equal.
+#[derive(Debug)]
+struct NotCompared<T: ?Sized>(Option<Arc<T>>);
 
-impl PartialEq for TagColumns {
+impl<T: ?Sized> Default for NotCompared<T> {
+    fn default() -> Self {
+        NotCompared(None)
+    }
+}
+
+impl<T: ?Sized> Clone for NotCompared<T> {
+    fn clone(&self) -> Self {
+        NotCompared(self.0.clone())
+    }
+}
+
+impl<T: ?Sized> PartialEq for NotCompared<T> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl Eq for TagColumns {}
-
-/// The tags whose values a registry's ids are declared to ascend with
-/// ([`SeriesRegistry::with_key_order`]). A declaration about the series,
-/// not part of the registry's value: every one compares equal.
-#[derive(Debug, Clone, Default)]
-struct KeyOrder(Option<Arc<[String]>>);
-
-impl PartialEq for KeyOrder {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for KeyOrder {}
+impl<T: ?Sized> Eq for NotCompared<T> {}
 
 impl SeriesRegistry {
     /// A registry whose ids are the positions in `series`.
@@ -123,8 +125,8 @@ impl SeriesRegistry {
         SeriesRegistry {
             series,
             groupings: GroupingMemo::default(),
-            key_order: KeyOrder::default(),
-            tag_columns: TagColumns::default(),
+            key_order: NotCompared::default(),
+            tag_columns: NotCompared::default(),
         }
     }
 
@@ -135,7 +137,7 @@ impl SeriesRegistry {
     /// order (the result join) then trusts it without comparing the
     /// series' keys.
     pub fn with_key_order(mut self, tags: &[String]) -> Self {
-        self.key_order = KeyOrder(Some(tags.iter().cloned().collect()));
+        self.key_order = NotCompared(Some(tags.iter().cloned().collect()));
         self
     }
 
@@ -157,7 +159,7 @@ impl SeriesRegistry {
                     .map(|_| (tag.clone(), StringArray::from_iter_values(values)))
             })
             .collect();
-        self.tag_columns = TagColumns(columns.map(Into::into));
+        self.tag_columns = NotCompared(columns.map(Into::into));
         self
     }
 
